@@ -1,6 +1,42 @@
-//! Text cleaning. (API skeleton; the implementation lands with the foundation issue.)
+//! Text cleaning for gleaner: from the blocks a scraper found to the one body string that is
+//! stored, searched and tagged.
+//!
+//! [`clean`] takes a [`ScrapedArticle`] and returns a [`CleanedArticle`]:
+//!
+//! - **Characters**: no-break and other Unicode spaces become a plain space; zero-width spaces,
+//!   word joiners, byte-order marks, soft hyphens and control characters are removed; the text
+//!   is put in Unicode NFC. Zero-width (non-)joiners (U+200C, U+200D) are *kept*: they are
+//!   spelling in Persian and Indic scripts and glue emoji sequences.
+//! - **Layout**: every block becomes one or more paragraphs separated by exactly one blank line
+//!   (`"\n\n"`); runs of spaces inside a line collapse to one space; a line break inside a block
+//!   (a `<br>` in the page) is kept as a single `"\n"`; consecutive list items are one paragraph,
+//!   one item per line; a heading is its own paragraph; preformatted blocks keep their inner
+//!   newlines and indentation.
+//! - **Boilerplate**: whole lines that are Blogger furniture ("No comments:", "Post a Comment",
+//!   "Powered by Blogger.", "Newer Post Older Post Home", share rows, "Subscribe to: Post
+//!   Comments (Atom)", …, and their translations) are dropped; a line is dropped only when it
+//!   consists *entirely* of such phrases, so a sentence that merely contains the words stays.
+//!   A paragraph identical to an earlier one is dropped (the first is kept).
+//! - **Title**: the blog name is taken off ("Blog: Post", "Post | Blog", "Post - Blog").
+//! - **Metadata**: language (ISO 639-1, detected with `whatlang` when the body is long enough to
+//!   be reliable, otherwise from the page's language hint), word count, and a SHA-256 content
+//!   hash over the normalised title and body for change detection.
+//!
+//! The returned `body` is the string every entity offset of `gleaner-tag` indexes into: clean
+//! first, then tag the returned body, and never transform the body in between.
+//!
+//! Not for: HTML parsing or extraction (that is `gleaner-scrape`), entity tagging
+//! (`gleaner-tag`), or anything with I/O. Cleaning is pure and deterministic and never panics.
 
-use gleaner_model::ScrapedArticle;
+mod boilerplate;
+mod language;
+mod text;
+
+use gleaner_model::{BlockKind, ScrapedArticle};
+use sha2::{Digest, Sha256};
+
+pub use boilerplate::is_boilerplate_line;
+pub use text::normalize_inline;
 
 /// The cleaned text of an article.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,6 +55,155 @@ pub struct CleanedArticle {
 
 /// Clean a scraped article. Never panics.
 pub fn clean(scraped: &ScrapedArticle) -> CleanedArticle {
-    let body = scraped.blocks.iter().map(|b| b.text.trim()).collect::<Vec<_>>().join("\n\n");
-    CleanedArticle { title: scraped.title.clone().unwrap_or_default(), body, ..Default::default() }
+    let body = clean_blocks(scraped);
+    let title = clean_title(
+        scraped.title.as_deref().unwrap_or(""),
+        scraped.site_name.as_deref(),
+    );
+    let language = language::detect(&body, scraped.language_hint.as_deref());
+    let word_count = u32::try_from(count_words(&body)).unwrap_or(u32::MAX);
+    let content_hash = content_hash(&title, &body);
+    CleanedArticle {
+        title,
+        body,
+        language,
+        word_count,
+        content_hash,
+    }
 }
+
+/// Build the body from the article's blocks: paragraphs separated by one blank line.
+fn clean_blocks(scraped: &ScrapedArticle) -> String {
+    let mut paragraphs: Vec<String> = Vec::new();
+    let mut list: Vec<String> = Vec::new();
+    for block in &scraped.blocks {
+        if block.kind != BlockKind::ListItem && !list.is_empty() {
+            paragraphs.push(std::mem::take(&mut list).join("\n"));
+        }
+        match block.kind {
+            BlockKind::ListItem => {
+                let item = text::normalize_inline(&block.text);
+                if !item.is_empty() && !boilerplate::is_boilerplate_line(&item) {
+                    list.push(item);
+                }
+            }
+            BlockKind::Preformatted => {
+                let pre = text::normalize_preformatted(&block.text);
+                if !pre.is_empty() {
+                    paragraphs.push(pre);
+                }
+            }
+            BlockKind::Heading => {
+                let heading = text::normalize_inline(&block.text);
+                if !heading.is_empty() && !boilerplate::is_boilerplate_line(&heading) {
+                    paragraphs.push(heading);
+                }
+            }
+            BlockKind::Paragraph | BlockKind::Quote => {
+                paragraphs.extend(text::paragraphs_of(&block.text));
+            }
+        }
+    }
+    if !list.is_empty() {
+        paragraphs.push(list.join("\n"));
+    }
+    // Drop repeated paragraphs (keep the first).
+    let mut seen = std::collections::HashSet::new();
+    paragraphs.retain(|p| seen.insert(p.clone()));
+    paragraphs.join("\n\n")
+}
+
+/// Clean a title: normalise it and take the blog name off when it is there.
+///
+/// With a known `site_name`, "Site: Title", "Site - Title", "Site | Title", "Title | Site",
+/// "Title - Site" (also with en/em dashes, "·" and "::") give "Title". Without one, only the
+/// unambiguous "Title | Short Name" (one pipe, a right side of at most four words, shorter than
+/// the left) is cut; colons and dashes are left alone, because they are common in real titles.
+pub fn clean_title(raw: &str, site_name: Option<&str>) -> String {
+    let title = text::normalize_inline(raw).replace('\n', " ");
+    let site = site_name
+        .map(|s| text::normalize_inline(s).replace('\n', " "))
+        .unwrap_or_default();
+    if !site.is_empty() {
+        if let Some(stripped) = strip_site(&title, &site) {
+            return stripped;
+        }
+        return title;
+    }
+    let parts: Vec<&str> = title.split(" | ").collect();
+    if let [left, right] = parts.as_slice() {
+        let right_words = right.split_whitespace().count();
+        if right_words <= 4
+            && right.chars().count() < left.chars().count()
+            && !left.trim().is_empty()
+        {
+            return left.trim().to_string();
+        }
+    }
+    title
+}
+
+const TITLE_SEPARATORS: [&str; 7] = [":", " -", " –", " —", " |", " ·", " ::"];
+
+fn strip_site(title: &str, site: &str) -> Option<String> {
+    let lower_title = title.to_lowercase();
+    let lower_site = site.to_lowercase();
+    if lower_title == lower_site {
+        return None;
+    }
+    // Lowercasing can change byte lengths, so work on char counts.
+    let site_chars = site.chars().count();
+    if lower_title.starts_with(&lower_site) && lower_title.chars().count() == title.chars().count()
+    {
+        let rest: String = title.chars().skip(site_chars).collect();
+        for sep in TITLE_SEPARATORS {
+            let sep = sep.trim_start();
+            if let Some(after) = rest.trim_start().strip_prefix(sep) {
+                let after = after.trim();
+                if !after.is_empty() {
+                    return Some(after.to_string());
+                }
+            }
+        }
+    }
+    if lower_title.ends_with(&lower_site) && lower_title.chars().count() == title.chars().count() {
+        let keep = title.chars().count().saturating_sub(site_chars);
+        let rest: String = title.chars().take(keep).collect();
+        let rest = rest.trim_end();
+        for sep in TITLE_SEPARATORS {
+            let sep = sep.trim_start();
+            if let Some(before) = rest.strip_suffix(sep) {
+                let before = before.trim();
+                if !before.is_empty() {
+                    return Some(before.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Words in `text`: whitespace-separated runs holding at least one letter or digit.
+pub fn count_words(text: &str) -> usize {
+    text.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
+}
+
+/// Lowercase hex SHA-256 of `title + "\n" + body`.
+pub fn content_hash(title: &str, body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(title.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body.as_bytes());
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

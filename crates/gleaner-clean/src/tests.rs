@@ -1,0 +1,385 @@
+use gleaner_model::{BlockKind, ScrapedArticle, TextBlock};
+
+use super::*;
+
+const SEED: &str = include_str!("../testdata/seed_000.txt");
+
+fn block(kind: BlockKind, text: &str) -> TextBlock {
+    TextBlock {
+        kind,
+        text: text.to_string(),
+    }
+}
+
+fn article(blocks: Vec<TextBlock>) -> ScrapedArticle {
+    ScrapedArticle {
+        blocks,
+        ..ScrapedArticle::default()
+    }
+}
+
+/// The seed post as a scraper sees it: its first line is the title, every blank-line
+/// separated chunk a paragraph block.
+fn seed_article() -> ScrapedArticle {
+    let mut chunks = SEED.split("\n\n");
+    let title = chunks.next().unwrap_or_default().trim().to_string();
+    ScrapedArticle {
+        title: Some(format!("Iran News Blog: {title}")),
+        site_name: Some("Iran News Blog".into()),
+        language_hint: Some("en-US".into()),
+        blocks: chunks.map(TextBlock::paragraph).collect(),
+        ..ScrapedArticle::default()
+    }
+}
+
+#[test]
+fn seed_post_loses_its_boilerplate_and_keeps_its_text() {
+    let cleaned = clean(&seed_article());
+    assert_eq!(cleaned.title, "Iran wants strategic ties with Russia");
+    for gone in [
+        "No comments",
+        "Only a member of this blog",
+        "Powered by Blogger",
+        "\u{a0}",
+    ] {
+        assert!(!cleaned.body.contains(gone), "{gone:?} survived");
+    }
+    assert!(
+        cleaned.body.starts_with(
+            "Iran is discussing construction of two nuclear power plant with Russia\n\n"
+        )
+    );
+    assert!(
+        cleaned
+            .body
+            .contains("Iranian president Ibrahim Raisi recently made visit")
+    );
+    assert!(
+        cleaned
+            .body
+            .ends_with("was handed over to Iran one year later.\n\nKhalid Bhatti")
+    );
+    assert!(!cleaned.body.contains("\n\n\n"));
+    assert!(!cleaned.body.contains("  "));
+    assert_eq!(cleaned.language.as_deref(), Some("en"));
+    assert!(
+        cleaned.word_count > 600 && cleaned.word_count < 800,
+        "{}",
+        cleaned.word_count
+    );
+    assert_eq!(cleaned.content_hash.len(), 64);
+    assert!(
+        cleaned
+            .content_hash
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+}
+
+#[test]
+fn characters_are_normalised() {
+    // "e" + combining acute → "é" (NFC); NBSP → space; ZWSP, soft hyphen, BOM, controls gone.
+    let a = article(vec![TextBlock::paragraph(
+        "Cafe\u{301}\u{a0}au\u{2009}lait \u{200b}con\u{ad}tent\u{feff} \u{7}bell\u{200d}",
+    )]);
+    assert_eq!(clean(&a).body, "Café au lait content bell\u{200d}");
+}
+
+#[test]
+fn blocks_become_paragraphs_lists_lines_headings_paragraphs() {
+    let a = article(vec![
+        block(BlockKind::Heading, "  The   heading "),
+        TextBlock::paragraph("First\r\nline two\n\n\nSecond   paragraph"),
+        block(BlockKind::ListItem, "one"),
+        block(BlockKind::ListItem, " two "),
+        block(BlockKind::Quote, "A quote."),
+        block(
+            BlockKind::Preformatted,
+            "\nfn main() {\n\n    println!();\n}\n",
+        ),
+    ]);
+    assert_eq!(
+        clean(&a).body,
+        "The heading\n\nFirst\nline two\n\nSecond paragraph\n\none\ntwo\n\nA quote.\n\nfn main() {\n \n    println!();\n}"
+    );
+}
+
+#[test]
+fn boilerplate_lines_go_in_many_languages() {
+    let lines = [
+        "No comments:",
+        "3 comments:",
+        "1 comment:",
+        "Post a Comment",
+        "Note: Only a member of this blog may post a comment.",
+        "Powered by Blogger.",
+        "Newer Post Older Post Home",
+        "Newer Post",
+        "Older Post",
+        "Home",
+        "Subscribe to: Post Comments (Atom)",
+        "Subscribe to: Posts (Atom)",
+        "Share this post",
+        "Email This BlogThis! Share to Twitter Share to Facebook Share to Pinterest",
+        "Keine Kommentare:",
+        "Bereitgestellt von Blogger.",
+        "Neuerer Post Älterer Post Startseite",
+        "Abonnieren Kommentare zum Post (Atom)",
+        "Hinweis: Nur ein Mitglied dieses Blogs kann Kommentare posten.",
+        "No hay comentarios:",
+        "Con la tecnología de Blogger.",
+        "Entrada más reciente Entrada antigua Página principal",
+        "Nota: solo los miembros de este blog pueden publicar comentarios.",
+        "Aucun commentaire:",
+        "Publier un commentaire",
+        "Brak komentarzy:",
+        "Nenhum comentário:",
+        "Postagem mais recente Postagem mais antiga Página inicial",
+        "Nessun commento:",
+        "Tidak ada komentar:",
+        "Beranda",
+        "Posted by Khalid Bhatti at 9:35 AM",
+        "Labels: Iran, Russia",
+        "Simple theme. Powered by Blogger.",
+        "Watermark theme. Theme images by Airyelf. Powered by Blogger.",
+    ];
+    for line in lines {
+        assert!(is_boilerplate_line(line), "not recognised: {line:?}");
+    }
+}
+
+#[test]
+fn real_sentences_with_boilerplate_words_stay() {
+    let sentences = [
+        "I had no comments on the Kremlin's statement.",
+        "No comments were made by the ministry.",
+        "Home is where the heart is.",
+        "Share prices fell 12% on Thursday.",
+        "Note: this blog post was updated on January 20.",
+        "Powered by Blogger, the site grew quickly.",
+        "Post a comment if you disagree, he wrote.",
+        "Keine Kommentare gab es vom Kreml.",
+    ];
+    for s in sentences {
+        assert!(!is_boilerplate_line(s), "eaten: {s:?}");
+        let cleaned = clean(&article(vec![TextBlock::paragraph(s)]));
+        assert_eq!(cleaned.body, s);
+    }
+}
+
+#[test]
+fn repeated_blocks_keep_the_first() {
+    let a = article(vec![
+        TextBlock::paragraph("Same text."),
+        TextBlock::paragraph("Other."),
+        TextBlock::paragraph("Same  text."),
+    ]);
+    assert_eq!(clean(&a).body, "Same text.\n\nOther.");
+}
+
+#[test]
+fn titles_lose_the_blog_name() {
+    let site = Some("Iran Watch");
+    assert_eq!(
+        clean_title("Iran Watch: Iran wants ties", site),
+        "Iran wants ties"
+    );
+    assert_eq!(
+        clean_title("Iran wants ties | Iran Watch", site),
+        "Iran wants ties"
+    );
+    assert_eq!(
+        clean_title("Iran wants ties - Iran Watch", site),
+        "Iran wants ties"
+    );
+    assert_eq!(
+        clean_title("Iran wants ties — iran watch", site),
+        "Iran wants ties"
+    );
+    assert_eq!(clean_title("Iran Watch", site), "Iran Watch");
+    assert_eq!(clean_title("Iran: a new era", site), "Iran: a new era");
+    // Without a site name: only the unambiguous pipe form.
+    assert_eq!(
+        clean_title("Iran wants ties with Russia | Iran Watch", None),
+        "Iran wants ties with Russia"
+    );
+    assert_eq!(clean_title("Iran: a new era", None), "Iran: a new era");
+    assert_eq!(
+        clean_title("Rock - Paper - Scissors", None),
+        "Rock - Paper - Scissors"
+    );
+    assert_eq!(clean_title("  Spaced\u{a0} title ", None), "Spaced title");
+}
+
+#[test]
+fn language_falls_back_to_the_hint_for_short_bodies() {
+    let mut a = article(vec![TextBlock::paragraph("Kurz.")]);
+    a.language_hint = Some("de-DE".into());
+    assert_eq!(clean(&a).language.as_deref(), Some("de"));
+    a.language_hint = Some("x".into());
+    assert_eq!(clean(&a).language, None);
+}
+
+#[test]
+fn language_is_detected_in_four_languages() {
+    let texts = [
+        (
+            "en",
+            "The government said on Thursday that it would raise taxes on fuel next year, and the opposition promised to fight the plan in parliament and in the courts for as long as it takes.",
+        ),
+        (
+            "de",
+            "Die Regierung hat am Donnerstag angekündigt, die Steuern auf Kraftstoff im nächsten Jahr zu erhöhen, und die Opposition will den Plan im Parlament und vor Gericht bekämpfen, so lange es dauert.",
+        ),
+        (
+            "es",
+            "El gobierno anunció el jueves que subirá los impuestos sobre el combustible el próximo año, y la oposición prometió combatir el plan en el parlamento y en los tribunales todo lo que haga falta.",
+        ),
+        (
+            "fr",
+            "Le gouvernement a annoncé jeudi qu'il augmenterait les taxes sur le carburant l'année prochaine, et l'opposition a promis de combattre ce projet au parlement et devant les tribunaux aussi longtemps qu'il le faudra.",
+        ),
+    ];
+    for (code, text) in texts {
+        let mut a = article(vec![
+            TextBlock::paragraph(text),
+            TextBlock::paragraph("No comments:"),
+        ]);
+        a.language_hint = Some("en".into());
+        let cleaned = clean(&a);
+        assert_eq!(cleaned.language.as_deref(), Some(code), "{text}");
+        assert_eq!(cleaned.body, text);
+    }
+}
+
+#[test]
+fn boilerplate_in_four_languages_leaves_the_text() {
+    let cases = [
+        (
+            "Keine Kommentare:",
+            "Bereitgestellt von Blogger.",
+            "Der Kreml hat sich nicht geäußert.",
+        ),
+        (
+            "No hay comentarios:",
+            "Con la tecnología de Blogger.",
+            "El Kremlin no hizo comentarios.",
+        ),
+        (
+            "Aucun commentaire:",
+            "Fourni par Blogger.",
+            "Le Kremlin n'a fait aucun commentaire.",
+        ),
+        (
+            "Brak komentarzy:",
+            "Obsługiwane przez usługę Blogger.",
+            "Kreml nie skomentował sprawy.",
+        ),
+    ];
+    for (a, b, text) in cases {
+        let art = article(vec![
+            TextBlock::paragraph(text),
+            TextBlock::paragraph(a),
+            TextBlock::paragraph(format!("{a}\n\n{b}")),
+        ]);
+        assert_eq!(clean(&art).body, text);
+    }
+}
+
+#[test]
+fn hash_and_word_count_follow_the_text() {
+    let a = article(vec![TextBlock::paragraph("Two words — and 3 more!")]);
+    let c = clean(&a);
+    assert_eq!(c.word_count, 5);
+    let b = article(vec![TextBlock::paragraph(
+        "Two  words — and 3 more!\u{200b}",
+    )]);
+    assert_eq!(
+        clean(&b).content_hash,
+        c.content_hash,
+        "normalised text hashes the same"
+    );
+    let changed = article(vec![TextBlock::paragraph("Two words — and 4 more!")]);
+    assert_ne!(clean(&changed).content_hash, c.content_hash);
+    // Known vector: SHA-256 of "\n" (empty title, empty body).
+    assert_eq!(
+        content_hash("", ""),
+        "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b"
+    );
+}
+
+/// A tiny deterministic generator, so that the fuzz loop needs no dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn odd_inputs_never_panic() {
+    let pieces = [
+        "a",
+        " ",
+        "\n",
+        "\n\n",
+        "\r",
+        "\t",
+        "\u{a0}",
+        "\u{200b}",
+        "\u{ad}",
+        "\u{301}",
+        "👩‍👩‍👧",
+        "İ",
+        "ß",
+        "No comments:",
+        "Home",
+        ":",
+        "|",
+        " - ",
+        "(Atom)",
+        "\u{0}",
+        "\u{feff}",
+        "ǅ",
+        "Ａ",
+        "🇮🇷",
+        "x\u{308}",
+        "Powered by Blogger.",
+        "١٢٣",
+        "日本語",
+        "\u{2028}",
+        "'",
+    ];
+    let mut rng = Lcg(42);
+    let kinds = [
+        BlockKind::Paragraph,
+        BlockKind::Heading,
+        BlockKind::ListItem,
+        BlockKind::Quote,
+        BlockKind::Preformatted,
+    ];
+    for _ in 0..500 {
+        let mut blocks = Vec::new();
+        for _ in 0..(rng.next() % 6) {
+            let mut text = String::new();
+            for _ in 0..(rng.next() % 20) {
+                text.push_str(pieces[(rng.next() as usize) % pieces.len()]);
+            }
+            blocks.push(block(kinds[(rng.next() as usize) % kinds.len()], &text));
+        }
+        let mut a = article(blocks);
+        a.title = Some(pieces[(rng.next() as usize) % pieces.len()].repeat(3));
+        a.site_name = Some(pieces[(rng.next() as usize) % pieces.len()].to_string());
+        let c = clean(&a);
+        assert!(!c.body.contains("\n\n\n"));
+        assert!(!c.body.starts_with('\n') && !c.body.ends_with('\n'));
+    }
+    let huge = "word ".repeat(200_000);
+    let c = clean(&article(vec![TextBlock::paragraph(huge)]));
+    assert_eq!(c.word_count, 200_000);
+}

@@ -1,0 +1,133 @@
+//! Character-level normalisation and line/paragraph splitting.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::boilerplate::is_boilerplate_line;
+
+/// What to do with one character before NFC.
+enum CharAction {
+    Keep(char),
+    Space,
+    Newline,
+    Drop,
+}
+
+fn classify(c: char, keep_tabs: bool) -> CharAction {
+    match c {
+        '\n' | '\u{2028}' | '\u{2029}' | '\u{0085}' | '\u{000B}' | '\u{000C}' => {
+            CharAction::Newline
+        }
+        '\t' if keep_tabs => CharAction::Keep('\t'),
+        // Zero-width space, word joiner, BOM / zero-width no-break space, Mongolian vowel
+        // separator, soft hyphen, and invisible operators.
+        '\u{200B}'
+        | '\u{2060}'
+        | '\u{FEFF}'
+        | '\u{180E}'
+        | '\u{00AD}'
+        | '\u{2061}'..='\u{2064}' => CharAction::Drop,
+        // Zero-width (non-)joiner: orthographic in Persian and Indic scripts, glue in emoji.
+        '\u{200C}' | '\u{200D}' => CharAction::Keep(c),
+        c if c.is_control() => {
+            if c == '\r' {
+                CharAction::Newline
+            } else {
+                CharAction::Drop
+            }
+        }
+        // No-break spaces, en/em spaces, ideographic space, … (everything Unicode calls white space).
+        c if c.is_whitespace() => CharAction::Space,
+        // Private-use-free noncharacters and the replacement char for undecodable bytes stay:
+        // they are information about the source, not layout.
+        c => CharAction::Keep(c),
+    }
+}
+
+/// Map characters, fold `\r\n` to `\n`, and put the result in NFC.
+fn map_chars(raw: &str, keep_tabs: bool) -> String {
+    let mut mapped = String::with_capacity(raw.len());
+    let mut prev_cr = false;
+    for c in raw.chars() {
+        if c == '\n' && prev_cr {
+            prev_cr = false;
+            continue;
+        }
+        prev_cr = c == '\r';
+        match classify(c, keep_tabs) {
+            CharAction::Keep(k) => mapped.push(k),
+            CharAction::Space => mapped.push(' '),
+            CharAction::Newline => mapped.push('\n'),
+            CharAction::Drop => {}
+        }
+    }
+    mapped.nfc().collect()
+}
+
+/// Collapse runs of white space in one line to single spaces and trim it.
+fn collapse_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for word in line.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Normalise a short inline text (a heading, a list item, a title): characters mapped, NFC,
+/// white space collapsed. Line breaks inside it are kept as single `\n`; empty lines go.
+pub fn normalize_inline(raw: &str) -> String {
+    let mapped = map_chars(raw, false);
+    let lines: Vec<String> = mapped
+        .split('\n')
+        .map(collapse_line)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("\n")
+}
+
+/// The paragraphs of a paragraph or quote block: blank lines split paragraphs, boilerplate
+/// lines are dropped, remaining lines are collapsed and kept as lines.
+pub fn paragraphs_of(raw: &str) -> Vec<String> {
+    let mapped = map_chars(raw, false);
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in mapped.split('\n') {
+        let line = collapse_line(line);
+        if line.is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(std::mem::take(&mut current).join("\n"));
+            }
+            continue;
+        }
+        if is_boilerplate_line(&line) {
+            continue;
+        }
+        current.push(line);
+    }
+    if !current.is_empty() {
+        paragraphs.push(current.join("\n"));
+    }
+    paragraphs
+}
+
+/// A preformatted block: characters mapped and NFC, inner newlines and indentation kept,
+/// trailing spaces of each line and leading/trailing blank lines removed. A blank line inside
+/// becomes a line holding one space, so the block can never read as a paragraph break.
+pub fn normalize_preformatted(raw: &str) -> String {
+    let mapped = map_chars(raw, true);
+    let mut lines: Vec<&str> = mapped.split('\n').map(str::trim_end).collect();
+    while lines.first().is_some_and(|l| l.is_empty()) {
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    // A blank line inside would read as a paragraph break; keep the gap as one space.
+    let kept: Vec<&str> = lines
+        .into_iter()
+        .map(|l| if l.is_empty() { " " } else { l })
+        .collect();
+    kept.join("\n")
+}
