@@ -1,10 +1,59 @@
-//! SQLite storage for gleaner. (API skeleton: bodies land with the foundation issue.)
+//! SQLite storage for gleaner: the database that is gleaner's product.
+//!
+//! This crate owns the database file and everything about it: the schema (created and
+//! upgraded by numbered migrations under `migrations/`, tracked with `PRAGMA user_version`),
+//! the connection settings (WAL, foreign keys, a busy timeout, `synchronous=NORMAL`), the
+//! idempotent article upserts, the FTS5 full-text index (kept in sync by triggers), the
+//! entity queries, the run log, the per-source state and the per-URL fetch state that make
+//! runs incremental.
+//!
+//! What it is **not** for: it does no HTTP, no HTML parsing, no cleaning and no tagging. It
+//! takes finished [`Article`](gleaner_model::Article)s and gives them back. With `gleaner-fetch` it is one of the two
+//! crates that do I/O; this one only touches the SQLite file.
+//!
+//! # Guarantees
+//!
+//! - One article (its row, labels, mentions, full-text row) is written whole or not at all:
+//!   every article is written inside its own transaction or savepoint.
+//! - Idempotent: an article is found by canonical URL, by URL and by Blogger post id before
+//!   it is inserted; the same content hash leaves the row untouched
+//!   ([`UpsertOutcome::Unchanged`]), a different one replaces its fields, labels and mentions
+//!   ([`UpsertOutcome::Updated`]).
+//! - Every user-given value reaches SQLite as a bound parameter, never as SQL text. A
+//!   full-text expression FTS5 cannot parse is [`StoreError::BadQuery`].
+//! - Readers on other connections (`gleaner query`, `sqlite3`) run while one writer writes.
+//!
+//! ```no_run
+//! use gleaner_store::{SearchQuery, Store};
+//! # fn main() -> Result<(), gleaner_store::StoreError> {
+//! let store = Store::open(std::path::Path::new("gleaner.db"))?;
+//! let hits = store.search(&SearchQuery {
+//!     terms: Some("nuclear".into()),
+//!     entities: vec!["Putin".into()],
+//!     limit: 10,
+//!     ..SearchQuery::default()
+//! })?;
+//! for hit in hits {
+//!     println!("{} {}", hit.id, hit.title);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use gleaner_model::{Article, EntityKind, SourceKind};
+use gleaner_model::{EntityKind, SourceKind};
 
+mod convert;
+mod query;
+mod schema;
+mod state;
+#[cfg(test)]
+mod test_support;
+mod write;
+
+pub use schema::SCHEMA_VERSION;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,6 +73,25 @@ pub enum StoreError {
         query: String,
         /// SQLite's message.
         message: String,
+    },
+    /// An article was refused before anything was written (e.g. an entity offset outside the body).
+    #[error("article {url} cannot be stored: {reason}")]
+    InvalidArticle {
+        /// The article's URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Storing one article of a batch failed; nothing of that article was written.
+    #[error("article {url} (#{index} of the batch) was not stored: {source}")]
+    Article {
+        /// Position in the batch.
+        index: usize,
+        /// The article's URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<StoreError>,
     },
     /// The database was written by a newer gleaner.
     #[error("database schema version {found} is newer than this gleaner supports ({supported})")]
@@ -63,7 +131,8 @@ pub struct Upserted {
 pub struct SearchQuery {
     /// FTS5 query over title and body; `None` lists by date.
     pub terms: Option<String>,
-    /// Entity names (canonical or surface) that must all be mentioned.
+    /// Entity names that must all be mentioned. Each matches, case-insensitively, an entity's
+    /// canonical name or any surface form it was seen under ("putin" finds "Vladimir Putin").
     pub entities: Vec<String>,
     /// Restrict `entities` matching (or, alone, require a mention of this kind).
     pub kind: Option<EntityKind>,
@@ -77,7 +146,7 @@ pub struct SearchQuery {
     pub since: Option<DateTime<Utc>>,
     /// Published before.
     pub until: Option<DateTime<Utc>>,
-    /// At most this many hits.
+    /// At most this many hits; 0 means no limit.
     pub limit: usize,
     /// Skip this many hits.
     pub offset: usize,
@@ -107,7 +176,7 @@ pub struct SearchHit {
 pub struct EntityQuery {
     /// Only this kind.
     pub kind: Option<EntityKind>,
-    /// How many.
+    /// How many; 0 means all.
     pub top: usize,
     /// Only mentions in articles published since.
     pub since: Option<DateTime<Utc>>,
@@ -129,7 +198,7 @@ pub struct EntityCount {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
     /// Still going (or killed: a run never finished stays `running`).
     Running,
@@ -247,80 +316,71 @@ pub enum ArticleKey<'a> {
     Url(&'a str),
 }
 
-/// The database.
+/// The database: one connection to one SQLite file.
+///
+/// Open one `Store` per thread. One of them writes (the pipeline's writer task); any number
+/// of others may read at the same time.
 #[derive(Debug)]
 pub struct Store {
     conn: rusqlite::Connection,
 }
 
-#[allow(clippy::todo, unused_variables)]
 impl Store {
     /// Open (creating and migrating as needed) the database at `path`.
+    ///
+    /// Refuses, with [`StoreError::TooNew`], a database written by a newer gleaner.
     pub fn open(path: &Path) -> Result<Self> {
-        todo!()
+        let conn = rusqlite::Connection::open(path)
+            .map_err(|source| StoreError::sqlite(format!("opening {}", path.display()), source))?;
+        Self::from_connection(conn)
     }
+
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Self> {
-        todo!()
+        let conn = rusqlite::Connection::open_in_memory()
+            .map_err(|source| StoreError::sqlite("opening an in-memory database", source))?;
+        Self::from_connection(conn)
     }
+
+    fn from_connection(mut conn: rusqlite::Connection) -> Result<Self> {
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
     /// The schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32> {
-        todo!()
+        schema::user_version(&self.conn)
     }
+
     /// The underlying connection, for callers that need plain SQL (read-only use please).
     pub fn connection(&self) -> &rusqlite::Connection {
         &self.conn
     }
-    /// Find or create a source row; updates kind/name if they changed.
-    pub fn ensure_source(&mut self, kind: SourceKind, url: &str, name: Option<&str>) -> Result<i64> {
-        todo!()
+}
+
+impl StoreError {
+    pub(crate) fn sqlite(context: impl Into<String>, source: rusqlite::Error) -> Self {
+        StoreError::Sqlite {
+            context: context.into(),
+            source,
+        }
     }
-    /// Sources with their state.
-    pub fn sources(&self) -> Result<Vec<SourceRecord>> {
-        todo!()
+}
+
+/// Attach what the store was doing to a rusqlite error.
+pub(crate) trait Context<T> {
+    /// Wrap the error with a fixed context.
+    fn context(self, context: &str) -> Result<T>;
+    /// Wrap the error with a context built only on error.
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn context(self, context: &str) -> Result<T> {
+        self.map_err(|source| StoreError::sqlite(context, source))
     }
-    /// Record the newest `updated` seen in a source's feed and the run time.
-    pub fn mark_source_read(&mut self, source_id: i64, last_updated_seen: Option<DateTime<Utc>>) -> Result<()> {
-        todo!()
-    }
-    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction.
-    pub fn upsert_article(&mut self, article: &Article, source_id: Option<i64>) -> Result<Upserted> {
-        todo!()
-    }
-    /// Upsert many articles in one transaction (each one whole or not at all).
-    pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
-        todo!()
-    }
-    /// One article with labels and entities.
-    pub fn article(&self, key: ArticleKey<'_>) -> Result<Option<Article>> {
-        todo!()
-    }
-    /// Full-text search with filters.
-    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
-        todo!()
-    }
-    /// Most-mentioned entities.
-    pub fn top_entities(&self, query: &EntityQuery) -> Result<Vec<EntityCount>> {
-        todo!()
-    }
-    /// Counts for `gleaner stats`.
-    pub fn stats(&self) -> Result<Stats> {
-        todo!()
-    }
-    /// Start a run; returns its id.
-    pub fn begin_run(&mut self) -> Result<i64> {
-        todo!()
-    }
-    /// Finish a run.
-    pub fn finish_run(&mut self, run_id: i64, status: RunStatus, counts: &RunCounts) -> Result<()> {
-        todo!()
-    }
-    /// Fetch state of a URL.
-    pub fn fetch_state(&self, url: &str) -> Result<Option<FetchState>> {
-        todo!()
-    }
-    /// Save the fetch state of a URL.
-    pub fn record_fetch(&mut self, state: &FetchState) -> Result<()> {
-        todo!()
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| StoreError::sqlite(context(), source))
     }
 }

@@ -1,0 +1,464 @@
+//! Reading: one article, full-text search, entity counts, statistics.
+//!
+//! Every value a user gives is bound as a parameter; the SQL text is assembled only from
+//! fixed fragments chosen by which filters are present.
+
+use gleaner_model::{Article, Entity};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::convert::{entity_kind, opt_time, opt_time_text, run_status, time, usize_col};
+use crate::{
+    ArticleKey, Context, EntityCount, EntityQuery, Result, RunCounts, RunRecord, SearchHit,
+    SearchQuery, Stats, Store, StoreError,
+};
+
+/// The snippet: `[`matched`]` words, `…` where text was cut, about this many tokens.
+const SNIPPET_TOKENS: u32 = 12;
+
+/// bm25 weights of the FTS columns (title, body): a word in the title counts double.
+const BM25: &str = "bm25(articles_fts, 2.0, 1.0)";
+
+/// SQL text and its parameters, built together so that they cannot drift apart.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn push(&mut self, fragment: &str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.params.push(value.into());
+        self
+    }
+}
+
+/// A `LIMIT` value: 0 means none (SQLite reads a negative limit as no limit).
+fn limit_value(n: usize) -> i64 {
+    if n == 0 {
+        -1
+    } else {
+        i64::try_from(n).unwrap_or(i64::MAX)
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// `AND a.id IN (articles mentioning an entity called NAME [of KIND])`.
+fn push_entity_filter(sql: &mut Sql, name: &str, kind: Option<&str>) {
+    sql.push(
+        " AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
+              SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE",
+    )
+    .bind(name.trim().to_string());
+    if let Some(kind) = kind {
+        sql.push(" AND e.kind = ?").bind(kind.to_string());
+    }
+    sql.push(
+        " UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
+              WHERE al.alias = ? COLLATE NOCASE",
+    )
+    .bind(name.trim().to_string());
+    if let Some(kind) = kind {
+        sql.push(" AND e.kind = ?").bind(kind.to_string());
+    }
+    sql.push("))");
+}
+
+/// The ids of entities called NAME (canonical or alias, any case), for `--with`.
+fn push_entity_ids(sql: &mut Sql, name: &str) {
+    sql.push(
+        "SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE
+         UNION SELECT al.entity_id FROM entity_aliases al WHERE al.alias = ? COLLATE NOCASE",
+    )
+    .bind(name.trim().to_string())
+    .bind(name.trim().to_string());
+}
+
+/// Turn an FTS5 parse error into [`StoreError::BadQuery`].
+///
+/// The statement text is fixed and tested, so a plain `SQLITE_ERROR` while it runs with a
+/// MATCH expression can only come from that expression.
+fn search_error(terms: Option<&str>, context: &str, err: rusqlite::Error) -> StoreError {
+    if let (Some(terms), rusqlite::Error::SqliteFailure(code, message)) = (terms, &err)
+        && code.code == rusqlite::ErrorCode::Unknown
+    {
+        return StoreError::BadQuery {
+            query: terms.to_string(),
+            message: message.clone().unwrap_or_else(|| err.to_string()),
+        };
+    }
+    StoreError::sqlite(context, err)
+}
+
+impl Store {
+    /// One article with labels and entities.
+    ///
+    /// [`ArticleKey::Url`] matches `url` first, then `canonical_url`.
+    pub fn article(&self, key: ArticleKey<'_>) -> Result<Option<Article>> {
+        let id = match key {
+            ArticleKey::Id(id) => id,
+            ArticleKey::Url(url) => {
+                let found: Option<i64> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id FROM (SELECT id, 0 AS pref FROM articles WHERE url = ?1
+                                         UNION ALL
+                                         SELECT id, 1 FROM articles WHERE canonical_url = ?1)
+                          ORDER BY pref, id LIMIT 1",
+                    )
+                    .and_then(|mut st| st.query_row([url], |r| r.get(0)).optional())
+                    .with_context(|| format!("looking up article {url}"))?;
+                match found {
+                    Some(id) => id,
+                    None => return Ok(None),
+                }
+            }
+        };
+        load_article(&self.conn, id)
+    }
+
+    /// Full-text search with filters.
+    ///
+    /// With terms: FTS5 syntax (phrases, `OR`, `NOT`, `prefix*`, `title:word`), best bm25
+    /// first, with a snippet of the body. Without: newest first by publication time.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        self.search_each(query, |hit| {
+            hits.push(hit);
+            Ok(())
+        })?;
+        Ok(hits)
+    }
+
+    /// [`Store::search`], handing each hit to `f` as it is read (constant memory).
+    /// An error from `f` stops the search and is returned.
+    pub fn search_each(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(SearchHit) -> Result<()>,
+    ) -> Result<()> {
+        let terms = query
+            .terms
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let sql = search_sql(query, terms);
+        let fail = |context: &str, err| search_error(terms, context, err);
+        let mut st = self
+            .conn
+            .prepare(&sql.text)
+            .map_err(|e| fail("preparing a search", e))?;
+        let mut rows = st
+            .query(params_from_iter(sql.params.iter()))
+            .map_err(|e| fail("running a search", e))?;
+        while let Some(row) = rows.next().map_err(|e| fail("reading search results", e))? {
+            let hit = (|| {
+                Ok::<_, rusqlite::Error>(SearchHit {
+                    id: row.get(0)?,
+                    url: row.get(1)?,
+                    title: row.get(2)?,
+                    author: row.get(3)?,
+                    published_at: opt_time(row, 4)?,
+                    snippet: row.get(5)?,
+                    rank: row.get(6)?,
+                })
+            })()
+            .context("reading a search hit")?;
+            f(hit)?;
+        }
+        Ok(())
+    }
+
+    /// Every article matching `query`, whole (labels and entities), in search order, handed
+    /// to `f` one at a time (constant memory): `gleaner export`.
+    pub fn for_each_article(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(Article) -> Result<()>,
+    ) -> Result<()> {
+        self.search_each(query, |hit| match load_article(&self.conn, hit.id)? {
+            Some(article) => f(article),
+            None => Ok(()),
+        })
+    }
+
+    /// Most-mentioned entities, or with [`EntityQuery::with`] those mentioned in the most
+    /// articles together with that name.
+    pub fn top_entities(&self, query: &EntityQuery) -> Result<Vec<EntityCount>> {
+        let mut sql = Sql::default();
+        let kind = query.kind.map(|k| k.as_str().to_string());
+        let with = query
+            .with
+            .as_deref()
+            .map(str::trim)
+            .filter(|w| !w.is_empty());
+        if query.since.is_none() && with.is_none() {
+            // The counters kept by the triggers on `mentions` answer this without a scan.
+            sql.push(
+                "SELECT kind, name, mention_count, article_count FROM entities
+                  WHERE mention_count > 0",
+            );
+            if let Some(kind) = kind {
+                sql.push(" AND kind = ?").bind(kind);
+            }
+            sql.push(" ORDER BY mention_count DESC, article_count DESC, name");
+        } else {
+            sql.push(
+                "SELECT e.kind, e.name, count(*), count(DISTINCT m.article_id)
+                   FROM mentions m JOIN entities e ON e.id = m.entity_id WHERE 1",
+            );
+            if let Some(kind) = kind {
+                sql.push(" AND e.kind = ?").bind(kind);
+            }
+            if let Some(since) = &query.since {
+                sql.push(" AND m.article_id IN (SELECT id FROM articles WHERE published_at >= ?)")
+                    .bind(crate::convert::time_text(since));
+            }
+            if let Some(with) = with {
+                sql.push(
+                    " AND m.article_id IN (SELECT article_id FROM mentions WHERE entity_id IN (",
+                );
+                push_entity_ids(&mut sql, with);
+                sql.push(")) AND m.entity_id NOT IN (");
+                push_entity_ids(&mut sql, with);
+                sql.push(") GROUP BY e.id ORDER BY 4 DESC, 3 DESC, e.name");
+            } else {
+                sql.push(" GROUP BY e.id ORDER BY 3 DESC, 4 DESC, e.name");
+            }
+        }
+        sql.push(" LIMIT ?").bind(limit_value(query.top));
+        let mut st = self
+            .conn
+            .prepare(&sql.text)
+            .context("preparing the entity counts")?;
+        let rows = st
+            .query_map(params_from_iter(sql.params.iter()), |r| {
+                Ok(EntityCount {
+                    kind: entity_kind(r, 0)?,
+                    name: r.get(1)?,
+                    mentions: count(r.get(2)?),
+                    articles: count(r.get(3)?),
+                })
+            })
+            .context("counting entities")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading entity counts")
+    }
+
+    /// Counts for `gleaner stats`.
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.conn;
+        let one = |sql: &str| -> Result<u64> {
+            c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(count)
+                .with_context(|| format!("counting: {sql}"))
+        };
+        let pairs = |sql: &str| -> Result<Vec<(String, u64)>> {
+            let mut st = c
+                .prepare(sql)
+                .with_context(|| format!("preparing: {sql}"))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))
+                .with_context(|| format!("running: {sql}"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .with_context(|| format!("reading: {sql}"))
+        };
+        let per_kind = {
+            let mut st = c
+                .prepare("SELECT kind, count(*) FROM entities WHERE mention_count > 0 GROUP BY kind ORDER BY 2 DESC, 1")
+                .context("preparing the per-kind counts")?;
+            let rows = st
+                .query_map([], |r| Ok((entity_kind(r, 0)?, count(r.get(1)?))))
+                .context("counting entities per kind")?;
+            rows.collect::<rusqlite::Result<_>>()
+                .context("reading per-kind counts")?
+        };
+        Ok(Stats {
+            articles: one("SELECT count(*) FROM articles")?,
+            entities: one("SELECT count(*) FROM entities WHERE mention_count > 0")?,
+            mentions: one("SELECT count(*) FROM mentions")?,
+            per_source: pairs(
+                "SELECT coalesce(s.url, '(none)'), count(*) FROM articles a
+                   LEFT JOIN sources s ON s.id = a.source_id
+                  GROUP BY a.source_id ORDER BY 2 DESC, 1",
+            )?,
+            per_month: pairs(
+                "SELECT coalesce(substr(published_at, 1, 7), '(unknown)'), count(*) FROM articles
+                  GROUP BY 1 ORDER BY published_at IS NULL, 1 DESC",
+            )?,
+            per_kind,
+            recent_runs: recent_runs(c, 10)?,
+        })
+    }
+}
+
+/// The SQL of a search.
+fn search_sql(query: &SearchQuery, terms: Option<&str>) -> Sql {
+    let mut sql = Sql::default();
+    if let Some(terms) = terms {
+        sql.push(&format!(
+            "SELECT a.id, a.url, a.title, a.author, a.published_at,
+                    snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), {BM25} AS score
+               FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+              WHERE articles_fts MATCH ?"
+        ))
+        .bind(terms.to_string());
+    } else {
+        sql.push(
+            "SELECT a.id, a.url, a.title, a.author, a.published_at, NULL, NULL
+               FROM articles a WHERE 1",
+        );
+    }
+    let kind = query.kind.map(|k| k.as_str());
+    let names: Vec<&str> = query
+        .entities
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in &names {
+        push_entity_filter(&mut sql, name, kind);
+    }
+    if let (Some(kind), true) = (kind, names.is_empty()) {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM mentions m JOIN entities e ON e.id = m.entity_id
+                           WHERE m.article_id = a.id AND e.kind = ?)",
+        )
+        .bind(kind.to_string());
+    }
+    if let Some(source) = query.source.as_deref() {
+        sql.push(" AND a.source_id IN (SELECT id FROM sources WHERE url = ? OR name = ?)")
+            .bind(source.trim().to_string())
+            .bind(source.trim().to_string());
+    }
+    if let Some(label) = query.label.as_deref() {
+        sql.push(
+            " AND a.id IN (SELECT article_id FROM article_labels WHERE label = ? COLLATE NOCASE)",
+        )
+        .bind(label.trim().to_string());
+    }
+    if let Some(author) = query.author.as_deref() {
+        sql.push(" AND a.author = ? COLLATE NOCASE")
+            .bind(author.trim().to_string());
+    }
+    if let Some(since) = opt_time_text(query.since.as_ref()) {
+        sql.push(" AND a.published_at >= ?").bind(since);
+    }
+    if let Some(until) = opt_time_text(query.until.as_ref()) {
+        sql.push(" AND a.published_at < ?").bind(until);
+    }
+    if terms.is_some() {
+        sql.push(" ORDER BY score, a.id");
+    } else {
+        sql.push(" ORDER BY a.published_at DESC, a.id DESC");
+    }
+    sql.push(" LIMIT ? OFFSET ?")
+        .bind(limit_value(query.limit))
+        .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+    sql
+}
+
+/// One article, whole.
+fn load_article(conn: &Connection, id: i64) -> Result<Option<Article>> {
+    let article = conn
+        .prepare_cached(
+            "SELECT a.id, a.url, a.canonical_url, s.url, a.blogger_post_id, a.title, a.author,
+                    a.published_at, a.updated_at, a.fetched_at, a.language, a.comments_count,
+                    a.word_count, a.content_hash, a.body
+               FROM articles a LEFT JOIN sources s ON s.id = a.source_id
+              WHERE a.id = ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row([id], |r| {
+                Ok(Article {
+                    id: Some(r.get(0)?),
+                    url: r.get(1)?,
+                    canonical_url: r.get(2)?,
+                    source: r.get(3)?,
+                    blogger_post_id: r.get(4)?,
+                    title: r.get(5)?,
+                    author: r.get(6)?,
+                    published_at: opt_time(r, 7)?,
+                    updated_at: opt_time(r, 8)?,
+                    fetched_at: opt_time(r, 9)?,
+                    language: r.get(10)?,
+                    labels: Vec::new(),
+                    comments_count: r.get(11)?,
+                    word_count: r.get(12)?,
+                    content_hash: r.get(13)?,
+                    body: r.get(14)?,
+                    entities: Vec::new(),
+                })
+            })
+            .optional()
+        })
+        .with_context(|| format!("reading article {id}"))?;
+    let Some(mut article) = article else {
+        return Ok(None);
+    };
+    article.labels = conn
+        .prepare_cached(
+            "SELECT label FROM article_labels WHERE article_id = ?1 ORDER BY position, label",
+        )
+        .and_then(|mut st| st.query_map([id], |r| r.get(0))?.collect())
+        .with_context(|| format!("reading the labels of article {id}"))?;
+    article.entities = conn
+        .prepare_cached(
+            r#"SELECT e.kind, m.text, e.name, m.start, m."end"
+                 FROM mentions m JOIN entities e ON e.id = m.entity_id
+                WHERE m.article_id = ?1
+                ORDER BY m.start, m."end", e.kind"#,
+        )
+        .and_then(|mut st| {
+            st.query_map([id], |r| {
+                Ok(Entity {
+                    kind: entity_kind(r, 0)?,
+                    text: r.get(1)?,
+                    name: r.get(2)?,
+                    start: usize_col(r, 3)?,
+                    end: usize_col(r, 4)?,
+                })
+            })?
+            .collect()
+        })
+        .with_context(|| format!("reading the entities of article {id}"))?;
+    Ok(Some(article))
+}
+
+/// The last `n` runs, newest first.
+pub(crate) fn recent_runs(conn: &Connection, n: u32) -> Result<Vec<RunRecord>> {
+    conn.prepare_cached(
+        "SELECT id, started_at, finished_at, status, discovered, fetched, not_modified, stored,
+                updated, unchanged, skipped, failed
+           FROM runs ORDER BY id DESC LIMIT ?1",
+    )
+    .and_then(|mut st| {
+        st.query_map(params![n], |r| {
+            Ok(RunRecord {
+                id: r.get(0)?,
+                started_at: time(r, 1)?,
+                finished_at: opt_time(r, 2)?,
+                status: run_status(r, 3)?,
+                counts: RunCounts {
+                    discovered: count(r.get(4)?),
+                    fetched: count(r.get(5)?),
+                    not_modified: count(r.get(6)?),
+                    stored: count(r.get(7)?),
+                    updated: count(r.get(8)?),
+                    unchanged: count(r.get(9)?),
+                    skipped: count(r.get(10)?),
+                    failed: count(r.get(11)?),
+                },
+            })
+        })?
+        .collect()
+    })
+    .context("reading recent runs")
+}

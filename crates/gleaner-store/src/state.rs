@@ -1,0 +1,182 @@
+//! The state that makes runs incremental and accountable: sources, runs, fetch state.
+
+use chrono::{DateTime, Utc};
+use gleaner_model::SourceKind;
+use rusqlite::{OptionalExtension, params};
+
+use crate::convert::{int, now_text, opt_time, opt_time_text, source_kind};
+use crate::{Context, FetchState, Result, RunCounts, RunStatus, SourceRecord, Store};
+
+impl Store {
+    /// Find or create a source row; updates kind/name if they changed (a `None` name keeps
+    /// the stored one).
+    pub fn ensure_source(
+        &mut self,
+        kind: SourceKind,
+        url: &str,
+        name: Option<&str>,
+    ) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sources (kind, url, name, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (url) DO UPDATE
+                    SET kind = excluded.kind, name = coalesce(excluded.name, sources.name)
+                 RETURNING id",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![kind.as_str(), url, name, now_text()], |r| r.get(0))
+            })
+            .with_context(|| format!("recording source {url}"))
+    }
+
+    /// Sources with their state, in the order they were first recorded.
+    pub fn sources(&self) -> Result<Vec<SourceRecord>> {
+        self.conn
+            .prepare_cached(
+                "SELECT s.id, s.kind, s.url, s.name, s.last_updated_seen, s.last_run_at,
+                        (SELECT count(*) FROM articles a WHERE a.source_id = s.id)
+                   FROM sources s ORDER BY s.id",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(SourceRecord {
+                        id: r.get(0)?,
+                        kind: source_kind(r, 1)?,
+                        url: r.get(2)?,
+                        name: r.get(3)?,
+                        last_updated_seen: opt_time(r, 4)?,
+                        last_run_at: opt_time(r, 5)?,
+                        articles: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    })
+                })?
+                .collect()
+            })
+            .context("listing sources")
+    }
+
+    /// Record the newest `updated` seen in a source's feed and the run time.
+    ///
+    /// `last_updated_seen` only moves forward: an older time (or `None`) keeps the stored one.
+    pub fn mark_source_read(
+        &mut self,
+        source_id: i64,
+        last_updated_seen: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sources
+                    SET last_updated_seen = CASE
+                            WHEN ?2 IS NULL THEN last_updated_seen
+                            WHEN last_updated_seen IS NULL OR ?2 > last_updated_seen THEN ?2
+                            ELSE last_updated_seen END,
+                        last_run_at = ?3
+                  WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    source_id,
+                    opt_time_text(last_updated_seen.as_ref()),
+                    now_text()
+                ])
+            })
+            .with_context(|| format!("marking source {source_id} read"))?;
+        Ok(())
+    }
+
+    /// Start a run; returns its id. A run that is never finished stays `running`.
+    pub fn begin_run(&mut self) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO runs (started_at, status) VALUES (?1, 'running') RETURNING id",
+            )
+            .and_then(|mut st| st.query_row([now_text()], |r| r.get(0)))
+            .context("starting a run")
+    }
+
+    /// Finish a run.
+    pub fn finish_run(&mut self, run_id: i64, status: RunStatus, counts: &RunCounts) -> Result<()> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE runs SET finished_at = ?2, status = ?3, discovered = ?4, fetched = ?5,
+                        not_modified = ?6, stored = ?7, updated = ?8, unchanged = ?9,
+                        skipped = ?10, failed = ?11
+                  WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    run_id,
+                    now_text(),
+                    status.as_str(),
+                    int(counts.discovered),
+                    int(counts.fetched),
+                    int(counts.not_modified),
+                    int(counts.stored),
+                    int(counts.updated),
+                    int(counts.unchanged),
+                    int(counts.skipped),
+                    int(counts.failed),
+                ])
+            })
+            .with_context(|| format!("finishing run {run_id}"))?;
+        if changed == 0 {
+            tracing::warn!(run_id, "finish_run: no such run");
+        }
+        Ok(())
+    }
+
+    /// Fetch state of a URL.
+    pub fn fetch_state(&self, url: &str) -> Result<Option<FetchState>> {
+        self.conn
+            .prepare_cached(
+                "SELECT url, etag, last_modified, last_status, failures, last_error,
+                        next_retry_at, fetched_at
+                   FROM fetch_state WHERE url = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([url], |r| {
+                    Ok(FetchState {
+                        url: r.get(0)?,
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                        last_status: r.get(3)?,
+                        failures: r.get(4)?,
+                        last_error: r.get(5)?,
+                        next_retry_at: opt_time(r, 6)?,
+                        fetched_at: opt_time(r, 7)?,
+                    })
+                })
+                .optional()
+            })
+            .with_context(|| format!("reading the fetch state of {url}"))
+    }
+
+    /// Save the fetch state of a URL (replacing what was stored for it).
+    pub fn record_fetch(&mut self, state: &FetchState) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO fetch_state (url, etag, last_modified, last_status, failures,
+                                          last_error, next_retry_at, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (url) DO UPDATE SET
+                    etag = excluded.etag, last_modified = excluded.last_modified,
+                    last_status = excluded.last_status, failures = excluded.failures,
+                    last_error = excluded.last_error, next_retry_at = excluded.next_retry_at,
+                    fetched_at = excluded.fetched_at",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    state.url,
+                    state.etag,
+                    state.last_modified,
+                    state.last_status,
+                    state.failures,
+                    state.last_error,
+                    opt_time_text(state.next_retry_at.as_ref()),
+                    opt_time_text(state.fetched_at.as_ref()),
+                ])
+            })
+            .with_context(|| format!("saving the fetch state of {}", state.url))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,793 @@
+//! Writing articles: the idempotent upsert.
+//!
+//! An article is looked up by canonical URL and URL (either may match either column), then
+//! by Blogger post id on the same path (the same post through `?m=1`, a country host, the
+//! feed or the page). Found with the same content hash: left alone. Found with another
+//! hash: its fields are replaced (optional metadata the new version lacks is kept), its
+//! labels and mentions replaced; the full-text row follows by trigger. Not found: inserted.
+
+use std::collections::HashMap;
+
+use gleaner_model::{Article, EntityKind};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::convert::{int, now_text, opt_time_text, url_path};
+use crate::{Context, Result, Store, StoreError, UpsertOutcome, Upserted};
+
+impl Store {
+    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction.
+    pub fn upsert_article(
+        &mut self,
+        article: &Article,
+        source_id: Option<i64>,
+    ) -> Result<Upserted> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting an article transaction")?;
+        let done = upsert_one(&tx, article, source_id, &now_text())?;
+        tx.commit()
+            .with_context(|| format!("committing article {}", article.url))?;
+        Ok(done)
+    }
+
+    /// Upsert many articles in one transaction (each one whole or not at all).
+    ///
+    /// Each article is written in its own savepoint: one that fails leaves no trace, and the
+    /// others are still committed. The first failure is then returned as
+    /// [`StoreError::Article`]; use [`Store::upsert_batch`] to get every article's outcome.
+    pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
+        let results = self.upsert_batch(batch)?;
+        let mut done = Vec::with_capacity(results.len());
+        for (index, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(upserted) => done.push(upserted),
+                Err(source) => {
+                    return Err(StoreError::Article {
+                        index,
+                        url: batch
+                            .get(index)
+                            .map(|(a, _)| a.url.clone())
+                            .unwrap_or_default(),
+                        source: Box::new(source),
+                    });
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Upsert many articles in one transaction, reporting each article's outcome.
+    ///
+    /// Each article is written in its own savepoint: one that fails is rolled back whole and
+    /// its error is returned in its place; the others are committed. The outer error is for
+    /// the transaction itself (could not begin or commit): then nothing of the batch is stored.
+    pub fn upsert_batch(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+    ) -> Result<Vec<Result<Upserted>>> {
+        let now = now_text();
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting a batch transaction")?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (article, source_id) in batch {
+            let sp = tx.savepoint().context("starting an article savepoint")?;
+            match upsert_one(&sp, article, *source_id, &now) {
+                Ok(done) => {
+                    sp.commit()
+                        .with_context(|| format!("releasing the savepoint of {}", article.url))?;
+                    results.push(Ok(done));
+                }
+                Err(err) => {
+                    tracing::debug!(url = %article.url, error = %err, "article rolled back");
+                    // Dropping a savepoint rolls it back; finish() does so and reports errors.
+                    sp.finish().with_context(|| {
+                        format!("rolling back the savepoint of {}", article.url)
+                    })?;
+                    results.push(Err(err));
+                }
+            }
+        }
+        tx.commit().context("committing a batch")?;
+        Ok(results)
+    }
+}
+
+/// Refuse what the schema would accept but the contract forbids.
+fn validate(article: &Article) -> Result<()> {
+    let invalid = |reason: String| StoreError::InvalidArticle {
+        url: article.url.clone(),
+        reason,
+    };
+    if article.url.trim().is_empty() {
+        return Err(invalid("empty URL".into()));
+    }
+    let body_chars = article.body.chars().count();
+    for entity in &article.entities {
+        if entity.start > entity.end || entity.end > body_chars {
+            return Err(invalid(format!(
+                "entity {:?} at {}..{} is outside the body ({body_chars} characters)",
+                entity.text, entity.start, entity.end
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An empty string is no value.
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Write one article inside the caller's transaction or savepoint.
+pub(crate) fn upsert_one(
+    conn: &Connection,
+    article: &Article,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<Upserted> {
+    validate(article)?;
+    let canonical = non_empty(article.canonical_url.as_deref());
+    let post_id = non_empty(article.blogger_post_id.as_deref());
+    let key = canonical.unwrap_or(&article.url);
+
+    let existing = find_existing(conn, &article.url, key, post_id)?;
+    let (id, outcome) = match existing {
+        Some((id, hash)) if hash == article.content_hash => {
+            return Ok(Upserted {
+                id,
+                outcome: UpsertOutcome::Unchanged,
+            });
+        }
+        Some((id, _)) => {
+            update_row(conn, id, article, canonical, post_id, source_id, now)?;
+            conn.prepare_cached("DELETE FROM article_labels WHERE article_id = ?1")
+                .and_then(|mut st| st.execute([id]))
+                .context("removing old labels")?;
+            conn.prepare_cached("DELETE FROM mentions WHERE article_id = ?1")
+                .and_then(|mut st| st.execute([id]))
+                .context("removing old mentions")?;
+            (id, UpsertOutcome::Updated)
+        }
+        None => (
+            insert_row(conn, article, canonical, post_id, source_id, now)?,
+            UpsertOutcome::Inserted,
+        ),
+    };
+    insert_labels(conn, id, &article.labels)?;
+    insert_mentions(conn, id, article)?;
+    Ok(Upserted { id, outcome })
+}
+
+/// The row this article already is, if any: `(id, content_hash)`.
+fn find_existing(
+    conn: &Connection,
+    url: &str,
+    key: &str,
+    post_id: Option<&str>,
+) -> Result<Option<(i64, String)>> {
+    let by_address = conn
+        .prepare_cached(
+            "SELECT id, content_hash FROM articles
+              WHERE canonical_url = ?1 OR url = ?1 OR url = ?2 OR canonical_url = ?2
+              ORDER BY canonical_url = ?1 DESC, url = ?1 DESC, url = ?2 DESC, id
+              LIMIT 1",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![key, url], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .context("looking the article up by URL")?;
+    if by_address.is_some() {
+        return Ok(by_address);
+    }
+    let Some(post_id) = post_id else {
+        return Ok(None);
+    };
+    // Blogger post ids are one per post; the path check guards against two blogs' ids
+    // colliding and merging different posts.
+    let wanted = [url_path(key), url_path(url)];
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, content_hash, url, canonical_url FROM articles WHERE blogger_post_id = ?1 ORDER BY id",
+        )
+        .context("looking the article up by post id")?;
+    let rows = st
+        .query_map([post_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .context("looking the article up by post id")?;
+    for row in rows {
+        let (id, hash, row_url, row_canonical) = row.context("reading an article row")?;
+        let same_path = wanted.contains(&url_path(&row_url))
+            || row_canonical
+                .as_deref()
+                .is_some_and(|c| wanted.contains(&url_path(c)));
+        if same_path {
+            return Ok(Some((id, hash)));
+        }
+    }
+    Ok(None)
+}
+
+fn insert_row(
+    conn: &Connection,
+    a: &Article,
+    canonical: Option<&str>,
+    post_id: Option<&str>,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO articles (url, canonical_url, source_id, blogger_post_id, title, author,
+                               published_at, updated_at, fetched_at, language, body, word_count,
+                               comments_count, content_hash, stored_at, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+         RETURNING id",
+    )
+    .and_then(|mut st| {
+        st.query_row(
+            params![
+                a.url,
+                canonical,
+                source_id,
+                post_id,
+                a.title,
+                a.author,
+                opt_time_text(a.published_at.as_ref()),
+                opt_time_text(a.updated_at.as_ref()),
+                opt_time_text(a.fetched_at.as_ref()),
+                a.language,
+                a.body,
+                a.word_count,
+                a.comments_count,
+                a.content_hash,
+                now,
+            ],
+            |r| r.get(0),
+        )
+    })
+    .with_context(|| format!("inserting article {}", a.url))
+}
+
+fn update_row(
+    conn: &Connection,
+    id: i64,
+    a: &Article,
+    canonical: Option<&str>,
+    post_id: Option<&str>,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<()> {
+    // `url` becomes the address just read unless another row holds it; optional metadata
+    // the new version lacks (a page without author, a feed without comment count) is kept.
+    conn.prepare_cached(
+        "UPDATE articles SET
+             url = CASE WHEN EXISTS (SELECT 1 FROM articles o WHERE o.url = ?2 AND o.id <> ?1)
+                        THEN url ELSE ?2 END,
+             canonical_url = coalesce(?3, canonical_url),
+             source_id = coalesce(?4, source_id),
+             blogger_post_id = coalesce(?5, blogger_post_id),
+             title = ?6,
+             author = coalesce(?7, author),
+             published_at = coalesce(?8, published_at),
+             updated_at = coalesce(?9, updated_at),
+             fetched_at = coalesce(?10, fetched_at),
+             language = coalesce(?11, language),
+             body = ?12,
+             word_count = ?13,
+             comments_count = coalesce(?14, comments_count),
+             content_hash = ?15,
+             changed_at = ?16
+         WHERE id = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            id,
+            a.url,
+            canonical,
+            source_id,
+            post_id,
+            a.title,
+            a.author,
+            opt_time_text(a.published_at.as_ref()),
+            opt_time_text(a.updated_at.as_ref()),
+            opt_time_text(a.fetched_at.as_ref()),
+            a.language,
+            a.body,
+            a.word_count,
+            a.comments_count,
+            a.content_hash,
+            now,
+        ])
+    })
+    .with_context(|| format!("updating article {}", a.url))?;
+    Ok(())
+}
+
+fn insert_labels(conn: &Connection, article_id: i64, labels: &[String]) -> Result<()> {
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO article_labels (article_id, label, position) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+        )
+        .context("preparing the label insert")?;
+    for (position, label) in labels
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        st.execute(params![article_id, label, int(position)])
+            .with_context(|| format!("inserting label {label:?}"))?;
+    }
+    Ok(())
+}
+
+fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Result<()> {
+    let mut find = conn
+        .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
+        .context("preparing the entity lookup")?;
+    let mut create = conn
+        .prepare_cached("INSERT INTO entities (kind, name) VALUES (?1, ?2) RETURNING id")
+        .context("preparing the entity insert")?;
+    let mut alias = conn
+        .prepare_cached(
+            "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .context("preparing the alias insert")?;
+    let mut mention = conn
+        .prepare_cached(
+            r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (?1, ?2, ?3, ?4, ?5)
+               ON CONFLICT DO NOTHING"#,
+        )
+        .context("preparing the mention insert")?;
+    // Entity ids met in this article; valid only inside this article's savepoint.
+    let mut ids: HashMap<(EntityKind, &str), i64> = HashMap::new();
+    for entity in &article.entities {
+        let name = entity.name.trim();
+        let name = if name.is_empty() {
+            entity.text.trim()
+        } else {
+            name
+        };
+        let kind = entity.kind.as_str();
+        let entity_id = match ids.get(&(entity.kind, name)) {
+            Some(&id) => id,
+            None => {
+                let found: Option<i64> = find
+                    .query_row(params![kind, name], |r| r.get(0))
+                    .optional()
+                    .with_context(|| format!("looking up entity {kind} {name:?}"))?;
+                let id = match found {
+                    Some(id) => id,
+                    None => create
+                        .query_row(params![kind, name], |r| r.get(0))
+                        .with_context(|| format!("creating entity {kind} {name:?}"))?,
+                };
+                ids.insert((entity.kind, name), id);
+                id
+            }
+        };
+        if entity.text != name && !entity.text.trim().is_empty() {
+            alias
+                .execute(params![entity_id, entity.text])
+                .with_context(|| format!("recording alias {:?}", entity.text))?;
+        }
+        mention
+            .execute(params![
+                article_id,
+                entity_id,
+                int(entity.start),
+                int(entity.end),
+                entity.text
+            ])
+            .with_context(|| format!("inserting mention {:?} at {}", entity.text, entity.start))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use gleaner_model::{Article, EntityKind};
+
+    use crate::test_support::{hash, numbered_article, seed_article, tagged, temp_store};
+    use crate::{ArticleKey, SearchQuery, StoreError, UpsertOutcome};
+
+    fn count(store: &crate::Store, sql: &str) -> i64 {
+        store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn search_ids(store: &crate::Store, terms: &str) -> Vec<i64> {
+        let q = SearchQuery {
+            terms: Some(terms.into()),
+            ..SearchQuery::default()
+        };
+        store
+            .search(&q)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    }
+
+    #[test]
+    fn same_article_three_times_is_one_unchanged_row() {
+        let (_dir, _path, mut store) = temp_store();
+        let article = seed_article();
+        let first = store.upsert_article(&article, None).unwrap();
+        assert_eq!(first.outcome, UpsertOutcome::Inserted);
+        let changed_at: String = store
+            .connection()
+            .query_row("SELECT changed_at FROM articles", [], |r| r.get(0))
+            .unwrap();
+        for _ in 0..2 {
+            let again = store.upsert_article(&article, None).unwrap();
+            assert_eq!(
+                again,
+                crate::Upserted {
+                    id: first.id,
+                    outcome: UpsertOutcome::Unchanged
+                }
+            );
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM mentions"),
+            i64::try_from(article.entities.len()).unwrap()
+        );
+        assert_eq!(count(&store, "SELECT count(*) FROM article_labels"), 3);
+        assert_eq!(count(&store, "SELECT count(*) FROM articles_fts"), 1);
+        let still: String = store
+            .connection()
+            .query_row("SELECT changed_at FROM articles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(still, changed_at);
+        // The batch path is idempotent too.
+        let batch = vec![(article.clone(), None), (article, None)];
+        let outcomes = store.upsert_articles(&batch).unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|u| u.outcome == UpsertOutcome::Unchanged && u.id == first.id)
+        );
+    }
+
+    #[test]
+    fn changed_body_updates_row_mentions_and_full_text() {
+        let (_dir, _path, mut store) = temp_store();
+        let old = seed_article();
+        let id = store.upsert_article(&old, None).unwrap().id;
+        assert_eq!(search_ids(&store, "nuclear"), vec![id]);
+
+        let body = "Iranian President Ebrahim Raisi left Moscow; uranium talks with Vladimir Putin \
+                    ended without an agreement.";
+        let mut new = tagged(
+            &old.url,
+            &old.title,
+            body,
+            &[
+                ("Ebrahim Raisi", EntityKind::Person, "Ebrahim Raisi"),
+                ("Moscow", EntityKind::Location, "Moscow"),
+                ("Vladimir Putin", EntityKind::Person, "Vladimir Putin"),
+            ],
+        );
+        new.canonical_url = old.canonical_url.clone();
+        new.labels = vec!["Diplomacy".into()];
+        new.author = None; // a version without author keeps the stored one
+        let up = store.upsert_article(&new, None).unwrap();
+        assert_eq!(
+            up,
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+
+        let stored = store.article(ArticleKey::Id(id)).unwrap().unwrap();
+        assert_eq!(stored.body, body);
+        assert_eq!(stored.content_hash, hash(&old.title, body));
+        assert_eq!(stored.labels, vec!["Diplomacy".to_string()]);
+        assert_eq!(stored.entities, new.entities);
+        assert_eq!(stored.author.as_deref(), Some("Staff Writer"));
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM mentions"), 3);
+        // The full-text index follows: the new word is found, the old one is gone.
+        assert_eq!(search_ids(&store, "uranium"), vec![id]);
+        assert!(search_ids(&store, "nuclear").is_empty());
+        assert!(search_ids(&store, "Lavrov").is_empty());
+        // The FTS index agrees with its content table.
+        store
+            .connection()
+            .execute(
+                "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .unwrap();
+        // The entity counters follow the replaced mentions.
+        let (mentions, articles): (i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT mention_count, article_count FROM entities WHERE name = 'Ebrahim Raisi'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((mentions, articles), (1, 1));
+        let lavrov: i64 = store
+            .connection()
+            .query_row(
+                "SELECT mention_count FROM entities WHERE name = 'Sergei Lavrov'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(lavrov, 0);
+    }
+
+    #[test]
+    fn same_post_through_mobile_country_host_and_feed_is_one_row() {
+        let (_dir, _path, mut store) = temp_store();
+        let page = seed_article();
+        let canonical = page.url.clone();
+
+        // First seen as the mobile page: URL with ?m=1, canonical without.
+        let mut mobile = page.clone();
+        mobile.url = format!("{canonical}?m=1");
+        let id = store.upsert_article(&mobile, None).unwrap().id;
+
+        // The desktop page (its URL is the stored canonical URL).
+        let mut desktop = page.clone();
+        desktop.canonical_url = None;
+        assert_eq!(store.upsert_article(&desktop, None).unwrap().id, id);
+
+        // A country host with no canonical link, known only by its post id and path.
+        let mut country = page.clone();
+        country.url = canonical.replace(".blogspot.com", ".blogspot.co.uk");
+        country.canonical_url = None;
+        country.body.push_str("\n\nUpdated.");
+        country.content_hash = hash(&country.title, &country.body);
+        let up = store.upsert_article(&country, None).unwrap();
+        assert_eq!((up.id, up.outcome), (id, UpsertOutcome::Updated));
+
+        // The feed entry: another address again (http, feed query), same post id.
+        let mut feed = country.clone();
+        feed.url = canonical.replace("https://", "http://") + "?utm_source=feed";
+        let up = store.upsert_article(&feed, None).unwrap();
+        assert_eq!((up.id, up.outcome), (id, UpsertOutcome::Unchanged));
+
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        let stored = store.article(ArticleKey::Url(&canonical)).unwrap().unwrap();
+        assert_eq!(stored.id, Some(id));
+        assert_eq!(stored.canonical_url.as_deref(), Some(canonical.as_str()));
+        assert!(
+            store
+                .article(ArticleKey::Url(&country.url))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn same_post_id_on_another_path_is_another_article() {
+        let (_dir, _path, mut store) = temp_store();
+        let a = seed_article();
+        let mut b = numbered_article(1);
+        b.blogger_post_id = a.blogger_post_id.clone();
+        let ia = store.upsert_article(&a, None).unwrap();
+        let ib = store.upsert_article(&b, None).unwrap();
+        assert_eq!(ib.outcome, UpsertOutcome::Inserted);
+        assert_ne!(ia.id, ib.id);
+    }
+
+    /// Make every mention whose text is `BOOM` fail, after the row and labels were written.
+    fn arm_mention_bomb(store: &crate::Store) {
+        store
+            .connection()
+            .execute_batch(
+                "CREATE TEMP TRIGGER mention_bomb BEFORE INSERT ON main.mentions
+                 WHEN new.text = 'BOOM' BEGIN SELECT RAISE(ABORT, 'forced failure'); END;",
+            )
+            .unwrap();
+    }
+
+    fn bomb_article() -> Article {
+        let mut bad = tagged(
+            "https://news.example.org/bomb.html",
+            "Unique zeppelin headline",
+            "Zeppelin news: Angela Merkel said BOOM in Berlin.",
+            &[
+                ("Angela Merkel", EntityKind::Person, "Angela Merkel"),
+                ("BOOM", EntityKind::Organization, "BOOM"),
+                ("Berlin", EntityKind::Location, "Berlin"),
+            ],
+        );
+        bad.labels = vec!["Explosive".into()];
+        bad
+    }
+
+    #[test]
+    fn failed_article_in_batch_leaves_no_trace_and_others_commit() {
+        let (_dir, path, mut store) = temp_store();
+        arm_mention_bomb(&store);
+        let batch = vec![
+            (numbered_article(1), None),
+            (bomb_article(), None),
+            (numbered_article(2), None),
+        ];
+        let results = store.upsert_batch(&batch).unwrap();
+        assert!(matches!(
+            results[0],
+            Ok(crate::Upserted {
+                outcome: UpsertOutcome::Inserted,
+                ..
+            })
+        ));
+        let err = results[1].as_ref().unwrap_err();
+        assert!(err.to_string().contains("forced failure"), "{err}");
+        assert!(matches!(
+            results[2],
+            Ok(crate::Upserted {
+                outcome: UpsertOutcome::Inserted,
+                ..
+            })
+        ));
+        drop(store);
+
+        // Seen from a fresh connection: two articles, nothing of the third.
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM articles WHERE url LIKE '%bomb%'"
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM article_labels WHERE label = 'Explosive'"
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM entities WHERE name IN ('Angela Merkel', 'BOOM')"
+            ),
+            0
+        );
+        assert!(search_ids(&store, "zeppelin").is_empty());
+        assert_eq!(search_ids(&store, "Brussels").len(), 2);
+    }
+
+    #[test]
+    fn upsert_articles_names_the_failed_article_and_keeps_the_others() {
+        let (_dir, _path, mut store) = temp_store();
+        arm_mention_bomb(&store);
+        let batch = vec![(bomb_article(), None), (numbered_article(7), None)];
+        let err = store.upsert_articles(&batch).unwrap_err();
+        match &err {
+            StoreError::Article { index, url, .. } => {
+                assert_eq!(
+                    (*index, url.as_str()),
+                    (0, "https://news.example.org/bomb.html")
+                );
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        // A single upsert that fails also leaves nothing.
+        assert!(store.upsert_article(&bomb_article(), None).is_err());
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+    }
+
+    #[test]
+    fn entity_offsets_outside_the_body_are_refused() {
+        let (_dir, _path, mut store) = temp_store();
+        let mut a = seed_article();
+        a.entities[0].end = a.body.chars().count() + 1;
+        let err = store.upsert_article(&a, None).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidArticle { .. }), "{err:?}");
+        let mut b = seed_article();
+        b.entities[0].start = b.entities[0].end + 1;
+        assert!(matches!(
+            store.upsert_article(&b, None),
+            Err(StoreError::InvalidArticle { .. })
+        ));
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 0);
+    }
+
+    #[test]
+    fn entities_are_shared_by_kind_and_name_and_counted() {
+        let (_dir, _path, mut store) = temp_store();
+        for n in 0..3 {
+            store.upsert_article(&numbered_article(n), None).unwrap();
+        }
+        store.upsert_article(&seed_article(), None).unwrap();
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM entities WHERE name = 'Tehran'"
+            ),
+            1
+        );
+        let (m, a): (i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT mention_count, article_count FROM entities WHERE name = 'Ebrahim Raisi'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((m, a), (3, 1));
+        // The counters always agree with the mentions table.
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM entities e WHERE mention_count <>
+                    (SELECT count(*) FROM mentions m WHERE m.entity_id = e.id)
+                 OR article_count <>
+                    (SELECT count(DISTINCT article_id) FROM mentions m WHERE m.entity_id = e.id)"
+            ),
+            0
+        );
+        // Short forms are kept as aliases of the full name.
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
+                  WHERE e.name = 'Vladimir Putin' AND al.alias = 'Putin'"
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn deleting_an_article_removes_its_labels_mentions_and_full_text() {
+        let (_dir, _path, mut store) = temp_store();
+        let id = store.upsert_article(&seed_article(), None).unwrap().id;
+        store.upsert_article(&numbered_article(1), None).unwrap();
+        store
+            .connection()
+            .execute("DELETE FROM articles WHERE id = ?1", [id])
+            .unwrap();
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT count(*) FROM mentions WHERE article_id = {id}")
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                &format!("SELECT count(*) FROM article_labels WHERE article_id = {id}")
+            ),
+            0
+        );
+        assert!(search_ids(&store, "nuclear").is_empty());
+        assert_eq!(
+            count(
+                &store,
+                "SELECT mention_count FROM entities WHERE name = 'Vladimir Putin'"
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT article_count FROM entities WHERE name = 'Tehran'"
+            ),
+            1
+        );
+    }
+}
