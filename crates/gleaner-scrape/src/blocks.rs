@@ -1,0 +1,386 @@
+//! The block splitter: an element's subtree → [`TextBlock`]s.
+//!
+//! Blogger bodies are rarely clean `<p>` markup: they are `<div>`/`<br>` soup written by the
+//! post editor over the years. So a block ends at any block-level element boundary *and* at a
+//! run of two or more `<br>`; a single `<br>` is kept as a `\n` inside the block. Headings,
+//! list items, quotations and `<pre>` keep their role; scripts, styles, `<noscript>`,
+//! templates, forms, embedded media and hidden elements give no text.
+
+use std::sync::LazyLock;
+
+use gleaner_model::{BlockKind, TextBlock};
+use regex::Regex;
+use scraper::{ElementRef, Html, Node};
+
+use crate::dom::collapse_ws;
+
+/// Deeper than this, an element's text is taken flat (no stack growth on hostile input).
+const MAX_DEPTH: usize = 200;
+
+/// Which extra elements the splitter leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SkipRules {
+    /// A post body chosen by markup: only obvious widgets inside it are dropped.
+    PostBody,
+    /// A block chosen by content scoring: navigation-like and boilerplate-named parts dropped.
+    Generic,
+}
+
+/// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
+pub fn html_to_blocks(html: &str) -> Vec<TextBlock> {
+    let doc = Html::parse_fragment(html);
+    element_blocks(doc.root_element(), SkipRules::PostBody)
+}
+
+/// Split the subtree of `el` into blocks.
+pub(crate) fn element_blocks(el: ElementRef<'_>, rules: SkipRules) -> Vec<TextBlock> {
+    let mut s = Splitter {
+        out: Vec::new(),
+        buf: String::new(),
+        kinds: Vec::new(),
+        rules,
+    };
+    for child in el.children() {
+        s.walk(child, 1);
+    }
+    s.flush();
+    s.out
+}
+
+struct Splitter {
+    out: Vec<TextBlock>,
+    buf: String,
+    kinds: Vec<BlockKind>,
+    rules: SkipRules,
+}
+
+const SKIPPED_TAGS: &[&str] = &[
+    "script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",
+    "textarea", "svg", "object", "embed", "head", "title", "meta", "link", "canvas", "audio",
+    "video", "map", "ins", "math", "dialog",
+];
+
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "main",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "tbody",
+    "thead",
+    "tfoot",
+    "tr",
+    "td",
+    "th",
+    "figure",
+    "figcaption",
+    "center",
+    "address",
+    "details",
+    "summary",
+    "caption",
+    "fieldset",
+    "hgroup",
+    "body",
+    "html",
+    "aside",
+    "nav",
+    "picture",
+    "legend",
+];
+
+/// Class names of widgets that Blogger themes and post editors put inside a post body.
+const POST_BODY_WIDGET_CLASSES: &[&str] = &[
+    "post-share-buttons",
+    "share-buttons",
+    "sharing",
+    "post-footer",
+    "blog-pager",
+    "related-posts",
+    "related-post",
+    "adsbygoogle",
+    "jump-link",
+    "comments",
+    "post-labels",
+];
+
+static GENERIC_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(
+        r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|disqus|outbrain|taboola|recommend)([-_ ]|$)",
+    )
+});
+static GENERIC_POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(r"(?i)(article|body|content|entry|main|post|story|text)")
+});
+
+impl Splitter {
+    fn kind(&self) -> BlockKind {
+        self.kinds.last().copied().unwrap_or(BlockKind::Paragraph)
+    }
+
+    fn push_text(&mut self, text: &str) {
+        for ch in text.chars() {
+            if ch.is_ascii_whitespace() {
+                if !(self.buf.is_empty() || self.buf.ends_with(' ') || self.buf.ends_with('\n')) {
+                    self.buf.push(' ');
+                }
+            } else {
+                self.buf.push(ch);
+            }
+        }
+    }
+
+    fn line_break(&mut self) {
+        while self.buf.ends_with(' ') {
+            self.buf.pop();
+        }
+        self.buf.push('\n');
+    }
+
+    fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let kind = self.kind();
+        let mut para: Vec<&str> = Vec::new();
+        for line in buf.split('\n') {
+            let line = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{200b}');
+            if line.is_empty() {
+                self.emit(kind, &para);
+                para.clear();
+            } else {
+                para.push(line);
+            }
+        }
+        self.emit(kind, &para);
+    }
+
+    fn emit(&mut self, kind: BlockKind, lines: &[&str]) {
+        if lines.is_empty() {
+            return;
+        }
+        let text = lines.join("\n");
+        if text.chars().any(|c| c.is_alphanumeric()) || kind == BlockKind::Preformatted {
+            self.out.push(TextBlock { kind, text });
+        }
+    }
+
+    fn skipped(&self, el: ElementRef<'_>) -> bool {
+        let v = el.value();
+        if SKIPPED_TAGS.contains(&v.name()) {
+            return true;
+        }
+        if let Some(style) = v.attr("style") {
+            let style: String = style.chars().filter(|c| !c.is_whitespace()).collect();
+            if style.to_ascii_lowercase().contains("display:none") {
+                return true;
+            }
+        }
+        if v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true") && text_len(el) < 200
+        {
+            return true;
+        }
+        if v.classes().any(|c| POST_BODY_WIDGET_CLASSES.contains(&c)) {
+            return true;
+        }
+        match self.rules {
+            SkipRules::PostBody => false,
+            SkipRules::Generic => generic_boilerplate(el),
+        }
+    }
+
+    fn walk(&mut self, node: ego_node::NodeRef<'_>, depth: usize) {
+        match node.value() {
+            Node::Text(t) => self.push_text(t),
+            Node::Element(_) => {
+                let Some(el) = ElementRef::wrap(node) else {
+                    return;
+                };
+                if self.skipped(el) {
+                    return;
+                }
+                let name = el.value().name();
+                if depth > MAX_DEPTH {
+                    let flat: String = el.text().collect();
+                    self.push_text(&flat);
+                    return;
+                }
+                match name {
+                    "br" => self.line_break(),
+                    "hr" => self.flush(),
+                    "img" => {}
+                    "pre" => {
+                        self.flush();
+                        let raw: String = el.text().collect();
+                        let raw = raw.trim_matches('\n').trim_end();
+                        if !raw.trim().is_empty() {
+                            self.out.push(TextBlock {
+                                kind: BlockKind::Preformatted,
+                                text: raw.to_string(),
+                            });
+                        }
+                    }
+                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                        self.role_block(el, BlockKind::Heading, depth)
+                    }
+                    "li" | "dt" | "dd" => self.role_block(el, BlockKind::ListItem, depth),
+                    "blockquote" => self.role_block(el, BlockKind::Quote, depth),
+                    _ if BLOCK_TAGS.contains(&name) => {
+                        self.flush();
+                        for child in el.children() {
+                            self.walk(child, depth + 1);
+                        }
+                        self.flush();
+                    }
+                    _ => {
+                        for child in el.children() {
+                            self.walk(child, depth + 1);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn role_block(&mut self, el: ElementRef<'_>, kind: BlockKind, depth: usize) {
+        self.flush();
+        // A heading inside a list item stays a heading; a paragraph in a quote is a quote.
+        self.kinds.push(kind);
+        for child in el.children() {
+            self.walk(child, depth + 1);
+        }
+        self.flush();
+        self.kinds.pop();
+    }
+}
+
+/// Name of `scraper`'s node reference type, without depending on `ego-tree` directly.
+mod ego_node {
+    pub(crate) type NodeRef<'a> = <scraper::ElementRef<'a> as std::ops::Deref>::Target;
+}
+
+fn text_len(el: ElementRef<'_>) -> usize {
+    el.text().map(|t| t.trim().chars().count()).sum()
+}
+
+/// Characters of text inside links divided by all characters of text.
+pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
+    let total = collapse_ws(&el.text().collect::<String>()).chars().count();
+    if total == 0 {
+        return 0.0;
+    }
+    let linked: usize = el
+        .select(crate::dom::selector!("a"))
+        .map(|a| collapse_ws(&a.text().collect::<String>()).chars().count())
+        .sum();
+    (linked as f64 / total as f64).min(1.0)
+}
+
+/// Is this element, inside a scored main-content block, boilerplate to leave out?
+pub(crate) fn generic_boilerplate(el: ElementRef<'_>) -> bool {
+    let v = el.value();
+    let name = v.name();
+    if matches!(name, "nav" | "aside" | "footer") {
+        return true;
+    }
+    let hint = format!(
+        "{} {}",
+        v.attr("class").unwrap_or_default(),
+        v.attr("id").unwrap_or_default()
+    );
+    if !hint.trim().is_empty()
+        && GENERIC_NEGATIVE.is_match(&hint)
+        && !GENERIC_POSITIVE.is_match(&hint)
+    {
+        return true;
+    }
+    if matches!(name, "ul" | "ol" | "div" | "section" | "table") {
+        let len = text_len(el);
+        if len < 400 && link_density(el) > 0.6 {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(blocks: &[TextBlock]) -> Vec<(BlockKind, &str)> {
+        blocks.iter().map(|b| (b.kind, b.text.as_str())).collect()
+    }
+
+    #[test]
+    fn paragraphs_from_p_and_double_br() {
+        let b = html_to_blocks(
+            "<p>One  two</p>First line<br>second line<br><br>Third<br/> <br/>\n<br>Fourth",
+        );
+        assert_eq!(
+            texts(&b),
+            vec![
+                (BlockKind::Paragraph, "One two"),
+                (BlockKind::Paragraph, "First line\nsecond line"),
+                (BlockKind::Paragraph, "Third"),
+                (BlockKind::Paragraph, "Fourth"),
+            ]
+        );
+    }
+
+    #[test]
+    fn div_soup_splits_at_block_boundaries() {
+        let b = html_to_blocks(
+            "<div>Alpha <b>beta</b></div><div><span>Gamma</span><div>Delta</div>tail</div>",
+        );
+        assert_eq!(
+            texts(&b),
+            vec![
+                (BlockKind::Paragraph, "Alpha beta"),
+                (BlockKind::Paragraph, "Gamma"),
+                (BlockKind::Paragraph, "Delta"),
+                (BlockKind::Paragraph, "tail"),
+            ]
+        );
+    }
+
+    #[test]
+    fn roles_are_kept() {
+        let b = html_to_blocks(
+            "<h2>Head</h2><ul><li>one</li><li>two</li></ul><blockquote><p>said</p></blockquote><pre>  x = 1\n  y = 2</pre>",
+        );
+        assert_eq!(
+            texts(&b),
+            vec![
+                (BlockKind::Heading, "Head"),
+                (BlockKind::ListItem, "one"),
+                (BlockKind::ListItem, "two"),
+                (BlockKind::Quote, "said"),
+                (BlockKind::Preformatted, "  x = 1\n  y = 2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn scripts_styles_and_hidden_parts_give_no_text() {
+        let b = html_to_blocks(
+            "<p>Kept</p><script>var x = 1;</script><style>p{}</style><noscript>dup</noscript>\
+             <div style='display: none'>hidden</div><form>Post a Comment</form>",
+        );
+        assert_eq!(texts(&b), vec![(BlockKind::Paragraph, "Kept")]);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let html = "<div>".repeat(5000) + "deep" + &"</div>".repeat(5000);
+        let b = html_to_blocks(&html);
+        assert_eq!(b.len(), 1);
+    }
+}

@@ -1,0 +1,279 @@
+//! Small helpers over `scraper`'s DOM: selectors, text, metadata tags, JSON-LD, dates.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use scraper::{ElementRef, Html, Selector};
+use serde_json::Value;
+
+/// Parse a selector literal written in this crate. These are constants, never input, and
+/// every one is exercised by the tests, so the `expect` cannot fire at run time.
+#[allow(clippy::expect_used)]
+pub(crate) fn sel(css: &str) -> Selector {
+    Selector::parse(css).expect("selector literals in gleaner-scrape are valid CSS")
+}
+
+/// A lazily parsed selector.
+macro_rules! selector {
+    ($css:expr) => {{
+        static S: std::sync::LazyLock<scraper::Selector> =
+            std::sync::LazyLock::new(|| $crate::dom::sel($css));
+        &*S
+    }};
+}
+pub(crate) use selector;
+
+/// Collapse every run of whitespace (including no-break spaces) into one space and trim.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for ch in s.chars() {
+        if ch.is_whitespace() || ch == '\u{200b}' || ch == '\u{feff}' {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The collapsed text of an element, skipping `script`, `style` and similar.
+pub(crate) fn text_of(el: ElementRef<'_>) -> String {
+    let mut buf = String::new();
+    for node in el.descendants() {
+        if let Some(t) = node.value().as_text() {
+            let hidden = node.ancestors().any(|a| {
+                a.value().as_element().is_some_and(|e| {
+                    matches!(e.name(), "script" | "style" | "noscript" | "template")
+                })
+            });
+            if !hidden {
+                buf.push_str(t);
+            }
+        }
+    }
+    collapse_ws(&buf)
+}
+
+/// The collapsed text of the first match of `selector` under `scope` that has any text.
+pub(crate) fn first_text(scope: ElementRef<'_>, selector: &Selector) -> Option<String> {
+    scope.select(selector).map(text_of).find(|t| !t.is_empty())
+}
+
+/// The first non-empty value of attribute `attr` on a match of `selector`.
+pub(crate) fn first_attr(scope: ElementRef<'_>, selector: &Selector, attr: &str) -> Option<String> {
+    scope
+        .select(selector)
+        .filter_map(|e| e.value().attr(attr))
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// `content` of `<meta property=…>` or `<meta name=…>` (case-insensitive key).
+pub(crate) fn meta_content(doc: &Html, key: &str) -> Option<String> {
+    doc.select(selector!("meta[content]"))
+        .filter(|m| {
+            let v = m.value();
+            v.attr("property")
+                .or_else(|| v.attr("name"))
+                .or_else(|| v.attr("itemprop"))
+                .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
+        })
+        .filter_map(|m| m.value().attr("content"))
+        .map(collapse_ws)
+        .find(|v| !v.is_empty())
+}
+
+/// All `content`s of meta tags named `key`, in page order.
+pub(crate) fn meta_contents(doc: &Html, key: &str) -> Vec<String> {
+    doc.select(selector!("meta[content]"))
+        .filter(|m| {
+            let v = m.value();
+            v.attr("property")
+                .or_else(|| v.attr("name"))
+                .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
+        })
+        .filter_map(|m| m.value().attr("content"))
+        .map(collapse_ws)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Every JSON-LD object in the page, flattened (`@graph` and top-level arrays unrolled).
+pub(crate) fn json_ld_objects(doc: &Html) -> Vec<Value> {
+    let mut out = Vec::new();
+    for script in doc.select(selector!("script[type]")) {
+        let ty = script.value().attr("type").unwrap_or_default();
+        if !ty.trim().eq_ignore_ascii_case("application/ld+json") {
+            continue;
+        }
+        let raw: String = script.text().collect();
+        let Ok(value) = serde_json::from_str::<Value>(raw.trim()) else {
+            continue;
+        };
+        flatten_ld(value, &mut out, 0);
+    }
+    out
+}
+
+fn flatten_ld(value: Value, out: &mut Vec<Value>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                flatten_ld(item, out, depth + 1);
+            }
+        }
+        Value::Object(mut map) => {
+            if let Some(graph) = map.remove("@graph") {
+                flatten_ld(graph, out, depth + 1);
+            }
+            out.push(Value::Object(map));
+        }
+        _ => {}
+    }
+}
+
+/// The `@type`s of a JSON-LD object.
+pub(crate) fn ld_types(obj: &Value) -> Vec<String> {
+    match obj.get("@type") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The JSON-LD object describing the article, if any.
+pub(crate) fn ld_article(objects: &[Value]) -> Option<&Value> {
+    const ARTICLE_TYPES: [&str; 9] = [
+        "BlogPosting",
+        "NewsArticle",
+        "Article",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "TechArticle",
+        "ScholarlyArticle",
+        "SocialMediaPosting",
+    ];
+    objects.iter().find(|o| {
+        ld_types(o)
+            .iter()
+            .any(|t| ARTICLE_TYPES.contains(&t.as_str()))
+    })
+}
+
+/// A string field of a JSON-LD object (or the `name` of an object field, or the first of a list).
+pub(crate) fn ld_string(obj: &Value, key: &str) -> Option<String> {
+    ld_value_string(obj.get(key)?)
+}
+
+fn ld_value_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(collapse_ws(s)).filter(|s| !s.is_empty()),
+        Value::Object(o) => o.get("name").and_then(ld_value_string),
+        Value::Array(a) => a.iter().find_map(ld_value_string),
+        _ => None,
+    }
+}
+
+/// The author name(s) of a JSON-LD article, joined with ", ".
+pub(crate) fn ld_author(obj: &Value) -> Option<String> {
+    let names: Vec<String> = match obj.get("author")? {
+        Value::Array(a) => a.iter().filter_map(ld_value_string).collect(),
+        v => ld_value_string(v).into_iter().collect(),
+    };
+    let names: Vec<String> = names.into_iter().filter(|n| !looks_like_url(n)).collect();
+    if names.is_empty() {
+        None
+    } else {
+        Some(names.join(", "))
+    }
+}
+
+pub(crate) fn looks_like_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("//")
+}
+
+/// Parse a machine-readable date: RFC 3339 (any fraction), ISO without colon in the offset,
+/// or a naive date/time (taken as UTC).
+pub(crate) fn parse_date(raw: &str) -> Option<DateTime<FixedOffset>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t);
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t);
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Some(t);
+    }
+    let utc = FixedOffset::east_opt(0)?;
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return t.and_local_timezone(utc).single();
+        }
+    }
+    let date_part = s.get(..10).unwrap_or(s);
+    if let Ok(d) = NaiveDate::parse_from_str(date_part, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0)?.and_local_timezone(utc).single();
+    }
+    None
+}
+
+/// `<html lang>` (first subtag kept as given, e.g. `en-GB`).
+pub(crate) fn html_lang(doc: &Html) -> Option<String> {
+    doc.select(selector!("html[lang]"))
+        .filter_map(|h| h.value().attr("lang"))
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// Does `el` have any of these classes?
+pub(crate) fn has_any_class(el: ElementRef<'_>, classes: &[&str]) -> bool {
+    el.value().classes().any(|c| classes.contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapse_ws_trims_and_joins() {
+        assert_eq!(collapse_ws("  a\n\t b\u{a0} c  "), "a b c");
+        assert_eq!(collapse_ws(""), "");
+    }
+
+    #[test]
+    fn dates_parse_with_offset_kept() {
+        let t = parse_date("2018-09-14T15:20:00.001+02:00").unwrap();
+        assert_eq!(t.offset().local_minus_utc(), 7200);
+        assert!(parse_date("2020-09-28T13:43:00-0700").is_some());
+        assert!(parse_date("Sat, 12 Oct 2013 09:04:00 +0000").is_some());
+        assert!(parse_date("2020-01-02").is_some());
+        assert!(parse_date("yesterday").is_none());
+    }
+}

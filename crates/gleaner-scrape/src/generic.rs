@@ -1,0 +1,264 @@
+//! The generic extractor, for pages that are not Blogger's.
+//!
+//! Metadata comes in layers: JSON-LD (`Article`, `NewsArticle`, `BlogPosting`, …), then
+//! OpenGraph / `article:*` properties, then plain meta tags and the document title. The body
+//! is found by content scoring: every paragraph-like element scores by its length and commas
+//! and passes the score to its parent and grandparent; candidates are weighted by class/id
+//! hints and penalised by link density; the best one is split into blocks with boilerplate
+//! (navigation-like lists, share/comment/related widgets) left out.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use gleaner_model::{Extractor, ScrapedArticle};
+use regex::Regex;
+use scraper::{ElementRef, Html};
+
+use crate::blocks::{SkipRules, element_blocks, link_density};
+use crate::dom::{
+    collapse_ws, first_text, html_lang, json_ld_objects, ld_article, ld_author, ld_string,
+    looks_like_url, meta_content, meta_contents, parse_date, selector, text_of,
+};
+use crate::regex_literal;
+
+static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(
+        r"(?i)article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story|prose",
+    )
+});
+static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(
+        r"(?i)hidden|banner|combx|comment|com-|contact|foot|footer|footnote|masthead|media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|tags|tool|widget|nav|menu|subscribe|newsletter|cookie|popup|modal|social|advert|breadcrumb",
+    )
+});
+
+fn class_weight(el: ElementRef<'_>) -> f64 {
+    let mut w = 0.0;
+    for hint in [el.value().attr("class"), el.value().attr("id")]
+        .into_iter()
+        .flatten()
+    {
+        if NEGATIVE.is_match(hint) {
+            w -= 25.0;
+        }
+        if POSITIVE.is_match(hint) {
+            w += 25.0;
+        }
+    }
+    w
+}
+
+fn tag_weight(name: &str) -> f64 {
+    match name {
+        "article" => 10.0,
+        "div" | "main" | "section" => 5.0,
+        "pre" | "td" | "blockquote" => 3.0,
+        "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
+        _ => 0.0,
+    }
+}
+
+fn excluded_region(el: ElementRef<'_>) -> bool {
+    el.ancestors().filter_map(ElementRef::wrap).any(|a| {
+        matches!(
+            a.value().name(),
+            "nav"
+                | "footer"
+                | "aside"
+                | "header"
+                | "form"
+                | "script"
+                | "style"
+                | "noscript"
+                | "template"
+        )
+    })
+}
+
+/// The element holding the page's main content, by scoring.
+pub(crate) fn main_content(doc: &Html) -> Option<ElementRef<'_>> {
+    let mut scores: HashMap<_, (ElementRef<'_>, f64)> = HashMap::new();
+    for p in doc.select(selector!("p, pre, td, blockquote, div, section, article")) {
+        let name = p.value().name();
+        if matches!(name, "div" | "section" | "article" | "td") {
+            // Only text-holding containers count as paragraphs: no block children.
+            let has_block_child = p.children().filter_map(ElementRef::wrap).any(|c| {
+                matches!(
+                    c.value().name(),
+                    "p" | "div"
+                        | "section"
+                        | "article"
+                        | "table"
+                        | "ul"
+                        | "ol"
+                        | "pre"
+                        | "blockquote"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                )
+            });
+            if has_block_child {
+                continue;
+            }
+        }
+        if excluded_region(p) {
+            continue;
+        }
+        let text = text_of(p);
+        let len = text.chars().count();
+        if len < 25 {
+            continue;
+        }
+        let commas = text.matches([',', '，', '、', '،']).count() as f64;
+        let score = 1.0 + commas + (len as f64 / 100.0).min(3.0);
+        for (level, anc) in p
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .take(3)
+            .enumerate()
+        {
+            if matches!(anc.value().name(), "html" | "body") {
+                break;
+            }
+            let entry = scores
+                .entry(anc.id())
+                .or_insert_with(|| (anc, tag_weight(anc.value().name()) + class_weight(anc)));
+            let divider = match level {
+                0 => 1.0,
+                1 => 2.0,
+                _ => 3.0,
+            };
+            entry.1 += score / divider;
+        }
+    }
+    let mut best: Option<(ElementRef<'_>, f64)> = None;
+    for (_, (el, score)) in scores {
+        let final_score = score * (1.0 - link_density(el));
+        let better = match best {
+            None => true,
+            Some((b, bs)) => final_score > bs || (final_score == bs && el.id() < b.id()),
+        };
+        if better {
+            best = Some((el, final_score));
+        }
+    }
+    let (top, top_score) = best?;
+    // If the parent holds clearly more good text (the article split over sibling blocks), take it.
+    let mut chosen = top;
+    if let Some(parent) = top.parent().and_then(ElementRef::wrap) {
+        if !matches!(parent.value().name(), "body" | "html") {
+            let siblings_text: usize = parent
+                .children()
+                .filter_map(ElementRef::wrap)
+                .filter(|c| c.id() != top.id() && link_density(*c) < 0.3 && class_weight(*c) >= 0.0)
+                .map(|c| text_of(c).chars().count())
+                .sum();
+            let top_len = text_of(top).chars().count();
+            if siblings_text > top_len / 2 && top_score > 0.0 && link_density(parent) < 0.35 {
+                chosen = parent;
+            }
+        }
+    }
+    Some(chosen)
+}
+
+fn title_of(doc: &Html, ld: Option<&serde_json::Value>) -> Option<String> {
+    ld.and_then(|o| ld_string(o, "headline").or_else(|| ld_string(o, "name")))
+        .or_else(|| meta_content(doc, "og:title"))
+        .or_else(|| meta_content(doc, "twitter:title"))
+        .or_else(|| first_text(doc.root_element(), selector!("article h1, main h1, h1")))
+        .or_else(|| first_text(doc.root_element(), selector!("title")))
+}
+
+/// Extract a non-Blogger page.
+pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
+    let ld_objects = json_ld_objects(doc);
+    let ld = ld_article(&ld_objects);
+
+    let author = ld
+        .and_then(ld_author)
+        .or_else(|| meta_content(doc, "author").filter(|a| !looks_like_url(a)))
+        .or_else(|| meta_content(doc, "article:author").filter(|a| !looks_like_url(a)))
+        .or_else(|| first_text(doc.root_element(), selector!("[rel~='author'], .author .fn, .byline .author, [itemprop='author'] [itemprop='name']")));
+
+    let published_at = ld
+        .and_then(|o| ld_string(o, "datePublished"))
+        .or_else(|| meta_content(doc, "article:published_time"))
+        .or_else(|| meta_content(doc, "datePublished"))
+        .or_else(|| meta_content(doc, "date"))
+        .or_else(|| meta_content(doc, "pubdate"))
+        .or_else(|| {
+            crate::dom::first_attr(doc.root_element(), selector!("time[datetime]"), "datetime")
+        })
+        .and_then(|d| parse_date(&d));
+    let updated_at = ld
+        .and_then(|o| ld_string(o, "dateModified"))
+        .or_else(|| meta_content(doc, "article:modified_time"))
+        .or_else(|| meta_content(doc, "dateModified"))
+        .and_then(|d| parse_date(&d));
+
+    let mut labels: Vec<String> = Vec::new();
+    let from_meta = meta_contents(doc, "article:tag");
+    let from_ld: Vec<String> = ld
+        .and_then(|o| o.get("keywords"))
+        .map(|k| match k {
+            serde_json::Value::String(s) => s.split(',').map(collapse_ws).collect(),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(collapse_ws)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    for l in from_meta.into_iter().chain(from_ld) {
+        if !l.is_empty() && !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+
+    let canonical = doc
+        .select(selector!("link[rel='canonical'][href]"))
+        .filter_map(|l| l.value().attr("href"))
+        .map(str::trim)
+        .find(|h| !h.is_empty())
+        .map(
+            |h| match url::Url::parse(url).and_then(|base| base.join(h)) {
+                Ok(abs) => abs.to_string(),
+                Err(_) => h.to_string(),
+            },
+        )
+        .or_else(|| meta_content(doc, "og:url"));
+
+    let blocks = main_content(doc)
+        .map(|el| element_blocks(el, SkipRules::Generic))
+        .unwrap_or_default();
+
+    ScrapedArticle {
+        url: url.to_string(),
+        canonical_url: canonical,
+        title: title_of(doc, ld),
+        site_name: meta_content(doc, "og:site_name").or_else(|| {
+            ld.and_then(|o| o.get("publisher"))
+                .and_then(|p| ld_string(p, "name"))
+        }),
+        author,
+        published_at,
+        updated_at,
+        labels,
+        comments_count: ld
+            .and_then(|o| o.get("commentCount"))
+            .and_then(|c| {
+                c.as_u64()
+                    .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
+            })
+            .and_then(|c| u32::try_from(c).ok()),
+        blogger_post_id: None,
+        blog_id: None,
+        language_hint: html_lang(doc).or_else(|| meta_content(doc, "og:locale")),
+        blocks,
+        extractor: Some(Extractor::Generic),
+    }
+}
