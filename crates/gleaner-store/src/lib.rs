@@ -384,3 +384,67 @@ impl<T> Context<T> for rusqlite::Result<T> {
         self.map_err(|source| StoreError::sqlite(context(), source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::test_support::{numbered_article, temp_store};
+
+    #[test]
+    fn reader_sees_no_error_while_a_writer_inserts_1000_articles() {
+        let (_dir, path, _store) = temp_store();
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let path = path.clone();
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || -> Result<()> {
+                let mut store = Store::open(&path)?;
+                let result = (|| {
+                    // Batches of 50, and some single upserts, like the pipeline's writer.
+                    for chunk in (0..1000).collect::<Vec<_>>().chunks(50) {
+                        let batch: Vec<_> =
+                            chunk.iter().map(|&n| (numbered_article(n), None)).collect();
+                        store.upsert_articles(&batch)?;
+                    }
+                    for n in 0..20 {
+                        store.upsert_article(&numbered_article(n), None)?;
+                    }
+                    Ok(())
+                })();
+                done.store(true, Ordering::SeqCst);
+                result
+            })
+        };
+        let reader = Store::open(&path).unwrap();
+        let mut reads = 0;
+        let mut last_seen = 0;
+        while !done.load(Ordering::SeqCst) {
+            let q = SearchQuery {
+                terms: Some("Brussels".into()),
+                entities: vec!["Ali Bagheri".into()],
+                limit: 20,
+                ..SearchQuery::default()
+            };
+            reader.search(&q).unwrap();
+            reader
+                .top_entities(&EntityQuery {
+                    top: 20,
+                    ..EntityQuery::default()
+                })
+                .unwrap();
+            let stats = reader.stats().unwrap();
+            assert!(
+                stats.articles >= last_seen,
+                "a reader never sees rows disappear"
+            );
+            last_seen = stats.articles;
+            reads += 1;
+        }
+        writer.join().unwrap().unwrap();
+        assert_eq!(reader.stats().unwrap().articles, 1000);
+        assert!(reads > 0);
+    }
+}

@@ -462,3 +462,413 @@ pub(crate) fn recent_runs(conn: &Connection, n: u32) -> Result<Vec<RunRecord>> {
     })
     .context("reading recent runs")
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use gleaner_model::{EntityKind, SourceKind};
+
+    use crate::test_support::{numbered_article, seed_article, tagged, temp_store};
+    use crate::{ArticleKey, EntityQuery, RunCounts, RunStatus, SearchQuery, Store, StoreError};
+
+    fn ids(store: &Store, q: &SearchQuery) -> Vec<i64> {
+        store.search(q).unwrap().into_iter().map(|h| h.id).collect()
+    }
+
+    fn terms(t: &str) -> SearchQuery {
+        SearchQuery {
+            terms: Some(t.into()),
+            ..SearchQuery::default()
+        }
+    }
+
+    /// The seed article (from a source) and ten numbered ones.
+    fn filled() -> (tempfile::TempDir, Store, i64) {
+        let (dir, _path, mut store) = temp_store();
+        let source = store
+            .ensure_source(
+                SourceKind::Blogger,
+                "https://example.blogspot.com/",
+                Some("Example"),
+            )
+            .unwrap();
+        let seed = store
+            .upsert_article(&seed_article(), Some(source))
+            .unwrap()
+            .id;
+        let batch: Vec<_> = (0..10).map(|n| (numbered_article(n), None)).collect();
+        store.upsert_articles(&batch).unwrap();
+        (dir, store, seed)
+    }
+
+    #[test]
+    fn article_by_id_and_url_gives_back_what_was_stored() {
+        let (_dir, store, id) = filled();
+        let mut expected = seed_article();
+        expected.id = Some(id);
+        expected.source = Some("https://example.blogspot.com/".into());
+        let by_id = store.article(ArticleKey::Id(id)).unwrap().unwrap();
+        assert_eq!(by_id, expected);
+        let by_url = store
+            .article(ArticleKey::Url(&expected.url))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_url, expected);
+        // SQL offsets agree with the model: substr(body, start + 1, end - start) is the text.
+        let bad: i64 = store
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM mentions m JOIN articles a ON a.id = m.article_id
+                  WHERE substr(a.body, m.start + 1, m.end - m.start) <> m.text",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bad, 0);
+        assert!(store.article(ArticleKey::Id(9999)).unwrap().is_none());
+        assert!(
+            store
+                .article(ArticleKey::Url("https://nowhere.example/"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn search_ranks_by_bm25_with_a_snippet() {
+        let (_dir, mut store, seed) = filled();
+        let other = tagged(
+            "https://news.example.org/nuclear-nuclear.html",
+            "Nuclear deal, nuclear talks",
+            "The nuclear deal and the nuclear talks: nuclear news.",
+            &[],
+        );
+        let other = store.upsert_article(&other, None).unwrap().id;
+        let hits = store.search(&terms("nuclear")).unwrap();
+        assert_eq!(
+            hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+            vec![other, seed]
+        );
+        let seed_hit = &hits[1];
+        let snippet = seed_hit.snippet.as_deref().unwrap();
+        assert!(snippet.contains("[nuclear]"), "{snippet}");
+        assert!(snippet.split_whitespace().count() <= 14, "{snippet}");
+        assert!(hits[0].rank.unwrap() <= hits[1].rank.unwrap());
+        assert_eq!(seed_hit.author.as_deref(), Some("Staff Writer"));
+        // Porter stemming, phrases, prefixes, OR, NOT, column filters.
+        assert_eq!(ids(&store, &terms("discussing")), vec![seed]);
+        assert_eq!(ids(&store, &terms("\"strategic ties\"")), vec![seed]);
+        assert_eq!(ids(&store, &terms("Lavr*")), vec![seed]);
+        assert_eq!(ids(&store, &terms("Lavrov OR zeppelin")), vec![seed]);
+        assert_eq!(ids(&store, &terms("nuclear NOT Raisi")), vec![other]);
+        assert_eq!(ids(&store, &terms("title:strategic")), vec![seed]);
+        assert_eq!(ids(&store, &terms("Brussels")).len(), 10);
+        // Blank terms list by date.
+        assert_eq!(store.search(&terms("   ")).unwrap().len(), 12);
+    }
+
+    #[test]
+    fn search_without_terms_lists_newest_first_with_limit_and_offset() {
+        let (_dir, store, _) = filled();
+        let all = store.search(&SearchQuery::default()).unwrap();
+        assert_eq!(all.len(), 11);
+        let times: Vec<_> = all.iter().map(|h| h.published_at.unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+        assert!(all.iter().all(|h| h.snippet.is_none() && h.rank.is_none()));
+        let page = store
+            .search(&SearchQuery {
+                limit: 3,
+                offset: 2,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page, all[2..5].to_vec());
+    }
+
+    #[test]
+    fn search_filters_combine() {
+        let (_dir, store, seed) = filled();
+        let q = |f: &dyn Fn(&mut SearchQuery)| {
+            let mut q = SearchQuery::default();
+            f(&mut q);
+            ids(&store, &q)
+        };
+        // Entities: canonical name or surface form, any case; all must be mentioned.
+        assert_eq!(
+            q(&|q| q.entities = vec!["vladimir putin".into()]),
+            vec![seed]
+        );
+        assert_eq!(q(&|q| q.entities = vec!["PUTIN".into()]), vec![seed]);
+        assert_eq!(
+            q(&|q| q.entities = vec!["Putin".into(), "Kremlin".into()]),
+            vec![seed]
+        );
+        assert!(q(&|q| q.entities = vec!["Putin".into(), "Tehran".into()]).is_empty());
+        assert_eq!(q(&|q| q.entities = vec!["Tehran".into()]).len(), 10);
+        // Kind narrows entity matching, or alone requires a mention of that kind.
+        assert!(
+            q(&|q| {
+                q.entities = vec!["Putin".into()];
+                q.kind = Some(EntityKind::Location);
+            })
+            .is_empty()
+        );
+        assert_eq!(q(&|q| q.kind = Some(EntityKind::Group)), vec![seed]);
+        assert_eq!(q(&|q| q.kind = Some(EntityKind::Person)).len(), 11);
+        // Source (URL or name), label, author.
+        assert_eq!(
+            q(&|q| q.source = Some("https://example.blogspot.com/".into())),
+            vec![seed]
+        );
+        assert_eq!(q(&|q| q.source = Some("Example".into())), vec![seed]);
+        assert_eq!(q(&|q| q.label = Some("world news".into())), vec![seed]);
+        assert_eq!(q(&|q| q.author = Some("staff writer".into())), vec![seed]);
+        // Dates: since inclusive, until exclusive.
+        let jan19 = Utc.with_ymd_and_hms(2022, 1, 19, 18, 5, 0).unwrap();
+        assert_eq!(q(&|q| q.since = Some(jan19)), vec![seed]);
+        assert!(q(&|q| q.until = Some(jan19)).len() == 10);
+        // With terms as well.
+        let mut both = terms("talks");
+        both.entities = vec!["Ali Bagheri".into()];
+        both.since = Some(Utc.with_ymd_and_hms(2021, 7, 1, 0, 0, 0).unwrap());
+        let got = ids(&store, &both);
+        assert!(!got.is_empty() && !got.contains(&seed), "{got:?}");
+    }
+
+    #[test]
+    fn bad_full_text_syntax_is_a_bad_query_error() {
+        let (_dir, store, _) = filled();
+        for bad in [
+            "\"unbalanced",
+            "AND OR",
+            "nuclear AND",
+            "(",
+            "NEAR(",
+            "nosuchcolumn:word",
+            "*",
+        ] {
+            match store.search(&terms(bad)) {
+                Err(StoreError::BadQuery { query, message }) => {
+                    assert_eq!(query, bad);
+                    assert!(!message.is_empty());
+                }
+                other => panic!("{bad:?}: expected BadQuery, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn injection_shaped_input_is_harmless() {
+        let (_dir, mut store, _) = filled();
+        let nasty = [
+            "'; DROP TABLE articles; --",
+            "\"; DROP TABLE articles; --",
+            "Robert'); DELETE FROM mentions; --",
+            "' OR '1'='1",
+            "%",
+            "_",
+            "NEAR",
+            "title:*",
+        ];
+        // As an article's own fields (labels, entity names) it is stored as text.
+        let body = format!("Text about {} and more.", nasty[0]);
+        let mut evil = tagged(
+            "https://news.example.org/evil.html?q='; DROP TABLE articles; --",
+            nasty[2],
+            &body,
+            &[(nasty[0], EntityKind::Organization, nasty[0])],
+        );
+        evil.labels = nasty.iter().map(|s| s.to_string()).collect();
+        evil.author = Some(nasty[3].into());
+        let id = store.upsert_article(&evil, None).unwrap().id;
+        for s in nasty {
+            // As terms: either a result or BadQuery, never another error.
+            match store.search(&terms(s)) {
+                Ok(_) | Err(StoreError::BadQuery { .. }) => {}
+                Err(other) => panic!("{s:?}: {other:?}"),
+            }
+            let q = SearchQuery {
+                entities: vec![s.into()],
+                label: Some(s.into()),
+                author: Some(s.into()),
+                source: Some(s.into()),
+                ..SearchQuery::default()
+            };
+            store.search(&q).unwrap();
+            store
+                .top_entities(&EntityQuery {
+                    with: Some(s.into()),
+                    top: 5,
+                    ..EntityQuery::default()
+                })
+                .unwrap();
+            assert!(store.article(ArticleKey::Url(s)).unwrap().is_none());
+            store.ensure_source(SourceKind::Page, s, Some(s)).unwrap();
+        }
+        // The nasty strings matched only as the literal values they are.
+        let label_hit = SearchQuery {
+            label: Some(nasty[0].into()),
+            ..SearchQuery::default()
+        };
+        assert_eq!(ids(&store, &label_hit), vec![id]);
+        let entity_hit = SearchQuery {
+            entities: vec![nasty[0].into()],
+            ..SearchQuery::default()
+        };
+        assert_eq!(ids(&store, &entity_hit), vec![id]);
+        let back = store.article(ArticleKey::Id(id)).unwrap().unwrap();
+        assert_eq!(
+            back,
+            Article {
+                id: Some(id),
+                ..evil
+            }
+        );
+        // Everything is still there.
+        assert_eq!(store.stats().unwrap().articles, 12);
+        assert!(store.stats().unwrap().mentions > 0);
+    }
+
+    use gleaner_model::Article;
+
+    #[test]
+    fn top_entities_counts_mentions_and_co_mentions() {
+        let (_dir, store, _) = filled();
+        let top = store
+            .top_entities(&EntityQuery {
+                top: 3,
+                ..EntityQuery::default()
+            })
+            .unwrap();
+        assert_eq!(top.len(), 3);
+        assert!(top.windows(2).all(|w| w[0].mentions >= w[1].mentions));
+        assert_eq!(top[0].mentions, 10);
+        let raisi = store
+            .top_entities(&EntityQuery {
+                kind: Some(EntityKind::Person),
+                ..EntityQuery::default()
+            })
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == "Ebrahim Raisi")
+            .unwrap();
+        assert_eq!((raisi.mentions, raisi.articles), (3, 1));
+        // `since` is computed from the mentions themselves and agrees with the counters.
+        let since = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+        let all_by_scan = store
+            .top_entities(&EntityQuery {
+                since: Some(since),
+                ..EntityQuery::default()
+            })
+            .unwrap();
+        let all_by_counter = store.top_entities(&EntityQuery::default()).unwrap();
+        assert_eq!(all_by_scan, all_by_counter);
+        let recent = store
+            .top_entities(&EntityQuery {
+                since: Some(Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap()),
+                ..EntityQuery::default()
+            })
+            .unwrap();
+        assert!(recent.iter().all(|e| e.name != "Tehran"));
+        // With: entities in articles that mention Putin (by short form), Putin excluded.
+        let with = store
+            .top_entities(&EntityQuery {
+                with: Some("putin".into()),
+                ..EntityQuery::default()
+            })
+            .unwrap();
+        let names: Vec<&str> = with.iter().map(|e| e.name.as_str()).collect();
+        assert!(
+            names.contains(&"Ebrahim Raisi") && names.contains(&"Kremlin"),
+            "{names:?}"
+        );
+        assert!(
+            !names.contains(&"Vladimir Putin") && !names.contains(&"Tehran"),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn stats_count_articles_sources_months_kinds_and_runs() {
+        let (_dir, mut store, _) = filled();
+        for status in [RunStatus::Ok, RunStatus::Partial] {
+            let run = store.begin_run().unwrap();
+            store
+                .finish_run(
+                    run,
+                    status,
+                    &RunCounts {
+                        stored: 2,
+                        ..RunCounts::default()
+                    },
+                )
+                .unwrap();
+        }
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.articles, 11);
+        assert_eq!(
+            stats.mentions,
+            seed_article().entities.len() as u64 + 10 * 5
+        );
+        assert_eq!(stats.entities, 8 + 5);
+        assert_eq!(
+            stats.per_source,
+            vec![
+                ("(none)".to_string(), 10),
+                ("https://example.blogspot.com/".to_string(), 1)
+            ]
+        );
+        assert_eq!(stats.per_month[0], ("2022-01".to_string(), 1));
+        assert_eq!(stats.per_month.iter().map(|(_, n)| n).sum::<u64>(), 11);
+        assert!(stats.per_month.windows(2).all(|w| w[0].0 > w[1].0));
+        assert_eq!(stats.per_kind[0], (EntityKind::Location, 6)); // Moscow, Russia, Iran, Tehran, Brussels, Vienna
+        assert_eq!(stats.recent_runs.len(), 2);
+        assert_eq!(stats.recent_runs[0].status, RunStatus::Partial);
+    }
+
+    #[test]
+    fn views_answer_plain_sql() {
+        let (_dir, store, seed) = filled();
+        let raisi: i64 = store
+            .connection()
+            .query_row(
+                "SELECT mentions FROM article_entities WHERE article_id = ?1 AND name = 'Ebrahim Raisi'",
+                [seed],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(raisi, 3);
+        let together: i64 = store
+            .connection()
+            .query_row(
+                "SELECT articles FROM entity_cooccurrence WHERE name_a = 'Tehran' AND name_b = 'Vienna'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(together, 10);
+        let reverse: i64 = store
+            .connection()
+            .query_row(
+                "SELECT articles FROM entity_cooccurrence WHERE name_a = 'Vienna' AND name_b = 'Tehran'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(reverse, 10);
+    }
+
+    #[test]
+    fn for_each_article_streams_whole_articles_in_search_order() {
+        let (_dir, store, seed) = filled();
+        let mut seen = Vec::new();
+        store
+            .for_each_article(&terms("nuclear OR Brussels"), |a| {
+                seen.push((a.id.unwrap(), a.entities.len()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 11);
+        assert!(seen.contains(&(seed, seed_article().entities.len())));
+    }
+}

@@ -180,3 +180,102 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use gleaner_model::SourceKind;
+
+    use crate::test_support::{numbered_article, temp_store};
+    use crate::{FetchState, RunCounts, RunStatus};
+
+    #[test]
+    fn sources_are_recorded_once_and_marked_read_forward_only() {
+        let (_dir, _path, mut store) = temp_store();
+        let url = "https://security.googleblog.com/";
+        let id = store
+            .ensure_source(SourceKind::Blogger, url, Some("Security"))
+            .unwrap();
+        assert_eq!(
+            store.ensure_source(SourceKind::Feed, url, None).unwrap(),
+            id
+        );
+        store
+            .upsert_article(&numbered_article(1), Some(id))
+            .unwrap();
+        let t1 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+        store.mark_source_read(id, Some(t1)).unwrap();
+        store.mark_source_read(id, Some(t0)).unwrap();
+        store.mark_source_read(id, None).unwrap();
+        let sources = store.sources().unwrap();
+        assert_eq!(sources.len(), 1);
+        let s = &sources[0];
+        assert_eq!((s.id, s.kind, s.url.as_str()), (id, SourceKind::Feed, url));
+        assert_eq!(s.name.as_deref(), Some("Security"));
+        assert_eq!(s.last_updated_seen, Some(t1));
+        assert!(s.last_run_at.is_some());
+        assert_eq!(s.articles, 1);
+    }
+
+    #[test]
+    fn runs_are_logged_and_a_killed_run_stays_running() {
+        let (_dir, _path, mut store) = temp_store();
+        let killed = store.begin_run().unwrap();
+        let run = store.begin_run().unwrap();
+        let counts = RunCounts {
+            discovered: 9,
+            fetched: 5,
+            not_modified: 3,
+            stored: 2,
+            updated: 1,
+            unchanged: 1,
+            skipped: 1,
+            failed: 1,
+        };
+        store.finish_run(run, RunStatus::Partial, &counts).unwrap();
+        let runs = store.stats().unwrap().recent_runs;
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            (runs[0].id, runs[0].status, runs[0].counts),
+            (run, RunStatus::Partial, counts)
+        );
+        assert!(runs[0].finished_at.unwrap() >= runs[0].started_at);
+        assert_eq!(
+            (runs[1].id, runs[1].status, runs[1].finished_at),
+            (killed, RunStatus::Running, None)
+        );
+        for _ in 0..12 {
+            let r = store.begin_run().unwrap();
+            store
+                .finish_run(r, RunStatus::Ok, &RunCounts::default())
+                .unwrap();
+        }
+        assert_eq!(store.stats().unwrap().recent_runs.len(), 10);
+    }
+
+    #[test]
+    fn fetch_state_round_trips_and_is_replaced() {
+        let (_dir, _path, mut store) = temp_store();
+        let url = "https://example.blogspot.com/feeds/posts/default?alt=json";
+        assert_eq!(store.fetch_state(url).unwrap(), None);
+        let mut state = FetchState {
+            url: url.into(),
+            etag: Some("\"abc\"".into()),
+            last_modified: Some("Wed, 19 Jan 2022 18:05:00 GMT".into()),
+            last_status: Some(200),
+            failures: 0,
+            last_error: None,
+            next_retry_at: None,
+            fetched_at: Some(Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap()),
+        };
+        store.record_fetch(&state).unwrap();
+        assert_eq!(store.fetch_state(url).unwrap().as_ref(), Some(&state));
+        state.last_status = None;
+        state.failures = 2;
+        state.last_error = Some("connection reset".into());
+        state.next_retry_at = Some(Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).unwrap());
+        store.record_fetch(&state).unwrap();
+        assert_eq!(store.fetch_state(url).unwrap(), Some(state));
+    }
+}
