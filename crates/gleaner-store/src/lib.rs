@@ -13,8 +13,10 @@
 //!
 //! # Guarantees
 //!
-//! - One article (its row, labels, mentions, full-text row) is written whole or not at all:
-//!   every article is written inside its own transaction or savepoint.
+//! - One article (its row, labels, mentions, full-text row) is written whole or not at all.
+//!   [`Store::upsert_article`] writes one article in one transaction; a batch is one
+//!   transaction, either atomic ([`Store::upsert_articles`]) or with one savepoint per
+//!   article, keeping the good ones and reporting each outcome ([`Store::upsert_batch`]).
 //! - Idempotent: an article is found by canonical URL, by URL and by Blogger post id before
 //!   it is inserted; the same content hash leaves the row untouched
 //!   ([`UpsertOutcome::Unchanged`]), a different one replaces its fields, labels and mentions
@@ -82,7 +84,8 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Storing one article of a batch failed; nothing of that article was written.
+    /// Storing one article of a batch failed. Nothing of that article was written, and from
+    /// [`Store::upsert_articles`] nothing of its batch either.
     #[error("article {url} (#{index} of the batch) was not stored: {source}")]
     Article {
         /// Position in the batch.

@@ -33,27 +33,31 @@ impl Store {
 
     /// Upsert many articles in one transaction (each one whole or not at all).
     ///
-    /// Each article is written in its own savepoint: one that fails leaves no trace, and the
-    /// others are still committed. The first failure is then returned as
-    /// [`StoreError::Article`]; use [`Store::upsert_batch`] to get every article's outcome.
+    /// The batch is atomic: if one article fails, the transaction is rolled back, nothing of
+    /// the batch is stored, and the error ([`StoreError::Article`]) names the article. A
+    /// caller can then write the batch again one article at a time, or use
+    /// [`Store::upsert_batch`], which keeps the good articles and reports each outcome.
     pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
-        let results = self.upsert_batch(batch)?;
-        let mut done = Vec::with_capacity(results.len());
-        for (index, result) in results.into_iter().enumerate() {
-            match result {
+        let now = now_text();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting a batch transaction")?;
+        let mut done = Vec::with_capacity(batch.len());
+        for (index, (article, source_id)) in batch.iter().enumerate() {
+            match upsert_one(&tx, article, *source_id, &now) {
                 Ok(upserted) => done.push(upserted),
                 Err(source) => {
+                    // Dropping `tx` rolls the whole batch back.
                     return Err(StoreError::Article {
                         index,
-                        url: batch
-                            .get(index)
-                            .map(|(a, _)| a.url.clone())
-                            .unwrap_or_default(),
+                        url: article.url.clone(),
                         source: Box::new(source),
                     });
                 }
             }
         }
+        tx.commit().context("committing a batch")?;
         Ok(done)
     }
 
@@ -670,24 +674,36 @@ mod tests {
     }
 
     #[test]
-    fn upsert_articles_names_the_failed_article_and_keeps_the_others() {
+    fn upsert_articles_is_all_or_nothing_and_names_the_failed_article() {
         let (_dir, _path, mut store) = temp_store();
         arm_mention_bomb(&store);
-        let batch = vec![(bomb_article(), None), (numbered_article(7), None)];
+        let batch = vec![
+            (numbered_article(7), None),
+            (bomb_article(), None),
+            (numbered_article(8), None),
+        ];
         let err = store.upsert_articles(&batch).unwrap_err();
         match &err {
             StoreError::Article { index, url, .. } => {
                 assert_eq!(
                     (*index, url.as_str()),
-                    (0, "https://news.example.org/bomb.html")
+                    (1, "https://news.example.org/bomb.html")
                 );
             }
             other => panic!("unexpected error {other:?}"),
         }
-        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
-        // A single upsert that fails also leaves nothing.
-        assert!(store.upsert_article(&bomb_article(), None).is_err());
-        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        assert!(err.to_string().contains("forced failure"), "{err}");
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM entities"), 0);
+        // Written again one by one, the good ones are new and the bad one leaves nothing.
+        for (article, source) in &batch {
+            match store.upsert_article(article, *source) {
+                Ok(up) => assert_eq!(up.outcome, UpsertOutcome::Inserted),
+                Err(e) => assert!(e.to_string().contains("forced failure"), "{e}"),
+            }
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert!(search_ids(&store, "zeppelin").is_empty());
     }
 
     #[test]
