@@ -1,0 +1,82 @@
+//! From page to article: scrape, clean and tag, in that order. Pure and synchronous; the
+//! pipeline calls it on the blocking pool, `gleaner extract` calls it directly.
+
+use chrono::{DateTime, Utc};
+use gleaner_model::{Article, ScrapedArticle};
+use gleaner_tag::Tagger;
+
+/// Why a page gave no article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoArticle {
+    /// The extractor found no body text.
+    EmptyBody,
+}
+
+impl std::fmt::Display for NoArticle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoArticle::EmptyBody => f.write_str("no article text found on the page"),
+        }
+    }
+}
+
+impl std::error::Error for NoArticle {}
+
+/// Scrape a page's HTML.
+pub fn scrape(html: &str, url: &str) -> ScrapedArticle {
+    gleaner_scrape::extract(html, url)
+}
+
+/// Clean and tag a scraped article into the article gleaner stores (the body may be empty).
+///
+/// `source` is the configured source URL it came from, if any; `extra_labels` are the
+/// source's configured labels, added after the post's own.
+pub fn finish(
+    scraped: ScrapedArticle,
+    fetched_at: Option<DateTime<Utc>>,
+    source: Option<&str>,
+    extra_labels: &[String],
+    tagger: &Tagger,
+) -> Article {
+    let cleaned = gleaner_clean::clean(&scraped);
+    let reference = scraped.published_at.map(|t| t.date_naive());
+    let entities = tagger.tag(&cleaned.body, reference);
+    let mut labels = scraped.labels;
+    for label in extra_labels {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
+    Article {
+        id: None,
+        url: scraped.url,
+        canonical_url: scraped.canonical_url,
+        source: source.map(str::to_string),
+        blogger_post_id: scraped.blogger_post_id,
+        title: cleaned.title,
+        author: scraped.author,
+        published_at: scraped.published_at.map(|t| t.with_timezone(&Utc)),
+        updated_at: scraped.updated_at.map(|t| t.with_timezone(&Utc)),
+        fetched_at,
+        language: cleaned.language,
+        labels,
+        comments_count: scraped.comments_count,
+        word_count: cleaned.word_count,
+        content_hash: cleaned.content_hash,
+        body: cleaned.body,
+        entities,
+    }
+}
+
+/// Like [`finish`], but a page with no article text is an error (what `scrape` and `run`
+/// store must have a body).
+pub fn finish_required(
+    scraped: ScrapedArticle,
+    fetched_at: Option<DateTime<Utc>>,
+    source: Option<&str>,
+    extra_labels: &[String],
+    tagger: &Tagger,
+) -> Result<Article, NoArticle> {
+    let article = finish(scraped, fetched_at, source, extra_labels, tagger);
+    if article.body.trim().is_empty() { Err(NoArticle::EmptyBody) } else { Ok(article) }
+}

@@ -1,0 +1,475 @@
+//! The commands that only read: `query`, `show`, `entities`, `stats`, `sources`, `export`,
+//! and the offline ones, `extract` and `tag`.
+
+use std::io::{BufRead, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use gleaner_model::Article;
+use gleaner_store::{ArticleKey, EntityQuery, SearchQuery, Store};
+use gleaner_tag::Tagger;
+use serde::Serialize;
+
+use crate::cli::{
+    ArticleFormat, EntitiesArgs, ExportArgs, ExportFormat, ExtractArgs, Filters, ListFormat, QueryArgs, ShowArgs,
+    TagArgs,
+};
+use crate::config::LoadedConfig;
+use crate::output::{self, time, write_json_line, write_json_pretty, write_table};
+use crate::timespec::parse_since;
+use crate::{Exit, ExitError, process};
+
+/// Open an existing database; reading commands never create one.
+fn open_existing(db: &Path) -> Result<Store, ExitError> {
+    if !db.exists() {
+        return Err(ExitError::usage(anyhow!(
+            "database {} does not exist yet: `gleaner scrape URL` or `gleaner run` creates it",
+            db.display()
+        )));
+    }
+    Store::open(db).with_context(|| format!("opening database {}", db.display())).map_err(ExitError::from)
+}
+
+fn parse_time(value: Option<&str>) -> Result<Option<DateTime<Utc>>, ExitError> {
+    value.map(|v| parse_since(v, Utc::now())).transpose().map_err(ExitError::usage)
+}
+
+fn search_query(terms: &[String], filters: &Filters, limit: usize, offset: usize) -> Result<SearchQuery, ExitError> {
+    let joined = terms.join(" ");
+    Ok(SearchQuery {
+        terms: (!joined.trim().is_empty()).then_some(joined),
+        entities: filters.entity.clone(),
+        kind: filters.kind,
+        source: filters.source.clone(),
+        label: filters.label.clone(),
+        author: filters.author.clone(),
+        since: parse_time(filters.since.as_deref())?,
+        until: parse_time(filters.until.as_deref())?,
+        limit,
+        offset,
+    })
+}
+
+fn store_error(e: gleaner_store::StoreError) -> ExitError {
+    match e {
+        e @ gleaner_store::StoreError::BadQuery { .. } => ExitError::usage(e),
+        e => ExitError::from(e),
+    }
+}
+
+/// A search hit as JSON / CSV.
+#[derive(Serialize)]
+struct HitRow {
+    id: i64,
+    url: String,
+    title: String,
+    author: Option<String>,
+    #[serde(with = "gleaner_model::rfc3339_opt")]
+    published_at: Option<DateTime<Utc>>,
+    snippet: Option<String>,
+    rank: Option<f64>,
+}
+
+/// `gleaner query`
+pub fn query(db: &Path, args: &QueryArgs) -> Result<Exit, ExitError> {
+    let store = open_existing(db)?;
+    let q = search_query(&args.terms, &args.filters, args.limit, args.offset)?;
+    let hits = store.search(&q).map_err(store_error)?;
+    let rows: Vec<HitRow> = hits
+        .into_iter()
+        .map(|h| HitRow {
+            id: h.id,
+            url: h.url,
+            title: h.title,
+            author: h.author,
+            published_at: h.published_at,
+            snippet: h.snippet,
+            rank: h.rank,
+        })
+        .collect();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        ListFormat::Json => write_json_pretty(&mut out, &rows)?,
+        ListFormat::Ndjson => {
+            for r in &rows {
+                write_json_line(&mut out, r)?;
+            }
+        }
+        ListFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            csv.write_record(["id", "published_at", "title", "author", "url", "snippet"]).context("writing csv")?;
+            for r in &rows {
+                csv.write_record([
+                    r.id.to_string(),
+                    time(r.published_at),
+                    r.title.clone(),
+                    r.author.clone().unwrap_or_default(),
+                    r.url.clone(),
+                    r.snippet.clone().unwrap_or_default(),
+                ])
+                .context("writing csv")?;
+            }
+            csv.flush().context("writing csv")?;
+        }
+        ListFormat::Table => {
+            if rows.is_empty() {
+                writeln!(out, "no matching articles")?;
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        let date = r.published_at.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
+                        let text = match &r.snippet {
+                            Some(s) => format!("{} — {}", r.title, s),
+                            None => r.title.clone(),
+                        };
+                        vec![r.id.to_string(), date, text]
+                    })
+                    .collect();
+                write_table(&mut out, &["ID", "PUBLISHED", "TITLE — MATCH"], &table, output::terminal_width())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// `gleaner show`
+pub fn show(db: &Path, args: &ShowArgs) -> Result<Exit, ExitError> {
+    let store = open_existing(db)?;
+    let key = match args.article.parse::<i64>() {
+        Ok(id) => ArticleKey::Id(id),
+        Err(_) => ArticleKey::Url(&args.article),
+    };
+    let Some(article) = store.article(key).map_err(store_error)? else {
+        return Err(ExitError::usage(anyhow!("no article {} in {}", args.article, db.display())));
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        ArticleFormat::Json => write_json_pretty(&mut out, &article)?,
+        ArticleFormat::Text => output::write_article_text(&mut out, &article)?,
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+#[derive(Serialize)]
+struct EntityRow {
+    kind: gleaner_model::EntityKind,
+    name: String,
+    mentions: u64,
+    articles: u64,
+}
+
+/// `gleaner entities`
+pub fn entities(db: &Path, args: &EntitiesArgs) -> Result<Exit, ExitError> {
+    let store = open_existing(db)?;
+    let q = EntityQuery {
+        kind: args.kind,
+        top: args.top,
+        since: parse_time(args.since.as_deref())?,
+        with: args.with.clone(),
+    };
+    let rows: Vec<EntityRow> = store
+        .top_entities(&q)
+        .map_err(store_error)?
+        .into_iter()
+        .map(|e| EntityRow { kind: e.kind, name: e.name, mentions: e.mentions, articles: e.articles })
+        .collect();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        ListFormat::Json => write_json_pretty(&mut out, &rows)?,
+        ListFormat::Ndjson => {
+            for r in &rows {
+                write_json_line(&mut out, r)?;
+            }
+        }
+        ListFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            csv.write_record(["kind", "name", "mentions", "articles"]).context("writing csv")?;
+            for r in &rows {
+                csv.write_record([r.kind.as_str(), &r.name, &r.mentions.to_string(), &r.articles.to_string()])
+                    .context("writing csv")?;
+            }
+            csv.flush().context("writing csv")?;
+        }
+        ListFormat::Table => {
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| vec![r.mentions.to_string(), r.articles.to_string(), r.kind.to_string(), r.name.clone()])
+                .collect();
+            write_table(&mut out, &["MENTIONS", "ARTICLES", "KIND", "NAME"], &table, output::terminal_width())?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// `gleaner stats`
+pub fn stats(db: &Path) -> Result<Exit, ExitError> {
+    let store = open_existing(db)?;
+    let s = store.stats().map_err(store_error)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "database:  {}", db.display())?;
+    writeln!(out, "articles:  {}", s.articles)?;
+    writeln!(out, "entities:  {} ({} mentions)", s.entities, s.mentions)?;
+    if !s.per_kind.is_empty() {
+        let kinds: Vec<String> = s.per_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "by kind:   {}", kinds.join(", "))?;
+    }
+    if !s.per_source.is_empty() {
+        writeln!(out, "\nby source:")?;
+        for (source, n) in &s.per_source {
+            writeln!(out, "  {n:>7}  {source}")?;
+        }
+    }
+    if !s.per_month.is_empty() {
+        writeln!(out, "\nby month published:")?;
+        for (month, n) in s.per_month.iter().take(12) {
+            writeln!(out, "  {n:>7}  {month}")?;
+        }
+        if s.per_month.len() > 12 {
+            writeln!(out, "  … {} older months", s.per_month.len() - 12)?;
+        }
+    }
+    writeln!(out, "\nrecent runs:")?;
+    if s.recent_runs.is_empty() {
+        writeln!(out, "  none yet (`gleaner run` records them)")?;
+    }
+    for r in &s.recent_runs {
+        let c = &r.counts;
+        writeln!(
+            out,
+            "  #{} {} {:?}: {} discovered, {} fetched, {} not modified, {} stored, {} updated, {} unchanged, {} skipped, {} failed",
+            r.id,
+            time(Some(r.started_at)),
+            r.status,
+            c.discovered,
+            c.fetched,
+            c.not_modified,
+            c.stored,
+            c.updated,
+            c.unchanged,
+            c.skipped,
+            c.failed
+        )?;
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// `gleaner sources`
+pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
+    let known = if db.exists() {
+        Store::open(db).and_then(|s| s.sources()).with_context(|| format!("reading {}", db.display()))?
+    } else {
+        Vec::new()
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let config_name = loaded.path.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+    if loaded.config.sources.is_empty() {
+        writeln!(out, "no sources configured in {config_name}")?;
+    }
+    let rows: Vec<Vec<String>> = loaded
+        .config
+        .sources
+        .iter()
+        .map(|s| {
+            let state = known.iter().find(|k| k.url == s.url);
+            vec![
+                s.effective_kind().to_string(),
+                state.map_or("0".to_string(), |k| k.articles.to_string()),
+                state.and_then(|k| k.last_run_at).map_or("never".to_string(), |t| time(Some(t))),
+                format!("{}{}", s.url, s.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        writeln!(out, "sources in {config_name}:")?;
+        write_table(&mut out, &["KIND", "ARTICLES", "LAST READ", "URL"], &rows, output::terminal_width())?;
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// `gleaner export`
+pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
+    let store = open_existing(db)?;
+    let q = search_query(&args.terms, &args.filters, i64::MAX as usize, 0)?;
+    let hits = store.search(&q).map_err(store_error)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        ExportFormat::Ndjson => {
+            for hit in hits {
+                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else { continue };
+                write_json_line(&mut out, &a)?;
+            }
+        }
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(CSV_COLUMNS).context("writing csv")?;
+            for hit in hits {
+                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else { continue };
+                w.write_record(csv_row(&a)).context("writing csv")?;
+            }
+            w.flush().context("writing csv")?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+const CSV_COLUMNS: [&str; 17] = [
+    "id",
+    "url",
+    "canonical_url",
+    "source",
+    "blogger_post_id",
+    "title",
+    "author",
+    "published_at",
+    "updated_at",
+    "fetched_at",
+    "language",
+    "labels",
+    "comments_count",
+    "word_count",
+    "content_hash",
+    "body",
+    "entities",
+];
+
+fn csv_row(a: &Article) -> Vec<String> {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let entities: Vec<String> = a.entities.iter().map(|e| format!("{}:{}", e.kind, e.name)).collect();
+    vec![
+        a.id.map(|i| i.to_string()).unwrap_or_default(),
+        a.url.clone(),
+        opt(&a.canonical_url),
+        opt(&a.source),
+        opt(&a.blogger_post_id),
+        a.title.clone(),
+        opt(&a.author),
+        time(a.published_at),
+        time(a.updated_at),
+        time(a.fetched_at),
+        opt(&a.language),
+        a.labels.join("; "),
+        a.comments_count.map(|c| c.to_string()).unwrap_or_default(),
+        a.word_count.to_string(),
+        a.content_hash.clone(),
+        a.body.clone(),
+        entities.join("; "),
+    ]
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>, ExitError> {
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes).context("reading stdin")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(bytes)
+}
+
+/// A saved page's bytes as text: gzip is unpacked (saved pages often are `.html.gz`), and the
+/// charset is found as for a fetched page (BOM, `<meta charset>`, then a guess).
+fn decode_saved_page(bytes: &[u8], url: &str) -> anyhow::Result<String> {
+    let unpacked;
+    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).context("unpacking gzip")?;
+        unpacked = out;
+        &unpacked[..]
+    } else {
+        bytes
+    };
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string));
+    Ok(gleaner_fetch::charset::decode(raw, None, host.as_deref()).0)
+}
+
+/// `gleaner extract`
+pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
+    let tagger = Tagger::new();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut empty = 0usize;
+    for file in &args.files {
+        let bytes = read_input(file)?;
+        let url = match &args.url {
+            Some(u) => u.clone(),
+            None => file_url(file),
+        };
+        let html = decode_saved_page(&bytes, &url).with_context(|| format!("reading {}", file.display()))?;
+        let scraped = process::scrape(&html, &url);
+        let no_date = scraped.published_at.is_none();
+        let mut article = process::finish(scraped, None, None, &[], &tagger);
+        if let (true, Some(date)) = (no_date, args.reference_date) {
+            // Only a reference for resolving dates in the text; not stored as published.
+            article.entities = tagger.tag(&article.body, Some(date));
+        }
+        if article.body.is_empty() {
+            empty += 1;
+            eprintln!("gleaner: {}: no article text found", file.display());
+        }
+        article.id = None;
+        write_json_line(&mut out, &article)?;
+    }
+    out.flush()?;
+    Ok(if empty > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+fn file_url(file: &Path) -> String {
+    if file == Path::new("-") {
+        return "stdin:".to_string();
+    }
+    let abs = std::fs::canonicalize(file).unwrap_or_else(|_| PathBuf::from(file));
+    url::Url::from_file_path(&abs).map_or_else(|()| abs.display().to_string(), |u| u.to_string())
+}
+
+/// `gleaner tag`
+pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
+    let tagger = Tagger::new();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if let Some(path) = &args.conll {
+        let reader: Box<dyn BufRead> = if path == Path::new("-") {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        let mut sentence: Vec<String> = Vec::new();
+        let flush = |sentence: &mut Vec<String>, out: &mut dyn Write| -> Result<(), ExitError> {
+            if sentence.is_empty() {
+                return Ok(());
+            }
+            let tokens: Vec<&str> = sentence.iter().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+            let tags = tagger.tag_tokens(&tokens);
+            for (line, tag) in sentence.iter().zip(tags.iter().map(String::as_str).chain(std::iter::repeat("O"))) {
+                writeln!(out, "{line} {tag}")?;
+            }
+            sentence.clear();
+            Ok(())
+        };
+        for line in reader.lines() {
+            let line = line.with_context(|| format!("reading {}", path.display()))?;
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with("-DOCSTART-") {
+                flush(&mut sentence, &mut out)?;
+                writeln!(out, "{line}")?;
+            } else {
+                sentence.push(line);
+            }
+        }
+        flush(&mut sentence, &mut out)?;
+    } else {
+        let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let bytes = read_input(&path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let entities = tagger.tag(&text, args.reference_date);
+        write_json_pretty(&mut out, &entities)?;
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
