@@ -44,7 +44,9 @@ impl SourceConfig {
 
 /// Guess how to read a source from its URL alone.
 pub fn guess_source_kind(url: &str) -> SourceKind {
-    let Ok(parsed) = url::Url::parse(url) else { return SourceKind::Page };
+    let Ok(parsed) = url::Url::parse(url) else {
+        return SourceKind::Page;
+    };
     let path = parsed.path().to_ascii_lowercase();
     if path.contains("sitemap") {
         SourceKind::Sitemap
@@ -76,7 +78,9 @@ impl LoadedConfig {
     /// Load the config: `--config`, else `GLEANER_CONFIG`, else `./config/gleaner.toml` if it
     /// exists, else built-in defaults. A named file that is missing or invalid is an error.
     pub fn load(explicit: Option<&Path>) -> Result<Self> {
-        let from_env = std::env::var_os("GLEANER_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let from_env = std::env::var_os("GLEANER_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         let named = explicit.map(Path::to_path_buf).or(from_env);
         let path = match named {
             Some(p) => {
@@ -92,7 +96,8 @@ impl LoadedConfig {
         };
         let config = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config {}", p.display()))?;
                 parse_config(&text).with_context(|| format!("in config {}", p.display()))?
             }
             None => Config::default(),
@@ -113,7 +118,11 @@ impl LoadedConfig {
             if db.is_absolute() {
                 return db.clone();
             }
-            let base = self.path.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+            let base = self
+                .path
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new(""));
             return base.join(db);
         }
         PathBuf::from("gleaner.db")
@@ -124,17 +133,16 @@ impl LoadedConfig {
 pub fn parse_config(text: &str) -> Result<Config> {
     let config: Config = toml::from_str(text)?;
     for source in &config.sources {
-        let url = url::Url::parse(&source.url).with_context(|| format!("source url {:?}", source.url))?;
+        let url =
+            url::Url::parse(&source.url).with_context(|| format!("source url {:?}", source.url))?;
         if !matches!(url.scheme(), "http" | "https") {
-            bail!("source url {:?}: only http and https are supported", source.url);
+            bail!(
+                "source url {:?}: only http and https are supported",
+                source.url
+            );
         }
     }
-    if config.fetch.concurrency == 0 {
-        bail!("fetch.concurrency must be at least 1");
-    }
-    if !(config.fetch.per_host_per_second > 0.0) {
-        bail!("fetch.per_host_per_second must be greater than 0");
-    }
+    config.fetch.validate().context("in [fetch]")?;
     Ok(config)
 }
 
@@ -146,9 +154,21 @@ mod tests {
     fn the_shipped_config_parses() {
         let text = include_str!("../../../config/gleaner.toml");
         let config = parse_config(text).unwrap();
-        assert!(config.sources.len() >= 2, "the shipped config names example blogs");
-        assert!(config.sources.iter().all(|s| s.effective_kind() == SourceKind::Blogger));
-        assert_eq!(config.fetch, FetchConfig::default(), "the shipped [fetch] documents the defaults");
+        assert!(
+            config.sources.len() >= 2,
+            "the shipped config names example blogs"
+        );
+        assert!(
+            config
+                .sources
+                .iter()
+                .all(|s| s.effective_kind() == SourceKind::Blogger)
+        );
+        assert_eq!(
+            config.fetch,
+            FetchConfig::default(),
+            "the shipped [fetch] documents the defaults"
+        );
     }
 
     #[test]
@@ -156,28 +176,55 @@ mod tests {
         let err = parse_config("[fetch]\nconcurency = 4\n").unwrap_err();
         assert!(format!("{err:#}").contains("concurency"), "{err:#}");
         assert!(parse_config("[[sources]]\nurl = \"ftp://x/\"\n").is_err());
-        assert!(parse_config("[[sources]]\nurl = \"https://x.blogspot.com/\"\nkind = \"rss\"\n").is_err());
+        assert!(
+            parse_config("[[sources]]\nurl = \"https://x.blogspot.com/\"\nkind = \"rss\"\n")
+                .is_err()
+        );
     }
 
     #[test]
     fn source_kinds_are_guessed_from_urls() {
-        assert_eq!(guess_source_kind("https://security.googleblog.com/"), SourceKind::Blogger);
-        assert_eq!(guess_source_kind("https://x.blogspot.com/feeds/posts/default"), SourceKind::Feed);
-        assert_eq!(guess_source_kind("https://example.com/sitemap.xml"), SourceKind::Sitemap);
-        assert_eq!(guess_source_kind("https://example.com/feed"), SourceKind::Feed);
-        assert_eq!(guess_source_kind("https://x.blogspot.com/2022/01/a.html"), SourceKind::Page);
+        assert_eq!(
+            guess_source_kind("https://security.googleblog.com/"),
+            SourceKind::Blogger
+        );
+        assert_eq!(
+            guess_source_kind("https://x.blogspot.com/feeds/posts/default"),
+            SourceKind::Feed
+        );
+        assert_eq!(
+            guess_source_kind("https://example.com/sitemap.xml"),
+            SourceKind::Sitemap
+        );
+        assert_eq!(
+            guess_source_kind("https://example.com/feed"),
+            SourceKind::Feed
+        );
+        assert_eq!(
+            guess_source_kind("https://x.blogspot.com/2022/01/a.html"),
+            SourceKind::Page
+        );
     }
 
     #[test]
     fn relative_db_paths_follow_the_config_file() {
         let loaded = LoadedConfig {
-            config: Config { db: Some("data/news.db".into()), ..Config::default() },
+            config: Config {
+                db: Some("data/news.db".into()),
+                ..Config::default()
+            },
             path: Some(PathBuf::from("/etc/gleaner/gleaner.toml")),
         };
         // An explicit --db wins over everything.
-        assert_eq!(loaded.db_path(Some(Path::new("x.db"))), PathBuf::from("x.db"));
+        assert_eq!(
+            loaded.db_path(Some(Path::new("x.db"))),
+            PathBuf::from("x.db")
+        );
         if std::env::var_os("GLEANER_DB").is_none() {
-            assert_eq!(loaded.db_path(None), PathBuf::from("/etc/gleaner/data/news.db"));
+            assert_eq!(
+                loaded.db_path(None),
+                PathBuf::from("/etc/gleaner/data/news.db")
+            );
         }
     }
 }

@@ -28,19 +28,29 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
 }
 
 fn open_store(db: &Path) -> Result<Store, ExitError> {
-    Store::open(db).with_context(|| format!("opening database {}", db.display())).map_err(ExitError::from)
+    Store::open(db)
+        .with_context(|| format!("opening database {}", db.display()))
+        .map_err(ExitError::from)
 }
 
 fn check_http_url(url: &str) -> Result<(), ExitError> {
-    let parsed = url::Url::parse(url).map_err(|e| ExitError::usage(anyhow!("{url:?} is not a URL: {e}")))?;
+    let parsed =
+        url::Url::parse(url).map_err(|e| ExitError::usage(anyhow!("{url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ExitError::usage(anyhow!("{url:?}: only http and https URLs can be scraped")));
+        return Err(ExitError::usage(anyhow!(
+            "{url:?}: only http and https URLs can be scraped"
+        )));
     }
     Ok(())
 }
 
-fn build_ingest(loaded: &LoadedConfig, db: &Path, cancel: CancellationToken) -> Result<Ingest, ExitError> {
-    let fetcher = Fetcher::new(loaded.config.fetch.clone()).context("setting up the HTTP client")?;
+fn build_ingest(
+    loaded: &LoadedConfig,
+    db: &Path,
+    cancel: CancellationToken,
+) -> Result<Ingest, ExitError> {
+    let fetcher =
+        Fetcher::new(loaded.config.fetch.clone()).context("setting up the HTTP client")?;
     Ok(Ingest {
         fetcher,
         tagger: Arc::new(Tagger::new()),
@@ -57,7 +67,9 @@ fn cancel_on_signals(cancel: &CancellationToken) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = term.recv() => {},
@@ -90,11 +102,24 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
     let mut targets = Vec::new();
     for url in &args.urls {
         if guess_source_kind(url) == SourceKind::Blogger {
-            let id = store.ensure_source(SourceKind::Blogger, url, None).context("recording the blog as a source")?;
-            let source = SourceRef { id, url: url.clone(), labels: Arc::new(Vec::new()) };
-            targets.push(Target::Blog { home: url.clone(), source, updated_min: None });
+            let id = store
+                .ensure_source(SourceKind::Blogger, url, None)
+                .context("recording the blog as a source")?;
+            let source = SourceRef {
+                id,
+                url: url.clone(),
+                labels: Arc::new(Vec::new()),
+            };
+            targets.push(Target::Blog {
+                home: url.clone(),
+                source,
+                updated_min: None,
+            });
         } else {
-            targets.push(Target::Page { url: url.clone(), source: None });
+            targets.push(Target::Page {
+                url: url.clone(),
+                source: None,
+            });
         }
     }
     drop(store);
@@ -110,19 +135,31 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
     let store = open_store(db)?;
     let mut stdout = std::io::stdout().lock();
     for item in &report.stored {
-        let Some(article) = store.article(ArticleKey::Id(item.id)).context("reading back a stored article")? else {
+        let Some(article) = store
+            .article(ArticleKey::Id(item.id))
+            .context("reading back a stored article")?
+        else {
             continue;
         };
         match args.format {
             ArticleFormat::Json => output::write_json_line(&mut stdout, &article)?,
-            ArticleFormat::Text => output::write_article_summary(&mut stdout, &article, Some(item.outcome))?,
+            ArticleFormat::Text => {
+                output::write_article_summary(&mut stdout, &article, Some(item.outcome))?
+            }
         }
     }
     print_problems(&report);
     if report.interrupted {
-        return Err(ExitError { code: Exit::Partial, error: anyhow!("interrupted before every page was read") });
+        return Err(ExitError {
+            code: Exit::Partial,
+            error: anyhow!("interrupted before every page was read"),
+        });
     }
-    Ok(if report.failed.is_empty() { Exit::Ok } else { Exit::Partial })
+    Ok(if report.failed.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Partial
+    })
 }
 
 /// Hold `<db>.lock` for the whole run. The OS drops the lock when the process dies, so a
@@ -144,11 +181,14 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(ExitError {
             code: Exit::Locked,
-            error: anyhow!("another gleaner run holds {}; not starting a second one", lock_path.display()),
+            error: anyhow!(
+                "another gleaner run holds {}; not starting a second one",
+                lock_path.display()
+            ),
         }),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(ExitError::from(anyhow!(e).context(format!("locking {}", lock_path.display()))))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(ExitError::from(
+            anyhow!(e).context(format!("locking {}", lock_path.display())),
+        )),
     }
 }
 
@@ -156,8 +196,13 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
 pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, ExitError> {
     let sources = &loaded.config.sources;
     if sources.is_empty() {
-        let where_ = loaded.path.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
-        return Err(ExitError::usage(anyhow!("no [[sources]] in the config ({where_}): nothing to run")));
+        let where_ = loaded
+            .path
+            .as_ref()
+            .map_or("built-in defaults".to_string(), |p| p.display().to_string());
+        return Err(ExitError::usage(anyhow!(
+            "no [[sources]] in the config ({where_}): nothing to run"
+        )));
     }
     let _lock = take_run_lock(db)?;
     let started = Instant::now();
@@ -168,20 +213,39 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     let mut unsupported = Vec::new();
     for source in sources {
         let kind = source.effective_kind();
-        let id = store.ensure_source(kind, &source.url, source.name.as_deref()).context("recording a source")?;
-        let source_ref = SourceRef { id, url: source.url.clone(), labels: Arc::new(source.labels.clone()) };
+        let id = store
+            .ensure_source(kind, &source.url, source.name.as_deref())
+            .context("recording a source")?;
+        let source_ref = SourceRef {
+            id,
+            url: source.url.clone(),
+            labels: Arc::new(source.labels.clone()),
+        };
         match kind {
             SourceKind::Blogger => {
-                let updated_min = known.iter().find(|k| k.id == id).and_then(|k| k.last_updated_seen);
-                targets.push(Target::Blog { home: source.url.clone(), source: source_ref, updated_min });
+                let updated_min = known
+                    .iter()
+                    .find(|k| k.id == id)
+                    .and_then(|k| k.last_updated_seen);
+                targets.push(Target::Blog {
+                    home: source.url.clone(),
+                    source: source_ref,
+                    updated_min,
+                });
             }
-            SourceKind::Page => targets.push(Target::Page { url: source.url.clone(), source: Some(source_ref) }),
+            SourceKind::Page => targets.push(Target::Page {
+                url: source.url.clone(),
+                source: Some(source_ref),
+            }),
             SourceKind::Feed | SourceKind::Sitemap => unsupported.push((source.url.clone(), kind)),
         }
     }
     drop(store);
     for (url, kind) in &unsupported {
-        warn!(url, "{kind} sources are not read yet in this version; skipping it");
+        warn!(
+            url,
+            "{kind} sources are not read yet in this version; skipping it"
+        );
     }
 
     let rt = runtime()?;
@@ -209,7 +273,9 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         }
     };
     for (source_id, newest) in &report.sources_read {
-        store.mark_source_read(*source_id, *newest).context("recording source state")?;
+        store
+            .mark_source_read(*source_id, *newest)
+            .context("recording source state")?;
     }
     let mut counts = report.counts;
     counts.skipped += unsupported.len() as u64;
@@ -220,7 +286,9 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     } else {
         RunStatus::Ok
     };
-    store.finish_run(run_id, status, &counts).context("recording the run's end")?;
+    store
+        .finish_run(run_id, status, &counts)
+        .context("recording the run's end")?;
     print_problems(&report);
     info!(
         run = run_id,

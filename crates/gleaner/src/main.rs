@@ -45,13 +45,19 @@ pub struct ExitError {
 impl ExitError {
     /// A usage or config error (exit 2).
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        ExitError { code: Exit::Usage, error: error.into() }
+        ExitError {
+            code: Exit::Usage,
+            error: error.into(),
+        }
     }
 }
 
 impl<E: Into<anyhow::Error>> From<E> for ExitError {
     fn from(error: E) -> Self {
-        ExitError { code: Exit::Partial, error: error.into() }
+        ExitError {
+            code: Exit::Partial,
+            error: error.into(),
+        }
     }
 }
 
@@ -66,10 +72,15 @@ fn init_logging(cli: &Cli) {
         }
     };
     let filter = EnvFilter::try_from_env("GLEANER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).with_target(false).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
     }
 }
 

@@ -25,7 +25,10 @@ pub fn write_json_pretty<T: Serialize + ?Sized>(w: &mut impl Write, value: &T) -
 
 /// A time as RFC 3339 UTC, or `-`.
 pub fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    t.map_or_else(
+        || "-".to_string(),
+        |t| t.to_rfc3339_opts(SecondsFormat::Secs, true),
+    )
 }
 
 /// Entities grouped by kind: `person: Ibrahim Raisi (12), Vladimir Putin (5)`, most
@@ -45,7 +48,11 @@ pub fn entity_summary(article: &Article, per_kind: usize) -> Vec<String> {
         }
         counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let more = counts.len().saturating_sub(per_kind);
-        let mut names: Vec<String> = counts.iter().take(per_kind).map(|(n, c)| format!("{n} ({c})")).collect();
+        let mut names: Vec<String> = counts
+            .iter()
+            .take(per_kind)
+            .map(|(n, c)| format!("{n} ({c})"))
+            .collect();
         if more > 0 {
             names.push(format!("… {more} more"));
         }
@@ -55,7 +62,11 @@ pub fn entity_summary(article: &Article, per_kind: usize) -> Vec<String> {
 }
 
 /// The summary `gleaner scrape` prints for each article it stored.
-pub fn write_article_summary(w: &mut impl Write, a: &Article, outcome: Option<UpsertOutcome>) -> Result<()> {
+pub fn write_article_summary(
+    w: &mut impl Write,
+    a: &Article,
+    outcome: Option<UpsertOutcome>,
+) -> Result<()> {
     let what = match outcome {
         Some(UpsertOutcome::Inserted) => "stored",
         Some(UpsertOutcome::Updated) => "updated",
@@ -63,18 +74,40 @@ pub fn write_article_summary(w: &mut impl Write, a: &Article, outcome: Option<Up
         None => "article",
     };
     writeln!(w, "{what} #{}: {}", a.id.unwrap_or_default(), a.title)?;
-    writeln!(w, "  url:        {}", a.canonical_url.as_deref().unwrap_or(&a.url))?;
+    writeln!(
+        w,
+        "  url:        {}",
+        a.canonical_url.as_deref().unwrap_or(&a.url)
+    )?;
     writeln!(w, "  author:     {}", a.author.as_deref().unwrap_or("-"))?;
     writeln!(w, "  published:  {}", time(a.published_at))?;
     if a.updated_at.is_some() {
         writeln!(w, "  updated:    {}", time(a.updated_at))?;
     }
-    writeln!(w, "  labels:     {}", if a.labels.is_empty() { "-".to_string() } else { a.labels.join(", ") })?;
-    writeln!(w, "  comments:   {}", a.comments_count.map_or("unknown".to_string(), |c| c.to_string()))?;
+    writeln!(
+        w,
+        "  labels:     {}",
+        if a.labels.is_empty() {
+            "-".to_string()
+        } else {
+            a.labels.join(", ")
+        }
+    )?;
+    writeln!(
+        w,
+        "  comments:   {}",
+        a.comments_count
+            .map_or("unknown".to_string(), |c| c.to_string())
+    )?;
     if let Some(id) = &a.blogger_post_id {
         writeln!(w, "  post id:    {id}")?;
     }
-    writeln!(w, "  words:      {} ({})", a.word_count, a.language.as_deref().unwrap_or("language unknown"))?;
+    writeln!(
+        w,
+        "  words:      {} ({})",
+        a.word_count,
+        a.language.as_deref().unwrap_or("language unknown")
+    )?;
     for line in entity_summary(a, 6) {
         writeln!(w, "  {line}")?;
     }
@@ -93,8 +126,20 @@ pub fn write_article_text(w: &mut impl Write, a: &Article) -> Result<()> {
     writeln!(w)?;
     writeln!(w, "entities ({} mentions):", a.entities.len())?;
     for e in &a.entities {
-        let name = if e.name == e.text { String::new() } else { format!(" → {}", e.name) };
-        writeln!(w, "  {:>6}..{:<6} {:<12} {}{}", e.start, e.end, e.kind.as_str(), e.text, name)?;
+        let name = if e.name == e.text {
+            String::new()
+        } else {
+            format!(" → {}", e.name)
+        };
+        writeln!(
+            w,
+            "  {:>6}..{:<6} {:<12} {}{}",
+            e.start,
+            e.end,
+            e.kind.as_str(),
+            e.text,
+            name
+        )?;
     }
     Ok(())
 }
@@ -104,7 +149,11 @@ pub fn terminal_width() -> usize {
     if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
         return usize::from(w).max(40);
     }
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w: &usize| *w >= 40).unwrap_or(120)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w: &usize| *w >= 40)
+        .unwrap_or(120)
 }
 
 fn truncate(s: &str, width: usize) -> String {
@@ -122,12 +171,23 @@ fn truncate(s: &str, width: usize) -> String {
 
 /// Print an aligned table no wider than `width`: every column keeps its natural width except
 /// the last, which is cut to what is left.
-pub fn write_table(w: &mut impl Write, headers: &[&str], rows: &[Vec<String>], width: usize) -> io::Result<()> {
+pub fn write_table(
+    w: &mut impl Write,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    width: usize,
+) -> io::Result<()> {
     let n = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(cell.split_whitespace().collect::<Vec<_>>().join(" ").chars().count());
+            widths[i] = widths[i].max(
+                cell.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .count(),
+            );
         }
     }
     // Columns before the last may not take more than half the line each.
@@ -151,7 +211,10 @@ pub fn write_table(w: &mut impl Write, headers: &[&str], rows: &[Vec<String>], w
         }
         writeln!(w, "{}", out.trim_end())
     };
-    line(w, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+    line(
+        w,
+        &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    )?;
     for row in rows {
         line(w, row)?;
     }
@@ -165,7 +228,11 @@ mod tests {
     #[test]
     fn tables_fit_the_width_given() {
         let rows = vec![
-            vec!["1".into(), "2022-01-20".into(), "Iran wants strategic ties with Russia and a very long title".into()],
+            vec![
+                "1".into(),
+                "2022-01-20".into(),
+                "Iran wants strategic ties with Russia and a very long title".into(),
+            ],
             vec!["22".into(), "-".into(), "Short".into()],
         ];
         let mut out = Vec::new();

@@ -67,14 +67,23 @@ pub enum Target {
 #[derive(Debug)]
 enum Job {
     /// Fetch a page, then process it.
-    Fetch { url: String, source: Option<SourceRef> },
+    Fetch {
+        url: String,
+        source: Option<SourceRef>,
+    },
     /// A whole post from a full-content feed: process it without fetching.
-    Ready { scraped: Box<ScrapedArticle>, source: Option<SourceRef> },
+    Ready {
+        scraped: Box<ScrapedArticle>,
+        source: Option<SourceRef>,
+    },
 }
 
 /// Messages to the writer thread.
 enum WriterMsg {
-    Article { article: Box<Article>, source_id: Option<i64> },
+    Article {
+        article: Box<Article>,
+        source_id: Option<i64>,
+    },
     FetchState(FetchState),
 }
 
@@ -137,7 +146,10 @@ impl Shared {
         warn!(url, %reason, "failed");
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut v) = self.failed.lock() {
-            v.push(Problem { url: url.to_string(), reason });
+            v.push(Problem {
+                url: url.to_string(),
+                reason,
+            });
         }
     }
 
@@ -145,7 +157,10 @@ impl Shared {
         info!(url, %reason, "skipped");
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut v) = self.skipped.lock() {
-            v.push(Problem { url: url.to_string(), reason });
+            v.push(Problem {
+                url: url.to_string(),
+                reason,
+            });
         }
     }
 
@@ -203,15 +218,28 @@ impl Ingest {
                 }
                 match target {
                     Target::Page { url, source } => {
-                        discover_shared.counters.discovered.fetch_add(1, Ordering::Relaxed);
+                        discover_shared
+                            .counters
+                            .discovered
+                            .fetch_add(1, Ordering::Relaxed);
                         if jobs_tx.send(Job::Fetch { url, source }).await.is_err() {
                             break;
                         }
                     }
-                    Target::Blog { home, source, updated_min } => {
-                        let newest =
-                            discover_blog(&discover_shared, &jobs_tx, &home, &source, updated_min, &discover_cancel)
-                                .await;
+                    Target::Blog {
+                        home,
+                        source,
+                        updated_min,
+                    } => {
+                        let newest = discover_blog(
+                            &discover_shared,
+                            &jobs_tx,
+                            &home,
+                            &source,
+                            updated_min,
+                            &discover_cancel,
+                        )
+                        .await;
                         if let Some(newest) = newest {
                             sources_read.push((source.id, newest));
                         }
@@ -230,7 +258,10 @@ impl Ingest {
                 job = jobs_rx.recv() => job,
             };
             let Some(job) = job else { break };
-            let permit = Arc::clone(&semaphore).acquire_owned().await.context("semaphore closed")?;
+            let permit = Arc::clone(&semaphore)
+                .acquire_owned()
+                .await
+                .context("semaphore closed")?;
             let task_shared = Arc::clone(&shared);
             tasks.spawn(async move {
                 handle_job(&task_shared, job).await;
@@ -254,7 +285,13 @@ impl Ingest {
             Ok(s) => s,
             Err(_) => anyhow::bail!("pipeline tasks still running after the join"),
         };
-        let Shared { counters, failed, skipped, writer: writer_tx, .. } = shared;
+        let Shared {
+            counters,
+            failed,
+            skipped,
+            writer: writer_tx,
+            ..
+        } = shared;
         drop(writer_tx);
         let written = tokio::task::spawn_blocking(move || writer.join())
             .await
@@ -274,7 +311,11 @@ impl Ingest {
         Ok(IngestReport {
             counts,
             stored: written.stored,
-            sources_read: if all_failed.is_empty() && !interrupted { sources_read } else { Vec::new() },
+            sources_read: if all_failed.is_empty() && !interrupted {
+                sources_read
+            } else {
+                Vec::new()
+            },
             failed: all_failed,
             skipped: skipped.into_inner().unwrap_or_default(),
             interrupted,
@@ -301,7 +342,11 @@ async fn discover_blog(
         }
         let feed_url = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
         debug!(url = %feed_url, "reading feed page");
-        let page = match shared.fetcher.fetch(&feed_url, &Validators::default()).await {
+        let page = match shared
+            .fetcher
+            .fetch(&feed_url, &Validators::default())
+            .await
+        {
             Ok(FetchOutcome::Page(page)) => page,
             Ok(FetchOutcome::NotModified { .. }) => return Some(newest),
             Ok(FetchOutcome::Skipped { url, reason }) => {
@@ -337,9 +382,15 @@ async fn discover_blog(
                 if scraped.url.is_empty() {
                     scraped.url = entry.url.clone();
                 }
-                Job::Ready { scraped: Box::new(scraped), source: Some(source.clone()) }
+                Job::Ready {
+                    scraped: Box::new(scraped),
+                    source: Some(source.clone()),
+                }
             } else {
-                Job::Fetch { url: entry.url, source: Some(source.clone()) }
+                Job::Fetch {
+                    url: entry.url,
+                    source: Some(source.clone()),
+                }
             };
             if jobs.send(job).await.is_err() {
                 return None;
@@ -366,10 +417,16 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
     let previous = shared.validators(&url);
     let validators = previous
         .as_ref()
-        .map(|s| Validators { etag: s.etag.clone(), last_modified: s.last_modified.clone() })
+        .map(|s| Validators {
+            etag: s.etag.clone(),
+            last_modified: s.last_modified.clone(),
+        })
         .unwrap_or_default();
     let now = Utc::now();
-    let mut state = previous.unwrap_or_else(|| FetchState { url: url.clone(), ..FetchState::default() });
+    let mut state = previous.unwrap_or_else(|| FetchState {
+        url: url.clone(),
+        ..FetchState::default()
+    });
     state.fetched_at = Some(now);
     match shared.fetcher.fetch(&url, &validators).await {
         Ok(FetchOutcome::Page(page)) => {
@@ -387,7 +444,11 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
-            let scraped = match tokio::task::spawn_blocking(move || process::scrape(&body, &scrape_url)).await {
+            let scraped = match tokio::task::spawn_blocking(move || {
+                process::scrape(&body, &scrape_url)
+            })
+            .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     shared.fail(&url, format!("scraper task: {e}"));
@@ -402,7 +463,10 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
             state.last_status = Some(304);
             let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
         }
-        Ok(FetchOutcome::Skipped { url: skipped_url, reason }) => shared.skip(&skipped_url, reason),
+        Ok(FetchOutcome::Skipped {
+            url: skipped_url,
+            reason,
+        }) => shared.skip(&skipped_url, reason),
         Err(e) => {
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(e.to_string());
@@ -417,15 +481,25 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
 
 /// Dynamic Views pages carry no post in their HTML: take it from the post's feed entry.
 async fn complete_from_feed(shared: &Shared, scraped: ScrapedArticle) -> ScrapedArticle {
-    let Some(feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else { return scraped };
+    let Some(feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
+        return scraped;
+    };
     debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
-    let Ok(FetchOutcome::Page(page)) = shared.fetcher.fetch(&feed_url, &Validators::default()).await else {
+    let Ok(FetchOutcome::Page(page)) = shared
+        .fetcher
+        .fetch(&feed_url, &Validators::default())
+        .await
+    else {
         return scraped;
     };
-    let Ok(Ok(feed)) = tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&page.body)).await else {
+    let Ok(Ok(feed)) =
+        tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&page.body)).await
+    else {
         return scraped;
     };
-    let Some(entry) = feed.entries.into_iter().next() else { return scraped };
+    let Some(entry) = feed.entries.into_iter().next() else {
+        return scraped;
+    };
     let mut from_feed = entry.article;
     from_feed.url = scraped.url.clone();
     from_feed.canonical_url = scraped.canonical_url.clone().or(from_feed.canonical_url);
@@ -437,19 +511,33 @@ async fn complete_from_feed(shared: &Shared, scraped: ScrapedArticle) -> Scraped
     from_feed
 }
 
-async fn process_and_send(shared: &Shared, scraped: ScrapedArticle, source: Option<SourceRef>, url: &str) {
+async fn process_and_send(
+    shared: &Shared,
+    scraped: ScrapedArticle,
+    source: Option<SourceRef>,
+    url: &str,
+) {
     let tagger = Arc::clone(&shared.tagger);
     let fetched_at = Utc::now();
     let source_url = source.as_ref().map(|s| s.url.clone());
     let labels = source.as_ref().map(|s| Arc::clone(&s.labels));
     let done = tokio::task::spawn_blocking(move || {
         let extra: &[String] = labels.as_deref().map_or(&[], |l| l.as_slice());
-        process::finish_required(scraped, Some(fetched_at), source_url.as_deref(), extra, &tagger)
+        process::finish_required(
+            scraped,
+            Some(fetched_at),
+            source_url.as_deref(),
+            extra,
+            &tagger,
+        )
     })
     .await;
     match done {
         Ok(Ok(article)) => {
-            let msg = WriterMsg::Article { article: Box::new(article), source_id: source.map(|s| s.id) };
+            let msg = WriterMsg::Article {
+                article: Box::new(article),
+                source_id: source.map(|s| s.id),
+            };
             if shared.writer.send(msg).await.is_err() {
                 shared.fail(url, "the writer stopped".into());
             }
@@ -467,7 +555,11 @@ struct Written {
 
 /// The one writer: batches what arrives into transactions until every sender is gone.
 fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Written> {
-    let mut written = Written { counts: RunCounts::default(), stored: Vec::new(), failed: Vec::new() };
+    let mut written = Written {
+        counts: RunCounts::default(),
+        stored: Vec::new(),
+        failed: Vec::new(),
+    };
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < WRITE_BATCH {
@@ -490,16 +582,26 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
         if articles.is_empty() {
             continue;
         }
-        let results: Vec<(String, Result<gleaner_store::Upserted, String>)> = match store.upsert_articles(&articles) {
-            Ok(ups) => articles.iter().zip(ups).map(|((a, _), u)| (a.url.clone(), Ok(u))).collect(),
-            Err(batch_err) => {
-                debug!("batch write failed ({batch_err}); writing one by one");
-                articles
+        let results: Vec<(String, Result<gleaner_store::Upserted, String>)> =
+            match store.upsert_articles(&articles) {
+                Ok(ups) => articles
                     .iter()
-                    .map(|(a, sid)| (a.url.clone(), store.upsert_article(a, *sid).map_err(|e| e.to_string())))
-                    .collect()
-            }
-        };
+                    .zip(ups)
+                    .map(|((a, _), u)| (a.url.clone(), Ok(u)))
+                    .collect(),
+                Err(batch_err) => {
+                    debug!("batch write failed ({batch_err}); writing one by one");
+                    articles
+                        .iter()
+                        .map(|(a, sid)| {
+                            (
+                                a.url.clone(),
+                                store.upsert_article(a, *sid).map_err(|e| e.to_string()),
+                            )
+                        })
+                        .collect()
+                }
+            };
         for (url, result) in results {
             match result {
                 Ok(up) => {
@@ -509,11 +611,17 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
                         UpsertOutcome::Unchanged => written.counts.unchanged += 1,
                     }
                     debug!(url = %url, id = up.id, outcome = ?up.outcome, "written");
-                    written.stored.push(StoredItem { id: up.id, outcome: up.outcome });
+                    written.stored.push(StoredItem {
+                        id: up.id,
+                        outcome: up.outcome,
+                    });
                 }
                 Err(e) => {
                     warn!(url = %url, "could not store: {e}");
-                    written.failed.push(Problem { url, reason: format!("storing: {e}") });
+                    written.failed.push(Problem {
+                        url,
+                        reason: format!("storing: {e}"),
+                    });
                 }
             }
         }

@@ -78,5 +78,9 @@ pub fn finish_required(
     tagger: &Tagger,
 ) -> Result<Article, NoArticle> {
     let article = finish(scraped, fetched_at, source, extra_labels, tagger);
-    if article.body.trim().is_empty() { Err(NoArticle::EmptyBody) } else { Ok(article) }
+    if article.body.trim().is_empty() {
+        Err(NoArticle::EmptyBody)
+    } else {
+        Ok(article)
+    }
 }

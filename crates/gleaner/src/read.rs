@@ -12,8 +12,8 @@ use gleaner_tag::Tagger;
 use serde::Serialize;
 
 use crate::cli::{
-    ArticleFormat, EntitiesArgs, ExportArgs, ExportFormat, ExtractArgs, Filters, ListFormat, QueryArgs, ShowArgs,
-    TagArgs,
+    ArticleFormat, EntitiesArgs, ExportArgs, ExportFormat, ExtractArgs, Filters, ListFormat,
+    QueryArgs, ShowArgs, TagArgs,
 };
 use crate::config::LoadedConfig;
 use crate::output::{self, time, write_json_line, write_json_pretty, write_table};
@@ -28,14 +28,24 @@ fn open_existing(db: &Path) -> Result<Store, ExitError> {
             db.display()
         )));
     }
-    Store::open(db).with_context(|| format!("opening database {}", db.display())).map_err(ExitError::from)
+    Store::open(db)
+        .with_context(|| format!("opening database {}", db.display()))
+        .map_err(ExitError::from)
 }
 
 fn parse_time(value: Option<&str>) -> Result<Option<DateTime<Utc>>, ExitError> {
-    value.map(|v| parse_since(v, Utc::now())).transpose().map_err(ExitError::usage)
+    value
+        .map(|v| parse_since(v, Utc::now()))
+        .transpose()
+        .map_err(ExitError::usage)
 }
 
-fn search_query(terms: &[String], filters: &Filters, limit: usize, offset: usize) -> Result<SearchQuery, ExitError> {
+fn search_query(
+    terms: &[String],
+    filters: &Filters,
+    limit: usize,
+    offset: usize,
+) -> Result<SearchQuery, ExitError> {
     let joined = terms.join(" ");
     Ok(SearchQuery {
         terms: (!joined.trim().is_empty()).then_some(joined),
@@ -98,7 +108,8 @@ pub fn query(db: &Path, args: &QueryArgs) -> Result<Exit, ExitError> {
         }
         ListFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            csv.write_record(["id", "published_at", "title", "author", "url", "snippet"]).context("writing csv")?;
+            csv.write_record(["id", "published_at", "title", "author", "url", "snippet"])
+                .context("writing csv")?;
             for r in &rows {
                 csv.write_record([
                     r.id.to_string(),
@@ -119,7 +130,9 @@ pub fn query(db: &Path, args: &QueryArgs) -> Result<Exit, ExitError> {
                 let table: Vec<Vec<String>> = rows
                     .iter()
                     .map(|r| {
-                        let date = r.published_at.map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
+                        let date = r
+                            .published_at
+                            .map_or("-".to_string(), |t| t.format("%Y-%m-%d").to_string());
                         let text = match &r.snippet {
                             Some(s) => format!("{} — {}", r.title, s),
                             None => r.title.clone(),
@@ -127,7 +140,12 @@ pub fn query(db: &Path, args: &QueryArgs) -> Result<Exit, ExitError> {
                         vec![r.id.to_string(), date, text]
                     })
                     .collect();
-                write_table(&mut out, &["ID", "PUBLISHED", "TITLE — MATCH"], &table, output::terminal_width())?;
+                write_table(
+                    &mut out,
+                    &["ID", "PUBLISHED", "TITLE — MATCH"],
+                    &table,
+                    output::terminal_width(),
+                )?;
             }
         }
     }
@@ -143,7 +161,11 @@ pub fn show(db: &Path, args: &ShowArgs) -> Result<Exit, ExitError> {
         Err(_) => ArticleKey::Url(&args.article),
     };
     let Some(article) = store.article(key).map_err(store_error)? else {
-        return Err(ExitError::usage(anyhow!("no article {} in {}", args.article, db.display())));
+        return Err(ExitError::usage(anyhow!(
+            "no article {} in {}",
+            args.article,
+            db.display()
+        )));
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     match args.format {
@@ -175,7 +197,12 @@ pub fn entities(db: &Path, args: &EntitiesArgs) -> Result<Exit, ExitError> {
         .top_entities(&q)
         .map_err(store_error)?
         .into_iter()
-        .map(|e| EntityRow { kind: e.kind, name: e.name, mentions: e.mentions, articles: e.articles })
+        .map(|e| EntityRow {
+            kind: e.kind,
+            name: e.name,
+            mentions: e.mentions,
+            articles: e.articles,
+        })
         .collect();
     let mut out = BufWriter::new(std::io::stdout().lock());
     match args.format {
@@ -187,19 +214,37 @@ pub fn entities(db: &Path, args: &EntitiesArgs) -> Result<Exit, ExitError> {
         }
         ListFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            csv.write_record(["kind", "name", "mentions", "articles"]).context("writing csv")?;
+            csv.write_record(["kind", "name", "mentions", "articles"])
+                .context("writing csv")?;
             for r in &rows {
-                csv.write_record([r.kind.as_str(), &r.name, &r.mentions.to_string(), &r.articles.to_string()])
-                    .context("writing csv")?;
+                csv.write_record([
+                    r.kind.as_str(),
+                    &r.name,
+                    &r.mentions.to_string(),
+                    &r.articles.to_string(),
+                ])
+                .context("writing csv")?;
             }
             csv.flush().context("writing csv")?;
         }
         ListFormat::Table => {
             let table: Vec<Vec<String>> = rows
                 .iter()
-                .map(|r| vec![r.mentions.to_string(), r.articles.to_string(), r.kind.to_string(), r.name.clone()])
+                .map(|r| {
+                    vec![
+                        r.mentions.to_string(),
+                        r.articles.to_string(),
+                        r.kind.to_string(),
+                        r.name.clone(),
+                    ]
+                })
                 .collect();
-            write_table(&mut out, &["MENTIONS", "ARTICLES", "KIND", "NAME"], &table, output::terminal_width())?;
+            write_table(
+                &mut out,
+                &["MENTIONS", "ARTICLES", "KIND", "NAME"],
+                &table,
+                output::terminal_width(),
+            )?;
         }
     }
     out.flush()?;
@@ -262,12 +307,17 @@ pub fn stats(db: &Path) -> Result<Exit, ExitError> {
 /// `gleaner sources`
 pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
     let known = if db.exists() {
-        Store::open(db).and_then(|s| s.sources()).with_context(|| format!("reading {}", db.display()))?
+        Store::open(db)
+            .and_then(|s| s.sources())
+            .with_context(|| format!("reading {}", db.display()))?
     } else {
         Vec::new()
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let config_name = loaded.path.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+    let config_name = loaded
+        .path
+        .as_ref()
+        .map_or("built-in defaults".to_string(), |p| p.display().to_string());
     if loaded.config.sources.is_empty() {
         writeln!(out, "no sources configured in {config_name}")?;
     }
@@ -280,14 +330,28 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
             vec![
                 s.effective_kind().to_string(),
                 state.map_or("0".to_string(), |k| k.articles.to_string()),
-                state.and_then(|k| k.last_run_at).map_or("never".to_string(), |t| time(Some(t))),
-                format!("{}{}", s.url, s.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()),
+                state
+                    .and_then(|k| k.last_run_at)
+                    .map_or("never".to_string(), |t| time(Some(t))),
+                format!(
+                    "{}{}",
+                    s.url,
+                    s.name
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
             ]
         })
         .collect();
     if !rows.is_empty() {
         writeln!(out, "sources in {config_name}:")?;
-        write_table(&mut out, &["KIND", "ARTICLES", "LAST READ", "URL"], &rows, output::terminal_width())?;
+        write_table(
+            &mut out,
+            &["KIND", "ARTICLES", "LAST READ", "URL"],
+            &rows,
+            output::terminal_width(),
+        )?;
     }
     out.flush()?;
     Ok(Exit::Ok)
@@ -302,7 +366,9 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
     match args.format {
         ExportFormat::Ndjson => {
             for hit in hits {
-                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else { continue };
+                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else {
+                    continue;
+                };
                 write_json_line(&mut out, &a)?;
             }
         }
@@ -310,7 +376,9 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(CSV_COLUMNS).context("writing csv")?;
             for hit in hits {
-                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else { continue };
+                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else {
+                    continue;
+                };
                 w.write_record(csv_row(&a)).context("writing csv")?;
             }
             w.flush().context("writing csv")?;
@@ -342,7 +410,11 @@ const CSV_COLUMNS: [&str; 17] = [
 
 fn csv_row(a: &Article) -> Vec<String> {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let entities: Vec<String> = a.entities.iter().map(|e| format!("{}:{}", e.kind, e.name)).collect();
+    let entities: Vec<String> = a
+        .entities
+        .iter()
+        .map(|e| format!("{}:{}", e.kind, e.name))
+        .collect();
     vec![
         a.id.map(|i| i.to_string()).unwrap_or_default(),
         a.url.clone(),
@@ -367,7 +439,10 @@ fn csv_row(a: &Article) -> Vec<String> {
 fn read_input(path: &Path) -> Result<Vec<u8>, ExitError> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
-        std::io::stdin().lock().read_to_end(&mut bytes).context("reading stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
     } else {
         bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     }
@@ -380,13 +455,17 @@ fn decode_saved_page(bytes: &[u8], url: &str) -> anyhow::Result<String> {
     let unpacked;
     let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).context("unpacking gzip")?;
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .context("unpacking gzip")?;
         unpacked = out;
         &unpacked[..]
     } else {
         bytes
     };
-    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string));
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
     Ok(gleaner_fetch::charset::decode(raw, None, host.as_deref()).0)
 }
 
@@ -401,7 +480,8 @@ pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
             Some(u) => u.clone(),
             None => file_url(file),
         };
-        let html = decode_saved_page(&bytes, &url).with_context(|| format!("reading {}", file.display()))?;
+        let html = decode_saved_page(&bytes, &url)
+            .with_context(|| format!("reading {}", file.display()))?;
         let scraped = process::scrape(&html, &url);
         let no_date = scraped.published_at.is_none();
         let mut article = process::finish(scraped, None, None, &[], &tagger);
@@ -436,7 +516,8 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
         let reader: Box<dyn BufRead> = if path == Path::new("-") {
             Box::new(std::io::stdin().lock())
         } else {
-            let f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            let f =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
             Box::new(std::io::BufReader::new(f))
         };
         let mut sentence: Vec<String> = Vec::new();
@@ -444,9 +525,16 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
             if sentence.is_empty() {
                 return Ok(());
             }
-            let tokens: Vec<&str> = sentence.iter().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+            let tokens: Vec<&str> = sentence
+                .iter()
+                .map(|l| l.split_whitespace().next().unwrap_or(""))
+                .collect();
             let tags = tagger.tag_tokens(&tokens);
-            for (line, tag) in sentence.iter().zip(tags.iter().map(String::as_str).chain(std::iter::repeat("O"))) {
+            for (line, tag) in sentence.iter().zip(
+                tags.iter()
+                    .map(String::as_str)
+                    .chain(std::iter::repeat("O")),
+            ) {
                 writeln!(out, "{line} {tag}")?;
             }
             sentence.clear();

@@ -22,7 +22,9 @@ pub fn parse_since(input: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             }
         }
     }
-    bail!("cannot read {input:?} as a time: use YYYY-MM-DD, an RFC 3339 time, or a span like 7d or 12h")
+    bail!(
+        "cannot read {input:?} as a time: use YYYY-MM-DD, an RFC 3339 time, or a span like 7d or 12h"
+    )
 }
 
 #[cfg(test)]
@@ -33,13 +35,22 @@ mod tests {
     #[test]
     fn absolute_and_relative_times() {
         let now = Utc.with_ymd_and_hms(2022, 2, 1, 12, 0, 0).unwrap();
-        assert_eq!(parse_since("2022-01-20", now).unwrap(), Utc.with_ymd_and_hms(2022, 1, 20, 0, 0, 0).unwrap());
+        assert_eq!(
+            parse_since("2022-01-20", now).unwrap(),
+            Utc.with_ymd_and_hms(2022, 1, 20, 0, 0, 0).unwrap()
+        );
         assert_eq!(
             parse_since("2022-01-20T10:00:00+02:00", now).unwrap(),
             Utc.with_ymd_and_hms(2022, 1, 20, 8, 0, 0).unwrap()
         );
-        assert_eq!(parse_since("7d", now).unwrap(), Utc.with_ymd_and_hms(2022, 1, 25, 12, 0, 0).unwrap());
-        assert_eq!(parse_since("12h", now).unwrap(), Utc.with_ymd_and_hms(2022, 2, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            parse_since("7d", now).unwrap(),
+            Utc.with_ymd_and_hms(2022, 1, 25, 12, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("12h", now).unwrap(),
+            Utc.with_ymd_and_hms(2022, 2, 1, 0, 0, 0).unwrap()
+        );
         assert!(parse_since("last tuesday", now).is_err());
     }
 }
