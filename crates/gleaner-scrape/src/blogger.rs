@@ -495,6 +495,28 @@ fn noscript_body_blocks(doc: &Html) -> Vec<crate::TextBlock> {
     Vec::new()
 }
 
+/// The page's canonical URL: an absolute `<link rel=canonical>`, else the data context's
+/// `canonicalUrl` (saved copies of pages often rewrite links to relative ones), else a
+/// relative canonical link resolved against `url`, else `url`; then Blogger's URL rules.
+fn canonical_for(doc: &Html, info: &BloggerPageInfo, url: &str) -> String {
+    let link = doc
+        .select(selector!("link[rel='canonical'][href]"))
+        .filter_map(|l| l.value().attr("href"))
+        .map(str::trim)
+        .find(|h| !h.is_empty());
+    let absolute = |s: &str| url::Url::parse(s).is_ok_and(|u| u.has_host());
+    let chosen = match link {
+        Some(h) if absolute(h) => h.to_string(),
+        _ => match info.canonical_url.as_deref().filter(|c| absolute(c)) {
+            Some(c) => c.to_string(),
+            None => link
+                .and_then(|h| url::Url::parse(url).ok().and_then(|base| base.join(h).ok()))
+                .map_or_else(|| url.to_string(), |u| u.to_string()),
+        },
+    };
+    canonical_blogger_url(&chosen)
+}
+
 /// Extract a Blogger page. `doc` is the parsed `html`.
 pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArticle {
     let info = page_info(html, doc);
@@ -595,14 +617,7 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
         None => Vec::new(),
     };
 
-    let canonical = doc
-        .select(selector!("link[rel='canonical'][href]"))
-        .filter_map(|l| l.value().attr("href"))
-        .map(str::trim)
-        .find(|h| !h.is_empty())
-        .map(str::to_string)
-        .or_else(|| info.canonical_url.clone())
-        .unwrap_or_else(|| url.to_string());
+    let canonical = canonical_for(doc, &info, url);
 
     let current = ld.is_some()
         || doc.select(selector!("time.published")).next().is_some()
@@ -613,7 +628,7 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
 
     ScrapedArticle {
         url: url.to_string(),
-        canonical_url: Some(canonical_blogger_url(&canonical)),
+        canonical_url: Some(canonical),
         title,
         site_name: info
             .blog_title

@@ -49,6 +49,9 @@ mod dom;
 mod generic;
 mod urls;
 
+#[cfg(test)]
+mod fixture_tests;
+
 pub use blocks::html_to_blocks;
 pub use blogger::{BloggerPageInfo, blogger_page_info, is_blogger_html};
 pub use urls::{blogger_post_feed_url, canonical_blogger_url};
