@@ -321,10 +321,10 @@ fn labels_of<'a>(
         if scheme.is_some_and(|s| s != BLOGGER_LABEL_SCHEME) {
             continue;
         }
-        if let Some(term) = term.map(str::trim).filter(|t| !t.is_empty()) {
-            if !labels.iter().any(|l| l == term) {
-                labels.push(term.to_string());
-            }
+        if let Some(term) = term.map(str::trim).filter(|t| !t.is_empty())
+            && !labels.iter().any(|l| l == term)
+        {
+            labels.push(term.to_string());
         }
     }
     labels

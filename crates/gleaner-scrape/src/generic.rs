@@ -147,18 +147,18 @@ pub(crate) fn main_content(doc: &Html) -> Option<ElementRef<'_>> {
     let (top, top_score) = best?;
     // If the parent holds clearly more good text (the article split over sibling blocks), take it.
     let mut chosen = top;
-    if let Some(parent) = top.parent().and_then(ElementRef::wrap) {
-        if !matches!(parent.value().name(), "body" | "html") {
-            let siblings_text: usize = parent
-                .children()
-                .filter_map(ElementRef::wrap)
-                .filter(|c| c.id() != top.id() && link_density(*c) < 0.3 && class_weight(*c) >= 0.0)
-                .map(|c| text_of(c).chars().count())
-                .sum();
-            let top_len = text_of(top).chars().count();
-            if siblings_text > top_len / 2 && top_score > 0.0 && link_density(parent) < 0.35 {
-                chosen = parent;
-            }
+    if let Some(parent) = top.parent().and_then(ElementRef::wrap)
+        && !matches!(parent.value().name(), "body" | "html")
+    {
+        let siblings_text: usize = parent
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|c| c.id() != top.id() && link_density(*c) < 0.3 && class_weight(*c) >= 0.0)
+            .map(|c| text_of(c).chars().count())
+            .sum();
+        let top_len = text_of(top).chars().count();
+        if siblings_text > top_len / 2 && top_score > 0.0 && link_density(parent) < 0.35 {
+            chosen = parent;
         }
     }
     Some(chosen)

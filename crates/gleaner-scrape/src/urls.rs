@@ -23,20 +23,18 @@ pub fn canonical_blogger_url(raw: &str) -> String {
     let Ok(mut url) = Url::parse(raw) else {
         return raw.to_string();
     };
-    if let Some(host) = url.host_str().map(str::to_ascii_lowercase) {
-        if let Some(pos) = host.find(".blogspot.") {
-            let (name, tld) = (
-                host.get(..pos).unwrap_or_default(),
-                host.get(pos + ".blogspot.".len()..).unwrap_or_default(),
-            );
-            if tld != "com"
-                && !name.is_empty()
-                && tld.split('.').all(|p| p.len() <= 3 && !p.is_empty())
-            {
-                let new_host = format!("{name}.blogspot.com");
-                // A failure leaves the host as it was.
-                let _ = url.set_host(Some(&new_host));
-            }
+    if let Some(host) = url.host_str().map(str::to_ascii_lowercase)
+        && let Some(pos) = host.find(".blogspot.")
+    {
+        let (name, tld) = (
+            host.get(..pos).unwrap_or_default(),
+            host.get(pos + ".blogspot.".len()..).unwrap_or_default(),
+        );
+        if tld != "com" && !name.is_empty() && tld.split('.').all(|p| p.len() <= 3 && !p.is_empty())
+        {
+            let new_host = format!("{name}.blogspot.com");
+            // A failure leaves the host as it was.
+            let _ = url.set_host(Some(&new_host));
         }
     }
     let kept: Vec<(String, String)> = url
