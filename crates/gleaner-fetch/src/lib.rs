@@ -1,29 +1,107 @@
-//! HTTP fetching. (API skeleton; the implementation lands with the foundation issue.)
+//! Polite, robust HTTP fetching for gleaner.
+//!
+//! `gleaner-fetch` turns a URL into a decoded page, the way a careful person with a browser
+//! would: it is one of only two gleaner crates that do I/O (the other is `gleaner-store`), and it
+//! does only this. It does **not** parse HTML, discover URLs, schedule crawls or store anything:
+//! the caller (the `gleaner` binary) decides what to fetch and what to do with the result.
+//!
+//! What one [`Fetcher::fetch`] call does:
+//!
+//! - refuses anything but `http`/`https` (and, with `allow_private_addresses = false`, private and
+//!   loopback addresses, checked on IP literals and on every DNS answer);
+//! - reads the host's robots.txt once per run (per [`Fetcher`]), obeys it for gleaner's product
+//!   token, and slows down to its `Crawl-delay`; a disallowed URL is [`FetchOutcome::Skipped`]
+//!   and never requested;
+//! - waits its turn: a global limit of requests in flight (`concurrency`) and a per-host rate
+//!   (`per_host_per_second`, a [`governor`] GCRA limiter per host);
+//! - sends the stored [`Validators`] as `If-None-Match` / `If-Modified-Since`, so an unchanged
+//!   page costs a 304 ([`FetchOutcome::NotModified`]);
+//! - follows redirects itself (each hop checked as above), up to `max_redirects`, detecting loops;
+//! - retries connection failures, timeouts and 408/429/500/502/503/504 with exponential backoff
+//!   and jitter, honouring `Retry-After` (seconds or HTTP date) up to `max_retry_after_secs`;
+//! - skips non-text responses (images, PDF, octet-stream, …) before reading their bodies;
+//! - streams the body and stops at `max_body_bytes` counted after decompression (a gzip bomb costs
+//!   no memory), saying so in [`FetchedPage::truncated`];
+//! - enforces a connect timeout, an idle-read timeout and a total timeout on every attempt;
+//! - decodes the body: BOM, `Content-Type` charset, XML declaration, `<meta>` prescan, then a
+//!   chardetng guess (see [`charset`] for the order and for the ISO-8859-1 choice), recording the
+//!   encoding and why ([`FetchedPage::encoding_source`]).
+//!
+//! [`Fetcher`] is an `Arc` inside: clone it into as many tasks as you like; they share the
+//! connection pool, the limits and the robots.txt cache. Nothing here panics on any input.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gleaner_fetch::FetchError> {
+//! use gleaner_fetch::{FetchConfig, FetchOutcome, Fetcher, Validators};
+//! let fetcher = Fetcher::new(FetchConfig::default())?;
+//! match fetcher.fetch("https://example.blogspot.com/2022/01/post.html", &Validators::default()).await? {
+//!     FetchOutcome::Page(page) => println!("{} bytes of {}", page.body.len(), page.encoding),
+//!     FetchOutcome::NotModified { url } => println!("{url} unchanged"),
+//!     FetchOutcome::Skipped { url, reason } => println!("{url} skipped: {reason}"),
+//! }
+//! # Ok(()) }
+//! ```
 
-use std::time::Duration;
+pub mod charset;
 
+mod address;
+mod retry;
+mod robots;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use governor::clock::Clock;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, redirect};
 use serde::Deserialize;
+use tokio::sync::{OnceCell, Semaphore};
+use url::Url;
 
-/// The `[fetch]` section of the config.
+pub use charset::EncodingSource;
+use robots::RobotsPolicy;
+
+/// The `[fetch]` section of the config. Every key has a default; see [`FetchConfig::default`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FetchConfig {
-    /// User-Agent header.
+    /// User-Agent header; its first word (up to `/`) is the robots.txt product token.
     pub user_agent: String,
-    /// Requests in flight, all hosts together.
+    /// Requests in flight, all hosts together (default 16).
     pub concurrency: usize,
-    /// Requests per second per host.
+    /// Requests per second per host (default 1.0); a robots.txt Crawl-delay can only lower it.
     pub per_host_per_second: f64,
-    /// Total time for one request, seconds.
+    /// Total time for one attempt — connecting, headers and the whole body — in seconds (default 30).
     pub timeout_secs: u64,
-    /// Attempts per URL.
+    /// Time to establish a connection (TCP and TLS), in seconds (default 10).
+    pub connect_timeout_secs: u64,
+    /// Longest silence while reading a response before the attempt is abandoned, in seconds
+    /// (default 15).
+    pub read_timeout_secs: u64,
+    /// Attempts per URL, the first included (default 4).
     pub max_attempts: u32,
-    /// Longest Retry-After honoured, seconds.
+    /// First retry delay in milliseconds; doubled on each further retry, with jitter (default 1000).
+    pub retry_base_delay_ms: u64,
+    /// Longest retry delay of the backoff (not of Retry-After), in seconds (default 60).
+    pub retry_max_delay_secs: u64,
+    /// Longest `Retry-After` honoured, in seconds (default 120); a longer one gives the URL up
+    /// for this run.
     pub max_retry_after_secs: u64,
-    /// Body size cap after decompression.
+    /// Body size cap in bytes, counted after decompression (default 10 MiB); longer bodies are cut
+    /// and marked `truncated`.
     pub max_body_bytes: usize,
-    /// Obey robots.txt.
+    /// Redirects followed before giving up (default 10).
+    pub max_redirects: usize,
+    /// Obey robots.txt (default true).
     pub respect_robots: bool,
+    /// Allow loopback, private and link-local addresses (default true). Set it to false when
+    /// people other than you choose the URLs gleaner fetches, so they cannot reach your network.
+    pub allow_private_addresses: bool,
 }
 
 impl Default for FetchConfig {
@@ -33,24 +111,75 @@ impl Default for FetchConfig {
             concurrency: 16,
             per_host_per_second: 1.0,
             timeout_secs: 30,
+            connect_timeout_secs: 10,
+            read_timeout_secs: 15,
             max_attempts: 4,
+            retry_base_delay_ms: 1000,
+            retry_max_delay_secs: 60,
             max_retry_after_secs: 120,
             max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 10,
             respect_robots: true,
+            allow_private_addresses: true,
         }
     }
 }
 
 impl FetchConfig {
-    /// Total request timeout.
+    /// Total timeout of one attempt.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+
+    /// Check the values make sense; the error says which key is wrong.
+    pub fn validate(&self) -> Result<(), FetchError> {
+        let bad = |reason: String| Err(FetchError::Config { reason });
+        if self.user_agent.trim().is_empty() || HeaderValue::from_str(&self.user_agent).is_err() {
+            return bad(format!(
+                "user_agent {:?} is not a valid header value",
+                self.user_agent
+            ));
+        }
+        if self.concurrency == 0 || self.concurrency > Semaphore::MAX_PERMITS {
+            return bad(format!(
+                "concurrency must be at least 1, not {}",
+                self.concurrency
+            ));
+        }
+        if !(self.per_host_per_second.is_finite() && self.per_host_per_second > 0.0) {
+            return bad(format!(
+                "per_host_per_second must be a positive number, not {}",
+                self.per_host_per_second
+            ));
+        }
+        if self.max_attempts == 0 {
+            return bad("max_attempts must be at least 1".to_string());
+        }
+        for (key, value) in [
+            ("timeout_secs", self.timeout_secs),
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("read_timeout_secs", self.read_timeout_secs),
+        ] {
+            if value == 0 {
+                return bad(format!("{key} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The per-host interval between requests before any Crawl-delay.
+    fn host_interval(&self) -> Duration {
+        Duration::try_from_secs_f64(1.0 / self.per_host_per_second)
+            .unwrap_or(Duration::from_secs(1))
     }
 }
 
 /// The default user agent: names gleaner, its version and where to read about it.
 pub fn default_user_agent() -> String {
-    format!("gleaner/{} (+https://github.com/gleaner-news/gleaner)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "gleaner/{} (+https://github.com/gleaner-news/gleaner)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Stored validators for a conditional GET.
@@ -79,6 +208,8 @@ pub struct FetchedPage {
     pub body: String,
     /// The encoding used to decode it (WHATWG name).
     pub encoding: &'static str,
+    /// Why that encoding was chosen.
+    pub encoding_source: EncodingSource,
     /// True when the body was cut at `max_body_bytes`.
     pub truncated: bool,
 }
@@ -102,10 +233,10 @@ pub enum FetchOutcome {
     },
 }
 
-/// What went wrong fetching a URL.
+/// What went wrong fetching a URL. `url` is always the URL asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Not an http(s) URL.
+    /// Not allowed: not http(s), or a private address with `allow_private_addresses = false`.
     #[error("{url}: refused: {reason}")]
     Refused {
         /// The URL.
@@ -113,28 +244,795 @@ pub enum FetchError {
         /// Why.
         reason: String,
     },
+    /// Not a URL at all.
+    #[error("{url}: not a valid URL: {reason}")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The server answered with an error status that another attempt would not change (404, 410, 403, …).
+    #[error("{url}: HTTP {status}{}", if final_url != url { format!(" at {final_url}") } else { String::new() })]
+    Status {
+        /// The URL.
+        url: String,
+        /// The URL that answered, after redirects.
+        final_url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// Every attempt failed (connection error, timeout, 408/429/5xx).
+    #[error("{url}: gave up after {attempts} attempt(s): {last}")]
+    GaveUp {
+        /// The URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// What the last attempt ran into.
+        last: String,
+    },
+    /// The server asked to come back later than `max_retry_after_secs` allows.
+    #[error(
+        "{url}: server asked to retry after {retry_after_secs} s, more than max_retry_after_secs = {max_secs}; given up for this run"
+    )]
+    RetryAfterTooLong {
+        /// The URL.
+        url: String,
+        /// What Retry-After asked for.
+        retry_after_secs: u64,
+        /// The configured cap.
+        max_secs: u64,
+    },
+    /// robots.txt could not be read (5xx, 429, timeout): the host is not crawled this run.
+    #[error("{url}: not crawling {origin} this run: its robots.txt is unavailable ({reason})")]
+    HostUnavailable {
+        /// The URL.
+        url: String,
+        /// The host's origin (scheme://host:port).
+        origin: String,
+        /// What happened to robots.txt.
+        reason: String,
+    },
+    /// More redirects than `max_redirects`.
+    #[error("{url}: more than {limit} redirects")]
+    TooManyRedirects {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A redirect led back to a URL already visited.
+    #[error("{url}: redirect loop at {at}")]
+    RedirectLoop {
+        /// The URL.
+        url: String,
+        /// The URL visited twice.
+        at: String,
+    },
+    /// A redirect without a usable `Location`.
+    #[error("{url}: bad redirect from {at}: {reason}")]
+    BadRedirect {
+        /// The URL.
+        url: String,
+        /// The URL that redirected.
+        at: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A failure another attempt would not fix (e.g. a corrupt compressed body).
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The configuration cannot work.
+    #[error("invalid [fetch] config: {reason}")]
+    Config {
+        /// Which key and why.
+        reason: String,
+    },
 }
 
-/// The HTTP client.
-#[derive(Debug, Clone)]
-pub struct Fetcher {
-    config: FetchConfig,
+impl FetchError {
+    /// The URL asked for (none for a config error).
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            FetchError::Refused { url, .. }
+            | FetchError::InvalidUrl { url, .. }
+            | FetchError::Status { url, .. }
+            | FetchError::GaveUp { url, .. }
+            | FetchError::RetryAfterTooLong { url, .. }
+            | FetchError::HostUnavailable { url, .. }
+            | FetchError::TooManyRedirects { url, .. }
+            | FetchError::RedirectLoop { url, .. }
+            | FetchError::BadRedirect { url, .. }
+            | FetchError::Transport { url, .. } => Some(url),
+            FetchError::Config { .. } => None,
+        }
+    }
+
+    /// True when a later run may well succeed (retries exhausted, Retry-After too long, robots.txt
+    /// unavailable); false when the URL itself is the problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            FetchError::GaveUp { .. }
+                | FetchError::RetryAfterTooLong { .. }
+                | FetchError::HostUnavailable { .. }
+        )
+    }
 }
+
+/// The HTTP client: cheap to clone, shared by all the tasks of a run.
+#[derive(Clone)]
+pub struct Fetcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: FetchConfig,
+    /// Page requests: redirects are followed by hand, hop by hop.
+    client: reqwest::Client,
+    /// robots.txt requests: a few redirects followed by the client (RFC 9309 asks for five).
+    robots_client: reqwest::Client,
+    permits: Semaphore,
+    robots_agent: String,
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<HostState>>>>>,
+}
+
+/// What is known about one origin during a run.
+struct HostState {
+    robots: RobotsPolicy,
+    limiter: DefaultDirectRateLimiter,
+    /// Tasks for this host take turns waiting for the limiter, so only one of them polls it.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt at one URL came to.
+enum Attempt {
+    Redirect(Option<String>),
+    NotModified,
+    Skipped(String),
+    Body {
+        status: u16,
+        content_type: Option<String>,
+        validators: Validators,
+        bytes: Vec<u8>,
+        truncated: bool,
+    },
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    /// Worth another attempt.
+    Retryable(String),
+    /// Not worth another attempt.
+    Fatal(String),
+    /// The address is refused by policy.
+    Refused(String),
+}
+
+const ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.5";
 
 impl Fetcher {
     /// Build a fetcher from its config.
     pub fn new(config: FetchConfig) -> Result<Self, FetchError> {
-        Ok(Fetcher { config })
+        config.validate()?;
+        let build = |policy: redirect::Policy| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .redirect(policy)
+                .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+                .read_timeout(Duration::from_secs(config.read_timeout_secs))
+                .timeout(config.timeout())
+                .pool_idle_timeout(Duration::from_secs(30));
+            if !config.allow_private_addresses {
+                builder = builder.dns_resolver(Arc::new(address::PublicOnlyResolver));
+            }
+            builder.build().map_err(|e| FetchError::Config {
+                reason: format!("cannot build the HTTP client: {}", chain(&e)),
+            })
+        };
+        let client = build(redirect::Policy::none())?;
+        let robots_client = build(redirect::Policy::limited(5))?;
+        Ok(Fetcher {
+            inner: Arc::new(Inner {
+                robots_agent: robots::product_token(&config.user_agent),
+                permits: Semaphore::new(config.concurrency),
+                client,
+                robots_client,
+                hosts: Mutex::new(HashMap::new()),
+                config,
+            }),
+        })
     }
 
     /// The config in force.
     pub fn config(&self) -> &FetchConfig {
-        &self.config
+        &self.inner.config
     }
 
-    /// Fetch one URL.
-    pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<FetchOutcome, FetchError> {
-        let _ = validators;
-        Err(FetchError::Refused { url: url.to_string(), reason: "not implemented".into() })
+    /// Fetch one URL, sending `validators` for a conditional GET.
+    ///
+    /// `Ok` is a page, a 304 or a deliberate skip (robots.txt, content type); `Err` says what went
+    /// wrong with which URL.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let asked = url.to_string();
+        let mut current = Url::parse(url.trim()).map_err(|e| FetchError::InvalidUrl {
+            url: asked.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut visited: HashSet<String> = HashSet::new();
+        let mut redirects = 0usize;
+        loop {
+            current.set_fragment(None);
+            if let Some(reason) =
+                address::refusal(&current, self.inner.config.allow_private_addresses)
+            {
+                return Err(FetchError::Refused { url: asked, reason });
+            }
+            if !visited.insert(current.as_str().to_string()) {
+                return Err(FetchError::RedirectLoop {
+                    url: asked,
+                    at: current.to_string(),
+                });
+            }
+            let host = self.host_state(&current).await;
+            if let RobotsPolicy::Unreachable(reason) = &host.robots {
+                return Err(FetchError::HostUnavailable {
+                    url: asked,
+                    origin: current.origin().ascii_serialization(),
+                    reason: reason.clone(),
+                });
+            }
+            if !host.robots.allows(current.as_str()) {
+                return Ok(FetchOutcome::Skipped {
+                    url: asked,
+                    reason: format!("disallowed by robots.txt: {current}"),
+                });
+            }
+            match self
+                .with_retries(&asked, &current, &host, validators)
+                .await?
+            {
+                Attempt::Redirect(location) => {
+                    let location = location.ok_or_else(|| FetchError::BadRedirect {
+                        url: asked.clone(),
+                        at: current.to_string(),
+                        reason: "no Location header".to_string(),
+                    })?;
+                    let next =
+                        current
+                            .join(location.trim())
+                            .map_err(|e| FetchError::BadRedirect {
+                                url: asked.clone(),
+                                at: current.to_string(),
+                                reason: format!("Location {location:?}: {e}"),
+                            })?;
+                    redirects += 1;
+                    if redirects > self.inner.config.max_redirects {
+                        return Err(FetchError::TooManyRedirects {
+                            url: asked,
+                            limit: self.inner.config.max_redirects,
+                        });
+                    }
+                    tracing::debug!(from = %current, to = %next, "redirect");
+                    current = next;
+                }
+                Attempt::NotModified => return Ok(FetchOutcome::NotModified { url: asked }),
+                Attempt::Skipped(reason) => {
+                    return Ok(FetchOutcome::Skipped { url: asked, reason });
+                }
+                Attempt::Status { status, .. } => {
+                    return Err(FetchError::Status {
+                        url: asked,
+                        final_url: current.to_string(),
+                        status: status.as_u16(),
+                    });
+                }
+                Attempt::Body {
+                    status,
+                    content_type,
+                    validators,
+                    bytes,
+                    truncated,
+                } => {
+                    let (body, encoding, encoding_source) =
+                        charset::decode(&bytes, content_type.as_deref(), current.host_str());
+                    return Ok(FetchOutcome::Page(FetchedPage {
+                        url: asked,
+                        final_url: current.to_string(),
+                        status,
+                        content_type,
+                        validators,
+                        body,
+                        encoding,
+                        encoding_source,
+                        truncated,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Attempts at one URL (one redirect hop) until one is conclusive or the attempts run out.
+    async fn with_retries(
+        &self,
+        asked: &str,
+        url: &Url,
+        host: &HostState,
+        validators: &Validators,
+    ) -> Result<Attempt, FetchError> {
+        let config = &self.inner.config;
+        let base = Duration::from_millis(config.retry_base_delay_ms);
+        let max_delay = Duration::from_secs(config.retry_max_delay_secs);
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let (failure, retry_after) = match self.attempt(url, host, validators).await {
+                Ok(Attempt::Status {
+                    status,
+                    retry_after,
+                }) if retry::is_retryable_status(status) => {
+                    (format!("HTTP {status} from {url}"), retry_after)
+                }
+                Ok(attempt) => return Ok(attempt),
+                Err(AttemptError::Refused(reason)) => {
+                    return Err(FetchError::Refused {
+                        url: asked.to_string(),
+                        reason,
+                    });
+                }
+                Err(AttemptError::Fatal(reason)) => {
+                    return Err(FetchError::Transport {
+                        url: asked.to_string(),
+                        reason,
+                    });
+                }
+                Err(AttemptError::Retryable(reason)) => (reason, None),
+            };
+            let cap = Duration::from_secs(config.max_retry_after_secs);
+            if let Some(wait) = retry_after.filter(|wait| *wait > cap) {
+                return Err(FetchError::RetryAfterTooLong {
+                    url: asked.to_string(),
+                    retry_after_secs: wait.as_secs(),
+                    max_secs: config.max_retry_after_secs,
+                });
+            }
+            if attempts >= config.max_attempts {
+                return Err(FetchError::GaveUp {
+                    url: asked.to_string(),
+                    attempts,
+                    last: failure,
+                });
+            }
+            let wait = retry_after.unwrap_or_else(|| retry::backoff(attempts, base, max_delay));
+            tracing::debug!(%url, attempt = attempts, ?wait, %failure, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One request: wait for the host's rate and a global slot, send, read the body.
+    async fn attempt(
+        &self,
+        url: &Url,
+        host: &HostState,
+        validators: &Validators,
+    ) -> Result<Attempt, AttemptError> {
+        let _permit = self.wait_turn(host).await?;
+        let config = &self.inner.config;
+        let mut request = self
+            .inner
+            .client
+            .get(url.clone())
+            .header(header::ACCEPT, ACCEPT);
+        if let Some(etag) = validators
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = validators
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            request = request.header(header::IF_MODIFIED_SINCE, date);
+        }
+        let exchange = async {
+            let response = request.send().await.map_err(|e| classify(&e))?;
+            let status = response.status();
+            let headers = response.headers();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                    return Ok(Attempt::Redirect(header_str(headers, header::LOCATION)));
+                }
+                return Ok(Attempt::Status {
+                    status,
+                    retry_after: None,
+                });
+            }
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Attempt::NotModified);
+            }
+            if !status.is_success() {
+                let retry_after = header_str(headers, header::RETRY_AFTER)
+                    .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                return Ok(Attempt::Status {
+                    status,
+                    retry_after,
+                });
+            }
+            let content_type = header_str(headers, header::CONTENT_TYPE);
+            if let Some(ct) = content_type.as_deref().filter(|ct| !is_textual(ct)) {
+                let reason = format!("content type {} is not text", charset::media_type(ct));
+                return Ok(Attempt::Skipped(reason));
+            }
+            let validators = Validators {
+                etag: header_str(headers, header::ETAG),
+                last_modified: header_str(headers, header::LAST_MODIFIED),
+            };
+            let (bytes, truncated) = read_capped(response, config.max_body_bytes).await?;
+            Ok(Attempt::Body {
+                status: status.as_u16(),
+                content_type,
+                validators,
+                bytes,
+                truncated,
+            })
+        };
+        match tokio::time::timeout(config.timeout(), exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(AttemptError::Retryable(format!(
+                "timed out: no complete response within {} s",
+                config.timeout_secs
+            ))),
+        }
+    }
+
+    /// Wait until this host may be sent a request and a global slot is free; return the slot.
+    ///
+    /// The slot is taken first and the host's rate checked with it in hand, so a request goes out
+    /// the moment the limiter allows it (never early because the slot came late); while the rate
+    /// says "not yet", the slot is given back so other hosts can use it.
+    async fn wait_turn(
+        &self,
+        host: &HostState,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, AttemptError> {
+        let _turn = host.turn.lock().await;
+        loop {
+            let permit = self
+                .inner
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| AttemptError::Fatal("the fetcher is shutting down".to_string()))?;
+            match host.limiter.check() {
+                Ok(()) => return Ok(permit),
+                Err(not_until) => {
+                    drop(permit);
+                    let wait = not_until.wait_time_from(host.limiter.clock().now());
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
+        }
+    }
+
+    /// The state of `url`'s origin, reading its robots.txt the first time it is asked for.
+    async fn host_state(&self, url: &Url) -> Arc<HostState> {
+        let origin = url.origin().ascii_serialization();
+        let cell = {
+            let mut hosts = self
+                .inner
+                .hosts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            hosts.entry(origin.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let config = &self.inner.config;
+            let mut interval = config.host_interval();
+            let robots = if config.respect_robots {
+                self.read_robots(url).await
+            } else {
+                RobotsPolicy::AllowAll
+            };
+            if let Some(delay) = robots.crawl_delay() {
+                interval = interval.max(delay);
+            }
+            let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::MIN);
+            let limiter = RateLimiter::direct(quota);
+            if config.respect_robots {
+                // The robots.txt request was this host's first: the first page waits its interval.
+                let _ = limiter.check();
+            }
+            tracing::debug!(%origin, ?interval, robots = ?robots_summary(&robots), "host ready");
+            Arc::new(HostState {
+                robots,
+                limiter,
+                turn: tokio::sync::Mutex::new(()),
+            })
+        })
+        .await
+        .clone()
+    }
+
+    /// GET the origin's robots.txt and make a policy of it.
+    async fn read_robots(&self, url: &Url) -> RobotsPolicy {
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        let config = &self.inner.config;
+        let Ok(_permit) = self.inner.permits.acquire().await else {
+            return RobotsPolicy::Unreachable("the fetcher is shutting down".to_string());
+        };
+        let exchange = async {
+            let response = self
+                .inner
+                .robots_client
+                .get(robots_url.clone())
+                .send()
+                .await?;
+            let status = response.status();
+            if status.is_success() {
+                let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES)
+                    .await
+                    .map_err(Fallible::Read)?;
+                return Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                return Ok(RobotsPolicy::Unreachable(format!("HTTP {status}")));
+            }
+            // 4xx (and anything else unexpected, e.g. a redirect without Location) means no rules.
+            Ok(RobotsPolicy::AllowAll)
+        };
+        match tokio::time::timeout(config.timeout(), exchange).await {
+            Ok(Ok(policy)) => policy,
+            Ok(Err(Fallible::Http(e))) if e.is_redirect() => RobotsPolicy::AllowAll,
+            Ok(Err(Fallible::Http(e))) => RobotsPolicy::Unreachable(chain(&e)),
+            Ok(Err(Fallible::Read(
+                AttemptError::Retryable(r) | AttemptError::Fatal(r) | AttemptError::Refused(r),
+            ))) => RobotsPolicy::Unreachable(r),
+            Err(_) => {
+                RobotsPolicy::Unreachable(format!("timed out after {} s", config.timeout_secs))
+            }
+        }
+    }
+}
+
+enum Fallible {
+    Http(reqwest::Error),
+    Read(AttemptError),
+}
+
+impl From<reqwest::Error> for Fallible {
+    fn from(e: reqwest::Error) -> Self {
+        Fallible::Http(e)
+    }
+}
+
+fn robots_summary(robots: &RobotsPolicy) -> String {
+    match robots {
+        RobotsPolicy::AllowAll => "allow all".to_string(),
+        RobotsPolicy::Rules(_) => "rules".to_string(),
+        RobotsPolicy::Unreachable(reason) => format!("unreachable: {reason}"),
+    }
+}
+
+/// Read a body up to `cap` bytes (after decompression); true when more was there.
+async fn read_capped(
+    response: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), AttemptError> {
+    let mut stream = response.bytes_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| classify(&e))?;
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// Sort a client error into retryable, fatal, or refused by address policy.
+fn classify(err: &reqwest::Error) -> AttemptError {
+    if let Some(reason) = address::private_address_in_chain(err) {
+        return AttemptError::Refused(reason);
+    }
+    let text = chain(err);
+    if err.is_timeout() {
+        AttemptError::Retryable(format!("timed out: {text}"))
+    } else if err.is_builder() || err.is_redirect() || (err.is_decode() && is_corrupt_data(err)) {
+        // A malformed request, or a body that is corrupt (bad gzip): the same next time.
+        AttemptError::Fatal(text)
+    } else {
+        // Connection refused or reset, TLS failure, a body cut short: may well work next time.
+        AttemptError::Retryable(text)
+    }
+}
+
+/// Whether the chain holds the I/O error a decompressor reports for bad input (kind
+/// `InvalidData` or `Other`), rather than one of a broken connection.
+fn is_corrupt_data(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+            );
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// An error and its sources, joined: "error sending request: connection refused".
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a `Content-Type` names something gleaner can read as text: `text/*`, XML, JSON,
+/// XHTML and JavaScript; not images, audio, video, fonts, PDF, archives or octet-stream.
+pub fn is_textual(content_type: &str) -> bool {
+    let media = charset::media_type(content_type);
+    let Some((kind, subtype)) = media.split_once('/') else {
+        // Unparsable: let the body speak for itself.
+        return true;
+    };
+    kind == "text"
+        || subtype == "xml"
+        || subtype.ends_with("+xml")
+        || subtype == "json"
+        || subtype.ends_with("+json")
+        || subtype == "javascript"
+        || subtype == "ecmascript"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn textual_content_types() {
+        for ct in [
+            "text/html; charset=utf-8",
+            "TEXT/PLAIN",
+            "application/xhtml+xml",
+            "application/rss+xml",
+            "application/atom+xml",
+            "application/xml",
+            "application/json",
+            "application/feed+json",
+            "text/xml",
+            "garbage",
+        ] {
+            assert!(is_textual(ct), "{ct}");
+        }
+        for ct in [
+            "image/png",
+            "application/pdf",
+            "application/octet-stream",
+            "video/mp4",
+            "audio/mpeg",
+            "font/woff2",
+            "application/zip",
+        ] {
+            assert!(!is_textual(ct), "{ct}");
+        }
+    }
+
+    #[test]
+    fn config_defaults_match_design_and_validate() {
+        let config = FetchConfig::default();
+        assert_eq!(config.concurrency, 16);
+        assert_eq!(config.per_host_per_second, 1.0);
+        assert_eq!(config.timeout_secs, 30);
+        assert_eq!(config.max_attempts, 4);
+        assert_eq!(config.max_retry_after_secs, 120);
+        assert_eq!(config.max_body_bytes, 10_485_760);
+        assert_eq!(config.max_redirects, 10);
+        assert!(config.respect_robots);
+        assert!(config.allow_private_addresses);
+        assert!(config.user_agent.starts_with("gleaner/"));
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_config_is_an_error_not_a_panic() {
+        for config in [
+            FetchConfig {
+                concurrency: 0,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                per_host_per_second: 0.0,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                per_host_per_second: f64::NAN,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                max_attempts: 0,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                timeout_secs: 0,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                user_agent: "bad\nagent".into(),
+                ..FetchConfig::default()
+            },
+        ] {
+            assert!(matches!(
+                Fetcher::new(config),
+                Err(FetchError::Config { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn fetcher_is_shareable() {
+        fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+        assert_shareable::<Fetcher>();
+    }
+
+    #[tokio::test]
+    async fn unparsable_url_is_an_error() {
+        let fetcher = Fetcher::new(FetchConfig::default()).unwrap();
+        let err = fetcher
+            .fetch("not a url", &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::InvalidUrl { .. }), "{err}");
+        assert_eq!(err.url(), Some("not a url"));
     }
 }

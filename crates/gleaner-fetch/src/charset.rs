@@ -1,0 +1,561 @@
+//! Choosing the character encoding of a fetched body and decoding it.
+//!
+//! The order is the one browsers use (WHATWG HTML, "determining the character encoding"):
+//!
+//! 1. a byte order mark;
+//! 2. the `charset` parameter of the `Content-Type` header;
+//! 3. for XML (a body that starts with `<?xml` and is not served as `text/html`), the XML
+//!    declaration's `encoding`;
+//! 4. a prescan of the first 1024 bytes for `<meta charset>` or
+//!    `<meta http-equiv="Content-Type" content="…; charset=…">`;
+//! 5. a guess by `chardetng`, hinted with the top-level domain of the page's host.
+//!
+//! Labels are resolved with the WHATWG Encoding Standard, as browsers do: `ISO-8859-1`,
+//! `latin1` and `US-ASCII` all mean `windows-1252`, so the bytes 0x80–0x9F decode as the curly
+//! quotes and dashes the author typed rather than as C1 control characters.
+//!
+//! **A header that says ISO-8859-1 over a body that is valid UTF-8** is decoded as
+//! `windows-1252`, like every browser does: the transport's label is authoritative and no browser
+//! second-guesses it with the body. gleaner does what a reader of the page saw, so that a stored
+//! article matches the page on screen. What gleaner does *not* do is the old RFC 2616 default
+//! (text without a charset parameter is ISO-8859-1) that `requests`-based scrapers apply: with no
+//! label in the header, the meta prescan and then detection decide, which is what gets UTF-8 pages
+//! served as bare `text/html` right.
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
+
+/// Why a body was decoded with the encoding it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EncodingSource {
+    /// A byte order mark at the start of the body.
+    Bom,
+    /// The `charset` parameter of the `Content-Type` header.
+    Header,
+    /// The `encoding` of an XML declaration.
+    XmlDeclaration,
+    /// A `<meta charset>` or `http-equiv` tag in the first 1024 bytes.
+    Meta,
+    /// Guessed from the bytes by chardetng (with the host's top-level domain as a hint).
+    Detected,
+}
+
+impl EncodingSource {
+    /// A short stable name: `bom`, `header`, `xml-declaration`, `meta`, `detected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncodingSource::Bom => "bom",
+            EncodingSource::Header => "header",
+            EncodingSource::XmlDeclaration => "xml-declaration",
+            EncodingSource::Meta => "meta",
+            EncodingSource::Detected => "detected",
+        }
+    }
+}
+
+impl std::fmt::Display for EncodingSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many bytes the meta prescan looks at, as in browsers.
+const PRESCAN_BYTES: usize = 1024;
+
+/// Decode `body`. `content_type` is the raw `Content-Type` header, `host` the page's host name
+/// (its top-level domain hints the detector).
+pub fn decode(
+    body: &[u8],
+    content_type: Option<&str>,
+    host: Option<&str>,
+) -> (String, &'static str, EncodingSource) {
+    let (encoding, source) = choose(body, content_type, host);
+    // With a BOM, `decode_with_bom_removal` strips it; otherwise it decodes the bytes as they are.
+    let (text, _) = if source == EncodingSource::Bom {
+        encoding.decode_with_bom_removal(body)
+    } else {
+        (encoding.decode_without_bom_handling(body).0, false)
+    };
+    (text.into_owned(), encoding.name(), source)
+}
+
+/// Choose the encoding of `body` and say why.
+pub fn choose(
+    body: &[u8],
+    content_type: Option<&str>,
+    host: Option<&str>,
+) -> (&'static Encoding, EncodingSource) {
+    if let Some((encoding, _)) = Encoding::for_bom(body) {
+        return (encoding, EncodingSource::Bom);
+    }
+    if let Some(encoding) = content_type
+        .and_then(charset_param)
+        .and_then(|label| Encoding::for_label(label.as_bytes()))
+    {
+        return (encoding, EncodingSource::Header);
+    }
+    let head = &body[..body.len().min(PRESCAN_BYTES)];
+    let is_html = content_type.is_some_and(|ct| media_type(ct) == "text/html");
+    if let Some(encoding) = xml_declaration_encoding(head).filter(|_| !is_html) {
+        return (encoding, EncodingSource::XmlDeclaration);
+    }
+    if let Some(encoding) = prescan_meta(head) {
+        return (encoding, EncodingSource::Meta);
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(body, true);
+    let tld = host.and_then(top_level_domain);
+    // gleaner is not a browser: a page with no label that is valid UTF-8 is UTF-8.
+    let guess = detector.guess(
+        tld.as_deref().map(str::as_bytes),
+        chardetng::Utf8Detection::Allow,
+    );
+    (guess, EncodingSource::Detected)
+}
+
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+pub fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("charset") {
+            return None;
+        }
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// The last label of a host name, lowercased ASCII (chardetng panics on anything else), for
+/// chardetng's hint; none for IP addresses and single-label names.
+fn top_level_domain(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.');
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') || !host.contains('.') {
+        return None;
+    }
+    let tld = host.rsplit('.').next()?.to_ascii_lowercase();
+    let valid = !tld.is_empty()
+        && tld
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    valid.then_some(tld)
+}
+
+/// An encoding found in a document (meta tag or XML declaration), mapped as browsers map it:
+/// UTF-16 labels mean UTF-8 (a document that could be read as ASCII to find the label is not
+/// UTF-16), `x-user-defined` means windows-1252.
+fn document_label(label: &[u8]) -> Option<&'static Encoding> {
+    Encoding::for_label(label).map(for_document)
+}
+
+fn for_document(encoding: &'static Encoding) -> &'static Encoding {
+    if encoding == UTF_16BE || encoding == UTF_16LE {
+        UTF_8
+    } else if encoding == X_USER_DEFINED {
+        WINDOWS_1252
+    } else {
+        encoding
+    }
+}
+
+/// `<?xml version="1.0" encoding="…"?>` at the very start of the body.
+fn xml_declaration_encoding(head: &[u8]) -> Option<&'static Encoding> {
+    let rest = head.strip_prefix(b"<?xml")?;
+    let end = find(rest, b"?>")?;
+    let decl = &rest[..end];
+    let at = find(decl, b"encoding")?;
+    let mut i = at + b"encoding".len();
+    i = skip_space(decl, i);
+    if decl.get(i) != Some(&b'=') {
+        return None;
+    }
+    i = skip_space(decl, i + 1);
+    let quote = *decl.get(i)?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let value = &decl[i + 1..];
+    let close = value.iter().position(|&b| b == quote)?;
+    document_label(&value[..close])
+}
+
+/// The WHATWG "prescan a byte stream to determine its encoding", over `head`.
+fn prescan_meta(head: &[u8]) -> Option<&'static Encoding> {
+    let mut i = 0;
+    while i < head.len() {
+        let rest = &head[i..];
+        if rest.starts_with(b"<!--") {
+            i += 4 + find(&rest[4..], b"-->").map_or(rest.len(), |end| end + 3);
+        } else if starts_with_ignore_case(rest, b"<meta")
+            && rest.get(5).is_some_and(|&b| is_space(b) || b == b'/')
+        {
+            let (found, next) = meta_tag(head, i + 5);
+            if found.is_some() {
+                return found;
+            }
+            i = next;
+        } else if rest[0] == b'<'
+            && (rest.get(1).is_some_and(u8::is_ascii_alphabetic)
+                || (rest.get(1) == Some(&b'/') && rest.get(2).is_some_and(u8::is_ascii_alphabetic)))
+        {
+            // Some other tag: skip its name, then its attributes (whose values may hold '>').
+            let mut j = i + 1;
+            while j < head.len() && !is_space(head[j]) && head[j] != b'>' {
+                j += 1;
+            }
+            loop {
+                match attribute(head, j) {
+                    Attribute::Found { next, .. } => j = next,
+                    Attribute::End(next) => {
+                        i = next;
+                        break;
+                    }
+                }
+            }
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") || rest.starts_with(b"<?") {
+            i += find(rest, b">").map_or(rest.len(), |end| end + 1);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The attributes of a `<meta` tag whose name ends at `start`: the encoding it declares, if
+/// any, and where scanning goes on.
+fn meta_tag(head: &[u8], start: usize) -> (Option<&'static Encoding>, usize) {
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut got_pragma = false;
+    let mut need_pragma: Option<bool> = None;
+    let mut charset: Option<&'static Encoding> = None;
+    let mut j = start;
+    loop {
+        match attribute(head, j) {
+            Attribute::End(next) => {
+                j = next;
+                break;
+            }
+            Attribute::Found { name, value, next } => {
+                j = next;
+                if seen.contains(&name) {
+                    continue;
+                }
+                match name.as_slice() {
+                    b"http-equiv" if value.eq_ignore_ascii_case(b"content-type") => {
+                        got_pragma = true
+                    }
+                    b"content" if charset.is_none() => {
+                        if let Some(label) = charset_from_content(&value) {
+                            charset = Encoding::for_label(&label);
+                            need_pragma = Some(true);
+                        }
+                    }
+                    b"charset" => {
+                        charset = Encoding::for_label(&value);
+                        need_pragma = Some(false);
+                    }
+                    _ => {}
+                }
+                seen.push(name);
+            }
+        }
+    }
+    let found = match need_pragma {
+        None => None,
+        Some(true) if !got_pragma => None,
+        Some(_) => charset.map(for_document),
+    };
+    (found, j)
+}
+
+enum Attribute {
+    /// An attribute (name lowercased) and the position after it.
+    Found {
+        name: Vec<u8>,
+        value: Vec<u8>,
+        next: usize,
+    },
+    /// No more attributes: the tag ended (or the input did) at the position given.
+    End(usize),
+}
+
+/// The WHATWG "get an attribute" step of the prescan, from position `i`.
+fn attribute(s: &[u8], mut i: usize) -> Attribute {
+    while i < s.len() && (is_space(s[i]) || s[i] == b'/') {
+        i += 1;
+    }
+    if i >= s.len() {
+        return Attribute::End(i);
+    }
+    if s[i] == b'>' {
+        return Attribute::End(i + 1);
+    }
+    let mut name = Vec::new();
+    while i < s.len() {
+        let b = s[i];
+        if b == b'=' && !name.is_empty() {
+            break;
+        }
+        if is_space(b) || b == b'/' || b == b'>' {
+            break;
+        }
+        name.push(b.to_ascii_lowercase());
+        i += 1;
+    }
+    i = skip_space(s, i);
+    if s.get(i) != Some(&b'=') {
+        return Attribute::Found {
+            name,
+            value: Vec::new(),
+            next: i,
+        };
+    }
+    i = skip_space(s, i + 1);
+    let mut value = Vec::new();
+    match s.get(i) {
+        Some(&quote) if quote == b'"' || quote == b'\'' => {
+            i += 1;
+            while i < s.len() && s[i] != quote {
+                value.push(s[i].to_ascii_lowercase());
+                i += 1;
+            }
+            i += 1;
+        }
+        _ => {
+            while i < s.len() && !is_space(s[i]) && s[i] != b'>' {
+                value.push(s[i].to_ascii_lowercase());
+                i += 1;
+            }
+        }
+    }
+    Attribute::Found {
+        name,
+        value,
+        next: i.min(s.len()),
+    }
+}
+
+/// The WHATWG "extract a character encoding from a meta element", over a lowercased `content`.
+fn charset_from_content(content: &[u8]) -> Option<Vec<u8>> {
+    let mut from = 0;
+    loop {
+        let at = from + find(&content[from..], b"charset")?;
+        let mut i = skip_space(content, at + b"charset".len());
+        if content.get(i) != Some(&b'=') {
+            from = at + b"charset".len();
+            continue;
+        }
+        i = skip_space(content, i + 1);
+        return match content.get(i) {
+            None => None,
+            Some(&quote) if quote == b'"' || quote == b'\'' => {
+                let rest = &content[i + 1..];
+                let end = rest.iter().position(|&b| b == quote)?;
+                Some(rest[..end].to_vec())
+            }
+            Some(_) => {
+                let rest = &content[i..];
+                let end = rest
+                    .iter()
+                    .position(|&b| is_space(b) || b == b';')
+                    .unwrap_or(rest.len());
+                Some(rest[..end].to_vec())
+            }
+        };
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+fn skip_space(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_space(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(body: &[u8], ct: Option<&str>) -> (&'static str, EncodingSource) {
+        let (e, s) = choose(body, ct, None);
+        (e.name(), s)
+    }
+
+    #[test]
+    fn bom_wins_over_everything() {
+        let mut body = vec![0xEF, 0xBB, 0xBF];
+        body.extend_from_slice(b"<meta charset=windows-1252>caf\xC3\xA9");
+        assert_eq!(
+            chosen(&body, Some("text/html; charset=iso-8859-2")),
+            ("UTF-8", EncodingSource::Bom)
+        );
+        let (text, _, _) = decode(&body, None, None);
+        assert!(text.starts_with("<meta"), "BOM removed: {text:?}");
+        assert!(text.ends_with("café"));
+    }
+
+    #[test]
+    fn header_label_is_resolved_like_browsers() {
+        assert_eq!(
+            chosen(b"x", Some("text/html; charset=ISO-8859-1")),
+            ("windows-1252", EncodingSource::Header)
+        );
+        assert_eq!(
+            chosen(b"x", Some("text/html;charset=\"utf-8\"")),
+            ("UTF-8", EncodingSource::Header)
+        );
+        assert_eq!(
+            chosen(b"x", Some("text/html; Charset=us-ascii")),
+            ("windows-1252", EncodingSource::Header)
+        );
+        // An unknown label is ignored, as browsers ignore it.
+        assert_eq!(
+            chosen(b"<meta charset=koi8-r>", Some("text/html; charset=bogus")),
+            ("KOI8-R", EncodingSource::Meta)
+        );
+    }
+
+    #[test]
+    fn meta_charset_and_http_equiv_are_found() {
+        assert_eq!(
+            chosen(b"<html><head><META CHARSET='Shift_JIS'>", None),
+            ("Shift_JIS", EncodingSource::Meta)
+        );
+        assert_eq!(
+            chosen(
+                b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">",
+                Some("text/html")
+            ),
+            ("windows-1251", EncodingSource::Meta)
+        );
+        assert_eq!(
+            chosen(
+                b"<meta content='text/html; charset=iso-8859-2' http-equiv='content-type'/>",
+                None
+            ),
+            ("ISO-8859-2", EncodingSource::Meta)
+        );
+    }
+
+    #[test]
+    fn meta_content_without_pragma_is_ignored() {
+        let (_, source) = chosen(
+            b"<meta content=\"text/html; charset=koi8-r\"><p>plain",
+            None,
+        );
+        assert_eq!(source, EncodingSource::Detected);
+    }
+
+    #[test]
+    fn meta_inside_comment_or_attribute_is_ignored() {
+        let body = b"<!-- <meta charset=koi8-r> --><div title='<meta charset=koi8-r>'><meta charset=iso-8859-7>";
+        assert_eq!(chosen(body, None), ("ISO-8859-7", EncodingSource::Meta));
+    }
+
+    #[test]
+    fn meta_past_1024_bytes_is_not_seen() {
+        let mut body = vec![b' '; 1100];
+        body.extend_from_slice(b"<meta charset=koi8-r>");
+        assert_eq!(chosen(&body, None).1, EncodingSource::Detected);
+    }
+
+    #[test]
+    fn utf16_in_meta_means_utf8() {
+        assert_eq!(
+            chosen(b"<meta charset=utf-16le>", None),
+            ("UTF-8", EncodingSource::Meta)
+        );
+    }
+
+    #[test]
+    fn xml_declaration_is_used_for_xml() {
+        let body = b"<?xml version='1.0' encoding='ISO-8859-15'?><rss/>";
+        assert_eq!(
+            chosen(body, Some("application/rss+xml")),
+            ("ISO-8859-15", EncodingSource::XmlDeclaration)
+        );
+        assert_eq!(
+            chosen(body, None),
+            ("ISO-8859-15", EncodingSource::XmlDeclaration)
+        );
+    }
+
+    #[test]
+    fn detection_is_the_last_resort() {
+        let utf8 = "Ελληνικά και ακόμη περισσότερα ελληνικά".as_bytes();
+        assert_eq!(
+            chosen(utf8, Some("text/html")),
+            ("UTF-8", EncodingSource::Detected)
+        );
+        let (text, name, _) = decode(
+            b"na\xefve caf\xe9 \x93quoted\x94",
+            Some("text/plain"),
+            Some("example.fr"),
+        );
+        assert_eq!(name, "windows-1252");
+        assert_eq!(text, "naïve café “quoted”");
+    }
+
+    #[test]
+    fn charset_param_parsing() {
+        assert_eq!(
+            charset_param("text/html; charset=UTF-8").as_deref(),
+            Some("UTF-8")
+        );
+        assert_eq!(
+            charset_param("text/html; foo=bar; CHARSET = 'latin1' ").as_deref(),
+            Some("latin1")
+        );
+        assert_eq!(charset_param("text/html"), None);
+        assert_eq!(charset_param("text/html; charset="), None);
+        assert_eq!(media_type(" Text/HTML ; charset=x"), "text/html");
+    }
+
+    #[test]
+    fn tld_hint() {
+        assert_eq!(top_level_domain("www.example.co.JP").as_deref(), Some("jp"));
+        assert_eq!(top_level_domain("127.0.0.1"), None);
+        assert_eq!(top_level_domain("localhost"), None);
+        assert_eq!(top_level_domain("example.émoji"), None);
+        let _ = choose(b"\xe9t\xe9", None, Some("bücher.DE."));
+    }
+
+    #[test]
+    fn prescan_never_panics_on_truncated_markup() {
+        for body in [
+            &b"<meta"[..],
+            b"<meta ",
+            b"<meta charset",
+            b"<meta charset=",
+            b"<meta charset='",
+            b"<!--",
+            b"<a href='",
+            b"</",
+            b"<?xml encoding",
+            b"<?xml encoding=\"x",
+        ] {
+            let _ = choose(body, None, None);
+            let _ = choose(body, Some("application/xml"), None);
+        }
+    }
+}
