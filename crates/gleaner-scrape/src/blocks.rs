@@ -55,9 +55,9 @@ struct Splitter {
 }
 
 const SKIPPED_TAGS: &[&str] = &[
-    "script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",
-    "textarea", "svg", "object", "embed", "head", "title", "meta", "link", "canvas", "audio",
-    "video", "map", "ins", "math", "dialog",
+    "script", "style", "noscript", "template", "iframe", "button", "input", "select", "textarea",
+    "svg", "object", "embed", "head", "title", "meta", "link", "canvas", "audio", "video", "map",
+    "ins", "math", "dialog",
 ];
 
 const BLOCK_TAGS: &[&str] = &[
@@ -182,6 +182,10 @@ impl Splitter {
             if style.to_ascii_lowercase().contains("display:none") {
                 return true;
             }
+        }
+        // A comment form is small; some sites wrap the whole page in one <form>.
+        if v.name() == "form" && text_len(el) < 1000 {
+            return true;
         }
         if v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true") && text_len(el) < 200
         {

@@ -32,6 +32,27 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Class/id tokens that mark a region as not the article, whatever else it holds: a token
+/// that *starts* with one of these words (`comment`, `comment_content`, `sidebar-widget`), not
+/// one that merely contains it (`l-sidebar-fixed` is a layout holding the article).
+static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(
+        r"(?i)^(comments?|commentlist|disqus|sidebar|footer|related|recommended|outbrain|taboola|newsletter)([-_]|$)",
+    )
+});
+
+/// Is `p` inside a comment thread, sidebar, footer or related block (looking a few levels up)?
+fn in_strong_negative(p: ElementRef<'_>) -> bool {
+    p.ancestors().filter_map(ElementRef::wrap).take(4).any(|a| {
+        !matches!(a.value().name(), "body" | "html")
+            && [a.value().attr("class"), a.value().attr("id")]
+                .into_iter()
+                .flatten()
+                .flat_map(str::split_whitespace)
+                .any(|token| STRONG_NEGATIVE.is_match(token))
+    })
+}
+
 fn class_weight(el: ElementRef<'_>) -> f64 {
     let mut w = 0.0;
     for hint in [el.value().attr("class"), el.value().attr("id")]
@@ -63,15 +84,7 @@ fn excluded_region(el: ElementRef<'_>) -> bool {
     el.ancestors().filter_map(ElementRef::wrap).any(|a| {
         matches!(
             a.value().name(),
-            "nav"
-                | "footer"
-                | "aside"
-                | "header"
-                | "form"
-                | "script"
-                | "style"
-                | "noscript"
-                | "template"
+            "nav" | "footer" | "aside" | "header" | "script" | "style" | "noscript" | "template"
         )
     })
 }
@@ -103,7 +116,7 @@ pub(crate) fn main_content(doc: &Html) -> Option<ElementRef<'_>> {
                 continue;
             }
         }
-        if excluded_region(p) {
+        if excluded_region(p) || in_strong_negative(p) {
             continue;
         }
         let text = text_of(p);
