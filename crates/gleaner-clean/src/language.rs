@@ -7,14 +7,13 @@ pub const MIN_DETECT_CHARS: usize = 150;
 /// [`MIN_DETECT_CHARS`] chars and whatlang calls its guess reliable, otherwise the primary
 /// subtag of `hint` ("en-US" → "en") when that looks like a language code.
 pub fn detect(body: &str, hint: Option<&str>) -> Option<String> {
-    if body.chars().count() >= MIN_DETECT_CHARS {
-        if let Some(info) = whatlang::detect(body) {
-            if info.is_reliable() {
-                if let Some(code) = iso639_1(info.lang().code()) {
-                    return Some(code.to_string());
-                }
-            }
-        }
+    let detected = (body.chars().count() >= MIN_DETECT_CHARS)
+        .then(|| whatlang::detect(body))
+        .flatten()
+        .filter(whatlang::Info::is_reliable)
+        .and_then(|info| iso639_1(info.lang().code()));
+    if let Some(code) = detected {
+        return Some(code.to_string());
     }
     hint.and_then(primary_subtag)
 }

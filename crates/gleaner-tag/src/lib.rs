@@ -1,27 +1,313 @@
-//! Entity tagging. (API skeleton; the implementation lands with the foundation issue.)
+//! Entity tagging for gleaner: people, places, organisations, groups, dates, money and
+//! percentages in a cleaned article body, each with character offsets and a canonical name.
+//!
+//! ```
+//! use gleaner_tag::Tagger;
+//! use gleaner_model::{EntityKind, char_slice};
+//!
+//! let tagger = Tagger::new();
+//! let body = "Sergey Lavrov met Raisi in Moscow on Thursday. Lavrov’s aides said $5 billion.";
+//! let date = chrono::NaiveDate::from_ymd_opt(2022, 1, 20);
+//! let entities = tagger.tag(body, date);
+//! let lavrov = entities.iter().filter(|e| e.kind == EntityKind::Person && e.text == "Lavrov").next().unwrap();
+//! assert_eq!(lavrov.name, "Sergey Lavrov");
+//! for e in &entities {
+//!     assert_eq!(char_slice(body, e.start, e.end), Some(e.text.as_str()));
+//! }
+//! ```
+//!
+//! How it works, in stages:
+//!
+//! 1. **Tokenise** ([`tokenize()`]) with char and byte offsets, and split sentences.
+//! 2. **Label names** sentence by sentence through the [`names::NameLabeler`] seam. Today the
+//!    labeler is rule-based ([`names::RuleLabeler`]): capitalised runs, the built-in gazetteers
+//!    in `data/` (countries, cities, regions, demonyms and groups, organisations, well-known
+//!    people, given names, titles), organisation head words, person titles and cue words, and
+//!    document-level evidence for sentence-initial words. A trained sequence model (issue 5)
+//!    implements the same trait.
+//! 3. **Find dates, money and percentages** by rules ([`numeric`]), resolving dates against the
+//!    publication date.
+//! 4. **Resolve** within the article: a short mention takes the full name ("Raisi" → "Ibrahim
+//!    Raisi", "Mr. Lavrov" → "Sergey Lavrov"), a guessed kind takes the kind the same name got
+//!    from a surer rule elsewhere, places and groups take their canonical spelling ("U.S." →
+//!    "United States", "Iranians" → "Iranian").
+//!
+//! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
+//! neither is a possessive ("Raisi’s" gives "Raisi").
+//!
+//! Not for: cleaning text (`gleaner-clean` does that first: the offsets index into the cleaned
+//! body, exactly as given), relation extraction, or anything with I/O. Tagging is pure and
+//! deterministic, needs nothing at run time outside the binary, and never panics.
+
+pub mod gazetteer;
+pub mod names;
+pub mod numeric;
+pub mod tokenize;
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use gleaner_model::Entity;
+use gleaner_model::{Entity, EntityKind};
+
+use crate::gazetteer::{Gazetteers, fold_token};
+use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler};
+pub use crate::tokenize::{Token, tokenize};
+
+/// The kinds of name the labeler finds (the named subset of [`EntityKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NameKind {
+    /// A person.
+    Person,
+    /// A place.
+    Location,
+    /// An organisation.
+    Organization,
+    /// A nationality, religious or political group.
+    Group,
+}
+
+impl NameKind {
+    /// The entity kind this is.
+    pub fn entity_kind(self) -> EntityKind {
+        match self {
+            NameKind::Person => EntityKind::Person,
+            NameKind::Location => EntityKind::Location,
+            NameKind::Organization => EntityKind::Organization,
+            NameKind::Group => EntityKind::Group,
+        }
+    }
+
+    /// The CoNLL-2003 type: PER, LOC, ORG, MISC.
+    pub fn conll_type(self) -> &'static str {
+        match self {
+            NameKind::Person => "PER",
+            NameKind::Location => "LOC",
+            NameKind::Organization => "ORG",
+            NameKind::Group => "MISC",
+        }
+    }
+}
 
 /// The tagger, with its built-in resources loaded.
-#[derive(Debug, Default)]
-pub struct Tagger {}
+#[derive(Debug)]
+pub struct Tagger {
+    gaz: Gazetteers,
+}
+
+impl Default for Tagger {
+    fn default() -> Self {
+        Tagger::new()
+    }
+}
+
+/// Split tokens into sentences at their `sentence_start` marks.
+fn sentences<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for (k, t) in tokens.iter().enumerate() {
+        if t.sentence_start && k > begin {
+            out.extend(tokens.get(begin..k));
+            begin = k;
+        }
+    }
+    if begin < tokens.len() {
+        out.extend(tokens.get(begin..));
+    }
+    out
+}
+
+/// A name span with its sentence's tokens resolved to text.
+struct Mention<'a> {
+    span: NameSpan,
+    /// The mention's words (folded), for matching short and full names.
+    words: Vec<String>,
+    text: &'a str,
+}
 
 impl Tagger {
     /// The tagger with gleaner's built-in model and gazetteers.
     pub fn new() -> Self {
-        Tagger {}
+        Tagger {
+            gaz: Gazetteers::builtin(),
+        }
+    }
+
+    /// The country or place a group belongs to ("Iranian" → "Iran"), from the built-in list.
+    pub fn group_country(&self, group: &str) -> Option<&str> {
+        self.gaz.demonym_country(group)
     }
 
     /// Tag a cleaned body. `reference` (the publication date) resolves relative dates.
     /// Offsets are in chars into `body`. Never panics.
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
-        let _ = (body, reference);
-        Vec::new()
+        let tokens = tokenize(body);
+        let sents = sentences(&tokens);
+        let doc = DocContext::build(&sents, &self.gaz);
+        let labeler = RuleLabeler::new(&self.gaz);
+        let mut mentions: Vec<Mention<'_>> = Vec::new();
+        for sentence in &sents {
+            for span in labeler.label(sentence, &doc) {
+                let Some(text) = body.get(span.byte_start..span.byte_end) else {
+                    continue;
+                };
+                let words = if span.whole_tokens {
+                    sentence
+                        .get(span.first..span.last)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|t| fold_token(t.text))
+                        .collect()
+                } else {
+                    vec![fold_token(text)]
+                };
+                mentions.push(Mention { span, words, text });
+            }
+        }
+        let numeric = numeric::find(body, reference);
+        let mut entities = self.resolve(&mentions);
+        // Numbers win over names where they overlap (they never should).
+        entities.retain(|(b0, b1, _)| {
+            numeric
+                .iter()
+                .all(|n| *b1 <= n.byte_start || *b0 >= n.byte_end)
+        });
+        let offsets = CharOffsets::new(body);
+        let mut out: Vec<Entity> = entities.into_iter().map(|(_, _, e)| e).collect();
+        for n in numeric {
+            let Some(text) = body.get(n.byte_start..n.byte_end) else {
+                continue;
+            };
+            out.push(Entity {
+                kind: n.kind,
+                text: text.to_string(),
+                name: n.name,
+                start: offsets.char_at(n.byte_start),
+                end: offsets.char_at(n.byte_end),
+            });
+        }
+        out.sort_by_key(|e| (e.start, e.end));
+        out
+    }
+
+    /// Kinds harmonised and canonical names chosen across the article.
+    fn resolve(&self, mentions: &[Mention<'_>]) -> Vec<(usize, usize, Entity)> {
+        // The surest kind each name (folded words) got anywhere in the article.
+        let mut best_kind: HashMap<&[String], (Confidence, NameKind)> = HashMap::new();
+        for m in mentions {
+            let slot = best_kind
+                .entry(&m.words)
+                .or_insert((m.span.confidence, m.span.kind));
+            if m.span.confidence > slot.0 {
+                *slot = (m.span.confidence, m.span.kind);
+            }
+        }
+        // Full names of people (two words or more), longest first, then first seen.
+        let mut full_names: Vec<&Mention<'_>> = mentions
+            .iter()
+            .filter(|m| {
+                m.span.kind == NameKind::Person
+                    && m.words.len() >= 2
+                    && m.span.confidence > Confidence::Guess
+            })
+            .collect();
+        full_names.sort_by_key(|m| std::cmp::Reverse(m.text.chars().count()));
+        let mut out = Vec::with_capacity(mentions.len());
+        for m in mentions {
+            let mut kind = m.span.kind;
+            let surer = best_kind.get(m.words.as_slice()).filter(|&&(conf, _)| {
+                m.span.confidence == Confidence::Guess && conf > Confidence::Guess
+            });
+            if let Some(&(_, k)) = surer {
+                kind = k;
+            }
+            let part_of_full = |f: &&&Mention<'_>| {
+                m.words.len() < f.words.len()
+                    && (f.words.ends_with(&m.words)
+                        || (m.words.len() == 1 && f.words.first() == m.words.first()))
+            };
+            let full = full_names.iter().find(part_of_full);
+            if full.is_some() && kind != NameKind::Person && m.span.confidence == Confidence::Guess
+            {
+                kind = NameKind::Person;
+            }
+            let name = match kind {
+                NameKind::Person => match full {
+                    Some(f) => canonical_text(f.span.canonical.as_deref().unwrap_or(f.text)),
+                    None => canonical_text(m.span.canonical.as_deref().unwrap_or(m.text)),
+                },
+                _ => canonical_text(m.span.canonical.as_deref().unwrap_or(m.text)),
+            };
+            out.push((
+                m.span.byte_start,
+                m.span.byte_end,
+                Entity {
+                    kind: kind.entity_kind(),
+                    text: m.text.to_string(),
+                    name,
+                    start: m.span.start,
+                    end: m.span.end,
+                },
+            ));
+        }
+        out
     }
 
     /// Tag one tokenised sentence; returns one IOB2 tag per token (`O`, `B-PER`, `I-LOC`, …).
+    /// Groups are `MISC`; dates, money and percentages are `O`.
     pub fn tag_tokens(&self, tokens: &[&str]) -> Vec<String> {
-        vec!["O".to_string(); tokens.len()]
+        let mut tags = vec!["O".to_string(); tokens.len()];
+        let toks = tokenize::tokens_from_words(tokens);
+        let sents = sentences(&toks);
+        let doc = DocContext::build(&sents, &self.gaz);
+        let labeler = RuleLabeler::new(&self.gaz);
+        let mut offset = 0;
+        for sentence in &sents {
+            for span in labeler.label(sentence, &doc) {
+                if !span.whole_tokens {
+                    continue;
+                }
+                let ty = span.kind.conll_type();
+                for k in span.first..span.last {
+                    if let Some(tag) = tags.get_mut(offset + k) {
+                        *tag = format!("{}-{ty}", if k == span.first { "B" } else { "I" });
+                    }
+                }
+            }
+            offset += sentence.len();
+        }
+        tags
     }
 }
+
+/// One space between words.
+fn canonical_text(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Byte offset → char offset, for one text.
+struct CharOffsets {
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> Self {
+        CharOffsets {
+            starts: text.char_indices().map(|(b, _)| b).collect(),
+            len: text.len(),
+        }
+    }
+
+    /// The char index of a byte offset (the next char boundary if inside a char).
+    fn char_at(&self, byte: usize) -> usize {
+        if byte >= self.len {
+            return self.starts.len();
+        }
+        match self.starts.binary_search(&byte) {
+            Ok(i) | Err(i) => i,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,312 @@
+//! The built-in word lists (`data/*`, compiled in with `include_str!`), parsed once.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::NameKind;
+use crate::tokenize::tokenize;
+
+/// One gazetteer entry: what a (multi-token) surface form is, and its canonical name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The kind of name.
+    pub kind: NameKind,
+    /// The canonical name.
+    pub canonical: String,
+    /// The surface is an acronym ("US", "WHO"): it only matches with the same letter case.
+    pub case_sensitive: bool,
+    /// The surface form as listed, tokens joined by one space (for case-sensitive matching).
+    pub surface: String,
+}
+
+/// A title or role word that announces a person's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TitleRole {
+    /// A title on its own ("President", "Mr.", "counterpart").
+    Head,
+    /// A word that can precede a head ("Foreign" in "Foreign Minister").
+    Modifier,
+}
+
+/// All word lists.
+#[derive(Debug, Default)]
+pub struct Gazetteers {
+    /// Multi-token names keyed by their lowercase tokens joined with one space.
+    entries: HashMap<String, Entry>,
+    /// The longest entry, in tokens.
+    pub max_tokens: usize,
+    /// Demonym (canonical, lowercase) → the country or place it belongs to.
+    demonym_country: HashMap<String, String>,
+    /// Surname (lowercase tokens joined by a space) → full name of a well-known person.
+    person_aliases: HashMap<String, String>,
+    /// Organisation head words ("Ministry", "Bank"), as written.
+    org_words: HashSet<String>,
+    /// Title and role words, lowercase.
+    titles: HashMap<String, TitleRole>,
+    /// Given names, lowercase.
+    given_names: HashSet<String>,
+    /// Words never starting a name at the start of a sentence, lowercase.
+    stopwords: HashSet<String>,
+}
+
+const COUNTRIES: &str = include_str!("../data/countries.tsv");
+const CITIES: &str = include_str!("../data/cities.tsv");
+const REGIONS: &str = include_str!("../data/regions.tsv");
+const DEMONYMS: &str = include_str!("../data/demonyms.tsv");
+const ORGANIZATIONS: &str = include_str!("../data/organizations.tsv");
+const PERSONS: &str = include_str!("../data/persons.txt");
+const ORG_WORDS: &str = include_str!("../data/org_words.txt");
+const PERSON_TITLES: &str = include_str!("../data/person_titles.txt");
+const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
+const STOPWORDS: &str = include_str!("../data/stopwords.txt");
+
+/// Non-comment, non-empty lines of a data file.
+fn lines(data: &str) -> impl Iterator<Item = &str> {
+    data.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+}
+
+/// Whitespace-separated words of a data file's non-comment lines.
+fn words(data: &str) -> impl Iterator<Item = &str> {
+    lines(data).flat_map(str::split_whitespace)
+}
+
+/// The lookup key of a token sequence.
+pub fn key_of<'t>(tokens: impl IntoIterator<Item = &'t str>) -> String {
+    let mut key = String::new();
+    for t in tokens {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&fold_token(t));
+    }
+    key
+}
+
+/// Lowercase with straight apostrophes.
+pub fn fold_token(token: &str) -> String {
+    token.to_lowercase().replace('\u{2019}', "'")
+}
+
+fn plural_of(demonym: &str) -> Option<String> {
+    let lower = demonym.to_lowercase();
+    let no_plural = ["sh", "ch", "ese", "ss", "ic", "ox", "ical"];
+    if no_plural.iter().any(|s| lower.ends_with(s))
+        || demonym.contains(' ') && lower.ends_with("ese")
+    {
+        return None;
+    }
+    if lower.ends_with("man") {
+        return Some(format!("{}men", demonym.get(..demonym.len() - 3)?));
+    }
+    Some(format!("{demonym}s"))
+}
+
+impl Gazetteers {
+    /// Parse the built-in lists.
+    pub fn builtin() -> Self {
+        let mut g = Gazetteers::default();
+        for data in [COUNTRIES, CITIES, REGIONS] {
+            for line in lines(data) {
+                let mut cols = line.split('\t');
+                let surface = cols.next().unwrap_or("").trim();
+                let canonical = cols
+                    .next()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(surface);
+                g.add(surface, NameKind::Location, canonical);
+            }
+        }
+        for line in lines(ORGANIZATIONS) {
+            let mut cols = line.split('\t');
+            let surface = cols.next().unwrap_or("").trim();
+            let canonical = cols
+                .next()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(surface);
+            g.add(surface, NameKind::Organization, canonical);
+        }
+        for line in lines(DEMONYMS) {
+            let mut cols = line.split('\t');
+            let surface = cols.next().unwrap_or("").trim();
+            let place = cols.next().map(str::trim).unwrap_or("-");
+            let canonical = cols
+                .next()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(surface);
+            g.add(surface, NameKind::Group, canonical);
+            if let Some(plural) = plural_of(surface) {
+                g.add(&plural, NameKind::Group, canonical);
+            }
+            if place != "-" && !place.is_empty() {
+                g.demonym_country
+                    .entry(canonical.to_lowercase())
+                    .or_insert_with(|| place.to_string());
+            }
+        }
+        let mut surname_owners: HashMap<String, Vec<String>> = HashMap::new();
+        for line in lines(PERSONS) {
+            let mut cols = line.split('\t');
+            let full = cols.next().unwrap_or("").trim();
+            g.add(full, NameKind::Person, full);
+            let aliases: Vec<String> = match cols.next().map(str::trim) {
+                Some("-") => Vec::new(),
+                Some(list) if !list.is_empty() => {
+                    list.split(',').map(|a| a.trim().to_string()).collect()
+                }
+                _ => full
+                    .split_whitespace()
+                    .last()
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect(),
+            };
+            for alias in aliases {
+                let key = key_of(tokenize(&alias).iter().map(|t| t.text));
+                surname_owners
+                    .entry(key)
+                    .or_default()
+                    .push(full.to_string());
+            }
+        }
+        for (alias, owners) in surname_owners {
+            if let [only] = owners.as_slice() {
+                g.person_aliases.insert(alias, only.clone());
+            }
+        }
+        g.org_words = words(ORG_WORDS).map(str::to_string).collect();
+        for line in lines(PERSON_TITLES) {
+            let mut cols = line.split('\t');
+            let role = match cols.next() {
+                Some("modifier") => TitleRole::Modifier,
+                _ => TitleRole::Head,
+            };
+            if let Some(title) = cols.next() {
+                let key = key_of(tokenize(title.trim()).iter().map(|t| t.text));
+                // A word can be both ("Justice"): Head wins.
+                let slot = g.titles.entry(key).or_insert(role);
+                if role == TitleRole::Head {
+                    *slot = TitleRole::Head;
+                }
+            }
+        }
+        g.given_names = words(GIVEN_NAMES).map(fold_token).collect();
+        g.stopwords = words(STOPWORDS).map(fold_token).collect();
+        g
+    }
+
+    fn add(&mut self, surface: &str, kind: NameKind, canonical: &str) {
+        let toks = tokenize(surface);
+        if toks.is_empty() {
+            return;
+        }
+        let key = key_of(toks.iter().map(|t| t.text));
+        let letters: Vec<char> = surface.chars().filter(|c| c.is_alphabetic()).collect();
+        let case_sensitive = letters.len() <= 5 && letters.iter().all(|c| c.is_uppercase());
+        let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
+        self.max_tokens = self.max_tokens.max(toks.len());
+        self.entries.entry(key).or_insert_with(|| Entry {
+            kind,
+            canonical: canonical.to_string(),
+            case_sensitive,
+            surface: surface_key,
+        });
+    }
+
+    /// The entry for exactly these tokens, if any (letter case checked for acronyms, and the
+    /// first token must be capitalised).
+    pub fn lookup(&self, tokens: &[&str]) -> Option<&Entry> {
+        let first = tokens.first()?;
+        if !starts_upper(first) {
+            return None;
+        }
+        let entry = self.entries.get(&key_of(tokens.iter().copied()))?;
+        if entry.case_sensitive && entry.surface != tokens.join(" ").replace('\u{2019}', "'") {
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// The longest entry starting at `tokens[0]` and not longer than `tokens`; returns its
+    /// length in tokens.
+    pub fn longest(&self, tokens: &[&str]) -> Option<(usize, &Entry)> {
+        let max = self.max_tokens.min(tokens.len());
+        (1..=max)
+            .rev()
+            .find_map(|len| self.lookup(tokens.get(..len)?).map(|e| (len, e)))
+    }
+
+    /// The full name of a well-known person known by this surname (or alias).
+    pub fn person_alias(&self, tokens: &[&str]) -> Option<&str> {
+        self.person_aliases
+            .get(&key_of(tokens.iter().copied()))
+            .map(String::as_str)
+    }
+
+    /// The country or place a group name belongs to ("Iranian" → "Iran").
+    pub fn demonym_country(&self, canonical: &str) -> Option<&str> {
+        self.demonym_country
+            .get(&canonical.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Is this word an organisation head word ("Ministry")?
+    pub fn is_org_word(&self, token: &str) -> bool {
+        self.org_words.contains(token)
+            || (token.chars().all(|c| !c.is_lowercase()) && {
+                // An all-caps word ("MINISTRY") in a headline.
+                let mut title = String::new();
+                for (k, c) in token.chars().enumerate() {
+                    if k == 0 {
+                        title.push(c);
+                    } else {
+                        title.extend(c.to_lowercase());
+                    }
+                }
+                self.org_words.contains(&title)
+            })
+    }
+
+    /// The title role of a token, if it is one.
+    pub fn title_role(&self, token: &str) -> Option<TitleRole> {
+        self.titles.get(&fold_token(token)).copied()
+    }
+
+    /// Is this a common given name?
+    pub fn is_given_name(&self, token: &str) -> bool {
+        self.given_names.contains(&fold_token(token))
+    }
+
+    /// Is this a word that never starts a name?
+    pub fn is_stopword(&self, token: &str) -> bool {
+        self.stopwords.contains(&fold_token(token))
+    }
+}
+
+/// Does the token start with an uppercase (or titlecase) letter, allowing for Arabic-style
+/// particles ("al-Assad", "el-Sisi", "bin-Salman") and "d'" / "l'" prefixes?
+pub fn starts_upper(token: &str) -> bool {
+    let mut chars = token.chars();
+    match chars.next() {
+        Some(c) if c.is_uppercase() || is_titlecase(c) => true,
+        Some(c) if c.is_lowercase() => {
+            for prefix in [
+                "al-", "el-", "ad-", "as-", "ash-", "an-", "ar-", "at-", "az-", "ibn-", "bin-",
+                "abu-", "d'", "l'", "d’", "l’",
+            ] {
+                if let Some(rest) = token.strip_prefix(prefix) {
+                    return rest.chars().next().is_some_and(char::is_uppercase);
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+fn is_titlecase(c: char) -> bool {
+    matches!(c, 'ǅ' | 'ǈ' | 'ǋ' | 'ǲ')
+}

@@ -1,0 +1,533 @@
+//! Finding names (people, places, organisations, groups) in tokenised sentences.
+//!
+//! The [`NameLabeler`] trait is the seam between tokenisation and resolution: given one
+//! sentence of [`Token`]s and what is known about the whole document, a labeler returns
+//! [`NameSpan`]s. [`RuleLabeler`] does it with gazetteers, capitalisation and cue words; a
+//! statistical sequence model (averaged perceptron or CRF over shape, affix, context and
+//! gazetteer features) is meant to implement the same trait and replace or back it.
+
+use std::collections::HashSet;
+
+use crate::NameKind;
+use crate::gazetteer::{Gazetteers, TitleRole, fold_token, starts_upper};
+use crate::tokenize::Token;
+
+/// How sure the labeler is about a span's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    /// Capitalisation alone: a name, of a guessed kind.
+    Guess,
+    /// A cue (a title, a given name, an organisation word) set the kind.
+    Rule,
+    /// The name is in a built-in list.
+    Listed,
+}
+
+/// One name found in a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameSpan {
+    /// First token (index into the sentence).
+    pub first: usize,
+    /// One past the last token.
+    pub last: usize,
+    /// Start offset in chars into the text.
+    pub start: usize,
+    /// End offset in chars into the text.
+    pub end: usize,
+    /// Start offset in bytes.
+    pub byte_start: usize,
+    /// End offset in bytes.
+    pub byte_end: usize,
+    /// What it is.
+    pub kind: NameKind,
+    /// The canonical name the labeler knows for it (from a list), if any.
+    pub canonical: Option<String>,
+    /// How sure the labeler is.
+    pub confidence: Confidence,
+    /// The span covers whole tokens (false for "Russia" inside "pro-Russia").
+    pub whole_tokens: bool,
+}
+
+/// What is known about the whole document while labelling one sentence.
+#[derive(Debug, Default)]
+pub struct DocContext {
+    /// Words (folded) seen capitalised where capitals mean something (mid-sentence, not a
+    /// headline): evidence that the same word at the start of a sentence is a name.
+    capitalised_mid: HashSet<String>,
+}
+
+impl DocContext {
+    /// Gather evidence from every sentence of the document.
+    pub fn build(sentences: &[&[Token<'_>]], gaz: &Gazetteers) -> Self {
+        let mut capitalised_mid = HashSet::new();
+        for sentence in sentences {
+            if is_headline(sentence, gaz) {
+                continue;
+            }
+            for t in sentence
+                .iter()
+                .filter(|t| !t.sentence_start && starts_upper(t.text))
+            {
+                capitalised_mid.insert(fold_token(t.text));
+            }
+        }
+        DocContext { capitalised_mid }
+    }
+
+    /// Was this word seen capitalised mid-sentence?
+    pub fn seen_capitalised(&self, word: &str) -> bool {
+        self.capitalised_mid.contains(&fold_token(word))
+    }
+}
+
+/// Labels one sentence at a time.
+pub trait NameLabeler {
+    /// The names in `sentence`, in order, not overlapping.
+    fn label(&self, sentence: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan>;
+}
+
+/// Capitalised-word headlines ("Iran Wants Strategic Ties With Russia") and all-caps lines:
+/// their capitals say nothing about names.
+pub fn is_headline(sentence: &[Token<'_>], gaz: &Gazetteers) -> bool {
+    let mut words = 0;
+    let mut capitalised = 0;
+    for t in sentence {
+        if !t.text.chars().any(char::is_alphabetic) {
+            continue;
+        }
+        let upper = starts_upper(t.text);
+        if !upper && gaz.is_stopword(t.text) {
+            continue;
+        }
+        words += 1;
+        if upper {
+            capitalised += 1;
+        }
+    }
+    words >= 4 && capitalised * 5 >= words * 4
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Month and day names are dates, not names.
+fn is_calendar_word(word: &str) -> bool {
+    let w = word.trim_end_matches('.').to_lowercase();
+    let w = w
+        .strip_suffix('s')
+        .filter(|s| WEEKDAYS.contains(s))
+        .map_or(w.clone(), str::to_string);
+    MONTHS.contains(&w.as_str())
+        || WEEKDAYS.contains(&w.as_str())
+        || [
+            "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+        ]
+        .contains(&w.as_str())
+}
+
+/// Lowercase particles inside personal names ("Osama bin Laden", "Ursula von der Leyen").
+const NAME_PARTICLES: &[&str] = &[
+    "bin", "ibn", "van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le",
+    "al", "el", "dos", "das",
+];
+/// Joiners inside organisation and place names ("Bank of England", "Bosnia and Herzegovina").
+const JOINERS: &[&str] = &["of", "and", "&", "for", "the"];
+
+/// Place words that make a capitalised name a location ("Kharg Island", "Zagros Mountains").
+const PLACE_WORDS: &[&str] = &[
+    "Island",
+    "Islands",
+    "River",
+    "Mountains",
+    "Mountain",
+    "Mount",
+    "Lake",
+    "Sea",
+    "Bay",
+    "Valley",
+    "Province",
+    "County",
+    "District",
+    "Region",
+    "Strait",
+    "Peninsula",
+    "Desert",
+    "Street",
+    "Square",
+    "Avenue",
+    "Road",
+    "Canal",
+    "Gulf",
+    "Ocean",
+    "Plain",
+    "Plateau",
+    "Heights",
+    "Hills",
+    "Coast",
+];
+
+/// Lowercase words that announce a place ("the southern city of Bushehr").
+const PLACE_CUES: &[&str] = &[
+    "city",
+    "town",
+    "village",
+    "province",
+    "region",
+    "capital",
+    "port",
+    "district",
+    "county",
+    "state",
+    "island",
+    "enclave",
+    "neighbourhood",
+    "neighborhood",
+    "suburb",
+];
+
+/// The rule- and gazetteer-based labeler.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleLabeler<'g> {
+    gaz: &'g Gazetteers,
+}
+
+impl<'g> RuleLabeler<'g> {
+    /// A labeler over these gazetteers.
+    pub fn new(gaz: &'g Gazetteers) -> Self {
+        RuleLabeler { gaz }
+    }
+
+    /// Can this token be (part of) a name?
+    fn is_name_token(&self, t: &Token<'_>) -> bool {
+        starts_upper(t.text) && t.text.chars().any(char::is_alphabetic) && !is_calendar_word(t.text)
+    }
+
+    /// One past the last token of the capitalised run starting at `i`.
+    fn run_end(&self, toks: &[Token<'_>], i: usize) -> usize {
+        let mut j = i + 1;
+        while let Some(t) = toks.get(j) {
+            if t.sentence_start {
+                break;
+            }
+            if self.is_name_token(t) {
+                j += 1;
+                continue;
+            }
+            let lower = t.text.to_lowercase();
+            let joiner = NAME_PARTICLES.contains(&lower.as_str())
+                || (JOINERS.contains(&lower.as_str()) && (lower != "the" || j > i + 1));
+            let followed = toks
+                .get(j + 1)
+                .is_some_and(|n| self.is_name_token(n) && !n.sentence_start);
+            let the_followed = lower != "the"
+                && toks.get(j + 1).is_some_and(|n| n.text == "the")
+                && toks
+                    .get(j + 2)
+                    .is_some_and(|n| self.is_name_token(n) && !n.sentence_start);
+            if t.text.chars().all(char::is_lowercase) && joiner && (followed || the_followed) {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        // Never end on a joiner.
+        while j > i + 1 && toks.get(j - 1).is_some_and(|t| !self.is_name_token(t)) {
+            j -= 1;
+        }
+        j
+    }
+
+    /// An organisation made of the whole run: "Foreign Ministry", "Bank of England".
+    fn org_run(&self, words: &[&str], i: usize, end: usize) -> Option<usize> {
+        if end < i + 2 {
+            return None;
+        }
+        let last = words.get(end - 1)?;
+        if self.gaz.is_org_word(last) && !self.is_title_only(words, i, end) {
+            return Some(end);
+        }
+        let first = words.get(i)?;
+        let second = words.get(i + 1)?;
+        if self.gaz.is_org_word(first) && matches!(*second, "of" | "for") {
+            return Some(end);
+        }
+        None
+    }
+
+    /// Are all of `words[i..end]` titles ("Foreign Minister")?
+    fn is_title_only(&self, words: &[&str], i: usize, end: usize) -> bool {
+        words
+            .get(i..end)
+            .is_some_and(|ws| ws.iter().all(|w| self.gaz.title_role(w).is_some()))
+    }
+
+    /// A chain of title words at `i` ("Foreign Minister", "Mr.", "President"): one past its last
+    /// head word, if the chain has one.
+    fn title_chain(&self, words: &[&str], i: usize, end: usize) -> Option<usize> {
+        let mut j = i;
+        let mut last_head = None;
+        while j < end {
+            match self.gaz.title_role(words.get(j)?) {
+                Some(TitleRole::Head) => {
+                    j += 1;
+                    last_head = Some(j);
+                }
+                Some(TitleRole::Modifier) => j += 1,
+                None => break,
+            }
+        }
+        last_head
+    }
+
+    /// One past the last token of the name starting at `i`, inside the run ending at `end`.
+    fn name_end(&self, words: &[&str], i: usize, end: usize) -> usize {
+        let mut k = i + 1;
+        while k < end {
+            let Some(w) = words.get(k) else { break };
+            let lower = w.to_lowercase();
+            if JOINERS.contains(&lower.as_str())
+                || self.gaz.is_stopword(w) && starts_upper(w)
+                || self.gaz.title_role(w) == Some(TitleRole::Head)
+            {
+                break;
+            }
+            let listed = words.get(k..end).and_then(|rest| self.gaz.longest(rest));
+            if listed.is_some_and(|(_, e)| e.kind != NameKind::Person) {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
+    fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
+        let mut out = Vec::new();
+        if !t.text.contains(['-', '\u{2010}', '\u{2011}']) {
+            return out;
+        }
+        let mut char_off = 0;
+        let mut byte_off = 0;
+        for part in t.text.split(['-', '\u{2010}', '\u{2011}']) {
+            let len_chars = part.chars().count();
+            let listed = self
+                .gaz
+                .lookup(&[part])
+                .filter(|e| matches!(e.kind, NameKind::Location | NameKind::Group));
+            if let Some(entry) = listed {
+                out.push(NameSpan {
+                    first: index,
+                    last: index + 1,
+                    start: t.start + char_off,
+                    end: t.start + char_off + len_chars,
+                    byte_start: t.byte_start + byte_off,
+                    byte_end: t.byte_start + byte_off + part.len(),
+                    kind: entry.kind,
+                    canonical: Some(entry.canonical.clone()),
+                    confidence: Confidence::Listed,
+                    whole_tokens: false,
+                });
+            }
+            // Every separator is one char; all three are 1 or 3 bytes.
+            let sep_bytes = t
+                .text
+                .get(byte_off + part.len()..)
+                .and_then(|r| r.chars().next())
+                .map_or(0, char::len_utf8);
+            char_off += len_chars + 1;
+            byte_off += part.len() + sep_bytes;
+        }
+        out
+    }
+
+    /// Is the lowercase token a word that announces a person ("president", "counterpart")?
+    fn is_person_cue(&self, word: &str) -> bool {
+        word.chars().all(|c| !c.is_uppercase())
+            && self.gaz.title_role(word) == Some(TitleRole::Head)
+    }
+}
+
+fn span(
+    toks: &[Token<'_>],
+    first: usize,
+    last: usize,
+    kind: NameKind,
+    canonical: Option<String>,
+    confidence: Confidence,
+) -> Option<NameSpan> {
+    let a = toks.get(first)?;
+    let b = toks.get(last.checked_sub(1)?)?;
+    Some(NameSpan {
+        first,
+        last,
+        start: a.start,
+        end: b.end,
+        byte_start: a.byte_start,
+        byte_end: b.byte_end,
+        kind,
+        canonical,
+        confidence,
+        whole_tokens: true,
+    })
+}
+
+fn is_acronym(word: &str) -> bool {
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    (2..=6).contains(&letters)
+        && word
+            .chars()
+            .all(|c| c.is_uppercase() || c == '.' || c == '&')
+}
+
+impl NameLabeler for RuleLabeler<'_> {
+    fn label(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
+        let gaz = self.gaz;
+        let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
+        let headline = is_headline(toks, gaz);
+        let mut spans = Vec::new();
+        let mut person_cue = false;
+        let mut place_cue = false;
+        let mut i = 0;
+        while let Some(t) = toks.get(i) {
+            if !self.is_name_token(t) {
+                spans.extend(self.hyphen_parts(t, i));
+                let lower = t.text.to_lowercase();
+                person_cue = self.is_person_cue(t.text);
+                place_cue = PLACE_CUES.contains(&lower.as_str()) || (place_cue && lower == "of");
+                i += 1;
+                continue;
+            }
+            let uncertain = headline || t.sentence_start;
+            let end = self.run_end(toks, i);
+            let run = words.get(i..end).unwrap_or(&[]);
+            // 1. The whole run is a listed name.
+            if let Some((_, e)) = gaz.longest(run).filter(|&(len, _)| len == run.len()) {
+                spans.extend(span(
+                    toks,
+                    i,
+                    end,
+                    e.kind,
+                    Some(e.canonical.clone()),
+                    Confidence::Listed,
+                ));
+                i = end;
+                person_cue = false;
+                continue;
+            }
+            // 2. A function word capitalised by its position.
+            if gaz.is_stopword(t.text) {
+                i += 1;
+                continue;
+            }
+            // 3. An organisation by its head word.
+            if let Some(org_end) = self.org_run(&words, i, end) {
+                spans.extend(span(
+                    toks,
+                    i,
+                    org_end,
+                    NameKind::Organization,
+                    None,
+                    Confidence::Rule,
+                ));
+                i = org_end;
+                person_cue = false;
+                continue;
+            }
+            // 4. A listed name starting the run ("Iranian" in "Iranian President …"), unless it is a
+            //    place that is also a given name followed by a surname ("Jordan Peterson").
+            if let Some((len, e)) = gaz.longest(run) {
+                let given_first = len == 1
+                    && e.kind == NameKind::Location
+                    && gaz.is_given_name(t.text)
+                    && run.get(1).is_some_and(|w| {
+                        gaz.longest(&[w]).is_none() && gaz.title_role(w).is_none()
+                    });
+                if !given_first {
+                    spans.extend(span(
+                        toks,
+                        i,
+                        i + len,
+                        e.kind,
+                        Some(e.canonical.clone()),
+                        Confidence::Listed,
+                    ));
+                    i += len;
+                    person_cue = false;
+                    continue;
+                }
+            }
+            // 5. Titles announce a person: "President", "Foreign Minister", "Mr.".
+            if let Some(after) = self.title_chain(&words, i, end) {
+                person_cue = after < end;
+                i = after;
+                continue;
+            }
+            // 6. A name.
+            let k = self.name_end(&words, i, end);
+            let name = words.get(i..k).unwrap_or(&[]);
+            let single = name.len() == 1;
+            let cue = std::mem::take(&mut person_cue);
+            let at_place = std::mem::take(&mut place_cue);
+            i = k;
+            if name.iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) {
+                continue;
+            }
+            if single {
+                let parts = self.hyphen_parts(t, i - 1);
+                if !parts.is_empty() {
+                    spans.extend(parts);
+                    continue;
+                }
+            }
+            let first_word = name.first().copied().unwrap_or("");
+            let alias = gaz.person_alias(name);
+            if uncertain
+                && single
+                && !cue
+                && alias.is_none()
+                && !doc.seen_capitalised(first_word)
+                && !gaz.is_given_name(first_word)
+            {
+                continue;
+            }
+            let first = k - name.len();
+            let (kind, canonical, confidence) = if let Some(full) = alias {
+                (NameKind::Person, Some(full.to_string()), Confidence::Listed)
+            } else if cue || gaz.is_given_name(first_word) {
+                (NameKind::Person, None, Confidence::Rule)
+            } else if at_place
+                || name.last().is_some_and(|w| PLACE_WORDS.contains(w))
+                || first_word == "Mount"
+            {
+                (NameKind::Location, None, Confidence::Rule)
+            } else if single && is_acronym(first_word) {
+                (NameKind::Organization, None, Confidence::Guess)
+            } else {
+                (NameKind::Person, None, Confidence::Guess)
+            };
+            spans.extend(span(toks, first, k, kind, canonical, confidence));
+        }
+        spans
+    }
+}

@@ -1,0 +1,502 @@
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use gleaner_model::{EntityKind, ScrapedArticle, TextBlock, char_slice};
+
+use super::*;
+
+/// The project's seed post (`shared/seeds/000_960c084becca3066.txt`), boilerplate and all.
+const SEED: &str = include_str!("../testdata/seed_000.txt");
+
+/// The seed post's body as the pipeline stores it: cleaned by `gleaner-clean`.
+fn seed_body() -> String {
+    let mut chunks = SEED.split("\n\n");
+    let _title = chunks.next();
+    let scraped = ScrapedArticle {
+        blocks: chunks.map(TextBlock::paragraph).collect(),
+        ..ScrapedArticle::default()
+    };
+    gleaner_clean::clean(&scraped).body
+}
+
+fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+fn assert_offsets(body: &str, entities: &[Entity]) {
+    for e in entities {
+        assert_eq!(
+            char_slice(body, e.start, e.end),
+            Some(e.text.as_str()),
+            "{e:?}"
+        );
+    }
+}
+
+/// (kind, text, name) triples, deduplicated.
+fn triples(entities: &[Entity]) -> BTreeSet<(EntityKind, String, String)> {
+    entities
+        .iter()
+        .map(|e| (e.kind, e.text.clone(), e.name.clone()))
+        .collect()
+}
+
+/// What a careful reader marks in the seed article: (kind, mention text, canonical name).
+/// Every one of these must be found at least once.
+const SEED_GOLD: &[(EntityKind, &str, &str)] = &[
+    (EntityKind::Person, "Ibrahim Raisi", "Ibrahim Raisi"),
+    (EntityKind::Person, "Raisi", "Ibrahim Raisi"),
+    (EntityKind::Person, "Putin", "Vladimir Putin"),
+    (EntityKind::Person, "Sergey Lavrov", "Sergey Lavrov"),
+    (EntityKind::Person, "Rouhani", "Hassan Rouhani"),
+    (EntityKind::Person, "Obama", "Barack Obama"),
+    (EntityKind::Person, "Trump", "Donald Trump"),
+    (EntityKind::Person, "Khamenei", "Ali Khamenei"),
+    (EntityKind::Person, "Bashar al-Assad", "Bashar al-Assad"),
+    (
+        EntityKind::Person,
+        "Hossein Amir-Abdollahian",
+        "Hossein Amir-Abdollahian",
+    ),
+    (EntityKind::Person, "Sulemani", "Sulemani"),
+    (EntityKind::Person, "Khalid Bhatti", "Khalid Bhatti"),
+    (EntityKind::Location, "Iran", "Iran"),
+    (EntityKind::Location, "Russia", "Russia"),
+    (EntityKind::Location, "Moscow", "Moscow"),
+    (EntityKind::Location, "Tehran", "Tehran"),
+    (EntityKind::Location, "China", "China"),
+    (EntityKind::Location, "America", "United States"),
+    (EntityKind::Location, "Israel", "Israel"),
+    (EntityKind::Location, "Syria", "Syria"),
+    (EntityKind::Location, "Bushehr", "Bushehr"),
+    (EntityKind::Organization, "Kremlin", "Kremlin"),
+    (EntityKind::Organization, "Anadolu", "Anadolu Agency"),
+    (EntityKind::Organization, "Twitter", "Twitter"),
+    (EntityKind::Group, "Iranian", "Iranian"),
+    (EntityKind::Group, "Russian", "Russian"),
+    (EntityKind::Group, "Russians", "Russian"),
+    (EntityKind::Group, "Israeli", "Israeli"),
+    (EntityKind::Group, "Turkish", "Turkish"),
+    (EntityKind::Group, "Syrian", "Syrian"),
+    (EntityKind::Group, "Western", "Western"),
+    (EntityKind::Group, "Irani", "Iranian"),
+    (EntityKind::Date, "January 19", "2022-01-19"),
+    (EntityKind::Date, "Thursday", "2022-01-20"),
+    (EntityKind::Date, "August 2021", "2021-08"),
+    (EntityKind::Date, "last year", "2021"),
+    (EntityKind::Date, "1979", "1979"),
+    (EntityKind::Date, "2014", "2014"),
+];
+
+#[test]
+fn seed_article_gold_entities_are_found_with_exact_offsets() {
+    let body = seed_body();
+    let entities = Tagger::new().tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    let found = triples(&entities);
+    for &(kind, text, name) in SEED_GOLD {
+        assert!(
+            found.contains(&(kind, text.to_string(), name.to_string())),
+            "missing {kind} {text:?} → {name:?}"
+        );
+    }
+    // Nothing outside the gold kinds' reasonable set: every person found is a gold person.
+    let gold_people: BTreeSet<&str> = SEED_GOLD
+        .iter()
+        .filter(|g| g.0 == EntityKind::Person)
+        .map(|g| g.2)
+        .collect();
+    for e in entities.iter().filter(|e| e.kind == EntityKind::Person) {
+        assert!(
+            gold_people.contains(e.name.as_str()),
+            "unexpected person {e:?}"
+        );
+    }
+    // No boilerplate word or sentence-initial function word became a name.
+    for e in &entities {
+        assert!(
+            !["No", "Hard-liners", "According", "Ahead", "The", "New"].contains(&e.text.as_str()),
+            "{e:?}"
+        );
+    }
+    // Hyphenated compounds give their parts: "Iranian-Russian relations", "pro-Russia line".
+    let at = |needle: &str| {
+        body.find(needle)
+            .map(|b| body.get(..b).map_or(0, |s| s.chars().count()))
+    };
+    let ir = at("Iranian-Russian").unwrap_or_default();
+    assert!(
+        entities
+            .iter()
+            .any(|e| e.start == ir && e.text == "Iranian")
+    );
+    assert!(
+        entities
+            .iter()
+            .any(|e| e.start == ir + 8 && e.text == "Russian")
+    );
+    let pro = at("pro-Russia").unwrap_or_default();
+    assert!(
+        entities
+            .iter()
+            .any(|e| e.start == pro + 4 && e.text == "Russia" && e.kind == EntityKind::Location)
+    );
+}
+
+#[test]
+fn possessives_titles_and_short_mentions_resolve() {
+    let body = "Mr. Lavrov spoke. Russian Foreign Minister Sergey Lavrov said Raisi’s trip mattered. \
+                Ibrahim Raisi agreed, and Lavrov's aide nodded.";
+    let entities = Tagger::new().tag(body, None);
+    assert_offsets(body, &entities);
+    let people: Vec<(&str, &str)> = entities
+        .iter()
+        .filter(|e| e.kind == EntityKind::Person)
+        .map(|e| (e.text.as_str(), e.name.as_str()))
+        .collect();
+    assert_eq!(
+        people,
+        [
+            ("Lavrov", "Sergey Lavrov"),
+            ("Sergey Lavrov", "Sergey Lavrov"),
+            ("Raisi", "Ibrahim Raisi"),
+            ("Ibrahim Raisi", "Ibrahim Raisi"),
+            ("Lavrov", "Sergey Lavrov"),
+        ]
+    );
+}
+
+#[test]
+fn names_unknown_to_the_lists_are_found_by_cues() {
+    let tagger = Tagger::new();
+    let body = "Opposition leader Maria Kowalczyk met officials of the Zagros Cement Company \
+                in the city of Kermanshah, near the Zagros Mountains, and spoke to Dr. Okonjo.";
+    let entities = tagger.tag(body, None);
+    assert_offsets(body, &entities);
+    let found = triples(&entities);
+    for (kind, text) in [
+        (EntityKind::Person, "Maria Kowalczyk"),
+        (EntityKind::Organization, "Zagros Cement Company"),
+        (EntityKind::Location, "Kermanshah"),
+        (EntityKind::Location, "Zagros Mountains"),
+        (EntityKind::Person, "Okonjo"),
+    ] {
+        assert!(
+            found.iter().any(|(k, t, _)| *k == kind && t == text),
+            "missing {kind} {text}: {found:?}"
+        );
+    }
+    // Acronyms, places and groups from the lists, with canonical names.
+    let body = "The U.S. and the UN criticised Iranians and Shiite militias in Washington.";
+    let found = triples(&tagger.tag(body, None));
+    assert!(found.contains(&(EntityKind::Location, "U.S.".into(), "United States".into())));
+    assert!(found.contains(&(
+        EntityKind::Organization,
+        "UN".into(),
+        "United Nations".into()
+    )));
+    assert!(found.contains(&(EntityKind::Group, "Iranians".into(), "Iranian".into())));
+    assert!(found.contains(&(EntityKind::Group, "Shiite".into(), "Shiite".into())));
+    assert!(found.contains(&(
+        EntityKind::Location,
+        "Washington".into(),
+        "Washington".into()
+    )));
+}
+
+#[test]
+fn headlines_and_sentence_starts_do_not_make_names() {
+    let body =
+        "Iran Wants Strategic Ties With Russia\n\nBreaking news today. Analysts expect more.";
+    let entities = Tagger::new().tag(body, None);
+    let texts: Vec<&str> = entities.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts.contains(&"Iran") && texts.contains(&"Russia"),
+        "{texts:?}"
+    );
+    for bad in ["Wants", "Strategic", "Ties", "Breaking", "Analysts"] {
+        assert!(!texts.contains(&bad), "{bad} tagged: {texts:?}");
+    }
+}
+
+#[test]
+fn dates_resolve_against_the_reference() {
+    let tagger = Tagger::new();
+    let reference = date(2022, 1, 20);
+    let cases = [
+        (
+            "He spoke on January 19 in Moscow.",
+            "January 19",
+            "2022-01-19",
+        ),
+        (
+            "It began on December 28, said the report.",
+            "December 28",
+            "2021-12-28",
+        ),
+        ("Signed on 3 March 2015.", "3 March 2015", "2015-03-03"),
+        ("Elected in August 2021.", "August 2021", "2021-08"),
+        ("Talks resume in March.", "March", "2022-03"),
+        ("He left in August.", "August", "2021-08"),
+        ("They met Thursday.", "Thursday", "2022-01-20"),
+        ("They met on Monday.", "Monday", "2022-01-17"),
+        ("They meet next Monday.", "next Monday", "2022-01-24"),
+        ("Sanctions since 2014 remain.", "2014", "2014"),
+        ("The 2015 nuclear deal.", "2015", "2015"),
+        ("Prices of the 1990s.", "1990s", "1990s"),
+        ("He said so yesterday.", "yesterday", "2022-01-19"),
+        ("Filed 2021-11-05.", "2021-11-05", "2021-11-05"),
+    ];
+    for (body, text, name) in cases {
+        let entities = tagger.tag(body, reference);
+        assert_offsets(body, &entities);
+        let dates: Vec<(&str, &str)> = entities
+            .iter()
+            .filter(|e| e.kind == EntityKind::Date)
+            .map(|e| (e.text.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(dates, [(text, name)], "{body}");
+    }
+    // Without a reference: ISO where the text says it all, else a partial form or the word.
+    let e = tagger.tag("On January 19 and Thursday.", None);
+    let names: Vec<&str> = e.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["--01-19", "Thursday"]);
+    // Counts are not years.
+    for body in [
+        "He bought 2000 shares.",
+        "Room 2014 is free.",
+        "About 1990 people came.",
+    ] {
+        assert!(
+            tagger
+                .tag(body, reference)
+                .iter()
+                .all(|e| e.kind != EntityKind::Date),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn money_and_percentages() {
+    let tagger = Tagger::new();
+    let cases = [
+        (
+            "It costs $5 billion now.",
+            EntityKind::Money,
+            "$5 billion",
+            "5000000000 USD",
+        ),
+        ("A fee of €20 applies.", EntityKind::Money, "€20", "20 EUR"),
+        (
+            "Paid 5 million dollars.",
+            EntityKind::Money,
+            "5 million dollars",
+            "5000000 USD",
+        ),
+        (
+            "Worth US$3.5m in all.",
+            EntityKind::Money,
+            "US$3.5m",
+            "3500000 USD",
+        ),
+        (
+            "Bread is 10,000 rials.",
+            EntityKind::Money,
+            "10,000 rials",
+            "10000 IRR",
+        ),
+        (
+            "Bought for £1,250.50 once.",
+            EntityKind::Money,
+            "£1,250.50",
+            "1250.5 GBP",
+        ),
+        ("Up 12% this year.", EntityKind::Percent, "12%", "12%"),
+        ("Up 12 per cent.", EntityKind::Percent, "12 per cent", "12%"),
+        (
+            "Down 3.5 percent.",
+            EntityKind::Percent,
+            "3.5 percent",
+            "3.5%",
+        ),
+    ];
+    for (body, kind, text, name) in cases {
+        let entities = tagger.tag(body, None);
+        assert_offsets(body, &entities);
+        let hits: Vec<(EntityKind, &str, &str)> = entities
+            .iter()
+            .filter(|e| matches!(e.kind, EntityKind::Money | EntityKind::Percent))
+            .map(|e| (e.kind, e.text.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(hits, [(kind, text, name)], "{body}");
+    }
+}
+
+#[test]
+fn tag_tokens_gives_iob2() {
+    let tagger = Tagger::new();
+    let tokens = [
+        "Iranian",
+        "President",
+        "Ibrahim",
+        "Raisi",
+        "visited",
+        "the",
+        "Kremlin",
+        "in",
+        "Moscow",
+        "on",
+        "Thursday",
+        ".",
+    ];
+    let tags = tagger.tag_tokens(&tokens);
+    assert_eq!(
+        tags,
+        [
+            "B-MISC", "O", "B-PER", "I-PER", "O", "O", "B-ORG", "O", "B-LOC", "O", "O", "O"
+        ]
+    );
+    assert!(tagger.tag_tokens(&[]).is_empty());
+    let tags = tagger.tag_tokens(&["-DOCSTART-"]);
+    assert_eq!(tags, ["O"]);
+    let tags = tagger.tag_tokens(&["Bank", "of", "England", "raises", "rates"]);
+    assert_eq!(tags, ["B-ORG", "I-ORG", "I-ORG", "O", "O"]);
+}
+
+#[test]
+fn unicode_offsets_are_chars() {
+    let body = "Émile’s 👩‍👩‍👧 friend Lavrov met Zoë in Zürich and Moscow.";
+    let entities = Tagger::new().tag(body, None);
+    assert_offsets(body, &entities);
+    assert!(
+        entities
+            .iter()
+            .any(|e| e.text == "Moscow" && e.kind == EntityKind::Location)
+    );
+    assert!(
+        entities
+            .iter()
+            .any(|e| e.text == "Lavrov" && e.name == "Sergey Lavrov")
+    );
+}
+
+/// A tiny deterministic generator, so that the fuzz loop needs no dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        usize::try_from(self.0 >> 33).unwrap_or(0)
+    }
+}
+
+#[test]
+fn odd_inputs_never_panic_and_offsets_stay_in_the_body() {
+    let pieces = [
+        "Iran",
+        " ",
+        "\n",
+        "\n\n",
+        ".",
+        "’s",
+        "'",
+        "-",
+        "al-",
+        "Raisi",
+        "Mr.",
+        "U.S.",
+        "$",
+        "5",
+        "billion",
+        "%",
+        "per cent",
+        "January",
+        "19",
+        "Thursday",
+        "2014",
+        "in",
+        "the",
+        "👩‍👩‍👧",
+        "\u{301}",
+        "e\u{301}",
+        "İ",
+        "ǅ",
+        "Ｍoscow",
+        "🇮🇷",
+        "—",
+        "\u{200d}",
+        ",",
+        "1,000.5",
+        "€",
+        "President",
+        "of",
+        "Bank",
+        "\"",
+        "“",
+        "(",
+        "Ⅻ",
+        "١٢",
+        "日本",
+        "\u{0}",
+        "-Russia",
+        "pro-",
+        "Iranian",
+    ];
+    let tagger = Tagger::new();
+    let mut rng = Lcg(7);
+    for round in 0..2000 {
+        let mut body = String::new();
+        for _ in 0..(rng.next() % 40) {
+            body.push_str(pieces[rng.next() % pieces.len()]);
+            if rng.next() % 3 == 1 {
+                body.push(' ');
+            }
+        }
+        let reference = if round % 2 == 0 {
+            date(2022, 1, 20)
+        } else {
+            None
+        };
+        let entities = tagger.tag(&body, reference);
+        let len = body.chars().count();
+        for e in &entities {
+            assert!(e.start < e.end && e.end <= len, "{e:?} in {body:?}");
+            assert_eq!(
+                char_slice(&body, e.start, e.end),
+                Some(e.text.as_str()),
+                "{body:?}"
+            );
+        }
+        let words: Vec<&str> = body.split(' ').collect();
+        assert_eq!(tagger.tag_tokens(&words).len(), words.len());
+    }
+    // Lone punctuation, empty input, extreme dates.
+    for body in [
+        "",
+        " ",
+        ".",
+        "’s",
+        "-",
+        "$",
+        "%",
+        "December 32",
+        "February 29",
+        "May 99999999999999999999",
+    ] {
+        let entities = tagger.tag(body, date(2022, 1, 20));
+        assert_offsets(body, &entities);
+    }
+    for extreme in [NaiveDate::MIN, NaiveDate::MAX] {
+        let body = "Thursday, yesterday, tomorrow, next Monday, last year, next month, January 19, in May.";
+        let entities = tagger.tag(body, Some(extreme));
+        assert_offsets(body, &entities);
+    }
+    // Huge input stays linear enough to finish.
+    let huge = "Iranian President Ibrahim Raisi met Putin in Moscow on January 19. ".repeat(5_000);
+    let entities = tagger.tag(&huge, date(2022, 1, 20));
+    assert_eq!(entities.iter().filter(|e| e.text == "Putin").count(), 5_000);
+}

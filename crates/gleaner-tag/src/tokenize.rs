@@ -1,0 +1,281 @@
+//! A tokenizer for news text that keeps character offsets.
+//!
+//! Words keep inner hyphens ("Amir-Abdollahian", "al-Assad", "Su-35") and apostrophes
+//! ("O'Brien"), but a possessive "’s" / "'s" is its own token so that "Raisi’s" gives the
+//! mention "Raisi". Numbers keep inner separators ("1,000.5", "9:35"). Known abbreviations and
+//! initials keep their period ("Mr.", "U.S.", "W."). Every other non-space character is a
+//! token of its own.
+
+use unicode_normalization::char::is_combining_mark;
+
+/// One token with its position in the text, in chars and in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The token's text.
+    pub text: &'a str,
+    /// Start offset in chars (inclusive).
+    pub start: usize,
+    /// End offset in chars (exclusive).
+    pub end: usize,
+    /// Start offset in bytes.
+    pub byte_start: usize,
+    /// End offset in bytes.
+    pub byte_end: usize,
+    /// First token of a sentence, a line, or a quotation: its capital letter says nothing.
+    pub sentence_start: bool,
+}
+
+impl Token<'_> {
+    /// Is this a word (holds a letter or digit)?
+    pub fn is_word(&self) -> bool {
+        self.text.chars().any(char::is_alphanumeric)
+    }
+}
+
+/// Abbreviations that keep their final period (compared without it, case-sensitively).
+const ABBREVIATIONS: &[&str] = &[
+    "Mr", "Mrs", "Ms", "Dr", "Prof", "Sr", "Jr", "St", "Mt", "Ft", "Gen", "Sen", "Rep", "Gov",
+    "Lt", "Col", "Capt", "Sgt", "Adm", "Maj", "Rev", "Hon", "Inc", "Corp", "Ltd", "Co", "Bros",
+    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "No",
+    "Nos", "vs", "etc", "approx", "Ave", "Blvd", "Dept", "Univ", "est",
+];
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '\u{2019}')
+}
+
+fn is_hyphen(c: char) -> bool {
+    matches!(c, '-' | '\u{2010}' | '\u{2011}')
+}
+
+fn is_sentence_end(text: &str) -> bool {
+    matches!(text, "." | "!" | "?" | "…" | "。" | "！" | "？")
+}
+
+fn is_opening_quote(text: &str) -> bool {
+    matches!(text, "\"" | "“" | "‘" | "«" | "„" | "(" | "[")
+}
+
+/// Split `text` into tokens. Never panics; offsets always lie on char boundaries.
+pub fn tokenize(text: &str) -> Vec<Token<'_>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let n = chars.len();
+    let byte_at = |i: usize| chars.get(i).map_or(text.len(), |&(b, _)| b);
+    let char_at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let mut tokens: Vec<Token<'_>> = Vec::new();
+    let mut i = 0;
+    let mut newline_before = true;
+    let mut space_before = true;
+    while i < n {
+        let Some(c) = char_at(i) else { break };
+        if c.is_whitespace() {
+            if c == '\n' {
+                newline_before = true;
+            }
+            space_before = true;
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if is_apostrophe(c)
+            && matches!(char_at(i + 1), Some('s' | 'S'))
+            && !char_at(i + 2).is_some_and(is_word_char)
+            && !space_before
+        {
+            // Possessive "’s" of the word before.
+            i += 2;
+        } else if is_word_char(c) {
+            i = word_end(&chars, i);
+        } else {
+            i += 1;
+        }
+        let piece = text.get(byte_at(start)..byte_at(i)).unwrap_or("");
+        let prev = tokens.last();
+        let sentence_start = newline_before
+            || prev.is_none_or(|p| {
+                is_sentence_end(p.text)
+                    || (is_opening_quote(p.text) && p.sentence_start)
+                    || (is_opening_quote(p.text)
+                        && tokens.len() >= 2
+                        && space_before_token(text, p))
+            });
+        tokens.push(Token {
+            text: piece,
+            start,
+            end: i,
+            byte_start: byte_at(start),
+            byte_end: byte_at(i),
+            sentence_start,
+        });
+        newline_before = false;
+        space_before = false;
+    }
+    tokens
+}
+
+/// Was `token` preceded by white space (or the start of the text)?
+fn space_before_token(text: &str, token: &Token<'_>) -> bool {
+    text.get(..token.byte_start)
+        .and_then(|s| s.chars().next_back())
+        .is_none_or(char::is_whitespace)
+}
+
+/// The end (exclusive char index) of the word starting at `start`.
+fn word_end(chars: &[(usize, char)], start: usize) -> usize {
+    let c = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let mut i = start;
+    loop {
+        match c(i) {
+            Some(ch) if is_word_char(ch) => i += 1,
+            Some(ch) if is_hyphen(ch) && c(i + 1).is_some_and(is_word_char) && i > start => i += 1,
+            Some(ch)
+                if is_apostrophe(ch)
+                    && c(i + 1).is_some_and(char::is_alphabetic)
+                    && !is_possessive(c(i + 1), c(i + 2)) =>
+            {
+                i += 1
+            }
+            Some(',' | '.' | ':')
+                if c(i.wrapping_sub(1)).is_some_and(|p| p.is_ascii_digit())
+                    && c(i + 1).is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                i += 1
+            }
+            Some('.') => {
+                let word: String = chars
+                    .get(start..i)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|&(_, ch)| ch)
+                    .collect();
+                let initials = is_initials(&word);
+                if initials || ABBREVIATIONS.contains(&word.as_str()) {
+                    i += 1;
+                    // "U.S." / "U.S.A.": a letter and a period again.
+                    if initials && c(i).is_some_and(char::is_uppercase) && c(i + 1) == Some('.') {
+                        continue;
+                    }
+                }
+                return i;
+            }
+            _ => return i,
+        }
+    }
+}
+
+/// Do these two chars after an apostrophe make a possessive "’s"?
+fn is_possessive(next: Option<char>, after: Option<char>) -> bool {
+    matches!(next, Some('s' | 'S')) && !after.is_some_and(is_word_char)
+}
+
+/// "U", "U.S", "W": one uppercase letter, or uppercase letters separated by periods.
+fn is_initials(word: &str) -> bool {
+    let mut expect_letter = true;
+    let mut letters = 0;
+    for ch in word.chars() {
+        if expect_letter {
+            if !ch.is_uppercase() {
+                return false;
+            }
+            letters += 1;
+        } else if ch != '.' {
+            return false;
+        }
+        expect_letter = !expect_letter;
+    }
+    letters >= 1 && !expect_letter
+}
+
+/// Build tokens for an already tokenised sentence (CoNLL input): offsets count as if the
+/// tokens were joined with single spaces; the first token starts the sentence.
+pub fn tokens_from_words<'a>(words: &[&'a str]) -> Vec<Token<'a>> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut start = 0;
+    let mut byte = 0;
+    for (k, w) in words.iter().enumerate() {
+        let len = w.chars().count();
+        let prev_text = if k > 0 {
+            words.get(k - 1).copied()
+        } else {
+            None
+        };
+        let sentence_start =
+            prev_text.is_none_or(|p| is_sentence_end(p) || (is_opening_quote(p) && k == 1));
+        out.push(Token {
+            text: w,
+            start,
+            end: start + len,
+            byte_start: byte,
+            byte_end: byte + w.len(),
+            sentence_start,
+        });
+        start += len + 1;
+        byte += w.len() + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<&str> {
+        tokenize(s).into_iter().map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn words_keep_hyphens_and_split_possessives() {
+        assert_eq!(
+            texts("Raisi’s trip; Amir-Abdollahian met al-Assad's aide."),
+            [
+                "Raisi",
+                "’s",
+                "trip",
+                ";",
+                "Amir-Abdollahian",
+                "met",
+                "al-Assad",
+                "'s",
+                "aide",
+                "."
+            ]
+        );
+        assert_eq!(texts("O'Brien don't"), ["O'Brien", "don't"]);
+    }
+
+    #[test]
+    fn numbers_abbreviations_and_initials() {
+        assert_eq!(
+            texts("Mr. Lavrov paid $1,000.50 (12%) in the U.S. at 9:35."),
+            [
+                "Mr.", "Lavrov", "paid", "$", "1,000.50", "(", "12", "%", ")", "in", "the", "U.S.",
+                "at", "9:35", "."
+            ]
+        );
+        assert_eq!(texts("George W. Bush"), ["George", "W.", "Bush"]);
+        assert_eq!(texts("the end. Next"), ["the", "end", ".", "Next"]);
+    }
+
+    #[test]
+    fn offsets_are_chars_and_sentence_starts_are_marked() {
+        let text = "Él vino. “Putin” dijo\nIran";
+        let toks = tokenize(text);
+        for t in &toks {
+            assert_eq!(
+                gleaner_model::char_slice(text, t.start, t.end),
+                Some(t.text)
+            );
+            assert_eq!(text.get(t.byte_start..t.byte_end), Some(t.text));
+        }
+        let starts: Vec<&str> = toks
+            .iter()
+            .filter(|t| t.sentence_start)
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(starts, ["Él", "“", "Putin", "Iran"]);
+    }
+}
