@@ -176,6 +176,33 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's query plan for a search (`EXPLAIN QUERY PLAN`), one line per step: a
+    /// debugging aid for slow queries.
+    pub fn search_plan(&self, query: &SearchQuery) -> Result<Vec<String>> {
+        let terms = query
+            .terms
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let sql = search_sql(query, terms);
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+            .context("preparing a query plan")?;
+        let rows = st
+            .query_map(params_from_iter(sql.params.iter()), |r| {
+                Ok(format!(
+                    "{} {} {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(3)?
+                ))
+            })
+            .map_err(|e| search_error(terms, "explaining a search", e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| search_error(terms, "explaining a search", e))
+    }
+
     /// Every article matching `query`, whole (labels and entities), in search order, handed
     /// to `f` one at a time (constant memory): `gleaner export`.
     pub fn for_each_article(
@@ -303,11 +330,15 @@ impl Store {
 fn search_sql(query: &SearchQuery, terms: Option<&str>) -> Sql {
     let mut sql = Sql::default();
     if let Some(terms) = terms {
+        // Two steps. First the page of hits: the full-text index drives (CROSS JOIN keeps
+        // SQLite from looping over a filter's articles and re-running the MATCH for each),
+        // every filter is checked per hit, and bm25 ranks them. Then, for that page only,
+        // the snippets (computing them for every hit before the sort would be wasted work).
         sql.push(&format!(
-            "SELECT a.id, a.url, a.title, a.author, a.published_at,
-                    snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), {BM25} AS score
-               FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-              WHERE articles_fts MATCH ?"
+            "WITH hits (id, score) AS (
+                 SELECT a.id, {BM25}
+                   FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
+                  WHERE articles_fts MATCH ?"
         ))
         .bind(terms.to_string());
     } else {
@@ -354,14 +385,28 @@ fn search_sql(query: &SearchQuery, terms: Option<&str>) -> Sql {
     if let Some(until) = opt_time_text(query.until.as_ref()) {
         sql.push(" AND a.published_at < ?").bind(until);
     }
-    if terms.is_some() {
-        sql.push(" ORDER BY score, a.id");
+    let order = if terms.is_some() {
+        " ORDER BY 2, 1"
     } else {
-        sql.push(" ORDER BY a.published_at DESC, a.id DESC");
-    }
-    sql.push(" LIMIT ? OFFSET ?")
+        " ORDER BY a.published_at DESC, a.id DESC"
+    };
+    sql.push(order)
+        .push(" LIMIT ? OFFSET ?")
         .bind(limit_value(query.limit))
         .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+    if let Some(terms) = terms {
+        sql.push(&format!(
+            ")
+             SELECT a.id, a.url, a.title, a.author, a.published_at,
+                    snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), hits.score
+               FROM hits
+              CROSS JOIN articles_fts ON articles_fts.rowid = hits.id
+              CROSS JOIN articles a ON a.id = hits.id
+              WHERE articles_fts MATCH ?
+              ORDER BY hits.score, hits.id"
+        ))
+        .bind(terms.to_string());
+    }
     sql
 }
 

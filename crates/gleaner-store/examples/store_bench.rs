@@ -1,0 +1,413 @@
+//! Store benchmark: insert N synthetic articles, then time the queries people run.
+//!
+//! ```text
+//! cargo run --release -p gleaner-store --example store_bench -- 100000 [DB_PATH]
+//! ```
+//!
+//! Articles are about 600 words in 10 paragraphs, from a 20,000-word vocabulary with a
+//! Zipf-like spread, with 20 entity mentions each drawn (also Zipf-like) from 3,000 entities.
+//! Prints the insert rate, the database size per article, and the median and 95th percentile
+//! latency of: a full-text query with an entity filter, an entity-filtered listing without
+//! terms, `entities --top 20`, and `entities --top 20 --with NAME`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use gleaner_model::{Article, Entity, EntityKind};
+use gleaner_store::{EntityQuery, SearchQuery, Store};
+
+/// A small deterministic generator (xorshift64*), so every run inserts the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// A rank in `0..n`, small ranks far more likely (log-uniform, close to Zipf).
+    fn zipf(&mut self, n: usize) -> usize {
+        let r = (n as f64).powf(self.unit()) as usize;
+        r.saturating_sub(1).min(n - 1)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const SYLLABLES: [&str; 24] = [
+    "ka", "lo", "mi", "ten", "ra", "sul", "vor", "den", "pe", "tra", "mon", "sa", "gri", "lu",
+    "ber", "no", "vin", "cha", "ost", "el", "dar", "fi", "gen", "ul",
+];
+
+/// Word number `i` of the vocabulary: distinct, pronounceable, lowercase.
+fn word(mut i: usize) -> String {
+    let mut w = String::new();
+    loop {
+        w.push_str(SYLLABLES[i % SYLLABLES.len()]);
+        i /= SYLLABLES.len();
+        if i == 0 {
+            break;
+        }
+        i -= 1;
+    }
+    w
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Entity number `i`: (kind, canonical name, short surface form).
+fn entity(i: usize) -> (EntityKind, String, String) {
+    let kinds = [
+        EntityKind::Person,
+        EntityKind::Location,
+        EntityKind::Organization,
+        EntityKind::Person,
+        EntityKind::Group,
+        EntityKind::Location,
+    ];
+    let kind = kinds[i % kinds.len()];
+    let a = capitalised(&word(7000 + i * 3));
+    let b = capitalised(&word(9000 + i * 7));
+    match kind {
+        EntityKind::Person => (kind, format!("{a} {b}"), b),
+        EntityKind::Organization => (kind, format!("{a} Institute"), a.clone()),
+        _ => (kind, a.clone(), a),
+    }
+}
+
+const VOCABULARY: usize = 20_000;
+const ENTITIES: usize = 3_000;
+const WORDS: usize = 600;
+const MENTIONS: usize = 20;
+
+fn synthetic_article(
+    n: usize,
+    rng: &mut Rng,
+    entities: &[(EntityKind, String, String)],
+) -> Article {
+    let mut body = String::with_capacity(WORDS * 8);
+    let mut chars = 0usize;
+    let mut found = Vec::with_capacity(MENTIONS);
+    let mention_at: Vec<usize> = (0..MENTIONS).map(|_| rng.below(WORDS)).collect();
+    let push = |s: &str, body: &mut String, chars: &mut usize| {
+        body.push_str(s);
+        *chars += s.chars().count();
+    };
+    for w in 0..WORDS {
+        if w > 0 {
+            let sep = if w % 60 == 0 {
+                ".\n\n"
+            } else if w % 12 == 0 {
+                ". "
+            } else {
+                " "
+            };
+            push(sep, &mut body, &mut chars);
+        }
+        if mention_at.contains(&w) {
+            let (kind, name, short) = &entities[rng.zipf(ENTITIES)];
+            // A first mention by full name, later ones often by the short form.
+            let text = if rng.below(3) == 0 { short } else { name };
+            found.push(Entity {
+                kind: *kind,
+                text: text.clone(),
+                name: name.clone(),
+                start: chars,
+                end: chars + text.chars().count(),
+            });
+            push(text, &mut body, &mut chars);
+        } else {
+            push(&word(rng.zipf(VOCABULARY)), &mut body, &mut chars);
+        }
+    }
+    body.push('.');
+    let title = format!(
+        "{} {} {}",
+        capitalised(&word(rng.zipf(VOCABULARY))),
+        word(rng.zipf(VOCABULARY)),
+        n
+    );
+    let published = Utc
+        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + chrono::Duration::minutes(i64::try_from(n).unwrap_or(0) * 17);
+    Article {
+        url: format!(
+            "https://bench{}.blogspot.com/{}/post-{n}.html",
+            n % 50,
+            published.format("%Y/%m")
+        ),
+        canonical_url: None,
+        blogger_post_id: Some(format!("{}", 1_000_000_000_000 + n)),
+        title,
+        author: Some(format!("Author {}", n % 40)),
+        published_at: Some(published),
+        fetched_at: Some(Utc::now()),
+        language: Some("en".into()),
+        labels: vec![format!("label{}", n % 30), "news".into()],
+        comments_count: Some(u32::try_from(n % 7).unwrap_or(0)),
+        word_count: u32::try_from(WORDS).unwrap_or(0),
+        content_hash: format!("{:016x}", {
+            let mut h = Rng(n as u64 * 2 + 1);
+            h.next()
+        }),
+        body,
+        entities: found,
+        ..Article::default()
+    }
+}
+
+fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn time_queries<T>(
+    label: &str,
+    rounds: usize,
+    mut run: impl FnMut(usize) -> T,
+    size: impl Fn(&T) -> usize,
+) {
+    let mut times = Vec::with_capacity(rounds);
+    let mut results = 0;
+    for i in 0..rounds {
+        let t = Instant::now();
+        let out = run(i);
+        times.push(t.elapsed());
+        results += size(&out);
+    }
+    let (p50, p95) = percentiles(times);
+    println!(
+        "{label:<52} median {:>10}  p95 {:>10}  ({:.1} results/query)",
+        ms(p50),
+        ms(p95),
+        results as f64 / rounds as f64
+    );
+}
+
+/// Insert `n` synthetic articles in batches; print the rate and the size.
+fn insert(
+    store: &mut Store,
+    path: &std::path::Path,
+    n: usize,
+    entities: &[(EntityKind, String, String)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+
+    // Insert in batches of 200, as the pipeline's writer does; generation is not timed.
+    let batch_size = 200;
+    let mut insert_time = Duration::ZERO;
+    let mut body_bytes = 0usize;
+    let mut done = 0;
+    while done < n {
+        let batch: Vec<_> = (done..n.min(done + batch_size))
+            .map(|i| (synthetic_article(i, &mut rng, entities), None))
+            .collect();
+        body_bytes += batch.iter().map(|(a, _)| a.body.len()).sum::<usize>();
+        let t = Instant::now();
+        store.upsert_articles(&batch)?;
+        insert_time += t.elapsed();
+        done += batch.len();
+    }
+    store
+        .connection()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    let bytes = std::fs::metadata(path)?.len();
+    println!("articles                 {n}");
+    println!(
+        "average body             {} bytes, {WORDS} words, {MENTIONS} mentions",
+        body_bytes / n.max(1)
+    );
+    println!(
+        "insert                   {:.1} s, {:.0} articles/s",
+        insert_time.as_secs_f64(),
+        n as f64 / insert_time.as_secs_f64()
+    );
+    println!(
+        "database                 {:.1} MB, {} bytes/article",
+        bytes as f64 / 1e6,
+        bytes / n.max(1) as u64
+    );
+
+    // Re-upsert a sample: all unchanged.
+    let mut rng2 = Rng(0x9E37_79B9_7F4A_7C15);
+    let sample: Vec<_> = (0..n.min(1000))
+        .map(|i| (synthetic_article(i, &mut rng2, entities), None))
+        .collect();
+    let t = Instant::now();
+    store.upsert_articles(&sample)?;
+    println!(
+        "re-upsert unchanged      {:.0} articles/s",
+        sample.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir()?;
+    let path = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("bench.db"));
+    let entities: Vec<_> = (0..ENTITIES).map(entity).collect();
+    let reuse = path.exists();
+    let mut store = Store::open(&path)?;
+    let n = if reuse {
+        // An existing file: time the queries only.
+        let n: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))?;
+        println!("reusing {} with {n} articles", path.display());
+        usize::try_from(n)?
+    } else {
+        insert(&mut store, &path, n, &entities)?;
+        n
+    };
+
+    let top = store.top_entities(&EntityQuery {
+        top: 50,
+        ..EntityQuery::default()
+    })?;
+    let names: Vec<String> = top.iter().map(|e| e.name.clone()).collect();
+    let rounds = 60;
+    // Terms: mid-frequency words (ranks 300..3000 of the vocabulary), as in "nuclear".
+    let terms = |i: usize| word(300 + (i * 97) % 2700);
+    println!();
+    if std::env::var_os("STORE_BENCH_PLAN").is_some() {
+        let q = SearchQuery {
+            terms: Some(word(5)),
+            entities: vec![names[0].clone()],
+            limit: 20,
+            ..SearchQuery::default()
+        };
+        for line in store.search_plan(&q)? {
+            println!("plan: {line}");
+        }
+    }
+    time_queries(
+        "query TERM --entity NAME --limit 20",
+        rounds,
+        |i| {
+            store.search(&SearchQuery {
+                terms: Some(terms(i)),
+                entities: vec![names[i % names.len()].clone()],
+                limit: 20,
+                ..SearchQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "query TERM --limit 20",
+        rounds,
+        |i| {
+            store.search(&SearchQuery {
+                terms: Some(terms(i)),
+                limit: 20,
+                ..SearchQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "query COMMON-TERM --entity NAME --limit 20",
+        rounds,
+        |i| {
+            store.search(&SearchQuery {
+                terms: Some(word(5 + i % 20)),
+                entities: vec![names[i % names.len()].clone()],
+                limit: 20,
+                ..SearchQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "query --entity NAME --limit 20 (newest first)",
+        rounds,
+        |i| {
+            store.search(&SearchQuery {
+                entities: vec![names[i % names.len()].clone()],
+                limit: 20,
+                ..SearchQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "entities --top 20",
+        rounds,
+        |_| {
+            store.top_entities(&EntityQuery {
+                top: 20,
+                ..EntityQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "entities --top 20 --kind person",
+        rounds,
+        |_| {
+            store.top_entities(&EntityQuery {
+                top: 20,
+                kind: Some(EntityKind::Person),
+                ..EntityQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "entities --top 20 --with NAME",
+        rounds.min(20),
+        |i| {
+            store.top_entities(&EntityQuery {
+                top: 20,
+                with: Some(names[10 + i % 40].clone()),
+                ..EntityQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries(
+        "entities --top 20 --since (last 30 days)",
+        rounds.min(20),
+        |_| {
+            let newest = Utc
+                .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default()
+                + chrono::Duration::minutes(i64::try_from(n).unwrap_or(0) * 17);
+            store.top_entities(&EntityQuery {
+                top: 20,
+                since: Some(newest - chrono::Duration::days(30)),
+                ..EntityQuery::default()
+            })
+        },
+        |r| r.as_ref().map_or(0, Vec::len),
+    );
+    time_queries("stats", 5, |_| store.stats(), |_| 1);
+    Ok(())
+}
