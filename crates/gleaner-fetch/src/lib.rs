@@ -146,9 +146,9 @@ impl FetchConfig {
                 self.concurrency
             ));
         }
-        if !(self.per_host_per_second.is_finite() && self.per_host_per_second > 0.0) {
+        if !(self.per_host_per_second.is_finite() && self.per_host_per_second >= MIN_RATE) {
             return bad(format!(
-                "per_host_per_second must be a positive number, not {}",
+                "per_host_per_second must be a number of at least {MIN_RATE} (one request a day), not {}",
                 self.per_host_per_second
             ));
         }
@@ -160,8 +160,10 @@ impl FetchConfig {
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("read_timeout_secs", self.read_timeout_secs),
         ] {
-            if value == 0 {
-                return bad(format!("{key} must be at least 1"));
+            if value == 0 || value > MAX_TIMEOUT_SECS {
+                return bad(format!(
+                    "{key} must be between 1 and {MAX_TIMEOUT_SECS}, not {value}"
+                ));
             }
         }
         Ok(())
@@ -173,6 +175,13 @@ impl FetchConfig {
             .unwrap_or(Duration::from_secs(1))
     }
 }
+
+/// The lowest `per_host_per_second` accepted: one request a day.
+const MIN_RATE: f64 = 1.0 / 86_400.0;
+/// The longest timeout accepted, in seconds (an hour).
+const MAX_TIMEOUT_SECS: u64 = 3600;
+/// The longest interval a host's limiter is given (a day), whatever its Crawl-delay says.
+const MAX_HOST_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// The default user agent: names gleaner, its version and where to read about it.
 pub fn default_user_agent() -> String {
@@ -761,6 +770,7 @@ impl Fetcher {
             if let Some(delay) = robots.crawl_delay() {
                 interval = interval.max(delay);
             }
+            let interval = interval.min(MAX_HOST_INTERVAL);
             let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
                 .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
                 .allow_burst(NonZeroU32::MIN);

