@@ -1,0 +1,172 @@
+//! Score `Tagger::tag_tokens` on a CoNLL-format file, conlleval-style (exact chunk match).
+//!
+//! ```text
+//! cargo run --release -p gleaner-tag --example conll_eval -- [FILE] [--ignore-misc]
+//! ```
+//!
+//! FILE defaults to `../shared/ner/conll2003/eng.testa` (relative to the workspace root).
+//! The last column of each line is the gold tag (IOB1 or IOB2); blank lines end sentences;
+//! `-DOCSTART-` lines are skipped. `--ignore-misc` scores PER, LOC and ORG only (for
+//! UNER English-EWT, which has no MISC). Prints per-type precision, recall and F1, and tokens/s.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use gleaner_tag::Tagger;
+
+/// A chunk: (type, first token, one past the last token).
+type Chunk = (String, usize, usize);
+
+/// Chunks of a tag sequence, accepting IOB1 and IOB2 (conlleval's rules).
+fn chunks(tags: &[String]) -> Vec<Chunk> {
+    let split = |t: &str| -> (char, String) {
+        match t.split_once('-') {
+            Some((p, ty)) => (p.chars().next().unwrap_or('O'), ty.to_string()),
+            None => ('O', String::new()),
+        }
+    };
+    let mut out = Vec::new();
+    let mut current: Option<(String, usize)> = None;
+    let mut prev_ty = String::new();
+    for (i, t) in tags.iter().enumerate() {
+        let (p, ty) = split(t);
+        let starts = p == 'B' || (p == 'I' && ty != prev_ty);
+        let ends_prev = p == 'O' || starts;
+        if ends_prev {
+            if let Some((cty, s)) = current.take() {
+                out.push((cty, s, i));
+            }
+        }
+        if starts {
+            current = Some((ty.clone(), i));
+        }
+        prev_ty = if p == 'O' { String::new() } else { ty };
+    }
+    if let Some((cty, s)) = current {
+        out.push((cty, s, tags.len()));
+    }
+    out
+}
+
+#[derive(Default)]
+struct Counts {
+    gold: usize,
+    predicted: usize,
+    correct: usize,
+}
+
+fn prf(c: &Counts) -> (f64, f64, f64) {
+    let p = if c.predicted == 0 {
+        0.0
+    } else {
+        c.correct as f64 / c.predicted as f64
+    };
+    let r = if c.gold == 0 {
+        0.0
+    } else {
+        c.correct as f64 / c.gold as f64
+    };
+    let f = if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    };
+    (100.0 * p, 100.0 * r, 100.0 * f)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ignore_misc = args.iter().any(|a| a == "--ignore-misc");
+    let path = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "../shared/ner/conll2003/eng.testa".to_string());
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("conll_eval: cannot read {path}: {e}");
+            eprintln!(
+                "conll_eval: the CoNLL-2003 data is not in the repository (its licence forbids it);"
+            );
+            eprintln!(
+                "conll_eval: pass the path of eng.testa (or another CoNLL-format file) as the first argument."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut sentences: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut words = Vec::new();
+    let mut gold = Vec::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
+            if !words.is_empty() {
+                sentences.push((std::mem::take(&mut words), std::mem::take(&mut gold)));
+            }
+            continue;
+        }
+        words.push(cols.first().copied().unwrap_or_default().to_string());
+        gold.push(cols.last().copied().unwrap_or("O").to_string());
+    }
+    if !words.is_empty() {
+        sentences.push((words, gold));
+    }
+    let tagger = Tagger::new();
+    let keep = |ty: &str| !(ignore_misc && ty == "MISC");
+    let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut tokens = 0usize;
+    let started = Instant::now();
+    let mut predictions = Vec::with_capacity(sentences.len());
+    for (words, _) in &sentences {
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        tokens += refs.len();
+        predictions.push(tagger.tag_tokens(&refs));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    for ((_, gold), predicted) in sentences.iter().zip(&predictions) {
+        let g: Vec<Chunk> = chunks(gold).into_iter().filter(|c| keep(&c.0)).collect();
+        let p: Vec<Chunk> = chunks(predicted)
+            .into_iter()
+            .filter(|c| keep(&c.0))
+            .collect();
+        for c in &g {
+            per_type.entry(c.0.clone()).or_default().gold += 1;
+        }
+        for c in &p {
+            let counts = per_type.entry(c.0.clone()).or_default();
+            counts.predicted += 1;
+            if g.contains(c) {
+                counts.correct += 1;
+            }
+        }
+    }
+    let mut total = Counts::default();
+    println!("file: {path}");
+    println!(
+        "{} sentences, {tokens} tokens, {:.0} tokens/s (tagging only)",
+        sentences.len(),
+        tokens as f64 / elapsed.max(1e-9)
+    );
+    println!(
+        "{:<8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "type", "gold", "pred", "correct", "P", "R", "F1"
+    );
+    for (ty, c) in &per_type {
+        let (p, r, f) = prf(c);
+        println!(
+            "{ty:<8} {:>7} {:>7} {:>7} {p:>7.2} {r:>7.2} {f:>7.2}",
+            c.gold, c.predicted, c.correct
+        );
+        total.gold += c.gold;
+        total.predicted += c.predicted;
+        total.correct += c.correct;
+    }
+    let (p, r, f) = prf(&total);
+    println!(
+        "{:<8} {:>7} {:>7} {:>7} {p:>7.2} {r:>7.2} {f:>7.2}",
+        "overall", total.gold, total.predicted, total.correct
+    );
+    ExitCode::SUCCESS
+}
