@@ -33,10 +33,8 @@ fn chunks(tags: &[String]) -> Vec<Chunk> {
         let (p, ty) = split(t);
         let starts = p == 'B' || (p == 'I' && ty != prev_ty);
         let ends_prev = p == 'O' || starts;
-        if ends_prev {
-            if let Some((cty, s)) = current.take() {
-                out.push((cty, s, i));
-            }
+        if let Some((cty, s)) = current.take_if(|_| ends_prev) {
+            out.push((cty, s, i));
         }
         if starts {
             current = Some((ty.clone(), i));
