@@ -9,7 +9,8 @@
 //! `comments-feed`, with the expected fields. Every field named in the gold is compared and
 //! printed as `ok` or `WRONG` (with what was got and what was wanted), then a total. Bodies
 //! are compared on the blocks joined with a blank line, whitespace collapsed (the cleaner is
-//! another crate). Index pages are not extracted yet and are listed as skipped.
+//! another crate). Index pages are read with `extract_index`; other kinds are listed as
+//! skipped.
 //!
 //! Exit status: 0 when every compared field is right, 1 when some are wrong, 2 when the
 //! directory or its gold file is missing or unreadable.
@@ -317,6 +318,53 @@ fn eval_feed(t: &mut Tally, dir: &Path, g: &Value) {
     }
 }
 
+fn eval_index(t: &mut Tally, dir: &Path, g: &Value) {
+    let file = g["file"].as_str().unwrap_or_default();
+    let Ok(html) = std::fs::read_to_string(dir.join(file)) else {
+        t.check(file, "read", false, "unreadable", "file");
+        return;
+    };
+    let url = g["url"].as_str().unwrap_or_default();
+    let got = gleaner_scrape::extract_index(&html, url);
+    let want = g["posts"].as_array().cloned().unwrap_or_default();
+    t.check(
+        file,
+        "posts",
+        got.len() == want.len(),
+        &got.len().to_string(),
+        &want.len().to_string(),
+    );
+    for (i, w) in want.iter().enumerate() {
+        let p = got.get(i).cloned().unwrap_or_default();
+        if let Some(wt) = w.get("title").and_then(Value::as_str) {
+            let gt = p.title.clone().unwrap_or_default();
+            t.check(file, &format!("posts[{i}].title"), gt == wt, &gt, wt);
+        }
+        if let Some(wp) = w.get("published") {
+            let (ok, got_s, want_s) = date_matches(p.published_at, wp);
+            t.check(file, &format!("posts[{i}].published"), ok, &got_s, &want_s);
+        }
+        if let Some(wu) = w.get("url_path").and_then(Value::as_str) {
+            let path = p
+                .url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .map(|u| u.path().to_string());
+            t.check(
+                file,
+                &format!("posts[{i}].url_path"),
+                path.as_deref() == Some(wu),
+                &opt_str(path.as_deref()),
+                wu,
+            );
+        }
+        if let Some(wc) = w.get("comments") {
+            let (ok, got_s, want_s) = count_matches(p.comments_count, wc);
+            t.check(file, &format!("posts[{i}].comments"), ok, &got_s, &want_s);
+        }
+    }
+}
+
 fn default_dir() -> PathBuf {
     // CARGO_MANIFEST_DIR is crates/gleaner-scrape; the workspace root is two levels up.
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/blogger")
@@ -358,6 +406,7 @@ fn main() -> ExitCode {
         match g["kind"].as_str().unwrap_or_default() {
             "post" => eval_post(&mut t, &dir, g),
             "feed" | "comments-feed" => eval_feed(&mut t, &dir, g),
+            "index" => eval_index(&mut t, &dir, g),
             other => {
                 t.skipped += 1;
                 println!(

@@ -2,6 +2,7 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, FixedOffset};
 use gleaner_model::{Extractor, ScrapedArticle};
 use regex::Regex;
 use scraper::{ElementRef, Html, Selector};
@@ -649,6 +650,144 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
             Extractor::BloggerClassic
         }),
     }
+}
+
+/// One post as a Blogger index page (home, label, archive or search results) lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexedPost {
+    /// The post's page URL, absolute (resolved against the index page's URL).
+    pub url: Option<String>,
+    /// The title as listed; `Some("")` is never given: an untitled post has `None`.
+    pub title: Option<String>,
+    /// When the post was published, with the page's offset.
+    pub published_at: Option<DateTime<FixedOffset>>,
+    /// The comment count the listing shows; `None` when it shows none.
+    pub comments_count: Option<u32>,
+    /// Blogger's post id, when the listing carries it.
+    pub post_id: Option<String>,
+}
+
+static ANCHOR_NAME_ID: LazyLock<Regex> = LazyLock::new(|| regex_literal(r"^\d{6,20}$"));
+
+/// Every post an index page lists, in page order: the Blog widget's posts (several may share
+/// one date header) and the FeaturedPost widget's, without duplicates. Sidebar widgets
+/// (popular posts, archive, labels) are not listings of this page and are left out. Works on
+/// any page; a post page gives its one post.
+pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
+    let doc = Html::parse_document(html);
+    let base = url::Url::parse(url).ok();
+    let resolve = |href: &str| -> String {
+        match base.as_ref().and_then(|b| b.join(href.trim()).ok()) {
+            Some(u) => u.to_string(),
+            None => href.trim().to_string(),
+        }
+    };
+    let in_listing = |el: ElementRef<'_>| {
+        el.ancestors().filter_map(ElementRef::wrap).any(|a| {
+            has_any_class(a, &["Blog", "FeaturedPost", "blog-posts"])
+                || a.value()
+                    .attr("id")
+                    .is_some_and(|id| id.starts_with("Blog") || id.starts_with("FeaturedPost"))
+        })
+    };
+    let matched: Vec<ElementRef<'_>> = doc
+        .select(selector!(".post, .hentry, .blog-post"))
+        .filter(|e| in_listing(*e))
+        .collect();
+    let mut posts: Vec<IndexedPost> = Vec::new();
+    for el in matched.iter().copied() {
+        if el
+            .ancestors()
+            .any(|a| matched.iter().any(|m| m.id() == a.id()))
+        {
+            continue;
+        }
+        let post_id = first_attr(el, selector!("meta[itemprop='postId']"), "content")
+            .or_else(|| {
+                el.select(selector!("a[name]"))
+                    .filter_map(|a| a.value().attr("name"))
+                    .find(|n| ANCHOR_NAME_ID.is_match(n))
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                el.select(selector!("[id^='post-body-']"))
+                    .filter_map(|e| e.value().attr("id"))
+                    .find_map(|id| {
+                        POST_BODY_ID
+                            .captures(id)
+                            .and_then(|c| c.get(1))
+                            .map(|m| m.as_str().to_string())
+                    })
+            })
+            .or_else(|| el.value().attr("data-id").map(str::to_string));
+        let title = first_text(el, selector!(".post-title, .entry-title"));
+        let url = first_attr(
+            el,
+            selector!(".post-title a[href], .entry-title a[href]"),
+            "href",
+        )
+        .or_else(|| {
+            first_attr(
+                el,
+                selector!(".post-timestamp meta[itemprop='url']"),
+                "content",
+            )
+        })
+        .or_else(|| {
+            first_attr(
+                el,
+                selector!("a.timestamp-link[href], a[rel~='bookmark'][href]"),
+                "href",
+            )
+        })
+        .map(|h| resolve(&h));
+        let published_at = first_attr(
+            el,
+            selector!("abbr.published[title], .published[title]"),
+            "title",
+        )
+        .or_else(|| {
+            first_attr(
+                el,
+                selector!("time.published[datetime], time[datetime]"),
+                "datetime",
+            )
+        })
+        .or_else(|| {
+            first_attr(
+                el,
+                selector!("[itemprop='datePublished'][content]"),
+                "content",
+            )
+        })
+        .and_then(|d| parse_date(&d));
+        let comments_count = first_attr(el, selector!("[data-num-comments]"), "data-num-comments")
+            .and_then(|n| n.trim().parse().ok())
+            .or_else(|| {
+                el.select(selector!(
+                    "a.comment-link, span.num_comments, .comment-bubble"
+                ))
+                .find_map(|c| parse_comment_header(&text_of(c)))
+            });
+        let post = IndexedPost {
+            url,
+            title,
+            published_at,
+            comments_count,
+            post_id,
+        };
+        if post.url.is_none() && post.post_id.is_none() && post.title.is_none() {
+            continue;
+        }
+        let duplicate = posts.iter().any(|p| {
+            (p.url.is_some() && p.url == post.url)
+                || (p.post_id.is_some() && p.post_id == post.post_id)
+        });
+        if !duplicate {
+            posts.push(post);
+        }
+    }
+    posts
 }
 
 #[cfg(test)]

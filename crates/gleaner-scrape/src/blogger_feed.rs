@@ -70,17 +70,17 @@ pub struct FeedPage {
 pub fn parse_feed(body: &str) -> Result<FeedPage, ScrapeError> {
     let trimmed = body.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') {
-        return parse_json(trimmed);
+        return parse_json(trimmed).map(with_site_name);
     }
     if trimmed.starts_with('<') {
         let root = parse_xml(trimmed)?;
         return match root.name.as_str() {
-            "feed" => Ok(parse_atom_feed(&root)),
+            "feed" => Ok(with_site_name(parse_atom_feed(&root))),
             "entry" => Ok(FeedPage {
                 entries: vec![atom_entry(&root)],
                 ..FeedPage::default()
             }),
-            "rss" => Ok(parse_rss(&root)),
+            "rss" => Ok(with_site_name(parse_rss(&root))),
             other => Err(ScrapeError::NotAFeed(format!("root element <{other}>"))),
         };
     }
@@ -293,6 +293,16 @@ fn parse_xml(body: &str) -> Result<XmlNode, ScrapeError> {
 
 fn parse_u64(s: Option<String>) -> Option<u64> {
     s.and_then(|v| v.trim().parse().ok())
+}
+
+/// Give every entry the blog's title as its site name (used to clean titles).
+fn with_site_name(mut page: FeedPage) -> FeedPage {
+    if let Some(title) = page.title.clone() {
+        for e in &mut page.entries {
+            e.article.site_name.get_or_insert_with(|| title.clone());
+        }
+    }
+    page
 }
 
 fn parse_atom_feed(feed: &XmlNode) -> FeedPage {

@@ -250,6 +250,7 @@ fn atom_full_feed() {
     );
     let a = &e.article;
     assert_eq!(a.extractor, Some(Extractor::BloggerFeed));
+    assert_eq!(a.site_name.as_deref(), Some("Harbour Town Herald"));
     assert_eq!(
         a.title.as_deref(),
         Some("Ferry council votes for a new timetable")
@@ -504,5 +505,99 @@ fn never_panics_on_odd_input() {
         if let Some(prefix) = ATOM_FULL.get(..cut) {
             let _ = parse_feed(prefix);
         }
+    }
+}
+
+#[test]
+fn index_page_lists_every_post_once() {
+    let html = include_str!("../tests/fixtures/classic_index.html");
+    let posts = crate::extract_index(html, "http://cocinadelola.blogspot.com/");
+    let urls: Vec<&str> = posts.iter().filter_map(|p| p.url.as_deref()).collect();
+    assert_eq!(
+        urls,
+        vec![
+            "http://cocinadelola.blogspot.com/2023/12/turron.html",
+            "http://cocinadelola.blogspot.com/2024/02/tortilla-de-patatas.html",
+            "http://cocinadelola.blogspot.com/2024/02/blog-post_03.html",
+        ]
+    );
+    assert_eq!(posts[1].title.as_deref(), Some("Tortilla de patatas"));
+    assert_eq!(posts[1].comments_count, Some(3));
+    assert_eq!(posts[1].post_id.as_deref(), Some("2220003330004440005"));
+    assert_eq!(
+        posts[1].published_at.unwrap().to_rfc3339(),
+        "2024-02-03T10:04:00+01:00"
+    );
+    // An untitled post under the same date header.
+    assert_eq!(posts[2].title, None);
+    assert_eq!(posts[2].comments_count, Some(0));
+    assert_eq!(
+        posts[2].published_at.unwrap().to_rfc3339(),
+        "2024-02-03T08:30:00+01:00"
+    );
+    assert_eq!(posts[0].post_id.as_deref(), Some("2220003330004449999"));
+}
+
+/// A small deterministic generator (no dependency): mutated and random markup must never
+/// make the extractors or the feed parser panic.
+#[test]
+fn random_and_mutated_input_never_panics() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces = [
+        "<div class='post-body'>",
+        "</div>",
+        "<br>",
+        "<p>",
+        "</p>",
+        "<h3 class='post-title'>",
+        "&amp;",
+        "&#x",
+        "<abbr class='published' title='2020-13-45T99:00:00+25:00'>",
+        "<time class='published' datetime=''>",
+        "<script type='application/ld+json'>{\"@type\":\"BlogPosting\",\"author\":[",
+        "</script>",
+        "<noscript>",
+        "'postId': '",
+        "_WidgetManager._SetDataContext([{",
+        "<entry>",
+        "<feed>",
+        "<thr:total>",
+        "{\"feed\":{\"entry\":[",
+        "é",
+        "\u{0}",
+        "<![CDATA[",
+        "<!--",
+        "<pre>",
+        "<li>",
+        "<section id='comments' data-num-comments='-1'>",
+        "<meta name='generator' content='blogger'>",
+        "<a rel='tag'>",
+        "<table><tr><td>",
+        "text, with commas, ",
+    ];
+    let corpus = [CLASSIC, CONTEMPO, ATOM_FULL, RSS, JSON_FULL];
+    for round in 0..300 {
+        let mut doc = String::new();
+        if round % 2 == 0 {
+            let base = corpus[round % corpus.len()];
+            let cut = (next() as usize) % (base.len() + 1);
+            let mut start = cut;
+            while !base.is_char_boundary(start) {
+                start -= 1;
+            }
+            doc.push_str(&base[..start]);
+        }
+        for _ in 0..(next() % 60) {
+            doc.push_str(pieces[(next() as usize) % pieces.len()]);
+        }
+        let _ = extract(&doc, "http://x.blogspot.de/2020/01/a.html?m=1");
+        let _ = crate::extract_index(&doc, "not a url");
+        let _ = parse_feed(&doc);
     }
 }

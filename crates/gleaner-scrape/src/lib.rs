@@ -53,7 +53,9 @@ mod urls;
 mod fixture_tests;
 
 pub use blocks::html_to_blocks;
-pub use blogger::{BloggerPageInfo, blogger_page_info, is_blogger_html};
+pub use blogger::{
+    BloggerPageInfo, IndexedPost, blogger_page_info, extract_index, is_blogger_html,
+};
 pub use urls::{blogger_post_feed_url, canonical_blogger_url};
 
 /// What went wrong reading a feed or sitemap. HTML extraction itself never fails.
