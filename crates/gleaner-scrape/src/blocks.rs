@@ -115,6 +115,12 @@ static GENERIC_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|disqus|outbrain|taboola|recommend)([-_ ]|$)",
     )
 });
+/// Image captions and credits: part of the page, not of the article's text.
+static GENERIC_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(
+        r"(?i)(^|[-_ ])(caption|credit|credits|photo-credit|image-credit|wp-caption-text)([-_ ]|$)",
+    )
+});
 static GENERIC_POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(r"(?i)(article|body|content|entry|main|post|story|text)")
 });
@@ -292,7 +298,7 @@ pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
 pub(crate) fn generic_boilerplate(el: ElementRef<'_>) -> bool {
     let v = el.value();
     let name = v.name();
-    if matches!(name, "nav" | "aside" | "footer") {
+    if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
         return true;
     }
     let hint = format!(
@@ -300,13 +306,19 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>) -> bool {
         v.attr("class").unwrap_or_default(),
         v.attr("id").unwrap_or_default()
     );
+    if GENERIC_CAPTION.is_match(&hint) {
+        return true;
+    }
     if !hint.trim().is_empty()
         && GENERIC_NEGATIVE.is_match(&hint)
         && !GENERIC_POSITIVE.is_match(&hint)
     {
         return true;
     }
-    if matches!(name, "ul" | "ol" | "div" | "section" | "table") {
+    if matches!(name, "ul" | "ol") && link_density(el) > 0.5 {
+        return true;
+    }
+    if matches!(name, "div" | "section" | "table") {
         let len = text_len(el);
         if len < 400 && link_density(el) > 0.6 {
             return true;

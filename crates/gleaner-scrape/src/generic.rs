@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use gleaner_model::{Extractor, ScrapedArticle};
+use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html};
 
@@ -90,7 +90,7 @@ fn excluded_region(el: ElementRef<'_>) -> bool {
 }
 
 /// The element holding the page's main content, by scoring.
-pub(crate) fn main_content(doc: &Html) -> Option<ElementRef<'_>> {
+pub(crate) fn main_content(doc: &Html) -> Vec<ElementRef<'_>> {
     let mut scores: HashMap<_, (ElementRef<'_>, f64)> = HashMap::new();
     for p in doc.select(selector!("p, pre, td, blockquote, div, section, article")) {
         let name = p.value().name();
@@ -147,34 +147,84 @@ pub(crate) fn main_content(doc: &Html) -> Option<ElementRef<'_>> {
         }
     }
     let mut best: Option<(ElementRef<'_>, f64)> = None;
-    for (_, (el, score)) in scores {
-        let final_score = score * (1.0 - link_density(el));
+    for (el, score) in scores.values() {
+        let final_score = score * (1.0 - link_density(*el));
         let better = match best {
             None => true,
             Some((b, bs)) => final_score > bs || (final_score == bs && el.id() < b.id()),
         };
         if better {
-            best = Some((el, final_score));
+            best = Some((*el, final_score));
         }
     }
-    let (top, top_score) = best?;
-    // If the parent holds clearly more good text (the article split over sibling blocks), take it.
-    let mut chosen = top;
-    if let Some(parent) = top.parent().and_then(ElementRef::wrap)
-        && !matches!(parent.value().name(), "body" | "html")
-    {
-        let siblings_text: usize = parent
-            .children()
-            .filter_map(ElementRef::wrap)
-            .filter(|c| c.id() != top.id() && link_density(*c) < 0.3 && class_weight(*c) >= 0.0)
-            .map(|c| text_of(c).chars().count())
-            .sum();
-        let top_len = text_of(top).chars().count();
-        if siblings_text > top_len / 2 && top_score > 0.0 && link_density(parent) < 0.35 {
-            chosen = parent;
+    let Some((top, _)) = best else {
+        return Vec::new();
+    };
+    // The article may be split into chunks that share the top block's tag and class (one
+    // per section, ads and promos between): take every such chunk that reads as text.
+    let top_class = top
+        .value()
+        .attr("class")
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let mut chosen: Vec<ElementRef<'_>> = vec![top];
+    if let Some(class) = top_class {
+        for (el, score) in scores.values() {
+            if el.id() == top.id()
+                || el.value().name() != top.value().name()
+                || el.value().attr("class").map(str::trim) != Some(class)
+                || *score <= 0.0
+                || link_density(*el) > 0.3
+            {
+                continue;
+            }
+            chosen.push(*el);
         }
     }
-    Some(chosen)
+    // Outermost only, in document order.
+    let all = chosen.clone();
+    chosen.retain(|e| !e.ancestors().any(|a| all.iter().any(|o| o.id() == a.id())));
+    chosen.sort_by_key(|e| e.id());
+    chosen
+}
+
+/// Lone words that label page furniture, not article text.
+const FURNITURE: &[&str] = &[
+    "advertisement",
+    "advert",
+    "ad",
+    "ads",
+    "sponsored",
+    "caption",
+    "close",
+    "share",
+    "comments",
+    "related",
+    "read more",
+    "continue reading",
+    "image",
+    "photo",
+    "video",
+];
+
+/// Drop the blocks a scored main-content block drags along: the title repeated as the first
+/// heading, and lone furniture words ("Advertisement", "Close", …).
+fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Vec<TextBlock> {
+    blocks.retain(|b| {
+        let t = collapse_ws(&b.text).to_lowercase();
+        !FURNITURE.contains(&t.trim_end_matches([':', '.', '…']))
+    });
+    if let (Some(first), Some(title)) = (blocks.first(), title) {
+        let first_text = collapse_ws(&first.text);
+        let title = collapse_ws(title);
+        if first.kind == BlockKind::Heading
+            && !first_text.is_empty()
+            && (title.starts_with(&first_text) || first_text == title)
+        {
+            blocks.remove(0);
+        }
+    }
+    blocks
 }
 
 fn title_of(doc: &Html, ld: Option<&serde_json::Value>) -> Option<String> {
@@ -245,14 +295,19 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
         )
         .or_else(|| meta_content(doc, "og:url"));
 
-    let blocks = main_content(doc)
-        .map(|el| element_blocks(el, SkipRules::Generic))
-        .unwrap_or_default();
+    let title = title_of(doc, ld);
+    let blocks = tidy_blocks(
+        main_content(doc)
+            .into_iter()
+            .flat_map(|el| element_blocks(el, SkipRules::Generic))
+            .collect(),
+        title.as_deref(),
+    );
 
     ScrapedArticle {
         url: url.to_string(),
         canonical_url: canonical,
-        title: title_of(doc, ld),
+        title,
         site_name: meta_content(doc, "og:site_name").or_else(|| {
             ld.and_then(|o| o.get("publisher"))
                 .and_then(|p| ld_string(p, "name"))
