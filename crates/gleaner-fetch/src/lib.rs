@@ -11,7 +11,9 @@
 //!   loopback addresses, checked on IP literals and on every DNS answer);
 //! - reads the host's robots.txt once per run (per [`Fetcher`]), obeys it for gleaner's product
 //!   token, and slows down to its `Crawl-delay`; a disallowed URL is [`FetchOutcome::Skipped`]
-//!   and never requested;
+//!   and never requested; a robots.txt that answers 4xx allows everything, one that stays 5xx or
+//!   silent through the retries makes the host [`FetchError::HostUnavailable`] for this run;
+//! - treats `http://` and `https://` of one host name as one host (one rate, one robots.txt);
 //! - waits its turn: a global limit of requests in flight (`concurrency`) and a per-host rate
 //!   (`per_host_per_second`, a [`governor`] GCRA limiter per host);
 //! - sends the stored [`Validators`] as `If-None-Match` / `If-Modified-Since`, so an unchanged
@@ -19,7 +21,8 @@
 //! - follows redirects itself (each hop checked as above), up to `max_redirects`, detecting loops;
 //! - retries connection failures, timeouts and 408/429/500/502/503/504 with exponential backoff
 //!   and jitter, honouring `Retry-After` (seconds or HTTP date) up to `max_retry_after_secs`;
-//! - skips non-text responses (images, PDF, octet-stream, …) before reading their bodies;
+//! - skips non-text responses (images, PDF, octet-stream, …) before reading their bodies, and
+//!   bodies with no `Content-Type` whose first bytes show they are binary;
 //! - streams the body and stops at `max_body_bytes` counted after decompression (a gzip bomb costs
 //!   no memory), saying so in [`FetchedPage::truncated`];
 //! - enforces a connect timeout, an idle-read timeout and a total timeout on every attempt;
@@ -408,6 +411,9 @@ impl fmt::Debug for Fetcher {
     }
 }
 
+/// Why a robots.txt attempt failed in a way worth retrying, and the server's Retry-After.
+type RobotsRetry = (String, Option<Duration>);
+
 /// What one attempt at one URL came to.
 enum Attempt {
     Redirect(Option<String>),
@@ -703,6 +709,11 @@ impl Fetcher {
                 last_modified: header_str(headers, header::LAST_MODIFIED),
             };
             let (bytes, truncated) = read_capped(response, config.max_body_bytes).await?;
+            if let Some(kind) = sniff_binary(&bytes).filter(|_| content_type.is_none()) {
+                return Ok(Attempt::Skipped(format!(
+                    "no content type, and the body is {kind}"
+                )));
+            }
             Ok(Attempt::Body {
                 status: status.as_u16(),
                 content_type,
@@ -749,8 +760,12 @@ impl Fetcher {
     }
 
     /// The state of `url`'s origin, reading its robots.txt the first time it is asked for.
+    ///
+    /// Hosts are told apart by name and explicit port, not by scheme: `http://` and `https://`
+    /// on the default ports share one rate limit and one robots.txt (read over the scheme of the
+    /// first URL seen), so an http → https redirect does not double the rate at a site.
     async fn host_state(&self, url: &Url) -> Arc<HostState> {
-        let origin = url.origin().ascii_serialization();
+        let origin = host_key(url);
         let cell = {
             let mut hosts = self
                 .inner
@@ -790,58 +805,90 @@ impl Fetcher {
         .clone()
     }
 
-    /// GET the origin's robots.txt and make a policy of it.
+    /// GET the origin's robots.txt and make a policy of it, retrying like a page (connection
+    /// failures, timeouts, 429 and 5xx) before deciding the host cannot be crawled this run.
     async fn read_robots(&self, url: &Url) -> RobotsPolicy {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
         let config = &self.inner.config;
+        let cap = Duration::from_secs(config.max_retry_after_secs);
+        let base = Duration::from_millis(config.retry_base_delay_ms);
+        let max_delay = Duration::from_secs(config.retry_max_delay_secs);
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let (reason, retry_after) = match self.robots_attempt(&robots_url).await {
+                Ok(policy) => return policy,
+                Err(failure) => failure,
+            };
+            if let Some(wait) = retry_after.filter(|wait| *wait > cap) {
+                return RobotsPolicy::Unreachable(format!(
+                    "{reason}, Retry-After {} s is more than max_retry_after_secs",
+                    wait.as_secs()
+                ));
+            }
+            if attempts >= config.max_attempts {
+                return RobotsPolicy::Unreachable(format!("{reason}, after {attempts} attempt(s)"));
+            }
+            let wait = retry_after.unwrap_or_else(|| retry::backoff(attempts, base, max_delay));
+            tracing::debug!(%robots_url, attempt = attempts, ?wait, %reason, "retrying robots.txt");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One robots.txt request: a policy, or (to try again) why it failed and any Retry-After.
+    async fn robots_attempt(&self, robots_url: &Url) -> Result<RobotsPolicy, RobotsRetry> {
+        let config = &self.inner.config;
         let Ok(_permit) = self.inner.permits.acquire().await else {
-            return RobotsPolicy::Unreachable("the fetcher is shutting down".to_string());
+            return Ok(RobotsPolicy::Unreachable(
+                "the fetcher is shutting down".to_string(),
+            ));
         };
         let exchange = async {
-            let response = self
+            let response = match self
                 .inner
                 .robots_client
                 .get(robots_url.clone())
                 .send()
-                .await?;
+                .await
+            {
+                Ok(response) => response,
+                // More than five redirects: RFC 9309 lets a crawler take that as "no robots.txt".
+                Err(e) if e.is_redirect() => return Ok(Ok(RobotsPolicy::AllowAll)),
+                Err(e) => return Err(classify(&e)),
+            };
             let status = response.status();
             if status.is_success() {
-                let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES)
-                    .await
-                    .map_err(Fallible::Read)?;
-                return Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes));
+                let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
+                return Ok(Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes)));
             }
             if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                return Ok(RobotsPolicy::Unreachable(format!("HTTP {status}")));
+                let retry_after = header_str(response.headers(), header::RETRY_AFTER)
+                    .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                return Ok(Err((format!("HTTP {status}"), retry_after)));
             }
-            // 4xx (and anything else unexpected, e.g. a redirect without Location) means no rules.
-            Ok(RobotsPolicy::AllowAll)
+            // 4xx (and anything else unexpected) means there are no rules.
+            Ok(Ok(RobotsPolicy::AllowAll))
         };
         match tokio::time::timeout(config.timeout(), exchange).await {
-            Ok(Ok(policy)) => policy,
-            Ok(Err(Fallible::Http(e))) if e.is_redirect() => RobotsPolicy::AllowAll,
-            Ok(Err(Fallible::Http(e))) => RobotsPolicy::Unreachable(chain(&e)),
-            Ok(Err(Fallible::Read(
-                AttemptError::Retryable(r) | AttemptError::Fatal(r) | AttemptError::Refused(r),
-            ))) => RobotsPolicy::Unreachable(r),
-            Err(_) => {
-                RobotsPolicy::Unreachable(format!("timed out after {} s", config.timeout_secs))
+            Ok(Ok(answer)) => answer,
+            Ok(Err(AttemptError::Retryable(reason))) => Err((reason, None)),
+            Ok(Err(AttemptError::Fatal(reason) | AttemptError::Refused(reason))) => {
+                Ok(RobotsPolicy::Unreachable(reason))
             }
+            Err(_) => Err((format!("timed out after {} s", config.timeout_secs), None)),
         }
     }
 }
 
-enum Fallible {
-    Http(reqwest::Error),
-    Read(AttemptError),
-}
-
-impl From<reqwest::Error> for Fallible {
-    fn from(e: reqwest::Error) -> Self {
-        Fallible::Http(e)
+/// The key of a URL's host state: the host name, and the port when it is not the default.
+fn host_key(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -945,9 +992,54 @@ pub fn is_textual(content_type: &str) -> bool {
         || subtype == "ecmascript"
 }
 
+/// What a body with no `Content-Type` is, if its first bytes show it is not text: a known
+/// file signature, or the control bytes that WHATWG MIME sniffing takes as binary.
+fn sniff_binary(body: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"%PDF-", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\x1f\x8b\x08", "gzip data"),
+    ];
+    if let Some((_, kind)) = SIGNATURES.iter().find(|(magic, _)| body.starts_with(magic)) {
+        return Some(kind);
+    }
+    if encoding_rs::Encoding::for_bom(body).is_some() {
+        return None;
+    }
+    let head = &body[..body.len().min(512)];
+    let binary = |b: &u8| matches!(b, 0x00..=0x08 | 0x0b | 0x0e..=0x1a | 0x1c..=0x1f);
+    head.iter().any(binary).then_some("binary data")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_bodies_are_recognised() {
+        assert_eq!(sniff_binary(b"\x89PNG\r\n\x1a\n...."), Some("a PNG image"));
+        assert_eq!(sniff_binary(b"%PDF-1.7"), Some("a PDF document"));
+        assert_eq!(sniff_binary(b"abc\x00def"), Some("binary data"));
+        assert_eq!(sniff_binary(b"<html>caf\xc3\xa9\r\n\t</html>"), None);
+        assert_eq!(
+            sniff_binary(b"\xff\xfe<\x00h\x00"),
+            None,
+            "UTF-16 with a BOM is text"
+        );
+        assert_eq!(sniff_binary(b""), None);
+    }
+
+    #[test]
+    fn host_keys_ignore_scheme_and_default_ports() {
+        let key = |s: &str| host_key(&Url::parse(s).unwrap());
+        assert_eq!(key("http://Example.com/a"), key("https://example.com/b"));
+        assert_eq!(key("http://example.com:80/"), "example.com");
+        assert_ne!(key("http://127.0.0.1:8080/"), key("http://127.0.0.1:8081/"));
+    }
 
     #[test]
     fn textual_content_types() {

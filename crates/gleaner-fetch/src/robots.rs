@@ -2,8 +2,9 @@
 //!
 //! Following RFC 9309: a 2xx file is parsed and obeyed for gleaner's product token (the user
 //! agent up to its first `/`), falling back to the `*` group; a 4xx (other than 429) means there
-//! are no rules, so everything is allowed; a 5xx, a 429, a timeout or a connection failure means
-//! the host is not crawled at all in this run (the next run asks again).
+//! are no rules, so everything is allowed; a 5xx, a 429, a timeout or a connection failure, still
+//! there after the same retries a page gets, means the host is not crawled at all in this run
+//! (the next run asks again).
 
 use std::time::Duration;
 

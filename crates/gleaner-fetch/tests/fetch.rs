@@ -148,6 +148,18 @@ async fn non_text_responses_are_skipped_with_their_type() {
 }
 
 #[tokio::test]
+async fn a_binary_body_without_content_type_is_skipped() {
+    let server = Server::start("127.0.0.1", |_| {
+        Reply::status(200).body(&b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"[..])
+    })
+    .await;
+    match get(&fetcher(config()), &server.url("/image")).await {
+        Ok(FetchOutcome::Skipped { reason, .. }) => assert!(reason.contains("PNG"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn body_is_cut_at_the_cap_and_marked_truncated() {
     let server = Server::start("127.0.0.1", |r| {
         let len = if r.path == "/big" { 5000 } else { 1000 };
@@ -783,14 +795,48 @@ async fn robots_5xx_means_the_host_is_not_crawled_this_run() {
         }
     })
     .await;
-    let fetcher = fetcher(polite());
+    let fetcher = fetcher(FetchConfig {
+        max_attempts: 2,
+        ..polite()
+    });
     for path in ["/one", "/two"] {
         let err = get(&fetcher, &server.url(path)).await.unwrap_err();
         assert!(matches!(err, FetchError::HostUnavailable { .. }), "{err}");
         assert!(err.to_string().contains("503"), "{err}");
+        assert!(err.is_transient());
     }
-    assert_eq!(server.hits("/robots.txt").len(), 1);
-    assert_eq!(server.requests().len(), 1, "no page was requested");
+    assert_eq!(
+        server.hits("/robots.txt").len(),
+        2,
+        "robots.txt is retried like a page, then not asked again this run"
+    );
+    assert_eq!(server.requests().len(), 2, "no page was requested");
+}
+
+#[tokio::test]
+async fn a_robots_txt_that_fails_once_is_retried_and_obeyed() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let server = Server::start("127.0.0.1", move |r| {
+        if r.path != "/robots.txt" {
+            Reply::html("ok")
+        } else if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::status(502)
+        } else {
+            Reply::status(200).body("User-agent: *\nDisallow: /drafts/\n")
+        }
+    })
+    .await;
+    let fetcher = fetcher(polite());
+    assert!(matches!(
+        get(&fetcher, &server.url("/drafts/x")).await,
+        Ok(FetchOutcome::Skipped { .. })
+    ));
+    assert_eq!(
+        page(get(&fetcher, &server.url("/posts/y")).await).body,
+        "ok"
+    );
+    assert_eq!(server.hits("/robots.txt").len(), 2);
+    assert!(server.hits("/drafts/x").is_empty());
 }
 
 #[tokio::test]
@@ -805,6 +851,7 @@ async fn robots_timeout_means_the_host_is_not_crawled_this_run() {
     .await;
     let fetcher = fetcher(FetchConfig {
         read_timeout_secs: 1,
+        max_attempts: 1,
         ..polite()
     });
     let err = get(&fetcher, &server.url("/page")).await.unwrap_err();
