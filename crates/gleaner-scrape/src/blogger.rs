@@ -533,7 +533,7 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
         .get(..scopes.len().saturating_sub(1))
         .unwrap_or_default();
 
-    let title = in_scopes(main_scopes, |s| {
+    let mut title = in_scopes(main_scopes, |s| {
         first_text(
             s,
             selector!(".post-title, .entry-title, h1.title, h2.title, [itemprop='headline']"),
@@ -614,7 +614,27 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
 
     let blocks = match body {
         Some(b) => element_blocks(b, SkipRules::PostBody),
-        None if !info.dynamic_views => noscript_body_blocks(doc),
+        None if !info.dynamic_views => {
+            let from_noscript = noscript_body_blocks(doc);
+            if from_noscript.is_empty() {
+                // A third-party template without Blogger's body classes: score the page. Its
+                // first heading is the post title when nothing else named one.
+                let mut scored: Vec<crate::TextBlock> = crate::generic::main_content(doc)
+                    .into_iter()
+                    .flat_map(|el| element_blocks(el, SkipRules::Generic))
+                    .collect();
+                if title.is_none()
+                    && scored
+                        .first()
+                        .is_some_and(|b| b.kind == gleaner_model::BlockKind::Heading)
+                {
+                    title = Some(collapse_ws(&scored.remove(0).text));
+                }
+                crate::generic::tidy_blocks(scored, title.as_deref())
+            } else {
+                from_noscript
+            }
+        }
         None => Vec::new(),
     };
 

@@ -601,3 +601,22 @@ fn random_and_mutated_input_never_panics() {
         let _ = parse_feed(&doc);
     }
 }
+
+#[test]
+fn blogger_template_without_body_classes_falls_back_to_scoring() {
+    let html = r#"<html><head><meta content='blogger' name='generator'/></head><body>
+      <div id="menu"><ul><li><a href="/">Home</a></li><li><a href="/p/about.html">About</a></li></ul></div>
+      <div class="inner-article"><h1>Custom template</h1>
+      <p>This template renames every class, so the body has to be found by reading the page, which is slower, but it works.</p>
+      <p>A second paragraph, with commas, and enough words to count as running text in a post.</p></div>
+      <div class="footer-links"><a href="/a">A</a> <a href="/b">B</a></div></body></html>"#;
+    let a = extract(html, "https://custom.example/2024/01/custom.html");
+    let text = body(&a);
+    assert!(
+        text.starts_with("This template renames every class"),
+        "{text}"
+    );
+    assert!(text.ends_with("running text in a post."), "{text}");
+    assert_eq!(a.title.as_deref(), Some("Custom template"));
+    assert!(!text.contains("About") && !text.contains("Home"), "{text}");
+}

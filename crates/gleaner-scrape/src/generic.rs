@@ -209,7 +209,7 @@ const FURNITURE: &[&str] = &[
 
 /// Drop the blocks a scored main-content block drags along: the title repeated as the first
 /// heading, and lone furniture words ("Advertisement", "Close", …).
-fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Vec<TextBlock> {
+pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Vec<TextBlock> {
     blocks.retain(|b| {
         let t = collapse_ws(&b.text).to_lowercase();
         !FURNITURE.contains(&t.trim_end_matches([':', '.', '…']))
