@@ -39,19 +39,22 @@ pub(crate) fn collapse_ws(s: &str) -> String {
     out
 }
 
-/// The collapsed text of an element, skipping `script`, `style` and similar.
+/// The collapsed text of an element, skipping `script`, `style`, `noscript` and `template`.
 pub(crate) fn text_of(el: ElementRef<'_>) -> String {
     let mut buf = String::new();
-    for node in el.descendants() {
+    // Depth-first with an explicit stack: no recursion, one visit per node.
+    let mut stack: Vec<_> = el.children().collect();
+    stack.reverse();
+    while let Some(node) = stack.pop() {
         if let Some(t) = node.value().as_text() {
-            let hidden = node.ancestors().any(|a| {
-                a.value().as_element().is_some_and(|e| {
-                    matches!(e.name(), "script" | "style" | "noscript" | "template")
-                })
-            });
-            if !hidden {
-                buf.push_str(t);
+            buf.push_str(t);
+        } else if let Some(e) = node.value().as_element() {
+            if matches!(e.name(), "script" | "style" | "noscript" | "template") {
+                continue;
             }
+            let start = stack.len();
+            stack.extend(node.children());
+            stack[start..].reverse();
         }
     }
     collapse_ws(&buf)
