@@ -283,6 +283,37 @@ async fn a_silent_server_is_cut_off_by_the_read_timeout() {
     );
 }
 
+#[tokio::test]
+async fn a_connection_that_never_opens_is_cut_off_by_the_connect_timeout() {
+    // A listener with the smallest backlog that nobody accepts from: once its queue is full,
+    // the kernel drops further SYNs and a connect hangs, as with a black-holed host.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let _listener = socket.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(300), connect).await {
+            fillers.push(stream);
+        }
+    }
+    let fetcher = fetcher(FetchConfig {
+        connect_timeout_secs: 1,
+        timeout_secs: 30,
+        max_attempts: 1,
+        ..config()
+    });
+    let started = Instant::now();
+    let err = get(&fetcher, &format!("http://{addr}/")).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+}
+
 // ---------------------------------------------------------------- redirects and addresses
 
 #[tokio::test]
