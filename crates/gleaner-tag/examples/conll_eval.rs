@@ -1,13 +1,13 @@
 //! Score `Tagger::tag_tokens` on a CoNLL-format file, conlleval-style (exact chunk match).
 //!
 //! ```text
-//! cargo run --release -p gleaner-tag --example conll_eval -- [FILE] [--ignore-misc]
+//! cargo run --release -p gleaner-tag --example conll_eval -- [FILE] [--ignore-misc] [--errors]
 //! ```
 //!
 //! FILE defaults to `../shared/ner/conll2003/eng.testa` (relative to the workspace root).
 //! The last column of each line is the gold tag (IOB1 or IOB2); blank lines end sentences;
 //! `-DOCSTART-` lines are skipped. `--ignore-misc` scores PER, LOC and ORG only (for
-//! UNER English-EWT, which has no MISC). Prints per-type precision, recall and F1, and tokens/s.
+//! UNER English-EWT, which has no MISC). `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -76,6 +76,7 @@ fn prf(c: &Counts) -> (f64, f64, f64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ignore_misc = args.iter().any(|a| a == "--ignore-misc");
+    let show_errors = args.iter().any(|a| a == "--errors");
     let path = args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -123,12 +124,22 @@ fn main() -> ExitCode {
         predictions.push(tagger.tag_tokens(&refs));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    for ((_, gold), predicted) in sentences.iter().zip(&predictions) {
+    for ((words, gold), predicted) in sentences.iter().zip(&predictions) {
         let g: Vec<Chunk> = chunks(gold).into_iter().filter(|c| keep(&c.0)).collect();
         let p: Vec<Chunk> = chunks(predicted)
             .into_iter()
             .filter(|c| keep(&c.0))
             .collect();
+        if show_errors {
+            let text = |c: &Chunk| words.get(c.1..c.2).map(|w| w.join(" ")).unwrap_or_default();
+            for c in g.iter().filter(|c| !p.contains(c)) {
+                println!("MISSED\t{}\t{}", c.0, text(c));
+            }
+            for c in &p {
+                let verdict = if g.contains(c) { "RIGHT" } else { "WRONG" };
+                println!("{verdict}\t{}\t{}", c.0, text(c));
+            }
+        }
         for c in &g {
             per_type.entry(c.0.clone()).or_default().gold += 1;
         }

@@ -40,6 +40,8 @@ pub struct Gazetteers {
     person_aliases: HashMap<String, String>,
     /// Organisation head words ("Ministry", "Bank"), as written.
     org_words: HashSet<String>,
+    /// Head words of events, awards, wars… ("Cup", "Prize", "War"), as written.
+    misc_words: HashSet<String>,
     /// Title and role words, lowercase.
     titles: HashMap<String, TitleRole>,
     /// Given names, lowercase.
@@ -55,6 +57,7 @@ const DEMONYMS: &str = include_str!("../data/demonyms.tsv");
 const ORGANIZATIONS: &str = include_str!("../data/organizations.tsv");
 const PERSONS: &str = include_str!("../data/persons.txt");
 const ORG_WORDS: &str = include_str!("../data/org_words.txt");
+const MISC_WORDS: &str = include_str!("../data/misc_words.txt");
 const PERSON_TITLES: &str = include_str!("../data/person_titles.txt");
 const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
 const STOPWORDS: &str = include_str!("../data/stopwords.txt");
@@ -178,6 +181,7 @@ impl Gazetteers {
             }
         }
         g.org_words = words(ORG_WORDS).map(str::to_string).collect();
+        g.misc_words = words(MISC_WORDS).map(str::to_string).collect();
         for line in lines(PERSON_TITLES) {
             let mut cols = line.split('\t');
             let role = match cols.next() {
@@ -255,19 +259,12 @@ impl Gazetteers {
 
     /// Is this word an organisation head word ("Ministry")?
     pub fn is_org_word(&self, token: &str) -> bool {
-        self.org_words.contains(token)
-            || (token.chars().all(|c| !c.is_lowercase()) && {
-                // An all-caps word ("MINISTRY") in a headline.
-                let mut title = String::new();
-                for (k, c) in token.chars().enumerate() {
-                    if k == 0 {
-                        title.push(c);
-                    } else {
-                        title.extend(c.to_lowercase());
-                    }
-                }
-                self.org_words.contains(&title)
-            })
+        in_word_set(&self.org_words, token)
+    }
+
+    /// Is this word the head of an event, award, war… ("Cup", "Prize")?
+    pub fn is_misc_word(&self, token: &str) -> bool {
+        in_word_set(&self.misc_words, token)
     }
 
     /// The title role of a token, if it is one.
@@ -284,6 +281,25 @@ impl Gazetteers {
     pub fn is_stopword(&self, token: &str) -> bool {
         self.stopwords.contains(&fold_token(token))
     }
+}
+
+/// Is `token` in `set`, as written or, for an all-caps word ("MINISTRY"), capitalised?
+fn in_word_set(set: &HashSet<String>, token: &str) -> bool {
+    if set.contains(token) {
+        return true;
+    }
+    if token.chars().any(char::is_lowercase) {
+        return false;
+    }
+    let mut title = String::new();
+    for (k, c) in token.chars().enumerate() {
+        if k == 0 {
+            title.push(c);
+        } else {
+            title.extend(c.to_lowercase());
+        }
+    }
+    set.contains(&title)
 }
 
 /// Does the token start with an uppercase (or titlecase) letter, allowing for Arabic-style

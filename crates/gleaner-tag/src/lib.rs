@@ -64,16 +64,20 @@ pub enum NameKind {
     Organization,
     /// A nationality, religious or political group.
     Group,
+    /// Another named thing: an event, a competition, an award, a war, a treaty ("World Cup",
+    /// "Nobel Prize"). CoNLL calls it MISC; gleaner does not store it as an entity.
+    Other,
 }
 
 impl NameKind {
-    /// The entity kind this is.
-    pub fn entity_kind(self) -> EntityKind {
+    /// The entity kind this is; `None` for [`NameKind::Other`].
+    pub fn entity_kind(self) -> Option<EntityKind> {
         match self {
-            NameKind::Person => EntityKind::Person,
-            NameKind::Location => EntityKind::Location,
-            NameKind::Organization => EntityKind::Organization,
-            NameKind::Group => EntityKind::Group,
+            NameKind::Person => Some(EntityKind::Person),
+            NameKind::Location => Some(EntityKind::Location),
+            NameKind::Organization => Some(EntityKind::Organization),
+            NameKind::Group => Some(EntityKind::Group),
+            NameKind::Other => None,
         }
     }
 
@@ -83,7 +87,7 @@ impl NameKind {
             NameKind::Person => "PER",
             NameKind::Location => "LOC",
             NameKind::Organization => "ORG",
-            NameKind::Group => "MISC",
+            NameKind::Group | NameKind::Other => "MISC",
         }
     }
 }
@@ -204,11 +208,7 @@ impl Tagger {
         // Full names of people (two words or more), longest first, then first seen.
         let mut full_names: Vec<&Mention<'_>> = mentions
             .iter()
-            .filter(|m| {
-                m.span.kind == NameKind::Person
-                    && m.words.len() >= 2
-                    && m.span.confidence > Confidence::Guess
-            })
+            .filter(|m| m.span.kind == NameKind::Person && m.words.len() >= 2)
             .collect();
         full_names.sort_by_key(|m| std::cmp::Reverse(m.text.chars().count()));
         let mut out = Vec::with_capacity(mentions.len());
@@ -220,16 +220,34 @@ impl Tagger {
             if let Some(&(_, k)) = surer {
                 kind = k;
             }
-            let part_of_full = |f: &&&Mention<'_>| {
-                m.words.len() < f.words.len()
-                    && (f.words.ends_with(&m.words)
-                        || (m.words.len() == 1 && f.words.first() == m.words.first()))
+            if kind == NameKind::Other {
+                continue;
+            }
+            // "Raisi" in "Ibrahim Raisi"; a given name alone ("Ibrahim") also points to the full name.
+            let surname_of =
+                |f: &&&Mention<'_>| m.words.len() < f.words.len() && f.words.ends_with(&m.words);
+            let given_of = |f: &&&Mention<'_>| {
+                m.words.len() == 1
+                    && f.words.len() > 1
+                    && f.words.first() == m.words.first()
+                    && self.gaz.is_given_name(m.text)
             };
-            let full = full_names.iter().find(part_of_full);
-            if full.is_some() && kind != NameKind::Person && m.span.confidence == Confidence::Guess
+            let by_surname = full_names.iter().find(surname_of);
+            let full = by_surname.or_else(|| full_names.iter().find(given_of));
+            if by_surname.is_some()
+                && kind != NameKind::Person
+                && m.span.confidence == Confidence::Guess
             {
                 kind = NameKind::Person;
             }
+            // A lone capitalised word guessed to be a person, with nothing in the article to back
+            // it (no full name ending in it, no surer mention): too often a team, a firm, a product.
+            if is_unbacked_guess(&m.span, m.words.len()) && surer.is_none() && full.is_none() {
+                continue;
+            }
+            let Some(entity_kind) = kind.entity_kind() else {
+                continue;
+            };
             let name = match kind {
                 NameKind::Person => match full {
                     Some(f) => canonical_text(f.span.canonical.as_deref().unwrap_or(f.text)),
@@ -241,7 +259,7 @@ impl Tagger {
                 m.span.byte_start,
                 m.span.byte_end,
                 Entity {
-                    kind: kind.entity_kind(),
+                    kind: entity_kind,
                     text: m.text.to_string(),
                     name,
                     start: m.span.start,
@@ -263,7 +281,7 @@ impl Tagger {
         let mut offset = 0;
         for sentence in &sents {
             for span in labeler.label(sentence, &doc) {
-                if !span.whole_tokens {
+                if !span.whole_tokens || is_unbacked_guess(&span, span.last - span.first) {
                     continue;
                 }
                 let ty = span.kind.conll_type();
@@ -277,6 +295,11 @@ impl Tagger {
         }
         tags
     }
+}
+
+/// A single-word person guessed from capitalisation alone.
+fn is_unbacked_guess(span: &NameSpan, words: usize) -> bool {
+    span.kind == NameKind::Person && span.confidence == Confidence::Guess && words == 1
 }
 
 /// One space between words.

@@ -1,0 +1,136 @@
+//! Score `Tagger::tag` on GUM-style JSON gold: exact-span precision, recall and F1 over
+//! person, location and organization (what `gleaner tag` prints, mapped to PER/LOC/ORG).
+//!
+//! ```text
+//! cargo run --release -p gleaner-tag --example gum_eval -- [FILE] [--errors]
+//! ```
+//!
+//! FILE defaults to `../shared/ner/gum/gum_interview_ner_gold.json`: a JSON list of
+//! `[document, text, [[start, end, TYPE], ...]]` with char offsets (GUM corpus, Zeldes 2017,
+//! CC BY; not in the repository).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use gleaner_model::EntityKind;
+use gleaner_tag::Tagger;
+
+/// One document of the gold file: name, text, and `(start, end, TYPE)` spans.
+type GoldDocument = (String, String, Vec<(usize, usize, String)>);
+
+#[derive(Default)]
+struct Counts {
+    gold: usize,
+    predicted: usize,
+    correct: usize,
+}
+
+fn prf(c: &Counts) -> (f64, f64, f64) {
+    let p = if c.predicted == 0 {
+        0.0
+    } else {
+        c.correct as f64 / c.predicted as f64
+    };
+    let r = if c.gold == 0 {
+        0.0
+    } else {
+        c.correct as f64 / c.gold as f64
+    };
+    let f = if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    };
+    (100.0 * p, 100.0 * r, 100.0 * f)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let show_errors = args.iter().any(|a| a == "--errors");
+    let path = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "../shared/ner/gum/gum_interview_ner_gold.json".to_string());
+    let raw = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gum_eval: cannot read {path}: {e}");
+            eprintln!(
+                "gum_eval: the GUM gold file is not in the repository; pass its path as the first argument."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let docs: Vec<GoldDocument> = match serde_json::from_str(&raw) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gum_eval: {path} is not [[doc, text, [[start, end, TYPE], …]], …]: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tagger = Tagger::new();
+    let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
+    for (doc, text, gold) in &docs {
+        let gold: BTreeSet<(usize, usize, String)> = gold.iter().cloned().collect();
+        let predicted: BTreeSet<(usize, usize, String)> = tagger
+            .tag(text, None)
+            .into_iter()
+            .filter_map(|e| {
+                let ty = match e.kind {
+                    EntityKind::Person => "PER",
+                    EntityKind::Location => "LOC",
+                    EntityKind::Organization => "ORG",
+                    _ => return None,
+                };
+                Some((e.start, e.end, ty.to_string()))
+            })
+            .collect();
+        for g in &gold {
+            per_type.entry(g.2.clone()).or_default().gold += 1;
+        }
+        for p in &predicted {
+            let c = per_type.entry(p.2.clone()).or_default();
+            c.predicted += 1;
+            if gold.contains(p) {
+                c.correct += 1;
+            }
+        }
+        if show_errors {
+            let slice = |s: usize, e: usize| {
+                text.chars()
+                    .skip(s)
+                    .take(e.saturating_sub(s))
+                    .collect::<String>()
+            };
+            for g in gold.difference(&predicted) {
+                println!("MISSED\t{doc}\t{}\t{}", g.2, slice(g.0, g.1));
+            }
+            for p in predicted.difference(&gold) {
+                println!("WRONG\t{doc}\t{}\t{}", p.2, slice(p.0, p.1));
+            }
+        }
+    }
+    let mut total = Counts::default();
+    println!("file: {path} ({} documents)", docs.len());
+    println!(
+        "{:<8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "type", "gold", "pred", "correct", "P", "R", "F1"
+    );
+    for (ty, c) in &per_type {
+        let (p, r, f) = prf(c);
+        println!(
+            "{ty:<8} {:>7} {:>7} {:>7} {p:>7.2} {r:>7.2} {f:>7.2}",
+            c.gold, c.predicted, c.correct
+        );
+        total.gold += c.gold;
+        total.predicted += c.predicted;
+        total.correct += c.correct;
+    }
+    let (p, r, f) = prf(&total);
+    println!(
+        "{:<8} {:>7} {:>7} {:>7} {p:>7.2} {r:>7.2} {f:>7.2}",
+        "overall", total.gold, total.predicted, total.correct
+    );
+    ExitCode::SUCCESS
+}
