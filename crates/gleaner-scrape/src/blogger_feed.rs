@@ -15,13 +15,13 @@
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use gleaner_model::{Extractor, ScrapedArticle};
-use quick_xml::events::Event;
 use serde_json::Value;
 
 use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
 use crate::urls::canonical_blogger_url;
+use crate::xml::{XmlNode, parse_xml};
 
 /// Blogger's category scheme: categories with it are the entry's labels.
 pub const BLOGGER_LABEL_SCHEME: &str = "http://www.blogger.com/atom/ns#";
@@ -156,140 +156,7 @@ pub fn parse_blogger_id(id: &str) -> (Option<String>, Option<String>) {
     )
 }
 
-// ---------------------------------------------------------------- XML
-
-/// A minimal XML element tree: local names, attributes by local name, concatenated text.
-#[derive(Debug, Default)]
-struct XmlNode {
-    name: String,
-    attrs: Vec<(String, String)>,
-    children: Vec<XmlNode>,
-    text: String,
-}
-
-impl XmlNode {
-    fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-    fn child(&self, name: &str) -> Option<&XmlNode> {
-        self.children.iter().find(|c| c.name == name)
-    }
-    fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a XmlNode> + 'a {
-        self.children.iter().filter(move |c| c.name == name)
-    }
-    fn child_text(&self, name: &str) -> Option<String> {
-        self.child(name)
-            .map(|c| c.text.trim().to_string())
-            .filter(|t| !t.is_empty())
-    }
-}
-
-fn local(qname: &str) -> &str {
-    qname.rsplit(':').next().unwrap_or(qname)
-}
-
-fn predefined_entity(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "lt" => "<",
-        "gt" => ">",
-        "amp" => "&",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    })
-}
-
-fn element(e: &quick_xml::events::BytesStart<'_>) -> XmlNode {
-    let name = local(e.name().as_ref()).to_string();
-    let attrs = e
-        .attributes()
-        .flatten()
-        .map(|a| {
-            let key = local(a.key.as_ref()).to_string();
-            let value = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map(|v| v.into_owned())
-                .unwrap_or_else(|_| a.value.clone().into_owned());
-            (key, value)
-        })
-        .collect();
-    XmlNode {
-        name,
-        attrs,
-        ..XmlNode::default()
-    }
-}
-
-fn parse_xml(body: &str) -> Result<XmlNode, ScrapeError> {
-    let mut reader = quick_xml::Reader::from_str(body);
-    reader.config_mut().check_end_names = false;
-    let mut stack: Vec<XmlNode> = Vec::new();
-    let mut root: Option<XmlNode> = None;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| ScrapeError::Xml(e.to_string()))?;
-        match event {
-            Event::Start(e) => stack.push(element(&e)),
-            Event::Empty(e) => {
-                let node = element(&e);
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(node),
-                    None => root = root.or(Some(node)),
-                }
-            }
-            Event::End(_) => {
-                if let Some(node) = stack.pop() {
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(node),
-                        None => {
-                            root = Some(node);
-                            break;
-                        }
-                    }
-                }
-            }
-            Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(t) => {
-                if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some(top) = stack.last_mut() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(ch)) => top.text.push(ch),
-                        _ => match predefined_entity(&r) {
-                            Some(s) => top.text.push_str(s),
-                            None => {
-                                top.text.push('&');
-                                top.text.push_str(&r);
-                                top.text.push(';');
-                            }
-                        },
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    // A truncated document: close what is open.
-    while let Some(node) = stack.pop() {
-        match stack.last_mut() {
-            Some(parent) => parent.children.push(node),
-            None => root = Some(node),
-        }
-    }
-    root.ok_or_else(|| ScrapeError::NotAFeed("empty document".into()))
-}
+// ---------------------------------------------------------------- Atom and RSS
 
 fn parse_u64(s: Option<String>) -> Option<u64> {
     s.and_then(|v| v.trim().parse().ok())

@@ -217,6 +217,13 @@ pub(crate) fn parse_date(raw: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
     }
+    // W3C datetime allows minutes without seconds and a `Z`: `2024-01-02T03:04Z`.
+    if let Some(stripped) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))
+        && stripped.len() == 16
+        && let Ok(t) = DateTime::parse_from_str(&format!("{stripped}+0000"), "%Y-%m-%dT%H:%M%z")
+    {
+        return Some(t);
+    }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f%z",
         "%Y-%m-%dT%H:%M%z",

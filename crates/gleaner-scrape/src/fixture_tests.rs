@@ -599,6 +599,8 @@ fn random_and_mutated_input_never_panics() {
         let _ = extract(&doc, "http://x.blogspot.de/2020/01/a.html?m=1");
         let _ = crate::extract_index(&doc, "not a url");
         let _ = parse_feed(&doc);
+        let _ = crate::discovery::parse_generic_feed(doc.as_bytes());
+        let _ = crate::discovery::parse_sitemap(doc.as_bytes());
     }
 }
 

@@ -11,6 +11,9 @@
 //!   body.
 //! * [`blogger_feed`]: one page of a Blogger posts feed (Atom, RSS or `alt=json`) → entries
 //!   with exact metadata; and the URLs to page through a blog's feed.
+//! * [`discovery`]: sources that are not Blogger blogs: any RSS/Atom/JSON Feed, sitemaps
+//!   (index and urlset, gzip too).
+//! * [`extract_index`]: the posts a Blogger index page (home, label, archive) lists.
 //! * URL rules: [`canonical_blogger_url`], [`blogger_post_feed_url`].
 //!
 //! It is **not** for fetching (that is `gleaner-fetch`), cleaning or normalising text,
@@ -45,9 +48,11 @@ use scraper::Html;
 mod blocks;
 mod blogger;
 pub mod blogger_feed;
+pub mod discovery;
 mod dom;
 mod generic;
 mod urls;
+mod xml;
 
 #[cfg(test)]
 mod fixture_tests;

@@ -1,0 +1,290 @@
+//! Discovery for sources that are not Blogger blogs: generic feeds and sitemaps.
+//!
+//! * [`parse_generic_feed`]: any RSS 0.9x/1.0/2.0, Atom or JSON Feed (through `feed-rs`) →
+//!   its items, each with the page URL and, when the feed carries the whole text
+//!   (`content:encoded`, Atom `<content>`, JSON Feed `content_html`), an article built from it.
+//! * [`parse_sitemap`]: a sitemap `<urlset>` or `<sitemapindex>` (plain or gzip-compressed
+//!   bytes) → its `<loc>`s with `<lastmod>`. `lastmod` says when a page last changed, not when
+//!   it was first published.
+//!
+//! For a Blogger blog use [`crate::blogger_feed`] instead: it keeps Blogger's comment counts,
+//! labels and paging that a generic feed model drops.
+
+use std::io::Read;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use gleaner_model::{Extractor, ScrapedArticle};
+
+use crate::ScrapeError;
+use crate::blocks::html_to_blocks;
+use crate::dom::{collapse_ws, parse_date};
+use crate::xml::parse_xml;
+
+/// Decompressed sitemaps larger than this are refused (a gzip bomb guard); the sitemap
+/// protocol caps a file at 50 MB uncompressed.
+pub const MAX_SITEMAP_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One item of a generic feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedItem {
+    /// The item's page URL (the `alternate` link, else the first link, else a URL-shaped id).
+    pub url: String,
+    /// The item as an article; `blocks` is filled only when `full_content` is true.
+    pub article: ScrapedArticle,
+    /// True when the feed carries the item's whole text, false for a summary or nothing.
+    pub full_content: bool,
+    /// The summary's text, when the item has one.
+    pub summary: Option<String>,
+}
+
+/// A generic feed: its title and items in feed order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GenericFeed {
+    /// The feed's title (usually the site's name).
+    pub title: Option<String>,
+    /// The `rel=next` link (RFC 5005 paging), when given.
+    pub next: Option<String>,
+    /// The items.
+    pub items: Vec<FeedItem>,
+}
+
+fn utc_fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.fixed_offset()
+}
+
+/// Parse any RSS, Atom or JSON Feed document.
+pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
+    let feed = feed_rs::parser::parse(body).map_err(|e| ScrapeError::NotAFeed(e.to_string()))?;
+    let title = feed
+        .title
+        .as_ref()
+        .map(|t| collapse_ws(&t.content))
+        .filter(|t| !t.is_empty());
+    let next = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref() == Some("next"))
+        .map(|l| l.href.clone());
+    let language = feed.language.clone();
+    let items = feed
+        .entries
+        .into_iter()
+        .filter_map(|e| {
+            let url = e
+                .links
+                .iter()
+                .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+                .or_else(|| e.links.first())
+                .map(|l| l.href.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .or_else(|| {
+                    Some(e.id.trim().to_string()).filter(|id| crate::dom::looks_like_url(id))
+                })?;
+            let content = e
+                .content
+                .as_ref()
+                .and_then(|c| c.body.clone())
+                .filter(|b| !b.trim().is_empty());
+            let summary_html = e.summary.as_ref().map(|s| s.content.clone());
+            let summary = summary_html
+                .as_deref()
+                .map(|s| {
+                    let frag = scraper::Html::parse_fragment(s);
+                    collapse_ws(&frag.root_element().text().collect::<String>())
+                })
+                .filter(|s| !s.is_empty());
+            let full_content = content.is_some();
+            let mut labels: Vec<String> = Vec::new();
+            for c in &e.categories {
+                let term = collapse_ws(c.label.as_deref().unwrap_or(&c.term));
+                if !term.is_empty() && !labels.contains(&term) {
+                    labels.push(term);
+                }
+            }
+            let author = e
+                .authors
+                .iter()
+                .filter_map(|p| p.name.as_deref().map(collapse_ws))
+                .find(|n| !n.is_empty());
+            let article = ScrapedArticle {
+                url: url.clone(),
+                canonical_url: None,
+                title: e
+                    .title
+                    .as_ref()
+                    .map(|t| collapse_ws(&t.content))
+                    .filter(|t| !t.is_empty()),
+                site_name: title.clone(),
+                author,
+                published_at: e.published.map(utc_fixed),
+                updated_at: e.updated.map(utc_fixed),
+                labels,
+                comments_count: None,
+                blogger_post_id: None,
+                blog_id: None,
+                language_hint: e.language.clone().or_else(|| language.clone()),
+                blocks: content.as_deref().map(html_to_blocks).unwrap_or_default(),
+                extractor: Some(Extractor::Generic),
+            };
+            Some(FeedItem {
+                url,
+                article,
+                full_content,
+                summary,
+            })
+        })
+        .collect();
+    Ok(GenericFeed { title, next, items })
+}
+
+/// Whether a sitemap lists pages or other sitemaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SitemapKind {
+    /// A `<urlset>`: page URLs.
+    UrlSet,
+    /// A `<sitemapindex>`: URLs of more sitemaps.
+    Index,
+}
+
+/// One `<url>` or `<sitemap>` of a sitemap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SitemapEntry {
+    /// `<loc>`.
+    pub loc: String,
+    /// `<lastmod>`, when given and readable (a date alone is taken as midnight UTC).
+    pub lastmod: Option<DateTime<FixedOffset>>,
+}
+
+/// A parsed sitemap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sitemap {
+    /// Pages or sitemaps.
+    pub kind: SitemapKind,
+    /// The entries in document order.
+    pub entries: Vec<SitemapEntry>,
+}
+
+/// Parse a sitemap, plain XML or gzip-compressed (detected by its magic bytes).
+pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
+    let text: String = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(body)
+            .take(MAX_SITEMAP_BYTES + 1)
+            .read_to_string(&mut out)
+            .map_err(|e| ScrapeError::NotAFeed(format!("bad gzip sitemap: {e}")))?;
+        if out.len() as u64 > MAX_SITEMAP_BYTES {
+            return Err(ScrapeError::NotAFeed(
+                "sitemap larger than the size cap".into(),
+            ));
+        }
+        out
+    } else {
+        String::from_utf8_lossy(body).into_owned()
+    };
+    let root = parse_xml(text.trim_start_matches('\u{feff}').trim_start())?;
+    let (kind, child) = match root.name.as_str() {
+        "urlset" => (SitemapKind::UrlSet, "url"),
+        "sitemapindex" => (SitemapKind::Index, "sitemap"),
+        other => {
+            return Err(ScrapeError::NotAFeed(format!(
+                "not a sitemap: root element <{other}>"
+            )));
+        }
+    };
+    let entries = root
+        .children_named(child)
+        .filter_map(|u| {
+            let loc = u.child_text("loc")?;
+            Some(SitemapEntry {
+                loc,
+                lastmod: u.child_text("lastmod").and_then(|d| parse_date(&d)),
+            })
+        })
+        .collect();
+    Ok(Sitemap { kind, entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_with_full_content() {
+        let rss = br#"<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+          <channel><title>Coast Times</title><link>https://coast.example/</link>
+          <item><title>Fares rise</title><link>https://coast.example/fares</link>
+          <pubDate>Fri, 01 Mar 2024 09:00:00 +0000</pubDate><category>transport</category>
+          <description>Short.</description>
+          <content:encoded><![CDATA[<p>Fares rise by ten percent.</p><p>Commuters object.</p>]]></content:encoded></item>
+          <item><title>No body</title><link>https://coast.example/nobody</link><description>Only a teaser.</description></item>
+          </channel></rss>"#;
+        let feed = parse_generic_feed(rss).unwrap();
+        assert_eq!(feed.title.as_deref(), Some("Coast Times"));
+        assert_eq!(feed.items.len(), 2);
+        let first = &feed.items[0];
+        assert_eq!(first.url, "https://coast.example/fares");
+        assert!(first.full_content);
+        assert_eq!(first.article.blocks.len(), 2);
+        assert_eq!(first.article.labels, vec!["transport"]);
+        assert_eq!(first.article.site_name.as_deref(), Some("Coast Times"));
+        assert!(first.article.published_at.is_some());
+        let second = &feed.items[1];
+        assert!(!second.full_content);
+        assert_eq!(second.summary.as_deref(), Some("Only a teaser."));
+    }
+
+    #[test]
+    fn json_feed() {
+        let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"Notes","items":[
+            {"id":"1","url":"https://notes.example/1","title":"One","content_html":"<p>Hello.</p>","date_published":"2024-01-02T03:04:05+01:00"}]}"#;
+        let feed = parse_generic_feed(json).unwrap();
+        assert_eq!(feed.items[0].url, "https://notes.example/1");
+        assert!(feed.items[0].full_content);
+    }
+
+    #[test]
+    fn not_a_feed() {
+        assert!(parse_generic_feed(b"<html><body>hi</body></html>").is_err());
+        assert!(parse_generic_feed(b"").is_err());
+    }
+
+    const URLSET: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+        <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+        <url><loc>https://x.blogspot.com/2024/01/a.html</loc><lastmod>2024-01-05T10:00:00Z</lastmod></url>
+        <url><loc> https://x.blogspot.com/2024/01/b.html </loc><lastmod>2024-01-04</lastmod></url>
+        <url><loc>https://x.blogspot.com/2023/12/c.html</loc></url>
+        </urlset>"#;
+
+    #[test]
+    fn urlset_and_index() {
+        let map = parse_sitemap(URLSET.as_bytes()).unwrap();
+        assert_eq!(map.kind, SitemapKind::UrlSet);
+        assert_eq!(map.entries.len(), 3);
+        assert_eq!(map.entries[1].loc, "https://x.blogspot.com/2024/01/b.html");
+        assert_eq!(
+            map.entries[0].lastmod.unwrap().to_rfc3339(),
+            "2024-01-05T10:00:00+00:00"
+        );
+        assert!(map.entries[1].lastmod.is_some());
+        assert_eq!(map.entries[2].lastmod, None);
+
+        let index = br#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+          <sitemap><loc>https://x.blogspot.com/sitemap.xml?page=1</loc></sitemap>
+          <sitemap><loc>https://x.blogspot.com/sitemap.xml?page=2</loc></sitemap></sitemapindex>"#;
+        let map = parse_sitemap(index).unwrap();
+        assert_eq!(map.kind, SitemapKind::Index);
+        assert_eq!(map.entries.len(), 2);
+        assert!(parse_sitemap(b"<html></html>").is_err());
+    }
+
+    #[test]
+    fn gzip_sitemap() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(URLSET.as_bytes()).unwrap();
+        let gz = enc.finish().unwrap();
+        let map = parse_sitemap(&gz).unwrap();
+        assert_eq!(map.entries.len(), 3);
+        assert!(parse_sitemap(&gz[..gz.len() / 2]).is_err());
+    }
+}
