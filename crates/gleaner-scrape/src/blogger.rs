@@ -225,6 +225,9 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
     info
 }
 
+/// At most this many body or listing candidates are compared (hostile pages stay linear).
+const MAX_CANDIDATES: usize = 500;
+
 const POST_SCOPE_CLASSES: &[&str] = &[
     "post",
     "hentry",
@@ -250,6 +253,7 @@ fn find_post_body<'a>(doc: &'a Html, post_id: Option<&str>) -> Option<ElementRef
             ".post-body, .entry-content, .post-entry, .postBody, .post-content"
         ))
         .filter(|e| !in_widget_or_related(*e))
+        .take(MAX_CANDIDATES)
         .collect();
     // Outermost matches only (a .post-body inside an .entry-content is the same body).
     let outermost: Vec<ElementRef<'a>> = candidates
@@ -713,6 +717,7 @@ pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
     let matched: Vec<ElementRef<'_>> = doc
         .select(selector!(".post, .hentry, .blog-post"))
         .filter(|e| in_listing(*e))
+        .take(MAX_CANDIDATES)
         .collect();
     let mut posts: Vec<IndexedPost> = Vec::new();
     for el in matched.iter().copied() {

@@ -54,7 +54,9 @@ pub(crate) fn text_of(el: ElementRef<'_>) -> String {
             }
             let start = stack.len();
             stack.extend(node.children());
-            stack[start..].reverse();
+            if let Some(added) = stack.get_mut(start..) {
+                added.reverse();
+            }
         }
     }
     collapse_ws(&buf)
