@@ -541,6 +541,49 @@ mod tests {
     }
 
     #[test]
+    fn random_markup_never_panics() {
+        const PIECES: &[&[u8]] = &[
+            b"<meta",
+            b" ",
+            b"charset",
+            b"=",
+            b"'",
+            b"\"",
+            b"utf-8",
+            b"http-equiv",
+            b"content-type",
+            b"content",
+            b";",
+            b"<!--",
+            b"-->",
+            b"<",
+            b">",
+            b"/",
+            b"<?xml",
+            b"encoding",
+            b"?>",
+            b"\xff",
+            b"\xef\xbb\xbf",
+            b"\x00",
+            b"<a",
+            b"</",
+            b"<!",
+            b"windows-1252",
+            b"\xe9",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..5000 {
+            let mut body = Vec::new();
+            for _ in 0..rng.usize(0..40) {
+                body.extend_from_slice(PIECES[rng.usize(0..PIECES.len())]);
+            }
+            let ct = ["text/html", "application/xml", "text/html; charset=", "x"][rng.usize(0..4)];
+            let _ = decode(&body, Some(ct), Some("example.com"));
+            let _ = decode(&body, None, None);
+        }
+    }
+
+    #[test]
     fn prescan_never_panics_on_truncated_markup() {
         for body in [
             &b"<meta"[..],

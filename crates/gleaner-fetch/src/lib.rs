@@ -33,6 +33,9 @@
 //! [`Fetcher`] is an `Arc` inside: clone it into as many tasks as you like; they share the
 //! connection pool, the limits and the robots.txt cache. Nothing here panics on any input.
 //!
+//! Throughput and memory: `cargo run --release -p gleaner-fetch --example fetch_bench` fetches
+//! 2,000 pages from 16 loopback hosts answering in 50 ms, with concurrency 64 (see the example).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), gleaner_fetch::FetchError> {
 //! use gleaner_fetch::{FetchConfig, FetchOutcome, Fetcher, Validators};
