@@ -100,9 +100,11 @@ pub fn extract(html: &str, url: &str) -> ScrapedArticle {
     }
 }
 
-/// For a Blogger article extracted from a page without its body (Dynamic Views), the
-/// per-post feed URL to fetch and read with [`blogger_feed::parse_feed`]; `None` when the
-/// article has blocks already or its ids are unknown.
+/// For a Blogger article extracted from a page without its body (Dynamic Views, or a post
+/// that is only an image), the per-post feed URL to fetch and read with
+/// [`blogger_feed::parse_feed`]; `None` when the article has blocks already or its ids are
+/// unknown. The feed entry's metadata is exact; keep the page's `url`, `canonical_url`,
+/// `site_name` and `language_hint`.
 pub fn dynamic_views_feed_url(article: &ScrapedArticle) -> Option<String> {
     if !article.blocks.is_empty() {
         return None;
