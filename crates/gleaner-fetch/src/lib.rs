@@ -516,12 +516,21 @@ impl Fetcher {
                 });
             }
             let host = self.host_state(&current).await;
-            if let RobotsPolicy::Unreachable(reason) = &host.robots {
-                return Err(FetchError::HostUnavailable {
-                    url: asked,
-                    origin: current.origin().ascii_serialization(),
-                    reason: reason.clone(),
-                });
+            match &host.robots {
+                RobotsPolicy::Unreachable(reason) => {
+                    return Err(FetchError::HostUnavailable {
+                        url: asked,
+                        origin: current.origin().ascii_serialization(),
+                        reason: reason.clone(),
+                    });
+                }
+                RobotsPolicy::Refused(reason) => {
+                    return Err(FetchError::Refused {
+                        url: asked,
+                        reason: reason.clone(),
+                    });
+                }
+                RobotsPolicy::AllowAll | RobotsPolicy::Rules(_) => {}
             }
             if !host.robots.allows(current.as_str()) {
                 return Ok(FetchOutcome::Skipped {
@@ -878,9 +887,8 @@ impl Fetcher {
         match tokio::time::timeout(config.timeout(), exchange).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(AttemptError::Retryable(reason))) => Err((reason, None)),
-            Ok(Err(AttemptError::Fatal(reason) | AttemptError::Refused(reason))) => {
-                Ok(RobotsPolicy::Unreachable(reason))
-            }
+            Ok(Err(AttemptError::Fatal(reason))) => Ok(RobotsPolicy::Unreachable(reason)),
+            Ok(Err(AttemptError::Refused(reason))) => Ok(RobotsPolicy::Refused(reason)),
             Err(_) => Err((format!("timed out after {} s", config.timeout_secs), None)),
         }
     }
@@ -900,6 +908,7 @@ fn robots_summary(robots: &RobotsPolicy) -> String {
         RobotsPolicy::AllowAll => "allow all".to_string(),
         RobotsPolicy::Rules(_) => "rules".to_string(),
         RobotsPolicy::Unreachable(reason) => format!("unreachable: {reason}"),
+        RobotsPolicy::Refused(reason) => format!("refused: {reason}"),
     }
 }
 

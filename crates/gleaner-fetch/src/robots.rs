@@ -22,6 +22,8 @@ pub enum RobotsPolicy {
     Rules(Box<Robot>),
     /// robots.txt could not be read (5xx, 429, timeout, connection failure): do not crawl.
     Unreachable(String),
+    /// The host's address is refused by policy (`allow_private_addresses = false`).
+    Refused(String),
 }
 
 impl RobotsPolicy {
@@ -41,7 +43,7 @@ impl RobotsPolicy {
         match self {
             RobotsPolicy::AllowAll => true,
             RobotsPolicy::Rules(robot) => robot.allowed(url),
-            RobotsPolicy::Unreachable(_) => false,
+            RobotsPolicy::Unreachable(_) | RobotsPolicy::Refused(_) => false,
         }
     }
 

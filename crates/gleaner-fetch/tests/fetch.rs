@@ -404,6 +404,16 @@ async fn private_addresses_are_refused_when_configured() {
         assert!(matches!(&err, FetchError::Refused { .. }), "{url}: {err}");
         assert!(err.to_string().contains("allow_private_addresses"), "{err}");
     }
+    // With robots.txt on (the default), the robots.txt request is refused the same way.
+    let polite = self::fetcher(FetchConfig {
+        allow_private_addresses: false,
+        ..polite()
+    });
+    let err = get(&polite, &format!("http://localhost:{port}/admin"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, FetchError::Refused { .. }), "{err}");
+    assert!(!err.is_transient());
     assert!(
         server.requests().is_empty(),
         "nothing reached the private server"
