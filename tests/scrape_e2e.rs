@@ -6,7 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{Response, TestServer, assert_exit, char_slice, fixture, gleaner, gleaner_with_stdin, stderr, stdout};
+use common::{
+    Response, TestServer, assert_exit, char_slice, fixture, gleaner, gleaner_with_stdin, stderr,
+    stdout,
+};
 use serde_json::Value;
 
 const CLASSIC_PATH: &str = "/2022/01/iran-wants-strategic-ties-with-russia.html";
@@ -39,8 +42,14 @@ const BOILERPLATE: &[&str] = &[
 
 fn serve_fixtures() -> TestServer {
     let server = TestServer::start();
-    server.set(CLASSIC_PATH, Response::html(fixture("blogger/classic_minima_seed_post.html")));
-    server.set(CONTEMPO_PATH, Response::html(fixture("blogger/contempo_post.html")));
+    server.set(
+        CLASSIC_PATH,
+        Response::html(fixture("blogger/classic_minima_seed_post.html")),
+    );
+    server.set(
+        CONTEMPO_PATH,
+        Response::html(fixture("blogger/contempo_post.html")),
+    );
     server
 }
 
@@ -48,12 +57,20 @@ fn scrape_json(dir: &Path, url: &str) -> Value {
     let out = gleaner(dir, &["--db", "news.db", "scrape", "--format", "json", url]);
     assert_exit(&out, 0);
     let text = stdout(&out);
-    let line = text.lines().next().unwrap_or_else(|| panic!("no output; stderr: {}", stderr(&out)));
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no output; stderr: {}", stderr(&out)));
     serde_json::from_str(line).unwrap()
 }
 
 fn entities_of<'a>(article: &'a Value, kind: &str) -> Vec<&'a Value> {
-    article["entities"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).collect()
+    article["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
 }
 
 fn has_entity(article: &Value, kind: &str, text: &str) -> bool {
@@ -63,21 +80,40 @@ fn has_entity(article: &Value, kind: &str, text: &str) -> bool {
 fn assert_offsets_slice_the_body(article: &Value) {
     let body = article["body"].as_str().unwrap();
     for e in article["entities"].as_array().unwrap() {
-        let (start, end) = (e["start"].as_u64().unwrap() as usize, e["end"].as_u64().unwrap() as usize);
-        assert_eq!(char_slice(body, start, end), e["text"].as_str().unwrap(), "offsets of {e}");
+        let (start, end) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            char_slice(body, start, end),
+            e["text"].as_str().unwrap(),
+            "offsets of {e}"
+        );
     }
 }
 
 fn assert_clean_body(body: &str) {
     for phrase in BOILERPLATE {
-        assert!(!body.contains(phrase), "boilerplate {phrase:?} in the body:\n{body}");
+        assert!(
+            !body.contains(phrase),
+            "boilerplate {phrase:?} in the body:\n{body}"
+        );
     }
-    assert!(!body.contains('\u{a0}'), "no-break spaces survive in the body");
-    assert!(!body.contains("\n\n\n"), "paragraphs are separated by exactly one blank line");
+    assert!(
+        !body.contains('\u{a0}'),
+        "no-break spaces survive in the body"
+    );
+    assert!(
+        !body.contains("\n\n\n"),
+        "paragraphs are separated by exactly one blank line"
+    );
     assert_eq!(body.trim(), body, "no leading or trailing whitespace");
     for paragraph in body.split("\n\n") {
         assert!(!paragraph.trim().is_empty(), "empty paragraph in {body:?}");
-        assert!(!paragraph.contains("  "), "runs of spaces collapsed: {paragraph:?}");
+        assert!(
+            !paragraph.contains("  "),
+            "runs of spaces collapsed: {paragraph:?}"
+        );
     }
 }
 
@@ -91,11 +127,17 @@ fn classic_blogger_post_from_the_seed_is_scraped_stored_and_printed() {
     assert_eq!(a["title"], "Iran wants strategic ties with Russia");
     assert_eq!(a["author"], "Khalid Bhatti");
     assert_eq!(a["published_at"], "2022-01-22T04:15:00Z");
-    assert_eq!(a["labels"], serde_json::json!(["Iran", "Middle East", "Russia"]));
+    assert_eq!(
+        a["labels"],
+        serde_json::json!(["Iran", "Middle East", "Russia"])
+    );
     assert_eq!(a["comments_count"], 0);
     assert_eq!(a["blogger_post_id"], "6419920375815262891");
     assert_eq!(a["url"], url.as_str());
-    assert_eq!(a["canonical_url"], "http://worldaffairs-review.example/2022/01/iran-wants-strategic-ties-with-russia.html");
+    assert_eq!(
+        a["canonical_url"],
+        "http://worldaffairs-review.example/2022/01/iran-wants-strategic-ties-with-russia.html"
+    );
     assert_eq!(a["language"], "en");
     assert!(a["id"].as_i64().unwrap() > 0);
     assert!(a["fetched_at"].as_str().unwrap().ends_with('Z'));
@@ -103,13 +145,29 @@ fn classic_blogger_post_from_the_seed_is_scraped_stored_and_printed() {
 
     let body = a["body"].as_str().unwrap();
     assert_clean_body(body);
-    assert!(body.starts_with("Iran is discussing construction of two nuclear power plant with Russia"), "{body}");
-    assert!(body.contains("Iran and Russia wants to have closer ties and Iranian president Ibrahim Raisi recently"));
+    assert!(
+        body.starts_with("Iran is discussing construction of two nuclear power plant with Russia"),
+        "{body}"
+    );
+    assert!(body.contains(
+        "Iran and Russia wants to have closer ties and Iranian president Ibrahim Raisi recently"
+    ));
     assert!(body.contains("Raisi said Iran had \"no limits for expanding ties with Russia.\""));
     assert!(body.contains("was handed over to Iran one year later."));
-    assert!(body.split("\n\n").count() >= 15, "the post's paragraphs are kept");
-    for sidebar in ["Saudi Arabia and China", "Vienna talks", "World Affairs Review", "Geopolitics, energy"] {
-        assert!(!body.contains(sidebar), "sidebar or header text {sidebar:?} in the body");
+    assert!(
+        body.split("\n\n").count() >= 15,
+        "the post's paragraphs are kept"
+    );
+    for sidebar in [
+        "Saudi Arabia and China",
+        "Vienna talks",
+        "World Affairs Review",
+        "Geopolitics, energy",
+    ] {
+        assert!(
+            !body.contains(sidebar),
+            "sidebar or header text {sidebar:?} in the body"
+        );
     }
     let words = a["word_count"].as_u64().unwrap();
     assert!((600..800).contains(&words), "word count {words}");
@@ -117,26 +175,46 @@ fn classic_blogger_post_from_the_seed_is_scraped_stored_and_printed() {
     // The entities the foundation promises, with offsets that slice the body.
     for person in ["Raisi", "Putin", "Lavrov"] {
         assert!(
-            entities_of(&a, "person").iter().any(|e| e["text"].as_str().unwrap().contains(person)),
+            entities_of(&a, "person")
+                .iter()
+                .any(|e| e["text"].as_str().unwrap().contains(person)),
             "person {person} not found in {:#}",
             a["entities"]
         );
     }
-    assert!(entities_of(&a, "person").iter().any(|e| e["text"] == "Raisi" && e["name"] == "Ibrahim Raisi"));
-    assert!(entities_of(&a, "person").iter().any(|e| e["name"] == "Sergey Lavrov"));
-    for place in ["Iran", "Russia", "Moscow"] {
-        assert!(has_entity(&a, "location", place), "location {place} not found");
-    }
-    assert!(has_entity(&a, "organization", "Kremlin"), "the Kremlin is an organization");
     assert!(
-        entities_of(&a, "date").iter().any(|e| e["text"] == "January 19" && e["name"] == "2022-01-19"),
+        entities_of(&a, "person")
+            .iter()
+            .any(|e| e["text"] == "Raisi" && e["name"] == "Ibrahim Raisi")
+    );
+    assert!(
+        entities_of(&a, "person")
+            .iter()
+            .any(|e| e["name"] == "Sergey Lavrov")
+    );
+    for place in ["Iran", "Russia", "Moscow"] {
+        assert!(
+            has_entity(&a, "location", place),
+            "location {place} not found"
+        );
+    }
+    assert!(
+        has_entity(&a, "organization", "Kremlin"),
+        "the Kremlin is an organization"
+    );
+    assert!(
+        entities_of(&a, "date")
+            .iter()
+            .any(|e| e["text"] == "January 19" && e["name"] == "2022-01-19"),
         "January 19 resolves against the publication year"
     );
     assert_offsets_slice_the_body(&a);
 
     // The SQLite file holds the same, queryable with plain SQL.
     let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
-    let journal: String = db.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let journal: String = db
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(journal, "wal");
     let (n, title, author, published, comments, post_id): (i64, String, String, String, i64, String) = db
         .query_row(
@@ -151,7 +229,9 @@ fn classic_blogger_post_from_the_seed_is_scraped_stored_and_printed() {
     assert!(published.starts_with("2022-01-22T04:15:00"), "{published}");
     assert_eq!(comments, 0);
     assert_eq!(post_id, "6419920375815262891");
-    let stored_body: String = db.query_row("SELECT body FROM articles", [], |r| r.get(0)).unwrap();
+    let stored_body: String = db
+        .query_row("SELECT body FROM articles", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(stored_body, body);
     let labels: Vec<String> = db
         .prepare("SELECT label FROM article_labels ORDER BY label")
@@ -188,29 +268,68 @@ fn contempo_post_reads_json_ld_time_and_comment_count() {
     let dir = tempfile::tempdir().unwrap();
     let a = scrape_json(dir.path(), &server.url(CONTEMPO_PATH));
 
-    assert_eq!(a["title"], "Kenya's central bank raises its key rate to 8.75%");
-    assert_eq!(a["author"], "Wanjiru Kamau", "the author is only in the JSON-LD");
-    assert_eq!(a["published_at"], "2022-05-30T15:05:00Z", "the main post's time, not a related post's");
+    assert_eq!(
+        a["title"],
+        "Kenya's central bank raises its key rate to 8.75%"
+    );
+    assert_eq!(
+        a["author"], "Wanjiru Kamau",
+        "the author is only in the JSON-LD"
+    );
+    assert_eq!(
+        a["published_at"], "2022-05-30T15:05:00Z",
+        "the main post's time, not a related post's"
+    );
     assert_eq!(a["updated_at"], "2022-05-31T04:40:12Z");
     assert_eq!(a["labels"], serde_json::json!(["banks", "Kenya", "rates"]));
     assert_eq!(a["comments_count"], 3);
     assert_eq!(a["blogger_post_id"], "3394817265503920017");
-    assert_eq!(a["canonical_url"], "https://markets-notebook.blogspot.com/2022/05/kenya-central-bank-raises-key-rate.html");
+    assert_eq!(
+        a["canonical_url"],
+        "https://markets-notebook.blogspot.com/2022/05/kenya-central-bank-raises-key-rate.html"
+    );
 
     let body = a["body"].as_str().unwrap();
     assert_clean_body(body);
-    assert!(body.starts_with("The Central Bank of Kenya raised its benchmark lending rate"), "{body}");
-    assert!(body.contains("\n\nShilling under pressure\n\n"), "headings are paragraphs of their own: {body}");
-    assert!(body.contains("Benchmark rate: 8.75%, up from 7%\nInflation in April: 6.5%"), "list items are lines: {body}");
-    assert!(body.ends_with("led by Safaricom and Equity Group."), "{body}");
-    for other in ["Uganda", "M-Pesa", "Long overdue", "mortgage", "Otieno", "Contributors", "Nairobi Markets Notebook"] {
-        assert!(!body.contains(other), "text outside the post ({other:?}) in the body");
+    assert!(
+        body.starts_with("The Central Bank of Kenya raised its benchmark lending rate"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\n\nShilling under pressure\n\n"),
+        "headings are paragraphs of their own: {body}"
+    );
+    assert!(
+        body.contains("Benchmark rate: 8.75%, up from 7%\nInflation in April: 6.5%"),
+        "list items are lines: {body}"
+    );
+    assert!(
+        body.ends_with("led by Safaricom and Equity Group."),
+        "{body}"
+    );
+    for other in [
+        "Uganda",
+        "M-Pesa",
+        "Long overdue",
+        "mortgage",
+        "Otieno",
+        "Contributors",
+        "Nairobi Markets Notebook",
+    ] {
+        assert!(
+            !body.contains(other),
+            "text outside the post ({other:?}) in the body"
+        );
     }
 
     assert!(has_entity(&a, "percent", "8.75%"));
     assert!(has_entity(&a, "money", "$500 million"));
     assert!(has_entity(&a, "location", "Nairobi"));
-    assert!(entities_of(&a, "person").iter().any(|e| e["text"] == "Njoroge" && e["name"] == "Patrick Njoroge"));
+    assert!(
+        entities_of(&a, "person")
+            .iter()
+            .any(|e| e["text"] == "Njoroge" && e["name"] == "Patrick Njoroge")
+    );
     assert_offsets_slice_the_body(&a);
 }
 
@@ -223,14 +342,21 @@ fn scraping_again_updates_in_place_never_a_second_row() {
 
     let again = gleaner(dir.path(), &["--db", "news.db", "scrape", &url]);
     assert_exit(&again, 0);
-    assert!(stdout(&again).starts_with(&format!("unchanged #{}", first["id"])), "{}", stdout(&again));
+    assert!(
+        stdout(&again).starts_with(&format!("unchanged #{}", first["id"])),
+        "{}",
+        stdout(&again)
+    );
 
     // The author edits the post: the same row is updated, its mentions replaced.
     let edited = fixture("blogger/classic_minima_seed_post.html")
         .replace("for the next two decades", "for the next three decades")
         .replace("Sergey Lavrov", "Sergei Lavrov");
     server.set(CLASSIC_PATH, Response::html(edited));
-    let third = gleaner(dir.path(), &["--db", "news.db", "scrape", "--format", "json", &url]);
+    let third = gleaner(
+        dir.path(),
+        &["--db", "news.db", "scrape", "--format", "json", &url],
+    );
     assert_exit(&third, 0);
     let updated: Value = serde_json::from_str(stdout(&third).lines().next().unwrap()).unwrap();
     assert_eq!(updated["id"], first["id"]);
@@ -238,10 +364,16 @@ fn scraping_again_updates_in_place_never_a_second_row() {
     assert_ne!(updated["content_hash"], first["content_hash"]);
 
     let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
-    let rows: i64 = db.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 1);
     let old_name: i64 = db
-        .query_row("SELECT count(*) FROM mentions WHERE text = 'Sergey Lavrov'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM mentions WHERE text = 'Sergey Lavrov'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(old_name, 0, "mentions of the old text are replaced");
 }
@@ -259,37 +391,82 @@ fn query_show_entities_and_stats_read_what_was_stored() {
     assert_exit(&q, 0);
     let table = stdout(&q);
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.contains("Iran wants strategic ties with Russia"), "{table}");
+    assert!(
+        table.contains("Iran wants strategic ties with Russia"),
+        "{table}"
+    );
     assert!(!table.contains("Kenya"), "only matching articles: {table}");
 
-    let q = gleaner(d, &["--db", "news.db", "query", "--format", "json", "shilling"]);
+    let q = gleaner(
+        d,
+        &["--db", "news.db", "query", "--format", "json", "shilling"],
+    );
     assert_exit(&q, 0);
     let hits: Value = serde_json::from_str(&stdout(&q)).unwrap();
     assert_eq!(hits.as_array().unwrap().len(), 1);
-    assert_eq!(hits[0]["title"], "Kenya's central bank raises its key rate to 8.75%");
+    assert_eq!(
+        hits[0]["title"],
+        "Kenya's central bank raises its key rate to 8.75%"
+    );
 
-    let q = gleaner(d, &["--db", "news.db", "query", "--entity", "Ibrahim Raisi", "--format", "ndjson"]);
+    let q = gleaner(
+        d,
+        &[
+            "--db",
+            "news.db",
+            "query",
+            "--entity",
+            "Ibrahim Raisi",
+            "--format",
+            "ndjson",
+        ],
+    );
     assert_exit(&q, 0);
     assert_eq!(stdout(&q).lines().count(), 1);
 
     let show = gleaner(d, &["--db", "news.db", "show", &id, "--format", "json"]);
     assert_exit(&show, 0);
     let shown: Value = serde_json::from_str(&stdout(&show)).unwrap();
-    assert_eq!(shown, classic, "show prints the stored article exactly as scrape did");
+    assert_eq!(
+        shown, classic,
+        "show prints the stored article exactly as scrape did"
+    );
 
     let show = gleaner(d, &["--db", "news.db", "show", &server.url(CLASSIC_PATH)]);
     assert_exit(&show, 0);
     assert!(stdout(&show).contains("Hard-liners in Tehran"));
 
-    let ents = gleaner(d, &["--db", "news.db", "entities", "--kind", "person", "--format", "json"]);
+    let ents = gleaner(
+        d,
+        &[
+            "--db", "news.db", "entities", "--kind", "person", "--format", "json",
+        ],
+    );
     assert_exit(&ents, 0);
     let ents: Value = serde_json::from_str(&stdout(&ents)).unwrap();
-    assert_eq!(ents[0]["name"], "Ibrahim Raisi", "the most-mentioned person: {ents:#}");
-    assert!(ents.as_array().unwrap().iter().all(|e| e["kind"] == "person"));
+    assert_eq!(
+        ents[0]["name"], "Ibrahim Raisi",
+        "the most-mentioned person: {ents:#}"
+    );
+    assert!(
+        ents.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "person")
+    );
+
+    // Bad FTS5 syntax is a usage error with a clear message, not a crash.
+    let bad = gleaner(d, &["--db", "news.db", "query", "\"unbalanced"]);
+    assert_exit(&bad, 2);
+    assert!(stderr(&bad).contains("search syntax"), "{}", stderr(&bad));
 
     let stats = gleaner(d, &["--db", "news.db", "stats"]);
     assert_exit(&stats, 0);
-    assert!(stdout(&stats).contains("articles:  2"), "{}", stdout(&stats));
+    assert!(
+        stdout(&stats).contains("articles:  2"),
+        "{}",
+        stdout(&stats)
+    );
 }
 
 #[test]
@@ -297,7 +474,8 @@ fn extract_reads_saved_html_from_files_and_stdin_without_network_or_database() {
     let dir = tempfile::tempdir().unwrap();
     let page = common::fixtures().join("blogger/classic_minima_seed_post.html");
     let page = page.to_str().unwrap();
-    let url = "http://worldaffairs-review.example/2022/01/iran-wants-strategic-ties-with-russia.html";
+    let url =
+        "http://worldaffairs-review.example/2022/01/iran-wants-strategic-ties-with-russia.html";
     let out = gleaner(dir.path(), &["extract", "--url", url, page]);
     assert_exit(&out, 0);
     let a: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
@@ -305,12 +483,18 @@ fn extract_reads_saved_html_from_files_and_stdin_without_network_or_database() {
     assert_eq!(a["id"], Value::Null);
     assert_eq!(a["url"], url);
     assert!(has_entity(&a, "organization", "Kremlin"));
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "extract writes no database");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "extract writes no database"
+    );
 
     let html = fixture("blogger/contempo_post.html");
     let out = gleaner_with_stdin(dir.path(), &["extract", "-", page], Some(html.as_bytes()));
     assert_exit(&out, 0);
-    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "one JSON article per input");
     assert_eq!(lines[0]["author"], "Wanjiru Kamau");
     assert_eq!(lines[1]["author"], "Khalid Bhatti");
@@ -322,23 +506,40 @@ fn failures_are_clear_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    let missing = gleaner(d, &["--db", "news.db", "scrape", &server.url("/2022/01/deleted-post.html")]);
+    let missing = gleaner(
+        d,
+        &[
+            "--db",
+            "news.db",
+            "scrape",
+            &server.url("/2022/01/deleted-post.html"),
+        ],
+    );
     assert_exit(&missing, 1);
     assert!(stderr(&missing).contains("404"), "{}", stderr(&missing));
     let db = rusqlite::Connection::open(d.join("news.db")).unwrap();
-    let rows: i64 = db.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 0);
 
     let refused = gleaner(d, &["--db", "news.db", "scrape", "file:///etc/passwd"]);
     assert_exit(&refused, 2);
-    assert!(stderr(&refused).contains("only http and https"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("only http and https"),
+        "{}",
+        stderr(&refused)
+    );
 
     let no_db = gleaner(d, &["--db", "nothing-here.db", "query", "nuclear"]);
     assert_exit(&no_db, 2);
-    assert!(stderr(&no_db).contains("does not exist"), "{}", stderr(&no_db));
-    assert!(!d.join("nothing-here.db").exists(), "reading commands create no database");
-
-    let bad = gleaner(d, &["--db", "news.db", "query", "\"unbalanced"]);
-    assert_exit(&bad, 2);
-    assert!(stderr(&bad).contains("search syntax"), "{}", stderr(&bad));
+    assert!(
+        stderr(&no_db).contains("does not exist"),
+        "{}",
+        stderr(&no_db)
+    );
+    assert!(
+        !d.join("nothing-here.db").exists(),
+        "reading commands create no database"
+    );
 }

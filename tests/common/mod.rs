@@ -21,10 +21,20 @@ pub struct Response {
 
 impl Response {
     pub fn html(body: impl Into<Vec<u8>>) -> Self {
-        Response { status: 200, content_type: "text/html; charset=UTF-8".into(), headers: vec![], body: body.into() }
+        Response {
+            status: 200,
+            content_type: "text/html; charset=UTF-8".into(),
+            headers: vec![],
+            body: body.into(),
+        }
     }
     pub fn with_type(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Response { status, content_type: content_type.into(), headers: vec![], body: body.into() }
+        Response {
+            status,
+            content_type: content_type.into(),
+            headers: vec![],
+            body: body.into(),
+        }
     }
 }
 
@@ -58,12 +68,20 @@ impl TestServer {
     }
 
     pub fn set(&self, path_and_query: &str, response: Response) {
-        self.routes.lock().unwrap().insert(path_and_query.to_string(), response);
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path_and_query.to_string(), response);
     }
 
     /// Requests whose path (without query) is `path`.
     pub fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().iter().filter(|p| p.split('?').next() == Some(path)).count()
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.split('?').next() == Some(path))
+            .count()
     }
 
     pub fn all_hits(&self) -> Vec<String> {
@@ -71,7 +89,11 @@ impl TestServer {
     }
 }
 
-fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Response>>, hits: &Mutex<Vec<String>>) {
+fn serve(
+    mut stream: TcpStream,
+    routes: &Mutex<HashMap<String, Response>>,
+    hits: &Mutex<Vec<String>>,
+) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
@@ -85,7 +107,12 @@ fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Response>>, hits:
         }
     }
     let text = String::from_utf8_lossy(&head);
-    let target = text.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("/").to_string();
+    let target = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("/")
+        .to_string();
     hits.lock().unwrap().push(target.clone());
     let path = target.split('?').next().unwrap_or("/").to_string();
     let response = {
@@ -139,7 +166,11 @@ pub fn gleaner_with_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Ou
         .env_remove("GLEANER_DB")
         .env_remove("GLEANER_CONFIG")
         .env_remove("GLEANER_LOG")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("the gleaner binary runs");
@@ -170,5 +201,8 @@ pub fn assert_exit(o: &Output, code: i32) {
 
 /// `body[start..end]` counted in chars.
 pub fn char_slice(body: &str, start: usize, end: usize) -> String {
-    body.chars().skip(start).take(end.saturating_sub(start)).collect()
+    body.chars()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect()
 }
