@@ -146,7 +146,8 @@ impl Tagger {
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
         let tokens = tokenize(body);
         let sents = sentences(&tokens);
-        let doc = DocContext::build(&sents, &self.gaz);
+        let mut doc = DocContext::build(&sents, &self.gaz);
+        doc.guesses_allowed = is_english_or_unknown(body);
         let labeler = RuleLabeler::new(&self.gaz);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
         for sentence in &sents {
@@ -281,7 +282,11 @@ impl Tagger {
         let mut offset = 0;
         for sentence in &sents {
             for span in labeler.label(sentence, &doc) {
-                if !span.whole_tokens || is_unbacked_guess(&span, span.last - span.first) {
+                // Without an article around it, a lone acronym is kept (usually an organisation
+                // in news), a lone capitalised word is not.
+                let lone_person_guess = span.kind == NameKind::Person
+                    && is_unbacked_guess(&span, span.last - span.first);
+                if !span.whole_tokens || lone_person_guess {
                     continue;
                 }
                 let ty = span.kind.conll_type();
@@ -297,9 +302,25 @@ impl Tagger {
     }
 }
 
-/// A single-word person guessed from capitalisation alone.
+/// A single word guessed from its capitals alone ("Surrey" a person, "HDL" an organisation).
 fn is_unbacked_guess(span: &NameSpan, words: usize) -> bool {
-    span.kind == NameKind::Person && span.confidence == Confidence::Guess && words == 1
+    matches!(span.kind, NameKind::Person | NameKind::Organization)
+        && span.confidence == Confidence::Guess
+        && words == 1
+}
+
+/// Is `body` English, or too short or mixed to tell? (Detected on its first 4,000 bytes.)
+fn is_english_or_unknown(body: &str) -> bool {
+    let mut cut = body.len().min(4000);
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let sample = body.get(..cut).unwrap_or(body);
+    if sample.chars().count() < 150 {
+        return true;
+    }
+    whatlang::detect(sample)
+        .is_none_or(|info| !info.is_reliable() || info.lang() == whatlang::Lang::Eng)
 }
 
 /// One space between words.

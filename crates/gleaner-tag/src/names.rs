@@ -58,6 +58,10 @@ pub struct DocContext {
     /// Words (folded) seen in lowercase: common words, so a capitalised run holding one is a
     /// title or a thing ("Tax Code", "Virtual Microscope") more often than a person.
     lowercase: HashSet<String>,
+    /// May names be guessed from capitals alone? Only in English: the guessing rules read
+    /// English capitalisation (German capitalises every noun), so other languages get listed
+    /// and cued names only.
+    pub guesses_allowed: bool,
 }
 
 impl DocContext {
@@ -84,6 +88,7 @@ impl DocContext {
         DocContext {
             capitalised_mid,
             lowercase,
+            guesses_allowed: true,
         }
     }
 
@@ -279,6 +284,7 @@ impl<'g> RuleLabeler<'g> {
     fn is_name_token(&self, t: &Token<'_>) -> bool {
         starts_upper(t.text)
             && t.text.chars().any(char::is_alphabetic)
+            && !is_contraction(t.text)
             && t.text.chars().all(|c| {
                 c.is_alphanumeric()
                     || matches!(c, '-' | '\'' | '’' | '.' | '&')
@@ -456,6 +462,14 @@ fn span(
     })
 }
 
+/// "I've", "I'm", "Don't", "We'll": never names.
+fn is_contraction(word: &str) -> bool {
+    let folded = word.to_lowercase().replace('’', "'");
+    ["'ve", "'m", "'ll", "'d", "'re", "n't"]
+        .iter()
+        .any(|s| folded.ends_with(s))
+}
+
 fn is_acronym(word: &str) -> bool {
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
     (2..=6).contains(&letters)
@@ -605,6 +619,10 @@ impl NameLabeler for RuleLabeler<'_> {
             {
                 continue;
             }
+            // Outside English a lone given name is too often a noun ("Norm" in German).
+            if !doc.guesses_allowed && single && !cue && alias.is_none() {
+                continue;
+            }
             let first = k - name.len();
             let (kind, canonical, confidence) = if let Some(full) = alias {
                 (NameKind::Person, Some(full.to_string()), Confidence::Listed)
@@ -624,7 +642,7 @@ impl NameLabeler for RuleLabeler<'_> {
                 (NameKind::Person, None, Confidence::Guess)
             };
             // Headline capitals say nothing: only listed names and cued ones count there.
-            if headline && confidence == Confidence::Guess {
+            if (headline || !doc.guesses_allowed) && confidence == Confidence::Guess {
                 continue;
             }
             spans.extend(span(toks, first, k, kind, canonical, confidence));
