@@ -777,14 +777,14 @@ impl Fetcher {
     /// on the default ports share one rate limit and one robots.txt (read over the scheme of the
     /// first URL seen), so an http → https redirect does not double the rate at a site.
     async fn host_state(&self, url: &Url) -> Arc<HostState> {
-        let origin = host_key(url);
+        let key = host_key(url);
         let cell = {
             let mut hosts = self
                 .inner
                 .hosts
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            hosts.entry(origin.clone()).or_default().clone()
+            hosts.entry(key.clone()).or_default().clone()
         };
         cell.get_or_init(|| async {
             let config = &self.inner.config;
@@ -806,7 +806,7 @@ impl Fetcher {
                 // The robots.txt request was this host's first: the first page waits its interval.
                 let _ = limiter.check();
             }
-            tracing::debug!(%origin, ?interval, robots = ?robots_summary(&robots), "host ready");
+            tracing::debug!(host = %key, ?interval, robots = ?robots_summary(&robots), "host ready");
             Arc::new(HostState {
                 robots,
                 limiter,
