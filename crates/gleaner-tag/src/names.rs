@@ -72,7 +72,7 @@ impl DocContext {
         for sentence in sentences {
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
-                    lowercase.insert(t.text.to_string());
+                    lowercase.insert(fold_token(t.text));
                 }
             }
             if is_headline(sentence, gaz) {
@@ -623,7 +623,16 @@ impl NameLabeler for RuleLabeler<'_> {
             if !doc.guesses_allowed && single && !cue && alias.is_none() {
                 continue;
             }
-            let first = k - name.len();
+            let mut first = k - name.len();
+            // "Kanzler Scholz", "Prime Putin": an unknown word before a known surname.
+            let last_alias = name.last().and_then(|w| gaz.person_alias(&[w]));
+            let (alias, first_word) = match (alias, last_alias) {
+                (None, Some(full)) if name.len() == 2 && !gaz.is_given_name(first_word) => {
+                    first = k - 1;
+                    (Some(full), name.last().copied().unwrap_or(first_word))
+                }
+                _ => (alias, first_word),
+            };
             let (kind, canonical, confidence) = if let Some(full) = alias {
                 (NameKind::Person, Some(full.to_string()), Confidence::Listed)
             } else if cue || gaz.is_given_name(first_word) {

@@ -220,6 +220,63 @@ fn headlines_and_sentence_starts_do_not_make_names() {
 }
 
 #[test]
+fn events_storms_and_common_word_runs_are_not_entities() {
+    let body = "Before the World Cup, Hurricane Katrina hit. The Tax Code changed the tax rules. \
+                Ships crossed the Gulf of Mexico toward the Isle of Man.";
+    let entities = Tagger::new().tag(body, None);
+    assert_offsets(body, &entities);
+    let texts: Vec<&str> = entities.iter().map(|e| e.text.as_str()).collect();
+    for bad in [
+        "World Cup",
+        "World",
+        "Cup",
+        "Hurricane Katrina",
+        "Katrina",
+        "Tax Code",
+    ] {
+        assert!(!texts.contains(&bad), "{bad} tagged: {texts:?}");
+    }
+    let found = triples(&entities);
+    assert!(found.contains(&(
+        EntityKind::Location,
+        "Gulf of Mexico".into(),
+        "Gulf of Mexico".into()
+    )));
+    assert!(found.contains(&(
+        EntityKind::Location,
+        "Isle of Man".into(),
+        "Isle of Man".into()
+    )));
+    // In IOB2 the event is MISC.
+    let tags = Tagger::new().tag_tokens(&["He", "won", "the", "World", "Cup", "."]);
+    assert_eq!(tags, ["O", "O", "O", "B-MISC", "I-MISC", "O"]);
+}
+
+#[test]
+fn other_languages_get_listed_names_only() {
+    // German capitalises every noun: no guessing from capitals, but listed names still count.
+    let body = "Die Weitergabe Ihrer Daten an die Behörde ist gemäß Bundesmeldegesetz erlaubt, \
+                sagte der Sprecher in Berlin. Die Regierung in Moskau und Präsident Putin \
+                schwiegen dazu, und die Norm bleibt bestehen, wie die Zeitung berichtete.";
+    let entities = Tagger::new().tag(body, None);
+    assert_offsets(body, &entities);
+    let texts: Vec<&str> = entities.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts.contains(&"Berlin") && texts.contains(&"Putin"),
+        "{texts:?}"
+    );
+    for bad in [
+        "Weitergabe Ihrer Daten",
+        "Daten",
+        "Bundesmeldegesetz",
+        "Norm",
+        "Regierung",
+    ] {
+        assert!(!texts.contains(&bad), "{bad} tagged: {texts:?}");
+    }
+}
+
+#[test]
 fn dates_resolve_against_the_reference() {
     let tagger = Tagger::new();
     let reference = date(2022, 1, 20);
