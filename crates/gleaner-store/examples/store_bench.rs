@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Articles are about 600 words in 10 paragraphs, from a 20,000-word vocabulary with a
-//! Zipf-like spread, with 20 entity mentions each drawn (also Zipf-like) from 3,000 entities.
+//! Zipf-like spread, with 20 entity mentions each drawn (also Zipf-like) from 50,000 entities.
 //! Prints the insert rate, the database size per article, and the median and 95th percentile
 //! latency of: a full-text query with an entity filter, an entity-filtered listing without
 //! terms, `entities --top 20`, and `entities --top 20 --with NAME`.
@@ -86,7 +86,7 @@ fn entity(i: usize) -> (EntityKind, String, String) {
 }
 
 const VOCABULARY: usize = 20_000;
-const ENTITIES: usize = 3_000;
+const ENTITIES: usize = 50_000;
 const WORDS: usize = 600;
 const MENTIONS: usize = 20;
 
@@ -168,6 +168,17 @@ fn synthetic_article(
     }
 }
 
+/// CPU seconds (user + system) this process has used, on Linux; the machine is shared, so
+/// this is steadier than the wall clock.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
@@ -211,10 +222,14 @@ fn insert(
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
 
     // Insert in batches of 200, as the pipeline's writer does; generation is not timed.
-    let batch_size = 200;
+    let batch_size: usize = std::env::var("STORE_BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let mut insert_time = Duration::ZERO;
     let mut body_bytes = 0usize;
     let mut done = 0;
+    let cpu_start = cpu_seconds();
     while done < n {
         let batch: Vec<_> = (done..n.min(done + batch_size))
             .map(|i| (synthetic_article(i, &mut rng, entities), None))
@@ -225,6 +240,7 @@ fn insert(
         insert_time += t.elapsed();
         done += batch.len();
     }
+    let cpu = cpu_start.zip(cpu_seconds()).map(|(a, b)| b - a);
     store
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -239,6 +255,12 @@ fn insert(
         insert_time.as_secs_f64(),
         n as f64 / insert_time.as_secs_f64()
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "insert CPU               {cpu:.1} s, {:.0} articles per CPU second",
+            n as f64 / cpu
+        );
+    }
     println!(
         "database                 {:.1} MB, {} bytes/article",
         bytes as f64 / 1e6,
@@ -274,6 +296,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let entities: Vec<_> = (0..ENTITIES).map(entity).collect();
     let reuse = path.exists();
     let mut store = Store::open(&path)?;
+    // For experiments: SQL run after opening (e.g. to drop an index and see what it costs).
+    if let Some(sql) = std::env::var_os("STORE_BENCH_SQL") {
+        store.connection().execute_batch(&sql.to_string_lossy())?;
+    }
     let n = if reuse {
         // An existing file: time the queries only.
         let n: i64 = store
@@ -286,6 +312,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n
     };
 
+    if std::env::var_os("STORE_BENCH_INSERT_ONLY").is_some() {
+        return Ok(());
+    }
     let top = store.top_entities(&EntityQuery {
         top: 50,
         ..EntityQuery::default()

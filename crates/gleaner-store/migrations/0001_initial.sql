@@ -74,8 +74,8 @@ CREATE TABLE article_labels (
 CREATE INDEX article_labels_label ON article_labels (label COLLATE NOCASE, article_id);
 
 -- Distinct entities: one row per (kind, canonical name). `mention_count` and `article_count`
--- are kept by the triggers on `mentions` below (for fast "most mentioned" lists); an entity
--- whose last mention went away stays, with zero counts.
+-- are kept by the triggers on `mentions` below (so "most mentioned" needs no scan of
+-- `mentions`); an entity whose last mention went away stays, with zero counts.
 CREATE TABLE entities (
     id            INTEGER PRIMARY KEY,
     kind          TEXT NOT NULL
@@ -86,8 +86,9 @@ CREATE TABLE entities (
     UNIQUE (kind, name)
 );
 CREATE INDEX entities_name ON entities (name COLLATE NOCASE);
-CREATE INDEX entities_mention_count ON entities (mention_count DESC);
-CREATE INDEX entities_kind_mention_count ON entities (kind, mention_count DESC);
+-- No index on the counters on purpose: they change with every mention written, and an
+-- index would have to follow each change; the "most mentioned" list reads the whole (small)
+-- table instead.
 
 -- Surface forms seen for an entity ("Putin" for "Vladimir Putin"), so that a search for the
 -- short form finds the entity. Only grows.
@@ -140,6 +141,10 @@ CREATE VIRTUAL TABLE articles_fts USING fts5 (
     content_rowid = 'id',
     tokenize = 'porter unicode61'
 );
+
+-- Let the index gather up to 8 MiB of new terms before it writes them out (the default is
+-- 1 MiB): a batch of articles becomes one segment, not several to be merged later.
+INSERT INTO articles_fts (articles_fts, rank) VALUES ('hashsize', 8388608);
 
 CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
     INSERT INTO articles_fts (rowid, title, body) VALUES (new.id, new.title, new.body);

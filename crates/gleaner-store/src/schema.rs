@@ -48,6 +48,14 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     tracing::debug!(journal_mode = %mode, "sqlite connection configured");
     conn.pragma_update(None, "synchronous", "NORMAL")
         .context("setting synchronous=NORMAL")?;
+    // Statement journals (every statement with a trigger opens one) in memory, not in a
+    // temporary file: a third of the insert time otherwise.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .context("setting temp_store=MEMORY")?;
+    // A 32 MiB page cache (the default is 2 MiB): the indexes of a large database stay in
+    // memory instead of being re-read from the OS for every insert.
+    conn.pragma_update(None, "cache_size", -32_768)
+        .context("setting the page cache size")?;
     Ok(())
 }
 

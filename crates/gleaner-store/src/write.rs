@@ -43,22 +43,51 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a batch transaction")?;
-        let mut done = Vec::with_capacity(batch.len());
+        // New articles are held back and inserted together (see `PendingInserts`); the
+        // others are written as they come.
+        let mut done: Vec<Option<Upserted>> = vec![None; batch.len()];
+        let mut pending = PendingInserts::default();
         for (index, (article, source_id)) in batch.iter().enumerate() {
-            match upsert_one(&tx, article, *source_id, &now) {
-                Ok(upserted) => done.push(upserted),
-                Err(source) => {
-                    // Dropping `tx` rolls the whole batch back.
-                    return Err(StoreError::Article {
-                        index,
-                        url: article.url.clone(),
-                        source: Box::new(source),
+            let keys = identity_keys(article);
+            if keys.iter().any(|k| pending.keys.contains(k)) {
+                // The same article twice in one batch: the first must be in the table first.
+                pending.flush(&tx, batch, &mut done, &now)?;
+            }
+            let wrap = |source| batch_error(batch, index, source);
+            match plan(&tx, article).map_err(wrap)? {
+                Plan::Unchanged(id) => {
+                    done[index] = Some(Upserted {
+                        id,
+                        outcome: UpsertOutcome::Unchanged,
                     });
+                }
+                Plan::Update(id) => {
+                    apply_update(&tx, id, article, *source_id, &now).map_err(wrap)?;
+                    done[index] = Some(Upserted {
+                        id,
+                        outcome: UpsertOutcome::Updated,
+                    });
+                }
+                Plan::Insert => {
+                    pending.indices.push(index);
+                    pending.keys.extend(keys);
                 }
             }
         }
+        pending.flush(&tx, batch, &mut done, &now)?;
         tx.commit().context("committing a batch")?;
-        Ok(done)
+        done.into_iter()
+            .enumerate()
+            .map(|(index, d)| {
+                d.ok_or_else(|| StoreError::InvalidArticle {
+                    url: batch
+                        .get(index)
+                        .map(|(a, _)| a.url.clone())
+                        .unwrap_or_default(),
+                    reason: "internal error: no outcome recorded".into(),
+                })
+            })
+            .collect()
     }
 
     /// Upsert many articles in one transaction, reporting each article's outcome.
@@ -125,6 +154,50 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// What an upsert will do with an article, decided before anything is written.
+enum Plan {
+    /// Found with the same content hash.
+    Unchanged(i64),
+    /// Found with another content hash.
+    Update(i64),
+    /// Not found.
+    Insert,
+}
+
+/// Validate the article and find it.
+fn plan(conn: &Connection, article: &Article) -> Result<Plan> {
+    validate(article)?;
+    let canonical = non_empty(article.canonical_url.as_deref());
+    let post_id = non_empty(article.blogger_post_id.as_deref());
+    let key = canonical.unwrap_or(&article.url);
+    Ok(match find_existing(conn, &article.url, key, post_id)? {
+        Some((id, hash)) if hash == article.content_hash => Plan::Unchanged(id),
+        Some((id, _)) => Plan::Update(id),
+        None => Plan::Insert,
+    })
+}
+
+/// Replace a stored article's fields, labels and mentions.
+fn apply_update(
+    conn: &Connection,
+    id: i64,
+    article: &Article,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<()> {
+    let canonical = non_empty(article.canonical_url.as_deref());
+    let post_id = non_empty(article.blogger_post_id.as_deref());
+    update_row(conn, id, article, canonical, post_id, source_id, now)?;
+    conn.prepare_cached("DELETE FROM article_labels WHERE article_id = ?1")
+        .and_then(|mut st| st.execute([id]))
+        .context("removing old labels")?;
+    conn.prepare_cached("DELETE FROM mentions WHERE article_id = ?1")
+        .and_then(|mut st| st.execute([id]))
+        .context("removing old mentions")?;
+    insert_labels(conn, id, &article.labels)?;
+    insert_mentions(conn, id, article)
+}
+
 /// Write one article inside the caller's transaction or savepoint.
 pub(crate) fn upsert_one(
     conn: &Connection,
@@ -132,37 +205,187 @@ pub(crate) fn upsert_one(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<Upserted> {
-    validate(article)?;
-    let canonical = non_empty(article.canonical_url.as_deref());
-    let post_id = non_empty(article.blogger_post_id.as_deref());
-    let key = canonical.unwrap_or(&article.url);
-
-    let existing = find_existing(conn, &article.url, key, post_id)?;
-    let (id, outcome) = match existing {
-        Some((id, hash)) if hash == article.content_hash => {
-            return Ok(Upserted {
+    match plan(conn, article)? {
+        Plan::Unchanged(id) => Ok(Upserted {
+            id,
+            outcome: UpsertOutcome::Unchanged,
+        }),
+        Plan::Update(id) => {
+            apply_update(conn, id, article, source_id, now)?;
+            Ok(Upserted {
                 id,
-                outcome: UpsertOutcome::Unchanged,
-            });
+                outcome: UpsertOutcome::Updated,
+            })
         }
-        Some((id, _)) => {
-            update_row(conn, id, article, canonical, post_id, source_id, now)?;
-            conn.prepare_cached("DELETE FROM article_labels WHERE article_id = ?1")
-                .and_then(|mut st| st.execute([id]))
-                .context("removing old labels")?;
-            conn.prepare_cached("DELETE FROM mentions WHERE article_id = ?1")
-                .and_then(|mut st| st.execute([id]))
-                .context("removing old mentions")?;
-            (id, UpsertOutcome::Updated)
+        Plan::Insert => {
+            let canonical = non_empty(article.canonical_url.as_deref());
+            let post_id = non_empty(article.blogger_post_id.as_deref());
+            let id = insert_row(conn, article, canonical, post_id, source_id, now)?;
+            insert_labels(conn, id, &article.labels)?;
+            insert_mentions(conn, id, article)?;
+            Ok(Upserted {
+                id,
+                outcome: UpsertOutcome::Inserted,
+            })
         }
-        None => (
-            insert_row(conn, article, canonical, post_id, source_id, now)?,
-            UpsertOutcome::Inserted,
-        ),
-    };
-    insert_labels(conn, id, &article.labels)?;
-    insert_mentions(conn, id, article)?;
-    Ok(Upserted { id, outcome })
+    }
+}
+
+fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreError) -> StoreError {
+    StoreError::Article {
+        index,
+        url: batch
+            .get(index)
+            .map(|(a, _)| a.url.clone())
+            .unwrap_or_default(),
+        source: Box::new(source),
+    }
+}
+
+/// The addresses an article can be found by, as keys to notice the same article twice in
+/// one batch: its URL, its canonical URL, its post id on its paths.
+fn identity_keys(article: &Article) -> Vec<String> {
+    let mut keys = vec![format!("u {}", article.url)];
+    let canonical = non_empty(article.canonical_url.as_deref());
+    if let Some(c) = canonical {
+        keys.push(format!("u {c}"));
+    }
+    if let Some(post) = non_empty(article.blogger_post_id.as_deref()) {
+        keys.push(format!("p {post} {}", url_path(&article.url)));
+        if let Some(c) = canonical {
+            keys.push(format!("p {post} {}", url_path(c)));
+        }
+    }
+    keys
+}
+
+/// Rows per multi-row `INSERT` (16 parameters each, well under SQLite's 32,766).
+const ROWS_PER_INSERT: usize = 500;
+
+/// New articles of a batch, inserted together.
+///
+/// The full-text index writes its pending terms to disk whenever a statement opens a
+/// statement savepoint, which every statement with a trigger does. Inserting a batch's new
+/// rows one by one, with their mentions in between, would therefore flush the index once
+/// per article, leaving a segment per article to be merged again and again. One multi-row
+/// `INSERT` lets the `articles_fts_insert` trigger index the whole batch in one go (one
+/// segment), while the trigger stays the only thing that writes the index.
+#[derive(Default)]
+struct PendingInserts {
+    /// Positions in the batch.
+    indices: Vec<usize>,
+    /// Their [`identity_keys`].
+    keys: std::collections::HashSet<String>,
+}
+
+impl PendingInserts {
+    fn flush(
+        &mut self,
+        conn: &Connection,
+        batch: &[(Article, Option<i64>)],
+        done: &mut [Option<Upserted>],
+        now: &str,
+    ) -> Result<()> {
+        for chunk in self.indices.chunks(ROWS_PER_INSERT) {
+            let ids = match insert_rows(conn, batch, chunk, now) {
+                Ok(ids) => ids,
+                Err(err) => {
+                    // The statement left nothing behind: insert one by one to name the culprit.
+                    tracing::debug!(error = %err, "multi-row insert failed; inserting one by one");
+                    let mut ids = Vec::with_capacity(chunk.len());
+                    for &index in chunk {
+                        let (a, source_id) = &batch[index];
+                        let canonical = non_empty(a.canonical_url.as_deref());
+                        let post_id = non_empty(a.blogger_post_id.as_deref());
+                        let id = insert_row(conn, a, canonical, post_id, *source_id, now)
+                            .map_err(|e| batch_error(batch, index, e))?;
+                        ids.push(id);
+                    }
+                    ids
+                }
+            };
+            for (&index, id) in chunk.iter().zip(ids) {
+                let article = &batch[index].0;
+                insert_labels(conn, id, &article.labels)
+                    .and_then(|()| insert_mentions(conn, id, article))
+                    .map_err(|e| batch_error(batch, index, e))?;
+                done[index] = Some(Upserted {
+                    id,
+                    outcome: UpsertOutcome::Inserted,
+                });
+            }
+        }
+        self.indices.clear();
+        self.keys.clear();
+        Ok(())
+    }
+}
+
+/// Insert the rows of `batch[i]` for each `i` in `indices` in one statement; their ids, in
+/// the same order.
+fn insert_rows(
+    conn: &Connection,
+    batch: &[(Article, Option<i64>)],
+    indices: &[usize],
+    now: &str,
+) -> Result<Vec<i64>> {
+    use rusqlite::types::Value;
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_string()));
+    let mut sql = String::from(
+        "INSERT INTO articles (url, canonical_url, source_id, blogger_post_id, title, author,
+                               published_at, updated_at, fetched_at, language, body, word_count,
+                               comments_count, content_hash, stored_at, changed_at) VALUES ",
+    );
+    let mut values: Vec<Value> = Vec::with_capacity(indices.len() * 16);
+    for (n, &index) in indices.iter().enumerate() {
+        let (a, source_id) = &batch[index];
+        sql.push_str(if n == 0 { "(" } else { ", (" });
+        sql.push_str(&["?"; 16].join(", "));
+        sql.push(')');
+        values.extend([
+            Value::Text(a.url.clone()),
+            text(non_empty(a.canonical_url.as_deref())),
+            source_id.map_or(Value::Null, Value::Integer),
+            text(non_empty(a.blogger_post_id.as_deref())),
+            Value::Text(a.title.clone()),
+            text(a.author.as_deref()),
+            text(opt_time_text(a.published_at.as_ref()).as_deref()),
+            text(opt_time_text(a.updated_at.as_ref()).as_deref()),
+            text(opt_time_text(a.fetched_at.as_ref()).as_deref()),
+            text(a.language.as_deref()),
+            Value::Text(a.body.clone()),
+            Value::Integer(i64::from(a.word_count)),
+            a.comments_count
+                .map_or(Value::Null, |c| Value::Integer(i64::from(c))),
+            Value::Text(a.content_hash.clone()),
+            Value::Text(now.to_string()),
+            Value::Text(now.to_string()),
+        ]);
+    }
+    sql.push_str(" RETURNING id, url");
+    let mut st = conn.prepare(&sql).context("preparing a multi-row insert")?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            Ok((r.get::<_, String>(1)?, r.get::<_, i64>(0)?))
+        })
+        .context("inserting articles")?;
+    // RETURNING promises no order: match the ids back by URL (unique in a pending set).
+    let by_url: HashMap<String, i64> = rows
+        .collect::<rusqlite::Result<_>>()
+        .context("inserting articles")?;
+    indices
+        .iter()
+        .map(|&index| {
+            let url = &batch[index].0.url;
+            by_url
+                .get(url)
+                .copied()
+                .ok_or_else(|| StoreError::InvalidArticle {
+                    url: url.clone(),
+                    reason: "internal error: inserted row not returned".into(),
+                })
+        })
+        .collect()
 }
 
 /// The row this article already is, if any: `(id, content_hash)`.
