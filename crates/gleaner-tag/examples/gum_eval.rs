@@ -69,7 +69,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let loading = std::time::Instant::now();
     let tagger = Tagger::new();
+    let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
+    // Speed of `tag` on whole documents (tokenising, names, numbers, resolution), best of 5.
+    let tokens: usize = docs
+        .iter()
+        .map(|(_, text, _)| gleaner_tag::tokenize(text).len())
+        .sum();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        for (_, text, _) in &docs {
+            std::hint::black_box(tagger.tag(text, None));
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+    }
     let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
     for (doc, text, gold) in &docs {
         let gold: BTreeSet<(usize, usize, String)> = gold.iter().cloned().collect();
@@ -113,6 +128,11 @@ fn main() -> ExitCode {
     }
     let mut total = Counts::default();
     println!("file: {path} ({} documents)", docs.len());
+    println!(
+        "Tagger::new: {load_ms:.1} ms; tag: {tokens} tokens in {:.1} ms = {:.0} tokens/s (one thread)",
+        best * 1000.0,
+        tokens as f64 / best.max(1e-9)
+    );
     println!(
         "{:<8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
         "type", "gold", "pred", "correct", "P", "R", "F1"
