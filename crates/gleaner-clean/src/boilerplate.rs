@@ -54,6 +54,17 @@ const PHRASES: &[&str] = &[
     "reactions",
     "skip to main content",
     "search this blog",
+    // Sidebar widget titles, when a widget's heading slips into the body.
+    "popular posts",
+    "blog archive",
+    "about me",
+    "view my complete profile",
+    "followers",
+    "report abuse",
+    "contributors",
+    "translate",
+    "recent posts",
+    "featured post",
     // German
     "keine kommentare",
     "kommentar veröffentlichen",
