@@ -22,11 +22,15 @@
 //! 2. **Label names** sentence by sentence through the [`names::NameLabeler`] seam. Today the
 //!    labeler is rule-based ([`names::RuleLabeler`]): capitalised runs, the built-in gazetteers
 //!    in `data/` (countries, cities, regions, demonyms and groups, organisations, well-known
-//!    people, given names, titles), organisation head words, person titles and cue words, and
-//!    document-level evidence for sentence-initial words. A trained sequence model (issue 5)
-//!    implements the same trait.
-//! 3. **Find dates, money and percentages** by rules ([`numeric`]), resolving dates against the
-//!    publication date.
+//!    people, given names, titles), organisation and event head words, person titles and cue
+//!    words, and document-level evidence (a sentence-initial word seen capitalised mid-sentence
+//!    elsewhere is a name; a capitalised run of words also seen in lowercase is not a person).
+//!    Names guessed from capitals alone are kept only in English text (German capitalises every
+//!    noun), and a lone guessed word only when the article backs it. Events, awards and wars
+//!    ("World Cup") are [`NameKind::Other`]: MISC in CoNLL output, not stored as entities. A
+//!    trained sequence model (issue 5) implements the same trait.
+//! 3. **Find dates, money and percentages** by rules ([`numeric`], which documents every form
+//!    and the policy for bare years), resolving dates against the publication date.
 //! 4. **Resolve** within the article: a short mention takes the full name ("Raisi" → "Ibrahim
 //!    Raisi", "Mr. Lavrov" → "Sergey Lavrov"), a guessed kind takes the kind the same name got
 //!    from a surer rule elsewhere, places and groups take their canonical spelling ("U.S." →

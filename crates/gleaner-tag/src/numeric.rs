@@ -7,7 +7,7 @@
 //!   "tomorrow", "last/this/next year|month", ISO dates, and bare years.
 //! - **Bare years** are tagged (name `"2014"`) when a 4-digit number from 1800 to 2100 follows a
 //!   temporal word ("in", "since", "until", "by", "from", "before", "after", "during", "of",
-//!   "through", "to", "between", "early", "late", "mid", "year") or is "the 2015 <word>"; a
+//!   "through", "to", "between", "early", "late", "mid", "year") or is "the 2015" before a lowercase word; a
 //!   number alone is too often a count to be tagged. Decades ("the 1990s") are tagged too.
 //! - Money: "$5 billion" (→ `5000000000 USD`), "€20", "US$3.5m", "5 million dollars",
 //!   "10,000 rials", "EUR 200".
