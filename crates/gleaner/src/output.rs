@@ -67,6 +67,18 @@ pub fn write_article_summary(
     a: &Article,
     outcome: Option<UpsertOutcome>,
 ) -> Result<()> {
+    write_article_fields(w, a, outcome)?;
+    for line in entity_summary(a, 6) {
+        writeln!(w, "  {line}")?;
+    }
+    Ok(())
+}
+
+fn write_article_fields(
+    w: &mut impl Write,
+    a: &Article,
+    outcome: Option<UpsertOutcome>,
+) -> Result<()> {
     let what = match outcome {
         Some(UpsertOutcome::Inserted) => "stored",
         Some(UpsertOutcome::Updated) => "updated",
@@ -108,15 +120,15 @@ pub fn write_article_summary(
         a.word_count,
         a.language.as_deref().unwrap_or("language unknown")
     )?;
-    for line in entity_summary(a, 6) {
-        writeln!(w, "  {line}")?;
-    }
     Ok(())
 }
 
-/// The full article for `gleaner show`.
+/// The full article for `gleaner show`: fields, body, then every entity by kind.
 pub fn write_article_text(w: &mut impl Write, a: &Article) -> Result<()> {
-    write_article_summary(w, a, None)?;
+    write_article_fields(w, a, None)?;
+    if a.canonical_url.as_deref().is_some_and(|c| c != a.url) {
+        writeln!(w, "  read from:  {}", a.url)?;
+    }
     if let Some(source) = &a.source {
         writeln!(w, "  source:     {source}")?;
     }
@@ -125,21 +137,8 @@ pub fn write_article_text(w: &mut impl Write, a: &Article) -> Result<()> {
     writeln!(w, "{}", a.body)?;
     writeln!(w)?;
     writeln!(w, "entities ({} mentions):", a.entities.len())?;
-    for e in &a.entities {
-        let name = if e.name == e.text {
-            String::new()
-        } else {
-            format!(" → {}", e.name)
-        };
-        writeln!(
-            w,
-            "  {:>6}..{:<6} {:<12} {}{}",
-            e.start,
-            e.end,
-            e.kind.as_str(),
-            e.text,
-            name
-        )?;
+    for line in entity_summary(a, usize::MAX) {
+        writeln!(w, "  {line}")?;
     }
     Ok(())
 }
