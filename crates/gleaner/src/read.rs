@@ -286,10 +286,10 @@ pub fn stats(db: &Path) -> Result<Exit, ExitError> {
         let c = &r.counts;
         writeln!(
             out,
-            "  #{} {} {:?}: {} discovered, {} fetched, {} not modified, {} stored, {} updated, {} unchanged, {} skipped, {} failed",
+            "  #{} {} {}: {} discovered, {} fetched, {} not modified, {} stored, {} updated, {} unchanged, {} skipped, {} failed",
             r.id,
             time(Some(r.started_at)),
-            r.status,
+            run_status(r.status),
             c.discovered,
             c.fetched,
             c.not_modified,
@@ -302,6 +302,17 @@ pub fn stats(db: &Path) -> Result<Exit, ExitError> {
     }
     out.flush()?;
     Ok(Exit::Ok)
+}
+
+fn run_status(status: gleaner_store::RunStatus) -> &'static str {
+    use gleaner_store::RunStatus;
+    match status {
+        RunStatus::Running => "running (or killed)",
+        RunStatus::Ok => "ok",
+        RunStatus::Partial => "partial",
+        RunStatus::Interrupted => "interrupted",
+        RunStatus::Failed => "failed",
+    }
 }
 
 /// `gleaner sources`
