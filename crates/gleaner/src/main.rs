@@ -89,11 +89,29 @@ fn main() -> ExitCode {
     init_logging(&cli);
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
+        // `gleaner export | head` closes the pipe early: that is the reader's choice, not an error.
+        Err(e) if is_broken_pipe(&e.error) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gleaner: error: {:#}", e.error);
             ExitCode::from(e.code as u8)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(BrokenPipe)
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+    })
 }
 
 fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
