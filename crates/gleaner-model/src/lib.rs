@@ -89,7 +89,11 @@ pub struct UnknownKind {
 
 impl fmt::Display for UnknownKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown kind {:?} (expected one of: {})", self.given, self.expected)
+        write!(
+            f,
+            "unknown kind {:?} (expected one of: {})",
+            self.given, self.expected
+        )
     }
 }
 
@@ -215,7 +219,10 @@ pub struct TextBlock {
 impl TextBlock {
     /// A paragraph block.
     pub fn paragraph(text: impl Into<String>) -> Self {
-        TextBlock { kind: BlockKind::Paragraph, text: text.into() }
+        TextBlock {
+            kind: BlockKind::Paragraph,
+            text: text.into(),
+        }
     }
 }
 
@@ -319,7 +326,10 @@ pub mod rfc3339_opt {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serialise as `"2022-01-20T08:30:00Z"` or `null`.
-    pub fn serialize<S: Serializer>(value: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             None => s.serialize_none(),
@@ -345,9 +355,16 @@ pub fn char_slice(text: &str, start: usize, end: usize) -> Option<&str> {
     if start > end {
         return None;
     }
-    let mut indices = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len()));
+    let mut indices = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()));
     let b_start = indices.nth(start)?;
-    let b_end = if end == start { b_start } else { indices.nth(end - start - 1)? };
+    let b_end = if end == start {
+        b_start
+    } else {
+        indices.nth(end - start - 1)?
+    };
     text.get(b_start..b_end)
 }
 
@@ -367,7 +384,10 @@ mod tests {
 
     #[test]
     fn source_kind_parses_config_names() {
-        assert_eq!("Blogger".parse::<SourceKind>().unwrap(), SourceKind::Blogger);
+        assert_eq!(
+            "Blogger".parse::<SourceKind>().unwrap(),
+            SourceKind::Blogger
+        );
         let err = "rss".parse::<SourceKind>().unwrap_err();
         assert!(err.to_string().contains("blogger, feed, sitemap, page"));
     }
@@ -391,9 +411,23 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&article).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         for key in [
-            "id", "url", "canonical_url", "source", "blogger_post_id", "title", "author",
-            "published_at", "updated_at", "fetched_at", "language", "labels", "comments_count",
-            "word_count", "content_hash", "body", "entities",
+            "id",
+            "url",
+            "canonical_url",
+            "source",
+            "blogger_post_id",
+            "title",
+            "author",
+            "published_at",
+            "updated_at",
+            "fetched_at",
+            "language",
+            "labels",
+            "comments_count",
+            "word_count",
+            "content_hash",
+            "body",
+            "entities",
         ] {
             assert!(keys.contains(&key), "missing {key}");
         }
