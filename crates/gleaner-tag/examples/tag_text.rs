@@ -1,4 +1,5 @@
-//! Tag a plain-text file and print one entity per line: kind, start..end, text, canonical name.
+//! Tag a plain-text file and print one entity per line: kind, start..end, text, canonical name
+//! (and "OFFSET MISMATCH" should an offset ever fail to slice the body to the text).
 //!
 //! ```text
 //! cargo run -p gleaner-tag --example tag_text -- FILE [--date YYYY-MM-DD] [--clean]
@@ -10,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use gleaner_model::{ScrapedArticle, TextBlock, char_slice};
+use gleaner_model::{ScrapedArticle, TextBlock};
 use gleaner_tag::Tagger;
 
 fn main() -> ExitCode {
@@ -47,8 +48,15 @@ fn main() -> ExitCode {
     } else {
         text
     };
+    // Byte offset of every char (and of the end), to check offsets without rescanning the body.
+    let bytes: Vec<usize> = body
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(body.len()))
+        .collect();
+    let slice = |s: usize, e: usize| body.get(*bytes.get(s)?..*bytes.get(e)?);
     for e in Tagger::new().tag(&body, date) {
-        let ok = if char_slice(&body, e.start, e.end) == Some(e.text.as_str()) {
+        let ok = if slice(e.start, e.end) == Some(e.text.as_str()) {
             ""
         } else {
             "  OFFSET MISMATCH"

@@ -174,11 +174,11 @@ impl Tagger {
         }
         let numeric = numeric::find(body, reference);
         let mut entities = self.resolve(&mentions);
-        // Numbers win over names where they overlap (they never should).
+        // Numbers win over names where they overlap (they never should). `numeric` is sorted
+        // and non-overlapping: the first one ending after a name's start is the only candidate.
         entities.retain(|(b0, b1, _)| {
-            numeric
-                .iter()
-                .all(|n| *b1 <= n.byte_start || *b0 >= n.byte_end)
+            let next = numeric.partition_point(|n| n.byte_end <= *b0);
+            numeric.get(next).is_none_or(|n| n.byte_start >= *b1)
         });
         let offsets = CharOffsets::new(body);
         let mut out: Vec<Entity> = entities.into_iter().map(|(_, _, e)| e).collect();
@@ -210,12 +210,33 @@ impl Tagger {
                 *slot = (m.span.confidence, m.span.kind);
             }
         }
-        // Full names of people (two words or more), longest first, then first seen.
-        let mut full_names: Vec<&Mention<'_>> = mentions
+        // Full names of people (two words or more), indexed by each proper suffix of their words
+        // ("raisi" → "Ibrahim Raisi") and by their first word; the longest name wins, then the
+        // first seen.
+        let mut by_suffix: HashMap<&[String], &Mention<'_>> = HashMap::new();
+        let mut by_first: HashMap<&str, &Mention<'_>> = HashMap::new();
+        let longer = |new: &Mention<'_>, old: &Mention<'_>| {
+            new.text.chars().count() > old.text.chars().count()
+        };
+        for f in mentions
             .iter()
             .filter(|m| m.span.kind == NameKind::Person && m.words.len() >= 2)
-            .collect();
-        full_names.sort_by_key(|m| std::cmp::Reverse(m.text.chars().count()));
+        {
+            for k in 1..f.words.len() {
+                if let Some(suffix) = f.words.get(k..) {
+                    let slot = by_suffix.entry(suffix).or_insert(f);
+                    if longer(f, slot) {
+                        *slot = f;
+                    }
+                }
+            }
+            if let Some(first) = f.words.first() {
+                let slot = by_first.entry(first.as_str()).or_insert(f);
+                if longer(f, slot) {
+                    *slot = f;
+                }
+            }
+        }
         let mut out = Vec::with_capacity(mentions.len());
         for m in mentions {
             let mut kind = m.span.kind;
@@ -229,16 +250,12 @@ impl Tagger {
                 continue;
             }
             // "Raisi" in "Ibrahim Raisi"; a given name alone ("Ibrahim") also points to the full name.
-            let surname_of =
-                |f: &&&Mention<'_>| m.words.len() < f.words.len() && f.words.ends_with(&m.words);
-            let given_of = |f: &&&Mention<'_>| {
-                m.words.len() == 1
-                    && f.words.len() > 1
-                    && f.words.first() == m.words.first()
-                    && self.gaz.is_given_name(m.text)
+            let by_surname = by_suffix.get(m.words.as_slice()).copied();
+            let by_given = match m.words.as_slice() {
+                [only] if self.gaz.is_given_name(m.text) => by_first.get(only.as_str()).copied(),
+                _ => None,
             };
-            let by_surname = full_names.iter().find(surname_of);
-            let full = by_surname.or_else(|| full_names.iter().find(given_of));
+            let full = by_surname.or(by_given);
             if by_surname.is_some()
                 && kind != NameKind::Person
                 && m.span.confidence == Confidence::Guess

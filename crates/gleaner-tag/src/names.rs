@@ -169,6 +169,9 @@ fn is_calendar_word(word: &str) -> bool {
         .contains(&w.as_str())
 }
 
+/// The longest capitalised run considered as one name, in tokens.
+const MAX_RUN_TOKENS: usize = 12;
+
 /// Lowercase particles inside personal names ("Osama bin Laden", "Ursula von der Leyen").
 const NAME_PARTICLES: &[&str] = &[
     "bin", "ibn", "van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le",
@@ -297,7 +300,8 @@ impl<'g> RuleLabeler<'g> {
     fn run_end(&self, toks: &[Token<'_>], i: usize) -> usize {
         let mut j = i + 1;
         while let Some(t) = toks.get(j) {
-            if t.sentence_start {
+            // No name is longer; the cap keeps odd input (a megabyte of capitals) linear.
+            if t.sentence_start || j >= i + MAX_RUN_TOKENS {
                 break;
             }
             if self.is_name_token(t) {

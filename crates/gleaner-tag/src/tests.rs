@@ -552,6 +552,20 @@ fn odd_inputs_never_panic_and_offsets_stay_in_the_body() {
         let entities = tagger.tag(body, Some(extreme));
         assert_offsets(body, &entities);
     }
+    // Odd large inputs stay linear: a run of capitals with no end, hyphen chains, digit walls,
+    // and a dense mix of names, numbers and dates.
+    let mixed: Vec<&str> = (0..20_000)
+        .map(|k| pieces[(k * 7 + k / 3) % pieces.len()])
+        .collect();
+    for body in [
+        "The ".repeat(25_000),
+        "a-".repeat(30_000),
+        "1".repeat(50_000) + " percent",
+        mixed.join(" "),
+    ] {
+        let entities = tagger.tag(&body, date(2022, 1, 20));
+        assert!(entities.iter().all(|e| e.end <= body.chars().count()));
+    }
     // Huge input stays linear enough to finish.
     let huge = "Iranian President Ibrahim Raisi met Putin in Moscow on January 19. ".repeat(5_000);
     let entities = tagger.tag(&huge, date(2022, 1, 20));
