@@ -10,17 +10,16 @@ pub fn parse_since(input: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
-    if let Ok(span) = humantime::parse_duration(s) {
-        if let Ok(span) = chrono::Duration::from_std(span) {
-            if let Some(t) = now.checked_sub_signed(span) {
-                return Ok(t);
-            }
-        }
+    if let Ok(span) = humantime::parse_duration(s)
+        && let Ok(span) = chrono::Duration::from_std(span)
+        && let Some(t) = now.checked_sub_signed(span)
+    {
+        return Ok(t);
     }
     bail!(
         "cannot read {input:?} as a time: use YYYY-MM-DD, an RFC 3339 time, or a span like 7d or 12h"
