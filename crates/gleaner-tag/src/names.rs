@@ -648,7 +648,11 @@ impl NameLabeler for RuleLabeler<'_> {
                 (NameKind::Location, None, Confidence::Rule)
             } else if single && is_acronym(first_word) {
                 (NameKind::Organization, None, Confidence::Guess)
-            } else if name.iter().any(|w| doc.seen_lowercase(w)) {
+            } else if name.iter().any(|w| doc.seen_lowercase(w))
+                || (!single && is_acronym(first_word))
+            {
+                // (An acronym before a name, "JPL Stardust", "NASA Discovery", is a programme or
+                // a product more often than a person.)
                 // A capitalised run of common words: a title, a product, a programme.
                 (NameKind::Other, None, Confidence::Guess)
             } else {
