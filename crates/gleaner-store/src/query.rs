@@ -50,35 +50,57 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// `AND a.id IN (articles mentioning an entity called NAME [of KIND])`.
-fn push_entity_filter(sql: &mut Sql, name: &str, kind: Option<&str>) {
-    sql.push(
-        " AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
-              SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE",
-    )
-    .bind(name.trim().to_string());
+/// How a search checks that an article mentions an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntityCheck {
+    /// `a.id IN (the entity's articles)`: the list is built once and may drive the query.
+    /// Best for an entity in few articles.
+    List,
+    /// `EXISTS (a mention in this article)`: checked per candidate article, through the
+    /// article's own mentions. Best for an entity in many articles, where the list would be
+    /// long and scanning newest-first finds a page of hits quickly.
+    PerArticle,
+}
+
+/// `AND` (the article mentions an entity called NAME [of KIND]).
+fn push_entity_filter(sql: &mut Sql, name: &str, kind: Option<&str>, check: EntityCheck) {
+    sql.push(match check {
+        EntityCheck::List => {
+            " AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN ("
+        }
+        EntityCheck::PerArticle => {
+            " AND EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = a.id AND m.entity_id IN ("
+        }
+    });
+    push_entity_ids(sql, name, kind);
+    sql.push("))");
+}
+
+/// `SELECT` the ids of entities called NAME (canonical name or alias, any case) [of KIND].
+fn push_entity_ids(sql: &mut Sql, name: &str, kind: Option<&str>) {
+    sql.push("SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE")
+        .bind(name.trim().to_string());
     if let Some(kind) = kind {
         sql.push(" AND e.kind = ?").bind(kind.to_string());
     }
     sql.push(
         " UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
-              WHERE al.alias = ? COLLATE NOCASE",
+           WHERE al.alias = ? COLLATE NOCASE",
     )
     .bind(name.trim().to_string());
     if let Some(kind) = kind {
         sql.push(" AND e.kind = ?").bind(kind.to_string());
     }
-    sql.push("))");
 }
 
-/// The ids of entities called NAME (canonical or alias, any case), for `--with`.
-fn push_entity_ids(sql: &mut Sql, name: &str) {
-    sql.push(
-        "SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE
-         UNION SELECT al.entity_id FROM entity_aliases al WHERE al.alias = ? COLLATE NOCASE",
-    )
-    .bind(name.trim().to_string())
-    .bind(name.trim().to_string());
+/// The entity names of a search, trimmed, blanks dropped.
+fn entity_names(query: &SearchQuery) -> Vec<&str> {
+    query
+        .entities
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// Turn an FTS5 parse error into [`StoreError::BadQuery`].
@@ -142,6 +164,17 @@ impl Store {
     pub fn search_each(
         &self,
         query: &SearchQuery,
+        f: impl FnMut(SearchHit) -> Result<()>,
+    ) -> Result<()> {
+        let checks = self.entity_checks(query)?;
+        self.search_each_with(query, &checks, f)
+    }
+
+    /// [`Store::search_each`] with the entity checks given.
+    fn search_each_with(
+        &self,
+        query: &SearchQuery,
+        checks: &[EntityCheck],
         mut f: impl FnMut(SearchHit) -> Result<()>,
     ) -> Result<()> {
         let terms = query
@@ -149,7 +182,7 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let sql = search_sql(query, terms);
+        let sql = search_sql(query, terms, checks);
         let fail = |context: &str, err| search_error(terms, context, err);
         let mut st = self
             .conn
@@ -176,6 +209,47 @@ impl Store {
         Ok(())
     }
 
+    /// Choose, for each entity filter of a search, how to check it, from the counters kept
+    /// on `entities`: a list for an entity in few articles, a per-article check otherwise.
+    /// The choice changes the speed, never the result.
+    fn entity_checks(&self, query: &SearchQuery) -> Result<Vec<EntityCheck>> {
+        let names = entity_names(query);
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let articles: i64 = self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| {
+                r.get(0)
+            })
+            .context("estimating the number of articles")?;
+        // Listing c articles costs about c; checking per article costs about 20 * N / c for a
+        // page of 20 newest hits: they are even around c = sqrt(20 N).
+        let threshold = ((20.0 * articles as f64).sqrt() as i64).max(1000);
+        let kind = query.kind.map(|k| k.as_str());
+        names
+            .iter()
+            .map(|name| {
+                let mut sql = Sql::default();
+                sql.push("SELECT coalesce(sum(article_count), 0) FROM entities WHERE id IN (");
+                push_entity_ids(&mut sql, name, kind);
+                sql.push(")");
+                let in_articles: i64 = self
+                    .conn
+                    .prepare_cached(&sql.text)
+                    .and_then(|mut st| {
+                        st.query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
+                    })
+                    .context("estimating an entity's articles")?;
+                Ok(if in_articles <= threshold {
+                    EntityCheck::List
+                } else {
+                    EntityCheck::PerArticle
+                })
+            })
+            .collect()
+    }
+
     /// SQLite's query plan for a search (`EXPLAIN QUERY PLAN`), one line per step: a
     /// debugging aid for slow queries.
     pub fn search_plan(&self, query: &SearchQuery) -> Result<Vec<String>> {
@@ -184,7 +258,7 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let sql = search_sql(query, terms);
+        let sql = search_sql(query, terms, &self.entity_checks(query)?);
         let mut st = self
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
@@ -237,28 +311,52 @@ impl Store {
             }
             sql.push(" ORDER BY mention_count DESC, article_count DESC, name");
         } else {
+            // The articles in question (published since, or mentioning WITH, or both), then
+            // their mentions grouped by entity id; names are looked up for the groups only.
+            sql.push("WITH arts (id) AS (");
+            match (with, &query.since) {
+                (Some(with), since) => {
+                    sql.push("SELECT DISTINCT article_id FROM mentions WHERE entity_id IN (");
+                    push_entity_ids(&mut sql, with, None);
+                    sql.push(")");
+                    if let Some(since) = since {
+                        sql.push(
+                            " AND article_id IN (SELECT id FROM articles WHERE published_at >= ?)",
+                        )
+                        .bind(crate::convert::time_text(since));
+                    }
+                }
+                (None, Some(since)) => {
+                    sql.push("SELECT id FROM articles WHERE published_at >= ?")
+                        .bind(crate::convert::time_text(since));
+                }
+                (None, None) => {
+                    sql.push("SELECT id FROM articles");
+                }
+            }
             sql.push(
-                "SELECT e.kind, e.name, count(*), count(DISTINCT m.article_id)
-                   FROM mentions m JOIN entities e ON e.id = m.entity_id WHERE 1",
+                "), counts (entity_id, mentions, articles) AS (
+                     SELECT m.entity_id, count(*), count(DISTINCT m.article_id)
+                       FROM arts CROSS JOIN mentions m ON m.article_id = arts.id",
+            );
+            if let Some(with) = with {
+                sql.push(" WHERE m.entity_id NOT IN (");
+                push_entity_ids(&mut sql, with, None);
+                sql.push(")");
+            }
+            sql.push(
+                " GROUP BY m.entity_id)
+                 SELECT e.kind, e.name, c.mentions, c.articles
+                   FROM counts c JOIN entities e ON e.id = c.entity_id WHERE 1",
             );
             if let Some(kind) = kind {
                 sql.push(" AND e.kind = ?").bind(kind);
             }
-            if let Some(since) = &query.since {
-                sql.push(" AND m.article_id IN (SELECT id FROM articles WHERE published_at >= ?)")
-                    .bind(crate::convert::time_text(since));
-            }
-            if let Some(with) = with {
-                sql.push(
-                    " AND m.article_id IN (SELECT article_id FROM mentions WHERE entity_id IN (",
-                );
-                push_entity_ids(&mut sql, with);
-                sql.push(")) AND m.entity_id NOT IN (");
-                push_entity_ids(&mut sql, with);
-                sql.push(") GROUP BY e.id ORDER BY 4 DESC, 3 DESC, e.name");
+            sql.push(if with.is_some() {
+                " ORDER BY c.articles DESC, c.mentions DESC, e.name"
             } else {
-                sql.push(" GROUP BY e.id ORDER BY 3 DESC, 4 DESC, e.name");
-            }
+                " ORDER BY c.mentions DESC, c.articles DESC, e.name"
+            });
         }
         sql.push(" LIMIT ?").bind(limit_value(query.top));
         let mut st = self
@@ -327,7 +425,7 @@ impl Store {
 }
 
 /// The SQL of a search.
-fn search_sql(query: &SearchQuery, terms: Option<&str>) -> Sql {
+fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) -> Sql {
     let mut sql = Sql::default();
     if let Some(terms) = terms {
         // Two steps. First the page of hits: the full-text index drives (CROSS JOIN keeps
@@ -348,14 +446,10 @@ fn search_sql(query: &SearchQuery, terms: Option<&str>) -> Sql {
         );
     }
     let kind = query.kind.map(|k| k.as_str());
-    let names: Vec<&str> = query
-        .entities
-        .iter()
-        .map(|n| n.trim())
-        .filter(|n| !n.is_empty())
-        .collect();
-    for name in &names {
-        push_entity_filter(&mut sql, name, kind);
+    let names = entity_names(query);
+    for (i, name) in names.iter().enumerate() {
+        let check = checks.get(i).copied().unwrap_or(EntityCheck::PerArticle);
+        push_entity_filter(&mut sql, name, kind, check);
     }
     if let (Some(kind), true) = (kind, names.is_empty()) {
         sql.push(
@@ -678,6 +772,51 @@ mod tests {
         both.since = Some(Utc.with_ymd_and_hms(2021, 7, 1, 0, 0, 0).unwrap());
         let got = ids(&store, &both);
         assert!(!got.is_empty() && !got.contains(&seed), "{got:?}");
+    }
+
+    #[test]
+    fn both_ways_of_checking_an_entity_give_the_same_hits() {
+        use super::EntityCheck::{List, PerArticle};
+        let (_dir, store, _) = filled();
+        let run = |q: &SearchQuery, checks: &[super::EntityCheck]| {
+            let mut hits = Vec::new();
+            store
+                .search_each_with(q, checks, |h| {
+                    hits.push(h);
+                    Ok(())
+                })
+                .unwrap();
+            hits
+        };
+        let queries = [
+            SearchQuery {
+                entities: vec!["Tehran".into()],
+                limit: 5,
+                ..SearchQuery::default()
+            },
+            SearchQuery {
+                entities: vec!["putin".into(), "Kremlin".into()],
+                ..SearchQuery::default()
+            },
+            SearchQuery {
+                terms: Some("talks OR nuclear".into()),
+                entities: vec!["Vienna".into(), "ali bagheri".into()],
+                kind: Some(EntityKind::Location),
+                ..SearchQuery::default()
+            },
+        ];
+        for q in &queries {
+            let chosen = store.search(q).unwrap();
+            for checks in [[List, List], [PerArticle, PerArticle], [List, PerArticle]] {
+                assert_eq!(
+                    run(q, &checks[..q.entities.len()]),
+                    chosen,
+                    "{q:?} {checks:?}"
+                );
+            }
+        }
+        // On a small database every entity is listed.
+        assert_eq!(store.entity_checks(&queries[1]).unwrap(), vec![List, List]);
     }
 
     #[test]

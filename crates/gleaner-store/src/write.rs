@@ -803,6 +803,76 @@ mod tests {
     }
 
     #[test]
+    fn same_post_twice_in_one_batch_is_one_row() {
+        let (_dir, _path, mut store) = temp_store();
+        let page = seed_article();
+        let mut mobile = page.clone();
+        mobile.url = format!("{}?m=1", page.url);
+        let mut edited = page.clone();
+        edited.url = page.url.replace(".blogspot.com", ".blogspot.de");
+        edited.canonical_url = None;
+        edited.body.push_str("\n\nEdited.");
+        edited.content_hash = hash(&edited.title, &edited.body);
+        let batch = vec![
+            (numbered_article(1), None),
+            (page.clone(), None),
+            (numbered_article(2), None),
+            (mobile, None),
+            (edited, None),
+            (numbered_article(1), None),
+        ];
+        let outcomes: Vec<_> = store.upsert_articles(&batch).unwrap();
+        let kinds: Vec<_> = outcomes.iter().map(|u| u.outcome).collect();
+        use UpsertOutcome::*;
+        assert_eq!(
+            kinds,
+            vec![Inserted, Inserted, Inserted, Unchanged, Updated, Unchanged]
+        );
+        assert_eq!(outcomes[1].id, outcomes[3].id);
+        assert_eq!(outcomes[1].id, outcomes[4].id);
+        assert_eq!(outcomes[0].id, outcomes[5].id);
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 3);
+        assert_eq!(search_ids(&store, "Edited"), vec![outcomes[1].id]);
+        // Ids come back in batch order, each pointing at its own article.
+        for (up, (article, _)) in outcomes.iter().zip(&batch).take(3) {
+            let stored = store.article(ArticleKey::Id(up.id)).unwrap().unwrap();
+            assert_eq!(stored.title, article.title);
+        }
+        // The savepoint path agrees.
+        let (_dir2, _path2, mut other) = temp_store();
+        let results = other.upsert_batch(&batch).unwrap();
+        let kinds2: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().unwrap().outcome)
+            .collect();
+        assert_eq!(kinds2, kinds);
+    }
+
+    #[test]
+    fn a_large_batch_is_split_into_several_inserts() {
+        let (_dir, _path, mut store) = temp_store();
+        let batch: Vec<_> = (0..super::ROWS_PER_INSERT + 7)
+            .map(|n| (numbered_article(n), None))
+            .collect();
+        let outcomes = store.upsert_articles(&batch).unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|u| u.outcome == UpsertOutcome::Inserted)
+        );
+        for (up, (article, _)) in outcomes.iter().zip(&batch) {
+            let url: String = store
+                .connection()
+                .query_row("SELECT url FROM articles WHERE id = ?1", [up.id], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(url, article.url);
+        }
+        assert_eq!(search_ids(&store, "Brussels").len(), batch.len());
+    }
+
+    #[test]
     fn same_post_id_on_another_path_is_another_article() {
         let (_dir, _path, mut store) = temp_store();
         let a = seed_article();
