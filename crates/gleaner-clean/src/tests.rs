@@ -388,3 +388,9 @@ fn odd_inputs_never_panic() {
     let c = clean(&article(vec![TextBlock::paragraph(huge)]));
     assert_eq!(c.word_count, 200_000);
 }
+
+#[test]
+fn cleaning_is_deterministic() {
+    let a = seed_article();
+    assert_eq!(clean(&a), clean(&a));
+}

@@ -571,3 +571,9 @@ fn odd_inputs_never_panic_and_offsets_stay_in_the_body() {
     let entities = tagger.tag(&huge, date(2022, 1, 20));
     assert_eq!(entities.iter().filter(|e| e.text == "Putin").count(), 5_000);
 }
+
+#[test]
+fn tagger_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tagger>();
+}
