@@ -32,6 +32,13 @@ pub struct SourceConfig {
     /// Labels added to every article from this source.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// `[fetch]` keys this source overrides (`[sources.fetch]` or `fetch = { … }`), as
+    /// written; [`parse_config`] checks them and fills `fetch_config`.
+    #[serde(default)]
+    pub fetch: Option<toml::Table>,
+    /// The global `[fetch]` with this source's overrides applied, when it has any.
+    #[serde(skip)]
+    pub fetch_config: Option<FetchConfig>,
 }
 
 impl SourceConfig {
@@ -131,7 +138,28 @@ impl LoadedConfig {
 
 /// Parse and check a config file's text.
 pub fn parse_config(text: &str) -> Result<Config> {
-    let config: Config = toml::from_str(text)?;
+    let mut config: Config = toml::from_str(text)?;
+    let raw: toml::Table = toml::from_str(text)?;
+    let global_fetch = raw
+        .get("fetch")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    for source in &mut config.sources {
+        if let Some(overrides) = &source.fetch {
+            let mut merged = global_fetch.clone();
+            for (k, v) in overrides {
+                merged.insert(k.clone(), v.clone());
+            }
+            let fetch: FetchConfig = toml::Value::Table(merged)
+                .try_into()
+                .with_context(|| format!("in the fetch overrides of source {}", source.url))?;
+            fetch
+                .validate()
+                .with_context(|| format!("in the fetch overrides of source {}", source.url))?;
+            source.fetch_config = Some(fetch);
+        }
+    }
     for source in &config.sources {
         let url =
             url::Url::parse(&source.url).with_context(|| format!("source url {:?}", source.url))?;
@@ -180,6 +208,31 @@ mod tests {
             parse_config("[[sources]]\nurl = \"https://x.blogspot.com/\"\nkind = \"rss\"\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn sources_override_fetch_keys_over_the_global_table() {
+        let text = "[fetch]\nconcurrency = 4\nper_host_per_second = 2.0\n\n\
+                    [[sources]]\nurl = \"https://a.example/\"\n\n\
+                    [[sources]]\nurl = \"https://b.example/feed\"\n\
+                    [sources.fetch]\nper_host_per_second = 0.5\n\n\
+                    [[sources]]\nurl = \"https://c.example/sitemap.xml\"\n\
+                    fetch = { max_attempts = 2 }\n";
+        let config = parse_config(text).unwrap();
+        assert_eq!(config.sources[0].fetch_config, None);
+        let b = config.sources[1].fetch_config.as_ref().unwrap();
+        assert_eq!((b.concurrency, b.per_host_per_second), (4, 0.5));
+        let c = config.sources[2].fetch_config.as_ref().unwrap();
+        assert_eq!((c.max_attempts, c.per_host_per_second), (2, 2.0));
+        let err =
+            parse_config("[[sources]]\nurl = \"https://a.example/\"\nfetch = { per_host = 1 }\n")
+                .unwrap_err();
+        assert!(format!("{err:#}").contains("per_host"), "{err:#}");
+        let err = parse_config(
+            "[[sources]]\nurl = \"https://a.example/\"\nfetch = { concurrency = 0 }\n",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("concurrency"), "{err:#}");
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn build_ingest(
     loaded: &LoadedConfig,
     db: &Path,
     cancel: CancellationToken,
+    honour_backoff: bool,
 ) -> Result<Ingest, ExitError> {
     let fetcher =
         Fetcher::new(loaded.config.fetch.clone()).context("setting up the HTTP client")?;
@@ -57,6 +58,8 @@ fn build_ingest(
         db_path: PathBuf::from(db),
         concurrency: loaded.config.fetch.concurrency,
         cancel,
+        honour_backoff,
+        counters: Arc::default(),
     })
 }
 
@@ -84,6 +87,47 @@ fn cancel_on_signals(cancel: &CancellationToken) {
     });
 }
 
+/// Runs left `running` by a process that was killed (we hold the lock, so none is live)
+/// are marked `interrupted`.
+fn close_abandoned_runs(store: &Store) {
+    if let Err(e) = store.connection().execute(
+        "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+        [],
+    ) {
+        warn!("could not close the runs a killed process left open: {e}");
+    }
+}
+
+/// Pages that failed on an earlier run and whose `next_retry_at` has come. Listing
+/// documents (feed pages, sitemaps) are recorded with no `next_retry_at` and are not
+/// among them: every run reads them again anyway.
+fn due_retries(store: &Store) -> Result<Vec<String>, ExitError> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut stmt = store
+        .connection()
+        .prepare(
+            "SELECT url FROM fetch_state
+              WHERE failures > 0 AND next_retry_at IS NOT NULL AND next_retry_at <= ?1
+              ORDER BY next_retry_at LIMIT 100000",
+        )
+        .context("reading the pages due for another try")?;
+    let urls = stmt
+        .query_map([now], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .context("reading the pages due for another try")?;
+    Ok(urls)
+}
+
+/// The configured source a retried page most likely came from: the first on its origin.
+fn source_for_url(sources: &[SourceRef], url: &str) -> Option<SourceRef> {
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    let page = origin(url)?;
+    sources
+        .iter()
+        .find(|s| origin(&s.url).as_ref() == Some(&page))
+        .cloned()
+}
+
 fn print_problems(report: &IngestReport) {
     for p in &report.skipped {
         eprintln!("skipped {}: {}", p.url, p.reason);
@@ -109,6 +153,8 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
                 id,
                 url: url.clone(),
                 labels: Arc::new(Vec::new()),
+                fetcher: None,
+                last_seen: None,
             };
             targets.push(Target::Blog {
                 home: url.clone(),
@@ -126,7 +172,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
 
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let ingest = build_ingest(loaded, db, cancel.clone())?;
+    let ingest = build_ingest(loaded, db, cancel.clone(), false)?;
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
         ingest.run(targets).await
@@ -207,50 +253,64 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     let _lock = take_run_lock(db)?;
     let started = Instant::now();
     let mut store = open_store(db)?;
+    close_abandoned_runs(&store);
     let run_id = store.begin_run().context("recording the run")?;
     let known = store.sources().context("reading source state")?;
     let mut targets = Vec::new();
-    let mut unsupported = Vec::new();
+    let mut refs: Vec<SourceRef> = Vec::new();
     for source in sources {
         let kind = source.effective_kind();
         let id = store
             .ensure_source(kind, &source.url, source.name.as_deref())
             .context("recording a source")?;
+        let fetcher = match &source.fetch_config {
+            Some(config) => Some(
+                Fetcher::new(config.clone())
+                    .with_context(|| format!("setting up the HTTP client of {}", source.url))?,
+            ),
+            None => None,
+        };
+        let last_seen = known
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| k.last_updated_seen);
         let source_ref = SourceRef {
             id,
             url: source.url.clone(),
             labels: Arc::new(source.labels.clone()),
+            fetcher,
+            last_seen,
         };
-        match kind {
-            SourceKind::Blogger => {
-                let updated_min = known
-                    .iter()
-                    .find(|k| k.id == id)
-                    .and_then(|k| k.last_updated_seen);
-                targets.push(Target::Blog {
-                    home: source.url.clone(),
-                    source: source_ref,
-                    updated_min,
-                });
-            }
-            SourceKind::Page => targets.push(Target::Page {
+        refs.push(source_ref.clone());
+        targets.push(match kind {
+            SourceKind::Blogger => Target::Blog {
+                home: source.url.clone(),
+                source: source_ref,
+                updated_min: last_seen,
+            },
+            SourceKind::Feed => Target::Feed {
+                url: source.url.clone(),
+                source: source_ref,
+            },
+            SourceKind::Sitemap => Target::Sitemap {
+                url: source.url.clone(),
+                source: source_ref,
+            },
+            SourceKind::Page => Target::Page {
                 url: source.url.clone(),
                 source: Some(source_ref),
-            }),
-            SourceKind::Feed | SourceKind::Sitemap => unsupported.push((source.url.clone(), kind)),
-        }
+            },
+        });
+    }
+    for url in due_retries(&store)? {
+        let source = source_for_url(&refs, &url);
+        targets.push(Target::Retry { url, source });
     }
     drop(store);
-    for (url, kind) in &unsupported {
-        warn!(
-            url,
-            "{kind} sources are not read yet in this version; skipping it"
-        );
-    }
 
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let ingest = build_ingest(loaded, db, cancel.clone())?;
+    let ingest = build_ingest(loaded, db, cancel.clone(), true)?;
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
         if let Some(limit) = args.max_duration {
@@ -272,13 +332,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             return Err(e.into());
         }
     };
-    for (source_id, newest) in &report.sources_read {
-        store
-            .mark_source_read(*source_id, *newest)
-            .context("recording source state")?;
-    }
-    let mut counts = report.counts;
-    counts.skipped += unsupported.len() as u64;
+    let counts = report.counts;
     let status = if report.interrupted {
         RunStatus::Interrupted
     } else if counts.failed > 0 {
@@ -290,6 +344,14 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         .finish_run(run_id, status, &counts)
         .context("recording the run's end")?;
     print_problems(&report);
+    for read in report.sources.iter().filter(|r| !r.complete) {
+        if let Some(source) = refs.iter().find(|s| s.id == read.id) {
+            warn!(
+                url = %source.url,
+                "source read in part: the next run reads it again from where this one started"
+            );
+        }
+    }
     info!(
         run = run_id,
         status = ?status,

@@ -8,15 +8,18 @@
 //! Every channel is bounded, so memory does not grow with the size of the crawl; CPU work runs
 //! on the blocking pool, never on the async workers; one thread owns the writing connection.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use gleaner_fetch::{FetchOutcome, Fetcher, Validators};
 use gleaner_model::{Article, ScrapedArticle};
 use gleaner_scrape::blogger_feed;
+use gleaner_scrape::discovery::SitemapKind;
 use gleaner_store::{FetchState, RunCounts, Store, UpsertOutcome};
 use gleaner_tag::Tagger;
 use tokio::sync::{Semaphore, mpsc};
@@ -30,6 +33,8 @@ use crate::process;
 const FEED_PAGE_SIZE: u64 = 150;
 /// Articles written per transaction at most.
 const WRITE_BATCH: usize = 64;
+/// Listing documents (feed pages, sitemaps) read per source at most.
+const MAX_LISTING_PAGES: usize = 10_000;
 
 /// The source a job belongs to.
 #[derive(Debug, Clone)]
@@ -40,6 +45,11 @@ pub struct SourceRef {
     pub url: String,
     /// Labels added to its articles.
     pub labels: Arc<Vec<String>>,
+    /// The source's own HTTP client when it overrides `[fetch]` keys; else the run's.
+    pub fetcher: Option<Fetcher>,
+    /// Newest `updated` seen in the source by an earlier complete read: feed items and
+    /// sitemap entries older than this are left alone.
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// Something to ingest.
@@ -54,11 +64,33 @@ pub enum Target {
         /// Only posts updated since (incremental runs).
         updated_min: Option<DateTime<Utc>>,
     },
+    /// An RSS, Atom or JSON Feed, followed through its `next` links.
+    Feed {
+        /// The feed URL.
+        url: String,
+        /// Its source row.
+        source: SourceRef,
+    },
+    /// A sitemap (or sitemap index).
+    Sitemap {
+        /// The sitemap URL.
+        url: String,
+        /// Its source row.
+        source: SourceRef,
+    },
     /// One page.
     Page {
         /// The page URL.
         url: String,
         /// Its source row, if it is a configured source.
+        source: Option<SourceRef>,
+    },
+    /// A page that failed on an earlier run and is due for another try; dropped when a
+    /// source lists it in this run anyway.
+    Retry {
+        /// The page URL.
+        url: String,
+        /// The source it most likely belongs to.
         source: Option<SourceRef>,
     },
 }
@@ -70,6 +102,8 @@ enum Job {
     Fetch {
         url: String,
         source: Option<SourceRef>,
+        /// When the listing (feed, sitemap) says the page last changed.
+        listed_updated: Option<DateTime<Utc>>,
     },
     /// A whole post from a full-content feed: process it without fetching.
     Ready {
@@ -80,9 +114,13 @@ enum Job {
 
 /// Messages to the writer thread.
 enum WriterMsg {
+    /// An article, and the fetch state of the page it came from: the state (with its
+    /// validators) is written only after the article is committed, so a run killed in
+    /// between never leaves a validator that would hide an unstored article behind a 304.
     Article {
         article: Box<Article>,
         source_id: Option<i64>,
+        fetch_state: Option<FetchState>,
     },
     FetchState(FetchState),
 }
@@ -105,6 +143,17 @@ pub struct Problem {
     pub reason: String,
 }
 
+/// What reading one source's listing (feed pages, sitemaps) came to.
+#[derive(Debug, Clone)]
+pub struct SourceRead {
+    /// `sources.id`.
+    pub id: i64,
+    /// Every listing document was read (200 or 304).
+    pub complete: bool,
+    /// Newest `updated` / `lastmod` seen.
+    pub newest: Option<DateTime<Utc>>,
+}
+
 /// What an ingest did.
 #[derive(Debug, Default)]
 pub struct IngestReport {
@@ -116,29 +165,46 @@ pub struct IngestReport {
     pub failed: Vec<Problem>,
     /// Skips (robots.txt, content type, …).
     pub skipped: Vec<Problem>,
-    /// Newest feed `updated` seen per source id, for sources read without failures.
-    pub sources_read: Vec<(i64, Option<DateTime<Utc>>)>,
+    /// Per source: whether its listing was read completely, and the newest time seen.
+    pub sources: Vec<SourceRead>,
     /// True when the run was stopped before it finished.
     pub interrupted: bool,
 }
 
-#[derive(Default)]
-struct Counters {
-    discovered: AtomicU64,
-    fetched: AtomicU64,
-    not_modified: AtomicU64,
-    skipped: AtomicU64,
-    failed: AtomicU64,
+/// Live counters of a run, for the progress display and the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// URLs or whole posts listed by discovery (or given).
+    pub discovered: AtomicU64,
+    /// Pages fetched (200).
+    pub fetched: AtomicU64,
+    /// 304 answers.
+    pub not_modified: AtomicU64,
+    /// Skipped on purpose (robots.txt, content type, backoff).
+    pub skipped: AtomicU64,
+    /// Failed (fetch, processing or storing).
+    pub failed: AtomicU64,
+    /// Articles written or found unchanged by the writer.
+    pub stored: AtomicU64,
+    /// Listed items older than what the source already gave (not fetched).
+    pub listed_unchanged: AtomicU64,
+    /// Nanoseconds spent waiting for HTTP (summed over tasks).
+    pub fetch_nanos: AtomicU64,
+    /// Nanoseconds spent scraping, cleaning and tagging (summed over tasks).
+    pub process_nanos: AtomicU64,
+    /// Nanoseconds the writer spent in SQLite.
+    pub write_nanos: AtomicU64,
 }
 
 struct Shared {
     fetcher: Fetcher,
     tagger: Arc<Tagger>,
     reader: Mutex<Store>,
-    counters: Counters,
+    counters: Arc<Counters>,
     failed: Mutex<Vec<Problem>>,
     skipped: Mutex<Vec<Problem>>,
     writer: mpsc::Sender<WriterMsg>,
+    honour_backoff: bool,
 }
 
 impl Shared {
@@ -164,10 +230,34 @@ impl Shared {
         }
     }
 
-    fn validators(&self, url: &str) -> Option<FetchState> {
+    fn fetch_state(&self, url: &str) -> Option<FetchState> {
         let reader = self.reader.lock().ok()?;
         reader.fetch_state(url).ok().flatten()
     }
+
+    fn fetcher_for<'a>(&'a self, source: Option<&'a SourceRef>) -> &'a Fetcher {
+        source
+            .and_then(|s| s.fetcher.as_ref())
+            .unwrap_or(&self.fetcher)
+    }
+
+    async fn timed_fetch(
+        &self,
+        fetcher: &Fetcher,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, gleaner_fetch::FetchError> {
+        let t = Instant::now();
+        let out = fetcher.fetch(url, validators).await;
+        self.counters
+            .fetch_nanos
+            .fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
+        out
+    }
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Everything an ingest needs.
@@ -182,71 +272,78 @@ pub struct Ingest {
     pub concurrency: usize,
     /// Cancelled to stop taking new work; in-flight work is finished and written.
     pub cancel: CancellationToken,
+    /// Leave pages that failed before alone until their `next_retry_at` (`gleaner run`);
+    /// false fetches whatever is asked (`gleaner scrape`).
+    pub honour_backoff: bool,
+    /// Live counters (shared with a progress display).
+    pub counters: Arc<Counters>,
 }
 
 impl Ingest {
     /// Run the pipeline over `targets` to the end (or until cancelled).
+    ///
+    /// When the run was not interrupted, every source whose listing was read completely is
+    /// marked read (newest `updated` seen, for the next run's `updated-min`) and the
+    /// validators of its listing documents are saved, after every article is committed.
     pub async fn run(&self, targets: Vec<Target>) -> Result<IngestReport> {
         let writer_store = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         let reader = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         let (writer_tx, writer_rx) = mpsc::channel::<WriterMsg>(WRITE_BATCH * 2);
+        let writer_counters = Arc::clone(&self.counters);
         let writer = std::thread::Builder::new()
             .name("gleaner-writer".into())
-            .spawn(move || write_loop(writer_store, writer_rx))
+            .spawn(move || write_loop(writer_store, writer_rx, &writer_counters))
             .context("starting the writer thread")?;
 
         let shared = Arc::new(Shared {
             fetcher: self.fetcher.clone(),
             tagger: Arc::clone(&self.tagger),
             reader: Mutex::new(reader),
-            counters: Counters::default(),
+            counters: Arc::clone(&self.counters),
             failed: Mutex::new(Vec::new()),
             skipped: Mutex::new(Vec::new()),
             writer: writer_tx,
+            honour_backoff: self.honour_backoff,
         });
 
         let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(256);
         let discover_shared = Arc::clone(&shared);
         let discover_cancel = self.cancel.clone();
         let discovery = tokio::spawn(async move {
-            let mut sources_read = Vec::new();
+            let mut d = Discovery {
+                shared: &discover_shared,
+                jobs: &jobs_tx,
+                cancel: &discover_cancel,
+                retry_pending: targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Target::Retry { url, .. } => Some(url.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                listing_states: Vec::new(),
+            };
+            let mut reads = Vec::new();
+            let mut states = Vec::new();
             for target in targets {
                 if discover_cancel.is_cancelled() {
                     break;
                 }
-                match target {
-                    Target::Page { url, source } => {
-                        discover_shared
-                            .counters
-                            .discovered
-                            .fetch_add(1, Ordering::Relaxed);
-                        if jobs_tx.send(Job::Fetch { url, source }).await.is_err() {
-                            break;
-                        }
+                let (read, ok) = d.target(target).await;
+                if let Some(read) = read {
+                    let listing = std::mem::take(&mut d.listing_states);
+                    if read.complete {
+                        states.extend(listing);
                     }
-                    Target::Blog {
-                        home,
-                        source,
-                        updated_min,
-                    } => {
-                        let newest = discover_blog(
-                            &discover_shared,
-                            &jobs_tx,
-                            &home,
-                            &source,
-                            updated_min,
-                            &discover_cancel,
-                        )
-                        .await;
-                        if let Some(newest) = newest {
-                            sources_read.push((source.id, newest));
-                        }
-                    }
+                    reads.push(read);
+                }
+                if !ok {
+                    break;
                 }
             }
-            sources_read
+            (reads, states)
         });
 
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
@@ -280,13 +377,12 @@ impl Ingest {
                 warn!("a fetch task failed: {e}");
             }
         }
-        let sources_read = discovery.await.unwrap_or_default();
+        let (source_reads, listing_states) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
             Err(_) => anyhow::bail!("pipeline tasks still running after the join"),
         };
         let Shared {
-            counters,
             failed,
             skipped,
             writer: writer_tx,
@@ -298,24 +394,32 @@ impl Ingest {
             .context("joining the writer")?
             .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
 
+        let interrupted = self.cancel.is_cancelled();
+        if !interrupted {
+            let db_path = self.db_path.clone();
+            let reads = source_reads.clone();
+            tokio::task::spawn_blocking(move || {
+                mark_sources_read(&db_path, &reads, &listing_states)
+            })
+            .await
+            .context("joining the source-state writer")??;
+        }
+
+        let counters = &self.counters;
         let failed = failed.into_inner().unwrap_or_default();
         let mut counts = written.counts;
         counts.discovered = counters.discovered.load(Ordering::Relaxed);
         counts.fetched = counters.fetched.load(Ordering::Relaxed);
         counts.not_modified = counters.not_modified.load(Ordering::Relaxed);
         counts.skipped = counters.skipped.load(Ordering::Relaxed);
+        counts.unchanged += counters.listed_unchanged.load(Ordering::Relaxed);
         counts.failed = counters.failed.load(Ordering::Relaxed) + written.failed.len() as u64;
         let mut all_failed = failed;
         all_failed.extend(written.failed);
-        let interrupted = self.cancel.is_cancelled();
         Ok(IngestReport {
             counts,
             stored: written.stored,
-            sources_read: if all_failed.is_empty() && !interrupted {
-                sources_read
-            } else {
-                Vec::new()
-            },
+            sources: source_reads,
             failed: all_failed,
             skipped: skipped.into_inner().unwrap_or_default(),
             interrupted,
@@ -323,98 +427,478 @@ impl Ingest {
     }
 }
 
-/// Read a Blogger blog's feed page by page, queueing full posts and page fetches.
-/// Returns the newest `updated` seen (`Some(None)` when the feed was read but empty),
-/// or `None` when the feed could not be read.
-async fn discover_blog(
-    shared: &Shared,
-    jobs: &mpsc::Sender<Job>,
-    home: &str,
-    source: &SourceRef,
-    updated_min: Option<DateTime<Utc>>,
-    cancel: &CancellationToken,
-) -> Option<Option<DateTime<Utc>>> {
-    let mut start: u64 = 1;
-    let mut newest: Option<DateTime<Utc>> = None;
-    loop {
-        if cancel.is_cancelled() {
-            return None;
+/// Record the sources whose listings were read completely, with the validators of their
+/// listing documents; sources read in part get only their last-run time.
+fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> Result<()> {
+    let mut store =
+        Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
+    for read in reads {
+        let newest = if read.complete { read.newest } else { None };
+        store
+            .mark_source_read(read.id, newest)
+            .context("recording source state")?;
+    }
+    for state in states {
+        store
+            .record_fetch(state)
+            .context("recording listing validators")?;
+    }
+    Ok(())
+}
+
+/// Discovery: turns targets into jobs, one source at a time.
+struct Discovery<'a> {
+    shared: &'a Shared,
+    jobs: &'a mpsc::Sender<Job>,
+    cancel: &'a CancellationToken,
+    /// Retry targets not yet listed by a source in this run.
+    retry_pending: HashSet<String>,
+    /// Validators of the listing documents of the source being read (saved only if it is
+    /// read completely).
+    listing_states: Vec<FetchState>,
+}
+
+/// What fetching one listing document (feed page, sitemap) came to.
+enum Listing {
+    Page(gleaner_fetch::FetchedPage),
+    NotModified,
+    Failed,
+}
+
+impl Discovery<'_> {
+    /// Returns the source's read state (for sources) and false when the job channel closed.
+    async fn target(&mut self, target: Target) -> (Option<SourceRead>, bool) {
+        match target {
+            Target::Page { url, source } => {
+                let ok = self.send_fetch(url, source, None).await;
+                (None, ok)
+            }
+            Target::Retry { url, source } => {
+                if !self.retry_pending.remove(&url) {
+                    return (None, true);
+                }
+                debug!(url = %url, "retrying a page that failed on an earlier run");
+                let ok = self.send_fetch(url, source, None).await;
+                (None, ok)
+            }
+            Target::Blog {
+                home,
+                source,
+                updated_min,
+            } => self.blog(&home, source, updated_min).await,
+            Target::Feed { url, source } => self.feed(&url, source).await,
+            Target::Sitemap { url, source } => self.sitemap(&url, source).await,
         }
-        let feed_url = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
-        debug!(url = %feed_url, "reading feed page");
-        let page = match shared
-            .fetcher
-            .fetch(&feed_url, &Validators::default())
-            .await
-        {
-            Ok(FetchOutcome::Page(page)) => page,
-            Ok(FetchOutcome::NotModified { .. }) => return Some(newest),
-            Ok(FetchOutcome::Skipped { url, reason }) => {
-                shared.skip(&url, reason);
-                return None;
+    }
+
+    async fn send(&self, job: Job) -> bool {
+        self.shared
+            .counters
+            .discovered
+            .fetch_add(1, Ordering::Relaxed);
+        self.jobs.send(job).await.is_ok()
+    }
+
+    async fn send_fetch(
+        &mut self,
+        url: String,
+        source: Option<SourceRef>,
+        listed_updated: Option<DateTime<Utc>>,
+    ) -> bool {
+        self.retry_pending.remove(&url);
+        self.send(Job::Fetch {
+            url,
+            source,
+            listed_updated,
+        })
+        .await
+    }
+
+    /// Whether a listed item is older than what the source gave before (left alone).
+    fn seen_before(&self, source: &SourceRef, updated: Option<DateTime<Utc>>) -> bool {
+        let old = matches!((source.last_seen, updated), (Some(seen), Some(u)) if u < seen);
+        if old {
+            self.shared
+                .counters
+                .listed_unchanged
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        old
+    }
+
+    /// Fetch a listing document, conditionally when `conditional`; its new validators are
+    /// kept aside, a failure is recorded at once (with no backoff: listings are read every
+    /// run).
+    async fn listing(&mut self, source: &SourceRef, url: &str, conditional: bool) -> Listing {
+        let previous = self.shared.fetch_state(url);
+        let validators = previous
+            .as_ref()
+            .filter(|_| conditional)
+            .map(|s| Validators {
+                etag: s.etag.clone(),
+                last_modified: s.last_modified.clone(),
+            })
+            .unwrap_or_default();
+        let now = Utc::now();
+        let fetcher = self.shared.fetcher_for(Some(source));
+        match self.shared.timed_fetch(fetcher, url, &validators).await {
+            Ok(FetchOutcome::Page(page)) => {
+                self.listing_states.push(FetchState {
+                    url: url.to_string(),
+                    etag: page.validators.etag.clone(),
+                    last_modified: page.validators.last_modified.clone(),
+                    last_status: Some(page.status),
+                    failures: 0,
+                    last_error: None,
+                    next_retry_at: None,
+                    fetched_at: Some(now),
+                });
+                Listing::Page(page)
+            }
+            Ok(FetchOutcome::NotModified { .. }) => {
+                self.shared
+                    .counters
+                    .not_modified
+                    .fetch_add(1, Ordering::Relaxed);
+                self.listing_states.push(FetchState {
+                    url: url.to_string(),
+                    last_status: Some(304),
+                    failures: 0,
+                    fetched_at: Some(now),
+                    ..previous.unwrap_or_default()
+                });
+                Listing::NotModified
+            }
+            Ok(FetchOutcome::Skipped {
+                url: skipped,
+                reason,
+            }) => {
+                self.shared.skip(&skipped, reason);
+                Listing::Failed
             }
             Err(e) => {
-                shared.fail(&feed_url, format!("reading the blog feed: {e}"));
-                return None;
+                let mut state = previous.unwrap_or_else(|| FetchState {
+                    url: url.to_string(),
+                    ..FetchState::default()
+                });
+                state.failures = state.failures.saturating_add(1);
+                state.last_error = Some(e.to_string());
+                state.last_status = status_of(&e);
+                state.next_retry_at = None;
+                state.fetched_at = Some(now);
+                let _ = self.shared.writer.send(WriterMsg::FetchState(state)).await;
+                self.shared.fail(url, format!("reading the listing: {e}"));
+                Listing::Failed
             }
+        }
+    }
+
+    /// A Blogger blog, feed page by feed page. A page that fails is passed over when the feed
+    /// said how many posts there are, so one bad page does not hide the rest.
+    async fn blog(
+        &mut self,
+        home: &str,
+        source: SourceRef,
+        updated_min: Option<DateTime<Utc>>,
+    ) -> (Option<SourceRead>, bool) {
+        let mut read = SourceRead {
+            id: source.id,
+            complete: true,
+            newest: None,
         };
-        let body = page.body;
-        let parsed = tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&body)).await;
-        let feed = match parsed {
-            Ok(Ok(feed)) => feed,
-            Ok(Err(e)) => {
-                shared.fail(&feed_url, format!("reading the blog feed: {e}"));
-                return None;
+        let mut start: u64 = 1;
+        let mut total: Option<u64> = None;
+        for _ in 0..MAX_LISTING_PAGES {
+            if self.cancel.is_cancelled() {
+                read.complete = false;
+                return (Some(read), true);
             }
-            Err(e) => {
-                shared.fail(&feed_url, format!("feed parser task: {e}"));
-                return None;
-            }
-        };
-        let count = feed.entries.len() as u64;
-        for entry in feed.entries {
-            shared.counters.discovered.fetch_add(1, Ordering::Relaxed);
-            if let Some(updated) = entry.updated_at.map(|t| t.with_timezone(&Utc)) {
-                newest = Some(newest.map_or(updated, |n| n.max(updated)));
-            }
-            let job = if entry.full_content {
-                let mut scraped = entry.article;
-                if scraped.url.is_empty() {
-                    scraped.url = entry.url.clone();
+            let feed_url = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
+            debug!(url = %feed_url, "reading feed page");
+            let page = match self.listing(&source, &feed_url, true).await {
+                Listing::Page(page) => page,
+                Listing::NotModified => {
+                    // Ordered by update time, an unchanged first page means nothing changed;
+                    // in publication order, later pages may still have.
+                    if updated_min.is_some() {
+                        break;
+                    }
+                    start += FEED_PAGE_SIZE;
+                    continue;
                 }
-                Job::Ready {
-                    scraped: Box::new(scraped),
-                    source: Some(source.clone()),
-                }
-            } else {
-                Job::Fetch {
-                    url: entry.url,
-                    source: Some(source.clone()),
+                Listing::Failed => {
+                    read.complete = false;
+                    match total {
+                        Some(t) if start + FEED_PAGE_SIZE <= t => {
+                            start += FEED_PAGE_SIZE;
+                            continue;
+                        }
+                        _ => break,
+                    }
                 }
             };
-            if jobs.send(job).await.is_err() {
-                return None;
+            let body = page.body;
+            let parsed = tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&body)).await;
+            let feed = match parsed {
+                Ok(Ok(feed)) => feed,
+                Ok(Err(e)) => {
+                    self.shared
+                        .fail(&feed_url, format!("reading the blog feed: {e}"));
+                    read.complete = false;
+                    break;
+                }
+                Err(e) => {
+                    self.shared
+                        .fail(&feed_url, format!("feed parser task: {e}"));
+                    read.complete = false;
+                    break;
+                }
+            };
+            total = feed.total_results.or(total);
+            let count = feed.entries.len() as u64;
+            for entry in feed.entries {
+                let updated = entry.updated_at.map(|t| t.with_timezone(&Utc));
+                if let Some(u) = updated {
+                    read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
+                }
+                if self.seen_before(&source, updated) {
+                    continue;
+                }
+                let ok = if entry.full_content {
+                    let mut scraped = entry.article;
+                    if scraped.url.is_empty() {
+                        scraped.url = entry.url.clone();
+                    }
+                    self.retry_pending.remove(&scraped.url);
+                    self.send(Job::Ready {
+                        scraped: Box::new(scraped),
+                        source: Some(source.clone()),
+                    })
+                    .await
+                } else {
+                    self.send_fetch(entry.url, Some(source.clone()), updated)
+                        .await
+                };
+                if !ok {
+                    return (None, false);
+                }
+            }
+            if count == 0 || feed.next.is_none() {
+                break;
+            }
+            start += count;
+        }
+        (Some(read), true)
+    }
+
+    /// An RSS, Atom or JSON Feed source, following `rel=next` pages.
+    async fn feed(&mut self, url: &str, source: SourceRef) -> (Option<SourceRead>, bool) {
+        let mut read = SourceRead {
+            id: source.id,
+            complete: true,
+            newest: None,
+        };
+        let mut next = Some(url.to_string());
+        let mut visited = HashSet::new();
+        while let Some(page_url) = next.take() {
+            if self.cancel.is_cancelled() {
+                read.complete = false;
+                break;
+            }
+            if !visited.insert(page_url.clone()) || visited.len() > MAX_LISTING_PAGES {
+                break;
+            }
+            let page = match self.listing(&source, &page_url, true).await {
+                Listing::Page(page) => page,
+                Listing::NotModified => break,
+                Listing::Failed => {
+                    read.complete = false;
+                    break;
+                }
+            };
+            let body = page.body;
+            let parsed = tokio::task::spawn_blocking(move || {
+                gleaner_scrape::discovery::parse_generic_feed(body.as_bytes())
+            })
+            .await;
+            let feed = match parsed {
+                Ok(Ok(feed)) => feed,
+                Ok(Err(e)) => {
+                    self.shared
+                        .fail(&page_url, format!("reading the feed: {e}"));
+                    read.complete = false;
+                    break;
+                }
+                Err(e) => {
+                    self.shared
+                        .fail(&page_url, format!("feed parser task: {e}"));
+                    read.complete = false;
+                    break;
+                }
+            };
+            for item in feed.items {
+                let updated = item
+                    .article
+                    .updated_at
+                    .or(item.article.published_at)
+                    .map(|t| t.with_timezone(&Utc));
+                if let Some(u) = updated {
+                    read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
+                }
+                if self.seen_before(&source, updated) {
+                    continue;
+                }
+                let ok = if item.full_content {
+                    let mut scraped = item.article;
+                    if scraped.url.is_empty() {
+                        scraped.url = item.url.clone();
+                    }
+                    self.retry_pending.remove(&scraped.url);
+                    self.send(Job::Ready {
+                        scraped: Box::new(scraped),
+                        source: Some(source.clone()),
+                    })
+                    .await
+                } else {
+                    self.send_fetch(item.url, Some(source.clone()), updated)
+                        .await
+                };
+                if !ok {
+                    return (None, false);
+                }
+            }
+            next = feed.next.and_then(|n| {
+                url::Url::parse(&page_url)
+                    .and_then(|base| base.join(&n))
+                    .ok()
+                    .map(String::from)
+            });
+        }
+        (Some(read), true)
+    }
+
+    /// A sitemap source: a `<urlset>`, or an index whose sitemaps are read in turn. The
+    /// source's own URL is always fetched whole (an index answered with 304 would hide its
+    /// children, which change on their own); child sitemaps are fetched conditionally.
+    async fn sitemap(&mut self, url: &str, source: SourceRef) -> (Option<SourceRead>, bool) {
+        let mut read = SourceRead {
+            id: source.id,
+            complete: true,
+            newest: None,
+        };
+        let mut queue = std::collections::VecDeque::from([url.to_string()]);
+        let mut visited = HashSet::new();
+        while let Some(map_url) = queue.pop_front() {
+            if self.cancel.is_cancelled() {
+                read.complete = false;
+                break;
+            }
+            if !visited.insert(map_url.clone()) || visited.len() > MAX_LISTING_PAGES {
+                continue;
+            }
+            let conditional = map_url != url;
+            let page = match self.listing(&source, &map_url, conditional).await {
+                Listing::Page(page) => page,
+                Listing::NotModified => continue,
+                Listing::Failed => {
+                    read.complete = false;
+                    continue;
+                }
+            };
+            let body = page.body;
+            let parsed = tokio::task::spawn_blocking(move || {
+                gleaner_scrape::discovery::parse_sitemap(body.as_bytes())
+            })
+            .await;
+            let map = match parsed {
+                Ok(Ok(map)) => map,
+                Ok(Err(e)) => {
+                    self.shared
+                        .fail(&map_url, format!("reading the sitemap: {e}"));
+                    read.complete = false;
+                    continue;
+                }
+                Err(e) => {
+                    self.shared
+                        .fail(&map_url, format!("sitemap parser task: {e}"));
+                    read.complete = false;
+                    continue;
+                }
+            };
+            for entry in map.entries {
+                let lastmod = entry.lastmod.map(|t| t.with_timezone(&Utc));
+                match map.kind {
+                    SitemapKind::Index => queue.push_back(entry.loc),
+                    SitemapKind::UrlSet => {
+                        if let Some(u) = lastmod {
+                            read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
+                        }
+                        if self.seen_before(&source, lastmod) {
+                            continue;
+                        }
+                        if !self
+                            .send_fetch(entry.loc, Some(source.clone()), lastmod)
+                            .await
+                        {
+                            return (None, false);
+                        }
+                    }
+                }
             }
         }
-        if count == 0 || feed.next.is_none() {
-            return Some(newest);
-        }
-        start += count;
+        (Some(read), true)
     }
+}
+
+/// The HTTP status a fetch error carries, if any.
+fn status_of(e: &gleaner_fetch::FetchError) -> Option<u16> {
+    match e {
+        gleaner_fetch::FetchError::Status { status, .. } => Some(*status),
+        _ => None,
+    }
+}
+
+/// When to try a failed page again: 1 h after the first failure, doubling, at most a week.
+fn next_retry(now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {
+    let hours = 1i64 << failures.clamp(1, 8).saturating_sub(1);
+    now + ChronoDuration::hours(hours.min(168))
 }
 
 async fn handle_job(shared: &Shared, job: Job) {
     match job {
         Job::Ready { scraped, source } => {
             let url = scraped.url.clone();
-            process_and_send(shared, *scraped, source, &url).await;
+            process_and_send(shared, *scraped, source, &url, None).await;
         }
-        Job::Fetch { url, source } => fetch_and_process(shared, url, source).await,
+        Job::Fetch {
+            url,
+            source,
+            listed_updated,
+        } => fetch_and_process(shared, url, source, listed_updated).await,
     }
 }
 
-async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRef>) {
-    let previous = shared.validators(&url);
+async fn fetch_and_process(
+    shared: &Shared,
+    url: String,
+    source: Option<SourceRef>,
+    listed_updated: Option<DateTime<Utc>>,
+) {
+    let previous = shared.fetch_state(&url);
+    let now = Utc::now();
+    if shared.honour_backoff
+        && let Some(prev) = &previous
+        && prev.failures > 0
+        && let Some(retry_at) = prev.next_retry_at.filter(|t| *t > now)
+    {
+        // Backing off after a failure, unless the listing says the page changed since.
+        let changed = matches!((listed_updated, prev.fetched_at), (Some(u), Some(f)) if u > f);
+        if !changed {
+            debug!(url = %url, failures = prev.failures, %retry_at, "failed before; not retrying yet");
+            shared.counters.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
     let validators = previous
         .as_ref()
         .map(|s| Validators {
@@ -422,13 +906,13 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
             last_modified: s.last_modified.clone(),
         })
         .unwrap_or_default();
-    let now = Utc::now();
     let mut state = previous.unwrap_or_else(|| FetchState {
         url: url.clone(),
         ..FetchState::default()
     });
     state.fetched_at = Some(now);
-    match shared.fetcher.fetch(&url, &validators).await {
+    let fetcher = shared.fetcher_for(source.as_ref());
+    match shared.timed_fetch(fetcher, &url, &validators).await {
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
             state.etag = page.validators.etag.clone();
@@ -437,30 +921,35 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
             state.failures = 0;
             state.last_error = None;
             state.next_retry_at = None;
-            let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
             if page.truncated {
                 warn!(url = %url, "page cut at the size limit; processing what arrived");
             }
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
-            let scraped = match tokio::task::spawn_blocking(move || {
-                process::scrape(&body, &scrape_url)
-            })
-            .await
-            {
+            let started = Instant::now();
+            let scraped =
+                tokio::task::spawn_blocking(move || process::scrape(&body, &scrape_url)).await;
+            shared
+                .counters
+                .process_nanos
+                .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
+            let scraped = match scraped {
                 Ok(s) => s,
                 Err(e) => {
                     shared.fail(&url, format!("scraper task: {e}"));
                     return;
                 }
             };
-            let scraped = complete_from_feed(shared, scraped).await;
-            process_and_send(shared, scraped, source, &url).await;
+            let scraped = complete_from_feed(shared, fetcher, scraped).await;
+            process_and_send(shared, scraped, source, &url, Some(state)).await;
         }
         Ok(FetchOutcome::NotModified { .. }) => {
             shared.counters.not_modified.fetch_add(1, Ordering::Relaxed);
             state.last_status = Some(304);
+            state.failures = 0;
+            state.last_error = None;
+            state.next_retry_at = None;
             let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
         }
         Ok(FetchOutcome::Skipped {
@@ -470,9 +959,8 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
         Err(e) => {
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(e.to_string());
-            // Back off across runs: 1 h, 2 h, 4 h, … capped at a week.
-            let hours = 1i64 << state.failures.min(7).saturating_sub(1);
-            state.next_retry_at = Some(now + ChronoDuration::hours(hours.min(168)));
+            state.last_status = status_of(&e);
+            state.next_retry_at = Some(next_retry(now, state.failures));
             let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
             shared.fail(&url, e.to_string());
         }
@@ -480,14 +968,17 @@ async fn fetch_and_process(shared: &Shared, url: String, source: Option<SourceRe
 }
 
 /// Dynamic Views pages carry no post in their HTML: take it from the post's feed entry.
-async fn complete_from_feed(shared: &Shared, scraped: ScrapedArticle) -> ScrapedArticle {
+async fn complete_from_feed(
+    shared: &Shared,
+    fetcher: &Fetcher,
+    scraped: ScrapedArticle,
+) -> ScrapedArticle {
     let Some(feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
         return scraped;
     };
     debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
     let Ok(FetchOutcome::Page(page)) = shared
-        .fetcher
-        .fetch(&feed_url, &Validators::default())
+        .timed_fetch(fetcher, &feed_url, &Validators::default())
         .await
     else {
         return scraped;
@@ -516,11 +1007,13 @@ async fn process_and_send(
     scraped: ScrapedArticle,
     source: Option<SourceRef>,
     url: &str,
+    fetch_state: Option<FetchState>,
 ) {
     let tagger = Arc::clone(&shared.tagger);
     let fetched_at = Utc::now();
     let source_url = source.as_ref().map(|s| s.url.clone());
     let labels = source.as_ref().map(|s| Arc::clone(&s.labels));
+    let started = Instant::now();
     let done = tokio::task::spawn_blocking(move || {
         let extra: &[String] = labels.as_deref().map_or(&[], |l| l.as_slice());
         process::finish_required(
@@ -532,17 +1025,28 @@ async fn process_and_send(
         )
     })
     .await;
+    shared
+        .counters
+        .process_nanos
+        .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
     match done {
         Ok(Ok(article)) => {
             let msg = WriterMsg::Article {
                 article: Box::new(article),
                 source_id: source.map(|s| s.id),
+                fetch_state,
             };
             if shared.writer.send(msg).await.is_err() {
                 shared.fail(url, "the writer stopped".into());
             }
         }
-        Ok(Err(no_article)) => shared.fail(url, no_article.to_string()),
+        Ok(Err(no_article)) => {
+            // The page was read: keep its validators, so an unchanged page costs a 304.
+            if let Some(state) = fetch_state {
+                let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
+            }
+            shared.fail(url, no_article.to_string());
+        }
         Err(e) => shared.fail(url, format!("processing task: {e}")),
     }
 }
@@ -554,7 +1058,12 @@ struct Written {
 }
 
 /// The one writer: batches what arrives into transactions until every sender is gone.
-fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Written> {
+/// Fetch states that come with articles are written after the articles' transaction.
+fn write_loop(
+    mut store: Store,
+    mut rx: mpsc::Receiver<WriterMsg>,
+    counters: &Counters,
+) -> Result<Written> {
     let mut written = Written {
         counts: RunCounts::default(),
         stored: Vec::new(),
@@ -568,10 +1077,19 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let mut articles = Vec::new();
+        let mut after = Vec::new();
         for msg in batch {
             match msg {
-                WriterMsg::Article { article, source_id } => articles.push((*article, source_id)),
+                WriterMsg::Article {
+                    article,
+                    source_id,
+                    fetch_state,
+                } => {
+                    articles.push((*article, source_id));
+                    after.push(fetch_state);
+                }
                 WriterMsg::FetchState(state) => {
                     if let Err(e) = store.record_fetch(&state) {
                         warn!(url = %state.url, "could not record fetch state: {e}");
@@ -580,6 +1098,9 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
             }
         }
         if articles.is_empty() {
+            counters
+                .write_nanos
+                .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
             continue;
         }
         let results: Vec<(String, Result<gleaner_store::Upserted, String>)> =
@@ -602,7 +1123,7 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
                         .collect()
                 }
             };
-        for (url, result) in results {
+        for ((url, result), state) in results.into_iter().zip(after) {
             match result {
                 Ok(up) => {
                     match up.outcome {
@@ -610,14 +1131,34 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
                         UpsertOutcome::Updated => written.counts.updated += 1,
                         UpsertOutcome::Unchanged => written.counts.unchanged += 1,
                     }
+                    counters.stored.fetch_add(1, Ordering::Relaxed);
                     debug!(url = %url, id = up.id, outcome = ?up.outcome, "written");
                     written.stored.push(StoredItem {
                         id: up.id,
                         outcome: up.outcome,
                     });
+                    if let Some(state) = state
+                        && let Err(e) = store.record_fetch(&state)
+                    {
+                        warn!(url = %state.url, "could not record fetch state: {e}");
+                    }
                 }
                 Err(e) => {
                     warn!(url = %url, "could not store: {e}");
+                    // Try the page again on a later run.
+                    let now = Utc::now();
+                    let failures = state.as_ref().map_or(0, |s| s.failures) + 1;
+                    let retry = FetchState {
+                        url: url.clone(),
+                        failures,
+                        last_error: Some(format!("storing: {e}")),
+                        next_retry_at: Some(next_retry(now, failures)),
+                        fetched_at: Some(now),
+                        ..FetchState::default()
+                    };
+                    if let Err(e) = store.record_fetch(&retry) {
+                        warn!(url = %url, "could not record fetch state: {e}");
+                    }
                     written.failed.push(Problem {
                         url,
                         reason: format!("storing: {e}"),
@@ -625,6 +1166,9 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<WriterMsg>) -> Result<Wri
                 }
             }
         }
+        counters
+            .write_nanos
+            .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
     }
     Ok(written)
 }

@@ -1,0 +1,370 @@
+//! End to end: `gleaner run` over two Blogger-like blogs with hundreds of posts served from
+//! 127.0.0.1 (`tests/blogsim`): paged feeds (one full-content, one summary so post pages are
+//! fetched), pages that fail once, one that always fails, one in windows-1252, one cut short;
+//! then incremental runs that download only what changed, and a retry of a failed page.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod blogsim;
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use blogsim::{BlogServer, Fault, FeedMode, Hit};
+use chrono::{SecondsFormat, Utc};
+use common::{assert_exit, gleaner, stderr};
+
+const FULL_POSTS: usize = 320;
+const SUMMARY_POSTS: usize = 180;
+
+fn write_config(dir: &std::path::Path, blogs: &[(&BlogServer, &str)]) {
+    let mut text = String::from(
+        "[fetch]\nconcurrency = 16\nper_host_per_second = 2000.0\nmax_attempts = 3\n\
+         retry_base_delay_ms = 20\nretry_max_delay_secs = 1\ntimeout_secs = 20\n\
+         read_timeout_secs = 10\n",
+    );
+    for (blog, label) in blogs {
+        text.push_str(&format!(
+            "\n[[sources]]\nurl = \"{}\"\nkind = \"blogger\"\nname = \"{}\"\nlabels = [\"{label}\"]\n",
+            blog.home(),
+            blog.name
+        ));
+    }
+    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
+}
+
+fn run(dir: &std::path::Path) -> std::process::Output {
+    gleaner(dir, &["--config", "gleaner.toml", "--db", "news.db", "run"])
+}
+
+fn db(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("news.db")).unwrap()
+}
+
+fn count(db: &rusqlite::Connection, sql: &str) -> i64 {
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn post_hits(hits: &[Hit]) -> Vec<&Hit> {
+    hits.iter().filter(|h| h.is_post()).collect()
+}
+
+fn hits_of(hits: &[Hit], path: &str) -> usize {
+    hits.iter().filter(|h| h.path() == path).count()
+}
+
+/// The last run's (status, discovered, fetched, not_modified, stored, updated, unchanged, failed).
+fn last_run(db: &rusqlite::Connection) -> (String, [i64; 7]) {
+    db.query_row(
+        "SELECT status, discovered, fetched, not_modified, stored, updated, unchanged, failed
+           FROM runs ORDER BY id DESC LIMIT 1",
+        [],
+        |r| {
+            Ok((
+                r.get(0)?,
+                [
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ],
+            ))
+        },
+    )
+    .unwrap()
+}
+
+struct Row {
+    title: String,
+    author: Option<String>,
+    published_at: Option<String>,
+    post_id: Option<String>,
+    body: String,
+    labels: Vec<String>,
+}
+
+fn rows(db: &rusqlite::Connection) -> HashMap<String, Row> {
+    let mut st = db
+        .prepare(
+            "SELECT a.url, a.title, a.author, a.published_at, a.blogger_post_id, a.body,
+                    (SELECT group_concat(label, '|') FROM
+                        (SELECT label FROM article_labels l WHERE l.article_id = a.id ORDER BY position))
+               FROM articles a",
+        )
+        .unwrap();
+    st.query_map([], |r| {
+        let labels: Option<String> = r.get(6)?;
+        Ok((
+            r.get::<_, String>(0)?,
+            Row {
+                title: r.get(1)?,
+                author: r.get(2)?,
+                published_at: r.get(3)?,
+                post_id: r.get(4)?,
+                body: r.get(5)?,
+                labels: labels
+                    .map(|l| l.split('|').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            },
+        ))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[test]
+fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed() {
+    let full = BlogServer::start(
+        "Harbour Notes",
+        1,
+        FeedMode::Full,
+        FULL_POSTS,
+        Duration::ZERO,
+    );
+    let summary = BlogServer::start(
+        "Quay Reports",
+        2,
+        FeedMode::Summary,
+        SUMMARY_POSTS,
+        Duration::ZERO,
+    );
+    // Feed pages that fail once: a 500 on the full blog's second page, a 429 on the first
+    // page of the summary blog.
+    full.fault_feed_page(
+        151,
+        Fault::Fail {
+            status: 500,
+            times: 1,
+            retry_after: None,
+        },
+    );
+    summary.fault_feed_page(
+        1,
+        Fault::Fail {
+            status: 429,
+            times: 1,
+            retry_after: Some(1),
+        },
+    );
+    summary.fault_post(
+        10,
+        Fault::Fail {
+            status: 500,
+            times: 1,
+            retry_after: None,
+        },
+    );
+    summary.fault_post(
+        11,
+        Fault::Fail {
+            status: 429,
+            times: 1,
+            retry_after: Some(1),
+        },
+    );
+    summary.fault_post(
+        12,
+        Fault::Fail {
+            status: 503,
+            times: u32::MAX,
+            retry_after: None,
+        },
+    );
+    summary.set_paragraphs(
+        13,
+        &[
+            "Caf\u{e9} owners on the quay in Lisbon paid \u{20ac}40 more for a permit, the council said.",
+            "\u{201c}We will appeal,\u{201d} said Pedro Alves, who runs the Caf\u{e9} S\u{e3}o Bento.",
+        ],
+    );
+    summary.fault_post(13, Fault::Windows1252);
+    summary.fault_post(14, Fault::Truncate);
+    let failing = [summary.post_url(12), summary.post_url(14)];
+
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &[(&full, "harbour"), (&summary, "quay")]);
+
+    // ---- Run 1: everything, with faults.
+    let first = run(dir.path());
+    assert_exit(&first, 1);
+    assert!(
+        stderr(&first).contains("run finished"),
+        "{}",
+        stderr(&first)
+    );
+    let conn = db(dir.path());
+    let stored = rows(&conn);
+    let good = FULL_POSTS + SUMMARY_POSTS - failing.len();
+    assert_eq!(stored.len(), good, "every good post, once");
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(DISTINCT blogger_post_id) FROM articles"
+        ),
+        good as i64
+    );
+    for (blog, label) in [(&full, "harbour"), (&summary, "quay")] {
+        for post in blog.posts() {
+            let url = blog.url(&post.path);
+            if failing.contains(&url) {
+                assert!(!stored.contains_key(&url), "{url} failed, nothing stored");
+                continue;
+            }
+            let row = stored.get(&url).unwrap_or_else(|| panic!("{url} stored"));
+            assert_eq!(row.title, post.title, "{url}");
+            assert_eq!(row.author.as_deref(), Some(post.author.as_str()), "{url}");
+            assert_eq!(
+                row.published_at.as_deref(),
+                Some(
+                    post.published
+                        .to_rfc3339_opts(SecondsFormat::Secs, true)
+                        .as_str()
+                ),
+                "{url}"
+            );
+            assert_eq!(row.post_id.as_deref(), Some(post.post_id.as_str()), "{url}");
+            let mut labels = post.labels.clone();
+            labels.push(label.to_string());
+            assert_eq!(row.labels, labels, "{url}");
+            for paragraph in &post.paragraphs {
+                assert!(row.body.contains(paragraph.as_str()), "{url}: {}", row.body);
+            }
+            assert!(
+                !row.body.contains("Powered by") && !row.body.contains("Only a member"),
+                "{url}: {}",
+                row.body
+            );
+        }
+    }
+    let w1252 = &stored[&summary.post_url(13)];
+    assert!(
+        w1252.body.contains("Caf\u{e9} S\u{e3}o Bento") && w1252.body.contains("\u{20ac}40"),
+        "windows-1252 decoded from the <meta>: {}",
+        w1252.body
+    );
+    // The failures are recorded, with a time to try again.
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    for url in &failing {
+        let (failures, error, retry_at): (i64, String, String) = conn
+            .query_row(
+                "SELECT failures, last_error, next_retry_at FROM fetch_state WHERE url = ?1",
+                [url],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(failures, 1, "{url}: {error}");
+        assert!(retry_at > now, "{url}: retry at {retry_at}");
+    }
+    let (status, c) = last_run(&conn);
+    assert_eq!(status, "partial");
+    assert_eq!((c[3], c[6]), (good as i64, 2), "stored, failed: {c:?}");
+    // Failed-once pages were retried within the run; the 503 one up to max_attempts.
+    let hits = summary.hits();
+    assert_eq!(hits_of(&hits, &summary.post(10).path), 2);
+    assert_eq!(hits_of(&hits, &summary.post(11).path), 2);
+    assert_eq!(hits_of(&hits, &summary.post(12).path), 3);
+    assert_eq!(hits_of(&hits, &summary.post(20).path), 1);
+    assert_eq!(
+        post_hits(&full.hits()).len(),
+        0,
+        "full feed: no page fetched"
+    );
+    assert_eq!(
+        post_hits(&hits).len(),
+        SUMMARY_POSTS - 4 + 2 + 2 + 3 + hits_of(&hits, &summary.post(14).path)
+    );
+
+    // ---- Run 2: one post edited in each blog.
+    full.edit_post(
+        5,
+        "Update: the harbour master confirmed the figures on Friday.",
+    );
+    summary.edit_post(20, "Update: the quay reopened to lorries on Thursday.");
+    full.clear_hits();
+    summary.clear_hits();
+    let second = run(dir.path());
+    assert_exit(&second, 0);
+    let (fh, sh) = (full.hits(), summary.hits());
+    let feeds: Vec<&Hit> = fh.iter().chain(&sh).filter(|h| h.is_feed()).collect();
+    assert_eq!(feeds.len(), 2, "one feed page per blog: {feeds:?}");
+    assert!(
+        feeds.iter().all(|h| h.target.contains("updated-min=")),
+        "{feeds:?}"
+    );
+    assert!(post_hits(&fh).is_empty());
+    // The edited post is fetched again (200); the post at the updated-min boundary is asked
+    // for with its ETag and answered 304; the failing pages are left alone until their time.
+    let mut pages: Vec<(String, u16, bool)> = post_hits(&sh)
+        .iter()
+        .map(|h| (h.path().to_string(), h.status, h.conditional))
+        .collect();
+    pages.sort();
+    let mut expected = vec![
+        (summary.post(20).path, 200, true),
+        (summary.post(SUMMARY_POSTS - 1).path, 304, true),
+    ];
+    expected.sort();
+    assert_eq!(pages, expected);
+    let stored = rows(&conn);
+    assert_eq!(stored.len(), good, "nothing stored twice");
+    assert!(
+        stored[&full.post_url(5)]
+            .body
+            .contains("harbour master confirmed")
+    );
+    assert!(stored[&summary.post_url(20)].body.contains("quay reopened"));
+    let (status, c) = last_run(&conn);
+    assert_eq!(status, "ok");
+    // discovered, fetched, not_modified, stored, updated, unchanged, failed
+    assert_eq!(c[1..], [1, 1, 0, 2, 1, 0], "{c:?}");
+
+    // ---- Run 3: the 503 page's retry time has come and it works now.
+    conn.execute(
+        "UPDATE fetch_state SET next_retry_at = '2001-01-01T00:00:00Z' WHERE url = ?1",
+        [&failing[0]],
+    )
+    .unwrap();
+    summary.clear_fault_post(12);
+    full.clear_hits();
+    summary.clear_hits();
+    let third = run(dir.path());
+    assert_exit(&third, 0);
+    let sh = summary.hits();
+    assert_eq!(hits_of(&sh, &summary.post(12).path), 1);
+    assert_eq!(hits_of(&sh, &summary.post(14).path), 0, "not due yet");
+    assert_eq!(rows(&conn).len(), good + 1);
+    let failures: i64 = conn
+        .query_row(
+            "SELECT failures FROM fetch_state WHERE url = ?1",
+            [&failing[0]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failures, 0);
+
+    // ---- Run 4: nothing changed: the feed pages answer 304 and no post page is asked for.
+    full.clear_hits();
+    summary.clear_hits();
+    let fourth = run(dir.path());
+    assert_exit(&fourth, 0);
+    let all: Vec<Hit> = full.hits().into_iter().chain(summary.hits()).collect();
+    assert!(post_hits(&all).is_empty(), "{all:?}");
+    let feeds: Vec<&Hit> = all.iter().filter(|h| h.is_feed()).collect();
+    assert_eq!(feeds.len(), 2, "{feeds:?}");
+    assert!(
+        feeds.iter().all(|h| h.status == 304 && h.conditional),
+        "{feeds:?}"
+    );
+    assert_eq!(rows(&conn).len(), good + 1);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM (SELECT url FROM articles GROUP BY url HAVING count(*) > 1)"
+        ),
+        0
+    );
+}
