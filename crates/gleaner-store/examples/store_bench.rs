@@ -385,6 +385,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         |r| r.as_ref().map_or(0, Vec::len),
     );
+    let rare: Vec<String> = {
+        let mut st = store.connection().prepare(
+            "SELECT name FROM entities WHERE article_count BETWEEN 3 AND 50 ORDER BY id LIMIT 60",
+        )?;
+        let names = st
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        names
+    };
+    if !rare.is_empty() {
+        time_queries(
+            "query --entity RARE-NAME --limit 20 (newest first)",
+            rounds,
+            |i| {
+                store.search(&SearchQuery {
+                    entities: vec![rare[i % rare.len()].clone()],
+                    limit: 20,
+                    ..SearchQuery::default()
+                })
+            },
+            |r| r.as_ref().map_or(0, Vec::len),
+        );
+        time_queries(
+            "query TERM --entity RARE-NAME --limit 20",
+            rounds,
+            |i| {
+                store.search(&SearchQuery {
+                    terms: Some(terms(i)),
+                    entities: vec![rare[i % rare.len()].clone()],
+                    limit: 20,
+                    ..SearchQuery::default()
+                })
+            },
+            |r| r.as_ref().map_or(0, Vec::len),
+        );
+    }
     time_queries(
         "entities --top 20",
         rounds,

@@ -73,9 +73,11 @@ CREATE TABLE article_labels (
 ) WITHOUT ROWID;
 CREATE INDEX article_labels_label ON article_labels (label COLLATE NOCASE, article_id);
 
--- Distinct entities: one row per (kind, canonical name). `mention_count` and `article_count`
--- are kept by the triggers on `mentions` below (so "most mentioned" needs no scan of
--- `mentions`); an entity whose last mention went away stays, with zero counts.
+-- Distinct entities: one row per (kind, canonical name), with counters so that "most
+-- mentioned" needs no scan of `mentions`: gleaner-store adds to `mention_count` and
+-- `article_count` when it writes an article's mentions, and the trigger `mentions_count_delete`
+-- below subtracts whenever mentions are deleted (an article replaced, or deleted by hand).
+-- An entity whose last mention went away stays, with zero counts.
 CREATE TABLE entities (
     id            INTEGER PRIMARY KEY,
     kind          TEXT NOT NULL
@@ -100,7 +102,8 @@ CREATE TABLE entity_aliases (
 CREATE INDEX entity_aliases_alias ON entity_aliases (alias COLLATE NOCASE);
 
 -- Each mention of an entity in an article body: `text` is the body's own words,
--- `substr(body, start + 1, "end" - start)`.
+-- `substr(body, start + 1, "end" - start)`. Written only by gleaner-store (see the counters
+-- on `entities`); deleting is safe.
 CREATE TABLE mentions (
     article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
     entity_id  INTEGER NOT NULL REFERENCES entities (id),
@@ -110,15 +113,6 @@ CREATE TABLE mentions (
     PRIMARY KEY (article_id, start, "end", entity_id)
 ) WITHOUT ROWID;
 CREATE INDEX mentions_entity ON mentions (entity_id, article_id);
-
-CREATE TRIGGER mentions_count_insert AFTER INSERT ON mentions BEGIN
-    UPDATE entities
-       SET mention_count = mention_count + 1,
-           article_count = article_count + (
-               SELECT count(*) = 1 FROM mentions
-                WHERE entity_id = new.entity_id AND article_id = new.article_id)
-     WHERE id = new.entity_id;
-END;
 
 CREATE TRIGGER mentions_count_delete AFTER DELETE ON mentions BEGIN
     UPDATE entities

@@ -209,11 +209,18 @@ impl Store {
         Ok(())
     }
 
-    /// Choose, for each entity filter of a search, how to check it, from the counters kept
-    /// on `entities`: a list for an entity in few articles, a per-article check otherwise.
-    /// The choice changes the speed, never the result.
+    /// Choose, for each entity filter of a search, how to check it. With terms: lists.
+    /// Without: from the counters kept on `entities`, a list for an entity in few articles,
+    /// a per-article check (while scanning newest first) for one in many. The choice changes
+    /// the speed, never the result.
     fn entity_checks(&self, query: &SearchQuery) -> Result<Vec<EntityCheck>> {
         let names = entity_names(query);
+        let has_terms = query.terms.as_deref().is_some_and(|t| !t.trim().is_empty());
+        if has_terms {
+            // The full-text index drives; probing a list built once beats looking through
+            // each hit's mentions, however long the list.
+            return Ok(vec![EntityCheck::List; names.len()]);
+        }
         if names.is_empty() {
             return Ok(Vec::new());
         }

@@ -52,6 +52,10 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     // temporary file: a third of the insert time otherwise.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .context("setting temp_store=MEMORY")?;
+    // Checkpoint the WAL every 4,000 pages (16 MiB) instead of 1,000: pages the full-text
+    // index rewrites often are then copied back once, not several times.
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)
+        .context("setting wal_autocheckpoint")?;
     // A 32 MiB page cache (the default is 2 MiB): the indexes of a large database stay in
     // memory instead of being re-read from the OS for every insert.
     conn.pragma_update(None, "cache_size", -32_768)
@@ -176,6 +180,8 @@ mod tests {
         assert_eq!(pragma::<String>(&store, "journal_mode"), "wal");
         assert_eq!(pragma::<i64>(&store, "busy_timeout"), 5000);
         assert_eq!(pragma::<i64>(&store, "synchronous"), 1); // NORMAL
+        assert_eq!(pragma::<i64>(&store, "temp_store"), 2); // MEMORY
+        assert_eq!(pragma::<i64>(&store, "wal_autocheckpoint"), 4000);
         // Foreign keys are enforced: a mention of a missing article is refused.
         let err = store
             .connection()
@@ -220,7 +226,8 @@ mod tests {
                         'Someone', '2022-01-19T18:05:00Z', 'Putin spoke about uranium.', 4, 'abc',
                         '2022-01-20T00:00:00Z', '2022-01-20T00:00:00Z');
                 INSERT INTO article_labels (article_id, label, position) VALUES (7, 'Russia', 0);
-                INSERT INTO entities (id, kind, name) VALUES (3, 'person', 'Vladimir Putin');
+                INSERT INTO entities (id, kind, name, mention_count, article_count)
+                VALUES (3, 'person', 'Vladimir Putin', 1, 1);
                 INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (7, 3, 0, 5, 'Putin');
                 INSERT INTO runs (started_at, finished_at, status, stored)
                 VALUES ('2022-01-20T00:00:00Z', '2022-01-20T00:01:00Z', 'ok', 1);
@@ -265,6 +272,11 @@ mod tests {
                 "full-text index of version {version} still answers"
             );
             assert_eq!(store.stats().unwrap().recent_runs.len(), 1);
+            let top = store.top_entities(&crate::EntityQuery::default()).unwrap();
+            assert_eq!(
+                (top[0].name.as_str(), top[0].mentions),
+                ("Vladimir Putin", 1)
+            );
         }
     }
 }
