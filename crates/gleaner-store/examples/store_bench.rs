@@ -385,15 +385,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         |r| r.as_ref().map_or(0, Vec::len),
     );
-    let rare: Vec<String> = {
-        let mut st = store.connection().prepare(
+    let rare: Vec<String> = store
+        .connection()
+        .prepare(
             "SELECT name FROM entities WHERE article_count BETWEEN 3 AND 50 ORDER BY id LIMIT 60",
-        )?;
-        let names = st
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        names
-    };
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     if !rare.is_empty() {
         time_queries(
             "query --entity RARE-NAME --limit 20 (newest first)",
