@@ -95,6 +95,9 @@ impl Store {
     /// Each article is written in its own savepoint: one that fails is rolled back whole and
     /// its error is returned in its place; the others are committed. The outer error is for
     /// the transaction itself (could not begin or commit): then nothing of the batch is stored.
+    ///
+    /// Slower than [`Store::upsert_articles`] for many new articles: the full-text index
+    /// writes its pending terms at every savepoint, so each article becomes a segment of its own.
     pub fn upsert_batch(
         &mut self,
         batch: &[(Article, Option<i64>)],
