@@ -6,7 +6,7 @@ use gleaner_model::{Article, ScrapedArticle};
 use gleaner_tag::Tagger;
 
 /// Why a page gave no article.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoArticle {
     /// The extractor found no body text.
     EmptyBody,
@@ -68,8 +68,9 @@ pub fn finish(
     }
 }
 
-/// Like [`finish`], but a page with no article text is an error (what `scrape` and `run`
-/// store must have a body).
+/// Like [`finish`], but a page with no article text is an error — unless it is a Blogger
+/// post (its post id is known): a post that is only a photo is still a post, with its title,
+/// author, time and labels, and it is stored with an empty body.
 pub fn finish_required(
     scraped: ScrapedArticle,
     fetched_at: Option<DateTime<Utc>>,
@@ -78,9 +79,80 @@ pub fn finish_required(
     tagger: &Tagger,
 ) -> Result<Article, NoArticle> {
     let article = finish(scraped, fetched_at, source, extra_labels, tagger);
-    if article.body.trim().is_empty() {
+    if article.body.trim().is_empty() && article.blogger_post_id.is_none() {
         Err(NoArticle::EmptyBody)
     } else {
         Ok(article)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gleaner_model::TextBlock;
+
+    fn scraped(post_id: Option<&str>, text: &str) -> ScrapedArticle {
+        ScrapedArticle {
+            url: "http://example.blogspot.com/2011/01/photo.html".into(),
+            title: Some("Lanzarote at Christmas".into()),
+            blogger_post_id: post_id.map(str::to_string),
+            blocks: if text.is_empty() {
+                vec![]
+            } else {
+                vec![TextBlock::paragraph(text)]
+            },
+            ..ScrapedArticle::default()
+        }
+    }
+
+    #[test]
+    fn a_photo_only_blogger_post_is_still_an_article() {
+        let tagger = Tagger::new();
+        let a = finish_required(
+            scraped(Some("2733245317398768927"), ""),
+            None,
+            None,
+            &[],
+            &tagger,
+        )
+        .unwrap();
+        assert_eq!(a.title, "Lanzarote at Christmas");
+        assert_eq!(a.body, "");
+        assert_eq!(a.word_count, 0);
+    }
+
+    #[test]
+    fn a_page_with_no_text_and_no_post_is_not() {
+        let tagger = Tagger::new();
+        assert_eq!(
+            finish_required(scraped(None, ""), None, None, &[], &tagger).unwrap_err(),
+            NoArticle::EmptyBody
+        );
+        assert!(
+            finish_required(
+                scraped(None, "Some text."),
+                None,
+                None,
+                &["extra".into()],
+                &tagger
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn source_labels_follow_the_posts_own_without_duplicates() {
+        let tagger = Tagger::new();
+        let mut s = scraped(None, "Text.");
+        s.labels = vec!["Iran".into(), "news".into()];
+        let a = finish(
+            s,
+            None,
+            Some("http://example.blogspot.com/"),
+            &["news".into(), "world".into()],
+            &tagger,
+        );
+        assert_eq!(a.labels, ["Iran", "news", "world"]);
+        assert_eq!(a.source.as_deref(), Some("http://example.blogspot.com/"));
     }
 }
