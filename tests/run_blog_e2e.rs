@@ -368,3 +368,236 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
         0
     );
 }
+
+/// A plain news page (no Blogger markup) for the generic extractor.
+fn news_page(title: &str, paragraphs: &[&str]) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title} | Dock Daily</title>\
+         <meta property='og:title' content='{title}'><meta property='og:site_name' content='Dock Daily'></head>\
+         <body><header><nav><a href='/'>Home</a> <a href='/about'>About</a></nav></header>\
+         <main><article><h1>{title}</h1>{body}</article></main>\
+         <footer>Copyright Dock Daily</footer></body></html>"
+    )
+}
+
+fn rss(server: &BlogServer, items: &[(&str, &str, &str, Option<&str>)]) -> String {
+    let items: String = items
+        .iter()
+        .map(|(slug, title, date, content)| {
+            let content = content
+                .map(|c| format!("<content:encoded><![CDATA[{c}]]></content:encoded>"))
+                .unwrap_or_default();
+            format!(
+                "<item><title>{title}</title><link>{}</link><guid>{}</guid><pubDate>{date}</pubDate>\
+                 <description>A short summary.</description>{content}</item>",
+                server.url(&format!("/news/{slug}.html")),
+                server.url(&format!("/news/{slug}.html")),
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'>\
+         <channel><title>Dock Daily</title><link>{}</link><description>News from the docks</description>{items}</channel></rss>",
+        server.home()
+    )
+}
+
+const LONG_1: &str = "Dock workers in Rotterdam voted on Tuesday to accept a new wage offer from the port employers, ending a dispute that had lasted since the spring.";
+const LONG_2: &str = "The agreement raises pay by 6% over two years, union leader Jonas Berg told reporters outside the hall, and adds a second rest day in the busy season.";
+const LONG_3: &str = "Shipping lines had warned that further strikes would push cargo towards Antwerp and Hamburg, where terminals have spare capacity this year.";
+
+#[test]
+fn feed_and_sitemap_sources_are_read_incrementally_with_their_own_fetch_settings() {
+    let site = BlogServer::start("Dock Daily", 5, FeedMode::Full, 0, Duration::ZERO);
+    let mut feed_items = vec![
+        (
+            "wage-deal",
+            "Rotterdam dock workers accept wage deal",
+            "Tue, 14 Mar 2023 09:00:00 +0000",
+            Some(
+                "<p>Dock workers in Rotterdam voted on Tuesday to accept a new wage offer.</p><p>The agreement raises pay by 6% over two years.</p>",
+            ),
+        ),
+        (
+            "ferry-fares",
+            "Ferry fares to rise in April",
+            "Wed, 15 Mar 2023 09:00:00 +0000",
+            None,
+        ),
+    ];
+    site.set_route("/rss.xml", "application/rss+xml", rss(&site, &feed_items));
+    site.set_route(
+        "/news/ferry-fares.html",
+        "text/html; charset=utf-8",
+        news_page(
+            "Ferry fares to rise in April",
+            &[
+                "Ferry operators between Gothenburg and Frederikshavn will raise fares by 4% in April, citing fuel costs and new port fees announced last month.",
+                LONG_2,
+                LONG_3,
+            ],
+        ),
+    );
+    let other = BlogServer::start("Quay Maps", 6, FeedMode::Full, 0, Duration::ZERO);
+    other.set_route(
+        "/sitemap.xml",
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
+             <sitemap><loc>{}</loc></sitemap></sitemapindex>",
+            other.url("/sitemap-news.xml")
+        ),
+    );
+    other.set_route(
+        "/sitemap-news.xml",
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
+             <url><loc>{}</loc><lastmod>2023-03-10</lastmod></url>\
+             <url><loc>{}</loc><lastmod>2023-03-11</lastmod></url>\
+             <url><loc>{}</loc><lastmod>2023-03-12</lastmod></url></urlset>",
+            other.url("/news/pilots.html"),
+            other.url("/news/cranes.html"),
+            other.url("/news/broken.html"),
+        ),
+    );
+    other.set_route(
+        "/news/pilots.html",
+        "text/html; charset=utf-8",
+        news_page("Pilot shortage eases", &[LONG_1, LONG_3, LONG_2]),
+    );
+    other.set_route(
+        "/news/cranes.html",
+        "text/html; charset=utf-8",
+        news_page(
+            "New cranes for Gdansk",
+            &[
+                "The container terminal in Gdansk took delivery of four ship-to-shore cranes on Monday, each taller than the old lighthouse at the harbour mouth.",
+                LONG_3,
+                LONG_2,
+            ],
+        ),
+    );
+    // The broken page: always 500. The sitemap source allows one attempt, the feed three.
+    other.fault_path("/news/broken.html", 500);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        format!(
+            "[fetch]\nper_host_per_second = 2000.0\nmax_attempts = 3\nretry_base_delay_ms = 20\n\n\
+             [[sources]]\nurl = \"{}\"\nname = \"Dock Daily\"\n\n\
+             [[sources]]\nurl = \"{}\"\nlabels = [\"maps\"]\n[sources.fetch]\nmax_attempts = 1\n",
+            site.url("/rss.xml"),
+            other.url("/sitemap.xml"),
+        ),
+    )
+    .unwrap();
+
+    let first = run(dir.path());
+    assert_exit(&first, 1);
+    assert_eq!(
+        hits_of(&other.hits(), "/news/broken.html"),
+        1,
+        "the source's own max_attempts"
+    );
+    let conn = db(dir.path());
+    let stored = rows(&conn);
+    assert_eq!(stored.len(), 4, "{:?}", stored.keys().collect::<Vec<_>>());
+    let deal = &stored[&site.url("/news/wage-deal.html")];
+    assert_eq!(deal.title, "Rotterdam dock workers accept wage deal");
+    assert!(deal.body.contains("raises pay by 6%"), "{}", deal.body);
+    let fares = &stored[&site.url("/news/ferry-fares.html")];
+    assert!(fares.body.contains("Frederikshavn"), "{}", fares.body);
+    assert!(!fares.body.contains("Copyright"), "{}", fares.body);
+    let cranes = &stored[&other.url("/news/cranes.html")];
+    assert_eq!(cranes.labels, ["maps"]);
+
+    // Nothing changed: the feed answers 304, the index is read again, the child sitemap
+    // answers 304, and no page is asked for (the broken one waits for its retry time).
+    site.clear_hits();
+    other.clear_hits();
+    let second = run(dir.path());
+    assert_exit(&second, 0);
+    let hits: Vec<Hit> = site.hits().into_iter().chain(other.hits()).collect();
+    let seen: Vec<(String, u16)> = hits
+        .iter()
+        .filter(|h| h.path() != "/robots.txt")
+        .map(|h| (h.path().to_string(), h.status))
+        .collect();
+    assert_eq!(
+        seen.len(),
+        3,
+        "feed 304, sitemap index, child sitemap 304: {seen:?}"
+    );
+    assert!(seen.contains(&("/rss.xml".to_string(), 304)), "{seen:?}");
+    assert!(
+        seen.contains(&("/sitemap.xml".to_string(), 200)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("/sitemap-news.xml".to_string(), 304)),
+        "{seen:?}"
+    );
+
+    // A new summary item: its page is fetched; items older than the newest seen are left
+    // alone, the one at the boundary is asked for with its validators (304).
+    feed_items.push((
+        "new-berth",
+        "A new berth for cruise ships",
+        "Thu, 16 Mar 2023 09:00:00 +0000",
+        None,
+    ));
+    site.set_route("/rss.xml", "application/rss+xml", rss(&site, &feed_items));
+    site.set_route(
+        "/news/new-berth.html",
+        "text/html; charset=utf-8",
+        news_page(
+            "A new berth for cruise ships",
+            &[
+                "Bergen will open a new berth for cruise ships in June, the harbour authority said, with shore power for two vessels at a time.",
+                LONG_1,
+                LONG_3,
+            ],
+        ),
+    );
+    site.clear_hits();
+    let third = run(dir.path());
+    assert_exit(&third, 0);
+    let mut pages: Vec<(String, u16)> = site
+        .hits()
+        .iter()
+        .filter(|h| h.path().starts_with("/news/"))
+        .map(|h| (h.path().to_string(), h.status))
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            ("/news/ferry-fares.html".to_string(), 304),
+            ("/news/new-berth.html".to_string(), 200)
+        ]
+    );
+    assert_eq!(rows(&conn).len(), 5);
+
+    // `gleaner sources` shows each source's state.
+    let out = gleaner(
+        dir.path(),
+        &["--config", "gleaner.toml", "--db", "news.db", "sources"],
+    );
+    assert_exit(&out, 0);
+    let text = common::stdout(&out);
+    assert!(
+        text.contains("NEWEST SEEN") && text.contains("FAILING"),
+        "{text}"
+    );
+    let feed_line = text.lines().find(|l| l.contains("rss.xml")).unwrap();
+    let cells: Vec<&str> = feed_line.split_whitespace().collect();
+    assert_eq!(&cells[..2], ["feed", "3"], "{feed_line}");
+    assert!(feed_line.contains("2023-03-16T09:00:00Z"), "{feed_line}");
+    let map_line = text.lines().find(|l| l.contains("sitemap.xml")).unwrap();
+    let cells: Vec<&str> = map_line.split_whitespace().collect();
+    assert_eq!(&cells[..2], ["sitemap", "2"], "{map_line}");
+    assert_eq!(cells[4], "1", "one failing page: {map_line}");
+}

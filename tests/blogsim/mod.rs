@@ -221,6 +221,18 @@ impl BlogServer {
             .insert(format!("feed:{start_index}"), fault);
     }
 
+    /// An always-failing path (a fixed route or any other).
+    pub fn fault_path(&self, path: &str, status: u16) {
+        self.state.lock().unwrap().faults.insert(
+            path.to_string(),
+            Fault::Fail {
+                status,
+                times: u32::MAX,
+                retry_after: None,
+            },
+        );
+    }
+
     pub fn clear_fault_post(&self, n: usize) {
         let path = self.post(n).path;
         self.state.lock().unwrap().faults.remove(&path);

@@ -16,6 +16,7 @@ use crate::cli::{ArticleFormat, RunArgs, ScrapeArgs};
 use crate::config::{LoadedConfig, guess_source_kind};
 use crate::output;
 use crate::pipeline::{Ingest, IngestReport, SourceRef, Target};
+use crate::source_state;
 use crate::{Exit, ExitError};
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
@@ -120,12 +121,8 @@ fn due_retries(store: &Store) -> Result<Vec<String>, ExitError> {
 
 /// The configured source a retried page most likely came from: the first on its origin.
 fn source_for_url(sources: &[SourceRef], url: &str) -> Option<SourceRef> {
-    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
-    let page = origin(url)?;
-    sources
-        .iter()
-        .find(|s| origin(&s.url).as_ref() == Some(&page))
-        .cloned()
+    let urls: Vec<&str> = sources.iter().map(|s| s.url.as_str()).collect();
+    source_state::source_index_for(&urls, url).and_then(|i| sources.get(i).cloned())
 }
 
 fn print_problems(report: &IngestReport) {

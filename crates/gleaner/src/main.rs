@@ -9,6 +9,7 @@ mod output;
 mod pipeline;
 mod process;
 mod read;
+mod source_state;
 mod timespec;
 
 use std::io::IsTerminal;

@@ -317,12 +317,17 @@ fn run_status(status: gleaner_store::RunStatus) -> &'static str {
 
 /// `gleaner sources`
 pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
-    let known = if db.exists() {
-        Store::open(db)
-            .and_then(|s| s.sources())
-            .with_context(|| format!("reading {}", db.display()))?
+    let urls: Vec<&str> = loaded
+        .config
+        .sources
+        .iter()
+        .map(|s| s.url.as_str())
+        .collect();
+    let states = if db.exists() {
+        let store = Store::open(db).with_context(|| format!("reading {}", db.display()))?;
+        crate::source_state::states(&store, &urls)?
     } else {
-        Vec::new()
+        vec![None; urls.len()]
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let config_name = loaded
@@ -336,14 +341,21 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
         .config
         .sources
         .iter()
-        .map(|s| {
-            let state = known.iter().find(|k| k.url == s.url);
+        .zip(&states)
+        .map(|(s, state)| {
             vec![
                 s.effective_kind().to_string(),
-                state.map_or("0".to_string(), |k| k.articles.to_string()),
                 state
+                    .as_ref()
+                    .map_or("0".to_string(), |k| k.articles.to_string()),
+                state
+                    .as_ref()
                     .and_then(|k| k.last_run_at)
                     .map_or("never".to_string(), |t| time(Some(t))),
+                time(state.as_ref().and_then(|k| k.newest_seen)),
+                state
+                    .as_ref()
+                    .map_or("0".to_string(), |k| k.failing.to_string()),
                 format!(
                     "{}{}",
                     s.url,
@@ -359,7 +371,14 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
         writeln!(out, "sources in {config_name}:")?;
         write_table(
             &mut out,
-            &["KIND", "ARTICLES", "LAST READ", "URL"],
+            &[
+                "KIND",
+                "ARTICLES",
+                "LAST READ",
+                "NEWEST SEEN",
+                "FAILING",
+                "URL",
+            ],
             &rows,
             output::terminal_width(),
         )?;

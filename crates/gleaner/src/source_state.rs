@@ -1,0 +1,89 @@
+//! The state of configured sources as the database knows it, for `gleaner sources`, and the
+//! rule that ties a page URL to the source it came from (the first source on its origin).
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use gleaner_store::Store;
+
+/// One configured source's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    /// Articles stored from it.
+    pub articles: u64,
+    /// When a run last read it.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Newest `updated` / `lastmod` seen in a complete read (the next `updated-min`).
+    pub newest_seen: Option<DateTime<Utc>>,
+    /// URLs on its origin whose last fetch failed (pages waiting for a retry, listing
+    /// documents that failed on the last run).
+    pub failing: u64,
+}
+
+/// `scheme://host:port` of a URL.
+pub fn origin_of(url: &str) -> Option<url::Origin> {
+    url::Url::parse(url).ok().map(|u| u.origin())
+}
+
+/// Index of the first source (by URL) on `url`'s origin.
+pub fn source_index_for(sources: &[&str], url: &str) -> Option<usize> {
+    let page = origin_of(url)?;
+    sources
+        .iter()
+        .position(|s| origin_of(s).as_ref() == Some(&page))
+}
+
+/// The state of each source URL, `None` for sources no run has recorded yet.
+pub fn states(store: &Store, sources: &[&str]) -> Result<Vec<Option<SourceState>>> {
+    let known = store.sources().context("reading source state")?;
+    let mut out: Vec<Option<SourceState>> = sources
+        .iter()
+        .map(|url| {
+            known.iter().find(|k| k.url == *url).map(|k| SourceState {
+                articles: k.articles,
+                last_run_at: k.last_run_at,
+                newest_seen: k.last_updated_seen,
+                failing: 0,
+            })
+        })
+        .collect();
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT url FROM fetch_state WHERE failures > 0")
+        .context("reading failed fetches")?;
+    let failing = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .context("reading failed fetches")?;
+    for url in failing {
+        if let Some(i) = source_index_for(sources, &url)
+            && let Some(Some(state)) = out.get_mut(i)
+        {
+            state.failing += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_belong_to_the_first_source_on_their_origin() {
+        let sources = [
+            "https://a.example/",
+            "https://b.example/feed",
+            "https://a.example/sitemap.xml",
+        ];
+        assert_eq!(
+            source_index_for(&sources, "https://a.example/2023/01/x.html"),
+            Some(0)
+        );
+        assert_eq!(
+            source_index_for(&sources, "https://b.example/posts/1"),
+            Some(1)
+        );
+        assert_eq!(source_index_for(&sources, "http://a.example/x"), None);
+        assert_eq!(source_index_for(&sources, "not a url"), None);
+    }
+}
