@@ -44,6 +44,7 @@
 //! deterministic, needs nothing at run time outside the binary, and never panics.
 
 pub mod gazetteer;
+pub mod model;
 pub mod names;
 pub mod numeric;
 pub mod tokenize;
@@ -54,6 +55,7 @@ use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};
 
 use crate::gazetteer::{Gazetteers, fold_token};
+use crate::model::NameModel;
 use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler};
 pub use crate::tokenize::{Token, tokenize};
 
@@ -100,6 +102,45 @@ impl NameKind {
 #[derive(Debug)]
 pub struct Tagger {
     gaz: Gazetteers,
+    model: NameModel,
+    policy: MergePolicy,
+    token_policy: MergePolicy,
+}
+
+/// How the model's names and the rules' names are merged.
+#[derive(Debug, Clone, Copy)]
+struct MergePolicy {
+    /// A listed name the model found with exactly the same tokens keeps the list's kind.
+    listed_kind: bool,
+    /// The same, only for listed organisations ("Kremlin", which CoNLL calls a place).
+    listed_org_kind: bool,
+    /// Names inside hyphenated words replace the model's.
+    hyphen_parts: bool,
+    /// Rule names at least this sure replace the model's names they overlap.
+    rules_win: Option<Confidence>,
+    /// Listed names the model missed are added.
+    fill_listed: bool,
+}
+
+impl MergePolicy {
+    /// For articles ([`Tagger::tag`]): the lists' kinds and the rules' cued names (events,
+    /// storms, "Gulf of Mexico", organisations by their head word) win, the model finds the rest.
+    const ARTICLE: MergePolicy = MergePolicy {
+        listed_kind: true,
+        listed_org_kind: true,
+        hyphen_parts: true,
+        rules_win: Some(Confidence::Rule),
+        fill_listed: true,
+    };
+    /// For CoNLL output ([`Tagger::tag_tokens`]): the model's names and kinds (tuned on
+    /// eng.testa), except that listed organisations stay organisations.
+    const TOKENS: MergePolicy = MergePolicy {
+        listed_kind: false,
+        listed_org_kind: true,
+        hyphen_parts: false,
+        rules_win: None,
+        fill_listed: false,
+    };
 }
 
 impl Default for Tagger {
@@ -137,7 +178,148 @@ impl Tagger {
     pub fn new() -> Self {
         Tagger {
             gaz: Gazetteers::builtin(),
+            model: NameModel::builtin(),
+            policy: MergePolicy::ARTICLE,
+            token_policy: MergePolicy::TOKENS,
         }
+    }
+
+    /// The tagger with the built-in gazetteers and another name model (an empty one tags
+    /// names by rules alone). For training and evaluation.
+    pub fn with_model(model: NameModel) -> Self {
+        Tagger {
+            gaz: Gazetteers::builtin(),
+            model,
+            policy: MergePolicy::ARTICLE,
+            token_policy: MergePolicy::TOKENS,
+        }
+    }
+
+    /// The name model's features for one tokenised sentence, exactly as [`Tagger::tag_tokens`]
+    /// computes them (for training the model).
+    pub fn token_features(&self, tokens: &[&str]) -> Vec<Vec<u32>> {
+        let toks = tokenize::tokens_from_words(tokens);
+        let sents = sentences(&toks);
+        let doc = DocContext::build(&sents, &self.gaz);
+        model::sequence_features(&toks, &self.gaz, &doc)
+    }
+
+    /// The rule labeler's names over a sequence, sentence by sentence, with token indices
+    /// into the whole sequence.
+    fn rule_spans(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
+        let labeler = RuleLabeler::new(&self.gaz);
+        let mut out = Vec::new();
+        let mut begin = 0;
+        while begin < toks.len() {
+            let mut end = begin + 1;
+            while toks.get(end).is_some_and(|t| !t.sentence_start) {
+                end += 1;
+            }
+            for mut span in labeler.label(toks.get(begin..end).unwrap_or(&[]), doc) {
+                span.first += begin;
+                span.last += begin;
+                out.push(span);
+            }
+            begin = end;
+        }
+        out
+    }
+
+    /// Names in a sequence of tokens (a sentence): the model's spans, with what the rules know
+    /// about them, merged with the rules' surer names (see [`MergePolicy`]).
+    fn label_sequence(
+        &self,
+        toks: &[Token<'_>],
+        doc: &DocContext,
+        policy: MergePolicy,
+    ) -> Vec<NameSpan> {
+        let rules = self.rule_spans(toks, doc);
+        if self.model.is_empty() || !doc.guesses_allowed {
+            return rules;
+        }
+        let labels = self
+            .model
+            .decode(&model::sequence_features(toks, &self.gaz, doc));
+        let mut spans: Vec<NameSpan> = Vec::new();
+        let mut k = 0;
+        while k < labels.len() {
+            let Some(kind) = labels.get(k).and_then(|&l| model::label_kind(l)) else {
+                k += 1;
+                continue;
+            };
+            let first = k;
+            k += 1;
+            while labels.get(k).is_some_and(|&l| l > 0 && l % 2 == 0) {
+                k += 1;
+            }
+            let (Some(a), Some(b)) = (toks.get(first), toks.get(k - 1)) else {
+                continue;
+            };
+            let exact = rules
+                .iter()
+                .find(|r| r.whole_tokens && r.first == first && r.last == k);
+            let words: Vec<&str> = toks
+                .get(first..k)
+                .unwrap_or(&[])
+                .iter()
+                .map(|t| t.text)
+                .collect();
+            let listed = self.gaz.lookup(&words);
+            let mut kind = kind;
+            if kind == NameKind::Other
+                && (exact.is_some_and(|r| r.kind == NameKind::Group)
+                    || listed.is_some_and(|e| e.kind == NameKind::Group))
+            {
+                kind = NameKind::Group;
+            }
+            if let Some(r) = exact.filter(|r| {
+                r.confidence == Confidence::Listed
+                    && (policy.listed_kind
+                        || policy.listed_org_kind && r.kind == NameKind::Organization)
+            }) {
+                kind = r.kind;
+            }
+            let canonical = exact
+                .filter(|r| r.kind == kind)
+                .and_then(|r| r.canonical.clone())
+                .or_else(|| {
+                    listed
+                        .filter(|e| e.kind == kind)
+                        .map(|e| e.canonical.clone())
+                });
+            let confidence = exact
+                .filter(|r| r.kind == kind)
+                .map_or(Confidence::Rule, |r| r.confidence.max(Confidence::Rule));
+            spans.push(NameSpan {
+                first,
+                last: k,
+                start: a.start,
+                end: b.end,
+                byte_start: a.byte_start,
+                byte_end: b.byte_end,
+                kind,
+                canonical,
+                confidence,
+                whole_tokens: true,
+            });
+        }
+        // Surer rule names replace the model's names they overlap; names inside hyphenated
+        // words ("pro-Russia") are the rules' alone; listed names fill gaps.
+        let overlap =
+            |x: &NameSpan, y: &NameSpan| x.byte_start < y.byte_end && y.byte_start < x.byte_end;
+        let wins = |r: &NameSpan| {
+            (!r.whole_tokens && policy.hyphen_parts)
+                || (r.whole_tokens && policy.rules_win.is_some_and(|c| r.confidence >= c))
+        };
+        spans.retain(|s| !rules.iter().any(|r| wins(r) && overlap(r, s)));
+        for r in rules {
+            let free = !spans.iter().any(|s| overlap(s, &r));
+            if free && (wins(&r) || (policy.fill_listed && r.confidence == Confidence::Listed)) {
+                spans.push(r);
+            }
+        }
+        spans.sort_by_key(|s| (s.byte_start, s.byte_end));
+        spans
     }
 
     /// The country or place a group belongs to ("Iranian" → "Iran"), from the built-in list.
@@ -152,10 +334,9 @@ impl Tagger {
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
         doc.guesses_allowed = is_english_or_unknown(body);
-        let labeler = RuleLabeler::new(&self.gaz);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
         for sentence in &sents {
-            for span in labeler.label(sentence, &doc) {
+            for span in self.label_sequence(sentence, &doc, self.policy) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -295,6 +476,25 @@ impl Tagger {
     /// Tag one tokenised sentence; returns one IOB2 tag per token (`O`, `B-PER`, `I-LOC`, …).
     /// Groups are `MISC`; dates, money and percentages are `O`.
     pub fn tag_tokens(&self, tokens: &[&str]) -> Vec<String> {
+        if !self.model.is_empty() {
+            let toks = tokenize::tokens_from_words(tokens);
+            let sents = sentences(&toks);
+            let doc = DocContext::build(&sents, &self.gaz);
+            let mut tags = vec!["O".to_string(); tokens.len()];
+            for span in self.label_sequence(&toks, &doc, self.token_policy) {
+                let docstart = tokens.get(span.first..span.last) == Some(&["-DOCSTART-"]);
+                if !span.whole_tokens || docstart {
+                    continue;
+                }
+                let ty = span.kind.conll_type();
+                for k in span.first..span.last {
+                    if let Some(tag) = tags.get_mut(k) {
+                        *tag = format!("{}-{ty}", if k == span.first { "B" } else { "I" });
+                    }
+                }
+            }
+            return tags;
+        }
         let mut tags = vec!["O".to_string(); tokens.len()];
         let toks = tokenize::tokens_from_words(tokens);
         let sents = sentences(&toks);

@@ -1,0 +1,265 @@
+//! Train gleaner's name model (an averaged structured perceptron) from CoNLL-format data and
+//! write `model/names.bin`.
+//!
+//! ```text
+//! cargo run --release -p gleaner-tag --example train -- \
+//!     --conll ../shared/ner/conll2003/eng.train [--conll MORE.conll ...] \
+//!     [--dev ../shared/ner/conll2003/eng.testa] [--epochs 12] [--min-count 2] [--prune 0.01] \
+//!     [--seed 1] [--out crates/gleaner-tag/model/names.bin]
+//! ```
+//!
+//! Every `--conll` file is read as `token ... TAG` columns (the last column is the tag, IOB1 or
+//! IOB2, types PER/LOC/ORG/MISC; blank lines end sentences; `-DOCSTART-` lines are skipped).
+//! The order is fixed (files in the order given, sentences shuffled each epoch by a seeded
+//! generator), so the same data and options give the same bytes. `--dev` only reports F1 after
+//! each epoch (for tuning; it is never trained on). The data is not in the repository; the
+//! command says so and exits with status 2 when a file is missing.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use gleaner_tag::Tagger;
+use gleaner_tag::model::{LABELS, NameModel, Trainer, label_index};
+
+struct Options {
+    train: Vec<String>,
+    dev: Option<String>,
+    epochs: usize,
+    min_count: u32,
+    prune: f32,
+    seed: u64,
+    out: String,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        train: Vec::new(),
+        dev: None,
+        epochs: 12,
+        min_count: 2,
+        prune: 0.01,
+        seed: 1,
+        out: "crates/gleaner-tag/model/names.bin".to_string(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--conll" | "--extra" => o.train.push(value()?),
+            "--dev" => o.dev = Some(value()?),
+            "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
+            "--min-count" => {
+                o.min_count = value()?.parse().map_err(|e| format!("--min-count: {e}"))?;
+            }
+            "--prune" => o.prune = value()?.parse().map_err(|e| format!("--prune: {e}"))?,
+            "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--out" => o.out = value()?,
+            _ => return Err(format!("unknown argument {a}")),
+        }
+    }
+    if o.train.is_empty() {
+        return Err(
+            "give at least one --conll FILE (e.g. ../shared/ner/conll2003/eng.train)".into(),
+        );
+    }
+    Ok(o)
+}
+
+/// Sentences of a CoNLL file: words and IOB2 tags.
+/// A sentence: its words and their IOB2 tags.
+type Sentence = (Vec<String>, Vec<String>);
+
+fn read_conll(path: &str) -> Result<Vec<Sentence>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {path}: {e}\n(the CoNLL-2003 and UNER data are not in the repository; \
+             their licences keep them out — pass the path of your copy, e.g. \
+             ../shared/ner/conll2003/eng.train)"
+        )
+    })?;
+    let mut out = Vec::new();
+    let mut words = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
+    let mut flush = |words: &mut Vec<String>, tags: &mut Vec<String>| {
+        if !words.is_empty() {
+            out.push((std::mem::take(words), to_iob2(&std::mem::take(tags))));
+        }
+    };
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
+            flush(&mut words, &mut tags);
+            continue;
+        }
+        words.push(cols.first().copied().unwrap_or_default().to_string());
+        tags.push(cols.last().copied().unwrap_or("O").to_string());
+    }
+    flush(&mut words, &mut tags);
+    Ok(out)
+}
+
+/// IOB1 (or IOB2) → IOB2.
+fn to_iob2(tags: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(tags.len());
+    let mut prev_ty = "";
+    for t in tags {
+        let (p, ty) = t.split_once('-').unwrap_or(("O", ""));
+        let tag = match p {
+            "I" if ty != prev_ty => format!("B-{ty}"),
+            "B" | "I" => t.clone(),
+            _ => "O".to_string(),
+        };
+        prev_ty = if p == "O" || ty.is_empty() { "" } else { ty };
+        out.push(tag);
+    }
+    out
+}
+
+type Chunk = (usize, usize, usize);
+
+fn chunks(labels: &[usize]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < labels.len() {
+        let l = labels.get(k).copied().unwrap_or(0);
+        if l == 0 || l % 2 == 0 {
+            k += 1;
+            continue;
+        }
+        let first = k;
+        k += 1;
+        while labels.get(k) == Some(&(l + 1)) {
+            k += 1;
+        }
+        out.push((l, first, k));
+    }
+    out
+}
+
+/// Overall chunk F1 of a model on featurised sentences.
+fn f1(model: &NameModel, data: &[(Vec<Vec<u32>>, Vec<usize>)]) -> f64 {
+    let (mut gold, mut pred, mut correct) = (0usize, 0usize, 0usize);
+    for (feats, g) in data {
+        let p = model.decode(feats);
+        let gc = chunks(g);
+        let pc = chunks(&p);
+        gold += gc.len();
+        pred += pc.len();
+        correct += pc.iter().filter(|c| gc.contains(c)).count();
+    }
+    let p = correct as f64 / pred.max(1) as f64;
+    let r = correct as f64 / gold.max(1) as f64;
+    if p + r == 0.0 {
+        0.0
+    } else {
+        200.0 * p * r / (p + r)
+    }
+}
+
+fn featurise(tagger: &Tagger, sents: &[Sentence]) -> Vec<(Vec<Vec<u32>>, Vec<usize>)> {
+    sents
+        .iter()
+        .map(|(words, tags)| {
+            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+            let gold = tags.iter().map(|t| label_index(t)).collect();
+            (tagger.token_features(&refs), gold)
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("train: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let mut train = Vec::new();
+    for path in &opts.train {
+        match read_conll(path) {
+            Ok(s) => {
+                eprintln!("train: {path}: {} sentences", s.len());
+                train.extend(s);
+            }
+            Err(e) => {
+                eprintln!("train: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let dev = match opts.dev.as_deref().map(read_conll).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("train: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tagger = Tagger::with_model(NameModel::default());
+    let train = featurise(&tagger, &train);
+    let dev = dev.map(|d| featurise(&tagger, &d));
+    let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
+    let mut trainer = Trainer::new(&sequences, opts.min_count);
+    drop(sequences);
+    eprintln!(
+        "train: {} sentences, {} features (seen at least {} times), labels {:?}, {:.1}s",
+        train.len(),
+        trainer.features(),
+        opts.min_count,
+        LABELS,
+        started.elapsed().as_secs_f64()
+    );
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut rng = opts
+        .seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for epoch in 1..=opts.epochs {
+        // Fisher–Yates with a fixed-seed LCG: the same order on every machine.
+        for i in (1..order.len()).rev() {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let j = ((rng >> 33) % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let mut wrong = 0;
+        for &k in &order {
+            if let Some((feats, gold)) = train.get(k)
+                && trainer.learn(feats, gold)
+            {
+                wrong += 1;
+            }
+        }
+        let dev_f1 = dev
+            .as_ref()
+            .map(|d| format!(", dev F1 {:.2}", f1(&trainer.averaged(), d)))
+            .unwrap_or_default();
+        eprintln!(
+            "train: epoch {epoch}: {wrong} sentences wrong{dev_f1}, {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let model = trainer.averaged();
+    let bytes = model.to_bytes(opts.prune);
+    let written = NameModel::from_bytes(&bytes)
+        .map(|m| m.features())
+        .unwrap_or(0);
+    if let Some(d) = &dev
+        && let Ok(m) = NameModel::from_bytes(&bytes)
+    {
+        eprintln!("train: dev F1 of the written model {:.2}", f1(&m, d));
+    }
+    if let Err(e) = std::fs::write(&opts.out, &bytes) {
+        eprintln!("train: cannot write {}: {e}", opts.out);
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "train: wrote {} ({} bytes, {written} features), {:.1}s",
+        opts.out,
+        bytes.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}

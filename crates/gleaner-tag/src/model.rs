@@ -1,0 +1,917 @@
+//! The statistical name model: an averaged structured perceptron over BIO labels
+//! (PER, LOC, ORG, MISC) with first-order Viterbi decoding.
+//!
+//! Every token is described by hashed features ([`sequence_features`]): the word and its
+//! lowercase form, shape, prefixes and suffixes, capitalisation class, its place in the
+//! sentence, the words and shapes around it (±2), and what gleaner's own knowledge says about
+//! it — the built-in gazetteers and the rule labeler's opinion ([`crate::names::RuleLabeler`]),
+//! both as features that the weights may trust or not, never as hard decisions.
+//!
+//! The weights are trained by the `train` example from CoNLL-2003 (see `model/README.md`) and
+//! compiled in with `include_bytes!`. [`NameModel::from_bytes`] reads the compact format
+//! [`NameModel::to_bytes`] writes: keys delta-coded as varints, per feature a mask of the labels
+//! it has weights for, and the weights as 16-bit fixed point. Reading never panics: a damaged
+//! model reads as an error, and the tagger then runs on its rules alone.
+//!
+//! Training ([`Trainer`]) lives here too, because it must compute features exactly as tagging
+//! does; it is pure (the example does the file reading and writing) and deterministic.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::NameKind;
+use crate::gazetteer::{Gazetteers, TitleRole, starts_upper};
+use crate::names::{Confidence, DocContext, NameLabeler, RuleLabeler, is_headline};
+use crate::tokenize::Token;
+
+/// The labels, in the model's order.
+pub const LABELS: [&str; 9] = [
+    "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC",
+];
+/// Number of labels.
+pub const N_LABELS: usize = LABELS.len();
+/// The "previous label" index at the start of a sequence.
+const START: usize = N_LABELS;
+
+/// The label index of an IOB2 tag (`O` for anything unknown).
+pub fn label_index(tag: &str) -> usize {
+    LABELS.iter().position(|l| *l == tag).unwrap_or(0)
+}
+
+/// The kind of a label (`None` for `O`); MISC is [`NameKind::Other`].
+pub fn label_kind(label: usize) -> Option<NameKind> {
+    match label {
+        1 | 2 => Some(NameKind::Person),
+        3 | 4 => Some(NameKind::Location),
+        5 | 6 => Some(NameKind::Organization),
+        7 | 8 => Some(NameKind::Other),
+        _ => None,
+    }
+}
+
+fn is_inside(label: usize) -> bool {
+    label > 0 && label < N_LABELS && label.is_multiple_of(2)
+}
+
+/// May `cur` follow `prev` in IOB2? (An I- label continues a name of the same type.)
+fn allowed(prev: usize, cur: usize) -> bool {
+    !is_inside(cur) || (prev != START && prev != 0 && prev.div_ceil(2) == cur.div_ceil(2))
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, k: u32) {
+        self.0 = u64::from(k).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type KeyMap<V> = HashMap<u32, V, BuildHasherDefault<KeyHasher>>;
+
+/// FNV-1a over a template id and its parts, folded to 32 bits.
+struct FeatureHash(u64);
+
+impl FeatureHash {
+    fn new(template: u8) -> Self {
+        let mut h = FeatureHash(0xcbf2_9ce4_8422_2325);
+        h.byte(template);
+        h
+    }
+    fn byte(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    fn part(mut self, s: &str) -> Self {
+        self.byte(0xff);
+        for &b in s.as_bytes() {
+            self.byte(b);
+        }
+        self
+    }
+    fn num(mut self, n: u8) -> Self {
+        self.byte(0xfe);
+        self.byte(n);
+        self
+    }
+    fn done(self) -> u32 {
+        (self.0 ^ (self.0 >> 32)) as u32
+    }
+}
+
+/// What is known about one token before its features are built.
+struct TokenInfo {
+    lower: String,
+    /// "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d": character classes, runs collapsed.
+    shape: String,
+    cap: u8,
+    /// Gazetteer label (index into [`LABELS`]) of the longest listed name covering it.
+    gaz: u8,
+    /// Rule labeler label × 3 + confidence.
+    rule: u8,
+    given: bool,
+    title: u8,
+    org_word: bool,
+    misc_word: bool,
+    alias: bool,
+    sentence_start: bool,
+}
+
+/// Capitalisation classes.
+fn cap_class(w: &str) -> u8 {
+    let mut upper = 0;
+    let mut lower = 0;
+    let mut digit = 0;
+    let mut other = 0;
+    for c in w.chars() {
+        if c.is_uppercase() {
+            upper += 1;
+        } else if c.is_lowercase() {
+            lower += 1;
+        } else if c.is_numeric() {
+            digit += 1;
+        } else {
+            other += 1;
+        }
+    }
+    let first_upper = starts_upper(w);
+    match (upper, lower, digit, other) {
+        (0, 0, 0, _) => 0,                            // punctuation
+        (0, _, 0, _) => 1,                            // lowercase
+        (_, 0, 0, _) if upper == 1 && other > 0 => 2, // "U." an initial
+        (_, 0, 0, _) => 3,                            // ALLCAPS
+        _ if digit > 0 && upper + lower == 0 => 4,    // number
+        _ if digit > 0 => 5,                          // alphanumeric
+        _ if first_upper && upper == 1 => 6,          // Title
+        _ if first_upper => 7,                        // MixedCase starting upper
+        _ => 8,                                       // camelCase, iPhone
+    }
+}
+
+fn shape_of(w: &str) -> String {
+    let mut out = String::new();
+    let mut last = '\0';
+    for (k, c) in w.chars().enumerate() {
+        if k >= 40 {
+            break;
+        }
+        let s = if c.is_uppercase() {
+            'X'
+        } else if c.is_lowercase() {
+            'x'
+        } else if c.is_numeric() {
+            'd'
+        } else {
+            c
+        };
+        if s != last {
+            out.push(s);
+            last = s;
+        }
+    }
+    out
+}
+
+/// The gazetteer label of each token: the longest listed name starting at each position.
+fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
+    let mut out = vec![0u8; words.len()];
+    let mut i = 0;
+    while i < words.len() {
+        let found = words.get(i..).and_then(|rest| gaz.longest(rest));
+        let Some((len, entry)) = found else {
+            i += 1;
+            continue;
+        };
+        let b = match entry.kind {
+            NameKind::Person => 1,
+            NameKind::Location => 3,
+            NameKind::Organization => 5,
+            NameKind::Group | NameKind::Other => 7,
+        };
+        for k in 0..len.max(1) {
+            if let Some(slot) = out.get_mut(i + k) {
+                *slot = if k == 0 { b } else { b + 1 };
+            }
+        }
+        i += len.max(1);
+    }
+    out
+}
+
+/// The rule labeler's labels over a sequence, sentence by sentence.
+fn rule_labels(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<u8> {
+    let mut out = vec![0u8; toks.len()];
+    let labeler = RuleLabeler::new(gaz);
+    let mut begin = 0;
+    while begin < toks.len() {
+        let mut end = begin + 1;
+        while toks.get(end).is_some_and(|t| !t.sentence_start) {
+            end += 1;
+        }
+        let sentence = toks.get(begin..end).unwrap_or(&[]);
+        for span in labeler.label(sentence, doc) {
+            if !span.whole_tokens {
+                continue;
+            }
+            let b: u8 = match span.kind {
+                NameKind::Person => 1,
+                NameKind::Location => 3,
+                NameKind::Organization => 5,
+                NameKind::Group | NameKind::Other => 7,
+            };
+            let conf = match span.confidence {
+                Confidence::Guess => 0,
+                Confidence::Rule => 1,
+                Confidence::Listed => 2,
+            };
+            for k in span.first..span.last {
+                if let Some(slot) = out.get_mut(begin + k) {
+                    *slot = if k == span.first { b } else { b + 1 } * 3 + conf;
+                }
+            }
+        }
+        begin = end;
+    }
+    out
+}
+
+const PAD: &str = "<pad>";
+
+/// The hashed features of every token of a sequence (one sentence, or one CoNLL line group).
+pub fn sequence_features(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<Vec<u32>> {
+    let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
+    let gaz_labels = gazetteer_labels(&words, gaz);
+    let rules = rule_labels(toks, gaz, doc);
+    let headline = is_headline(toks, gaz);
+    let infos: Vec<TokenInfo> = toks
+        .iter()
+        .enumerate()
+        .map(|(k, t)| TokenInfo {
+            lower: t.text.to_lowercase(),
+            shape: shape_of(t.text),
+            cap: cap_class(t.text),
+            gaz: gaz_labels.get(k).copied().unwrap_or(0),
+            rule: rules.get(k).copied().unwrap_or(0),
+            given: gaz.is_given_name(t.text),
+            title: match gaz.title_role(t.text) {
+                None => 0,
+                Some(TitleRole::Head) => 1,
+                Some(TitleRole::Modifier) => 2,
+            },
+            org_word: gaz.is_org_word(t.text),
+            misc_word: gaz.is_misc_word(t.text),
+            alias: gaz.person_alias(&[t.text]).is_some(),
+            sentence_start: t.sentence_start,
+        })
+        .collect();
+    let n = toks.len();
+    let mut out = Vec::with_capacity(n);
+    for (i, t) in toks.iter().enumerate() {
+        let mut f = Vec::with_capacity(64);
+        let Some(me) = infos.get(i) else { break };
+        let at =
+            |d: isize| -> Option<&TokenInfo> { i.checked_add_signed(d).and_then(|j| infos.get(j)) };
+        let lower_at = |d: isize| at(d).map_or(PAD, |x| x.lower.as_str());
+        let shape_at = |d: isize| at(d).map_or(PAD, |x| x.shape.as_str());
+        let cap_at = |d: isize| at(d).map_or(99, |x| x.cap);
+        f.push(FeatureHash::new(0).done());
+        f.push(FeatureHash::new(1).part(t.text).done());
+        f.push(FeatureHash::new(2).part(&me.lower).done());
+        f.push(FeatureHash::new(3).part(&me.shape).done());
+        f.push(FeatureHash::new(4).num(me.cap).done());
+        f.push(
+            FeatureHash::new(5)
+                .num(me.cap)
+                .num(u8::from(me.sentence_start))
+                .num(u8::from(headline))
+                .done(),
+        );
+        let chars: Vec<char> = me.lower.chars().take(64).collect();
+        let len = chars.len();
+        for k in 1..=4usize {
+            if len > k {
+                let p: String = chars.iter().take(k).collect();
+                f.push(FeatureHash::new(6).num(k as u8).part(&p).done());
+                let s: String = chars.iter().skip(len - k).collect();
+                f.push(FeatureHash::new(7).num(k as u8).part(&s).done());
+            }
+        }
+        f.push(
+            FeatureHash::new(8)
+                .num(len.min(12) as u8)
+                .num(me.cap)
+                .done(),
+        );
+        if i == 0 {
+            f.push(FeatureHash::new(9).num(me.cap).done());
+        }
+        f.push(FeatureHash::new(10).part(lower_at(-1)).done());
+        f.push(FeatureHash::new(11).part(lower_at(1)).done());
+        f.push(FeatureHash::new(12).part(lower_at(-2)).done());
+        f.push(FeatureHash::new(13).part(lower_at(2)).done());
+        f.push(
+            FeatureHash::new(14)
+                .part(lower_at(-1))
+                .part(&me.lower)
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(15)
+                .part(&me.lower)
+                .part(lower_at(1))
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(16)
+                .part(shape_at(-1))
+                .part(&me.shape)
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(17)
+                .part(&me.shape)
+                .part(shape_at(1))
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(18)
+                .num(cap_at(-1))
+                .num(me.cap)
+                .num(cap_at(1))
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(19)
+                .num(cap_at(-2))
+                .num(cap_at(-1))
+                .num(me.cap)
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(20)
+                .num(me.cap)
+                .num(cap_at(1))
+                .num(cap_at(2))
+                .done(),
+        );
+        // Gazetteers and rules.
+        let gaz_at = |d: isize| at(d).map_or(99, |x| x.gaz);
+        let rule_at = |d: isize| at(d).map_or(99, |x| x.rule);
+        f.push(FeatureHash::new(21).num(me.gaz).done());
+        f.push(FeatureHash::new(22).num(me.gaz).num(me.cap).done());
+        f.push(FeatureHash::new(23).num(gaz_at(-1)).num(me.gaz).done());
+        f.push(FeatureHash::new(24).num(me.gaz).num(gaz_at(1)).done());
+        f.push(FeatureHash::new(25).num(me.rule).done());
+        f.push(FeatureHash::new(26).num(me.rule / 3).done());
+        f.push(FeatureHash::new(27).num(rule_at(-1)).num(me.rule).done());
+        f.push(FeatureHash::new(28).num(me.rule).num(rule_at(1)).done());
+        f.push(FeatureHash::new(29).num(me.rule).num(me.gaz).done());
+        f.push(
+            FeatureHash::new(30)
+                .num(u8::from(me.given))
+                .num(me.title)
+                .num(u8::from(me.org_word))
+                .num(u8::from(me.misc_word))
+                .num(u8::from(me.alias))
+                .done(),
+        );
+        let flags = |x: Option<&TokenInfo>| {
+            x.map_or(99, |x| {
+                u8::from(x.given)
+                    | x.title << 1
+                    | u8::from(x.org_word) << 3
+                    | u8::from(x.misc_word) << 4
+                    | u8::from(x.alias) << 5
+            })
+        };
+        f.push(FeatureHash::new(31).num(flags(at(-1))).done());
+        f.push(FeatureHash::new(32).num(flags(at(1))).done());
+        f.push(FeatureHash::new(33).num(flags(at(2))).done());
+        f.push(FeatureHash::new(34).num(flags(at(-2))).done());
+        f.push(FeatureHash::new(35).part(lower_at(-1)).num(me.cap).done());
+        f.push(FeatureHash::new(36).num(me.cap).part(lower_at(1)).done());
+        f.push(FeatureHash::new(37).num(n.min(5) as u8).num(me.cap).done());
+        if me.cap != 1 {
+            f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
+            f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// Weights of a trained model, ready to tag.
+#[derive(Debug, Default, Clone)]
+pub struct NameModel {
+    index: KeyMap<u32>,
+    weights: Vec<[f32; N_LABELS]>,
+    transitions: Vec<f32>,
+}
+
+/// Why a model could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFormatError(pub &'static str);
+
+impl std::fmt::Display for ModelFormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad name model: {}", self.0)
+    }
+}
+
+impl std::error::Error for ModelFormatError {}
+
+const MAGIC: &[u8; 8] = b"GLNMODL1";
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], ModelFormatError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .ok_or(ModelFormatError("length overflow"))?;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(ModelFormatError("truncated"))?;
+        self.at = end;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16, ModelFormatError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([
+            b.first().copied().unwrap_or(0),
+            b.get(1).copied().unwrap_or(0),
+        ]))
+    }
+    fn u32(&mut self) -> Result<u32, ModelFormatError> {
+        let b = self.take(4)?;
+        let mut a = [0u8; 4];
+        a.copy_from_slice(b);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn f32(&mut self) -> Result<f32, ModelFormatError> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+    fn varint(&mut self) -> Result<u32, ModelFormatError> {
+        let mut v: u64 = 0;
+        for shift in (0..35).step_by(7) {
+            let b = *self.take(1)?.first().ok_or(ModelFormatError("truncated"))?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return u32::try_from(v).map_err(|_| ModelFormatError("varint too large"));
+            }
+        }
+        Err(ModelFormatError("varint too long"))
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+impl NameModel {
+    /// The model compiled into gleaner (`model/names.bin`). A model that does not read gives an
+    /// empty one (every token `O`), so that the tagger falls back to its rules.
+    pub fn builtin() -> Self {
+        NameModel::from_bytes(include_bytes!("../model/names.bin")).unwrap_or_default()
+    }
+
+    /// Does this model hold any weights?
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+
+    /// Number of features with weights.
+    pub fn features(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Read a model written by [`NameModel::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelFormatError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(ModelFormatError("not a gleaner name model"));
+        }
+        let n = r.u32()? as usize;
+        if n > bytes.len() {
+            return Err(ModelFormatError("feature count larger than the file"));
+        }
+        let scale = r.f32()?;
+        if !scale.is_finite() {
+            return Err(ModelFormatError("bad scale"));
+        }
+        let mut transitions = Vec::with_capacity((N_LABELS + 1) * N_LABELS);
+        for _ in 0..(N_LABELS + 1) * N_LABELS {
+            transitions.push(r.f32()?);
+        }
+        let mut index = KeyMap::default();
+        index.reserve(n);
+        let mut weights = Vec::with_capacity(n);
+        let mut key: u32 = 0;
+        for k in 0..n {
+            let delta = r.varint()?;
+            key = key.wrapping_add(delta);
+            if k > 0 && delta == 0 {
+                return Err(ModelFormatError("duplicate feature"));
+            }
+            let mask = r.u16()?;
+            let mut row = [0f32; N_LABELS];
+            for (l, slot) in row.iter_mut().enumerate() {
+                if mask & (1 << l) != 0 {
+                    *slot = f32::from(r.u16()? as i16) * scale;
+                }
+            }
+            index.insert(key, weights.len() as u32);
+            weights.push(row);
+        }
+        if r.at != bytes.len() {
+            return Err(ModelFormatError("trailing bytes"));
+        }
+        Ok(NameModel {
+            index,
+            weights,
+            transitions,
+        })
+    }
+
+    /// Write the model compactly; weights smaller than `prune` (in absolute value) are dropped.
+    pub fn to_bytes(&self, prune: f32) -> Vec<u8> {
+        let max = self
+            .weights
+            .iter()
+            .flat_map(|r| r.iter())
+            .fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 32_000.0 } else { 1.0 };
+        let mut keys: Vec<(u32, u32)> = self.index.iter().map(|(&k, &v)| (k, v)).collect();
+        keys.sort_unstable();
+        let mut body = Vec::new();
+        let mut kept = 0u32;
+        let mut last = 0u32;
+        for (key, row) in keys {
+            let Some(row) = self.weights.get(row as usize) else {
+                continue;
+            };
+            let q: Vec<i16> = row
+                .iter()
+                .map(|w| {
+                    if w.abs() < prune {
+                        0
+                    } else {
+                        (w / scale).round() as i16
+                    }
+                })
+                .collect();
+            let mask = q
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0)
+                .fold(0u16, |m, (l, _)| m | 1 << l);
+            if mask == 0 {
+                continue;
+            }
+            put_varint(&mut body, key.wrapping_sub(last));
+            last = key;
+            body.extend_from_slice(&mask.to_le_bytes());
+            for v in q.iter().filter(|v| **v != 0) {
+                body.extend_from_slice(&v.to_le_bytes());
+            }
+            kept += 1;
+        }
+        let mut out = Vec::with_capacity(body.len() + 512);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&kept.to_le_bytes());
+        out.extend_from_slice(&scale.to_le_bytes());
+        for k in 0..(N_LABELS + 1) * N_LABELS {
+            let t = self.transitions.get(k).copied().unwrap_or(0.0);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Label scores of each token.
+    fn scores(&self, features: &[Vec<u32>]) -> Vec<[f32; N_LABELS]> {
+        features
+            .iter()
+            .map(|fs| {
+                let mut s = [0f32; N_LABELS];
+                for f in fs {
+                    if let Some(row) = self
+                        .index
+                        .get(f)
+                        .and_then(|&r| self.weights.get(r as usize))
+                    {
+                        for (a, b) in s.iter_mut().zip(row) {
+                            *a += b;
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// The best label sequence (indices into [`LABELS`]), always valid IOB2.
+    pub fn decode(&self, features: &[Vec<u32>]) -> Vec<usize> {
+        let scores = self.scores(features);
+        viterbi(&scores, &self.transitions)
+    }
+}
+
+fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
+    let n = scores.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let trans = |p: usize, c: usize| transitions.get(p * N_LABELS + c).copied().unwrap_or(0.0);
+    let mut back = vec![[0u8; N_LABELS]; n];
+    let mut prev = [f32::NEG_INFINITY; N_LABELS];
+    if let Some(first) = scores.first() {
+        for (c, (slot, e)) in prev.iter_mut().zip(first).enumerate() {
+            if allowed(START, c) {
+                *slot = e + trans(START, c);
+            }
+        }
+    }
+    for t in 1..n {
+        let mut cur = [f32::NEG_INFINITY; N_LABELS];
+        let Some(emit) = scores.get(t) else { break };
+        let mut row = [0u8; N_LABELS];
+        for (c, ((slot, e), b)) in cur.iter_mut().zip(emit).zip(row.iter_mut()).enumerate() {
+            let mut best = f32::NEG_INFINITY;
+            let mut arg = 0;
+            for (p, &pv) in prev.iter().enumerate() {
+                if !allowed(p, c) || pv == f32::NEG_INFINITY {
+                    continue;
+                }
+                let v = pv + trans(p, c);
+                if v > best {
+                    best = v;
+                    arg = p;
+                }
+            }
+            *slot = best + e;
+            *b = arg as u8;
+        }
+        if let Some(b) = back.get_mut(t) {
+            *b = row;
+        }
+        prev = cur;
+    }
+    let mut best = 0;
+    let mut best_score = f32::NEG_INFINITY;
+    for (c, &v) in prev.iter().enumerate() {
+        if v > best_score {
+            best = c;
+            best_score = v;
+        }
+    }
+    let mut out = vec![0usize; n];
+    let mut c = best;
+    for t in (0..n).rev() {
+        if let Some(slot) = out.get_mut(t) {
+            *slot = c;
+        }
+        if t > 0 {
+            c = back
+                .get(t)
+                .and_then(|b| b.get(c))
+                .map_or(0, |&p| usize::from(p));
+        }
+    }
+    out
+}
+
+/// An averaged structured perceptron being trained.
+#[derive(Debug)]
+pub struct Trainer {
+    index: KeyMap<u32>,
+    weights: Vec<[f32; N_LABELS]>,
+    /// Sum of (update step × change), for averaging.
+    totals: Vec<[f64; N_LABELS]>,
+    transitions: Vec<f32>,
+    transition_totals: Vec<f64>,
+    step: f64,
+}
+
+impl Trainer {
+    /// A trainer for these features (those seen at least `min_count` times in `sequences`).
+    pub fn new(sequences: &[Vec<Vec<u32>>], min_count: u32) -> Self {
+        let mut counts: KeyMap<u32> = KeyMap::default();
+        for seq in sequences {
+            for fs in seq {
+                for &f in fs {
+                    *counts.entry(f).or_insert(0) += 1;
+                }
+            }
+        }
+        let mut keep: Vec<u32> = counts
+            .into_iter()
+            .filter(|&(_, c)| c >= min_count)
+            .map(|(k, _)| k)
+            .collect();
+        keep.sort_unstable();
+        let mut index = KeyMap::default();
+        for (r, k) in keep.iter().enumerate() {
+            index.insert(*k, r as u32);
+        }
+        let n = keep.len();
+        Trainer {
+            index,
+            weights: vec![[0.0; N_LABELS]; n],
+            totals: vec![[0.0; N_LABELS]; n],
+            transitions: vec![0.0; (N_LABELS + 1) * N_LABELS],
+            transition_totals: vec![0.0; (N_LABELS + 1) * N_LABELS],
+            step: 1.0,
+        }
+    }
+
+    /// Number of features.
+    pub fn features(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn current(&self) -> NameModel {
+        NameModel {
+            index: self.index.clone(),
+            weights: self.weights.clone(),
+            transitions: self.transitions.clone(),
+        }
+    }
+
+    fn bump(&mut self, features: &[u32], label: usize, by: f32) {
+        for f in features {
+            if let Some(&r) = self.index.get(f) {
+                let r = r as usize;
+                if let (Some(w), Some(t)) = (self.weights.get_mut(r), self.totals.get_mut(r))
+                    && let (Some(w), Some(t)) = (w.get_mut(label), t.get_mut(label))
+                {
+                    *w += by;
+                    *t += self.step * f64::from(by);
+                }
+            }
+        }
+    }
+
+    fn bump_transition(&mut self, prev: usize, cur: usize, by: f32) {
+        let k = prev * N_LABELS + cur;
+        if let (Some(w), Some(t)) = (
+            self.transitions.get_mut(k),
+            self.transition_totals.get_mut(k),
+        ) {
+            *w += by;
+            *t += self.step * f64::from(by);
+        }
+    }
+
+    /// Learn from one sequence; returns whether the current weights got it wrong.
+    pub fn learn(&mut self, features: &[Vec<u32>], gold: &[usize]) -> bool {
+        let model = NameModelRef {
+            index: &self.index,
+            weights: &self.weights,
+        };
+        let scores = model.scores(features);
+        let predicted = viterbi(&scores, &self.transitions);
+        let wrong = predicted != gold;
+        if wrong {
+            let mut prev_g = START;
+            let mut prev_p = START;
+            for (t, fs) in features.iter().enumerate() {
+                let g = gold.get(t).copied().unwrap_or(0);
+                let p = predicted.get(t).copied().unwrap_or(0);
+                if g != p {
+                    self.bump(fs, g, 1.0);
+                    self.bump(fs, p, -1.0);
+                }
+                if (prev_g, g) != (prev_p, p) {
+                    self.bump_transition(prev_g, g, 1.0);
+                    self.bump_transition(prev_p, p, -1.0);
+                }
+                prev_g = g;
+                prev_p = p;
+            }
+        }
+        self.step += 1.0;
+        wrong
+    }
+
+    /// The averaged model so far.
+    pub fn averaged(&self) -> NameModel {
+        let mut m = self.current();
+        let step = self.step;
+        for (w, t) in m.weights.iter_mut().zip(&self.totals) {
+            for (a, b) in w.iter_mut().zip(t) {
+                *a = (f64::from(*a) - b / step) as f32;
+            }
+        }
+        for (a, b) in m.transitions.iter_mut().zip(&self.transition_totals) {
+            *a = (f64::from(*a) - b / step) as f32;
+        }
+        m
+    }
+}
+
+/// Borrowed weights, for scoring during training without a copy.
+struct NameModelRef<'m> {
+    index: &'m KeyMap<u32>,
+    weights: &'m [[f32; N_LABELS]],
+}
+
+impl NameModelRef<'_> {
+    fn scores(&self, features: &[Vec<u32>]) -> Vec<[f32; N_LABELS]> {
+        features
+            .iter()
+            .map(|fs| {
+                let mut s = [0f32; N_LABELS];
+                for f in fs {
+                    if let Some(row) = self
+                        .index
+                        .get(f)
+                        .and_then(|&r| self.weights.get(r as usize))
+                    {
+                        for (a, b) in s.iter_mut().zip(row) {
+                            *a += b;
+                        }
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenize::tokens_from_words;
+
+    fn feats(words: &[&str], gaz: &Gazetteers) -> Vec<Vec<u32>> {
+        let toks = tokens_from_words(words);
+        let doc = DocContext::build(&[toks.as_slice()], gaz);
+        sequence_features(&toks, gaz, &doc)
+    }
+
+    #[test]
+    fn learns_a_toy_language_and_round_trips_through_bytes() {
+        let gaz = Gazetteers::default();
+        let data: Vec<(Vec<&str>, Vec<usize>)> = vec![
+            (vec!["Zorg", "visited", "Plim", "."], vec![1, 0, 3, 0]),
+            (vec!["Plim", "welcomed", "Zorg", "Bax"], vec![3, 0, 1, 2]),
+            (vec!["the", "Qux", "Corp", "said"], vec![0, 5, 6, 0]),
+        ];
+        let seqs: Vec<Vec<Vec<u32>>> = data.iter().map(|(w, _)| feats(w, &gaz)).collect();
+        let mut trainer = Trainer::new(&seqs, 1);
+        for _ in 0..10 {
+            for (s, (_, gold)) in seqs.iter().zip(&data) {
+                trainer.learn(s, gold);
+            }
+        }
+        let model = trainer.averaged();
+        for (s, (_, gold)) in seqs.iter().zip(&data) {
+            assert_eq!(&model.decode(s), gold);
+        }
+        let bytes = model.to_bytes(0.0);
+        let back = NameModel::from_bytes(&bytes).unwrap();
+        for (s, (_, gold)) in seqs.iter().zip(&data) {
+            assert_eq!(&back.decode(s), gold);
+        }
+        // Damaged bytes never panic.
+        for cut in 0..bytes.len().min(600) {
+            let _ = NameModel::from_bytes(&bytes[..cut]);
+        }
+        assert!(NameModel::from_bytes(b"nonsense").is_err());
+    }
+
+    #[test]
+    fn decoding_is_valid_iob2() {
+        let model = NameModel::builtin();
+        let gaz = Gazetteers::builtin();
+        let labels = model.decode(&feats(&["of", "Smith", "and", "Jones", "Ltd"], &gaz));
+        let mut prev = START;
+        for l in labels {
+            assert!(allowed(prev, l));
+            prev = l;
+        }
+    }
+}
