@@ -601,3 +601,48 @@ fn feed_and_sitemap_sources_are_read_incrementally_with_their_own_fetch_settings
     assert_eq!(&cells[..2], ["sitemap", "2"], "{map_line}");
     assert_eq!(cells[4], "1", "one failing page: {map_line}");
 }
+
+#[test]
+fn on_a_terminal_the_run_shows_progress_per_stage() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("`script` (util-linux) is not installed: no pseudo-terminal to test with");
+        return;
+    }
+    let blog = BlogServer::start(
+        "Quay Reports",
+        7,
+        FeedMode::Summary,
+        40,
+        Duration::from_millis(25),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &[(&blog, "quay")]);
+    let command = format!(
+        "'{}' --config gleaner.toml --db news.db run",
+        env!("CARGO_BIN_EXE_gleaner")
+    );
+    let out = std::process::Command::new("script")
+        .current_dir(dir.path())
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("GLEANER_LOG")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    // The display's own words (the summary line says `fetched=…`, not these).
+    for line in [
+        " listed",
+        " unchanged (304)",
+        " stored or up to date",
+        " skipped",
+    ] {
+        assert!(screen.contains(line), "{line:?} on the terminal: {screen}");
+    }
+    assert!(screen.contains("run finished"), "{screen}");
+    assert_eq!(rows(&db(dir.path())).len(), 40);
+}

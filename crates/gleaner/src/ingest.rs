@@ -16,6 +16,7 @@ use crate::cli::{ArticleFormat, RunArgs, ScrapeArgs};
 use crate::config::{LoadedConfig, guess_source_kind};
 use crate::output;
 use crate::pipeline::{Ingest, IngestReport, SourceRef, Target};
+use crate::progress::{self, Progress};
 use crate::source_state;
 use crate::{Exit, ExitError};
 
@@ -170,10 +171,13 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
     let rt = runtime()?;
     let cancel = CancellationToken::new();
     let ingest = build_ingest(loaded, db, cancel.clone(), false)?;
+    let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
         ingest.run(targets).await
-    })?;
+    });
+    progress.finish();
+    let report = report?;
 
     let store = open_store(db)?;
     let mut stdout = std::io::stdout().lock();
@@ -308,6 +312,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     let rt = runtime()?;
     let cancel = CancellationToken::new();
     let ingest = build_ingest(loaded, db, cancel.clone(), true)?;
+    let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
         if let Some(limit) = args.max_duration {
@@ -320,6 +325,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         }
         ingest.run(targets).await
     });
+    progress.finish();
 
     let mut store = open_store(db)?;
     let report = match report {

@@ -8,6 +8,7 @@ mod ingest;
 mod output;
 mod pipeline;
 mod process;
+mod progress;
 mod read;
 mod source_state;
 mod timespec;
