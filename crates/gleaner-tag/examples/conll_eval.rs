@@ -6,7 +6,9 @@
 //!
 //! FILE defaults to `../shared/ner/conll2003/eng.testa` (relative to the workspace root).
 //! The last column of each line is the gold tag (IOB1 or IOB2); blank lines end sentences;
-//! `-DOCSTART-` lines are skipped. `--ignore-misc` scores PER, LOC and ORG only (for
+//! `-DOCSTART-` lines are skipped. `--model FILE` scores another model than the built-in one
+//! (e.g. one written by the `train` example); `--fold K/N` scores only the documents whose
+//! index (counted by `-DOCSTART-` lines) is K modulo N — the ones `train --hold-out K/N` left out. `--ignore-misc` scores PER, LOC and ORG only (for
 //! UNER English-EWT, which has no MISC). `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
 
 use std::collections::BTreeMap;
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use gleaner_tag::Tagger;
+use gleaner_tag::model::NameModel;
 
 /// A chunk: (type, first token, one past the last token).
 type Chunk = (String, usize, usize);
@@ -77,10 +80,25 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ignore_misc = args.iter().any(|a| a == "--ignore-misc");
     let show_errors = args.iter().any(|a| a == "--errors");
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|k| args.get(k + 1))
+            .cloned()
+    };
+    let model_path = option("--model");
+    let fold = option("--fold").and_then(|v| {
+        let (k, n) = v.split_once('/')?;
+        Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?.max(1)))
+    });
     let path = args
         .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
+        .enumerate()
+        .find(|(k, a)| {
+            !a.starts_with("--")
+                && (*k == 0 || !matches!(args[k - 1].as_str(), "--model" | "--fold"))
+        })
+        .map(|(_, a)| a.clone())
         .unwrap_or_else(|| "../shared/ner/conll2003/eng.testa".to_string());
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -98,21 +116,42 @@ fn main() -> ExitCode {
     let mut sentences: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     let mut words = Vec::new();
     let mut gold = Vec::new();
+    let mut doc = 0usize;
+    let scored = |doc: usize| fold.is_none_or(|(k, n)| doc % n == k);
     for line in text.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
-            if !words.is_empty() {
+            if !words.is_empty() && scored(doc) {
                 sentences.push((std::mem::take(&mut words), std::mem::take(&mut gold)));
+            }
+            words.clear();
+            gold.clear();
+            if cols.first() == Some(&"-DOCSTART-") {
+                doc += 1;
             }
             continue;
         }
         words.push(cols.first().copied().unwrap_or_default().to_string());
         gold.push(cols.last().copied().unwrap_or("O").to_string());
     }
-    if !words.is_empty() {
+    if !words.is_empty() && scored(doc) {
         sentences.push((words, gold));
     }
-    let tagger = Tagger::new();
+    let tagger = match &model_path {
+        None => Tagger::new(),
+        Some(p) => {
+            let model = std::fs::read(p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| NameModel::from_bytes(&b).map_err(|e| e.to_string()));
+            match model {
+                Ok(m) => Tagger::with_model(m),
+                Err(e) => {
+                    eprintln!("conll_eval: cannot use model {p}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let keep = |ty: &str| !(ignore_misc && ty == "MISC");
     let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();
     let mut tokens = 0usize;

@@ -7,13 +7,16 @@
 //!
 //! FILE defaults to `../shared/ner/gum/gum_interview_ner_gold.json`: a JSON list of
 //! `[document, text, [[start, end, TYPE], ...]]` with char offsets (GUM corpus, Zeldes 2017,
-//! CC BY; not in the repository).
+//! CC BY; not in the repository). `--model FILE` scores another model than the built-in one;
+//! `--fold K/N` scores only the documents whose index in the file is K modulo N (the ones
+//! `train --gum FILE --hold-out K/N` left out).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use gleaner_model::EntityKind;
 use gleaner_tag::Tagger;
+use gleaner_tag::model::NameModel;
 
 /// One document of the gold file: name, text, and `(start, end, TYPE)` spans.
 type GoldDocument = (String, String, Vec<(usize, usize, String)>);
@@ -47,10 +50,25 @@ fn prf(c: &Counts) -> (f64, f64, f64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let show_errors = args.iter().any(|a| a == "--errors");
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|k| args.get(k + 1))
+            .cloned()
+    };
+    let model_path = option("--model");
+    let fold = option("--fold").and_then(|v| {
+        let (k, n) = v.split_once('/')?;
+        Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?.max(1)))
+    });
     let path = args
         .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
+        .enumerate()
+        .find(|(k, a)| {
+            !a.starts_with("--")
+                && (*k == 0 || !matches!(args[k - 1].as_str(), "--model" | "--fold"))
+        })
+        .map(|(_, a)| a.clone())
         .unwrap_or_else(|| "../shared/ner/gum/gum_interview_ner_gold.json".to_string());
     let raw = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -62,15 +80,34 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let docs: Vec<GoldDocument> = match serde_json::from_str(&raw) {
-        Ok(d) => d,
+    let docs: Vec<GoldDocument> = match serde_json::from_str::<Vec<GoldDocument>>(&raw) {
+        Ok(d) => d
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| fold.is_none_or(|(f, n)| k % n == f))
+            .map(|(_, d)| d)
+            .collect(),
         Err(e) => {
             eprintln!("gum_eval: {path} is not [[doc, text, [[start, end, TYPE], …]], …]: {e}");
             return ExitCode::from(2);
         }
     };
     let loading = std::time::Instant::now();
-    let tagger = Tagger::new();
+    let tagger = match &model_path {
+        None => Tagger::new(),
+        Some(p) => {
+            let model = std::fs::read(p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| NameModel::from_bytes(&b).map_err(|e| e.to_string()));
+            match model {
+                Ok(m) => Tagger::with_model(m),
+                Err(e) => {
+                    eprintln!("gum_eval: cannot use model {p}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
     // Speed of `tag` on whole documents (tokenising, names, numbers, resolution), best of 5.
     let tokens: usize = docs

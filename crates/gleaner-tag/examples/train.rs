@@ -19,10 +19,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use gleaner_tag::Tagger;
-use gleaner_tag::model::{LABELS, NameModel, Trainer, label_index};
+use gleaner_tag::model::{LABELS, NameModel, SequenceFeatures, Trainer, label_index};
 
 struct Options {
     train: Vec<String>,
+    extra: Vec<String>,
+    gum: Vec<String>,
+    folds: usize,
+    heldout: usize,
+    extra_weight: usize,
     dev: Option<String>,
     epochs: usize,
     min_count: u32,
@@ -34,6 +39,11 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         train: Vec::new(),
+        extra: Vec::new(),
+        gum: Vec::new(),
+        folds: 1,
+        heldout: usize::MAX,
+        extra_weight: 1,
         dev: None,
         epochs: 12,
         min_count: 2,
@@ -45,7 +55,23 @@ fn parse_args() -> Result<Options, String> {
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--conll" | "--extra" => o.train.push(value()?),
+            "--conll" => o.train.push(value()?),
+            "--extra" => o.extra.push(value()?),
+            "--gum" => o.gum.push(value()?),
+            "--extra-weight" => {
+                o.extra_weight = value()?
+                    .parse()
+                    .map_err(|e| format!("--extra-weight: {e}"))?;
+            }
+            "--hold-out" => {
+                let v = value()?;
+                let (k, n) = v.split_once('/').ok_or("--hold-out K/N")?;
+                o.heldout = k.parse().map_err(|e| format!("--hold-out: {e}"))?;
+                o.folds = n.parse().map_err(|e| format!("--hold-out: {e}"))?;
+                if o.folds == 0 || o.heldout >= o.folds {
+                    return Err("--hold-out K/N needs 0 <= K < N".into());
+                }
+            }
             "--dev" => o.dev = Some(value()?),
             "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--min-count" => {
@@ -65,11 +91,15 @@ fn parse_args() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Sentences of a CoNLL file: words and IOB2 tags.
+/// A featurised sentence and its gold labels.
+type Example = (SequenceFeatures, Vec<usize>);
+
 /// A sentence: its words and their IOB2 tags.
 type Sentence = (Vec<String>, Vec<String>);
 
-fn read_conll(path: &str) -> Result<Vec<Sentence>, String> {
+/// Sentences of a CoNLL file: words and IOB2 tags, with the index of their document
+/// (counted by `-DOCSTART-` lines).
+fn read_conll(path: &str) -> Result<Vec<(usize, Sentence)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read {path}: {e}\n(the CoNLL-2003 and UNER data are not in the repository; \
@@ -80,21 +110,25 @@ fn read_conll(path: &str) -> Result<Vec<Sentence>, String> {
     let mut out = Vec::new();
     let mut words = Vec::new();
     let mut tags: Vec<String> = Vec::new();
-    let mut flush = |words: &mut Vec<String>, tags: &mut Vec<String>| {
+    let mut doc = 0;
+    let mut flush = |words: &mut Vec<String>, tags: &mut Vec<String>, doc: usize| {
         if !words.is_empty() {
-            out.push((std::mem::take(words), to_iob2(&std::mem::take(tags))));
+            out.push((doc, (std::mem::take(words), to_iob2(&std::mem::take(tags)))));
         }
     };
     for line in text.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
-            flush(&mut words, &mut tags);
+            flush(&mut words, &mut tags, doc);
+            if cols.first() == Some(&"-DOCSTART-") {
+                doc += 1;
+            }
             continue;
         }
         words.push(cols.first().copied().unwrap_or_default().to_string());
         tags.push(cols.last().copied().unwrap_or("O").to_string());
     }
-    flush(&mut words, &mut tags);
+    flush(&mut words, &mut tags, doc);
     Ok(out)
 }
 
@@ -137,7 +171,7 @@ fn chunks(labels: &[usize]) -> Vec<Chunk> {
 }
 
 /// Overall chunk F1 of a model on featurised sentences.
-fn f1(model: &NameModel, data: &[(Vec<Vec<u32>>, Vec<usize>)]) -> f64 {
+fn f1(model: &NameModel, data: &[Example]) -> f64 {
     let (mut gold, mut pred, mut correct) = (0usize, 0usize, 0usize);
     for (feats, g) in data {
         let p = model.decode(feats);
@@ -156,7 +190,7 @@ fn f1(model: &NameModel, data: &[(Vec<Vec<u32>>, Vec<usize>)]) -> f64 {
     }
 }
 
-fn featurise(tagger: &Tagger, sents: &[Sentence]) -> Vec<(Vec<Vec<u32>>, Vec<usize>)> {
+fn featurise(tagger: &Tagger, sents: &[Sentence]) -> Vec<Example> {
     sents
         .iter()
         .map(|(words, tags)| {
@@ -165,6 +199,38 @@ fn featurise(tagger: &Tagger, sents: &[Sentence]) -> Vec<(Vec<Vec<u32>>, Vec<usi
             (tagger.token_features(&refs), gold)
         })
         .collect()
+}
+
+/// One document of a GUM-style gold file: name, text, `(start, end, TYPE)` char spans.
+type GoldDocument = (String, String, Vec<(usize, usize, String)>);
+
+/// Featurised sentences of GUM-style documents (as `Tagger::tag` sees them), labelled from
+/// their char spans; spans that do not fall on token boundaries are left out.
+fn featurise_gum(tagger: &Tagger, docs: &[GoldDocument]) -> (Vec<Example>, usize) {
+    let mut out = Vec::new();
+    let mut unaligned = 0;
+    for (_, text, spans) in docs {
+        for (features, offsets) in tagger.text_features(text) {
+            let mut gold = vec![0usize; offsets.len()];
+            for (s, e, ty) in spans {
+                let first = offsets.iter().position(|o| o.0 == *s);
+                let last = offsets.iter().position(|o| o.1 == *e);
+                let inside = offsets.iter().any(|o| o.0 >= *s && o.1 <= *e);
+                match (first, last) {
+                    (Some(a), Some(b)) if a <= b => {
+                        let b_label = label_index(&format!("B-{ty}"));
+                        for (k, g) in gold.iter_mut().enumerate().take(b + 1).skip(a) {
+                            *g = if k == a { b_label } else { b_label + 1 };
+                        }
+                    }
+                    _ if inside => unaligned += 1,
+                    _ => {}
+                }
+            }
+            out.push((features, gold));
+        }
+    }
+    (out, unaligned)
 }
 
 fn main() -> ExitCode {
@@ -177,11 +243,53 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let mut train = Vec::new();
-    for path in &opts.train {
+    let mut extra = Vec::new();
+    let keep = |doc: usize| opts.folds <= 1 || doc % opts.folds != opts.heldout;
+    for (path, partial) in opts
+        .train
+        .iter()
+        .map(|p| (p, false))
+        .chain(opts.extra.iter().map(|p| (p, true)))
+    {
         match read_conll(path) {
             Ok(s) => {
-                eprintln!("train: {path}: {} sentences", s.len());
-                train.extend(s);
+                let all = s.len();
+                let kept: Vec<Sentence> = s
+                    .into_iter()
+                    .filter(|(doc, _)| !partial || keep(*doc))
+                    .map(|(_, s)| s)
+                    .collect();
+                eprintln!("train: {path}: {} of {all} sentences", kept.len());
+                if partial {
+                    extra.extend(kept);
+                } else {
+                    train.extend(kept);
+                }
+            }
+            Err(e) => {
+                eprintln!("train: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mut gum_docs: Vec<GoldDocument> = Vec::new();
+    for path in &opts.gum {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {path}: {e} (the GUM gold is not in the repository)"))
+            .and_then(|raw| {
+                serde_json::from_str::<Vec<GoldDocument>>(&raw)
+                    .map_err(|e| format!("{path}: not GUM-style gold: {e}"))
+            });
+        match parsed {
+            Ok(docs) => {
+                let all = docs.len();
+                gum_docs.extend(
+                    docs.into_iter()
+                        .enumerate()
+                        .filter(|(k, _)| keep(*k))
+                        .map(|(_, d)| d),
+                );
+                eprintln!("train: {path}: {} of {all} documents", gum_docs.len());
             }
             Err(e) => {
                 eprintln!("train: {e}");
@@ -197,8 +305,19 @@ fn main() -> ExitCode {
         }
     };
     let tagger = Tagger::with_model(NameModel::default());
-    let train = featurise(&tagger, &train);
-    let dev = dev.map(|d| featurise(&tagger, &d));
+    let full = featurise(&tagger, &train);
+    let n_full = full.len();
+    let mut train = full;
+    train.extend(featurise(&tagger, &extra));
+    let (gum, unaligned) = featurise_gum(&tagger, &gum_docs);
+    if !gum_docs.is_empty() {
+        eprintln!(
+            "train: GUM: {} sentences, {unaligned} gold spans off token boundaries left out",
+            gum.len()
+        );
+    }
+    train.extend(gum);
+    let dev = dev.map(|d| featurise(&tagger, &d.into_iter().map(|(_, s)| s).collect::<Vec<_>>()));
     let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
     let mut trainer = Trainer::new(&sequences, opts.min_count);
     drop(sequences);
@@ -210,7 +329,13 @@ fn main() -> ExitCode {
         LABELS,
         started.elapsed().as_secs_f64()
     );
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    // Sentences of --extra and --gum are seen --extra-weight times per epoch.
+    let mut order: Vec<usize> = (0..train.len())
+        .flat_map(|k| {
+            let times = if k >= n_full { opts.extra_weight } else { 1 };
+            std::iter::repeat_n(k, times)
+        })
+        .collect();
     let mut rng = opts
         .seed
         .wrapping_mul(6364136223846793005)
@@ -226,8 +351,9 @@ fn main() -> ExitCode {
         }
         let mut wrong = 0;
         for &k in &order {
+            // Sentences after the fully labelled ones (--extra, --gum) have no MISC.
             if let Some((feats, gold)) = train.get(k)
-                && trainer.learn(feats, gold)
+                && trainer.learn_partial(feats, gold, k >= n_full)
             {
                 wrong += 1;
             }

@@ -204,6 +204,24 @@ impl Tagger {
         model::sequence_features(&toks, &self.gaz, &doc)
     }
 
+    /// The name model's features for each sentence of a text, exactly as [`Tagger::tag`]
+    /// computes them, with each token's char offsets (for training the model on text with
+    /// character-offset gold, such as GUM).
+    pub fn text_features(&self, text: &str) -> Vec<(model::SequenceFeatures, Vec<(usize, usize)>)> {
+        let tokens = tokenize(text);
+        let sents = sentences(&tokens);
+        let doc = DocContext::build(&sents, &self.gaz);
+        sents
+            .iter()
+            .map(|s| {
+                (
+                    model::sequence_features(s, &self.gaz, &doc),
+                    s.iter().map(|t| (t.start, t.end)).collect(),
+                )
+            })
+            .collect()
+    }
+
     /// The rule labeler's names over a sequence, sentence by sentence, with token indices
     /// into the whole sequence.
     fn rule_spans(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
@@ -418,6 +436,23 @@ impl Tagger {
                 }
             }
         }
+        // The kind most mentions of the same words got (a listed mention counts three times):
+        // one name, one kind across the article ("Santorum" a person in every sentence).
+        let mut votes: HashMap<&[String], [u32; 5]> = HashMap::new();
+        for m in mentions {
+            let weight = if m.span.confidence == Confidence::Listed {
+                3
+            } else {
+                1
+            };
+            if let Some(v) = votes
+                .entry(&m.words)
+                .or_insert([0; 5])
+                .get_mut(kind_slot(m.span.kind))
+            {
+                *v += weight;
+            }
+        }
         let mut out = Vec::with_capacity(mentions.len());
         for m in mentions {
             let mut kind = m.span.kind;
@@ -426,6 +461,15 @@ impl Tagger {
             });
             if let Some(&(_, k)) = surer {
                 kind = k;
+            } else if m.span.confidence < Confidence::Listed
+                && let Some(v) = votes.get(m.words.as_slice())
+            {
+                let mine = v.get(kind_slot(kind)).copied().unwrap_or(0);
+                if let Some((slot, &most)) = v.iter().enumerate().max_by_key(|&(k, n)| (*n, 5 - k))
+                    && most > mine
+                {
+                    kind = KIND_SLOTS.get(slot).copied().unwrap_or(kind);
+                }
             }
             if kind == NameKind::Other {
                 continue;
@@ -439,7 +483,7 @@ impl Tagger {
             let full = by_surname.or(by_given);
             if by_surname.is_some()
                 && kind != NameKind::Person
-                && m.span.confidence == Confidence::Guess
+                && m.span.confidence < Confidence::Listed
             {
                 kind = NameKind::Person;
             }
@@ -520,6 +564,25 @@ impl Tagger {
             offset += sentence.len();
         }
         tags
+    }
+}
+
+/// The kinds in the order of [`kind_slot`].
+const KIND_SLOTS: [NameKind; 5] = [
+    NameKind::Person,
+    NameKind::Location,
+    NameKind::Organization,
+    NameKind::Group,
+    NameKind::Other,
+];
+
+fn kind_slot(kind: NameKind) -> usize {
+    match kind {
+        NameKind::Person => 0,
+        NameKind::Location => 1,
+        NameKind::Organization => 2,
+        NameKind::Group => 3,
+        NameKind::Other => 4,
     }
 }
 

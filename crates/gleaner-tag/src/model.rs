@@ -246,6 +246,9 @@ fn rule_labels(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<u8
 
 const PAD: &str = "<pad>";
 
+/// The hashed features of each token of a sequence.
+pub type SequenceFeatures = Vec<Vec<u32>>;
+
 /// The hashed features of every token of a sequence (one sentence, or one CoNLL line group).
 pub fn sequence_features(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<Vec<u32>> {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
@@ -787,12 +790,52 @@ impl Trainer {
 
     /// Learn from one sequence; returns whether the current weights got it wrong.
     pub fn learn(&mut self, features: &[Vec<u32>], gold: &[usize]) -> bool {
+        self.learn_partial(features, gold, false)
+    }
+
+    /// Learn from one sequence whose gold may lack MISC (`misc_unlabelled`: UNER and GUM mark
+    /// only PER, LOC and ORG): a MISC name predicted where the gold has only `O` is then not
+    /// counted as a mistake.
+    pub fn learn_partial(
+        &mut self,
+        features: &[Vec<u32>],
+        gold: &[usize],
+        misc_unlabelled: bool,
+    ) -> bool {
         let model = NameModelRef {
             index: &self.index,
             weights: &self.weights,
         };
         let scores = model.scores(features);
         let predicted = viterbi(&scores, &self.transitions);
+        let mut adjusted;
+        let mut gold = gold;
+        if misc_unlabelled {
+            adjusted = gold.to_vec();
+            let mut k = 0;
+            while k < predicted.len() {
+                if predicted.get(k) != Some(&7) {
+                    k += 1;
+                    continue;
+                }
+                let first = k;
+                k += 1;
+                while predicted.get(k) == Some(&8) {
+                    k += 1;
+                }
+                if adjusted
+                    .get(first..k)
+                    .is_some_and(|g| g.iter().all(|&l| l == 0))
+                {
+                    for j in first..k {
+                        if let (Some(a), Some(&p)) = (adjusted.get_mut(j), predicted.get(j)) {
+                            *a = p;
+                        }
+                    }
+                }
+            }
+            gold = &adjusted;
+        }
         let wrong = predicted != gold;
         if wrong {
             let mut prev_g = START;
