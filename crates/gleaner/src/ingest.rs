@@ -10,7 +10,7 @@ use gleaner_model::SourceKind;
 use gleaner_store::{ArticleKey, RunStatus, Store};
 use gleaner_tag::Tagger;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::cli::{ArticleFormat, RunArgs, ScrapeArgs};
 use crate::config::{LoadedConfig, guess_source_kind};
@@ -20,10 +20,15 @@ use crate::progress::{self, Progress};
 use crate::source_state;
 use crate::{Exit, ExitError};
 
+/// The runtime: async workers for sockets and channels, and a blocking pool for scraping,
+/// cleaning and tagging sized to the machine (two threads a core: the work is CPU-bound, and
+/// each extra thread costs memory, a malloc arena of its own, for nothing).
 fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gleaner-io")
+        .max_blocking_threads((cores * 2).max(4))
         .build()
         .context("starting the async runtime")
         .map_err(ExitError::from)
@@ -312,6 +317,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     let rt = runtime()?;
     let cancel = CancellationToken::new();
     let ingest = build_ingest(loaded, db, cancel.clone(), true)?;
+    let counters_handle = Arc::clone(&ingest.counters);
     let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
@@ -368,6 +374,18 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         failed = counts.failed,
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "run finished"
+    );
+    let busy = |n: &std::sync::atomic::AtomicU64| {
+        format!(
+            "{:.2}",
+            n.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+        )
+    };
+    debug!(
+        fetch_secs = busy(&counters_handle.fetch_nanos),
+        process_secs = busy(&counters_handle.process_nanos),
+        write_secs = busy(&counters_handle.write_nanos),
+        "time per stage, summed over tasks (fetch: waiting for HTTP, limits included; process: scrape, clean and tag; write: the writer in SQLite)"
     );
     Ok(match status {
         RunStatus::Ok => Exit::Ok,

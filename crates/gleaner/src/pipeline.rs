@@ -33,6 +33,8 @@ use crate::process;
 const FEED_PAGE_SIZE: u64 = 150;
 /// Articles written per transaction at most.
 const WRITE_BATCH: usize = 64;
+/// Page cache of the pipeline's reading connection (negative: KiB).
+const READER_CACHE_KIB: i64 = -2048;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
 
@@ -290,6 +292,13 @@ impl Ingest {
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         let reader = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
+        // The reader only looks up fetch state by URL: a small page cache is plenty.
+        if let Err(e) = reader
+            .connection()
+            .pragma_update(None, "cache_size", READER_CACHE_KIB)
+        {
+            debug!("could not shrink the reader's page cache: {e}");
+        }
         let (writer_tx, writer_rx) = mpsc::channel::<WriterMsg>(WRITE_BATCH * 2);
         let writer_counters = Arc::clone(&self.counters);
         let writer = std::thread::Builder::new()
