@@ -217,3 +217,43 @@ fn sigterm_finishes_in_flight_work_records_interrupted_and_exits_non_zero() {
     assert_eq!(articles(dir.path()), total);
     assert_consistent(dir.path());
 }
+
+#[test]
+fn max_duration_ends_the_run_like_a_stop_request() {
+    let (_full, _slow, dir) = setup();
+    let started = Instant::now();
+    let out = gleaner(
+        dir.path(),
+        &[
+            "--config",
+            "gleaner.toml",
+            "--db",
+            "news.db",
+            "run",
+            "--max-duration",
+            "1s",
+        ],
+    );
+    assert_exit(&out, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        common::stderr(&out).contains("--max-duration reached"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_consistent(dir.path());
+    assert!(articles(dir.path()) < (FULL_POSTS + SLOW_POSTS) as i64);
+    let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let status: String = db
+        .query_row(
+            "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "interrupted");
+}
