@@ -63,14 +63,14 @@ enum EntityCheck {
 }
 
 /// `AND` (the article mentions an entity called NAME [of KIND]).
-fn push_entity_filter(sql: &mut Sql, name: &str, kind: Option<&str>, check: EntityCheck) {
-    sql.push(match check {
+fn push_entity_filter(sql: &mut Sql, id: &str, name: &str, kind: Option<&str>, check: EntityCheck) {
+    sql.push(&match check {
         EntityCheck::List => {
-            " AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN ("
+            format!(" AND {id} IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (")
         }
-        EntityCheck::PerArticle => {
-            " AND EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = a.id AND m.entity_id IN ("
-        }
+        EntityCheck::PerArticle => format!(
+            " AND EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = {id} AND m.entity_id IN ("
+        ),
     });
     push_entity_ids(sql, name, kind);
     sql.push("))");
@@ -436,18 +436,32 @@ impl Store {
 /// The SQL of a search.
 fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) -> Sql {
     let mut sql = Sql::default();
+    // Filters on the article row itself; the others need only its id.
+    let needs_row = query.source.is_some()
+        || query.author.is_some()
+        || query.since.is_some()
+        || query.until.is_some();
+    // With terms, the unary `+` keeps SQLite from using an id filter to drive the query
+    // (which would re-run the MATCH once per listed article): the full-text index drives.
+    let id = match (terms.is_some(), needs_row) {
+        (true, false) => "+articles_fts.rowid",
+        (true, true) => "+a.id",
+        (false, _) => "a.id",
+    };
     if let Some(terms) = terms {
         // Two steps. First the page of hits: the full-text index drives (CROSS JOIN keeps
         // SQLite from looping over a filter's articles and re-running the MATCH for each),
-        // every filter is checked per hit, and bm25 ranks them. Then, for that page only,
-        // the snippets (computing them for every hit before the sort would be wasted work).
+        // every filter is checked per hit, and bm25 ranks them; article rows are read only
+        // when a filter needs them. Then, for that page only, the rows and the snippets
+        // (computing snippets for every hit before the sort would be wasted work).
         sql.push(&format!(
-            "WITH hits (id, score) AS (
-                 SELECT a.id, {BM25}
-                   FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
-                  WHERE articles_fts MATCH ?"
-        ))
-        .bind(terms.to_string());
+            "WITH hits (id, score) AS (SELECT {id}, {BM25} FROM articles_fts"
+        ));
+        if needs_row {
+            sql.push(" CROSS JOIN articles a ON a.id = articles_fts.rowid");
+        }
+        sql.push(" WHERE articles_fts MATCH ?")
+            .bind(terms.to_string());
     } else {
         sql.push(
             "SELECT a.id, a.url, a.title, a.author, a.published_at, NULL, NULL
@@ -458,13 +472,13 @@ fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) 
     let names = entity_names(query);
     for (i, name) in names.iter().enumerate() {
         let check = checks.get(i).copied().unwrap_or(EntityCheck::PerArticle);
-        push_entity_filter(&mut sql, name, kind, check);
+        push_entity_filter(&mut sql, id, name, kind, check);
     }
     if let (Some(kind), true) = (kind, names.is_empty()) {
-        sql.push(
+        sql.push(&format!(
             " AND EXISTS (SELECT 1 FROM mentions m JOIN entities e ON e.id = m.entity_id
-                           WHERE m.article_id = a.id AND e.kind = ?)",
-        )
+                           WHERE m.article_id = {id} AND e.kind = ?)"
+        ))
         .bind(kind.to_string());
     }
     if let Some(source) = query.source.as_deref() {
@@ -473,9 +487,9 @@ fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) 
             .bind(source.trim().to_string());
     }
     if let Some(label) = query.label.as_deref() {
-        sql.push(
-            " AND a.id IN (SELECT article_id FROM article_labels WHERE label = ? COLLATE NOCASE)",
-        )
+        sql.push(&format!(
+            " AND {id} IN (SELECT article_id FROM article_labels WHERE label = ? COLLATE NOCASE)"
+        ))
         .bind(label.trim().to_string());
     }
     if let Some(author) = query.author.as_deref() {
@@ -775,7 +789,16 @@ mod tests {
         let jan19 = Utc.with_ymd_and_hms(2022, 1, 19, 18, 5, 0).unwrap();
         assert_eq!(q(&|q| q.since = Some(jan19)), vec![seed]);
         assert!(q(&|q| q.until = Some(jan19)).len() == 10);
-        // With terms as well.
+        // With terms as well: filters on ids only, and filters on the article row.
+        let mut t = terms("nuclear OR talks");
+        t.label = Some("IRAN".into());
+        assert_eq!(ids(&store, &t), vec![seed]);
+        let mut t = terms("talks");
+        t.kind = Some(EntityKind::Group);
+        assert_eq!(ids(&store, &t), vec![seed]);
+        let mut t = terms("talks");
+        t.author = Some("Staff Writer".into());
+        assert_eq!(ids(&store, &t), vec![seed]);
         let mut both = terms("talks");
         both.entities = vec!["Ali Bagheri".into()];
         both.since = Some(Utc.with_ymd_and_hms(2021, 7, 1, 0, 0, 0).unwrap());
