@@ -367,6 +367,14 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
         ),
         0
     );
+    // Only the feed pages of the last read keep their state (not one row per run).
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM fetch_state WHERE url LIKE '%/feeds/posts/default?%'"
+        ),
+        2
+    );
 }
 
 /// A plain news page (no Blogger markup) for the generic extractor.

@@ -154,6 +154,11 @@ pub struct SourceRead {
     pub complete: bool,
     /// Newest `updated` / `lastmod` seen.
     pub newest: Option<DateTime<Utc>>,
+    /// For a blog: the start of its feed-page URLs. Each incremental run asks for new ones
+    /// (a new `updated-min`), so after a complete read the fetch state of other feed pages
+    /// (older ones, failed ones now read) is dropped: `fetch_state` does not grow by a row
+    /// per run.
+    pub feed_prefix: Option<String>,
 }
 
 /// What an ingest did.
@@ -452,6 +457,31 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
             .record_fetch(state)
             .context("recording listing validators")?;
     }
+    let kept: HashSet<&str> = states.iter().map(|s| s.url.as_str()).collect();
+    for prefix in reads
+        .iter()
+        .filter(|r| r.complete)
+        .filter_map(|r| r.feed_prefix.as_deref())
+    {
+        let stale: Vec<String> = {
+            let mut stmt = store
+                .connection()
+                .prepare_cached(
+                    "SELECT url FROM fetch_state
+                      WHERE substr(url, 1, length(?1)) = ?1",
+                )
+                .context("finding old feed pages")?;
+            stmt.query_map([prefix], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .context("finding old feed pages")?
+        };
+        for url in stale.iter().filter(|u| !kept.contains(u.as_str())) {
+            store
+                .connection()
+                .execute("DELETE FROM fetch_state WHERE url = ?1", [url])
+                .context("dropping the state of an old feed page")?;
+        }
+    }
     Ok(())
 }
 
@@ -610,10 +640,15 @@ impl Discovery<'_> {
         source: SourceRef,
         updated_min: Option<DateTime<Utc>>,
     ) -> (Option<SourceRead>, bool) {
+        let first_page = blogger_feed::feed_url(home, 1, 1, None);
         let mut read = SourceRead {
             id: source.id,
             complete: true,
             newest: None,
+            feed_prefix: first_page
+                .find('?')
+                .and_then(|q| first_page.get(..=q))
+                .map(str::to_string),
         };
         let mut start: u64 = 1;
         let mut total: Option<u64> = None;
@@ -706,6 +741,7 @@ impl Discovery<'_> {
             id: source.id,
             complete: true,
             newest: None,
+            feed_prefix: None,
         };
         let mut next = Some(url.to_string());
         let mut visited = HashSet::new();
@@ -794,6 +830,7 @@ impl Discovery<'_> {
             id: source.id,
             complete: true,
             newest: None,
+            feed_prefix: None,
         };
         let mut queue = std::collections::VecDeque::from([url.to_string()]);
         let mut visited = HashSet::new();
