@@ -5,6 +5,8 @@
 //! feed or the page). Found with the same content hash: left alone. Found with another
 //! hash: its fields are replaced (optional metadata the new version lacks is kept), its
 //! labels and mentions replaced; the full-text row follows by trigger. Not found: inserted.
+//! A canonical URL that points at the site's home page from an article that is not the home
+//! page is ignored (a template's mistake that would otherwise merge a whole site into a row).
 
 use std::collections::HashMap;
 
@@ -152,6 +154,20 @@ fn validate(article: &Article) -> Result<()> {
     Ok(())
 }
 
+/// The canonical URL to key an article by, if it has a usable one.
+///
+/// A canonical URL pointing at a site's home page while the article is not the home page is
+/// a page template's mistake (every post "canonical" to `/`); keying by it would merge all the
+/// site's articles into one row, so it is neither used nor stored.
+fn canonical_of(article: &Article) -> Option<&str> {
+    let canonical = non_empty(article.canonical_url.as_deref())?;
+    if url_path(canonical) == "/" && url_path(&article.url) != "/" {
+        None
+    } else {
+        Some(canonical)
+    }
+}
+
 /// An empty string is no value.
 fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
@@ -170,7 +186,7 @@ enum Plan {
 /// Validate the article and find it.
 fn plan(conn: &Connection, article: &Article) -> Result<Plan> {
     validate(article)?;
-    let canonical = non_empty(article.canonical_url.as_deref());
+    let canonical = canonical_of(article);
     let post_id = non_empty(article.blogger_post_id.as_deref());
     let key = canonical.unwrap_or(&article.url);
     Ok(match find_existing(conn, &article.url, key, post_id)? {
@@ -188,7 +204,7 @@ fn apply_update(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<()> {
-    let canonical = non_empty(article.canonical_url.as_deref());
+    let canonical = canonical_of(article);
     let post_id = non_empty(article.blogger_post_id.as_deref());
     update_row(conn, id, article, canonical, post_id, source_id, now)?;
     conn.prepare_cached("DELETE FROM article_labels WHERE article_id = ?1")
@@ -221,7 +237,7 @@ pub(crate) fn upsert_one(
             })
         }
         Plan::Insert => {
-            let canonical = non_empty(article.canonical_url.as_deref());
+            let canonical = canonical_of(article);
             let post_id = non_empty(article.blogger_post_id.as_deref());
             let id = insert_row(conn, article, canonical, post_id, source_id, now)?;
             insert_labels(conn, id, &article.labels)?;
@@ -249,7 +265,7 @@ fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreErro
 /// one batch: its URL, its canonical URL, its post id on its paths.
 fn identity_keys(article: &Article) -> Vec<String> {
     let mut keys = vec![format!("u {}", article.url)];
-    let canonical = non_empty(article.canonical_url.as_deref());
+    let canonical = canonical_of(article);
     if let Some(c) = canonical {
         keys.push(format!("u {c}"));
     }
@@ -298,7 +314,7 @@ impl PendingInserts {
                     let mut ids = Vec::with_capacity(chunk.len());
                     for &index in chunk {
                         let (a, source_id) = &batch[index];
-                        let canonical = non_empty(a.canonical_url.as_deref());
+                        let canonical = canonical_of(a);
                         let post_id = non_empty(a.blogger_post_id.as_deref());
                         let id = insert_row(conn, a, canonical, post_id, *source_id, now)
                             .map_err(|e| batch_error(batch, index, e))?;
@@ -347,7 +363,7 @@ fn insert_rows(
         sql.push(')');
         values.extend([
             Value::Text(a.url.clone()),
-            text(non_empty(a.canonical_url.as_deref())),
+            text(canonical_of(a)),
             source_id.map_or(Value::Null, Value::Integer),
             text(non_empty(a.blogger_post_id.as_deref())),
             Value::Text(a.title.clone()),
@@ -896,6 +912,39 @@ mod tests {
             assert_eq!(url, article.url);
         }
         assert_eq!(search_ids(&store, "Brussels").len(), batch.len());
+    }
+
+    #[test]
+    fn a_canonical_url_pointing_at_the_home_page_is_ignored() {
+        let (_dir, _path, mut store) = temp_store();
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let mut a = numbered_article(n);
+            a.canonical_url = Some("https://news.example.org/".into());
+            let up = store.upsert_article(&a, None).unwrap();
+            assert_eq!(up.outcome, UpsertOutcome::Inserted);
+            ids.push(up.id);
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 3);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM articles WHERE canonical_url IS NOT NULL"
+            ),
+            0
+        );
+        // The home page itself keeps its canonical URL.
+        let mut home = numbered_article(9);
+        home.url = "https://news.example.org/?m=1".into();
+        home.canonical_url = Some("https://news.example.org/".into());
+        store.upsert_article(&home, None).unwrap();
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM articles WHERE canonical_url IS NOT NULL"
+            ),
+            1
+        );
     }
 
     #[test]
