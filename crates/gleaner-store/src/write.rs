@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use gleaner_model::{Article, EntityKind};
+use gleaner_model::{Article, Entity, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::convert::{int, now_text, opt_time_text, url_path};
@@ -589,17 +589,10 @@ fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Res
             "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         )
         .context("preparing the alias insert")?;
-    let mut mention = conn
-        .prepare_cached(
-            r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (?1, ?2, ?3, ?4, ?5)
-               ON CONFLICT DO NOTHING"#,
-        )
-        .context("preparing the mention insert")?;
     // Entity ids met in this article; valid only inside this article's savepoint.
     let mut ids: HashMap<(EntityKind, &str), i64> = HashMap::new();
     let mut aliases: std::collections::HashSet<(i64, &str)> = std::collections::HashSet::new();
-    // Mentions written per entity.
-    let mut written: HashMap<i64, i64> = HashMap::new();
+    let mut rows: Vec<(i64, &Entity)> = Vec::with_capacity(article.entities.len());
     for entity in &article.entities {
         let name = entity.name.trim();
         let name = if name.is_empty() {
@@ -633,16 +626,39 @@ fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Res
                 .execute(params![entity_id, entity.text])
                 .with_context(|| format!("recording alias {:?}", entity.text))?;
         }
-        let inserted = mention
-            .execute(params![
-                article_id,
-                entity_id,
-                int(entity.start),
-                int(entity.end),
-                entity.text
-            ])
-            .with_context(|| format!("inserting mention {:?} at {}", entity.text, entity.start))?;
-        *written.entry(entity_id).or_insert(0) += int(inserted);
+        rows.push((entity_id, entity));
+    }
+    // Mentions written per entity (a duplicate mention is skipped, and not counted).
+    let mut written: HashMap<i64, i64> = HashMap::new();
+    let mut rest = &rows[..];
+    while !rest.is_empty() {
+        // Chunks of 32, 16, …, 1 rows: few statement shapes, all kept prepared.
+        let n = MENTION_CHUNKS
+            .into_iter()
+            .find(|&n| n <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        let mut st = conn
+            .prepare_cached(&mention_insert_sql(chunk.len()))
+            .context("preparing the mention insert")?;
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 5);
+        for (entity_id, entity) in chunk {
+            values.extend([
+                article_id.into(),
+                (*entity_id).into(),
+                int(entity.start).into(),
+                int(entity.end).into(),
+                entity.text.clone().into(),
+            ]);
+        }
+        let inserted = st
+            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0))
+            .and_then(|ids| ids.collect::<rusqlite::Result<Vec<i64>>>())
+            .with_context(|| format!("inserting the mentions of article {}", article.url))?;
+        for entity_id in inserted {
+            *written.entry(entity_id).or_insert(0) += 1;
+        }
     }
     // The counters on `entities` go up here, once per entity of the article (a trigger per
     // mention would cost an eighth of the insert time); the trigger `mentions_count_delete`
@@ -654,13 +670,29 @@ fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Res
         )
         .context("preparing the entity counter update")?;
     for (entity_id, n) in written {
-        if n > 0 {
-            count
-                .execute(params![entity_id, n])
-                .with_context(|| format!("counting mentions of entity {entity_id}"))?;
-        }
+        count
+            .execute(params![entity_id, n])
+            .with_context(|| format!("counting mentions of entity {entity_id}"))?;
     }
     Ok(())
+}
+
+/// Row counts of the multi-row mention inserts.
+const MENTION_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+
+/// `INSERT INTO mentions` of `rows` rows, returning the entity id of each row written.
+fn mention_insert_sql(rows: usize) -> String {
+    let mut sql =
+        String::from(r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES "#);
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING entity_id");
+    sql
 }
 
 #[cfg(test)]
@@ -1097,6 +1129,21 @@ mod tests {
             store.upsert_article(&numbered_article(n), None).unwrap();
         }
         store.upsert_article(&seed_article(), None).unwrap();
+        // Many mentions (written in several chunks), one of them given twice.
+        let body = "Tehran and Vienna. ".repeat(30);
+        let mut many = tagged(
+            "https://news.example.org/many.html",
+            "Many",
+            &body,
+            &[
+                ("Tehran", EntityKind::Location, "Tehran"),
+                ("Vienna", EntityKind::Location, "Vienna"),
+            ],
+        );
+        many.entities.push(many.entities[0].clone());
+        let id = store.upsert_article(&many, None).unwrap().id;
+        let sql = format!("SELECT count(*) FROM mentions WHERE article_id = {id}");
+        assert_eq!(count(&store, &sql), 60);
         assert_eq!(
             count(
                 &store,
