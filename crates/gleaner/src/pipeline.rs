@@ -1,12 +1,28 @@
 //! The async pipeline of DESIGN.md, shared by `gleaner scrape` and `gleaner run`:
 //!
 //! ```text
-//! targets ──► discover (Blogger feed pages) ──► jobs (bounded) ──► fetch tasks (≤ concurrency)
-//!   ──► [blocking pool] scrape ─► clean ─► tag ──► writer channel (bounded) ──► one writer thread
+//! targets ──► discover (Blogger feed pages, feeds, sitemaps) ──► jobs (bounded)
+//!   ──► fetch tasks (≤ concurrency) ──► [blocking pool] scrape ─► clean ─► tag
+//!   ──► writer channel (bounded) ──► one writer thread
 //! ```
 //!
 //! Every channel is bounded, so memory does not grow with the size of the crawl; CPU work runs
 //! on the blocking pool, never on the async workers; one thread owns the writing connection.
+//!
+//! What makes runs incremental and safe to kill:
+//!
+//! - A source's listing (feed pages, sitemaps) is fetched with the validators saved by the
+//!   last *complete* read of it; the new validators, and the source's newest `updated` (the
+//!   next `updated-min`), are saved only after every article of the run is committed, and
+//!   only when the run was not stopped. A killed or stopped run therefore leaves nothing
+//!   that would make the next run skip a post it did not store.
+//! - A page's validators are written after its article's transaction, never before.
+//! - A page that fails gets `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week);
+//!   until then it is left alone unless its listing says it changed after the failure;
+//!   `gleaner run` queues the pages whose time has come ([`Target::Retry`]). Listing
+//!   documents that fail are recorded with no `next_retry_at`: every run reads them anyway.
+//! - A failed feed page, page or source never stops the others; a blog whose feed said how
+//!   many posts it has is read past a failed page.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
