@@ -234,6 +234,14 @@ impl Gazetteers {
         Some(entry)
     }
 
+    /// The entry for these tokens written in any letter case ("kerala", "taco bell"), acronyms
+    /// excepted: a feature for the name model on text that does not capitalise names.
+    pub fn lookup_any_case(&self, tokens: &[&str]) -> Option<&Entry> {
+        self.entries
+            .get(&key_of(tokens.iter().copied()))
+            .filter(|e| !e.case_sensitive)
+    }
+
     /// The longest entry starting at `tokens[0]` and not longer than `tokens`; returns its
     /// length in tokens.
     pub fn longest(&self, tokens: &[&str]) -> Option<(usize, &Entry)> {

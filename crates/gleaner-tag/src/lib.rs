@@ -222,27 +222,6 @@ impl Tagger {
             .collect()
     }
 
-    /// The rule labeler's names over a sequence, sentence by sentence, with token indices
-    /// into the whole sequence.
-    fn rule_spans(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
-        let labeler = RuleLabeler::new(&self.gaz);
-        let mut out = Vec::new();
-        let mut begin = 0;
-        while begin < toks.len() {
-            let mut end = begin + 1;
-            while toks.get(end).is_some_and(|t| !t.sentence_start) {
-                end += 1;
-            }
-            for mut span in labeler.label(toks.get(begin..end).unwrap_or(&[]), doc) {
-                span.first += begin;
-                span.last += begin;
-                out.push(span);
-            }
-            begin = end;
-        }
-        out
-    }
-
     /// Names in a sequence of tokens (a sentence): the model's spans, with what the rules know
     /// about them, merged with the rules' surer names (see [`MergePolicy`]).
     fn label_sequence(
@@ -251,13 +230,13 @@ impl Tagger {
         doc: &DocContext,
         policy: MergePolicy,
     ) -> Vec<NameSpan> {
-        let rules = self.rule_spans(toks, doc);
+        let rules = model::rule_spans(toks, &self.gaz, doc);
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let labels = self
-            .model
-            .decode(&model::sequence_features(toks, &self.gaz, doc));
+        let labels = self.model.decode(&model::sequence_features_with_rules(
+            toks, &self.gaz, &rules,
+        ));
         let mut spans: Vec<NameSpan> = Vec::new();
         let mut k = 0;
         while k < labels.len() {

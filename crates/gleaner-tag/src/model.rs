@@ -21,7 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::NameKind;
 use crate::gazetteer::{Gazetteers, TitleRole, starts_upper};
-use crate::names::{Confidence, DocContext, NameLabeler, RuleLabeler, is_headline};
+use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler, is_headline};
 use crate::tokenize::Token;
 
 /// The labels, in the model's order.
@@ -95,6 +95,16 @@ impl FeatureHash {
         self.byte(0xff);
         for &b in s.as_bytes() {
             self.byte(b);
+        }
+        self
+    }
+    fn chars(mut self, cs: &[char]) -> Self {
+        self.byte(0xff);
+        let mut buf = [0u8; 4];
+        for c in cs {
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                self.byte(b);
+            }
         }
         self
     }
@@ -181,22 +191,36 @@ fn shape_of(w: &str) -> String {
     out
 }
 
-/// The gazetteer label of each token: the longest listed name starting at each position.
+/// The gazetteer label of each token: the longest listed name starting at each position
+/// (labels + 10 for a name of one or two words found in lowercase, "kerala", "taco bell").
 fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
     let mut out = vec![0u8; words.len()];
     let mut i = 0;
+    let lowercase = |w: &&str| w.len() >= 3 && w.chars().all(char::is_lowercase);
     while i < words.len() {
-        let found = words.get(i..).and_then(|rest| gaz.longest(rest));
+        let mut found = words.get(i..).and_then(|rest| gaz.longest(rest));
+        let mut offset = 0;
+        if found.is_none() && words.get(i).is_some_and(lowercase) {
+            found = [2, 1].into_iter().find_map(|len| {
+                let ws = words.get(i..i + len)?;
+                if !ws.iter().all(lowercase) {
+                    return None;
+                }
+                gaz.lookup_any_case(ws).map(|e| (len, e))
+            });
+            offset = 10;
+        }
         let Some((len, entry)) = found else {
             i += 1;
             continue;
         };
-        let b = match entry.kind {
-            NameKind::Person => 1,
-            NameKind::Location => 3,
-            NameKind::Organization => 5,
-            NameKind::Group | NameKind::Other => 7,
-        };
+        let b = offset
+            + match entry.kind {
+                NameKind::Person => 1,
+                NameKind::Location => 3,
+                NameKind::Organization => 5,
+                NameKind::Group | NameKind::Other => 7,
+            };
         for k in 0..len.max(1) {
             if let Some(slot) = out.get_mut(i + k) {
                 *slot = if k == 0 { b } else { b + 1 };
@@ -207,39 +231,47 @@ fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
     out
 }
 
-/// The rule labeler's labels over a sequence, sentence by sentence.
-fn rule_labels(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<u8> {
-    let mut out = vec![0u8; toks.len()];
+/// The rule labeler's names over a sequence, sentence by sentence (split at the tokens'
+/// sentence starts), with token indices into the whole sequence.
+pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<NameSpan> {
     let labeler = RuleLabeler::new(gaz);
+    let mut out = Vec::new();
     let mut begin = 0;
     while begin < toks.len() {
         let mut end = begin + 1;
         while toks.get(end).is_some_and(|t| !t.sentence_start) {
             end += 1;
         }
-        let sentence = toks.get(begin..end).unwrap_or(&[]);
-        for span in labeler.label(sentence, doc) {
-            if !span.whole_tokens {
-                continue;
-            }
-            let b: u8 = match span.kind {
-                NameKind::Person => 1,
-                NameKind::Location => 3,
-                NameKind::Organization => 5,
-                NameKind::Group | NameKind::Other => 7,
-            };
-            let conf = match span.confidence {
-                Confidence::Guess => 0,
-                Confidence::Rule => 1,
-                Confidence::Listed => 2,
-            };
-            for k in span.first..span.last {
-                if let Some(slot) = out.get_mut(begin + k) {
-                    *slot = if k == span.first { b } else { b + 1 } * 3 + conf;
-                }
-            }
+        for mut span in labeler.label(toks.get(begin..end).unwrap_or(&[]), doc) {
+            span.first += begin;
+            span.last += begin;
+            out.push(span);
         }
         begin = end;
+    }
+    out
+}
+
+/// The rule labeler's label of each token: label × 3 + confidence.
+fn rule_labels(len: usize, rules: &[NameSpan]) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    for span in rules.iter().filter(|s| s.whole_tokens) {
+        let b: u8 = match span.kind {
+            NameKind::Person => 1,
+            NameKind::Location => 3,
+            NameKind::Organization => 5,
+            NameKind::Group | NameKind::Other => 7,
+        };
+        let conf = match span.confidence {
+            Confidence::Guess => 0,
+            Confidence::Rule => 1,
+            Confidence::Listed => 2,
+        };
+        for k in span.first..span.last {
+            if let Some(slot) = out.get_mut(k) {
+                *slot = if k == span.first { b } else { b + 1 } * 3 + conf;
+            }
+        }
     }
     out
 }
@@ -251,9 +283,18 @@ pub type SequenceFeatures = Vec<Vec<u32>>;
 
 /// The hashed features of every token of a sequence (one sentence, or one CoNLL line group).
 pub fn sequence_features(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<Vec<u32>> {
+    sequence_features_with_rules(toks, gaz, &rule_spans(toks, gaz, doc))
+}
+
+/// [`sequence_features`] given the rule labeler's names over the sequence ([`rule_spans`]).
+pub(crate) fn sequence_features_with_rules(
+    toks: &[Token<'_>],
+    gaz: &Gazetteers,
+    rules: &[NameSpan],
+) -> Vec<Vec<u32>> {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
-    let rules = rule_labels(toks, gaz, doc);
+    let rules = rule_labels(toks.len(), rules);
     let headline = is_headline(toks, gaz);
     let infos: Vec<TokenInfo> = toks
         .iter()
@@ -302,10 +343,10 @@ pub fn sequence_features(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext)
         let len = chars.len();
         for k in 1..=4usize {
             if len > k {
-                let p: String = chars.iter().take(k).collect();
-                f.push(FeatureHash::new(6).num(k as u8).part(&p).done());
-                let s: String = chars.iter().skip(len - k).collect();
-                f.push(FeatureHash::new(7).num(k as u8).part(&s).done());
+                let p = chars.get(..k).unwrap_or(&[]);
+                f.push(FeatureHash::new(6).num(k as u8).chars(p).done());
+                let s = chars.get(len - k..).unwrap_or(&[]);
+                f.push(FeatureHash::new(7).num(k as u8).chars(s).done());
             }
         }
         f.push(
