@@ -1002,6 +1002,27 @@ mod tests {
             !names.contains(&"Vladimir Putin") && !names.contains(&"Tehran"),
             "{names:?}"
         );
+        // With and since together; and kind.
+        let with_since = |year: i32, kind: Option<EntityKind>| {
+            store
+                .top_entities(&EntityQuery {
+                    with: Some("Vladimir Putin".into()),
+                    since: Some(Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap()),
+                    kind,
+                    top: 2,
+                })
+                .unwrap()
+        };
+        let top2 = with_since(2022, None);
+        assert_eq!(top2.len(), 2);
+        assert_eq!(
+            (top2[0].name.as_str(), top2[0].articles),
+            ("Ebrahim Raisi", 1)
+        );
+        assert!(with_since(2023, None).is_empty());
+        let orgs = with_since(2022, Some(EntityKind::Organization));
+        assert_eq!(orgs.len(), 1);
+        assert_eq!(orgs[0].name, "Kremlin");
     }
 
     #[test]
