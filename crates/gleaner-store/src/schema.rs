@@ -194,6 +194,21 @@ mod tests {
     }
 
     #[test]
+    fn processes_opening_a_new_file_at_once_migrate_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("race.db");
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version()))
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap().unwrap(), SCHEMA_VERSION);
+        }
+    }
+
+    #[test]
     fn database_from_a_newer_gleaner_is_refused() {
         let (_dir, path, store) = temp_store();
         store
