@@ -654,3 +654,66 @@ fn on_a_terminal_the_run_shows_progress_per_stage() {
     assert!(screen.contains("run finished"), "{screen}");
     assert_eq!(rows(&db(dir.path())).len(), 40);
 }
+
+#[test]
+fn a_source_that_is_down_does_not_stop_the_others() {
+    let blog = BlogServer::start("Quay Reports", 8, FeedMode::Full, 30, Duration::ZERO);
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}/")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        format!(
+            "[fetch]\nper_host_per_second = 2000.0\nmax_attempts = 2\nretry_base_delay_ms = 20\n\n\
+             [[sources]]\nurl = \"{down}\"\nkind = \"blogger\"\n\n\
+             [[sources]]\nurl = \"{}\"\nkind = \"blogger\"\nlabels = [\"quay\"]\n",
+            blog.home()
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path());
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains(&down), "{}", stderr(&out));
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 30, "the good source is read whole");
+    let (failures, retry_at): (i64, Option<String>) = conn
+        .query_row(
+            "SELECT failures, next_retry_at FROM fetch_state WHERE url LIKE ?1",
+            [format!("{down}feeds/posts/default?%")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (failures, retry_at),
+        (1, None),
+        "a listing is read again next run"
+    );
+    // The good source is marked read (the next run is incremental); the bad one is not.
+    let seen: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT url, last_updated_seen FROM sources ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(seen[0], (down.clone(), None));
+    assert!(seen[1].1.is_some(), "{seen:?}");
+    let listed = gleaner(
+        dir.path(),
+        &["--config", "gleaner.toml", "--db", "news.db", "sources"],
+    );
+    let text = common::stdout(&listed);
+    let line = text.lines().find(|l| l.contains(&down)).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    // Kind, articles, last run (it was tried), newest seen (none), failing URLs.
+    assert_eq!(
+        (cells[0], cells[1], cells[3], cells[4]),
+        ("blogger", "0", "-", "1"),
+        "{line}"
+    );
+    assert!(cells[2].starts_with("20"), "{line}");
+}

@@ -374,7 +374,7 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
             &[
                 "KIND",
                 "ARTICLES",
-                "LAST READ",
+                "LAST RUN",
                 "NEWEST SEEN",
                 "FAILING",
                 "URL",
