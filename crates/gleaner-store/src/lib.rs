@@ -132,22 +132,23 @@ pub struct Upserted {
 /// Filters for `gleaner query` / `gleaner export`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchQuery {
-    /// FTS5 query over title and body; `None` lists by date.
+    /// FTS5 query over title and body (phrases, `OR`, `NOT`, `prefix*`, `title:word`); `None`
+    /// or blank lists by date, newest first. Syntax FTS5 rejects is [`StoreError::BadQuery`].
     pub terms: Option<String>,
     /// Entity names that must all be mentioned. Each matches, case-insensitively, an entity's
     /// canonical name or any surface form it was seen under ("putin" finds "Vladimir Putin").
     pub entities: Vec<String>,
     /// Restrict `entities` matching (or, alone, require a mention of this kind).
     pub kind: Option<EntityKind>,
-    /// Source URL.
+    /// Source: its URL (exactly as configured) or its name.
     pub source: Option<String>,
-    /// Label.
+    /// Label, case-insensitively.
     pub label: Option<String>,
-    /// Author.
+    /// Author, case-insensitively.
     pub author: Option<String>,
-    /// Published at or after.
+    /// Published at or after (inclusive).
     pub since: Option<DateTime<Utc>>,
-    /// Published before.
+    /// Published before (exclusive).
     pub until: Option<DateTime<Utc>>,
     /// At most this many hits; 0 means no limit.
     pub limit: usize,
@@ -183,7 +184,9 @@ pub struct EntityQuery {
     pub top: usize,
     /// Only mentions in articles published since.
     pub since: Option<DateTime<Utc>>,
-    /// Only entities mentioned in articles that also mention this name.
+    /// Only entities mentioned in articles that also mention this name (canonical or surface
+    /// form, case-insensitively), ranked by the number of such articles; the name itself is
+    /// left out.
     pub with: Option<String>,
 }
 
