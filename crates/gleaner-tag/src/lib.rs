@@ -120,6 +120,9 @@ struct MergePolicy {
     rules_win: Option<Confidence>,
     /// Listed names the model missed are added.
     fill_listed: bool,
+    /// A name the model found with a smaller margin over `O` (on its weakest token) is only a
+    /// guess: the article must back it (see [`Tagger::resolve`]).
+    sure_margin: f32,
 }
 
 impl MergePolicy {
@@ -131,6 +134,7 @@ impl MergePolicy {
         hyphen_parts: true,
         rules_win: Some(Confidence::Rule),
         fill_listed: true,
+        sure_margin: 0.0,
     };
     /// For CoNLL output ([`Tagger::tag_tokens`]): the model's names and kinds (tuned on
     /// eng.testa), except that listed organisations stay organisations.
@@ -140,6 +144,7 @@ impl MergePolicy {
         hyphen_parts: false,
         rules_win: None,
         fill_listed: false,
+        sure_margin: f32::NEG_INFINITY,
     };
 }
 
@@ -234,9 +239,11 @@ impl Tagger {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let labels = self.model.decode(&model::sequence_features_with_rules(
-            toks, &self.gaz, &rules,
-        ));
+        let (labels, margins) =
+            self.model
+                .decode_with_margins(&model::sequence_features_with_rules(
+                    toks, &self.gaz, &rules,
+                ));
         let mut spans: Vec<NameSpan> = Vec::new();
         let mut k = 0;
         while k < labels.len() {
@@ -284,9 +291,19 @@ impl Tagger {
                         .filter(|e| e.kind == kind)
                         .map(|e| e.canonical.clone())
                 });
+            let margin = margins
+                .get(first..k)
+                .unwrap_or(&[])
+                .iter()
+                .fold(f32::INFINITY, |m, &x| m.min(x));
+            let floor = if margin < policy.sure_margin {
+                Confidence::Guess
+            } else {
+                Confidence::Rule
+            };
             let confidence = exact
                 .filter(|r| r.kind == kind)
-                .map_or(Confidence::Rule, |r| r.confidence.max(Confidence::Rule));
+                .map_or(floor, |r| r.confidence.max(floor));
             spans.push(NameSpan {
                 first,
                 last: k,

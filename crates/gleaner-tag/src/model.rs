@@ -681,6 +681,19 @@ impl NameModel {
         let scores = self.scores(features);
         viterbi(&scores, &self.transitions)
     }
+
+    /// [`NameModel::decode`], with each token's margin: how much more its label scored than
+    /// `O` on the token's own features (0 for a token labelled `O`).
+    pub fn decode_with_margins(&self, features: &[Vec<u32>]) -> (Vec<usize>, Vec<f32>) {
+        let scores = self.scores(features);
+        let labels = viterbi(&scores, &self.transitions);
+        let margins = labels
+            .iter()
+            .zip(&scores)
+            .map(|(&l, s)| s.get(l).copied().unwrap_or(0.0) - s.first().copied().unwrap_or(0.0))
+            .collect();
+        (labels, margins)
+    }
 }
 
 fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
