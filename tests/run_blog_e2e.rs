@@ -322,35 +322,65 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
     // discovered, fetched, not_modified, stored, updated, unchanged, failed
     assert_eq!(c[1..], [1, 1, 0, 2, 1, 0], "{c:?}");
 
-    // ---- Run 3: the 503 page's retry time has come and it works now.
+    // ---- Run 3: the 503 page's retry time has come and it works now; the cut-short page
+    // is not due, but its post was edited after the failure, so the feed brings it back.
     conn.execute(
         "UPDATE fetch_state SET next_retry_at = '2001-01-01T00:00:00Z' WHERE url = ?1",
         [&failing[0]],
     )
     .unwrap();
     summary.clear_fault_post(12);
+    summary.clear_fault_post(14);
+    summary.edit_post(14, "Update: the full report is now online.");
     full.clear_hits();
     summary.clear_hits();
     let third = run(dir.path());
     assert_exit(&third, 0);
     let sh = summary.hits();
-    assert_eq!(hits_of(&sh, &summary.post(12).path), 1);
-    assert_eq!(hits_of(&sh, &summary.post(14).path), 0, "not due yet");
-    assert_eq!(rows(&conn).len(), good + 1);
-    let failures: i64 = conn
-        .query_row(
-            "SELECT failures FROM fetch_state WHERE url = ?1",
-            [&failing[0]],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(failures, 0);
+    assert_eq!(hits_of(&sh, &summary.post(12).path), 1, "retry queue");
+    assert_eq!(hits_of(&sh, &summary.post(14).path), 1, "listed as changed");
+    let stored = rows(&conn);
+    assert_eq!(stored.len(), good + 2);
+    assert!(
+        stored[&failing[1]]
+            .body
+            .contains("full report is now online")
+    );
+    for url in &failing {
+        let (failures, retry_at): (i64, Option<String>) = conn
+            .query_row(
+                "SELECT failures, next_retry_at FROM fetch_state WHERE url = ?1",
+                [url],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((failures, retry_at), (0, None), "{url}");
+    }
 
-    // ---- Run 4: nothing changed: the feed pages answer 304 and no post page is asked for.
+    // ---- Run 4: nothing changed since run 3. The full blog's feed URL is the one run 3
+    // asked for (same updated-min): 304. The summary blog's newest post changed in run 3, so
+    // its updated-min is new: 200, listing only the boundary post, which answers 304.
     full.clear_hits();
     summary.clear_hits();
     let fourth = run(dir.path());
     assert_exit(&fourth, 0);
+    let (fh, sh) = (full.hits(), summary.hits());
+    let statuses = |hits: &[Hit], feed: bool| -> Vec<u16> {
+        hits.iter()
+            .filter(|h| if feed { h.is_feed() } else { h.is_post() })
+            .map(|h| h.status)
+            .collect()
+    };
+    assert_eq!(statuses(&fh, true), [304], "{fh:?}");
+    assert_eq!(statuses(&fh, false), [0u16; 0], "{fh:?}");
+    assert_eq!(statuses(&sh, true), [200], "{sh:?}");
+    assert_eq!(statuses(&sh, false), [304], "{sh:?}");
+
+    // ---- Run 5: still nothing changed: both feeds answer 304, no post page is asked for.
+    full.clear_hits();
+    summary.clear_hits();
+    let fifth = run(dir.path());
+    assert_exit(&fifth, 0);
     let all: Vec<Hit> = full.hits().into_iter().chain(summary.hits()).collect();
     assert!(post_hits(&all).is_empty(), "{all:?}");
     let feeds: Vec<&Hit> = all.iter().filter(|h| h.is_feed()).collect();
@@ -359,7 +389,7 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
         feeds.iter().all(|h| h.status == 304 && h.conditional),
         "{feeds:?}"
     );
-    assert_eq!(rows(&conn).len(), good + 1);
+    assert_eq!(rows(&conn).len(), good + 2);
     assert_eq!(
         count(
             &conn,

@@ -18,7 +18,8 @@
 //!   that would make the next run skip a post it did not store.
 //! - A page's validators are written after its article's transaction, never before.
 //! - A page that fails gets `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week);
-//!   until then it is left alone unless its listing says it changed after the failure;
+//!   until then it is left alone unless its listing says it changed after the failure
+//!   (`updated` later than the newest the source listed in its last complete read);
 //!   `gleaner run` queues the pages whose time has come ([`Target::Retry`]). Listing
 //!   documents that fail are recorded with no `next_retry_at`: every run reads them anyway.
 //! - A failed feed page, page or source never stops the others; a blog whose feed said how
@@ -953,8 +954,14 @@ async fn fetch_and_process(
         && prev.failures > 0
         && let Some(retry_at) = prev.next_retry_at.filter(|t| *t > now)
     {
-        // Backing off after a failure, unless the listing says the page changed since.
-        let changed = matches!((listed_updated, prev.fetched_at), (Some(u), Some(f)) if u > f);
+        // Backing off after a failure, unless the listing says the page changed since: its
+        // `updated` is later than the newest the source listed when last read completely
+        // (the failure came after that read listed it), else later than the failed attempt.
+        let since = source
+            .as_ref()
+            .and_then(|s| s.last_seen)
+            .or(prev.fetched_at);
+        let changed = matches!((listed_updated, since), (Some(u), Some(s)) if u > s);
         if !changed {
             debug!(url = %url, failures = prev.failures, %retry_at, "failed before; not retrying yet");
             shared.counters.skipped.fetch_add(1, Ordering::Relaxed);
