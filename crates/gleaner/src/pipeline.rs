@@ -780,7 +780,7 @@ impl Discovery<'_> {
             };
             let body = page.body;
             let parsed = tokio::task::spawn_blocking(move || {
-                gleaner_scrape::discovery::parse_generic_feed(body.as_bytes())
+                gleaner_scrape::discovery::parse_generic_feed(xml_declared_utf8(&body).as_bytes())
             })
             .await;
             let feed = match parsed {
@@ -911,6 +911,45 @@ impl Discovery<'_> {
         }
         (Some(read), true)
     }
+}
+
+/// The fetcher has already decoded the body to UTF-8; a feed parser that reads the XML
+/// declaration would decode it a second time as what the declaration says (windows-1252,
+/// ISO-8859-1, …), so the declaration is made to say UTF-8.
+fn xml_declared_utf8(body: &str) -> std::borrow::Cow<'_, str> {
+    let start = body.len()
+        - body
+            .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+            .len();
+    let rest = &body[start..];
+    if !rest.starts_with("<?xml") {
+        return body.into();
+    }
+    let Some(end) = rest.find("?>") else {
+        return body.into();
+    };
+    let decl = &rest[..end];
+    let Some(at) = decl.find("encoding") else {
+        return body.into();
+    };
+    let after = &decl[at + "encoding".len()..];
+    let value_start = after.find(['"', '\'']).map(|i| (i, after.as_bytes()[i]));
+    let Some((open, quote)) = value_start else {
+        return body.into();
+    };
+    let Some(len) = after[open + 1..].find(char::from(quote)) else {
+        return body.into();
+    };
+    let value = &after[open + 1..open + 1 + len];
+    if value.eq_ignore_ascii_case("utf-8") {
+        return body.into();
+    }
+    let value_at = start + at + "encoding".len() + open + 1;
+    let mut out = String::with_capacity(body.len());
+    out.push_str(&body[..value_at]);
+    out.push_str("UTF-8");
+    out.push_str(&body[value_at + len..]);
+    out.into()
 }
 
 /// The HTTP status a fetch error carries, if any.
@@ -1240,4 +1279,42 @@ fn write_loop(
             .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoded_feed_declares_utf8_so_it_is_not_decoded_twice() {
+        let feed = "<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<rss version=\"2.0\"><channel>\
+                    <title>Caf\u{e9} \u{20ac}</title><item><title>Cr\u{e8}me</title>\
+                    <link>https://example.com/a</link></item></channel></rss>";
+        // As it is, the parser decodes the (already UTF-8) bytes as windows-1252.
+        let twice = gleaner_scrape::discovery::parse_generic_feed(feed.as_bytes())
+            .ok()
+            .and_then(|f| f.title);
+        assert_ne!(twice.as_deref(), Some("Caf\u{e9} \u{20ac}"));
+        let fixed = xml_declared_utf8(feed);
+        assert!(
+            fixed.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{fixed}"
+        );
+        let parsed = gleaner_scrape::discovery::parse_generic_feed(fixed.as_bytes()).unwrap();
+        assert_eq!(parsed.title.as_deref(), Some("Caf\u{e9} \u{20ac}"));
+        assert_eq!(parsed.items[0].article.title.as_deref(), Some("Cr\u{e8}me"));
+        for same in [
+            "<rss/>",
+            "<?xml version='1.0'?><rss/>",
+            "<?xml version='1.0' encoding='utf-8'?><rss/>",
+            "<?xml version='1.0' encoding='x",
+            "",
+        ] {
+            assert_eq!(xml_declared_utf8(same), same);
+        }
+        assert_eq!(
+            xml_declared_utf8("\u{feff} <?xml version='1.0' encoding='ISO-8859-1'?><a/>"),
+            "\u{feff} <?xml version='1.0' encoding='UTF-8'?><a/>"
+        );
+    }
 }
