@@ -123,6 +123,8 @@ struct MergePolicy {
     /// A name the model found with a smaller margin over `O` (on its weakest token) is only a
     /// guess: the article must back it (see [`Tagger::resolve`]).
     sure_margin: f32,
+    /// A one-word name the model found and no list or cue backs is only a guess.
+    lone_words_need_backing: bool,
 }
 
 impl MergePolicy {
@@ -135,6 +137,7 @@ impl MergePolicy {
         rules_win: Some(Confidence::Rule),
         fill_listed: true,
         sure_margin: 0.0,
+        lone_words_need_backing: true,
     };
     /// For CoNLL output ([`Tagger::tag_tokens`]): the model's names and kinds (tuned on
     /// eng.testa), except that listed organisations stay organisations.
@@ -145,6 +148,7 @@ impl MergePolicy {
         rules_win: None,
         fill_listed: false,
         sure_margin: f32::NEG_INFINITY,
+        lone_words_need_backing: false,
     };
 }
 
@@ -300,6 +304,15 @@ impl Tagger {
                 Confidence::Guess
             } else {
                 Confidence::Rule
+            };
+            // A lone word that no list or cue backs is a guess too.
+            let cued = rules.iter().any(|r| {
+                r.whole_tokens && r.first < k && first < r.last && r.confidence >= Confidence::Rule
+            });
+            let floor = if policy.lone_words_need_backing && k == first + 1 && !cued {
+                Confidence::Guess
+            } else {
+                floor
             };
             let confidence = exact
                 .filter(|r| r.kind == kind)
