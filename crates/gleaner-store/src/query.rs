@@ -308,7 +308,7 @@ impl Store {
             .map(str::trim)
             .filter(|w| !w.is_empty());
         if query.since.is_none() && with.is_none() {
-            // The counters kept by the triggers on `mentions` answer this without a scan.
+            // The counters on `entities` answer this without reading `mentions`.
             sql.push(
                 "SELECT kind, name, mention_count, article_count FROM entities
                   WHERE mention_count > 0",
