@@ -19,22 +19,31 @@
 //! How it works, in stages:
 //!
 //! 1. **Tokenise** ([`tokenize()`]) with char and byte offsets, and split sentences.
-//! 2. **Label names** sentence by sentence through the [`names::NameLabeler`] seam. Today the
-//!    labeler is rule-based ([`names::RuleLabeler`]): capitalised runs, the built-in gazetteers
-//!    in `data/` (countries, cities, regions, demonyms and groups, organisations, well-known
-//!    people, given names, titles), organisation and event head words, person titles and cue
-//!    words, and document-level evidence (a sentence-initial word seen capitalised mid-sentence
-//!    elsewhere is a name; a capitalised run of words also seen in lowercase is not a person).
-//!    Names guessed from capitals alone are kept only in English text (German capitalises every
-//!    noun), and a lone guessed word only when the article backs it. Events, awards and wars
-//!    ("World Cup") are [`NameKind::Other`]: MISC in CoNLL output, not stored as entities. A
-//!    trained sequence model (issue 5) implements the same trait.
+//! 2. **Label names** sentence by sentence. A trained sequence model ([`model`], an averaged
+//!    structured perceptron with Viterbi decoding over BIO labels, weights in `model/names.bin`
+//!    compiled in) finds the names and their kinds from the words, their shapes, affixes and
+//!    context, and from what the rule labeler ([`names::RuleLabeler`]) and the built-in
+//!    gazetteers in `data/` say about them — as features, not decisions. The rules still decide
+//!    where they know better: listed names keep the list's kind and canonical name, cued names
+//!    (organisations by their head word, "Gulf of Mexico", events, awards and storms such as
+//!    "World Cup" or "Hurricane Katrina", which are [`NameKind::Other`]: MISC in CoNLL output, not
+//!    stored as entities) replace the model's, names inside hyphenated words ("pro-Russia") are
+//!    theirs, and a one-word name that no list or cue backs is only a guess. Outside English the
+//!    rules work alone and keep listed and cued names only (German capitalises every noun).
+//!    The rules themselves read capitalised runs, gazetteers (countries, cities, regions,
+//!    demonyms and groups, organisations, well-known people, given names, titles), head words,
+//!    person titles and cue words, and document-level evidence.
 //! 3. **Find dates, money and percentages** by rules ([`numeric`], which documents every form
 //!    and the policy for bare years), resolving dates against the publication date.
 //! 4. **Resolve** within the article: a short mention takes the full name ("Raisi" → "Ibrahim
-//!    Raisi", "Mr. Lavrov" → "Sergey Lavrov"), a guessed kind takes the kind the same name got
-//!    from a surer rule elsewhere, places and groups take their canonical spelling ("U.S." →
-//!    "United States", "Iranians" → "Iranian").
+//!    Raisi", "Mr. Lavrov" → "Sergey Lavrov") and is a person, a guessed kind takes the kind the
+//!    same name got from a surer rule elsewhere, a name takes the kind most of its mentions got,
+//!    a guess nothing in the article backs is dropped, places and groups take their canonical
+//!    spelling ("U.S." → "United States", "Iranians" → "Iranian").
+//!
+//! [`Tagger::tag_tokens`] (the CoNLL path) gives the model's labels for one sentence as they are,
+//! except that listed organisations stay organisations. What the model was trained on, how to
+//! train it again and what it scores are in `model/README.md`.
 //!
 //! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
 //! neither is a possessive ("Raisi’s" gives "Raisi").

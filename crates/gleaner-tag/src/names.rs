@@ -2,9 +2,9 @@
 //!
 //! The [`NameLabeler`] trait is the seam between tokenisation and resolution: given one
 //! sentence of [`Token`]s and what is known about the whole document, a labeler returns
-//! [`NameSpan`]s. [`RuleLabeler`] does it with gazetteers, capitalisation and cue words; a
-//! statistical sequence model (averaged perceptron or CRF over shape, affix, context and
-//! gazetteer features) is meant to implement the same trait and replace or back it.
+//! [`NameSpan`]s. [`RuleLabeler`] does it with gazetteers, capitalisation and cue words. The
+//! trained sequence model ([`crate::model`]) takes the rule labeler's output as features, and
+//! the [`crate::Tagger`] merges the two (see the crate documentation).
 
 use std::collections::HashSet;
 
