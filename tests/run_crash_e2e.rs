@@ -257,3 +257,32 @@ fn max_duration_ends_the_run_like_a_stop_request() {
         .unwrap();
     assert_eq!(status, "interrupted");
 }
+
+#[test]
+fn a_second_run_while_the_first_is_going_exits_3_at_once_and_changes_nothing() {
+    let (_full, _slow, dir) = setup();
+    let mut first = spawn_run(dir.path());
+    wait_for_articles(dir.path(), &mut first, 1);
+    let started = Instant::now();
+    let second = gleaner(
+        dir.path(),
+        &["--config", "gleaner.toml", "--db", "news.db", "run"],
+    );
+    assert_exit(&second, 3);
+    assert!(
+        common::stderr(&second).contains("another gleaner run"),
+        "{}",
+        common::stderr(&second)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(first.try_wait().unwrap().is_none(), "the first run goes on");
+    let status = wait_exit(&mut first);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(articles(dir.path()), (FULL_POSTS + SLOW_POSTS) as i64);
+    let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let runs: i64 = db
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 1, "the refused run left no trace");
+    assert_consistent(dir.path());
+}
