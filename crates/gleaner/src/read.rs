@@ -519,7 +519,8 @@ pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
             // Only a reference for resolving dates in the text; not stored as published.
             article.entities = tagger.tag(&article.body, Some(date));
         }
-        if article.body.is_empty() {
+        // The same rule as for stored articles: a Blogger post may be a photo with no text.
+        if article.body.is_empty() && article.blogger_post_id.is_none() {
             empty += 1;
             eprintln!("gleaner: {}: no article text found", file.display());
         }
