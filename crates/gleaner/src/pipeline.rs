@@ -503,6 +503,14 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
 }
 
 /// Discovery: turns targets into jobs, one source at a time.
+/// One post as a feed (Blogger's or any other) lists it.
+struct Listed {
+    url: String,
+    updated: Option<DateTime<Utc>>,
+    full_content: bool,
+    article: ScrapedArticle,
+}
+
 struct Discovery<'a> {
     shared: &'a Shared,
     jobs: &'a mpsc::Sender<Job>,
@@ -571,6 +579,33 @@ impl Discovery<'_> {
     }
 
     /// Whether a listed item is older than what the source gave before (left alone).
+    /// Queue one post a feed listed: the whole post when the feed carries it, else its page
+    /// to fetch; nothing when the source's last complete read already covered it. Records
+    /// the newest `updated` seen. False when the pipeline stopped taking jobs.
+    async fn offer(&mut self, source: &SourceRef, read: &mut SourceRead, listed: Listed) -> bool {
+        if let Some(u) = listed.updated {
+            read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
+        }
+        if self.seen_before(source, listed.updated) {
+            return true;
+        }
+        if listed.full_content {
+            let mut scraped = listed.article;
+            if scraped.url.is_empty() {
+                scraped.url = listed.url;
+            }
+            self.retry_pending.remove(&scraped.url);
+            self.send(Job::Ready {
+                scraped: Box::new(scraped),
+                source: Some(source.clone()),
+            })
+            .await
+        } else {
+            self.send_fetch(listed.url, Some(source.clone()), listed.updated)
+                .await
+        }
+    }
+
     fn seen_before(&self, source: &SourceRef, updated: Option<DateTime<Utc>>) -> bool {
         let old = matches!((source.last_seen, updated), (Some(seen), Some(u)) if u < seen);
         if old {
@@ -719,28 +754,13 @@ impl Discovery<'_> {
             let count = feed.entries.len() as u64;
             for entry in feed.entries {
                 let updated = entry.updated_at.map(|t| t.with_timezone(&Utc));
-                if let Some(u) = updated {
-                    read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
-                }
-                if self.seen_before(&source, updated) {
-                    continue;
-                }
-                let ok = if entry.full_content {
-                    let mut scraped = entry.article;
-                    if scraped.url.is_empty() {
-                        scraped.url = entry.url.clone();
-                    }
-                    self.retry_pending.remove(&scraped.url);
-                    self.send(Job::Ready {
-                        scraped: Box::new(scraped),
-                        source: Some(source.clone()),
-                    })
-                    .await
-                } else {
-                    self.send_fetch(entry.url, Some(source.clone()), updated)
-                        .await
+                let listed = Listed {
+                    url: entry.url,
+                    updated,
+                    full_content: entry.full_content,
+                    article: entry.article,
                 };
-                if !ok {
+                if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
             }
@@ -804,28 +824,13 @@ impl Discovery<'_> {
                     .updated_at
                     .or(item.article.published_at)
                     .map(|t| t.with_timezone(&Utc));
-                if let Some(u) = updated {
-                    read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
-                }
-                if self.seen_before(&source, updated) {
-                    continue;
-                }
-                let ok = if item.full_content {
-                    let mut scraped = item.article;
-                    if scraped.url.is_empty() {
-                        scraped.url = item.url.clone();
-                    }
-                    self.retry_pending.remove(&scraped.url);
-                    self.send(Job::Ready {
-                        scraped: Box::new(scraped),
-                        source: Some(source.clone()),
-                    })
-                    .await
-                } else {
-                    self.send_fetch(item.url, Some(source.clone()), updated)
-                        .await
+                let listed = Listed {
+                    url: item.url,
+                    updated,
+                    full_content: item.full_content,
+                    article: item.article,
                 };
-                if !ok {
+                if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
             }
