@@ -320,6 +320,29 @@ pub struct Article {
     pub entities: Vec<Entity>,
 }
 
+impl Article {
+    /// The article's fields in the order of its JSON shape (and of `gleaner export` CSV columns).
+    pub const FIELDS: [&'static str; 17] = [
+        "id",
+        "url",
+        "canonical_url",
+        "source",
+        "blogger_post_id",
+        "title",
+        "author",
+        "published_at",
+        "updated_at",
+        "fetched_at",
+        "language",
+        "labels",
+        "comments_count",
+        "word_count",
+        "content_hash",
+        "body",
+        "entities",
+    ];
+}
+
 /// Serialise `Option<DateTime<Utc>>` as RFC 3339 with whole seconds and a `Z`.
 pub mod rfc3339_opt {
     use chrono::{DateTime, SecondsFormat, Utc};
@@ -409,28 +432,18 @@ mod tests {
             ..Article::default()
         };
         let v: serde_json::Value = serde_json::to_value(&article).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        for key in [
-            "id",
-            "url",
-            "canonical_url",
-            "source",
-            "blogger_post_id",
-            "title",
-            "author",
-            "published_at",
-            "updated_at",
-            "fetched_at",
-            "language",
-            "labels",
-            "comments_count",
-            "word_count",
-            "content_hash",
-            "body",
-            "entities",
-        ] {
-            assert!(keys.contains(&key), "missing {key}");
-        }
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut fields = Article::FIELDS.to_vec();
+        keys.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(keys, fields, "the documented fields");
+        // And in the documented order in the text.
+        let text = serde_json::to_string(&article).unwrap();
+        let positions: Vec<usize> = Article::FIELDS
+            .iter()
+            .map(|f| text.find(&format!("\"{f}\":")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
         assert_eq!(v["published_at"], "2022-01-20T08:30:00Z");
         assert_eq!(v["updated_at"], serde_json::Value::Null);
         assert_eq!(v["entities"][0]["kind"], "person");

@@ -404,7 +404,7 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
         }
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(CSV_COLUMNS).context("writing csv")?;
+            w.write_record(Article::FIELDS).context("writing csv")?;
             for hit in hits {
                 let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else {
                     continue;
@@ -417,26 +417,6 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
     out.flush()?;
     Ok(Exit::Ok)
 }
-
-const CSV_COLUMNS: [&str; 17] = [
-    "id",
-    "url",
-    "canonical_url",
-    "source",
-    "blogger_post_id",
-    "title",
-    "author",
-    "published_at",
-    "updated_at",
-    "fetched_at",
-    "language",
-    "labels",
-    "comments_count",
-    "word_count",
-    "content_hash",
-    "body",
-    "entities",
-];
 
 fn csv_row(a: &Article) -> Vec<String> {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
