@@ -460,6 +460,36 @@ fn query_show_entities_and_stats_read_what_was_stored() {
     assert_exit(&bad, 2);
     assert!(stderr(&bad).contains("search syntax"), "{}", stderr(&bad));
 
+    // export streams whole articles, all of them or those matching the filters.
+    let export = gleaner(d, &["--db", "news.db", "export"]);
+    assert_exit(&export, 0);
+    let exported: Vec<Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(exported.len(), 2);
+    assert!(
+        exported.contains(&classic),
+        "export prints the stored article whole"
+    );
+    let csv = gleaner(
+        d,
+        &[
+            "--db", "news.db", "export", "--format", "csv", "--label", "Kenya",
+        ],
+    );
+    assert_exit(&csv, 0);
+    let csv = stdout(&csv);
+    assert!(
+        csv.starts_with("id,url,canonical_url,source,blogger_post_id,title,"),
+        "{csv}"
+    );
+    assert!(csv.contains("Kenya's central bank raises its key rate to 8.75%"));
+    assert!(
+        !csv.contains("Iran wants strategic ties"),
+        "the label filter applies"
+    );
+
     let stats = gleaner(d, &["--db", "news.db", "stats"]);
     assert_exit(&stats, 0);
     assert!(

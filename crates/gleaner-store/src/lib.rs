@@ -104,6 +104,12 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: u32,
     },
+    /// A caller's callback (`search_each`, `for_each_article`) stopped the iteration.
+    #[error("stopped by the caller: {reason}")]
+    Stopped {
+        /// What the caller said.
+        reason: String,
+    },
 }
 
 /// Result alias for the store.

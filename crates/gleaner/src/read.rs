@@ -390,30 +390,34 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
 /// `gleaner export`
 pub fn export(db: &Path, args: &ExportArgs) -> Result<Exit, ExitError> {
     let store = open_existing(db)?;
-    let q = search_query(&args.terms, &args.filters, i64::MAX as usize, 0)?;
-    let hits = store.search(&q).map_err(store_error)?;
+    // limit 0: no limit. Articles are read and written one at a time, in constant memory.
+    let q = search_query(&args.terms, &args.filters, 0, 0)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    match args.format {
+    let mut failure: Option<anyhow::Error> = None;
+    let mut stop = |e: anyhow::Error| {
+        let reason = e.to_string();
+        failure = Some(e);
+        gleaner_store::StoreError::Stopped { reason }
+    };
+    let result = match args.format {
         ExportFormat::Ndjson => {
-            for hit in hits {
-                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else {
-                    continue;
-                };
-                write_json_line(&mut out, &a)?;
-            }
+            store.for_each_article(&q, |a| write_json_line(&mut out, &a).map_err(&mut stop))
         }
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut out);
             w.write_record(Article::FIELDS).context("writing csv")?;
-            for hit in hits {
-                let Some(a) = store.article(ArticleKey::Id(hit.id)).map_err(store_error)? else {
-                    continue;
-                };
-                w.write_record(csv_row(&a)).context("writing csv")?;
-            }
+            let result = store.for_each_article(&q, |a| {
+                w.write_record(csv_row(&a))
+                    .map_err(|e| stop(anyhow::Error::from(e)))
+            });
             w.flush().context("writing csv")?;
+            result
         }
+    };
+    if let Some(e) = failure {
+        return Err(e.into());
     }
+    result.map_err(store_error)?;
     out.flush()?;
     Ok(Exit::Ok)
 }
