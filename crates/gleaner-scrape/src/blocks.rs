@@ -12,7 +12,7 @@ use gleaner_model::{BlockKind, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html, Node};
 
-use crate::dom::collapse_ws;
+use crate::stats::DocStats;
 
 /// Deeper than this, an element's text is taken flat (no stack growth on hostile input).
 const MAX_DEPTH: usize = 200;
@@ -34,11 +34,22 @@ pub fn html_to_blocks(html: &str) -> Vec<TextBlock> {
 
 /// Split the subtree of `el` into blocks.
 pub(crate) fn element_blocks(el: ElementRef<'_>, rules: SkipRules) -> Vec<TextBlock> {
+    element_blocks_with(el, rules, None)
+}
+
+/// Split the subtree of `el` into blocks, reading text lengths and link densities from
+/// `stats` (computed over a tree holding `el`) instead of walking each element's subtree.
+pub(crate) fn element_blocks_with(
+    el: ElementRef<'_>,
+    rules: SkipRules,
+    stats: Option<&DocStats>,
+) -> Vec<TextBlock> {
     let mut s = Splitter {
         out: Vec::new(),
         buf: String::new(),
         kinds: Vec::new(),
         rules,
+        stats,
     };
     for child in el.children() {
         s.walk(child, 1);
@@ -47,11 +58,12 @@ pub(crate) fn element_blocks(el: ElementRef<'_>, rules: SkipRules) -> Vec<TextBl
     s.out
 }
 
-struct Splitter {
+struct Splitter<'s> {
     out: Vec<TextBlock>,
     buf: String,
     kinds: Vec<BlockKind>,
     rules: SkipRules,
+    stats: Option<&'s DocStats>,
 }
 
 const SKIPPED_TAGS: &[&str] = &[
@@ -125,7 +137,14 @@ static GENERIC_POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(r"(?i)(article|body|content|entry|main|post|story|text)")
 });
 
-impl Splitter {
+impl Splitter<'_> {
+    fn text_len(&self, el: ElementRef<'_>) -> usize {
+        match self.stats.and_then(|s| s.get(el)) {
+            Some(s) => s.trimmed_len,
+            None => text_len(el),
+        }
+    }
+
     fn kind(&self) -> BlockKind {
         self.kinds.last().copied().unwrap_or(BlockKind::Paragraph)
     }
@@ -190,10 +209,11 @@ impl Splitter {
             }
         }
         // A comment form is small; some sites wrap the whole page in one <form>.
-        if v.name() == "form" && text_len(el) < 1000 {
+        if v.name() == "form" && self.text_len(el) < 1000 {
             return true;
         }
-        if v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true") && text_len(el) < 200
+        if v.attr("hidden").is_some()
+            || v.attr("aria-hidden") == Some("true") && self.text_len(el) < 200
         {
             return true;
         }
@@ -202,7 +222,7 @@ impl Splitter {
         }
         match self.rules {
             SkipRules::PostBody => false,
-            SkipRules::Generic => generic_boilerplate(el),
+            SkipRules::Generic => generic_boilerplate(el, self.stats),
         }
     }
 
@@ -277,25 +297,20 @@ mod ego_node {
     pub(crate) type NodeRef<'a> = <scraper::ElementRef<'a> as std::ops::Deref>::Target;
 }
 
+/// Chars of visible text under `el`, each text node trimmed (see [`DocStats`]).
 fn text_len(el: ElementRef<'_>) -> usize {
-    el.text().map(|t| t.trim().chars().count()).sum()
+    DocStats::of(el).get(el).map_or(0, |s| s.trimmed_len)
 }
 
-/// Characters of text inside links divided by all characters of text.
+/// Characters of visible text inside links divided by all characters of visible text.
 pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
-    let total = collapse_ws(&el.text().collect::<String>()).chars().count();
-    if total == 0 {
-        return 0.0;
-    }
-    let linked: usize = el
-        .select(crate::dom::selector!("a"))
-        .map(|a| collapse_ws(&a.text().collect::<String>()).chars().count())
-        .sum();
-    (linked as f64 / total as f64).min(1.0)
+    DocStats::of(el).get(el).map_or(0.0, |s| s.link_density())
 }
 
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
-pub(crate) fn generic_boilerplate(el: ElementRef<'_>) -> bool {
+pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) -> bool {
+    let known = stats.and_then(|s| s.get(el));
+    let link_density = |el| known.map_or_else(|| link_density(el), |s| s.link_density());
     let v = el.value();
     let name = v.name();
     if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
@@ -319,7 +334,7 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>) -> bool {
         return true;
     }
     if matches!(name, "div" | "section" | "table") {
-        let len = text_len(el);
+        let len = known.map_or_else(|| text_len(el), |s| s.trimmed_len);
         if len < 400 && link_density(el) > 0.6 {
             return true;
         }

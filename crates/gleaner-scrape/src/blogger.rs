@@ -623,9 +623,12 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
             if from_noscript.is_empty() {
                 // A third-party template without Blogger's body classes: score the page. Its
                 // first heading is the post title when nothing else named one.
-                let mut scored: Vec<crate::TextBlock> = crate::generic::main_content(doc)
+                let stats = crate::stats::DocStats::of_body(doc);
+                let mut scored: Vec<crate::TextBlock> = crate::generic::main_content(doc, &stats)
                     .into_iter()
-                    .flat_map(|el| element_blocks(el, SkipRules::Generic))
+                    .flat_map(|el| {
+                        crate::blocks::element_blocks_with(el, SkipRules::Generic, Some(&stats))
+                    })
                     .collect();
                 if title.is_none()
                     && scored

@@ -14,12 +14,13 @@ use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html};
 
-use crate::blocks::{SkipRules, element_blocks, link_density};
+use crate::blocks::{SkipRules, element_blocks_with};
 use crate::dom::{
     collapse_ws, first_text, html_lang, json_ld_objects, ld_article, ld_author, ld_string,
     looks_like_url, meta_content, meta_contents, parse_date, selector, text_of,
 };
 use crate::regex_literal;
+use crate::stats::DocStats;
 
 static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     regex_literal(
@@ -89,11 +90,28 @@ fn excluded_region(el: ElementRef<'_>) -> bool {
     })
 }
 
-/// The element holding the page's main content, by scoring.
-pub(crate) fn main_content(doc: &Html) -> Vec<ElementRef<'_>> {
+/// The element holding the page's main content, by scoring. `stats` are the document's
+/// ([`DocStats::of`] over the root element): every number the scoring needs is read from
+/// them, so the pass is linear in the size of the page.
+pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRef<'a>> {
+    let link_density = |el: ElementRef<'_>| match stats.get(el) {
+        Some(s) => s.link_density(),
+        None => crate::blocks::link_density(el),
+    };
     let mut scores: HashMap<_, (ElementRef<'_>, f64)> = HashMap::new();
-    for p in doc.select(selector!("p, pre, td, blockquote, div, section, article")) {
+    // Every `p, pre, td, blockquote, div, section, article`, by name (no selector machinery).
+    let paragraphs = doc
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap);
+    for p in paragraphs {
         let name = p.value().name();
+        if !matches!(
+            name,
+            "p" | "pre" | "td" | "blockquote" | "div" | "section" | "article"
+        ) {
+            continue;
+        }
         if matches!(name, "div" | "section" | "article" | "td") {
             // Only text-holding containers count as paragraphs: no block children.
             let has_block_child = p.children().filter_map(ElementRef::wrap).any(|c| {
@@ -116,16 +134,21 @@ pub(crate) fn main_content(doc: &Html) -> Vec<ElementRef<'_>> {
                 continue;
             }
         }
-        if excluded_region(p) || in_strong_negative(p) {
+        let (len, commas, excluded) = match stats.get(p) {
+            Some(s) => (s.visible_len(), s.commas, s.in_excluded_region),
+            None => {
+                let text = text_of(p);
+                (
+                    text.chars().count(),
+                    text.matches([',', '，', '、', '،']).count(),
+                    excluded_region(p),
+                )
+            }
+        };
+        if len < 25 || excluded || in_strong_negative(p) {
             continue;
         }
-        let text = text_of(p);
-        let len = text.chars().count();
-        if len < 25 {
-            continue;
-        }
-        let commas = text.matches([',', '，', '、', '،']).count() as f64;
-        let score = 1.0 + commas + (len as f64 / 100.0).min(3.0);
+        let score = 1.0 + commas as f64 + (len as f64 / 100.0).min(3.0);
         for (level, anc) in p
             .ancestors()
             .filter_map(ElementRef::wrap)
@@ -296,10 +319,11 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
         .or_else(|| meta_content(doc, "og:url"));
 
     let title = title_of(doc, ld);
+    let stats = DocStats::of_body(doc);
     let blocks = tidy_blocks(
-        main_content(doc)
+        main_content(doc, &stats)
             .into_iter()
-            .flat_map(|el| element_blocks(el, SkipRules::Generic))
+            .flat_map(|el| element_blocks_with(el, SkipRules::Generic, Some(&stats)))
             .collect(),
         title.as_deref(),
     );

@@ -51,6 +51,7 @@ pub mod blogger_feed;
 pub mod discovery;
 mod dom;
 mod generic;
+mod stats;
 mod urls;
 mod xml;
 
