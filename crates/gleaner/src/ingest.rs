@@ -131,12 +131,14 @@ fn source_for_url(sources: &[SourceRef], url: &str) -> Option<SourceRef> {
     source_state::source_index_for(&urls, url).and_then(|i| sources.get(i).cloned())
 }
 
-fn print_problems(report: &IngestReport) {
+/// Every skip and failure once, together at the end of the run, in the log's format (so
+/// `--log-format json` stays machine-readable and cron mail lists them in one place).
+fn log_problems(report: &IngestReport) {
     for p in &report.skipped {
-        eprintln!("skipped {}: {}", p.url, p.reason);
+        info!(url = %p.url, reason = %p.reason, "skipped");
     }
     for p in &report.failed {
-        eprintln!("failed  {}: {}", p.url, p.reason);
+        warn!(url = %p.url, reason = %p.reason, "failed");
     }
 }
 
@@ -200,7 +202,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
             }
         }
     }
-    print_problems(&report);
+    log_problems(&report);
     if report.interrupted {
         return Err(ExitError {
             code: Exit::Partial,
@@ -352,7 +354,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     store
         .finish_run(run_id, status, &counts)
         .context("recording the run's end")?;
-    print_problems(&report);
+    log_problems(&report);
     for read in report.sources.iter().filter(|r| !r.complete) {
         if let Some(source) = refs.iter().find(|s| s.id == read.id) {
             warn!(
@@ -363,7 +365,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     }
     info!(
         run = run_id,
-        status = ?status,
+        status = status.as_str(),
         discovered = counts.discovered,
         fetched = counts.fetched,
         not_modified = counts.not_modified,

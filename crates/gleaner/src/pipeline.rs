@@ -42,7 +42,7 @@ use gleaner_tag::Tagger;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::process;
 
@@ -233,7 +233,8 @@ struct Shared {
 
 impl Shared {
     fn fail(&self, url: &str, reason: String) {
-        warn!(url, %reason, "failed");
+        // Listed once at the end of the run (ingest::log_problems); here only for -v.
+        debug!(url, %reason, "failed");
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut v) = self.failed.lock() {
             v.push(Problem {
@@ -244,7 +245,7 @@ impl Shared {
     }
 
     fn skip(&self, url: &str, reason: String) {
-        info!(url, %reason, "skipped");
+        debug!(url, %reason, "skipped");
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut v) = self.skipped.lock() {
             v.push(Problem {
