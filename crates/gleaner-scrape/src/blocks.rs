@@ -316,19 +316,18 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
     if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
         return true;
     }
-    let hint = format!(
-        "{} {}",
+    let (class, id) = (
         v.attr("class").unwrap_or_default(),
-        v.attr("id").unwrap_or_default()
+        v.attr("id").unwrap_or_default(),
     );
-    if GENERIC_CAPTION.is_match(&hint) {
-        return true;
-    }
-    if !hint.trim().is_empty()
-        && GENERIC_NEGATIVE.is_match(&hint)
-        && !GENERIC_POSITIVE.is_match(&hint)
-    {
-        return true;
+    if !(class.trim().is_empty() && id.trim().is_empty()) {
+        let hint = format!("{class} {id}");
+        if GENERIC_CAPTION.is_match(&hint) {
+            return true;
+        }
+        if GENERIC_NEGATIVE.is_match(&hint) && !GENERIC_POSITIVE.is_match(&hint) {
+            return true;
+        }
     }
     if matches!(name, "ul" | "ol") && link_density(el) > 0.5 {
         return true;

@@ -68,20 +68,26 @@ pub fn is_blogger_html(html: &str) -> bool {
 }
 
 pub(crate) fn is_blogger_doc(doc: &Html) -> bool {
-    let generator = doc
-        .select(selector!("meta[name]"))
-        .filter(|m| {
-            m.value()
-                .attr("name")
-                .is_some_and(|n| n.eq_ignore_ascii_case("generator"))
+    // One walk over the elements: `<meta name=generator content=blogger>` or
+    // `<link rel=service.post>`.
+    doc.root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .any(|e| {
+            let v = e.value();
+            match v.name() {
+                "meta" => {
+                    v.attr("name")
+                        .is_some_and(|n| n.eq_ignore_ascii_case("generator"))
+                        && v.attr("content")
+                            .is_some_and(|c| c.trim().eq_ignore_ascii_case("blogger"))
+                }
+                "link" => v
+                    .attr("rel")
+                    .is_some_and(|r| r.eq_ignore_ascii_case("service.post")),
+                _ => false,
+            }
         })
-        .filter_map(|m| m.value().attr("content"))
-        .any(|c| c.trim().eq_ignore_ascii_case("blogger"));
-    generator
-        || doc
-            .select(selector!("link[rel='service.post']"))
-            .next()
-            .is_some()
 }
 
 /// Read the ids and page facts from a Blogger page's HTML.

@@ -77,34 +77,57 @@ pub(crate) fn first_attr(scope: ElementRef<'_>, selector: &Selector, attr: &str)
         .map(str::to_string)
 }
 
-/// `content` of `<meta property=…>` or `<meta name=…>` (case-insensitive key).
-pub(crate) fn meta_content(doc: &Html, key: &str) -> Option<String> {
-    doc.select(selector!("meta[content]"))
-        .filter(|m| {
-            let v = m.value();
-            v.attr("property")
-                .or_else(|| v.attr("name"))
-                .or_else(|| v.attr("itemprop"))
-                .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
-        })
-        .filter_map(|m| m.value().attr("content"))
-        .map(collapse_ws)
-        .find(|v| !v.is_empty())
+/// The page's `<meta content>` tags, collected in one walk so that looking up many keys
+/// does not walk the document once per key.
+pub(crate) struct MetaTags<'a> {
+    tags: Vec<ElementRef<'a>>,
 }
 
-/// All `content`s of meta tags named `key`, in page order.
-pub(crate) fn meta_contents(doc: &Html, key: &str) -> Vec<String> {
-    doc.select(selector!("meta[content]"))
-        .filter(|m| {
-            let v = m.value();
-            v.attr("property")
-                .or_else(|| v.attr("name"))
-                .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
-        })
-        .filter_map(|m| m.value().attr("content"))
-        .map(collapse_ws)
-        .filter(|v| !v.is_empty())
-        .collect()
+impl<'a> MetaTags<'a> {
+    pub(crate) fn of(doc: &'a Html) -> Self {
+        MetaTags {
+            tags: doc.select(selector!("meta[content]")).collect(),
+        }
+    }
+
+    /// `content` of `<meta property=…>`, `<meta name=…>` or `<meta itemprop=…>`
+    /// (case-insensitive key): the first non-empty one.
+    pub(crate) fn content(&self, key: &str) -> Option<String> {
+        self.tags
+            .iter()
+            .filter(|m| {
+                let v = m.value();
+                v.attr("property")
+                    .or_else(|| v.attr("name"))
+                    .or_else(|| v.attr("itemprop"))
+                    .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
+            })
+            .filter_map(|m| m.value().attr("content"))
+            .map(collapse_ws)
+            .find(|v| !v.is_empty())
+    }
+
+    /// All non-empty `content`s of `<meta property=…>` or `<meta name=…>` tags named `key`, in
+    /// page order.
+    pub(crate) fn contents(&self, key: &str) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|m| {
+                let v = m.value();
+                v.attr("property")
+                    .or_else(|| v.attr("name"))
+                    .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
+            })
+            .filter_map(|m| m.value().attr("content"))
+            .map(collapse_ws)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+}
+
+/// `content` of `<meta property=…>` or `<meta name=…>` (case-insensitive key).
+pub(crate) fn meta_content(doc: &Html, key: &str) -> Option<String> {
+    MetaTags::of(doc).content(key)
 }
 
 /// Every JSON-LD object in the page, flattened (`@graph` and top-level arrays unrolled).

@@ -7,7 +7,6 @@
 //! hints and penalised by link density; the best one is split into blocks with boilerplate
 //! (navigation-like lists, share/comment/related widgets) left out.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
@@ -16,11 +15,11 @@ use scraper::{ElementRef, Html};
 
 use crate::blocks::{SkipRules, element_blocks_with};
 use crate::dom::{
-    collapse_ws, first_text, html_lang, json_ld_objects, ld_article, ld_author, ld_string,
-    looks_like_url, meta_content, meta_contents, parse_date, selector, text_of,
+    MetaTags, collapse_ws, first_text, html_lang, json_ld_objects, ld_article, ld_author,
+    ld_string, looks_like_url, parse_date, selector, text_of,
 };
 use crate::regex_literal;
-use crate::stats::DocStats;
+use crate::stats::{DocStats, IdMap};
 
 static POSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     regex_literal(
@@ -43,14 +42,17 @@ static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Is `p` inside a comment thread, sidebar, footer or related block (looking a few levels up)?
-fn in_strong_negative(p: ElementRef<'_>) -> bool {
+/// `seen` keeps the answer per ancestor: sibling paragraphs share them.
+fn in_strong_negative(p: ElementRef<'_>, seen: &mut IdMap<bool>) -> bool {
     p.ancestors().filter_map(ElementRef::wrap).take(4).any(|a| {
-        !matches!(a.value().name(), "body" | "html")
-            && [a.value().attr("class"), a.value().attr("id")]
-                .into_iter()
-                .flatten()
-                .flat_map(str::split_whitespace)
-                .any(|token| STRONG_NEGATIVE.is_match(token))
+        *seen.entry(a.id()).or_insert_with(|| {
+            !matches!(a.value().name(), "body" | "html")
+                && [a.value().attr("class"), a.value().attr("id")]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(str::split_whitespace)
+                    .any(|token| STRONG_NEGATIVE.is_match(token))
+        })
     })
 }
 
@@ -98,7 +100,8 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         Some(s) => s.link_density(),
         None => crate::blocks::link_density(el),
     };
-    let mut scores: HashMap<_, (ElementRef<'_>, f64)> = HashMap::new();
+    let mut scores: IdMap<(ElementRef<'_>, f64)> = IdMap::default();
+    let mut strong_negative: IdMap<bool> = IdMap::default();
     // Every `p, pre, td, blockquote, div, section, article`, by name (no selector machinery).
     let paragraphs = doc
         .root_element()
@@ -145,7 +148,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
                 )
             }
         };
-        if len < 25 || excluded || in_strong_negative(p) {
+        if len < 25 || excluded || in_strong_negative(p, &mut strong_negative) {
             continue;
         }
         let score = 1.0 + commas as f64 + (len as f64 / 100.0).min(3.0);
@@ -234,6 +237,15 @@ const FURNITURE: &[&str] = &[
 /// heading, and lone furniture words ("Advertisement", "Close", …).
 pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Vec<TextBlock> {
     blocks.retain(|b| {
+        // The longest furniture phrase has 17 characters: longer text is not one.
+        if b.text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .nth(24)
+            .is_some()
+        {
+            return true;
+        }
         let t = collapse_ws(&b.text).to_lowercase();
         !FURNITURE.contains(&t.trim_end_matches([':', '.', '…']))
     });
@@ -250,43 +262,44 @@ pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Ve
     blocks
 }
 
-fn title_of(doc: &Html, ld: Option<&serde_json::Value>) -> Option<String> {
+fn title_of(doc: &Html, meta: &MetaTags<'_>, ld: Option<&serde_json::Value>) -> Option<String> {
     ld.and_then(|o| ld_string(o, "headline").or_else(|| ld_string(o, "name")))
-        .or_else(|| meta_content(doc, "og:title"))
-        .or_else(|| meta_content(doc, "twitter:title"))
+        .or_else(|| meta.content("og:title"))
+        .or_else(|| meta.content("twitter:title"))
         .or_else(|| first_text(doc.root_element(), selector!("article h1, main h1, h1")))
         .or_else(|| first_text(doc.root_element(), selector!("title")))
 }
 
 /// Extract a non-Blogger page.
 pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
+    let meta = MetaTags::of(doc);
     let ld_objects = json_ld_objects(doc);
     let ld = ld_article(&ld_objects);
 
     let author = ld
         .and_then(ld_author)
-        .or_else(|| meta_content(doc, "author").filter(|a| !looks_like_url(a)))
-        .or_else(|| meta_content(doc, "article:author").filter(|a| !looks_like_url(a)))
+        .or_else(|| meta.content("author").filter(|a| !looks_like_url(a)))
+        .or_else(|| meta.content("article:author").filter(|a| !looks_like_url(a)))
         .or_else(|| first_text(doc.root_element(), selector!("[rel~='author'], .author .fn, .byline .author, [itemprop='author'] [itemprop='name']")));
 
     let published_at = ld
         .and_then(|o| ld_string(o, "datePublished"))
-        .or_else(|| meta_content(doc, "article:published_time"))
-        .or_else(|| meta_content(doc, "datePublished"))
-        .or_else(|| meta_content(doc, "date"))
-        .or_else(|| meta_content(doc, "pubdate"))
+        .or_else(|| meta.content("article:published_time"))
+        .or_else(|| meta.content("datePublished"))
+        .or_else(|| meta.content("date"))
+        .or_else(|| meta.content("pubdate"))
         .or_else(|| {
             crate::dom::first_attr(doc.root_element(), selector!("time[datetime]"), "datetime")
         })
         .and_then(|d| parse_date(&d));
     let updated_at = ld
         .and_then(|o| ld_string(o, "dateModified"))
-        .or_else(|| meta_content(doc, "article:modified_time"))
-        .or_else(|| meta_content(doc, "dateModified"))
+        .or_else(|| meta.content("article:modified_time"))
+        .or_else(|| meta.content("dateModified"))
         .and_then(|d| parse_date(&d));
 
     let mut labels: Vec<String> = Vec::new();
-    let from_meta = meta_contents(doc, "article:tag");
+    let from_meta = meta.contents("article:tag");
     let from_ld: Vec<String> = ld
         .and_then(|o| o.get("keywords"))
         .map(|k| match k {
@@ -316,9 +329,9 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
                 Err(_) => h.to_string(),
             },
         )
-        .or_else(|| meta_content(doc, "og:url"));
+        .or_else(|| meta.content("og:url"));
 
-    let title = title_of(doc, ld);
+    let title = title_of(doc, &meta, ld);
     let stats = DocStats::of_body(doc);
     let blocks = tidy_blocks(
         main_content(doc, &stats)
@@ -332,7 +345,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
         url: url.to_string(),
         canonical_url: canonical,
         title,
-        site_name: meta_content(doc, "og:site_name").or_else(|| {
+        site_name: meta.content("og:site_name").or_else(|| {
             ld.and_then(|o| o.get("publisher"))
                 .and_then(|p| ld_string(p, "name"))
         }),
@@ -349,7 +362,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
             .and_then(|c| u32::try_from(c).ok()),
         blogger_post_id: None,
         blog_id: None,
-        language_hint: html_lang(doc).or_else(|| meta_content(doc, "og:locale")),
+        language_hint: html_lang(doc).or_else(|| meta.content("og:locale")),
         blocks,
         extractor: Some(Extractor::Generic),
     }
