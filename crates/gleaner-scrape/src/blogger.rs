@@ -600,7 +600,19 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
         )
         .and_then(|d| parse_date(&d))
     })
-    .or_else(|| meta_content(doc, "article:published_time").and_then(|d| parse_date(&d)));
+    .or_else(|| meta_content(doc, "article:published_time").and_then(|d| parse_date(&d)))
+    .or_else(|| {
+        // Last resort: the date as the page shows it ("jueves, 13 de enero de 2011").
+        in_scopes(&scopes, |s| {
+            crate::dates::visible_date_under(
+                s,
+                selector!(
+                    ".date-header, abbr.published, .published, time, .post-timestamp, .timestamp-link"
+                ),
+                |_| false,
+            )
+        })
+    });
 
     let updated_at = ld
         .and_then(|o| ld_string(o, "dateModified"))

@@ -622,3 +622,62 @@ fn blogger_template_without_body_classes_falls_back_to_scoring() {
     assert_eq!(a.title.as_deref(), Some("Custom template"));
     assert!(!text.contains("About") && !text.contains("Home"), "{text}");
 }
+
+#[test]
+fn blogger_date_from_visible_text_when_nothing_machine_readable() {
+    let html = r#"<html><head><meta content='blogger' name='generator'/></head><body>
+      <div class="blog-posts hfeed"><div class="date-outer">
+      <h2 class="date-header"><span>jueves, 13 de enero de 2011</span></h2>
+      <div class="post-outer"><div class="post hentry">
+      <h3 class="post-title entry-title">Sin fecha legible</h3>
+      <div class="post-body entry-content" id="post-body-42">Texto del artículo.</div>
+      <div class="post-footer"><span class="post-timestamp">a las <a class="timestamp-link" href="/x.html">20:13</a></span></div>
+      </div></div></div></div></body></html>"#;
+    let a = extract(html, "https://ejemplo.blogspot.com/2011/01/x.html");
+    assert_eq!(
+        a.published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2011-01-13T20:13:00+00:00")
+    );
+}
+
+#[test]
+fn machine_readable_dates_win_over_visible_text() {
+    let html = r#"<html><head><meta content='blogger' name='generator'/></head><body>
+      <h2 class="date-header"><span>13. Januar 2011</span></h2>
+      <div class="post hentry"><h3 class="post-title">T</h3>
+      <div class="post-body" id="post-body-1">Body.</div>
+      <abbr class="published" title="2011-01-14T09:00:00+01:00">9:00</abbr></div></body></html>"#;
+    let a = extract(html, "https://x.blogspot.com/2011/01/t.html");
+    assert_eq!(
+        a.published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2011-01-14T09:00:00+01:00")
+    );
+}
+
+#[test]
+fn generic_date_from_visible_text() {
+    let html = r#"<html><body><article><h1>Headline</h1>
+      <p class="byline">By A. Writer</p><time>January 13, 2011</time>
+      <p>Some text of the article, with commas, long enough to be the body of the page.</p>
+      </article></body></html>"#;
+    let a = extract(html, "https://news.example/a");
+    assert_eq!(
+        a.published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2011-01-13T00:00:00+00:00")
+    );
+}
+
+#[test]
+fn generic_visible_date_skips_widgets_and_updates() {
+    let html = r#"<html><body>
+      <div class="twitter-widget"><p class="tweet-date">November 20, 2019, 10:54 am</p></div>
+      <article><h1>Headline</h1><div class="article-date">Updated: March 3, 2020</div>
+      <div class="story-date">Posted: Fri 5:30 PM, Feb 16, 2018</div>
+      <p>Some text of the article, with commas, long enough to be the body of the page.</p>
+      </article></body></html>"#;
+    let a = extract(html, "https://news.example/a");
+    assert_eq!(
+        a.published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2018-02-16T00:00:00+00:00")
+    );
+}

@@ -56,6 +56,26 @@ fn in_strong_negative(p: ElementRef<'_>, seen: &mut IdMap<bool>) -> bool {
     })
 }
 
+/// Is `el` in a sidebar, footer, navigation, comment thread, related-posts block or an
+/// embedded social feed (where dates belong to other posts)?
+fn in_page_furniture(el: ElementRef<'_>) -> bool {
+    std::iter::once(el)
+        .chain(el.ancestors().filter_map(ElementRef::wrap))
+        .any(|a| {
+            let v = a.value();
+            matches!(v.name(), "nav" | "aside" | "footer")
+                || [v.attr("class"), v.attr("id")]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(str::split_whitespace)
+                    .any(|token| STRONG_NEGATIVE.is_match(token) || FURNITURE_TOKEN.is_match(token))
+        })
+}
+
+static FURNITURE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(r"(?i)tweet|twitter|widget|sidebar|comment|related|recommend|trending|popular")
+});
+
 fn class_weight(el: ElementRef<'_>) -> f64 {
     let mut w = 0.0;
     for hint in [el.value().attr("class"), el.value().attr("id")]
@@ -291,7 +311,24 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
         .or_else(|| {
             crate::dom::first_attr(doc.root_element(), selector!("time[datetime]"), "datetime")
         })
-        .and_then(|d| parse_date(&d));
+        .and_then(|d| parse_date(&d))
+        .or_else(|| {
+            // Last resort: the date as the page shows it, where pages put it.
+            crate::dates::visible_date_under(
+                doc.root_element(),
+                selector!(
+                    "article time, time, .published, .post-date, .entry-date, .date-header, .dateline, [class*='publish'], [class*='Publish']"
+                ),
+                in_page_furniture,
+            )
+            .or_else(|| {
+                crate::dates::visible_date_under(
+                    doc.root_element(),
+                    selector!("[class*='date'], [class*='Date']"),
+                    in_page_furniture,
+                )
+            })
+        });
     let updated_at = ld
         .and_then(|o| ld_string(o, "dateModified"))
         .or_else(|| meta.content("article:modified_time"))

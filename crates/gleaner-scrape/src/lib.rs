@@ -8,7 +8,9 @@
 //!   (classic layouts such as Simple, Minima and Watermark; the current ones such as Contempo;
 //!   third-party templates that keep Blogger's class names). Any other page goes through a
 //!   generic extractor: JSON-LD / OpenGraph / meta tags for metadata, content scoring for the
-//!   body.
+//!   body. Publication times are read machine-readable first (`abbr[title]`, `time[datetime]`,
+//!   JSON-LD, meta tags); the date as the page writes it ("jueves, 13 de enero de 2011",
+//!   "13. Januar 2011", "January 13, 2011 at 8:05 PM EST") is the last resort.
 //! * [`blogger_feed`]: one page of a Blogger posts feed (Atom, RSS or `alt=json`) → entries
 //!   with exact metadata; and the URLs to page through a blog's feed.
 //! * [`discovery`]: sources that are not Blogger blogs: any RSS/Atom/JSON Feed, sitemaps
@@ -48,6 +50,7 @@ use scraper::Html;
 mod blocks;
 mod blogger;
 pub mod blogger_feed;
+mod dates;
 pub mod discovery;
 mod dom;
 mod generic;
