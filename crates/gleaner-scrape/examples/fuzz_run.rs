@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! nice cargo run --release -p gleaner-scrape --example fuzz_run -- MINUTES [SEED] [SEED_DIR]
+//! cargo run --release -p gleaner-scrape --example fuzz_run -- replay FILE...
 //! ```
 //!
 //! `SEED_DIR` adds every `*.html`, `*.html.gz`, `*.xml` and `*.json` file of a folder to the
@@ -295,8 +296,32 @@ fn load_seed_dir(dir: &str) -> Vec<String> {
         .collect()
 }
 
+/// Run saved inputs (e.g. `fuzz-failure-1.bin`) through every parser again.
+fn replay(files: &[String]) -> ExitCode {
+    let mut failures = 0;
+    for f in files {
+        let Ok(bytes) = std::fs::read(f) else {
+            eprintln!("fuzz_run: cannot read {f}");
+            failures += 1;
+            continue;
+        };
+        let doc = String::from_utf8_lossy(&bytes);
+        let ok = catch_unwind(AssertUnwindSafe(|| run_all(&doc, true))).is_ok();
+        eprintln!("fuzz_run: {f}: {}", if ok { "ok" } else { "PANIC" });
+        failures += usize::from(!ok);
+    }
+    if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("replay") {
+        return replay(args.get(1..).unwrap_or_default());
+    }
     let Some(minutes) = args.first().and_then(|m| m.parse::<f64>().ok()) else {
         eprintln!("usage: fuzz_run MINUTES [SEED] [SEED_DIR]");
         return ExitCode::from(2);

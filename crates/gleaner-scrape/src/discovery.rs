@@ -11,6 +11,8 @@
 //! labels and paging that a generic feed model drops.
 
 use std::io::Read;
+use std::panic::catch_unwind;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use gleaner_model::{Extractor, ScrapedArticle};
@@ -19,6 +21,7 @@ use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
 use crate::xml::parse_xml;
+use regex::Regex;
 
 /// Decompressed sitemaps larger than this are refused (a gzip bomb guard); the sitemap
 /// protocol caps a file at 50 MB uncompressed.
@@ -52,9 +55,43 @@ fn utc_fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.fixed_offset()
 }
 
+/// RSS contact elements (`<author>`, `<managingEditor>`, `<webMaster>`) with their content.
+static RSS_CONTACTS: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(
+        r"(?is)<(?:author|managingEditor|webMaster)\b[^>]*>.*?</(?:author|managingEditor|webMaster)\s*>",
+    )
+});
+/// An e-mail-like run of characters.
+static EMAIL_RUN: LazyLock<Regex> =
+    LazyLock::new(|| crate::regex_literal(r"[A-Za-z0-9._%+\-]*@[A-Za-z0-9._%+\-]*"));
+
+/// `feed_rs::parser::parse`, kept from panicking. feed-rs 3.0 slices an RSS contact such as
+/// `<managingEditor>ed@example.com–Desk</managingEditor>` one byte past the e-mail address,
+/// which panics when a multi-byte character touches the address. Such a panic is caught and
+/// the feed read again with a space on each side of the e-mail addresses in RSS contacts
+/// (what feed-rs expects there); a second panic is reported as an error.
+fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> {
+    let result = match catch_unwind(|| feed_rs::parser::parse(body)) {
+        Ok(r) => r,
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let padded = RSS_CONTACTS
+                .replace_all(&text, |c: &regex::Captures<'_>| {
+                    let whole = c.get(0).map_or("", |m| m.as_str());
+                    EMAIL_RUN.replace_all(whole, " $0 ").into_owned()
+                })
+                .into_owned();
+            catch_unwind(move || feed_rs::parser::parse(padded.as_bytes())).map_err(|_| {
+                ScrapeError::NotAFeed("the feed parser failed on this document".into())
+            })?
+        }
+    };
+    result.map_err(|e| ScrapeError::NotAFeed(e.to_string()))
+}
+
 /// Parse any RSS, Atom or JSON Feed document.
 pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
-    let feed = feed_rs::parser::parse(body).map_err(|e| ScrapeError::NotAFeed(e.to_string()))?;
+    let feed = parse_with_feed_rs(body)?;
     let title = feed
         .title
         .as_ref()

@@ -681,3 +681,16 @@ fn generic_visible_date_skips_widgets_and_updates() {
         Some("2018-02-16T00:00:00+00:00")
     );
 }
+
+/// feed-rs 3.0 panics on an RSS contact whose e-mail address touches a multi-byte character;
+/// the feed must still be read (found by `examples/fuzz_run.rs`).
+#[test]
+fn rss_contact_with_non_ascii_next_to_the_address_does_not_panic() {
+    let rss = "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>T</title>\
+        <managingEditor>ed@example.com\u{2013}Desk</managingEditor>\
+        <item><title>One</title><link>https://example.com/1</link>\
+        <author>\u{ab}jo@example.com\u{bb} (Jo Mart\u{ed}n)</author></item></channel></rss>";
+    let feed = crate::discovery::parse_generic_feed(rss.as_bytes()).unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].url, "https://example.com/1");
+}
