@@ -1,13 +1,16 @@
-//! Run [`gleaner_scrape::extract`] over every `*.html` file of a directory and print one JSON
-//! line per file: `{"id": "<file stem>", "title": …, "body": "<blocks joined by blank lines>"}`.
+//! Run [`gleaner_scrape::extract`] over every `*.html` / `*.html.gz` file of a directory and
+//! print one JSON line per file: `{"id": "<file name up to its first dot>", "title": …,
+//! "body": "<blocks joined by blank lines>"}`.
 //! The output is what `shared/eval/score_extraction.py` reads as predictions.
 //!
 //! ```text
 //! cargo run --release -p gleaner-scrape --example extract_dir DIR > predictions.jsonl
 //! ```
 //!
-//! Files are read as UTF-8 (invalid bytes replaced); decompress `.html.gz` files first.
+//! `*.html` and `*.html.gz` files are read (gzip unpacked) as UTF-8, invalid bytes replaced.
+//! An empty or missing folder is reported on stderr.
 
+use std::io::Read;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,17 +29,33 @@ fn main() -> ExitCode {
     let mut paths: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "html"))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".html") || name.ends_with(".html.gz")
+        })
         .collect();
     paths.sort();
     let pages: Vec<(String, String)> = paths
         .iter()
         .filter_map(|p| {
-            let bytes = std::fs::read(p).ok()?;
-            let id = p.file_stem()?.to_string_lossy().into_owned();
+            let mut bytes = std::fs::read(p).ok()?;
+            if bytes.starts_with(&[0x1f, 0x8b]) {
+                let mut raw = Vec::new();
+                flate2::read::MultiGzDecoder::new(&bytes[..])
+                    .read_to_end(&mut raw)
+                    .ok()?;
+                bytes = raw;
+            }
+            // The file name up to its first dot: `<id>.html.gz` → `<id>`.
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let id = name.split('.').next().unwrap_or(&name).to_string();
             Some((id, String::from_utf8_lossy(&bytes).into_owned()))
         })
         .collect();
+    if pages.is_empty() {
+        eprintln!("extract_dir: no .html or .html.gz files in {dir}");
+        return ExitCode::from(2);
+    }
     let start = Instant::now();
     let mut lines = Vec::with_capacity(pages.len());
     for (id, html) in &pages {
