@@ -107,11 +107,18 @@ fn clean_blocks(scraped: &ScrapedArticle) -> String {
     if !list.is_empty() {
         paragraphs.push(list.join("\n"));
     }
-    // Drop repeated paragraphs (keep the first).
-    let mut seen = std::collections::HashSet::new();
-    paragraphs.retain(|p| seen.insert(p.clone()));
+    // Drop a paragraph that repeats the one just before it, when it is long enough to be a
+    // real paragraph printed twice (a theme repeating a block) and not a short line that an
+    // article may legitimately repeat (table cells, recipe steps, "Ingredients", a refrain).
+    // Short boilerplate repeats are caught by the boilerplate rules instead.
+    paragraphs.dedup_by(|later, earlier| {
+        later == earlier && later.split_whitespace().count() >= REPEAT_MIN_WORDS
+    });
     paragraphs.join("\n\n")
 }
+
+/// Shortest paragraph (in words) that is dropped when it repeats the one before it.
+const REPEAT_MIN_WORDS: usize = 8;
 
 /// Clean a title: normalise it and take the blog name off when it is there.
 ///
