@@ -14,7 +14,7 @@ use blogsim::{BlogServer, Fault, FeedMode, Hit};
 use chrono::{SecondsFormat, Utc};
 use common::{assert_exit, gleaner, stderr};
 
-const FULL_POSTS: usize = 320;
+const FULL_POSTS: usize = 400;
 const SUMMARY_POSTS: usize = 180;
 
 fn write_config(dir: &std::path::Path, blogs: &[(&BlogServer, &str)]) {
@@ -196,6 +196,24 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
         "{}",
         stderr(&first)
     );
+    // The 400-post blog is read completely, in feed pages of 150.
+    let mut starts: Vec<String> = full
+        .hits()
+        .iter()
+        .filter(|h| h.is_feed() && h.status == 200)
+        .map(|h| {
+            assert!(h.target.contains("max-results=150"), "{}", h.target);
+            h.target
+                .split(['?', '&'])
+                .find_map(|p| p.strip_prefix("start-index="))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    starts.sort_by_key(|s| s.parse::<u32>().unwrap_or(0));
+    starts.dedup();
+    assert_eq!(starts, ["1", "151", "301"], "feed pages of the full blog");
+
     let conn = db(dir.path());
     let stored = rows(&conn);
     let good = FULL_POSTS + SUMMARY_POSTS - failing.len();
