@@ -11,10 +11,14 @@
 //! index (counted by `-DOCSTART-` lines) is K modulo N — the ones `train --hold-out K/N` left out. `--ignore-misc` scores PER, LOC and ORG only (for
 //! UNER English-EWT, which has no MISC). `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
 
+#[path = "common/eval.rs"]
+mod eval;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use eval::{Counts, EvalArgs, prf};
 use gleaner_tag::Tagger;
 use gleaner_tag::model::NameModel;
 
@@ -50,56 +54,17 @@ fn chunks(tags: &[String]) -> Vec<Chunk> {
     out
 }
 
-#[derive(Default)]
-struct Counts {
-    gold: usize,
-    predicted: usize,
-    correct: usize,
-}
-
-fn prf(c: &Counts) -> (f64, f64, f64) {
-    let p = if c.predicted == 0 {
-        0.0
-    } else {
-        c.correct as f64 / c.predicted as f64
-    };
-    let r = if c.gold == 0 {
-        0.0
-    } else {
-        c.correct as f64 / c.gold as f64
-    };
-    let f = if p + r == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / (p + r)
-    };
-    (100.0 * p, 100.0 * r, 100.0 * f)
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let ignore_misc = args.iter().any(|a| a == "--ignore-misc");
-    let show_errors = args.iter().any(|a| a == "--errors");
-    let option = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|k| args.get(k + 1))
-            .cloned()
-    };
-    let model_path = option("--model");
-    let fold = option("--fold").and_then(|v| {
-        let (k, n) = v.split_once('/')?;
-        Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?.max(1)))
-    });
-    let path = args
-        .iter()
-        .enumerate()
-        .find(|(k, a)| {
-            !a.starts_with("--")
-                && (*k == 0 || !matches!(args[k - 1].as_str(), "--model" | "--fold"))
-        })
-        .map(|(_, a)| a.clone())
-        .unwrap_or_else(|| "../shared/ner/conll2003/eng.testa".to_string());
+    let cli = EvalArgs::parse("../shared/ner/conll2003/eng.testa");
+    let ignore_misc = cli.flag("--ignore-misc");
+    let EvalArgs {
+        path,
+        model_path,
+        fold,
+        show_errors,
+        ..
+    } = cli;
+
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {

@@ -11,9 +11,13 @@
 //! `--fold K/N` scores only the documents whose index in the file is K modulo N (the ones
 //! `train --gum FILE --hold-out K/N` left out).
 
+#[path = "common/eval.rs"]
+mod eval;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
+use eval::{Counts, EvalArgs, prf};
 use gleaner_model::EntityKind;
 use gleaner_tag::Tagger;
 use gleaner_tag::model::NameModel;
@@ -21,55 +25,15 @@ use gleaner_tag::model::NameModel;
 /// One document of the gold file: name, text, and `(start, end, TYPE)` spans.
 type GoldDocument = (String, String, Vec<(usize, usize, String)>);
 
-#[derive(Default)]
-struct Counts {
-    gold: usize,
-    predicted: usize,
-    correct: usize,
-}
-
-fn prf(c: &Counts) -> (f64, f64, f64) {
-    let p = if c.predicted == 0 {
-        0.0
-    } else {
-        c.correct as f64 / c.predicted as f64
-    };
-    let r = if c.gold == 0 {
-        0.0
-    } else {
-        c.correct as f64 / c.gold as f64
-    };
-    let f = if p + r == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / (p + r)
-    };
-    (100.0 * p, 100.0 * r, 100.0 * f)
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let show_errors = args.iter().any(|a| a == "--errors");
-    let option = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|k| args.get(k + 1))
-            .cloned()
-    };
-    let model_path = option("--model");
-    let fold = option("--fold").and_then(|v| {
-        let (k, n) = v.split_once('/')?;
-        Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?.max(1)))
-    });
-    let path = args
-        .iter()
-        .enumerate()
-        .find(|(k, a)| {
-            !a.starts_with("--")
-                && (*k == 0 || !matches!(args[k - 1].as_str(), "--model" | "--fold"))
-        })
-        .map(|(_, a)| a.clone())
-        .unwrap_or_else(|| "../shared/ner/gum/gum_interview_ner_gold.json".to_string());
+    let EvalArgs {
+        path,
+        model_path,
+        fold,
+        show_errors,
+        ..
+    } = EvalArgs::parse("../shared/ner/gum/gum_interview_ner_gold.json");
+
     let raw = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
