@@ -162,12 +162,7 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
         info.blog_id = doc
             .select(selector!("link[rel='service.post'][href]"))
             .filter_map(|l| l.value().attr("href"))
-            .find_map(|h| {
-                SERVICE_POST
-                    .captures(h)
-                    .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_string())
-            })
+            .find_map(|h| first_group(&SERVICE_POST, h))
             .or_else(|| {
                 first_attr(
                     doc.root_element(),
@@ -175,12 +170,7 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
                     "content",
                 )
             })
-            .or_else(|| {
-                TARGET_BLOG_ID
-                    .captures(html)
-                    .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_string())
-            });
+            .or_else(|| first_group(&TARGET_BLOG_ID, html));
     }
     let is_list_page = matches!(
         info.page_type.as_deref(),
@@ -195,22 +185,12 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
         .or_else(|| {
             doc.select(selector!("link[rel='alternate'][href]"))
                 .filter_map(|l| l.value().attr("href"))
-                .find_map(|h| {
-                    COMMENT_FEED
-                        .captures(h)
-                        .and_then(|c| c.get(1))
-                        .map(|m| m.as_str().to_string())
-                })
+                .find_map(|h| first_group(&COMMENT_FEED, h))
         })
         .or_else(|| {
             doc.select(selector!("[id^='post-body-']"))
                 .filter_map(|e| e.value().attr("id"))
-                .find_map(|id| {
-                    POST_BODY_ID
-                        .captures(id)
-                        .and_then(|c| c.get(1))
-                        .map(|m| m.as_str().to_string())
-                })
+                .find_map(|id| first_group(&POST_BODY_ID, id))
         });
     }
     for slot in [
@@ -758,12 +738,7 @@ pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
             .or_else(|| {
                 el.select(selector!("[id^='post-body-']"))
                     .filter_map(|e| e.value().attr("id"))
-                    .find_map(|id| {
-                        POST_BODY_ID
-                            .captures(id)
-                            .and_then(|c| c.get(1))
-                            .map(|m| m.as_str().to_string())
-                    })
+                    .find_map(|id| first_group(&POST_BODY_ID, id))
             })
             .or_else(|| el.value().attr("data-id").map(str::to_string));
         let title = first_text(el, selector!(".post-title, .entry-title"));
@@ -834,6 +809,13 @@ pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
         }
     }
     posts
+}
+
+/// The first capture group of `re` in `text`, owned.
+fn first_group(re: &regex::Regex, text: &str) -> Option<String> {
+    re.captures(text)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
 }
 
 #[cfg(test)]
