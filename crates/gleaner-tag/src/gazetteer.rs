@@ -109,7 +109,12 @@ impl Gazetteers {
     /// Parse the built-in lists.
     pub fn builtin() -> Self {
         let mut g = Gazetteers::default();
-        for data in [COUNTRIES, CITIES, REGIONS] {
+        for (data, kind) in [
+            (COUNTRIES, NameKind::Location),
+            (CITIES, NameKind::Location),
+            (REGIONS, NameKind::Location),
+            (ORGANIZATIONS, NameKind::Organization),
+        ] {
             for line in lines(data) {
                 let mut cols = line.split('\t');
                 let surface = cols.next().unwrap_or("").trim();
@@ -118,18 +123,8 @@ impl Gazetteers {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .unwrap_or(surface);
-                g.add(surface, NameKind::Location, canonical);
+                g.add(surface, kind, canonical);
             }
-        }
-        for line in lines(ORGANIZATIONS) {
-            let mut cols = line.split('\t');
-            let surface = cols.next().unwrap_or("").trim();
-            let canonical = cols
-                .next()
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .unwrap_or(surface);
-            g.add(surface, NameKind::Organization, canonical);
         }
         for line in lines(DEMONYMS) {
             let mut cols = line.split('\t');
