@@ -656,24 +656,11 @@ impl NameModel {
 
     /// Label scores of each token.
     fn scores(&self, features: &[Vec<u32>]) -> Vec<[f32; N_LABELS]> {
-        features
-            .iter()
-            .map(|fs| {
-                let mut s = [0f32; N_LABELS];
-                for f in fs {
-                    if let Some(row) = self
-                        .index
-                        .get(f)
-                        .and_then(|&r| self.weights.get(r as usize))
-                    {
-                        for (a, b) in s.iter_mut().zip(row) {
-                            *a += b;
-                        }
-                    }
-                }
-                s
-            })
-            .collect()
+        NameModelRef {
+            index: &self.index,
+            weights: &self.weights,
+        }
+        .scores(features)
     }
 
     /// The best label sequence (indices into [`LABELS`]), always valid IOB2.
@@ -936,6 +923,7 @@ struct NameModelRef<'m> {
 }
 
 impl NameModelRef<'_> {
+    /// Label scores of each token: the sum of its features' weight rows.
     fn scores(&self, features: &[Vec<u32>]) -> Vec<[f32; N_LABELS]> {
         features
             .iter()
