@@ -291,12 +291,154 @@ const PHRASES: &[&str] = &[
     "äldre inlägg",
     "startsida",
     "hjem",
+    // Current themes (Contempo, Soho, Emporio, Notable, Essential): the share popup, the
+    // related-posts heading and the comment section, in the same languages.
+    "get link",
+    "other apps",
+    "popular posts from this blog",
+    "link abrufen",
+    "andere apps",
+    "beliebte posts aus diesem blog",
+    "diesen post per e-mail versenden",
+    "kommentare",
+    "mehr anzeigen",
+    "weniger anzeigen",
+    "weiterlesen",
+    "missbrauch melden",
+    "obtener enlace",
+    "otras aplicaciones",
+    "entradas populares de este blog",
+    "comentarios",
+    "mostrar más",
+    "mostrar menos",
+    "leer más",
+    "denunciar abuso",
+    "compartir con x",
+    "inscription à",
+    "obtenir le lien",
+    "autres applications",
+    "articles les plus consultés de ce blog",
+    "commentaires",
+    "afficher plus",
+    "afficher moins",
+    "lire la suite",
+    "signaler un abus",
+    "subscrever",
+    "enviar feedback",
+    "postar no blog!",
+    "postar no blog",
+    "compartilhar no x",
+    "gerar link",
+    "outros apps",
+    "postagens mais visitadas deste blog",
+    "comentários",
+    "mostrar mais",
+    "leia mais",
+    "postalo sul blog",
+    "condividi su x",
+    "ottieni link",
+    "altre app",
+    "post popolari da questo blog",
+    "commenti",
+    "mostra altro",
+    "mostra meno",
+    "leggi tutto",
+    "segnala un uso illecito",
+    "udostępnij w usłudze x",
+    "pobierz link",
+    "inne aplikacje",
+    "popularne posty z tego bloga",
+    "komentarze",
+    "pokaż więcej",
+    "pokaż mniej",
+    "czytaj więcej",
+    "zgłoś nadużycie",
+    "homepage",
+    "dit bloggen!",
+    "dit bloggen",
+    "delen op x",
+    "link ophalen",
+    "populaire posts van deze blog",
+    "reacties",
+    "meer weergeven",
+    "minder weergeven",
+    "misbruik melden",
+    "berbagi ke twitter",
+    "berbagi ke facebook",
+    "berbagi ke x",
+    "bagikan ke x",
+    "dapatkan link",
+    "aplikasi lainnya",
+    "postingan populer dari blog ini",
+    "komentar",
+    "tampilkan lainnya",
+    "tampilkan lebih sedikit",
+    "baca selengkapnya",
+    "laporkan penyalahgunaan",
+    "paylaş",
+    "bunu e-postayla gönder",
+    "twitter'da paylaş",
+    "facebook'ta paylaş",
+    "pinterest'te paylaş",
+    "x'te paylaş",
+    "bağlantıyı al",
+    "diğer uygulamalar",
+    "bu blogdaki popüler yayınlar",
+    "yorumlar",
+    "daha fazlasını göster",
+    "daha az göster",
+    "devamını oku",
+    "kötüye kullanımı bildir",
+    "комментариев нет",
+    "новое сообщение",
+    "старое сообщение",
+    "следующее сообщение",
+    "предыдущее сообщение",
+    "поделиться",
+    "отправить по электронной почте",
+    "написать об этом в блоге",
+    "опубликовать в twitter",
+    "опубликовать в facebook",
+    "опубликовать в x",
+    "поделиться в pinterest",
+    "получить ссылку",
+    "другие приложения",
+    "популярные сообщения из этого блога",
+    "комментарии",
+    "показать больше",
+    "показать меньше",
+    "читать дальше",
+    "пожаловаться",
 ];
 
-/// Phrases sorted longest first, so that "share to twitter" wins over "share".
-static SORTED_PHRASES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    let mut v: Vec<&'static str> = PHRASES.to_vec();
-    v.sort_by_key(|p| std::cmp::Reverse(p.len()));
+/// Words that are furniture only next to a phrase of [`PHRASES`]: the network names and
+/// "Email" of a share row ("Get link Facebook X Pinterest Email Other Apps"). Alone, a line
+/// "Facebook" may be an article's own heading, so it stays.
+const WEAK_PHRASES: &[&str] = &[
+    "facebook",
+    "twitter",
+    "x",
+    "pinterest",
+    "email",
+    "e-mail",
+    "e-posta",
+    "correo electrónico",
+    "электронная почта",
+    "whatsapp",
+    "linkedin",
+    "reddit",
+    "tumblr",
+];
+
+/// Phrases (strong ones `true`) sorted longest first, so that "share to twitter" wins over
+/// "share".
+static SORTED_PHRASES: LazyLock<Vec<(&'static str, bool)>> = LazyLock::new(|| {
+    let mut v: Vec<(&'static str, bool)> = PHRASES
+        .iter()
+        .map(|p| (*p, true))
+        .chain(WEAK_PHRASES.iter().map(|p| (*p, false)))
+        .collect();
+    v.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     v
 });
 
@@ -304,8 +446,11 @@ static SORTED_PHRASES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 /// "(Atom)", "Simple theme.", "Theme images by Someone.").
 static PREFIX_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
-        r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[ey]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b",
+        r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[eya]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|opmerking|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b",
         r"^\(atom\)",
+        // The time of a byline on a line of its own: "at 9:35 AM", "um 21:11", "di 09.35".
+        r"^(at|um|a las|en|à|às|à\(s\)|alle|o|di|pada|om|в|на) \d{1,2}[:.]\d{2}( ?[ap]\.?m\.?)?",
+        r"^(thème|tema|thema|motyw) (simple|picture window|awesome inc\.?|watermark|filigrane|marca de agua|ethereal|travel|voyage|viajes|contempo|soho|emporio|notable|essential)\b",
         r"^(simple|watermark|picture window|awesome inc\.?|ethereal|travel|contempo|soho|emporio|notable|essential|dynamic views) (theme|motyw|thema|tema|thème)\b",
         r"^(theme images by|designbilder von|imágenes del tema|images de thèmes de|obrazy motywu|imagens de tema por|immagini dei temi di|gambar tema oleh) [^.]{1,60}\.?",
     ]
@@ -319,11 +464,16 @@ static LINE_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         // "Note: Only a member of this blog may post a comment." and its translations.
         // It needs both a "member" word and "blog", so "Note: this blog post …" stays.
-        r"^(note|hinweis|nota|remarque|uwaga|catatan|opmerking|примечание|примітка|not|obs)\s*:.{0,100}\b(member|mitglied|miembro|membre|członk|membro|membri|anggota|lid|leden|участник|член|учасник|üye|medlem)\w*\b.{0,60}\b(blog|блог)",
+        // ("Примечание." takes a full stop; Turkish names the blog before the member.)
+        r"^(note|hinweis|nota|remarque|uwaga|catatan|opmerking|observação|observacao|примечание|примітка|not|obs)\s*[:.].{0,100}(\b(member|mitglied|miembro|membre|członk|uczestnik|membro|membri|anggota|lid|leden|участник|член|учасник|üye|medlem)\w*\b.{0,60}\b(blog|блог)|\b(blog|блог)\w*\s.{0,60}\b(üye|member))",
         // "Posted by Name at 9:35 AM" bylines.
-        r"^(posted by|eingestellt von|publicado por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(at|um|a las|à|o|às|alle|di|pada|om|в)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?$",
+        r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om|в|на)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?$",
+        // A byline without its time: "Posted by Anna Baker" (a name of at most four words).
+        r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|автор:)\s[^.!?:;,\d\s]+(\s[^.!?:;,\d\s]+){0,3}$",
+        // Turkish puts the name first: "Ayşe Yılmaz tarafından 09:35 tarihinde gönderildi".
+        r"^[^.!?]{1,60}\starafından(\s\d{1,2}[:.]\d{2})?(\starihinde)?\s(gönderildi|yayınlandı)$",
         // "Labels: Iran, Russia"
-        r"^(labels|label|etiquetas|marcadores|libellés|étiquettes|etykiety|etichette|kategorien|tags|метки|ярлыки)\s*:\s?[^.!?]{0,200}$",
+        r"^(labels|label|etiquetas|marcadores|libellés|étiquettes|etykiety|etichette|etiketler|kategorien|tags|метки|ярлыки)\s*:\s?[^.!?]{0,200}$",
     ]
     .iter()
     .filter_map(|p| Regex::new(p).ok())
@@ -395,24 +545,25 @@ pub fn is_boilerplate_line(line: &str) -> bool {
     consumed_by_phrases(&folded)
 }
 
-/// Can `folded` be read entirely as phrases and separators?
+/// Can `folded` be read entirely as phrases and separators, with at least one strong phrase?
 fn consumed_by_phrases(folded: &str) -> bool {
     let mut rest = folded;
-    let mut matched_any = false;
+    let mut matched_strong = false;
     loop {
         rest = rest.trim_start_matches(is_separator);
         if rest.is_empty() {
-            return matched_any;
+            return matched_strong;
         }
         let advance = match_phrase(rest).or_else(|| {
             PREFIX_PATTERNS
                 .iter()
                 .find_map(|re| re.find(rest).map(|m| m.end()))
                 .filter(|&n| n > 0)
+                .map(|n| (n, true))
         });
         match advance {
-            Some(n) => {
-                matched_any = true;
+            Some((n, strong)) => {
+                matched_strong |= strong;
                 rest = rest.get(n..).unwrap_or("");
             }
             None => return false,
@@ -420,11 +571,12 @@ fn consumed_by_phrases(folded: &str) -> bool {
     }
 }
 
-/// Length in bytes of the longest phrase `text` starts with, followed by a non-word char.
-fn match_phrase(text: &str) -> Option<usize> {
-    SORTED_PHRASES.iter().find_map(|p| {
+/// Length in bytes of the longest phrase `text` starts with, followed by a non-word char,
+/// and whether that phrase is a strong one.
+fn match_phrase(text: &str) -> Option<(usize, bool)> {
+    SORTED_PHRASES.iter().find_map(|&(p, strong)| {
         let after = text.strip_prefix(p)?;
         let at_boundary = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
-        at_boundary.then_some(p.len())
+        at_boundary.then_some((p.len(), strong))
     })
 }
