@@ -468,6 +468,8 @@ static LINE_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"^(note|hinweis|nota|remarque|uwaga|catatan|opmerking|observação|observacao|примечание|примітка|not|obs)\s*[:.].{0,100}(\b(member|mitglied|miembro|membre|członk|uczestnik|membro|membri|anggota|lid|leden|участник|член|учасник|üye|medlem)\w*\b.{0,60}\b(blog|блог)|\b(blog|блог)\w*\s.{0,60}\b(üye|member))",
         // "Posted by Name at 9:35 AM" bylines.
         r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om|в|на)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?$",
+        // A byline with a date: "Publicado por Jorge en jueves, enero 13, 2011".
+        r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(on|am|en|el|le|em|il|w|op|pada|на|в)\s[^.!?]{0,40}\b(1[89]|20)\d{2}\b[^.!?]{0,20}$",
         // A byline without its time: "Posted by Anna Baker" (a name of at most four words).
         r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|автор:)\s[^.!?:;,\d\s]+(\s[^.!?:;,\d\s]+){0,3}$",
         // Turkish puts the name first: "Ayşe Yılmaz tarafından 09:35 tarihinde gönderildi".

@@ -1,0 +1,262 @@
+//! Evaluation of scrape + clean on the real Blogger post pages of `../shared/eval/blogger`.
+//!
+//! ```text
+//! cargo run -p gleaner-clean --example clean_eval [--show] [DIR]
+//! ```
+//!
+//! `--show` prints each cleaned title and body under its page's line.
+//!
+//! `DIR` (default: `../shared/eval/blogger` next to the workspace) holds saved pages and a
+//! `gold.json`. Every entry of kind `post` is read with `gleaner_scrape::extract` and cleaned
+//! with `gleaner_clean::clean`, then checked:
+//!
+//! - `start` / `end`: the body begins with the gold `body_starts` and ends with `body_ends`
+//!   (white space collapsed on both sides);
+//! - `excludes`: none of the gold `body_excludes` is in the body;
+//! - `boilerplate`: no line of the body is one of Blogger's interface strings in any of the
+//!   eleven languages of `tests/common/ui_strings.rs`, nor is recognised as boilerplate;
+//! - `kept`: every line of the scraped blocks that reads as a sentence (six words or more)
+//!   and is not boilerplate is still in the body: cleaning lost no real text;
+//! - `language`: the gold `language` (when given; else the page's declared language);
+//! - `title`: the cleaned title is the gold `title`.
+//!
+//! One line per page, then a total. Exit status: 0 when every check passes, 1 when some
+//! fail, 2 when the directory or its gold file is missing (a clone of the project has no
+//! `../shared`; this command is for CI and developers who have it).
+
+#[path = "../tests/common/ui_strings.rs"]
+#[allow(dead_code)]
+mod ui_strings;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use gleaner_clean::{clean, is_boilerplate_line, normalize_inline};
+use gleaner_model::BlockKind;
+use serde_json::Value;
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Lowercase, single spaces, trailing separators off: how an interface string is compared.
+fn fold(s: &str) -> String {
+    collapse(&s.to_lowercase())
+        .trim_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '.' | '!' | '|' | '·'))
+        .to_string()
+}
+
+fn short(s: &str) -> String {
+    let s: String = s.chars().take(60).collect();
+    format!("{s:?}")
+}
+
+fn default_dir() -> PathBuf {
+    // CARGO_MANIFEST_DIR is crates/gleaner-clean; the workspace root is two levels up.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/blogger")
+}
+
+struct PageResult {
+    shown: String,
+    checks: usize,
+    failures: Vec<String>,
+    summary: String,
+}
+
+fn eval_post(dir: &Path, g: &Value) -> PageResult {
+    let mut r = PageResult {
+        shown: String::new(),
+        checks: 0,
+        failures: Vec::new(),
+        summary: String::new(),
+    };
+    let file = g["file"].as_str().unwrap_or_default();
+    let html = match std::fs::read(dir.join(file)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            r.checks += 1;
+            r.failures.push(format!("unreadable: {e}"));
+            return r;
+        }
+    };
+    let url = g["url"].as_str().unwrap_or_default();
+    let scraped = gleaner_scrape::extract(&html, url);
+    let cleaned = clean(&scraped);
+    let body = collapse(&cleaned.body);
+    let mut check = |ok: bool, what: String| {
+        r.checks += 1;
+        if !ok {
+            r.failures.push(what);
+        }
+    };
+
+    if let Some(w) = g.get("body_starts").and_then(Value::as_str) {
+        check(
+            body.starts_with(&collapse(w)),
+            format!("start: got {} want {}", short(&body), short(w)),
+        );
+    }
+    if let Some(w) = g.get("body_ends").and_then(Value::as_str) {
+        let tail: String = {
+            let chars: Vec<char> = body.chars().collect();
+            chars[chars.len().saturating_sub(60)..].iter().collect()
+        };
+        check(
+            body.ends_with(&collapse(w)),
+            format!("end: got …{tail:?} want {}", short(w)),
+        );
+    }
+    for x in g
+        .get("body_excludes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        check(!body.contains(x), format!("excluded text present: {x:?}"));
+    }
+
+    // No interface string of any language, and nothing the cleaner itself calls boilerplate.
+    let known: Vec<(&str, String)> = ui_strings::UI_STRINGS
+        .iter()
+        .flat_map(|(code, lines)| lines.iter().map(move |l| (*code, fold(l))))
+        .collect();
+    let mut furniture = Vec::new();
+    for line in cleaned.body.lines() {
+        let f = fold(line);
+        if let Some((code, _)) = known.iter().find(|(_, k)| *k == f) {
+            furniture.push(format!("{code}: {line:?}"));
+        } else if is_boilerplate_line(line) {
+            furniture.push(format!("{line:?}"));
+        }
+    }
+    check(
+        furniture.is_empty(),
+        format!("boilerplate left: {}", furniture.join(", ")),
+    );
+
+    // No real sentence lost: every non-boilerplate line of six words or more survives.
+    let mut lost = Vec::new();
+    let mut sentences = 0;
+    for b in &scraped.blocks {
+        if b.kind == BlockKind::Preformatted {
+            continue;
+        }
+        for line in normalize_inline(&b.text).lines() {
+            if line.split_whitespace().count() < 6 || is_boilerplate_line(line) {
+                continue;
+            }
+            sentences += 1;
+            if !body.contains(&collapse(line)) {
+                lost.push(short(line));
+            }
+        }
+    }
+    check(
+        lost.is_empty(),
+        format!("lost {} line(s): {}", lost.len(), lost.join(", ")),
+    );
+
+    let want_lang = g
+        .get("language")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            scraped
+                .language_hint
+                .as_deref()
+                .and_then(|h| h.split(['-', '_']).next())
+                .map(str::to_ascii_lowercase)
+        });
+    if let Some(w) = &want_lang {
+        check(
+            cleaned.language.as_deref() == Some(w.as_str()),
+            format!("language: got {:?} want {w:?}", cleaned.language),
+        );
+    }
+    if let Some(w) = g.get("title").and_then(Value::as_str) {
+        check(
+            cleaned.title == w,
+            format!("title: got {:?} want {w:?}", cleaned.title),
+        );
+    }
+    r.shown = format!("title: {}\n\n{}\n", cleaned.title, cleaned.body);
+    r.summary = format!(
+        "lang={:<4} words={:<5} paragraphs={:<3} sentence-lines={:<3} blocks={}",
+        cleaned.language.as_deref().unwrap_or("-"),
+        cleaned.word_count,
+        if cleaned.body.is_empty() {
+            0
+        } else {
+            cleaned.body.split("\n\n").count()
+        },
+        sentences,
+        scraped.blocks.len(),
+    );
+    r
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let show = args.iter().any(|a| a == "--show");
+    args.retain(|a| a != "--show");
+    let dir = args
+        .into_iter()
+        .next()
+        .map_or_else(default_dir, PathBuf::from);
+    let gold_path = dir.join("gold.json");
+    if !dir.is_dir() {
+        eprintln!(
+            "clean_eval: evaluation directory {} does not exist: it is ../shared/eval/blogger, \
+             which CI and the developers have and a clone of the project does not \
+             (pass DIR as the first argument)",
+            dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let gold: Value = match std::fs::read_to_string(&gold_path).map(|s| serde_json::from_str(&s)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            eprintln!("clean_eval: {} is not valid JSON: {e}", gold_path.display());
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("clean_eval: cannot read {}: {e}", gold_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let entries = gold.as_array().cloned().unwrap_or_default();
+    let (mut pages, mut pages_ok, mut checks, mut failed) = (0, 0, 0, 0);
+    for g in entries.iter().filter(|g| g["kind"] == "post") {
+        let file = g["file"].as_str().unwrap_or_default();
+        let r = eval_post(&dir, g);
+        pages += 1;
+        checks += r.checks;
+        failed += r.failures.len();
+        if r.failures.is_empty() {
+            pages_ok += 1;
+            println!("{file:<46} ok     {} ({} checks)", r.summary, r.checks);
+        } else {
+            println!("{file:<46} WRONG  {}", r.summary);
+            for f in &r.failures {
+                println!("{:<46}   - {f}", "");
+            }
+        }
+        if show {
+            println!("{}", r.shown);
+        }
+    }
+    println!(
+        "total: {pages_ok}/{pages} pages clean, {}/{checks} checks passed",
+        checks - failed
+    );
+    if pages == 0 {
+        eprintln!("clean_eval: {} lists no post pages", gold_path.display());
+        return ExitCode::from(2);
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
