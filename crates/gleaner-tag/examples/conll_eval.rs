@@ -1,12 +1,13 @@
 //! Score `Tagger::tag_tokens` on a CoNLL-format file, conlleval-style (exact chunk match).
 //!
 //! ```text
-//! cargo run --release -p gleaner-tag --example conll_eval -- [FILE] [--ignore-misc] [--errors]
+//! cargo run --release -p gleaner-tag --example conll_eval -- [FILE] [--ignore-misc] [--sentences] [--errors]
 //! ```
 //!
 //! FILE defaults to `../shared/ner/conll2003/eng.testa` (relative to the workspace root).
 //! The last column of each line is the gold tag (IOB1 or IOB2); blank lines end sentences;
-//! `-DOCSTART-` lines are skipped. `--model FILE` scores another model than the built-in one
+//! `-DOCSTART-` lines separate documents: each is tagged whole by `Tagger::tag_document`
+//! (`--sentences` tags sentence by sentence with `Tagger::tag_tokens`). `--model FILE` scores another model than the built-in one
 //! (e.g. one written by the `train` example); `--fold K/N` scores only the documents whose
 //! index (counted by `-DOCSTART-` lines) is K modulo N — the ones `train --hold-out K/N` left out. `--ignore-misc` scores PER, LOC and ORG only (for
 //! UNER English-EWT, which has no MISC). `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
@@ -57,6 +58,7 @@ fn chunks(tags: &[String]) -> Vec<Chunk> {
 fn main() -> ExitCode {
     let cli = EvalArgs::parse("../shared/ner/conll2003/eng.testa");
     let ignore_misc = cli.flag("--ignore-misc");
+    let by_sentence = cli.flag("--sentences");
     let EvalArgs {
         path,
         model_path,
@@ -79,6 +81,8 @@ fn main() -> ExitCode {
         }
     };
     let mut sentences: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    // The document index of each sentence.
+    let mut docs: Vec<usize> = Vec::new();
     let mut words = Vec::new();
     let mut gold = Vec::new();
     let mut doc = 0usize;
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
             if !words.is_empty() && scored(doc) {
                 sentences.push((std::mem::take(&mut words), std::mem::take(&mut gold)));
+                docs.push(doc);
             }
             words.clear();
             gold.clear();
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
     }
     if !words.is_empty() && scored(doc) {
         sentences.push((words, gold));
+        docs.push(doc);
     }
     let tagger = match &model_path {
         None => Tagger::new(),
@@ -122,10 +128,22 @@ fn main() -> ExitCode {
     let mut tokens = 0usize;
     let started = Instant::now();
     let mut predictions = Vec::with_capacity(sentences.len());
-    for (words, _) in &sentences {
-        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-        tokens += refs.len();
-        predictions.push(tagger.tag_tokens(&refs));
+    let mut begin = 0;
+    while begin < sentences.len() {
+        let mut end = begin + 1;
+        while !by_sentence && end < sentences.len() && docs.get(end) == docs.get(begin) {
+            end += 1;
+        }
+        let words: Vec<Vec<&str>> = sentences
+            .get(begin..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|(w, _)| w.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+        tokens += refs.iter().map(|w| w.len()).sum::<usize>();
+        predictions.extend(tagger.tag_document(&refs));
+        begin = end;
     }
     let elapsed = started.elapsed().as_secs_f64();
     for ((words, gold), predicted) in sentences.iter().zip(&predictions) {

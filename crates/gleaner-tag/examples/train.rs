@@ -33,6 +33,7 @@ struct Options {
     min_count: u32,
     prune: f32,
     seed: u64,
+    lowercase_pct: u64,
     out: String,
 }
 
@@ -49,6 +50,7 @@ fn parse_args() -> Result<Options, String> {
         min_count: 2,
         prune: 0.01,
         seed: 1,
+        lowercase_pct: 0,
         out: "crates/gleaner-tag/model/names.bin".to_string(),
     };
     let mut args = std::env::args().skip(1);
@@ -78,6 +80,9 @@ fn parse_args() -> Result<Options, String> {
                 o.min_count = value()?.parse().map_err(|e| format!("--min-count: {e}"))?;
             }
             "--prune" => o.prune = value()?.parse().map_err(|e| format!("--prune: {e}"))?,
+            "--lowercase" => {
+                o.lowercase_pct = value()?.parse().map_err(|e| format!("--lowercase: {e}"))?;
+            }
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => o.out = value()?,
             _ => return Err(format!("unknown argument {a}")),
@@ -190,15 +195,21 @@ fn f1(model: &NameModel, data: &[Example]) -> f64 {
     }
 }
 
-fn featurise(tagger: &Tagger, sents: &[Sentence]) -> Vec<Example> {
-    sents
-        .iter()
-        .map(|(words, tags)| {
-            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-            let gold = tags.iter().map(|t| label_index(t)).collect();
-            (tagger.token_features(&refs), gold)
-        })
-        .collect()
+/// Featurised sentences, document by document (consecutive sentences with the same document
+/// index), as `Tagger::tag_document` sees them.
+fn featurise(tagger: &Tagger, sents: &[(usize, Sentence)]) -> Vec<Example> {
+    let mut out = Vec::with_capacity(sents.len());
+    for doc in sents.chunk_by(|a, b| a.0 == b.0) {
+        let words: Vec<Vec<&str>> = doc
+            .iter()
+            .map(|(_, (w, _))| w.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+        for (features, (_, (_, tags))) in tagger.document_features(&refs).into_iter().zip(doc) {
+            out.push((features, tags.iter().map(|t| label_index(t)).collect()));
+        }
+    }
+    out
 }
 
 /// One document of a GUM-style gold file: name, text, `(start, end, TYPE)` char spans.
@@ -254,10 +265,9 @@ fn main() -> ExitCode {
         match read_conll(path) {
             Ok(s) => {
                 let all = s.len();
-                let kept: Vec<Sentence> = s
+                let kept: Vec<(usize, Sentence)> = s
                     .into_iter()
                     .filter(|(doc, _)| !partial || keep(*doc))
-                    .map(|(_, s)| s)
                     .collect();
                 eprintln!("train: {path}: {} of {all} sentences", kept.len());
                 if partial {
@@ -271,6 +281,29 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    // Case augmentation: a lowercased copy of every sentence of the fully labelled data whose
+    // (seeded) draw falls under --lowercase percent, so that the weights do not lean on capitals
+    // alone (web text writes "tampa bay", "lisa").
+    if opts.lowercase_pct > 0 {
+        let mut draw = opts.seed ^ 0x5DEE_CE66_D1CE_4E5B;
+        let copies: Vec<(usize, Sentence)> = train
+            .iter()
+            .filter(|_| {
+                draw = draw
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (draw >> 33) % 100 < opts.lowercase_pct
+            })
+            .enumerate()
+            .map(|(k, (_, (words, tags)))| {
+                // Each copy is a document of its own.
+                let words = words.iter().map(|w| w.to_lowercase()).collect();
+                (usize::MAX - k, (words, tags.clone()))
+            })
+            .collect();
+        eprintln!("train: {} lowercased copies", copies.len());
+        train.extend(copies);
     }
     let mut gum_docs: Vec<GoldDocument> = Vec::new();
     for path in &opts.gum {
@@ -317,7 +350,7 @@ fn main() -> ExitCode {
         );
     }
     train.extend(gum);
-    let dev = dev.map(|d| featurise(&tagger, &d.into_iter().map(|(_, s)| s).collect::<Vec<_>>()));
+    let dev = dev.map(|d| featurise(&tagger, &d));
     let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
     let mut trainer = Trainer::new(&sequences, opts.min_count);
     drop(sequences);

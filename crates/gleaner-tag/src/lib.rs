@@ -222,6 +222,25 @@ impl Tagger {
         model::sequence_features(&toks, &self.gaz, &doc)
     }
 
+    /// The name model's features for each sentence of a tokenised document (CoNLL sentences
+    /// between two `-DOCSTART-` lines), exactly as [`Tagger::tag_document`] computes them.
+    pub fn document_features(&self, sentences: &[&[&str]]) -> Vec<model::SequenceFeatures> {
+        let toks: Vec<Vec<Token<'_>>> = sentences
+            .iter()
+            .map(|s| tokenize::tokens_from_words(s))
+            .collect();
+        let doc = self.document_context(&toks);
+        toks.iter()
+            .map(|t| model::sequence_features(t, &self.gaz, &doc))
+            .collect()
+    }
+
+    /// What the whole document says about its words, from all its (CoNLL) sentences.
+    fn document_context(&self, toks: &[Vec<Token<'_>>]) -> DocContext {
+        let sents: Vec<&[Token<'_>]> = toks.iter().flat_map(|t| sentences(t)).collect();
+        DocContext::build(&sents, &self.gaz)
+    }
+
     /// The name model's features for each sentence of a text, exactly as [`Tagger::tag`]
     /// computes them, with each token's char offsets (for training the model on text with
     /// character-offset gold, such as GUM).
@@ -255,7 +274,7 @@ impl Tagger {
         let (labels, margins) =
             self.model
                 .decode_with_margins(&model::sequence_features_with_rules(
-                    toks, &self.gaz, &rules,
+                    toks, &self.gaz, &rules, doc,
                 ));
         let mut spans: Vec<NameSpan> = Vec::new();
         let mut k = 0;
@@ -535,27 +554,87 @@ impl Tagger {
         out
     }
 
-    /// Tag one tokenised sentence; returns one IOB2 tag per token (`O`, `B-PER`, `I-LOC`, …).
-    /// Groups are `MISC`; dates, money and percentages are `O`.
-    pub fn tag_tokens(&self, tokens: &[&str]) -> Vec<String> {
-        if !self.model.is_empty() {
-            let toks = tokenize::tokens_from_words(tokens);
-            let sents = sentences(&toks);
-            let doc = DocContext::build(&sents, &self.gaz);
-            let mut tags = vec!["O".to_string(); tokens.len()];
-            for span in self.label_sequence(&toks, &doc, self.token_policy) {
-                let docstart = tokens.get(span.first..span.last) == Some(&["-DOCSTART-"]);
-                if !span.whole_tokens || docstart {
-                    continue;
-                }
-                let ty = span.kind.conll_type();
-                for k in span.first..span.last {
-                    if let Some(tag) = tags.get_mut(k) {
-                        *tag = format!("{}-{ty}", if k == span.first { "B" } else { "I" });
-                    }
+    /// Tag the tokenised sentences of one document (the CoNLL sentences between two
+    /// `-DOCSTART-` lines); returns one IOB2 tag per token of each sentence. Better than
+    /// [`Tagger::tag_tokens`] sentence by sentence: the model sees how the document writes each
+    /// word elsewhere (capitalised mid-sentence, in lowercase), and a name takes the type most
+    /// of its mentions in the document got.
+    pub fn tag_document(&self, sentences: &[&[&str]]) -> Vec<Vec<String>> {
+        if self.model.is_empty() {
+            return sentences.iter().map(|s| self.tag_tokens(s)).collect();
+        }
+        let toks: Vec<Vec<Token<'_>>> = sentences
+            .iter()
+            .map(|s| tokenize::tokens_from_words(s))
+            .collect();
+        let doc = self.document_context(&toks);
+        let spans: Vec<Vec<NameSpan>> = toks
+            .iter()
+            .zip(sentences)
+            .map(|(t, words)| {
+                let mut spans = self.label_sequence(t, &doc, self.token_policy);
+                spans.retain(|s| {
+                    s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
+                });
+                spans
+            })
+            .collect();
+        // One name, one type across the document: the type most of its mentions got (ties
+        // keep each mention's own).
+        let key = |words: &[&str], s: &NameSpan| -> Vec<String> {
+            words
+                .get(s.first..s.last)
+                .unwrap_or(&[])
+                .iter()
+                .map(|w| fold_token(w))
+                .collect()
+        };
+        let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::new();
+        for (words, ss) in sentences.iter().zip(&spans) {
+            for s in ss {
+                if let Some(v) = votes
+                    .entry(key(words, s))
+                    .or_insert([0; 5])
+                    .get_mut(kind_slot(s.kind))
+                {
+                    *v += 1;
                 }
             }
-            return tags;
+        }
+        sentences
+            .iter()
+            .zip(&spans)
+            .map(|(words, ss)| {
+                let mut tags = vec!["O".to_string(); words.len()];
+                for s in ss {
+                    let mut kind = s.kind;
+                    if let Some(v) = votes.get(&key(words, s)) {
+                        let mine = v.get(kind_slot(kind)).copied().unwrap_or(0);
+                        if let Some((slot, &most)) =
+                            v.iter().enumerate().max_by_key(|&(k, n)| (*n, 5 - k))
+                            && most > mine
+                        {
+                            kind = KIND_SLOTS.get(slot).copied().unwrap_or(kind);
+                        }
+                    }
+                    let ty = kind.conll_type();
+                    for k in s.first..s.last {
+                        if let Some(tag) = tags.get_mut(k) {
+                            *tag = format!("{}-{ty}", if k == s.first { "B" } else { "I" });
+                        }
+                    }
+                }
+                tags
+            })
+            .collect()
+    }
+
+    /// Tag one tokenised sentence; returns one IOB2 tag per token (`O`, `B-PER`, `I-LOC`, …).
+    /// Groups are `MISC`; dates, money and percentages are `O`. A sentence of a longer document
+    /// is better tagged with the rest of it by [`Tagger::tag_document`].
+    pub fn tag_tokens(&self, tokens: &[&str]) -> Vec<String> {
+        if !self.model.is_empty() {
+            return self.tag_document(&[tokens]).pop().unwrap_or_default();
         }
         let mut tags = vec!["O".to_string(); tokens.len()];
         let toks = tokenize::tokens_from_words(tokens);

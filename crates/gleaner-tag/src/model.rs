@@ -283,7 +283,7 @@ pub type SequenceFeatures = Vec<Vec<u32>>;
 
 /// The hashed features of every token of a sequence (one sentence, or one CoNLL line group).
 pub fn sequence_features(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<Vec<u32>> {
-    sequence_features_with_rules(toks, gaz, &rule_spans(toks, gaz, doc))
+    sequence_features_with_rules(toks, gaz, &rule_spans(toks, gaz, doc), doc)
 }
 
 /// [`sequence_features`] given the rule labeler's names over the sequence ([`rule_spans`]).
@@ -291,6 +291,7 @@ pub(crate) fn sequence_features_with_rules(
     toks: &[Token<'_>],
     gaz: &Gazetteers,
     rules: &[NameSpan],
+    doc: &DocContext,
 ) -> Vec<Vec<u32>> {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
@@ -444,6 +445,20 @@ pub(crate) fn sequence_features_with_rules(
         f.push(FeatureHash::new(35).part(lower_at(-1)).num(me.cap).done());
         f.push(FeatureHash::new(36).num(me.cap).part(lower_at(1)).done());
         f.push(FeatureHash::new(37).num(n.min(5) as u8).num(me.cap).done());
+        // The same word elsewhere in the document: capitalised mid-sentence (a name), in
+        // lowercase (a common word), by capitalisation class and place (a sentence's first
+        // word, a headline, "florida" in lowercase).
+        if me.cap != 0 && me.cap != 4 {
+            let cap_mid = doc.seen_capitalised(t.text);
+            let lower = doc.seen_lowercase(t.text);
+            f.push(
+                FeatureHash::new(40)
+                    .num(me.cap)
+                    .num(u8::from(me.sentence_start) | u8::from(headline) << 1)
+                    .num(u8::from(cap_mid) | u8::from(lower) << 1)
+                    .done(),
+            );
+        }
         if me.cap != 1 {
             f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
             f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
