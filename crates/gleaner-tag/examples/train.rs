@@ -34,6 +34,7 @@ struct Options {
     prune: f32,
     seed: u64,
     lowercase_pct: u64,
+    titlecase_pct: u64,
     out: String,
 }
 
@@ -51,6 +52,7 @@ fn parse_args() -> Result<Options, String> {
         prune: 0.01,
         seed: 1,
         lowercase_pct: 0,
+        titlecase_pct: 0,
         out: "crates/gleaner-tag/model/names.bin".to_string(),
     };
     let mut args = std::env::args().skip(1);
@@ -82,6 +84,9 @@ fn parse_args() -> Result<Options, String> {
             "--prune" => o.prune = value()?.parse().map_err(|e| format!("--prune: {e}"))?,
             "--lowercase" => {
                 o.lowercase_pct = value()?.parse().map_err(|e| format!("--lowercase: {e}"))?;
+            }
+            "--titlecase" => {
+                o.titlecase_pct = value()?.parse().map_err(|e| format!("--titlecase: {e}"))?;
             }
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => o.out = value()?,
@@ -135,6 +140,14 @@ fn read_conll(path: &str) -> Result<Vec<(usize, Sentence)>, String> {
     }
     flush(&mut words, &mut tags, doc);
     Ok(out)
+}
+
+/// The word with its first letter in upper case.
+fn capitalised(w: &str) -> String {
+    let mut cs = w.chars();
+    cs.next()
+        .map(|c| c.to_uppercase().chain(cs).collect())
+        .unwrap_or_default()
 }
 
 /// IOB1 (or IOB2) → IOB2.
@@ -282,27 +295,29 @@ fn main() -> ExitCode {
             }
         }
     }
-    // Case augmentation: a lowercased copy of every sentence of the fully labelled data whose
-    // (seeded) draw falls under --lowercase percent, so that the weights do not lean on capitals
-    // alone (web text writes "tampa bay", "lisa").
-    if opts.lowercase_pct > 0 {
+    // Case augmentation: a copy of every sentence of the fully labelled data whose (seeded)
+    // draw falls under --lowercase percent, lowercased, and of those under --titlecase percent
+    // (the next ones), every word capitalised: the weights should not lean on capitals alone
+    // (web text writes "tampa bay", "lisa", and review titles "Great Service").
+    if opts.lowercase_pct + opts.titlecase_pct > 0 {
         let mut draw = opts.seed ^ 0x5DEE_CE66_D1CE_4E5B;
-        let copies: Vec<(usize, Sentence)> = train
-            .iter()
-            .filter(|_| {
-                draw = draw
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (draw >> 33) % 100 < opts.lowercase_pct
-            })
-            .enumerate()
-            .map(|(k, (_, (words, tags)))| {
-                // Each copy is a document of its own.
-                let words = words.iter().map(|w| w.to_lowercase()).collect();
-                (usize::MAX - k, (words, tags.clone()))
-            })
-            .collect();
-        eprintln!("train: {} lowercased copies", copies.len());
+        let mut copies: Vec<(usize, Sentence)> = Vec::new();
+        for (_, (words, tags)) in &train {
+            draw = draw
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let d = (draw >> 33) % 100;
+            let words: Vec<String> = if d < opts.lowercase_pct {
+                words.iter().map(|w| w.to_lowercase()).collect()
+            } else if d < opts.lowercase_pct + opts.titlecase_pct {
+                words.iter().map(|w| capitalised(w)).collect()
+            } else {
+                continue;
+            };
+            // Each copy is a document of its own.
+            copies.push((usize::MAX - copies.len(), (words, tags.clone())));
+        }
+        eprintln!("train: {} case-changed copies", copies.len());
         train.extend(copies);
     }
     let mut gum_docs: Vec<GoldDocument> = Vec::new();

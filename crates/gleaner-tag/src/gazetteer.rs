@@ -48,6 +48,11 @@ pub struct Gazetteers {
     given_names: HashSet<String>,
     /// Words never starting a name at the start of a sentence, lowercase.
     stopwords: HashSet<String>,
+    /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
+    /// model feature only.
+    geo_places: HashSet<String>,
+    /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
+    geo_first: HashMap<String, usize>,
 }
 
 const COUNTRIES: &str = include_str!("../data/countries.tsv");
@@ -61,6 +66,7 @@ const MISC_WORDS: &str = include_str!("../data/misc_words.txt");
 const PERSON_TITLES: &str = include_str!("../data/person_titles.txt");
 const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
 const STOPWORDS: &str = include_str!("../data/stopwords.txt");
+const GEONAMES_CITIES: &str = include_str!("../data/geonames_cities.txt");
 
 /// Non-comment, non-empty lines of a data file.
 fn lines(data: &str) -> impl Iterator<Item = &str> {
@@ -194,7 +200,27 @@ impl Gazetteers {
         }
         g.given_names = words(GIVEN_NAMES).map(fold_token).collect();
         g.stopwords = words(STOPWORDS).map(fold_token).collect();
+        for line in lines(GEONAMES_CITIES) {
+            let toks = tokenize(line.trim());
+            let (Some(first), n) = (toks.first(), toks.len()) else {
+                continue;
+            };
+            let slot = g.geo_first.entry(fold_token(first.text)).or_insert(n);
+            *slot = (*slot).max(n);
+            g.geo_places.insert(key_of(toks.iter().map(|t| t.text)));
+        }
         g
+    }
+
+    /// The length in tokens of the longest GeoNames city or town name that `tokens` starts
+    /// with, in any letter case.
+    pub fn longest_geo(&self, tokens: &[&str]) -> Option<usize> {
+        let max = *self.geo_first.get(&fold_token(tokens.first()?))?;
+        (1..=max.min(tokens.len())).rev().find(|&len| {
+            tokens
+                .get(..len)
+                .is_some_and(|ws| self.geo_places.contains(&key_of(ws.iter().copied())))
+        })
     }
 
     fn add(&mut self, surface: &str, kind: NameKind, canonical: &str) {

@@ -134,6 +134,8 @@ struct TokenInfo {
     misc_word: bool,
     alias: bool,
     sentence_start: bool,
+    /// GeoNames city label: 0 none, then B/I (1/2) capitalised, (3/4) lowercase, (5/6) other.
+    geo: u8,
 }
 
 /// Capitalisation classes.
@@ -231,6 +233,32 @@ fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
     out
 }
 
+/// The GeoNames label of each token (see [`TokenInfo::geo`]).
+fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
+    let mut out = vec![0u8; words.len()];
+    let mut i = 0;
+    while i < words.len() {
+        let rest = words.get(i..).unwrap_or(&[]);
+        let Some(len) = gaz.longest_geo(rest) else {
+            i += 1;
+            continue;
+        };
+        let first = rest.first().copied().unwrap_or("");
+        let b = if starts_upper(first) && first.chars().any(char::is_lowercase) {
+            1
+        } else if first.chars().all(|c| !c.is_uppercase()) {
+            3
+        } else {
+            5
+        };
+        for (k, slot) in out.iter_mut().skip(i).take(len).enumerate() {
+            *slot = if k == 0 { b } else { b + 1 };
+        }
+        i += len.max(1);
+    }
+    out
+}
+
 /// The rule labeler's names over a sequence, sentence by sentence (split at the tokens'
 /// sentence starts), with token indices into the whole sequence.
 pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<NameSpan> {
@@ -295,6 +323,7 @@ pub(crate) fn sequence_features_with_rules(
 ) -> Vec<Vec<u32>> {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
+    let geo = geo_labels(&words, gaz);
     let rules = rule_labels(toks.len(), rules);
     let headline = is_headline(toks, gaz);
     let infos: Vec<TokenInfo> = toks
@@ -316,6 +345,7 @@ pub(crate) fn sequence_features_with_rules(
             misc_word: gaz.is_misc_word(t.text),
             alias: gaz.person_alias(&[t.text]).is_some(),
             sentence_start: t.sentence_start,
+            geo: geo.get(k).copied().unwrap_or(0),
         })
         .collect();
     let n = toks.len();
@@ -459,6 +489,24 @@ pub(crate) fn sequence_features_with_rules(
                     .done(),
             );
         }
+        // GeoNames cities and towns.
+        if me.geo > 0 {
+            f.push(FeatureHash::new(41).num(me.geo).num(me.gaz).done());
+            f.push(
+                FeatureHash::new(42)
+                    .num(me.geo)
+                    .num(u8::from(me.given))
+                    .num(u8::from(me.sentence_start))
+                    .done(),
+            );
+        }
+        f.push(
+            FeatureHash::new(43)
+                .num(at(-1).map_or(99, |x| x.geo))
+                .num(me.geo)
+                .num(at(1).map_or(99, |x| x.geo))
+                .done(),
+        );
         if me.cap != 1 {
             f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
             f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
