@@ -522,6 +522,18 @@ fn fold(line: &str) -> String {
     lower.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// How a line reads: running text, Blogger furniture, or words that are furniture only among
+/// furniture (a share row's "Facebook" or "Email" on a line of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineClass {
+    /// Anything else: kept.
+    Text,
+    /// Only weak phrases (network names, "Email"): dropped when next to furniture.
+    Weak,
+    /// Furniture: always dropped.
+    Boilerplate,
+}
+
 /// Is this whole line Blogger furniture (in any of the supported languages)?
 ///
 /// ```
@@ -530,31 +542,44 @@ fn fold(line: &str) -> String {
 /// assert!(is_boilerplate_line("Email This BlogThis! Share to Twitter Share to Facebook"));
 /// assert!(is_boilerplate_line("Keine Kommentare:"));
 /// assert!(!is_boilerplate_line("I had no comments on the Kremlin's statement."));
+/// // A network name alone is not furniture by itself (the body may be about it); `clean`
+/// // drops it only inside a run of furniture lines, as in a pasted share row.
+/// assert!(!is_boilerplate_line("Facebook"));
 /// ```
 pub fn is_boilerplate_line(line: &str) -> bool {
+    classify_line(line) == LineClass::Boilerplate
+}
+
+/// Classify one line (see [`LineClass`]).
+pub(crate) fn classify_line(line: &str) -> LineClass {
     let folded = fold(line);
     if folded.is_empty() {
-        return false;
+        return LineClass::Text;
     }
     let words = folded.split(' ').count();
     if words <= 40 && LINE_PATTERNS.iter().any(|re| re.is_match(&folded)) {
-        return true;
+        return LineClass::Boilerplate;
     }
     // A feed link line: "Subscribe to: Post Comments (Atom)" and any translation of it.
     if words <= 12 && folded.ends_with("(atom)") {
-        return true;
+        return LineClass::Boilerplate;
     }
-    consumed_by_phrases(&folded)
+    match consumed_by_phrases(&folded) {
+        Some(true) => LineClass::Boilerplate,
+        Some(false) => LineClass::Weak,
+        None => LineClass::Text,
+    }
 }
 
-/// Can `folded` be read entirely as phrases and separators, with at least one strong phrase?
-fn consumed_by_phrases(folded: &str) -> bool {
+/// Can `folded` be read entirely as phrases and separators? `Some(true)` when at least one
+/// phrase is a strong one, `Some(false)` when all are weak, `None` when it cannot.
+fn consumed_by_phrases(folded: &str) -> Option<bool> {
     let mut rest = folded;
-    let mut matched_strong = false;
+    let mut matched: Option<bool> = None;
     loop {
         rest = rest.trim_start_matches(is_separator);
         if rest.is_empty() {
-            return matched_strong;
+            return matched;
         }
         let advance = match_phrase(rest).or_else(|| {
             PREFIX_PATTERNS
@@ -563,13 +588,9 @@ fn consumed_by_phrases(folded: &str) -> bool {
                 .filter(|&n| n > 0)
                 .map(|n| (n, true))
         });
-        match advance {
-            Some((n, strong)) => {
-                matched_strong |= strong;
-                rest = rest.get(n..).unwrap_or("");
-            }
-            None => return false,
-        }
+        let (n, strong) = advance?;
+        matched = Some(matched.unwrap_or(false) | strong);
+        rest = rest.get(n..).unwrap_or("");
     }
 }
 

@@ -16,6 +16,8 @@
 //!   "Powered by Blogger.", "Newer Post Older Post Home", share rows, "Subscribe to: Post
 //!   Comments (Atom)", …, and their translations) are dropped; a line is dropped only when it
 //!   consists *entirely* of such phrases, so a sentence that merely contains the words stays.
+//!   A line holding only a network name or "Email" (a share popup's entries, one per line)
+//!   goes only inside a run of furniture lines; alone it may be the article's own heading.
 //!   A paragraph identical to an earlier one is dropped (the first is kept).
 //! - **Title**: the blog name is taken off ("Blog: Post", "Post | Blog", "Post - Blog").
 //! - **Metadata**: language (ISO 639-1, detected with `whatlang` when the body is long enough to
@@ -32,6 +34,7 @@ mod boilerplate;
 mod language;
 mod text;
 
+use boilerplate::LineClass;
 use gleaner_model::{BlockKind, ScrapedArticle};
 use sha2::{Digest, Sha256};
 
@@ -72,41 +75,72 @@ pub fn clean(scraped: &ScrapedArticle) -> CleanedArticle {
     }
 }
 
+/// One line of the body with its boilerplate class.
+struct Line {
+    text: String,
+    class: LineClass,
+}
+
+impl Line {
+    fn judged(text: String) -> Self {
+        let class = boilerplate::classify_line(&text);
+        Line { text, class }
+    }
+
+    /// A line that is never boilerplate (preformatted text).
+    fn verbatim(text: String) -> Self {
+        Line {
+            text,
+            class: LineClass::Text,
+        }
+    }
+}
+
 /// Build the body from the article's blocks: paragraphs separated by one blank line.
 fn clean_blocks(scraped: &ScrapedArticle) -> String {
-    let mut paragraphs: Vec<String> = Vec::new();
-    let mut list: Vec<String> = Vec::new();
+    let mut paragraphs: Vec<Vec<Line>> = Vec::new();
+    let mut list: Vec<Line> = Vec::new();
     for block in &scraped.blocks {
         if block.kind != BlockKind::ListItem && !list.is_empty() {
-            paragraphs.push(std::mem::take(&mut list).join("\n"));
+            paragraphs.push(std::mem::take(&mut list));
         }
         match block.kind {
             BlockKind::ListItem => {
                 let item = text::normalize_inline(&block.text);
-                if !item.is_empty() && !boilerplate::is_boilerplate_line(&item) {
-                    list.push(item);
+                if !item.is_empty() {
+                    list.push(Line::judged(item));
                 }
             }
             BlockKind::Preformatted => {
                 let pre = text::normalize_preformatted(&block.text);
                 if !pre.is_empty() {
-                    paragraphs.push(pre);
+                    paragraphs.push(vec![Line::verbatim(pre)]);
                 }
             }
             BlockKind::Heading => {
                 let heading = text::normalize_inline(&block.text);
-                if !heading.is_empty() && !boilerplate::is_boilerplate_line(&heading) {
-                    paragraphs.push(heading);
+                if !heading.is_empty() {
+                    paragraphs.push(vec![Line::judged(heading)]);
                 }
             }
             BlockKind::Paragraph | BlockKind::Quote => {
-                paragraphs.extend(text::paragraphs_of(&block.text));
+                paragraphs.extend(
+                    text::paragraphs_of(&block.text)
+                        .into_iter()
+                        .map(|p| p.into_iter().map(Line::judged).collect()),
+                );
             }
         }
     }
     if !list.is_empty() {
-        paragraphs.push(list.join("\n"));
+        paragraphs.push(list);
     }
+    drop_furniture(&mut paragraphs);
+    let mut paragraphs: Vec<String> = paragraphs
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.into_iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
+        .collect();
     // Drop a paragraph that repeats the one just before it, when it is long enough to be a
     // real paragraph printed twice (a theme repeating a block) and not a short line that an
     // article may legitimately repeat (table cells, recipe steps, "Ingredients", a refrain).
@@ -115,6 +149,43 @@ fn clean_blocks(scraped: &ScrapedArticle) -> String {
         later == earlier && later.split_whitespace().count() >= REPEAT_MIN_WORDS
     });
     paragraphs.join("\n\n")
+}
+
+/// Remove boilerplate lines. Lines in document order (across paragraphs) that are not text
+/// form runs; a run holding any boilerplate line is furniture and goes whole, weak lines
+/// included ("Get link / Facebook / X / Email / Other Apps"); a run of weak lines only
+/// ("Facebook" as a heading) stays.
+fn drop_furniture(paragraphs: &mut [Vec<Line>]) {
+    let classes: Vec<LineClass> = paragraphs.iter().flatten().map(|l| l.class).collect();
+    let mut keep = vec![true; classes.len()];
+    let mut start = 0;
+    while start < classes.len() {
+        let run = classes
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| **c != LineClass::Text)
+            .count();
+        if run == 0 {
+            start += 1;
+            continue;
+        }
+        let end = start + run;
+        let furniture = classes
+            .get(start..end)
+            .is_some_and(|r| r.contains(&LineClass::Boilerplate));
+        if furniture {
+            keep.get_mut(start..end)
+                .into_iter()
+                .flatten()
+                .for_each(|k| *k = false);
+        }
+        start = end;
+    }
+    let mut keep = keep.into_iter();
+    for p in paragraphs.iter_mut() {
+        p.retain(|_| keep.next().unwrap_or(true));
+    }
 }
 
 /// Shortest paragraph (in words) that is dropped when it repeats the one before it.

@@ -411,3 +411,32 @@ fn cleaning_is_deterministic() {
     let a = seed_article();
     assert_eq!(clean(&a), clean(&a));
 }
+
+#[test]
+fn network_names_go_only_among_furniture() {
+    // A pasted share popup, one entry per line: the names go with the run.
+    let popup = article(vec![
+        TextBlock::paragraph("The ferry is back."),
+        TextBlock::paragraph("Get link"),
+        TextBlock::paragraph("Facebook"),
+        TextBlock::paragraph("X"),
+        TextBlock::paragraph("Email"),
+        TextBlock::paragraph("Other Apps"),
+        TextBlock::paragraph("See you on Thursday."),
+    ]);
+    assert_eq!(
+        clean(&popup).body,
+        "The ferry is back.\n\nSee you on Thursday."
+    );
+    // Alone, a network name is the article's own text.
+    let heading = article(vec![
+        block(BlockKind::Heading, "Facebook"),
+        TextBlock::paragraph("The company reported its results on Wednesday."),
+        block(BlockKind::ListItem, "Twitter"),
+        block(BlockKind::ListItem, "Email"),
+    ]);
+    assert_eq!(
+        clean(&heading).body,
+        "Facebook\n\nThe company reported its results on Wednesday.\n\nTwitter\nEmail"
+    );
+}

@@ -2,8 +2,6 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::boilerplate::is_boilerplate_line;
-
 /// What to do with one character before NFC.
 enum CharAction {
     Keep(char),
@@ -87,9 +85,9 @@ pub fn normalize_inline(raw: &str) -> String {
     lines.join("\n")
 }
 
-/// The paragraphs of a paragraph or quote block: blank lines split paragraphs, boilerplate
-/// lines are dropped, remaining lines are collapsed and kept as lines.
-pub fn paragraphs_of(raw: &str) -> Vec<String> {
+/// The paragraphs of a paragraph or quote block, each a list of lines: blank lines split
+/// paragraphs, every line is collapsed. Boilerplate is judged later, over the whole body.
+pub fn paragraphs_of(raw: &str) -> Vec<Vec<String>> {
     let mapped = map_chars(raw, false);
     let mut paragraphs = Vec::new();
     let mut current: Vec<String> = Vec::new();
@@ -97,17 +95,14 @@ pub fn paragraphs_of(raw: &str) -> Vec<String> {
         let line = collapse_line(line);
         if line.is_empty() {
             if !current.is_empty() {
-                paragraphs.push(std::mem::take(&mut current).join("\n"));
+                paragraphs.push(std::mem::take(&mut current));
             }
-            continue;
-        }
-        if is_boilerplate_line(&line) {
             continue;
         }
         current.push(line);
     }
     if !current.is_empty() {
-        paragraphs.push(current.join("\n"));
+        paragraphs.push(current);
     }
     paragraphs
 }
