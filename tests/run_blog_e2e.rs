@@ -765,3 +765,71 @@ fn a_source_that_is_down_does_not_stop_the_others() {
     );
     assert!(cells[2].starts_with("20"), "{line}");
 }
+
+#[test]
+fn sources_are_discovered_at_once_so_a_slow_or_broken_one_holds_up_nothing() {
+    // Listed first: a blog that takes 2 s to answer anything (robots.txt, then the feed).
+    let slow_latency = Duration::from_secs(2);
+    let slow = BlogServer::start("Slow Harbour", 11, FeedMode::Full, 5, slow_latency);
+    // Then a "feed" that is no feed at all, and a quick blog.
+    let broken = BlogServer::start("Broken Feed", 12, FeedMode::Full, 0, Duration::ZERO);
+    broken.set_route(
+        "/news.xml",
+        "application/rss+xml",
+        "<html><body>this is not a feed</body></html>",
+    );
+    let quick = BlogServer::start("Quick Quay", 13, FeedMode::Full, 30, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        format!(
+            "[fetch]\nper_host_per_second = 2000.0\nmax_attempts = 2\nretry_base_delay_ms = 20\n\n\
+             [[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n\n\
+             [[sources]]\nurl = \"{}\"\nkind = \"feed\"\n\n\
+             [[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
+            slow.home(),
+            broken.url("/news.xml"),
+            quick.home()
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path());
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(&broken.url("/news.xml")),
+        "{}",
+        stderr(&out)
+    );
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 35, "both blogs are read whole");
+
+    // The quick blog was read while the slow one was still answering its first feed page.
+    let slow_feed_answered = slow
+        .hits()
+        .iter()
+        .filter(|h| h.is_feed())
+        .map(|h| h.at)
+        .min()
+        .expect("the slow blog's feed was read");
+    let quick_hits = quick.hits();
+    assert!(quick_hits.iter().any(Hit::is_feed), "{quick_hits:?}");
+    let quick_done = quick_hits.iter().map(|h| h.at).max().unwrap();
+    assert!(
+        quick_done < slow_feed_answered,
+        "the quick blog waited for the slow one: done {:?} after the slow feed",
+        quick_done.saturating_duration_since(slow_feed_answered)
+    );
+
+    // Only the sources read completely are marked read.
+    let seen: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT url, last_updated_seen FROM sources ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[0].1.is_some(), "{seen:?}");
+    assert_eq!(seen[1].1, None, "{seen:?}");
+    assert!(seen[2].1.is_some(), "{seen:?}");
+}

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -64,6 +64,8 @@ pub struct Hit {
     pub status: u16,
     /// True when the request carried `If-None-Match` or `If-Modified-Since`.
     pub conditional: bool,
+    /// When the answer was sent (after the server's latency).
+    pub at: Instant,
 }
 
 impl Hit {
@@ -372,6 +374,7 @@ impl BlogServer {
                 target: target.to_string(),
                 status,
                 conditional,
+                at: Instant::now(),
             });
             drop(st);
             let extra = retry_after
@@ -407,6 +410,7 @@ impl BlogServer {
                     target: target.to_string(),
                     status: 404,
                     conditional,
+                    at: Instant::now(),
                 });
                 drop(st);
                 return write_response(out, 404, "text/html", "", b"<h1>Not found</h1>", false);
@@ -429,6 +433,7 @@ impl BlogServer {
             target: target.to_string(),
             status,
             conditional,
+            at: Instant::now(),
         });
         drop(st);
         if not_modified {

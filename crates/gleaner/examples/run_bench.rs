@@ -2,13 +2,21 @@
 //! simulator, `tests/blogsim`) with a summary feed, so every post page is fetched, answering
 //! each request after a fixed latency; the per-host limit is raised in the bench's config.
 //! For each size it runs the release binary on a fresh database three times and prints the
-//! median posts/s end to end, the peak RSS of the gleaner process (VmHWM), and the time the
-//! stages spent, summed over their tasks.
+//! median posts/s end to end, the peak RSS of the gleaner process (VmHWM), and each stage's
+//! share of the time the stages spent, as gleaner measures it (its `time per stage` log line):
+//! discover (fetching and parsing feed pages), fetch (waiting for post pages over HTTP, summed
+//! over the concurrent fetch tasks), process (scrape + clean + tag on the blocking pool) and
+//! store (the writer thread in SQLite). Fetch time is summed over up to `--concurrency` tasks
+//! waiting at once, so its share says where tasks wait, not where the CPU goes.
 //!
 //! ```text
 //! cargo build --release -p gleaner
-//! cargo run --release -p gleaner --example run_bench [-- --sizes 1000,5000 --latency-ms 20 --repeat 3 --concurrency 32]
+//! cargo run --release -p gleaner --example run_bench [-- --sizes 1000,5000 --latency-ms 20 --repeat 3 --concurrency 32 --trace]
 //! ```
+//!
+//! `--trace` also prints the RSS of the first run of each size over time (is memory flat, or
+//! still growing when the run ends?). `GLEANER_BENCH_WRAPPER=heaptrack` (or any program that
+//! takes a command line) runs gleaner under a profiler; the peak then measures the wrapper.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../../tests/blogsim/mod.rs"]
@@ -25,7 +33,9 @@ struct Sample {
     db_mib: f64,
     peak_kib: u64,
     stored: u64,
-    stages: [f64; 3],
+    stages: [f64; 4],
+    /// (seconds since start, VmRSS KiB, articles stored so far is not known: RSS only).
+    trace: Vec<(f64, u64)>,
 }
 
 fn gleaner_binary() -> PathBuf {
@@ -45,10 +55,14 @@ fn gleaner_binary() -> PathBuf {
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -75,7 +89,17 @@ fn run_once(posts: usize, latency: Duration, concurrency: usize) -> Sample {
     )
     .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(gleaner_binary())
+    let mut command = match std::env::var_os("GLEANER_BENCH_WRAPPER") {
+        // A profiler to run gleaner under (e.g. heaptrack); its output lands in the
+        // bench's working directory.
+        Some(wrapper) => {
+            let mut c = Command::new(wrapper);
+            c.arg(gleaner_binary());
+            c
+        }
+        None => Command::new(gleaner_binary()),
+    };
+    let mut child = command
         .current_dir(dir.path())
         .args([
             "--config",
@@ -94,6 +118,7 @@ fn run_once(posts: usize, latency: Duration, concurrency: usize) -> Sample {
         .unwrap();
     let pid = child.id();
     let mut peak = 0;
+    let mut trace = Vec::new();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -103,6 +128,9 @@ fn run_once(posts: usize, latency: Duration, concurrency: usize) -> Sample {
     loop {
         if let Some(kib) = vm_hwm_kib(pid) {
             peak = peak.max(kib);
+        }
+        if let Some(kib) = proc_status_kib(pid, "VmRSS:") {
+            trace.push((started.elapsed().as_secs_f64(), kib));
         }
         if child.try_wait().unwrap().is_some() {
             break;
@@ -121,6 +149,7 @@ fn run_once(posts: usize, latency: Duration, concurrency: usize) -> Sample {
         .find(|l| l.contains("time per stage"))
         .unwrap_or("");
     let stages = [
+        field(stages_line, "discover_secs").unwrap_or(0.0),
         field(stages_line, "fetch_secs").unwrap_or(0.0),
         field(stages_line, "process_secs").unwrap_or(0.0),
         field(stages_line, "write_secs").unwrap_or(0.0),
@@ -136,6 +165,7 @@ fn run_once(posts: usize, latency: Duration, concurrency: usize) -> Sample {
         peak_kib: peak,
         stored,
         stages,
+        trace,
     }
 }
 
@@ -166,13 +196,14 @@ fn main() {
     let concurrency: usize = arg("--concurrency")
         .map(|s| s.parse().unwrap())
         .unwrap_or(32);
+    let trace = args.iter().any(|a| a == "--trace");
     println!(
         "gleaner run bench: summary feed, {} ms per request, concurrency {concurrency}, median of {repeat}",
         latency.as_millis()
     );
     println!(
-        "{:>6}  {:>8}  {:>8}  {:>9}  {:>8}  {:>8}  {:>8}",
-        "posts", "secs", "posts/s", "peak MiB", "fetch%", "process%", "write%"
+        "{:>6}  {:>8}  {:>8}  {:>9}  {:>9}  {:>8}  {:>8}  {:>8}",
+        "posts", "secs", "posts/s", "peak MiB", "discover%", "fetch%", "process%", "store%"
     );
     for &n in &sizes {
         let samples: Vec<Sample> = (0..repeat)
@@ -199,22 +230,35 @@ fn main() {
             )
         };
         println!(
-            "{n:>6}  {secs:>8.2}  {:>8.0}  {peak:>9.1}  {:>8.1}  {:>8.1}  {:>8.1}",
+            "{n:>6}  {secs:>8.2}  {:>8.0}  {peak:>9.1}  {:>9.1}  {:>8.1}  {:>8.1}  {:>8.1}",
             n as f64 / secs,
             share(0),
             share(1),
-            share(2)
+            share(2),
+            share(3)
         );
+        if trace {
+            let t = &samples[0].trace;
+            let step = (t.len() / 12).max(1);
+            let points: Vec<String> = t
+                .iter()
+                .step_by(step)
+                .chain(t.last())
+                .map(|(secs, kib)| format!("{secs:.1}s {:.1}", *kib as f64 / 1024.0))
+                .collect();
+            println!("        RSS MiB over the first run: {}", points.join(", "));
+        }
         for s in &samples {
             println!(
-                "        run: {:.2} s, {:.0} posts/s, peak {:.1} MiB, database {:.1} MiB, stage seconds fetch {:.1} process {:.1} write {:.1}",
+                "        run: {:.2} s, {:.0} posts/s, peak {:.1} MiB, database {:.1} MiB, stage seconds discover {:.2} fetch {:.1} process {:.1} store {:.1}",
                 s.secs,
                 n as f64 / s.secs,
                 s.peak_kib as f64 / 1024.0,
                 s.db_mib,
                 s.stages[0],
                 s.stages[1],
-                s.stages[2]
+                s.stages[2],
+                s.stages[3]
             );
         }
     }

@@ -384,10 +384,11 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         )
     };
     debug!(
+        discover_secs = busy(&counters_handle.discover_nanos),
         fetch_secs = busy(&counters_handle.fetch_nanos),
         process_secs = busy(&counters_handle.process_nanos),
         write_secs = busy(&counters_handle.write_nanos),
-        "time per stage, summed over tasks (fetch: waiting for HTTP, limits included; process: scrape, clean and tag; write: the writer in SQLite)"
+        "time per stage, summed over tasks (discover: fetching and parsing feed pages and sitemaps; fetch: waiting for HTTP for pages, limits included; process: scrape, clean and tag on the blocking pool; write: the writer in SQLite)"
     );
     Ok(match status {
         RunStatus::Ok => Exit::Ok,

@@ -33,6 +33,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures_util::StreamExt;
 use gleaner_fetch::{FetchOutcome, Fetcher, Validators};
 use gleaner_model::{Article, ScrapedArticle};
 use gleaner_scrape::blogger_feed;
@@ -51,9 +52,15 @@ const FEED_PAGE_SIZE: u64 = 150;
 /// Articles written per transaction at most.
 const WRITE_BATCH: usize = 64;
 /// Page cache of the pipeline's reading connection (negative: KiB).
-const READER_CACHE_KIB: i64 = -2048;
+const READER_CACHE_KIB: i64 = -512;
+/// Page cache of the writer's connection (negative: KiB). The store's default (32 MiB) fills
+/// as the database grows, so a run's memory would grow with the crawl; the writer's inserts
+/// touch the right edge of the indexes and the OS page cache holds the rest.
+const WRITER_CACHE_KIB: i64 = -1024;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
+/// Sources whose listings are read at the same time at most.
+const DISCOVERY_CONCURRENCY: usize = 4;
 
 /// The source a job belongs to.
 #[derive(Debug, Clone)]
@@ -212,9 +219,13 @@ pub struct Counters {
     pub stored: AtomicU64,
     /// Listed items older than what the source already gave (not fetched).
     pub listed_unchanged: AtomicU64,
-    /// Nanoseconds spent waiting for HTTP (summed over tasks).
+    /// Nanoseconds discovery spent reading listings (feed pages, sitemaps): fetching and
+    /// parsing them, not waiting for room in the job channel.
+    pub discover_nanos: AtomicU64,
+    /// Nanoseconds spent waiting for HTTP for pages (summed over tasks; limits included).
     pub fetch_nanos: AtomicU64,
-    /// Nanoseconds spent scraping, cleaning and tagging (summed over tasks).
+    /// Nanoseconds spent scraping, cleaning and tagging (summed over tasks; measured on the
+    /// blocking pool, so not counting the wait for a free thread).
     pub process_nanos: AtomicU64,
     /// Nanoseconds the writer spent in SQLite.
     pub write_nanos: AtomicU64,
@@ -266,23 +277,58 @@ impl Shared {
             .unwrap_or(&self.fetcher)
     }
 
+    /// Fetch, charging the time to `stage` (one of the counters' `*_nanos`).
     async fn timed_fetch(
         &self,
         fetcher: &Fetcher,
         url: &str,
         validators: &Validators,
+        stage: &AtomicU64,
     ) -> Result<FetchOutcome, gleaner_fetch::FetchError> {
         let t = Instant::now();
         let out = fetcher.fetch(url, validators).await;
-        self.counters
-            .fetch_nanos
-            .fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
+        stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
     }
 }
 
 fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The stages CPU work on the blocking pool is charged to.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Parsing listings (feed pages, sitemaps).
+    Discover,
+    /// Scrape, clean, tag.
+    Process,
+}
+
+/// Run `work` on the blocking pool, charging the time it runs there (not the wait for a
+/// free thread) to `stage`.
+async fn on_blocking_pool<T, F>(
+    counters: &Arc<Counters>,
+    stage: Stage,
+    work: F,
+) -> Result<T, tokio::task::JoinError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let counters = Arc::clone(counters);
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let out = work();
+        let spent = nanos(started.elapsed());
+        match stage {
+            Stage::Discover => &counters.discover_nanos,
+            Stage::Process => &counters.process_nanos,
+        }
+        .fetch_add(spent, Ordering::Relaxed);
+        out
+    })
+    .await
 }
 
 /// Everything an ingest needs.
@@ -313,6 +359,13 @@ impl Ingest {
     pub async fn run(&self, targets: Vec<Target>) -> Result<IngestReport> {
         let writer_store = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
+        if let Err(e) =
+            writer_store
+                .connection()
+                .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+        {
+            debug!("could not shrink the writer's page cache: {e}");
+        }
         let reader = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         // The reader only looks up fetch state by URL: a small page cache is plenty.
@@ -344,38 +397,7 @@ impl Ingest {
         let discover_shared = Arc::clone(&shared);
         let discover_cancel = self.cancel.clone();
         let discovery = tokio::spawn(async move {
-            let mut d = Discovery {
-                shared: &discover_shared,
-                jobs: &jobs_tx,
-                cancel: &discover_cancel,
-                retry_pending: targets
-                    .iter()
-                    .filter_map(|t| match t {
-                        Target::Retry { url, .. } => Some(url.clone()),
-                        _ => None,
-                    })
-                    .collect(),
-                listing_states: Vec::new(),
-            };
-            let mut reads = Vec::new();
-            let mut states = Vec::new();
-            for target in targets {
-                if discover_cancel.is_cancelled() {
-                    break;
-                }
-                let (read, ok) = d.target(target).await;
-                if let Some(read) = read {
-                    let listing = std::mem::take(&mut d.listing_states);
-                    if read.complete {
-                        states.extend(listing);
-                    }
-                    reads.push(read);
-                }
-                if !ok {
-                    break;
-                }
-            }
-            (reads, states)
+            discover_all(&discover_shared, &jobs_tx, &discover_cancel, targets).await
         });
 
         let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
@@ -503,7 +525,77 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
     Ok(())
 }
 
-/// Discovery: turns targets into jobs, one source at a time.
+/// Discovery: turns targets into jobs. Sources are read concurrently (at most
+/// [`DISCOVERY_CONCURRENCY`] at a time), so a slow or broken source does not hold up the
+/// others; pages due for a retry are queued last, once every source had the chance to list
+/// them (a listed page is fetched as part of its source, not twice).
+///
+/// Returns each source's read state and the validators of the listing documents of the
+/// sources read completely.
+async fn discover_all(
+    shared: &Shared,
+    jobs: &mpsc::Sender<Job>,
+    cancel: &CancellationToken,
+    targets: Vec<Target>,
+) -> (Vec<SourceRead>, Vec<FetchState>) {
+    let retry_pending: Mutex<HashSet<String>> = Mutex::new(
+        targets
+            .iter()
+            .filter_map(|t| match t {
+                Target::Retry { url, .. } => Some(url.clone()),
+                _ => None,
+            })
+            .collect(),
+    );
+    let (retries, sources): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| matches!(t, Target::Retry { .. }));
+    let one = |target: Target| {
+        let retry_pending = &retry_pending;
+        async move {
+            if cancel.is_cancelled() {
+                return (None, Vec::new(), true);
+            }
+            let mut d = Discovery {
+                shared,
+                jobs,
+                cancel,
+                retry_pending,
+                listing_states: Vec::new(),
+            };
+            let (read, ok) = d.target(target).await;
+            (read, d.listing_states, ok)
+        }
+    };
+    let mut reads = Vec::new();
+    let mut states = Vec::new();
+    let mut sources = futures_util::stream::iter(sources)
+        .map(one)
+        .buffer_unordered(DISCOVERY_CONCURRENCY);
+    let mut open = true;
+    while let Some((read, listing, ok)) = sources.next().await {
+        if let Some(read) = read {
+            if read.complete {
+                states.extend(listing);
+            }
+            reads.push(read);
+        }
+        open &= ok;
+    }
+    drop(sources);
+    if open {
+        for target in retries {
+            if cancel.is_cancelled() {
+                break;
+            }
+            if !one(target).await.2 {
+                break;
+            }
+        }
+    }
+    (reads, states)
+}
+
 /// One post as a feed (Blogger's or any other) lists it.
 struct Listed {
     url: String,
@@ -512,12 +604,13 @@ struct Listed {
     article: ScrapedArticle,
 }
 
+/// The discovery of one target.
 struct Discovery<'a> {
     shared: &'a Shared,
     jobs: &'a mpsc::Sender<Job>,
     cancel: &'a CancellationToken,
-    /// Retry targets not yet listed by a source in this run.
-    retry_pending: HashSet<String>,
+    /// Retry targets not yet listed by a source in this run (shared by every source).
+    retry_pending: &'a Mutex<HashSet<String>>,
     /// Validators of the listing documents of the source being read (saved only if it is
     /// read completely).
     listing_states: Vec<FetchState>,
@@ -539,7 +632,7 @@ impl Discovery<'_> {
                 (None, ok)
             }
             Target::Retry { url, source } => {
-                if !self.retry_pending.remove(&url) {
+                if !self.listed_for_retry(&url) {
                     return (None, true);
                 }
                 debug!(url = %url, "retrying a page that failed on an earlier run");
@@ -556,6 +649,14 @@ impl Discovery<'_> {
         }
     }
 
+    /// Takes `url` off the pending retries; true if it was there.
+    fn listed_for_retry(&self, url: &str) -> bool {
+        self.retry_pending
+            .lock()
+            .map(|mut pending| pending.remove(url))
+            .unwrap_or(false)
+    }
+
     async fn send(&self, job: Job) -> bool {
         self.shared
             .counters
@@ -570,7 +671,7 @@ impl Discovery<'_> {
         source: Option<SourceRef>,
         listed_updated: Option<DateTime<Utc>>,
     ) -> bool {
-        self.retry_pending.remove(&url);
+        self.listed_for_retry(&url);
         self.send(Job::Fetch {
             url,
             source,
@@ -595,7 +696,7 @@ impl Discovery<'_> {
             if scraped.url.is_empty() {
                 scraped.url = listed.url;
             }
-            self.retry_pending.remove(&scraped.url);
+            self.listed_for_retry(&scraped.url);
             self.send(Job::Ready {
                 scraped: Box::new(scraped),
                 source: Some(source.clone()),
@@ -633,7 +734,12 @@ impl Discovery<'_> {
             .unwrap_or_default();
         let now = Utc::now();
         let fetcher = self.shared.fetcher_for(Some(source));
-        match self.shared.timed_fetch(fetcher, url, &validators).await {
+        let stage = &self.shared.counters.discover_nanos;
+        match self
+            .shared
+            .timed_fetch(fetcher, url, &validators, stage)
+            .await
+        {
             Ok(FetchOutcome::Page(page)) => {
                 self.listing_states.push(FetchState {
                     url: url.to_string(),
@@ -735,7 +841,10 @@ impl Discovery<'_> {
                 }
             };
             let body = page.body;
-            let parsed = tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&body)).await;
+            let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
+                blogger_feed::parse_feed(&body)
+            })
+            .await;
             let feed = match parsed {
                 Ok(Ok(feed)) => feed,
                 Ok(Err(e)) => {
@@ -800,7 +909,7 @@ impl Discovery<'_> {
                 }
             };
             let body = page.body;
-            let parsed = tokio::task::spawn_blocking(move || {
+            let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 gleaner_scrape::discovery::parse_generic_feed(xml_declared_utf8(&body).as_bytes())
             })
             .await;
@@ -875,7 +984,7 @@ impl Discovery<'_> {
                 }
             };
             let body = page.body;
-            let parsed = tokio::task::spawn_blocking(move || {
+            let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 gleaner_scrape::discovery::parse_sitemap(body.as_bytes())
             })
             .await;
@@ -1026,7 +1135,10 @@ async fn fetch_and_process(
     });
     state.fetched_at = Some(now);
     let fetcher = shared.fetcher_for(source.as_ref());
-    match shared.timed_fetch(fetcher, &url, &validators).await {
+    match shared
+        .timed_fetch(fetcher, &url, &validators, &shared.counters.fetch_nanos)
+        .await
+    {
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
             state.etag = page.validators.etag.clone();
@@ -1041,13 +1153,10 @@ async fn fetch_and_process(
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
-            let started = Instant::now();
-            let scraped =
-                tokio::task::spawn_blocking(move || process::scrape(&body, &scrape_url)).await;
-            shared
-                .counters
-                .process_nanos
-                .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
+            let scraped = on_blocking_pool(&shared.counters, Stage::Process, move || {
+                process::scrape(&body, &scrape_url)
+            })
+            .await;
             let scraped = match scraped {
                 Ok(s) => s,
                 Err(e) => {
@@ -1092,13 +1201,20 @@ async fn complete_from_feed(
     };
     debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
     let Ok(FetchOutcome::Page(page)) = shared
-        .timed_fetch(fetcher, &feed_url, &Validators::default())
+        .timed_fetch(
+            fetcher,
+            &feed_url,
+            &Validators::default(),
+            &shared.counters.fetch_nanos,
+        )
         .await
     else {
         return scraped;
     };
-    let Ok(Ok(feed)) =
-        tokio::task::spawn_blocking(move || blogger_feed::parse_feed(&page.body)).await
+    let Ok(Ok(feed)) = on_blocking_pool(&shared.counters, Stage::Process, move || {
+        blogger_feed::parse_feed(&page.body)
+    })
+    .await
     else {
         return scraped;
     };
@@ -1127,8 +1243,7 @@ async fn process_and_send(
     let fetched_at = Utc::now();
     let source_url = source.as_ref().map(|s| s.url.clone());
     let labels = source.as_ref().map(|s| Arc::clone(&s.labels));
-    let started = Instant::now();
-    let done = tokio::task::spawn_blocking(move || {
+    let done = on_blocking_pool(&shared.counters, Stage::Process, move || {
         let extra: &[String] = labels.as_deref().map_or(&[], |l| l.as_slice());
         process::finish_required(
             scraped,
@@ -1139,10 +1254,6 @@ async fn process_and_send(
         )
     })
     .await;
-    shared
-        .counters
-        .process_nanos
-        .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
     match done {
         Ok(Ok(article)) => {
             let msg = WriterMsg::Article {
