@@ -833,3 +833,67 @@ fn sources_are_discovered_at_once_so_a_slow_or_broken_one_holds_up_nothing() {
     assert_eq!(seen[1].1, None, "{seen:?}");
     assert!(seen[2].1.is_some(), "{seen:?}");
 }
+
+#[test]
+fn a_gzip_sitemap_is_read_through() {
+    let site = BlogServer::start("Gzip Maps", 14, FeedMode::Full, 0, Duration::ZERO);
+    let gz = |text: String| {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    // An index (gzip, application/gzip) naming a child sitemap (gzip, application/x-gzip).
+    site.set_route(
+        "/sitemap.xml.gz",
+        "application/gzip",
+        gz(format!(
+            "<?xml version='1.0' encoding='UTF-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
+             <sitemap><loc>{}</loc></sitemap></sitemapindex>",
+            site.url("/sitemap-1.xml.gz")
+        )),
+    );
+    site.set_route(
+        "/sitemap-1.xml.gz",
+        "application/x-gzip",
+        gz(format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
+             <url><loc>{}</loc><lastmod>2023-03-10</lastmod></url>\
+             <url><loc>{}</loc><lastmod>2023-03-11</lastmod></url></urlset>",
+            site.url("/news/pilots.html"),
+            site.url("/news/tides.html"),
+        )),
+    );
+    site.set_route(
+        "/news/pilots.html",
+        "text/html; charset=utf-8",
+        news_page("Pilot shortage eases", &[LONG_1, LONG_3, LONG_2]),
+    );
+    site.set_route(
+        "/news/tides.html",
+        "text/html; charset=utf-8",
+        news_page("Spring tides expected", &[LONG_2, LONG_1, LONG_3]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        format!(
+            "[fetch]\nper_host_per_second = 2000.0\n\n[[sources]]\nurl = \"{}\"\n",
+            site.url("/sitemap.xml.gz")
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path());
+    assert_exit(&out, 0);
+    let titles: Vec<String> = {
+        let conn = db(dir.path());
+        let mut stmt = conn
+            .prepare("SELECT title FROM articles ORDER BY title")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(titles, ["Pilot shortage eases", "Spring tides expected"]);
+}

@@ -22,7 +22,9 @@
 //! - retries connection failures, timeouts and 408/429/500/502/503/504 with exponential backoff
 //!   and jitter, honouring `Retry-After` (seconds or HTTP date) up to `max_retry_after_secs`;
 //! - skips non-text responses (images, PDF, octet-stream, …) before reading their bodies, and
-//!   bodies with no `Content-Type` whose first bytes show they are binary;
+//!   bodies with no `Content-Type` whose first bytes show they are binary; gzip files
+//!   (`sitemap.xml.gz` served as `application/gzip`, `application/x-gzip`, octet-stream, or as
+//!   text with no `Content-Encoding`) are decompressed, their content capped like any body;
 //! - streams the body and stops at `max_body_bytes` counted after decompression (a gzip bomb costs
 //!   no memory), saying so in [`FetchedPage::truncated`];
 //! - enforces a connect timeout, an idle-read timeout and a total timeout on every attempt;
@@ -712,7 +714,13 @@ impl Fetcher {
                 });
             }
             let content_type = header_str(headers, header::CONTENT_TYPE);
-            if let Some(ct) = content_type.as_deref().filter(|ct| !is_textual(ct)) {
+            let gzip_file = content_type
+                .as_deref()
+                .is_some_and(|ct| may_be_gzip_file(ct, url.path()));
+            if let Some(ct) = content_type
+                .as_deref()
+                .filter(|ct| !is_textual(ct) && !gzip_file)
+            {
                 let reason = format!("content type {} is not text", charset::media_type(ct));
                 return Ok(Attempt::Skipped(reason));
             }
@@ -721,7 +729,17 @@ impl Fetcher {
                 last_modified: header_str(headers, header::LAST_MODIFIED),
             };
             let (bytes, truncated) = read_capped(response, config.max_body_bytes).await?;
-            if let Some(kind) = sniff_binary(&bytes).filter(|_| content_type.is_none()) {
+            // A gzip file (`sitemap.xml.gz`) rather than a gzip-encoded response (which reqwest
+            // has already decoded): the bytes still start with the gzip magic.
+            let unzipped = bytes.starts_with(GZIP_MAGIC);
+            let (bytes, truncated) = if unzipped {
+                gunzip_capped(&bytes, truncated, config.max_body_bytes)?
+            } else {
+                (bytes, truncated)
+            };
+            if let Some(kind) =
+                sniff_binary(&bytes).filter(|_| content_type.is_none() || unzipped || gzip_file)
+            {
                 return Ok(Attempt::Skipped(format!(
                     "no content type, and the body is {kind}"
                 )));
@@ -929,6 +947,48 @@ async fn read_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((body, false))
+}
+
+/// The first bytes of gzip data (magic and the deflate method).
+const GZIP_MAGIC: &[u8] = b"\x1f\x8b\x08";
+
+/// Whether a response of this type may be a gzip file to read through: `application/gzip`
+/// (and its `x-` and `gzip-compressed` spellings), or `application/octet-stream` at a path
+/// ending in `.gz`. Only bodies that start with the gzip magic are then decompressed.
+fn may_be_gzip_file(content_type: &str, path: &str) -> bool {
+    let media = charset::media_type(content_type);
+    matches!(
+        media.as_str(),
+        "application/gzip"
+            | "application/x-gzip"
+            | "application/x-gunzip"
+            | "application/gzip-compressed"
+    ) || (media == "application/octet-stream" && path.to_ascii_lowercase().ends_with(".gz"))
+}
+
+/// Decompress a gzip file, keeping at most `cap` bytes of what it holds (a gzip bomb costs
+/// no more than the cap). `cut` says the compressed bytes were already cut at the cap: their
+/// end is then missing, and what decompresses is kept as a truncated body. Corrupt data is a
+/// fatal error (the same next time).
+fn gunzip_capped(
+    compressed: &[u8],
+    cut: bool,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), AttemptError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    let mut reader = flate2::read::MultiGzDecoder::new(compressed).take(limit);
+    match reader.read_to_end(&mut out) {
+        Ok(_) => {}
+        Err(_) if cut => return Ok((out, true)),
+        Err(e) => return Err(AttemptError::Fatal(format!("corrupt gzip file: {e}"))),
+    }
+    if out.len() > cap {
+        out.truncate(cap);
+        return Ok((out, true));
+    }
+    Ok((out, cut))
 }
 
 /// Sort a client error into retryable, fatal, or refused by address policy.

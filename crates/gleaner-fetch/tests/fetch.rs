@@ -235,6 +235,105 @@ async fn a_corrupt_gzip_body_is_an_error_and_not_retried() {
     assert_eq!(server.requests().len(), 1);
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_files_are_decompressed_whatever_their_type_says() {
+    let sitemap = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+        <urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\
+        <url><loc>https://example.org/2024/01/k\u{f8}benhavn.html</loc></url></urlset>";
+    let zipped = gzip(sitemap.as_bytes());
+    let server = Server::start("127.0.0.1", move |r| {
+        let ct = match r.path.as_str() {
+            "/gzip/sitemap.xml.gz" => Some("application/gzip"),
+            "/x-gzip/sitemap.xml.gz" => Some("application/x-gzip"),
+            "/octet/sitemap.xml.gz" => Some("application/octet-stream"),
+            "/xml/sitemap.xml" => Some("text/xml"),
+            _ => None,
+        };
+        let reply = Reply::status(200).body(zipped.clone());
+        match ct {
+            Some(ct) => reply.header("Content-Type", ct),
+            None => reply,
+        }
+    })
+    .await;
+    let fetcher = fetcher(config());
+    for path in [
+        "/gzip/sitemap.xml.gz",
+        "/x-gzip/sitemap.xml.gz",
+        "/octet/sitemap.xml.gz",
+        "/xml/sitemap.xml",
+        "/untyped/sitemap.xml.gz",
+    ] {
+        let page = page(get(&fetcher, &server.url(path)).await);
+        assert_eq!(page.body, sitemap, "{path}");
+        assert!(!page.truncated, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_gzip_file_is_capped_after_decompression_and_corrupt_ones_are_errors() {
+    let bomb = gzip(&vec![b' '; 8 << 20]);
+    assert!(bomb.len() < 100_000, "{}", bomb.len());
+    let png = gzip(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR");
+    let server = Server::start("127.0.0.1", move |r| {
+        let body = match r.path.as_str() {
+            "/bomb.xml.gz" => bomb.clone(),
+            "/image.gz" => png.clone(),
+            _ => b"\x1f\x8b\x08\x00garbage-not-deflate".to_vec(),
+        };
+        Reply::status(200)
+            .header("Content-Type", "application/x-gzip")
+            .body(body)
+    })
+    .await;
+    let cap = 1 << 20;
+    let fetcher = fetcher(FetchConfig {
+        max_body_bytes: cap,
+        ..config()
+    });
+    let bomb = page(get(&fetcher, &server.url("/bomb.xml.gz")).await);
+    assert!(bomb.truncated);
+    assert_eq!(
+        bomb.body.len(),
+        cap,
+        "cut at the cap, counted after decompression"
+    );
+
+    match get(&fetcher, &server.url("/image.gz")).await {
+        Ok(FetchOutcome::Skipped { reason, .. }) => assert!(reason.contains("PNG"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+
+    let err = get(&fetcher, &server.url("/corrupt.xml.gz"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("gzip"), "{err}");
+    assert_eq!(server.hits("/corrupt.xml.gz").len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn octet_stream_that_is_not_a_gz_path_is_still_skipped() {
+    let zipped = gzip(b"<urlset/>");
+    let server = Server::start("127.0.0.1", move |_| {
+        Reply::status(200)
+            .header("Content-Type", "application/octet-stream")
+            .body(zipped.clone())
+    })
+    .await;
+    match get(&fetcher(config()), &server.url("/download")).await {
+        Ok(FetchOutcome::Skipped { reason, .. }) => {
+            assert!(reason.contains("application/octet-stream"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_drip_server_is_cut_off_by_the_total_timeout() {
     let server = Server::start("127.0.0.1", |_| {
