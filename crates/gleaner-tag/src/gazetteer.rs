@@ -51,6 +51,8 @@ pub struct Gazetteers {
     /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
     /// model feature only.
     geo_places: HashSet<String>,
+    /// Common English words, lowercase (`data/common_words.txt`): a model feature only.
+    common_words: HashSet<String>,
     /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
     geo_first: HashMap<String, usize>,
 }
@@ -67,6 +69,7 @@ const PERSON_TITLES: &str = include_str!("../data/person_titles.txt");
 const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
 const STOPWORDS: &str = include_str!("../data/stopwords.txt");
 const GEONAMES_CITIES: &str = include_str!("../data/geonames_cities.txt");
+const COMMON_WORDS: &str = include_str!("../data/common_words.txt");
 
 /// Non-comment, non-empty lines of a data file.
 fn lines(data: &str) -> impl Iterator<Item = &str> {
@@ -200,6 +203,7 @@ impl Gazetteers {
         }
         g.given_names = words(GIVEN_NAMES).map(fold_token).collect();
         g.stopwords = words(STOPWORDS).map(fold_token).collect();
+        g.common_words = words(COMMON_WORDS).map(str::to_string).collect();
         for line in lines(GEONAMES_CITIES) {
             let toks = tokenize(line.trim());
             let (Some(first), n) = (toks.first(), toks.len()) else {
@@ -210,6 +214,11 @@ impl Gazetteers {
             g.geo_places.insert(key_of(toks.iter().map(|t| t.text)));
         }
         g
+    }
+
+    /// Is this (lowercase) word a common English word ("service", "great")?
+    pub fn is_common_word(&self, lower: &str) -> bool {
+        self.common_words.contains(lower)
     }
 
     /// The length in tokens of the longest GeoNames city or town name that `tokens` starts

@@ -283,14 +283,33 @@ impl Tagger {
                 k += 1;
                 continue;
             };
-            let first = k;
+            let mut first = k;
             k += 1;
             while labels.get(k).is_some_and(|&l| l > 0 && l % 2 == 0) {
                 k += 1;
             }
-            let (Some(a), Some(b)) = (toks.get(first), toks.get(k - 1)) else {
+            let next = k;
+            // Punctuation at either end is not part of the name ("Pepsi !" in a review title);
+            // brackets are ("Mladost ( BJ )").
+            let wordless = |t: &Token<'_>| {
+                !t.text
+                    .chars()
+                    .any(|c| c.is_alphanumeric() || "()[]".contains(c))
+            };
+            while first < k && toks.get(k - 1).is_some_and(wordless) {
+                k -= 1;
+            }
+            while first < k && toks.get(first).is_some_and(wordless) {
+                first += 1;
+            }
+            let (Some(a), Some(b)) = (toks.get(first), toks.get(k.wrapping_sub(1))) else {
+                k = next;
                 continue;
             };
+            if first >= k {
+                k = next;
+                continue;
+            }
             let exact = rules
                 .iter()
                 .find(|r| r.whole_tokens && r.first == first && r.last == k);
@@ -357,6 +376,7 @@ impl Tagger {
                 confidence,
                 whole_tokens: true,
             });
+            k = next;
         }
         // Surer rule names replace the model's names they overlap; names inside hyphenated
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.

@@ -134,6 +134,8 @@ struct TokenInfo {
     misc_word: bool,
     alias: bool,
     sentence_start: bool,
+    /// A common English word in lowercase.
+    common: bool,
     /// GeoNames city label: 0 none, then B/I (1/2) capitalised, (3/4) lowercase, (5/6) other.
     geo: u8,
 }
@@ -346,6 +348,11 @@ pub(crate) fn sequence_features_with_rules(
             alias: gaz.person_alias(&[t.text]).is_some(),
             sentence_start: t.sentence_start,
             geo: geo.get(k).copied().unwrap_or(0),
+            common: false,
+        })
+        .map(|mut info| {
+            info.common = gaz.is_common_word(&info.lower);
+            info
         })
         .collect();
     let n = toks.len();
@@ -489,6 +496,23 @@ pub(crate) fn sequence_features_with_rules(
                     .done(),
             );
         }
+        // A common word capitalised is a name less often ("Great Service" in a review title).
+        let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));
+        f.push(
+            FeatureHash::new(44)
+                .num(u8::from(me.common))
+                .num(me.cap)
+                .num(u8::from(me.sentence_start) | u8::from(headline) << 1)
+                .done(),
+        );
+        f.push(
+            FeatureHash::new(45)
+                .num(common_at(-1))
+                .num(u8::from(me.common))
+                .num(common_at(1))
+                .num(me.cap)
+                .done(),
+        );
         // GeoNames cities and towns.
         if me.geo > 0 {
             f.push(FeatureHash::new(41).num(me.geo).num(me.gaz).done());
