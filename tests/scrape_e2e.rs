@@ -573,3 +573,67 @@ fn failures_are_clear_and_store_nothing() {
         "reading commands create no database"
     );
 }
+
+#[test]
+fn a_dynamic_views_post_is_read_from_its_post_feed() {
+    const PATH: &str = "/2024/03/wanderung-am-bodensee.html";
+    const FEED: &str = "/feeds/posts/default/2718281828459045235";
+    let server = TestServer::start();
+    let origin = server.url("");
+    let origin = origin.trim_end_matches('/');
+    let page = fixture("blogger/dynamic_views_post.html").replace("@ORIGIN@", origin);
+    // The page is a JavaScript shell: no post in its HTML.
+    assert!(!page.contains("Konstanz"));
+    server.set(PATH, Response::html(page));
+    server.set(
+        FEED,
+        Response::with_type(
+            200,
+            "application/json; charset=UTF-8",
+            fixture("blogger/dynamic_views_post_entry.json").replace("@ORIGIN@", origin),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url(PATH);
+    let article = scrape_json(dir.path(), &url);
+
+    assert_eq!(server.hits(FEED), 1, "the post feed entry was read");
+    assert_eq!(article["url"], url.as_str());
+    assert_eq!(article["title"], "Wanderung am Bodensee");
+    assert_eq!(article["author"], "Hanna Albrecht");
+    assert_eq!(article["blogger_post_id"], "2718281828459045235");
+    assert_eq!(article["published_at"], "2024-03-17T17:42:00Z");
+    assert_eq!(article["comments_count"], 3);
+    assert_eq!(article["language"], "de");
+    let labels: Vec<&str> = article["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        labels.contains(&"Wandern") && labels.contains(&"Bodensee"),
+        "{labels:?}"
+    );
+    let body = article["body"].as_str().unwrap();
+    let paragraphs: Vec<&str> = body.split("\n\n").collect();
+    assert_eq!(paragraphs.len(), 3, "{body}");
+    assert!(
+        paragraphs[0].starts_with("Am Samstag sind wir früh in Konstanz"),
+        "{body}"
+    );
+    assert!(paragraphs[2].contains("23 Kilometer"), "{body}");
+    for shell in ["Wird geladen", "JavaScript", "Flipcard", "Suchen"] {
+        assert!(!body.contains(shell), "{shell:?} in {body}");
+    }
+    assert_offsets_slice_the_body(&article);
+
+    // Stored once, under the page's URL.
+    let conn = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let (n, stored_url): (i64, String) = conn
+        .query_row("SELECT count(*), max(url) FROM articles", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, stored_url.as_str()), (1, url.as_str()));
+}

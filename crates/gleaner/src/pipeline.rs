@@ -1190,35 +1190,31 @@ async fn fetch_and_process(
     }
 }
 
-/// Dynamic Views pages carry no post in their HTML: take it from the post's feed entry.
+/// Dynamic Views pages carry no post in their HTML: take it from the post's feed entry, read
+/// first on the blog's own host (`/feeds/posts/default/<postId>`: the same host, rate limit and
+/// robots.txt as the page, and what widget code uses), else from www.blogger.com (the form the
+/// feeds themselves give as an entry's `self` link).
 async fn complete_from_feed(
     shared: &Shared,
     fetcher: &Fetcher,
     scraped: ScrapedArticle,
 ) -> ScrapedArticle {
-    let Some(feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
+    let Some(blogger_feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
         return scraped;
     };
-    debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
-    let Ok(FetchOutcome::Page(page)) = shared
-        .timed_fetch(
-            fetcher,
-            &feed_url,
-            &Validators::default(),
-            &shared.counters.fetch_nanos,
-        )
-        .await
-    else {
-        return scraped;
-    };
-    let Ok(Ok(feed)) = on_blocking_pool(&shared.counters, Stage::Process, move || {
-        blogger_feed::parse_feed(&page.body)
-    })
-    .await
-    else {
-        return scraped;
-    };
-    let Some(entry) = feed.entries.into_iter().next() else {
+    let same_host = scraped
+        .blogger_post_id
+        .as_deref()
+        .and_then(|post| same_host_post_feed_url(&scraped.url, post));
+    let mut entry = None;
+    for feed_url in same_host.into_iter().chain([blogger_feed_url]) {
+        debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
+        entry = read_post_entry(shared, fetcher, &feed_url).await;
+        if entry.is_some() {
+            break;
+        }
+    }
+    let Some(entry) = entry else {
         return scraped;
     };
     let mut from_feed = entry.article;
@@ -1230,6 +1226,55 @@ async fn complete_from_feed(
     from_feed.blog_id = from_feed.blog_id.or(scraped.blog_id);
     from_feed.blogger_post_id = from_feed.blogger_post_id.or(scraped.blogger_post_id);
     from_feed
+}
+
+/// `https://host/feeds/posts/default/<postId>?alt=json` on the page's own origin.
+fn same_host_post_feed_url(page_url: &str, post_id: &str) -> Option<String> {
+    let mut url = url::Url::parse(page_url).ok()?;
+    if !post_id.bytes().all(|b| b.is_ascii_digit()) || post_id.is_empty() {
+        return None;
+    }
+    url.set_path(&format!("/feeds/posts/default/{post_id}"));
+    url.set_query(Some("alt=json"));
+    url.set_fragment(None);
+    Some(url.into())
+}
+
+/// The first entry of a post feed that holds the post's content.
+async fn read_post_entry(
+    shared: &Shared,
+    fetcher: &Fetcher,
+    feed_url: &str,
+) -> Option<blogger_feed::FeedEntry> {
+    let outcome = shared
+        .timed_fetch(
+            fetcher,
+            feed_url,
+            &Validators::default(),
+            &shared.counters.fetch_nanos,
+        )
+        .await;
+    let page = match outcome {
+        Ok(FetchOutcome::Page(page)) => page,
+        Ok(other) => {
+            debug!(feed = %feed_url, ?other, "no post feed entry");
+            return None;
+        }
+        Err(e) => {
+            debug!(feed = %feed_url, "no post feed entry: {e}");
+            return None;
+        }
+    };
+    let feed = on_blocking_pool(&shared.counters, Stage::Process, move || {
+        blogger_feed::parse_feed(&page.body)
+    })
+    .await
+    .ok()?
+    .ok()?;
+    feed.entries
+        .into_iter()
+        .next()
+        .filter(|e| !e.article.blocks.is_empty())
 }
 
 async fn process_and_send(
@@ -1401,6 +1446,28 @@ fn write_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_post_feed_on_the_blogs_own_host() {
+        assert_eq!(
+            same_host_post_feed_url(
+                "https://hanna.blogspot.com/2024/03/a.html?m=1#more",
+                "2718281828459045235"
+            )
+            .as_deref(),
+            Some("https://hanna.blogspot.com/feeds/posts/default/2718281828459045235?alt=json")
+        );
+        assert_eq!(
+            same_host_post_feed_url("http://127.0.0.1:8080/x.html", "12").as_deref(),
+            Some("http://127.0.0.1:8080/feeds/posts/default/12?alt=json")
+        );
+        assert_eq!(
+            same_host_post_feed_url("https://a.example/x", "1/../2"),
+            None
+        );
+        assert_eq!(same_host_post_feed_url("https://a.example/x", ""), None);
+        assert_eq!(same_host_post_feed_url("not a url", "12"), None);
+    }
 
     #[test]
     fn a_decoded_feed_declares_utf8_so_it_is_not_decoded_twice() {
