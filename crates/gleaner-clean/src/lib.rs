@@ -105,11 +105,11 @@ fn clean_blocks(scraped: &ScrapedArticle) -> String {
             paragraphs.push(std::mem::take(&mut list));
         }
         match block.kind {
+            // A list item or heading with a `<br>` inside is judged line by line, like a
+            // paragraph, so that cleaning the cleaned body changes nothing.
             BlockKind::ListItem => {
                 let item = text::normalize_inline(&block.text);
-                if !item.is_empty() {
-                    list.push(Line::judged(item));
-                }
+                list.extend(item.lines().map(|l| Line::judged(l.to_string())));
             }
             BlockKind::Preformatted => {
                 let pre = text::normalize_preformatted(&block.text);
@@ -120,7 +120,12 @@ fn clean_blocks(scraped: &ScrapedArticle) -> String {
             BlockKind::Heading => {
                 let heading = text::normalize_inline(&block.text);
                 if !heading.is_empty() {
-                    paragraphs.push(vec![Line::judged(heading)]);
+                    paragraphs.push(
+                        heading
+                            .lines()
+                            .map(|l| Line::judged(l.to_string()))
+                            .collect(),
+                    );
                 }
             }
             BlockKind::Paragraph | BlockKind::Quote => {

@@ -355,5 +355,17 @@ fn counts_and_hash_follow_the_body() {
             gleaner_clean::content_hash(&cleaned.title, &cleaned.body)
         );
         assert_eq!(clean(&scraped), cleaned, "{}: not deterministic", f.file);
+        let again = clean(&ScrapedArticle {
+            title: Some(cleaned.title.clone()),
+            blocks: vec![gleaner_model::TextBlock::paragraph(cleaned.body.clone())],
+            ..ScrapedArticle::default()
+        });
+        assert_eq!(again.body, cleaned.body, "{}: not idempotent", f.file);
+        assert_eq!(
+            again.title, cleaned.title,
+            "{}: title not idempotent",
+            f.file
+        );
+        assert_eq!(again.content_hash, cleaned.content_hash);
     }
 }
