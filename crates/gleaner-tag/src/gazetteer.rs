@@ -224,7 +224,13 @@ impl Gazetteers {
     /// The length in tokens of the longest GeoNames city or town name that `tokens` starts
     /// with, in any letter case.
     pub fn longest_geo(&self, tokens: &[&str]) -> Option<usize> {
-        let max = *self.geo_first.get(&fold_token(tokens.first()?))?;
+        let first = tokens.first()?;
+        // Most words start no name: ask without folding when the word is already folded.
+        let max = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
+            *self.geo_first.get(&fold_token(first))?
+        } else {
+            *self.geo_first.get(*first)?
+        };
         (1..=max.min(tokens.len())).rev().find(|&len| {
             tokens
                 .get(..len)

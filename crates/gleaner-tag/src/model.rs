@@ -486,8 +486,11 @@ pub(crate) fn sequence_features_with_rules(
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
         if me.cap != 0 && me.cap != 4 {
-            let cap_mid = doc.seen_capitalised(t.text);
-            let lower = doc.seen_lowercase(t.text);
+            let (lower, cap_mid) = if me.lower.contains('\u{2019}') {
+                doc.seen_folded(&me.lower.replace('\u{2019}', "'"))
+            } else {
+                doc.seen_folded(&me.lower)
+            };
             f.push(
                 FeatureHash::new(40)
                     .num(me.cap)

@@ -97,6 +97,15 @@ impl DocContext {
         self.lowercase.contains(&fold_token(word))
     }
 
+    /// [`DocContext::seen_lowercase`] and [`DocContext::seen_capitalised`] of a word already
+    /// folded ([`fold_token`]).
+    pub fn seen_folded(&self, folded: &str) -> (bool, bool) {
+        (
+            self.lowercase.contains(folded),
+            self.capitalised_mid.contains(folded),
+        )
+    }
+
     /// Was this word seen capitalised mid-sentence?
     pub fn seen_capitalised(&self, word: &str) -> bool {
         self.capitalised_mid.contains(&fold_token(word))
