@@ -20,6 +20,9 @@
 //! - `language`: the gold `language` (when given; else the page's declared language);
 //! - `title`: the cleaned title is the gold `title`.
 //!
+//! Every entry of kind `feed` is read with `parse_feed`, and each full-content entry cleaned
+//! and checked for `boilerplate` and `kept` as above; the languages found are listed.
+//!
 //! One line per page, then a total. Exit status: 0 when every check passes, 1 when some
 //! fail, 2 when the directory or its gold file is missing (a clone of the project has no
 //! `../shared`; this command is for CI and developers who have it).
@@ -28,11 +31,13 @@
 #[allow(dead_code)]
 mod ui_strings;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gleaner_clean::{clean, is_boilerplate_line, normalize_inline};
-use gleaner_model::BlockKind;
+use gleaner_model::{BlockKind, ScrapedArticle};
+use gleaner_scrape::blogger_feed::parse_feed;
 use serde_json::Value;
 
 fn collapse(s: &str) -> String {
@@ -116,42 +121,12 @@ fn eval_post(dir: &Path, g: &Value) -> PageResult {
         check(!body.contains(x), format!("excluded text present: {x:?}"));
     }
 
-    // No interface string of any language, and nothing the cleaner itself calls boilerplate.
-    let known: Vec<(&str, String)> = ui_strings::UI_STRINGS
-        .iter()
-        .flat_map(|(code, lines)| lines.iter().map(move |l| (*code, fold(l))))
-        .collect();
-    let mut furniture = Vec::new();
-    for line in cleaned.body.lines() {
-        let f = fold(line);
-        if let Some((code, _)) = known.iter().find(|(_, k)| *k == f) {
-            furniture.push(format!("{code}: {line:?}"));
-        } else if is_boilerplate_line(line) {
-            furniture.push(format!("{line:?}"));
-        }
-    }
+    let furniture = furniture_lines(&cleaned.body);
     check(
         furniture.is_empty(),
         format!("boilerplate left: {}", furniture.join(", ")),
     );
-
-    // No real sentence lost: every non-boilerplate line of six words or more survives.
-    let mut lost = Vec::new();
-    let mut sentences = 0;
-    for b in &scraped.blocks {
-        if b.kind == BlockKind::Preformatted {
-            continue;
-        }
-        for line in normalize_inline(&b.text).lines() {
-            if line.split_whitespace().count() < 6 || is_boilerplate_line(line) {
-                continue;
-            }
-            sentences += 1;
-            if !body.contains(&collapse(line)) {
-                lost.push(short(line));
-            }
-        }
-    }
+    let (sentences, lost) = lost_lines(&scraped, &body);
     check(
         lost.is_empty(),
         format!("lost {} line(s): {}", lost.len(), lost.join(", ")),
@@ -196,6 +171,101 @@ fn eval_post(dir: &Path, g: &Value) -> PageResult {
     r
 }
 
+/// Lines of `body` that are one of Blogger's interface strings (in any language of the
+/// table) or that the cleaner itself calls boilerplate.
+fn furniture_lines(body: &str) -> Vec<String> {
+    let known: Vec<(&str, String)> = ui_strings::UI_STRINGS
+        .iter()
+        .flat_map(|(code, lines)| lines.iter().map(move |l| (*code, fold(l))))
+        .collect();
+    let mut furniture = Vec::new();
+    for line in body.lines() {
+        let f = fold(line);
+        if let Some((code, _)) = known.iter().find(|(_, k)| *k == f) {
+            furniture.push(format!("{code}: {line:?}"));
+        } else if is_boilerplate_line(line) {
+            furniture.push(format!("{line:?}"));
+        }
+    }
+    furniture
+}
+
+/// Every line of the scraped blocks that reads as a sentence (six words or more) and is not
+/// boilerplate, and those of them missing from the collapsed `body`.
+fn lost_lines(scraped: &ScrapedArticle, body: &str) -> (usize, Vec<String>) {
+    let mut lost = Vec::new();
+    let mut sentences = 0;
+    for b in &scraped.blocks {
+        if b.kind == BlockKind::Preformatted {
+            continue;
+        }
+        for line in normalize_inline(&b.text).lines() {
+            if line.split_whitespace().count() < 6 || is_boilerplate_line(line) {
+                continue;
+            }
+            sentences += 1;
+            if !body.contains(&collapse(line)) {
+                lost.push(short(line));
+            }
+        }
+    }
+    (sentences, lost)
+}
+
+/// Clean every full-content entry of a feed: no furniture left, no sentence lost.
+fn eval_feed(dir: &Path, g: &Value) -> PageResult {
+    let mut r = PageResult {
+        shown: String::new(),
+        checks: 0,
+        failures: Vec::new(),
+        summary: String::new(),
+    };
+    let file = g["file"].as_str().unwrap_or_default();
+    let page = match std::fs::read(dir.join(file))
+        .map_err(|e| e.to_string())
+        .and_then(|b| parse_feed(&String::from_utf8_lossy(&b)).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            r.checks += 1;
+            r.failures.push(format!("unreadable: {e}"));
+            return r;
+        }
+    };
+    let mut languages: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut entries, mut words) = (0, 0);
+    for entry in page.entries.iter().filter(|e| e.full_content) {
+        entries += 1;
+        let cleaned = clean(&entry.article);
+        words += cleaned.word_count;
+        *languages
+            .entry(cleaned.language.clone().unwrap_or_else(|| "-".into()))
+            .or_default() += 1;
+        let furniture = furniture_lines(&cleaned.body);
+        let (_, lost) = lost_lines(&entry.article, &collapse(&cleaned.body));
+        r.checks += 2;
+        if !furniture.is_empty() {
+            r.failures.push(format!(
+                "{}: boilerplate left: {}",
+                entry.url,
+                furniture.join(", ")
+            ));
+        }
+        if !lost.is_empty() {
+            r.failures
+                .push(format!("{}: lost {}", entry.url, lost.join(", ")));
+        }
+        r.shown
+            .push_str(&format!("title: {}\n\n{}\n\n", cleaned.title, cleaned.body));
+    }
+    let langs: Vec<String> = languages.iter().map(|(l, n)| format!("{l}x{n}")).collect();
+    r.summary = format!(
+        "entries={entries:<3} words={words:<6} languages={}",
+        langs.join(" ")
+    );
+    r
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<_> = std::env::args_os().skip(1).collect();
     let show = args.iter().any(|a| a == "--show");
@@ -227,9 +297,13 @@ fn main() -> ExitCode {
     };
     let entries = gold.as_array().cloned().unwrap_or_default();
     let (mut pages, mut pages_ok, mut checks, mut failed) = (0, 0, 0, 0);
-    for g in entries.iter().filter(|g| g["kind"] == "post") {
+    let evaluated = entries.iter().filter_map(|g| match g["kind"].as_str() {
+        Some("post") => Some((g, eval_post(&dir, g))),
+        Some("feed") => Some((g, eval_feed(&dir, g))),
+        _ => None,
+    });
+    for (g, r) in evaluated {
         let file = g["file"].as_str().unwrap_or_default();
-        let r = eval_post(&dir, g);
         pages += 1;
         checks += r.checks;
         failed += r.failures.len();
@@ -247,7 +321,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "total: {pages_ok}/{pages} pages clean, {}/{checks} checks passed",
+        "total: {pages_ok}/{pages} pages and feeds clean, {}/{checks} checks passed",
         checks - failed
     );
     if pages == 0 {
