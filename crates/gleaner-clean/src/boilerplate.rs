@@ -444,18 +444,22 @@ static SORTED_PHRASES: LazyLock<Vec<(&'static str, bool)>> = LazyLock::new(|| {
 
 /// Phrase shapes that can start at any point of a boilerplate line ("12 comments:",
 /// "(Atom)", "Simple theme.", "Theme images by Someone.").
-static PREFIX_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+static PREFIX_PATTERNS: LazyLock<Vec<(Regex, bool)>> = LazyLock::new(|| {
     [
-        r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[eya]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|opmerking|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b",
-        r"^\(atom\)",
-        // The time of a byline on a line of its own: "at 9:35 AM", "um 21:11", "di 09.35".
-        r"^(at|um|a las|en|à|às|à\(s\)|alle|o|di|pada|om|в|на) \d{1,2}[:.]\d{2}( ?[ap]\.?m\.?)?",
-        r"^(thème|tema|thema|motyw) (simple|picture window|awesome inc\.?|watermark|filigrane|marca de agua|ethereal|travel|voyage|viajes|contempo|soho|emporio|notable|essential)\b",
-        r"^(simple|watermark|picture window|awesome inc\.?|ethereal|travel|contempo|soho|emporio|notable|essential|dynamic views) (theme|motyw|thema|tema|thème)\b",
-        r"^(theme images by|designbilder von|imágenes del tema|images de thèmes de|obrazy motywu|imagens de tema por|immagini dei temi di|gambar tema oleh) [^.]{1,60}\.?",
+        (r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[eya]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|opmerking|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b", true),
+        (r"^\(atom\)", true),
+        // A byline followed by more furniture on the same line: "Posted by Anna at 9:35 AM
+        // No comments: Email This BlogThis! …" (a classic post footer pasted as one line).
+        (r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door)\s[^.!?:]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?", true),
+        // The time of a byline on its own: "at 9:35 AM", "um 21:11", "di 09.35". Weak: a
+        // timetable line "at 9:35" stays unless it sits among furniture.
+        (r"^(at|um|a las|en|à|às|à\(s\)|alle|o|di|pada|om|в|на) \d{1,2}[:.]\d{2}( ?[ap]\.?m\.?)?", false),
+        (r"^(thème|tema|thema|motyw) (simple|picture window|awesome inc\.?|watermark|filigrane|marca de agua|ethereal|travel|voyage|viajes|contempo|soho|emporio|notable|essential)\b", true),
+        (r"^(simple|watermark|picture window|awesome inc\.?|ethereal|travel|contempo|soho|emporio|notable|essential|dynamic views) (theme|motyw|thema|tema|thème)\b", true),
+        (r"^(theme images by|designbilder von|imágenes del tema|images de thèmes de|obrazy motywu|imagens de tema por|immagini dei temi di|gambar tema oleh) [^.]{1,60}\.?", true),
     ]
     .iter()
-    .filter_map(|p| Regex::new(p).ok())
+    .filter_map(|(p, strong)| Regex::new(p).ok().map(|re| (re, *strong)))
     .collect()
 });
 
@@ -584,9 +588,8 @@ fn consumed_by_phrases(folded: &str) -> Option<bool> {
         let advance = match_phrase(rest).or_else(|| {
             PREFIX_PATTERNS
                 .iter()
-                .find_map(|re| re.find(rest).map(|m| m.end()))
-                .filter(|&n| n > 0)
-                .map(|n| (n, true))
+                .find_map(|(re, strong)| re.find(rest).map(|m| (m.end(), *strong)))
+                .filter(|&(n, _)| n > 0)
         });
         let (n, strong) = advance?;
         matched = Some(matched.unwrap_or(false) | strong);

@@ -440,3 +440,22 @@ fn network_names_go_only_among_furniture() {
         "Facebook\n\nThe company reported its results on Wednesday.\n\nTwitter\nEmail"
     );
 }
+
+#[test]
+fn a_lone_time_goes_only_among_furniture() {
+    let footer = article(vec![
+        TextBlock::paragraph("The ferry is back."),
+        TextBlock::paragraph("Posted by Nora\nat 9:35 AM\nNo comments:"),
+    ]);
+    assert_eq!(clean(&footer).body, "The ferry is back.");
+    let timetable = article(vec![
+        block(BlockKind::ListItem, "First ferry"),
+        block(BlockKind::ListItem, "at 9:35"),
+        block(BlockKind::ListItem, "Last ferry"),
+        block(BlockKind::ListItem, "at 18:10"),
+    ]);
+    assert_eq!(
+        clean(&timetable).body,
+        "First ferry\nat 9:35\nLast ferry\nat 18:10"
+    );
+}
