@@ -1,5 +1,8 @@
 //! Blogger furniture that survives extraction: comment counters, "Post a Comment", share rows,
-//! post navigation, feed links, "Powered by Blogger." — in the languages Blogger is used in.
+//! post navigation, feed links, "Powered by Blogger." — in the languages Blogger is used in:
+//! English, German, Spanish, French, Portuguese, Italian, Polish, Dutch, Indonesian, Turkish
+//! and Russian in full (classic layouts and current themes; `tests/ui_strings.rs` checks
+//! every string), with the commonest strings in Ukrainian and the Scandinavian languages.
 //!
 //! A line is boilerplate only when it is made *entirely* of such phrases (and separators), or
 //! matches one of a few whole-line shapes (a "Note: … blog …" comment notice, a feed link ending
