@@ -23,6 +23,10 @@
 //! Every entry of kind `feed` is read with `parse_feed`, and each full-content entry cleaned
 //! and checked for `boilerplate` and `kept` as above; the languages found are listed.
 //!
+//! When the article-extraction benchmark is next to it (`DIR/../aeb-dev`), its 88 real pages
+//! are scraped and cleaned too, and every ground-truth line of six words or more that the
+//! scraper found must still be in the cleaned body: cleaning loses no real sentence.
+//!
 //! One line per page, then a total. Exit status: 0 when every check passes, 1 when some
 //! fail, 2 when the directory or its gold file is missing (a clone of the project has no
 //! `../shared`; this command is for CI and developers who have it).
@@ -266,6 +270,56 @@ fn eval_feed(dir: &Path, g: &Value) -> PageResult {
     r
 }
 
+/// The article-extraction benchmark next to the Blogger pages (`../aeb-dev`): 88 real pages
+/// in several languages with their ground-truth text. Cleaning must not lose any of it: every
+/// ground-truth line (six words or more) the scraper found must still be in the cleaned body.
+/// Returns (pages, lines checked, lines lost), printing each page that lost something.
+fn eval_aeb(dir: &Path) -> Option<(usize, usize, usize)> {
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground-truth.json")).ok()?).ok()?;
+    let truth = truth.as_object()?;
+    let (mut pages, mut checked, mut lost_total) = (0, 0, 0);
+    for (id, entry) in truth {
+        let Ok(file) = std::fs::File::open(dir.join("html").join(format!("{id}.html.gz"))) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        if std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes).is_err()
+        {
+            continue;
+        }
+        let html = String::from_utf8_lossy(&bytes);
+        let scraped = gleaner_scrape::extract(&html, "https://example.com/article");
+        let scraped_text = collapse(
+            &scraped
+                .blocks
+                .iter()
+                .map(|b| normalize_inline(&b.text))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let body = collapse(&clean(&scraped).body);
+        pages += 1;
+        let mut lost = Vec::new();
+        let gold = entry["articleBody"].as_str().unwrap_or_default();
+        for line in normalize_inline(gold).lines() {
+            let line = collapse(line);
+            if line.split_whitespace().count() < 6 || !scraped_text.contains(&line) {
+                continue;
+            }
+            checked += 1;
+            if !body.contains(&line) {
+                lost.push(short(&line));
+            }
+        }
+        if !lost.is_empty() {
+            println!("{id:.16}… lost {}: {}", lost.len(), lost.join(", "));
+        }
+        lost_total += lost.len();
+    }
+    Some((pages, checked, lost_total))
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<_> = std::env::args_os().skip(1).collect();
     let show = args.iter().any(|a| a == "--show");
@@ -324,11 +378,25 @@ fn main() -> ExitCode {
         "total: {pages_ok}/{pages} pages and feeds clean, {}/{checks} checks passed",
         checks - failed
     );
+    let aeb = dir.join("../aeb-dev");
+    let mut aeb_lost = 0;
+    if aeb.is_dir() {
+        match eval_aeb(&aeb) {
+            Some((n, checked, lost)) => {
+                aeb_lost = lost;
+                println!(
+                    "aeb-dev: {n} pages, {} of {checked} ground-truth lines the scraper found are in the cleaned body",
+                    checked - lost
+                );
+            }
+            None => println!("aeb-dev: {} unreadable, skipped", aeb.display()),
+        }
+    }
     if pages == 0 {
         eprintln!("clean_eval: {} lists no post pages", gold_path.display());
         return ExitCode::from(2);
     }
-    if failed == 0 {
+    if failed == 0 && aeb_lost == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
