@@ -179,6 +179,16 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// Bytes this process has handed to `write()` (Linux `/proc/self/io`, `wchar`): the WAL
+/// frames and checkpoint copies an insert costs, the same on every run however busy the
+/// machine.
+fn bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
@@ -230,6 +240,7 @@ fn insert(
     let mut body_bytes = 0usize;
     let mut done = 0;
     let cpu_start = cpu_seconds();
+    let written_start = bytes_written();
     while done < n {
         let batch: Vec<_> = (done..n.min(done + batch_size))
             .map(|i| (synthetic_article(i, &mut rng, entities), None))
@@ -241,6 +252,9 @@ fn insert(
         done += batch.len();
     }
     let cpu = cpu_start.zip(cpu_seconds()).map(|(a, b)| b - a);
+    let written = written_start
+        .zip(bytes_written())
+        .map(|(a, b)| b.saturating_sub(a));
     store
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -259,6 +273,13 @@ fn insert(
         println!(
             "insert CPU               {cpu:.1} s, {:.0} articles per CPU second",
             n as f64 / cpu
+        );
+    }
+    if let Some(written) = written {
+        println!(
+            "insert writes            {:.0} MB, {} bytes/article",
+            written as f64 / 1e6,
+            written / n.max(1) as u64
         );
     }
     println!(

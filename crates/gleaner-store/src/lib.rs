@@ -355,6 +355,9 @@ impl Store {
     }
 
     fn from_connection(mut conn: rusqlite::Connection) -> Result<Self> {
+        // The writer alone keeps about 20 statements prepared (lookups, inserts, the mention
+        // inserts of several sizes); the default of 16 would re-prepare them again and again.
+        conn.set_prepared_statement_cache_capacity(64);
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         Ok(Store { conn })

@@ -3,6 +3,8 @@
 //! Every value a user gives is bound as a parameter; the SQL text is assembled only from
 //! fixed fragments chosen by which filters are present.
 
+use std::collections::{HashMap, HashSet};
+
 use gleaner_model::{Article, Entity};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -191,7 +193,9 @@ impl Store {
         let mut rows = st
             .query(params_from_iter(sql.params.iter()))
             .map_err(|e| fail("running a search", e))?;
+        let mut found = false;
         while let Some(row) = rows.next().map_err(|e| fail("reading search results", e))? {
+            found = true;
             let hit = (|| {
                 Ok::<_, rusqlite::Error>(SearchHit {
                     id: row.get(0)?,
@@ -205,6 +209,15 @@ impl Store {
             })()
             .context("reading a search hit")?;
             f(hit)?;
+        }
+        if let (false, Some(terms)) = (found, terms) {
+            // SQLite may answer a join with an empty table without ever handing the MATCH
+            // expression to FTS5 (an empty database does), so bad syntax would pass as "no
+            // hits". Nothing found: have FTS5 parse the expression on its own.
+            self.conn
+                .prepare_cached("SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?1 LIMIT 1")
+                .and_then(|mut st| st.query_row([terms], |_| Ok(())).optional())
+                .map_err(|e| fail("checking the search syntax", e))?;
         }
         Ok(())
     }
@@ -307,7 +320,10 @@ impl Store {
             .as_deref()
             .map(str::trim)
             .filter(|w| !w.is_empty());
-        if query.since.is_none() && with.is_none() {
+        if let Some(with) = with {
+            return self.co_mentioned(with, query);
+        }
+        if query.since.is_none() {
             // The counters on `entities` answer this without reading `mentions`.
             sql.push(
                 "SELECT kind, name, mention_count, article_count FROM entities
@@ -317,53 +333,23 @@ impl Store {
                 sql.push(" AND kind = ?").bind(kind);
             }
             sql.push(" ORDER BY mention_count DESC, article_count DESC, name");
-        } else {
-            // The articles in question (published since, or mentioning WITH, or both), then
-            // their mentions grouped by entity id; names are looked up for the groups only.
-            sql.push("WITH arts (id) AS (");
-            match (with, &query.since) {
-                (Some(with), since) => {
-                    sql.push("SELECT DISTINCT article_id FROM mentions WHERE entity_id IN (");
-                    push_entity_ids(&mut sql, with, None);
-                    sql.push(")");
-                    if let Some(since) = since {
-                        sql.push(
-                            " AND article_id IN (SELECT id FROM articles WHERE published_at >= ?)",
-                        )
-                        .bind(crate::convert::time_text(since));
-                    }
-                }
-                (None, Some(since)) => {
-                    sql.push("SELECT id FROM articles WHERE published_at >= ?")
-                        .bind(crate::convert::time_text(since));
-                }
-                (None, None) => {
-                    sql.push("SELECT id FROM articles");
-                }
-            }
+        } else if let Some(since) = &query.since {
+            // The articles published since, then their mentions grouped by entity id; names
+            // are looked up for the groups only.
             sql.push(
-                "), counts (entity_id, mentions, articles) AS (
+                "WITH arts (id) AS (SELECT id FROM articles WHERE published_at >= ?),
+                 counts (entity_id, mentions, articles) AS (
                      SELECT m.entity_id, count(*), count(DISTINCT m.article_id)
-                       FROM arts CROSS JOIN mentions m ON m.article_id = arts.id",
-            );
-            if let Some(with) = with {
-                sql.push(" WHERE m.entity_id NOT IN (");
-                push_entity_ids(&mut sql, with, None);
-                sql.push(")");
-            }
-            sql.push(
-                " GROUP BY m.entity_id)
+                       FROM arts CROSS JOIN mentions m ON m.article_id = arts.id
+                      GROUP BY m.entity_id)
                  SELECT e.kind, e.name, c.mentions, c.articles
                    FROM counts c JOIN entities e ON e.id = c.entity_id WHERE 1",
-            );
+            )
+            .bind(crate::convert::time_text(since));
             if let Some(kind) = kind {
                 sql.push(" AND e.kind = ?").bind(kind);
             }
-            sql.push(if with.is_some() {
-                " ORDER BY c.articles DESC, c.mentions DESC, e.name"
-            } else {
-                " ORDER BY c.mentions DESC, c.articles DESC, e.name"
-            });
+            sql.push(" ORDER BY c.mentions DESC, c.articles DESC, e.name");
         }
         sql.push(" LIMIT ?").bind(limit_value(query.top));
         let mut st = self
@@ -382,6 +368,109 @@ impl Store {
             .context("counting entities")?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading entity counts")
+    }
+
+    /// `entities --with NAME`: the entities mentioned in the articles that mention NAME
+    /// (published since, if given), ranked by the number of such articles, then mentions,
+    /// then name; NAME's own entities left out.
+    ///
+    /// The articles' mentions (a common name brings a few hundred thousand) are counted here,
+    /// in one pass over the rows SQLite reads in article order, rather than by an SQL
+    /// `GROUP BY` that would sort them all first: four times faster. Names and kinds are read
+    /// for the few entities at the top only.
+    fn co_mentioned(&self, with: &str, query: &EntityQuery) -> Result<Vec<EntityCount>> {
+        let mut ids = Sql::default();
+        push_entity_ids(&mut ids, with, None);
+        let with_ids: HashSet<i64> = self
+            .conn
+            .prepare_cached(&ids.text)
+            .and_then(|mut st| {
+                st.query_map(params_from_iter(ids.params.iter()), |r| r.get(0))?
+                    .collect()
+            })
+            .context("looking up the entities of --with")?;
+        if with_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The articles (in id order), and for each its mentions: a CROSS JOIN keeps that
+        // nesting, so the rows of one article come together.
+        let mut sql = Sql::default();
+        sql.push(
+            "SELECT m.article_id, m.entity_id
+               FROM (SELECT DISTINCT article_id FROM mentions WHERE entity_id IN (",
+        );
+        push_entity_ids(&mut sql, with, None);
+        sql.push(")");
+        if let Some(since) = &query.since {
+            sql.push(" AND article_id IN (SELECT id FROM articles WHERE published_at >= ?)")
+                .bind(crate::convert::time_text(since));
+        }
+        sql.push(") arts CROSS JOIN mentions m ON m.article_id = arts.article_id");
+        // entity id -> (mentions, articles, the last article counted)
+        let mut counts: HashMap<i64, (u64, u64, i64)> = HashMap::new();
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(&sql.text)
+                .context("preparing the co-mention scan")?;
+            let mut rows = st
+                .query(params_from_iter(sql.params.iter()))
+                .context("reading co-mentions")?;
+            while let Some(row) = rows.next().context("reading co-mentions")? {
+                let article: i64 = row.get(0).context("reading co-mentions")?;
+                let entity: i64 = row.get(1).context("reading co-mentions")?;
+                let c = counts.entry(entity).or_insert((0, 0, i64::MIN));
+                c.0 += 1;
+                if c.2 != article {
+                    c.1 += 1;
+                    c.2 = article;
+                }
+            }
+        }
+        let mut ranked: Vec<(i64, u64, u64)> = counts
+            .into_iter()
+            .filter(|(id, _)| !with_ids.contains(id))
+            .map(|(id, (mentions, articles, _))| (id, mentions, articles))
+            .collect();
+        ranked.sort_unstable_by(|a, b| (b.2, b.1, a.0).cmp(&(a.2, a.1, b.0)));
+        // Read names (and kinds) down the ranking until `top` entities of the kind asked
+        // for are found, and then those tied with the last one, so ties sort by name.
+        let mut name_of = self
+            .conn
+            .prepare_cached("SELECT kind, name FROM entities WHERE id = ?1")
+            .context("preparing the entity lookup")?;
+        let mut out: Vec<EntityCount> = Vec::new();
+        for (id, mentions, articles) in ranked {
+            if query.top > 0
+                && out.len() >= query.top
+                && out
+                    .last()
+                    .is_some_and(|l| (l.articles, l.mentions) != (articles, mentions))
+            {
+                break;
+            }
+            let (kind, name) = name_of
+                .query_row([id], |r| Ok((entity_kind(r, 0)?, r.get::<_, String>(1)?)))
+                .with_context(|| format!("reading entity {id}"))?;
+            if query.kind.is_some_and(|k| k != kind) {
+                continue;
+            }
+            out.push(EntityCount {
+                kind,
+                name,
+                mentions,
+                articles,
+            });
+        }
+        out.sort_by(|a, b| {
+            (b.articles, b.mentions)
+                .cmp(&(a.articles, a.mentions))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        if query.top > 0 {
+            out.truncate(query.top);
+        }
+        Ok(out)
     }
 
     /// Counts for `gleaner stats`.
@@ -874,6 +963,34 @@ mod tests {
     }
 
     #[test]
+    fn bad_full_text_syntax_is_a_bad_query_error_on_an_empty_database_too() {
+        let (_dir, _path, store) = temp_store();
+        for bad in ["\"unbalanced", "AND OR", "nosuchcolumn:word"] {
+            let mut with_filters = terms(bad);
+            with_filters.entities = vec!["Putin".into()];
+            with_filters.label = Some("Iran".into());
+            with_filters.limit = 5;
+            for q in [terms(bad), with_filters] {
+                match store.search(&q) {
+                    Err(StoreError::BadQuery { query, .. }) => assert_eq!(query, bad),
+                    other => panic!("{q:?}: expected BadQuery, got {other:?}"),
+                }
+                let mut exported = 0;
+                match store.for_each_article(&q, |_| {
+                    exported += 1;
+                    Ok(())
+                }) {
+                    Err(StoreError::BadQuery { .. }) => {}
+                    other => panic!("{q:?}: expected BadQuery from export, got {other:?}"),
+                }
+                assert_eq!(exported, 0);
+            }
+        }
+        // Good syntax on an empty database: no rows, no error.
+        assert!(store.search(&terms("nuclear")).unwrap().is_empty());
+    }
+
+    #[test]
     fn injection_shaped_input_is_harmless() {
         let (_dir, mut store, _) = filled();
         let nasty = [
@@ -1023,6 +1140,98 @@ mod tests {
         let orgs = with_since(2022, Some(EntityKind::Organization));
         assert_eq!(orgs.len(), 1);
         assert_eq!(orgs[0].name, "Kremlin");
+    }
+
+    /// `entities --with` as plain SQL, the definition the store's one-pass count must match.
+    fn co_mentioned_by_sql(store: &Store, q: &EntityQuery) -> Vec<crate::EntityCount> {
+        let with = q.with.as_deref().unwrap();
+        let since = q.since.as_ref().map(crate::convert::time_text);
+        let sql = r#"
+            WITH w (id) AS (SELECT id FROM entities WHERE name = ?1 COLLATE NOCASE
+                            UNION SELECT entity_id FROM entity_aliases WHERE alias = ?1 COLLATE NOCASE),
+                 arts (id) AS (SELECT DISTINCT m.article_id FROM mentions m JOIN articles a ON a.id = m.article_id
+                                WHERE m.entity_id IN w AND (?2 IS NULL OR a.published_at >= ?2))
+            SELECT e.kind, e.name, count(*), count(DISTINCT m.article_id)
+              FROM mentions m JOIN entities e ON e.id = m.entity_id
+             WHERE m.article_id IN arts AND m.entity_id NOT IN w AND (?3 IS NULL OR e.kind = ?3)
+             GROUP BY m.entity_id
+             ORDER BY 4 DESC, 3 DESC, 2
+             LIMIT ?4"#;
+        let mut st = store.connection().prepare(sql).unwrap();
+        st.query_map(
+            rusqlite::params![
+                with,
+                since,
+                q.kind.map(|k| k.as_str()),
+                super::limit_value(q.top)
+            ],
+            |r| {
+                Ok(crate::EntityCount {
+                    kind: crate::convert::entity_kind(r, 0)?,
+                    name: r.get(1)?,
+                    mentions: super::count(r.get(2)?),
+                    articles: super::count(r.get(3)?),
+                })
+            },
+        )
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn entities_with_agrees_with_its_sql_definition() {
+        let (_dir, mut store, _) = filled();
+        // More articles, with ties, repeated mentions and entities of several kinds.
+        let places = ["Tehran", "Vienna", "Moscow", "Geneva", "Doha"];
+        let batch: Vec<_> = (0..40)
+            .map(|n| {
+                let a = places[n % 5];
+                let b = places[(n / 5) % 5];
+                let body = format!(
+                    "Item {n}: {a} and {b} talks. Ali Bagheri went to {a}; Kremlin said so."
+                );
+                let mut article = tagged(
+                    &format!("https://news.example.org/more/{n}.html"),
+                    &format!("More {n}"),
+                    &body,
+                    &[
+                        (a, EntityKind::Location, a),
+                        (b, EntityKind::Location, b),
+                        ("Ali Bagheri", EntityKind::Person, "Ali Bagheri"),
+                        ("Kremlin", EntityKind::Organization, "Kremlin"),
+                    ],
+                );
+                article.published_at = Some(
+                    Utc.with_ymd_and_hms(2023, 1 + u32::try_from(n % 12).unwrap(), 1, 0, 0, 0)
+                        .unwrap(),
+                );
+                (article, None)
+            })
+            .collect();
+        store.upsert_articles(&batch).unwrap();
+        for with in ["Tehran", "ali bagheri", "Kremlin", "Putin", "nobody at all"] {
+            for top in [0, 1, 2, 3, 20] {
+                for kind in [None, Some(EntityKind::Location), Some(EntityKind::Person)] {
+                    for since in [
+                        None,
+                        Some(Utc.with_ymd_and_hms(2023, 6, 1, 0, 0, 0).unwrap()),
+                    ] {
+                        let q = EntityQuery {
+                            kind,
+                            top,
+                            since,
+                            with: Some(with.into()),
+                        };
+                        assert_eq!(
+                            store.top_entities(&q).unwrap(),
+                            co_mentioned_by_sql(&store, &q),
+                            "{q:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! A canonical URL that points at the site's home page from an article that is not the home
 //! page is ignored (a template's mistake that would otherwise merge a whole site into a row).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use gleaner_model::{Article, Entity, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -49,11 +49,14 @@ impl Store {
         // others are written as they come.
         let mut done: Vec<Option<Upserted>> = vec![None; batch.len()];
         let mut pending = PendingInserts::default();
+        // Entity ids, aliases and counter changes of the whole batch: the counters are
+        // updated once per entity, just before the commit.
+        let mut mentions = MentionWriter::default();
         for (index, (article, source_id)) in batch.iter().enumerate() {
             let keys = identity_keys(article);
             if keys.iter().any(|k| pending.keys.contains(k)) {
                 // The same article twice in one batch: the first must be in the table first.
-                pending.flush(&tx, batch, &mut done, &now)?;
+                pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
             }
             let wrap = |source| batch_error(batch, index, source);
             match plan(&tx, article).map_err(wrap)? {
@@ -64,7 +67,8 @@ impl Store {
                     });
                 }
                 Plan::Update(id) => {
-                    apply_update(&tx, id, article, *source_id, &now).map_err(wrap)?;
+                    apply_update(&tx, id, article, *source_id, &now, &mut mentions)
+                        .map_err(wrap)?;
                     done[index] = Some(Upserted {
                         id,
                         outcome: UpsertOutcome::Updated,
@@ -76,7 +80,8 @@ impl Store {
                 }
             }
         }
-        pending.flush(&tx, batch, &mut done, &now)?;
+        pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
+        mentions.apply_counts(&tx)?;
         tx.commit().context("committing a batch")?;
         done.into_iter()
             .enumerate()
@@ -197,12 +202,16 @@ fn plan(conn: &Connection, article: &Article) -> Result<Plan> {
 }
 
 /// Replace a stored article's fields, labels and mentions.
-fn apply_update(
+///
+/// The new mentions are in the table when it returns (a later delete must find them); their
+/// counts wait in `mentions` for [`MentionWriter::apply_counts`].
+fn apply_update<'a>(
     conn: &Connection,
     id: i64,
-    article: &Article,
+    article: &'a Article,
     source_id: Option<i64>,
     now: &str,
+    mentions: &mut MentionWriter<'a>,
 ) -> Result<()> {
     let canonical = canonical_of(article);
     let post_id = non_empty(article.blogger_post_id.as_deref());
@@ -214,7 +223,8 @@ fn apply_update(
         .and_then(|mut st| st.execute([id]))
         .context("removing old mentions")?;
     insert_labels(conn, id, &article.labels)?;
-    insert_mentions(conn, id, article)
+    mentions.add(conn, id, article, 0)?;
+    mentions.write(conn).map_err(|(_, e)| e)
 }
 
 /// Write one article inside the caller's transaction or savepoint.
@@ -224,30 +234,34 @@ pub(crate) fn upsert_one(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<Upserted> {
-    match plan(conn, article)? {
-        Plan::Unchanged(id) => Ok(Upserted {
+    let mut mentions = MentionWriter::default();
+    let done = match plan(conn, article)? {
+        Plan::Unchanged(id) => Upserted {
             id,
             outcome: UpsertOutcome::Unchanged,
-        }),
+        },
         Plan::Update(id) => {
-            apply_update(conn, id, article, source_id, now)?;
-            Ok(Upserted {
+            apply_update(conn, id, article, source_id, now, &mut mentions)?;
+            Upserted {
                 id,
                 outcome: UpsertOutcome::Updated,
-            })
+            }
         }
         Plan::Insert => {
             let canonical = canonical_of(article);
             let post_id = non_empty(article.blogger_post_id.as_deref());
             let id = insert_row(conn, article, canonical, post_id, source_id, now)?;
             insert_labels(conn, id, &article.labels)?;
-            insert_mentions(conn, id, article)?;
-            Ok(Upserted {
+            mentions.add(conn, id, article, 0)?;
+            mentions.write(conn).map_err(|(_, e)| e)?;
+            Upserted {
                 id,
                 outcome: UpsertOutcome::Inserted,
-            })
+            }
         }
-    }
+    };
+    mentions.apply_counts(conn)?;
+    Ok(done)
 }
 
 fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreError) -> StoreError {
@@ -298,11 +312,12 @@ struct PendingInserts {
 }
 
 impl PendingInserts {
-    fn flush(
+    fn flush<'a>(
         &mut self,
         conn: &Connection,
-        batch: &[(Article, Option<i64>)],
+        batch: &'a [(Article, Option<i64>)],
         done: &mut [Option<Upserted>],
+        mentions: &mut MentionWriter<'a>,
         now: &str,
     ) -> Result<()> {
         for chunk in self.indices.chunks(ROWS_PER_INSERT) {
@@ -326,13 +341,17 @@ impl PendingInserts {
             for (&index, id) in chunk.iter().zip(ids) {
                 let article = &batch[index].0;
                 insert_labels(conn, id, &article.labels)
-                    .and_then(|()| insert_mentions(conn, id, article))
+                    .and_then(|()| mentions.add(conn, id, article, index))
                     .map_err(|e| batch_error(batch, index, e))?;
                 done[index] = Some(Upserted {
                     id,
                     outcome: UpsertOutcome::Inserted,
                 });
             }
+            // The mentions of all these articles in a few large inserts.
+            mentions
+                .write(conn)
+                .map_err(|(index, e)| batch_error(batch, index, e))?;
         }
         self.indices.clear();
         self.keys.clear();
@@ -577,23 +596,73 @@ fn insert_labels(conn: &Connection, article_id: i64, labels: &[String]) -> Resul
     Ok(())
 }
 
-fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Result<()> {
-    let mut find = conn
-        .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
-        .context("preparing the entity lookup")?;
-    let mut create = conn
-        .prepare_cached("INSERT INTO entities (kind, name) VALUES (?1, ?2) RETURNING id")
-        .context("preparing the entity insert")?;
-    let mut alias = conn
-        .prepare_cached(
-            "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )
-        .context("preparing the alias insert")?;
-    // Entity ids met in this article; valid only inside this article's savepoint.
-    let mut ids: HashMap<(EntityKind, &str), i64> = HashMap::new();
-    let mut aliases: std::collections::HashSet<(i64, &str)> = std::collections::HashSet::new();
-    let mut rows: Vec<(i64, &Entity)> = Vec::with_capacity(article.entities.len());
-    for entity in &article.entities {
+/// A mention row waiting to be inserted.
+struct PendingMention<'a> {
+    /// Who the row belongs to, for errors (the article's position in its batch).
+    owner: usize,
+    article_id: i64,
+    entity_id: i64,
+    start: i64,
+    end: i64,
+    text: &'a str,
+}
+
+/// Writes the mentions of a transaction's articles: finds or creates their entities
+/// (each looked up once per transaction), records new surface forms as aliases, inserts the
+/// mention rows in large multi-row statements, and adds to the counters on `entities` once
+/// per entity.
+///
+/// Entity ids it has seen are valid only inside the transaction (or savepoint) it is used in:
+/// one `MentionWriter` per transaction, dropped with it.
+#[derive(Default)]
+struct MentionWriter<'a> {
+    /// Entity ids met so far, by kind and canonical name.
+    ids: HashMap<(EntityKind, &'a str), i64>,
+    /// (entity id, alias) pairs already recorded.
+    aliases: HashSet<(i64, &'a str)>,
+    /// Mention rows not yet inserted.
+    rows: Vec<PendingMention<'a>>,
+    /// What to add to each entity's (mention_count, article_count).
+    counts: HashMap<i64, (i64, i64)>,
+}
+
+impl<'a> MentionWriter<'a> {
+    /// Resolve the entities of `article` (stored as `article_id`) and queue its mentions.
+    ///
+    /// A mention given twice (same entity, same offsets) is kept once and counted once.
+    fn add(
+        &mut self,
+        conn: &Connection,
+        article_id: i64,
+        article: &'a Article,
+        owner: usize,
+    ) -> Result<()> {
+        let mut seen: HashSet<(usize, usize, i64)> = HashSet::with_capacity(article.entities.len());
+        let mut in_article: HashSet<i64> = HashSet::new();
+        for entity in &article.entities {
+            let entity_id = self.entity_id(conn, entity)?;
+            if !seen.insert((entity.start, entity.end, entity_id)) {
+                continue;
+            }
+            self.rows.push(PendingMention {
+                owner,
+                article_id,
+                entity_id,
+                start: int(entity.start),
+                end: int(entity.end),
+                text: &entity.text,
+            });
+            let counts = self.counts.entry(entity_id).or_insert((0, 0));
+            counts.0 += 1;
+            if in_article.insert(entity_id) {
+                counts.1 += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The id of the entity a mention is of, creating the entity (and alias) as needed.
+    fn entity_id(&mut self, conn: &Connection, entity: &'a Entity) -> Result<i64> {
         let name = entity.name.trim();
         let name = if name.is_empty() {
             entity.text.trim()
@@ -601,86 +670,123 @@ fn insert_mentions(conn: &Connection, article_id: i64, article: &Article) -> Res
             name
         };
         let kind = entity.kind.as_str();
-        let entity_id = match ids.get(&(entity.kind, name)) {
+        let entity_id = match self.ids.get(&(entity.kind, name)) {
             Some(&id) => id,
             None => {
-                let found: Option<i64> = find
-                    .query_row(params![kind, name], |r| r.get(0))
-                    .optional()
+                let found: Option<i64> = conn
+                    .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
+                    .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)).optional())
                     .with_context(|| format!("looking up entity {kind} {name:?}"))?;
                 let id = match found {
                     Some(id) => id,
-                    None => create
-                        .query_row(params![kind, name], |r| r.get(0))
+                    None => conn
+                        .prepare_cached(
+                            "INSERT INTO entities (kind, name) VALUES (?1, ?2) RETURNING id",
+                        )
+                        .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)))
                         .with_context(|| format!("creating entity {kind} {name:?}"))?,
                 };
-                ids.insert((entity.kind, name), id);
+                self.ids.insert((entity.kind, name), id);
                 id
             }
         };
         if entity.text != name
             && !entity.text.trim().is_empty()
-            && aliases.insert((entity_id, &entity.text))
+            && self.aliases.insert((entity_id, &entity.text))
         {
-            alias
-                .execute(params![entity_id, entity.text])
-                .with_context(|| format!("recording alias {:?}", entity.text))?;
+            conn.prepare_cached(
+                "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut st| st.execute(params![entity_id, entity.text]))
+            .with_context(|| format!("recording alias {:?}", entity.text))?;
         }
-        rows.push((entity_id, entity));
+        Ok(entity_id)
     }
-    // Mentions written per entity (a duplicate mention is skipped, and not counted).
-    let mut written: HashMap<i64, i64> = HashMap::new();
-    let mut rest = &rows[..];
-    while !rest.is_empty() {
-        // Chunks of 32, 16, …, 1 rows: few statement shapes, all kept prepared.
-        let n = MENTION_CHUNKS
-            .into_iter()
-            .find(|&n| n <= rest.len())
-            .unwrap_or(1);
-        let (chunk, tail) = rest.split_at(n.min(rest.len()));
-        rest = tail;
+
+    /// Insert the queued mention rows. On failure, nothing of the failed statement is left
+    /// and the error names the owner of a row that could not be written.
+    fn write(&mut self, conn: &Connection) -> std::result::Result<(), (usize, StoreError)> {
+        let rows = std::mem::take(&mut self.rows);
+        let mut rest = &rows[..];
+        while !rest.is_empty() {
+            let n = MENTION_CHUNKS
+                .into_iter()
+                .find(|&n| n <= rest.len())
+                .unwrap_or(1);
+            let (chunk, tail) = rest.split_at(n.min(rest.len()));
+            rest = tail;
+            if let Err(err) = insert_mention_rows(conn, chunk) {
+                // Find the article the failure belongs to: its rows alone fail again.
+                let mut from = 0;
+                while from < chunk.len() {
+                    let owner = chunk[from].owner;
+                    let to = chunk[from..]
+                        .iter()
+                        .position(|r| r.owner != owner)
+                        .map_or(chunk.len(), |i| from + i);
+                    for row in &chunk[from..to] {
+                        if let Err(e) = insert_mention_rows(conn, std::slice::from_ref(row)) {
+                            return Err((owner, e));
+                        }
+                    }
+                    from = to;
+                }
+                let owner = chunk.first().map_or(0, |r| r.owner);
+                return Err((owner, err));
+            }
+        }
+        Ok(())
+    }
+
+    /// Add the counted mentions to the counters on `entities` (the trigger
+    /// `mentions_count_delete` takes them down whenever mentions go, whoever deletes them).
+    fn apply_counts(&mut self, conn: &Connection) -> Result<()> {
         let mut st = conn
-            .prepare_cached(&mention_insert_sql(chunk.len()))
-            .context("preparing the mention insert")?;
-        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 5);
-        for (entity_id, entity) in chunk {
-            values.extend([
-                article_id.into(),
-                (*entity_id).into(),
-                int(entity.start).into(),
-                int(entity.end).into(),
-                entity.text.clone().into(),
-            ]);
+            .prepare_cached(
+                "UPDATE entities SET mention_count = mention_count + ?2,
+                                     article_count = article_count + ?3
+                  WHERE id = ?1",
+            )
+            .context("preparing the entity counter update")?;
+        let mut counts: Vec<(i64, (i64, i64))> = self.counts.drain().collect();
+        // In id order: the entities table is then walked once, front to back.
+        counts.sort_unstable_by_key(|&(id, _)| id);
+        for (entity_id, (mentions, articles)) in counts {
+            st.execute(params![entity_id, mentions, articles])
+                .with_context(|| format!("counting mentions of entity {entity_id}"))?;
         }
-        let inserted = st
-            .query_map(rusqlite::params_from_iter(values), |r| r.get::<_, i64>(0))
-            .and_then(|ids| ids.collect::<rusqlite::Result<Vec<i64>>>())
-            .with_context(|| format!("inserting the mentions of article {}", article.url))?;
-        for entity_id in inserted {
-            *written.entry(entity_id).or_insert(0) += 1;
+        Ok(())
+    }
+}
+
+/// Row counts of the multi-row mention inserts: a batch's mentions go in statements of 512
+/// rows (2,560 parameters), the rest in smaller ones; few statement shapes, all kept prepared.
+const MENTION_CHUNKS: [usize; 6] = [512, 128, 32, 8, 2, 1];
+
+/// Insert `rows` mention rows in one statement.
+fn insert_mention_rows(conn: &Connection, rows: &[PendingMention<'_>]) -> Result<()> {
+    let mut st = conn
+        .prepare_cached(&mention_insert_sql(rows.len()))
+        .context("preparing the mention insert")?;
+    let bind = |st: &mut rusqlite::CachedStatement<'_>| -> rusqlite::Result<usize> {
+        for (i, row) in rows.iter().enumerate() {
+            let at = i * 5;
+            st.raw_bind_parameter(at + 1, row.article_id)?;
+            st.raw_bind_parameter(at + 2, row.entity_id)?;
+            st.raw_bind_parameter(at + 3, row.start)?;
+            st.raw_bind_parameter(at + 4, row.end)?;
+            st.raw_bind_parameter(at + 5, row.text)?;
         }
-    }
-    // The counters on `entities` go up here, once per entity of the article (a trigger per
-    // mention would cost an eighth of the insert time); the trigger `mentions_count_delete`
-    // takes them down whenever mentions go, whoever deletes them.
-    let mut count = conn
-        .prepare_cached(
-            "UPDATE entities SET mention_count = mention_count + ?2, article_count = article_count + 1
-              WHERE id = ?1",
-        )
-        .context("preparing the entity counter update")?;
-    for (entity_id, n) in written {
-        count
-            .execute(params![entity_id, n])
-            .with_context(|| format!("counting mentions of entity {entity_id}"))?;
-    }
+        st.raw_execute()
+    };
+    bind(&mut st).with_context(|| {
+        let first = rows.first().map_or(0, |r| r.article_id);
+        format!("inserting the mentions of article {first}")
+    })?;
     Ok(())
 }
 
-/// Row counts of the multi-row mention inserts.
-const MENTION_CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
-
-/// `INSERT INTO mentions` of `rows` rows, returning the entity id of each row written.
+/// `INSERT INTO mentions` of `rows` rows.
 fn mention_insert_sql(rows: usize) -> String {
     let mut sql =
         String::from(r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES "#);
@@ -691,7 +797,6 @@ fn mention_insert_sql(rows: usize) -> String {
             ", (?, ?, ?, ?, ?)"
         });
     }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING entity_id");
     sql
 }
 
