@@ -897,3 +897,107 @@ fn a_gzip_sitemap_is_read_through() {
     };
     assert_eq!(titles, ["Pilot shortage eases", "Spring tides expected"]);
 }
+
+#[test]
+fn scrape_of_a_blog_home_reads_every_post_once_and_then_almost_nothing() {
+    let blog = BlogServer::start("Pier Notes", 15, FeedMode::Summary, 200, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    // No sources: only the politeness limit raised, so 200 pages take no 200 s.
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        "[fetch]\nper_host_per_second = 2000.0\n",
+    )
+    .unwrap();
+    let scrape = || {
+        gleaner(
+            dir.path(),
+            &[
+                "--config",
+                "gleaner.toml",
+                "--db",
+                "news.db",
+                "--log-format",
+                "json",
+                "-v",
+                "scrape",
+                "--format",
+                "json",
+                &blog.home(),
+            ],
+        )
+    };
+    let first = scrape();
+    assert_exit(&first, 0);
+    let printed: Vec<serde_json::Value> = common::stdout(&first)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(printed.len(), 200, "every post printed once");
+    assert_eq!(rows(&db(dir.path())).len(), 200);
+    let hits = blog.hits();
+    assert_eq!(post_hits(&hits).len(), 200, "each post page fetched once");
+    let feed_pages: Vec<&Hit> = hits.iter().filter(|h| h.is_feed()).collect();
+    assert_eq!(
+        feed_pages.len(),
+        2,
+        "200 posts in feed pages of 150: {feed_pages:?}"
+    );
+
+    // Logs: JSON, one object a line, on stderr; no progress drawing when stderr is a pipe.
+    let err = stderr(&first);
+    assert!(!err.trim().is_empty(), "-v logs something");
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert!(
+            v.get("level").is_some() && v.get("fields").is_some(),
+            "{line}"
+        );
+    }
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
+
+    // Again: the feed pages answer 304, no post page is asked for, nothing is printed.
+    blog.clear_hits();
+    let second = scrape();
+    assert_exit(&second, 0);
+    let hits = blog.hits();
+    assert!(post_hits(&hits).is_empty(), "{hits:?}");
+    assert!(
+        hits.iter()
+            .filter(|h| h.is_feed())
+            .all(|h| h.conditional && h.status == 304),
+        "{hits:?}"
+    );
+    assert_eq!(hits.len(), 3, "robots.txt and the two feed pages: {hits:?}");
+    assert_eq!(rows(&db(dir.path())).len(), 200);
+
+    // One post edited: its feed page changes, the other stays 304; only the listed posts of
+    // the changed page are asked for, conditionally, and only the edited one is sent again.
+    blog.edit_post(
+        199,
+        "A late correction: the pier reopens on Friday, not Thursday.",
+    );
+    blog.clear_hits();
+    let third = scrape();
+    assert_exit(&third, 0);
+    let hits = blog.hits();
+    let sent = post_hits(&hits).iter().filter(|h| h.status == 200).count();
+    assert_eq!(sent, 1, "{hits:?}");
+    assert!(post_hits(&hits).iter().all(|h| h.conditional), "{hits:?}");
+    let printed: Vec<serde_json::Value> = common::stdout(&third)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        printed.len(),
+        1,
+        "only what changed is printed: {printed:?}"
+    );
+    assert!(
+        printed[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("late correction"),
+        "{printed:?}"
+    );
+}

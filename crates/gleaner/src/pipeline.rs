@@ -822,11 +822,16 @@ impl Discovery<'_> {
                 Listing::Page(page) => page,
                 Listing::NotModified => {
                     // Ordered by update time, an unchanged first page means nothing changed;
-                    // in publication order, later pages may still have.
+                    // in publication order, later pages may still have, up to the last page
+                    // the previous complete read saw (the only feed pages with a saved state).
                     if updated_min.is_some() {
                         break;
                     }
                     start += FEED_PAGE_SIZE;
+                    let next = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
+                    if self.shared.fetch_state(&next).is_none() {
+                        break;
+                    }
                     continue;
                 }
                 Listing::Failed => {
