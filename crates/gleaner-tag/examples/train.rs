@@ -35,6 +35,7 @@ struct Options {
     seed: u64,
     lowercase_pct: u64,
     titlecase_pct: u64,
+    runs: u64,
     out: String,
 }
 
@@ -53,6 +54,7 @@ fn parse_args() -> Result<Options, String> {
         seed: 1,
         lowercase_pct: 0,
         titlecase_pct: 0,
+        runs: 1,
         out: "crates/gleaner-tag/model/names.bin".to_string(),
     };
     let mut args = std::env::args().skip(1);
@@ -87,6 +89,10 @@ fn parse_args() -> Result<Options, String> {
             }
             "--titlecase" => {
                 o.titlecase_pct = value()?.parse().map_err(|e| format!("--titlecase: {e}"))?;
+            }
+            "--runs" => {
+                o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?;
+                o.runs = o.runs.max(1);
             }
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => o.out = value()?,
@@ -367,55 +373,66 @@ fn main() -> ExitCode {
     train.extend(gum);
     let dev = dev.map(|d| featurise(&tagger, &d));
     let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
-    let mut trainer = Trainer::new(&sequences, opts.min_count);
-    drop(sequences);
+    let n_features = Trainer::new(&sequences, opts.min_count).features();
     eprintln!(
-        "train: {} sentences, {} features (seen at least {} times), labels {:?}, {:.1}s",
+        "train: {} sentences, {n_features} features (seen at least {} times), labels {:?}, {:.1}s",
         train.len(),
-        trainer.features(),
         opts.min_count,
         LABELS,
         started.elapsed().as_secs_f64()
     );
     // Sentences of --extra and --gum are seen --extra-weight times per epoch.
-    let mut order: Vec<usize> = (0..train.len())
+    let first_order: Vec<usize> = (0..train.len())
         .flat_map(|k| {
             let times = if k >= n_full { opts.extra_weight } else { 1 };
             std::iter::repeat_n(k, times)
         })
         .collect();
-    let mut rng = opts
-        .seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    for epoch in 1..=opts.epochs {
-        // Fisher–Yates with a fixed-seed LCG: the same order on every machine.
-        for i in (1..order.len()).rev() {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let j = ((rng >> 33) % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
-        let mut wrong = 0;
-        for &k in &order {
-            // Sentences after the fully labelled ones (--extra, --gum) have no MISC.
-            if let Some((feats, gold)) = train.get(k)
-                && trainer.learn_partial(feats, gold, k >= n_full)
-            {
-                wrong += 1;
+    // --runs N: N models trained in different orders (seeds seed, seed + 1, …), averaged.
+    let mut models = Vec::new();
+    for run in 0..opts.runs {
+        let mut trainer = Trainer::new(&sequences, opts.min_count);
+        let mut order = first_order.clone();
+        let mut rng = opts
+            .seed
+            .wrapping_add(run)
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        for epoch in 1..=opts.epochs {
+            // Fisher–Yates with a fixed-seed LCG: the same order on every machine.
+            for i in (1..order.len()).rev() {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let j = ((rng >> 33) % (i as u64 + 1)) as usize;
+                order.swap(i, j);
             }
+            let mut wrong = 0;
+            for &k in &order {
+                // Sentences after the fully labelled ones (--extra, --gum) have no MISC.
+                if let Some((feats, gold)) = train.get(k)
+                    && trainer.learn_partial(feats, gold, k >= n_full)
+                {
+                    wrong += 1;
+                }
+            }
+            let dev_f1 = dev
+                .as_ref()
+                .map(|d| format!(", dev F1 {:.2}", f1(&trainer.averaged(), d)))
+                .unwrap_or_default();
+            eprintln!(
+                "train: run {run}, epoch {epoch}: {wrong} sentences wrong{dev_f1}, {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
         }
-        let dev_f1 = dev
-            .as_ref()
-            .map(|d| format!(", dev F1 {:.2}", f1(&trainer.averaged(), d)))
-            .unwrap_or_default();
-        eprintln!(
-            "train: epoch {epoch}: {wrong} sentences wrong{dev_f1}, {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
+        models.push(trainer.averaged());
     }
-    let model = trainer.averaged();
+    drop(sequences);
+    let model = if let [only] = models.as_slice() {
+        only.clone()
+    } else {
+        NameModel::mean(&models)
+    };
     let bytes = model.to_bytes(opts.prune);
     let written = NameModel::from_bytes(&bytes)
         .map(|m| m.features())

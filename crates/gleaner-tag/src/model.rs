@@ -636,6 +636,40 @@ impl NameModel {
         self.weights.is_empty()
     }
 
+    /// The mean of several models' weights (a feature one of them lacks counts as zero there):
+    /// models trained on the same data in different orders, averaged, vary less than one.
+    pub fn mean(models: &[NameModel]) -> NameModel {
+        let n = models.len().max(1) as f32;
+        let mut index: KeyMap<u32> = KeyMap::default();
+        let mut weights: Vec<[f32; N_LABELS]> = Vec::new();
+        let mut transitions = vec![0f32; (N_LABELS + 1) * N_LABELS];
+        for m in models {
+            let mut keys: Vec<(u32, u32)> = m.index.iter().map(|(&k, &r)| (k, r)).collect();
+            keys.sort_unstable();
+            for (key, row) in keys {
+                let slot = *index.entry(key).or_insert_with(|| {
+                    weights.push([0.0; N_LABELS]);
+                    (weights.len() - 1) as u32
+                });
+                if let (Some(w), Some(src)) =
+                    (weights.get_mut(slot as usize), m.weights.get(row as usize))
+                {
+                    for (a, b) in w.iter_mut().zip(src) {
+                        *a += b / n;
+                    }
+                }
+            }
+            for (a, b) in transitions.iter_mut().zip(&m.transitions) {
+                *a += b / n;
+            }
+        }
+        NameModel {
+            index,
+            weights,
+            transitions,
+        }
+    }
+
     /// Number of features with weights.
     pub fn features(&self) -> usize {
         self.weights.len()
