@@ -1305,6 +1305,69 @@ mod tests {
     }
 
     #[test]
+    fn views_filtered_by_name_read_only_that_entity() {
+        let (_dir, store, _) = filled();
+        let plan = |sql: &str| -> String {
+            let mut st = store
+                .connection()
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let lines: Vec<String> = st
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            lines.join("\n")
+        };
+        // The mentions are reached through the named entity, never scanned whole.
+        let by_name = plan(
+            "SELECT a.id, a.title FROM articles a JOIN article_entities ae ON ae.article_id = a.id
+              WHERE ae.kind = 'person' AND ae.name = 'Vladimir Putin'",
+        );
+        assert!(by_name.contains("(kind=? AND name=?)"), "{by_name}");
+        assert!(
+            by_name.contains("mentions_entity (entity_id=?)"),
+            "{by_name}"
+        );
+        let by_article = plan("SELECT * FROM article_entities WHERE article_id = 1");
+        assert!(
+            by_article.contains("PRIMARY KEY (article_id=?)"),
+            "{by_article}"
+        );
+        let partners = plan(
+            "SELECT kind_b, name_b, articles FROM entity_cooccurrence
+              WHERE name_a = 'Ebrahim Raisi' ORDER BY articles DESC LIMIT 10",
+        );
+        assert!(
+            partners.contains("mentions_entity (entity_id=?)"),
+            "{partners}"
+        );
+        assert!(
+            partners.contains("PRIMARY KEY (article_id=?)"),
+            "{partners}"
+        );
+        for line in [&by_name, &by_article, &partners]
+            .iter()
+            .flat_map(|p| p.lines())
+        {
+            assert!(
+                !(line.contains("SCAN m") || line.contains("SCAN mentions")),
+                "{line}"
+            );
+        }
+        // And they still count the same things.
+        let together: i64 = store
+            .connection()
+            .query_row(
+                "SELECT articles FROM entity_cooccurrence WHERE name_a = 'Ebrahim Raisi' AND name_b = 'Vladimir Putin'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(together, 1);
+    }
+
+    #[test]
     fn readme_example_queries_run_and_answer() {
         let (_dir, mut store, seed) = filled();
         // Give example 5 something to show: a changed article.
