@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::cli::{ArticleFormat, RunArgs, ScrapeArgs};
 use crate::config::{LoadedConfig, guess_source_kind};
 use crate::output;
-use crate::pipeline::{Ingest, IngestReport, SourceRef, Target};
+use crate::pipeline::{Ingest, IngestReport, MAX_LISTED_PROBLEMS, SourceRef, Target};
 use crate::progress::{self, Progress};
 use crate::source_state;
 use crate::{Exit, ExitError};
@@ -56,6 +56,7 @@ fn build_ingest(
     db: &Path,
     cancel: CancellationToken,
     honour_backoff: bool,
+    list_stored: bool,
 ) -> Result<Ingest, ExitError> {
     let fetcher =
         Fetcher::new(loaded.config.fetch.clone()).context("setting up the HTTP client")?;
@@ -67,6 +68,7 @@ fn build_ingest(
         cancel,
         honour_backoff,
         counters: Arc::default(),
+        list_stored,
     })
 }
 
@@ -133,12 +135,27 @@ fn source_for_url(sources: &[SourceRef], url: &str) -> Option<SourceRef> {
 
 /// Every skip and failure once, together at the end of the run, in the log's format (so
 /// `--log-format json` stays machine-readable and cron mail lists them in one place).
+/// Each list holds at most `MAX_LISTED_PROBLEMS`; the rest are only counted.
 fn log_problems(report: &IngestReport) {
     for p in &report.skipped {
         info!(url = %p.url, reason = %p.reason, "skipped");
     }
+    let more_skipped = report
+        .counts
+        .skipped
+        .saturating_sub(report.skipped.len() as u64);
+    if report.skipped.len() >= MAX_LISTED_PROBLEMS && more_skipped > 0 {
+        info!(more = more_skipped, "more skipped, not listed");
+    }
     for p in &report.failed {
         warn!(url = %p.url, reason = %p.reason, "failed");
+    }
+    let more_failed = report
+        .counts
+        .failed
+        .saturating_sub(report.failed.len() as u64);
+    if report.failed.len() >= MAX_LISTED_PROBLEMS && more_failed > 0 {
+        warn!(more = more_failed, "more failed, not listed");
     }
 }
 
@@ -177,7 +194,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
 
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let ingest = build_ingest(loaded, db, cancel.clone(), false)?;
+    let ingest = build_ingest(loaded, db, cancel.clone(), false, true)?;
     let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {
         cancel_on_signals(&cancel);
@@ -318,7 +335,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
 
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let ingest = build_ingest(loaded, db, cancel.clone(), true)?;
+    let ingest = build_ingest(loaded, db, cancel.clone(), true, false)?;
     let counters_handle = Arc::clone(&ingest.counters);
     let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {

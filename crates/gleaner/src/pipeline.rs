@@ -59,6 +59,9 @@ const READER_CACHE_KIB: i64 = -512;
 const WRITER_CACHE_KIB: i64 = -1024;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
+/// Failures (and, apart, skips) listed by URL at the end of a run at most; the run's counts
+/// hold them all.
+pub const MAX_LISTED_PROBLEMS: usize = 1000;
 /// Sources whose listings are read at the same time at most.
 const DISCOVERY_CONCURRENCY: usize = 4;
 
@@ -190,7 +193,8 @@ pub struct SourceRead {
 pub struct IngestReport {
     /// The counts kept in `runs`.
     pub counts: RunCounts,
-    /// Articles written or left alone, in the order the writer saw them.
+    /// Articles written or left alone, in the order the writer saw them (only when
+    /// [`Ingest::list_stored`]).
     pub stored: Vec<StoredItem>,
     /// Failures.
     pub failed: Vec<Problem>,
@@ -247,23 +251,13 @@ impl Shared {
         // Listed once at the end of the run (ingest::log_problems); here only for -v.
         debug!(url, %reason, "failed");
         self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut v) = self.failed.lock() {
-            v.push(Problem {
-                url: url.to_string(),
-                reason,
-            });
-        }
+        keep_problem(&self.failed, url, reason);
     }
 
     fn skip(&self, url: &str, reason: String) {
         debug!(url, %reason, "skipped");
         self.counters.skipped.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut v) = self.skipped.lock() {
-            v.push(Problem {
-                url: url.to_string(),
-                reason,
-            });
-        }
+        keep_problem(&self.skipped, url, reason);
     }
 
     fn fetch_state(&self, url: &str) -> Option<FetchState> {
@@ -289,6 +283,19 @@ impl Shared {
         let out = fetcher.fetch(url, validators).await;
         stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
+    }
+}
+
+/// Keep a problem for the end-of-run list, up to [`MAX_LISTED_PROBLEMS`] (the counters count
+/// them all).
+fn keep_problem(list: &Mutex<Vec<Problem>>, url: &str, reason: String) {
+    if let Ok(mut v) = list.lock()
+        && v.len() < MAX_LISTED_PROBLEMS
+    {
+        v.push(Problem {
+            url: url.to_string(),
+            reason,
+        });
     }
 }
 
@@ -348,6 +355,9 @@ pub struct Ingest {
     pub honour_backoff: bool,
     /// Live counters (shared with a progress display).
     pub counters: Arc<Counters>,
+    /// Keep the id of every article written in [`IngestReport::stored`] (`gleaner scrape`
+    /// prints them); false keeps only the counts, so a long run holds nothing per article.
+    pub list_stored: bool,
 }
 
 impl Ingest {
@@ -377,9 +387,10 @@ impl Ingest {
         }
         let (writer_tx, writer_rx) = mpsc::channel::<WriterMsg>(WRITE_BATCH * 2);
         let writer_counters = Arc::clone(&self.counters);
+        let list_stored = self.list_stored;
         let writer = std::thread::Builder::new()
             .name("gleaner-writer".into())
-            .spawn(move || write_loop(writer_store, writer_rx, &writer_counters))
+            .spawn(move || write_loop(writer_store, writer_rx, &writer_counters, list_stored))
             .context("starting the writer thread")?;
 
         let shared = Arc::new(Shared {
@@ -1338,6 +1349,7 @@ fn write_loop(
     mut store: Store,
     mut rx: mpsc::Receiver<WriterMsg>,
     counters: &Counters,
+    list_stored: bool,
 ) -> Result<Written> {
     let mut written = Written {
         counts: RunCounts::default(),
@@ -1408,10 +1420,12 @@ fn write_loop(
                     }
                     counters.stored.fetch_add(1, Ordering::Relaxed);
                     debug!(url = %url, id = up.id, outcome = ?up.outcome, "written");
-                    written.stored.push(StoredItem {
-                        id: up.id,
-                        outcome: up.outcome,
-                    });
+                    if list_stored {
+                        written.stored.push(StoredItem {
+                            id: up.id,
+                            outcome: up.outcome,
+                        });
+                    }
                     if let Some(state) = state
                         && let Err(e) = store.record_fetch(&state)
                     {
@@ -1451,6 +1465,17 @@ fn write_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_are_listed_up_to_a_cap() {
+        let list = Mutex::new(Vec::new());
+        for n in 0..MAX_LISTED_PROBLEMS + 5 {
+            keep_problem(&list, &format!("https://a.example/{n}"), "HTTP 500".into());
+        }
+        let list = list.into_inner().unwrap();
+        assert_eq!(list.len(), MAX_LISTED_PROBLEMS);
+        assert_eq!(list[0].url, "https://a.example/0");
+    }
 
     #[test]
     fn the_post_feed_on_the_blogs_own_host() {
