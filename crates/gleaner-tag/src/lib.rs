@@ -218,8 +218,10 @@ impl Tagger {
     pub fn token_features(&self, tokens: &[&str]) -> Vec<Vec<u32>> {
         let toks = tokenize::tokens_from_words(tokens);
         let sents = sentences(&toks);
-        let doc = DocContext::build(&sents, &self.gaz);
-        model::sequence_features(&toks, &self.gaz, &doc)
+        let mut doc = DocContext::build(&sents, &self.gaz);
+        let rules = self.rules_and_context(&[toks.as_slice()], &mut doc);
+        let rules = rules.first().map_or(&[][..], Vec::as_slice);
+        model::sequence_features_with_rules(&toks, &self.gaz, rules, &doc)
     }
 
     /// The name model's features for each sentence of a tokenised document (CoNLL sentences
@@ -229,10 +231,26 @@ impl Tagger {
             .iter()
             .map(|s| tokenize::tokens_from_words(s))
             .collect();
-        let doc = self.document_context(&toks);
+        let mut doc = self.document_context(&toks);
+        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
+        let rules = self.rules_and_context(&seqs, &mut doc);
         toks.iter()
-            .map(|t| model::sequence_features(t, &self.gaz, &doc))
+            .zip(&rules)
+            .map(|(t, r)| model::sequence_features_with_rules(t, &self.gaz, r, &doc))
             .collect()
+    }
+
+    /// The rule labeler's names in each sequence, and the document context told which kinds
+    /// they give each word (evidence for the same word elsewhere in the document).
+    fn rules_and_context(&self, seqs: &[&[Token<'_>]], doc: &mut DocContext) -> Vec<Vec<NameSpan>> {
+        let rules: Vec<Vec<NameSpan>> = seqs
+            .iter()
+            .map(|t| model::rule_spans(t, &self.gaz, doc))
+            .collect();
+        for (t, r) in seqs.iter().zip(&rules) {
+            doc.note_rules(t, r);
+        }
+        rules
     }
 
     /// What the whole document says about its words, from all its (CoNLL) sentences.
@@ -247,12 +265,14 @@ impl Tagger {
     pub fn text_features(&self, text: &str) -> Vec<(model::SequenceFeatures, Vec<(usize, usize)>)> {
         let tokens = tokenize(text);
         let sents = sentences(&tokens);
-        let doc = DocContext::build(&sents, &self.gaz);
+        let mut doc = DocContext::build(&sents, &self.gaz);
+        let rules = self.rules_and_context(&sents, &mut doc);
         sents
             .iter()
-            .map(|s| {
+            .zip(&rules)
+            .map(|(s, r)| {
                 (
-                    model::sequence_features(s, &self.gaz, &doc),
+                    model::sequence_features_with_rules(s, &self.gaz, r, &doc),
                     s.iter().map(|t| (t.start, t.end)).collect(),
                 )
             })
@@ -265,9 +285,9 @@ impl Tagger {
         &self,
         toks: &[Token<'_>],
         doc: &DocContext,
+        rules: Vec<NameSpan>,
         policy: MergePolicy,
     ) -> Vec<NameSpan> {
-        let rules = model::rule_spans(toks, &self.gaz, doc);
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
@@ -409,9 +429,10 @@ impl Tagger {
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
         doc.guesses_allowed = is_english_or_unknown(body);
+        let rules = self.rules_and_context(&sents, &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
-        for sentence in &sents {
-            for span in self.label_sequence(sentence, &doc, self.policy) {
+        for (sentence, rules) in sents.iter().zip(rules) {
+            for span in self.label_sequence(sentence, &doc, rules, self.policy) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -587,12 +608,15 @@ impl Tagger {
             .iter()
             .map(|s| tokenize::tokens_from_words(s))
             .collect();
-        let doc = self.document_context(&toks);
+        let mut doc = self.document_context(&toks);
+        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
+        let rules = self.rules_and_context(&seqs, &mut doc);
         let spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)
-            .map(|(t, words)| {
-                let mut spans = self.label_sequence(t, &doc, self.token_policy);
+            .zip(rules)
+            .map(|((t, words), rules)| {
+                let mut spans = self.label_sequence(t, &doc, rules, self.token_policy);
                 spans.retain(|s| {
                     s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
                 });

@@ -486,11 +486,20 @@ pub(crate) fn sequence_features_with_rules(
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
         if me.cap != 0 && me.cap != 4 {
-            let (lower, cap_mid) = if me.lower.contains('\u{2019}') {
-                doc.seen_folded(&me.lower.replace('\u{2019}', "'"))
+            let folded_owned;
+            let folded = if me.lower.contains('\u{2019}') {
+                folded_owned = me.lower.replace('\u{2019}', "'");
+                folded_owned.as_str()
             } else {
-                doc.seen_folded(&me.lower)
+                me.lower.as_str()
             };
+            let (lower, cap_mid) = doc.seen_folded(folded);
+            // What cues and lists said about the same word elsewhere in the document.
+            let kinds = doc.kinds_of_folded(folded);
+            if kinds != 0 {
+                f.push(FeatureHash::new(48).num(kinds).num(me.cap).done());
+                f.push(FeatureHash::new(49).num(kinds).num(me.rule / 3).done());
+            }
             f.push(
                 FeatureHash::new(40)
                     .num(me.cap)

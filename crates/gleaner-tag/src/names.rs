@@ -6,7 +6,7 @@
 //! trained sequence model ([`crate::model`]) takes the rule labeler's output as features, and
 //! the [`crate::Tagger`] merges the two (see the crate documentation).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::NameKind;
 use crate::gazetteer::{Gazetteers, TitleRole, fold_token, starts_upper};
@@ -58,6 +58,9 @@ pub struct DocContext {
     /// Words (folded) seen in lowercase: common words, so a capitalised run holding one is a
     /// title or a thing ("Tax Code", "Virtual Microscope") more often than a person.
     lowercase: HashSet<String>,
+    /// Words (folded) and the kinds the rule labeler gave them anywhere in the document, when
+    /// a cue or a list backed it (bits: 1 person, 2 place, 4 organisation, 8 other or group).
+    kinds: HashMap<String, u8>,
     /// May names be guessed from capitals alone? Only in English: the guessing rules read
     /// English capitalisation (German capitalises every noun), so other languages get listed
     /// and cued names only.
@@ -88,6 +91,7 @@ impl DocContext {
         DocContext {
             capitalised_mid,
             lowercase,
+            kinds: HashMap::new(),
             guesses_allowed: true,
         }
     }
@@ -95,6 +99,30 @@ impl DocContext {
     /// Was this word seen in lowercase (a common word)?
     pub fn seen_lowercase(&self, word: &str) -> bool {
         self.lowercase.contains(&fold_token(word))
+    }
+
+    /// Note the kinds the rule labeler's surer names in a sentence give their words.
+    pub fn note_rules(&mut self, sentence: &[Token<'_>], rules: &[NameSpan]) {
+        for r in rules
+            .iter()
+            .filter(|r| r.whole_tokens && r.confidence >= Confidence::Rule)
+        {
+            let bit = match r.kind {
+                NameKind::Person => 1,
+                NameKind::Location => 2,
+                NameKind::Organization => 4,
+                NameKind::Group | NameKind::Other => 8,
+            };
+            for t in sentence.get(r.first..r.last).unwrap_or(&[]) {
+                *self.kinds.entry(fold_token(t.text)).or_insert(0) |= bit;
+            }
+        }
+    }
+
+    /// The kinds the rule labeler's surer names gave a (folded) word in the document (see
+    /// [`DocContext::note_rules`]; 0 for none).
+    pub fn kinds_of_folded(&self, folded: &str) -> u8 {
+        self.kinds.get(folded).copied().unwrap_or(0)
     }
 
     /// [`DocContext::seen_lowercase`] and [`DocContext::seen_capitalised`] of a word already
