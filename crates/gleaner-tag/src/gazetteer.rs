@@ -51,6 +51,8 @@ pub struct Gazetteers {
     /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
     /// model feature only.
     geo_places: HashSet<String>,
+    /// Common abbreviations that are not names ("CEO", "DVD"), as written.
+    abbreviations: HashSet<String>,
     /// Common English words, lowercase (`data/common_words.txt`): a model feature only.
     common_words: HashSet<String>,
     /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
@@ -70,6 +72,7 @@ const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
 const STOPWORDS: &str = include_str!("../data/stopwords.txt");
 const GEONAMES_CITIES: &str = include_str!("../data/geonames_cities.txt");
 const COMMON_WORDS: &str = include_str!("../data/common_words.txt");
+const ABBREVIATIONS: &str = include_str!("../data/abbreviations.txt");
 
 /// Non-comment, non-empty lines of a data file.
 fn lines(data: &str) -> impl Iterator<Item = &str> {
@@ -203,6 +206,7 @@ impl Gazetteers {
         }
         g.given_names = words(GIVEN_NAMES).map(fold_token).collect();
         g.stopwords = words(STOPWORDS).map(fold_token).collect();
+        g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
         g.common_words = words(COMMON_WORDS).map(str::to_string).collect();
         for line in lines(GEONAMES_CITIES) {
             let toks = tokenize(line.trim());
@@ -214,6 +218,11 @@ impl Gazetteers {
             g.geo_places.insert(key_of(toks.iter().map(|t| t.text)));
         }
         g
+    }
+
+    /// Is this a common abbreviation that is not a name ("CEO", "DVD"; as written)?
+    pub fn is_abbreviation(&self, token: &str) -> bool {
+        self.abbreviations.contains(token)
     }
 
     /// Is this (lowercase) word a common English word ("service", "great")?

@@ -326,7 +326,12 @@ impl Tagger {
                 k = next;
                 continue;
             };
-            if first >= k {
+            // A lone common abbreviation ("CEO", "DVD") is not a name.
+            let abbreviation = k == first + 1
+                && toks
+                    .get(first)
+                    .is_some_and(|t| self.gaz.is_abbreviation(t.text));
+            if first >= k || abbreviation {
                 k = next;
                 continue;
             }
