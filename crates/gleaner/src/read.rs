@@ -576,3 +576,90 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
     out.flush()?;
     Ok(Exit::Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Exit;
+
+    /// A database with the schema and nothing in it.
+    fn empty_db() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("empty.db");
+        Store::open(&db).unwrap();
+        (dir, db)
+    }
+
+    fn query_args(terms: &str, filters: Filters) -> QueryArgs {
+        QueryArgs {
+            terms: vec![terms.to_string()],
+            filters,
+            limit: 20,
+            offset: 0,
+            format: ListFormat::Json,
+        }
+    }
+
+    #[test]
+    fn bad_search_syntax_is_a_usage_error_even_on_an_empty_database() {
+        let (_dir, db) = empty_db();
+        let with_filters = Filters {
+            entity: vec!["Putin".into()],
+            label: Some("Iran".into()),
+            ..Filters::default()
+        };
+        for filters in [Filters::default(), with_filters] {
+            for bad in ["\"unbalanced", "AND OR", "nosuchcolumn:word"] {
+                let err = query(&db, &query_args(bad, filters.clone())).unwrap_err();
+                assert_eq!(err.code, Exit::Usage, "{bad}: {:#}", err.error);
+                let message = format!("{:#}", err.error);
+                assert!(message.contains("bad search syntax"), "{message}");
+                let export_args = ExportArgs {
+                    terms: vec![bad.to_string()],
+                    filters: filters.clone(),
+                    format: ExportFormat::Ndjson,
+                };
+                let err = export(&db, &export_args).unwrap_err();
+                assert_eq!(err.code, Exit::Usage, "export {bad}: {:#}", err.error);
+            }
+        }
+    }
+
+    #[test]
+    fn injection_shaped_arguments_are_plain_values() {
+        let (_dir, db) = empty_db();
+        let nasty = "'; DROP TABLE articles; --";
+        let filters = Filters {
+            entity: vec![nasty.into()],
+            source: Some(nasty.into()),
+            label: Some(nasty.into()),
+            author: Some(nasty.into()),
+            ..Filters::default()
+        };
+        let mut args = query_args("", filters.clone());
+        args.terms.clear();
+        assert_eq!(query(&db, &args).unwrap(), Exit::Ok);
+        let export_args = ExportArgs {
+            terms: Vec::new(),
+            filters,
+            format: ExportFormat::Csv,
+        };
+        assert_eq!(export(&db, &export_args).unwrap(), Exit::Ok);
+        let entities_args = EntitiesArgs {
+            kind: None,
+            top: 5,
+            since: None,
+            with: Some(nasty.into()),
+            format: ListFormat::Json,
+        };
+        assert_eq!(entities(&db, &entities_args).unwrap(), Exit::Ok);
+        let show_args = ShowArgs {
+            article: nasty.into(),
+            format: ArticleFormat::Json,
+        };
+        // Not found (a usage error), and the tables are all still there.
+        assert_eq!(show(&db, &show_args).unwrap_err().code, Exit::Usage);
+        let store = Store::open(&db).unwrap();
+        assert_eq!(store.stats().unwrap().articles, 0);
+    }
+}
