@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::cli::{ArticleFormat, RunArgs, ScrapeArgs};
 use crate::config::{LoadedConfig, guess_source_kind};
 use crate::output;
-use crate::pipeline::{Ingest, IngestReport, MAX_LISTED_PROBLEMS, SourceRef, Target};
+use crate::pipeline::{self, Ingest, IngestReport, MAX_LISTED_PROBLEMS, SourceRef, Target};
 use crate::progress::{self, Progress};
 use crate::source_state;
 use crate::{Exit, ExitError};
@@ -35,9 +35,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
 }
 
 fn open_store(db: &Path) -> Result<Store, ExitError> {
-    Store::open(db)
+    let store = Store::open(db)
         .with_context(|| format!("opening database {}", db.display()))
-        .map_err(ExitError::from)
+        .map_err(ExitError::from)?;
+    // Memory that does not grow with the database (see the pipeline's connections).
+    pipeline::bound_connection_memory(&store, pipeline::READER_CACHE_KIB);
+    Ok(store)
 }
 
 fn check_http_url(url: &str) -> Result<(), ExitError> {

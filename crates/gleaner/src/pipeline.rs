@@ -51,8 +51,9 @@ use crate::process;
 const FEED_PAGE_SIZE: u64 = 150;
 /// Articles written per transaction at most.
 const WRITE_BATCH: usize = 64;
-/// Page cache of the pipeline's reading connection (negative: KiB).
-const READER_CACHE_KIB: i64 = -512;
+/// Page cache of the pipeline's reading connection, and of the other connections of a run
+/// (negative: KiB).
+pub const READER_CACHE_KIB: i64 = -512;
 /// Page cache of the writer's connection (negative: KiB). The store's default (32 MiB) fills
 /// as the database grows, so a run's memory would grow with the crawl; the writer's inserts
 /// touch the right edge of the indexes and the OS page cache holds the rest.
@@ -369,22 +370,11 @@ impl Ingest {
     pub async fn run(&self, targets: Vec<Target>) -> Result<IngestReport> {
         let writer_store = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
-        if let Err(e) =
-            writer_store
-                .connection()
-                .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
-        {
-            debug!("could not shrink the writer's page cache: {e}");
-        }
+        bound_connection_memory(&writer_store, WRITER_CACHE_KIB);
         let reader = Store::open(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         // The reader only looks up fetch state by URL: a small page cache is plenty.
-        if let Err(e) = reader
-            .connection()
-            .pragma_update(None, "cache_size", READER_CACHE_KIB)
-        {
-            debug!("could not shrink the reader's page cache: {e}");
-        }
+        bound_connection_memory(&reader, READER_CACHE_KIB);
         let (writer_tx, writer_rx) = mpsc::channel::<WriterMsg>(WRITE_BATCH * 2);
         let writer_counters = Arc::clone(&self.counters);
         let list_stored = self.list_stored;
@@ -492,11 +482,26 @@ impl Ingest {
     }
 }
 
+/// Keep a pipeline connection's memory fixed however large the database grows: a page cache
+/// of `cache_kib` (negative: KiB) instead of the store's default, and no memory map (pages
+/// read through a map count in the process's resident memory, so a run would grow with the
+/// database file; `gleaner query` keeps the map, where it pays).
+pub fn bound_connection_memory(store: &Store, cache_kib: i64) {
+    let conn = store.connection();
+    if let Err(e) = conn.pragma_update(None, "cache_size", cache_kib) {
+        debug!("could not shrink a page cache: {e}");
+    }
+    if let Err(e) = conn.pragma_update(None, "mmap_size", 0) {
+        debug!("could not turn the memory map off: {e}");
+    }
+}
+
 /// Record the sources whose listings were read completely, with the validators of their
 /// listing documents; sources read in part get only their last-run time.
 fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> Result<()> {
     let mut store =
         Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
+    bound_connection_memory(&store, READER_CACHE_KIB);
     for read in reads {
         let newest = if read.complete { read.newest } else { None };
         store
