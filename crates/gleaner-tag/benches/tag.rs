@@ -2,8 +2,8 @@
 //!
 //! The input is the seed article (`testdata/seed_000.txt`, about 1,100 tokens) as a whole body
 //! through [`Tagger::tag`] (tokenise, name model, rules for dates, money and percentages,
-//! resolution), and its sentences as word lists through [`Tagger::tag_tokens`] (the CoNLL
-//! path). Throughput is reported in tokens (the tokenizer's tokens) per second.
+//! resolution), and its sentences as word lists through [`Tagger::tag_tokens`] one by one and
+//! through [`Tagger::tag_document`] as one document (the CoNLL paths). Throughput is reported in tokens (the tokenizer's tokens) per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gleaner_tag::{Tagger, tokenize};
@@ -33,6 +33,10 @@ fn bench(c: &mut Criterion) {
                 black_box(tagger.tag_tokens(black_box(s)));
             }
         });
+    });
+    let document: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+    group.bench_function("conll_document", |b| {
+        b.iter(|| black_box(tagger.tag_document(black_box(&document))));
     });
     group.finish();
     c.bench_function("tagger_new", |b| b.iter(Tagger::new));

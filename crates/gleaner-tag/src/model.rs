@@ -1122,6 +1122,27 @@ mod tests {
     }
 
     #[test]
+    fn mean_of_models_averages_weights() {
+        let gaz = Gazetteers::default();
+        let data: Vec<(Vec<&str>, Vec<usize>)> = vec![
+            (vec!["Zorg", "visited", "Plim", "."], vec![1, 0, 3, 0]),
+            (vec!["the", "Qux", "Corp", "said"], vec![0, 5, 6, 0]),
+        ];
+        let seqs: Vec<Vec<Vec<u32>>> = data.iter().map(|(w, _)| feats(w, &gaz)).collect();
+        let mut trainer = Trainer::new(&seqs, 1);
+        for _ in 0..10 {
+            for (s, (_, gold)) in seqs.iter().zip(&data) {
+                trainer.learn(s, gold);
+            }
+        }
+        let model = trainer.averaged();
+        let mean = NameModel::mean(&[model.clone(), model.clone()]);
+        assert_eq!(mean.features(), model.features());
+        assert_eq!(mean.to_bytes(0.0), model.to_bytes(0.0));
+        assert!(NameModel::mean(&[]).is_empty());
+    }
+
+    #[test]
     fn decoding_is_valid_iob2() {
         let model = NameModel::builtin();
         let gaz = Gazetteers::builtin();

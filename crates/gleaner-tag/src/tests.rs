@@ -422,6 +422,33 @@ fn tag_tokens_gives_iob2() {
 }
 
 #[test]
+fn tag_document_tags_each_sentence_and_keeps_one_type_per_name() {
+    let tagger = Tagger::new();
+    let doc: [&[&str]; 4] = [
+        &["Talks", "in", "Geneva", "ended", "on", "Friday", "."],
+        &["Mr.", "Lavrov", "said", "the", "talks", "went", "well", "."],
+        &["Lavrov", "flew", "home", "."],
+        &[],
+    ];
+    let tags = tagger.tag_document(&doc);
+    assert_eq!(tags.len(), doc.len());
+    for (t, s) in tags.iter().zip(&doc) {
+        assert_eq!(t.len(), s.len());
+    }
+    assert_eq!(tags[0][2], "B-LOC");
+    assert_eq!(tags[1][1], "B-PER");
+    assert_eq!(tags[2][0], "B-PER");
+    // One sentence alone: the same as tag_tokens.
+    assert_eq!(tagger.tag_document(&doc[..1])[0], tagger.tag_tokens(doc[0]));
+    assert!(tagger.tag_document(&[]).is_empty());
+    // A common abbreviation alone is not a name; punctuation never ends one.
+    let tags = tagger.tag_tokens(&["Pepsi", "!", "FYI", "the", "DVD", "is", "out", "."]);
+    assert_eq!(tags[1], "O");
+    assert_eq!(tags[2], "O");
+    assert_eq!(tags[4], "O");
+}
+
+#[test]
 fn unicode_offsets_are_chars() {
     let body = "Émile’s 👩‍👩‍👧 friend Lavrov met Zoë in Zürich and Moscow.";
     let entities = Tagger::new().tag(body, None);
