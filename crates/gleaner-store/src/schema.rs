@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "views read by name",
         sql: include_str!("../migrations/0002_views_by_name.sql"),
     },
+    Migration {
+        version: 3,
+        name: "full-text segments merged 16 at a time",
+        sql: include_str!("../migrations/0003_fts_automerge.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -280,8 +285,9 @@ mod tests {
                 VALUES ('2022-01-20T00:00:00Z', '2022-01-20T00:01:00Z', 'ok', 1);
                 "#
             }
-            // Version 2 changed views only: the tables, and so the data, are as in version 1.
-            2 => fixture_for_version(1),
+            // Versions 2 and 3 changed views and an FTS5 setting only: the tables, and so the
+            // data, are as in version 1.
+            2 | 3 => fixture_for_version(1),
             _ => panic!("no fixture for schema version {version}: add one"),
         }
     }
@@ -346,6 +352,15 @@ mod tests {
                 .query_row("SELECT count(*) FROM entity_cooccurrence", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(pairs, 0, "one entity, no pairs");
+            let automerge: i64 = store
+                .connection()
+                .query_row(
+                    "SELECT v FROM articles_fts_config WHERE k = 'automerge'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(automerge, 16);
         }
     }
 }
