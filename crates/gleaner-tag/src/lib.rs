@@ -673,6 +673,7 @@ impl Tagger {
                         }
                     }
                 }
+                join_particles(words, &mut tags);
                 tags
             })
             .collect()
@@ -710,6 +711,53 @@ impl Tagger {
             offset += sentence.len();
         }
         tags
+    }
+}
+
+/// Lowercase particles inside Arabic names, which some tokenisers split from the name at the
+/// hyphen ("al - Qaeda", "Muqtada al - Sadr").
+const HYPHEN_PARTICLES: [&str; 9] = ["al", "el", "ad", "ar", "as", "ash", "at", "az", "an"];
+/// Lowercase particles between a given name and a surname ("Osama bin Laden", "Ludwig van
+/// Beethoven").
+const NAME_PARTICLES: [&str; 14] = [
+    "bin", "ibn", "bint", "al", "el", "van", "von", "der", "de", "da", "di", "du", "dos", "del",
+];
+
+/// A name split around a particle is one name: "al - Qaeda", "Muqtada al - Sadr" (the name after
+/// the hyphen takes the particle, and the name before it if of the same type), and "Osama bin
+/// Laden" (two parts of a person's name around a particle).
+fn join_particles(words: &[&str], tags: &mut [String]) {
+    let ty_of = |t: &str| t.get(2..).map(str::to_string);
+    for i in 0..words.len() {
+        let word = words.get(i).map(|w| w.to_lowercase()).unwrap_or_default();
+        let prev = i
+            .checked_sub(1)
+            .and_then(|p| tags.get(p))
+            .filter(|t| t.as_str() != "O")
+            .and_then(|t| ty_of(t));
+        if HYPHEN_PARTICLES.contains(&word.as_str())
+            && words.get(i + 1) == Some(&"-")
+            && tags.get(i).is_some_and(|t| t == "O")
+            && tags.get(i + 1).is_some_and(|t| t == "O")
+            && let Some(ty) = tags
+                .get(i + 2)
+                .filter(|t| t.starts_with("B-"))
+                .and_then(|t| ty_of(t))
+        {
+            let joined = prev.as_deref() == Some(ty.as_str());
+            for (k, slot) in tags.iter_mut().enumerate().skip(i).take(3) {
+                let b = k == i && !joined;
+                *slot = format!("{}-{ty}", if b { "B" } else { "I" });
+            }
+        } else if NAME_PARTICLES.contains(&word.as_str())
+            && prev.as_deref() == Some("PER")
+            && tags.get(i).is_some_and(|t| t == "O")
+            && tags.get(i + 1).is_some_and(|t| t == "B-PER")
+        {
+            for slot in tags.iter_mut().skip(i).take(2) {
+                *slot = "I-PER".to_string();
+            }
+        }
     }
 }
 

@@ -449,6 +449,38 @@ fn tag_document_tags_each_sentence_and_keeps_one_type_per_name() {
 }
 
 #[test]
+fn names_split_around_particles_are_joined() {
+    let tagged = |words: &[&str], tags: &[&str]| {
+        let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        crate::join_particles(words, &mut tags);
+        tags
+    };
+    assert_eq!(
+        tagged(
+            &["Muqtada", "al", "-", "Sadr", "said"],
+            &["B-PER", "O", "O", "B-PER", "O"]
+        ),
+        ["B-PER", "I-PER", "I-PER", "I-PER", "O"]
+    );
+    assert_eq!(
+        tagged(
+            &["the", "al", "-", "Qaeda", "cell"],
+            &["O", "O", "O", "B-ORG", "O"]
+        ),
+        ["O", "B-ORG", "I-ORG", "I-ORG", "O"]
+    );
+    assert_eq!(
+        tagged(&["Osama", "bin", "Laden"], &["B-PER", "O", "B-PER"]),
+        ["B-PER", "I-PER", "I-PER"]
+    );
+    // Not between two parts of a person's name: left alone.
+    assert_eq!(
+        tagged(&["Paris", "de", "Gaulle"], &["B-LOC", "O", "B-PER"]),
+        ["B-LOC", "O", "B-PER"]
+    );
+}
+
+#[test]
 fn unicode_offsets_are_chars() {
     let body = "Émile’s 👩‍👩‍👧 friend Lavrov met Zoë in Zürich and Moscow.";
     let entities = Tagger::new().tag(body, None);
