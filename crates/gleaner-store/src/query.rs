@@ -1028,6 +1028,8 @@ mod tests {
                 ..SearchQuery::default()
             };
             store.search(&q).unwrap();
+            // The same filters through the export walk.
+            store.for_each_article(&q, |_| Ok(())).unwrap();
             store
                 .top_entities(&EntityQuery {
                     with: Some(s.into()),

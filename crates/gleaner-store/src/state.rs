@@ -153,32 +153,51 @@ impl Store {
 
     /// Save the fetch state of a URL (replacing what was stored for it).
     pub fn record_fetch(&mut self, state: &FetchState) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO fetch_state (url, etag, last_modified, last_status, failures,
-                                          last_error, next_retry_at, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (url) DO UPDATE SET
-                    etag = excluded.etag, last_modified = excluded.last_modified,
-                    last_status = excluded.last_status, failures = excluded.failures,
-                    last_error = excluded.last_error, next_retry_at = excluded.next_retry_at,
-                    fetched_at = excluded.fetched_at",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    state.url,
-                    state.etag,
-                    state.last_modified,
-                    state.last_status,
-                    state.failures,
-                    state.last_error,
-                    opt_time_text(state.next_retry_at.as_ref()),
-                    opt_time_text(state.fetched_at.as_ref()),
-                ])
-            })
-            .with_context(|| format!("saving the fetch state of {}", state.url))?;
-        Ok(())
+        save_fetch(&self.conn, state)
     }
+
+    /// Save the fetch states of many URLs in one transaction: all or none.
+    ///
+    /// One commit instead of one per URL: a writer that records the states of a batch of
+    /// articles after the batch is stored saves a WAL commit (and its write) per article.
+    pub fn record_fetches(&mut self, states: &[FetchState]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context("starting a fetch-state transaction")?;
+        for state in states {
+            save_fetch(&tx, state)?;
+        }
+        tx.commit().context("committing fetch states")
+    }
+}
+
+/// Insert or replace one URL's fetch state.
+fn save_fetch(conn: &rusqlite::Connection, state: &FetchState) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO fetch_state (url, etag, last_modified, last_status, failures,
+                                  last_error, next_retry_at, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (url) DO UPDATE SET
+            etag = excluded.etag, last_modified = excluded.last_modified,
+            last_status = excluded.last_status, failures = excluded.failures,
+            last_error = excluded.last_error, next_retry_at = excluded.next_retry_at,
+            fetched_at = excluded.fetched_at",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            state.url,
+            state.etag,
+            state.last_modified,
+            state.last_status,
+            state.failures,
+            state.last_error,
+            opt_time_text(state.next_retry_at.as_ref()),
+            opt_time_text(state.fetched_at.as_ref()),
+        ])
+    })
+    .with_context(|| format!("saving the fetch state of {}", state.url))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -276,6 +295,21 @@ mod tests {
         state.last_error = Some("connection reset".into());
         state.next_retry_at = Some(Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).unwrap());
         store.record_fetch(&state).unwrap();
-        assert_eq!(store.fetch_state(url).unwrap(), Some(state));
+        assert_eq!(store.fetch_state(url).unwrap(), Some(state.clone()));
+        // Many at once: new ones inserted, a known one replaced.
+        let mut many: Vec<FetchState> = (0..5)
+            .map(|n| FetchState {
+                url: format!("https://example.blogspot.com/2022/01/post-{n}.html"),
+                last_status: Some(200),
+                ..FetchState::default()
+            })
+            .collect();
+        state.failures = 0;
+        many.push(state.clone());
+        store.record_fetches(&many).unwrap();
+        for s in &many {
+            assert_eq!(store.fetch_state(&s.url).unwrap().as_ref(), Some(s));
+        }
+        store.record_fetches(&[]).unwrap();
     }
 }
