@@ -22,13 +22,15 @@
 //! 2. **Label names** sentence by sentence. A trained sequence model ([`model`], an averaged
 //!    structured perceptron with Viterbi decoding over BIO labels, weights in `model/names.bin`
 //!    compiled in) finds the names and their kinds from the words, their shapes, affixes and
-//!    context, and from what the rule labeler ([`names::RuleLabeler`]) and the built-in
-//!    gazetteers in `data/` say about them — as features, not decisions. The rules still decide
-//!    where they know better: listed names keep the list's kind and canonical name, cued names
-//!    (organisations by their head word, "Gulf of Mexico", events, awards and storms such as
-//!    "World Cup" or "Hurricane Katrina", which are [`NameKind::Other`]: MISC in CoNLL output, not
-//!    stored as entities) replace the model's, names inside hyphenated words ("pro-Russia") are
-//!    theirs, and a one-word name that no list or cue backs is only a guess. Outside English the
+//!    context, from what the rule labeler ([`names::RuleLabeler`]) and the built-in gazetteers
+//!    in `data/` say about them, and from how the rest of the document writes the same word
+//!    (capitalised mid-sentence, in lowercase, cued or listed as a person, place or
+//!    organisation) — as features, not decisions. The rules still decide where they know
+//!    better: listed names keep the list's kind and canonical name, cued places and events
+//!    ("Gulf of Mexico"; events, awards and storms such as "World Cup" or "Hurricane Katrina",
+//!    which are [`NameKind::Other`]: MISC in CoNLL output, not stored as entities) replace the
+//!    model's, names inside hyphenated words ("pro-Russia") are theirs, and a one-word name that
+//!    no list or cue backs is only a guess. Outside English the
 //!    rules work alone and keep listed and cued names only (German capitalises every noun).
 //!    The rules themselves read capitalised runs, gazetteers (countries, cities, regions,
 //!    demonyms and groups, organisations, well-known people, given names, titles), head words,
@@ -41,8 +43,12 @@
 //!    a guess nothing in the article backs is dropped, places and groups take their canonical
 //!    spelling ("U.S." → "United States", "Iranians" → "Iranian").
 //!
-//! [`Tagger::tag_tokens`] (the CoNLL path) gives the model's labels for one sentence as they are,
-//! except that listed organisations stay organisations. What the model was trained on, how to
+//! [`Tagger::tag_document`] (the CoNLL path: the sentences of one `-DOCSTART-` document) gives
+//! the model's labels as they are, except that listed organisations stay organisations, a name
+//! takes the type most of its mentions in the document got, punctuation at a name's edges and a
+//! lone common abbreviation ("CEO") are not names, and names split around a particle ("al -
+//! Qaeda", "Osama bin Laden") are joined. [`Tagger::tag_tokens`] is the same for one sentence
+//! alone. What the model was trained on, how to
 //! train it again and what it scores are in `model/README.md`.
 //!
 //! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
@@ -127,6 +133,9 @@ struct MergePolicy {
     hyphen_parts: bool,
     /// Rule names at least this sure replace the model's names they overlap.
     rules_win: Option<Confidence>,
+    /// Cued rule names of places and of kind [`NameKind::Other`] ("Gulf of Mexico"; events,
+    /// awards, storms: "World Cup", "Hurricane Katrina") replace the model's names they overlap.
+    events_win: bool,
     /// Listed names the model missed are added.
     fill_listed: bool,
     /// A name the model found with a smaller margin over `O` (on its weakest token) is only a
@@ -137,24 +146,27 @@ struct MergePolicy {
 }
 
 impl MergePolicy {
-    /// For articles ([`Tagger::tag`]): the lists' kinds and the rules' cued names (events,
-    /// storms, "Gulf of Mexico", organisations by their head word) win, the model finds the rest.
+    /// For articles ([`Tagger::tag`]): the lists' kinds and names and the rules' cued places and
+    /// events (storms, "Gulf of Mexico") win, the model finds the rest (people and organisations
+    /// cued by a title or a head word too: on GUM's interviews the model does better there).
     const ARTICLE: MergePolicy = MergePolicy {
         listed_kind: true,
         listed_org_kind: true,
         hyphen_parts: true,
-        rules_win: Some(Confidence::Rule),
+        rules_win: Some(Confidence::Listed),
+        events_win: true,
         fill_listed: true,
         sure_margin: 0.0,
         lone_words_need_backing: true,
     };
-    /// For CoNLL output ([`Tagger::tag_tokens`]): the model's names and kinds (tuned on
-    /// eng.testa), except that listed organisations stay organisations.
+    /// For CoNLL output ([`Tagger::tag_document`], [`Tagger::tag_tokens`]): the model's names
+    /// and kinds (tuned on eng.testa), except that listed organisations stay organisations.
     const TOKENS: MergePolicy = MergePolicy {
         listed_kind: false,
         listed_org_kind: true,
         hyphen_parts: false,
         rules_win: None,
+        events_win: false,
         fill_listed: false,
         sure_margin: f32::NEG_INFINITY,
         lone_words_need_backing: false,
@@ -410,6 +422,10 @@ impl Tagger {
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
                 || (r.whole_tokens && policy.rules_win.is_some_and(|c| r.confidence >= c))
+                || (r.whole_tokens
+                    && policy.events_win
+                    && matches!(r.kind, NameKind::Other | NameKind::Location)
+                    && r.confidence >= Confidence::Rule)
         };
         spans.retain(|s| !rules.iter().any(|r| wins(r) && overlap(r, s)));
         for r in rules {
