@@ -632,7 +632,7 @@ impl Tagger {
         let mut doc = self.document_context(&toks);
         let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
         let rules = self.rules_and_context(&seqs, &mut doc);
-        let spans: Vec<Vec<NameSpan>> = toks
+        let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)
             .zip(rules)
@@ -654,6 +654,27 @@ impl Tagger {
                 .map(|w| fold_token(w))
                 .collect()
         };
+        // A one-word name that is the surname of a person named in full elsewhere in the
+        // document is that person ("Lenhart" after "Matthew Lenhart").
+        let surnames: std::collections::HashSet<String> = sentences
+            .iter()
+            .zip(&spans)
+            .flat_map(|(words, ss)| {
+                ss.iter()
+                    .filter(|s| s.kind == NameKind::Person && s.last >= s.first + 2)
+                    .filter_map(|s| words.get(s.last - 1).map(|w| fold_token(w)))
+            })
+            .collect();
+        for (words, ss) in sentences.iter().zip(spans.iter_mut()) {
+            for s in ss.iter_mut().filter(|s| s.last == s.first + 1) {
+                if words
+                    .get(s.first)
+                    .is_some_and(|w| surnames.contains(&fold_token(w)))
+                {
+                    s.kind = NameKind::Person;
+                }
+            }
+        }
         let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::new();
         for (words, ss) in sentences.iter().zip(&spans) {
             for s in ss {
