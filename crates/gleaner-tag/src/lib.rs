@@ -69,7 +69,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};
 
-use crate::gazetteer::{Gazetteers, fold_token};
+use crate::gazetteer::{Gazetteers, fold_token, starts_upper};
 use crate::model::NameModel;
 use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler};
 pub use crate::tokenize::{Token, tokenize};
@@ -619,8 +619,11 @@ impl Tagger {
     /// Tag the tokenised sentences of one document (the CoNLL sentences between two
     /// `-DOCSTART-` lines); returns one IOB2 tag per token of each sentence. Better than
     /// [`Tagger::tag_tokens`] sentence by sentence: the model sees how the document writes each
-    /// word elsewhere (capitalised mid-sentence, in lowercase), and a name takes the type most
-    /// of its mentions in the document got.
+    /// word elsewhere (capitalised mid-sentence, in lowercase) and what cues and lists say about
+    /// it there; a surname alone is the person named in full elsewhere; a capitalised word found
+    /// as a one-word name is a name wherever else it stands alone; and a name takes the type most
+    /// of its mentions in the document got. Groups are `MISC`; dates, money and percentages `O`;
+    /// an empty sentence gets no tags. `gleaner tag --conll` should call this once per document.
     pub fn tag_document(&self, sentences: &[&[&str]]) -> Vec<Vec<String>> {
         if self.model.is_empty() {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
@@ -674,6 +677,38 @@ impl Tagger {
                     s.kind = NameKind::Person;
                 }
             }
+        }
+        // A capitalised word found as a one-word name somewhere is that name everywhere in the
+        // document where nothing else covers it.
+        let mut found: HashMap<&str, NameKind> = HashMap::new();
+        for (words, ss) in sentences.iter().zip(&spans) {
+            for s in ss.iter().filter(|s| s.last == s.first + 1) {
+                if let Some(w) = words.get(s.first).filter(|w| starts_upper(w)) {
+                    found.entry(w).or_insert(s.kind);
+                }
+            }
+        }
+        for ((words, ss), t) in sentences.iter().zip(spans.iter_mut()).zip(&toks) {
+            for (k, w) in words.iter().enumerate() {
+                let Some(&kind) = found.get(w) else { continue };
+                if ss.iter().any(|s| s.first <= k && k < s.last) {
+                    continue;
+                }
+                let Some(tok) = t.get(k) else { continue };
+                ss.push(NameSpan {
+                    first: k,
+                    last: k + 1,
+                    start: tok.start,
+                    end: tok.end,
+                    byte_start: tok.byte_start,
+                    byte_end: tok.byte_end,
+                    kind,
+                    canonical: None,
+                    confidence: Confidence::Guess,
+                    whole_tokens: true,
+                });
+            }
+            ss.sort_by_key(|s| s.first);
         }
         let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::new();
         for (words, ss) in sentences.iter().zip(&spans) {
