@@ -4,16 +4,22 @@
 //! ```text
 //! cargo run --release -p gleaner-tag --example train -- \
 //!     --conll ../shared/ner/conll2003/eng.train [--conll MORE.conll ...] \
+//!     [--gum GUM.json] [--extra PARTIAL.conll] [--extra-weight 3] [--hold-out K/N] \
+//!     [--lowercase 10] [--titlecase 20] [--runs 5] \
 //!     [--dev ../shared/ner/conll2003/eng.testa] [--epochs 12] [--min-count 2] [--prune 0.01] \
 //!     [--seed 1] [--out crates/gleaner-tag/model/names.bin]
 //! ```
 //!
 //! Every `--conll` file is read as `token ... TAG` columns (the last column is the tag, IOB1 or
-//! IOB2, types PER/LOC/ORG/MISC; blank lines end sentences; `-DOCSTART-` lines are skipped).
-//! The order is fixed (files in the order given, sentences shuffled each epoch by a seeded
-//! generator), so the same data and options give the same bytes. `--dev` only reports F1 after
-//! each epoch (for tuning; it is never trained on). The data is not in the repository; the
-//! command says so and exits with status 2 when a file is missing.
+//! IOB2, types PER/LOC/ORG/MISC; blank lines end sentences; `-DOCSTART-` lines end documents,
+//! whose sentences are featurised together as `Tagger::tag_document` does). `--lowercase P` and
+//! `--titlecase P` add a lowercased copy of P % of the `--conll` sentences and a copy of another
+//! P % with every word capitalised (a seeded draw). `--runs N` trains N models in different
+//! orders (seeds seed … seed + N − 1) and writes their mean. The order is fixed (files in the
+//! order given, sentences shuffled each epoch by a seeded generator), so the same data and
+//! options give the same bytes. `--dev` only reports F1 after each epoch (for tuning; it is never
+//! trained on). The data is not in the repository; the command says so and exits with status 2
+//! when a file is missing. `model/README.md` has the command that made the shipped model.
 
 use std::process::ExitCode;
 use std::time::Instant;
