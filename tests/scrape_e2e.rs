@@ -531,6 +531,96 @@ fn extract_reads_saved_html_from_files_and_stdin_without_network_or_database() {
 }
 
 #[test]
+fn tag_prints_entities_with_offsets_that_slice_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "On January 19, Chancellor Olaf Scholz met Emmanuel Macron in Paris. \
+                Scholz said the European Union would spend 2.5 billion euros.";
+    let out = gleaner_with_stdin(
+        dir.path(),
+        &["tag", "--reference-date", "2022-03-01"],
+        Some(text.as_bytes()),
+    );
+    assert_exit(&out, 0);
+    let entities: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let find = |kind: &str, surface: &str| {
+        entities
+            .iter()
+            .find(|e| e["kind"] == kind && e["text"] == surface)
+            .unwrap_or_else(|| panic!("no {kind} {surface:?} in {entities:#?}"))
+    };
+    for e in &entities {
+        let (start, end) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(char_slice(text, start, end), e["text"].as_str().unwrap());
+    }
+    assert_eq!(find("person", "Olaf Scholz")["name"], "Olaf Scholz");
+    assert_eq!(find("person", "Scholz")["name"], "Olaf Scholz", "short mention resolved");
+    find("person", "Emmanuel Macron");
+    find("location", "Paris");
+    find("organization", "European Union");
+    assert_eq!(find("date", "January 19")["name"], "2022-01-19");
+}
+
+/// CoNLL columns in, the same lines out with one more column (IOB2), blank and `-DOCSTART-`
+/// lines kept; each document is tagged as a whole, so a surname met alone in a later sentence
+/// is still that person.
+#[test]
+fn tag_conll_adds_a_tag_column_and_reads_documents_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentence = |words: &str| -> String {
+        words
+            .split(' ')
+            .map(|w| format!("{w} X X O\n"))
+            .collect::<String>()
+    };
+    let input = format!(
+        "-DOCSTART- -X- -X- O\n\n{}\n{}\n-DOCSTART- -X- -X- O\n\n{}\n",
+        sentence("Prime Minister Jacinda Ardern visited Wellington on Monday ."),
+        sentence("Ardern spoke for an hour ."),
+        sentence("The Red Cross opened an office in Nairobi ."),
+    );
+    let path = dir.path().join("in.conll");
+    std::fs::write(&path, &input).unwrap();
+    let out = gleaner(dir.path(), &["tag", "--conll", path.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let printed = stdout(&out);
+    let in_lines: Vec<&str> = input.lines().collect();
+    let out_lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(in_lines.len(), out_lines.len(), "{printed}");
+    let mut tags = Vec::new();
+    for (i, o) in in_lines.iter().zip(&out_lines) {
+        if i.is_empty() || i.starts_with("-DOCSTART-") {
+            assert_eq!(i, o, "kept as it was");
+            continue;
+        }
+        let (kept, tag) = o.rsplit_once(' ').unwrap();
+        assert_eq!(*i, kept, "the input line, then one column");
+        assert!(
+            tag == "O" || ["B-", "I-"].iter().any(|p| tag.starts_with(p)),
+            "{tag}"
+        );
+        tags.push((i.split(' ').next().unwrap().to_string(), tag.to_string()));
+    }
+    let tag_of = |word: &str, nth: usize| -> &str {
+        tags.iter()
+            .filter(|(w, _)| w == word)
+            .nth(nth)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or_else(|| panic!("{word} #{nth} not printed"))
+    };
+    assert_eq!(tag_of("Jacinda", 0), "B-PER");
+    assert_eq!(tag_of("Ardern", 0), "I-PER");
+    assert_eq!(tag_of("Ardern", 1), "B-PER", "the same person later in the document");
+    assert_eq!(tag_of("Wellington", 0), "B-LOC");
+    assert_eq!(tag_of("Monday", 0), "O");
+    assert_eq!(tag_of("Red", 0), "B-ORG");
+    assert_eq!(tag_of("Cross", 0), "I-ORG");
+    assert_eq!(tag_of("Nairobi", 0), "B-LOC");
+}
+
+#[test]
 fn failures_are_clear_and_store_nothing() {
     let server = serve_fixtures();
     let dir = tempfile::tempdir().unwrap();

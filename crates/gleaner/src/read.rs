@@ -523,6 +523,75 @@ fn file_url(file: &Path) -> String {
     url::Url::from_file_path(&abs).map_or_else(|()| abs.display().to_string(), |u| u.to_string())
 }
 
+/// One line of CoNLL input held until its document is tagged.
+enum ConllLine {
+    /// A blank line, kept as it was.
+    Raw(String),
+    /// The token lines of one sentence.
+    Sentence(Vec<String>),
+}
+
+/// The lines of one CoNLL document, waiting for `Tagger::tag_document`.
+#[derive(Default)]
+struct ConllDocument {
+    lines: Vec<ConllLine>,
+    /// The token lines of the sentence being read.
+    current: Vec<String>,
+    sentences: usize,
+}
+
+impl ConllDocument {
+    fn push_token_line(&mut self, line: String) {
+        self.current.push(line);
+    }
+
+    fn end_sentence(&mut self) {
+        if !self.current.is_empty() {
+            self.lines
+                .push(ConllLine::Sentence(std::mem::take(&mut self.current)));
+            self.sentences += 1;
+        }
+    }
+
+    /// Tags every sentence of the document together and writes each token line with one more
+    /// column, the predicted IOB2 tag; blank lines as they were.
+    fn flush(&mut self, tagger: &Tagger, out: &mut dyn Write) -> Result<(), ExitError> {
+        self.end_sentence();
+        let token_lists: Vec<Vec<&str>> = self
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                ConllLine::Sentence(lines) => Some(
+                    lines
+                        .iter()
+                        .map(|l| l.split_whitespace().next().unwrap_or(""))
+                        .collect(),
+                ),
+                ConllLine::Raw(_) => None,
+            })
+            .collect();
+        let sentences: Vec<&[&str]> = token_lists.iter().map(Vec::as_slice).collect();
+        let mut tags = tagger.tag_document(&sentences).into_iter();
+        for line in &self.lines {
+            match line {
+                ConllLine::Raw(raw) => writeln!(out, "{raw}")?,
+                ConllLine::Sentence(lines) => {
+                    let sentence_tags = tags.next().unwrap_or_default();
+                    let padded = sentence_tags
+                        .iter()
+                        .map(String::as_str)
+                        .chain(std::iter::repeat("O"));
+                    for (l, tag) in lines.iter().zip(padded) {
+                        writeln!(out, "{l} {tag}")?;
+                    }
+                }
+            }
+        }
+        *self = Self::default();
+        Ok(())
+    }
+}
+
 /// `gleaner tag`
 pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
     let tagger = Tagger::new();
@@ -535,37 +604,28 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
                 std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
             Box::new(std::io::BufReader::new(f))
         };
-        let mut sentence: Vec<String> = Vec::new();
-        let flush = |sentence: &mut Vec<String>, out: &mut dyn Write| -> Result<(), ExitError> {
-            if sentence.is_empty() {
-                return Ok(());
-            }
-            let tokens: Vec<&str> = sentence
-                .iter()
-                .map(|l| l.split_whitespace().next().unwrap_or(""))
-                .collect();
-            let tags = tagger.tag_tokens(&tokens);
-            for (line, tag) in sentence.iter().zip(
-                tags.iter()
-                    .map(String::as_str)
-                    .chain(std::iter::repeat("O")),
-            ) {
-                writeln!(out, "{line} {tag}")?;
-            }
-            sentence.clear();
-            Ok(())
-        };
+        // A document (up to a `-DOCSTART-` line) is tagged whole: the tagger reads how a word
+        // is written elsewhere in it and keeps one type per name. A file without document
+        // marks is cut every MAX_DOC_SENTENCES sentences so memory stays bounded.
+        const MAX_DOC_SENTENCES: usize = 2_000;
+        let mut doc = ConllDocument::default();
         for line in reader.lines() {
             let line = line.with_context(|| format!("reading {}", path.display()))?;
             let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with("-DOCSTART-") {
-                flush(&mut sentence, &mut out)?;
+            if trimmed.starts_with("-DOCSTART-") {
+                doc.flush(&tagger, &mut out)?;
                 writeln!(out, "{line}")?;
+            } else if trimmed.is_empty() {
+                doc.end_sentence();
+                doc.lines.push(ConllLine::Raw(line));
+                if doc.sentences >= MAX_DOC_SENTENCES {
+                    doc.flush(&tagger, &mut out)?;
+                }
             } else {
-                sentence.push(line);
+                doc.push_token_line(line);
             }
         }
-        flush(&mut sentence, &mut out)?;
+        doc.flush(&tagger, &mut out)?;
     } else {
         let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
         let bytes = read_input(&path)?;
