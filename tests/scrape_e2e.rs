@@ -556,7 +556,11 @@ fn tag_prints_entities_with_offsets_that_slice_the_text() {
         assert_eq!(char_slice(text, start, end), e["text"].as_str().unwrap());
     }
     assert_eq!(find("person", "Olaf Scholz")["name"], "Olaf Scholz");
-    assert_eq!(find("person", "Scholz")["name"], "Olaf Scholz", "short mention resolved");
+    assert_eq!(
+        find("person", "Scholz")["name"],
+        "Olaf Scholz",
+        "short mention resolved"
+    );
     find("person", "Emmanuel Macron");
     find("location", "Paris");
     find("organization", "European Union");
@@ -612,7 +616,11 @@ fn tag_conll_adds_a_tag_column_and_reads_documents_whole() {
     };
     assert_eq!(tag_of("Jacinda", 0), "B-PER");
     assert_eq!(tag_of("Ardern", 0), "I-PER");
-    assert_eq!(tag_of("Ardern", 1), "B-PER", "the same person later in the document");
+    assert_eq!(
+        tag_of("Ardern", 1),
+        "B-PER",
+        "the same person later in the document"
+    );
     assert_eq!(tag_of("Wellington", 0), "B-LOC");
     assert_eq!(tag_of("Monday", 0), "O");
     assert_eq!(tag_of("Red", 0), "B-ORG");
