@@ -1372,6 +1372,9 @@ fn write_loop(
         let started = Instant::now();
         let mut articles = Vec::new();
         let mut after = Vec::new();
+        // Fetch states of the batch, saved together in one transaction after the articles
+        // (a page's validators never before its article is committed).
+        let mut states: Vec<FetchState> = Vec::new();
         for msg in batch {
             match msg {
                 WriterMsg::Article {
@@ -1382,14 +1385,11 @@ fn write_loop(
                     articles.push((*article, source_id));
                     after.push(fetch_state);
                 }
-                WriterMsg::FetchState(state) => {
-                    if let Err(e) = store.record_fetch(&state) {
-                        warn!(url = %state.url, "could not record fetch state: {e}");
-                    }
-                }
+                WriterMsg::FetchState(state) => states.push(state),
             }
         }
         if articles.is_empty() {
+            record_states(&mut store, &states);
             counters
                 .write_nanos
                 .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
@@ -1431,11 +1431,7 @@ fn write_loop(
                             outcome: up.outcome,
                         });
                     }
-                    if let Some(state) = state
-                        && let Err(e) = store.record_fetch(&state)
-                    {
-                        warn!(url = %state.url, "could not record fetch state: {e}");
-                    }
+                    states.extend(state);
                 }
                 Err(e) => {
                     warn!(url = %url, "could not store: {e}");
@@ -1450,9 +1446,7 @@ fn write_loop(
                         fetched_at: Some(now),
                         ..FetchState::default()
                     };
-                    if let Err(e) = store.record_fetch(&retry) {
-                        warn!(url = %url, "could not record fetch state: {e}");
-                    }
+                    states.push(retry);
                     written.failed.push(Problem {
                         url,
                         reason: format!("storing: {e}"),
@@ -1460,11 +1454,25 @@ fn write_loop(
                 }
             }
         }
+        record_states(&mut store, &states);
         counters
             .write_nanos
             .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
     }
     Ok(written)
+}
+
+/// Saves a batch's fetch states in one transaction; if that fails, one by one, so one bad
+/// state costs only itself (each failure is logged; the page is simply fetched again later).
+fn record_states(store: &mut Store, states: &[FetchState]) {
+    if states.is_empty() || store.record_fetches(states).is_ok() {
+        return;
+    }
+    for state in states {
+        if let Err(e) = store.record_fetch(state) {
+            warn!(url = %state.url, "could not record fetch state: {e}");
+        }
+    }
 }
 
 #[cfg(test)]
