@@ -46,8 +46,10 @@
 //! [`Tagger::tag_document`] (the CoNLL path: the sentences of one `-DOCSTART-` document) gives
 //! the model's labels as they are, except that listed organisations stay organisations, a name
 //! takes the type most of its mentions in the document got, punctuation at a name's edges and a
-//! lone common abbreviation ("CEO") are not names, and names split around a particle ("al -
-//! Qaeda", "Osama bin Laden") are joined. [`Tagger::tag_tokens`] is the same for one sentence
+//! lone common abbreviation ("CEO") are not names, names split around a particle ("al -
+//! Qaeda", "Osama bin Laden") are joined, and a name in the elliptical possessive ("at Del
+//! Frisco 's", "McDonald 's .") is a place, its "'s" included. In text that writes capitals, a
+//! person or organisation the model finds in lowercase that no list knows is not a name. [`Tagger::tag_tokens`] is the same for one sentence
 //! alone. What the model was trained on, how to
 //! train it again and what it scores are in `model/README.md`.
 //!
@@ -343,7 +345,19 @@ impl Tagger {
                 && toks
                     .get(first)
                     .is_some_and(|t| self.gaz.is_abbreviation(t.text));
-            if first >= k || abbreviation {
+            // In text that writes capitals, a person or organisation written all in lowercase
+            // that no list knows is a common word ("lol", "empanadas"), unless a given name
+            // says otherwise ("lisa").
+            let lowercase_guess = matches!(kind, NameKind::Person | NameKind::Organization)
+                && doc.writes_capitals()
+                && toks.get(first..k).is_some_and(|ts| {
+                    let words: Vec<&str> = ts.iter().map(|t| t.text).collect();
+                    ts.iter().all(|t| !t.text.chars().any(char::is_uppercase))
+                        && self.gaz.lookup_any_case(&words).is_none()
+                        && !(kind == NameKind::Person
+                            && ts.iter().any(|t| self.gaz.is_given_name(t.text)))
+                });
+            if first >= k || abbreviation || lowercase_guess {
                 k = next;
                 continue;
             }
@@ -746,6 +760,7 @@ impl Tagger {
                     }
                 }
                 join_particles(words, &mut tags);
+                elliptical_possessives(words, &mut tags);
                 tags
             })
             .collect()
@@ -829,6 +844,46 @@ fn join_particles(words: &[&str], tags: &mut [String]) {
             for slot in tags.iter_mut().skip(i).take(2) {
                 *slot = "I-PER".to_string();
             }
+        }
+    }
+}
+
+/// A name in the elliptical possessive is a shop, a restaurant or a practice, and the
+/// possessive is part of its name: "McDonald 's ,", "at Del Frisco 's". A person's or an
+/// organisation's name followed by "'s" and then by the end of a sentence or clause (". , ! ?
+/// ; :"), or after "at", is a place with its "'s".
+fn elliptical_possessives(words: &[&str], tags: &mut [String]) {
+    let mut k = 0;
+    while k < tags.len() {
+        let starts = tags.get(k).is_some_and(|t| t == "B-PER" || t == "B-ORG");
+        if !starts {
+            k += 1;
+            continue;
+        }
+        let first = k;
+        k += 1;
+        while tags.get(k).is_some_and(|t| t.starts_with("I-")) {
+            k += 1;
+        }
+        let possessive = words
+            .get(k)
+            .is_some_and(|w| matches!(*w, "'s" | "\u{2019}s" | "s"))
+            && tags.get(k).is_some_and(|t| t == "O");
+        if !possessive {
+            continue;
+        }
+        let ends = words
+            .get(k + 1)
+            .is_none_or(|w| matches!(*w, "." | "," | "!" | "?" | ";" | ":" | "..."));
+        let after_place_word = first
+            .checked_sub(1)
+            .and_then(|p| words.get(p))
+            .is_some_and(|w| w.eq_ignore_ascii_case("at"));
+        if ends || after_place_word {
+            for (j, slot) in tags.iter_mut().enumerate().take(k + 1).skip(first) {
+                *slot = if j == first { "B-LOC" } else { "I-LOC" }.to_string();
+            }
+            k += 1;
         }
     }
 }

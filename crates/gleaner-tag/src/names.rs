@@ -96,6 +96,12 @@ impl DocContext {
         }
     }
 
+    /// Does the document write capitals where they mean something (a word capitalised
+    /// mid-sentence, other than "I")? In such text a name written in lowercase is rare.
+    pub fn writes_capitals(&self) -> bool {
+        self.capitalised_mid.iter().any(|w| w != "i")
+    }
+
     /// Was this word seen in lowercase (a common word)?
     pub fn seen_lowercase(&self, word: &str) -> bool {
         self.lowercase.contains(&fold_token(word))

@@ -636,3 +636,38 @@ fn tagger_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Tagger>();
 }
+
+#[test]
+fn elliptical_possessive_is_a_place_with_its_s() {
+    let run = |words: &[&str], tags: &[&str]| {
+        let mut tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        crate::elliptical_possessives(words, &mut tags);
+        tags
+    };
+    assert_eq!(
+        run(
+            &["dinner", "at", "Del", "Frisco", "'s", "tonight"],
+            &["O", "O", "B-PER", "I-PER", "O", "O"]
+        ),
+        ["O", "O", "B-LOC", "I-LOC", "I-LOC", "O"]
+    );
+    assert_eq!(
+        run(
+            &["I", "like", "Wendy", "s", "."],
+            &["O", "O", "B-PER", "O", "O"]
+        ),
+        ["O", "O", "B-LOC", "I-LOC", "O"]
+    );
+    // A possessive before a noun is a possessive.
+    let tags = ["O", "B-PER", "O", "O"];
+    assert_eq!(run(&["to", "Arafat", "'s", "call"], &tags), tags);
+    assert_eq!(run(&["(", "Arafat", "'s", ")"], &tags), tags);
+}
+
+#[test]
+fn lowercase_guesses_are_not_names_in_text_that_writes_capitals() {
+    let tagger = Tagger::new();
+    let doc: [&[&str]; 2] = [&["We", "met", "Anna", "in", "Paris", "."], &["lol", "!"]];
+    let tags = tagger.tag_document(&doc);
+    assert_eq!(tags[1][0], "O");
+}
