@@ -48,7 +48,8 @@
 //! takes the type most of its mentions in the document got, punctuation at a name's edges and a
 //! lone common abbreviation ("CEO") are not names, names split around a particle ("al -
 //! Qaeda", "Osama bin Laden") are joined, and a name in the elliptical possessive ("at Del
-//! Frisco 's", "McDonald 's .") is a place, its "'s" included. In text that writes capitals, a
+//! Frisco 's", "McDonald 's .") is a place, its "'s" included. A one-word organisation that is a
+//! GeoNames town is that place in prose (not in results tables, sports or business reports). In text that writes capitals, a
 //! person or organisation the model finds in lowercase that no list knows is not a name. [`Tagger::tag_tokens`] is the same for one sentence
 //! alone. What the model was trained on, how to
 //! train it again and what it scores are in `model/README.md`.
@@ -671,6 +672,32 @@ impl Tagger {
                 .map(|w| fold_token(w))
                 .collect()
         };
+        // A one-word organisation that is a GeoNames city or town and in no list of
+        // organisations is that place ("a Miramar in Florida"), in prose: not in a document
+        // with tables (results, standings: two rows or more), where clubs bear their towns'
+        // names, nor in a sentence with a number.
+        let rows = sentences.iter().filter(|w| is_table_row(w)).count();
+        let sport_or_business = sentences
+            .iter()
+            .flat_map(|w| w.iter())
+            .any(|w| CLUB_OR_COMPANY_WORDS.contains(w));
+        for (words, ss) in sentences.iter().zip(spans.iter_mut()) {
+            let numbers = words.iter().any(|w| w.chars().any(|c| c.is_ascii_digit()));
+            if rows >= 2 || numbers || sport_or_business {
+                continue;
+            }
+            for s in ss
+                .iter_mut()
+                .filter(|s| s.last == s.first + 1 && s.kind == NameKind::Organization)
+            {
+                let Some(w) = words.get(s.first..s.last) else {
+                    continue;
+                };
+                if self.gaz.longest_geo(w) == Some(1) && self.gaz.lookup(w).is_none() {
+                    s.kind = NameKind::Location;
+                }
+            }
+        }
         // A one-word name that is the surname of a person named in full elsewhere in the
         // document is that person ("Lenhart" after "Matthew Lenhart").
         let surnames: std::collections::HashSet<String> = sentences
@@ -886,6 +913,55 @@ fn elliptical_possessives(words: &[&str], tags: &mut [String]) {
             k += 1;
         }
     }
+}
+
+/// Words of sports and business reports, where clubs and companies bear their towns' names
+/// ("Essex captain", "Magna shares").
+const CLUB_OR_COMPANY_WORDS: [&str; 30] = [
+    "league",
+    "match",
+    "matches",
+    "season",
+    "innings",
+    "club",
+    "cup",
+    "championship",
+    "coach",
+    "scored",
+    "goal",
+    "goals",
+    "game",
+    "games",
+    "team",
+    "teams",
+    "beat",
+    "victory",
+    "defeat",
+    "won",
+    "lost",
+    "played",
+    "player",
+    "players",
+    "shares",
+    "company",
+    "stake",
+    "profit",
+    "earnings",
+    "analysts",
+];
+
+/// Is a sentence a row of a table ("Barnsley 3 Wolves 1", "1. Nottingham 5 3 1 1 7 5 10")?
+/// It holds a number and at most one lowercase word.
+fn is_table_row(words: &[&str]) -> bool {
+    let numbers = words
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .count();
+    let lowercase = words
+        .iter()
+        .filter(|w| w.chars().count() >= 2 && w.chars().all(char::is_lowercase))
+        .count();
+    numbers >= 1 && lowercase <= 1
 }
 
 /// The kinds in the order of [`kind_slot`].

@@ -671,3 +671,23 @@ fn lowercase_guesses_are_not_names_in_text_that_writes_capitals() {
     let tags = tagger.tag_document(&doc);
     assert_eq!(tags[1][0], "O");
 }
+
+#[test]
+fn table_rows_are_told_from_prose() {
+    assert!(crate::is_table_row(&["Barnsley", "3", "Wolves", "1"]));
+    assert!(crate::is_table_row(&[
+        "1.",
+        "Nottingham",
+        "5",
+        "3",
+        "1",
+        "1",
+        "7",
+        "5",
+        "10"
+    ]));
+    assert!(!crate::is_table_row(&[
+        "It", "was", "founded", "in", "1888", "by", "settlers", "."
+    ]));
+    assert!(!crate::is_table_row(&["Welcome", "to", "Leeds", "."]));
+}
