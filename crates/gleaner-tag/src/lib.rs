@@ -442,6 +442,21 @@ impl Tagger {
                     && matches!(r.kind, NameKind::Other | NameKind::Location)
                     && r.confidence >= Confidence::Rule)
         };
+        // A cued or listed place the model split into places ("Gulf" and "Mexico" of "Gulf of
+        // Mexico") is one place.
+        let split_place = |r: &NameSpan| {
+            let inside: Vec<&NameSpan> = spans.iter().filter(|s| overlap(r, s)).collect();
+            r.whole_tokens
+                && r.kind == NameKind::Location
+                && r.confidence >= Confidence::Rule
+                && inside.len() >= 2
+                && inside
+                    .iter()
+                    .all(|s| s.kind == NameKind::Location && r.first <= s.first && s.last <= r.last)
+        };
+        let joined: Vec<NameSpan> = rules.iter().filter(|r| split_place(r)).cloned().collect();
+        spans.retain(|s| !joined.iter().any(|r| overlap(r, s)));
+        spans.extend(joined);
         spans.retain(|s| !rules.iter().any(|r| wins(r) && overlap(r, s)));
         for r in rules {
             let free = !spans.iter().any(|s| overlap(s, &r));

@@ -691,3 +691,10 @@ fn table_rows_are_told_from_prose() {
     ]));
     assert!(!crate::is_table_row(&["Welcome", "to", "Leeds", "."]));
 }
+
+#[test]
+fn a_cued_place_the_model_splits_is_one_place() {
+    let tags =
+        Tagger::new().tag_tokens(&["Pirates", "roam", "the", "Gulf", "of", "Aden", "again", "."]);
+    assert_eq!(tags[3..6], ["B-LOC", "I-LOC", "I-LOC"]);
+}
