@@ -139,6 +139,9 @@ struct MergePolicy {
     /// Cued rule names of places and of kind [`NameKind::Other`] ("Gulf of Mexico"; events,
     /// awards, storms: "World Cup", "Hurricane Katrina") replace the model's names they overlap.
     events_win: bool,
+    /// Cued rule names of kind [`NameKind::Other`] alone (events, awards, storms: "Hurricane
+    /// Katrina") replace the model's names they overlap, outside headlines.
+    other_events_win: bool,
     /// Listed names the model missed are added.
     fill_listed: bool,
     /// A name the model found with a smaller margin over `O` (on its weakest token) is only a
@@ -158,6 +161,7 @@ impl MergePolicy {
         hyphen_parts: true,
         rules_win: Some(Confidence::Listed),
         events_win: true,
+        other_events_win: true,
         fill_listed: true,
         sure_margin: 0.0,
         lone_words_need_backing: true,
@@ -170,6 +174,7 @@ impl MergePolicy {
         hyphen_parts: false,
         rules_win: None,
         events_win: false,
+        other_events_win: true,
         fill_listed: false,
         sure_margin: f32::NEG_INFINITY,
         lone_words_need_backing: false,
@@ -434,12 +439,18 @@ impl Tagger {
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.
         let overlap =
             |x: &NameSpan, y: &NameSpan| x.byte_start < y.byte_end && y.byte_start < x.byte_end;
+        let headline = names::is_headline(toks, &self.gaz);
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
                 || (r.whole_tokens && policy.rules_win.is_some_and(|c| r.confidence >= c))
                 || (r.whole_tokens
                     && policy.events_win
                     && matches!(r.kind, NameKind::Other | NameKind::Location)
+                    && r.confidence >= Confidence::Rule)
+                || (r.whole_tokens
+                    && policy.other_events_win
+                    && !headline
+                    && r.kind == NameKind::Other
                     && r.confidence >= Confidence::Rule)
         };
         // A cued or listed place the model split into places ("Gulf" and "Mexico" of "Gulf of

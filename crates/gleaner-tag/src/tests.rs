@@ -698,3 +698,18 @@ fn a_cued_place_the_model_splits_is_one_place() {
         Tagger::new().tag_tokens(&["Pirates", "roam", "the", "Gulf", "of", "Aden", "again", "."]);
     assert_eq!(tags[3..6], ["B-LOC", "I-LOC", "I-LOC"]);
 }
+
+#[test]
+fn a_cued_storm_is_no_person() {
+    let tags = Tagger::new().tag_tokens(&[
+        "Residents",
+        "fled",
+        "as",
+        "Hurricane",
+        "Andrew",
+        "came",
+        "ashore",
+        ".",
+    ]);
+    assert!(tags[3..5].iter().all(|t| !t.ends_with("PER")), "{tags:?}");
+}
