@@ -363,7 +363,17 @@ impl Tagger {
                         && !(kind == NameKind::Person
                             && ts.iter().any(|t| self.gaz.is_given_name(t.text)))
                 });
-            if first >= k || abbreviation || lowercase_guess {
+            // An e-mail address or a file name is not a name; nor is a currency after an
+            // amount ("5 Euros").
+            let not_a_name = k == first + 1
+                && toks.get(first).is_some_and(|t| {
+                    let amount = first
+                        .checked_sub(1)
+                        .and_then(|p| toks.get(p))
+                        .is_some_and(|p| p.text.starts_with(|c: char| c.is_ascii_digit()));
+                    is_address_or_file(t.text) || (amount && is_currency_word(t.text))
+                });
+            if first >= k || abbreviation || lowercase_guess || not_a_name {
                 k = next;
                 continue;
             }
@@ -988,6 +998,26 @@ fn is_table_row(words: &[&str]) -> bool {
         .filter(|w| w.chars().count() >= 2 && w.chars().all(char::is_lowercase))
         .count();
     numbers >= 1 && lowercase <= 1
+}
+
+/// An e-mail address ("a.b@example.com") or a file name ("notes.htm", "report.pdf").
+fn is_address_or_file(word: &str) -> bool {
+    const EXTENSIONS: [&str; 12] = [
+        "htm", "html", "pdf", "doc", "docx", "txt", "xls", "xlsx", "ppt", "jpg", "gif", "zip",
+    ];
+    word.contains('@')
+        || word.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty() && EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        })
+}
+
+/// A currency's name, as written after an amount.
+fn is_currency_word(word: &str) -> bool {
+    const CURRENCIES: [&str; 16] = [
+        "euro", "euros", "dollar", "dollars", "pound", "pounds", "yen", "yuan", "rupee", "rupees",
+        "peso", "pesos", "franc", "francs", "rouble", "roubles",
+    ];
+    CURRENCIES.contains(&word.to_lowercase().as_str())
 }
 
 /// The kinds in the order of [`kind_slot`].

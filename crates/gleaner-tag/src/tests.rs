@@ -713,3 +713,13 @@ fn a_cued_storm_is_no_person() {
     ]);
     assert!(tags[3..5].iter().all(|t| !t.ends_with("PER")), "{tags:?}");
 }
+
+#[test]
+fn addresses_files_and_currencies_are_not_names() {
+    assert!(crate::is_address_or_file("jane.doe@example.com"));
+    assert!(crate::is_address_or_file("MINUTES.htm"));
+    assert!(!crate::is_address_or_file("Amazon.com"));
+    assert!(!crate::is_address_or_file("U.S."));
+    assert!(crate::is_currency_word("Euros"));
+    assert!(!crate::is_currency_word("Europe"));
+}
