@@ -63,10 +63,7 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
         .context("setting the page size")?;
     conn.pragma_update(None, "foreign_keys", true)
         .context("turning foreign keys on")?;
-    // An in-memory database answers "memory"; a file answers "wal".
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
-        .context("switching to WAL")?;
+    let mode = switch_to_wal(conn)?;
     tracing::debug!(journal_mode = %mode, "sqlite connection configured");
     conn.pragma_update(None, "synchronous", "NORMAL")
         .context("setting synchronous=NORMAL")?;
@@ -93,6 +90,36 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_SIZE)
         .context("setting mmap_size")?;
     Ok(())
+}
+
+/// Put the file in WAL mode (once per file; later connections find it so) and return the
+/// journal mode: an in-memory database answers "memory", a file "wal".
+///
+/// Switching a fresh file needs an exclusive lock, and SQLite reports "database is locked"
+/// at once instead of calling the busy handler when another process is opening the same new
+/// file: that is retried here for up to [`BUSY_TIMEOUT`], like any other lock.
+fn switch_to_wal(conn: &Connection) -> Result<String> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let current: rusqlite::Result<String> =
+            conn.pragma_query_value(None, "journal_mode", |row| row.get(0));
+        let attempt = match current {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => Ok(mode),
+            Ok(_) => conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0)),
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other.context("switching to WAL"),
+        }
+    }
 }
 
 /// `PRAGMA user_version`.
