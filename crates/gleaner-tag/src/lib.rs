@@ -49,7 +49,8 @@
 //! lone common abbreviation ("CEO") are not names, names split around a particle ("al -
 //! Qaeda", "Osama bin Laden") are joined, and a name in the elliptical possessive ("at Del
 //! Frisco 's", "McDonald 's .") is a place, its "'s" included. A one-word organisation that is a
-//! GeoNames town is that place in prose (not in results tables, sports or business reports). In text that writes capitals, a
+//! GeoNames town is that place in prose (not in results tables, sports or business reports).
+//! The sender named in an e-mail header (`" Doe , Jane " < jane@… >`) is a person. In text that writes capitals, a
 //! person or organisation the model finds in lowercase that no list knows is not a name. [`Tagger::tag_tokens`] is the same for one sentence
 //! alone. What the model was trained on, how to
 //! train it again and what it scores are in `model/README.md`.
@@ -824,6 +825,7 @@ impl Tagger {
                 }
                 join_particles(words, &mut tags);
                 elliptical_possessives(words, &mut tags);
+                email_senders(words, &mut tags);
                 tags
             })
             .collect()
@@ -906,6 +908,48 @@ fn join_particles(words: &[&str], tags: &mut [String]) {
         {
             for slot in tags.iter_mut().skip(i).take(2) {
                 *slot = "I-PER".to_string();
+            }
+        }
+    }
+}
+
+/// The sender's name in an e-mail header is a person, written "Last , First" between quotes
+/// (`" Doe , Jane " < jane.doe@example.com >`) or before the address (`Jane Doe < jane@… >`).
+fn email_senders(words: &[&str], tags: &mut [String]) {
+    let capitalised = |j: usize| words.get(j).is_some_and(|w| starts_upper(w));
+    let address_at =
+        |j: usize| words.get(j) == Some(&"<") && words.get(j + 1).is_some_and(|w| w.contains('@'));
+    let mut set = |first: usize, last: usize| {
+        for (j, slot) in tags.iter_mut().enumerate().take(last).skip(first) {
+            *slot = if j == first { "B-PER" } else { "I-PER" }.to_string();
+        }
+    };
+    for i in 0..words.len() {
+        let quoted_last_first = words.get(i) == Some(&"\"")
+            && capitalised(i + 1)
+            && words.get(i + 2) == Some(&",")
+            && capitalised(i + 3)
+            && words.get(i + 4) == Some(&"\"")
+            && (address_at(i + 5) || i + 5 == words.len());
+        if quoted_last_first {
+            set(i + 1, i + 4);
+        }
+        // Two or three capitalised words right before the address, from the line's start or
+        // after a colon or a quote.
+        if address_at(i) {
+            for len in [3, 2] {
+                let Some(first) = i.checked_sub(len) else {
+                    continue;
+                };
+                let starts_line = first == 0
+                    || first
+                        .checked_sub(1)
+                        .and_then(|p| words.get(p))
+                        .is_some_and(|w| matches!(*w, ":" | "\""));
+                if starts_line && (first..i).all(capitalised) {
+                    set(first, i);
+                    break;
+                }
             }
         }
     }

@@ -723,3 +723,27 @@ fn addresses_files_and_currencies_are_not_names() {
     assert!(crate::is_currency_word("Euros"));
     assert!(!crate::is_currency_word("Europe"));
 }
+
+#[test]
+fn email_senders_are_people() {
+    let run = |words: &[&str]| {
+        let mut tags = vec!["O".to_string(); words.len()];
+        crate::email_senders(words, &mut tags);
+        tags
+    };
+    let tags = run(&[
+        "\"",
+        "Doe",
+        ",",
+        "Jane",
+        "\"",
+        "<",
+        "jane.doe@example.com",
+        ">",
+    ]);
+    assert_eq!(tags[1..4], ["B-PER", "I-PER", "I-PER"]);
+    let tags = run(&["From", ":", "Jane", "Doe", "<", "jane@example.com", ">"]);
+    assert_eq!(tags[2..4], ["B-PER", "I-PER"]);
+    let tags = run(&["See", "Acme", "Corp", "<", "http://acme.example", ">"]);
+    assert!(tags.iter().all(|t| t == "O"));
+}
