@@ -47,8 +47,8 @@
 //! the model's labels as they are, except that listed organisations stay organisations, a name
 //! takes the type most of its mentions in the document got, punctuation at a name's edges and a
 //! lone common abbreviation ("CEO") are not names, names split around a particle ("al -
-//! Qaeda", "Osama bin Laden") are joined, and a name in the elliptical possessive ("at Del
-//! Frisco 's", "McDonald 's .") is a place, its "'s" included. A one-word organisation that is a
+//! Qaeda", "Osama bin Laden") are joined, and a name in the elliptical possessive ("at
+//! Luigi 's", "Nando 's .") is a place, its "'s" included. A one-word organisation that is a
 //! GeoNames town is that place in prose (not in results tables, sports or business reports).
 //! The sender named in an e-mail header (`" Doe , Jane " < jane@… >`) is a person. In text that writes capitals, a
 //! person or organisation the model finds in lowercase that no list knows is not a name. [`Tagger::tag_tokens`] is the same for one sentence
@@ -353,7 +353,7 @@ impl Tagger {
                     .get(first)
                     .is_some_and(|t| self.gaz.is_abbreviation(t.text));
             // In text that writes capitals, a person or organisation written all in lowercase
-            // that no list knows is a common word ("lol", "empanadas"), unless a given name
+            // that no list knows is a common word ("omg", "nachos"), unless a given name
             // says otherwise ("lisa").
             let lowercase_guess = matches!(kind, NameKind::Person | NameKind::Organization)
                 && doc.writes_capitals()
@@ -365,7 +365,7 @@ impl Tagger {
                             && ts.iter().any(|t| self.gaz.is_given_name(t.text)))
                 });
             // An e-mail address or a file name is not a name; nor is a currency after an
-            // amount ("5 Euros").
+            // amount ("20 Pounds").
             let not_a_name = k == first + 1
                 && toks.get(first).is_some_and(|t| {
                     let amount = first
@@ -464,8 +464,8 @@ impl Tagger {
                     && r.kind == NameKind::Other
                     && r.confidence >= Confidence::Rule)
         };
-        // A cued or listed place the model split into places ("Gulf" and "Mexico" of "Gulf of
-        // Mexico") is one place.
+        // A cued or listed place the model split into places ("Gulf" and "Aden" of "Gulf of
+        // Aden") is one place.
         let split_place = |r: &NameSpan| {
             let inside: Vec<&NameSpan> = spans.iter().filter(|s| overlap(r, s)).collect();
             r.whole_tokens
@@ -710,7 +710,7 @@ impl Tagger {
                 .collect()
         };
         // A one-word organisation that is a GeoNames city or town and in no list of
-        // organisations is that place ("a Miramar in Florida"), in prose: not in a document
+        // organisations is that place ("a Springfield in Ohio"), in prose: not in a document
         // with tables (results, standings: two rows or more), where clubs bear their towns'
         // names, nor in a sentence with a number.
         let rows = sentences.iter().filter(|w| is_table_row(w)).count();
@@ -956,7 +956,7 @@ fn email_senders(words: &[&str], tags: &mut [String]) {
 }
 
 /// A name in the elliptical possessive is a shop, a restaurant or a practice, and the
-/// possessive is part of its name: "McDonald 's ,", "at Del Frisco 's". A person's or an
+/// possessive is part of its name: "Nando 's ,", "at Luigi 's". A person's or an
 /// organisation's name followed by "'s" and then by the end of a sentence or clause (". , ! ?
 /// ; :"), or after "at", is a place with its "'s".
 fn elliptical_possessives(words: &[&str], tags: &mut [String]) {
