@@ -735,6 +735,39 @@ impl Tagger {
                 }
             }
         }
+        // A town followed by its state or country, without a comma, is two places ("Austin
+        // Texas"): a name whose last word is a listed place and whose other words are a
+        // GeoNames town. (Only `first`, `last` and `kind` of the spans count from here on.)
+        for (words, ss) in sentences.iter().zip(spans.iter_mut()) {
+            let mut split = Vec::new();
+            for s in ss.iter_mut().filter(|s| {
+                s.last >= s.first + 2
+                    && matches!(s.kind, NameKind::Location | NameKind::Organization)
+            }) {
+                let (Some(town), Some(region)) = (
+                    words.get(s.first..s.last - 1),
+                    words.get(s.last - 1..s.last),
+                ) else {
+                    continue;
+                };
+                let place = |w: &[&str]| {
+                    self.gaz
+                        .lookup(w)
+                        .is_some_and(|e| e.kind == NameKind::Location)
+                };
+                let is_town = self.gaz.longest_geo(town) == Some(town.len());
+                if is_town && place(region) && self.gaz.lookup(&words[s.first..s.last]).is_none() {
+                    let mut second = s.clone();
+                    second.first = s.last - 1;
+                    second.kind = NameKind::Location;
+                    s.last -= 1;
+                    s.kind = NameKind::Location;
+                    split.push(second);
+                }
+            }
+            ss.extend(split);
+            ss.sort_by_key(|s| s.first);
+        }
         // A one-word name that is the surname of a person named in full elsewhere in the
         // document is that person ("Lenhart" after "Matthew Lenhart").
         let surnames: std::collections::HashSet<String> = sentences

@@ -747,3 +747,10 @@ fn email_senders_are_people() {
     let tags = run(&["See", "Acme", "Corp", "<", "http://acme.example", ">"]);
     assert!(tags.iter().all(|t| t == "O"));
 }
+
+#[test]
+fn a_town_and_its_state_are_two_places() {
+    let tags =
+        Tagger::new().tag_tokens(&["We", "moved", "to", "Austin", "Texas", "in", "May", "."]);
+    assert_eq!(tags[3..5], ["B-LOC", "B-LOC"]);
+}
