@@ -10,7 +10,10 @@
 //! (`--sentences` tags sentence by sentence with `Tagger::tag_tokens`). `--model FILE` scores another model than the built-in one
 //! (e.g. one written by the `train` example); `--fold K/N` scores only the documents whose
 //! index (counted by `-DOCSTART-` lines) is K modulo N — the ones `train --hold-out K/N` left out. `--ignore-misc` scores PER, LOC and ORG only (for
-//! UNER English-EWT, which has no MISC). `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
+//! UNER English-EWT, which has no MISC). `--predicted` scores a file that already holds the
+//! predictions — the output of `gleaner tag --conll FILE`, whose last column is the predicted
+//! tag and the one before it the gold tag — instead of tagging (conlleval's way):
+//! `gleaner tag --conll eng.testa > out.conll && conll_eval out.conll --predicted`. `--errors` also prints every missed gold chunk and every predicted one (right or wrong). Prints per-type precision, recall and F1, and tokens/s.
 
 #[path = "common/eval.rs"]
 mod eval;
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
     let cli = EvalArgs::parse("../shared/ner/conll2003/eng.testa");
     let ignore_misc = cli.flag("--ignore-misc");
     let by_sentence = cli.flag("--sentences");
+    let given = cli.flag("--predicted");
     let EvalArgs {
         path,
         model_path,
@@ -85,6 +89,9 @@ fn main() -> ExitCode {
     let mut docs: Vec<usize> = Vec::new();
     let mut words = Vec::new();
     let mut gold = Vec::new();
+    // With `--predicted`: the predicted tags read from the file, per sentence.
+    let mut given_tags: Vec<Vec<String>> = Vec::new();
+    let mut given_sentence: Vec<String> = Vec::new();
     let mut doc = 0usize;
     let scored = |doc: usize| fold.is_none_or(|(k, n)| doc % n == k);
     for line in text.lines() {
@@ -92,20 +99,31 @@ fn main() -> ExitCode {
         if cols.is_empty() || cols.first() == Some(&"-DOCSTART-") {
             if !words.is_empty() && scored(doc) {
                 sentences.push((std::mem::take(&mut words), std::mem::take(&mut gold)));
+                given_tags.push(std::mem::take(&mut given_sentence));
                 docs.push(doc);
             }
             words.clear();
             gold.clear();
+            given_sentence.clear();
             if cols.first() == Some(&"-DOCSTART-") {
                 doc += 1;
             }
             continue;
         }
         words.push(cols.first().copied().unwrap_or_default().to_string());
-        gold.push(cols.last().copied().unwrap_or("O").to_string());
+        let gold_column = if given {
+            cols.len().saturating_sub(2)
+        } else {
+            cols.len() - 1
+        };
+        gold.push(cols.get(gold_column).copied().unwrap_or("O").to_string());
+        if given {
+            given_sentence.push(cols.last().copied().unwrap_or("O").to_string());
+        }
     }
     if !words.is_empty() && scored(doc) {
         sentences.push((words, gold));
+        given_tags.push(given_sentence);
         docs.push(doc);
     }
     let tagger = match &model_path {
@@ -129,6 +147,11 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut predictions = Vec::with_capacity(sentences.len());
     let mut begin = 0;
+    if given {
+        tokens = sentences.iter().map(|(w, _)| w.len()).sum();
+        predictions = given_tags;
+        begin = sentences.len();
+    }
     while begin < sentences.len() {
         let mut end = begin + 1;
         while !by_sentence && end < sentences.len() && docs.get(end) == docs.get(begin) {
