@@ -499,24 +499,16 @@ fn feed_and_sitemap_sources_are_read_incrementally_with_their_own_fetch_settings
     other.set_route(
         "/sitemap.xml",
         "application/xml",
-        format!(
-            "<?xml version='1.0' encoding='UTF-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
-             <sitemap><loc>{}</loc></sitemap></sitemapindex>",
-            other.url("/sitemap-news.xml")
-        ),
+        sitemap_index(&[other.url("/sitemap-news.xml")]),
     );
     other.set_route(
         "/sitemap-news.xml",
         "application/xml",
-        format!(
-            "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
-             <url><loc>{}</loc><lastmod>2023-03-10</lastmod></url>\
-             <url><loc>{}</loc><lastmod>2023-03-11</lastmod></url>\
-             <url><loc>{}</loc><lastmod>2023-03-12</lastmod></url></urlset>",
-            other.url("/news/pilots.html"),
-            other.url("/news/cranes.html"),
-            other.url("/news/broken.html"),
-        ),
+        sitemap_urlset(&[
+            (other.url("/news/pilots.html"), "2023-03-10"),
+            (other.url("/news/cranes.html"), "2023-03-11"),
+            (other.url("/news/broken.html"), "2023-03-12"),
+        ]),
     );
     other.set_route(
         "/news/pilots.html",
@@ -847,22 +839,15 @@ fn a_gzip_sitemap_is_read_through() {
     site.set_route(
         "/sitemap.xml.gz",
         "application/gzip",
-        gz(format!(
-            "<?xml version='1.0' encoding='UTF-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
-             <sitemap><loc>{}</loc></sitemap></sitemapindex>",
-            site.url("/sitemap-1.xml.gz")
-        )),
+        gz(sitemap_index(&[site.url("/sitemap-1.xml.gz")])),
     );
     site.set_route(
         "/sitemap-1.xml.gz",
         "application/x-gzip",
-        gz(format!(
-            "<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
-             <url><loc>{}</loc><lastmod>2023-03-10</lastmod></url>\
-             <url><loc>{}</loc><lastmod>2023-03-11</lastmod></url></urlset>",
-            site.url("/news/pilots.html"),
-            site.url("/news/tides.html"),
-        )),
+        gz(sitemap_urlset(&[
+            (site.url("/news/pilots.html"), "2023-03-10"),
+            (site.url("/news/tides.html"), "2023-03-11"),
+        ])),
     );
     site.set_route(
         "/news/pilots.html",
@@ -1000,4 +985,28 @@ fn scrape_of_a_blog_home_reads_every_post_once_and_then_almost_nothing() {
             .contains("late correction"),
         "{printed:?}"
     );
+}
+
+/// A sitemap index naming these child sitemaps.
+fn sitemap_index(children: &[String]) -> String {
+    let entries: String = children
+        .iter()
+        .map(|c| format!("<sitemap><loc>{c}</loc></sitemap>"))
+        .collect();
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><sitemapindex \
+         xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</sitemapindex>"
+    )
+}
+
+/// A sitemap listing these pages, each with its last-modified date.
+fn sitemap_urlset(pages: &[(String, &str)]) -> String {
+    let entries: String = pages
+        .iter()
+        .map(|(url, lastmod)| format!("<url><loc>{url}</loc><lastmod>{lastmod}</lastmod></url>"))
+        .collect();
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><urlset \
+         xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+    )
 }

@@ -65,6 +65,7 @@ fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/blogger")
 }
 
+#[derive(Default)]
 struct PageResult {
     shown: String,
     checks: usize,
@@ -73,12 +74,7 @@ struct PageResult {
 }
 
 fn eval_post(dir: &Path, g: &Value) -> PageResult {
-    let mut r = PageResult {
-        shown: String::new(),
-        checks: 0,
-        failures: Vec::new(),
-        summary: String::new(),
-    };
+    let mut r = PageResult::default();
     let file = g["file"].as_str().unwrap_or_default();
     let html = match std::fs::read(dir.join(file)) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -218,12 +214,7 @@ fn lost_lines(scraped: &ScrapedArticle, body: &str) -> (usize, Vec<String>) {
 
 /// Clean every full-content entry of a feed: no furniture left, no sentence lost.
 fn eval_feed(dir: &Path, g: &Value) -> PageResult {
-    let mut r = PageResult {
-        shown: String::new(),
-        checks: 0,
-        failures: Vec::new(),
-        summary: String::new(),
-    };
+    let mut r = PageResult::default();
     let file = g["file"].as_str().unwrap_or_default();
     let page = match std::fs::read(dir.join(file))
         .map_err(|e| e.to_string())

@@ -248,13 +248,7 @@ impl Tagger {
     /// The name model's features for each sentence of a tokenised document (CoNLL sentences
     /// between two `-DOCSTART-` lines), exactly as [`Tagger::tag_document`] computes them.
     pub fn document_features(&self, sentences: &[&[&str]]) -> Vec<model::SequenceFeatures> {
-        let toks: Vec<Vec<Token<'_>>> = sentences
-            .iter()
-            .map(|s| tokenize::tokens_from_words(s))
-            .collect();
-        let mut doc = self.document_context(&toks);
-        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
-        let rules = self.rules_and_context(&seqs, &mut doc);
+        let (toks, doc, rules) = self.read_document(sentences);
         toks.iter()
             .zip(&rules)
             .map(|(t, r)| model::sequence_features_with_rules(t, &self.gaz, r, &doc))
@@ -275,6 +269,23 @@ impl Tagger {
     }
 
     /// What the whole document says about its words, from all its (CoNLL) sentences.
+    /// A tokenised document's sentences, its document context and the rules' spans per
+    /// sentence: what `tag_document` and `document_features` both start from.
+    #[allow(clippy::type_complexity)]
+    fn read_document<'a>(
+        &self,
+        sentences: &[&'a [&'a str]],
+    ) -> (Vec<Vec<Token<'a>>>, DocContext, Vec<Vec<NameSpan>>) {
+        let toks: Vec<Vec<Token<'a>>> = sentences
+            .iter()
+            .map(|s| tokenize::tokens_from_words(s))
+            .collect();
+        let mut doc = self.document_context(&toks);
+        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
+        let rules = self.rules_and_context(&seqs, &mut doc);
+        (toks, doc, rules)
+    }
+
     fn document_context(&self, toks: &[Vec<Token<'_>>]) -> DocContext {
         let sents: Vec<&[Token<'_>]> = toks.iter().flat_map(|t| sentences(t)).collect();
         DocContext::build(&sents, &self.gaz)
@@ -680,13 +691,7 @@ impl Tagger {
         if self.model.is_empty() {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
         }
-        let toks: Vec<Vec<Token<'_>>> = sentences
-            .iter()
-            .map(|s| tokenize::tokens_from_words(s))
-            .collect();
-        let mut doc = self.document_context(&toks);
-        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
-        let rules = self.rules_and_context(&seqs, &mut doc);
+        let (toks, doc, rules) = self.read_document(sentences);
         let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)

@@ -1090,6 +1090,22 @@ mod tests {
         sequence_features(&toks, gaz, &doc)
     }
 
+    /// Features of a toy language and a model trained on it for ten epochs.
+    fn toy_model(
+        data: &[(Vec<&str>, Vec<usize>)],
+        gaz: &Gazetteers,
+    ) -> (Vec<Vec<Vec<u32>>>, NameModel) {
+        let seqs: Vec<Vec<Vec<u32>>> = data.iter().map(|(w, _)| feats(w, gaz)).collect();
+        let mut trainer = Trainer::new(&seqs, 1);
+        for _ in 0..10 {
+            for (s, (_, gold)) in seqs.iter().zip(data) {
+                trainer.learn(s, gold);
+            }
+        }
+        let model = trainer.averaged();
+        (seqs, model)
+    }
+
     #[test]
     fn learns_a_toy_language_and_round_trips_through_bytes() {
         let gaz = Gazetteers::default();
@@ -1098,14 +1114,7 @@ mod tests {
             (vec!["Plim", "welcomed", "Zorg", "Bax"], vec![3, 0, 1, 2]),
             (vec!["the", "Qux", "Corp", "said"], vec![0, 5, 6, 0]),
         ];
-        let seqs: Vec<Vec<Vec<u32>>> = data.iter().map(|(w, _)| feats(w, &gaz)).collect();
-        let mut trainer = Trainer::new(&seqs, 1);
-        for _ in 0..10 {
-            for (s, (_, gold)) in seqs.iter().zip(&data) {
-                trainer.learn(s, gold);
-            }
-        }
-        let model = trainer.averaged();
+        let (seqs, model) = toy_model(&data, &gaz);
         for (s, (_, gold)) in seqs.iter().zip(&data) {
             assert_eq!(&model.decode(s), gold);
         }
@@ -1128,14 +1137,7 @@ mod tests {
             (vec!["Zorg", "visited", "Plim", "."], vec![1, 0, 3, 0]),
             (vec!["the", "Qux", "Corp", "said"], vec![0, 5, 6, 0]),
         ];
-        let seqs: Vec<Vec<Vec<u32>>> = data.iter().map(|(w, _)| feats(w, &gaz)).collect();
-        let mut trainer = Trainer::new(&seqs, 1);
-        for _ in 0..10 {
-            for (s, (_, gold)) in seqs.iter().zip(&data) {
-                trainer.learn(s, gold);
-            }
-        }
-        let model = trainer.averaged();
+        let (_, model) = toy_model(&data, &gaz);
         let mean = NameModel::mean(&[model.clone(), model.clone()]);
         assert_eq!(mean.features(), model.features());
         assert_eq!(mean.to_bytes(0.0), model.to_bytes(0.0));
