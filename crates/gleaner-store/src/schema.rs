@@ -165,11 +165,24 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: u32) -> Result<()> {
             .context("setting the schema version")?;
         tx.commit()
             .with_context(|| format!("committing migration {} ({})", step.version, step.name))?;
-        tracing::info!(
-            version = step.version,
-            name = step.name,
-            "database schema migrated"
-        );
+        // A new file is created, not upgraded: one line for it, not one per step.
+        if current == 0 {
+            tracing::debug!(
+                version = step.version,
+                name = step.name,
+                "schema step applied"
+            );
+        } else {
+            tracing::info!(
+                version = step.version,
+                name = step.name,
+                "database schema migrated"
+            );
+        }
+    }
+    let now = user_version(conn)?;
+    if current == 0 && now > 0 {
+        tracing::info!(version = now, "new database created");
     }
     Ok(())
 }
