@@ -46,6 +46,14 @@ use gleaner_model::{BlockKind, ScrapedArticle};
 use sha2::{Digest, Sha256};
 
 pub use boilerplate::is_boilerplate_line;
+pub use language::MIN_DETECT_CHARS;
+
+/// ISO 639-1 code of `text`'s language when it has at least [`MIN_DETECT_CHARS`] chars and
+/// whatlang is sure of it; no hint. Used to find a whole feed's language, so that entries too
+/// short to tell their own can take it as their hint.
+pub fn detect_language(text: &str) -> Option<String> {
+    language::detect(text, None)
+}
 pub use text::normalize_inline;
 
 /// The cleaned text of an article.

@@ -863,7 +863,7 @@ impl Discovery<'_> {
             };
             let body = page.body;
             let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
-                blogger_feed::parse_feed(&body)
+                blogger_feed::parse_feed(&body).map(with_feed_language)
             })
             .await;
             let feed = match parsed {
@@ -1475,9 +1475,97 @@ fn record_states(store: &mut Store, states: &[FetchState]) {
     }
 }
 
+/// How much of a feed page's text is read to find its language.
+const FEED_LANGUAGE_SAMPLE_BYTES: usize = 16 * 1024;
+
+/// Gives the entries of a feed page that carry no language hint the language of the page's
+/// text taken together (titles, bodies, summaries). A blog writes in one language far more often
+/// than not, and a post of a few lines is too short to detect on its own: without this, most
+/// short entries of a Spanish blog's feed would be stored with no language at all. Entries long
+/// enough are still detected on their own text by `gleaner-clean`; the hint only decides the
+/// short ones.
+fn with_feed_language(mut feed: blogger_feed::FeedPage) -> blogger_feed::FeedPage {
+    if feed
+        .entries
+        .iter()
+        .all(|e| e.article.language_hint.is_some())
+    {
+        return feed;
+    }
+    let mut sample = String::new();
+    let texts = feed.entries.iter().flat_map(|e| {
+        let a = &e.article;
+        a.title
+            .iter()
+            .chain(a.blocks.iter().map(|b| &b.text))
+            .chain(e.summary.iter())
+    });
+    for text in texts {
+        if sample.len() >= FEED_LANGUAGE_SAMPLE_BYTES {
+            break;
+        }
+        sample.push_str(text);
+        sample.push('\n');
+    }
+    if let Some(language) = gleaner_clean::detect_language(&sample) {
+        for entry in &mut feed.entries {
+            entry
+                .article
+                .language_hint
+                .get_or_insert_with(|| language.clone());
+        }
+    }
+    feed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A feed entry of one line gets the language of the feed it came in; a long entry in
+    /// another language keeps its own.
+    #[test]
+    fn short_feed_entries_take_the_feed_language() {
+        let entry = |id: u32, title: &str, content: &str| {
+            format!(
+                "<entry><id>tag:blogger.com,1999:blog-1.post-{id}</id>\
+                 <published>2023-05-0{id}T10:00:00Z</published><updated>2023-05-0{id}T10:00:00Z</updated>\
+                 <title type='text'>{title}</title><content type='html'>{content}</content>\
+                 <link rel='alternate' type='text/html' href='https://ejemplo.blogspot.com/2023/05/p{id}.html'/>\
+                 </entry>"
+            )
+        };
+        let spanish = "Esta mañana fuimos con mi abuelo al mercado del pueblo para comprar \
+                       tomates, pimientos y un queso que según él es el mejor de toda la comarca. \
+                       Después nos sentamos en la plaza a mirar cómo los niños jugaban a la pelota.";
+        let english = "This morning my grandfather and I walked to the market in the village to \
+                       buy tomatoes, peppers and a cheese he says is the best in the whole valley, \
+                       and then we sat in the square watching the children play football for hours.";
+        let xml = format!(
+            "<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom'>\
+             <id>tag:blogger.com,1999:blog-1</id><title>El blog</title>{}{}{}</feed>",
+            entry(1, "El mercado", spanish),
+            entry(2, "Hoy", "¡Qué día!"),
+            entry(3, "In English", english),
+        );
+        let feed = with_feed_language(blogger_feed::parse_feed(&xml).unwrap());
+        let cleaned: Vec<Option<String>> = feed
+            .entries
+            .iter()
+            .map(|e| gleaner_clean::clean(&e.article).language)
+            .collect();
+        assert_eq!(
+            cleaned,
+            [Some("es".into()), Some("es".into()), Some("en".into())],
+            "the short entry takes the feed's language; long ones are detected on their own"
+        );
+        // Without the feed's language the short entry has none.
+        let bare = blogger_feed::parse_feed(&xml).unwrap();
+        assert_eq!(
+            gleaner_clean::clean(&bare.entries[1].article).language,
+            None
+        );
+    }
 
     #[test]
     fn problems_are_listed_up_to_a_cap() {
