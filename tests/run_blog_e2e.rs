@@ -885,7 +885,19 @@ fn a_gzip_sitemap_is_read_through() {
 
 #[test]
 fn scrape_of_a_blog_home_reads_every_post_once_and_then_almost_nothing() {
+    scrape_blog_home_twice_then_edit(150);
+}
+
+/// The same with feed pages of at most 100 posts: after an unchanged first page, the next
+/// page is the one the last read saw (start-index 101), not start + 150.
+#[test]
+fn scrape_of_a_blog_whose_feed_pages_hold_fewer_posts_still_sees_every_page() {
+    scrape_blog_home_twice_then_edit(100);
+}
+
+fn scrape_blog_home_twice_then_edit(page_cap: usize) {
     let blog = BlogServer::start("Pier Notes", 15, FeedMode::Summary, 200, Duration::ZERO);
+    blog.set_page_cap(page_cap);
     let dir = tempfile::tempdir().unwrap();
     // No sources: only the politeness limit raised, so 200 pages take no 200 s.
     std::fs::write(
@@ -925,7 +937,7 @@ fn scrape_of_a_blog_home_reads_every_post_once_and_then_almost_nothing() {
     assert_eq!(
         feed_pages.len(),
         2,
-        "200 posts in feed pages of 150: {feed_pages:?}"
+        "200 posts in feed pages of {page_cap}: {feed_pages:?}"
     );
 
     // Logs: JSON, one object a line, on stderr; no progress drawing when stderr is a pipe.

@@ -672,6 +672,108 @@ fn failures_are_clear_and_store_nothing() {
     );
 }
 
+/// A Dynamic Views page is only a shell: when its post's feed entry cannot be read, nothing is
+/// stored (not an empty post), the page keeps no validators, and the next scrape fetches it
+/// again and stores the post.
+#[test]
+fn a_dynamic_views_page_whose_feed_entry_fails_is_retried_not_stored_empty() {
+    const PATH: &str = "/2024/03/wanderung-am-bodensee.html";
+    const FEED: &str = "/feeds/posts/default/2718281828459045235";
+    let server = TestServer::start();
+    let origin = server.url("");
+    let origin = origin.trim_end_matches('/').to_string();
+    let mut page =
+        Response::html(fixture("blogger/dynamic_views_post.html").replace("@ORIGIN@", &origin));
+    page.headers.push(("ETag".into(), "\"v1\"".into()));
+    server.set(PATH, page);
+    server.set(FEED, Response::with_type(503, "text/plain", "busy"));
+    let dir = tempfile::tempdir().unwrap();
+    // One attempt per URL; the www.blogger.com fallback goes to a closed local port (a proxy
+    // that is not there), so the test never leaves the machine.
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        "[fetch]\nmax_attempts = 1\n",
+    )
+    .unwrap();
+    let url = server.url(PATH);
+    let scrape = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gleaner"))
+            .current_dir(dir.path())
+            .args([
+                "--config",
+                "gleaner.toml",
+                "--db",
+                "news.db",
+                "scrape",
+                &url,
+            ])
+            .env_remove("GLEANER_DB")
+            .env_remove("GLEANER_CONFIG")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .unwrap()
+    };
+    let out = scrape();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("feed entry could not be read"),
+        "{}",
+        stderr(&out)
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let articles: i64 = conn
+        .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(articles, 0, "no empty post stored");
+    let (etag, failures, retry): (Option<String>, i64, Option<String>) = conn
+        .query_row(
+            "SELECT etag, failures, next_retry_at FROM fetch_state WHERE url = ?1",
+            [&url],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (etag, failures),
+        (None, 1),
+        "no validators kept, one failure"
+    );
+    assert!(retry.is_some(), "a retry is scheduled");
+
+    server.set(
+        FEED,
+        Response::with_type(
+            200,
+            "application/json; charset=UTF-8",
+            fixture("blogger/dynamic_views_post_entry.json").replace("@ORIGIN@", &origin),
+        ),
+    );
+    let out = scrape();
+    assert_exit(&out, 0);
+    let (n, body_len): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), max(length(body)) FROM articles",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        body_len > 200,
+        "the post's text was stored ({body_len} chars)"
+    );
+    let page_hits = server
+        .all_hits()
+        .iter()
+        .filter(|h| h.as_str() == PATH)
+        .count();
+    assert_eq!(
+        page_hits, 2,
+        "the page was fetched again, not answered from validators"
+    );
+}
+
 #[test]
 fn a_dynamic_views_post_is_read_from_its_post_feed() {
     const PATH: &str = "/2024/03/wanderung-am-bodensee.html";

@@ -82,6 +82,8 @@ impl Hit {
 
 struct State {
     posts: Vec<Post>,
+    /// The most posts a feed page holds, whatever `max-results` asks (150 by default).
+    page_cap: usize,
     faults: HashMap<String, Fault>,
     routes: HashMap<String, (String, Vec<u8>)>,
     hits: Vec<Hit>,
@@ -165,6 +167,7 @@ impl BlogServer {
             .collect();
         let state = Arc::new(Mutex::new(State {
             posts,
+            page_cap: 150,
             faults: HashMap::new(),
             routes: HashMap::new(),
             hits: Vec::new(),
@@ -248,6 +251,12 @@ impl BlogServer {
         post.paragraphs.push(paragraph.to_string());
         post.version += 1;
         post.updated = newest + Span::minutes(7);
+    }
+
+    /// Hold at most `n` posts in a feed page, whatever `max-results` asks (as Blogger does for
+    /// some blogs).
+    pub fn set_page_cap(&self, n: usize) {
+        self.state.lock().unwrap().page_cap = n;
     }
 
     /// Replace a post's text without marking it updated (for fixtures, before the first run).
@@ -386,7 +395,7 @@ impl BlogServer {
         let truncate = matches!(fault, Some(Fault::Truncate));
         let (content_type, body, last_modified): (String, Vec<u8>, Option<DateTime<Utc>>) =
             if path == "/feeds/posts/default" {
-                let body = self.feed(&st.posts, &query);
+                let body = self.feed(&st.posts, st.page_cap, &query);
                 ("application/json; charset=UTF-8".into(), body.into(), None)
             } else if let Some(post) = st.posts.iter().find(|p| p.path == path) {
                 let html = self.page(post, windows1252);
@@ -442,7 +451,7 @@ impl BlogServer {
         write_response(out, 200, &content_type, &validators, &body, truncate)
     }
 
-    fn feed(&self, posts: &[Post], query: &HashMap<String, String>) -> String {
+    fn feed(&self, posts: &[Post], page_cap: usize, query: &HashMap<String, String>) -> String {
         let start: usize = query
             .get("start-index")
             .and_then(|s| s.parse().ok())
@@ -452,7 +461,7 @@ impl BlogServer {
             .get("max-results")
             .and_then(|s| s.parse().ok())
             .unwrap_or(25)
-            .clamp(1, 150);
+            .clamp(1, page_cap.max(1));
         let updated_min = query
             .get("updated-min")
             .map(|s| s.replace("%3A", ":").replace("%2B", "+"))

@@ -261,6 +261,37 @@ impl Shared {
         keep_problem(&self.skipped, url, reason);
     }
 
+    /// The smallest start-index above `after` of a feed page of this blog (publication order,
+    /// FEED_PAGE_SIZE a page) that a previous read saved validators for.
+    fn next_saved_feed_page(&self, home: &str, after: u64) -> Option<u64> {
+        let first = blogger_feed::feed_url(home, 1, FEED_PAGE_SIZE, None);
+        let (head, _) = first.split_once("start-index=")?;
+        let prefix = format!("{head}start-index=");
+        let max_results = format!(
+            "max-results={}",
+            FEED_PAGE_SIZE.min(blogger_feed::MAX_RESULTS_CAP)
+        );
+        let reader = self.reader.lock().ok()?;
+        let mut stmt = reader
+            .connection()
+            .prepare_cached("SELECT url FROM fetch_state WHERE substr(url, 1, length(?1)) = ?1")
+            .ok()?;
+        let urls: Vec<String> = stmt
+            .query_map([&prefix], |r| r.get::<_, String>(0))
+            .ok()?
+            .filter_map(Result::ok)
+            .collect();
+        urls.iter()
+            .filter_map(|u| {
+                // "<start>&max-results=<size>" and nothing else (no updated-min: that is the
+                // other order).
+                let (start, rest) = u.strip_prefix(&prefix)?.split_once('&')?;
+                (rest == max_results).then(|| start.parse::<u64>().ok())?
+            })
+            .filter(|&n| n > after)
+            .min()
+    }
+
     fn fetch_state(&self, url: &str) -> Option<FetchState> {
         let reader = self.reader.lock().ok()?;
         reader.fetch_state(url).ok().flatten()
@@ -468,9 +499,12 @@ impl Ingest {
         counts.not_modified = counters.not_modified.load(Ordering::Relaxed);
         counts.skipped = counters.skipped.load(Ordering::Relaxed);
         counts.unchanged += counters.listed_unchanged.load(Ordering::Relaxed);
-        counts.failed = counters.failed.load(Ordering::Relaxed) + written.failed.len() as u64;
+        // The writer counts its failures in `written.counts.failed` and lists at most
+        // MAX_LISTED_PROBLEMS of them; the combined list keeps that cap.
+        counts.failed += counters.failed.load(Ordering::Relaxed);
         let mut all_failed = failed;
-        all_failed.extend(written.failed);
+        let room = MAX_LISTED_PROBLEMS.saturating_sub(all_failed.len());
+        all_failed.extend(written.failed.into_iter().take(room));
         Ok(IngestReport {
             counts,
             stored: written.stored,
@@ -840,15 +874,19 @@ impl Discovery<'_> {
                     // Ordered by update time, an unchanged first page means nothing changed;
                     // in publication order, later pages may still have, up to the last page
                     // the previous complete read saw (the only feed pages with a saved state).
+                    // Feed pages may hold fewer than FEED_PAGE_SIZE posts (Blogger caps some
+                    // blogs lower), so the next page is the next start-index the last read
+                    // saved, not start + FEED_PAGE_SIZE.
                     if updated_min.is_some() {
                         break;
                     }
-                    start += FEED_PAGE_SIZE;
-                    let next = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
-                    if self.shared.fetch_state(&next).is_none() {
-                        break;
+                    match self.shared.next_saved_feed_page(home, start) {
+                        Some(next) => {
+                            start = next;
+                            continue;
+                        }
+                        None => break,
                     }
-                    continue;
                 }
                 Listing::Failed => {
                     read.complete = false;
@@ -1162,6 +1200,7 @@ async fn fetch_and_process(
     {
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
+            let failures_before = state.failures;
             state.etag = page.validators.etag.clone();
             state.last_modified = page.validators.last_modified.clone();
             state.last_status = Some(page.status);
@@ -1185,7 +1224,22 @@ async fn fetch_and_process(
                     return;
                 }
             };
-            let scraped = complete_from_feed(shared, fetcher, scraped).await;
+            let scraped = match complete_from_feed(shared, fetcher, scraped).await {
+                Ok(s) => s,
+                Err(reason) => {
+                    // The page is only a shell and its post could not be read: nothing is
+                    // stored, and the page keeps no validators, so a later run fetches it
+                    // again (a 304 would otherwise hide the post for good).
+                    state.etag = None;
+                    state.last_modified = None;
+                    state.failures = failures_before.saturating_add(1);
+                    state.last_error = Some(reason.clone());
+                    state.next_retry_at = Some(next_retry(now, state.failures));
+                    let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
+                    shared.fail(&url, reason);
+                    return;
+                }
+            };
             process_and_send(shared, scraped, source, &url, Some(state)).await;
         }
         Ok(FetchOutcome::NotModified { .. }) => {
@@ -1215,20 +1269,24 @@ async fn fetch_and_process(
 /// first on the blog's own host (`/feeds/posts/default/<postId>`: the same host, rate limit and
 /// robots.txt as the page, and what widget code uses), else from www.blogger.com (the form the
 /// feeds themselves give as an entry's `self` link).
+///
+/// An error (the reason) when the page needed its feed entry and neither could be read.
 async fn complete_from_feed(
     shared: &Shared,
     fetcher: &Fetcher,
     scraped: ScrapedArticle,
-) -> ScrapedArticle {
+) -> Result<ScrapedArticle, String> {
     let Some(blogger_feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
-        return scraped;
+        return Ok(scraped);
     };
     let same_host = scraped
         .blogger_post_id
         .as_deref()
         .and_then(|post| same_host_post_feed_url(&scraped.url, post));
     let mut entry = None;
+    let mut tried = 0;
     for feed_url in same_host.into_iter().chain([blogger_feed_url]) {
+        tried += 1;
         debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
         entry = read_post_entry(shared, fetcher, &feed_url).await;
         if entry.is_some() {
@@ -1236,7 +1294,11 @@ async fn complete_from_feed(
         }
     }
     let Some(entry) = entry else {
-        return scraped;
+        return Err(format!(
+            "a Dynamic Views page without its post, whose feed entry could not be read \
+             (tried {} feed URL(s))",
+            tried
+        ));
     };
     let mut from_feed = entry.article;
     from_feed.url = scraped.url.clone();
@@ -1246,7 +1308,7 @@ async fn complete_from_feed(
     from_feed.language_hint = scraped.language_hint.or(from_feed.language_hint);
     from_feed.blog_id = from_feed.blog_id.or(scraped.blog_id);
     from_feed.blogger_post_id = from_feed.blogger_post_id.or(scraped.blogger_post_id);
-    from_feed
+    Ok(from_feed)
 }
 
 /// `https://host/feeds/posts/default/<postId>?alt=json` on the page's own origin.
@@ -1295,7 +1357,8 @@ async fn read_post_entry(
     feed.entries
         .into_iter()
         .next()
-        .filter(|e| !e.article.blocks.is_empty())
+        // An entry with a content element is the post, even a post that is only a photo.
+        .filter(|e| e.full_content || !e.article.blocks.is_empty())
 }
 
 async fn process_and_send(
@@ -1447,10 +1510,13 @@ fn write_loop(
                         ..FetchState::default()
                     };
                     states.push(retry);
-                    written.failed.push(Problem {
-                        url,
-                        reason: format!("storing: {e}"),
-                    });
+                    written.counts.failed += 1;
+                    if written.failed.len() < MAX_LISTED_PROBLEMS {
+                        written.failed.push(Problem {
+                            url,
+                            reason: format!("storing: {e}"),
+                        });
+                    }
                 }
             }
         }
