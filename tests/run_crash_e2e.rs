@@ -258,6 +258,62 @@ fn max_duration_ends_the_run_like_a_stop_request() {
     assert_eq!(status, "interrupted");
 }
 
+/// A stop does not wait out a listing's retries: a feed that answers 503 with a long
+/// Retry-After holds the run for at most a moment after SIGTERM, not for minutes.
+#[test]
+fn sigterm_during_a_long_retry_wait_on_a_feed_stops_at_once() {
+    let blog = BlogServer::start("Slow Tides", 6, FeedMode::Full, 10, Duration::ZERO);
+    blog.fault_feed_page(
+        1,
+        blogsim::Fault::Fail {
+            status: 503,
+            times: u32::MAX,
+            retry_after: Some(100),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        format!(
+            "[fetch]\nmax_attempts = 4\nmax_retry_after_secs = 120\n\n[[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
+            blog.home()
+        ),
+    )
+    .unwrap();
+    let mut child = spawn_run(dir.path());
+    // Wait until the feed has been asked for once (the run is then in its Retry-After pause).
+    let asked = Instant::now();
+    while !blog.hits().iter().any(|h| h.is_feed()) {
+        assert!(
+            asked.elapsed() < Duration::from_secs(30),
+            "the feed was never asked for"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "stopped after {:?}",
+        stopped.elapsed()
+    );
+    assert!(!status.success());
+    let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let run: String = db
+        .query_row(
+            "SELECT status FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(run, "interrupted");
+}
+
 #[test]
 fn a_second_run_while_the_first_is_going_exits_3_at_once_and_changes_nothing() {
     let (_full, _slow, dir) = setup();

@@ -785,11 +785,17 @@ impl Discovery<'_> {
         let now = Utc::now();
         let fetcher = self.shared.fetcher_for(Some(source));
         let stage = &self.shared.counters.discover_nanos;
-        match self
-            .shared
-            .timed_fetch(fetcher, url, &validators, stage)
-            .await
-        {
+        // A stop (SIGTERM, --max-duration) must not wait out a listing's retries and
+        // Retry-After pauses: the read is left incomplete and nothing is recorded for it.
+        let fetched = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => {
+                debug!(url = %url, "stopping: listing not read");
+                return Listing::Failed;
+            }
+            fetched = self.shared.timed_fetch(fetcher, url, &validators, stage) => fetched,
+        };
+        match fetched {
             Ok(FetchOutcome::Page(page)) => {
                 self.listing_states.push(FetchState {
                     url: url.to_string(),
