@@ -805,9 +805,17 @@ impl Tagger {
             }
         }
         for ((words, ss), t) in sentences.iter().zip(spans.iter_mut()).zip(&toks) {
+            // Which words a span already covers (one pass, not a scan of the spans per word:
+            // a sentence can be very long).
+            let mut covered = vec![false; words.len()];
+            for s in ss.iter() {
+                for c in covered.iter_mut().take(s.last).skip(s.first) {
+                    *c = true;
+                }
+            }
             for (k, w) in words.iter().enumerate() {
                 let Some(&kind) = found.get(w) else { continue };
-                if ss.iter().any(|s| s.first <= k && k < s.last) {
+                if covered.get(k).copied().unwrap_or(true) {
                     continue;
                 }
                 let Some(tok) = t.get(k) else { continue };

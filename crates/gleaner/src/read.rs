@@ -538,11 +538,20 @@ struct ConllDocument {
     /// The token lines of the sentence being read.
     current: Vec<String>,
     sentences: usize,
+    /// Every line held (token and blank lines).
+    held: usize,
 }
 
 impl ConllDocument {
     fn push_token_line(&mut self, line: String) {
         self.current.push(line);
+        self.held += 1;
+    }
+
+    fn push_blank_line(&mut self, line: String) {
+        self.end_sentence();
+        self.lines.push(ConllLine::Raw(line));
+        self.held += 1;
     }
 
     fn end_sentence(&mut self) {
@@ -606,8 +615,10 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
         };
         // A document (up to a `-DOCSTART-` line) is tagged whole: the tagger reads how a word
         // is written elsewhere in it and keeps one type per name. A file without document
-        // marks is cut every MAX_DOC_SENTENCES sentences so memory stays bounded.
+        // marks is cut every MAX_DOC_SENTENCES sentences, and anything at MAX_DOC_LINES held
+        // lines (even inside one endless "sentence"), so memory and time stay bounded.
         const MAX_DOC_SENTENCES: usize = 2_000;
+        const MAX_DOC_LINES: usize = 20_000;
         let mut doc = ConllDocument::default();
         for line in reader.lines() {
             let line = line.with_context(|| format!("reading {}", path.display()))?;
@@ -616,13 +627,15 @@ pub fn tag(args: &TagArgs) -> Result<Exit, ExitError> {
                 doc.flush(&tagger, &mut out)?;
                 writeln!(out, "{line}")?;
             } else if trimmed.is_empty() {
-                doc.end_sentence();
-                doc.lines.push(ConllLine::Raw(line));
+                doc.push_blank_line(line);
                 if doc.sentences >= MAX_DOC_SENTENCES {
                     doc.flush(&tagger, &mut out)?;
                 }
             } else {
                 doc.push_token_line(line);
+            }
+            if doc.held >= MAX_DOC_LINES {
+                doc.flush(&tagger, &mut out)?;
             }
         }
         doc.flush(&tagger, &mut out)?;
