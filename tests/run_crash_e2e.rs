@@ -263,30 +263,56 @@ fn max_duration_ends_the_run_like_a_stop_request() {
 #[test]
 fn sigterm_during_a_long_retry_wait_on_a_feed_stops_at_once() {
     let blog = BlogServer::start("Slow Tides", 6, FeedMode::Full, 10, Duration::ZERO);
-    blog.fault_feed_page(
-        1,
-        blogsim::Fault::Fail {
-            status: 503,
-            times: u32::MAX,
-            retry_after: Some(100),
-        },
+    blog.fault_feed_page(1, long_retry_after());
+    let elapsed = stop_while_waiting(&blog, |h| h.is_feed());
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "stopped after {elapsed:?}"
     );
+}
+
+/// The same for a page fetch: in-flight pages get a short grace (5 s), then the run stops;
+/// nothing is recorded for the page given up, so the next run fetches it.
+#[test]
+fn sigterm_during_a_long_retry_wait_on_a_page_stops_after_a_short_grace() {
+    let blog = BlogServer::start("Slow Quays", 7, FeedMode::Summary, 3, Duration::ZERO);
+    blog.fault_post(0, long_retry_after());
+    let page = blog.post(0).path;
+    let elapsed = stop_while_waiting(&blog, |h| h.target == page);
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "stopped after {elapsed:?}"
+    );
+}
+
+fn long_retry_after() -> blogsim::Fault {
+    blogsim::Fault::Fail {
+        status: 503,
+        times: u32::MAX,
+        retry_after: Some(100),
+    }
+}
+
+/// Runs `gleaner run` on `blog`, sends SIGTERM once a request `asked` matches has been
+/// answered (the run then waits out a 100 s Retry-After), and returns how long the run took to
+/// stop; checks the run is recorded as interrupted with a non-zero exit.
+fn stop_while_waiting(blog: &BlogServer, asked: impl Fn(&blogsim::Hit) -> bool) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("gleaner.toml"),
         format!(
-            "[fetch]\nmax_attempts = 4\nmax_retry_after_secs = 120\n\n[[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
+            "[fetch]\nmax_attempts = 4\nmax_retry_after_secs = 120\nper_host_per_second = 100.0\n\n\
+             [[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
             blog.home()
         ),
     )
     .unwrap();
     let mut child = spawn_run(dir.path());
-    // Wait until the feed has been asked for once (the run is then in its Retry-After pause).
-    let asked = Instant::now();
-    while !blog.hits().iter().any(|h| h.is_feed()) {
+    let started = Instant::now();
+    while !blog.hits().iter().any(&asked) {
         assert!(
-            asked.elapsed() < Duration::from_secs(30),
-            "the feed was never asked for"
+            started.elapsed() < Duration::from_secs(30),
+            "never asked for"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -297,11 +323,7 @@ fn sigterm_during_a_long_retry_wait_on_a_feed_stops_at_once() {
         .status()
         .unwrap();
     let status = wait_exit(&mut child);
-    assert!(
-        stopped.elapsed() < Duration::from_secs(10),
-        "stopped after {:?}",
-        stopped.elapsed()
-    );
+    let elapsed = stopped.elapsed();
     assert!(!status.success());
     let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
     let run: String = db
@@ -312,6 +334,7 @@ fn sigterm_during_a_long_retry_wait_on_a_feed_stops_at_once() {
         )
         .unwrap();
     assert_eq!(run, "interrupted");
+    elapsed
 }
 
 #[test]

@@ -49,6 +49,10 @@ use crate::process;
 
 /// Posts asked for per feed page (Blogger's maximum is 150).
 const FEED_PAGE_SIZE: u64 = 150;
+
+/// After a stop request, how long a page fetch already under way may still take before it is
+/// given up (nothing is recorded for it: the next run fetches the page).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Articles written per transaction at most.
 const WRITE_BATCH: usize = 64;
 /// Page cache of the pipeline's reading connection, and of the other connections of a run
@@ -245,6 +249,8 @@ struct Shared {
     skipped: Mutex<Vec<Problem>>,
     writer: mpsc::Sender<WriterMsg>,
     honour_backoff: bool,
+    /// The run's stop request: a page fetch still waiting STOP_GRACE after it is given up.
+    cancel: CancellationToken,
 }
 
 impl Shared {
@@ -290,6 +296,14 @@ impl Shared {
             })
             .filter(|&n| n > after)
             .min()
+    }
+
+    /// Resolves STOP_GRACE after a stop request: how long in-flight page fetches may still
+    /// take (a fetch waiting out retries or a long Retry-After would otherwise hold a stop
+    /// for minutes, past systemd's stop timeout).
+    async fn stop_grace_over(&self) {
+        self.cancel.cancelled().await;
+        tokio::time::sleep(STOP_GRACE).await;
     }
 
     fn fetch_state(&self, url: &str) -> Option<FetchState> {
@@ -423,6 +437,7 @@ impl Ingest {
             skipped: Mutex::new(Vec::new()),
             writer: writer_tx,
             honour_backoff: self.honour_backoff,
+            cancel: self.cancel.clone(),
         });
 
         let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(256);
@@ -1200,10 +1215,14 @@ async fn fetch_and_process(
     });
     state.fetched_at = Some(now);
     let fetcher = shared.fetcher_for(source.as_ref());
-    match shared
-        .timed_fetch(fetcher, &url, &validators, &shared.counters.fetch_nanos)
-        .await
-    {
+    let fetched = tokio::select! {
+        fetched = shared.timed_fetch(fetcher, &url, &validators, &shared.counters.fetch_nanos) => fetched,
+        () = shared.stop_grace_over() => {
+            debug!(url = %url, "stopping: page fetch given up");
+            return;
+        }
+    };
+    match fetched {
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
             let failures_before = state.failures;
