@@ -23,8 +23,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use eval::{Counts, EvalArgs, prf};
-use gleaner_tag::Tagger;
-use gleaner_tag::model::NameModel;
 
 /// A chunk: (type, first token, one past the last token).
 type Chunk = (String, usize, usize);
@@ -126,20 +124,8 @@ fn main() -> ExitCode {
         given_tags.push(given_sentence);
         docs.push(doc);
     }
-    let tagger = match &model_path {
-        None => Tagger::new(),
-        Some(p) => {
-            let model = std::fs::read(p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| NameModel::from_bytes(&b).map_err(|e| e.to_string()));
-            match model {
-                Ok(m) => Tagger::with_model(m),
-                Err(e) => {
-                    eprintln!("conll_eval: cannot use model {p}: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
+    let Some(tagger) = eval::load_tagger(model_path.as_deref(), "conll_eval") else {
+        return ExitCode::from(2);
     };
     let keep = |ty: &str| !(ignore_misc && ty == "MISC");
     let mut per_type: BTreeMap<String, Counts> = BTreeMap::new();

@@ -19,8 +19,6 @@ use std::process::ExitCode;
 
 use eval::{Counts, EvalArgs, prf};
 use gleaner_model::EntityKind;
-use gleaner_tag::Tagger;
-use gleaner_tag::model::NameModel;
 
 /// One document of the gold file: name, text, and `(start, end, TYPE)` spans.
 type GoldDocument = (String, String, Vec<(usize, usize, String)>);
@@ -57,20 +55,8 @@ fn main() -> ExitCode {
         }
     };
     let loading = std::time::Instant::now();
-    let tagger = match &model_path {
-        None => Tagger::new(),
-        Some(p) => {
-            let model = std::fs::read(p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| NameModel::from_bytes(&b).map_err(|e| e.to_string()));
-            match model {
-                Ok(m) => Tagger::with_model(m),
-                Err(e) => {
-                    eprintln!("gum_eval: cannot use model {p}: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
+    let Some(tagger) = eval::load_tagger(model_path.as_deref(), "gum_eval") else {
+        return ExitCode::from(2);
     };
     let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
     // Speed of `tag` on whole documents (tokenising, names, numbers, resolution), best of 5.

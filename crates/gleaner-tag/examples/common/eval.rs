@@ -2,6 +2,24 @@
 //! precision/recall/F1, and their command line (`PATH --model FILE --fold K/N --errors`).
 #![allow(dead_code)]
 
+/// The shipped tagger, or one with the weights in `model_path` (`--model FILE`); `None`
+/// after printing why, prefixed with `who`, when that file cannot be read.
+pub fn load_tagger(model_path: Option<&str>, who: &str) -> Option<gleaner_tag::Tagger> {
+    let Some(p) = model_path else {
+        return Some(gleaner_tag::Tagger::new());
+    };
+    let model = std::fs::read(p)
+        .map_err(|e| e.to_string())
+        .and_then(|b| gleaner_tag::model::NameModel::from_bytes(&b).map_err(|e| e.to_string()));
+    match model {
+        Ok(m) => Some(gleaner_tag::Tagger::with_model(m)),
+        Err(e) => {
+            eprintln!("{who}: cannot use model {p}: {e}");
+            None
+        }
+    }
+}
+
 /// Exact-match span counts for one type (or all together).
 #[derive(Default)]
 pub struct Counts {
