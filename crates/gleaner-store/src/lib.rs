@@ -17,10 +17,13 @@
 //!   [`Store::upsert_article`] writes one article in one transaction; a batch is one
 //!   transaction, either atomic ([`Store::upsert_articles`]) or with one savepoint per
 //!   article, keeping the good ones and reporting each outcome ([`Store::upsert_batch`]).
-//! - Idempotent: an article is found by canonical URL, by URL and by Blogger post id before
-//!   it is inserted; the same content hash leaves the row untouched
-//!   ([`UpsertOutcome::Unchanged`]), a different one replaces its fields, labels and mentions
-//!   ([`UpsertOutcome::Updated`]).
+//! - Idempotent: an article is found by its URL, then through its canonical URL and Blogger
+//!   post id when the row they lead to is plausibly the same article (same site, and the same
+//!   post id, content, title and opening, or a `?m=1`-style variant address); the same content
+//!   hash leaves the row untouched ([`UpsertOutcome::Unchanged`]), a different one replaces its
+//!   fields, labels and mentions ([`UpsertOutcome::Updated`]). A canonical URL never lets one
+//!   page replace another, and a source off the article's site never replaces another
+//!   source's article.
 //! - Every user-given value reaches SQLite as a bound parameter, never as SQL text. A
 //!   full-text expression FTS5 cannot parse is [`StoreError::BadQuery`].
 //! - Readers on other connections (`gleaner query`, `sqlite3`) run while one writer writes.
@@ -48,6 +51,7 @@ use chrono::{DateTime, Utc};
 use gleaner_model::{EntityKind, SourceKind};
 
 mod convert;
+mod identity;
 mod query;
 mod schema;
 mod state;

@@ -1,10 +1,17 @@
 //! Writing articles: the idempotent upsert.
 //!
-//! An article is looked up by canonical URL and URL (either may match either column), then
-//! by Blogger post id on the same path (the same post through `?m=1`, a country host, the
-//! feed or the page). Found with the same content hash: left alone. Found with another
-//! hash: its fields are replaced (optional metadata the new version lacks is kept), its
-//! labels and mentions replaced; the full-text row follows by trigger. Not found: inserted.
+//! An article's identity is the address it was read from. It is looked up by that URL
+//! first; that row is the article. Failing that, through its hints: the row at its canonical
+//! URL, rows declaring the same canonical URL (or its own address as theirs), rows with its
+//! Blogger post id on the same path; such a row is taken only when it is plausibly the same
+//! article ([`crate::identity`]: same site, and the same post id, content hash, title and
+//! opening, or a variant address such as `?m=1`). Otherwise the article is a new row under its
+//! own URL, its canonical URL kept as data. A row stored from one source is never replaced by
+//! another source that is not on the article's own site (a feed elsewhere naming a stored
+//! address as its item's link): that article is left as it was, reported unchanged.
+//! Found with the same content hash: left alone. Found with another hash: its fields are
+//! replaced (optional metadata the new version lacks is kept), its labels and mentions
+//! replaced; the full-text row follows by trigger. Not found: inserted.
 //! A canonical URL that points at the site's home page from an article that is not the home
 //! page is ignored (a template's mistake that would otherwise merge a whole site into a row).
 //!
@@ -22,7 +29,7 @@ use gleaner_model::{Article, Entity, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::convert::{int, now_text, opt_time_text, url_path};
-use crate::{Context, Result, Store, StoreError, UpsertOutcome, Upserted};
+use crate::{Context, Result, Store, StoreError, UpsertOutcome, Upserted, identity};
 
 impl Store {
     /// Insert or update one article (row, labels, mentions, FTS row) in one transaction.
@@ -67,8 +74,8 @@ impl Store {
                 pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
             }
             let wrap = |source| batch_error(batch, index, source);
-            match plan(&tx, article).map_err(wrap)? {
-                Plan::Unchanged(id) => {
+            match plan(&tx, article, *source_id).map_err(wrap)? {
+                Plan::Unchanged(id) | Plan::Kept(id) => {
                     done[index] = Some(Upserted {
                         id,
                         outcome: UpsertOutcome::Unchanged,
@@ -192,21 +199,63 @@ enum Plan {
     Unchanged(i64),
     /// Found with another content hash.
     Update(i64),
+    /// Its address is another source's article, which it may not overwrite: left alone.
+    Kept(i64),
     /// Not found.
     Insert,
 }
 
-/// Validate the article and find it.
-fn plan(conn: &Connection, article: &Article) -> Result<Plan> {
+/// Validate the article and find it (see [`crate::identity`]).
+fn plan(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<Plan> {
     validate(article)?;
-    let canonical = canonical_of(article);
-    let post_id = non_empty(article.blogger_post_id.as_deref());
-    let key = canonical.unwrap_or(&article.url);
-    Ok(match find_existing(conn, &article.url, key, post_id)? {
-        Some((id, hash)) if hash == article.content_hash => Plan::Unchanged(id),
-        Some((id, _)) => Plan::Update(id),
-        None => Plan::Insert,
+    let Some(found) = find_existing(conn, article)? else {
+        return Ok(Plan::Insert);
+    };
+    if !may_overwrite(conn, &found.row, article, source_id)? {
+        tracing::info!(
+            url = %article.url,
+            stored = %found.row.url,
+            "an article from another source claims a stored article's address; \
+             the stored one is kept"
+        );
+        return Ok(if found.exact {
+            Plan::Kept(found.row.id)
+        } else {
+            // Reached only through a hint: it is stored under its own address.
+            Plan::Insert
+        });
+    }
+    Ok(if found.row.content_hash == article.content_hash {
+        Plan::Unchanged(found.row.id)
+    } else {
+        Plan::Update(found.row.id)
     })
+}
+
+/// Whether `article`, from `source_id`, may replace the stored `row`.
+///
+/// A row stored from one source is replaced from another only when the other source is on
+/// the article's own site (the site's own feed, sitemap or page, which show what the address
+/// holds): a feed elsewhere that names a stored address as its item's link is not the page
+/// at that address.
+fn may_overwrite(
+    conn: &Connection,
+    row: &StoredRow,
+    article: &Article,
+    source_id: Option<i64>,
+) -> Result<bool> {
+    let (Some(owner), Some(claimant)) = (row.source_id, source_id) else {
+        return Ok(true);
+    };
+    if owner == claimant {
+        return Ok(true);
+    }
+    let claimant_url: Option<String> = conn
+        .prepare_cached("SELECT url FROM sources WHERE id = ?1")
+        .and_then(|mut st| st.query_row([claimant], |r| r.get(0)).optional())
+        .context("looking up an article's source")?;
+    let claimant_url = claimant_url.or_else(|| article.source.clone());
+    Ok(claimant_url.is_some_and(|s| identity::same_site(&s, &article.url)))
 }
 
 /// Replace a stored article's fields, labels and mentions.
@@ -243,8 +292,8 @@ pub(crate) fn upsert_one(
     now: &str,
 ) -> Result<Upserted> {
     let mut mentions = MentionWriter::default();
-    let done = match plan(conn, article)? {
-        Plan::Unchanged(id) => Upserted {
+    let done = match plan(conn, article, source_id)? {
+        Plan::Unchanged(id) | Plan::Kept(id) => Upserted {
             id,
             outcome: UpsertOutcome::Unchanged,
         },
@@ -434,57 +483,128 @@ fn insert_rows(
         .collect()
 }
 
-/// The row this article already is, if any: `(id, content_hash)`.
-fn find_existing(
-    conn: &Connection,
-    url: &str,
-    key: &str,
-    post_id: Option<&str>,
-) -> Result<Option<(i64, String)>> {
-    let by_address = conn
-        .prepare_cached(
-            "SELECT id, content_hash FROM articles
-              WHERE canonical_url = ?1 OR url = ?1 OR url = ?2 OR canonical_url = ?2
-              ORDER BY canonical_url = ?1 DESC, url = ?1 DESC, url = ?2 DESC, id
-              LIMIT 1",
-        )
-        .and_then(|mut st| {
-            st.query_row(params![key, url], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
+/// A stored row, as far as finding an article needs it.
+struct StoredRow {
+    id: i64,
+    content_hash: String,
+    url: String,
+    canonical_url: Option<String>,
+    post_id: Option<String>,
+    title: String,
+    /// The first [`identity::OPENING_CHARS`] characters of the body.
+    opening: String,
+    source_id: Option<i64>,
+}
+
+impl StoredRow {
+    /// The columns [`StoredRow::read`] reads, in order.
+    const COLUMNS: &'static str = "id, content_hash, url, canonical_url, blogger_post_id, title, \
+                                   substr(body, 1, 200), source_id";
+
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(StoredRow {
+            id: r.get(0)?,
+            content_hash: r.get(1)?,
+            url: r.get(2)?,
+            canonical_url: r.get(3)?,
+            post_id: r.get(4)?,
+            title: r.get(5)?,
+            opening: r.get(6)?,
+            source_id: r.get(7)?,
         })
-        .context("looking the article up by URL")?;
-    if by_address.is_some() {
-        return Ok(by_address);
     }
-    let Some(post_id) = post_id else {
+
+    fn shape(&self) -> identity::Shape<'_> {
+        identity::Shape {
+            url: &self.url,
+            post_id: non_empty(self.post_id.as_deref()),
+            content_hash: &self.content_hash,
+            title: &self.title,
+            opening: &self.opening,
+        }
+    }
+}
+
+/// The row an article was found as.
+struct Found {
+    row: StoredRow,
+    /// Found by its own address (not through a canonical URL or post id).
+    exact: bool,
+}
+
+/// Rows looked at through one hint (a canonical URL many pages declare): a bound on the work
+/// per article, whatever a site's templates do.
+const MAX_CANDIDATES: i64 = 64;
+
+/// The row this article already is, if any.
+///
+/// Its own address first: that row is the article. Then the rows its hints lead to (the row
+/// at its canonical URL, rows declaring the same canonical URL or its address as theirs, rows
+/// with its Blogger post id on the same path), each taken only when
+/// [`identity::same_article`] agrees.
+fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> {
+    let url = article.url.as_str();
+    let exact = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM articles WHERE url = ?1",
+            StoredRow::COLUMNS
+        ))
+        .and_then(|mut st| st.query_row([url], StoredRow::read).optional())
+        .context("looking the article up by URL")?;
+    if let Some(row) = exact {
+        return Ok(Some(Found { row, exact: true }));
+    }
+    let new = identity::Shape {
+        url,
+        post_id: non_empty(article.blogger_post_id.as_deref()),
+        content_hash: &article.content_hash,
+        title: &article.title,
+        opening: identity::opening(&article.body),
+    };
+    let canonical = canonical_of(article).filter(|c| *c != url);
+    let key = canonical.unwrap_or(url);
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM articles
+              WHERE url = ?1 OR canonical_url = ?1 OR canonical_url = ?2
+              ORDER BY url = ?1 DESC, canonical_url = ?1 DESC, id
+              LIMIT ?3",
+            StoredRow::COLUMNS
+        ))
+        .context("looking the article up by canonical URL")?;
+    let rows = st
+        .query_map(params![key, url, MAX_CANDIDATES], StoredRow::read)
+        .context("looking the article up by canonical URL")?;
+    for row in rows {
+        let row = row.context("reading an article row")?;
+        if identity::same_article(&new, &row.shape()) {
+            return Ok(Some(Found { row, exact: false }));
+        }
+    }
+    let Some(post_id) = new.post_id else {
         return Ok(None);
     };
     // Blogger post ids are one per post; the path check guards against two blogs' ids
-    // colliding and merging different posts.
+    // colliding, the site check against a page that copies another's id.
     let wanted = [url_path(key), url_path(url)];
     let mut st = conn
-        .prepare_cached(
-            "SELECT id, content_hash, url, canonical_url FROM articles WHERE blogger_post_id = ?1 ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT {} FROM articles WHERE blogger_post_id = ?1 ORDER BY id LIMIT ?2",
+            StoredRow::COLUMNS
+        ))
         .context("looking the article up by post id")?;
     let rows = st
-        .query_map([post_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })
+        .query_map(params![post_id, MAX_CANDIDATES], StoredRow::read)
         .context("looking the article up by post id")?;
     for row in rows {
-        let (id, hash, row_url, row_canonical) = row.context("reading an article row")?;
-        let same_path = wanted.contains(&url_path(&row_url))
-            || row_canonical
+        let row = row.context("reading an article row")?;
+        let same_path = wanted.contains(&url_path(&row.url))
+            || row
+                .canonical_url
                 .as_deref()
                 .is_some_and(|c| wanted.contains(&url_path(c)));
-        if same_path {
-            return Ok(Some((id, hash)));
+        if same_path && identity::same_article(&new, &row.shape()) {
+            return Ok(Some(Found { row, exact: false }));
         }
     }
     Ok(None)
@@ -1102,6 +1222,299 @@ mod tests {
         let ib = store.upsert_article(&b, None).unwrap();
         assert_eq!(ib.outcome, UpsertOutcome::Inserted);
         assert_ne!(ia.id, ib.id);
+    }
+
+    /// `(url, title, body)` of a stored row.
+    fn row_of(store: &crate::Store, id: i64) -> (String, String, String) {
+        store
+            .connection()
+            .query_row(
+                "SELECT url, title, body FROM articles WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    }
+
+    /// An article of its own at `url` (title and body unlike any other's).
+    fn story(url: &str, title: &str) -> Article {
+        let body = format!("{title}. This story was reported from {url} and nowhere else.");
+        tagged(url, title, &body, &[])
+    }
+
+    #[test]
+    fn a_page_declaring_another_pages_address_canonical_does_not_replace_it() {
+        let (_dir, _path, mut store) = temp_store();
+        let a_url = "https://news.example.org/2024/05/harbour-strike.html";
+        let b_url = "https://news.example.org/2024/05/ferry-timetable.html";
+        let mut a = story(a_url, "Harbour workers strike");
+        a.canonical_url = Some(a_url.into());
+        let ia = store.upsert_article(&a, None).unwrap();
+        assert_eq!(ia.outcome, UpsertOutcome::Inserted);
+
+        // B, another story, whose template names A as canonical.
+        let mut b = story(b_url, "New ferry timetable");
+        b.canonical_url = Some(a_url.into());
+        let ib = store.upsert_article(&b, None).unwrap();
+        assert_eq!(ib.outcome, UpsertOutcome::Inserted);
+        assert_ne!(ib.id, ia.id);
+        assert_eq!(
+            row_of(&store, ia.id),
+            (a_url.into(), a.title.clone(), a.body.clone())
+        );
+        assert_eq!(
+            row_of(&store, ib.id),
+            (b_url.into(), b.title.clone(), b.body.clone())
+        );
+        // The canonical URL is kept as data.
+        let b_canonical: Option<String> = store
+            .connection()
+            .query_row(
+                "SELECT canonical_url FROM articles WHERE id = ?1",
+                [ib.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(b_canonical.as_deref(), Some(a_url));
+        // B again is B, unchanged; A's next version still reaches A's row.
+        assert_eq!(
+            store.upsert_article(&b, None).unwrap(),
+            crate::Upserted {
+                id: ib.id,
+                outcome: UpsertOutcome::Unchanged
+            }
+        );
+        let mut a2 = story(a_url, "Harbour workers strike: talks resume");
+        a2.canonical_url = Some(a_url.into());
+        assert_eq!(
+            store.upsert_article(&a2, None).unwrap(),
+            crate::Upserted {
+                id: ia.id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        assert_eq!(row_of(&store, ib.id).1, b.title);
+        assert_eq!(search_ids(&store, "ferry"), vec![ib.id]);
+
+        // The other order: B first, then A (whose address B declared) is its own row too.
+        let (_dir2, _path2, mut other) = temp_store();
+        let ib = other.upsert_article(&b, None).unwrap();
+        let ia = other.upsert_article(&a, None).unwrap();
+        assert_eq!(ia.outcome, UpsertOutcome::Inserted);
+        assert_ne!(ia.id, ib.id);
+        assert_eq!(row_of(&other, ib.id).1, b.title);
+        assert_eq!(row_of(&other, ia.id).1, a.title);
+        // And in one batch, both orders.
+        for batch in [
+            vec![(a.clone(), None), (b.clone(), None)],
+            vec![(b.clone(), None), (a.clone(), None)],
+        ] {
+            let (_d, _p, mut s) = temp_store();
+            let ups = s.upsert_articles(&batch).unwrap();
+            assert!(ups.iter().all(|u| u.outcome == UpsertOutcome::Inserted));
+            assert_eq!(count(&s, "SELECT count(*) FROM articles"), 2);
+        }
+    }
+
+    #[test]
+    fn section_pages_declaring_one_canonical_are_one_row_each() {
+        let section = "https://news.example.org/world";
+        let stories: Vec<Article> = ["Floods in the north", "Election called", "Port reopens"]
+            .iter()
+            .enumerate()
+            .map(|(n, title)| {
+                let mut a = story(&format!("{section}/story-{n}.html"), title);
+                a.canonical_url = Some(section.into());
+                a
+            })
+            .collect();
+        // One by one, and as one batch.
+        let (_dir, _path, mut store) = temp_store();
+        let ids: Vec<i64> = stories
+            .iter()
+            .map(|a| {
+                let up = store.upsert_article(a, None).unwrap();
+                assert_eq!(up.outcome, UpsertOutcome::Inserted);
+                up.id
+            })
+            .collect();
+        // The section page itself, then the stories again: nothing merges, nothing changes.
+        let section_page = story(section, "World");
+        assert_eq!(
+            store.upsert_article(&section_page, None).unwrap().outcome,
+            UpsertOutcome::Inserted
+        );
+        for (a, id) in stories.iter().zip(&ids) {
+            assert_eq!(
+                store.upsert_article(a, None).unwrap(),
+                crate::Upserted {
+                    id: *id,
+                    outcome: UpsertOutcome::Unchanged
+                }
+            );
+            assert_eq!(
+                row_of(&store, *id),
+                (a.url.clone(), a.title.clone(), a.body.clone())
+            );
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 4);
+
+        let (_dir2, _path2, mut batch_store) = temp_store();
+        let batch: Vec<_> = stories.iter().map(|a| (a.clone(), None)).collect();
+        let ups = batch_store.upsert_articles(&batch).unwrap();
+        assert!(ups.iter().all(|u| u.outcome == UpsertOutcome::Inserted));
+        assert_eq!(count(&batch_store, "SELECT count(*) FROM articles"), 3);
+    }
+
+    #[test]
+    fn a_feed_item_from_another_source_cannot_overwrite_a_stored_article() {
+        use gleaner_model::SourceKind;
+        let (_dir, path, mut store) = temp_store();
+        let site = store
+            .ensure_source(SourceKind::Page, "https://news.example.org/", None)
+            .unwrap();
+        let aggregator = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://aggregator.example/feed.xml",
+                None,
+            )
+            .unwrap();
+        let url = "https://news.example.org/2024/05/harbour-strike.html";
+        let genuine = story(url, "Harbour workers strike");
+        let id = store.upsert_article(&genuine, Some(site)).unwrap().id;
+
+        // A full-content item of another site's feed names the stored address as its link.
+        let mut claim = story(url, "Miracle cure found");
+        claim.source = Some("https://aggregator.example/feed.xml".into());
+        assert_eq!(
+            store.upsert_article(&claim, Some(aggregator)).unwrap(),
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Unchanged
+            }
+        );
+        // Through a batch, and through the savepoint path, the same.
+        let ups = store
+            .upsert_articles(&[(claim.clone(), Some(aggregator))])
+            .unwrap();
+        assert_eq!(ups[0].outcome, UpsertOutcome::Unchanged);
+        let ups = store
+            .upsert_batch(&[(claim.clone(), Some(aggregator))])
+            .unwrap();
+        assert_eq!(ups[0].as_ref().unwrap().outcome, UpsertOutcome::Unchanged);
+        // Its canonical URL pointing there does not help it either: stored under its own address.
+        let mut via_canonical = story("https://aggregator.example/items/77", "Miracle cure found");
+        via_canonical.canonical_url = Some(url.into());
+        let up = store
+            .upsert_article(&via_canonical, Some(aggregator))
+            .unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        assert_ne!(up.id, id);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(
+            row_of(&store, id),
+            (url.into(), genuine.title.clone(), genuine.body.clone())
+        );
+        let owner: i64 = store
+            .connection()
+            .query_row("SELECT source_id FROM articles WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(owner, site);
+        assert!(search_ids(&store, "miracle").iter().all(|&hit| hit != id));
+        drop(store);
+
+        // The site's own sitemap reads the page itself: its new version is the article's.
+        let mut store = crate::Store::open(&path).unwrap();
+        let sitemap = store
+            .ensure_source(
+                SourceKind::Sitemap,
+                "https://www.news.example.org/sitemap.xml",
+                None,
+            )
+            .unwrap();
+        let newer = story(url, "Harbour workers strike: talks resume");
+        assert_eq!(
+            store.upsert_article(&newer, Some(sitemap)).unwrap(),
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        assert_eq!(row_of(&store, id).1, newer.title);
+    }
+
+    #[test]
+    fn variants_of_one_page_still_merge() {
+        let (_dir, _path, mut store) = temp_store();
+        let url = "https://news.example.org/2024/05/harbour-strike.html";
+        let mut page = story(url, "Harbour workers strike");
+        page.canonical_url = Some(url.into());
+        let id = store.upsert_article(&page, None).unwrap().id;
+
+        // The feed's tracked link to it, text edited: the same article, updated.
+        let mut tracked = story(
+            &format!("{url}?utm_source=rss&utm_medium=feed"),
+            "Harbour workers strike",
+        );
+        tracked.body.push_str(" Updated at noon.");
+        tracked.content_hash = hash(&tracked.title, &tracked.body);
+        tracked.canonical_url = Some(url.into());
+        assert_eq!(
+            store.upsert_article(&tracked, None).unwrap(),
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // A print copy under another path: same title and opening, canonical to the page.
+        let mut print = tracked.clone();
+        print.url = "https://www.news.example.org/print/harbour-strike".into();
+        print.body.push_str(" Printed.");
+        print.content_hash = hash(&print.title, &print.body);
+        assert_eq!(
+            store.upsert_article(&print, None).unwrap(),
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // The mobile page of a post, with no canonical link, known by its post id.
+        let mut post = seed_article();
+        let post_id = store.upsert_article(&post, None).unwrap().id;
+        post.url = format!("{}?m=1", post.url.replace(".blogspot.com", ".blogspot.fr"));
+        post.canonical_url = None;
+        post.body.push_str(" Edited.");
+        post.content_hash = hash(&post.title, &post.body);
+        assert_eq!(
+            store.upsert_article(&post, None).unwrap(),
+            crate::Upserted {
+                id: post_id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+    }
+
+    #[test]
+    fn a_page_on_another_site_copying_a_post_id_and_path_is_another_article() {
+        let (_dir, _path, mut store) = temp_store();
+        let post = seed_article();
+        let id = store.upsert_article(&post, None).unwrap().id;
+        let mut copy = story(
+            &post.url.replace("example.blogspot.com", "copycat.example"),
+            "Something else entirely",
+        );
+        copy.blogger_post_id = post.blogger_post_id.clone();
+        copy.canonical_url = Some(post.url.clone());
+        let up = store.upsert_article(&copy, None).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        assert_ne!(up.id, id);
+        assert_eq!(row_of(&store, id).1, post.title);
     }
 
     /// Make every mention whose text is `BOOM` fail, after the row and labels were written.

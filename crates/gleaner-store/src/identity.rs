@@ -1,0 +1,281 @@
+//! Which stored row an incoming article is, if any: the rules that keep one page from
+//! overwriting another.
+//!
+//! The address an article was read from is its identity. Anything else an article says about
+//! itself (its `<link rel=canonical>`, its Blogger post id, the URL a feed item claims) is
+//! written by the page or the feed, so it is a hint that is checked before two addresses are
+//! taken for one article:
+//!
+//! - both addresses must be on the same site ([`site_of`]: the host without `www.`/`m.`/`amp.`,
+//!   a Blogger blog across its country domains, and the port);
+//! - and something must say they are the same article: the same Blogger post id, the same
+//!   content hash, the same title and opening words, or addresses that differ only by a
+//!   variant marker ([`page_key`]: `?m=1`, tracking parameters, an `/amp` suffix, the scheme).
+//!
+//! Two different Blogger post ids are always two articles.
+
+use url::Url;
+
+/// The site an address belongs to: lowercase host without a leading `www.`, `m.`, `mobile.`
+/// or `amp.`; `NAME.blogspot.*` (any country domain) as `NAME.blogspot`; plus an explicit
+/// port (so two local servers on one machine are two sites). `None` for an address without
+/// a host.
+pub(crate) fn site_of(address: &str) -> Option<String> {
+    let url = Url::parse(address.trim()).ok()?;
+    let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let mut host = host.as_str();
+    for prefix in ["www.", "m.", "mobile.", "amp."] {
+        if let Some(rest) = host.strip_prefix(prefix)
+            && rest.contains('.')
+        {
+            host = rest;
+            break;
+        }
+    }
+    let host = match host.find(".blogspot.") {
+        Some(i) => format!("{}.blogspot", &host[..i]),
+        None => host.to_string(),
+    };
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+/// Whether two addresses are on the same site ([`site_of`]); never for an address without a host.
+pub(crate) fn same_site(a: &str, b: &str) -> bool {
+    match (site_of(a), site_of(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Query parameters that never change what page an address shows: Blogger's mobile switch,
+/// AMP switches and tracking tags (any `utm_*` too).
+const VARIANT_PARAMS: [&str; 9] = [
+    "m",
+    "amp",
+    "outputtype",
+    "fbclid",
+    "gclid",
+    "mc_cid",
+    "mc_eid",
+    "ref",
+    "ref_src",
+];
+
+/// An address with the marks of its variants removed: site ([`site_of`]), path without a
+/// trailing `/amp` or `/`, and the query without [`VARIANT_PARAMS`] or `utm_*` (the rest
+/// sorted). Scheme and fragment are dropped. Two addresses with the same key show one page.
+pub(crate) fn page_key(address: &str) -> Option<String> {
+    let site = site_of(address)?;
+    let url = Url::parse(address.trim()).ok()?;
+    let mut path = url.path().trim_end_matches('/');
+    for suffix in ["/amp", "/amp.html"] {
+        if let Some(p) = path.strip_suffix(suffix) {
+            path = p.trim_end_matches('/');
+        }
+    }
+    let mut query: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !k.starts_with("utm_") && !VARIANT_PARAMS.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    query.sort();
+    let mut key = format!("{site}{path}");
+    for (n, (k, v)) in query.iter().enumerate() {
+        key.push(if n == 0 { '?' } else { '&' });
+        key.push_str(k);
+        key.push('=');
+        key.push_str(v);
+    }
+    Some(key)
+}
+
+/// Characters of the body compared by [`same_article`] when the titles agree.
+pub(crate) const OPENING_CHARS: usize = 200;
+
+/// Text compared loosely: lowercase, whitespace runs as one space, trimmed.
+fn loose(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// What is compared of an article, stored or incoming.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) post_id: Option<&'a str>,
+    pub(crate) content_hash: &'a str,
+    pub(crate) title: &'a str,
+    /// The first [`OPENING_CHARS`] characters of the body (or all of a shorter one).
+    pub(crate) opening: &'a str,
+}
+
+/// The first [`OPENING_CHARS`] characters of `body`.
+pub(crate) fn opening(body: &str) -> &str {
+    match body.char_indices().nth(OPENING_CHARS) {
+        Some((i, _)) => &body[..i],
+        None => body,
+    }
+}
+
+/// Whether a row reached through a hint (canonical URL, post id) is plausibly the same
+/// article as the incoming one. See the module documentation.
+pub(crate) fn same_article(new: &Shape<'_>, row: &Shape<'_>) -> bool {
+    if !same_site(new.url, row.url) {
+        return false;
+    }
+    if let (Some(a), Some(b)) = (new.post_id, row.post_id) {
+        return a == b;
+    }
+    if new.content_hash == row.content_hash {
+        return true;
+    }
+    if let (Some(a), Some(b)) = (page_key(new.url), page_key(row.url))
+        && a == b
+    {
+        return true;
+    }
+    let title = loose(new.title);
+    !title.is_empty() && title == loose(row.title) && same_opening(new.opening, row.opening)
+}
+
+/// Whether two openings agree as far as the shorter goes (an edit that adds a sentence to a
+/// short body keeps it the same article); an empty body agrees only with another empty one.
+fn same_opening(a: &str, b: &str) -> bool {
+    let (a, b) = (loose(a), loose(b));
+    let n = a.chars().count().min(b.chars().count());
+    if n == 0 {
+        return a.is_empty() && b.is_empty();
+    }
+    a.chars().take(n).eq(b.chars().take(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_ignore_www_mobile_blogspot_country_and_scheme_but_not_ports_or_hosts() {
+        let s = |u: &str| site_of(u).unwrap();
+        assert_eq!(s("https://www.Example.org/a"), "example.org");
+        assert_eq!(s("http://m.example.org/a?m=1"), "example.org");
+        assert_eq!(
+            s("https://foo.blogspot.co.uk/2022/01/a.html"),
+            "foo.blogspot"
+        );
+        assert_eq!(s("https://foo.blogspot.com/"), "foo.blogspot");
+        assert_eq!(s("http://127.0.0.1:8080/a"), "127.0.0.1:8080");
+        assert_ne!(s("http://127.0.0.1:8080/a"), s("http://127.0.0.1:8081/a"));
+        assert!(!same_site(
+            "https://news.example.org/a",
+            "https://evil.example/a"
+        ));
+        assert!(!same_site(
+            "https://bar.blogspot.com/a",
+            "https://foo.blogspot.com/a"
+        ));
+        // "m.org" is not "org".
+        assert_eq!(s("https://m.org/"), "m.org");
+        assert!(site_of("not a url").is_none());
+        assert!(!same_site("not a url", "not a url"));
+    }
+
+    #[test]
+    fn page_keys_drop_variant_marks_only() {
+        let k = |u: &str| page_key(u).unwrap();
+        let a = k("https://example.org/2024/01/story.html");
+        assert_eq!(k("http://www.example.org/2024/01/story.html?m=1"), a);
+        assert_eq!(
+            k("https://example.org/2024/01/story.html?utm_source=feed&utm_medium=rss#more"),
+            a
+        );
+        assert_eq!(k("https://example.org/2024/01/story.html/amp/"), a);
+        assert_ne!(k("https://example.org/2024/01/other.html"), a);
+        assert_ne!(
+            k("https://example.org/world?page=2"),
+            k("https://example.org/world")
+        );
+        assert_eq!(
+            k("https://example.org/p?id=7&utm_x=1&b=2"),
+            k("https://example.org/p?b=2&id=7")
+        );
+    }
+
+    fn shape<'a>(url: &'a str, title: &'a str, body: &'a str, hash: &'a str) -> Shape<'a> {
+        Shape {
+            url,
+            post_id: None,
+            content_hash: hash,
+            title,
+            opening: opening(body),
+        }
+    }
+
+    #[test]
+    fn same_article_needs_the_same_site_and_one_sign_of_sameness() {
+        let a = shape(
+            "https://ex.org/a",
+            "Storm hits coast",
+            "The storm hit.",
+            "h1",
+        );
+        // Another page of the site, another title: not the same, whatever it links to.
+        let b = shape(
+            "https://ex.org/b",
+            "Budget passes",
+            "The budget passed.",
+            "h2",
+        );
+        assert!(!same_article(&b, &a));
+        // Same title and opening (an AMP or print copy under another path).
+        let print = shape(
+            "https://ex.org/print/a",
+            "Storm  hits coast",
+            "The storm hit.",
+            "h3",
+        );
+        assert!(same_article(&print, &a));
+        // Same title, other text: a template title, not the same article.
+        let tpl = shape(
+            "https://ex.org/c",
+            "Storm hits coast",
+            "A different story.",
+            "h4",
+        );
+        assert!(!same_article(&tpl, &a));
+        // Same content on another site: no.
+        let copy = shape(
+            "https://copy.example/a",
+            "Storm hits coast",
+            "The storm hit.",
+            "h1",
+        );
+        assert!(!same_article(&copy, &a));
+        // A variant address with changed text: yes.
+        let mobile = shape("https://ex.org/a?m=1", "Storm hits coast", "Updated.", "h5");
+        assert!(same_article(&mobile, &a));
+        // Two post ids differ: never, even with the same text.
+        let mut p1 = a.clone();
+        p1.post_id = Some("1");
+        let mut p2 = a.clone();
+        p2.url = "https://ex.org/a?m=1";
+        p2.post_id = Some("2");
+        assert!(!same_article(&p2, &p1));
+        p2.post_id = Some("1");
+        assert!(same_article(&p2, &p1));
+    }
+
+    #[test]
+    fn opening_is_cut_on_a_char_boundary() {
+        let body = "é".repeat(OPENING_CHARS + 5);
+        assert_eq!(opening(&body).chars().count(), OPENING_CHARS);
+        assert_eq!(opening("short"), "short");
+    }
+}
