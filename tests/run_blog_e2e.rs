@@ -196,23 +196,35 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
         "{}",
         stderr(&first)
     );
-    // The 400-post blog is read completely, in feed pages of 150.
+    // The 400-post blog is read completely, in feed pages of 150, each page asking for the
+    // posts published before the oldest of the page above it (keyset paging, no offsets).
     let mut starts: Vec<String> = full
         .hits()
         .iter()
         .filter(|h| h.is_feed() && h.status == 200)
         .map(|h| {
             assert!(h.target.contains("max-results=150"), "{}", h.target);
+            assert!(h.target.contains("orderby=published"), "{}", h.target);
+            assert!(!h.target.contains("start-index"), "{}", h.target);
             h.target
                 .split(['?', '&'])
-                .find_map(|p| p.strip_prefix("start-index="))
-                .unwrap_or_default()
+                .find_map(|p| p.strip_prefix("published-max="))
+                .unwrap_or("-")
                 .to_string()
         })
         .collect();
-    starts.sort_by_key(|s| s.parse::<u32>().unwrap_or(0));
+    starts.sort();
     starts.dedup();
-    assert_eq!(starts, ["1", "151", "301"], "feed pages of the full blog");
+    // Page 1 holds posts 399..250; page 2 asks for those before the second after post 250's,
+    // so it lists post 250 again (dropped) and 249..101; page 3 the rest.
+    let second_after = |n: usize| {
+        (full.post(n).published + chrono::Duration::seconds(1))
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+            .replace(".250", "")
+    };
+    let mut expected = vec!["-".to_string(), second_after(250), second_after(101)];
+    expected.sort();
+    assert_eq!(starts, expected, "feed pages of the full blog");
 
     let conn = db(dir.path());
     let stored = rows(&conn);
@@ -933,10 +945,13 @@ fn scrape_blog_home_twice_then_edit(page_cap: usize) {
     assert_eq!(rows(&db(dir.path())).len(), 200);
     let hits = blog.hits();
     assert_eq!(post_hits(&hits).len(), 200, "each post page fetched once");
+    // Each page asks for the posts before the second after the oldest of the page above:
+    // with pages of 100, the third page holds only the two posts at that boundary.
     let feed_pages: Vec<&Hit> = hits.iter().filter(|h| h.is_feed()).collect();
+    let expected_pages = if page_cap == 150 { 2 } else { 3 };
     assert_eq!(
         feed_pages.len(),
-        2,
+        expected_pages,
         "200 posts in feed pages of {page_cap}: {feed_pages:?}"
     );
 
@@ -953,7 +968,7 @@ fn scrape_blog_home_twice_then_edit(page_cap: usize) {
     }
     assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
 
-    // Again: the feed pages answer 304, no post page is asked for, nothing is printed.
+    // Again: the feed pages answer 304, no post page is asked for.
     blog.clear_hits();
     let second = scrape();
     assert_exit(&second, 0);
@@ -965,11 +980,16 @@ fn scrape_blog_home_twice_then_edit(page_cap: usize) {
             .all(|h| h.conditional && h.status == 304),
         "{hits:?}"
     );
-    assert_eq!(hits.len(), 3, "robots.txt and the two feed pages: {hits:?}");
+    assert_eq!(
+        hits.len(),
+        1 + expected_pages,
+        "robots.txt and the feed pages: {hits:?}"
+    );
     assert_eq!(rows(&db(dir.path())).len(), 200);
 
-    // One post edited: its feed page changes, the other stays 304; only the listed posts of
-    // the changed page are asked for, conditionally, and only the edited one is sent again.
+    // One post edited: the feed pages change (the feed's own `updated` with them); their
+    // posts are asked for conditionally, and only the edited one is sent again. Every post
+    // looked at is printed, its outcome on stderr: one updated, the rest unchanged.
     blog.edit_post(
         199,
         "A late correction: the pier reopens on Friday, not Thursday.",
@@ -985,17 +1005,33 @@ fn scrape_blog_home_twice_then_edit(page_cap: usize) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(
-        printed.len(),
-        1,
-        "only what changed is printed: {printed:?}"
-    );
+    assert_eq!(printed.len(), 200);
+    let outcomes: Vec<(String, i64)> = stderr(&third)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "article")
+        .map(|v| {
+            (
+                v["fields"]["outcome"].as_str().unwrap().to_string(),
+                v["fields"]["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 200, "{}", stderr(&third));
+    let updated: Vec<&(String, i64)> = outcomes.iter().filter(|(o, _)| o == "updated").collect();
+    assert_eq!(updated.len(), 1, "{outcomes:?}");
     assert!(
-        printed[0]["body"]
-            .as_str()
-            .unwrap()
-            .contains("late correction"),
-        "{printed:?}"
+        outcomes
+            .iter()
+            .all(|(o, _)| o == "updated" || o == "unchanged")
+    );
+    let edited = printed
+        .iter()
+        .find(|a| a["id"].as_i64() == Some(updated[0].1))
+        .unwrap();
+    assert!(
+        edited["body"].as_str().unwrap().contains("late correction"),
+        "{edited:?}"
     );
 }
 
