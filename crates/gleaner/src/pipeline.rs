@@ -1101,7 +1101,8 @@ impl Discovery<'_> {
         let mut listed: HashSet<String> = HashSet::new();
         let mut failed_in_a_row = 0;
         let mut answered = false;
-        let mut no_progress_at: Option<FeedPosition> = None;
+        // Full pages in a row that brought no post not already listed.
+        let mut stalled = 0;
         let mut saved_next: Option<String> = None;
         let mut pages = 0;
         let mut ended = false;
@@ -1228,7 +1229,8 @@ impl Discovery<'_> {
                 // Nothing new on a full page: every post on it shares the second the page
                 // starts from (step over them by offset once), or the feed ignores the
                 // position asked for and repeats itself (stop: it cannot be read further).
-                if no_progress_at == Some(at) || at.before.is_none() {
+                stalled += 1;
+                if stalled >= 2 || at.before.is_none() {
                     self.shared.fail(
                         &feed_url,
                         "the blog feed repeats posts already read: paging stopped".into(),
@@ -1237,9 +1239,9 @@ impl Discovery<'_> {
                     hole.get_or_insert(at);
                     break;
                 }
-                no_progress_at = Some(at);
                 at.skip = at.skip.saturating_add(count);
             } else {
+                stalled = 0;
                 let next_before = oldest.map(|o| {
                     let second = o.timestamp();
                     DateTime::from_timestamp(second, 0).unwrap_or(o) + ChronoDuration::seconds(1)
