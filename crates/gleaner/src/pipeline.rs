@@ -2086,6 +2086,103 @@ mod tests {
         );
     }
 
+    /// A shared pipeline state over a new database, and the writer's end of its channel.
+    fn test_shared(dir: &Path) -> (Shared, mpsc::Receiver<WriterMsg>) {
+        let reader = Store::open(&dir.join("news.db")).unwrap();
+        let (writer, rx) = mpsc::channel(8);
+        let shared = Shared {
+            fetcher: Fetcher::new(gleaner_fetch::FetchConfig::default()).unwrap(),
+            tagger: Arc::new(Tagger::new()),
+            reader: Mutex::new(reader),
+            counters: Arc::default(),
+            failed: Mutex::new(Vec::new()),
+            skipped: Mutex::new(Vec::new()),
+            writer,
+            honour_backoff: true,
+            cancel: CancellationToken::new(),
+            lost: std::sync::atomic::AtomicBool::new(false),
+            list_stored: false,
+            unchanged: Mutex::new(Vec::new()),
+        };
+        (shared, rx)
+    }
+
+    /// Issue 16 item 12: processing that panics (or finds no article text) is a failure to
+    /// try again, recorded with no validators, never a page silently dropped or kept as read.
+    #[tokio::test]
+    async fn a_panic_or_no_article_in_processing_is_a_failure_to_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, mut rx) = test_shared(dir.path());
+        let url = "https://a.example/news/1.html";
+        let panicked = tokio::task::spawn_blocking(|| -> Result<Article, process::NoArticle> {
+            panic!("a scraper bug")
+        })
+        .await;
+        assert!(panicked.as_ref().is_err_and(|e| e.is_panic()));
+        let with_validators = FetchState {
+            url: url.into(),
+            etag: Some("\"v1\"".into()),
+            last_status: Some(200),
+            ..FetchState::default()
+        };
+        settle_processed(&shared, panicked, None, url, Some(with_validators.clone())).await;
+        let Some(WriterMsg::FetchState(state)) = rx.recv().await else {
+            panic!("no fetch state recorded for a panic");
+        };
+        assert_eq!((state.url.as_str(), state.failures), (url, 1));
+        assert_eq!((state.etag, state.last_modified), (None, None));
+        assert!(state.next_retry_at.is_some_and(|t| t > Utc::now()));
+        assert!(
+            state
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("processing failed")),
+            "{:?}",
+            state.last_error
+        );
+
+        let empty: Result<Result<Article, process::NoArticle>, _> =
+            Ok(Err(process::NoArticle::EmptyBody));
+        settle_processed(&shared, empty, None, url, Some(with_validators)).await;
+        let Some(WriterMsg::FetchState(state)) = rx.recv().await else {
+            panic!("no fetch state recorded for a page without text");
+        };
+        assert_eq!((state.failures, state.etag), (1, None));
+        assert!(state.next_retry_at.is_some());
+        assert_eq!(shared.counters.failed.load(Ordering::Relaxed), 2);
+        assert!(!shared.lost.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_saved_sweep_reads_back() {
+        let sweep = Sweep {
+            order: blogger_feed::FeedOrder::Updated,
+            at: blogger_feed::FeedPosition {
+                before: DateTime::parse_from_rfc3339("2024-03-01T09:00:01Z")
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc)),
+                skip: 150,
+            },
+            started_at: Utc::now(),
+            newest: None,
+        };
+        assert_eq!(sweep.cursor_text(), "updated 2024-03-01T09:00:01Z 150");
+        assert_eq!(
+            Sweep::from_saved(&sweep.cursor_text(), sweep.started_at, None),
+            Some(sweep.clone())
+        );
+        let top = Sweep {
+            at: blogger_feed::FeedPosition::default(),
+            ..sweep
+        };
+        assert_eq!(top.cursor_text(), "updated - 0");
+        assert_eq!(
+            Sweep::from_saved("updated - 0", top.started_at, None),
+            Some(top)
+        );
+        assert_eq!(Sweep::from_saved("sideways - 0", Utc::now(), None), None);
+    }
+
     #[test]
     fn problems_are_listed_up_to_a_cap() {
         let list = Mutex::new(Vec::new());
