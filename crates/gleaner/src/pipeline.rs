@@ -9,21 +9,25 @@
 //! Every channel is bounded, so memory does not grow with the size of the crawl; CPU work runs
 //! on the blocking pool, never on the async workers; one thread owns the writing connection.
 //!
-//! What makes runs incremental and safe to kill:
+//! What makes runs incremental and safe to kill, and why a run never passes over a post:
 //!
 //! - A source's listing (feed pages, sitemaps) is fetched with the validators saved by the
-//!   last *complete* read of it; the new validators, and the source's newest `updated` (the
-//!   next `updated-min`), are saved only after every article of the run is committed, and
-//!   only when the run was not stopped. A killed or stopped run therefore leaves nothing
-//!   that would make the next run skip a post it did not store.
+//!   last read of it; the source's cut-off (its newest `updated`, the next `updated-min`) is
+//!   saved only after every article of the run is committed, only when the read was complete
+//!   and the run was not stopped, never from a date in the future and never past the read's
+//!   start (less [`CLOCK_SKEW`]). A killed or stopped run therefore leaves nothing that would
+//!   make the next run skip a post it did not store.
 //! - A page's validators are written after its article's transaction, never before.
-//! - A page that fails gets `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week);
-//!   until then it is left alone unless its listing says it changed after the failure
-//!   (`updated` later than the newest the source listed in its last complete read);
-//!   `gleaner run` queues the pages whose time has come ([`Target::Retry`]). Listing
-//!   documents that fail are recorded with no `next_retry_at`: every run reads them anyway.
-//! - A failed feed page, page or source never stops the others; a blog whose feed said how
-//!   many posts it has is read past a failed page.
+//! - A page the run listed and did not store is owed, and recorded: a failed fetch gets
+//!   `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week); no article text, a panic
+//!   in processing, a robots.txt or content-type skip get the same with no validators
+//!   ([`owed_state`]). Until its time it is left alone unless its listing says it changed
+//!   after the failure; `gleaner run` queues the pages whose time has come ([`Target::Retry`]),
+//!   `gleaner scrape` of a blog all of the blog's. Listing documents that fail are recorded with
+//!   no `next_retry_at`: every run reads them anyway.
+//! - A blog's feed is paged by time (keyset), not offset, at most [`MAX_FEED_PAGES_PER_RUN`]
+//!   pages a run; a read that stops short is saved ([`Sweep`]) and taken up by the next run.
+//! - A failed feed page, page or source never stops the others.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -1531,22 +1535,20 @@ async fn handle_job(shared: &Shared, job: Job) {
             url,
             source,
             listed_updated,
-        } => fetch_and_process(shared, url, source, listed_updated, false).await,
+        } => fetch_and_process(shared, url, source, listed_updated).await,
     }
 }
 
-/// Fetch a page (conditionally, with its saved validators, unless `whole`) and process it.
+/// Fetch a page (conditionally, with its saved validators) and process it.
 async fn fetch_and_process(
     shared: &Shared,
     url: String,
     source: Option<SourceRef>,
     listed_updated: Option<DateTime<Utc>>,
-    whole: bool,
 ) {
     let previous = shared.fetch_state(&url);
     let now = Utc::now();
     if shared.honour_backoff
-        && !whole
         && let Some(prev) = &previous
         && prev.failures > 0
         && let Some(retry_at) = prev.next_retry_at.filter(|t| *t > now)
@@ -1567,7 +1569,6 @@ async fn fetch_and_process(
     }
     let validators = previous
         .as_ref()
-        .filter(|_| !whole)
         .map(|s| Validators {
             etag: s.etag.clone(),
             last_modified: s.last_modified.clone(),
@@ -1631,20 +1632,12 @@ async fn fetch_and_process(
             process_and_send(shared, scraped, source, &url, Some(state)).await;
         }
         Ok(FetchOutcome::NotModified { .. }) => {
-            // A 304 stands for the stored article; with none stored (a row deleted by hand,
-            // validators from an older gleaner) the page is fetched whole again.
-            let Some(id) = shared.stored_article_id(&url) else {
-                if whole {
-                    let reason = "answered 304 to a request without validators".to_string();
-                    shared.owe(&url, reason, Owed::Failed).await;
-                    return;
-                }
-                debug!(url = %url, "304 but no stored article: fetching the page whole");
-                return Box::pin(fetch_and_process(shared, url, source, listed_updated, true))
-                    .await;
-            };
+            // A 304 stands for the stored article: `gleaner scrape` prints it. (Validators
+            // are kept only with a stored article; one stored under the address a redirect
+            // led to is not found by the address asked for, and is not printed.)
             shared.counters.not_modified.fetch_add(1, Ordering::Relaxed);
             if shared.list_stored
+                && let Some(id) = shared.stored_article_id(&url)
                 && let Ok(mut unchanged) = shared.unchanged.lock()
             {
                 unchanged.push(StoredItem {
