@@ -201,6 +201,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
     }
     let mut store = open_store(db)?;
     let mut targets = Vec::new();
+    let mut blogs: Vec<SourceRef> = Vec::new();
     for url in &args.urls {
         if guess_source_kind(url) == SourceKind::Blogger {
             let id = store
@@ -214,6 +215,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
                 last_seen: None,
                 sweep: saved_sweep(&store, id)?,
             };
+            blogs.push(source.clone());
             for page in failed_pages_of(&store, url)? {
                 targets.push(Target::Retry {
                     url: page,
@@ -278,7 +280,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
             error: anyhow!("interrupted before every page was read"),
         });
     }
-    warn_incomplete_reads(&report, &[]);
+    warn_incomplete_reads(&report, &blogs);
     Ok(if report.counts.failed == 0 && all_read(&report) {
         Exit::Ok
     } else {
@@ -297,7 +299,7 @@ fn warn_incomplete_reads(report: &IngestReport, refs: &[SourceRef]) {
         let url = refs
             .iter()
             .find(|s| s.id == read.id)
-            .map_or("(a blog)", |s| s.url.as_str());
+            .map_or("", |s| s.url.as_str());
         warn!(
             url = %url,
             "source read in part: the next run goes on from where this one stopped"

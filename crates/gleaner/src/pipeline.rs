@@ -623,7 +623,7 @@ impl Ingest {
                 warn!("a fetch task failed: {e}");
             }
         }
-        let (source_reads, listing_save) = discovery.await.unwrap_or_default();
+        let (mut source_reads, listing_save) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
             Err(_) => anyhow::bail!("pipeline tasks still running after the join"),
@@ -648,6 +648,10 @@ impl Ingest {
         let unrecorded = lost.into_inner() || written.unrecorded > 0;
         if unrecorded {
             warn!("some outcomes could not be recorded: no source is marked read");
+            // Nothing of this run's reads is kept: each is owed to the next run.
+            for read in &mut source_reads {
+                read.complete = false;
+            }
         }
         if !interrupted && !unrecorded {
             let db_path = self.db_path.clone();
