@@ -365,3 +365,81 @@ fn a_second_run_while_the_first_is_going_exits_3_at_once_and_changes_nothing() {
     assert_eq!(runs, 1, "the refused run left no trace");
     assert_consistent(dir.path());
 }
+
+/// Issue 16 item 20: a Dynamic Views page's post is read from its feed entry; that fetch,
+/// like a page fetch, gets a short grace after a stop request, not a 100 s Retry-After.
+#[test]
+fn sigterm_while_a_dynamic_views_post_feed_waits_stops_after_a_short_grace() {
+    const PATH: &str = "/2024/03/wanderung-am-bodensee.html";
+    const FEED: &str = "/feeds/posts/default/2718281828459045235";
+    let server = common::TestServer::start();
+    let origin = server.url("");
+    let origin = origin.trim_end_matches('/').to_string();
+    server.set(
+        PATH,
+        common::Response::html(
+            common::fixture("blogger/dynamic_views_post.html").replace("@ORIGIN@", &origin),
+        ),
+    );
+    let mut busy = common::Response::with_type(503, "text/plain", "busy");
+    busy.headers.push(("Retry-After".into(), "100".into()));
+    server.set(FEED, busy);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gleaner.toml"),
+        "[fetch]\nmax_attempts = 4\nmax_retry_after_secs = 120\n",
+    )
+    .unwrap();
+    let url = server.url(PATH);
+    // The www.blogger.com fallback would go to a closed local port (a proxy that is not
+    // there): the test never leaves the machine.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
+        .current_dir(dir.path())
+        .args([
+            "--config",
+            "gleaner.toml",
+            "--db",
+            "news.db",
+            "scrape",
+            &url,
+        ])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while server.hits(FEED) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "never asked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child);
+    let elapsed = stopped.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "stopped after {elapsed:?}"
+    );
+    assert_eq!(status.code(), Some(1), "interrupted");
+    // Nothing recorded for the page given up: the next scrape fetches it as new.
+    let db = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    let rows: i64 = db
+        .query_row(
+            "SELECT count(*) FROM fetch_state WHERE url = ?1",
+            [&url],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0);
+}

@@ -1,6 +1,10 @@
 //! A Blogger-like blog served from 127.0.0.1, for the `gleaner run` end-to-end tests and the
 //! run bench: a JSON posts feed paged with `start-index`/`max-results` (at most 150 a page),
-//! incremental with `orderby=updated&updated-min=`, full-content or summary entries; classic
+//! ordered by `orderby=published|updated` and bounded by `published-min`/`published-max`
+//! (and `updated-min`/`updated-max`, which only count with `orderby=updated`, as Blogger
+//! documents), min bounds inclusive and max bounds exclusive as in Google's feed protocol;
+//! posts deleted, published or edited while a read is under way (before the Nth feed
+//! request); full-content or summary entries; classic
 //! Blogger post pages; `ETag`/`Last-Modified` on everything and 304 answers to conditional
 //! requests; faults (fail N times, fail always, cut the body short, windows-1252); optional
 //! latency; and a log of every request with the status it got.
@@ -54,6 +58,26 @@ pub struct Post {
     pub labels: Vec<String>,
     pub paragraphs: Vec<String>,
     pub version: u32,
+    /// Deleted: gone from the feed, its page answers 404.
+    pub deleted: bool,
+}
+
+/// A change to the blog made while it is being read.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Delete post `n`.
+    Delete(usize),
+    /// Publish a new post at `published`, last updated at `updated`.
+    Publish {
+        published: DateTime<Utc>,
+        updated: DateTime<Utc>,
+    },
+    /// Edit post `n` at `updated`, adding a paragraph.
+    Edit {
+        n: usize,
+        paragraph: String,
+        updated: DateTime<Utc>,
+    },
 }
 
 /// One request the server answered.
@@ -87,6 +111,10 @@ struct State {
     faults: HashMap<String, Fault>,
     routes: HashMap<String, (String, Vec<u8>)>,
     hits: Vec<Hit>,
+    /// Feed requests answered so far.
+    feed_requests: usize,
+    /// Changes made just before the Nth feed request (1-based) is answered.
+    planned: Vec<(usize, Change)>,
 }
 
 /// The blog and its server.
@@ -162,6 +190,7 @@ impl BlogServer {
                         ),
                     ],
                     version: 1,
+                    deleted: false,
                 }
             })
             .collect();
@@ -171,6 +200,8 @@ impl BlogServer {
             faults: HashMap::new(),
             routes: HashMap::new(),
             hits: Vec::new(),
+            feed_requests: 0,
+            planned: Vec::new(),
         }));
         let server = BlogServer {
             port,
@@ -251,6 +282,18 @@ impl BlogServer {
         post.paragraphs.push(paragraph.to_string());
         post.version += 1;
         post.updated = newest + Span::minutes(7);
+    }
+
+    /// Make `change` just before the `nth` feed request from now (1-based) is answered.
+    pub fn before_feed_request(&self, nth: usize, change: Change) {
+        let mut st = self.state.lock().unwrap();
+        let at = st.feed_requests + nth;
+        st.planned.push((at, change));
+    }
+
+    /// Make a change now.
+    pub fn change(&self, change: Change) {
+        apply(&mut self.state.lock().unwrap(), change);
     }
 
     /// Hold at most `n` posts in a feed page, whatever `max-results` asks (as Blogger does for
@@ -347,6 +390,20 @@ impl BlogServer {
             })
             .unwrap_or_default();
         let mut st = self.state.lock().unwrap();
+        if path == "/feeds/posts/default" {
+            st.feed_requests += 1;
+            let now = st.feed_requests;
+            let due: Vec<Change> = st
+                .planned
+                .iter()
+                .filter(|(at, _)| *at == now)
+                .map(|(_, c)| c.clone())
+                .collect();
+            st.planned.retain(|(at, _)| *at != now);
+            for change in due {
+                apply(&mut st, change);
+            }
+        }
         let fault_key = if path == "/feeds/posts/default" {
             format!(
                 "feed:{}",
@@ -397,7 +454,7 @@ impl BlogServer {
             if path == "/feeds/posts/default" {
                 let body = self.feed(&st.posts, st.page_cap, &query);
                 ("application/json; charset=UTF-8".into(), body.into(), None)
-            } else if let Some(post) = st.posts.iter().find(|p| p.path == path) {
+            } else if let Some(post) = st.posts.iter().find(|p| p.path == path && !p.deleted) {
                 let html = self.page(post, windows1252);
                 if windows1252 {
                     (
@@ -462,15 +519,28 @@ impl BlogServer {
             .and_then(|s| s.parse().ok())
             .unwrap_or(25)
             .clamp(1, page_cap.max(1));
-        let updated_min = query
-            .get("updated-min")
-            .map(|s| s.replace("%3A", ":").replace("%2B", "+"))
-            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let time = |key: &str| {
+            query
+                .get(key)
+                .map(|s| s.replace("%3A", ":").replace("%2B", "+"))
+                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
         let by_updated = query.get("orderby").is_some_and(|o| o == "updated");
+        // Blogger ignores updated-min/updated-max unless the feed is ordered by update time.
+        let (updated_min, updated_max) = if by_updated {
+            (time("updated-min"), time("updated-max"))
+        } else {
+            (None, None)
+        };
+        let (published_min, published_max) = (time("published-min"), time("published-max"));
         let mut listed: Vec<&Post> = posts
             .iter()
+            .filter(|p| !p.deleted)
             .filter(|p| updated_min.is_none_or(|min| p.updated >= min))
+            .filter(|p| updated_max.is_none_or(|max| p.updated < max))
+            .filter(|p| published_min.is_none_or(|min| p.published >= min))
+            .filter(|p| published_max.is_none_or(|max| p.published < max))
             .collect();
         if by_updated {
             listed.sort_by_key(|p| std::cmp::Reverse(p.updated));
@@ -490,8 +560,16 @@ impl BlogServer {
                 self.url("/feeds/posts/default"),
                 start + max
             );
-            if let Some(min) = query.get("updated-min") {
-                next.push_str(&format!("&orderby=updated&updated-min={min}"));
+            for key in [
+                "orderby",
+                "updated-min",
+                "updated-max",
+                "published-min",
+                "published-max",
+            ] {
+                if let Some(v) = query.get(key) {
+                    next.push_str(&format!("&{key}={v}"));
+                }
             }
             links.push(json!({"rel": "next", "type": "application/atom+xml", "href": next}));
         }
@@ -605,6 +683,38 @@ impl BlogServer {
             published = stamp(p.published),
             labels = labels.join(", "),
         )
+    }
+}
+
+fn apply(st: &mut State, change: Change) {
+    match change {
+        Change::Delete(n) => st.posts[n].deleted = true,
+        Change::Publish { published, updated } => {
+            let n = st.posts.len();
+            let mut post = st.posts[n - 1].clone();
+            post.n = n;
+            post.post_id = format!("{}9{n:05}", &post.post_id[..post.post_id.len() - 6]);
+            post.path = format!("/{}/late-news-{n}.html", published.format("%Y/%m"));
+            post.title = format!("Late news, report {n}");
+            post.paragraphs[0] = format!(
+                "Jonas Berg said the late report number {n} came in while the blog was being read."
+            );
+            post.published = published;
+            post.updated = updated;
+            post.version = 1;
+            post.deleted = false;
+            st.posts.push(post);
+        }
+        Change::Edit {
+            n,
+            paragraph,
+            updated,
+        } => {
+            let post = &mut st.posts[n];
+            post.paragraphs.push(paragraph);
+            post.version += 1;
+            post.updated = updated;
+        }
     }
 }
 

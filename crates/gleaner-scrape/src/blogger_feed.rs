@@ -120,6 +120,105 @@ pub fn feed_url(
     out
 }
 
+/// The order a blog's posts are read in, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedOrder {
+    /// By publication time (`orderby=published`): a whole read of the blog.
+    Published,
+    /// By update time (`orderby=updated`), from an `updated-min`: an incremental read.
+    Updated,
+}
+
+impl FeedOrder {
+    /// `published` or `updated`, as in `orderby=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedOrder::Published => "published",
+            FeedOrder::Updated => "updated",
+        }
+    }
+}
+
+/// Where one page of a keyset read of a blog's feed starts.
+///
+/// Offsets (`start-index`) shift when a post is deleted or published during a read, so a
+/// read goes down by time instead: each page asks for the posts strictly before `before`
+/// (`published-max` / `updated-max`, exclusive in Google's feed protocol), which the page
+/// before it sets to the second after its oldest entry, so posts sharing that second are
+/// listed again rather than missed (the reader drops what it already has). `skip` is an offset
+/// below `before`, only for a page whose entries all share one second, or to step over a page
+/// that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeedPosition {
+    /// Only posts strictly before this time; `None` for the newest page.
+    pub before: Option<DateTime<Utc>>,
+    /// Posts below `before` passed over (0 but in the cases above).
+    pub skip: u64,
+}
+
+/// The URL of one page of a keyset read (JSON): `orderby`, `max-results` (capped at
+/// [`MAX_RESULTS_CAP`]), `updated-min` for an incremental read (Blogger ignores it without
+/// `orderby=updated`), then the position's `published-max` / `updated-max` and `start-index`.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use gleaner_scrape::blogger_feed::{keyset_feed_url, FeedOrder, FeedPosition};
+/// let at = FeedPosition { before: Some(Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 1).unwrap()), skip: 0 };
+/// assert_eq!(
+///     keyset_feed_url("https://x.blogspot.com/", FeedOrder::Published, None, at, 150),
+///     "https://x.blogspot.com/feeds/posts/default?alt=json&orderby=published&max-results=150\
+///      &published-max=2024-03-01T09:00:01Z"
+/// );
+/// ```
+pub fn keyset_feed_url(
+    home: &str,
+    order: FeedOrder,
+    updated_min: Option<DateTime<Utc>>,
+    at: FeedPosition,
+    max_results: u64,
+) -> String {
+    let base = blog_base(home);
+    let mut out = format!(
+        "{base}/feeds/posts/default?alt=json&orderby={}&max-results={}",
+        order.as_str(),
+        max_results.clamp(1, MAX_RESULTS_CAP)
+    );
+    if let (FeedOrder::Updated, Some(t)) = (order, updated_min) {
+        out.push_str("&updated-min=");
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    if let Some(t) = at.before {
+        out.push_str(&format!(
+            "&{}-max={}",
+            order.as_str(),
+            t.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
+    }
+    if at.skip > 0 {
+        out.push_str(&format!("&start-index={}", at.skip.saturating_add(1)));
+    }
+    out
+}
+
+/// The position a [`keyset_feed_url`] names (`None` for another kind of URL).
+pub fn keyset_position(url: &str) -> Option<(FeedOrder, FeedPosition)> {
+    let parsed = url::Url::parse(url).ok()?;
+    let mut order = None;
+    let mut at = FeedPosition::default();
+    for (k, v) in parsed.query_pairs() {
+        match k.as_ref() {
+            "orderby" if v == "published" => order = Some(FeedOrder::Published),
+            "orderby" if v == "updated" => order = Some(FeedOrder::Updated),
+            "published-max" | "updated-max" => {
+                at.before = Some(DateTime::parse_from_rfc3339(&v).ok()?.with_timezone(&Utc));
+            }
+            "start-index" => at.skip = v.parse::<u64>().ok()?.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some((order?, at))
+}
+
 /// `scheme://host[:port]` of a home URL, or the trimmed input without a trailing slash.
 fn blog_base(home: &str) -> String {
     let home = home.trim();
@@ -455,4 +554,55 @@ fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
     Err(ScrapeError::NotAFeed(
         "JSON without `feed` or `entry`".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_keyset_url_names_its_position() {
+        let before = Utc.with_ymd_and_hms(2023, 1, 2, 8, 0, 1).unwrap();
+        let since = Utc.with_ymd_and_hms(2022, 12, 1, 0, 0, 0).unwrap();
+        for (order, min) in [
+            (FeedOrder::Published, None),
+            (FeedOrder::Updated, Some(since)),
+        ] {
+            for at in [
+                FeedPosition::default(),
+                FeedPosition {
+                    before: Some(before),
+                    skip: 0,
+                },
+                FeedPosition {
+                    before: Some(before),
+                    skip: 150,
+                },
+            ] {
+                let url = keyset_feed_url("http://127.0.0.1:8080/", order, min, at, 500);
+                assert!(url.contains("max-results=150"), "{url}");
+                assert_eq!(url.contains("updated-min="), min.is_some(), "{url}");
+                assert_eq!(keyset_position(&url), Some((order, at)), "{url}");
+            }
+        }
+        let url = keyset_feed_url(
+            "https://x.blogspot.com/",
+            FeedOrder::Updated,
+            Some(since),
+            FeedPosition {
+                before: Some(before),
+                skip: 0,
+            },
+            150,
+        );
+        assert_eq!(
+            url,
+            "https://x.blogspot.com/feeds/posts/default?alt=json&orderby=updated&max-results=150\
+             &updated-min=2022-12-01T00:00:00Z&updated-max=2023-01-02T08:00:01Z"
+        );
+        assert_eq!(keyset_position("https://x.example/feed?alt=json"), None);
+        assert_eq!(keyset_position("not a url"), None);
+    }
 }

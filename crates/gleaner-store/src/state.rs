@@ -7,6 +7,17 @@ use rusqlite::{OptionalExtension, params};
 use crate::convert::{int, now_text, opt_time, opt_time_text, source_kind};
 use crate::{Context, FetchState, Result, RunCounts, RunStatus, SourceRecord, Store};
 
+/// A blog's feed read left unfinished by a run (the `sources.sweep_*` columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSweep {
+    /// Where its next page starts (the binary's own notation).
+    pub cursor: String,
+    /// When the read began.
+    pub started_at: DateTime<Utc>,
+    /// The newest `updated` it has seen so far.
+    pub newest: Option<DateTime<Utc>>,
+}
+
 impl Store {
     /// Find or create a source row; updates kind/name if they changed (a `None` name keeps
     /// the stored one).
@@ -80,6 +91,106 @@ impl Store {
                 ])
             })
             .with_context(|| format!("marking source {source_id} read"))?;
+        Ok(())
+    }
+
+    /// The unfinished feed read of a source, if any.
+    pub fn source_sweep(&self, source_id: i64) -> Result<Option<SavedSweep>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT sweep_cursor, sweep_started_at, sweep_newest FROM sources
+                  WHERE id = ?1 AND sweep_cursor IS NOT NULL AND sweep_started_at IS NOT NULL",
+            )
+            .and_then(|mut st| {
+                st.query_row([source_id], |r| {
+                    Ok((r.get::<_, String>(0)?, opt_time(r, 1)?, opt_time(r, 2)?))
+                })
+                .optional()
+            })
+            .with_context(|| format!("reading the unfinished read of source {source_id}"))?;
+        Ok(row.and_then(|(cursor, started, newest)| {
+            Some(SavedSweep {
+                cursor,
+                started_at: started?,
+                newest,
+            })
+        }))
+    }
+
+    /// Save the unfinished feed read of a source: where it goes on (`cursor`), when it
+    /// began and the newest `updated` it has seen.
+    pub fn save_source_sweep(
+        &mut self,
+        source_id: i64,
+        cursor: &str,
+        started_at: DateTime<Utc>,
+        newest: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.write_sweep(source_id, Some(cursor), Some(started_at), newest)
+    }
+
+    /// Forget the unfinished feed read of a source (it reached the end).
+    pub fn clear_source_sweep(&mut self, source_id: i64) -> Result<()> {
+        self.write_sweep(source_id, None, None, None)
+    }
+
+    fn write_sweep(
+        &mut self,
+        source_id: i64,
+        cursor: Option<&str>,
+        started: Option<DateTime<Utc>>,
+        newest: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sources SET sweep_cursor = ?2, sweep_started_at = ?3, sweep_newest = ?4
+                  WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    source_id,
+                    cursor,
+                    opt_time_text(started.as_ref()),
+                    opt_time_text(newest.as_ref())
+                ])
+            })
+            .with_context(|| format!("saving the unfinished read of source {source_id}"))?;
+        Ok(())
+    }
+
+    /// The page that followed a listing page when it was last read whole: `None` when not
+    /// known, `Some(None)` when it was the last page.
+    pub fn listing_next(&self, url: &str) -> Result<Option<Option<String>>> {
+        self.conn
+            .prepare_cached("SELECT next_url FROM listing_next WHERE url = ?1")
+            .and_then(|mut st| st.query_row([url], |r| r.get(0)).optional())
+            .with_context(|| format!("reading the page after {url}"))
+    }
+
+    /// Record the page that follows a listing page (`None`: it is the last).
+    pub fn record_listing_next(&mut self, url: &str, next: Option<&str>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO listing_next (url, next_url) VALUES (?1, ?2)
+                 ON CONFLICT (url) DO UPDATE SET next_url = excluded.next_url",
+            )
+            .and_then(|mut st| st.execute(params![url, next]))
+            .with_context(|| format!("recording the page after {url}"))?;
+        Ok(())
+    }
+
+    /// Forget a listing page: its fetch state and what followed it.
+    pub fn forget_listing_page(&mut self, url: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM fetch_state WHERE url = ?1",
+            "DELETE FROM listing_next WHERE url = ?1",
+        ] {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut st| st.execute([url]))
+                .with_context(|| format!("forgetting listing page {url}"))?;
+        }
         Ok(())
     }
 
@@ -235,6 +346,47 @@ mod tests {
         assert_eq!(s.last_updated_seen, Some(t1));
         assert!(s.last_run_at.is_some());
         assert_eq!(s.articles, 1);
+    }
+
+    #[test]
+    fn an_unfinished_read_and_listing_continuations_round_trip() {
+        let (_dir, _path, mut store) = temp_store();
+        let id = store
+            .ensure_source(SourceKind::Blogger, "https://a.blogspot.com/", None)
+            .unwrap();
+        assert_eq!(store.source_sweep(id).unwrap(), None);
+        let began = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let newest = Utc.with_ymd_and_hms(2026, 10, 30, 12, 0, 0).unwrap();
+        let sweep = super::SavedSweep {
+            cursor: "published 2023-01-02T08:00:01Z 0".into(),
+            started_at: began,
+            newest: Some(newest),
+        };
+        store
+            .save_source_sweep(id, &sweep.cursor, began, Some(newest))
+            .unwrap();
+        assert_eq!(store.source_sweep(id).unwrap(), Some(sweep));
+        store.clear_source_sweep(id).unwrap();
+        assert_eq!(store.source_sweep(id).unwrap(), None);
+
+        let page = "https://a.blogspot.com/feeds/posts/default?alt=json&orderby=published";
+        assert_eq!(store.listing_next(page).unwrap(), None);
+        store.record_listing_next(page, Some("next")).unwrap();
+        assert_eq!(
+            store.listing_next(page).unwrap(),
+            Some(Some("next".to_string()))
+        );
+        store.record_listing_next(page, None).unwrap();
+        assert_eq!(store.listing_next(page).unwrap(), Some(None));
+        store
+            .record_fetch(&FetchState {
+                url: page.into(),
+                ..FetchState::default()
+            })
+            .unwrap();
+        store.forget_listing_page(page).unwrap();
+        assert_eq!(store.listing_next(page).unwrap(), None);
+        assert_eq!(store.fetch_state(page).unwrap(), None);
     }
 
     #[test]

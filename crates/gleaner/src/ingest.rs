@@ -130,6 +130,38 @@ fn due_retries(store: &Store) -> Result<Vec<String>, ExitError> {
     Ok(urls)
 }
 
+/// Pages of a blog (on its home's origin) that failed before, due or not: `gleaner scrape`
+/// of the blog's home tries them again now (the user asked now), even when the feed pages
+/// that list them are unchanged.
+fn failed_pages_of(store: &Store, home: &str) -> Result<Vec<String>, ExitError> {
+    let Ok(parsed) = url::Url::parse(home) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}/", parsed.origin().ascii_serialization());
+    let mut stmt = store
+        .connection()
+        .prepare(
+            "SELECT url FROM fetch_state
+              WHERE failures > 0 AND next_retry_at IS NOT NULL
+                AND substr(url, 1, length(?1)) = ?1
+              ORDER BY next_retry_at LIMIT 100000",
+        )
+        .context("reading the blog's pages that failed before")?;
+    let urls = stmt
+        .query_map([prefix], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .context("reading the blog's pages that failed before")?;
+    Ok(urls)
+}
+
+/// A blog's feed read that an earlier run left unfinished (see [`pipeline::Sweep`]).
+fn saved_sweep(store: &Store, source_id: i64) -> Result<Option<pipeline::Sweep>, ExitError> {
+    let saved = store
+        .source_sweep(source_id)
+        .context("reading a source's unfinished feed read")?;
+    Ok(saved.and_then(|s| pipeline::Sweep::from_saved(&s.cursor, s.started_at, s.newest)))
+}
+
 /// The configured source a retried page most likely came from: the first on its origin.
 fn source_for_url(sources: &[SourceRef], url: &str) -> Option<SourceRef> {
     let urls: Vec<&str> = sources.iter().map(|s| s.url.as_str()).collect();
@@ -169,6 +201,7 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
     }
     let mut store = open_store(db)?;
     let mut targets = Vec::new();
+    let mut blogs: Vec<SourceRef> = Vec::new();
     for url in &args.urls {
         if guess_source_kind(url) == SourceKind::Blogger {
             let id = store
@@ -180,7 +213,15 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
                 labels: Arc::new(Vec::new()),
                 fetcher: None,
                 last_seen: None,
+                sweep: saved_sweep(&store, id)?,
             };
+            blogs.push(source.clone());
+            for page in failed_pages_of(&store, url)? {
+                targets.push(Target::Retry {
+                    url: page,
+                    source: Some(source.clone()),
+                });
+            }
             targets.push(Target::Blog {
                 home: url.clone(),
                 source,
@@ -216,7 +257,17 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
             continue;
         };
         match args.format {
-            ArticleFormat::Json => output::write_json_line(&mut stdout, &article)?,
+            ArticleFormat::Json => {
+                output::write_json_line(&mut stdout, &article)?;
+                // The article is printed every time; what happened to it goes to stderr,
+                // so stdout stays the contract's JSON shape.
+                info!(
+                    id = item.id,
+                    url = %article.url,
+                    outcome = output::outcome_word(item.outcome),
+                    "article"
+                );
+            }
             ArticleFormat::Text => {
                 output::write_article_summary(&mut stdout, &article, Some(item.outcome))?
             }
@@ -229,11 +280,31 @@ pub fn scrape(loaded: &LoadedConfig, db: &Path, args: &ScrapeArgs) -> Result<Exi
             error: anyhow!("interrupted before every page was read"),
         });
     }
-    Ok(if report.failed.is_empty() {
+    warn_incomplete_reads(&report, &blogs);
+    Ok(if report.counts.failed == 0 && all_read(&report) {
         Exit::Ok
     } else {
         Exit::Partial
     })
+}
+
+/// Every source's listing was read to its end (nothing is owed to a later run).
+fn all_read(report: &IngestReport) -> bool {
+    report.sources.iter().all(|r| r.complete)
+}
+
+/// One warning per source whose listing was read only in part.
+fn warn_incomplete_reads(report: &IngestReport, refs: &[SourceRef]) {
+    for read in report.sources.iter().filter(|r| !r.complete) {
+        let url = refs
+            .iter()
+            .find(|s| s.id == read.id)
+            .map_or("", |s| s.url.as_str());
+        warn!(
+            url = %url,
+            "source read in part: the next run goes on from where this one stopped"
+        );
+    }
 }
 
 /// Hold `<db>.lock` for the whole run. The OS drops the lock when the process dies, so a
@@ -308,6 +379,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             labels: Arc::new(source.labels.clone()),
             fetcher,
             last_seen,
+            sweep: saved_sweep(&store, id)?,
         };
         refs.push(source_ref.clone());
         targets.push(match kind {
@@ -364,9 +436,10 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         }
     };
     let counts = report.counts;
+    // Ok only when nothing is owed: no page failed and every source was read to its end.
     let status = if report.interrupted {
         RunStatus::Interrupted
-    } else if counts.failed > 0 {
+    } else if counts.failed > 0 || !all_read(&report) {
         RunStatus::Partial
     } else {
         RunStatus::Ok
@@ -375,13 +448,8 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         .finish_run(run_id, status, &counts)
         .context("recording the run's end")?;
     log_problems(&report);
-    for read in report.sources.iter().filter(|r| !r.complete) {
-        if let Some(source) = refs.iter().find(|s| s.id == read.id) {
-            warn!(
-                url = %source.url,
-                "source read in part: the next run reads it again from where this one started"
-            );
-        }
+    if !report.interrupted {
+        warn_incomplete_reads(&report, &refs);
     }
     info!(
         run = run_id,

@@ -61,6 +61,15 @@ pub fn entity_summary(article: &Article, per_kind: usize) -> Vec<String> {
     lines
 }
 
+/// What `gleaner scrape` did with an article: `stored`, `updated` or `unchanged`.
+pub fn outcome_word(outcome: UpsertOutcome) -> &'static str {
+    match outcome {
+        UpsertOutcome::Inserted => "stored",
+        UpsertOutcome::Updated => "updated",
+        UpsertOutcome::Unchanged => "unchanged",
+    }
+}
+
 /// The summary `gleaner scrape` prints for each article it stored.
 pub fn write_article_summary(
     w: &mut impl Write,
@@ -79,12 +88,7 @@ fn write_article_fields(
     a: &Article,
     outcome: Option<UpsertOutcome>,
 ) -> Result<()> {
-    let what = match outcome {
-        Some(UpsertOutcome::Inserted) => "stored",
-        Some(UpsertOutcome::Updated) => "updated",
-        Some(UpsertOutcome::Unchanged) => "unchanged",
-        None => "article",
-    };
+    let what = outcome.map_or("article", outcome_word);
     writeln!(w, "{what} #{}: {}", a.id.unwrap_or_default(), a.title)?;
     writeln!(
         w,

@@ -9,21 +9,25 @@
 //! Every channel is bounded, so memory does not grow with the size of the crawl; CPU work runs
 //! on the blocking pool, never on the async workers; one thread owns the writing connection.
 //!
-//! What makes runs incremental and safe to kill:
+//! What makes runs incremental and safe to kill, and why a run never passes over a post:
 //!
 //! - A source's listing (feed pages, sitemaps) is fetched with the validators saved by the
-//!   last *complete* read of it; the new validators, and the source's newest `updated` (the
-//!   next `updated-min`), are saved only after every article of the run is committed, and
-//!   only when the run was not stopped. A killed or stopped run therefore leaves nothing
-//!   that would make the next run skip a post it did not store.
+//!   last read of it; the source's cut-off (its newest `updated`, the next `updated-min`) is
+//!   saved only after every article of the run is committed, only when the read was complete
+//!   and the run was not stopped, never from a date in the future and never past the read's
+//!   start (less [`CLOCK_SKEW`]). A killed or stopped run therefore leaves nothing that would
+//!   make the next run skip a post it did not store.
 //! - A page's validators are written after its article's transaction, never before.
-//! - A page that fails gets `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week);
-//!   until then it is left alone unless its listing says it changed after the failure
-//!   (`updated` later than the newest the source listed in its last complete read);
-//!   `gleaner run` queues the pages whose time has come ([`Target::Retry`]). Listing
-//!   documents that fail are recorded with no `next_retry_at`: every run reads them anyway.
-//! - A failed feed page, page or source never stops the others; a blog whose feed said how
-//!   many posts it has is read past a failed page.
+//! - A page the run listed and did not store is owed, and recorded: a failed fetch gets
+//!   `failures + 1` and a `next_retry_at` (1 h, 2 h, 4 h, … a week); no article text, a panic
+//!   in processing, a robots.txt or content-type skip get the same with no validators
+//!   ([`owed_state`]). Until its time it is left alone unless its listing says it changed
+//!   after the failure; `gleaner run` queues the pages whose time has come ([`Target::Retry`]),
+//!   `gleaner scrape` of a blog all of the blog's. Listing documents that fail are recorded with
+//!   no `next_retry_at`: every run reads them anyway.
+//! - A blog's feed is paged by time (keyset), not offset, at most [`MAX_FEED_PAGES_PER_RUN`]
+//!   pages a run; a read that stops short is saved ([`Sweep`]) and taken up by the next run.
+//! - A failed feed page, page or source never stops the others.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -74,11 +78,20 @@ pub const READER_CACHE_KIB: i64 = -512;
 /// WAL before the commit and written again when changed again (store_bench, 5,000 articles in
 /// transactions of 1,000: 191 MB written with 1 MiB, 68 MB with 4 MiB, for a 44.5 MB file).
 const WRITER_CACHE_KIB: i64 = -4096;
+/// Feed pages of one blog read in one run at most (150 posts a page); a longer read is taken
+/// up by the next run where this one stopped.
+const MAX_FEED_PAGES_PER_RUN: usize = 100;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
 /// Failures (and, apart, skips) listed by URL at the end of a run at most; the run's counts
 /// hold them all.
 pub const MAX_LISTED_PROBLEMS: usize = 1000;
+/// How far in the future (by the clock of this machine) a listed `updated` may be and still
+/// count for a source's cut-off, and how far before the start of a read the cut-off stays:
+/// clocks and time zones are off by minutes, and a post may change while its listing is read.
+const CLOCK_SKEW: ChronoDuration = ChronoDuration::minutes(15);
+/// Longest URL read from a sitemap (the protocol's limit is 2,048 characters).
+const MAX_LISTED_URL_BYTES: usize = 4096;
 /// Sources whose listings are read at the same time at most.
 const DISCOVERY_CONCURRENCY: usize = 4;
 
@@ -96,6 +109,69 @@ pub struct SourceRef {
     /// Newest `updated` seen in the source by an earlier complete read: feed items and
     /// sitemap entries older than this are left alone.
     pub last_seen: Option<DateTime<Utc>>,
+    /// A blog's feed read that an earlier run left unfinished, taken up where it stopped.
+    pub sweep: Option<Sweep>,
+}
+
+/// An unfinished read of a blog's feed (saved in `sources.sweep_*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// The order it reads in.
+    pub order: blogger_feed::FeedOrder,
+    /// Where its next page starts.
+    pub at: blogger_feed::FeedPosition,
+    /// When it began: its cut-off never passes this (less [`CLOCK_SKEW`]).
+    pub started_at: DateTime<Utc>,
+    /// The newest `updated` it has seen (not in the future).
+    pub newest: Option<DateTime<Utc>>,
+}
+
+impl Sweep {
+    /// The `sources.sweep_cursor` text: `<order> <time or -> <offset>`.
+    pub fn cursor_text(&self) -> String {
+        let before = self.at.before.map_or_else(
+            || "-".to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        format!("{} {before} {}", self.order.as_str(), self.at.skip)
+    }
+
+    /// Read back what [`Sweep::cursor_text`] wrote (`None` if it is not that).
+    pub fn from_saved(
+        cursor: &str,
+        started_at: DateTime<Utc>,
+        newest: Option<DateTime<Utc>>,
+    ) -> Option<Sweep> {
+        let mut parts = cursor.split(' ');
+        let order = match parts.next()? {
+            "published" => blogger_feed::FeedOrder::Published,
+            "updated" => blogger_feed::FeedOrder::Updated,
+            _ => return None,
+        };
+        let before = match parts.next()? {
+            "-" => None,
+            t => Some(DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc)),
+        };
+        let skip = parts.next()?.parse().ok()?;
+        Some(Sweep {
+            order,
+            at: blogger_feed::FeedPosition { before, skip },
+            started_at,
+            newest,
+        })
+    }
+}
+
+/// What a run leaves of a blog's unfinished feed read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SweepEnd {
+    /// Leave what is saved (a run that changed nothing about it, or was stopped).
+    #[default]
+    Keep,
+    /// The read reached the end: nothing left to take up.
+    Clear,
+    /// The read stopped part-way: the next run goes on from here.
+    Save(Sweep),
 }
 
 /// Something to ingest.
@@ -203,6 +279,8 @@ pub struct SourceRead {
     /// (older ones, failed ones now read) is dropped: `fetch_state` does not grow by a row
     /// per run.
     pub feed_prefix: Option<String>,
+    /// For a blog: what is left of its feed read for the next run.
+    pub sweep: SweepEnd,
 }
 
 /// What an ingest did.
@@ -263,6 +341,13 @@ struct Shared {
     honour_backoff: bool,
     /// The run's stop request: a page fetch still waiting STOP_GRACE after it is given up.
     cancel: CancellationToken,
+    /// Set when the outcome of a listed page could not be handed to the writer: the run then
+    /// moves no source's cut-off (the page would otherwise be passed over for good).
+    lost: std::sync::atomic::AtomicBool,
+    /// Keep the articles of pages answered 304 for the report (`gleaner scrape` prints them).
+    list_stored: bool,
+    /// Articles of pages answered 304 (only when `list_stored`).
+    unchanged: Mutex<Vec<StoredItem>>,
 }
 
 impl Shared {
@@ -279,35 +364,52 @@ impl Shared {
         keep_problem(&self.skipped, url, reason);
     }
 
-    /// The smallest start-index above `after` of a feed page of this blog (publication order,
-    /// FEED_PAGE_SIZE a page) that a previous read saved validators for.
-    fn next_saved_feed_page(&self, home: &str, after: u64) -> Option<u64> {
-        let first = blogger_feed::feed_url(home, 1, FEED_PAGE_SIZE, None);
-        let (head, _) = first.split_once("start-index=")?;
-        let prefix = format!("{head}start-index=");
-        let max_results = format!(
-            "max-results={}",
-            FEED_PAGE_SIZE.min(blogger_feed::MAX_RESULTS_CAP)
-        );
+    /// Hands a fetch state to the writer; if the writer is gone the outcome is lost, and the
+    /// run then moves no source's cut-off.
+    async fn send_state(&self, state: FetchState) {
+        if self
+            .writer
+            .send(WriterMsg::FetchState(state))
+            .await
+            .is_err()
+        {
+            self.lost.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A page this run could not store, remembered so a later run looks at it again: one
+    /// more failure, a time to try again, and no validators (a 304 must never stand for an
+    /// article that was not stored). Counted as a skip or a failure.
+    async fn owe(&self, url: &str, reason: String, how: Owed) {
+        let previous = self.fetch_state(url);
+        let state = owed_state(previous, url, &reason, Utc::now());
+        let retry_at = state.next_retry_at;
+        self.send_state(state).await;
+        match how {
+            Owed::Failed => self.fail(url, reason),
+            Owed::Skipped => {
+                let when = retry_at.map_or_else(String::new, |t| {
+                    format!(
+                        " (looked at again from {})",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                });
+                self.skip(url, format!("{reason}{when}"));
+            }
+        }
+    }
+
+    /// The id of the stored article of a page, by URL or canonical URL.
+    fn stored_article_id(&self, url: &str) -> Option<i64> {
         let reader = self.reader.lock().ok()?;
-        let mut stmt = reader
+        reader
             .connection()
-            .prepare_cached("SELECT url FROM fetch_state WHERE substr(url, 1, length(?1)) = ?1")
-            .ok()?;
-        let urls: Vec<String> = stmt
-            .query_map([&prefix], |r| r.get::<_, String>(0))
-            .ok()?
-            .filter_map(Result::ok)
-            .collect();
-        urls.iter()
-            .filter_map(|u| {
-                // "<start>&max-results=<size>" and nothing else (no updated-min: that is the
-                // other order).
-                let (start, rest) = u.strip_prefix(&prefix)?.split_once('&')?;
-                (rest == max_results).then(|| start.parse::<u64>().ok())?
-            })
-            .filter(|&n| n > after)
-            .min()
+            .prepare_cached(
+                "SELECT id FROM articles WHERE url = ?1
+                 UNION ALL SELECT id FROM articles WHERE canonical_url = ?1 LIMIT 1",
+            )
+            .and_then(|mut st| st.query_row([url], |r| r.get::<_, i64>(0)))
+            .ok()
     }
 
     /// Resolves STOP_GRACE after a stop request: how long in-flight page fetches may still
@@ -316,6 +418,13 @@ impl Shared {
     async fn stop_grace_over(&self) {
         self.cancel.cancelled().await;
         tokio::time::sleep(STOP_GRACE).await;
+    }
+
+    /// The page that followed a feed page when it was last read whole (see
+    /// [`Store::listing_next`]).
+    fn listing_next(&self, url: &str) -> Option<Option<String>> {
+        let reader = self.reader.lock().ok()?;
+        reader.listing_next(url).ok().flatten()
     }
 
     fn fetch_state(&self, url: &str) -> Option<FetchState> {
@@ -341,6 +450,39 @@ impl Shared {
         let out = fetcher.fetch(url, validators).await;
         stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
+    }
+}
+
+/// How a page that is owed another look is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    /// Something went wrong (no article text, a processing panic, a storing error).
+    Failed,
+    /// Left alone on purpose this time (robots.txt, content type).
+    Skipped,
+}
+
+/// The fetch state of a page owed another look: validators dropped, `failures + 1`, a
+/// `next_retry_at` (the run's retry queue, and `gleaner scrape` of its blog, bring it back).
+fn owed_state(
+    previous: Option<FetchState>,
+    url: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> FetchState {
+    let failures = previous
+        .as_ref()
+        .map_or(0, |s| s.failures)
+        .saturating_add(1);
+    FetchState {
+        url: url.to_string(),
+        etag: None,
+        last_modified: None,
+        last_status: previous.and_then(|s| s.last_status),
+        failures,
+        last_error: Some(reason.to_string()),
+        next_retry_at: Some(next_retry(now, failures)),
+        fetched_at: Some(now),
     }
 }
 
@@ -450,6 +592,9 @@ impl Ingest {
             writer: writer_tx,
             honour_backoff: self.honour_backoff,
             cancel: self.cancel.clone(),
+            lost: std::sync::atomic::AtomicBool::new(false),
+            list_stored: self.list_stored,
+            unchanged: Mutex::new(Vec::new()),
         });
 
         let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(256);
@@ -490,7 +635,7 @@ impl Ingest {
                 warn!("a fetch task failed: {e}");
             }
         }
-        let (source_reads, listing_states) = discovery.await.unwrap_or_default();
+        let (mut source_reads, listing_save) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
             Err(_) => anyhow::bail!("pipeline tasks still running after the join"),
@@ -499,6 +644,8 @@ impl Ingest {
             failed,
             skipped,
             writer: writer_tx,
+            lost,
+            unchanged,
             ..
         } = shared;
         drop(writer_tx);
@@ -508,14 +655,22 @@ impl Ingest {
             .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
 
         let interrupted = self.cancel.is_cancelled();
-        if !interrupted {
+        // Every listed page's outcome is in the database (its article, or a failure with a
+        // time to try again): only then may a source's cut-off and listing validators move.
+        let unrecorded = lost.into_inner() || written.unrecorded > 0;
+        if unrecorded {
+            warn!("some outcomes could not be recorded: no source is marked read");
+            // Nothing of this run's reads is kept: each is owed to the next run.
+            for read in &mut source_reads {
+                read.complete = false;
+            }
+        }
+        if !interrupted && !unrecorded {
             let db_path = self.db_path.clone();
             let reads = source_reads.clone();
-            tokio::task::spawn_blocking(move || {
-                mark_sources_read(&db_path, &reads, &listing_states)
-            })
-            .await
-            .context("joining the source-state writer")??;
+            tokio::task::spawn_blocking(move || mark_sources_read(&db_path, &reads, &listing_save))
+                .await
+                .context("joining the source-state writer")??;
         }
 
         let counters = &self.counters;
@@ -532,9 +687,11 @@ impl Ingest {
         let mut all_failed = failed;
         let room = MAX_LISTED_PROBLEMS.saturating_sub(all_failed.len());
         all_failed.extend(written.failed.into_iter().take(room));
+        let mut stored = written.stored;
+        stored.extend(unchanged.into_inner().unwrap_or_default());
         Ok(IngestReport {
             counts,
-            stored: written.stored,
+            stored,
             sources: source_reads,
             failed: all_failed,
             skipped: skipped.into_inner().unwrap_or_default(),
@@ -557,9 +714,10 @@ pub fn bound_connection_memory(store: &Store, cache_kib: i64) {
     }
 }
 
-/// Record the sources whose listings were read completely, with the validators of their
-/// listing documents; sources read in part get only their last-run time.
-fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> Result<()> {
+/// Record the sources whose listings were read completely (their cut-off), what is left of
+/// each blog's unfinished feed read, and the validators and continuations of the listing
+/// documents; sources read in part get only their last-run time.
+fn mark_sources_read(db: &Path, reads: &[SourceRead], save: &ListingSave) -> Result<()> {
     let mut store =
         Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
     bound_connection_memory(&store, READER_CACHE_KIB);
@@ -568,13 +726,32 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
         store
             .mark_source_read(read.id, newest)
             .context("recording source state")?;
+        match &read.sweep {
+            SweepEnd::Keep => {}
+            SweepEnd::Clear => store
+                .clear_source_sweep(read.id)
+                .context("clearing a finished feed read")?,
+            SweepEnd::Save(sweep) => store
+                .save_source_sweep(
+                    read.id,
+                    &sweep.cursor_text(),
+                    sweep.started_at,
+                    sweep.newest,
+                )
+                .context("saving an unfinished feed read")?,
+        }
     }
-    for state in states {
+    for state in &save.states {
         store
             .record_fetch(state)
             .context("recording listing validators")?;
     }
-    let kept: HashSet<&str> = states.iter().map(|s| s.url.as_str()).collect();
+    for (url, next) in &save.next {
+        store
+            .record_listing_next(url, next.as_deref())
+            .context("recording the page after a feed page")?;
+    }
+    let kept: HashSet<&str> = save.states.iter().map(|s| s.url.as_str()).collect();
     for prefix in reads
         .iter()
         .filter(|r| r.complete)
@@ -584,8 +761,8 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
             let mut stmt = store
                 .connection()
                 .prepare_cached(
-                    "SELECT url FROM fetch_state
-                      WHERE substr(url, 1, length(?1)) = ?1",
+                    "SELECT url FROM fetch_state WHERE substr(url, 1, length(?1)) = ?1
+                     UNION SELECT url FROM listing_next WHERE substr(url, 1, length(?1)) = ?1",
                 )
                 .context("finding old feed pages")?;
             stmt.query_map([prefix], |r| r.get::<_, String>(0))
@@ -594,8 +771,7 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
         };
         for url in stale.iter().filter(|u| !kept.contains(u.as_str())) {
             store
-                .connection()
-                .execute("DELETE FROM fetch_state WHERE url = ?1", [url])
+                .forget_listing_page(url)
                 .context("dropping the state of an old feed page")?;
         }
     }
@@ -607,14 +783,15 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], states: &[FetchState]) -> 
 /// others; pages due for a retry are queued last, once every source had the chance to list
 /// them (a listed page is fetched as part of its source, not twice).
 ///
-/// Returns each source's read state and the validators of the listing documents of the
-/// sources read completely.
+/// Returns each source's read state and the listing documents whose validators may be
+/// saved: those of sources read completely, and every feed page of a blog (a blog's feed
+/// pages are read again through their saved continuations, never skipped on a 304 alone).
 async fn discover_all(
     shared: &Shared,
     jobs: &mpsc::Sender<Job>,
     cancel: &CancellationToken,
     targets: Vec<Target>,
-) -> (Vec<SourceRead>, Vec<FetchState>) {
+) -> (Vec<SourceRead>, ListingSave) {
     let retry_pending: Mutex<HashSet<String>> = Mutex::new(
         targets
             .iter()
@@ -631,7 +808,7 @@ async fn discover_all(
         let retry_pending = &retry_pending;
         async move {
             if cancel.is_cancelled() {
-                return (None, Vec::new(), true);
+                return (None, ListingSave::default(), true);
             }
             let mut d = Discovery {
                 shared,
@@ -639,21 +816,27 @@ async fn discover_all(
                 cancel,
                 retry_pending,
                 listing_states: Vec::new(),
+                listing_next: Vec::new(),
             };
             let (read, ok) = d.target(target).await;
-            (read, d.listing_states, ok)
+            let listing = ListingSave {
+                states: d.listing_states,
+                next: d.listing_next,
+            };
+            (read, listing, ok)
         }
     };
     let mut reads = Vec::new();
-    let mut states = Vec::new();
+    let mut save = ListingSave::default();
     let mut sources = futures_util::stream::iter(sources)
         .map(one)
         .buffer_unordered(DISCOVERY_CONCURRENCY);
     let mut open = true;
     while let Some((read, listing, ok)) = sources.next().await {
         if let Some(read) = read {
-            if read.complete {
-                states.extend(listing);
+            if read.complete || read.feed_prefix.is_some() {
+                save.states.extend(listing.states);
+                save.next.extend(listing.next);
             }
             reads.push(read);
         }
@@ -670,7 +853,15 @@ async fn discover_all(
             }
         }
     }
-    (reads, states)
+    (reads, save)
+}
+
+/// Listing documents to record after the run: their validators, and for a blog's feed pages
+/// the page that followed each.
+#[derive(Debug, Default)]
+struct ListingSave {
+    states: Vec<FetchState>,
+    next: Vec<(String, Option<String>)>,
 }
 
 /// One post as a feed (Blogger's or any other) lists it.
@@ -689,8 +880,10 @@ struct Discovery<'a> {
     /// Retry targets not yet listed by a source in this run (shared by every source).
     retry_pending: &'a Mutex<HashSet<String>>,
     /// Validators of the listing documents of the source being read (saved only if it is
-    /// read completely).
+    /// read completely, or is a blog).
     listing_states: Vec<FetchState>,
+    /// For a blog's feed pages read whole: the page after each (`None`: the last).
+    listing_next: Vec<(String, Option<String>)>,
 }
 
 /// What fetching one listing document (feed page, sitemap) came to.
@@ -762,9 +955,7 @@ impl Discovery<'_> {
     /// to fetch; nothing when the source's last complete read already covered it. Records
     /// the newest `updated` seen. False when the pipeline stopped taking jobs.
     async fn offer(&mut self, source: &SourceRef, read: &mut SourceRead, listed: Listed) -> bool {
-        if let Some(u) = listed.updated {
-            read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
-        }
+        Self::note_updated(read, listed.updated);
         if self.seen_before(source, listed.updated) {
             return true;
         }
@@ -782,6 +973,14 @@ impl Discovery<'_> {
         } else {
             self.send_fetch(listed.url, Some(source.clone()), listed.updated)
                 .await
+        }
+    }
+
+    /// Counts a listed item's `updated` towards the source's cut-off, unless it lies in the
+    /// future: one item dated 2099 (a wrong year or time zone) must not hide every later post.
+    fn note_updated(read: &mut SourceRead, updated: Option<DateTime<Utc>>) {
+        if let Some(u) = updated.filter(|u| *u <= Utc::now() + CLOCK_SKEW) {
+            read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
         }
     }
 
@@ -874,64 +1073,116 @@ impl Discovery<'_> {
         }
     }
 
-    /// A Blogger blog, feed page by feed page. A page that fails is passed over when the feed
-    /// said how many posts there are, so one bad page does not hide the rest.
+    /// A Blogger blog, newest first, page by page by time (keyset paging, see
+    /// [`blogger_feed::FeedPosition`]): a post deleted or published while the blog is read
+    /// shifts no page, so none is missed. The read ends at an empty page, or at a page short
+    /// of what was asked with no `next` link; never on the feed's own claim of how many posts
+    /// it has. At most [`MAX_FEED_PAGES_PER_RUN`] pages are read in a run: a longer read, or
+    /// one stopped by a page that cannot be read, is saved and taken up by the next run where
+    /// it stopped (and the run says it owes something). A page answered 304 goes on to the
+    /// page that followed it when it was last read whole, and to nothing else.
     async fn blog(
         &mut self,
         home: &str,
         source: SourceRef,
         updated_min: Option<DateTime<Utc>>,
     ) -> (Option<SourceRead>, bool) {
-        let first_page = blogger_feed::feed_url(home, 1, 1, None);
+        use blogger_feed::{FeedOrder, FeedPosition};
+        let order = if updated_min.is_some() {
+            FeedOrder::Updated
+        } else {
+            FeedOrder::Published
+        };
+        let first_page =
+            blogger_feed::keyset_feed_url(home, order, None, FeedPosition::default(), 1);
+        let resumed = source.sweep.clone().filter(|s| s.order == order);
+        if let Some(sweep) = &resumed {
+            debug!(home, cursor = %sweep.cursor_text(), "taking up an unfinished feed read");
+        }
+        let started = resumed.as_ref().map_or_else(Utc::now, |s| s.started_at);
         let mut read = SourceRead {
             id: source.id,
             complete: true,
-            newest: None,
+            newest: resumed.as_ref().and_then(|s| s.newest),
             feed_prefix: first_page
                 .find('?')
                 .and_then(|q| first_page.get(..=q))
                 .map(str::to_string),
+            sweep: SweepEnd::Keep,
         };
-        let mut start: u64 = 1;
-        let mut total: Option<u64> = None;
-        for _ in 0..MAX_LISTING_PAGES {
+        let mut at = resumed
+            .as_ref()
+            .map_or_else(FeedPosition::default, |s| s.at);
+        // Where the next run goes on when this one stops short: the first page that could not
+        // be read, else the page after the last one read.
+        let mut hole: Option<FeedPosition> = None;
+        // Posts listed in this run (post id, else URL): a page that repeats posts, as the
+        // page after a second shared by several posts does, offers each once.
+        let mut listed: HashSet<String> = HashSet::new();
+        let mut failed_in_a_row = 0;
+        let mut answered = false;
+        // Full pages in a row that brought no post not already listed.
+        let mut stalled = 0;
+        let mut saved_next: Option<String> = None;
+        let mut pages = 0;
+        let mut ended = false;
+        while pages < MAX_FEED_PAGES_PER_RUN {
             if self.cancel.is_cancelled() {
                 read.complete = false;
                 return (Some(read), true);
             }
-            let feed_url = blogger_feed::feed_url(home, start, FEED_PAGE_SIZE, updated_min);
+            pages += 1;
+            let feed_url = saved_next.take().unwrap_or_else(|| {
+                blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE)
+            });
+            if let Some((_, position)) = blogger_feed::keyset_position(&feed_url) {
+                at = position;
+            }
             debug!(url = %feed_url, "reading feed page");
-            let page = match self.listing(&source, &feed_url, true).await {
-                Listing::Page(page) => page,
-                Listing::NotModified => {
-                    // Ordered by update time, an unchanged first page means nothing changed;
-                    // in publication order, later pages may still have, up to the last page
-                    // the previous complete read saw (the only feed pages with a saved state).
-                    // Feed pages may hold fewer than FEED_PAGE_SIZE posts (Blogger caps some
-                    // blogs lower), so the next page is the next start-index the last read
-                    // saved, not start + FEED_PAGE_SIZE.
-                    if updated_min.is_some() {
+            let mut fetched = self.listing(&source, &feed_url, true).await;
+            if matches!(fetched, Listing::NotModified) {
+                // Unchanged since it was last read whole: its posts were handled then. Go on
+                // to the page that followed it; if that is not known, read it whole.
+                match self.shared.listing_next(&feed_url) {
+                    Some(Some(next)) if blogger_feed::keyset_position(&next).is_some() => {
+                        saved_next = Some(next);
+                        continue;
+                    }
+                    Some(None) => {
+                        ended = true;
                         break;
                     }
-                    match self.shared.next_saved_feed_page(home, start) {
-                        Some(next) => {
-                            start = next;
-                            continue;
-                        }
-                        None => break,
-                    }
+                    _ => fetched = self.listing(&source, &feed_url, false).await,
+                }
+            }
+            let page = match fetched {
+                Listing::Page(page) => page,
+                Listing::NotModified => {
+                    // A 304 to a request without validators: nothing to read.
+                    read.complete = false;
+                    hole.get_or_insert(at);
+                    break;
                 }
                 Listing::Failed => {
-                    read.complete = false;
-                    match total {
-                        Some(t) if start + FEED_PAGE_SIZE <= t => {
-                            start += FEED_PAGE_SIZE;
-                            continue;
-                        }
-                        _ => break,
+                    if self.cancel.is_cancelled() {
+                        read.complete = false;
+                        return (Some(read), true);
                     }
+                    // Remembered as the place to go on from; when the feed answered before,
+                    // the pages below are read past it (by offset under the same time) so
+                    // one bad page hides nothing else.
+                    read.complete = false;
+                    hole.get_or_insert(at);
+                    failed_in_a_row += 1;
+                    if !answered || failed_in_a_row >= 3 {
+                        break;
+                    }
+                    at.skip = at.skip.saturating_add(FEED_PAGE_SIZE);
+                    continue;
                 }
             };
+            failed_in_a_row = 0;
+            answered = true;
             let body = page.body;
             let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 blogger_feed::parse_feed(&body).map(with_feed_language)
@@ -943,33 +1194,111 @@ impl Discovery<'_> {
                     self.shared
                         .fail(&feed_url, format!("reading the blog feed: {e}"));
                     read.complete = false;
+                    hole.get_or_insert(at);
                     break;
                 }
                 Err(e) => {
                     self.shared
                         .fail(&feed_url, format!("feed parser task: {e}"));
                     read.complete = false;
+                    hole.get_or_insert(at);
                     break;
                 }
             };
-            total = feed.total_results.or(total);
             let count = feed.entries.len() as u64;
+            let has_next = feed.next.is_some();
+            let mut oldest: Option<DateTime<Utc>> = None;
+            let mut undated = false;
+            let mut new = 0u64;
             for entry in feed.entries {
+                let key = match order {
+                    FeedOrder::Published => entry.article.published_at,
+                    FeedOrder::Updated => entry.updated_at,
+                }
+                .map(|t| t.with_timezone(&Utc));
+                match key {
+                    Some(k) => oldest = Some(oldest.map_or(k, |o| o.min(k))),
+                    None => undated = true,
+                }
+                let id = entry
+                    .article
+                    .blogger_post_id
+                    .clone()
+                    .unwrap_or_else(|| entry.url.clone());
+                if !listed.insert(id) {
+                    continue;
+                }
+                new += 1;
                 let updated = entry.updated_at.map(|t| t.with_timezone(&Utc));
-                let listed = Listed {
+                let item = Listed {
                     url: entry.url,
                     updated,
                     full_content: entry.full_content,
                     article: entry.article,
                 };
-                if !self.offer(&source, &mut read, listed).await {
+                if !self.offer(&source, &mut read, item).await {
                     return (None, false);
                 }
             }
-            if count == 0 || feed.next.is_none() {
+            if count == 0 || (!has_next && count < FEED_PAGE_SIZE) {
+                self.listing_next.push((feed_url, None));
+                ended = true;
                 break;
             }
-            start += count;
+            if new == 0 {
+                // Nothing new on a full page: every post on it shares the second the page
+                // starts from (step over them by offset once), or the feed ignores the
+                // position asked for and repeats itself (stop: it cannot be read further).
+                stalled += 1;
+                if stalled >= 2 || at.before.is_none() {
+                    self.shared.fail(
+                        &feed_url,
+                        "the blog feed repeats posts already read: paging stopped".into(),
+                    );
+                    read.complete = false;
+                    hole.get_or_insert(at);
+                    break;
+                }
+                at.skip = at.skip.saturating_add(count);
+            } else {
+                stalled = 0;
+                let next_before = oldest.map(|o| {
+                    let second = o.timestamp();
+                    DateTime::from_timestamp(second, 0).unwrap_or(o) + ChronoDuration::seconds(1)
+                });
+                if undated || next_before.is_none() || next_before == at.before {
+                    at.skip = at.skip.saturating_add(count);
+                } else {
+                    at = FeedPosition {
+                        before: next_before,
+                        skip: 0,
+                    };
+                }
+            }
+            let next_url =
+                blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE);
+            self.listing_next.push((feed_url, Some(next_url)));
+        }
+        if !ended {
+            read.complete = false;
+            if hole.is_none() {
+                warn!(
+                    home,
+                    pages = MAX_FEED_PAGES_PER_RUN,
+                    "the blog's feed has more pages than are read in one run"
+                );
+            }
+        }
+        if read.complete {
+            read.newest = read.newest.map(|n| n.min(started - CLOCK_SKEW));
+            read.sweep = SweepEnd::Clear;
+        } else {
+            read.sweep = SweepEnd::Save(Sweep {
+                order,
+                at: hole.unwrap_or(at),
+                started_at: started,
+                newest: read.newest,
+            });
         }
         (Some(read), true)
     }
@@ -981,7 +1310,9 @@ impl Discovery<'_> {
             complete: true,
             newest: None,
             feed_prefix: None,
+            sweep: SweepEnd::Keep,
         };
+        let started = Utc::now();
         let mut next = Some(url.to_string());
         let mut visited = HashSet::new();
         while let Some(page_url) = next.take() {
@@ -989,9 +1320,15 @@ impl Discovery<'_> {
                 read.complete = false;
                 break;
             }
-            if !visited.insert(page_url.clone()) || visited.len() > MAX_LISTING_PAGES {
+            if visited.contains(&page_url) {
                 break;
             }
+            if visited.len() >= MAX_LISTING_PAGES {
+                warn!(url = %url, limit = MAX_LISTING_PAGES, "the feed has more pages than are read in one run");
+                read.complete = false;
+                break;
+            }
+            visited.insert(page_url.clone());
             let page = match self.listing(&source, &page_url, true).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => break,
@@ -1043,6 +1380,7 @@ impl Discovery<'_> {
                     .map(String::from)
             });
         }
+        cap_newest(&mut read, started);
         (Some(read), true)
     }
 
@@ -1055,16 +1393,18 @@ impl Discovery<'_> {
             complete: true,
             newest: None,
             feed_prefix: None,
+            sweep: SweepEnd::Keep,
         };
+        let started = Utc::now();
+        // Every sitemap URL queued or read, at most MAX_LISTING_PAGES: the limit is checked
+        // before a URL is queued, so an index of indexes cannot grow the queue without bound.
+        let mut known = HashSet::from([url.to_string()]);
         let mut queue = std::collections::VecDeque::from([url.to_string()]);
-        let mut visited = HashSet::new();
+        let mut dropped: u64 = 0;
         while let Some(map_url) = queue.pop_front() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
                 break;
-            }
-            if !visited.insert(map_url.clone()) || visited.len() > MAX_LISTING_PAGES {
-                continue;
             }
             let conditional = map_url != url;
             let page = match self.listing(&source, &map_url, conditional).await {
@@ -1097,12 +1437,23 @@ impl Discovery<'_> {
             };
             for entry in map.entries {
                 let lastmod = entry.lastmod.map(|t| t.with_timezone(&Utc));
+                if entry.loc.len() > MAX_LISTED_URL_BYTES {
+                    continue;
+                }
                 match map.kind {
-                    SitemapKind::Index => queue.push_back(entry.loc),
-                    SitemapKind::UrlSet => {
-                        if let Some(u) = lastmod {
-                            read.newest = Some(read.newest.map_or(u, |n| n.max(u)));
+                    SitemapKind::Index => {
+                        if known.contains(&entry.loc) {
+                            continue;
                         }
+                        if known.len() >= MAX_LISTING_PAGES {
+                            dropped += 1;
+                            continue;
+                        }
+                        known.insert(entry.loc.clone());
+                        queue.push_back(entry.loc);
+                    }
+                    SitemapKind::UrlSet => {
+                        Self::note_updated(&mut read, lastmod);
                         if self.seen_before(&source, lastmod) {
                             continue;
                         }
@@ -1116,8 +1467,25 @@ impl Discovery<'_> {
                 }
             }
         }
+        if dropped > 0 {
+            warn!(
+                url = %url,
+                dropped,
+                limit = MAX_LISTING_PAGES,
+                "the sitemap names more sitemaps than are read in one run"
+            );
+            read.complete = false;
+        }
+        cap_newest(&mut read, started);
         (Some(read), true)
     }
+}
+
+/// A source's cut-off never passes the start of its read (less the clock allowance): a post
+/// published or edited while the listing was being read may be listed above the part already
+/// read, and must still be newer than the cut-off for the next run.
+fn cap_newest(read: &mut SourceRead, started: DateTime<Utc>) {
+    read.newest = read.newest.map(|n| n.min(started - CLOCK_SKEW));
 }
 
 /// The fetcher has already decoded the body to UTF-8; a feed parser that reads the XML
@@ -1187,6 +1555,7 @@ async fn handle_job(shared: &Shared, job: Job) {
     }
 }
 
+/// Fetch a page (conditionally, with its saved validators) and process it.
 async fn fetch_and_process(
     shared: &Shared,
     url: String,
@@ -1237,7 +1606,6 @@ async fn fetch_and_process(
     match fetched {
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
-            let failures_before = state.failures;
             state.etag = page.validators.etag.clone();
             state.last_modified = page.validators.last_modified.clone();
             state.last_status = Some(page.status);
@@ -1257,46 +1625,67 @@ async fn fetch_and_process(
             let scraped = match scraped {
                 Ok(s) => s,
                 Err(e) => {
-                    shared.fail(&url, format!("scraper task: {e}"));
+                    shared
+                        .owe(&url, format!("scraping failed: {e}"), Owed::Failed)
+                        .await;
                     return;
                 }
             };
             let scraped = match complete_from_feed(shared, fetcher, scraped).await {
                 Ok(s) => s,
-                Err(reason) => {
+                Err(PostFeed::Stopped) => {
+                    debug!(url = %url, "stopping: the post's feed entry given up");
+                    return;
+                }
+                Err(PostFeed::Missing(reason)) => {
                     // The page is only a shell and its post could not be read: nothing is
                     // stored, and the page keeps no validators, so a later run fetches it
                     // again (a 304 would otherwise hide the post for good).
-                    state.etag = None;
-                    state.last_modified = None;
-                    state.failures = failures_before.saturating_add(1);
-                    state.last_error = Some(reason.clone());
-                    state.next_retry_at = Some(next_retry(now, state.failures));
-                    let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
-                    shared.fail(&url, reason);
+                    shared.owe(&url, reason, Owed::Failed).await;
                     return;
                 }
             };
             process_and_send(shared, scraped, source, &url, Some(state)).await;
         }
         Ok(FetchOutcome::NotModified { .. }) => {
+            // A 304 stands for the stored article: `gleaner scrape` prints it. (Validators
+            // are kept only with a stored article; one stored under the address a redirect
+            // led to is not found by the address asked for, and is not printed.)
             shared.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+            if shared.list_stored
+                && let Some(id) = shared.stored_article_id(&url)
+                && let Ok(mut unchanged) = shared.unchanged.lock()
+            {
+                unchanged.push(StoredItem {
+                    id,
+                    outcome: UpsertOutcome::Unchanged,
+                });
+            }
             state.last_status = Some(304);
             state.failures = 0;
             state.last_error = None;
             state.next_retry_at = None;
-            let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
+            shared.send_state(state).await;
         }
         Ok(FetchOutcome::Skipped {
             url: skipped_url,
             reason,
-        }) => shared.skip(&skipped_url, reason),
+        }) => {
+            // Remembered with a time to look again (robots.txt or the server may change),
+            // so the source's cut-off can pass it without losing it.
+            let reason = if skipped_url == url {
+                reason
+            } else {
+                format!("{reason} ({skipped_url})")
+            };
+            shared.owe(&url, reason, Owed::Skipped).await;
+        }
         Err(e) => {
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(e.to_string());
             state.last_status = status_of(&e);
             state.next_retry_at = Some(next_retry(now, state.failures));
-            let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
+            shared.send_state(state).await;
             shared.fail(&url, e.to_string());
         }
     }
@@ -1307,12 +1696,13 @@ async fn fetch_and_process(
 /// robots.txt as the page, and what widget code uses), else from www.blogger.com (the form the
 /// feeds themselves give as an entry's `self` link).
 ///
-/// An error (the reason) when the page needed its feed entry and neither could be read.
+/// An error when the page needed its feed entry and neither could be read (the reason), or
+/// when a stop request's grace ran out while reading it.
 async fn complete_from_feed(
     shared: &Shared,
     fetcher: &Fetcher,
     scraped: ScrapedArticle,
-) -> Result<ScrapedArticle, String> {
+) -> Result<ScrapedArticle, PostFeed> {
     let Some(blogger_feed_url) = gleaner_scrape::dynamic_views_feed_url(&scraped) else {
         return Ok(scraped);
     };
@@ -1325,17 +1715,17 @@ async fn complete_from_feed(
     for feed_url in same_host.into_iter().chain([blogger_feed_url]) {
         tried += 1;
         debug!(url = %scraped.url, feed = %feed_url, "no body in the page's HTML: reading the post's feed entry");
-        entry = read_post_entry(shared, fetcher, &feed_url).await;
+        entry = read_post_entry(shared, fetcher, &feed_url).await?;
         if entry.is_some() {
             break;
         }
     }
     let Some(entry) = entry else {
-        return Err(format!(
+        return Err(PostFeed::Missing(format!(
             "a Dynamic Views page without its post, whose feed entry could not be read \
              (tried {} feed URL(s))",
             tried
-        ));
+        )));
     };
     let mut from_feed = entry.article;
     from_feed.url = scraped.url.clone();
@@ -1360,42 +1750,56 @@ fn same_host_post_feed_url(page_url: &str, post_id: &str) -> Option<String> {
     Some(url.into())
 }
 
-/// The first entry of a post feed that holds the post's content.
+/// Why a Dynamic Views page's post could not be read from its feed.
+#[derive(Debug)]
+enum PostFeed {
+    /// Neither feed URL gave the post (the reason).
+    Missing(String),
+    /// A stop request's grace ran out: nothing is recorded, the next run fetches the page.
+    Stopped,
+}
+
+/// The first entry of a post feed that holds the post's content. Like a page fetch, the
+/// fetch gets STOP_GRACE after a stop request (a long Retry-After must not hold a stop).
 async fn read_post_entry(
     shared: &Shared,
     fetcher: &Fetcher,
     feed_url: &str,
-) -> Option<blogger_feed::FeedEntry> {
-    let outcome = shared
-        .timed_fetch(
+) -> Result<Option<blogger_feed::FeedEntry>, PostFeed> {
+    let none = Validators::default();
+    let outcome = tokio::select! {
+        outcome = shared.timed_fetch(
             fetcher,
             feed_url,
-            &Validators::default(),
+            &none,
             &shared.counters.fetch_nanos,
-        )
-        .await;
+        ) => outcome,
+        () = shared.stop_grace_over() => return Err(PostFeed::Stopped),
+    };
     let page = match outcome {
         Ok(FetchOutcome::Page(page)) => page,
         Ok(other) => {
             debug!(feed = %feed_url, ?other, "no post feed entry");
-            return None;
+            return Ok(None);
         }
         Err(e) => {
             debug!(feed = %feed_url, "no post feed entry: {e}");
-            return None;
+            return Ok(None);
         }
     };
-    let feed = on_blocking_pool(&shared.counters, Stage::Process, move || {
+    let parsed = on_blocking_pool(&shared.counters, Stage::Process, move || {
         blogger_feed::parse_feed(&page.body)
     })
-    .await
-    .ok()?
-    .ok()?;
-    feed.entries
+    .await;
+    let Ok(Ok(feed)) = parsed else {
+        return Ok(None);
+    };
+    Ok(feed
+        .entries
         .into_iter()
         .next()
         // An entry with a content element is the post, even a post that is only a photo.
-        .filter(|e| e.full_content || !e.article.blocks.is_empty())
+        .filter(|e| e.full_content || !e.article.blocks.is_empty()))
 }
 
 async fn process_and_send(
@@ -1420,25 +1824,40 @@ async fn process_and_send(
         )
     })
     .await;
+    settle_processed(shared, done, source.map(|s| s.id), url, fetch_state).await;
+}
+
+/// What processing a page came to: the article goes to the writer (with the page's fetch
+/// state, saved after it); a page that gave no article, or whose processing panicked, is a
+/// failure to try again later, with no validators kept (a 304 would otherwise hide the
+/// article for good once the page, or gleaner, can read it).
+async fn settle_processed<E: std::fmt::Display>(
+    shared: &Shared,
+    done: Result<Result<Article, E>, tokio::task::JoinError>,
+    source_id: Option<i64>,
+    url: &str,
+    fetch_state: Option<FetchState>,
+) {
     match done {
         Ok(Ok(article)) => {
             let msg = WriterMsg::Article {
                 article: Box::new(article),
-                source_id: source.map(|s| s.id),
+                source_id,
                 fetch_state,
             };
             if shared.writer.send(msg).await.is_err() {
+                shared.lost.store(true, Ordering::Relaxed);
                 shared.fail(url, "the writer stopped".into());
             }
         }
         Ok(Err(no_article)) => {
-            // The page was read: keep its validators, so an unchanged page costs a 304.
-            if let Some(state) = fetch_state {
-                let _ = shared.writer.send(WriterMsg::FetchState(state)).await;
-            }
-            shared.fail(url, no_article.to_string());
+            shared.owe(url, no_article.to_string(), Owed::Failed).await;
         }
-        Err(e) => shared.fail(url, format!("processing task: {e}")),
+        Err(e) => {
+            shared
+                .owe(url, format!("processing failed: {e}"), Owed::Failed)
+                .await;
+        }
     }
 }
 
@@ -1446,6 +1865,8 @@ struct Written {
     counts: RunCounts,
     stored: Vec<StoredItem>,
     failed: Vec<Problem>,
+    /// Fetch states that could not be saved.
+    unrecorded: u64,
 }
 
 /// The one writer: batches what arrives into transactions until every sender is gone.
@@ -1460,6 +1881,7 @@ fn write_loop(
         counts: RunCounts::default(),
         stored: Vec::new(),
         failed: Vec::new(),
+        unrecorded: 0,
     };
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -1497,7 +1919,7 @@ fn write_loop(
             }
         }
         if articles.is_empty() {
-            record_states(&mut store, &states);
+            written.unrecorded += record_states(&mut store, &states);
             counters
                 .write_nanos
                 .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
@@ -1565,7 +1987,7 @@ fn write_loop(
                 }
             }
         }
-        record_states(&mut store, &states);
+        written.unrecorded += record_states(&mut store, &states);
         counters
             .write_nanos
             .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
@@ -1574,16 +1996,19 @@ fn write_loop(
 }
 
 /// Saves a batch's fetch states in one transaction; if that fails, one by one, so one bad
-/// state costs only itself (each failure is logged; the page is simply fetched again later).
-fn record_states(store: &mut Store, states: &[FetchState]) {
+/// state costs only itself. Returns how many could not be saved (each is logged).
+fn record_states(store: &mut Store, states: &[FetchState]) -> u64 {
     if states.is_empty() || store.record_fetches(states).is_ok() {
-        return;
+        return 0;
     }
+    let mut lost = 0;
     for state in states {
         if let Err(e) = store.record_fetch(state) {
             warn!(url = %state.url, "could not record fetch state: {e}");
+            lost += 1;
         }
     }
+    lost
 }
 
 /// How much of a feed page's text is read to find its language.
@@ -1676,6 +2101,103 @@ mod tests {
             gleaner_clean::clean(&bare.entries[1].article).language,
             None
         );
+    }
+
+    /// A shared pipeline state over a new database, and the writer's end of its channel.
+    fn test_shared(dir: &Path) -> (Shared, mpsc::Receiver<WriterMsg>) {
+        let reader = Store::open(&dir.join("news.db")).unwrap();
+        let (writer, rx) = mpsc::channel(8);
+        let shared = Shared {
+            fetcher: Fetcher::new(gleaner_fetch::FetchConfig::default()).unwrap(),
+            tagger: Arc::new(Tagger::new()),
+            reader: Mutex::new(reader),
+            counters: Arc::default(),
+            failed: Mutex::new(Vec::new()),
+            skipped: Mutex::new(Vec::new()),
+            writer,
+            honour_backoff: true,
+            cancel: CancellationToken::new(),
+            lost: std::sync::atomic::AtomicBool::new(false),
+            list_stored: false,
+            unchanged: Mutex::new(Vec::new()),
+        };
+        (shared, rx)
+    }
+
+    /// Issue 16 item 12: processing that panics (or finds no article text) is a failure to
+    /// try again, recorded with no validators, never a page silently dropped or kept as read.
+    #[tokio::test]
+    async fn a_panic_or_no_article_in_processing_is_a_failure_to_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shared, mut rx) = test_shared(dir.path());
+        let url = "https://a.example/news/1.html";
+        let panicked = tokio::task::spawn_blocking(|| -> Result<Article, process::NoArticle> {
+            panic!("a scraper bug")
+        })
+        .await;
+        assert!(panicked.as_ref().is_err_and(|e| e.is_panic()));
+        let with_validators = FetchState {
+            url: url.into(),
+            etag: Some("\"v1\"".into()),
+            last_status: Some(200),
+            ..FetchState::default()
+        };
+        settle_processed(&shared, panicked, None, url, Some(with_validators.clone())).await;
+        let Some(WriterMsg::FetchState(state)) = rx.recv().await else {
+            panic!("no fetch state recorded for a panic");
+        };
+        assert_eq!((state.url.as_str(), state.failures), (url, 1));
+        assert_eq!((state.etag, state.last_modified), (None, None));
+        assert!(state.next_retry_at.is_some_and(|t| t > Utc::now()));
+        assert!(
+            state
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("processing failed")),
+            "{:?}",
+            state.last_error
+        );
+
+        let empty: Result<Result<Article, process::NoArticle>, _> =
+            Ok(Err(process::NoArticle::EmptyBody));
+        settle_processed(&shared, empty, None, url, Some(with_validators)).await;
+        let Some(WriterMsg::FetchState(state)) = rx.recv().await else {
+            panic!("no fetch state recorded for a page without text");
+        };
+        assert_eq!((state.failures, state.etag), (1, None));
+        assert!(state.next_retry_at.is_some());
+        assert_eq!(shared.counters.failed.load(Ordering::Relaxed), 2);
+        assert!(!shared.lost.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_saved_sweep_reads_back() {
+        let sweep = Sweep {
+            order: blogger_feed::FeedOrder::Updated,
+            at: blogger_feed::FeedPosition {
+                before: DateTime::parse_from_rfc3339("2024-03-01T09:00:01Z")
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc)),
+                skip: 150,
+            },
+            started_at: Utc::now(),
+            newest: None,
+        };
+        assert_eq!(sweep.cursor_text(), "updated 2024-03-01T09:00:01Z 150");
+        assert_eq!(
+            Sweep::from_saved(&sweep.cursor_text(), sweep.started_at, None),
+            Some(sweep.clone())
+        );
+        let top = Sweep {
+            at: blogger_feed::FeedPosition::default(),
+            ..sweep
+        };
+        assert_eq!(top.cursor_text(), "updated - 0");
+        assert_eq!(
+            Sweep::from_saved("updated - 0", top.started_at, None),
+            Some(top)
+        );
+        assert_eq!(Sweep::from_saved("sideways - 0", Utc::now(), None), None);
     }
 
     #[test]
