@@ -181,7 +181,8 @@ pub fn month_chart(months: &[(String, u64)]) -> Markup {
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
     let plot_w = width - left - 10.0;
     let plot_h = height - bottom - top;
-    let slot = plot_w / bars.len().max(1) as f64;
+    // At most 48 px a bar: a few months do not stretch across the whole chart.
+    let slot = (plot_w / bars.len().max(1) as f64).min(48.0);
     let label_every = (bars.len() / 12).max(1);
     html! {
         svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img"
