@@ -15,7 +15,7 @@ use crate::{App, Failure};
 /// Matches are counted up to this many.
 pub const COUNT_CAP: usize = 10_000;
 /// Facets are counted over this many matches.
-pub const FACET_CAP: usize = 1_000;
+pub const FACET_CAP: usize = 500;
 /// An entity's company is counted over its latest this many articles.
 pub const CO_MENTION_SAMPLE: usize = 500;
 /// Entities listed as its company.
