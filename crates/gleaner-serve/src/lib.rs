@@ -88,6 +88,12 @@ pub enum ServeError {
         #[source]
         source: gleaner_store::StoreError,
     },
+    /// The database file does not exist (serving never creates one).
+    #[error(
+        "database {} does not exist yet: `gleaner scrape URL` or `gleaner run` creates it",
+        .0.display()
+    )]
+    Missing(PathBuf),
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
@@ -240,14 +246,7 @@ impl Failure {
 /// SIGTERM. A bind address that is not loopback is served, with a warning.
 pub fn run(db: &std::path::Path, bind: SocketAddr) -> Result<(), ServeError> {
     if !db.exists() {
-        return Err(ServeError::Database {
-            path: db.to_path_buf(),
-            source: gleaner_store::StoreError::Sqlite {
-                context: "it does not exist yet: `gleaner scrape URL` or `gleaner run` creates it"
-                    .into(),
-                source: rusqlite::Error::InvalidPath(db.to_path_buf()),
-            },
-        });
+        return Err(ServeError::Missing(db.to_path_buf()));
     }
     let options = ServeOptions::new(db.to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread()
