@@ -50,6 +50,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use gleaner_model::{EntityKind, SourceKind};
 
+mod browse;
 mod convert;
 mod identity;
 mod query;
@@ -59,6 +60,9 @@ mod state;
 mod test_support;
 mod write;
 
+pub use browse::{
+    CoMentions, EntityDetail, FailingPage, SearchFacets, SourceHealth, is_interrupted,
+};
 pub use schema::SCHEMA_VERSION;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

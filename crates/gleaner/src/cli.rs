@@ -92,6 +92,16 @@ pub enum Command {
     Tag(TagArgs),
     /// Stream matching articles as ndjson or csv
     Export(ExportArgs),
+    /// Read-only web pages and a JSON API over the database
+    Serve(ServeArgs),
+}
+
+/// `gleaner serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback unless told otherwise; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
 }
 
 /// `gleaner scrape`.

@@ -134,6 +134,9 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
         Command::Stats => read::stats(&db),
         Command::Sources => read::sources(&loaded, &db),
         Command::Export(args) => read::export(&db, &args),
+        Command::Serve(args) => gleaner_serve::run(&db, args.bind)
+            .map(|()| Exit::Ok)
+            .map_err(ExitError::usage),
         Command::Extract(_) | Command::Tag(_) => unreachable!("handled above"),
     }
 }

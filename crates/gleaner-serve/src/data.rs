@@ -1,0 +1,157 @@
+//! What each page and endpoint reads, in one database call each: the HTML pages and the API
+//! show the same data.
+
+use std::sync::Arc;
+
+use gleaner_model::{Article, EntityKind};
+use gleaner_store::{
+    ArticleKey, CoMentions, EntityCount, EntityDetail, EntityQuery, SearchFacets, SearchHit,
+    SearchQuery, SourceHealth, SourceRecord, Stats,
+};
+
+use crate::params::{EntityListParams, Paging, SearchParams};
+use crate::{App, Failure};
+
+/// Matches are counted up to this many.
+pub const COUNT_CAP: usize = 10_000;
+/// Facets are counted over this many matches.
+pub const FACET_CAP: usize = 500;
+/// An entity's company is counted over its latest this many articles.
+pub const CO_MENTION_SAMPLE: usize = 500;
+/// Entities listed as its company.
+pub const CO_MENTION_TOP: usize = 20;
+/// Failing pages listed per source.
+pub const FAILING_LISTED: usize = 20;
+
+/// One page of search results.
+pub struct SearchPage {
+    /// The hits of the page.
+    pub hits: Vec<SearchHit>,
+    /// Counts over all matches.
+    pub facets: SearchFacets,
+}
+
+/// Run a search and count its facets.
+pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<SearchPage, Failure> {
+    let query = params.to_query();
+    Ok(app
+        .pool
+        .run(move |store| {
+            let hits = store.search(&query)?;
+            let facets = store.search_facets(&query, COUNT_CAP, FACET_CAP)?;
+            Ok(SearchPage { hits, facets })
+        })
+        .await?)
+}
+
+/// Article `id`, parsed from the path.
+pub async fn article(app: &Arc<App>, id: &str) -> Result<Article, Failure> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Failure::BadRequest(format!("an article id is a number, not {id:?}")))?;
+    app.pool
+        .run(move |store| store.article(ArticleKey::Id(id)))
+        .await?
+        .ok_or_else(|| Failure::NotFound(format!("there is no article {id}")))
+}
+
+/// One page of the most-mentioned entities, and whether there are more.
+pub async fn entities(
+    app: &Arc<App>,
+    params: &EntityListParams,
+) -> Result<(Vec<EntityCount>, bool), Failure> {
+    let paging = params.paging;
+    let query = EntityQuery {
+        kind: params.kind,
+        top: paging.offset() + paging.per_page + 1,
+        since: params.since.as_ref().map(|s| s.1),
+        with: None,
+    };
+    let mut all = app
+        .pool
+        .run(move |store| store.top_entities(&query))
+        .await?;
+    let more = all.len() > paging.offset() + paging.per_page;
+    let page: Vec<EntityCount> = all
+        .drain(..)
+        .skip(paging.offset())
+        .take(paging.per_page)
+        .collect();
+    Ok((page, more))
+}
+
+/// An entity's page.
+pub struct EntityPage {
+    /// Counts and aliases.
+    pub detail: EntityDetail,
+    /// Articles per month.
+    pub months: Vec<(String, u64)>,
+    /// The company it keeps.
+    pub company: CoMentions,
+    /// A page of its articles, newest first.
+    pub hits: Vec<SearchHit>,
+}
+
+/// Entity `kind`/`name` from the path.
+pub async fn entity(
+    app: &Arc<App>,
+    kind: &str,
+    name: String,
+    paging: Paging,
+) -> Result<EntityPage, Failure> {
+    let kind: EntityKind = kind
+        .parse()
+        .map_err(|_| Failure::NotFound(format!("there is no entity kind {kind:?}")))?;
+    let missing = format!("there is no {kind} called {name:?}");
+    app.pool
+        .run(move |store| {
+            let Some(detail) = store.entity_detail(kind, &name)? else {
+                return Ok(None);
+            };
+            let months = store.entity_months(detail.id)?;
+            let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
+            let hits = store.search(&SearchQuery {
+                entities: vec![name],
+                kind: Some(kind),
+                limit: paging.per_page,
+                offset: paging.offset(),
+                ..SearchQuery::default()
+            })?;
+            Ok(Some(EntityPage {
+                detail,
+                months,
+                company,
+                hits,
+            }))
+        })
+        .await?
+        .ok_or(Failure::NotFound(missing))
+}
+
+/// The sources page.
+pub struct SourcesPage {
+    /// Database-wide counts and recent runs.
+    pub stats: Stats,
+    /// The sources with their health.
+    pub sources: Vec<(SourceRecord, SourceHealth)>,
+}
+
+/// Counts, sources and their health, runs.
+pub async fn sources(app: &Arc<App>) -> Result<SourcesPage, Failure> {
+    Ok(app
+        .pool
+        .run(|store| {
+            let stats = store.stats()?;
+            let records = store.sources()?;
+            let health = store.source_health(FAILING_LISTED)?;
+            let sources = records
+                .into_iter()
+                .filter_map(|r| {
+                    let h = health.iter().find(|h| h.id == r.id)?.clone();
+                    Some((r, h))
+                })
+                .collect();
+            Ok(SourcesPage { stats, sources })
+        })
+        .await?)
+}

@@ -1,0 +1,398 @@
+//! End to end: `gleaner serve` over a database the binary built from Blogger pages served on
+//! 127.0.0.1 — every endpoint of the JSON API, every filter, paging, bad input, the OpenAPI
+//! document, the HTML pages' status and headers, and reading beside a writer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod serve_support;
+
+use std::path::Path;
+
+use common::{assert_exit, gleaner, stderr, stdout};
+use serde_json::Value;
+use serve_support::{
+    CLASSIC_PATH, CONTEMPO_PATH, Served, add_hostile_article, db_path, enc, fixture_pages, scrape,
+};
+
+/// A database with the two fixture posts; the second one's source recorded, with a failing
+/// page on its origin and a run, as `gleaner run` would leave them.
+fn news(dir: &Path) -> common::TestServer {
+    let pages = fixture_pages();
+    scrape(dir, &pages.url(CLASSIC_PATH));
+    scrape(dir, &pages.url(CONTEMPO_PATH));
+    let conn = rusqlite::Connection::open(db_path(dir)).unwrap();
+    let origin = pages.url("/");
+    conn.execute_batch(&format!(
+        "INSERT INTO sources (id, kind, url, name, last_run_at, created_at)
+              VALUES (7, 'blogger', '{origin}', 'Kenya Blog', '2022-06-01T00:00:00Z', '2022-06-01T00:00:00Z');
+         UPDATE articles SET source_id = 7 WHERE id = 2;
+         INSERT INTO fetch_state (url, last_status, failures, last_error)
+              VALUES ('{origin}2022/06/gone.html', 503, 3, 'HTTP 503');
+         INSERT INTO runs (started_at, finished_at, status, fetched, stored, failed)
+              VALUES ('2022-06-01T00:00:00Z', '2022-06-01T00:01:00Z', 'partial', 3, 2, 1);"
+    ))
+    .unwrap();
+    pages
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn search_endpoint_takes_every_filter_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = news(dir.path());
+    let s = Served::start(dir.path(), "news.db");
+
+    let all = s.get("/api/search").json();
+    assert_eq!(all["total"], 2);
+    assert_eq!(all["total_capped"], false);
+    assert_eq!(ids(&all), [2, 1], "newest first without terms");
+    assert!(all["results"][0]["snippet"].is_null());
+
+    let nuclear = s.get("/api/search?q=nuclear").json();
+    assert_eq!(ids(&nuclear), [1]);
+    let snippet = nuclear["results"][0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("[nuclear]"), "{snippet}");
+    assert_eq!(nuclear["filters"]["q"], "nuclear");
+    let labels: Vec<&str> = nuclear["facets"]["label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["Iran", "Middle East", "Russia"]);
+    assert!(
+        nuclear["facets"]["kind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["value"] == "person" && f["articles"] == 1)
+    );
+
+    // The same hits and snippets as `gleaner query --format json`.
+    let cli = gleaner(
+        dir.path(),
+        &["--db", "news.db", "query", "--format", "json", "nuclear"],
+    );
+    assert_exit(&cli, 0);
+    let cli: Value = serde_json::from_str(&stdout(&cli)).unwrap();
+    assert_eq!(cli, nuclear["results"]);
+
+    for (query, expected) in [
+        ("entity=putin", vec![1]),
+        ("entity=Putin&kind=person", vec![1]),
+        ("entity=Putin&kind=location", vec![]),
+        ("entity=Putin&entity=Njoroge", vec![]),
+        ("entity=Kenya&entity=Njoroge", vec![2]),
+        ("kind=money", vec![2]),
+        ("label=middle+east", vec![1]),
+        ("author=khalid+bhatti", vec![1]),
+        ("since=2022-02-01", vec![2]),
+        ("until=2022-02-01", vec![1]),
+        ("since=2022-01-01T00:00:00Z&until=2022-12-31", vec![2, 1]),
+        ("q=rate&label=Kenya", vec![2]),
+        ("q=%22key+rate%22", vec![2]),
+        ("q=russia+OR+kenya", vec![1, 2]),
+    ] {
+        let v = s.get(&format!("/api/search?{query}")).json();
+        let mut got = ids(&v);
+        let mut want = expected.clone();
+        if query.starts_with("q=russia") {
+            got.sort_unstable();
+            want.sort_unstable();
+        }
+        assert_eq!(got, want, "{query}");
+        assert_eq!(
+            v["total"].as_u64().unwrap(),
+            expected.len() as u64,
+            "{query}"
+        );
+    }
+    let source = pages.url("/");
+    let by_source = s
+        .get(&format!("/api/search?source={}", enc(&source)))
+        .json();
+    assert_eq!(ids(&by_source), [2]);
+    assert_eq!(by_source["facets"]["source"][0]["value"], source.as_str());
+    assert_eq!(ids(&s.get("/api/search?source=Kenya+Blog").json()), [2]);
+
+    // Paging: one per page.
+    let p1 = s.get("/api/search?per_page=1").json();
+    let p2 = s.get("/api/search?per_page=1&page=2").json();
+    let p3 = s.get("/api/search?per_page=1&page=3").json();
+    assert_eq!((ids(&p1), ids(&p2), ids(&p3)), (vec![2], vec![1], vec![]));
+    assert_eq!(
+        (p2["page"].as_u64(), p2["per_page"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(p3["total"], 2);
+
+    // Blank form fields are no filter.
+    let blank = s.get("/api/search?q=&entity=&kind=&since=&page=").json();
+    assert_eq!(ids(&blank), [2, 1]);
+}
+
+#[test]
+fn bad_input_is_a_400_with_a_message_and_unknown_ids_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let _pages = news(dir.path());
+    let s = Served::start(dir.path(), "news.db");
+    for (path, status, says) in [
+        ("/api/search?kind=wizard", 400, "unknown kind"),
+        ("/api/search?since=someday", 400, "cannot read since"),
+        ("/api/search?until=2022-13-45", 400, "cannot read until"),
+        ("/api/search?page=0", 400, "page must be"),
+        ("/api/search?page=x", 400, "page must be"),
+        ("/api/search?per_page=101", 400, "per_page must be"),
+        (
+            "/api/search?colour=red",
+            400,
+            "unknown parameter \\\"colour\\\"",
+        ),
+        ("/api/search?q=%22unclosed", 400, "cannot read the search"),
+        ("/api/search?q=AND", 400, "cannot read the search"),
+        ("/api/articles/abc", 400, "an article id is a number"),
+        ("/api/articles/1?x=1", 400, "unknown parameter"),
+        ("/api/articles/999", 404, "there is no article 999"),
+        ("/api/entities?kind=wizard", 400, "unknown kind"),
+        ("/api/entities?top=3", 400, "unknown parameter"),
+        (
+            "/api/entities/person/Nobody",
+            404,
+            "there is no person called",
+        ),
+        ("/api/entities/wizard/Putin", 404, "there is no entity kind"),
+        (
+            "/api/entities/person/Vladimir%20Putin?page=0",
+            400,
+            "page must be",
+        ),
+        ("/api/sources?x=1", 400, "unknown parameter"),
+        ("/api/nothing-here", 404, "no such endpoint"),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        let v = r.json();
+        let message = v["error"].as_str().unwrap();
+        assert!(
+            serde_json::to_string(message).unwrap().contains(says),
+            "{path}: {message}"
+        );
+    }
+    // The HTML pages answer the same with a page.
+    for (path, status) in [
+        ("/?kind=wizard", 400),
+        ("/articles/999", 404),
+        ("/articles/abc", 400),
+        ("/entities/person/Nobody", 404),
+        ("/no/such/page", 404),
+        ("/entities?since=never", 400),
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, status, "{path}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        assert!(r.body.contains("Back to the search"), "{path}");
+    }
+}
+
+#[test]
+fn article_entity_entities_sources_and_openapi_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = news(dir.path());
+    let s = Served::start(dir.path(), "news.db");
+
+    // The article is DESIGN.md's JSON, the same as `gleaner show --format json`.
+    let article = s.get("/api/articles/1").json();
+    let cli = gleaner(
+        dir.path(),
+        &["--db", "news.db", "show", "--format", "json", "1"],
+    );
+    assert_exit(&cli, 0);
+    assert_eq!(
+        article,
+        serde_json::from_str::<Value>(&stdout(&cli)).unwrap()
+    );
+    for field in gleaner_model::Article::FIELDS {
+        assert!(article.get(field).is_some(), "field {field}");
+    }
+
+    let putin = s.get("/api/entities/person/Vladimir%20Putin").json();
+    assert_eq!(putin["kind"], "person");
+    assert_eq!(putin["name"], "Vladimir Putin");
+    assert_eq!(putin["articles"], 1);
+    assert!(
+        putin["aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Putin"))
+    );
+    assert_eq!(
+        putin["months"],
+        serde_json::json!([{ "month": "2022-01", "articles": 1 }])
+    );
+    let company: Vec<&str> = putin["co_mentioned"]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(company.contains(&"Ibrahim Raisi"), "{company:?}");
+    assert!(!company.contains(&"Vladimir Putin"));
+    assert_eq!(putin["article_page"]["results"][0]["id"], 1);
+    let none = s.get("/api/entities/person/Vladimir%20Putin?page=2").json();
+    assert_eq!(none["article_page"]["results"], serde_json::json!([]));
+
+    // The list: the same as `gleaner entities --format json`, paged.
+    let top = s.get("/api/entities?per_page=5").json();
+    let cli = gleaner(
+        dir.path(),
+        &[
+            "--db", "news.db", "entities", "--format", "json", "--top", "10",
+        ],
+    );
+    let cli: Value = serde_json::from_str(&stdout(&cli)).unwrap();
+    assert_eq!(
+        top["results"].as_array().unwrap()[..],
+        cli.as_array().unwrap()[..5]
+    );
+    assert_eq!(top["more"], true);
+    let second = s.get("/api/entities?per_page=5&page=2").json();
+    assert_eq!(
+        second["results"].as_array().unwrap()[..],
+        cli.as_array().unwrap()[5..10]
+    );
+    let money = s.get("/api/entities?kind=money").json();
+    assert!(
+        money["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "money")
+    );
+    let since = s.get("/api/entities?since=2022-02-01").json();
+    let names: Vec<&str> = since["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Kenya") && !names.contains(&"Iran"),
+        "{names:?}"
+    );
+
+    let src = s.get("/api/sources").json();
+    assert_eq!(src["articles"], 2);
+    let source = &src["sources"][0];
+    assert_eq!(source["url"], pages.url("/").as_str());
+    assert_eq!(source["name"], "Kenya Blog");
+    assert_eq!(source["articles"], 1);
+    assert_eq!(source["failing"], 1);
+    assert_eq!(source["failing_pages"][0]["last_status"], 503);
+    assert_eq!(source["newest_published"], "2022-05-30T15:05:00Z");
+    assert_eq!(source["last_run_at"], "2022-06-01T00:00:00Z");
+    assert_eq!(src["runs"][0]["status"], "partial");
+    assert_eq!(src["runs"][0]["failed"], 1);
+
+    let doc = s.get("/api/openapi.json").json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/search",
+        "/api/articles/{id}",
+        "/api/entities",
+        "/api/entities/{kind}/{name}",
+        "/api/sources",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+}
+
+#[test]
+fn pages_carry_the_security_headers_and_read_beside_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = fixture_pages();
+    scrape(dir.path(), &pages.url(CLASSIC_PATH));
+    let s = Served::start(dir.path(), "news.db");
+    for path in [
+        "/",
+        "/?q=nuclear",
+        "/articles/1",
+        "/entities",
+        "/entities/person/Vladimir%20Putin",
+        "/sources",
+        "/api/search",
+        "/static/style.css",
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let page = s.get("/?q=nuclear").body;
+    assert!(page.contains("<mark>nuclear</mark>"));
+    assert!(!page.contains("<script"), "pages carry no script");
+
+    // A writer (the binary) adds an article while the server holds its connections open:
+    // it is not blocked, and the server sees the new article.
+    scrape(dir.path(), &pages.url(CONTEMPO_PATH));
+    assert_eq!(s.get("/api/search").json()["total"], 2);
+    let id = add_hostile_article(&db_path(dir.path()));
+    assert_eq!(s.get(&format!("/api/articles/{id}")).status, 200);
+}
+
+#[test]
+fn serve_refuses_a_missing_database_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gleaner(
+        dir.path(),
+        &["--db", "absent.db", "serve", "--bind", "127.0.0.1:0"],
+    );
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("does not exist yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("absent.db").exists());
+}
+
+#[test]
+fn the_server_never_writes_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = fixture_pages();
+    scrape(dir.path(), &pages.url(CLASSIC_PATH));
+    let db = db_path(dir.path());
+    // Checkpoint, so that the main file holds everything and the WAL is empty.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    {
+        let s = Served::start(dir.path(), "news.db");
+        for path in [
+            "/",
+            "/?q=iran",
+            "/articles/1",
+            "/entities",
+            "/sources",
+            "/api/search",
+        ] {
+            assert_eq!(s.get(path).status, 200);
+        }
+    }
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database file is unchanged"
+    );
+}
