@@ -328,6 +328,24 @@ impl Tagger {
                 .decode_with_margins(&model::sequence_features_with_rules(
                     toks, &self.gaz, &rules, doc,
                 ));
+        // The rules' whole-token names, sorted by first token (they never overlap), and which
+        // tokens a cued or listed one covers (prefix counts): looked up per model name without
+        // a scan of all the rules (a sentence can be very long).
+        let mut whole: Vec<&NameSpan> = rules.iter().filter(|r| r.whole_tokens).collect();
+        whole.sort_by_key(|r| r.first);
+        let mut cued = vec![false; toks.len()];
+        for r in whole.iter().filter(|r| r.confidence >= Confidence::Rule) {
+            for slot in cued.iter_mut().take(r.last).skip(r.first) {
+                *slot = true;
+            }
+        }
+        // `cued_before[j]`: how many of the first `j` tokens a cued or listed rule name covers.
+        let mut cued_before = Vec::with_capacity(toks.len() + 1);
+        cued_before.push(0u32);
+        for &c in &cued {
+            let last = cued_before.last().copied().unwrap_or(0);
+            cued_before.push(last + u32::from(c));
+        }
         let mut spans: Vec<NameSpan> = Vec::new();
         let mut k = 0;
         while k < labels.len() {
@@ -385,13 +403,17 @@ impl Tagger {
                         .is_some_and(|p| p.text.starts_with(|c: char| c.is_ascii_digit()));
                     is_address_or_file(t.text) || (amount && is_currency_word(t.text))
                 });
-            if first >= k || abbreviation || lowercase_guess || not_a_name {
+            // A "name" longer than any name is a run of capitals (a list, a shouted line, odd
+            // input), not a name; the cap keeps resolution linear too.
+            let too_long = k > first + MAX_NAME_TOKENS;
+            if first >= k || abbreviation || lowercase_guess || not_a_name || too_long {
                 k = next;
                 continue;
             }
-            let exact = rules
-                .iter()
-                .find(|r| r.whole_tokens && r.first == first && r.last == k);
+            let exact = whole
+                .get(whole.partition_point(|r| r.first < first))
+                .copied()
+                .filter(|r| r.first == first && r.last == k);
             let words: Vec<&str> = toks
                 .get(first..k)
                 .unwrap_or(&[])
@@ -432,9 +454,8 @@ impl Tagger {
                 Confidence::Rule
             };
             // A lone word that no list or cue backs is a guess too.
-            let cued = rules.iter().any(|r| {
-                r.whole_tokens && r.first < k && first < r.last && r.confidence >= Confidence::Rule
-            });
+            let cued = cued_before.get(k).copied().unwrap_or(0)
+                > cued_before.get(first).copied().unwrap_or(0);
             let floor = if policy.lone_words_need_backing && k == first + 1 && !cued {
                 Confidence::Guess
             } else {
@@ -459,8 +480,6 @@ impl Tagger {
         }
         // Surer rule names replace the model's names they overlap; names inside hyphenated
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.
-        let overlap =
-            |x: &NameSpan, y: &NameSpan| x.byte_start < y.byte_end && y.byte_start < x.byte_end;
         let headline = names::is_headline(toks, &self.gaz);
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
@@ -475,10 +494,13 @@ impl Tagger {
                     && r.kind == NameKind::Other
                     && r.confidence >= Confidence::Rule)
         };
+        // The model's names and the rules' names each never overlap among themselves: sorted
+        // by position, the names of one set that overlap a name are found by binary search.
+        spans.sort_by_key(|s| (s.byte_start, s.byte_end));
         // A cued or listed place the model split into places ("Gulf" and "Aden" of "Gulf of
         // Aden") is one place.
         let split_place = |r: &NameSpan| {
-            let inside: Vec<&NameSpan> = spans.iter().filter(|s| overlap(r, s)).collect();
+            let inside = spans.get(overlapping(&spans, r)).unwrap_or(&[]);
             r.whole_tokens
                 && r.kind == NameKind::Location
                 && r.confidence >= Confidence::Rule
@@ -487,16 +509,23 @@ impl Tagger {
                     .iter()
                     .all(|s| s.kind == NameKind::Location && r.first <= s.first && s.last <= r.last)
         };
-        let joined: Vec<NameSpan> = rules.iter().filter(|r| split_place(r)).cloned().collect();
-        spans.retain(|s| !joined.iter().any(|r| overlap(r, s)));
+        let mut joined: Vec<NameSpan> = rules.iter().filter(|r| split_place(r)).cloned().collect();
+        joined.sort_by_key(|s| (s.byte_start, s.byte_end));
+        spans.retain(|s| overlapping(&joined, s).is_empty());
         spans.extend(joined);
-        spans.retain(|s| !rules.iter().any(|r| wins(r) && overlap(r, s)));
+        spans.sort_by_key(|s| (s.byte_start, s.byte_end));
+        let mut winners: Vec<&NameSpan> = rules.iter().filter(|r| wins(r)).collect();
+        winners.sort_by_key(|s| (s.byte_start, s.byte_end));
+        spans.retain(|s| overlapping(&winners, s).is_empty());
+        // (The rules added here never overlap each other, so only the names kept so far count.)
+        let mut added = Vec::new();
         for r in rules {
-            let free = !spans.iter().any(|s| overlap(s, &r));
+            let free = overlapping(&spans, &r).is_empty();
             if free && (wins(&r) || (policy.fill_listed && r.confidence == Confidence::Listed)) {
-                spans.push(r);
+                added.push(r);
             }
         }
+        spans.extend(added);
         spans.sort_by_key(|s| (s.byte_start, s.byte_end));
         spans
     }
@@ -583,7 +612,9 @@ impl Tagger {
             .iter()
             .filter(|m| m.span.kind == NameKind::Person && m.words.len() >= 2)
         {
-            for k in 1..f.words.len() {
+            // (Never more than MAX_NAME_TOKENS words: hashing every suffix of a long run would
+            // be quadratic.)
+            for k in f.words.len().saturating_sub(MAX_NAME_TOKENS).max(1)..f.words.len() {
                 if let Some(suffix) = f.words.get(k..) {
                     let slot = by_suffix.entry(suffix).or_insert(f);
                     if longer(f, slot) {
@@ -1127,6 +1158,23 @@ fn kind_slot(kind: NameKind) -> usize {
         NameKind::Group => 3,
         NameKind::Other => 4,
     }
+}
+
+/// The longest name, in tokens: a longer run the model labels a name is not one, and no
+/// resolution step ever looks at more words of a name.
+const MAX_NAME_TOKENS: usize = 16;
+
+/// The names of `sorted` (by byte offset, never overlapping each other) that overlap `x`, as
+/// an index range.
+fn overlapping<S: std::borrow::Borrow<NameSpan>>(
+    sorted: &[S],
+    x: &NameSpan,
+) -> std::ops::Range<usize> {
+    let lo = sorted.partition_point(|s| s.borrow().byte_end <= x.byte_start);
+    let len = sorted.get(lo..).map_or(0, |rest| {
+        rest.partition_point(|s| s.borrow().byte_start < x.byte_end)
+    });
+    lo..lo + len
 }
 
 /// A single word guessed from its capitals alone ("Surrey" a person, "HDL" an organisation).

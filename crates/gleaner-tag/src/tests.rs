@@ -631,6 +631,61 @@ fn odd_inputs_never_panic_and_offsets_stay_in_the_body() {
     assert_eq!(entities.iter().filter(|e| e.text == "Putin").count(), 5_000);
 }
 
+/// Hostile shapes of about 100 KB each (issue 16): every stage is linear in them, and a run of
+/// capitals is no name. (Before, 200 KB of "Aaaa " took 23 s in release and came out as one
+/// 40,000-word person; 100 KB of "A." took 22 s to tokenise; a text of N dates took N² steps
+/// to keep them apart.)
+#[test]
+fn hostile_shapes_stay_linear_and_give_sane_names() {
+    let tagger = Tagger::new();
+    let reference = date(2022, 1, 20);
+    let words_of = |e: &Entity| e.text.split_whitespace().count();
+    // A run of capitals with no end: no name longer than a name can be.
+    let capitals = "Aaaa ".repeat(20_000);
+    let entities = tagger.tag(&capitals, reference);
+    assert_offsets(&capitals, &entities);
+    assert!(
+        entities.iter().all(|e| words_of(e) <= MAX_NAME_TOKENS),
+        "a name of {} words",
+        entities.iter().map(words_of).max().unwrap_or(0)
+    );
+    // The same through the CoNLL path: one endless sentence.
+    let words: Vec<&str> = capitals.split_whitespace().collect();
+    let tags = tagger.tag_document(&[words.as_slice()]);
+    assert_eq!(tags.first().map(Vec::len), Some(words.len()));
+    let longest_name = tags
+        .iter()
+        .flatten()
+        .fold((0usize, 0usize), |(run, most), t| {
+            let run = if t.starts_with("I-") {
+                run + 1
+            } else {
+                usize::from(t.starts_with("B-"))
+            };
+            (run, most.max(run))
+        })
+        .1;
+    assert!(longest_name <= MAX_NAME_TOKENS, "{longest_name}");
+    // Capitals between commas: one long sentence with a name every word.
+    let listed = "Aaaa, ".repeat(16_000);
+    let entities = tagger.tag(&listed, reference);
+    assert_offsets(&listed, &entities);
+    // Initials with no end tokenise in one pass.
+    let initials = "A.".repeat(50_000);
+    let toks = tokenize(&initials);
+    assert_eq!(toks.first().map(|t| t.text.len()), Some(initials.len()));
+    assert_offsets(&initials, &tagger.tag(&initials, reference));
+    // Twelve thousand dates, each kept once.
+    let years = "in 2014 ".repeat(12_000);
+    let entities = tagger.tag(&years, reference);
+    assert_eq!(entities.len(), 12_000);
+    assert!(
+        entities
+            .iter()
+            .all(|e| e.kind == EntityKind::Date && e.name == "2014")
+    );
+}
+
 #[test]
 fn tagger_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}

@@ -128,6 +128,9 @@ fn space_before_token(text: &str, token: &Token<'_>) -> bool {
 fn word_end(chars: &[(usize, char)], start: usize) -> usize {
     let c = |i: usize| chars.get(i).map(|&(_, c)| c);
     let mut i = start;
+    // Inside a run of initials ("U.S.A."): the word so far is known to be initials, so it is not
+    // read again at every period (that would be quadratic in the run's length).
+    let mut in_initials = false;
     loop {
         match c(i) {
             Some(ch) if is_word_char(ch) => i += 1,
@@ -146,17 +149,22 @@ fn word_end(chars: &[(usize, char)], start: usize) -> usize {
                 i += 1
             }
             Some('.') => {
-                let word: String = chars
-                    .get(start..i)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|&(_, ch)| ch)
-                    .collect();
-                let initials = is_initials(&word);
-                if initials || ABBREVIATIONS.contains(&word.as_str()) {
+                let (initials, abbreviation) = if in_initials {
+                    (true, false)
+                } else {
+                    let word: String = chars
+                        .get(start..i)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|&(_, ch)| ch)
+                        .collect();
+                    (is_initials(&word), ABBREVIATIONS.contains(&word.as_str()))
+                };
+                if initials || abbreviation {
                     i += 1;
                     // "U.S." / "U.S.A.": a letter and a period again.
                     if initials && c(i).is_some_and(char::is_uppercase) && c(i + 1) == Some('.') {
+                        in_initials = true;
                         continue;
                     }
                 }
