@@ -58,6 +58,10 @@
 //! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
 //! neither is a possessive ("Raisi’s" gives "Raisi").
 //!
+//! Bounded on any input: [`Tagger::tag`] reads at most [`MAX_TAGGED_BYTES`] of a body, the
+//! model reads at most [`MAX_SENTENCE_TOKENS`] tokens as one sentence, no name is longer than
+//! 16 tokens, and every stage is linear in its input.
+//!
 //! Not for: cleaning text (`gleaner-clean` does that first: the offsets index into the cleaned
 //! body, exactly as given), relation extraction, or anything with I/O. Tagging is pure and
 //! deterministic, needs nothing at run time outside the binary, and never panics.
@@ -188,12 +192,24 @@ impl Default for Tagger {
     }
 }
 
-/// Split tokens into sentences at their `sentence_start` marks.
+/// The most tokens the name model reads as one sentence: a longer "sentence" (a list or a
+/// table without a period, odd input) is read in pieces of this many tokens, so that the
+/// model's memory stays small. (CoNLL-2003's longest sentence has 124 tokens.)
+pub const MAX_SENTENCE_TOKENS: usize = 256;
+
+/// The most text [`Tagger::tag`] reads, in bytes (1 MiB: about 170,000 words, far more than
+/// any article). Text beyond it (cut at the last white space before it) is not tagged, neither
+/// names nor numbers, so that memory stays bounded whatever the input; see
+/// [`Tagger::tagged_len`].
+pub const MAX_TAGGED_BYTES: usize = 1 << 20;
+
+/// Split tokens into sentences at their `sentence_start` marks, and a sentence longer than
+/// [`MAX_SENTENCE_TOKENS`] into pieces.
 fn sentences<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     let mut out = Vec::new();
     let mut begin = 0;
     for (k, t) in tokens.iter().enumerate() {
-        if t.sentence_start && k > begin {
+        if (t.sentence_start || k >= begin + MAX_SENTENCE_TOKENS) && k > begin {
             out.extend(tokens.get(begin..k));
             begin = k;
         }
@@ -535,9 +551,30 @@ impl Tagger {
         self.gaz.demonym_country(group)
     }
 
+    /// How many bytes at the start of `body` [`Tagger::tag`] reads: all of it up to
+    /// [`MAX_TAGGED_BYTES`]; of a longer body, the text before the last white space at or
+    /// before that mark (or before the mark itself, on a char boundary, when the last 1 KiB
+    /// holds no white space).
+    pub fn tagged_len(body: &str) -> usize {
+        if body.len() <= MAX_TAGGED_BYTES {
+            return body.len();
+        }
+        let mut cut = MAX_TAGGED_BYTES;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let head = body.get(..cut).unwrap_or("");
+        let window = head.len().saturating_sub(1024);
+        head.get(window..)
+            .and_then(|tail| tail.rfind(char::is_whitespace))
+            .map_or(cut, |at| window + at)
+    }
+
     /// Tag a cleaned body. `reference` (the publication date) resolves relative dates.
-    /// Offsets are in chars into `body`. Never panics.
+    /// Offsets are in chars into `body`. Never panics. Only the first [`MAX_TAGGED_BYTES`] are
+    /// read ([`Tagger::tagged_len`]), so that time and memory stay bounded.
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
+        let body = body.get(..Self::tagged_len(body)).unwrap_or(body);
         let tokens = tokenize(body);
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
@@ -570,7 +607,7 @@ impl Tagger {
             let next = numeric.partition_point(|n| n.byte_end <= *b0);
             numeric.get(next).is_none_or(|n| n.byte_start >= *b1)
         });
-        let offsets = CharOffsets::new(body);
+        let mut offsets = CharOffsets::new(body);
         let mut out: Vec<Entity> = entities.into_iter().map(|(_, _, e)| e).collect();
         for n in numeric {
             let Some(text) = body.get(n.byte_start..n.byte_end) else {
@@ -1203,28 +1240,38 @@ fn canonical_text(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Byte offset → char offset, for one text.
-struct CharOffsets {
-    starts: Vec<usize>,
-    len: usize,
+/// Byte offset → char offset, for one text, for offsets asked in increasing order (it walks
+/// the text once, holding nothing per char).
+struct CharOffsets<'a> {
+    text: &'a str,
+    byte: usize,
+    char: usize,
 }
 
-impl CharOffsets {
-    fn new(text: &str) -> Self {
+impl<'a> CharOffsets<'a> {
+    fn new(text: &'a str) -> Self {
         CharOffsets {
-            starts: text.char_indices().map(|(b, _)| b).collect(),
-            len: text.len(),
+            text,
+            byte: 0,
+            char: 0,
         }
     }
 
-    /// The char index of a byte offset (the next char boundary if inside a char).
-    fn char_at(&self, byte: usize) -> usize {
-        if byte >= self.len {
-            return self.starts.len();
+    /// The char index of a byte offset (the next char boundary if inside a char); an offset
+    /// before the last one asked counts from the start again.
+    fn char_at(&mut self, byte: usize) -> usize {
+        if byte < self.byte {
+            self.byte = 0;
+            self.char = 0;
         }
-        match self.starts.binary_search(&byte) {
-            Ok(i) | Err(i) => i,
+        let mut target = byte.min(self.text.len());
+        while !self.text.is_char_boundary(target) {
+            target += 1;
         }
+        let skipped = self.text.get(self.byte..target).unwrap_or("");
+        self.char += skipped.chars().count();
+        self.byte = target;
+        self.char
     }
 }
 

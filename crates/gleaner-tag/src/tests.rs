@@ -686,6 +686,46 @@ fn hostile_shapes_stay_linear_and_give_sane_names() {
     );
 }
 
+/// Only the first MAX_TAGGED_BYTES of a body are tagged (issue 16: 10 MiB of text took 1 GB),
+/// cut at white space where there is some, and offsets before the cut stay exact.
+#[test]
+fn text_beyond_the_cap_is_not_tagged() {
+    let tagger = Tagger::new();
+    let head = "Vladimir Putin spoke in Moscow on January 19, 2022. ";
+    let tail = " Raisi flew to Tehran on January 20, 2022.";
+    // Long words (cheap to tag) up to past the cap: the cut falls on the space before it.
+    let filler = format!("{} ", "a".repeat(1023)).repeat(MAX_TAGGED_BYTES / 1024 + 2);
+    let body = format!("{head}{filler}{tail}");
+    let len = Tagger::tagged_len(&body);
+    assert!(
+        len <= MAX_TAGGED_BYTES && len > MAX_TAGGED_BYTES - 1024,
+        "{len}"
+    );
+    assert_eq!(body.get(len..len + 1), Some(" "));
+    let entities = tagger.tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    let names: BTreeSet<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains("Vladimir Putin") && names.contains("2022-01-19"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains("2022-01-20") && !names.contains("Tehran"),
+        "{names:?}"
+    );
+    let cut_chars = body.get(..len).map_or(0, |h| h.chars().count());
+    assert!(entities.iter().all(|e| e.end <= cut_chars));
+    // One giant word across the cap: cut at the mark, on a char boundary.
+    let body = format!("{head}{}{tail}", "é".repeat(MAX_TAGGED_BYTES / 2));
+    let len = Tagger::tagged_len(&body);
+    assert!(body.is_char_boundary(len) && len <= MAX_TAGGED_BYTES && len + 2 > MAX_TAGGED_BYTES);
+    let entities = tagger.tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    assert!(entities.iter().all(|e| e.name != "2022-01-20"));
+    // A body under the cap is read whole.
+    assert_eq!(Tagger::tagged_len(head), head.len());
+}
+
 #[test]
 fn tagger_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
