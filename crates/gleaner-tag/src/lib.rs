@@ -72,7 +72,7 @@ pub mod names;
 pub mod numeric;
 pub mod tokenize;
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};
@@ -339,11 +339,7 @@ impl Tagger {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let (labels, margins) =
-            self.model
-                .decode_with_margins(&model::sequence_features_with_rules(
-                    toks, &self.gaz, &rules, doc,
-                ));
+        let (labels, margins) = self.model.decode_sequence(toks, &self.gaz, &rules, doc);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -628,7 +624,7 @@ impl Tagger {
     /// Kinds harmonised and canonical names chosen across the article.
     fn resolve(&self, mentions: &[Mention<'_>]) -> Vec<(usize, usize, Entity)> {
         // The surest kind each name (folded words) got anywhere in the article.
-        let mut best_kind: HashMap<&[String], (Confidence, NameKind)> = HashMap::new();
+        let mut best_kind: HashMap<&[String], (Confidence, NameKind)> = HashMap::default();
         for m in mentions {
             let slot = best_kind
                 .entry(&m.words)
@@ -640,8 +636,8 @@ impl Tagger {
         // Full names of people (two words or more), indexed by each proper suffix of their words
         // ("raisi" → "Ibrahim Raisi") and by their first word; the longest name wins, then the
         // first seen.
-        let mut by_suffix: HashMap<&[String], &Mention<'_>> = HashMap::new();
-        let mut by_first: HashMap<&str, &Mention<'_>> = HashMap::new();
+        let mut by_suffix: HashMap<&[String], &Mention<'_>> = HashMap::default();
+        let mut by_first: HashMap<&str, &Mention<'_>> = HashMap::default();
         let longer = |new: &Mention<'_>, old: &Mention<'_>| {
             new.text.chars().count() > old.text.chars().count()
         };
@@ -668,7 +664,7 @@ impl Tagger {
         }
         // The kind most mentions of the same words got (a listed mention counts three times):
         // one name, one kind across the article ("Santorum" a person in every sentence).
-        let mut votes: HashMap<&[String], [u32; 5]> = HashMap::new();
+        let mut votes: HashMap<&[String], [u32; 5]> = HashMap::default();
         for m in mentions {
             let weight = if m.span.confidence == Confidence::Listed {
                 3
@@ -843,7 +839,7 @@ impl Tagger {
         }
         // A one-word name that is the surname of a person named in full elsewhere in the
         // document is that person ("Lenhart" after "Matthew Lenhart").
-        let surnames: std::collections::HashSet<String> = sentences
+        let surnames: HashSet<String> = sentences
             .iter()
             .zip(&spans)
             .flat_map(|(words, ss)| {
@@ -864,7 +860,7 @@ impl Tagger {
         }
         // A capitalised word found as a one-word name somewhere is that name everywhere in the
         // document where nothing else covers it.
-        let mut found: HashMap<&str, NameKind> = HashMap::new();
+        let mut found: HashMap<&str, NameKind> = HashMap::default();
         for (words, ss) in sentences.iter().zip(&spans) {
             for s in ss.iter().filter(|s| s.last == s.first + 1) {
                 if let Some(w) = words.get(s.first).filter(|w| starts_upper(w)) {
@@ -902,7 +898,7 @@ impl Tagger {
             }
             ss.sort_by_key(|s| s.first);
         }
-        let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::new();
+        let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::default();
         for (words, ss) in sentences.iter().zip(&spans) {
             for s in ss {
                 if let Some(v) = votes

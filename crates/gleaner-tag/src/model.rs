@@ -98,16 +98,6 @@ impl FeatureHash {
         }
         self
     }
-    fn chars(mut self, cs: &[char]) -> Self {
-        self.byte(0xff);
-        let mut buf = [0u8; 4];
-        for c in cs {
-            for &b in c.encode_utf8(&mut buf).as_bytes() {
-                self.byte(b);
-            }
-        }
-        self
-    }
     fn num(mut self, n: u8) -> Self {
         self.byte(0xfe);
         self.byte(n);
@@ -323,6 +313,22 @@ pub(crate) fn sequence_features_with_rules(
     rules: &[NameSpan],
     doc: &DocContext,
 ) -> Vec<Vec<u32>> {
+    let mut out = Vec::with_capacity(toks.len());
+    each_token_features(toks, gaz, rules, doc, |_, f| out.push(f.to_vec()));
+    out
+}
+
+/// The hashed features of every token of a sequence, handed to `sink` token by token (its
+/// index and its features, in one buffer reused for every token): what
+/// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
+/// without keeping them.
+fn each_token_features(
+    toks: &[Token<'_>],
+    gaz: &Gazetteers,
+    rules: &[NameSpan],
+    doc: &DocContext,
+    mut sink: impl FnMut(usize, &[u32]),
+) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
     let geo = geo_labels(&words, gaz);
@@ -331,34 +337,39 @@ pub(crate) fn sequence_features_with_rules(
     let infos: Vec<TokenInfo> = toks
         .iter()
         .enumerate()
-        .map(|(k, t)| TokenInfo {
-            lower: t.text.to_lowercase(),
-            shape: shape_of(t.text),
-            cap: cap_class(t.text),
-            gaz: gaz_labels.get(k).copied().unwrap_or(0),
-            rule: rules.get(k).copied().unwrap_or(0),
-            given: gaz.is_given_name(t.text),
-            title: match gaz.title_role(t.text) {
-                None => 0,
-                Some(TitleRole::Head) => 1,
-                Some(TitleRole::Modifier) => 2,
-            },
-            org_word: gaz.is_org_word(t.text),
-            misc_word: gaz.is_misc_word(t.text),
-            alias: gaz.person_alias(&[t.text]).is_some(),
-            sentence_start: t.sentence_start,
-            geo: geo.get(k).copied().unwrap_or(0),
-            common: false,
-        })
-        .map(|mut info| {
-            info.common = gaz.is_common_word(&info.lower);
-            info
+        .map(|(k, t)| {
+            // Lowercase once; folded (straight apostrophes) for the word lists.
+            let lower = t.text.to_lowercase();
+            let folded = if lower.contains('\u{2019}') {
+                std::borrow::Cow::Owned(lower.replace('\u{2019}', "'"))
+            } else {
+                std::borrow::Cow::Borrowed(lower.as_str())
+            };
+            TokenInfo {
+                shape: shape_of(t.text),
+                cap: cap_class(t.text),
+                gaz: gaz_labels.get(k).copied().unwrap_or(0),
+                rule: rules.get(k).copied().unwrap_or(0),
+                given: gaz.is_given_name_folded(&folded),
+                title: match gaz.title_role_folded(&folded) {
+                    None => 0,
+                    Some(TitleRole::Head) => 1,
+                    Some(TitleRole::Modifier) => 2,
+                },
+                org_word: gaz.is_org_word(t.text),
+                misc_word: gaz.is_misc_word(t.text),
+                alias: gaz.person_alias_folded(&folded).is_some(),
+                sentence_start: t.sentence_start,
+                geo: geo.get(k).copied().unwrap_or(0),
+                common: gaz.is_common_word(&lower),
+                lower,
+            }
         })
         .collect();
     let n = toks.len();
-    let mut out = Vec::with_capacity(n);
+    let mut f: Vec<u32> = Vec::with_capacity(96);
     for (i, t) in toks.iter().enumerate() {
-        let mut f = Vec::with_capacity(64);
+        f.clear();
         let Some(me) = infos.get(i) else { break };
         let at =
             |d: isize| -> Option<&TokenInfo> { i.checked_add_signed(d).and_then(|j| infos.get(j)) };
@@ -377,14 +388,37 @@ pub(crate) fn sequence_features_with_rules(
                 .num(u8::from(headline))
                 .done(),
         );
-        let chars: Vec<char> = me.lower.chars().take(64).collect();
-        let len = chars.len();
+        // Prefixes and suffixes of the first 64 chars: byte offsets of their char starts.
+        let mut starts = [0usize; 65];
+        let mut len = 0;
+        let mut end = me.lower.len();
+        for (b, _) in me.lower.char_indices() {
+            if len == 64 {
+                end = b;
+                break;
+            }
+            if let Some(slot) = starts.get_mut(len) {
+                *slot = b;
+            }
+            len += 1;
+        }
+        if let Some(slot) = starts.get_mut(len) {
+            *slot = end;
+        }
+        let piece = |from: usize, to: usize| {
+            me.lower
+                .get(starts.get(from).copied().unwrap_or(0)..starts.get(to).copied().unwrap_or(0))
+                .unwrap_or("")
+        };
         for k in 1..=4usize {
             if len > k {
-                let p = chars.get(..k).unwrap_or(&[]);
-                f.push(FeatureHash::new(6).num(k as u8).chars(p).done());
-                let s = chars.get(len - k..).unwrap_or(&[]);
-                f.push(FeatureHash::new(7).num(k as u8).chars(s).done());
+                f.push(FeatureHash::new(6).num(k as u8).part(piece(0, k)).done());
+                f.push(
+                    FeatureHash::new(7)
+                        .num(k as u8)
+                        .part(piece(len - k, len))
+                        .done(),
+                );
             }
         }
         f.push(
@@ -547,9 +581,8 @@ pub(crate) fn sequence_features_with_rules(
             f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
             f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
         }
-        out.push(f);
+        sink(i, &f);
     }
-    out
 }
 
 /// Weights of a trained model, ready to tag.
@@ -802,14 +835,40 @@ impl NameModel {
         viterbi(&scores, &self.transitions)
     }
 
+    /// [`NameModel::decode_with_margins`] of a sequence's features
+    /// ([`sequence_features_with_rules`]), each token's features scored as they are built and
+    /// never kept.
+    pub(crate) fn decode_sequence(
+        &self,
+        toks: &[Token<'_>],
+        gaz: &Gazetteers,
+        rules: &[NameSpan],
+        doc: &DocContext,
+    ) -> (Vec<usize>, Vec<f32>) {
+        let model = NameModelRef {
+            index: &self.index,
+            weights: &self.weights,
+        };
+        let mut scores = vec![[0f32; N_LABELS]; toks.len()];
+        each_token_features(toks, gaz, rules, doc, |i, fs| {
+            if let Some(s) = scores.get_mut(i) {
+                *s = model.score(fs);
+            }
+        });
+        self.labels_and_margins(&scores)
+    }
+
     /// [`NameModel::decode`], with each token's margin: how much more its label scored than
     /// `O` on the token's own features (0 for a token labelled `O`).
     pub fn decode_with_margins(&self, features: &[Vec<u32>]) -> (Vec<usize>, Vec<f32>) {
-        let scores = self.scores(features);
-        let labels = viterbi(&scores, &self.transitions);
+        self.labels_and_margins(&self.scores(features))
+    }
+
+    fn labels_and_margins(&self, scores: &[[f32; N_LABELS]]) -> (Vec<usize>, Vec<f32>) {
+        let labels = viterbi(scores, &self.transitions);
         let margins = labels
             .iter()
-            .zip(&scores)
+            .zip(scores)
             .map(|(&l, s)| s.get(l).copied().unwrap_or(0.0) - s.first().copied().unwrap_or(0.0))
             .collect();
         (labels, margins)
@@ -1058,24 +1117,24 @@ struct NameModelRef<'m> {
 impl NameModelRef<'_> {
     /// Label scores of each token: the sum of its features' weight rows.
     fn scores(&self, features: &[Vec<u32>]) -> Vec<[f32; N_LABELS]> {
-        features
-            .iter()
-            .map(|fs| {
-                let mut s = [0f32; N_LABELS];
-                for f in fs {
-                    if let Some(row) = self
-                        .index
-                        .get(f)
-                        .and_then(|&r| self.weights.get(r as usize))
-                    {
-                        for (a, b) in s.iter_mut().zip(row) {
-                            *a += b;
-                        }
-                    }
+        features.iter().map(|fs| self.score(fs)).collect()
+    }
+
+    /// Label scores of one token, from its features.
+    fn score(&self, fs: &[u32]) -> [f32; N_LABELS] {
+        let mut s = [0f32; N_LABELS];
+        for f in fs {
+            if let Some(row) = self
+                .index
+                .get(f)
+                .and_then(|&r| self.weights.get(r as usize))
+            {
+                for (a, b) in s.iter_mut().zip(row) {
+                    *a += b;
                 }
-                s
-            })
-            .collect()
+            }
+        }
+        s
     }
 }
 
