@@ -72,7 +72,9 @@ pub mod names;
 pub mod numeric;
 pub mod tokenize;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+// Keyed by the article's own words (a hostile page chooses them): a seeded hasher, so that no
+// crafted set of words can collide on purpose.
+use foldhash::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};

@@ -6,7 +6,9 @@
 //! trained sequence model ([`crate::model`]) takes the rule labeler's output as features, and
 //! the [`crate::Tagger`] merges the two (see the crate documentation).
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+// Keyed by the document's own words, which a hostile page chooses: a seeded hasher, so that
+// no crafted set of words can collide on purpose.
+use foldhash::{HashMap, HashSet};
 
 use crate::NameKind;
 use crate::gazetteer::{Gazetteers, TitleRole, fold_cow, fold_token, starts_upper};
