@@ -1,6 +1,6 @@
 //! The built-in word lists (`data/*`, compiled in with `include_str!`), parsed once.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::NameKind;
 use crate::tokenize::tokenize;
@@ -57,6 +57,9 @@ pub struct Gazetteers {
     common_words: HashSet<String>,
     /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
     geo_first: HashMap<String, usize>,
+    /// The first words (folded) of `entries`' keys, each with the longest entry (in tokens) it
+    /// starts: most words start none, and are answered without building a key.
+    entry_first: HashMap<String, usize>,
 }
 
 const COUNTRIES: &str = include_str!("../data/countries.tsv");
@@ -101,6 +104,23 @@ pub fn key_of<'t>(tokens: impl IntoIterator<Item = &'t str>) -> String {
 /// Lowercase with straight apostrophes.
 pub fn fold_token(token: &str) -> String {
     token.to_lowercase().replace('\u{2019}', "'")
+}
+
+/// [`fold_token`], borrowed when the token is already folded (most words: lowercase ASCII).
+pub fn fold_cow(token: &str) -> std::borrow::Cow<'_, str> {
+    let folded = if token.is_ascii() {
+        !token.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        token.chars().all(|c| {
+            let mut lower = c.to_lowercase();
+            c != '\u{2019}' && lower.next() == Some(c) && lower.next().is_none()
+        })
+    };
+    if folded {
+        std::borrow::Cow::Borrowed(token)
+    } else {
+        std::borrow::Cow::Owned(fold_token(token))
+    }
 }
 
 fn plural_of(demonym: &str) -> Option<String> {
@@ -157,7 +177,7 @@ impl Gazetteers {
                     .or_insert_with(|| place.to_string());
             }
         }
-        let mut surname_owners: HashMap<String, Vec<String>> = HashMap::new();
+        let mut surname_owners: HashMap<String, Vec<String>> = HashMap::default();
         for line in lines(PERSONS) {
             let mut cols = line.split('\t');
             let full = cols.next().unwrap_or("").trim();
@@ -257,6 +277,10 @@ impl Gazetteers {
         let case_sensitive = letters.len() <= 5 && letters.iter().all(|c| c.is_uppercase());
         let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
         self.max_tokens = self.max_tokens.max(toks.len());
+        if let Some(first) = key.split(' ').next() {
+            let slot = self.entry_first.entry(first.to_string()).or_insert(0);
+            *slot = (*slot).max(key.split(' ').count());
+        }
         self.entries.entry(key).or_insert_with(|| Entry {
             kind,
             canonical: canonical.to_string(),
@@ -265,14 +289,24 @@ impl Gazetteers {
         });
     }
 
+    /// May an entry start with this token? (False when no entry's key starts with its folded
+    /// form; a token holding white space is always asked in full.)
+    fn may_start_entry(&self, first: &str) -> bool {
+        first.contains(char::is_whitespace) || self.entry_first.contains_key(&*fold_cow(first))
+    }
+
     /// The entry for exactly these tokens, if any (letter case checked for acronyms, and the
     /// first token must be capitalised).
     pub fn lookup(&self, tokens: &[&str]) -> Option<&Entry> {
         let first = tokens.first()?;
-        if !starts_upper(first) {
+        if !starts_upper(first) || !self.may_start_entry(first) {
             return None;
         }
-        let entry = self.entries.get(&key_of(tokens.iter().copied()))?;
+        self.checked(tokens, self.entries.get(&key_of(tokens.iter().copied()))?)
+    }
+
+    /// `entry` if its letter case fits `tokens` (acronyms match only as listed).
+    fn checked<'e>(&self, tokens: &[&str], entry: &'e Entry) -> Option<&'e Entry> {
         if entry.case_sensitive && entry.surface != tokens.join(" ").replace('\u{2019}', "'") {
             return None;
         }
@@ -282,18 +316,36 @@ impl Gazetteers {
     /// The entry for these tokens written in any letter case ("kerala", "taco bell"), acronyms
     /// excepted: a feature for the name model on text that does not capitalise names.
     pub fn lookup_any_case(&self, tokens: &[&str]) -> Option<&Entry> {
+        if !self.may_start_entry(tokens.first()?) {
+            return None;
+        }
         self.entries
             .get(&key_of(tokens.iter().copied()))
             .filter(|e| !e.case_sensitive)
     }
 
     /// The longest entry starting at `tokens[0]` and not longer than `tokens`; returns its
-    /// length in tokens.
+    /// length in tokens. (The key is built once, word by word.)
     pub fn longest(&self, tokens: &[&str]) -> Option<(usize, &Entry)> {
+        let first = tokens.first()?;
+        if !starts_upper(first) || !self.may_start_entry(first) {
+            return None;
+        }
         let max = self.max_tokens.min(tokens.len());
-        (1..=max)
-            .rev()
-            .find_map(|len| self.lookup(tokens.get(..len)?).map(|e| (len, e)))
+        let mut key = String::new();
+        let mut best = None;
+        for (k, t) in tokens.iter().take(max).enumerate() {
+            if k > 0 {
+                key.push(' ');
+            }
+            key.push_str(&fold_cow(t));
+            if let Some(entry) = self.entries.get(key.as_str())
+                && let Some(entry) = self.checked(tokens.get(..=k).unwrap_or(&[]), entry)
+            {
+                best = Some((k + 1, entry));
+            }
+        }
+        best
     }
 
     /// The full name of a well-known person known by this surname (or alias).
@@ -301,6 +353,11 @@ impl Gazetteers {
         self.person_aliases
             .get(&key_of(tokens.iter().copied()))
             .map(String::as_str)
+    }
+
+    /// [`Gazetteers::person_alias`] of one token already folded ([`fold_token`]).
+    pub fn person_alias_folded(&self, folded: &str) -> Option<&str> {
+        self.person_aliases.get(folded).map(String::as_str)
     }
 
     /// The country or place a group name belongs to ("Iranian" → "Iran").
@@ -322,17 +379,27 @@ impl Gazetteers {
 
     /// The title role of a token, if it is one.
     pub fn title_role(&self, token: &str) -> Option<TitleRole> {
-        self.titles.get(&fold_token(token)).copied()
+        self.title_role_folded(&fold_cow(token))
+    }
+
+    /// [`Gazetteers::title_role`] of a token already folded ([`fold_token`]).
+    pub fn title_role_folded(&self, folded: &str) -> Option<TitleRole> {
+        self.titles.get(folded).copied()
     }
 
     /// Is this a common given name?
     pub fn is_given_name(&self, token: &str) -> bool {
-        self.given_names.contains(&fold_token(token))
+        self.is_given_name_folded(&fold_cow(token))
+    }
+
+    /// [`Gazetteers::is_given_name`] of a token already folded ([`fold_token`]).
+    pub fn is_given_name_folded(&self, folded: &str) -> bool {
+        self.given_names.contains(folded)
     }
 
     /// Is this a word that never starts a name?
     pub fn is_stopword(&self, token: &str) -> bool {
-        self.stopwords.contains(&fold_token(token))
+        self.stopwords.contains(&*fold_cow(token))
     }
 }
 

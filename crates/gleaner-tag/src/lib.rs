@@ -58,6 +58,10 @@
 //! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
 //! neither is a possessive ("Raisi’s" gives "Raisi").
 //!
+//! Bounded on any input: [`Tagger::tag`] reads at most [`MAX_TAGGED_BYTES`] of a body, the
+//! model reads at most [`MAX_SENTENCE_TOKENS`] tokens as one sentence, no name is longer than
+//! 16 tokens, and every stage is linear in its input.
+//!
 //! Not for: cleaning text (`gleaner-clean` does that first: the offsets index into the cleaned
 //! body, exactly as given), relation extraction, or anything with I/O. Tagging is pure and
 //! deterministic, needs nothing at run time outside the binary, and never panics.
@@ -68,7 +72,9 @@ pub mod names;
 pub mod numeric;
 pub mod tokenize;
 
-use std::collections::HashMap;
+// Keyed by the article's own words (a hostile page chooses them): a seeded hasher, so that no
+// crafted set of words can collide on purpose.
+use foldhash::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};
@@ -188,12 +194,24 @@ impl Default for Tagger {
     }
 }
 
-/// Split tokens into sentences at their `sentence_start` marks.
+/// The most tokens the name model reads as one sentence: a longer "sentence" (a list or a
+/// table without a period, odd input) is read in pieces of this many tokens, so that the
+/// model's memory stays small. (CoNLL-2003's longest sentence has 124 tokens.)
+pub const MAX_SENTENCE_TOKENS: usize = 256;
+
+/// The most text [`Tagger::tag`] reads, in bytes (1 MiB: about 170,000 words, far more than
+/// any article). Text beyond it (cut at the last white space before it) is not tagged, neither
+/// names nor numbers, so that memory stays bounded whatever the input; see
+/// [`Tagger::tagged_len`].
+pub const MAX_TAGGED_BYTES: usize = 1 << 20;
+
+/// Split tokens into sentences at their `sentence_start` marks, and a sentence longer than
+/// [`MAX_SENTENCE_TOKENS`] into pieces.
 fn sentences<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     let mut out = Vec::new();
     let mut begin = 0;
     for (k, t) in tokens.iter().enumerate() {
-        if t.sentence_start && k > begin {
+        if (t.sentence_start || k >= begin + MAX_SENTENCE_TOKENS) && k > begin {
             out.extend(tokens.get(begin..k));
             begin = k;
         }
@@ -323,11 +341,25 @@ impl Tagger {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let (labels, margins) =
-            self.model
-                .decode_with_margins(&model::sequence_features_with_rules(
-                    toks, &self.gaz, &rules, doc,
-                ));
+        let (labels, margins) = self.model.decode_sequence(toks, &self.gaz, &rules, doc);
+        // The rules' whole-token names, sorted by first token (they never overlap), and which
+        // tokens a cued or listed one covers (prefix counts): looked up per model name without
+        // a scan of all the rules (a sentence can be very long).
+        let mut whole: Vec<&NameSpan> = rules.iter().filter(|r| r.whole_tokens).collect();
+        whole.sort_by_key(|r| r.first);
+        let mut cued = vec![false; toks.len()];
+        for r in whole.iter().filter(|r| r.confidence >= Confidence::Rule) {
+            for slot in cued.iter_mut().take(r.last).skip(r.first) {
+                *slot = true;
+            }
+        }
+        // `cued_before[j]`: how many of the first `j` tokens a cued or listed rule name covers.
+        let mut cued_before = Vec::with_capacity(toks.len() + 1);
+        cued_before.push(0u32);
+        for &c in &cued {
+            let last = cued_before.last().copied().unwrap_or(0);
+            cued_before.push(last + u32::from(c));
+        }
         let mut spans: Vec<NameSpan> = Vec::new();
         let mut k = 0;
         while k < labels.len() {
@@ -385,13 +417,17 @@ impl Tagger {
                         .is_some_and(|p| p.text.starts_with(|c: char| c.is_ascii_digit()));
                     is_address_or_file(t.text) || (amount && is_currency_word(t.text))
                 });
-            if first >= k || abbreviation || lowercase_guess || not_a_name {
+            // A "name" longer than any name is a run of capitals (a list, a shouted line, odd
+            // input), not a name; the cap keeps resolution linear too.
+            let too_long = k > first + MAX_NAME_TOKENS;
+            if first >= k || abbreviation || lowercase_guess || not_a_name || too_long {
                 k = next;
                 continue;
             }
-            let exact = rules
-                .iter()
-                .find(|r| r.whole_tokens && r.first == first && r.last == k);
+            let exact = whole
+                .get(whole.partition_point(|r| r.first < first))
+                .copied()
+                .filter(|r| r.first == first && r.last == k);
             let words: Vec<&str> = toks
                 .get(first..k)
                 .unwrap_or(&[])
@@ -432,9 +468,8 @@ impl Tagger {
                 Confidence::Rule
             };
             // A lone word that no list or cue backs is a guess too.
-            let cued = rules.iter().any(|r| {
-                r.whole_tokens && r.first < k && first < r.last && r.confidence >= Confidence::Rule
-            });
+            let cued = cued_before.get(k).copied().unwrap_or(0)
+                > cued_before.get(first).copied().unwrap_or(0);
             let floor = if policy.lone_words_need_backing && k == first + 1 && !cued {
                 Confidence::Guess
             } else {
@@ -459,8 +494,6 @@ impl Tagger {
         }
         // Surer rule names replace the model's names they overlap; names inside hyphenated
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.
-        let overlap =
-            |x: &NameSpan, y: &NameSpan| x.byte_start < y.byte_end && y.byte_start < x.byte_end;
         let headline = names::is_headline(toks, &self.gaz);
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
@@ -475,10 +508,13 @@ impl Tagger {
                     && r.kind == NameKind::Other
                     && r.confidence >= Confidence::Rule)
         };
+        // The model's names and the rules' names each never overlap among themselves: sorted
+        // by position, the names of one set that overlap a name are found by binary search.
+        spans.sort_by_key(|s| (s.byte_start, s.byte_end));
         // A cued or listed place the model split into places ("Gulf" and "Aden" of "Gulf of
         // Aden") is one place.
         let split_place = |r: &NameSpan| {
-            let inside: Vec<&NameSpan> = spans.iter().filter(|s| overlap(r, s)).collect();
+            let inside = spans.get(overlapping(&spans, r)).unwrap_or(&[]);
             r.whole_tokens
                 && r.kind == NameKind::Location
                 && r.confidence >= Confidence::Rule
@@ -487,16 +523,23 @@ impl Tagger {
                     .iter()
                     .all(|s| s.kind == NameKind::Location && r.first <= s.first && s.last <= r.last)
         };
-        let joined: Vec<NameSpan> = rules.iter().filter(|r| split_place(r)).cloned().collect();
-        spans.retain(|s| !joined.iter().any(|r| overlap(r, s)));
+        let mut joined: Vec<NameSpan> = rules.iter().filter(|r| split_place(r)).cloned().collect();
+        joined.sort_by_key(|s| (s.byte_start, s.byte_end));
+        spans.retain(|s| overlapping(&joined, s).is_empty());
         spans.extend(joined);
-        spans.retain(|s| !rules.iter().any(|r| wins(r) && overlap(r, s)));
+        spans.sort_by_key(|s| (s.byte_start, s.byte_end));
+        let mut winners: Vec<&NameSpan> = rules.iter().filter(|r| wins(r)).collect();
+        winners.sort_by_key(|s| (s.byte_start, s.byte_end));
+        spans.retain(|s| overlapping(&winners, s).is_empty());
+        // (The rules added here never overlap each other, so only the names kept so far count.)
+        let mut added = Vec::new();
         for r in rules {
-            let free = !spans.iter().any(|s| overlap(s, &r));
+            let free = overlapping(&spans, &r).is_empty();
             if free && (wins(&r) || (policy.fill_listed && r.confidence == Confidence::Listed)) {
-                spans.push(r);
+                added.push(r);
             }
         }
+        spans.extend(added);
         spans.sort_by_key(|s| (s.byte_start, s.byte_end));
         spans
     }
@@ -506,9 +549,30 @@ impl Tagger {
         self.gaz.demonym_country(group)
     }
 
+    /// How many bytes at the start of `body` [`Tagger::tag`] reads: all of it up to
+    /// [`MAX_TAGGED_BYTES`]; of a longer body, the text before the last white space at or
+    /// before that mark (or before the mark itself, on a char boundary, when the last 1 KiB
+    /// holds no white space).
+    pub fn tagged_len(body: &str) -> usize {
+        if body.len() <= MAX_TAGGED_BYTES {
+            return body.len();
+        }
+        let mut cut = MAX_TAGGED_BYTES;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let head = body.get(..cut).unwrap_or("");
+        let window = head.len().saturating_sub(1024);
+        head.get(window..)
+            .and_then(|tail| tail.rfind(char::is_whitespace))
+            .map_or(cut, |at| window + at)
+    }
+
     /// Tag a cleaned body. `reference` (the publication date) resolves relative dates.
-    /// Offsets are in chars into `body`. Never panics.
+    /// Offsets are in chars into `body`. Never panics. Only the first [`MAX_TAGGED_BYTES`] are
+    /// read ([`Tagger::tagged_len`]), so that time and memory stay bounded.
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
+        let body = body.get(..Self::tagged_len(body)).unwrap_or(body);
         let tokens = tokenize(body);
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
@@ -541,7 +605,7 @@ impl Tagger {
             let next = numeric.partition_point(|n| n.byte_end <= *b0);
             numeric.get(next).is_none_or(|n| n.byte_start >= *b1)
         });
-        let offsets = CharOffsets::new(body);
+        let mut offsets = CharOffsets::new(body);
         let mut out: Vec<Entity> = entities.into_iter().map(|(_, _, e)| e).collect();
         for n in numeric {
             let Some(text) = body.get(n.byte_start..n.byte_end) else {
@@ -562,7 +626,7 @@ impl Tagger {
     /// Kinds harmonised and canonical names chosen across the article.
     fn resolve(&self, mentions: &[Mention<'_>]) -> Vec<(usize, usize, Entity)> {
         // The surest kind each name (folded words) got anywhere in the article.
-        let mut best_kind: HashMap<&[String], (Confidence, NameKind)> = HashMap::new();
+        let mut best_kind: HashMap<&[String], (Confidence, NameKind)> = HashMap::default();
         for m in mentions {
             let slot = best_kind
                 .entry(&m.words)
@@ -574,8 +638,8 @@ impl Tagger {
         // Full names of people (two words or more), indexed by each proper suffix of their words
         // ("raisi" → "Ibrahim Raisi") and by their first word; the longest name wins, then the
         // first seen.
-        let mut by_suffix: HashMap<&[String], &Mention<'_>> = HashMap::new();
-        let mut by_first: HashMap<&str, &Mention<'_>> = HashMap::new();
+        let mut by_suffix: HashMap<&[String], &Mention<'_>> = HashMap::default();
+        let mut by_first: HashMap<&str, &Mention<'_>> = HashMap::default();
         let longer = |new: &Mention<'_>, old: &Mention<'_>| {
             new.text.chars().count() > old.text.chars().count()
         };
@@ -583,7 +647,9 @@ impl Tagger {
             .iter()
             .filter(|m| m.span.kind == NameKind::Person && m.words.len() >= 2)
         {
-            for k in 1..f.words.len() {
+            // (Never more than MAX_NAME_TOKENS words: hashing every suffix of a long run would
+            // be quadratic.)
+            for k in f.words.len().saturating_sub(MAX_NAME_TOKENS).max(1)..f.words.len() {
                 if let Some(suffix) = f.words.get(k..) {
                     let slot = by_suffix.entry(suffix).or_insert(f);
                     if longer(f, slot) {
@@ -600,7 +666,7 @@ impl Tagger {
         }
         // The kind most mentions of the same words got (a listed mention counts three times):
         // one name, one kind across the article ("Santorum" a person in every sentence).
-        let mut votes: HashMap<&[String], [u32; 5]> = HashMap::new();
+        let mut votes: HashMap<&[String], [u32; 5]> = HashMap::default();
         for m in mentions {
             let weight = if m.span.confidence == Confidence::Listed {
                 3
@@ -775,7 +841,7 @@ impl Tagger {
         }
         // A one-word name that is the surname of a person named in full elsewhere in the
         // document is that person ("Lenhart" after "Matthew Lenhart").
-        let surnames: std::collections::HashSet<String> = sentences
+        let surnames: HashSet<String> = sentences
             .iter()
             .zip(&spans)
             .flat_map(|(words, ss)| {
@@ -796,7 +862,7 @@ impl Tagger {
         }
         // A capitalised word found as a one-word name somewhere is that name everywhere in the
         // document where nothing else covers it.
-        let mut found: HashMap<&str, NameKind> = HashMap::new();
+        let mut found: HashMap<&str, NameKind> = HashMap::default();
         for (words, ss) in sentences.iter().zip(&spans) {
             for s in ss.iter().filter(|s| s.last == s.first + 1) {
                 if let Some(w) = words.get(s.first).filter(|w| starts_upper(w)) {
@@ -834,7 +900,7 @@ impl Tagger {
             }
             ss.sort_by_key(|s| s.first);
         }
-        let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::new();
+        let mut votes: HashMap<Vec<String>, [u32; 5]> = HashMap::default();
         for (words, ss) in sentences.iter().zip(&spans) {
             for s in ss {
                 if let Some(v) = votes
@@ -1129,6 +1195,23 @@ fn kind_slot(kind: NameKind) -> usize {
     }
 }
 
+/// The longest name, in tokens: a longer run the model labels a name is not one, and no
+/// resolution step ever looks at more words of a name.
+const MAX_NAME_TOKENS: usize = 16;
+
+/// The names of `sorted` (by byte offset, never overlapping each other) that overlap `x`, as
+/// an index range.
+fn overlapping<S: std::borrow::Borrow<NameSpan>>(
+    sorted: &[S],
+    x: &NameSpan,
+) -> std::ops::Range<usize> {
+    let lo = sorted.partition_point(|s| s.borrow().byte_end <= x.byte_start);
+    let len = sorted.get(lo..).map_or(0, |rest| {
+        rest.partition_point(|s| s.borrow().byte_start < x.byte_end)
+    });
+    lo..lo + len
+}
+
 /// A single word guessed from its capitals alone ("Surrey" a person, "HDL" an organisation).
 fn is_unbacked_guess(span: &NameSpan, words: usize) -> bool {
     matches!(span.kind, NameKind::Person | NameKind::Organization)
@@ -1155,28 +1238,38 @@ fn canonical_text(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Byte offset → char offset, for one text.
-struct CharOffsets {
-    starts: Vec<usize>,
-    len: usize,
+/// Byte offset → char offset, for one text, for offsets asked in increasing order (it walks
+/// the text once, holding nothing per char).
+struct CharOffsets<'a> {
+    text: &'a str,
+    byte: usize,
+    char: usize,
 }
 
-impl CharOffsets {
-    fn new(text: &str) -> Self {
+impl<'a> CharOffsets<'a> {
+    fn new(text: &'a str) -> Self {
         CharOffsets {
-            starts: text.char_indices().map(|(b, _)| b).collect(),
-            len: text.len(),
+            text,
+            byte: 0,
+            char: 0,
         }
     }
 
-    /// The char index of a byte offset (the next char boundary if inside a char).
-    fn char_at(&self, byte: usize) -> usize {
-        if byte >= self.len {
-            return self.starts.len();
+    /// The char index of a byte offset (the next char boundary if inside a char); an offset
+    /// before the last one asked counts from the start again.
+    fn char_at(&mut self, byte: usize) -> usize {
+        if byte < self.byte {
+            self.byte = 0;
+            self.char = 0;
         }
-        match self.starts.binary_search(&byte) {
-            Ok(i) | Err(i) => i,
+        let mut target = byte.min(self.text.len());
+        while !self.text.is_char_boundary(target) {
+            target += 1;
         }
+        let skipped = self.text.get(self.byte..target).unwrap_or("");
+        self.char += skipped.chars().count();
+        self.byte = target;
+        self.char
     }
 }
 

@@ -6,10 +6,12 @@
 //! trained sequence model ([`crate::model`]) takes the rule labeler's output as features, and
 //! the [`crate::Tagger`] merges the two (see the crate documentation).
 
-use std::collections::{HashMap, HashSet};
+// Keyed by the document's own words, which a hostile page chooses: a seeded hasher, so that
+// no crafted set of words can collide on purpose.
+use foldhash::{HashMap, HashSet};
 
 use crate::NameKind;
-use crate::gazetteer::{Gazetteers, TitleRole, fold_token, starts_upper};
+use crate::gazetteer::{Gazetteers, TitleRole, fold_cow, fold_token, starts_upper};
 use crate::tokenize::Token;
 use unicode_normalization::char::is_combining_mark;
 
@@ -70,12 +72,15 @@ pub struct DocContext {
 impl DocContext {
     /// Gather evidence from every sentence of the document.
     pub fn build(sentences: &[&[Token<'_>]], gaz: &Gazetteers) -> Self {
-        let mut capitalised_mid = HashSet::new();
-        let mut lowercase = HashSet::new();
+        let mut capitalised_mid = HashSet::default();
+        let mut lowercase = HashSet::default();
         for sentence in sentences {
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
-                    lowercase.insert(fold_token(t.text));
+                    let folded = fold_cow(t.text);
+                    if !lowercase.contains(&*folded) {
+                        lowercase.insert(folded.into_owned());
+                    }
                 }
             }
             if is_headline(sentence, gaz) {
@@ -85,13 +90,16 @@ impl DocContext {
                 .iter()
                 .filter(|t| !t.sentence_start && starts_upper(t.text))
             {
-                capitalised_mid.insert(fold_token(t.text));
+                let folded = fold_cow(t.text);
+                if !capitalised_mid.contains(&*folded) {
+                    capitalised_mid.insert(folded.into_owned());
+                }
             }
         }
         DocContext {
             capitalised_mid,
             lowercase,
-            kinds: HashMap::new(),
+            kinds: HashMap::default(),
             guesses_allowed: true,
         }
     }
@@ -104,7 +112,7 @@ impl DocContext {
 
     /// Was this word seen in lowercase (a common word)?
     pub fn seen_lowercase(&self, word: &str) -> bool {
-        self.lowercase.contains(&fold_token(word))
+        self.lowercase.contains(&*fold_cow(word))
     }
 
     /// Note the kinds the rule labeler's surer names in a sentence give their words.
@@ -142,7 +150,7 @@ impl DocContext {
 
     /// Was this word seen capitalised mid-sentence?
     pub fn seen_capitalised(&self, word: &str) -> bool {
-        self.capitalised_mid.contains(&fold_token(word))
+        self.capitalised_mid.contains(&*fold_cow(word))
     }
 }
 
@@ -509,6 +517,15 @@ fn span(
     })
 }
 
+/// `word.to_lowercase()`, borrowed when it is lowercase ASCII already.
+fn lowercase_cow(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.is_ascii() && !word.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(word.to_lowercase())
+    }
+}
+
 /// "I've", "I'm", "Don't", "We'll": never names.
 fn is_contraction(word: &str) -> bool {
     let folded = word.to_lowercase().replace('’', "'");
@@ -537,9 +554,9 @@ impl NameLabeler for RuleLabeler<'_> {
         while let Some(t) = toks.get(i) {
             if !self.is_name_token(t) {
                 spans.extend(self.hyphen_parts(t, i));
-                let lower = t.text.to_lowercase();
+                let lower = lowercase_cow(t.text);
                 person_cue = self.is_person_cue(t.text);
-                place_cue = PLACE_CUES.contains(&lower.as_str()) || (place_cue && lower == "of");
+                place_cue = PLACE_CUES.contains(&&*lower) || (place_cue && lower == "of");
                 i += 1;
                 continue;
             }

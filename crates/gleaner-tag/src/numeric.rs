@@ -500,12 +500,18 @@ pub fn find(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
             .then(rank(a.kind).cmp(&rank(b.kind)))
             .then(a.byte_start.cmp(&b.byte_start))
     });
+    // The kept matches never overlap: a match overlaps one of them exactly when it overlaps
+    // the last one starting before its end (a map lookup, not a scan: a text can hold a
+    // million numbers).
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     let mut kept: Vec<NumericMatch> = Vec::new();
     for m in all {
-        if kept
-            .iter()
-            .all(|k| m.byte_end <= k.byte_start || m.byte_start >= k.byte_end)
-        {
+        let clash = taken
+            .range(..m.byte_end)
+            .next_back()
+            .is_some_and(|(_, &end)| end > m.byte_start);
+        if !clash {
+            taken.insert(m.byte_start, m.byte_end);
             kept.push(m);
         }
     }

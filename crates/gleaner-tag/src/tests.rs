@@ -631,6 +631,101 @@ fn odd_inputs_never_panic_and_offsets_stay_in_the_body() {
     assert_eq!(entities.iter().filter(|e| e.text == "Putin").count(), 5_000);
 }
 
+/// Hostile shapes of about 100 KB each (issue 16): every stage is linear in them, and a run of
+/// capitals is no name. (Before, 200 KB of "Aaaa " took 23 s in release and came out as one
+/// 40,000-word person; 100 KB of "A." took 22 s to tokenise; a text of N dates took N² steps
+/// to keep them apart.)
+#[test]
+fn hostile_shapes_stay_linear_and_give_sane_names() {
+    let tagger = Tagger::new();
+    let reference = date(2022, 1, 20);
+    let words_of = |e: &Entity| e.text.split_whitespace().count();
+    // A run of capitals with no end: no name longer than a name can be.
+    let capitals = "Aaaa ".repeat(20_000);
+    let entities = tagger.tag(&capitals, reference);
+    assert_offsets(&capitals, &entities);
+    assert!(
+        entities.iter().all(|e| words_of(e) <= MAX_NAME_TOKENS),
+        "a name of {} words",
+        entities.iter().map(words_of).max().unwrap_or(0)
+    );
+    // The same through the CoNLL path: one endless sentence.
+    let words: Vec<&str> = capitals.split_whitespace().collect();
+    let tags = tagger.tag_document(&[words.as_slice()]);
+    assert_eq!(tags.first().map(Vec::len), Some(words.len()));
+    let longest_name = tags
+        .iter()
+        .flatten()
+        .fold((0usize, 0usize), |(run, most), t| {
+            let run = if t.starts_with("I-") {
+                run + 1
+            } else {
+                usize::from(t.starts_with("B-"))
+            };
+            (run, most.max(run))
+        })
+        .1;
+    assert!(longest_name <= MAX_NAME_TOKENS, "{longest_name}");
+    // Capitals between commas: one long sentence with a name every word.
+    let listed = "Aaaa, ".repeat(16_000);
+    let entities = tagger.tag(&listed, reference);
+    assert_offsets(&listed, &entities);
+    // Initials with no end tokenise in one pass.
+    let initials = "A.".repeat(50_000);
+    let toks = tokenize(&initials);
+    assert_eq!(toks.first().map(|t| t.text.len()), Some(initials.len()));
+    assert_offsets(&initials, &tagger.tag(&initials, reference));
+    // Twelve thousand dates, each kept once.
+    let years = "in 2014 ".repeat(12_000);
+    let entities = tagger.tag(&years, reference);
+    assert_eq!(entities.len(), 12_000);
+    assert!(
+        entities
+            .iter()
+            .all(|e| e.kind == EntityKind::Date && e.name == "2014")
+    );
+}
+
+/// Only the first MAX_TAGGED_BYTES of a body are tagged (issue 16: 10 MiB of text took 1 GB),
+/// cut at white space where there is some, and offsets before the cut stay exact.
+#[test]
+fn text_beyond_the_cap_is_not_tagged() {
+    let tagger = Tagger::new();
+    let head = "Vladimir Putin spoke in Moscow on January 19, 2022. ";
+    let tail = " Raisi flew to Tehran on January 20, 2022.";
+    // Long words (cheap to tag) up to past the cap: the cut falls on the space before it.
+    let filler = format!("{} ", "a".repeat(1023)).repeat(MAX_TAGGED_BYTES / 1024 + 2);
+    let body = format!("{head}{filler}{tail}");
+    let len = Tagger::tagged_len(&body);
+    assert!(
+        len <= MAX_TAGGED_BYTES && len > MAX_TAGGED_BYTES - 1024,
+        "{len}"
+    );
+    assert_eq!(body.get(len..len + 1), Some(" "));
+    let entities = tagger.tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    let names: BTreeSet<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.contains("Vladimir Putin") && names.contains("2022-01-19"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains("2022-01-20") && !names.contains("Tehran"),
+        "{names:?}"
+    );
+    let cut_chars = body.get(..len).map_or(0, |h| h.chars().count());
+    assert!(entities.iter().all(|e| e.end <= cut_chars));
+    // One giant word across the cap: cut at the mark, on a char boundary.
+    let body = format!("{head}{}{tail}", "é".repeat(MAX_TAGGED_BYTES / 2));
+    let len = Tagger::tagged_len(&body);
+    assert!(body.is_char_boundary(len) && len <= MAX_TAGGED_BYTES && len + 2 > MAX_TAGGED_BYTES);
+    let entities = tagger.tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    assert!(entities.iter().all(|e| e.name != "2022-01-20"));
+    // A body under the cap is read whole.
+    assert_eq!(Tagger::tagged_len(head), head.len());
+}
+
 #[test]
 fn tagger_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}

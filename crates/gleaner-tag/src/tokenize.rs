@@ -60,40 +60,47 @@ fn is_opening_quote(text: &str) -> bool {
     matches!(text, "\"" | "“" | "‘" | "«" | "„" | "(" | "[")
 }
 
-/// Split `text` into tokens. Never panics; offsets always lie on char boundaries.
+/// The char at byte `b` of `text` and the two after it.
+fn three_at(text: &str, b: usize) -> (Option<char>, Option<char>, Option<char>) {
+    let mut it = text.get(b..).unwrap_or("").chars();
+    (it.next(), it.next(), it.next())
+}
+
+/// Split `text` into tokens. Never panics; offsets always lie on char boundaries. One pass,
+/// holding nothing per char beyond the tokens.
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let n = chars.len();
-    let byte_at = |i: usize| chars.get(i).map_or(text.len(), |&(b, _)| b);
-    let char_at = |i: usize| chars.get(i).map(|&(_, c)| c);
     let mut tokens: Vec<Token<'_>> = Vec::new();
+    // The position: in bytes and in chars.
+    let mut b = 0;
     let mut i = 0;
     let mut newline_before = true;
     let mut space_before = true;
-    while i < n {
-        let Some(c) = char_at(i) else { break };
+    while let (Some(c), next, after) = three_at(text, b) {
         if c.is_whitespace() {
             if c == '\n' {
                 newline_before = true;
             }
             space_before = true;
+            b += c.len_utf8();
             i += 1;
             continue;
         }
-        let start = i;
+        let (start, byte_start) = (i, b);
         if is_apostrophe(c)
-            && matches!(char_at(i + 1), Some('s' | 'S'))
-            && !char_at(i + 2).is_some_and(is_word_char)
+            && matches!(next, Some('s' | 'S'))
+            && !after.is_some_and(is_word_char)
             && !space_before
         {
             // Possessive "’s" of the word before.
+            b += c.len_utf8() + 1;
             i += 2;
         } else if is_word_char(c) {
-            i = word_end(&chars, i);
+            (b, i) = word_end(text, b, i);
         } else {
+            b += c.len_utf8();
             i += 1;
         }
-        let piece = text.get(byte_at(start)..byte_at(i)).unwrap_or("");
+        let piece = text.get(byte_start..b).unwrap_or("");
         let prev = tokens.last();
         let sentence_start = newline_before
             || prev.is_none_or(|p| {
@@ -107,8 +114,8 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
             text: piece,
             start,
             end: i,
-            byte_start: byte_at(start),
-            byte_end: byte_at(i),
+            byte_start,
+            byte_end: b,
             sentence_start,
         });
         newline_before = false;
@@ -124,46 +131,59 @@ fn space_before_token(text: &str, token: &Token<'_>) -> bool {
         .is_none_or(char::is_whitespace)
 }
 
-/// The end (exclusive char index) of the word starting at `start`.
-fn word_end(chars: &[(usize, char)], start: usize) -> usize {
-    let c = |i: usize| chars.get(i).map(|&(_, c)| c);
+/// The end (exclusive; in bytes and in chars) of the word starting at byte `start_byte`, char
+/// `start`.
+fn word_end(text: &str, start_byte: usize, start: usize) -> (usize, usize) {
+    let mut b = start_byte;
     let mut i = start;
+    // The char before the position (inside the word: the digit-separator rule is only asked
+    // past the word's first char).
+    let mut prev: Option<char> = None;
+    // Inside a run of initials ("U.S.A."): the word so far is known to be initials, so it is not
+    // read again at every period (that would be quadratic in the run's length).
+    let mut in_initials = false;
     loop {
-        match c(i) {
-            Some(ch) if is_word_char(ch) => i += 1,
-            Some(ch) if is_hyphen(ch) && c(i + 1).is_some_and(is_word_char) && i > start => i += 1,
+        let (ch, next, after) = three_at(text, b);
+        let step = match ch {
+            Some(ch) if is_word_char(ch) => ch,
+            Some(ch) if is_hyphen(ch) && next.is_some_and(is_word_char) && i > start => ch,
             Some(ch)
                 if is_apostrophe(ch)
-                    && c(i + 1).is_some_and(char::is_alphabetic)
-                    && !is_possessive(c(i + 1), c(i + 2)) =>
+                    && next.is_some_and(char::is_alphabetic)
+                    && !is_possessive(next, after) =>
             {
-                i += 1
+                ch
             }
-            Some(',' | '.' | ':')
-                if c(i.wrapping_sub(1)).is_some_and(|p| p.is_ascii_digit())
-                    && c(i + 1).is_some_and(|n| n.is_ascii_digit()) =>
+            Some(ch @ (',' | '.' | ':'))
+                if prev.is_some_and(|p| p.is_ascii_digit())
+                    && next.is_some_and(|n| n.is_ascii_digit()) =>
             {
-                i += 1
+                ch
             }
             Some('.') => {
-                let word: String = chars
-                    .get(start..i)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|&(_, ch)| ch)
-                    .collect();
-                let initials = is_initials(&word);
-                if initials || ABBREVIATIONS.contains(&word.as_str()) {
+                let (initials, abbreviation) = if in_initials {
+                    (true, false)
+                } else {
+                    let word = text.get(start_byte..b).unwrap_or("");
+                    (is_initials(word), ABBREVIATIONS.contains(&word))
+                };
+                if initials || abbreviation {
+                    b += 1;
                     i += 1;
+                    prev = Some('.');
                     // "U.S." / "U.S.A.": a letter and a period again.
-                    if initials && c(i).is_some_and(char::is_uppercase) && c(i + 1) == Some('.') {
+                    if initials && next.is_some_and(char::is_uppercase) && after == Some('.') {
+                        in_initials = true;
                         continue;
                     }
                 }
-                return i;
+                return (b, i);
             }
-            _ => return i,
-        }
+            _ => return (b, i),
+        };
+        b += step.len_utf8();
+        i += 1;
+        prev = Some(step);
     }
 }
 
