@@ -6,7 +6,7 @@ pub const MIN_DETECT_CHARS: usize = 150;
 
 /// Bytes of the body that detection reads at most: a few paragraphs tell the language as
 /// well as the whole text does, and a long article costs no more than a short one.
-pub const SAMPLE_BYTES: usize = 3072;
+pub const SAMPLE_BYTES: usize = 1536;
 
 /// ISO 639-1 code of `body`'s language: detected from its first [`SAMPLE_BYTES`] when the
 /// body has at least [`MIN_DETECT_CHARS`] chars and whatlang calls its guess reliable,

@@ -2,7 +2,7 @@
 //! `.cargo/config.toml`). Not part of the product: nothing here is shipped or tested by CI.
 //!
 //! ```text
-//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--latency-ms 20] [--concurrency 32] [--gleaner PATH]
+//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH]
 //! cargo xtask bench extract [--repeat 3] [--gleaner PATH] [--python PATH] [FILE...]
 //! ```
 //!
@@ -15,7 +15,8 @@
 //! used` (debug) also give the CPU time of scrape, clean and tag themselves.
 //!
 //! `bench run` serves a Blogger-like blog from 127.0.0.1 (`tests/blogsim`, summary feed, so
-//! every post page is fetched, each answer after `--latency-ms`) and runs `gleaner run` on a
+//! every post page is fetched, each answer after `--latency-ms`; each post `--paragraphs` of
+//! about 60 words of news prose) and runs `gleaner run` on a
 //! fresh database; it prints CPU milliseconds per post, posts per second, peak RSS and bytes
 //! written per post, medians of `--repeat` runs.
 //!
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         ["bench", "extract", rest @ ..] => bench_extract(&Options::parse(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]"
+                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]"
             );
             return ExitCode::from(2);
         }
@@ -310,10 +311,12 @@ fn bench_run(opts: &Options) -> Result<()> {
     let repeat: usize = opts.get("repeat", 3)?;
     let latency = Duration::from_millis(opts.get("latency-ms", 20)?);
     let concurrency: usize = opts.get("concurrency", 32)?;
+    let paragraphs: usize = opts.get("paragraphs", 8)?;
     println!(
-        "gleaner run: {} on a Blogger-like blog at 127.0.0.1 (summary feed, {} ms a response, concurrency {concurrency}), median of {repeat}",
+        "gleaner run: {} on a Blogger-like blog at 127.0.0.1 (summary feed, {} ms a response, concurrency {concurrency}, posts of {paragraphs} paragraphs, ~{} words), median of {repeat}",
         gleaner.display(),
-        latency.as_millis()
+        latency.as_millis(),
+        paragraphs * 60
     );
     for &posts in &sizes {
         let mut samples = Vec::new();
@@ -325,6 +328,11 @@ fn bench_run(opts: &Options) -> Result<()> {
                 posts,
                 latency,
             );
+            for n in 0..posts {
+                let text = post_text(n, paragraphs);
+                let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+                blog.set_paragraphs(n, &refs);
+            }
             let dir = tempfile::tempdir()?;
             std::fs::write(
                 dir.path().join("bench.toml"),
@@ -379,6 +387,46 @@ fn bench_run(opts: &Options) -> Result<()> {
         print_breakdown(&samples, n, "post");
     }
     Ok(())
+}
+
+/// `count` paragraphs of news prose (about 60 words each) for post `n`, with names, places,
+/// organisations, dates, money and percentages for the tagger, varied by `n`.
+fn post_text(n: usize, count: usize) -> Vec<String> {
+    const PEOPLE: [&str; 6] = [
+        "Elena Varga",
+        "Tomasz Nowak",
+        "Amara Okafor",
+        "Daniel Brooks",
+        "Mei Lin Chen",
+        "Rafael Ortiz",
+    ];
+    const PLACES: [&str; 6] = ["Lisbon", "Nairobi", "Gdansk", "Osaka", "Valparaiso", "Tromso"];
+    const ORGS: [&str; 4] = [
+        "the European Investment Bank",
+        "Reuters",
+        "the Port Authority",
+        "the World Health Organization",
+    ];
+    (0..count)
+        .map(|i| {
+            let k = n * 7 + i;
+            let person = PEOPLE[k % PEOPLE.len()];
+            let other = PEOPLE[(k + 3) % PEOPLE.len()];
+            let place = PLACES[k % PLACES.len()];
+            let org = ORGS[k % ORGS.len()];
+            format!(
+                "{person} said on Tuesday that the harbour project in {place} would need another \
+                 {} million euros before March {}, a rise of {}% on the first estimate. \
+                 Speaking to {org}, {other} added that the council had approved the plan after a \
+                 long debate, and that work on the northern quay should start within weeks if the \
+                 weather allowed. Mr. {} declined to comment on the cost of the delay.",
+                k % 90 + 10,
+                2020 + k % 7,
+                k % 30 + 2,
+                person.rsplit(' ').next().unwrap_or(person)
+            )
+        })
+        .collect()
 }
 
 fn default_pages() -> Result<Vec<String>> {
