@@ -400,7 +400,14 @@ fn post_text(n: usize, count: usize) -> Vec<String> {
         "Mei Lin Chen",
         "Rafael Ortiz",
     ];
-    const PLACES: [&str; 6] = ["Lisbon", "Nairobi", "Gdansk", "Osaka", "Valparaiso", "Tromso"];
+    const PLACES: [&str; 6] = [
+        "Lisbon",
+        "Nairobi",
+        "Gdansk",
+        "Osaka",
+        "Valparaiso",
+        "Tromso",
+    ];
     const ORGS: [&str; 4] = [
         "the European Investment Bank",
         "Reuters",
