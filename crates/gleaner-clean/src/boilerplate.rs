@@ -521,12 +521,26 @@ fn is_separator(c: char) -> bool {
         )
 }
 
-/// Lowercase, straight apostrophes, single spaces.
+/// Lowercase, straight apostrophes, single spaces: one pass over the line.
 fn fold(line: &str) -> String {
-    let lower = line
-        .to_lowercase()
-        .replace(['\u{2019}', '\u{2018}', '`'], "'");
-    lower.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut folded = String::with_capacity(line.len());
+    let mut space = false;
+    for c in line.chars() {
+        if c.is_whitespace() {
+            space = !folded.is_empty();
+            continue;
+        }
+        if space {
+            folded.push(' ');
+            space = false;
+        }
+        match c {
+            '\u{2019}' | '\u{2018}' | '`' => folded.push('\''),
+            c if c.is_ascii() => folded.push(c.to_ascii_lowercase()),
+            c => folded.extend(c.to_lowercase()),
+        }
+    }
+    folded
 }
 
 /// How a line reads: running text, Blogger furniture, or words that are furniture only among

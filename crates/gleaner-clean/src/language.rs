@@ -1,14 +1,21 @@
-//! Language of the body: `whatlang` when the text is long enough, else the page's hint.
+//! Language of the body: `whatlang` on the body's first few kilobytes when the text is long
+//! enough, else the page's hint.
 
 /// Bodies shorter than this (in chars) are too short for trigram detection to be trusted.
 pub const MIN_DETECT_CHARS: usize = 150;
 
-/// ISO 639-1 code of `body`'s language: detected when the body has at least
-/// [`MIN_DETECT_CHARS`] chars and whatlang calls its guess reliable, otherwise the primary
-/// subtag of `hint` ("en-US" → "en") when that looks like a language code.
+/// Bytes of the body that detection reads at most: a few paragraphs tell the language as
+/// well as the whole text does, and a long article costs no more than a short one.
+pub const SAMPLE_BYTES: usize = 1536;
+
+/// ISO 639-1 code of `body`'s language: detected from its first [`SAMPLE_BYTES`] when the
+/// body has at least [`MIN_DETECT_CHARS`] chars and whatlang calls its guess reliable,
+/// otherwise the primary subtag of `hint` ("en-US" → "en") when that looks like a language
+/// code.
 pub fn detect(body: &str, hint: Option<&str>) -> Option<String> {
-    let detected = (body.chars().count() >= MIN_DETECT_CHARS)
-        .then(|| whatlang::detect(body))
+    let long_enough = body.chars().nth(MIN_DETECT_CHARS - 1).is_some();
+    let detected = long_enough
+        .then(|| whatlang::detect(sample(body)))
         .flatten()
         .filter(whatlang::Info::is_reliable)
         .and_then(|info| iso639_1(info.lang().code()));
@@ -16,6 +23,23 @@ pub fn detect(body: &str, hint: Option<&str>) -> Option<String> {
         return Some(code.to_string());
     }
     hint.and_then(primary_subtag)
+}
+
+/// The start of `text`, at most [`SAMPLE_BYTES`] long, cut after the last white space that
+/// fits (so no word is cut in two), or at a char boundary when there is none.
+fn sample(text: &str) -> &str {
+    if text.len() <= SAMPLE_BYTES {
+        return text;
+    }
+    let mut end = SAMPLE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = text.get(..end).unwrap_or(text);
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space > 0 => head.get(..space).unwrap_or(head),
+        _ => head,
+    }
 }
 
 /// "en-US", "en_GB", "EN" → "en"; anything that is not 2–3 ASCII letters → `None`.
@@ -100,4 +124,31 @@ fn iso639_1(code3: &str) -> Option<&'static str> {
         "cym" => "cy",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_is_bounded_and_cut_between_words() {
+        let text = "Grüße aus Köln ".repeat(1000);
+        let s = sample(&text);
+        assert!(s.len() <= SAMPLE_BYTES);
+        assert!(text.starts_with(s));
+        assert!(s.ends_with("Köln") || s.ends_with("aus") || s.ends_with("Grüße"));
+        // No white space at all: cut at a char boundary.
+        let cjk = "漢".repeat(5000);
+        let s = sample(&cjk);
+        assert!(s.len() <= SAMPLE_BYTES && s.len() > SAMPLE_BYTES - 3);
+        assert_eq!(sample("short"), "short");
+    }
+
+    #[test]
+    fn a_long_text_is_detected_from_its_start() {
+        let german = "Die Bundesregierung hat am Mittwoch beschlossen, dass die neuen Regeln \
+                      für den Wohnungsbau ab dem kommenden Jahr gelten sollen. ";
+        assert_eq!(detect(&german.repeat(200), None).as_deref(), Some("de"));
+        assert_eq!(detect("Kurz.", Some("de-AT")).as_deref(), Some("de"));
+    }
 }

@@ -1,6 +1,6 @@
 //! Character-level normalisation and line/paragraph splitting.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// What to do with one character before NFC.
 enum CharAction {
@@ -58,7 +58,11 @@ fn map_chars(raw: &str, keep_tabs: bool) -> String {
             CharAction::Drop => {}
         }
     }
-    mapped.nfc().collect()
+    // Most text is already NFC: the quick check settles that in one pass with no copy.
+    match unicode_normalization::is_nfc_quick(mapped.chars()) {
+        IsNormalized::Yes => mapped,
+        IsNormalized::No | IsNormalized::Maybe => mapped.nfc().collect(),
+    }
 }
 
 /// Collapse runs of white space in one line to single spaces and trim it.

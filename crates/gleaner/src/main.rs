@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod cpu_pool;
 mod ingest;
 mod output;
 mod pipeline;
@@ -63,14 +64,20 @@ impl<E: Into<anyhow::Error>> From<E> for ExitError {
     }
 }
 
+/// Libraries whose log messages are notes about their own workings ("foster parenting not
+/// implemented" from the HTML parser on an ordinary table): shown only with `-v -v`.
+const CHATTY_LIBRARIES: &str = "html5ever=off,markup5ever=off,selectors=off,scraper=off";
+
 fn init_logging(cli: &Cli) {
     let default = if cli.quiet {
-        "error"
+        "error".to_string()
     } else {
         match cli.verbose {
-            0 => "warn,gleaner=info",
-            1 => "info,gleaner=debug,gleaner_fetch=debug,gleaner_store=debug",
-            _ => "trace",
+            0 => format!("warn,gleaner=info,{CHATTY_LIBRARIES}"),
+            1 => format!(
+                "info,gleaner=debug,gleaner_fetch=debug,gleaner_store=debug,{CHATTY_LIBRARIES}"
+            ),
+            _ => "trace".to_string(),
         }
     };
     let filter = EnvFilter::try_from_env("GLEANER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
@@ -89,7 +96,9 @@ fn init_logging(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    match dispatch(cli) {
+    let result = dispatch(cli);
+    log_resources();
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         // `gleaner export | head` closes the pipe early: that is the reader's choice, not an error.
         Err(e) if is_broken_pipe(&e.error) => ExitCode::SUCCESS,
@@ -98,6 +107,36 @@ fn main() -> ExitCode {
             ExitCode::from(e.code as u8)
         }
     }
+}
+
+/// The process's resource use, at debug level (`-v`; `cargo xtask bench` reads it): CPU time
+/// (user + system), the CPU time of each processing step summed over threads, peak resident
+/// memory and bytes read and written to disk (the last two where `/proc` has them).
+fn log_resources() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let secs = |nanos: u64| format!("{:.3}", nanos as f64 / 1e9);
+    let steps = &process::CPU_NANOS;
+    let proc_field = |file: &str, key: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(file).ok()?;
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line.get(key.len()..)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    tracing::debug!(
+        target: "gleaner::resources",
+        cpu_secs = format!("{:.3}", cpu_time::ProcessTime::now().as_duration().as_secs_f64()),
+        pages = steps.pages.load(Relaxed),
+        scrape_cpu_secs = secs(steps.scrape.load(Relaxed)),
+        clean_cpu_secs = secs(steps.clean.load(Relaxed)),
+        tag_cpu_secs = secs(steps.tag.load(Relaxed)),
+        peak_rss_kib = proc_field("/proc/self/status", "VmHWM:"),
+        read_bytes = proc_field("/proc/self/io", "read_bytes:"),
+        write_bytes = proc_field("/proc/self/io", "write_bytes:"),
+        "resources used"
+    );
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -512,20 +512,21 @@ enum Stage {
     Process,
 }
 
-/// Run `work` on the blocking pool, charging the time it runs there (not the wait for a
-/// free thread) to `stage`.
+/// Run `work` on the CPU pool ([`crate::cpu_pool`], one thread a core), charging the CPU
+/// time it takes there (not the wait for a free thread) to `stage`. A panic in `work` is an
+/// error for the caller to record; dropping the future before the work starts skips it.
 async fn on_blocking_pool<T, F>(
     counters: &Arc<Counters>,
     stage: Stage,
     work: F,
-) -> Result<T, tokio::task::JoinError>
+) -> Result<T, crate::cpu_pool::PoolError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let counters = Arc::clone(counters);
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
+    crate::cpu_pool::run(move || {
+        let started = cpu_time::ThreadTime::now();
         let out = work();
         let spent = nanos(started.elapsed());
         match stage {
@@ -1831,9 +1832,9 @@ async fn process_and_send(
 /// state, saved after it); a page that gave no article, or whose processing panicked, is a
 /// failure to try again later, with no validators kept (a 304 would otherwise hide the
 /// article for good once the page, or gleaner, can read it).
-async fn settle_processed<E: std::fmt::Display>(
+async fn settle_processed<E: std::fmt::Display, P: std::fmt::Display>(
     shared: &Shared,
-    done: Result<Result<Article, E>, tokio::task::JoinError>,
+    done: Result<Result<Article, E>, P>,
     source_id: Option<i64>,
     url: &str,
     fetch_state: Option<FetchState>,

@@ -1,8 +1,10 @@
 //! The commands that only read: `query`, `show`, `entities`, `stats`, `sources`, `export`,
 //! and the offline ones, `extract` and `tag`.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
@@ -450,6 +452,45 @@ fn csv_row(a: &Article) -> Vec<String> {
     ]
 }
 
+/// A saved page's bytes, at most `limit` of them (unpacked, for gzip): a larger file, or a
+/// gzip file that unpacks to more (a gzip bomb), is an error, and memory stays bounded.
+fn read_saved_page(path: &Path, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    if path == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .take(cap)
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|f| f.take(cap).read_to_end(&mut bytes))
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    if bytes.len() > limit {
+        return Err(anyhow!(
+            "{} is larger than {limit} bytes (the max_body_bytes limit of a fetched page); not read",
+            path.display()
+        ));
+    }
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut unpacked = Vec::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .take(cap)
+        .read_to_end(&mut unpacked)
+        .with_context(|| format!("unpacking gzip in {}", path.display()))?;
+    if unpacked.len() > limit {
+        return Err(anyhow!(
+            "{} unpacks to more than {limit} bytes (the max_body_bytes limit of a fetched page); not read",
+            path.display()
+        ));
+    }
+    Ok(unpacked)
+}
+
 fn read_input(path: &Path) -> Result<Vec<u8>, ExitError> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
@@ -463,56 +504,112 @@ fn read_input(path: &Path) -> Result<Vec<u8>, ExitError> {
     Ok(bytes)
 }
 
-/// A saved page's bytes as text: gzip is unpacked (saved pages often are `.html.gz`), and the
-/// charset is found as for a fetched page (BOM, `<meta charset>`, then a guess).
-fn decode_saved_page(bytes: &[u8], url: &str) -> anyhow::Result<String> {
-    let unpacked;
-    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .context("unpacking gzip")?;
-        unpacked = out;
-        &unpacked[..]
-    } else {
-        bytes
-    };
+/// A saved page's text: the charset is found as for a fetched page (BOM, `<meta charset>`,
+/// then a guess).
+fn decode_saved_page(raw: &[u8], url: &str) -> String {
     let host = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string));
-    Ok(gleaner_fetch::charset::decode(raw, None, host.as_deref()).0)
+    gleaner_fetch::charset::decode(raw, None, host.as_deref()).0
 }
 
-/// `gleaner extract`
+/// What one file of `gleaner extract` gave.
+enum Extracted {
+    /// An article (with an empty body when the page held no article text).
+    Article(Box<Article>),
+    /// The file could not be read.
+    Unreadable(anyhow::Error),
+}
+
+/// Read, scrape, clean and tag one saved page (on a CPU pool thread).
+fn extract_file(
+    file: &Path,
+    url: &str,
+    reference_date: Option<chrono::NaiveDate>,
+    limit: usize,
+    tagger: &Tagger,
+) -> Extracted {
+    let raw = match read_saved_page(file, limit) {
+        Ok(raw) => raw,
+        Err(e) => return Extracted::Unreadable(e),
+    };
+    let html = decode_saved_page(&raw, url);
+    drop(raw);
+    let scraped = process::scrape(&html, url);
+    drop(html);
+    // Only a reference for resolving dates in the text when the page has none; not stored
+    // as published.
+    let mut article = process::finish_dated(scraped, None, None, &[], tagger, reference_date);
+    article.id = None;
+    Extracted::Article(Box::new(article))
+}
+
+/// Files read or processed ahead of the one being printed, per pool thread: output stays in
+/// input order while every core works, and at most this many articles wait in memory.
+const EXTRACT_AHEAD_PER_THREAD: usize = 4;
+
+/// `gleaner extract`: every file is processed on the CPU pool (one thread a core), and
+/// printed in input order. A file that cannot be read (missing, too large, a gzip bomb) is
+/// reported and the others go on; exit 1 when some file was unreadable or held no article.
 pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
-    let tagger = Tagger::new();
+    let tagger = Arc::new(Tagger::new());
+    let limit = gleaner_fetch::FetchConfig::default().max_body_bytes;
+    let window = crate::cpu_pool::threads() * EXTRACT_AHEAD_PER_THREAD;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Extracted)>();
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut empty = 0usize;
-    for file in &args.files {
-        let bytes = read_input(file)?;
-        let url = match &args.url {
-            Some(u) => u.clone(),
-            None => file_url(file),
-        };
-        let html = decode_saved_page(&bytes, &url)
-            .with_context(|| format!("reading {}", file.display()))?;
-        let scraped = process::scrape(&html, &url);
-        let no_date = scraped.published_at.is_none();
-        let mut article = process::finish(scraped, None, None, &[], &tagger);
-        if let (true, Some(date)) = (no_date, args.reference_date) {
-            // Only a reference for resolving dates in the text; not stored as published.
-            article.entities = tagger.tag(&article.body, Some(date));
+    let mut waiting: BTreeMap<usize, Extracted> = BTreeMap::new();
+    let (mut sent, mut printed, mut problems) = (0usize, 0usize, 0usize);
+    while printed < args.files.len() {
+        while sent < args.files.len() && sent < printed + window {
+            let file = args.files.get(sent).cloned().unwrap_or_default();
+            let url = args.url.clone().unwrap_or_else(|| file_url(&file));
+            let (tagger, done_tx, index) = (Arc::clone(&tagger), done_tx.clone(), sent);
+            let reference_date = args.reference_date;
+            crate::cpu_pool::spawn(
+                move || extract_file(&file, &url, reference_date, limit, &tagger),
+                move |result| {
+                    let extracted = result.unwrap_or_else(|e| {
+                        Extracted::Unreadable(anyhow!("processing the page {e}"))
+                    });
+                    let _ = done_tx.send((index, extracted));
+                },
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+            sent += 1;
         }
-        // The same rule as for stored articles: a Blogger post may be a photo with no text.
-        if article.body.is_empty() && article.blogger_post_id.is_none() {
-            empty += 1;
-            eprintln!("gleaner: {}: no article text found", file.display());
+        let (index, extracted) = done_rx
+            .recv()
+            .map_err(|_| anyhow!("the processing threads stopped"))?;
+        waiting.insert(index, extracted);
+        while let Some(extracted) = waiting.remove(&printed) {
+            let file = args.files.get(printed).map(|f| f.display().to_string());
+            let file = file.unwrap_or_default();
+            printed += 1;
+            match extracted {
+                Extracted::Article(article) => {
+                    // The same rule as for stored articles: a Blogger post may be a photo
+                    // with no text.
+                    if article.body.is_empty() && article.blogger_post_id.is_none() {
+                        problems += 1;
+                        eprintln!("gleaner: {file}: no article text found");
+                    }
+                    write_json_line(&mut out, &article)?;
+                }
+                Extracted::Unreadable(e) => {
+                    problems += 1;
+                    // Printed in order with the articles around it.
+                    out.flush()?;
+                    eprintln!("gleaner: {file}: {e:#}");
+                }
+            }
         }
-        article.id = None;
-        write_json_line(&mut out, &article)?;
     }
     out.flush()?;
-    Ok(if empty > 0 { Exit::Partial } else { Exit::Ok })
+    Ok(if problems > 0 {
+        Exit::Partial
+    } else {
+        Exit::Ok
+    })
 }
 
 fn file_url(file: &Path) -> String {
