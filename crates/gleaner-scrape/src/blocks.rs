@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use gleaner_model::{BlockKind, TextBlock};
 use regex::Regex;
-use scraper::{ElementRef, Html, Node};
+use scraper::{ElementRef, Node};
 
 use crate::stats::DocStats;
 
@@ -28,7 +28,7 @@ pub(crate) enum SkipRules {
 
 /// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
 pub fn html_to_blocks(html: &str) -> Vec<TextBlock> {
-    let doc = Html::parse_fragment(html);
+    let doc = crate::limits::parse_fragment(html);
     element_blocks(doc.root_element(), SkipRules::PostBody)
 }
 

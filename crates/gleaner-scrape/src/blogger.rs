@@ -63,7 +63,7 @@ pub fn is_blogger_html(html: &str) -> bool {
     {
         return true;
     }
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     is_blogger_doc(&doc)
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn is_blogger_doc(doc: &Html) -> bool {
 
 /// Read the ids and page facts from a Blogger page's HTML.
 pub fn blogger_page_info(html: &str) -> BloggerPageInfo {
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     page_info(html, &doc)
 }
 
@@ -475,7 +475,7 @@ fn noscript_body_blocks(doc: &Html) -> Vec<crate::TextBlock> {
         if !(raw.contains("post-body") || raw.contains("post-content") || raw.contains("<p")) {
             continue;
         }
-        let frag = Html::parse_fragment(&raw);
+        let frag = crate::limits::parse_fragment(&raw);
         let root = frag.root_element();
         let target = find_post_body(&frag, None).unwrap_or(root);
         let blocks = element_blocks(target, SkipRules::PostBody);
@@ -699,7 +699,7 @@ static ANCHOR_NAME_ID: LazyLock<Regex> = LazyLock::new(|| regex_literal(r"^\d{6,
 /// (popular posts, archive, labels) are not listings of this page and are left out. Works on
 /// any page; a post page gives its one post.
 pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     let base = url::Url::parse(url).ok();
     let resolve = |href: &str| -> String {
         match base.as_ref().and_then(|b| b.join(href.trim()).ok()) {
