@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use ego_tree::NodeId;
 use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html};
@@ -207,20 +208,18 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         return Vec::new();
     };
     // The article may be split into chunks that share the top block's tag and class (one
-    // per section, ads and promos between): take every such chunk that reads as text.
-    let top_class = top
-        .value()
-        .attr("class")
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
+    // per section, ads and promos between), and an index page lists several posts alike:
+    // take every such chunk that reads as text. Classes compare without their numbered
+    // tokens (`post-123 post type-post` is like `post-456 post type-post`).
+    let top_shape = class_shape(top);
     let mut chosen: Vec<ElementRef<'_>> = vec![top];
-    if let Some(class) = top_class {
+    if !top_shape.is_empty() {
         for (el, score) in scores.values() {
             if el.id() == top.id()
                 || el.value().name() != top.value().name()
-                || el.value().attr("class").map(str::trim) != Some(class)
                 || *score <= 0.0
                 || link_density(*el) > 0.3
+                || class_shape(*el) != top_shape
             {
                 continue;
             }
@@ -228,10 +227,28 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         }
     }
     // Outermost only, in document order.
-    let all = chosen.clone();
-    chosen.retain(|e| !e.ancestors().any(|a| all.iter().any(|o| o.id() == a.id())));
+    let all: std::collections::HashSet<NodeId> = chosen.iter().map(|e| e.id()).collect();
+    chosen.retain(|e| {
+        !e.ancestors()
+            .take(crate::limits::MAX_NESTING * 2)
+            .any(|a| all.contains(&a.id()))
+    });
     chosen.sort_by_key(|e| e.id());
     chosen
+}
+
+/// An element's class tokens without those holding digits, sorted.
+fn class_shape(el: ElementRef<'_>) -> Vec<&str> {
+    let mut tokens: Vec<&str> = el
+        .value()
+        .attr("class")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
 }
 
 /// Characters of text in `blocks`.
@@ -389,6 +406,14 @@ fn block_level(name: &str) -> bool {
             | "nav"
             | "aside"
             | "figure"
+            | "tr"
+            | "td"
+            | "th"
+            | "tbody"
+            | "thead"
+            | "li"
+            | "dd"
+            | "dt"
             | "h1"
             | "h2"
             | "h3"

@@ -60,6 +60,8 @@ mod xml;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod shape_tests;
 
 pub use blocks::html_to_blocks;
 pub use blogger::{
