@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p gleaner-scrape --example eval_extraction -- \
-//!     [--eval DIR] [--out DIR] [--trafilatura PYTHON] [--show-tune-losses]
+//!     [--eval DIR] [--out DIR] [--trafilatura PYTHON] [--show-tune-losses] [--tune-only]
 //! ```
 //!
 //! * `--eval DIR`: the evaluation data (default `../shared/eval` beside the workspace). Every
@@ -125,6 +125,8 @@ fn main() -> ExitCode {
         arg(&args, "--out").map_or_else(|| root.join("target/eval-extraction"), PathBuf::from);
     let python = arg(&args, "--trafilatura");
     let show_losses = args.iter().any(|a| a == "--show-tune-losses");
+    // While tuning, look at the tune halves only.
+    let tune_only = args.iter().any(|a| a == "--tune-only");
     let scorer = eval.join("score_extraction.py");
     if !scorer.exists() {
         eprintln!(
@@ -238,6 +240,9 @@ fn main() -> ExitCode {
         // Halves (and, where the set says page types, articles apart).
         let mut groups: Vec<(String, Vec<String>)> = Vec::new();
         for (half, tune) in [("tune", true), ("held-out", false)] {
+            if tune_only && !tune {
+                continue;
+            }
             let ids: Vec<String> = truth
                 .keys()
                 .filter(|id| in_tune_half(id) == tune)

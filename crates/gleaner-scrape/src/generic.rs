@@ -113,6 +113,9 @@ fn excluded_region(el: ElementRef<'_>) -> bool {
     })
 }
 
+/// Own text (outside block children) a container needs to count as a paragraph.
+const OWN_TEXT_PARAGRAPH: usize = 400;
+
 /// The element holding the page's main content, by scoring. `stats` are the document's
 /// ([`DocStats::of`] over the root element): every number the scoring needs is read from
 /// them, so the pass is linear in the size of the page.
@@ -136,10 +139,24 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         ) {
             continue;
         }
+        let (mut len, mut commas, excluded) = match stats.get(p) {
+            Some(s) => (s.visible_len(), s.commas, s.in_excluded_region),
+            None => {
+                let text = text_of(p);
+                (
+                    text.chars().count(),
+                    text.matches([',', '，', '、', '،']).count(),
+                    excluded_region(p),
+                )
+            }
+        };
         if matches!(name, "div" | "section" | "article" | "td") {
-            // Only text-holding containers count as paragraphs: no block children.
-            let has_block_child = p.children().filter_map(ElementRef::wrap).any(|c| {
-                matches!(
+            // A container counts as a paragraph by its own text: what is not inside its
+            // block children (a cell holding a heading and a block of text with `<br>`s),
+            // when that is long enough to be one.
+            let mut has_block_child = false;
+            for c in p.children().filter_map(ElementRef::wrap) {
+                if !matches!(
                     c.value().name(),
                     "p" | "div"
                         | "section"
@@ -152,23 +169,27 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
                         | "h1"
                         | "h2"
                         | "h3"
-                )
-            });
-            if has_block_child {
+                ) {
+                    continue;
+                }
+                let (c_len, c_commas) = match stats.get(c) {
+                    Some(s) => (s.visible_len(), s.commas),
+                    None => {
+                        let text = text_of(c);
+                        (
+                            text.chars().count(),
+                            text.matches([',', '，', '、', '،']).count(),
+                        )
+                    }
+                };
+                len = len.saturating_sub(c_len);
+                commas = commas.saturating_sub(c_commas);
+                has_block_child = true;
+            }
+            if has_block_child && len < OWN_TEXT_PARAGRAPH {
                 continue;
             }
         }
-        let (len, commas, excluded) = match stats.get(p) {
-            Some(s) => (s.visible_len(), s.commas, s.in_excluded_region),
-            None => {
-                let text = text_of(p);
-                (
-                    text.chars().count(),
-                    text.matches([',', '，', '、', '،']).count(),
-                    excluded_region(p),
-                )
-            }
-        };
         if len < 25 || excluded || in_strong_negative(p, &mut strong_negative) {
             continue;
         }
@@ -179,7 +200,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             .take(3)
             .enumerate()
         {
-            if matches!(anc.value().name(), "html" | "body") {
+            if anc.value().name() == "html" {
                 break;
             }
             let entry = scores
@@ -204,22 +225,49 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             best = Some((*el, final_score));
         }
     }
-    let Some((top, _)) = best else {
+    let Some((top, top_score)) = best else {
         return Vec::new();
     };
+    let mut chosen: Vec<ElementRef<'_>> = vec![top];
+    // An article split into sections: the top block's siblings that score well too (a
+    // fifth of the top's score), or that read as a paragraph of text themselves.
+    if let Some(parent) = top.parent().and_then(ElementRef::wrap)
+        && !matches!(parent.value().name(), "body" | "html")
+    {
+        let threshold = (top_score * 0.2).max(10.0);
+        for sib in parent.children().filter_map(ElementRef::wrap) {
+            if sib.id() == top.id() {
+                continue;
+            }
+            let Some(s) = stats.get(sib) else { continue };
+            if s.in_excluded_region || in_strong_negative(sib, &mut strong_negative) {
+                continue;
+            }
+            let density = s.link_density();
+            let scored = scores
+                .get(&sib.id())
+                .is_some_and(|(_, sc)| sc * (1.0 - density) >= threshold);
+            let text_block = matches!(sib.value().name(), "p" | "pre" | "blockquote")
+                && s.visible_len() >= 80
+                && density < 0.25;
+            if scored || text_block {
+                chosen.push(sib);
+            }
+        }
+    }
     // The article may be split into chunks that share the top block's tag and class (one
     // per section, ads and promos between), and an index page lists several posts alike:
     // take every such chunk that reads as text. Classes compare without their numbered
     // tokens (`post-123 post type-post` is like `post-456 post type-post`).
     let top_shape = class_shape(top);
-    let mut chosen: Vec<ElementRef<'_>> = vec![top];
     if !top_shape.is_empty() {
         for (el, score) in scores.values() {
             if el.id() == top.id()
                 || el.value().name() != top.value().name()
-                || *score <= 0.0
+                || *score - tag_weight(el.value().name()) - class_weight(*el) <= 0.0
                 || link_density(*el) > 0.3
                 || class_shape(*el) != top_shape
+                || in_strong_negative(*el, &mut strong_negative)
             {
                 continue;
             }
