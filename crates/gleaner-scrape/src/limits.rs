@@ -114,7 +114,11 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// The first `</name` (any case) at or after `from`.
 fn find_end_tag(hay: &[u8], from: usize, name: &[u8]) -> Option<usize> {
     let mut i = from;
-    while let Some(p) = find(hay, i, b"</") {
+    while let Some(p) = find(hay, i, b"<") {
+        if hay.get(p + 1) != Some(&b'/') {
+            i = p + 1;
+            continue;
+        }
         let after = p + 2;
         if hay
             .get(after..after + name.len())
