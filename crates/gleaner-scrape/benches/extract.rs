@@ -1,7 +1,7 @@
 //! Extraction speed on one core: `cargo bench -p gleaner-scrape --bench extract`.
 //!
 //! The input is the aeb-dev evaluation set (`../shared/eval/aeb-dev/html/*.html.gz`, relative
-//! to the workspace root: 88 news and blog pages), each page through [`gleaner_scrape::extract`]
+//! to the workspace root, or `$GLEANER_EVAL_DIR/aeb-dev/html`: 88 news and blog pages), each page through [`gleaner_scrape::extract`]
 //! (HTML parsing, metadata, content scoring, block splitting). When that folder is missing the
 //! bench says so on stderr and uses the crate's own Blogger fixtures instead, so the figure is
 //! then not comparable. Throughput is reported in pages per second; the median is in
@@ -44,7 +44,18 @@ fn aeb_dev_pages(dir: &Path) -> Option<Vec<String>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/aeb-dev/html");
+    // `$GLEANER_EVAL_DIR`, else `../shared/eval` beside the checkout (or two levels up, for a
+    // worktree under `wt/NAME`).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let eval = std::env::var_os("GLEANER_EVAL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            [root.join("../shared/eval"), root.join("../../shared/eval")]
+                .into_iter()
+                .find(|p| p.is_dir())
+        })
+        .unwrap_or_else(|| root.join("../shared/eval"));
+    let dir = eval.join("aeb-dev/html");
     let (name, pages) = match aeb_dev_pages(&dir) {
         Some(p) => ("aeb-dev", p),
         None => {

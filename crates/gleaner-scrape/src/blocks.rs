@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use gleaner_model::{BlockKind, TextBlock};
 use regex::Regex;
-use scraper::{ElementRef, Html, Node};
+use scraper::{ElementRef, Node};
 
 use crate::stats::DocStats;
 
@@ -28,7 +28,7 @@ pub(crate) enum SkipRules {
 
 /// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
 pub fn html_to_blocks(html: &str) -> Vec<TextBlock> {
-    let doc = Html::parse_fragment(html);
+    let doc = crate::limits::parse_fragment(html);
     element_blocks(doc.root_element(), SkipRules::PostBody)
 }
 
@@ -307,6 +307,16 @@ pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
     DocStats::of(el).get(el).map_or(0.0, |s| s.link_density())
 }
 
+/// Text this long, mostly not links, is content whatever its element is called.
+const PLAIN_TEXT_KEPT: usize = 500;
+
+fn much_plain_text(el: ElementRef<'_>, known: Option<&crate::stats::NodeStats>) -> bool {
+    match known {
+        Some(s) => s.trimmed_len >= PLAIN_TEXT_KEPT && s.link_density() < 0.25,
+        None => text_len(el) >= PLAIN_TEXT_KEPT && link_density(el) < 0.25,
+    }
+}
+
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
 pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) -> bool {
     let known = stats.and_then(|s| s.get(el));
@@ -325,7 +335,12 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         if GENERIC_CAPTION.is_match(&hint) {
             return true;
         }
-        if GENERIC_NEGATIVE.is_match(&hint) && !GENERIC_POSITIVE.is_match(&hint) {
+        // A boilerplate name on a region that holds much plain text is a page builder's
+        // name (`elementor-widget-wrap`), not boilerplate.
+        if GENERIC_NEGATIVE.is_match(&hint)
+            && !GENERIC_POSITIVE.is_match(&hint)
+            && !much_plain_text(el, known)
+        {
             return true;
         }
     }

@@ -63,7 +63,7 @@ pub fn is_blogger_html(html: &str) -> bool {
     {
         return true;
     }
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     is_blogger_doc(&doc)
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn is_blogger_doc(doc: &Html) -> bool {
 
 /// Read the ids and page facts from a Blogger page's HTML.
 pub fn blogger_page_info(html: &str) -> BloggerPageInfo {
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     page_info(html, &doc)
 }
 
@@ -456,15 +456,78 @@ fn comment_count(doc: &Html) -> Option<u32> {
     {
         return Some(n);
     }
+    // A header with a number says it; one without ("Kommentare:", "No comments") says none
+    // unless comments are on the page: threaded comments are items with ids `c<digits>`.
+    let mut header_none = false;
     for h in doc.select(selector!("#comments > h4, .comments > h4, #comments h4")) {
         if h.value().attr("id") == Some("comment-post-message") {
             continue;
         }
-        if let Some(n) = parse_comment_header(&text_of(h)) {
-            return Some(n);
+        let text = text_of(h);
+        match parse_comment_header(&text) {
+            Some(0) => {
+                header_none = true;
+                break;
+            }
+            Some(n) => return Some(n),
+            None => {}
         }
     }
-    None
+    let items = comment_items(doc);
+    if items > 0 {
+        return Some(items);
+    }
+    header_none.then_some(0)
+}
+
+/// Comments on the page: elements with ids `c<digits>` (Blogger's comment items, threaded
+/// and classic) inside the comments section, each id counted once.
+fn comment_items(doc: &Html) -> u32 {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for section in doc
+        .select(selector!(
+            "#comments, .comments, .comment-thread, #comment-holder"
+        ))
+        .take(64)
+    {
+        for el in section.descendants().filter_map(ElementRef::wrap) {
+            if let Some(id) = el.value().attr("id")
+                && id.len() > 1
+                && id.starts_with('c')
+                && id.bytes().skip(1).all(|b| b.is_ascii_digit())
+            {
+                seen.insert(id);
+            }
+        }
+        if !seen.is_empty() {
+            break;
+        }
+    }
+    u32::try_from(seen.len()).unwrap_or(u32::MAX)
+}
+
+/// Google's blog template puts the post's HTML inside the body element twice, in a
+/// `<script type="text/template">` and in a `<noscript>`, both raw text to an HTML parser.
+/// Read the first copy with text (one copy only).
+fn script_copy_blocks(body: ElementRef<'_>) -> Vec<crate::TextBlock> {
+    for el in body
+        .select(selector!("script[type], noscript"))
+        .filter(|e| {
+            e.value().name() == "noscript"
+                || e.value()
+                    .attr("type")
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/template"))
+        })
+        .take(16)
+    {
+        let raw: String = el.text().collect();
+        let frag = crate::limits::parse_fragment(&raw);
+        let blocks = element_blocks(frag.root_element(), SkipRules::PostBody);
+        if !blocks.is_empty() {
+            return blocks;
+        }
+    }
+    Vec::new()
 }
 
 /// Some themes (Google's corporate one) render the body from a script template and keep a
@@ -475,7 +538,7 @@ fn noscript_body_blocks(doc: &Html) -> Vec<crate::TextBlock> {
         if !(raw.contains("post-body") || raw.contains("post-content") || raw.contains("<p")) {
             continue;
         }
-        let frag = Html::parse_fragment(&raw);
+        let frag = crate::limits::parse_fragment(&raw);
         let root = frag.root_element();
         let target = find_post_body(&frag, None).unwrap_or(root);
         let blocks = element_blocks(target, SkipRules::PostBody);
@@ -615,7 +678,14 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
     .unwrap_or_default();
 
     let blocks = match body {
-        Some(b) => element_blocks(b, SkipRules::PostBody),
+        Some(b) => {
+            let blocks = element_blocks(b, SkipRules::PostBody);
+            if blocks.is_empty() {
+                script_copy_blocks(b)
+            } else {
+                blocks
+            }
+        }
         None if !info.dynamic_views => {
             let from_noscript = noscript_body_blocks(doc);
             if from_noscript.is_empty() {
@@ -699,7 +769,7 @@ static ANCHOR_NAME_ID: LazyLock<Regex> = LazyLock::new(|| regex_literal(r"^\d{6,
 /// (popular posts, archive, labels) are not listings of this page and are left out. Works on
 /// any page; a post page gives its one post.
 pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
-    let doc = Html::parse_document(html);
+    let doc = crate::limits::parse_document(html);
     let base = url::Url::parse(url).ok();
     let resolve = |href: &str| -> String {
         match base.as_ref().and_then(|b| b.join(href.trim()).ok()) {

@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use ego_tree::NodeId;
 use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html};
@@ -112,6 +113,9 @@ fn excluded_region(el: ElementRef<'_>) -> bool {
     })
 }
 
+/// Own text (outside block children) a container needs to count as a paragraph.
+const OWN_TEXT_PARAGRAPH: usize = 400;
+
 /// The element holding the page's main content, by scoring. `stats` are the document's
 /// ([`DocStats::of`] over the root element): every number the scoring needs is read from
 /// them, so the pass is linear in the size of the page.
@@ -135,10 +139,24 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         ) {
             continue;
         }
+        let (mut len, mut commas, excluded) = match stats.get(p) {
+            Some(s) => (s.visible_len(), s.commas, s.in_excluded_region),
+            None => {
+                let text = text_of(p);
+                (
+                    text.chars().count(),
+                    text.matches([',', '，', '、', '،']).count(),
+                    excluded_region(p),
+                )
+            }
+        };
         if matches!(name, "div" | "section" | "article" | "td") {
-            // Only text-holding containers count as paragraphs: no block children.
-            let has_block_child = p.children().filter_map(ElementRef::wrap).any(|c| {
-                matches!(
+            // A container counts as a paragraph by its own text: what is not inside its
+            // block children (a cell holding a heading and a block of text with `<br>`s),
+            // when that is long enough to be one.
+            let mut has_block_child = false;
+            for c in p.children().filter_map(ElementRef::wrap) {
+                if !matches!(
                     c.value().name(),
                     "p" | "div"
                         | "section"
@@ -151,23 +169,27 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
                         | "h1"
                         | "h2"
                         | "h3"
-                )
-            });
-            if has_block_child {
+                ) {
+                    continue;
+                }
+                let (c_len, c_commas) = match stats.get(c) {
+                    Some(s) => (s.visible_len(), s.commas),
+                    None => {
+                        let text = text_of(c);
+                        (
+                            text.chars().count(),
+                            text.matches([',', '，', '、', '،']).count(),
+                        )
+                    }
+                };
+                len = len.saturating_sub(c_len);
+                commas = commas.saturating_sub(c_commas);
+                has_block_child = true;
+            }
+            if has_block_child && len < OWN_TEXT_PARAGRAPH {
                 continue;
             }
         }
-        let (len, commas, excluded) = match stats.get(p) {
-            Some(s) => (s.visible_len(), s.commas, s.in_excluded_region),
-            None => {
-                let text = text_of(p);
-                (
-                    text.chars().count(),
-                    text.matches([',', '，', '、', '،']).count(),
-                    excluded_region(p),
-                )
-            }
-        };
         if len < 25 || excluded || in_strong_negative(p, &mut strong_negative) {
             continue;
         }
@@ -178,7 +200,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             .take(3)
             .enumerate()
         {
-            if matches!(anc.value().name(), "html" | "body") {
+            if anc.value().name() == "html" {
                 break;
             }
             let entry = scores
@@ -203,24 +225,49 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             best = Some((*el, final_score));
         }
     }
-    let Some((top, _)) = best else {
+    let Some((top, top_score)) = best else {
         return Vec::new();
     };
-    // The article may be split into chunks that share the top block's tag and class (one
-    // per section, ads and promos between): take every such chunk that reads as text.
-    let top_class = top
-        .value()
-        .attr("class")
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
     let mut chosen: Vec<ElementRef<'_>> = vec![top];
-    if let Some(class) = top_class {
+    // An article split into sections: the top block's siblings that score well too (a
+    // fifth of the top's score), or that read as a paragraph of text themselves.
+    if let Some(parent) = top.parent().and_then(ElementRef::wrap)
+        && !matches!(parent.value().name(), "body" | "html")
+    {
+        let threshold = (top_score * 0.2).max(10.0);
+        for sib in parent.children().filter_map(ElementRef::wrap) {
+            if sib.id() == top.id() {
+                continue;
+            }
+            let Some(s) = stats.get(sib) else { continue };
+            if s.in_excluded_region || in_strong_negative(sib, &mut strong_negative) {
+                continue;
+            }
+            let density = s.link_density();
+            let scored = scores
+                .get(&sib.id())
+                .is_some_and(|(_, sc)| sc * (1.0 - density) >= threshold);
+            let text_block = matches!(sib.value().name(), "p" | "pre" | "blockquote")
+                && s.visible_len() >= 80
+                && density < 0.25;
+            if scored || text_block {
+                chosen.push(sib);
+            }
+        }
+    }
+    // The article may be split into chunks that share the top block's tag and class (one
+    // per section, ads and promos between), and an index page lists several posts alike:
+    // take every such chunk that reads as text. Classes compare without their numbered
+    // tokens (`post-123 post type-post` is like `post-456 post type-post`).
+    let top_shape = class_shape(top);
+    if !top_shape.is_empty() {
         for (el, score) in scores.values() {
             if el.id() == top.id()
                 || el.value().name() != top.value().name()
-                || el.value().attr("class").map(str::trim) != Some(class)
-                || *score <= 0.0
+                || *score - tag_weight(el.value().name()) - class_weight(*el) <= 0.0
                 || link_density(*el) > 0.3
+                || class_shape(*el) != top_shape
+                || in_strong_negative(*el, &mut strong_negative)
             {
                 continue;
             }
@@ -228,10 +275,237 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         }
     }
     // Outermost only, in document order.
-    let all = chosen.clone();
-    chosen.retain(|e| !e.ancestors().any(|a| all.iter().any(|o| o.id() == a.id())));
+    let all: std::collections::HashSet<NodeId> = chosen.iter().map(|e| e.id()).collect();
+    chosen.retain(|e| {
+        !e.ancestors()
+            .take(crate::limits::MAX_NESTING * 2)
+            .any(|a| all.contains(&a.id()))
+    });
     chosen.sort_by_key(|e| e.id());
     chosen
+}
+
+/// An element's class tokens without those holding digits, sorted.
+fn class_shape(el: ElementRef<'_>) -> Vec<&str> {
+    let mut tokens: Vec<&str> = el
+        .value()
+        .attr("class")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
+}
+
+/// Characters of text in `blocks`.
+pub(crate) fn blocks_len(blocks: &[TextBlock]) -> usize {
+    blocks.iter().map(|b| b.text.chars().count()).sum()
+}
+
+/// Below this many characters, the body found so far is taken as "nothing found" and the
+/// next fallback is tried.
+const TOO_SHORT: usize = 150;
+
+/// The page's body, deciding between the ways of finding it. In order:
+///
+/// 1. content scoring ([`main_content`]): the block where paragraph-like text concentrates;
+/// 2. the publisher's own marking, schema.org microdata `itemprop="articleBody"`: taken
+///    when scoring found less than half as much text (scoring is more precise when both
+///    agree, since the marked element often holds widgets too);
+/// 3. JSON-LD `articleBody` (text only, paragraphs at line breaks): taken when what was
+///    found so far has less than half its text;
+/// 4. a copy of the content in `<noscript>` or `<script type="text/template">` (pages that
+///    render their body with script), scored like a page: taken when nothing longer than
+///    [`TOO_SHORT`] was found;
+/// 5. last resort, the densest text block: the element with the most text of its own (not in
+///    block children), when still nothing was found.
+fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
+    let mut best: Vec<TextBlock> = main_content(doc, stats)
+        .into_iter()
+        .flat_map(|el| element_blocks_with(el, SkipRules::Generic, Some(stats)))
+        .collect();
+    let mut best_len = blocks_len(&best);
+    if let Some(marked) = microdata_body(doc, stats) {
+        let len = blocks_len(&marked);
+        if len >= TOO_SHORT.min(best_len.max(1)) && best_len * 2 < len {
+            best = marked;
+            best_len = len;
+        }
+    }
+    if let Some(text) = ld
+        .and_then(|o| o.get("articleBody"))
+        .and_then(|v| v.as_str())
+    {
+        let from_ld = text_blocks(text);
+        let len = blocks_len(&from_ld);
+        if len >= TOO_SHORT && best_len * 2 < len {
+            best = from_ld;
+            best_len = len;
+        }
+    }
+    if best_len < TOO_SHORT {
+        let copy = script_copy_body(doc);
+        let len = blocks_len(&copy);
+        if len > best_len.max(TOO_SHORT) {
+            best = copy;
+            best_len = len;
+        }
+    }
+    if best_len < TOO_SHORT
+        && let Some(el) = densest_block(doc, stats)
+    {
+        let dense = element_blocks_with(el, SkipRules::Generic, Some(stats));
+        if blocks_len(&dense) > best_len {
+            best = dense;
+        }
+    }
+    best
+}
+
+/// Plain text (a JSON-LD `articleBody`) as paragraphs: one per non-empty line.
+fn text_blocks(text: &str) -> Vec<TextBlock> {
+    text.lines()
+        .map(collapse_ws)
+        .filter(|l| l.chars().any(char::is_alphanumeric))
+        .map(|text| TextBlock {
+            kind: BlockKind::Paragraph,
+            text,
+        })
+        .collect()
+}
+
+/// The blocks of the element(s) marked `itemprop="articleBody"` (outermost ones, those not
+/// in page furniture), if any has text.
+fn microdata_body(doc: &Html, stats: &DocStats) -> Option<Vec<TextBlock>> {
+    let marked: Vec<ElementRef<'_>> = doc
+        .select(crate::dom::selector!("[itemprop]"))
+        .filter(|e| {
+            e.value()
+                .attr("itemprop")
+                .is_some_and(|p| p.split_whitespace().any(|t| t == "articleBody"))
+        })
+        .filter(|e| stats.get(*e).is_some_and(|s| !s.in_excluded_region))
+        .take(16)
+        .collect();
+    let outer = marked.iter().copied().filter(|e| {
+        !e.ancestors()
+            .take(crate::limits::MAX_NESTING * 2)
+            .any(|a| marked.iter().any(|m| m.id() == a.id()))
+    });
+    let blocks: Vec<TextBlock> = outer
+        .flat_map(|el| element_blocks_with(el, SkipRules::Generic, Some(stats)))
+        .collect();
+    (!blocks.is_empty()).then_some(blocks)
+}
+
+/// The body of a page that renders it with script and keeps a copy in `<noscript>` or a
+/// `<script type="text/template">`: the longest copy, scored like a page.
+fn script_copy_body(doc: &Html) -> Vec<TextBlock> {
+    let mut best: Vec<TextBlock> = Vec::new();
+    let copies = doc
+        .select(crate::dom::selector!("noscript, script[type]"))
+        .filter(|e| {
+            e.value().name() == "noscript"
+                || e.value()
+                    .attr("type")
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/template"))
+        })
+        .take(64);
+    for el in copies {
+        let raw: String = el.text().collect();
+        // Only copies with paragraph markup and some text are worth parsing.
+        if raw.len() < TOO_SHORT || !(raw.contains("<p") || raw.contains("<br")) {
+            continue;
+        }
+        let frag = crate::limits::parse_fragment(&raw);
+        let frag_stats = DocStats::of(frag.root_element());
+        let mut blocks: Vec<TextBlock> = main_content(&frag, &frag_stats)
+            .into_iter()
+            .flat_map(|e| element_blocks_with(e, SkipRules::Generic, Some(&frag_stats)))
+            .collect();
+        if blocks.is_empty() {
+            blocks = crate::blocks::element_blocks(frag.root_element(), SkipRules::Generic);
+        }
+        if blocks_len(&blocks) > blocks_len(&best) {
+            best = blocks;
+        }
+    }
+    best
+}
+
+fn block_level(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "main"
+            | "table"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "pre"
+            | "blockquote"
+            | "form"
+            | "header"
+            | "footer"
+            | "nav"
+            | "aside"
+            | "figure"
+            | "tr"
+            | "td"
+            | "th"
+            | "tbody"
+            | "thead"
+            | "li"
+            | "dd"
+            | "dt"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+    )
+}
+
+/// The element with the most visible text of its own (text not inside block-level children),
+/// outside page furniture and mostly not links: a page's one block of text when nothing
+/// else reads as an article.
+fn densest_block<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
+    let mut best: Option<(ElementRef<'a>, usize)> = None;
+    let mut strong_negative: IdMap<bool> = IdMap::default();
+    for el in doc
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+    {
+        if matches!(el.value().name(), "html" | "body" | "head") {
+            continue;
+        }
+        let Some(s) = stats.get(el) else { continue };
+        if s.in_excluded_region || s.link_density() > 0.5 {
+            continue;
+        }
+        let in_blocks: usize = el
+            .children()
+            .filter_map(ElementRef::wrap)
+            .filter(|c| block_level(c.value().name()))
+            .filter_map(|c| stats.get(c))
+            .map(|s| s.visible_len())
+            .sum();
+        let own = s.visible_len().saturating_sub(in_blocks);
+        if own < 25 || best.is_some_and(|(_, b)| own <= b) {
+            continue;
+        }
+        if in_strong_negative(el, &mut strong_negative) {
+            continue;
+        }
+        best = Some((el, own));
+    }
+    best.map(|(el, _)| el)
 }
 
 /// Lone words that label page furniture, not article text.
@@ -370,13 +644,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
 
     let title = title_of(doc, &meta, ld);
     let stats = DocStats::of_body(doc);
-    let blocks = tidy_blocks(
-        main_content(doc, &stats)
-            .into_iter()
-            .flat_map(|el| element_blocks_with(el, SkipRules::Generic, Some(&stats)))
-            .collect(),
-        title.as_deref(),
-    );
+    let blocks = tidy_blocks(body_blocks(doc, &stats, ld), title.as_deref());
 
     ScrapedArticle {
         url: url.to_string(),

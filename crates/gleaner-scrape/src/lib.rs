@@ -45,7 +45,6 @@
 use gleaner_model::ScrapedArticle;
 pub use gleaner_model::TextBlock;
 use regex::Regex;
-use scraper::Html;
 
 mod blocks;
 mod blogger;
@@ -54,12 +53,15 @@ mod dates;
 pub mod discovery;
 mod dom;
 mod generic;
+mod limits;
 mod stats;
 mod urls;
 mod xml;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod shape_tests;
 
 pub use blocks::html_to_blocks;
 pub use blogger::{
@@ -93,7 +95,7 @@ pub(crate) fn regex_literal(pattern: &str) -> Regex {
 /// `url` is the address the page was fetched from (after redirects); it is kept as
 /// [`ScrapedArticle::url`] and used when the page names no canonical URL.
 pub fn extract(html: &str, url: &str) -> ScrapedArticle {
-    let doc = Html::parse_document(html);
+    let doc = limits::parse_document(html);
     let blogger = html.contains("www.blogger.com/static/v1")
         || html.contains("_WidgetManager._SetDataContext")
         || blogger::is_blogger_doc(&doc);

@@ -1,0 +1,181 @@
+//! Tests of page shapes the generic extractor used to give up on or get wrong, and of
+//! hostile shapes (hand-written fixtures in `tests/fixtures/`, invented text). The time the
+//! hostile shapes take at 10 MB is measured by `benches/hostile.rs`; these tests check what
+//! comes out.
+
+use crate::extract;
+
+fn body(a: &gleaner_model::ScrapedArticle) -> String {
+    a.blocks
+        .iter()
+        .map(|b| b.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[test]
+fn one_block_of_text_and_br_with_an_image_in_front_is_read() {
+    let html = include_str!("../tests/fixtures/generic_br_article.html");
+    let a = extract(html, "https://coastline.example/ferry");
+    let b = body(&a);
+    for sentence in [
+        "The small passenger ferry between the old quay",
+        "The operator replaced both engines",
+        "the fare stays at three pounds",
+        "thanked the volunteers who kept the landing stage clear",
+    ] {
+        assert!(b.contains(sentence), "missing {sentence:?} in {b:?}");
+    }
+    assert!(!b.contains("Copyright"), "{b}");
+    assert!(!b.contains("Letters"), "{b}");
+}
+
+#[test]
+fn microdata_article_body_is_read() {
+    let html = include_str!("../tests/fixtures/generic_microdata_article.html");
+    let a = extract(html, "https://town.example/library");
+    let b = body(&a);
+    assert!(
+        b.starts_with("The town library will open on Sunday afternoons"),
+        "{b:?}"
+    );
+    assert!(b.contains("story hour at three o'clock"), "{b:?}");
+    assert_eq!(a.blocks.len(), 4, "{b:?}");
+    assert!(!b.contains("Events"));
+}
+
+#[test]
+fn json_ld_article_body_is_read_when_the_page_shows_none() {
+    let html = include_str!("../tests/fixtures/generic_json_ld_only.html");
+    let a = extract(html, "https://rail.example/night-trains");
+    let b = body(&a);
+    assert_eq!(a.blocks.len(), 3, "{b:?}");
+    assert!(b.starts_with("Night trains will run on the valley line again from May"));
+    assert!(b.contains("campaigned for the return of the late trains"));
+    assert!(!b.contains("enable JavaScript"));
+}
+
+/// Google's blog template: the post HTML twice (script template and noscript), read once,
+/// whether the page is recognised as Blogger's or not.
+#[test]
+fn google_blog_template_body_is_read_once() {
+    let html = include_str!("../tests/fixtures/google_template_post.html");
+    let not_blogger = html.replace("<meta name=\"generator\" content=\"blogger\">", "");
+    for page in [html, not_blogger.as_str()] {
+        let a = extract(
+            page,
+            "https://security.example-blog.com/2025/02/safer-sign-in.html",
+        );
+        let b = body(&a);
+        assert_eq!(
+            b.matches("turning on a stronger sign-in check").count(),
+            1,
+            "{:?}: {b:?}",
+            a.extractor
+        );
+        assert!(b.contains("review the setting in the console"), "{b:?}");
+        assert_eq!(a.blocks.len(), 3, "{b:?}");
+    }
+}
+
+#[test]
+fn threaded_comments_are_counted() {
+    let html = include_str!("../tests/fixtures/threaded_comments_post.html");
+    let a = extract(html, "https://weiher.blogspot.com/2025/05/ausflug.html");
+    // Two top-level comments and one reply; the header ("Kommentare:") gives no number.
+    assert_eq!(a.comments_count, Some(3));
+    // A header without a number and no comment items: none.
+    let none = html.replace("id=\"c100", "id=\"x100");
+    assert_eq!(
+        extract(&none, "https://weiher.blogspot.com/a.html").comments_count,
+        Some(0)
+    );
+    // No header and no items: unknown, not 0.
+    let unknown = none.replace("<h4>Kommentare:</h4>", "");
+    assert_eq!(
+        extract(&unknown, "https://weiher.blogspot.com/a.html").comments_count,
+        None
+    );
+}
+
+#[test]
+fn an_index_page_gives_every_post_not_the_first() {
+    let html = include_str!("../tests/fixtures/generic_index_page.html");
+    let a = extract(html, "https://garden.example/");
+    let b = body(&a);
+    for text in [
+        "The first tomato seedlings went into the cold frame",
+        "Turning the compost heap took the whole of Saturday morning",
+        "A hedgehog has been visiting the garden at dusk",
+        "left a corner of the lawn uncut",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("written in a shed"), "{b:?}");
+}
+
+/// The hostile shapes of issue #11, at sizes a debug test runs quickly (the benchmark runs
+/// them at 10 MB): each gives its text, without a stack overflow or a panic.
+#[test]
+fn hostile_deep_nesting_keeps_the_text() {
+    let n = 200_000;
+    let html = format!(
+        "<html><body>{}Deep inside, the only sentence of this page, with a comma.{}</body></html>",
+        "<div>".repeat(n),
+        "</div>".repeat(n)
+    );
+    let a = extract(&html, "https://hostile.example/deep");
+    assert!(
+        body(&a).contains("the only sentence of this page"),
+        "{:?}",
+        a.blocks
+    );
+    let spans = format!(
+        "<html><body><p>{}Deep spans, with words in them, many words.{}</p></body></html>",
+        "<span class=x><b>".repeat(n / 2),
+        "</b></span>".repeat(n / 2)
+    );
+    let a = extract(&spans, "https://hostile.example/spans");
+    assert!(
+        body(&a).contains("Deep spans, with words"),
+        "{:?}",
+        a.blocks
+    );
+}
+
+#[test]
+fn hostile_many_siblings_huge_attributes_text_and_entities() {
+    let siblings = format!(
+        "<html><body><div class=list>{}</div></body></html>",
+        "<div class=item>One short line of text, here.</div>".repeat(100_000)
+    );
+    let a = extract(&siblings, "https://hostile.example/siblings");
+    assert!(body(&a).contains("One short line of text, here."));
+
+    let attr = format!(
+        "<html><body><div class=\"{}\" data-x=\"{}\"><p>Text beside a huge attribute, long enough to count as a paragraph.</p></div></body></html>",
+        "content ".repeat(100_000),
+        "x".repeat(1_000_000)
+    );
+    let a = extract(&attr, "https://hostile.example/attr");
+    assert!(body(&a).contains("Text beside a huge attribute"));
+
+    let giant = format!(
+        "<html><body><article><p>{}</p></article></body></html>",
+        "word, ".repeat(500_000)
+    );
+    let a = extract(&giant, "https://hostile.example/text");
+    assert_eq!(a.blocks.len(), 1);
+    assert!(a.blocks[0].text.len() > 2_000_000);
+
+    let entities = format!(
+        "<html><body><article><p>{}</p></article></body></html>",
+        "&amp;&lt;&#233;&eacute; x, ".repeat(200_000)
+    );
+    let a = extract(&entities, "https://hostile.example/entities");
+    assert!(
+        body(&a).starts_with("&<éé x,"),
+        "{:?}",
+        &body(&a)[..40.min(body(&a).len())]
+    );
+}
