@@ -31,7 +31,17 @@ pub fn refusal(url: &Url, allow_private: bool) -> Option<String> {
         let ip = match host {
             Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
             Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
-            Host::Domain(_) => None,
+            Host::Domain(name) => {
+                // Names under `localhost` are loopback by definition (RFC 6761): refused by
+                // name too, for requests through a proxy, which resolves names itself.
+                let name = name.trim_end_matches('.');
+                if name == "localhost" || name.ends_with(".localhost") {
+                    return Some(format!(
+                        "{name} is a loopback name and allow_private_addresses is false"
+                    ));
+                }
+                None
+            }
         };
         if let Some(ip) = ip.filter(|ip| is_private(*ip)) {
             return Some(private_reason(ip));
@@ -205,6 +215,15 @@ mod tests {
         }
         assert!(refusal(&url("http://93.184.216.34/"), false).is_none());
         assert!(refusal(&url("http://[2606:2800:220:1::]/"), false).is_none());
+        for s in [
+            "http://localhost:8080/",
+            "http://LocalHost./",
+            "http://a.b.localhost/",
+        ] {
+            assert!(refusal(&url(s), true).is_none(), "{s}");
+            assert!(refusal(&url(s), false).is_some(), "{s}");
+        }
+        assert!(refusal(&url("http://localhost.example.com/"), false).is_none());
     }
 
     #[test]

@@ -109,7 +109,15 @@ pub struct FetchConfig {
     pub respect_robots: bool,
     /// Allow loopback, private and link-local addresses (default true). Set it to false when
     /// people other than you choose the URLs gleaner fetches, so they cannot reach your network.
+    /// With false, the system's proxy settings (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are
+    /// ignored: a proxy resolves host names itself, out of reach of the check. Name one in
+    /// `proxy` to use it anyway.
     pub allow_private_addresses: bool,
+    /// An HTTP(S) proxy for every request, e.g. `"http://proxy.internal:3128"` (default none:
+    /// the system's proxy settings when `allow_private_addresses` is true, no proxy when it is
+    /// false). Through a proxy, host names are resolved by the proxy, so only IP literals in
+    /// URLs are checked against `allow_private_addresses`.
+    pub proxy: Option<String>,
 }
 
 impl Default for FetchConfig {
@@ -129,6 +137,7 @@ impl Default for FetchConfig {
             max_redirects: 10,
             respect_robots: true,
             allow_private_addresses: true,
+            proxy: None,
         }
     }
 }
@@ -171,6 +180,15 @@ impl FetchConfig {
             if value == 0 || value > MAX_TIMEOUT_SECS {
                 return bad(format!(
                     "{key} must be between 1 and {MAX_TIMEOUT_SECS}, not {value}"
+                ));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            let scheme_ok = Url::parse(proxy)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !scheme_ok || reqwest::Proxy::all(proxy.as_str()).is_err() {
+                return bad(format!(
+                    "proxy {proxy:?} is not an http:// or https:// URL with a host"
                 ));
             }
         }
@@ -391,10 +409,9 @@ pub struct Fetcher {
 
 struct Inner {
     config: FetchConfig,
-    /// Page requests: redirects are followed by hand, hop by hop.
+    /// Every request (pages and robots.txt): redirects are followed by hand, hop by hop, so
+    /// each hop goes through the same address check.
     client: reqwest::Client,
-    /// robots.txt requests: a few redirects followed by the client (RFC 9309 asks for five).
-    robots_client: reqwest::Client,
     permits: Semaphore,
     robots_agent: String,
     hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<HostState>>>>>,
@@ -447,6 +464,20 @@ enum AttemptError {
     Refused(String),
 }
 
+/// The environment variables through which reqwest picks up system proxies.
+const PROXY_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Redirects followed for robots.txt (RFC 9309 asks for at least five); past them the file
+/// counts as absent.
+const MAX_ROBOTS_REDIRECTS: usize = 5;
+
 const ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.5";
 
@@ -454,29 +485,50 @@ impl Fetcher {
     /// Build a fetcher from its config.
     pub fn new(config: FetchConfig) -> Result<Self, FetchError> {
         config.validate()?;
-        let build = |policy: redirect::Policy| {
-            let mut builder = reqwest::Client::builder()
-                .user_agent(config.user_agent.clone())
-                .redirect(policy)
-                .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-                .read_timeout(Duration::from_secs(config.read_timeout_secs))
-                .timeout(config.timeout())
-                .pool_idle_timeout(Duration::from_secs(30));
-            if !config.allow_private_addresses {
-                builder = builder.dns_resolver(Arc::new(address::PublicOnlyResolver));
+        let mut builder = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .redirect(redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .read_timeout(Duration::from_secs(config.read_timeout_secs))
+            .timeout(config.timeout())
+            .pool_idle_timeout(Duration::from_secs(30));
+        if !config.allow_private_addresses {
+            builder = builder.dns_resolver(Arc::new(address::PublicOnlyResolver));
+        }
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| FetchError::Config {
+                reason: format!("proxy {proxy:?}: {}", chain(&e)),
+            })?;
+            tracing::info!("all requests go through the configured proxy");
+            builder = builder.proxy(proxy);
+        } else if !config.allow_private_addresses {
+            // A proxy would resolve host names itself, past the resolver's check.
+            let ignored: Vec<&str> = PROXY_VARIABLES
+                .iter()
+                .copied()
+                .filter(|v| std::env::var_os(v).is_some_and(|value| !value.is_empty()))
+                .collect();
+            static SAID: std::sync::Once = std::sync::Once::new();
+            if !ignored.is_empty() {
+                SAID.call_once(|| {
+                    tracing::info!(
+                        variables = %ignored.join(", "),
+                        "allow_private_addresses is false: ignoring the system proxy settings \
+                         (a proxy resolves host names out of reach of the address check); \
+                         set [fetch] proxy to use one"
+                    );
+                });
             }
-            builder.build().map_err(|e| FetchError::Config {
-                reason: format!("cannot build the HTTP client: {}", chain(&e)),
-            })
-        };
-        let client = build(redirect::Policy::none())?;
-        let robots_client = build(redirect::Policy::limited(5))?;
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| FetchError::Config {
+            reason: format!("cannot build the HTTP client: {}", chain(&e)),
+        })?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
                 robots_agent: robots::product_token(&config.user_agent),
                 permits: Semaphore::new(config.concurrency),
                 client,
-                robots_client,
                 hosts: Mutex::new(HashMap::new()),
                 config,
             }),
@@ -876,31 +928,61 @@ impl Fetcher {
                 "the fetcher is shutting down".to_string(),
             ));
         };
+        let allow_private = config.allow_private_addresses;
         let exchange = async {
-            let response = match self
-                .inner
-                .robots_client
-                .get(robots_url.clone())
-                .send()
-                .await
-            {
-                Ok(response) => response,
-                // More than five redirects: RFC 9309 lets a crawler take that as "no robots.txt".
-                Err(e) if e.is_redirect() => return Ok(Ok(RobotsPolicy::AllowAll)),
-                Err(e) => return Err(classify(&e)),
-            };
-            let status = response.status();
-            if status.is_success() {
-                let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
-                return Ok(Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes)));
+            let mut current = robots_url.clone();
+            let mut visited: HashSet<String> = HashSet::new();
+            loop {
+                // Every hop goes through the check a page's hops go through.
+                if let Some(reason) = address::refusal(&current, allow_private) {
+                    let reason = if current == *robots_url {
+                        reason
+                    } else {
+                        format!("robots.txt redirects to {current}: {reason}")
+                    };
+                    return Ok(Ok(RobotsPolicy::Refused(reason)));
+                }
+                if !visited.insert(current.as_str().to_string())
+                    || visited.len() > MAX_ROBOTS_REDIRECTS + 1
+                {
+                    // A loop, or more than five redirects: RFC 9309 lets a crawler take that
+                    // as "no robots.txt".
+                    return Ok(Ok(RobotsPolicy::AllowAll));
+                }
+                let response = self
+                    .inner
+                    .client
+                    .get(current.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let status = response.status();
+                if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                    let next = header_str(response.headers(), header::LOCATION)
+                        .and_then(|location| current.join(&location).ok());
+                    match next {
+                        Some(mut next) => {
+                            next.set_fragment(None);
+                            tracing::debug!(from = %current, to = %next, "robots.txt redirect");
+                            current = next;
+                            continue;
+                        }
+                        // A redirect to nowhere: no usable robots.txt.
+                        None => return Ok(Ok(RobotsPolicy::AllowAll)),
+                    }
+                }
+                if status.is_success() {
+                    let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
+                    return Ok(Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes)));
+                }
+                if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                    let retry_after = header_str(response.headers(), header::RETRY_AFTER)
+                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                    return Ok(Err((format!("HTTP {status}"), retry_after)));
+                }
+                // 4xx (and anything else unexpected) means there are no rules.
+                return Ok(Ok(RobotsPolicy::AllowAll));
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                let retry_after = header_str(response.headers(), header::RETRY_AFTER)
-                    .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
-                return Ok(Err((format!("HTTP {status}"), retry_after)));
-            }
-            // 4xx (and anything else unexpected) means there are no rules.
-            Ok(Ok(RobotsPolicy::AllowAll))
         };
         match tokio::time::timeout(config.timeout(), exchange).await {
             Ok(Ok(answer)) => answer,

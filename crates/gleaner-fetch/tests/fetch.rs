@@ -525,6 +525,90 @@ async fn private_addresses_are_refused_when_configured() {
     );
 }
 
+/// A server standing in for a proxy: it answers for every host, logging the absolute URLs it
+/// is asked for. Through it a test can name a host that is not on a loopback address.
+async fn proxy_for(handler: impl Fn(&support::Request) -> Reply + Send + Sync + 'static) -> Server {
+    Server::start("127.0.0.1", handler).await
+}
+
+#[tokio::test]
+async fn a_robots_txt_redirect_to_a_private_address_is_refused() {
+    // The page's host is public (served through the proxy); its robots.txt redirects to a
+    // metadata-style address on loopback, which must never be asked for.
+    let private = Server::start("127.0.0.1", |_| {
+        Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .body("User-agent: *\nAllow: /\n")
+    })
+    .await;
+    let targets = [
+        private.url("/latest/meta-data/iam"),
+        format!("http://[::ffff:127.0.0.1]:{}/latest/", private.addr.port()),
+        format!("http://localhost:{}/latest/", private.addr.port()),
+    ];
+    for target in targets {
+        let location = target.clone();
+        let proxy = proxy_for(move |r| {
+            if r.path.ends_with("/robots.txt") {
+                Reply::status(302).header("Location", &location)
+            } else {
+                Reply::html("page")
+            }
+        })
+        .await;
+        let fetcher = fetcher(FetchConfig {
+            allow_private_addresses: false,
+            proxy: Some(format!("http://{}", proxy.addr)),
+            ..polite()
+        });
+        let err = get(&fetcher, "http://public-site.test/post.html")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Refused { .. }),
+            "{target}: {err}"
+        );
+        assert!(err.to_string().contains("robots.txt redirects"), "{err}");
+        let asked: Vec<String> = proxy.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            asked,
+            ["http://public-site.test/robots.txt"],
+            "only the public robots.txt was requested, not {target}"
+        );
+    }
+    assert!(
+        private.requests().is_empty(),
+        "the private server was reached"
+    );
+}
+
+#[tokio::test]
+async fn a_public_robots_txt_redirect_is_followed() {
+    let proxy = proxy_for(|r| match r.path.as_str() {
+        "http://public-site.test/robots.txt" => {
+            Reply::status(301).header("Location", "http://cdn.public-site.test/robots.txt")
+        }
+        "http://cdn.public-site.test/robots.txt" => Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .body("User-agent: *\nDisallow: /private\n"),
+        _ => Reply::html("page"),
+    })
+    .await;
+    let fetcher = fetcher(FetchConfig {
+        allow_private_addresses: false,
+        proxy: Some(format!("http://{}", proxy.addr)),
+        ..polite()
+    });
+    match get(&fetcher, "http://public-site.test/private/x").await {
+        Ok(FetchOutcome::Skipped { reason, .. }) => assert!(reason.contains("robots.txt")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        page(get(&fetcher, "http://public-site.test/open").await).body,
+        "page"
+    );
+}
+
 // ---------------------------------------------------------------- charset
 
 async fn decoded(content_type: &str, body: &'static [u8]) -> FetchedPage {
