@@ -972,8 +972,9 @@ impl Fetcher {
                     }
                 }
                 if status.is_success() {
-                    let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
-                    return Ok(Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes)));
+                    let (bytes, cut) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
+                    let agent = &self.inner.robots_agent;
+                    return Ok(Ok(RobotsPolicy::parse(agent, &bytes, cut)));
                 }
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                     let retry_after = header_str(response.headers(), header::RETRY_AFTER)

@@ -967,6 +967,33 @@ async fn robots_disallowed_url_is_skipped_and_never_requested() {
 }
 
 #[tokio::test]
+async fn one_over_complex_rule_does_not_make_robots_txt_allow_everything() {
+    // One rule far beyond any regex size limit, between two ordinary ones.
+    let mut robots = String::from("User-agent: *\nDisallow: /private\nDisallow: /");
+    for _ in 0..30_000 {
+        robots.push_str("*a");
+    }
+    robots.push_str("$\nDisallow: /drafts/\n");
+    let robots: &'static str = Box::leak(robots.into_boxed_str());
+    let server = Server::start("127.0.0.1", robots_server(robots)).await;
+    let fetcher = fetcher(polite());
+    for path in ["/private/diary.html", "/drafts/next.html"] {
+        match get(&fetcher, &server.url(path)).await {
+            Ok(FetchOutcome::Skipped { reason, .. }) => {
+                assert!(reason.contains("robots.txt"), "{reason}")
+            }
+            other => panic!("{path} must be skipped, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        page(get(&fetcher, &server.url("/public.html")).await).body,
+        "page"
+    );
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(asked, ["/robots.txt", "/public.html"]);
+}
+
+#[tokio::test]
 async fn crawl_delay_spaces_requests_to_that_host() {
     let server = Server::start(
         "127.0.0.1",
