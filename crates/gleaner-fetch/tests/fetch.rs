@@ -1200,3 +1200,62 @@ async fn global_concurrency_is_bounded() {
         "at most two requests at once, and two did overlap"
     );
 }
+
+#[tokio::test]
+async fn ready_waits_for_the_host_turn_without_a_slot_and_hands_out_one_turn_at_a_time() {
+    let slow = Server::start(
+        "127.0.0.1",
+        robots_server("User-agent: *\nCrawl-delay: 1\n"),
+    )
+    .await;
+    let fast = Server::start("127.0.0.1", robots_server("User-agent: *\n")).await;
+    // One slot for everything.
+    let fetcher = fetcher(FetchConfig {
+        concurrency: 1,
+        ..polite()
+    });
+    page(get(&fetcher, &slow.url("/first")).await);
+    // The slow host's next turn is a second away: waiting for it holds no slot, so the other
+    // host is served meanwhile.
+    let waiting = {
+        let fetcher = fetcher.clone();
+        let url = slow.url("/second");
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let turn = fetcher.ready(&url).await;
+            (turn, started.elapsed())
+        })
+    };
+    let started = Instant::now();
+    page(get(&fetcher, &fast.url("/a")).await);
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the other host waited {:?}",
+        started.elapsed()
+    );
+    let (turn, waited) = waiting.await.unwrap();
+    assert!(waited >= Duration::from_millis(850), "{waited:?}");
+    // While that turn is held, a second `ready` for the host does not return; it does once
+    // the holder's request went out and the Crawl-delay passed.
+    let second = {
+        let fetcher = fetcher.clone();
+        let url = slow.url("/third");
+        tokio::spawn(async move {
+            let _turn = fetcher.ready(&url).await;
+            Instant::now()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "two turns handed out at once");
+    let sent = Instant::now();
+    page(get(&fetcher, &slow.url("/second")).await);
+    drop(turn);
+    let second_at = second.await.unwrap();
+    assert!(
+        second_at.duration_since(sent) >= Duration::from_millis(850),
+        "{:?}",
+        second_at.duration_since(sent)
+    );
+    // A URL that will not be requested holds no turn.
+    let _ = fetcher.ready("not a url").await;
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod dispatch;
 mod ingest;
 mod output;
 mod pipeline;
