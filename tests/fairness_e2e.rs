@@ -3,7 +3,8 @@
 //! delay; `gleaner run` has two slots (`concurrency = 2`). Waiting for a host's turn must not
 //! hold a slot, so the fast blog's pages are all fetched within seconds while the slow one
 //! gets its page every 2 s; before, the slow blog's queued pages held both slots while they
-//! waited and the fast blog got nothing until the slow one was done (a minute here).
+//! waited and the fast blog got nothing until the slow one was done (a minute here; the run
+//! stops after 15 s).
 //!
 //! Both blogs are on 127.0.0.1 on different ports: the fetcher keeps hosts apart by host name
 //! and port, so they are two hosts with their own rates.
@@ -65,7 +66,7 @@ fn a_slow_host_does_not_starve_a_fast_one() {
             "g.db",
             "run",
             "--max-duration",
-            "8s",
+            "15s",
         ],
     );
     let took = started.elapsed();
@@ -89,8 +90,8 @@ fn a_slow_host_does_not_starve_a_fast_one() {
     // The slow host was still served, politely: at most one page per Crawl-delay.
     assert!(!slow_hits.is_empty(), "{}", stderr(&out));
     assert!(
-        slow_hits.len() <= 6,
-        "{} slow pages in 8 s",
+        slow_hits.len() <= 9,
+        "{} slow pages in 15 s",
         slow_hits.len()
     );
     for pair in slow_hits.windows(2) {
@@ -100,6 +101,6 @@ fn a_slow_host_does_not_starve_a_fast_one() {
             "Crawl-delay not kept: {gap:?}"
         );
     }
-    // The stop was honoured in time (8 s, plus the stop grace at most).
-    assert!(took < Duration::from_secs(30), "{took:?}");
+    // The stop was honoured in time (15 s, plus the stop grace at most).
+    assert!(took < Duration::from_secs(40), "{took:?}");
 }
