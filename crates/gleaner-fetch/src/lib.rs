@@ -15,7 +15,9 @@
 //!   silent through the retries makes the host [`FetchError::HostUnavailable`] for this run;
 //! - treats `http://` and `https://` of one host name as one host (one rate, one robots.txt);
 //! - waits its turn: a global limit of requests in flight (`concurrency`) and a per-host rate
-//!   (`per_host_per_second`, a [`governor`] GCRA limiter per host);
+//!   (`per_host_per_second`: at least 1/rate between two requests to a host), waited for
+//!   without holding a slot; [`Fetcher::ready`] lets a scheduler wait for a host's turn before
+//!   it gives the task a slot of its own;
 //! - sends the stored [`Validators`] as `If-None-Match` / `If-Modified-Since`, so an unchanged
 //!   page costs a 304 ([`FetchOutcome::NotModified`]);
 //! - follows redirects itself (each hop checked as above), up to `max_redirects`, detecting loops;
@@ -58,17 +60,16 @@ mod robots;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use futures_util::StreamExt;
-use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, redirect};
 use serde::Deserialize;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Notify, OnceCell, Semaphore};
 use url::Url;
 
 pub use charset::EncodingSource;
@@ -109,7 +110,15 @@ pub struct FetchConfig {
     pub respect_robots: bool,
     /// Allow loopback, private and link-local addresses (default true). Set it to false when
     /// people other than you choose the URLs gleaner fetches, so they cannot reach your network.
+    /// With false, the system's proxy settings (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are
+    /// ignored: a proxy resolves host names itself, out of reach of the check. Name one in
+    /// `proxy` to use it anyway.
     pub allow_private_addresses: bool,
+    /// An HTTP(S) proxy for every request, e.g. `"http://proxy.internal:3128"` (default none:
+    /// the system's proxy settings when `allow_private_addresses` is true, no proxy when it is
+    /// false). Through a proxy, host names are resolved by the proxy, so only IP literals in
+    /// URLs are checked against `allow_private_addresses`.
+    pub proxy: Option<String>,
 }
 
 impl Default for FetchConfig {
@@ -129,6 +138,7 @@ impl Default for FetchConfig {
             max_redirects: 10,
             respect_robots: true,
             allow_private_addresses: true,
+            proxy: None,
         }
     }
 }
@@ -171,6 +181,15 @@ impl FetchConfig {
             if value == 0 || value > MAX_TIMEOUT_SECS {
                 return bad(format!(
                     "{key} must be between 1 and {MAX_TIMEOUT_SECS}, not {value}"
+                ));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            let scheme_ok = Url::parse(proxy)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !scheme_ok || reqwest::Proxy::all(proxy.as_str()).is_err() {
+                return bad(format!(
+                    "proxy {proxy:?} is not an http:// or https:// URL with a host"
                 ));
             }
         }
@@ -391,10 +410,9 @@ pub struct Fetcher {
 
 struct Inner {
     config: FetchConfig,
-    /// Page requests: redirects are followed by hand, hop by hop.
+    /// Every request (pages and robots.txt): redirects are followed by hand, hop by hop, so
+    /// each hop goes through the same address check.
     client: reqwest::Client,
-    /// robots.txt requests: a few redirects followed by the client (RFC 9309 asks for five).
-    robots_client: reqwest::Client,
     permits: Semaphore,
     robots_agent: String,
     hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<HostState>>>>>,
@@ -403,9 +421,72 @@ struct Inner {
 /// What is known about one origin during a run.
 struct HostState {
     robots: RobotsPolicy,
-    limiter: DefaultDirectRateLimiter,
-    /// Tasks for this host take turns waiting for the limiter, so only one of them polls it.
+    /// The least time between two requests to this host.
+    interval: Duration,
+    /// Tasks for this host take turns waiting for the schedule, so only one of them polls it.
     turn: tokio::sync::Mutex<()>,
+    /// When the next request may go, and who was told it is their turn.
+    schedule: Mutex<Schedule>,
+    /// Woken when the schedule changes (a request went out, a turn was handed back).
+    changed: Notify,
+}
+
+/// A host's request schedule.
+#[derive(Debug)]
+struct Schedule {
+    /// No request before this.
+    next: Instant,
+    /// The [`HostReady`] that holds the next turn, if one does: [`Fetcher::ready`] hands out
+    /// one turn at a time; the holder's next request to the host takes it.
+    promised: Option<u64>,
+    /// Turns handed out so far (to tell them apart).
+    promises: u64,
+}
+
+impl HostState {
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Which host a URL belongs to, for one [`Fetcher`]: what its rate limit and robots.txt are
+/// kept by. Two fetchers (a source with its own `[fetch]` keys) never share a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostKey {
+    fetcher: usize,
+    host: String,
+}
+
+/// A host's turn, from [`Fetcher::ready`]: while it is held, no other `ready` call for that
+/// host returns, and the holder's next request to the host goes without waiting (unless a
+/// request from elsewhere, such as a redirect, took the turn first). Dropping it unused hands
+/// the turn back.
+#[derive(Debug)]
+pub struct HostReady {
+    held: Option<(Arc<HostState>, u64)>,
+}
+
+impl fmt::Debug for HostState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostState")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for HostReady {
+    fn drop(&mut self) {
+        if let Some((host, id)) = self.held.take() {
+            let mut schedule = host.schedule();
+            if schedule.promised == Some(id) {
+                schedule.promised = None;
+                drop(schedule);
+                host.changed.notify_waiters();
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Fetcher {
@@ -447,6 +528,20 @@ enum AttemptError {
     Refused(String),
 }
 
+/// The environment variables through which reqwest picks up system proxies.
+const PROXY_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Redirects followed for robots.txt (RFC 9309 asks for at least five); past them the file
+/// counts as absent.
+const MAX_ROBOTS_REDIRECTS: usize = 5;
+
 const ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.5";
 
@@ -454,29 +549,50 @@ impl Fetcher {
     /// Build a fetcher from its config.
     pub fn new(config: FetchConfig) -> Result<Self, FetchError> {
         config.validate()?;
-        let build = |policy: redirect::Policy| {
-            let mut builder = reqwest::Client::builder()
-                .user_agent(config.user_agent.clone())
-                .redirect(policy)
-                .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-                .read_timeout(Duration::from_secs(config.read_timeout_secs))
-                .timeout(config.timeout())
-                .pool_idle_timeout(Duration::from_secs(30));
-            if !config.allow_private_addresses {
-                builder = builder.dns_resolver(Arc::new(address::PublicOnlyResolver));
+        let mut builder = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .redirect(redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .read_timeout(Duration::from_secs(config.read_timeout_secs))
+            .timeout(config.timeout())
+            .pool_idle_timeout(Duration::from_secs(30));
+        if !config.allow_private_addresses {
+            builder = builder.dns_resolver(Arc::new(address::PublicOnlyResolver));
+        }
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|e| FetchError::Config {
+                reason: format!("proxy {proxy:?}: {}", chain(&e)),
+            })?;
+            tracing::info!("all requests go through the configured proxy");
+            builder = builder.proxy(proxy);
+        } else if !config.allow_private_addresses {
+            // A proxy would resolve host names itself, past the resolver's check.
+            let ignored: Vec<&str> = PROXY_VARIABLES
+                .iter()
+                .copied()
+                .filter(|v| std::env::var_os(v).is_some_and(|value| !value.is_empty()))
+                .collect();
+            static SAID: std::sync::Once = std::sync::Once::new();
+            if !ignored.is_empty() {
+                SAID.call_once(|| {
+                    tracing::info!(
+                        variables = %ignored.join(", "),
+                        "allow_private_addresses is false: ignoring the system proxy settings \
+                         (a proxy resolves host names out of reach of the address check); \
+                         set [fetch] proxy to use one"
+                    );
+                });
             }
-            builder.build().map_err(|e| FetchError::Config {
-                reason: format!("cannot build the HTTP client: {}", chain(&e)),
-            })
-        };
-        let client = build(redirect::Policy::none())?;
-        let robots_client = build(redirect::Policy::limited(5))?;
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| FetchError::Config {
+            reason: format!("cannot build the HTTP client: {}", chain(&e)),
+        })?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
                 robots_agent: robots::product_token(&config.user_agent),
                 permits: Semaphore::new(config.concurrency),
                 client,
-                robots_client,
                 hosts: Mutex::new(HashMap::new()),
                 config,
             }),
@@ -763,28 +879,100 @@ impl Fetcher {
 
     /// Wait until this host may be sent a request and a global slot is free; return the slot.
     ///
-    /// The slot is taken first and the host's rate checked with it in hand, so a request goes out
-    /// the moment the limiter allows it (never early because the slot came late); while the rate
-    /// says "not yet", the slot is given back so other hosts can use it.
+    /// The host's time is waited for holding no slot; the slot is then taken and the time
+    /// checked again with it in hand, so a request goes out no earlier than the schedule allows
+    /// (never early because the slot came late). Taking the turn moves the schedule on by the
+    /// host's interval and ends any turn promised by [`Fetcher::ready`].
     async fn wait_turn(
         &self,
         host: &HostState,
     ) -> Result<tokio::sync::SemaphorePermit<'_>, AttemptError> {
         let _turn = host.turn.lock().await;
         loop {
+            let next = host.schedule().next;
+            if Instant::now() < next {
+                tokio::time::sleep_until(next).await;
+                continue;
+            }
             let permit = self
                 .inner
                 .permits
                 .acquire()
                 .await
                 .map_err(|_| AttemptError::Fatal("the fetcher is shutting down".to_string()))?;
-            match host.limiter.check() {
-                Ok(()) => return Ok(permit),
-                Err(not_until) => {
-                    drop(permit);
-                    let wait = not_until.wait_time_from(host.limiter.clock().now());
-                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            let mut schedule = host.schedule();
+            let now = Instant::now();
+            if now >= schedule.next {
+                schedule.next = now + host.interval;
+                schedule.promised = None;
+                drop(schedule);
+                host.changed.notify_waiters();
+                return Ok(permit);
+            }
+        }
+    }
+
+    /// The key of `url`'s host for this fetcher (what its rate and robots.txt are kept by), or
+    /// none for a string that is not a URL with a host.
+    pub fn host_key(&self, url: &str) -> Option<HostKey> {
+        let parsed = Url::parse(url.trim()).ok()?;
+        parsed.host_str()?;
+        Some(HostKey {
+            fetcher: Arc::as_ptr(&self.inner) as usize,
+            host: host_key(&parsed),
+        })
+    }
+
+    /// Wait, holding no request slot, until `url`'s host may be sent its next request, and
+    /// keep that turn for the caller until its next request to the host (or until the returned
+    /// [`HostReady`] is dropped). Reads the host's robots.txt first if it was not read yet.
+    ///
+    /// This is for a scheduler that should not give a task one of its own slots while the task
+    /// would only wait for politeness: `ready` first, then the slot, then [`Fetcher::fetch`].
+    /// Returns at once (holding no turn) for a URL that will not be requested: not a URL, a
+    /// refused address, a host whose robots.txt is unavailable, or a path it disallows.
+    pub async fn ready(&self, url: &str) -> HostReady {
+        let none = HostReady { held: None };
+        let Ok(parsed) = Url::parse(url.trim()) else {
+            return none;
+        };
+        if address::refusal(&parsed, self.inner.config.allow_private_addresses).is_some() {
+            return none;
+        }
+        let host = self.host_state(&parsed).await;
+        if !matches!(host.robots, RobotsPolicy::AllowAll | RobotsPolicy::Rules(_))
+            || !host.robots.allows(parsed.as_str())
+        {
+            return none;
+        }
+        loop {
+            let changed = host.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let until = {
+                let mut schedule = host.schedule();
+                if schedule.promised.is_none() {
+                    if Instant::now() >= schedule.next {
+                        schedule.promises += 1;
+                        let id = schedule.promises;
+                        schedule.promised = Some(id);
+                        return HostReady {
+                            held: Some((Arc::clone(&host), id)),
+                        };
+                    }
+                    Some(schedule.next)
+                } else {
+                    None
                 }
+            };
+            match until {
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = &mut changed => {}
+                    }
+                }
+                None => changed.await,
             }
         }
     }
@@ -816,19 +1004,23 @@ impl Fetcher {
                 interval = interval.max(delay);
             }
             let interval = interval.min(MAX_HOST_INTERVAL);
-            let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
-                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::MIN);
-            let limiter = RateLimiter::direct(quota);
-            if config.respect_robots {
-                // The robots.txt request was this host's first: the first page waits its interval.
-                let _ = limiter.check();
-            }
+            // The robots.txt request was this host's first: the first page waits its interval.
+            let next = if config.respect_robots {
+                Instant::now() + interval
+            } else {
+                Instant::now()
+            };
             tracing::debug!(host = %key, ?interval, robots = ?robots_summary(&robots), "host ready");
             Arc::new(HostState {
                 robots,
-                limiter,
+                interval,
                 turn: tokio::sync::Mutex::new(()),
+                schedule: Mutex::new(Schedule {
+                    next,
+                    promised: None,
+                    promises: 0,
+                }),
+                changed: Notify::new(),
             })
         })
         .await
@@ -876,31 +1068,62 @@ impl Fetcher {
                 "the fetcher is shutting down".to_string(),
             ));
         };
+        let allow_private = config.allow_private_addresses;
         let exchange = async {
-            let response = match self
-                .inner
-                .robots_client
-                .get(robots_url.clone())
-                .send()
-                .await
-            {
-                Ok(response) => response,
-                // More than five redirects: RFC 9309 lets a crawler take that as "no robots.txt".
-                Err(e) if e.is_redirect() => return Ok(Ok(RobotsPolicy::AllowAll)),
-                Err(e) => return Err(classify(&e)),
-            };
-            let status = response.status();
-            if status.is_success() {
-                let (bytes, _) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
-                return Ok(Ok(RobotsPolicy::parse(&self.inner.robots_agent, &bytes)));
+            let mut current = robots_url.clone();
+            let mut visited: HashSet<String> = HashSet::new();
+            loop {
+                // Every hop goes through the check a page's hops go through.
+                if let Some(reason) = address::refusal(&current, allow_private) {
+                    let reason = if current == *robots_url {
+                        reason
+                    } else {
+                        format!("robots.txt redirects to {current}: {reason}")
+                    };
+                    return Ok(Ok(RobotsPolicy::Refused(reason)));
+                }
+                if !visited.insert(current.as_str().to_string())
+                    || visited.len() > MAX_ROBOTS_REDIRECTS + 1
+                {
+                    // A loop, or more than five redirects: RFC 9309 lets a crawler take that
+                    // as "no robots.txt".
+                    return Ok(Ok(RobotsPolicy::AllowAll));
+                }
+                let response = self
+                    .inner
+                    .client
+                    .get(current.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let status = response.status();
+                if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                    let next = header_str(response.headers(), header::LOCATION)
+                        .and_then(|location| current.join(&location).ok());
+                    match next {
+                        Some(mut next) => {
+                            next.set_fragment(None);
+                            tracing::debug!(from = %current, to = %next, "robots.txt redirect");
+                            current = next;
+                            continue;
+                        }
+                        // A redirect to nowhere: no usable robots.txt.
+                        None => return Ok(Ok(RobotsPolicy::AllowAll)),
+                    }
+                }
+                if status.is_success() {
+                    let (bytes, cut) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
+                    let agent = &self.inner.robots_agent;
+                    return Ok(Ok(RobotsPolicy::parse(agent, &bytes, cut)));
+                }
+                if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                    let retry_after = header_str(response.headers(), header::RETRY_AFTER)
+                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                    return Ok(Err((format!("HTTP {status}"), retry_after)));
+                }
+                // 4xx (and anything else unexpected) means there are no rules.
+                return Ok(Ok(RobotsPolicy::AllowAll));
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                let retry_after = header_str(response.headers(), header::RETRY_AFTER)
-                    .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
-                return Ok(Err((format!("HTTP {status}"), retry_after)));
-            }
-            // 4xx (and anything else unexpected) means there are no rules.
-            Ok(Ok(RobotsPolicy::AllowAll))
         };
         match tokio::time::timeout(config.timeout(), exchange).await {
             Ok(Ok(answer)) => answer,

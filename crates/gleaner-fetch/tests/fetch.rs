@@ -525,6 +525,90 @@ async fn private_addresses_are_refused_when_configured() {
     );
 }
 
+/// A server standing in for a proxy: it answers for every host, logging the absolute URLs it
+/// is asked for. Through it a test can name a host that is not on a loopback address.
+async fn proxy_for(handler: impl Fn(&support::Request) -> Reply + Send + Sync + 'static) -> Server {
+    Server::start("127.0.0.1", handler).await
+}
+
+#[tokio::test]
+async fn a_robots_txt_redirect_to_a_private_address_is_refused() {
+    // The page's host is public (served through the proxy); its robots.txt redirects to a
+    // metadata-style address on loopback, which must never be asked for.
+    let private = Server::start("127.0.0.1", |_| {
+        Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .body("User-agent: *\nAllow: /\n")
+    })
+    .await;
+    let targets = [
+        private.url("/latest/meta-data/iam"),
+        format!("http://[::ffff:127.0.0.1]:{}/latest/", private.addr.port()),
+        format!("http://localhost:{}/latest/", private.addr.port()),
+    ];
+    for target in targets {
+        let location = target.clone();
+        let proxy = proxy_for(move |r| {
+            if r.path.ends_with("/robots.txt") {
+                Reply::status(302).header("Location", &location)
+            } else {
+                Reply::html("page")
+            }
+        })
+        .await;
+        let fetcher = fetcher(FetchConfig {
+            allow_private_addresses: false,
+            proxy: Some(format!("http://{}", proxy.addr)),
+            ..polite()
+        });
+        let err = get(&fetcher, "http://public-site.test/post.html")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Refused { .. }),
+            "{target}: {err}"
+        );
+        assert!(err.to_string().contains("robots.txt redirects"), "{err}");
+        let asked: Vec<String> = proxy.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            asked,
+            ["http://public-site.test/robots.txt"],
+            "only the public robots.txt was requested, not {target}"
+        );
+    }
+    assert!(
+        private.requests().is_empty(),
+        "the private server was reached"
+    );
+}
+
+#[tokio::test]
+async fn a_public_robots_txt_redirect_is_followed() {
+    let proxy = proxy_for(|r| match r.path.as_str() {
+        "http://public-site.test/robots.txt" => {
+            Reply::status(301).header("Location", "http://cdn.public-site.test/robots.txt")
+        }
+        "http://cdn.public-site.test/robots.txt" => Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .body("User-agent: *\nDisallow: /private\n"),
+        _ => Reply::html("page"),
+    })
+    .await;
+    let fetcher = fetcher(FetchConfig {
+        allow_private_addresses: false,
+        proxy: Some(format!("http://{}", proxy.addr)),
+        ..polite()
+    });
+    match get(&fetcher, "http://public-site.test/private/x").await {
+        Ok(FetchOutcome::Skipped { reason, .. }) => assert!(reason.contains("robots.txt")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        page(get(&fetcher, "http://public-site.test/open").await).body,
+        "page"
+    );
+}
+
 // ---------------------------------------------------------------- charset
 
 async fn decoded(content_type: &str, body: &'static [u8]) -> FetchedPage {
@@ -883,6 +967,33 @@ async fn robots_disallowed_url_is_skipped_and_never_requested() {
 }
 
 #[tokio::test]
+async fn one_over_complex_rule_does_not_make_robots_txt_allow_everything() {
+    // One rule far beyond any regex size limit, between two ordinary ones.
+    let mut robots = String::from("User-agent: *\nDisallow: /private\nDisallow: /");
+    for _ in 0..30_000 {
+        robots.push_str("*a");
+    }
+    robots.push_str("$\nDisallow: /drafts/\n");
+    let robots: &'static str = Box::leak(robots.into_boxed_str());
+    let server = Server::start("127.0.0.1", robots_server(robots)).await;
+    let fetcher = fetcher(polite());
+    for path in ["/private/diary.html", "/drafts/next.html"] {
+        match get(&fetcher, &server.url(path)).await {
+            Ok(FetchOutcome::Skipped { reason, .. }) => {
+                assert!(reason.contains("robots.txt"), "{reason}")
+            }
+            other => panic!("{path} must be skipped, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        page(get(&fetcher, &server.url("/public.html")).await).body,
+        "page"
+    );
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(asked, ["/robots.txt", "/public.html"]);
+}
+
+#[tokio::test]
 async fn crawl_delay_spaces_requests_to_that_host() {
     let server = Server::start(
         "127.0.0.1",
@@ -1088,4 +1199,63 @@ async fn global_concurrency_is_bounded() {
         2,
         "at most two requests at once, and two did overlap"
     );
+}
+
+#[tokio::test]
+async fn ready_waits_for_the_host_turn_without_a_slot_and_hands_out_one_turn_at_a_time() {
+    let slow = Server::start(
+        "127.0.0.1",
+        robots_server("User-agent: *\nCrawl-delay: 1\n"),
+    )
+    .await;
+    let fast = Server::start("127.0.0.1", robots_server("User-agent: *\n")).await;
+    // One slot for everything.
+    let fetcher = fetcher(FetchConfig {
+        concurrency: 1,
+        ..polite()
+    });
+    page(get(&fetcher, &slow.url("/first")).await);
+    // The slow host's next turn is a second away: waiting for it holds no slot, so the other
+    // host is served meanwhile.
+    let waiting = {
+        let fetcher = fetcher.clone();
+        let url = slow.url("/second");
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let turn = fetcher.ready(&url).await;
+            (turn, started.elapsed())
+        })
+    };
+    let started = Instant::now();
+    page(get(&fetcher, &fast.url("/a")).await);
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the other host waited {:?}",
+        started.elapsed()
+    );
+    let (turn, waited) = waiting.await.unwrap();
+    assert!(waited >= Duration::from_millis(850), "{waited:?}");
+    // While that turn is held, a second `ready` for the host does not return; it does once
+    // the holder's request went out and the Crawl-delay passed.
+    let second = {
+        let fetcher = fetcher.clone();
+        let url = slow.url("/third");
+        tokio::spawn(async move {
+            let _turn = fetcher.ready(&url).await;
+            Instant::now()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "two turns handed out at once");
+    let sent = Instant::now();
+    page(get(&fetcher, &slow.url("/second")).await);
+    drop(turn);
+    let second_at = second.await.unwrap();
+    assert!(
+        second_at.duration_since(sent) >= Duration::from_millis(850),
+        "{:?}",
+        second_at.duration_since(sent)
+    );
+    // A URL that will not be requested holds no turn.
+    let _ = fetcher.ready("not a url").await;
 }

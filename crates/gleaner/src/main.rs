@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod cpu_pool;
+mod dispatch;
 mod ingest;
 mod output;
 mod pipeline;

@@ -44,8 +44,7 @@ use gleaner_scrape::blogger_feed;
 use gleaner_scrape::discovery::SitemapKind;
 use gleaner_store::{FetchState, RunCounts, Store, UpsertOutcome};
 use gleaner_tag::Tagger;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -605,37 +604,28 @@ impl Ingest {
             discover_all(&discover_shared, &jobs_tx, &discover_cancel, targets).await
         });
 
-        let semaphore = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let mut tasks = JoinSet::new();
-        loop {
-            let job = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => None,
-                job = jobs_rx.recv() => job,
-            };
-            let Some(job) = job else { break };
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .context("semaphore closed")?;
-            let task_shared = Arc::clone(&shared);
-            tasks.spawn(async move {
-                handle_job(&task_shared, job).await;
-                drop(permit);
-            });
-            // Reap finished tasks as we go so the set does not grow.
-            while let Some(done) = tasks.try_join_next() {
-                if let Err(e) = done {
-                    warn!("a fetch task failed: {e}");
-                }
-            }
-        }
+        // Fair dispatch: a job waits for its host's turn before it takes one of the
+        // `concurrency` slots, so a slow host (a long Crawl-delay) cannot hold them all.
+        let lane_shared = Arc::clone(&shared);
+        let work_shared = Arc::clone(&shared);
+        crate::dispatch::run(
+            &mut jobs_rx,
+            &self.cancel,
+            self.concurrency.max(1),
+            move |job: &Job| match job {
+                Job::Fetch { url, source, .. } => Some((
+                    lane_shared.fetcher_for(source.as_ref()).clone(),
+                    url.clone(),
+                )),
+                Job::Ready { .. } => None,
+            },
+            move |job| {
+                let shared = Arc::clone(&work_shared);
+                async move { handle_job(&shared, job).await }
+            },
+        )
+        .await;
         drop(jobs_rx);
-        while let Some(done) = tasks.join_next().await {
-            if let Err(e) = done {
-                warn!("a fetch task failed: {e}");
-            }
-        }
         let (mut source_reads, listing_save) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
@@ -2132,11 +2122,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (shared, mut rx) = test_shared(dir.path());
         let url = "https://a.example/news/1.html";
-        let panicked = tokio::task::spawn_blocking(|| -> Result<Article, process::NoArticle> {
-            panic!("a scraper bug")
-        })
+        // The processing pool the pipeline really uses, with a closure that panics.
+        let panicked = on_blocking_pool(
+            &shared.counters,
+            Stage::Process,
+            || -> Result<Article, process::NoArticle> { panic!("a scraper bug") },
+        )
         .await;
-        assert!(panicked.as_ref().is_err_and(|e| e.is_panic()));
+        assert!(
+            matches!(panicked, Err(crate::cpu_pool::PoolError::Panicked(_))),
+            "{panicked:?}"
+        );
         let with_validators = FetchState {
             url: url.into(),
             etag: Some("\"v1\"".into()),
@@ -2159,7 +2155,7 @@ mod tests {
             state.last_error
         );
 
-        let empty: Result<Result<Article, process::NoArticle>, _> =
+        let empty: Result<Result<Article, process::NoArticle>, crate::cpu_pool::PoolError> =
             Ok(Err(process::NoArticle::EmptyBody));
         settle_processed(&shared, empty, None, url, Some(with_validators)).await;
         let Some(WriterMsg::FetchState(state)) = rx.recv().await else {
