@@ -6,9 +6,10 @@
 //! Blogger post id on the same path; such a row is taken only when it is plausibly the same
 //! article ([`crate::identity`]: same site, and the same post id, content hash, title and
 //! opening, or a variant address such as `?m=1`). Otherwise the article is a new row under its
-//! own URL, its canonical URL kept as data. A row stored from one source is never replaced by
-//! another source that is not on the article's own site (a feed elsewhere naming a stored
-//! address as its item's link): that article is left as it was, reported unchanged.
+//! own URL, its canonical URL kept as data. A page fetched from its own address replaces the row
+//! stored under it, whatever source listed it; content a feed supplies (a full-content entry)
+//! replaces a stored row only when the feed is on the article's own site. Otherwise the row is
+//! left as it was, reported [`UpsertOutcome::Kept`] (and its page's validators are not saved).
 //! Found with the same content hash: left alone. Found with another hash: its fields are
 //! replaced (optional metadata the new version lacks is kept), its labels and mentions
 //! replaced; the full-text row follows by trigger. Not found: inserted.
@@ -29,20 +30,32 @@ use gleaner_model::{Article, Entity, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::convert::{int, now_text, opt_time_text, url_path};
-use crate::{Context, Result, Store, StoreError, UpsertOutcome, Upserted, identity};
+use crate::{Context, Origin, Result, Store, StoreError, UpsertOutcome, Upserted, identity};
 
 impl Store {
-    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction.
+    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction,
+    /// its content taken as supplied by its source ([`Origin::Feed`]).
     pub fn upsert_article(
         &mut self,
         article: &Article,
         source_id: Option<i64>,
     ) -> Result<Upserted> {
+        self.upsert_article_from(article, source_id, Origin::Feed)
+    }
+
+    /// [`Store::upsert_article`] for content from `origin` (a fetched page may replace the
+    /// row at its own address whatever source listed it).
+    pub fn upsert_article_from(
+        &mut self,
+        article: &Article,
+        source_id: Option<i64>,
+        origin: Origin,
+    ) -> Result<Upserted> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting an article transaction")?;
-        let done = upsert_one(&tx, article, source_id, &now_text())?;
+        let done = upsert_one(&tx, article, source_id, origin, &now_text())?;
         tx.commit()
             .with_context(|| format!("committing article {}", article.url))?;
         Ok(done)
@@ -54,7 +67,20 @@ impl Store {
     /// the batch is stored, and the error ([`StoreError::Article`]) names the article. A
     /// caller can then write the batch again one article at a time, or use
     /// [`Store::upsert_batch`], which keeps the good articles and reports each outcome.
+    ///
+    /// Each article's content is taken as supplied by its source ([`Origin::Feed`]); see
+    /// [`Store::upsert_articles_from`].
     pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
+        self.upsert_articles_from(batch, &[])
+    }
+
+    /// [`Store::upsert_articles`] with each article's [`Origin`] (`origins[i]` for
+    /// `batch[i]`; [`Origin::Feed`] where `origins` is shorter).
+    pub fn upsert_articles_from(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+        origins: &[Origin],
+    ) -> Result<Vec<Upserted>> {
         let now = now_text();
         let tx = self
             .conn
@@ -74,11 +100,18 @@ impl Store {
                 pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
             }
             let wrap = |source| batch_error(batch, index, source);
-            match plan(&tx, article, *source_id).map_err(wrap)? {
-                Plan::Unchanged(id) | Plan::Kept(id) => {
+            let origin = origins.get(index).copied().unwrap_or_default();
+            match plan(&tx, article, *source_id, origin).map_err(wrap)? {
+                Plan::Unchanged(id) => {
                     done[index] = Some(Upserted {
                         id,
                         outcome: UpsertOutcome::Unchanged,
+                    });
+                }
+                Plan::Kept(id) => {
+                    done[index] = Some(Upserted {
+                        id,
+                        outcome: UpsertOutcome::Kept,
                     });
                 }
                 Plan::Update(id) => {
@@ -132,7 +165,7 @@ impl Store {
         let mut results = Vec::with_capacity(batch.len());
         for (article, source_id) in batch {
             let sp = tx.savepoint().context("starting an article savepoint")?;
-            match upsert_one(&sp, article, *source_id, &now) {
+            match upsert_one(&sp, article, *source_id, Origin::Feed, &now) {
                 Ok(done) => {
                     sp.commit()
                         .with_context(|| format!("releasing the savepoint of {}", article.url))?;
@@ -206,12 +239,18 @@ enum Plan {
 }
 
 /// Validate the article and find it (see [`crate::identity`]).
-fn plan(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<Plan> {
+fn plan(
+    conn: &Connection,
+    article: &Article,
+    source_id: Option<i64>,
+    origin: Origin,
+) -> Result<Plan> {
     validate(article)?;
     let Some(found) = find_existing(conn, article)? else {
         return Ok(Plan::Insert);
     };
-    if !may_overwrite(conn, &found.row, article, source_id)? {
+    let own_page = origin == Origin::Page && found.exact;
+    if !own_page && !may_overwrite(conn, article, source_id)? {
         tracing::info!(
             url = %article.url,
             stored = %found.row.url,
@@ -232,24 +271,21 @@ fn plan(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<
     })
 }
 
-/// Whether `article`, from `source_id`, may replace the stored `row`.
+/// Whether `article`, from `source_id`, may replace the stored `row` when it is not the page
+/// fetched from the row's own address (a page fetch always may, see [`plan`]).
 ///
-/// A row stored from one source is replaced from another only when the other source is on
-/// the article's own site (the site's own feed, sitemap or page, which show what the address
-/// holds): a feed elsewhere that names a stored address as its item's link is not the page
-/// at that address.
-fn may_overwrite(
-    conn: &Connection,
-    row: &StoredRow,
-    article: &Article,
-    source_id: Option<i64>,
-) -> Result<bool> {
-    let (Some(owner), Some(claimant)) = (row.source_id, source_id) else {
-        return Ok(true);
+/// Content a feed supplies replaces a row only when the feed's source is on the article's
+/// own site (the site's own feed shows what the address holds), whoever stored the row: a
+/// feed elsewhere that names a stored address as its item's link is not the page at that
+/// address. Not even the source that stored the row (it may have stored it from the page).
+/// An article with no source at all (written directly) may, unless it names an off-site one.
+fn may_overwrite(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<bool> {
+    let Some(claimant) = source_id else {
+        return Ok(article
+            .source
+            .as_deref()
+            .is_none_or(|s| identity::same_site(s, &article.url)));
     };
-    if owner == claimant {
-        return Ok(true);
-    }
     let claimant_url: Option<String> = conn
         .prepare_cached("SELECT url FROM sources WHERE id = ?1")
         .and_then(|mut st| st.query_row([claimant], |r| r.get(0)).optional())
@@ -289,13 +325,18 @@ pub(crate) fn upsert_one(
     conn: &Connection,
     article: &Article,
     source_id: Option<i64>,
+    origin: Origin,
     now: &str,
 ) -> Result<Upserted> {
     let mut mentions = MentionWriter::default();
-    let done = match plan(conn, article, source_id)? {
-        Plan::Unchanged(id) | Plan::Kept(id) => Upserted {
+    let done = match plan(conn, article, source_id, origin)? {
+        Plan::Unchanged(id) => Upserted {
             id,
             outcome: UpsertOutcome::Unchanged,
+        },
+        Plan::Kept(id) => Upserted {
+            id,
+            outcome: UpsertOutcome::Kept,
         },
         Plan::Update(id) => {
             apply_update(conn, id, article, source_id, now, &mut mentions)?;
@@ -493,13 +534,12 @@ struct StoredRow {
     title: String,
     /// The first [`identity::OPENING_CHARS`] characters of the body.
     opening: String,
-    source_id: Option<i64>,
 }
 
 impl StoredRow {
     /// The columns [`StoredRow::read`] reads, in order.
     const COLUMNS: &'static str = "id, content_hash, url, canonical_url, blogger_post_id, title, \
-                                   substr(body, 1, 200), source_id";
+                                   substr(body, 1, 200)";
 
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(StoredRow {
@@ -510,7 +550,6 @@ impl StoredRow {
             post_id: r.get(4)?,
             title: r.get(5)?,
             opening: r.get(6)?,
-            source_id: r.get(7)?,
         })
     }
 
@@ -933,7 +972,7 @@ mod tests {
     use gleaner_model::{Article, EntityKind};
 
     use crate::test_support::{hash, numbered_article, seed_article, tagged, temp_store};
-    use crate::{ArticleKey, SearchQuery, StoreError, UpsertOutcome};
+    use crate::{ArticleKey, Origin, SearchQuery, StoreError, UpsertOutcome};
 
     fn count(store: &crate::Store, sql: &str) -> i64 {
         store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
@@ -1367,6 +1406,70 @@ mod tests {
     }
 
     #[test]
+    fn a_page_fetched_through_an_off_site_source_replaces_the_row_and_a_feed_item_does_not() {
+        use gleaner_model::SourceKind;
+        let (_dir, path, mut store) = temp_store();
+        let news = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://feeds.bbci.co.uk/news/rss.xml",
+                None,
+            )
+            .unwrap();
+        let world = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://feeds.bbci.co.uk/news/world/rss.xml",
+                None,
+            )
+            .unwrap();
+        let url = "https://www.bbc.co.uk/news/articles/c4g8l5x2yq3o";
+        let first = story(url, "Harbour strike begins");
+        let id = store
+            .upsert_article_from(&first, Some(news), Origin::Page)
+            .unwrap()
+            .id;
+
+        // Later only the world feed lists it; its page, fetched again, has changed.
+        let fresh = story(url, "Harbour strike ends after talks");
+        let up = store
+            .upsert_articles_from(&[(fresh.clone(), Some(world))], &[Origin::Page])
+            .unwrap();
+        assert_eq!(
+            up[0],
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // The same text supplied by an off-site feed entry is not the page: kept, and said so.
+        let mut feed_item = story(url, "Harbour strike: a feed's own summary");
+        feed_item.source = Some("https://feeds.bbci.co.uk/news/world/rss.xml".into());
+        let up = store.upsert_article(&feed_item, Some(world)).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Kept);
+        assert_eq!(up.id, id);
+
+        // A row stored with no source (`gleaner scrape URL`) is no easier to overwrite.
+        let lone = "https://www.bbc.co.uk/news/articles/c0000lone";
+        let scraped = story(lone, "Lone page");
+        let lone_id = store
+            .upsert_article_from(&scraped, None, Origin::Page)
+            .unwrap()
+            .id;
+        let claim = story(lone, "Off-site claim");
+        let up = store.upsert_article(&claim, Some(world)).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Kept);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(row_of(&store, id), (url.into(), fresh.title, fresh.body));
+        assert_eq!(
+            row_of(&store, lone_id),
+            (lone.into(), scraped.title, scraped.body)
+        );
+    }
+
+    #[test]
     fn a_feed_item_from_another_source_cannot_overwrite_a_stored_article() {
         use gleaner_model::SourceKind;
         let (_dir, path, mut store) = temp_store();
@@ -1391,18 +1494,18 @@ mod tests {
             store.upsert_article(&claim, Some(aggregator)).unwrap(),
             crate::Upserted {
                 id,
-                outcome: UpsertOutcome::Unchanged
+                outcome: UpsertOutcome::Kept
             }
         );
         // Through a batch, and through the savepoint path, the same.
         let ups = store
             .upsert_articles(&[(claim.clone(), Some(aggregator))])
             .unwrap();
-        assert_eq!(ups[0].outcome, UpsertOutcome::Unchanged);
+        assert_eq!(ups[0].outcome, UpsertOutcome::Kept);
         let ups = store
             .upsert_batch(&[(claim.clone(), Some(aggregator))])
             .unwrap();
-        assert_eq!(ups[0].as_ref().unwrap().outcome, UpsertOutcome::Unchanged);
+        assert_eq!(ups[0].as_ref().unwrap().outcome, UpsertOutcome::Kept);
         // Its canonical URL pointing there does not help it either: stored under its own address.
         let mut via_canonical = story("https://aggregator.example/items/77", "Miracle cure found");
         via_canonical.canonical_url = Some(url.into());
