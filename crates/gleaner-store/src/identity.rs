@@ -32,14 +32,28 @@ pub(crate) fn site_of(address: &str) -> Option<String> {
             break;
         }
     }
-    let host = match host.find(".blogspot.") {
-        Some(i) => format!("{}.blogspot", &host[..i]),
+    let host = match blogspot_name(host) {
+        Some(name) => format!("{name}.blogspot"),
         None => host.to_string(),
     };
     Some(match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,
     })
+}
+
+/// The blog name of a Blogger host `NAME.blogspot.TLD`, where TLD is Blogger's own: `com`, a
+/// two-letter country code, or `com.`/`co.` and one (`x.blogspot.co.uk`). Anything else with
+/// `.blogspot.` inside (`victim.blogspot.attacker.io`) is an ordinary host of its own.
+fn blogspot_name(host: &str) -> Option<&str> {
+    let (name, tld) = host.split_once(".blogspot.")?;
+    let country = |label: &str| label.len() == 2 && label.bytes().all(|b| b.is_ascii_lowercase());
+    let ok = tld == "com"
+        || country(tld)
+        || tld
+            .split_once('.')
+            .is_some_and(|(second, cc)| matches!(second, "com" | "co") && country(cc));
+    (ok && !name.is_empty()).then_some(name)
 }
 
 /// Whether two addresses are on the same site ([`site_of`]); never for an address without a host.
@@ -160,6 +174,27 @@ fn same_opening(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_bloggers_own_domains_are_one_blogspot_site() {
+        let s = |u: &str| site_of(u).unwrap();
+        assert_eq!(s("https://foo.blogspot.com/a.html"), "foo.blogspot");
+        assert_eq!(s("https://foo.blogspot.de/a.html"), "foo.blogspot");
+        assert_eq!(s("https://foo.blogspot.com.au/a.html"), "foo.blogspot");
+        // Someone else's domain that merely contains `.blogspot.` is not the blog.
+        assert_eq!(
+            s("https://victim.blogspot.attacker.io/a.html"),
+            "victim.blogspot.attacker.io"
+        );
+        assert_eq!(
+            s("https://victim.blogspot.co.evil.example/"),
+            "victim.blogspot.co.evil.example"
+        );
+        assert!(!same_site(
+            "https://victim.blogspot.attacker.io/2024/01/a.html",
+            "https://victim.blogspot.com/2024/01/a.html"
+        ));
+    }
 
     #[test]
     fn sites_ignore_www_mobile_blogspot_country_and_scheme_but_not_ports_or_hosts() {
