@@ -246,11 +246,11 @@ fn plan(
     origin: Origin,
 ) -> Result<Plan> {
     validate(article)?;
-    let Some(found) = find_existing(conn, article)? else {
+    let Some(found) = find_existing(conn, article, source_id)? else {
         return Ok(Plan::Insert);
     };
     let own_page = origin == Origin::Page && found.exact;
-    if !own_page && !may_overwrite(conn, article, source_id)? {
+    if !own_page && !found.own_post && !may_overwrite(conn, article, source_id)? {
         tracing::info!(
             url = %article.url,
             stored = %found.row.url,
@@ -534,12 +534,13 @@ struct StoredRow {
     title: String,
     /// The first [`identity::OPENING_CHARS`] characters of the body.
     opening: String,
+    source_id: Option<i64>,
 }
 
 impl StoredRow {
     /// The columns [`StoredRow::read`] reads, in order.
     const COLUMNS: &'static str = "id, content_hash, url, canonical_url, blogger_post_id, title, \
-                                   substr(body, 1, 200)";
+                                   substr(body, 1, 200), source_id";
 
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(StoredRow {
@@ -550,6 +551,7 @@ impl StoredRow {
             post_id: r.get(4)?,
             title: r.get(5)?,
             opening: r.get(6)?,
+            source_id: r.get(7)?,
         })
     }
 
@@ -569,6 +571,9 @@ struct Found {
     row: StoredRow,
     /// Found by its own address (not through a canonical URL or post id).
     exact: bool,
+    /// Found as the same Blogger post (post id and path) stored by the same source: the
+    /// source's own post, whatever host it now links to.
+    own_post: bool,
 }
 
 /// Rows looked at through one hint (a canonical URL many pages declare): a bound on the work
@@ -581,7 +586,11 @@ const MAX_CANDIDATES: i64 = 64;
 /// at its canonical URL, rows declaring the same canonical URL or its address as theirs, rows
 /// with its Blogger post id on the same path), each taken only when
 /// [`identity::same_article`] agrees.
-fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> {
+fn find_existing(
+    conn: &Connection,
+    article: &Article,
+    source_id: Option<i64>,
+) -> Result<Option<Found>> {
     let url = article.url.as_str();
     let exact = conn
         .prepare_cached(&format!(
@@ -591,7 +600,11 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
         .and_then(|mut st| st.query_row([url], StoredRow::read).optional())
         .context("looking the article up by URL")?;
     if let Some(row) = exact {
-        return Ok(Some(Found { row, exact: true }));
+        return Ok(Some(Found {
+            row,
+            exact: true,
+            own_post: false,
+        }));
     }
     let new = identity::Shape {
         url,
@@ -617,14 +630,19 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
     for row in rows {
         let row = row.context("reading an article row")?;
         if identity::same_article(&new, &row.shape()) {
-            return Ok(Some(Found { row, exact: false }));
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post: false,
+            }));
         }
     }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };
     // Blogger post ids are one per post; the path check guards against two blogs' ids
-    // colliding, the site check against a page that copies another's id.
+    // colliding, the site check (for a row of another source) against a page that copies
+    // another's id.
     let wanted = [url_path(key), url_path(url)];
     let mut st = conn
         .prepare_cached(&format!(
@@ -642,8 +660,16 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
                 .canonical_url
                 .as_deref()
                 .is_some_and(|c| wanted.contains(&url_path(c)));
-        if same_path && identity::same_article(&new, &row.shape()) {
-            return Ok(Some(Found { row, exact: false }));
+        // A blog moved to its own domain (or back) keeps its post ids and paths: the same
+        // post id on the same path is the same post across hosts when the row came from the
+        // same source. (A row with no source could be anyone's: the site check stands.)
+        let own_post = source_id.is_some() && row.source_id == source_id;
+        if same_path && (own_post || identity::same_article(&new, &row.shape())) {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post,
+            }));
         }
     }
     Ok(None)
@@ -1467,6 +1493,60 @@ mod tests {
             row_of(&store, lone_id),
             (lone.into(), scraped.title, scraped.body)
         );
+    }
+
+    #[test]
+    fn a_blogger_post_read_again_after_the_blog_moved_to_its_own_domain_is_one_row() {
+        use gleaner_model::SourceKind;
+        let (_dir, path, mut store) = temp_store();
+        let feed = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://foo.blogspot.com/feeds/posts/default",
+                None,
+            )
+            .unwrap();
+        let other = store
+            .ensure_source(SourceKind::Feed, "https://copier.example/feed.xml", None)
+            .unwrap();
+        let mut old = story("https://foo.blogspot.com/2022/01/post.html", "Winter walk");
+        old.blogger_post_id = Some("7311".into());
+        let id = store
+            .upsert_article_from(&old, Some(feed), Origin::Page)
+            .unwrap()
+            .id;
+
+        // The blog now lives at blog.example.org; the feed links there, the post was edited.
+        let mut moved = story(
+            "https://blog.example.org/2022/01/post.html",
+            "Winter walk, edited",
+        );
+        moved.blogger_post_id = Some("7311".into());
+        let up = store
+            .upsert_article_from(&moved, Some(feed), Origin::Page)
+            .unwrap();
+        assert_eq!(
+            up,
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // Another source's page copying the id and path is not that post.
+        let mut copy = story(
+            "https://copier.example/2022/01/post.html",
+            "Winter walk, copied",
+        );
+        copy.blogger_post_id = Some("7311".into());
+        let up = store
+            .upsert_article_from(&copy, Some(other), Origin::Page)
+            .unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert_eq!(row_of(&store, id).1, moved.title);
     }
 
     #[test]
