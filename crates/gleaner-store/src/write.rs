@@ -10,8 +10,8 @@
 //! stored under it, whatever source listed it; content a feed supplies (a full-content entry)
 //! replaces a stored row only when the feed is on the article's own site. Otherwise the row is
 //! left as it was, reported [`UpsertOutcome::Kept`] (and its page's validators are not saved).
-//! Found with the same content hash: left alone. Found with another hash: its fields are
-//! replaced (optional metadata the new version lacks is kept), its labels and mentions
+//! Found with the same content hash: left alone. Found with another hash: its fields (not its
+//! address: a hint never moves a row) are replaced (optional metadata the new version lacks is kept), its labels and mentions
 //! replaced; the full-text row follows by trigger. Not found: inserted.
 //! A canonical URL that points at the site's home page from an article that is not the home
 //! page is ignored (a template's mistake that would otherwise merge a whole site into a row).
@@ -724,12 +724,12 @@ fn update_row(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<()> {
-    // `url` becomes the address just read unless another row holds it; optional metadata
-    // the new version lacks (a page without author, a feed without comment count) is kept.
+    // `url` stays: the row was found by it, or through a hint (a canonical URL, a post id,
+    // a title and opening), which may name the article but never moves its address. Optional
+    // metadata the new version lacks (a page without author, a feed without comment count)
+    // is kept. (?2, the address just read, is only in the error message.)
     conn.prepare_cached(
         "UPDATE articles SET
-             url = CASE WHEN EXISTS (SELECT 1 FROM articles o WHERE o.url = ?2 AND o.id <> ?1)
-                        THEN url ELSE ?2 END,
              canonical_url = coalesce(?3, canonical_url),
              source_id = coalesce(?4, source_id),
              blogger_post_id = coalesce(?5, blogger_post_id),
@@ -1166,12 +1166,8 @@ mod tests {
         let stored = store.article(ArticleKey::Url(&canonical)).unwrap().unwrap();
         assert_eq!(stored.id, Some(id));
         assert_eq!(stored.canonical_url.as_deref(), Some(canonical.as_str()));
-        assert!(
-            store
-                .article(ArticleKey::Url(&country.url))
-                .unwrap()
-                .is_some()
-        );
+        // A hint names the article but never moves its address: the row keeps the first.
+        assert_eq!(row_of(&store, id).0, mobile.url);
     }
 
     #[test]
@@ -1550,6 +1546,35 @@ mod tests {
     }
 
     #[test]
+    fn two_short_posts_with_one_title_under_a_section_canonical_stay_two_rows() {
+        let (_dir, path, mut store) = temp_store();
+        let section = "https://blog.example.org/open-thread/";
+        let first_url = "https://blog.example.org/2024/05/01/open-thread";
+        let mut first = tagged(first_url, "Open thread", "Talk about anything below.", &[]);
+        first.canonical_url = Some(section.into());
+        let first_id = store.upsert_article(&first, None).unwrap().id;
+
+        let mut second = tagged(
+            "https://blog.example.org/2024/05/08/open-thread",
+            "Open thread",
+            "Talk about anything below. Rules as usual.",
+            &[],
+        );
+        second.canonical_url = Some(section.into());
+        let up = store.upsert_article(&second, None).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        assert_ne!(up.id, first_id);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert_eq!(
+            row_of(&store, first_id),
+            (first_url.into(), first.title, first.body)
+        );
+    }
+
+    #[test]
     fn a_feed_item_from_another_source_cannot_overwrite_a_stored_article() {
         use gleaner_model::SourceKind;
         let (_dir, path, mut store) = temp_store();
@@ -1644,7 +1669,13 @@ mod tests {
             &format!("{url}?utm_source=rss&utm_medium=feed"),
             "Harbour workers strike",
         );
-        tracked.body.push_str(" Updated at noon.");
+        // (long enough an opening for a print copy to be known by title and opening)
+        tracked.body = format!(
+            "Dock workers walked out at dawn over pay and shifts, closing all four terminals \
+             of the harbour; ferries ran, but container ships queued offshore while union and \
+             port authority met for talks that went on late into the evening. {} Updated at noon.",
+            tracked.body
+        );
         tracked.content_hash = hash(&tracked.title, &tracked.body);
         tracked.canonical_url = Some(url.into());
         assert_eq!(
