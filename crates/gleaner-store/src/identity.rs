@@ -9,8 +9,8 @@
 //! - both addresses must be on the same site ([`site_of`]: the host without `www.`/`m.`/`amp.`,
 //!   a Blogger blog across its country domains, and the port);
 //! - and something must say they are the same article: the same Blogger post id, the same
-//!   content hash, the same title and opening words, or addresses that differ only by a
-//!   variant marker ([`page_key`]: `?m=1`, tracking parameters, an `/amp` suffix, the scheme).
+//!   content hash, the same title and opening (at least 200 characters on both sides), or
+//!   addresses that differ only by a variant marker ([`page_key`]: `?m=1`, tracking parameters, an `/amp` suffix, the scheme).
 //!
 //! Two different Blogger post ids are always two articles.
 
@@ -32,14 +32,28 @@ pub(crate) fn site_of(address: &str) -> Option<String> {
             break;
         }
     }
-    let host = match host.find(".blogspot.") {
-        Some(i) => format!("{}.blogspot", &host[..i]),
+    let host = match blogspot_name(host) {
+        Some(name) => format!("{name}.blogspot"),
         None => host.to_string(),
     };
     Some(match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,
     })
+}
+
+/// The blog name of a Blogger host `NAME.blogspot.TLD`, where TLD is Blogger's own: `com`, a
+/// two-letter country code, or `com.`/`co.` and one (`x.blogspot.co.uk`). Anything else with
+/// `.blogspot.` inside (`victim.blogspot.attacker.io`) is an ordinary host of its own.
+fn blogspot_name(host: &str) -> Option<&str> {
+    let (name, tld) = host.split_once(".blogspot.")?;
+    let country = |label: &str| label.len() == 2 && label.bytes().all(|b| b.is_ascii_lowercase());
+    let ok = tld == "com"
+        || country(tld)
+        || tld
+            .split_once('.')
+            .is_some_and(|(second, cc)| matches!(second, "com" | "co") && country(cc));
+    (ok && !name.is_empty()).then_some(name)
 }
 
 /// Whether two addresses are on the same site ([`site_of`]); never for an address without a host.
@@ -146,20 +160,44 @@ pub(crate) fn same_article(new: &Shape<'_>, row: &Shape<'_>) -> bool {
     !title.is_empty() && title == loose(row.title) && same_opening(new.opening, row.opening)
 }
 
-/// Whether two openings agree as far as the shorter goes (an edit that adds a sentence to a
-/// short body keeps it the same article); an empty body agrees only with another empty one.
+/// Whether two openings are the same and long enough to tell posts apart: both at least
+/// [`OPENING_CHARS`] characters (loosely compared). Short bodies under one title ("Open
+/// thread", "Photo of the day") are too often different posts to be taken for one.
 fn same_opening(a: &str, b: &str) -> bool {
+    let long = |s: &str| s.chars().count() >= OPENING_CHARS;
+    if !long(a) || !long(b) {
+        return false;
+    }
+    // Loosely compared as far as the shorter goes (whitespace runs count as one).
     let (a, b) = (loose(a), loose(b));
     let n = a.chars().count().min(b.chars().count());
-    if n == 0 {
-        return a.is_empty() && b.is_empty();
-    }
     a.chars().take(n).eq(b.chars().take(n))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_bloggers_own_domains_are_one_blogspot_site() {
+        let s = |u: &str| site_of(u).unwrap();
+        assert_eq!(s("https://foo.blogspot.com/a.html"), "foo.blogspot");
+        assert_eq!(s("https://foo.blogspot.de/a.html"), "foo.blogspot");
+        assert_eq!(s("https://foo.blogspot.com.au/a.html"), "foo.blogspot");
+        // Someone else's domain that merely contains `.blogspot.` is not the blog.
+        assert_eq!(
+            s("https://victim.blogspot.attacker.io/a.html"),
+            "victim.blogspot.attacker.io"
+        );
+        assert_eq!(
+            s("https://victim.blogspot.co.evil.example/"),
+            "victim.blogspot.co.evil.example"
+        );
+        assert!(!same_site(
+            "https://victim.blogspot.attacker.io/2024/01/a.html",
+            "https://victim.blogspot.com/2024/01/a.html"
+        ));
+    }
 
     #[test]
     fn sites_ignore_www_mobile_blogspot_country_and_scheme_but_not_ports_or_hosts() {
@@ -220,12 +258,10 @@ mod tests {
 
     #[test]
     fn same_article_needs_the_same_site_and_one_sign_of_sameness() {
-        let a = shape(
-            "https://ex.org/a",
-            "Storm hits coast",
-            "The storm hit.",
-            "h1",
-        );
+        let storm = "The storm hit the coast on Tuesday night, flooding the harbour and cutting \
+                     power to twelve thousand homes; the coastguard rescued four sailors and the \
+                     council opened two schools as shelters for families forced from their homes.";
+        let a = shape("https://ex.org/a", "Storm hits coast", storm, "h1");
         // Another page of the site, another title: not the same, whatever it links to.
         let b = shape(
             "https://ex.org/b",
@@ -235,13 +271,13 @@ mod tests {
         );
         assert!(!same_article(&b, &a));
         // Same title and opening (an AMP or print copy under another path).
-        let print = shape(
-            "https://ex.org/print/a",
-            "Storm  hits coast",
-            "The storm hit.",
-            "h3",
-        );
+        let print = shape("https://ex.org/print/a", "Storm  hits coast", storm, "h3");
         assert!(same_article(&print, &a));
+        // Same title and the same short opening: too little to tell two posts apart
+        // ("Open thread", "Photo of the day").
+        let thread = shape("https://ex.org/t/1", "Open thread", "Talk below.", "h5");
+        let other_thread = shape("https://ex.org/t/2", "Open thread", "Talk below.", "h6");
+        assert!(!same_article(&other_thread, &thread));
         // Same title, other text: a template title, not the same article.
         let tpl = shape(
             "https://ex.org/c",

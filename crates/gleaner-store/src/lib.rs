@@ -132,6 +132,22 @@ pub enum UpsertOutcome {
     Updated,
     /// An existing row with the same content hash: left alone.
     Unchanged,
+    /// An existing row that this article may not replace (a feed on another site supplied
+    /// it, see [`Origin`]): left alone. Its page's validators must not be saved either, or
+    /// the next run would get a 304 for content that was never stored.
+    Kept,
+}
+
+/// Where an article's content came from, which decides whether it may replace a stored row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Fetched from the article's own address: it is what that address holds and may always
+    /// replace the row stored under that address.
+    Page,
+    /// Supplied by a feed (a full-content entry naming the address as its link): it may
+    /// replace a stored row only when the feed's source is on the article's own site.
+    #[default]
+    Feed,
 }
 
 /// The row id and what happened.

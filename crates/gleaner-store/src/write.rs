@@ -6,11 +6,12 @@
 //! Blogger post id on the same path; such a row is taken only when it is plausibly the same
 //! article ([`crate::identity`]: same site, and the same post id, content hash, title and
 //! opening, or a variant address such as `?m=1`). Otherwise the article is a new row under its
-//! own URL, its canonical URL kept as data. A row stored from one source is never replaced by
-//! another source that is not on the article's own site (a feed elsewhere naming a stored
-//! address as its item's link): that article is left as it was, reported unchanged.
-//! Found with the same content hash: left alone. Found with another hash: its fields are
-//! replaced (optional metadata the new version lacks is kept), its labels and mentions
+//! own URL, its canonical URL kept as data. A page fetched from its own address replaces the row
+//! stored under it, whatever source listed it; content a feed supplies (a full-content entry)
+//! replaces a stored row only when the feed is on the article's own site. Otherwise the row is
+//! left as it was, reported [`UpsertOutcome::Kept`] (and its page's validators are not saved).
+//! Found with the same content hash: left alone. Found with another hash: its fields (not its
+//! address: a hint never moves a row) are replaced (optional metadata the new version lacks is kept), its labels and mentions
 //! replaced; the full-text row follows by trigger. Not found: inserted.
 //! A canonical URL that points at the site's home page from an article that is not the home
 //! page is ignored (a template's mistake that would otherwise merge a whole site into a row).
@@ -29,20 +30,32 @@ use gleaner_model::{Article, Entity, EntityKind};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::convert::{int, now_text, opt_time_text, url_path};
-use crate::{Context, Result, Store, StoreError, UpsertOutcome, Upserted, identity};
+use crate::{Context, Origin, Result, Store, StoreError, UpsertOutcome, Upserted, identity};
 
 impl Store {
-    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction.
+    /// Insert or update one article (row, labels, mentions, FTS row) in one transaction,
+    /// its content taken as supplied by its source ([`Origin::Feed`]).
     pub fn upsert_article(
         &mut self,
         article: &Article,
         source_id: Option<i64>,
     ) -> Result<Upserted> {
+        self.upsert_article_from(article, source_id, Origin::Feed)
+    }
+
+    /// [`Store::upsert_article`] for content from `origin` (a fetched page may replace the
+    /// row at its own address whatever source listed it).
+    pub fn upsert_article_from(
+        &mut self,
+        article: &Article,
+        source_id: Option<i64>,
+        origin: Origin,
+    ) -> Result<Upserted> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting an article transaction")?;
-        let done = upsert_one(&tx, article, source_id, &now_text())?;
+        let done = upsert_one(&tx, article, source_id, origin, &now_text())?;
         tx.commit()
             .with_context(|| format!("committing article {}", article.url))?;
         Ok(done)
@@ -54,7 +67,20 @@ impl Store {
     /// the batch is stored, and the error ([`StoreError::Article`]) names the article. A
     /// caller can then write the batch again one article at a time, or use
     /// [`Store::upsert_batch`], which keeps the good articles and reports each outcome.
+    ///
+    /// Each article's content is taken as supplied by its source ([`Origin::Feed`]); see
+    /// [`Store::upsert_articles_from`].
     pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
+        self.upsert_articles_from(batch, &[])
+    }
+
+    /// [`Store::upsert_articles`] with each article's [`Origin`] (`origins[i]` for
+    /// `batch[i]`; [`Origin::Feed`] where `origins` is shorter).
+    pub fn upsert_articles_from(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+        origins: &[Origin],
+    ) -> Result<Vec<Upserted>> {
         let now = now_text();
         let tx = self
             .conn
@@ -74,11 +100,18 @@ impl Store {
                 pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
             }
             let wrap = |source| batch_error(batch, index, source);
-            match plan(&tx, article, *source_id).map_err(wrap)? {
-                Plan::Unchanged(id) | Plan::Kept(id) => {
+            let origin = origins.get(index).copied().unwrap_or_default();
+            match plan(&tx, article, *source_id, origin).map_err(wrap)? {
+                Plan::Unchanged(id) => {
                     done[index] = Some(Upserted {
                         id,
                         outcome: UpsertOutcome::Unchanged,
+                    });
+                }
+                Plan::Kept(id) => {
+                    done[index] = Some(Upserted {
+                        id,
+                        outcome: UpsertOutcome::Kept,
                     });
                 }
                 Plan::Update(id) => {
@@ -132,7 +165,7 @@ impl Store {
         let mut results = Vec::with_capacity(batch.len());
         for (article, source_id) in batch {
             let sp = tx.savepoint().context("starting an article savepoint")?;
-            match upsert_one(&sp, article, *source_id, &now) {
+            match upsert_one(&sp, article, *source_id, Origin::Feed, &now) {
                 Ok(done) => {
                     sp.commit()
                         .with_context(|| format!("releasing the savepoint of {}", article.url))?;
@@ -206,12 +239,18 @@ enum Plan {
 }
 
 /// Validate the article and find it (see [`crate::identity`]).
-fn plan(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<Plan> {
+fn plan(
+    conn: &Connection,
+    article: &Article,
+    source_id: Option<i64>,
+    origin: Origin,
+) -> Result<Plan> {
     validate(article)?;
-    let Some(found) = find_existing(conn, article)? else {
+    let Some(found) = find_existing(conn, article, source_id)? else {
         return Ok(Plan::Insert);
     };
-    if !may_overwrite(conn, &found.row, article, source_id)? {
+    let own_page = origin == Origin::Page && found.exact;
+    if !own_page && !found.own_post && !may_overwrite(conn, article, source_id)? {
         tracing::info!(
             url = %article.url,
             stored = %found.row.url,
@@ -232,24 +271,21 @@ fn plan(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<
     })
 }
 
-/// Whether `article`, from `source_id`, may replace the stored `row`.
+/// Whether `article`, from `source_id`, may replace the stored `row` when it is not the page
+/// fetched from the row's own address (a page fetch always may, see [`plan`]).
 ///
-/// A row stored from one source is replaced from another only when the other source is on
-/// the article's own site (the site's own feed, sitemap or page, which show what the address
-/// holds): a feed elsewhere that names a stored address as its item's link is not the page
-/// at that address.
-fn may_overwrite(
-    conn: &Connection,
-    row: &StoredRow,
-    article: &Article,
-    source_id: Option<i64>,
-) -> Result<bool> {
-    let (Some(owner), Some(claimant)) = (row.source_id, source_id) else {
-        return Ok(true);
+/// Content a feed supplies replaces a row only when the feed's source is on the article's
+/// own site (the site's own feed shows what the address holds), whoever stored the row: a
+/// feed elsewhere that names a stored address as its item's link is not the page at that
+/// address. Not even the source that stored the row (it may have stored it from the page).
+/// An article with no source at all (written directly) may, unless it names an off-site one.
+fn may_overwrite(conn: &Connection, article: &Article, source_id: Option<i64>) -> Result<bool> {
+    let Some(claimant) = source_id else {
+        return Ok(article
+            .source
+            .as_deref()
+            .is_none_or(|s| identity::same_site(s, &article.url)));
     };
-    if owner == claimant {
-        return Ok(true);
-    }
     let claimant_url: Option<String> = conn
         .prepare_cached("SELECT url FROM sources WHERE id = ?1")
         .and_then(|mut st| st.query_row([claimant], |r| r.get(0)).optional())
@@ -289,13 +325,18 @@ pub(crate) fn upsert_one(
     conn: &Connection,
     article: &Article,
     source_id: Option<i64>,
+    origin: Origin,
     now: &str,
 ) -> Result<Upserted> {
     let mut mentions = MentionWriter::default();
-    let done = match plan(conn, article, source_id)? {
-        Plan::Unchanged(id) | Plan::Kept(id) => Upserted {
+    let done = match plan(conn, article, source_id, origin)? {
+        Plan::Unchanged(id) => Upserted {
             id,
             outcome: UpsertOutcome::Unchanged,
+        },
+        Plan::Kept(id) => Upserted {
+            id,
+            outcome: UpsertOutcome::Kept,
         },
         Plan::Update(id) => {
             apply_update(conn, id, article, source_id, now, &mut mentions)?;
@@ -530,6 +571,9 @@ struct Found {
     row: StoredRow,
     /// Found by its own address (not through a canonical URL or post id).
     exact: bool,
+    /// Found as the same Blogger post (post id and path) stored by the same source: the
+    /// source's own post, whatever host it now links to.
+    own_post: bool,
 }
 
 /// Rows looked at through one hint (a canonical URL many pages declare): a bound on the work
@@ -542,7 +586,11 @@ const MAX_CANDIDATES: i64 = 64;
 /// at its canonical URL, rows declaring the same canonical URL or its address as theirs, rows
 /// with its Blogger post id on the same path), each taken only when
 /// [`identity::same_article`] agrees.
-fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> {
+fn find_existing(
+    conn: &Connection,
+    article: &Article,
+    source_id: Option<i64>,
+) -> Result<Option<Found>> {
     let url = article.url.as_str();
     let exact = conn
         .prepare_cached(&format!(
@@ -552,7 +600,11 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
         .and_then(|mut st| st.query_row([url], StoredRow::read).optional())
         .context("looking the article up by URL")?;
     if let Some(row) = exact {
-        return Ok(Some(Found { row, exact: true }));
+        return Ok(Some(Found {
+            row,
+            exact: true,
+            own_post: false,
+        }));
     }
     let new = identity::Shape {
         url,
@@ -578,14 +630,19 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
     for row in rows {
         let row = row.context("reading an article row")?;
         if identity::same_article(&new, &row.shape()) {
-            return Ok(Some(Found { row, exact: false }));
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post: false,
+            }));
         }
     }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };
     // Blogger post ids are one per post; the path check guards against two blogs' ids
-    // colliding, the site check against a page that copies another's id.
+    // colliding, the site check (for a row of another source) against a page that copies
+    // another's id.
     let wanted = [url_path(key), url_path(url)];
     let mut st = conn
         .prepare_cached(&format!(
@@ -603,8 +660,16 @@ fn find_existing(conn: &Connection, article: &Article) -> Result<Option<Found>> 
                 .canonical_url
                 .as_deref()
                 .is_some_and(|c| wanted.contains(&url_path(c)));
-        if same_path && identity::same_article(&new, &row.shape()) {
-            return Ok(Some(Found { row, exact: false }));
+        // A blog moved to its own domain (or back) keeps its post ids and paths: the same
+        // post id on the same path is the same post across hosts when the row came from the
+        // same source. (A row with no source could be anyone's: the site check stands.)
+        let own_post = source_id.is_some() && row.source_id == source_id;
+        if same_path && (own_post || identity::same_article(&new, &row.shape())) {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post,
+            }));
         }
     }
     Ok(None)
@@ -659,12 +724,12 @@ fn update_row(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<()> {
-    // `url` becomes the address just read unless another row holds it; optional metadata
-    // the new version lacks (a page without author, a feed without comment count) is kept.
+    // `url` stays: the row was found by it, or through a hint (a canonical URL, a post id,
+    // a title and opening), which may name the article but never moves its address. Optional
+    // metadata the new version lacks (a page without author, a feed without comment count)
+    // is kept. (?2, the address just read, is only in the error message.)
     conn.prepare_cached(
         "UPDATE articles SET
-             url = CASE WHEN EXISTS (SELECT 1 FROM articles o WHERE o.url = ?2 AND o.id <> ?1)
-                        THEN url ELSE ?2 END,
              canonical_url = coalesce(?3, canonical_url),
              source_id = coalesce(?4, source_id),
              blogger_post_id = coalesce(?5, blogger_post_id),
@@ -933,7 +998,7 @@ mod tests {
     use gleaner_model::{Article, EntityKind};
 
     use crate::test_support::{hash, numbered_article, seed_article, tagged, temp_store};
-    use crate::{ArticleKey, SearchQuery, StoreError, UpsertOutcome};
+    use crate::{ArticleKey, Origin, SearchQuery, StoreError, UpsertOutcome};
 
     fn count(store: &crate::Store, sql: &str) -> i64 {
         store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
@@ -1101,12 +1166,8 @@ mod tests {
         let stored = store.article(ArticleKey::Url(&canonical)).unwrap().unwrap();
         assert_eq!(stored.id, Some(id));
         assert_eq!(stored.canonical_url.as_deref(), Some(canonical.as_str()));
-        assert!(
-            store
-                .article(ArticleKey::Url(&country.url))
-                .unwrap()
-                .is_some()
-        );
+        // A hint names the article but never moves its address: the row keeps the first.
+        assert_eq!(row_of(&store, id).0, mobile.url);
     }
 
     #[test]
@@ -1367,6 +1428,153 @@ mod tests {
     }
 
     #[test]
+    fn a_page_fetched_through_an_off_site_source_replaces_the_row_and_a_feed_item_does_not() {
+        use gleaner_model::SourceKind;
+        let (_dir, path, mut store) = temp_store();
+        let news = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://feeds.bbci.co.uk/news/rss.xml",
+                None,
+            )
+            .unwrap();
+        let world = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://feeds.bbci.co.uk/news/world/rss.xml",
+                None,
+            )
+            .unwrap();
+        let url = "https://www.bbc.co.uk/news/articles/c4g8l5x2yq3o";
+        let first = story(url, "Harbour strike begins");
+        let id = store
+            .upsert_article_from(&first, Some(news), Origin::Page)
+            .unwrap()
+            .id;
+
+        // Later only the world feed lists it; its page, fetched again, has changed.
+        let fresh = story(url, "Harbour strike ends after talks");
+        let up = store
+            .upsert_articles_from(&[(fresh.clone(), Some(world))], &[Origin::Page])
+            .unwrap();
+        assert_eq!(
+            up[0],
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // The same text supplied by an off-site feed entry is not the page: kept, and said so.
+        let mut feed_item = story(url, "Harbour strike: a feed's own summary");
+        feed_item.source = Some("https://feeds.bbci.co.uk/news/world/rss.xml".into());
+        let up = store.upsert_article(&feed_item, Some(world)).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Kept);
+        assert_eq!(up.id, id);
+
+        // A row stored with no source (`gleaner scrape URL`) is no easier to overwrite.
+        let lone = "https://www.bbc.co.uk/news/articles/c0000lone";
+        let scraped = story(lone, "Lone page");
+        let lone_id = store
+            .upsert_article_from(&scraped, None, Origin::Page)
+            .unwrap()
+            .id;
+        let claim = story(lone, "Off-site claim");
+        let up = store.upsert_article(&claim, Some(world)).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Kept);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(row_of(&store, id), (url.into(), fresh.title, fresh.body));
+        assert_eq!(
+            row_of(&store, lone_id),
+            (lone.into(), scraped.title, scraped.body)
+        );
+    }
+
+    #[test]
+    fn a_blogger_post_read_again_after_the_blog_moved_to_its_own_domain_is_one_row() {
+        use gleaner_model::SourceKind;
+        let (_dir, path, mut store) = temp_store();
+        let feed = store
+            .ensure_source(
+                SourceKind::Feed,
+                "https://foo.blogspot.com/feeds/posts/default",
+                None,
+            )
+            .unwrap();
+        let other = store
+            .ensure_source(SourceKind::Feed, "https://copier.example/feed.xml", None)
+            .unwrap();
+        let mut old = story("https://foo.blogspot.com/2022/01/post.html", "Winter walk");
+        old.blogger_post_id = Some("7311".into());
+        let id = store
+            .upsert_article_from(&old, Some(feed), Origin::Page)
+            .unwrap()
+            .id;
+
+        // The blog now lives at blog.example.org; the feed links there, the post was edited.
+        let mut moved = story(
+            "https://blog.example.org/2022/01/post.html",
+            "Winter walk, edited",
+        );
+        moved.blogger_post_id = Some("7311".into());
+        let up = store
+            .upsert_article_from(&moved, Some(feed), Origin::Page)
+            .unwrap();
+        assert_eq!(
+            up,
+            crate::Upserted {
+                id,
+                outcome: UpsertOutcome::Updated
+            }
+        );
+        // Another source's page copying the id and path is not that post.
+        let mut copy = story(
+            "https://copier.example/2022/01/post.html",
+            "Winter walk, copied",
+        );
+        copy.blogger_post_id = Some("7311".into());
+        let up = store
+            .upsert_article_from(&copy, Some(other), Origin::Page)
+            .unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert_eq!(row_of(&store, id).1, moved.title);
+    }
+
+    #[test]
+    fn two_short_posts_with_one_title_under_a_section_canonical_stay_two_rows() {
+        let (_dir, path, mut store) = temp_store();
+        let section = "https://blog.example.org/open-thread/";
+        let first_url = "https://blog.example.org/2024/05/01/open-thread";
+        let mut first = tagged(first_url, "Open thread", "Talk about anything below.", &[]);
+        first.canonical_url = Some(section.into());
+        let first_id = store.upsert_article(&first, None).unwrap().id;
+
+        let mut second = tagged(
+            "https://blog.example.org/2024/05/08/open-thread",
+            "Open thread",
+            "Talk about anything below. Rules as usual.",
+            &[],
+        );
+        second.canonical_url = Some(section.into());
+        let up = store.upsert_article(&second, None).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Inserted);
+        assert_ne!(up.id, first_id);
+        drop(store);
+
+        let store = crate::Store::open(&path).unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 2);
+        assert_eq!(
+            row_of(&store, first_id),
+            (first_url.into(), first.title, first.body)
+        );
+    }
+
+    #[test]
     fn a_feed_item_from_another_source_cannot_overwrite_a_stored_article() {
         use gleaner_model::SourceKind;
         let (_dir, path, mut store) = temp_store();
@@ -1391,18 +1599,18 @@ mod tests {
             store.upsert_article(&claim, Some(aggregator)).unwrap(),
             crate::Upserted {
                 id,
-                outcome: UpsertOutcome::Unchanged
+                outcome: UpsertOutcome::Kept
             }
         );
         // Through a batch, and through the savepoint path, the same.
         let ups = store
             .upsert_articles(&[(claim.clone(), Some(aggregator))])
             .unwrap();
-        assert_eq!(ups[0].outcome, UpsertOutcome::Unchanged);
+        assert_eq!(ups[0].outcome, UpsertOutcome::Kept);
         let ups = store
             .upsert_batch(&[(claim.clone(), Some(aggregator))])
             .unwrap();
-        assert_eq!(ups[0].as_ref().unwrap().outcome, UpsertOutcome::Unchanged);
+        assert_eq!(ups[0].as_ref().unwrap().outcome, UpsertOutcome::Kept);
         // Its canonical URL pointing there does not help it either: stored under its own address.
         let mut via_canonical = story("https://aggregator.example/items/77", "Miracle cure found");
         via_canonical.canonical_url = Some(url.into());
@@ -1461,7 +1669,13 @@ mod tests {
             &format!("{url}?utm_source=rss&utm_medium=feed"),
             "Harbour workers strike",
         );
-        tracked.body.push_str(" Updated at noon.");
+        // (long enough an opening for a print copy to be known by title and opening)
+        tracked.body = format!(
+            "Dock workers walked out at dawn over pay and shifts, closing all four terminals \
+             of the harbour; ferries ran, but container ships queued offshore while union and \
+             port authority met for talks that went on late into the evening. {} Updated at noon.",
+            tracked.body
+        );
         tracked.content_hash = hash(&tracked.title, &tracked.body);
         tracked.canonical_url = Some(url.into());
         assert_eq!(

@@ -66,7 +66,8 @@ pub fn outcome_word(outcome: UpsertOutcome) -> &'static str {
     match outcome {
         UpsertOutcome::Inserted => "stored",
         UpsertOutcome::Updated => "updated",
-        UpsertOutcome::Unchanged => "unchanged",
+        // Left as it was (another site's feed may not replace it): unchanged to the reader.
+        UpsertOutcome::Unchanged | UpsertOutcome::Kept => "unchanged",
     }
 }
 

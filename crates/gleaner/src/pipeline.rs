@@ -42,7 +42,7 @@ use gleaner_fetch::{FetchOutcome, Fetcher, Validators};
 use gleaner_model::{Article, ScrapedArticle};
 use gleaner_scrape::blogger_feed;
 use gleaner_scrape::discovery::SitemapKind;
-use gleaner_store::{FetchState, RunCounts, Store, UpsertOutcome};
+use gleaner_store::{FetchState, Origin, RunCounts, Store, UpsertOutcome};
 use gleaner_tag::Tagger;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -1892,6 +1892,7 @@ fn write_loop(
         }
         let started = Instant::now();
         let mut articles = Vec::new();
+        let mut origins = Vec::new();
         let mut after = Vec::new();
         // Fetch states of the batch, saved together in one transaction after the articles
         // (a page's validators never before its article is committed).
@@ -1903,6 +1904,13 @@ fn write_loop(
                     source_id,
                     fetch_state,
                 } => {
+                    // A fetch state comes with a fetched page only: content from the
+                    // article's own address, which may replace its row.
+                    origins.push(if fetch_state.is_some() {
+                        Origin::Page
+                    } else {
+                        Origin::Feed
+                    });
                     articles.push((*article, source_id));
                     after.push(fetch_state);
                 }
@@ -1917,7 +1925,7 @@ fn write_loop(
             continue;
         }
         let results: Vec<(String, Result<gleaner_store::Upserted, String>)> =
-            match store.upsert_articles(&articles) {
+            match store.upsert_articles_from(&articles, &origins) {
                 Ok(ups) => articles
                     .iter()
                     .zip(ups)
@@ -1927,10 +1935,13 @@ fn write_loop(
                     debug!("batch write failed ({batch_err}); writing one by one");
                     articles
                         .iter()
-                        .map(|(a, sid)| {
+                        .zip(&origins)
+                        .map(|((a, sid), origin)| {
                             (
                                 a.url.clone(),
-                                store.upsert_article(a, *sid).map_err(|e| e.to_string()),
+                                store
+                                    .upsert_article_from(a, *sid, *origin)
+                                    .map_err(|e| e.to_string()),
                             )
                         })
                         .collect()
@@ -1942,7 +1953,9 @@ fn write_loop(
                     match up.outcome {
                         UpsertOutcome::Inserted => written.counts.stored += 1,
                         UpsertOutcome::Updated => written.counts.updated += 1,
-                        UpsertOutcome::Unchanged => written.counts.unchanged += 1,
+                        UpsertOutcome::Unchanged | UpsertOutcome::Kept => {
+                            written.counts.unchanged += 1
+                        }
                     }
                     counters.stored.fetch_add(1, Ordering::Relaxed);
                     debug!(url = %url, id = up.id, outcome = ?up.outcome, "written");
@@ -1952,7 +1965,11 @@ fn write_loop(
                             outcome: up.outcome,
                         });
                     }
-                    states.extend(state);
+                    // A kept article was not stored: its page's validators are not saved, or
+                    // the next run would get a 304 for content never stored.
+                    if up.outcome != UpsertOutcome::Kept {
+                        states.extend(state);
+                    }
                 }
                 Err(e) => {
                     warn!(url = %url, "could not store: {e}");
