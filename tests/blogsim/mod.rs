@@ -257,6 +257,16 @@ impl BlogServer {
             .insert(format!("feed:{start_index}"), fault);
     }
 
+    /// Fault for the first feed page bounded by `published-max` = `before` (whole seconds):
+    /// the page a keyset read asks for after one whose oldest post is just below `before`.
+    pub fn fault_feed_before(&self, before: DateTime<Utc>, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .insert(format!("feed-before:{}", before.timestamp()), fault);
+    }
+
     /// An always-failing path (a fixed route or any other).
     pub fn fault_path(&self, path: &str, status: u16) {
         self.state.lock().unwrap().faults.insert(
@@ -404,7 +414,17 @@ impl BlogServer {
                 apply(&mut st, change);
             }
         }
-        let fault_key = if path == "/feeds/posts/default" {
+        let before_key = (path == "/feeds/posts/default"
+            && query.get("start-index").is_none_or(|s| s == "1"))
+        .then(|| query.get("published-max"))
+        .flatten()
+        .map(|s| s.replace("%3A", ":").replace("%2B", "+"))
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| format!("feed-before:{}", t.timestamp()))
+        .filter(|k| st.faults.contains_key(k));
+        let fault_key = if let Some(key) = before_key {
+            key
+        } else if path == "/feeds/posts/default" {
             format!(
                 "feed:{}",
                 query.get("start-index").map_or("1", String::as_str)
