@@ -1332,6 +1332,39 @@ fn a_feed_page_that_always_fails_does_not_stop_new_posts() {
     assert!(hole_again.is_some(), "the hole is still remembered");
 }
 
+/// A cut-off already poisoned by a future date (saved by an older version) heals: it is
+/// treated as absent, so the next run reads the blog whole and a new post comes in.
+#[test]
+fn a_stored_cut_off_in_the_future_hides_no_new_post() {
+    let blog = BlogServer::start("Future Cut", 24, FeedMode::Full, 12, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), "", &[("blogger", blog.home())]);
+    assert_exit(&run(dir.path()), 0);
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 12);
+    conn.execute(
+        "UPDATE sources SET last_updated_seen = '2099' || substr(last_updated_seen, 5)",
+        [],
+    )
+    .unwrap();
+    let now = Utc::now();
+    blog.change(blogsim::Change::Publish {
+        published: now,
+        updated: now,
+    });
+    assert_exit(&run(dir.path()), 0);
+    let urls = rows(&conn);
+    assert!(
+        urls.keys().any(|u| u.contains("late-news-12")),
+        "{:?}",
+        urls.keys().collect::<Vec<_>>()
+    );
+    let seen: String = conn
+        .query_row("SELECT last_updated_seen FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert!(!seen.starts_with("2099"), "the cut-off healed: {seen}");
+}
+
 /// Issue 16 item 9: one item dated 2099 (a wrong year) must not become the source's cut-off
 /// and hide every later item.
 #[test]

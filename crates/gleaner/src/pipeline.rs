@@ -88,7 +88,7 @@ pub const MAX_LISTED_PROBLEMS: usize = 1000;
 /// How far in the future (by the clock of this machine) a listed `updated` may be and still
 /// count for a source's cut-off, and how far before the start of a read the cut-off stays:
 /// clocks and time zones are off by minutes, and a post may change while its listing is read.
-const CLOCK_SKEW: ChronoDuration = ChronoDuration::minutes(15);
+pub(crate) const CLOCK_SKEW: ChronoDuration = ChronoDuration::minutes(15);
 /// Longest URL read from a sitemap (the protocol's limit is 2,048 characters).
 const MAX_LISTED_URL_BYTES: usize = 4096;
 /// Sources whose listings are read at the same time at most.
