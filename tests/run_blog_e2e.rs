@@ -1365,6 +1365,37 @@ fn a_stored_cut_off_in_the_future_hides_no_new_post() {
     assert!(!seen.starts_with("2099"), "the cut-off healed: {seen}");
 }
 
+/// An unparseable feed page's validators are not saved next to the continuation of an
+/// older read: the next run must not take a 304 for it and jump past it as if read.
+#[test]
+fn an_unparseable_feed_page_is_not_skipped_by_a_later_304() {
+    let blog = BlogServer::start("Bad Page", 25, FeedMode::Full, 20, Duration::ZERO);
+    blog.set_page_cap(5);
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), "", &[("blogger", blog.home())]);
+    assert_exit(&run(dir.path()), 0);
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 20);
+    blog.fault_feed_top(Fault::Garbage);
+    assert_exit(&run(dir.path()), 1);
+    assert_eq!(last_status(&conn), "partial");
+    // The same bad page again: still unread, so still owed.
+    blog.clear_hits();
+    assert_exit(&run(dir.path()), 1);
+    assert_eq!(last_status(&conn), "partial", "{:?}", blog.hits());
+    assert!(
+        !blog.hits().iter().any(|h| h.is_feed()
+            && h.status == 304
+            && !h.target.contains("published-max=")
+            && !h.target.contains("start-index=")),
+        "no 304 for the page never read: {:?}",
+        blog.hits()
+            .iter()
+            .map(|h| (h.status, h.conditional, &h.target))
+            .collect::<Vec<_>>()
+    );
+}
+
 /// Issue 16 item 9: one item dated 2099 (a wrong year) must not become the source's cut-off
 /// and hide every later item.
 #[test]

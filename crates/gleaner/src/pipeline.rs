@@ -1111,7 +1111,11 @@ impl Discovery<'_> {
         // An unfinished read is taken up only after the top of the feed has been read down
         // to where that read began (posts listed since then), so a page that keeps failing
         // further down never stops new posts from coming in.
-        let mut pending: Option<FeedPosition> = resumed.as_ref().map(|s| s.at);
+        // (An unfinished read that stopped at the top itself is just read from the top.)
+        let mut pending: Option<FeedPosition> = resumed
+            .as_ref()
+            .map(|s| s.at)
+            .filter(|p| *p != FeedPosition::default());
         let top_until = started - CLOCK_SKEW;
         let mut at = FeedPosition::default();
         // Where the next run goes on when this one stops short: the first page that could not
@@ -1229,7 +1233,10 @@ impl Discovery<'_> {
             let feed = match problem {
                 Ok(feed) => feed,
                 Err(problem) => {
-                    // Like a page that failed: remembered, and stepped past by offset.
+                    // Like a page that failed: remembered, and stepped past by offset. Its
+                    // validators are not saved: next to the continuation of an older read
+                    // they would let a later 304 skip this page as if it had been read.
+                    self.listing_states.retain(|s| s.url != feed_url);
                     self.shared.fail(&feed_url, problem);
                     read.complete = false;
                     if pending.is_none() {
