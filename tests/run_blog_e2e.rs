@@ -1241,16 +1241,25 @@ fn a_long_blog_is_read_over_several_runs_from_where_each_stopped() {
     assert_exit(&second, 0);
     assert_eq!(last_status(&conn), "ok");
     let hits = blog.hits();
-    let first_feed = hits.iter().find(|h| h.is_feed()).unwrap();
+    // The top of the feed first (new posts since the read began), then where it stopped.
+    let feeds: Vec<&Hit> = hits.iter().filter(|h| h.is_feed()).collect();
     assert!(
-        first_feed.target.contains("published-max="),
-        "taken up where it stopped: {}",
-        first_feed.target
+        !feeds[0].target.contains("published-max="),
+        "the top first: {}",
+        feeds[0].target
     );
     assert!(
-        !hits
+        feeds[1].target.contains("published-max="),
+        "taken up where it stopped: {}",
+        feeds[1].target
+    );
+    assert_eq!(
+        feeds
             .iter()
-            .any(|h| h.is_feed() && !h.target.contains("published-max="))
+            .filter(|h| !h.target.contains("published-max="))
+            .count(),
+        1,
+        "the top is read once"
     );
     assert_eq!(rows(&conn).len(), 600);
     let seen: Option<String> = conn
@@ -1261,6 +1270,130 @@ fn a_long_blog_is_read_over_several_runs_from_where_each_stopped() {
         .query_row("SELECT sweep_cursor FROM sources", [], |r| r.get(0))
         .unwrap();
     assert_eq!(sweep, None);
+}
+
+/// A feed page that always fails leaves a hole the next runs owe, but it must not stop the
+/// blog's new posts from coming in: every run reads the top of the feed first, then goes on
+/// where the unfinished read stopped, stepping past the bad page even when it is the first
+/// page that read asks for.
+#[test]
+fn a_feed_page_that_always_fails_does_not_stop_new_posts() {
+    let blog = BlogServer::start("Stuck Page", 23, FeedMode::Full, 20, Duration::ZERO);
+    blog.set_page_cap(5);
+    // The second page: below the oldest post of the first (posts 19..=15).
+    let oldest_on_top = blog.post(15).published;
+    let second_page = chrono::DateTime::from_timestamp(oldest_on_top.timestamp() + 1, 0).unwrap();
+    blog.fault_feed_before(
+        second_page,
+        Fault::Fail {
+            status: 500,
+            times: u32::MAX,
+            retry_after: None,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), "", &[("blogger", blog.home())]);
+    let first = run(dir.path());
+    assert_exit(&first, 1);
+    let conn = db(dir.path());
+    assert_eq!(last_status(&conn), "partial");
+    let after_first = rows(&conn).len();
+    assert!(after_first >= 5, "the top page came in: {after_first}");
+    let hole: Option<String> = conn
+        .query_row("SELECT sweep_cursor FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert!(hole.is_some(), "the hole is remembered");
+
+    let now = Utc::now();
+    blog.change(blogsim::Change::Publish {
+        published: now,
+        updated: now,
+    });
+    blog.clear_hits();
+    let second = run(dir.path());
+    assert_exit(&second, 1);
+    assert_eq!(last_status(&conn), "partial", "the hole is still owed");
+    let hits = blog.hits();
+    assert!(
+        hits.iter()
+            .any(|h| h.is_feed() && !h.target.contains("published-max=")),
+        "the top of the feed is read: {:?}",
+        hits.iter().map(|h| &h.target).collect::<Vec<_>>()
+    );
+    let urls = rows(&conn);
+    assert!(
+        urls.keys().any(|u| u.contains("late-news-20")),
+        "the post published after the hole came in: {:?}",
+        urls.keys().collect::<Vec<_>>()
+    );
+    let hole_again: Option<String> = conn
+        .query_row("SELECT sweep_cursor FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert!(hole_again.is_some(), "the hole is still remembered");
+}
+
+/// A cut-off already poisoned by a future date (saved by an older version) heals: it is
+/// treated as absent, so the next run reads the blog whole and a new post comes in.
+#[test]
+fn a_stored_cut_off_in_the_future_hides_no_new_post() {
+    let blog = BlogServer::start("Future Cut", 24, FeedMode::Full, 12, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), "", &[("blogger", blog.home())]);
+    assert_exit(&run(dir.path()), 0);
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 12);
+    conn.execute(
+        "UPDATE sources SET last_updated_seen = '2099' || substr(last_updated_seen, 5)",
+        [],
+    )
+    .unwrap();
+    let now = Utc::now();
+    blog.change(blogsim::Change::Publish {
+        published: now,
+        updated: now,
+    });
+    assert_exit(&run(dir.path()), 0);
+    let urls = rows(&conn);
+    assert!(
+        urls.keys().any(|u| u.contains("late-news-12")),
+        "{:?}",
+        urls.keys().collect::<Vec<_>>()
+    );
+    let seen: String = conn
+        .query_row("SELECT last_updated_seen FROM sources", [], |r| r.get(0))
+        .unwrap();
+    assert!(!seen.starts_with("2099"), "the cut-off healed: {seen}");
+}
+
+/// An unparseable feed page's validators are not saved next to the continuation of an
+/// older read: the next run must not take a 304 for it and jump past it as if read.
+#[test]
+fn an_unparseable_feed_page_is_not_skipped_by_a_later_304() {
+    let blog = BlogServer::start("Bad Page", 25, FeedMode::Full, 20, Duration::ZERO);
+    blog.set_page_cap(5);
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), "", &[("blogger", blog.home())]);
+    assert_exit(&run(dir.path()), 0);
+    let conn = db(dir.path());
+    assert_eq!(rows(&conn).len(), 20);
+    blog.fault_feed_top(Fault::Garbage);
+    assert_exit(&run(dir.path()), 1);
+    assert_eq!(last_status(&conn), "partial");
+    // The same bad page again: still unread, so still owed.
+    blog.clear_hits();
+    assert_exit(&run(dir.path()), 1);
+    assert_eq!(last_status(&conn), "partial", "{:?}", blog.hits());
+    assert!(
+        !blog.hits().iter().any(|h| h.is_feed()
+            && h.status == 304
+            && !h.target.contains("published-max=")
+            && !h.target.contains("start-index=")),
+        "no 304 for the page never read: {:?}",
+        blog.hits()
+            .iter()
+            .map(|h| (h.status, h.conditional, &h.target))
+            .collect::<Vec<_>>()
+    );
 }
 
 /// Issue 16 item 9: one item dated 2099 (a wrong year) must not become the source's cut-off

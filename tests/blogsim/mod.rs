@@ -43,6 +43,8 @@ pub enum Fault {
     Truncate,
     /// Serve the page in windows-1252, the charset named only in a `<meta>` tag.
     Windows1252,
+    /// Answer 200 with a body that is not a feed (the same body each time, so the same ETag).
+    Garbage,
 }
 
 /// One post of the blog.
@@ -257,6 +259,25 @@ impl BlogServer {
             .insert(format!("feed:{start_index}"), fault);
     }
 
+    /// Fault for the first feed page bounded by `published-max` = `before` (whole seconds):
+    /// the page a keyset read asks for after one whose oldest post is just below `before`.
+    pub fn fault_feed_before(&self, before: DateTime<Utc>, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .insert(format!("feed-before:{}", before.timestamp()), fault);
+    }
+
+    /// Fault for the top feed page (no `published-max`, no offset).
+    pub fn fault_feed_top(&self, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .insert("feed-top".to_string(), fault);
+    }
+
     /// An always-failing path (a fixed route or any other).
     pub fn fault_path(&self, path: &str, status: u16) {
         self.state.lock().unwrap().faults.insert(
@@ -404,7 +425,22 @@ impl BlogServer {
                 apply(&mut st, change);
             }
         }
-        let fault_key = if path == "/feeds/posts/default" {
+        let before_key = (path == "/feeds/posts/default"
+            && query.get("start-index").is_none_or(|s| s == "1"))
+        .then(|| query.get("published-max"))
+        .flatten()
+        .map(|s| s.replace("%3A", ":").replace("%2B", "+"))
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| format!("feed-before:{}", t.timestamp()))
+        .filter(|k| st.faults.contains_key(k));
+        let top_key = (path == "/feeds/posts/default"
+            && query.get("start-index").is_none_or(|s| s == "1")
+            && !query.contains_key("published-max")
+            && st.faults.contains_key("feed-top"))
+        .then(|| "feed-top".to_string());
+        let fault_key = if let Some(key) = before_key.or(top_key) {
+            key
+        } else if path == "/feeds/posts/default" {
             format!(
                 "feed:{}",
                 query.get("start-index").map_or("1", String::as_str)
@@ -451,7 +487,13 @@ impl BlogServer {
         let windows1252 = matches!(fault, Some(Fault::Windows1252));
         let truncate = matches!(fault, Some(Fault::Truncate));
         let (content_type, body, last_modified): (String, Vec<u8>, Option<DateTime<Utc>>) =
-            if path == "/feeds/posts/default" {
+            if path == "/feeds/posts/default" && matches!(fault, Some(Fault::Garbage)) {
+                (
+                    "application/json; charset=UTF-8".into(),
+                    b"{\"feed\": [not json".to_vec(),
+                    None,
+                )
+            } else if path == "/feeds/posts/default" {
                 let body = self.feed(&st.posts, st.page_cap, &query);
                 ("application/json; charset=UTF-8".into(), body.into(), None)
             } else if let Some(post) = st.posts.iter().find(|p| p.path == path && !p.deleted) {

@@ -67,7 +67,9 @@ impl Store {
 
     /// Record the newest `updated` seen in a source's feed and the run time.
     ///
-    /// `last_updated_seen` only moves forward: an older time (or `None`) keeps the stored one.
+    /// `last_updated_seen` only moves forward: an older time (or `None`) keeps the stored one,
+    /// unless the stored one lies in the future (a wrong date saved before cut-offs were
+    /// capped), which any new time replaces.
     pub fn mark_source_read(
         &mut self,
         source_id: i64,
@@ -78,7 +80,8 @@ impl Store {
                 "UPDATE sources
                     SET last_updated_seen = CASE
                             WHEN ?2 IS NULL THEN last_updated_seen
-                            WHEN last_updated_seen IS NULL OR ?2 > last_updated_seen THEN ?2
+                            WHEN last_updated_seen IS NULL OR ?2 > last_updated_seen
+                                 OR last_updated_seen > ?3 THEN ?2
                             ELSE last_updated_seen END,
                         last_run_at = ?3
                   WHERE id = ?1",

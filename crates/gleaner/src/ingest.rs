@@ -369,10 +369,13 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             ),
             None => None,
         };
+        // A cut-off in the future (a wrong date saved by an older version) would hide every
+        // new post: treated as absent, so the blog is read whole and the cut-off replaced.
         let last_seen = known
             .iter()
             .find(|k| k.id == id)
-            .and_then(|k| k.last_updated_seen);
+            .and_then(|k| k.last_updated_seen)
+            .filter(|t| *t <= chrono::Utc::now() - crate::pipeline::CLOCK_SKEW);
         let source_ref = SourceRef {
             id,
             url: source.url.clone(),

@@ -88,7 +88,7 @@ pub const MAX_LISTED_PROBLEMS: usize = 1000;
 /// How far in the future (by the clock of this machine) a listed `updated` may be and still
 /// count for a source's cut-off, and how far before the start of a read the cut-off stays:
 /// clocks and time zones are off by minutes, and a post may change while its listing is read.
-const CLOCK_SKEW: ChronoDuration = ChronoDuration::minutes(15);
+pub(crate) const CLOCK_SKEW: ChronoDuration = ChronoDuration::minutes(15);
 /// Longest URL read from a sitemap (the protocol's limit is 2,048 characters).
 const MAX_LISTED_URL_BYTES: usize = 4096;
 /// Sources whose listings are read at the same time at most.
@@ -881,7 +881,10 @@ struct Discovery<'a> {
 enum Listing {
     Page(gleaner_fetch::FetchedPage),
     NotModified,
-    Failed,
+    /// Not read; `answered`: the server answered with an HTTP status (it is up).
+    Failed {
+        answered: bool,
+    },
 }
 
 impl Discovery<'_> {
@@ -1008,7 +1011,7 @@ impl Discovery<'_> {
             biased;
             () = self.cancel.cancelled() => {
                 debug!(url = %url, "stopping: listing not read");
-                return Listing::Failed;
+                return Listing::Failed { answered: false };
             }
             fetched = self.shared.timed_fetch(fetcher, url, &validators, stage) => fetched,
         };
@@ -1045,7 +1048,7 @@ impl Discovery<'_> {
                 reason,
             }) => {
                 self.shared.skip(&skipped, reason);
-                Listing::Failed
+                Listing::Failed { answered: false }
             }
             Err(e) => {
                 let mut state = previous.unwrap_or_else(|| FetchState {
@@ -1058,8 +1061,9 @@ impl Discovery<'_> {
                 state.next_retry_at = None;
                 state.fetched_at = Some(now);
                 let _ = self.shared.writer.send(WriterMsg::FetchState(state)).await;
+                let answered = status_of(&e).is_some();
                 self.shared.fail(url, format!("reading the listing: {e}"));
-                Listing::Failed
+                Listing::Failed { answered }
             }
         }
     }
@@ -1070,7 +1074,10 @@ impl Discovery<'_> {
     /// of what was asked with no `next` link; never on the feed's own claim of how many posts
     /// it has. At most [`MAX_FEED_PAGES_PER_RUN`] pages are read in a run: a longer read, or
     /// one stopped by a page that cannot be read, is saved and taken up by the next run where
-    /// it stopped (and the run says it owes something). A page answered 304 goes on to the
+    /// it stopped (and the run says it owes something), after that run has read the top of
+    /// the feed down to where the saved read began, so new posts never wait on an old hole.
+    /// A page that fails or cannot be parsed is stepped past by offset (once the feed's
+    /// server has answered at all), even as the first page of a run. A page answered 304 goes on to the
     /// page that followed it when it was last read whole, and to nothing else.
     async fn blog(
         &mut self,
@@ -1101,33 +1108,65 @@ impl Discovery<'_> {
                 .map(str::to_string),
             sweep: SweepEnd::Keep,
         };
-        let mut at = resumed
+        // An unfinished read is taken up only after the top of the feed has been read down
+        // to where that read began (posts listed since then), so a page that keeps failing
+        // further down never stops new posts from coming in.
+        // (An unfinished read that stopped at the top itself is just read from the top.)
+        let mut pending: Option<FeedPosition> = resumed
             .as_ref()
-            .map_or_else(FeedPosition::default, |s| s.at);
+            .map(|s| s.at)
+            .filter(|p| *p != FeedPosition::default());
+        let top_until = started - CLOCK_SKEW;
+        let mut at = FeedPosition::default();
         // Where the next run goes on when this one stops short: the first page that could not
-        // be read, else the page after the last one read.
+        // be read, else the page after the last one read. Never set while reading the top
+        // (the next run reads the top again whole).
         let mut hole: Option<FeedPosition> = None;
         // Posts listed in this run (post id, else URL): a page that repeats posts, as the
         // page after a second shared by several posts does, offers each once.
         let mut listed: HashSet<String> = HashSet::new();
         let mut failed_in_a_row = 0;
+        // The feed's server answered in this run (with a page or an HTTP error status).
         let mut answered = false;
         // Full pages in a row that brought no post not already listed.
         let mut stalled = 0;
         let mut saved_next: Option<String> = None;
         let mut pages = 0;
         let mut ended = false;
+        // This stretch of the feed can be read no further: after the top, take up the
+        // unfinished read; else stop.
+        macro_rules! stop_stretch {
+            () => {
+                if let Some(resume) = pending.take() {
+                    at = resume;
+                    failed_in_a_row = 0;
+                    stalled = 0;
+                    continue;
+                }
+                break;
+            };
+        }
         while pages < MAX_FEED_PAGES_PER_RUN {
             if self.cancel.is_cancelled() {
                 read.complete = false;
                 return (Some(read), true);
             }
             pages += 1;
-            let feed_url = saved_next.take().unwrap_or_else(|| {
+            let mut feed_url = saved_next.take().unwrap_or_else(|| {
                 blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE)
             });
             if let Some((_, position)) = blogger_feed::keyset_position(&feed_url) {
                 at = position;
+            }
+            if pending.is_some() && at.before.is_some_and(|b| b <= top_until) {
+                // The top is read down to where the unfinished read began: take it up.
+                if let Some(resume) = pending.take() {
+                    at = resume;
+                    failed_in_a_row = 0;
+                    stalled = 0;
+                    feed_url =
+                        blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE);
+                }
             }
             debug!(url = %feed_url, "reading feed page");
             let mut fetched = self.listing(&source, &feed_url, true).await;
@@ -1140,8 +1179,10 @@ impl Discovery<'_> {
                         continue;
                     }
                     Some(None) => {
-                        ended = true;
-                        break;
+                        if pending.is_none() {
+                            ended = true;
+                        }
+                        stop_stretch!();
                     }
                     _ => fetched = self.listing(&source, &feed_url, false).await,
                 }
@@ -1151,51 +1192,65 @@ impl Discovery<'_> {
                 Listing::NotModified => {
                     // A 304 to a request without validators: nothing to read.
                     read.complete = false;
-                    hole.get_or_insert(at);
-                    break;
+                    if pending.is_none() {
+                        hole.get_or_insert(at);
+                    }
+                    stop_stretch!();
                 }
-                Listing::Failed => {
+                Listing::Failed { answered: up } => {
                     if self.cancel.is_cancelled() {
                         read.complete = false;
                         return (Some(read), true);
                     }
-                    // Remembered as the place to go on from; when the feed answered before,
-                    // the pages below are read past it (by offset under the same time) so
-                    // one bad page hides nothing else.
+                    // Remembered as the place to go on from, and read past (by offset
+                    // under the same time), even when it is the first page asked for in
+                    // this run, so one bad page hides nothing else. A feed that never
+                    // answered (the host is down) is not read past.
                     read.complete = false;
-                    hole.get_or_insert(at);
+                    if pending.is_none() {
+                        hole.get_or_insert(at);
+                    }
                     failed_in_a_row += 1;
+                    answered |= up;
                     if !answered || failed_in_a_row >= 3 {
-                        break;
+                        stop_stretch!();
                     }
                     at.skip = at.skip.saturating_add(FEED_PAGE_SIZE);
                     continue;
                 }
             };
-            failed_in_a_row = 0;
             answered = true;
             let body = page.body;
             let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 blogger_feed::parse_feed(&body).map(with_feed_language)
             })
             .await;
-            let feed = match parsed {
-                Ok(Ok(feed)) => feed,
-                Ok(Err(e)) => {
-                    self.shared
-                        .fail(&feed_url, format!("reading the blog feed: {e}"));
+            let problem = match parsed {
+                Ok(Ok(feed)) => Ok(feed),
+                Ok(Err(e)) => Err(format!("reading the blog feed: {e}")),
+                Err(e) => Err(format!("feed parser task: {e}")),
+            };
+            let feed = match problem {
+                Ok(feed) => feed,
+                Err(problem) => {
+                    // Like a page that failed: remembered, and stepped past by offset. Its
+                    // validators are not saved: next to the continuation of an older read
+                    // they would let a later 304 skip this page as if it had been read.
+                    self.listing_states.retain(|s| s.url != feed_url);
+                    self.shared.fail(&feed_url, problem);
                     read.complete = false;
-                    hole.get_or_insert(at);
-                    break;
-                }
-                Err(e) => {
-                    self.shared
-                        .fail(&feed_url, format!("feed parser task: {e}"));
-                    read.complete = false;
-                    hole.get_or_insert(at);
-                    break;
+                    if pending.is_none() {
+                        hole.get_or_insert(at);
+                    }
+                    failed_in_a_row += 1;
+                    if failed_in_a_row >= 3 {
+                        stop_stretch!();
+                    }
+                    at.skip = at.skip.saturating_add(FEED_PAGE_SIZE);
+                    continue;
                 }
             };
+            failed_in_a_row = 0;
             let count = feed.entries.len() as u64;
             let has_next = feed.next.is_some();
             let mut oldest: Option<DateTime<Utc>> = None;
@@ -1233,8 +1288,10 @@ impl Discovery<'_> {
             }
             if count == 0 || (!has_next && count < FEED_PAGE_SIZE) {
                 self.listing_next.push((feed_url, None));
-                ended = true;
-                break;
+                if pending.is_none() {
+                    ended = true;
+                }
+                stop_stretch!();
             }
             if new == 0 {
                 // Nothing new on a full page: every post on it shares the second the page
@@ -1247,8 +1304,10 @@ impl Discovery<'_> {
                         "the blog feed repeats posts already read: paging stopped".into(),
                     );
                     read.complete = false;
-                    hole.get_or_insert(at);
-                    break;
+                    if pending.is_none() {
+                        hole.get_or_insert(at);
+                    }
+                    stop_stretch!();
                 }
                 at.skip = at.skip.saturating_add(count);
             } else {
@@ -1286,7 +1345,7 @@ impl Discovery<'_> {
         } else {
             read.sweep = SweepEnd::Save(Sweep {
                 order,
-                at: hole.unwrap_or(at),
+                at: hole.or(pending).unwrap_or(at),
                 started_at: started,
                 newest: read.newest,
             });
@@ -1323,7 +1382,7 @@ impl Discovery<'_> {
             let page = match self.listing(&source, &page_url, true).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => break,
-                Listing::Failed => {
+                Listing::Failed { .. } => {
                     read.complete = false;
                     break;
                 }
@@ -1401,7 +1460,7 @@ impl Discovery<'_> {
             let page = match self.listing(&source, &map_url, conditional).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => continue,
-                Listing::Failed => {
+                Listing::Failed { .. } => {
                     read.complete = false;
                     continue;
                 }
