@@ -91,6 +91,17 @@ pub fn finish_dated(
         .map(|t| t.date_naive())
         .or(fallback_reference);
     let entities = timed(&CPU_NANOS.tag, || tagger.tag(&cleaned.body, reference));
+    let tagged = Tagger::tagged_len(&cleaned.body);
+    if tagged < cleaned.body.len() {
+        // The tagger reads a bounded prefix (memory and time stay linear on hostile pages);
+        // say so rather than leave the rest of a very long body silently untagged.
+        tracing::info!(
+            url = %scraped.url,
+            tagged_bytes = tagged,
+            body_bytes = cleaned.body.len(),
+            "body longer than the tagger reads: entities only in its first part"
+        );
+    }
     let mut labels = scraped.labels;
     for label in extra_labels {
         if !labels.contains(label) {
