@@ -5,7 +5,7 @@
 //! median posts/s end to end, the peak RSS of the gleaner process (VmHWM), and each stage's
 //! share of the time the stages spent, as gleaner measures it (its `time per stage` log line):
 //! discover (fetching and parsing feed pages), fetch (waiting for post pages over HTTP, summed
-//! over the concurrent fetch tasks), process (scrape + clean + tag on the blocking pool) and
+//! over the concurrent fetch tasks), process (scrape + clean + tag on the CPU pool) and
 //! store (the writer thread in SQLite). Fetch time is summed over up to `--concurrency` tasks
 //! waiting at once, so its share says where tasks wait, not where the CPU goes.
 //!

@@ -20,9 +20,9 @@ use crate::progress::{self, Progress};
 use crate::source_state;
 use crate::{Exit, ExitError};
 
-/// The runtime: async workers for sockets and channels, and a blocking pool for scraping,
-/// cleaning and tagging sized to the machine (two threads a core: the work is CPU-bound, and
-/// each extra thread costs memory, a malloc arena of its own, for nothing).
+/// The runtime: async workers for sockets and channels, and a small blocking pool for the few
+/// blocking calls left on it (joining the writer, saving source state); scraping, cleaning and
+/// tagging run on the CPU pool (`cpu_pool`, one thread a core), not here.
 fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
     tokio::runtime::Builder::new_multi_thread()
@@ -479,7 +479,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         fetch_secs = busy(&counters_handle.fetch_nanos),
         process_secs = busy(&counters_handle.process_nanos),
         write_secs = busy(&counters_handle.write_nanos),
-        "time per stage, summed over tasks (discover: fetching and parsing feed pages and sitemaps; fetch: waiting for HTTP for pages, limits included; process: scrape, clean and tag on the blocking pool; write: the writer in SQLite)"
+        "time per stage, summed over tasks (discover: fetching and parsing feed pages and sitemaps; fetch: waiting for HTTP for pages, limits included; process: scrape, clean and tag on the CPU pool; write: the writer in SQLite)"
     );
     Ok(match status {
         RunStatus::Ok => Exit::Ok,

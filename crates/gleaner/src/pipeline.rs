@@ -2,12 +2,12 @@
 //!
 //! ```text
 //! targets ──► discover (Blogger feed pages, feeds, sitemaps) ──► jobs (bounded)
-//!   ──► fetch tasks (≤ concurrency) ──► [blocking pool] scrape ─► clean ─► tag
+//!   ──► fair dispatch ──► fetch tasks (≤ concurrency) ──► [CPU pool] scrape ─► clean ─► tag
 //!   ──► writer channel (bounded) ──► one writer thread
 //! ```
 //!
 //! Every channel is bounded, so memory does not grow with the size of the crawl; CPU work runs
-//! on the blocking pool, never on the async workers; one thread owns the writing connection.
+//! on the CPU pool (`cpu_pool`), never on the async workers; one thread owns the writing connection.
 //!
 //! What makes runs incremental and safe to kill, and why a run never passes over a post:
 //!
@@ -323,7 +323,7 @@ pub struct Counters {
     /// Nanoseconds spent waiting for HTTP for pages (summed over tasks; limits included).
     pub fetch_nanos: AtomicU64,
     /// Nanoseconds spent scraping, cleaning and tagging (summed over tasks; measured on the
-    /// blocking pool, so not counting the wait for a free thread).
+    /// CPU pool, so not counting the wait for a free thread).
     pub process_nanos: AtomicU64,
     /// Nanoseconds the writer spent in SQLite.
     pub write_nanos: AtomicU64,
@@ -502,7 +502,7 @@ fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The stages CPU work on the blocking pool is charged to.
+/// The stages CPU work on the CPU pool is charged to.
 #[derive(Debug, Clone, Copy)]
 enum Stage {
     /// Parsing listings (feed pages, sitemaps).
