@@ -1,5 +1,6 @@
 //! What each page and endpoint reads, in one database call each: the HTML pages and the API
-//! show the same data.
+//! show the same data. Searches, entity pages, the entity list and the sources page are kept
+//! in the server's [`Cache`](crate::cache::Cache) (see there for when they are computed again).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use gleaner_store::{
 };
 
 use crate::params::{EntityListParams, Paging, SearchParams};
-use crate::{App, Failure};
+use crate::{App, Failure, Pool};
 
 /// Matches are counted up to this many.
 pub const COUNT_CAP: usize = 10_000;
@@ -32,16 +33,24 @@ pub struct SearchPage {
 }
 
 /// Run a search and count its facets.
-pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<SearchPage, Failure> {
+pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchPage>, Failure> {
     let query = params.to_query();
-    Ok(app
-        .pool
-        .run(move |store| {
-            let hits = store.search(&query)?;
-            let facets = store.search_facets(&query, COUNT_CAP, FACET_CAP)?;
-            Ok(SearchPage { hits, facets })
+    let key = format!("search {query:?}");
+    let pool = Arc::clone(&app.pool);
+    app.cache
+        .get(key, move || {
+            let (pool, query) = (Arc::clone(&pool), query.clone());
+            async move {
+                Ok(pool
+                    .run(move |store| {
+                        let hits = store.search(&query)?;
+                        let facets = store.search_facets(&query, COUNT_CAP, FACET_CAP)?;
+                        Ok(SearchPage { hits, facets })
+                    })
+                    .await?)
+            }
         })
-        .await?)
+        .await
 }
 
 /// Article `id`, parsed from the path.
@@ -67,15 +76,21 @@ pub async fn entities(
         since: params.since.as_ref().map(|s| s.1),
         with: None,
     };
-    let mut all = app
-        .pool
-        .run(move |store| store.top_entities(&query))
+    let key = format!("entities {query:?}");
+    let pool = Arc::clone(&app.pool);
+    let all = app
+        .cache
+        .get(key, move || {
+            let (pool, query) = (Arc::clone(&pool), query.clone());
+            async move { Ok(pool.run(move |store| store.top_entities(&query)).await?) }
+        })
         .await?;
     let more = all.len() > paging.offset() + paging.per_page;
     let page: Vec<EntityCount> = all
-        .drain(..)
+        .iter()
         .skip(paging.offset())
         .take(paging.per_page)
+        .cloned()
         .collect();
     Ok((page, more))
 }
@@ -98,34 +113,53 @@ pub async fn entity(
     kind: &str,
     name: String,
     paging: Paging,
-) -> Result<EntityPage, Failure> {
+) -> Result<Arc<EntityPage>, Failure> {
     let kind: EntityKind = kind
         .parse()
         .map_err(|_| Failure::NotFound(format!("there is no entity kind {kind:?}")))?;
-    let missing = format!("there is no {kind} called {name:?}");
-    app.pool
-        .run(move |store| {
-            let Some(detail) = store.entity_detail(kind, &name)? else {
-                return Ok(None);
-            };
-            let months = store.entity_months(detail.id)?;
-            let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
-            let hits = store.search(&SearchQuery {
-                entities: vec![name],
-                kind: Some(kind),
-                limit: paging.per_page,
-                offset: paging.offset(),
-                ..SearchQuery::default()
-            })?;
-            Ok(Some(EntityPage {
-                detail,
-                months,
-                company,
-                hits,
-            }))
+    let key = format!(
+        "entity {kind} {name:?} {} {}",
+        paging.offset(),
+        paging.per_page
+    );
+    let pool = Arc::clone(&app.pool);
+    app.cache
+        .get(key, move || {
+            let (pool, name) = (Arc::clone(&pool), name.clone());
+            async move { entity_uncached(&pool, kind, name, paging).await }
         })
-        .await?
-        .ok_or(Failure::NotFound(missing))
+        .await
+}
+
+async fn entity_uncached(
+    pool: &Arc<Pool>,
+    kind: EntityKind,
+    name: String,
+    paging: Paging,
+) -> Result<EntityPage, Failure> {
+    let missing = format!("there is no {kind} called {name:?}");
+    pool.run(move |store| {
+        let Some(detail) = store.entity_detail(kind, &name)? else {
+            return Ok(None);
+        };
+        let months = store.entity_months(detail.id)?;
+        let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
+        let hits = store.search(&SearchQuery {
+            entities: vec![name],
+            kind: Some(kind),
+            limit: paging.per_page,
+            offset: paging.offset(),
+            ..SearchQuery::default()
+        })?;
+        Ok(Some(EntityPage {
+            detail,
+            months,
+            company,
+            hits,
+        }))
+    })
+    .await?
+    .ok_or(Failure::NotFound(missing))
 }
 
 /// The sources page.
@@ -137,21 +171,28 @@ pub struct SourcesPage {
 }
 
 /// Counts, sources and their health, runs.
-pub async fn sources(app: &Arc<App>) -> Result<SourcesPage, Failure> {
-    Ok(app
-        .pool
-        .run(|store| {
-            let stats = store.stats()?;
-            let records = store.sources()?;
-            let health = store.source_health(FAILING_LISTED)?;
-            let sources = records
-                .into_iter()
-                .filter_map(|r| {
-                    let h = health.iter().find(|h| h.id == r.id)?.clone();
-                    Some((r, h))
-                })
-                .collect();
-            Ok(SourcesPage { stats, sources })
+pub async fn sources(app: &Arc<App>) -> Result<Arc<SourcesPage>, Failure> {
+    let pool = Arc::clone(&app.pool);
+    app.cache
+        .get("sources".into(), move || {
+            let pool = Arc::clone(&pool);
+            async move {
+                Ok(pool
+                    .run(|store| {
+                        let stats = store.stats()?;
+                        let records = store.sources()?;
+                        let health = store.source_health(FAILING_LISTED)?;
+                        let sources = records
+                            .into_iter()
+                            .filter_map(|r| {
+                                let h = health.iter().find(|h| h.id == r.id)?.clone();
+                                Some((r, h))
+                            })
+                            .collect();
+                        Ok(SourcesPage { stats, sources })
+                    })
+                    .await?)
+            }
         })
-        .await?)
+        .await
 }

@@ -27,6 +27,13 @@
 //!   handler is a 500, never a dropped server.
 //! - Queries run on blocking threads (a pool of read-only connections), each stopped by a
 //!   progress handler once past a time limit (503).
+//!
+//! # Load
+//!
+//! Searches, entity pages, the entity list and the sources page are kept in memory per
+//! parameters until the database changes (`PRAGMA data_version`); under load an out-of-date
+//! answer up to 60 s old may be served while it is recomputed in the background (see
+//! `cache.rs`). A lone request always sees the database as it is.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +47,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 mod api;
+mod cache;
 mod data;
 mod db;
 mod pages;
@@ -103,6 +111,7 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct App {
     pool: Arc<Pool>,
+    cache: Arc<cache::Cache>,
 }
 
 /// The application: every page, the API, the stylesheet, the headers.
@@ -113,8 +122,13 @@ pub fn router(options: &ServeOptions) -> Result<Router, ServeError> {
             source,
         },
     )?;
+    let cache = cache::Cache::open(&options.db).map_err(|source| ServeError::Database {
+        path: options.db.clone(),
+        source,
+    })?;
     let app = Arc::new(App {
         pool: Arc::new(pool),
+        cache: Arc::new(cache),
     });
     Ok(Router::new()
         .route("/", get(pages::search))

@@ -278,7 +278,9 @@ impl Store {
             )
             .and_then(|mut st| st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))))
             .with_context(|| format!("sizing the months of entity {id}"))?;
-        let sql = if in_articles.saturating_mul(8) > all {
+        // The crossover, measured on 100,000 articles: an entity in 8,900 of them (9%) took
+        // 88 ms by its own rows and 58 ms by the index; one in 281, 6 ms and 35 ms.
+        let sql = if in_articles.saturating_mul(30) > all {
             "SELECT substr(published_at, 1, 7), count(*)
                FROM articles INDEXED BY articles_published_at
               WHERE published_at IS NOT NULL
@@ -447,17 +449,37 @@ fn origin_prefix(url: &str) -> Option<String> {
 fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let text = |s: &str| Value::Text(s.trim().to_string());
+    // Filters on the article row itself; the others need only its id.
+    let needs_row = query.source.is_some()
+        || query.author.is_some()
+        || query.since.is_some()
+        || query.until.is_some();
     // With terms the full-text index drives (CROSS JOIN keeps that order), so the caller's
-    // LIMIT stops the scan early instead of after every match was listed.
-    let mut sql = match terms {
-        Some(terms) => {
+    // LIMIT stops the scan early instead of after every match was listed. The article row
+    // is joined only when a filter reads it: looking up each match's row (a page of body
+    // text each) made counting 10,000 matches of a common word 15 to 70 times slower.
+    // The unary `+` keeps SQLite from driving the MATCH from an id filter's list.
+    let (mut sql, id) = match (terms, needs_row) {
+        (Some(terms), false) => {
             params.push(Value::Text(terms.to_string()));
-            String::from(
-                "SELECT a.id FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
-                  WHERE articles_fts MATCH ?",
+            (
+                String::from(
+                    "SELECT articles_fts.rowid AS id FROM articles_fts WHERE articles_fts MATCH ?",
+                ),
+                "+articles_fts.rowid",
             )
         }
-        None => String::from("SELECT a.id FROM articles a WHERE 1"),
+        (Some(terms), true) => {
+            params.push(Value::Text(terms.to_string()));
+            (
+                String::from(
+                    "SELECT a.id FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
+                      WHERE articles_fts MATCH ?",
+                ),
+                "+a.id",
+            )
+        }
+        (None, _) => (String::from("SELECT a.id FROM articles a WHERE 1"), "a.id"),
     };
     let kind = query.kind.map(|k| k.as_str());
     let kind_filter = if kind.is_some() {
@@ -473,7 +495,7 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         .collect();
     for name in &names {
         sql.push_str(&format!(
-            " AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
+            " AND {id} IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
                  SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE{kind_filter}
                  UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
                   WHERE al.alias = ? COLLATE NOCASE{kind_filter}))"
@@ -486,10 +508,10 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         }
     }
     if let (Some(kind), true) = (kind, names.is_empty()) {
-        sql.push_str(
+        sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM mentions m JOIN entities e ON e.id = m.entity_id
-                           WHERE m.article_id = a.id AND e.kind = ?)",
-        );
+                           WHERE m.article_id = {id} AND e.kind = ?)"
+        ));
         params.push(text(kind));
     }
     if let Some(source) = query.source.as_deref() {
@@ -498,9 +520,9 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         params.push(text(source));
     }
     if let Some(label) = query.label.as_deref() {
-        sql.push_str(
-            " AND a.id IN (SELECT article_id FROM article_labels WHERE label = ? COLLATE NOCASE)",
-        );
+        sql.push_str(&format!(
+            " AND {id} IN (SELECT article_id FROM article_labels WHERE label = ? COLLATE NOCASE)"
+        ));
         params.push(text(label));
     }
     if let Some(author) = query.author.as_deref() {
