@@ -527,7 +527,7 @@ fn extract_file(
     url: &str,
     reference_date: Option<chrono::NaiveDate>,
     limit: usize,
-    tagger: &Tagger,
+    tagger: &std::sync::LazyLock<Tagger>,
 ) -> Extracted {
     let raw = match read_saved_page(file, limit) {
         Ok(raw) => raw,
@@ -539,6 +539,8 @@ fn extract_file(
     drop(html);
     // Only a reference for resolving dates in the text when the page has none; not stored
     // as published.
+    // Waits here for the tagger's tables if they are still being built.
+    let tagger: &Tagger = tagger;
     let mut article = process::finish_dated(scraped, None, None, &[], tagger, reference_date);
     article.id = None;
     Extracted::Article(Box::new(article))
@@ -552,7 +554,18 @@ const EXTRACT_AHEAD_PER_THREAD: usize = 4;
 /// printed in input order. A file that cannot be read (missing, too large, a gzip bomb) is
 /// reported and the others go on; exit 1 when some file was unreadable or held no article.
 pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
-    let tagger = Arc::new(Tagger::new());
+    // The tagger's tables take a while to build on one core: they are built on a thread of
+    // their own while the pool reads and scrapes the first files, which wait for them only
+    // when they come to tagging.
+    let tagger: Arc<std::sync::LazyLock<Tagger>> = Arc::new(std::sync::LazyLock::new(Tagger::new));
+    {
+        let tagger = Arc::clone(&tagger);
+        let _ = std::thread::Builder::new()
+            .name("gleaner-tagger-load".into())
+            .spawn(move || {
+                std::sync::LazyLock::force(&tagger);
+            });
+    }
     let limit = gleaner_fetch::FetchConfig::default().max_body_bytes;
     let window = crate::cpu_pool::threads() * EXTRACT_AHEAD_PER_THREAD;
     let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Extracted)>();
