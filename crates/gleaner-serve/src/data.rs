@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use gleaner_model::{Article, EntityKind};
 use gleaner_store::{
-    ArticleKey, CoMentions, EntityCount, EntityDetail, EntityQuery, SearchFacets, SearchHit,
-    SearchQuery, SourceHealth, SourceRecord, Stats,
+    ArticleKey, CoMentions, EntityCount, EntityDetail, EntityQuery, MonthIndex, SearchFacets,
+    SearchHit, SearchQuery, SourceHealth, SourceRecord, Stats,
 };
 
 use crate::params::{EntityListParams, Paging, SearchParams};
@@ -122,11 +122,20 @@ pub async fn entity(
         paging.offset(),
         paging.per_page
     );
+    // Every entity's chart reads the articles' months from one index kept like any answer.
+    let pool = Arc::clone(&app.pool);
+    let index = app
+        .cache
+        .get("month index".into(), move || {
+            let pool = Arc::clone(&pool);
+            async move { Ok(pool.run(|store| store.month_index()).await?) }
+        })
+        .await?;
     let pool = Arc::clone(&app.pool);
     app.cache
         .get(key, move || {
-            let (pool, name) = (Arc::clone(&pool), name.clone());
-            async move { entity_uncached(&pool, kind, name, paging).await }
+            let (pool, name, index) = (Arc::clone(&pool), name.clone(), Arc::clone(&index));
+            async move { entity_uncached(&pool, kind, name, paging, index).await }
         })
         .await
 }
@@ -136,13 +145,17 @@ async fn entity_uncached(
     kind: EntityKind,
     name: String,
     paging: Paging,
+    index: Arc<Option<MonthIndex>>,
 ) -> Result<EntityPage, Failure> {
     let missing = format!("there is no {kind} called {name:?}");
     pool.run(move |store| {
         let Some(detail) = store.entity_detail(kind, &name)? else {
             return Ok(None);
         };
-        let months = store.entity_months(detail.id)?;
+        let months = match index.as_ref() {
+            Some(index) => store.entity_months_in(detail.id, index)?,
+            None => store.entity_months(detail.id)?,
+        };
         let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
         let hits = store.search(&SearchQuery {
             entities: vec![name],

@@ -87,6 +87,27 @@ pub struct FailingPage {
     pub failures: u32,
 }
 
+/// Each article's month of publication, read once from the publication-date index and then
+/// shared by every entity's month chart (see [`Store::entity_months_in`]): a chart then costs
+/// a walk over the entity's own article ids instead of a scan of the whole index per entity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthIndex {
+    /// The months ("YYYY-MM"), sorted.
+    months: Vec<String>,
+    /// Per article id: 0 for no date (or no article), else 1 + the month's place in `months`.
+    by_id: Vec<u32>,
+}
+
+impl MonthIndex {
+    /// Articles this index knows the month of.
+    pub fn articles(&self) -> usize {
+        self.by_id.iter().filter(|&&m| m != 0).count()
+    }
+}
+
+/// Article ids above this are not put in a [`MonthIndex`] (a vector indexed by id).
+const MONTH_INDEX_MAX_ID: i64 = 50_000_000;
+
 /// Whether `error` is SQLite giving up on a statement interrupted by the caller (a progress
 /// handler returning `true`, or `sqlite3_interrupt`): the time limit a server puts on queries.
 pub fn is_interrupted(error: &StoreError) -> bool {
@@ -302,6 +323,107 @@ impl Store {
                 .collect()
             })
             .with_context(|| format!("counting the months of entity {id}"))
+    }
+
+    /// Every dated article's month, for [`Store::entity_months_in`]; `None` when article ids
+    /// are too large to index by (then [`Store::entity_months`] answers alone).
+    pub fn month_index(&self) -> Result<Option<MonthIndex>> {
+        let max_id: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM articles")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .context("sizing the month index")?;
+        if max_id > MONTH_INDEX_MAX_ID {
+            return Ok(None);
+        }
+        let mut by_id = vec![0u32; usize::try_from(max_id).unwrap_or(0) + 1];
+        let mut months: Vec<String> = Vec::new();
+        // The index is in date order, so each month's rows come together.
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, substr(published_at, 1, 7) FROM articles INDEXED BY articles_published_at
+                  WHERE published_at IS NOT NULL ORDER BY published_at",
+            )
+            .context("reading the months of the articles")?;
+        let mut rows = st.query([]).context("reading the months of the articles")?;
+        while let Some(row) = rows.next().context("reading the months of the articles")? {
+            let (id, month): (i64, String) =
+                (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                    .context("reading an article's month")?;
+            if months.last() != Some(&month) {
+                months.push(month);
+            }
+            if let Some(slot) = usize::try_from(id).ok().and_then(|i| by_id.get_mut(i)) {
+                *slot = u32::try_from(months.len()).unwrap_or(0);
+            }
+        }
+        // Dates of another shape may sort out of month order: put the months in order.
+        if !months.is_sorted() {
+            let mut order: Vec<usize> = (0..months.len()).collect();
+            order.sort_by(|&a, &b| months[a].cmp(&months[b]));
+            let mut new_place = vec![0u32; months.len()];
+            for (place, &old) in order.iter().enumerate() {
+                new_place[old] = u32::try_from(place + 1).unwrap_or(0);
+            }
+            for m in by_id.iter_mut().filter(|m| **m != 0) {
+                *m = new_place[*m as usize - 1];
+            }
+            months = order.iter().map(|&i| months[i].clone()).collect();
+        }
+        // Equal months that were not next to each other in date order are merged.
+        let mut merged: Vec<String> = Vec::new();
+        let mut to_merged = vec![0u32; months.len()];
+        for (i, m) in months.iter().enumerate() {
+            if merged.last() != Some(m) {
+                merged.push(m.clone());
+            }
+            to_merged[i] = u32::try_from(merged.len()).unwrap_or(0);
+        }
+        for m in by_id.iter_mut().filter(|m| **m != 0) {
+            *m = to_merged[*m as usize - 1];
+        }
+        Ok(Some(MonthIndex {
+            months: merged,
+            by_id,
+        }))
+    }
+
+    /// [`Store::entity_months`] with the articles' months taken from `index`: the same
+    /// answer for the articles `index` knows (those stored when it was read).
+    pub fn entity_months_in(&self, id: i64, index: &MonthIndex) -> Result<Vec<(String, u64)>> {
+        let mut counts = vec![0u64; index.months.len()];
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT DISTINCT article_id FROM mentions WHERE entity_id = ?1")
+            .with_context(|| format!("listing the articles of entity {id}"))?;
+        let mut rows = st
+            .query([id])
+            .with_context(|| format!("listing the articles of entity {id}"))?;
+        while let Some(row) = rows
+            .next()
+            .with_context(|| format!("listing the articles of entity {id}"))?
+        {
+            let article: i64 = row.get(0).context("reading an article id")?;
+            let month = usize::try_from(article)
+                .ok()
+                .and_then(|i| index.by_id.get(i))
+                .copied()
+                .unwrap_or(0);
+            if let Some(n) = (month as usize)
+                .checked_sub(1)
+                .and_then(|m| counts.get_mut(m))
+            {
+                *n += 1;
+            }
+        }
+        Ok(index
+            .months
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(m, n)| (m.clone(), n))
+            .collect())
     }
 
     /// The `top` entities mentioned most often in the same articles as entity `id`, counted
@@ -730,6 +852,14 @@ mod tests {
             store.upsert_article(&article(n, &[], &[]), None).unwrap();
         }
         assert_eq!(store.entity_months(d.id).unwrap(), by_index);
+        let index = store.month_index().unwrap().unwrap();
+        assert_eq!(index.articles(), 44);
+        assert_eq!(store.entity_months_in(d.id, &index).unwrap(), by_index);
+        let london = store.entity_detail(Location, "London").unwrap().unwrap();
+        assert_eq!(
+            store.entity_months_in(london.id, &index).unwrap(),
+            store.entity_months(london.id).unwrap()
+        );
         let c = store.co_mentions(d.id, 3, 10).unwrap();
         assert_eq!(c.sampled, 3);
         assert_eq!(c.entities.len(), 1);

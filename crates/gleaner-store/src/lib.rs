@@ -61,7 +61,7 @@ mod test_support;
 mod write;
 
 pub use browse::{
-    CoMentions, EntityDetail, FailingPage, SearchFacets, SourceHealth, is_interrupted,
+    CoMentions, EntityDetail, FailingPage, MonthIndex, SearchFacets, SourceHealth, is_interrupted,
 };
 pub use schema::SCHEMA_VERSION;
 /// What went wrong in the store.
