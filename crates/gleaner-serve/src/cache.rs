@@ -136,7 +136,7 @@ impl Cache {
         let _in_flight = InFlight(&self.in_flight);
         let generation = self.current_generation();
         match self.lookup(&key, generation, alone, compute) {
-            Ok(found) => return found,
+            Ok(found) => found,
             Err(compute) => {
                 // One computation per key at a time; whoever waited finds it kept.
                 let turn = self
