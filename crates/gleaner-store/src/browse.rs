@@ -95,7 +95,7 @@ pub struct MonthIndex {
     /// The months ("YYYY-MM"), sorted.
     months: Vec<String>,
     /// Per article id: 0 for no date (or no article), else 1 + the month's place in `months`.
-    by_id: Vec<u32>,
+    by_id: Vec<u16>,
 }
 
 impl MonthIndex {
@@ -105,8 +105,9 @@ impl MonthIndex {
     }
 }
 
-/// Article ids above this are not put in a [`MonthIndex`] (a vector indexed by id).
-const MONTH_INDEX_MAX_ID: i64 = 50_000_000;
+/// Article ids above this are not put in a [`MonthIndex`] (a vector indexed by id, two
+/// bytes an article: 16 MB at most).
+const MONTH_INDEX_MAX_ID: i64 = 8_000_000;
 
 /// Whether `error` is SQLite giving up on a statement interrupted by the caller (a progress
 /// handler returning `true`, or `sqlite3_interrupt`): the time limit a server puts on queries.
@@ -326,7 +327,8 @@ impl Store {
     }
 
     /// Every dated article's month, for [`Store::entity_months_in`]; `None` when article ids
-    /// are too large to index by (then [`Store::entity_months`] answers alone).
+    /// are too large to index by or the months too many to number in two bytes (then
+    /// [`Store::entity_months`] answers alone).
     pub fn month_index(&self) -> Result<Option<MonthIndex>> {
         let max_id: i64 = self
             .conn
@@ -336,7 +338,7 @@ impl Store {
         if max_id > MONTH_INDEX_MAX_ID {
             return Ok(None);
         }
-        let mut by_id = vec![0u32; usize::try_from(max_id).unwrap_or(0) + 1];
+        let mut by_id = vec![0u16; usize::try_from(max_id).unwrap_or(0) + 1];
         let mut months: Vec<String> = Vec::new();
         // The index is in date order, so each month's rows come together.
         let mut st = self
@@ -352,19 +354,23 @@ impl Store {
                 (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
                     .context("reading an article's month")?;
             if months.last() != Some(&month) {
+                if months.len() >= usize::from(u16::MAX) {
+                    // More distinct months than the index can number: asked per entity.
+                    return Ok(None);
+                }
                 months.push(month);
             }
             if let Some(slot) = usize::try_from(id).ok().and_then(|i| by_id.get_mut(i)) {
-                *slot = u32::try_from(months.len()).unwrap_or(0);
+                *slot = u16::try_from(months.len()).unwrap_or(0);
             }
         }
         // Dates of another shape may sort out of month order: put the months in order.
         if !months.is_sorted() {
             let mut order: Vec<usize> = (0..months.len()).collect();
             order.sort_by(|&a, &b| months[a].cmp(&months[b]));
-            let mut new_place = vec![0u32; months.len()];
+            let mut new_place = vec![0u16; months.len()];
             for (place, &old) in order.iter().enumerate() {
-                new_place[old] = u32::try_from(place + 1).unwrap_or(0);
+                new_place[old] = u16::try_from(place + 1).unwrap_or(0);
             }
             for m in by_id.iter_mut().filter(|m| **m != 0) {
                 *m = new_place[*m as usize - 1];
@@ -373,12 +379,12 @@ impl Store {
         }
         // Equal months that were not next to each other in date order are merged.
         let mut merged: Vec<String> = Vec::new();
-        let mut to_merged = vec![0u32; months.len()];
+        let mut to_merged = vec![0u16; months.len()];
         for (i, m) in months.iter().enumerate() {
             if merged.last() != Some(m) {
                 merged.push(m.clone());
             }
-            to_merged[i] = u32::try_from(merged.len()).unwrap_or(0);
+            to_merged[i] = u16::try_from(merged.len()).unwrap_or(0);
         }
         for m in by_id.iter_mut().filter(|m| **m != 0) {
             *m = to_merged[*m as usize - 1];
