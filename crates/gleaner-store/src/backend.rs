@@ -49,6 +49,20 @@ impl AnyStore {
         }
     }
 
+    /// [`AnyStore::open`] of a path as the commands carry it (`--db` may hold a
+    /// `postgres://` address).
+    pub fn open_path(db: &Path) -> Result<Self> {
+        match db.to_str() {
+            Some(url) if is_postgres_url(url) => PgStore::open(url).map(AnyStore::Postgres),
+            _ => Store::open(db).map(AnyStore::Sqlite),
+        }
+    }
+
+    /// Whether a `--db` path is a PostgreSQL address.
+    pub fn path_is_postgres(db: &Path) -> bool {
+        db.to_str().is_some_and(is_postgres_url)
+    }
+
     /// Whether `db` names a PostgreSQL database.
     pub fn is_postgres(db: &str) -> bool {
         is_postgres_url(db)

@@ -53,6 +53,7 @@ use gleaner_model::{EntityKind, SourceKind};
 mod backend;
 mod browse;
 mod convert;
+mod copy;
 mod identity;
 pub mod pg;
 mod query;
@@ -66,6 +67,7 @@ pub use backend::AnyStore;
 pub use browse::{
     CoMentions, EntityDetail, FailingPage, SearchFacets, SourceHealth, is_interrupted,
 };
+pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use schema::SCHEMA_VERSION;
 pub use state::SavedSweep;
 /// What went wrong in the store.

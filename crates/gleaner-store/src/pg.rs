@@ -57,7 +57,7 @@ pub const PG_SCHEMA_VERSION: u32 = PG_MIGRATIONS.len() as u32;
 
 /// The key of the advisory lock held while migrating (so that workers starting together
 /// migrate once).
-const MIGRATION_LOCK: i64 = 0x676c_6561_6e65_72; // "gleaner"
+const MIGRATION_LOCK: i64 = 0x0067_6c65_616e_6572; // "gleaner"
 
 /// Rows looked at through one hint (see `write.rs`).
 const MAX_CANDIDATES: i64 = 64;
@@ -414,7 +414,7 @@ impl PgStore {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let ts = terms.map(|t| tsquery(t)).transpose()?;
+        let ts = terms.map(tsquery).transpose()?;
         const PAGE: usize = 500;
         let mut offset = query.offset;
         let mut left = if query.limit == 0 {
@@ -796,6 +796,11 @@ impl PgStore {
         rows.iter()
             .map(|r| r.try_get(0).context("finding old feed pages"))
             .collect()
+    }
+
+    /// The connection (for the crate's other PostgreSQL modules).
+    pub(crate) fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
     }
 
     /// A column of URLs from `sql`, which takes one text parameter.
