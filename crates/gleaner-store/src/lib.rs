@@ -56,6 +56,8 @@ mod convert;
 mod copy;
 mod identity;
 pub mod pg;
+mod pg_work;
+pub use pg_work::HostSlot;
 mod query;
 mod schema;
 mod state;

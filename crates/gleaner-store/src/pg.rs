@@ -798,6 +798,11 @@ impl PgStore {
             .collect()
     }
 
+    /// Run `f` on the connection and wait for it (the crate's other PostgreSQL modules).
+    pub(crate) fn block<T>(&mut self, f: impl AsyncFnOnce(&mut Client) -> T) -> T {
+        wait(f(&mut self.client))
+    }
+
     /// The connection (for the crate's other PostgreSQL modules).
     pub(crate) fn client_mut(&mut self) -> &mut Client {
         &mut self.client

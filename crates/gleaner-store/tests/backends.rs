@@ -7,8 +7,6 @@
 //! cases print that they were skipped and why, and pass.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use chrono::{TimeZone, Utc};
 use gleaner_model::{Article, Entity, EntityKind, SourceKind};
 use gleaner_store::{
@@ -16,40 +14,14 @@ use gleaner_store::{
     StoreError, UpsertOutcome,
 };
 
-const ENV: &str = "GLEANER_TEST_POSTGRES";
+mod support;
 
 /// A database for one test, dropped (schema and all) with it.
 struct TestDb {
     store: AnyStore,
     _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
+    _schema: Option<support::PgSchema>,
     url: String,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = &self.schema {
-            let _ = admin(base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
-    }
-}
-
-/// Run one statement on the server outside any store.
-fn admin(base: &str, sql: &str) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-            .await
-            .map_err(|e| format!("connecting to {base}: {e}"))?;
-        let task = tokio::spawn(conn);
-        let r = client.batch_execute(sql).await.map_err(|e| e.to_string());
-        drop(client);
-        let _ = task.await;
-        r
-    })
 }
 
 fn sqlite_db() -> TestDb {
@@ -59,41 +31,19 @@ fn sqlite_db() -> TestDb {
     TestDb {
         store: AnyStore::open(&url).unwrap(),
         _dir: Some(dir),
-        schema: None,
+        _schema: None,
         url,
     }
 }
 
 /// A fresh schema on the test server, or `None` (and a line saying why) without one.
 fn postgres_db(test: &str) -> Option<TestDb> {
-    let Ok(base) = std::env::var(ENV) else {
-        // Written past the test harness's capture, so that a passing run still shows it.
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(
-            format!(
-                "skipped {test} on PostgreSQL: {ENV} is not set \
-                 (e.g. {ENV}=postgres://postgres@127.0.0.1:5432/test)\n"
-            )
-            .as_bytes(),
-        );
-        return None;
-    };
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let schema = format!(
-        "gleaner_test_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        Utc::now().timestamp_subsec_nanos()
-    );
-    admin(&base, &format!("CREATE SCHEMA {schema}"))
-        .unwrap_or_else(|e| panic!("{ENV}={base} does not answer: {e}"));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let store = AnyStore::open(&url).unwrap();
+    let schema = support::PgSchema::new(test)?;
+    let url = schema.url.clone();
     Some(TestDb {
-        store,
+        store: AnyStore::open(&url).unwrap(),
         _dir: None,
-        schema: Some((base, schema)),
+        _schema: Some(schema),
         url,
     })
 }

@@ -155,18 +155,29 @@ SELECT ea.kind, ea.name, eb.kind, eb.name, count(DISTINCT ma.article_id)
   JOIN entities eb ON eb.id = mb.entity_id
  GROUP BY ea.kind, ea.name, eb.kind, eb.name;
 
--- Shared work of cooperative workers: a unit of work (a source's listing, a batch of pages)
--- is claimed by one worker until `expires_at`; a worker that dies lets its lease run out and
--- another takes the work over (SELECT ... FOR UPDATE SKIP LOCKED).
+-- Shared work of cooperative workers (src/pg_work.rs): a unit of work (`listing:URL`, a
+-- source's listing; `page:URL`, a page to fetch) is held by one worker until `expires_at`; a
+-- worker that dies lets its lease run out and another takes the work over (SELECT ... FOR
+-- UPDATE SKIP LOCKED). A unit whose outcome is recorded is `done`.
 CREATE TABLE leases (
     key        TEXT PRIMARY KEY,
     holder     TEXT,
     expires_at TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
     done       BOOLEAN NOT NULL DEFAULT FALSE
 );
+CREATE INDEX leases_open ON leases (expires_at, key) WHERE NOT done;
 
--- Politeness shared by every worker: the next time a request to a host may start.
+-- Politeness shared by every worker: the time after the last request slot given out for a
+-- host; a worker takes the next slot in one atomic update and waits for it.
 CREATE TABLE host_slots (
     host      TEXT PRIMARY KEY,
     next_slot TIMESTAMPTZ NOT NULL
+);
+
+-- robots.txt as one worker fetched it, for all of them.
+CREATE TABLE robots_txt (
+    origin     TEXT PRIMARY KEY,
+    status     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    fetched_at TIMESTAMPTZ NOT NULL
 );
