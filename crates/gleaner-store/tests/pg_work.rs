@@ -216,3 +216,80 @@ fn robots_txt_is_shared() {
         "too old"
     );
 }
+
+/// An article whose entities are the words "Tehran" and "Brussels" where they occur.
+fn article(n: usize) -> gleaner_model::Article {
+    use gleaner_model::{Entity, EntityKind};
+    let body =
+        format!("Report {n}: envoys from Tehran met officials in Brussels, then Tehran again.");
+    let mut entities = Vec::new();
+    for (word, kind) in [
+        ("Tehran", EntityKind::Location),
+        ("Brussels", EntityKind::Location),
+    ] {
+        let mut from = 0;
+        while let Some(i) = body[from..].find(word) {
+            let start = body[..from + i].chars().count();
+            entities.push(Entity {
+                kind,
+                text: word.into(),
+                name: word.into(),
+                start,
+                end: start + word.len(),
+            });
+            from += i + word.len();
+        }
+    }
+    entities.sort_by_key(|e| e.start);
+    gleaner_model::Article {
+        url: format!("https://h{}.example/2024/{n}.html", n % 3),
+        title: format!("Report {n}"),
+        content_hash: format!("hash-{n}"),
+        word_count: 11,
+        body,
+        entities,
+        ..gleaner_model::Article::default()
+    }
+}
+
+#[test]
+fn concurrent_writers_store_each_article_once() {
+    let Some(db) = support::PgSchema::new("concurrent_writers_store_each_article_once") else {
+        return;
+    };
+    // Four writers store the same 300 articles at once, in batches of 25, each in its own
+    // order: every race on a new row and on the entity counters happens.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let url = db.url.clone();
+            std::thread::spawn(move || {
+                let mut s = PgStore::open(&url).unwrap();
+                let mut order: Vec<usize> = (0..300).collect();
+                if w % 2 == 1 {
+                    order.reverse();
+                }
+                order.rotate_left(w * 37);
+                for chunk in order.chunks(25) {
+                    let batch: Vec<_> = chunk.iter().map(|&n| (article(n), None)).collect();
+                    s.upsert_articles(&batch).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let store = PgStore::open(&db.url).unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.articles, 300, "one row per article");
+    // The counters agree with the mention rows: 2 x Tehran and 1 x Brussels per article.
+    let top = store
+        .top_entities(&gleaner_store::EntityQuery::default())
+        .unwrap();
+    let counts: Vec<_> = top
+        .iter()
+        .map(|e| (e.name.as_str(), e.mentions, e.articles))
+        .collect();
+    assert_eq!(counts, vec![("Tehran", 600, 300), ("Brussels", 300, 300)]);
+    assert_eq!(stats.mentions, 900);
+}
