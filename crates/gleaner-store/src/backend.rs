@@ -332,6 +332,74 @@ impl AnyStore {
         }
     }
 
+    // ----- cooperative workers (PostgreSQL; on SQLite one process works alone) -----
+
+    /// Whether this store is shared with other workers (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, AnyStore::Postgres(_))
+    }
+
+    /// Take the page at `url` for this worker before fetching it: `false` when another
+    /// worker holds it or its outcome is already recorded. Always `true` on SQLite.
+    pub fn claim_page(&mut self, url: &str) -> Result<bool> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(true),
+            AnyStore::Postgres(s) => s.claim_key(
+                crate::pg_work::worker_id(),
+                &format!("page:{url}"),
+                crate::pg_work::lease_ttl(),
+                Some(crate::pg_work::run_started()),
+            ),
+        }
+    }
+
+    /// The pages at `urls` have their outcome recorded: no worker takes them again.
+    pub fn pages_done<'a>(&mut self, urls: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        if let AnyStore::Postgres(s) = self {
+            let keys: Vec<String> = urls.into_iter().map(|u| format!("page:{u}")).collect();
+            if !keys.is_empty() {
+                s.finish(&keys)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages whose worker died before recording their outcome (lease run out), taken for
+    /// this worker: at most `n`. And how many pages are still open (held by live workers or
+    /// free). Always empty on SQLite.
+    pub fn take_over_pages(&mut self, n: usize) -> Result<(Vec<String>, u64)> {
+        match self {
+            AnyStore::Sqlite(_) => Ok((Vec::new(), 0)),
+            AnyStore::Postgres(s) => {
+                let keys = s.claim(
+                    crate::pg_work::worker_id(),
+                    "page:",
+                    n,
+                    crate::pg_work::lease_ttl(),
+                )?;
+                let open = s.open_work("page:")?;
+                let urls = keys
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix("page:").map(str::to_string))
+                    .collect();
+                Ok((urls, open))
+            }
+        }
+    }
+
+    /// Wait time before the next request to `host` may start, shared by every worker
+    /// (`interval` apart). Zero on SQLite (the fetcher's own per-host pacing applies).
+    pub fn host_slot(
+        &mut self,
+        host: &str,
+        interval: std::time::Duration,
+    ) -> Result<std::time::Duration> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(std::time::Duration::ZERO),
+            AnyStore::Postgres(s) => s.reserve_host_slot(host, interval).map(|slot| slot.wait),
+        }
+    }
+
     /// Mark runs left `running` as `interrupted`. Only for SQLite, whose caller holds the
     /// file's lock (so no run can be live); on PostgreSQL other workers' runs are live, and
     /// this does nothing.

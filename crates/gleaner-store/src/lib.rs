@@ -57,7 +57,7 @@ mod copy;
 mod identity;
 pub mod pg;
 mod pg_work;
-pub use pg_work::HostSlot;
+pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};
 mod query;
 mod schema;
 mod state;

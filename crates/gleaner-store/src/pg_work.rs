@@ -17,6 +17,7 @@
 //!
 //! Times are the server's (`clock_timestamp()`), so the workers' clocks need not agree.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,44 @@ pub struct HostSlot {
     pub starts_at: DateTime<Utc>,
     /// How long from now until then (zero when it is now).
     pub wait: Duration,
+}
+
+/// This process's name as a lease holder: unique per process and start.
+pub fn worker_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".into());
+        format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        )
+    })
+}
+
+/// When this process started working: pages done before it are an earlier run's and may be
+/// fetched again; pages done since were done by this run's other workers.
+pub fn run_started() -> DateTime<Utc> {
+    static AT: OnceLock<DateTime<Utc>> = OnceLock::new();
+    *AT.get_or_init(Utc::now)
+}
+
+/// How long a page lease lasts: `GLEANER_LEASE_SECS`, else 60 s. A page's lease is taken
+/// just before it is fetched and ends when its outcome is recorded (seconds later), so this
+/// is only how long a dead worker's pages wait before another worker takes them.
+pub fn lease_ttl() -> Duration {
+    static TTL: OnceLock<Duration> = OnceLock::new();
+    *TTL.get_or_init(|| {
+        std::env::var("GLEANER_LEASE_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(Duration::from_secs(60), Duration::from_secs_f64)
+    })
 }
 
 impl PgStore {
@@ -87,8 +126,15 @@ impl PgStore {
     }
 
     /// Claim one unit by key (creating it if new) unless another worker holds it or it is
-    /// done: `true` when this worker now holds it. Holding it already renews it.
-    pub fn claim_key(&mut self, holder: &str, key: &str, ttl: Duration) -> Result<bool> {
+    /// done: `true` when this worker now holds it. Holding it already renews it. A unit done
+    /// before `reopen_done_before` (an earlier run's work) is opened again and claimed.
+    pub fn claim_key(
+        &mut self,
+        holder: &str,
+        key: &str,
+        ttl: Duration,
+        reopen_done_before: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
         let ttl = ttl.as_secs_f64();
         let (holder, key) = (holder.to_string(), key.to_string());
         self.block(async move |c| {
@@ -97,11 +143,14 @@ impl PgStore {
                     "INSERT INTO leases (key, holder, expires_at)
                      VALUES ($2, $1, clock_timestamp() + make_interval(secs => $3))
                      ON CONFLICT (key) DO UPDATE
-                        SET holder = excluded.holder, expires_at = excluded.expires_at
-                      WHERE NOT leases.done
-                        AND (leases.expires_at < clock_timestamp() OR leases.holder = excluded.holder)
+                        SET holder = excluded.holder, expires_at = excluded.expires_at,
+                            done = FALSE
+                      WHERE (NOT leases.done
+                             AND (leases.expires_at < clock_timestamp()
+                                  OR leases.holder = excluded.holder))
+                         OR (leases.done AND leases.expires_at < $4)
                      RETURNING key",
-                    &[&holder, &key, &ttl],
+                    &[&holder, &key, &ttl, &reopen_done_before],
                 )
                 .await
                 .context("claiming a unit of work")?;
@@ -125,7 +174,8 @@ impl PgStore {
         })
     }
 
-    /// Mark units done (their outcome is recorded): nobody claims them again.
+    /// Mark units done (their outcome is recorded): nobody claims them again (in this run:
+    /// see [`PgStore::claim_key`]).
     pub fn finish(&mut self, keys: &[String]) -> Result<u64> {
         let keys = keys.to_vec();
         self.block(async move |c| {

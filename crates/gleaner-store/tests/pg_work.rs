@@ -127,14 +127,20 @@ fn one_worker_at_a_time_reads_a_listing() {
     let mut b = PgStore::open(&db.url).unwrap();
     let key = "listing:https://h0.example/";
     let ttl = Duration::from_secs(30);
-    assert!(a.claim_key("a", key, ttl).unwrap());
-    assert!(!b.claim_key("b", key, ttl).unwrap(), "held by a");
-    assert!(a.claim_key("a", key, ttl).unwrap(), "its holder renews it");
+    assert!(a.claim_key("a", key, ttl, None).unwrap());
+    assert!(!b.claim_key("b", key, ttl, None).unwrap(), "held by a");
+    assert!(
+        a.claim_key("a", key, ttl, None).unwrap(),
+        "its holder renews it"
+    );
     a.release("a", &[key.to_string()]).unwrap();
-    assert!(b.claim_key("b", key, ttl).unwrap(), "released: b takes it");
+    assert!(
+        b.claim_key("b", key, ttl, None).unwrap(),
+        "released: b takes it"
+    );
     b.finish(&[key.to_string()]).unwrap();
     assert!(
-        !a.claim_key("a", key, ttl).unwrap(),
+        !a.claim_key("a", key, ttl, None).unwrap(),
         "done: nobody reads it again"
     );
 }

@@ -314,6 +314,69 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
     }
 }
 
+/// Cooperative workers (PostgreSQL): once this worker's own reading is done, take over the
+/// pages of workers that died holding them (their leases ran out), until no page of the
+/// crawl is open. Pages other workers hold are waited for: one of them may still die.
+/// Counts of the takeover runs are added to the report (stored, updated; fetches are
+/// counted by the shared counters already).
+async fn take_over_pages(
+    ingest: &Ingest,
+    db: &Path,
+    refs: &[SourceRef],
+    cancel: &CancellationToken,
+    report: anyhow::Result<IngestReport>,
+) -> anyhow::Result<IngestReport> {
+    let mut report = report?;
+    if report.interrupted {
+        return Ok(report);
+    }
+    let mut store = open_store(db).map_err(|e| e.error)?;
+    let patience = gleaner_store::lease_ttl() * 3;
+    let mut idle_since = Instant::now();
+    let mut last_open = u64::MAX;
+    while !cancel.is_cancelled() {
+        let (urls, open) = store.take_over_pages(200).context("taking over pages")?;
+        if open == 0 {
+            break;
+        }
+        if urls.is_empty() {
+            if open < last_open {
+                idle_since = Instant::now();
+                last_open = open;
+            } else if idle_since.elapsed() > patience {
+                warn!(
+                    open,
+                    "pages other workers hold are not finishing; leaving them to the next run"
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        info!(
+            pages = urls.len(),
+            "taking over pages a stopped worker left"
+        );
+        let targets = urls
+            .into_iter()
+            .map(|url| {
+                let source = source_for_url(refs, &url);
+                Target::Page { url, source }
+            })
+            .collect();
+        let more = ingest.run(targets).await?;
+        report.counts.stored += more.counts.stored;
+        report.counts.updated += more.counts.updated;
+        report.counts.fetched = more.counts.fetched;
+        report.counts.not_modified = more.counts.not_modified;
+        report.counts.failed = report.counts.failed.max(more.counts.failed);
+        report.failed.extend(more.failed);
+        report.interrupted |= more.interrupted;
+        idle_since = Instant::now();
+    }
+    Ok(report)
+}
+
 /// `gleaner run`
 pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, ExitError> {
     let sources = &loaded.config.sources;
@@ -333,6 +396,8 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         Some(take_run_lock(db)?)
     };
     let started = Instant::now();
+    // Pages recorded by other workers since now are theirs; earlier ones a past run's.
+    gleaner_store::run_started();
     let mut store = open_store(db)?;
     close_abandoned_runs(&store);
     let run_id = store.begin_run().context("recording the run")?;
@@ -391,6 +456,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         let source = source_for_url(&refs, &url);
         targets.push(Target::Retry { url, source });
     }
+    let shared = store.is_shared();
     drop(store);
 
     let rt = runtime()?;
@@ -408,7 +474,12 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
                 token.cancel();
             });
         }
-        ingest.run(targets).await
+        let report = ingest.run(targets).await;
+        if shared {
+            take_over_pages(&ingest, db, &refs, &cancel, report).await
+        } else {
+            report
+        }
     });
     progress.finish();
 

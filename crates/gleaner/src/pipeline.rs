@@ -439,9 +439,42 @@ impl Shared {
         stage: &AtomicU64,
     ) -> Result<FetchOutcome, gleaner_fetch::FetchError> {
         let t = Instant::now();
+        self.wait_shared_host_slot(fetcher, url).await;
         let out = fetcher.fetch(url, validators).await;
         stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
+    }
+
+    /// On a store shared with other workers (PostgreSQL), wait for this host's next request
+    /// slot among all of them, so the per-host rate holds across workers.
+    async fn wait_shared_host_slot(&self, fetcher: &Fetcher, url: &str) {
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        else {
+            return;
+        };
+        let rate = fetcher.config().per_host_per_second;
+        let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
+        let wait = match self.reader.lock() {
+            Ok(mut reader) if reader.is_shared() => reader.host_slot(&host, interval),
+            _ => return,
+        };
+        match wait {
+            Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+            Ok(_) => {}
+            Err(e) => debug!(host = %host, "no shared request slot ({e}); going on"),
+        }
+    }
+
+    /// Take a page for this worker before fetching it: `false` when another worker (on a
+    /// shared store) holds it or has recorded it in this run. A failure to ask is a yes
+    /// (fetching twice is safe, skipping is not).
+    fn claim_page(&self, url: &str) -> bool {
+        match self.reader.lock() {
+            Ok(mut reader) => reader.claim_page(url).unwrap_or(true),
+            Err(_) => true,
+        }
     }
 }
 
@@ -1611,6 +1644,10 @@ async fn fetch_and_process(
             return;
         }
     }
+    if !shared.claim_page(&url) {
+        debug!(url = %url, "another worker has this page");
+        return;
+    }
     let validators = previous
         .as_ref()
         .map(|s| Validators {
@@ -2043,7 +2080,14 @@ fn write_loop(
 /// Saves a batch's fetch states in one transaction; if that fails, one by one, so one bad
 /// state costs only itself. Returns how many could not be saved (each is logged).
 fn record_states(store: &mut Store, states: &[FetchState]) -> u64 {
-    if states.is_empty() || store.record_fetches(states).is_ok() {
+    if states.is_empty() {
+        return 0;
+    }
+    if store.record_fetches(states).is_ok() {
+        // Their outcomes are recorded: other workers (on a shared store) leave them alone.
+        if let Err(e) = store.pages_done(states.iter().map(|s| s.url.as_str())) {
+            debug!("could not mark pages done for other workers: {e}");
+        }
         return 0;
     }
     let mut lost = 0;
