@@ -63,7 +63,7 @@ const MIGRATION_LOCK: i64 = 0x0067_6c65_616e_6572; // "gleaner"
 const MAX_CANDIDATES: i64 = 64;
 
 /// How often a write that lost a race with another writer is tried again.
-const WRITE_ATTEMPTS: usize = 8;
+const WRITE_ATTEMPTS: usize = 16;
 
 /// The runtime that drives every connection's I/O.
 fn io_runtime() -> &'static tokio::runtime::Runtime {
@@ -353,6 +353,13 @@ impl PgStore {
             match result {
                 Err(e) if attempt < WRITE_ATTEMPTS && lost_race(&e) => {
                     tracing::debug!("a batch lost a race with another writer, trying again: {e}");
+                    // Two writers taking the same rows in other orders deadlock again if
+                    // both retry at once: wait a while, longer each time, and not in step.
+                    let jitter = u64::from(chrono::Utc::now().timestamp_subsec_micros() % 50_000);
+                    let attempt = u64::try_from(attempt).unwrap_or(u64::MAX);
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        attempt.saturating_mul(20_000).saturating_add(jitter),
+                    ));
                 }
                 other => return other,
             }
