@@ -92,7 +92,7 @@ impl RunStatus {
         }
     }
 
-    fn from_db(s: &str) -> Option<RunStatus> {
+    pub(crate) fn from_db(s: &str) -> Option<RunStatus> {
         Some(match s {
             "running" => RunStatus::Running,
             "ok" => RunStatus::Ok,

@@ -50,9 +50,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use gleaner_model::{EntityKind, SourceKind};
 
+mod backend;
 mod browse;
 mod convert;
+mod copy;
 mod identity;
+pub mod pg;
+mod pg_work;
+pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};
 mod query;
 mod schema;
 mod state;
@@ -60,10 +65,13 @@ mod state;
 mod test_support;
 mod write;
 
+pub use backend::AnyStore;
 pub use browse::{
     CoMentions, EntityDetail, FailingPage, MonthIndex, SearchFacets, SourceHealth, is_interrupted,
 };
+pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use schema::SCHEMA_VERSION;
+pub use state::SavedSweep;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,6 +83,23 @@ pub enum StoreError {
         /// The SQLite error.
         #[source]
         source: rusqlite::Error,
+    },
+    /// A PostgreSQL error, with what the store was doing.
+    #[error("{context}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A stored value could not be read back (or a connection could not be started).
+    #[error("{context}: {message}")]
+    Data {
+        /// What the store was doing.
+        context: String,
+        /// What is wrong.
+        message: String,
     },
     /// The full-text query could not be parsed by FTS5.
     #[error("bad search syntax in {query:?}: {message}")]

@@ -187,7 +187,7 @@ impl Store {
 }
 
 /// Refuse what the schema would accept but the contract forbids.
-fn validate(article: &Article) -> Result<()> {
+pub(crate) fn validate(article: &Article) -> Result<()> {
     let invalid = |reason: String| StoreError::InvalidArticle {
         url: article.url.clone(),
         reason,
@@ -212,7 +212,7 @@ fn validate(article: &Article) -> Result<()> {
 /// A canonical URL pointing at a site's home page while the article is not the home page is
 /// a page template's mistake (every post "canonical" to `/`); keying by it would merge all the
 /// site's articles into one row, so it is neither used nor stored.
-fn canonical_of(article: &Article) -> Option<&str> {
+pub(crate) fn canonical_of(article: &Article) -> Option<&str> {
     let canonical = non_empty(article.canonical_url.as_deref())?;
     if url_path(canonical) == "/" && url_path(&article.url) != "/" {
         None
@@ -222,7 +222,7 @@ fn canonical_of(article: &Article) -> Option<&str> {
 }
 
 /// An empty string is no value.
-fn non_empty(s: Option<&str>) -> Option<&str> {
+pub(crate) fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 

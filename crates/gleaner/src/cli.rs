@@ -9,7 +9,7 @@ use gleaner_model::EntityKind;
 #[derive(Debug, Parser)]
 #[command(name = "gleaner", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// The database file [default: GLEANER_DB, else the config's `db`, else ./gleaner.db]
+    /// The database: a SQLite file or a postgres:// address [default: GLEANER_DB, else the config's `db`, else ./gleaner.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The config file [default: GLEANER_CONFIG, else ./config/gleaner.toml if present]
@@ -94,6 +94,19 @@ pub enum Command {
     Export(ExportArgs),
     /// Read-only web pages and a JSON API over the database
     Serve(ServeArgs),
+    /// Copy a SQLite database into PostgreSQL, ids and all (safe to run again)
+    Copy(CopyArgs),
+}
+
+/// `gleaner copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The SQLite database file to copy
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The PostgreSQL database (`postgres://user@host:port/db`)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 /// `gleaner serve`.

@@ -113,7 +113,7 @@ impl LoadedConfig {
     }
 
     /// The database path: `--db`, else `GLEANER_DB`, else the config's `db` (relative to the
-    /// config file's folder), else `./gleaner.db`.
+    /// config file's folder, unless it is a `postgres://` address), else `./gleaner.db`.
     pub fn db_path(&self, explicit: Option<&Path>) -> PathBuf {
         if let Some(p) = explicit {
             return p.to_path_buf();
@@ -122,7 +122,7 @@ impl LoadedConfig {
             return PathBuf::from(p);
         }
         if let Some(db) = &self.config.db {
-            if db.is_absolute() {
+            if db.is_absolute() || gleaner_store::AnyStore::path_is_postgres(db) {
                 return db.clone();
             }
             let base = self

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use gleaner_fetch::Fetcher;
 use gleaner_model::SourceKind;
-use gleaner_store::{ArticleKey, RunStatus, Store};
+use gleaner_store::{AnyStore, ArticleKey, RunStatus};
 use gleaner_tag::Tagger;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -34,12 +34,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitError> {
         .map_err(ExitError::from)
 }
 
-fn open_store(db: &Path) -> Result<Store, ExitError> {
-    let store = Store::open(db)
-        .with_context(|| format!("opening database {}", db.display()))
+fn open_store(db: &Path) -> Result<AnyStore, ExitError> {
+    let store = AnyStore::open_path(db)
+        .with_context(|| format!("opening database {}", crate::read::shown(db)))
         .map_err(ExitError::from)?;
     // Memory that does not grow with the database (see the pipeline's connections).
-    pipeline::bound_connection_memory(&store, pipeline::READER_CACHE_KIB);
+    store.bound_memory(pipeline::READER_CACHE_KIB);
     Ok(store)
 }
 
@@ -101,11 +101,8 @@ fn cancel_on_signals(cancel: &CancellationToken) {
 
 /// Runs left `running` by a process that was killed (we hold the lock, so none is live)
 /// are marked `interrupted`.
-fn close_abandoned_runs(store: &Store) {
-    if let Err(e) = store.connection().execute(
-        "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
-        [],
-    ) {
+fn close_abandoned_runs(store: &AnyStore) {
+    if let Err(e) = store.close_abandoned_runs() {
         warn!("could not close the runs a killed process left open: {e}");
     }
 }
@@ -113,49 +110,29 @@ fn close_abandoned_runs(store: &Store) {
 /// Pages that failed on an earlier run and whose `next_retry_at` has come. Listing
 /// documents (feed pages, sitemaps) are recorded with no `next_retry_at` and are not
 /// among them: every run reads them again anyway.
-fn due_retries(store: &Store) -> Result<Vec<String>, ExitError> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut stmt = store
-        .connection()
-        .prepare(
-            "SELECT url FROM fetch_state
-              WHERE failures > 0 AND next_retry_at IS NOT NULL AND next_retry_at <= ?1
-              ORDER BY next_retry_at LIMIT 100000",
-        )
-        .context("reading the pages due for another try")?;
-    let urls = stmt
-        .query_map([now], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .context("reading the pages due for another try")?;
-    Ok(urls)
+fn due_retries(store: &AnyStore) -> Result<Vec<String>, ExitError> {
+    store
+        .due_retries(chrono::Utc::now())
+        .context("reading the pages due for another try")
+        .map_err(ExitError::from)
 }
 
 /// Pages of a blog (on its home's origin) that failed before, due or not: `gleaner scrape`
 /// of the blog's home tries them again now (the user asked now), even when the feed pages
 /// that list them are unchanged.
-fn failed_pages_of(store: &Store, home: &str) -> Result<Vec<String>, ExitError> {
+fn failed_pages_of(store: &AnyStore, home: &str) -> Result<Vec<String>, ExitError> {
     let Ok(parsed) = url::Url::parse(home) else {
         return Ok(Vec::new());
     };
     let prefix = format!("{}/", parsed.origin().ascii_serialization());
-    let mut stmt = store
-        .connection()
-        .prepare(
-            "SELECT url FROM fetch_state
-              WHERE failures > 0 AND next_retry_at IS NOT NULL
-                AND substr(url, 1, length(?1)) = ?1
-              ORDER BY next_retry_at LIMIT 100000",
-        )
-        .context("reading the blog's pages that failed before")?;
-    let urls = stmt
-        .query_map([prefix], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .context("reading the blog's pages that failed before")?;
-    Ok(urls)
+    store
+        .failed_pages_under(&prefix)
+        .context("reading the blog's pages that failed before")
+        .map_err(ExitError::from)
 }
 
 /// A blog's feed read that an earlier run left unfinished (see [`pipeline::Sweep`]).
-fn saved_sweep(store: &Store, source_id: i64) -> Result<Option<pipeline::Sweep>, ExitError> {
+fn saved_sweep(store: &AnyStore, source_id: i64) -> Result<Option<pipeline::Sweep>, ExitError> {
     let saved = store
         .source_sweep(source_id)
         .context("reading a source's unfinished feed read")?;
@@ -337,6 +314,69 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
     }
 }
 
+/// Cooperative workers (PostgreSQL): once this worker's own reading is done, take over the
+/// pages of workers that died holding them (their leases ran out), until no page of the
+/// crawl is open. Pages other workers hold are waited for: one of them may still die.
+/// Counts of the takeover runs are added to the report (stored, updated; fetches are
+/// counted by the shared counters already).
+async fn take_over_pages(
+    ingest: &Ingest,
+    db: &Path,
+    refs: &[SourceRef],
+    cancel: &CancellationToken,
+    report: anyhow::Result<IngestReport>,
+) -> anyhow::Result<IngestReport> {
+    let mut report = report?;
+    if report.interrupted {
+        return Ok(report);
+    }
+    let mut store = open_store(db).map_err(|e| e.error)?;
+    let patience = gleaner_store::lease_ttl() * 3;
+    let mut idle_since = Instant::now();
+    let mut last_open = u64::MAX;
+    while !cancel.is_cancelled() {
+        let (urls, open) = store.take_over_pages(200).context("taking over pages")?;
+        if open == 0 {
+            break;
+        }
+        if urls.is_empty() {
+            if open < last_open {
+                idle_since = Instant::now();
+                last_open = open;
+            } else if idle_since.elapsed() > patience {
+                warn!(
+                    open,
+                    "pages other workers hold are not finishing; leaving them to the next run"
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        info!(
+            pages = urls.len(),
+            "taking over pages a stopped worker left"
+        );
+        let targets = urls
+            .into_iter()
+            .map(|url| {
+                let source = source_for_url(refs, &url);
+                Target::Page { url, source }
+            })
+            .collect();
+        let more = ingest.run(targets).await?;
+        report.counts.stored += more.counts.stored;
+        report.counts.updated += more.counts.updated;
+        report.counts.fetched = more.counts.fetched;
+        report.counts.not_modified = more.counts.not_modified;
+        report.counts.failed = report.counts.failed.max(more.counts.failed);
+        report.failed.extend(more.failed);
+        report.interrupted |= more.interrupted;
+        idle_since = Instant::now();
+    }
+    Ok(report)
+}
+
 /// `gleaner run`
 pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, ExitError> {
     let sources = &loaded.config.sources;
@@ -349,8 +389,15 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             "no [[sources]] in the config ({where_}): nothing to run"
         )));
     }
-    let _lock = take_run_lock(db)?;
+    // The lock (exit 3) is per SQLite file; on PostgreSQL concurrent runs are the point.
+    let _lock = if AnyStore::path_is_postgres(db) {
+        None
+    } else {
+        Some(take_run_lock(db)?)
+    };
     let started = Instant::now();
+    // Pages recorded by other workers since now are theirs; earlier ones a past run's.
+    gleaner_store::run_started();
     let mut store = open_store(db)?;
     close_abandoned_runs(&store);
     let run_id = store.begin_run().context("recording the run")?;
@@ -409,6 +456,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         let source = source_for_url(&refs, &url);
         targets.push(Target::Retry { url, source });
     }
+    let shared = store.is_shared();
     drop(store);
 
     let rt = runtime()?;
@@ -426,7 +474,12 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
                 token.cancel();
             });
         }
-        ingest.run(targets).await
+        let report = ingest.run(targets).await;
+        if shared {
+            take_over_pages(&ingest, db, &refs, &cancel, report).await
+        } else {
+            report
+        }
     });
     progress.finish();
 

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod copy;
 mod cpu_pool;
 mod dispatch;
 mod ingest;
@@ -161,6 +162,7 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
     match &cli.command {
         Command::Extract(args) => return read::extract(args),
         Command::Tag(args) => return read::tag(args),
+        Command::Copy(args) => return copy::copy(args),
         _ => {}
     }
     let loaded = LoadedConfig::load(cli.config.as_deref()).map_err(ExitError::usage)?;
@@ -174,9 +176,17 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
         Command::Stats => read::stats(&db),
         Command::Sources => read::sources(&loaded, &db),
         Command::Export(args) => read::export(&db, &args),
+        Command::Serve(_) if gleaner_store::AnyStore::path_is_postgres(&db) => {
+            Err(ExitError::usage(anyhow::anyhow!(
+                "`gleaner serve` reads a SQLite database for now; `gleaner copy` can't help \
+                 either way yet: point --db at a SQLite file"
+            )))
+        }
         Command::Serve(args) => gleaner_serve::run(&db, args.bind)
             .map(|()| Exit::Ok)
             .map_err(ExitError::usage),
-        Command::Extract(_) | Command::Tag(_) => unreachable!("handled above"),
+        Command::Extract(_) | Command::Tag(_) | Command::Copy(_) => {
+            unreachable!("handled above")
+        }
     }
 }

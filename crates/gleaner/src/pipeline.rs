@@ -42,7 +42,7 @@ use gleaner_fetch::{FetchOutcome, Fetcher, Validators};
 use gleaner_model::{Article, ScrapedArticle};
 use gleaner_scrape::blogger_feed;
 use gleaner_scrape::discovery::SitemapKind;
-use gleaner_store::{FetchState, Origin, RunCounts, Store, UpsertOutcome};
+use gleaner_store::{AnyStore as Store, FetchState, Origin, RunCounts, UpsertOutcome};
 use gleaner_tag::Tagger;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -401,14 +401,7 @@ impl Shared {
     /// The id of the stored article of a page, by URL or canonical URL.
     fn stored_article_id(&self, url: &str) -> Option<i64> {
         let reader = self.reader.lock().ok()?;
-        reader
-            .connection()
-            .prepare_cached(
-                "SELECT id FROM articles WHERE url = ?1
-                 UNION ALL SELECT id FROM articles WHERE canonical_url = ?1 LIMIT 1",
-            )
-            .and_then(|mut st| st.query_row([url], |r| r.get::<_, i64>(0)))
-            .ok()
+        reader.stored_article_id(url).ok().flatten()
     }
 
     /// Resolves STOP_GRACE after a stop request: how long in-flight page fetches may still
@@ -446,9 +439,42 @@ impl Shared {
         stage: &AtomicU64,
     ) -> Result<FetchOutcome, gleaner_fetch::FetchError> {
         let t = Instant::now();
+        self.wait_shared_host_slot(fetcher, url).await;
         let out = fetcher.fetch(url, validators).await;
         stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
+    }
+
+    /// On a store shared with other workers (PostgreSQL), wait for this host's next request
+    /// slot among all of them, so the per-host rate holds across workers.
+    async fn wait_shared_host_slot(&self, fetcher: &Fetcher, url: &str) {
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        else {
+            return;
+        };
+        let rate = fetcher.config().per_host_per_second;
+        let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
+        let wait = match self.reader.lock() {
+            Ok(mut reader) if reader.is_shared() => reader.host_slot(&host, interval),
+            _ => return,
+        };
+        match wait {
+            Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+            Ok(_) => {}
+            Err(e) => debug!(host = %host, "no shared request slot ({e}); going on"),
+        }
+    }
+
+    /// Take a page for this worker before fetching it: `false` when another worker (on a
+    /// shared store) holds it or has recorded it in this run. A failure to ask is a yes
+    /// (fetching twice is safe, skipping is not).
+    fn claim_page(&self, url: &str) -> bool {
+        match self.reader.lock() {
+            Ok(mut reader) => reader.claim_page(url).unwrap_or(true),
+            Err(_) => true,
+        }
     }
 }
 
@@ -567,10 +593,10 @@ impl Ingest {
     /// marked read (newest `updated` seen, for the next run's `updated-min`) and the
     /// validators of its listing documents are saved, after every article is committed.
     pub async fn run(&self, targets: Vec<Target>) -> Result<IngestReport> {
-        let writer_store = Store::open(&self.db_path)
+        let writer_store = Store::open_path(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         bound_connection_memory(&writer_store, WRITER_CACHE_KIB);
-        let reader = Store::open(&self.db_path)
+        let reader = Store::open_path(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         // The reader only looks up fetch state by URL: a small page cache is plenty.
         bound_connection_memory(&reader, READER_CACHE_KIB);
@@ -696,13 +722,7 @@ impl Ingest {
 /// read through a map count in the process's resident memory, so a run would grow with the
 /// database file; `gleaner query` keeps the map, where it pays).
 pub fn bound_connection_memory(store: &Store, cache_kib: i64) {
-    let conn = store.connection();
-    if let Err(e) = conn.pragma_update(None, "cache_size", cache_kib) {
-        debug!("could not shrink a page cache: {e}");
-    }
-    if let Err(e) = conn.pragma_update(None, "mmap_size", 0) {
-        debug!("could not turn the memory map off: {e}");
-    }
+    store.bound_memory(cache_kib);
 }
 
 /// Record the sources whose listings were read completely (their cut-off), what is left of
@@ -710,7 +730,7 @@ pub fn bound_connection_memory(store: &Store, cache_kib: i64) {
 /// documents; sources read in part get only their last-run time.
 fn mark_sources_read(db: &Path, reads: &[SourceRead], save: &ListingSave) -> Result<()> {
     let mut store =
-        Store::open(db).with_context(|| format!("opening database {}", db.display()))?;
+        Store::open_path(db).with_context(|| format!("opening database {}", db.display()))?;
     bound_connection_memory(&store, READER_CACHE_KIB);
     for read in reads {
         let newest = if read.complete { read.newest } else { None };
@@ -748,18 +768,9 @@ fn mark_sources_read(db: &Path, reads: &[SourceRead], save: &ListingSave) -> Res
         .filter(|r| r.complete)
         .filter_map(|r| r.feed_prefix.as_deref())
     {
-        let stale: Vec<String> = {
-            let mut stmt = store
-                .connection()
-                .prepare_cached(
-                    "SELECT url FROM fetch_state WHERE substr(url, 1, length(?1)) = ?1
-                     UNION SELECT url FROM listing_next WHERE substr(url, 1, length(?1)) = ?1",
-                )
-                .context("finding old feed pages")?;
-            stmt.query_map([prefix], |r| r.get::<_, String>(0))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .context("finding old feed pages")?
-        };
+        let stale = store
+            .listing_pages_under(prefix)
+            .context("finding old feed pages")?;
         for url in stale.iter().filter(|u| !kept.contains(u.as_str())) {
             store
                 .forget_listing_page(url)
@@ -1633,6 +1644,10 @@ async fn fetch_and_process(
             return;
         }
     }
+    if !shared.claim_page(&url) {
+        debug!(url = %url, "another worker has this page");
+        return;
+    }
     let validators = previous
         .as_ref()
         .map(|s| Validators {
@@ -2065,7 +2080,14 @@ fn write_loop(
 /// Saves a batch's fetch states in one transaction; if that fails, one by one, so one bad
 /// state costs only itself. Returns how many could not be saved (each is logged).
 fn record_states(store: &mut Store, states: &[FetchState]) -> u64 {
-    if states.is_empty() || store.record_fetches(states).is_ok() {
+    if states.is_empty() {
+        return 0;
+    }
+    if store.record_fetches(states).is_ok() {
+        // Their outcomes are recorded: other workers (on a shared store) leave them alone.
+        if let Err(e) = store.pages_done(states.iter().map(|s| s.url.as_str())) {
+            debug!("could not mark pages done for other workers: {e}");
+        }
         return 0;
     }
     let mut lost = 0;
@@ -2172,7 +2194,7 @@ mod tests {
 
     /// A shared pipeline state over a new database, and the writer's end of its channel.
     fn test_shared(dir: &Path) -> (Shared, mpsc::Receiver<WriterMsg>) {
-        let reader = Store::open(&dir.join("news.db")).unwrap();
+        let reader = Store::open_path(&dir.join("news.db")).unwrap();
         let (writer, rx) = mpsc::channel(8);
         let shared = Shared {
             fetcher: Fetcher::new(gleaner_fetch::FetchConfig::default()).unwrap(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use gleaner_model::Article;
-use gleaner_store::{ArticleKey, EntityQuery, SearchQuery, Store};
+use gleaner_store::{AnyStore, ArticleKey, EntityQuery, SearchQuery};
 use gleaner_tag::Tagger;
 use serde::Serialize;
 
@@ -23,16 +23,21 @@ use crate::timespec::parse_since;
 use crate::{Exit, ExitError, process};
 
 /// Open an existing database; reading commands never create one.
-fn open_existing(db: &Path) -> Result<Store, ExitError> {
-    if !db.exists() {
+fn open_existing(db: &Path) -> Result<AnyStore, ExitError> {
+    if !AnyStore::path_is_postgres(db) && !db.exists() {
         return Err(ExitError::usage(anyhow!(
             "database {} does not exist yet: `gleaner scrape URL` or `gleaner run` creates it",
             db.display()
         )));
     }
-    Store::open(db)
-        .with_context(|| format!("opening database {}", db.display()))
+    AnyStore::open_path(db)
+        .with_context(|| format!("opening database {}", shown(db)))
         .map_err(ExitError::from)
+}
+
+/// A database path or address for messages (a password in an address hidden).
+pub fn shown(db: &Path) -> String {
+    gleaner_store::pg::redact_url(&db.to_string_lossy())
 }
 
 fn parse_time(value: Option<&str>) -> Result<Option<DateTime<Utc>>, ExitError> {
@@ -325,8 +330,8 @@ pub fn sources(loaded: &LoadedConfig, db: &Path) -> Result<Exit, ExitError> {
         .iter()
         .map(|s| s.url.as_str())
         .collect();
-    let states = if db.exists() {
-        let store = Store::open(db).with_context(|| format!("reading {}", db.display()))?;
+    let states = if AnyStore::path_is_postgres(db) || db.exists() {
+        let store = AnyStore::open_path(db).with_context(|| format!("reading {}", shown(db)))?;
         crate::source_state::states(&store, &urls)?
     } else {
         vec![None; urls.len()]
@@ -769,7 +774,7 @@ mod tests {
     fn empty_db() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("empty.db");
-        Store::open(&db).unwrap();
+        gleaner_store::Store::open(&db).unwrap();
         (dir, db)
     }
 
@@ -842,7 +847,7 @@ mod tests {
         };
         // Not found (a usage error), and the tables are all still there.
         assert_eq!(show(&db, &show_args).unwrap_err().code, Exit::Usage);
-        let store = Store::open(&db).unwrap();
+        let store = gleaner_store::Store::open(&db).unwrap();
         assert_eq!(store.stats().unwrap().articles, 0);
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use gleaner_store::Store;
+use gleaner_store::AnyStore;
 
 /// One configured source's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub fn source_index_for(sources: &[&str], url: &str) -> Option<usize> {
 }
 
 /// The state of each source URL, `None` for sources no run has recorded yet.
-pub fn states(store: &Store, sources: &[&str]) -> Result<Vec<Option<SourceState>>> {
+pub fn states(store: &AnyStore, sources: &[&str]) -> Result<Vec<Option<SourceState>>> {
     let known = store.sources().context("reading source state")?;
     let mut out: Vec<Option<SourceState>> = sources
         .iter()
@@ -46,14 +46,7 @@ pub fn states(store: &Store, sources: &[&str]) -> Result<Vec<Option<SourceState>
             })
         })
         .collect();
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT url FROM fetch_state WHERE failures > 0")
-        .context("reading failed fetches")?;
-    let failing = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .context("reading failed fetches")?;
+    let failing = store.failing_urls().context("reading failed fetches")?;
     for url in failing {
         if let Some(i) = source_index_for(sources, &url)
             && let Some(Some(state)) = out.get_mut(i)

@@ -1,0 +1,1872 @@
+//! The PostgreSQL backend: the same store on a server that many processes share.
+//!
+//! # Design
+//!
+//! The store's interface is synchronous (the pipeline's writer is a thread, the read
+//! commands are plain functions), and so is this backend's. It is built on `tokio-postgres`:
+//! each [`PgStore`] has one connection, whose I/O task runs on a small runtime private to
+//! this module (one thread, [`io_runtime`]). A call sends its request to that task and waits
+//! for the answer with `futures_executor::block_on`, which needs no tokio context. So a
+//! store may be called from any thread, including a tokio worker (where the sync `postgres`
+//! crate would panic: it starts a runtime of its own inside the caller's). Like a SQLite
+//! [`crate::Store`], one `PgStore` is one connection: open one per thread that needs one.
+//!
+//! The schema is the SQLite one (times as RFC 3339 text, the same columns), created and
+//! upgraded by the numbered files under `migrations/pg/`, tracked in `gleaner_schema`.
+//! Full-text search uses a generated `tsvector` column with a GIN index; see [`tsquery`] for
+//! how the query syntax maps.
+//!
+//! Several processes may write at once (the cooperative workers of `gleaner run`): an
+//! article's row is found or inserted under `INSERT … ON CONFLICT DO NOTHING`, and a write
+//! that loses a race (a unique violation, a deadlock, a serialization failure) is retried
+//! whole, so there is exactly one row per article whatever the interleaving.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use gleaner_model::{Article, Entity, EntityKind, SourceKind};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, NoTls, Row, Transaction};
+
+use crate::convert::{int, now_text, opt_time_text, time_text, url_path};
+use crate::write::{canonical_of, non_empty, validate};
+use crate::{
+    ArticleKey, Context, EntityCount, EntityQuery, FetchState, Origin, Result, RunCounts,
+    RunRecord, RunStatus, SavedSweep, SearchHit, SearchQuery, SourceRecord, Stats, StoreError,
+    UpsertOutcome, Upserted, identity,
+};
+
+/// One step of the PostgreSQL schema.
+struct PgMigration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every PostgreSQL migration, oldest first; `PG_MIGRATIONS[i].version == i + 1`.
+const PG_MIGRATIONS: &[PgMigration] = &[PgMigration {
+    version: 1,
+    name: "initial schema (the SQLite schema at version 4, tsvector search, worker leases)",
+    sql: include_str!("../migrations/pg/0001_initial.sql"),
+}];
+
+/// The PostgreSQL schema version this build creates and understands.
+pub const PG_SCHEMA_VERSION: u32 = PG_MIGRATIONS.len() as u32;
+
+/// The key of the advisory lock held while migrating (so that workers starting together
+/// migrate once).
+const MIGRATION_LOCK: i64 = 0x0067_6c65_616e_6572; // "gleaner"
+
+/// Rows looked at through one hint (see `write.rs`).
+const MAX_CANDIDATES: i64 = 64;
+
+/// How often a write that lost a race with another writer is tried again.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// The runtime that drives every connection's I/O.
+fn io_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("gleaner-pg-io")
+            .enable_all()
+            .build()
+            // Without a runtime no connection can be made; nothing sensible to fall back to.
+            .unwrap_or_else(|e| panic!("cannot start the PostgreSQL I/O thread: {e}"))
+    })
+}
+
+/// Wait for a future on the calling thread (any thread: no tokio context is needed).
+fn wait<F: Future>(f: F) -> F::Output {
+    futures_executor::block_on(f)
+}
+
+/// Whether a database address names PostgreSQL.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+impl<T> Context<T> for std::result::Result<T, tokio_postgres::Error> {
+    fn context(self, context: &str) -> Result<T> {
+        self.map_err(|source| StoreError::Postgres {
+            context: context.to_string(),
+            source,
+        })
+    }
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| StoreError::Postgres {
+            context: context(),
+            source,
+        })
+    }
+}
+
+fn bad_data(context: &str, message: impl std::fmt::Display) -> StoreError {
+    StoreError::Data {
+        context: context.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad_data("reading a stored time", format!("{text:?}: {e}")))
+}
+
+fn opt_time(row: &Row, idx: usize) -> Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.try_get(idx).context("reading a time column")?;
+    text.as_deref().map(parse_time).transpose()
+}
+
+fn entity_kind(text: &str) -> Result<EntityKind> {
+    text.parse()
+        .map_err(|e| bad_data("reading an entity kind", format!("{text:?}: {e}")))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Whether an error is another writer winning a race: worth trying the write again.
+fn lost_race(e: &StoreError) -> bool {
+    use tokio_postgres::error::SqlState;
+    let source = match e {
+        StoreError::Postgres { source, .. } => source,
+        StoreError::Article { source, .. } => return lost_race(source),
+        _ => return false,
+    };
+    source.code().is_some_and(|c| {
+        *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+/// Parameters of a query assembled from fragments.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Sql {
+    fn push(&mut self, fragment: &str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+    /// Append `$n` bound to `value`.
+    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
+        self.params.push(Box::new(value));
+        let n = self.params.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// The database on a PostgreSQL server: one connection.
+pub struct PgStore {
+    client: Client,
+    /// The address it was opened with, password hidden (for messages).
+    shown: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("db", &self.shown).finish()
+    }
+}
+
+/// A database address with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connect to `url` (`postgres://user@host:port/db`, libpq's keywords as query
+    /// parameters, e.g. `?options=-csearch_path%3Dmine`), creating and migrating the schema.
+    ///
+    /// Refuses, with [`StoreError::TooNew`], a schema written by a newer gleaner.
+    pub fn open(url: &str) -> Result<Self> {
+        let shown = redact_url(url);
+        let config = url
+            .parse::<tokio_postgres::Config>()
+            .with_context(|| format!("reading {shown}"))?;
+        let connecting = io_runtime().spawn(async move { config.connect(NoTls).await });
+        let (client, connection) = wait(connecting)
+            .map_err(|e| bad_data("connecting", e))?
+            .with_context(|| format!("connecting to {shown}"))?;
+        let shown_for_task = shown.clone();
+        io_runtime().spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(db = %shown_for_task, "PostgreSQL connection closed: {e}");
+            }
+        });
+        let mut store = PgStore { client, shown };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The address it was opened with, password hidden.
+    pub fn shown_url(&self) -> &str {
+        &self.shown
+    }
+
+    /// The schema version (`gleaner_schema.version`).
+    pub fn schema_version(&self) -> Result<u32> {
+        wait(schema_version(&self.client))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let found = self.schema_version()?;
+        if found > PG_SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                supported: PG_SCHEMA_VERSION,
+            });
+        }
+        if found == PG_SCHEMA_VERSION {
+            return Ok(());
+        }
+        wait(async {
+            let tx = self
+                .client
+                .transaction()
+                .await
+                .context("starting a migration")?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await
+                .context("waiting for the migration lock")?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS gleaner_schema (
+                     version    INTEGER NOT NULL,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .await
+            .context("creating the schema table")?;
+            // Another process may have migrated while this one waited for the lock.
+            let now_at = schema_version(&tx).await?;
+            for m in PG_MIGRATIONS.iter().filter(|m| m.version > now_at) {
+                tracing::info!(
+                    version = m.version,
+                    "migrating the PostgreSQL schema: {}",
+                    m.name
+                );
+                tx.batch_execute(m.sql)
+                    .await
+                    .with_context(|| format!("migration {} ({})", m.version, m.name))?;
+                tx.execute(
+                    "INSERT INTO gleaner_schema (version) VALUES ($1)",
+                    &[&i32::try_from(m.version).unwrap_or(i32::MAX)],
+                )
+                .await
+                .context("recording a migration")?;
+            }
+            tx.commit().await.context("committing the migrations")
+        })
+    }
+
+    // ----- writing -----
+
+    /// Insert or update one article; see [`crate::Store::upsert_article`].
+    pub fn upsert_article(
+        &mut self,
+        article: &Article,
+        source_id: Option<i64>,
+    ) -> Result<Upserted> {
+        self.upsert_article_from(article, source_id, Origin::Feed)
+    }
+
+    /// See [`crate::Store::upsert_article_from`].
+    pub fn upsert_article_from(
+        &mut self,
+        article: &Article,
+        source_id: Option<i64>,
+        origin: Origin,
+    ) -> Result<Upserted> {
+        let batch = [(article.clone(), source_id)];
+        let mut done = self
+            .upsert_articles_from(&batch, &[origin])
+            .map_err(|e| match e {
+                StoreError::Article { source, .. } => *source,
+                e => e,
+            })?;
+        done.pop().ok_or_else(|| StoreError::InvalidArticle {
+            url: article.url.clone(),
+            reason: "internal error: no outcome recorded".into(),
+        })
+    }
+
+    /// See [`crate::Store::upsert_articles`] (atomic batch).
+    pub fn upsert_articles(&mut self, batch: &[(Article, Option<i64>)]) -> Result<Vec<Upserted>> {
+        self.upsert_articles_from(batch, &[])
+    }
+
+    /// See [`crate::Store::upsert_articles_from`]: one transaction, all or nothing, tried
+    /// again whole when it lost a race with another writer.
+    pub fn upsert_articles_from(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+        origins: &[Origin],
+    ) -> Result<Vec<Upserted>> {
+        for (index, (article, _)) in batch.iter().enumerate() {
+            validate(article).map_err(|e| batch_error(batch, index, e))?;
+        }
+        let now = now_text();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = wait(async {
+                let tx = self
+                    .client
+                    .transaction()
+                    .await
+                    .context("starting a batch transaction")?;
+                let mut mentions = MentionCounts::default();
+                let mut done = Vec::with_capacity(batch.len());
+                for (index, (article, source_id)) in batch.iter().enumerate() {
+                    let origin = origins.get(index).copied().unwrap_or_default();
+                    let d = upsert_one(&tx, article, *source_id, origin, &now, &mut mentions)
+                        .await
+                        .map_err(|e| batch_error(batch, index, e))?;
+                    done.push(d);
+                }
+                mentions.apply(&tx).await?;
+                tx.commit().await.context("committing a batch")?;
+                Ok(done)
+            });
+            match result {
+                Err(e) if attempt < WRITE_ATTEMPTS && lost_race(&e) => {
+                    tracing::debug!("a batch lost a race with another writer, trying again: {e}");
+                    // Two writers taking the same rows in other orders deadlock again if
+                    // both retry at once: wait a while, longer each time, and not in step.
+                    let jitter = u64::from(chrono::Utc::now().timestamp_subsec_micros() % 50_000);
+                    let attempt = u64::try_from(attempt).unwrap_or(u64::MAX);
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        attempt.saturating_mul(20_000).saturating_add(jitter),
+                    ));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// See [`crate::Store::upsert_batch`]: each article in its own savepoint.
+    pub fn upsert_batch(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+    ) -> Result<Vec<Result<Upserted>>> {
+        // Each article on its own: a lost race is then retried for that article alone.
+        Ok(batch
+            .iter()
+            .map(|(article, source_id)| self.upsert_article_from(article, *source_id, Origin::Feed))
+            .collect())
+    }
+
+    // ----- reading -----
+
+    /// See [`crate::Store::article`].
+    pub fn article(&self, key: ArticleKey<'_>) -> Result<Option<Article>> {
+        wait(async {
+            let id = match key {
+                ArticleKey::Id(id) => id,
+                ArticleKey::Url(url) => match stored_article_id(&self.client, url).await? {
+                    Some(id) => id,
+                    None => return Ok(None),
+                },
+            };
+            load_article(&self.client, id).await
+        })
+    }
+
+    /// The id of the stored article at `url` (or declaring it its canonical URL).
+    pub fn stored_article_id(&self, url: &str) -> Result<Option<i64>> {
+        wait(stored_article_id(&self.client, url))
+    }
+
+    /// See [`crate::Store::search`].
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        self.search_each(query, |hit| {
+            hits.push(hit);
+            Ok(())
+        })?;
+        Ok(hits)
+    }
+
+    /// See [`crate::Store::search_each`]. Results are read in pages of 500 (keyset on the
+    /// sort order would need the rank; an offset is simple and each page is cheap).
+    pub fn search_each(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(SearchHit) -> Result<()>,
+    ) -> Result<()> {
+        let terms = query
+            .terms
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let ts = terms.map(tsquery).transpose()?;
+        const PAGE: usize = 500;
+        let mut offset = query.offset;
+        let mut left = if query.limit == 0 {
+            usize::MAX
+        } else {
+            query.limit
+        };
+        while left > 0 {
+            let take = left.min(PAGE);
+            let sql = search_sql(query, ts.as_deref(), take, offset);
+            let rows = wait(self.client.query(&sql.text, &sql.refs())).map_err(|e| {
+                match (terms, e.code()) {
+                    (Some(t), Some(c)) if *c == tokio_postgres::error::SqlState::SYNTAX_ERROR => {
+                        StoreError::BadQuery {
+                            query: t.to_string(),
+                            message: e.to_string(),
+                        }
+                    }
+                    _ => StoreError::Postgres {
+                        context: "running a search".into(),
+                        source: e,
+                    },
+                }
+            })?;
+            let n = rows.len();
+            for row in rows {
+                let hit = SearchHit {
+                    id: row.try_get(0).context("reading a search hit")?,
+                    url: row.try_get(1).context("reading a search hit")?,
+                    title: row.try_get(2).context("reading a search hit")?,
+                    author: row.try_get(3).context("reading a search hit")?,
+                    published_at: opt_time(&row, 4)?,
+                    snippet: row.try_get(5).context("reading a search hit")?,
+                    rank: row.try_get(6).context("reading a search hit")?,
+                };
+                f(hit)?;
+            }
+            if n < take {
+                break;
+            }
+            left -= n;
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// See [`crate::Store::for_each_article`].
+    pub fn for_each_article(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(Article) -> Result<()>,
+    ) -> Result<()> {
+        self.search_each(query, |hit| {
+            match wait(load_article(&self.client, hit.id))? {
+                Some(article) => f(article),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// See [`crate::Store::top_entities`].
+    pub fn top_entities(&self, query: &EntityQuery) -> Result<Vec<EntityCount>> {
+        let mut sql = Sql::default();
+        let kind = query.kind.map(|k| k.as_str().to_string());
+        let with = query
+            .with
+            .as_deref()
+            .map(str::trim)
+            .filter(|w| !w.is_empty());
+        if let Some(with) = with {
+            sql.push("WITH w AS (");
+            push_entity_ids(&mut sql, with, None);
+            sql.push(
+                "), arts AS (SELECT DISTINCT article_id FROM mentions
+                             WHERE entity_id IN (SELECT id FROM w)",
+            );
+            if let Some(since) = &query.since {
+                sql.push(" AND article_id IN (SELECT id FROM articles WHERE published_at >= ")
+                    .bind(time_text(since))
+                    .push(")");
+            }
+            sql.push(
+                ")
+                 SELECT e.kind, e.name, count(*), count(DISTINCT m.article_id)
+                   FROM arts JOIN mentions m ON m.article_id = arts.article_id
+                   JOIN entities e ON e.id = m.entity_id
+                  WHERE m.entity_id NOT IN (SELECT id FROM w)",
+            );
+            if let Some(kind) = kind {
+                sql.push(" AND e.kind = ").bind(kind);
+            }
+            sql.push(
+                " GROUP BY e.id, e.kind, e.name
+                  ORDER BY 4 DESC, 3 DESC, e.name COLLATE \"C\", e.id",
+            );
+        } else if let Some(since) = &query.since {
+            sql.push(
+                "WITH counts (entity_id, mentions, articles) AS (
+                     SELECT m.entity_id, count(*), count(DISTINCT m.article_id)
+                       FROM articles a JOIN mentions m ON m.article_id = a.id
+                      WHERE a.published_at >= ",
+            )
+            .bind(time_text(since))
+            .push(
+                " GROUP BY m.entity_id)
+                 SELECT e.kind, e.name, c.mentions, c.articles
+                   FROM counts c JOIN entities e ON e.id = c.entity_id WHERE TRUE",
+            );
+            if let Some(kind) = kind {
+                sql.push(" AND e.kind = ").bind(kind);
+            }
+            sql.push(" ORDER BY c.mentions DESC, c.articles DESC, e.name COLLATE \"C\"");
+        } else {
+            sql.push(
+                "SELECT kind, name, mention_count, article_count FROM entities
+                  WHERE mention_count > 0",
+            );
+            if let Some(kind) = kind {
+                sql.push(" AND kind = ").bind(kind);
+            }
+            sql.push(" ORDER BY mention_count DESC, article_count DESC, name COLLATE \"C\"");
+        }
+        let limit = (query.top > 0).then(|| int(query.top));
+        sql.push(" LIMIT ").bind(limit);
+        let rows = wait(self.client.query(&sql.text, &sql.refs())).context("counting entities")?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(0).context("reading entity counts")?;
+                Ok(EntityCount {
+                    kind: entity_kind(&kind)?,
+                    name: r.try_get(1).context("reading entity counts")?,
+                    mentions: count(r.try_get(2).context("reading entity counts")?),
+                    articles: count(r.try_get(3).context("reading entity counts")?),
+                })
+            })
+            .collect()
+    }
+
+    /// See [`crate::Store::stats`].
+    pub fn stats(&self) -> Result<Stats> {
+        wait(async {
+            let c = &self.client;
+            let one = |sql: &'static str| async move {
+                c.query_one(sql, &[])
+                    .await
+                    .and_then(|r| r.try_get::<_, i64>(0))
+                    .map(count)
+                    .with_context(|| format!("counting: {sql}"))
+            };
+            let pairs = |sql: &'static str| async move {
+                let rows = c
+                    .query(sql, &[])
+                    .await
+                    .with_context(|| format!("running: {sql}"))?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get::<_, String>(0).context("reading counts")?,
+                            count(r.try_get(1).context("reading counts")?),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            };
+            let per_kind = {
+                let rows = c
+                    .query(
+                        "SELECT kind, count(*) FROM entities WHERE mention_count > 0
+                          GROUP BY kind ORDER BY 2 DESC, kind COLLATE \"C\"",
+                        &[],
+                    )
+                    .await
+                    .context("counting entities per kind")?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get(0).context("reading per-kind counts")?;
+                        Ok((
+                            entity_kind(&kind)?,
+                            count(r.try_get(1).context("reading per-kind counts")?),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            };
+            Ok(Stats {
+                articles: one("SELECT count(*) FROM articles").await?,
+                entities: one("SELECT count(*) FROM entities WHERE mention_count > 0").await?,
+                mentions: one("SELECT coalesce(sum(mention_count), 0)::bigint FROM entities")
+                    .await?,
+                per_source: pairs(
+                    "SELECT u, n FROM (
+                         SELECT coalesce(s.url, '(none)') AS u, count(*) AS n FROM articles a
+                           LEFT JOIN sources s ON s.id = a.source_id
+                          GROUP BY a.source_id, s.url) x
+                      ORDER BY n DESC, u COLLATE \"C\"",
+                )
+                .await?,
+                per_month: pairs(
+                    "SELECT coalesce(m, '(unknown)'), n FROM (
+                         SELECT substr(published_at, 1, 7) AS m, count(*) AS n FROM articles
+                          GROUP BY 1) x
+                      ORDER BY m IS NULL, m COLLATE \"C\" DESC",
+                )
+                .await?,
+                per_kind,
+                recent_runs: recent_runs(c, 10).await?,
+            })
+        })
+    }
+
+    // ----- incremental state -----
+
+    /// See [`crate::Store::ensure_source`].
+    pub fn ensure_source(
+        &mut self,
+        kind: SourceKind,
+        url: &str,
+        name: Option<&str>,
+    ) -> Result<i64> {
+        wait(self.client.query_one(
+            "INSERT INTO sources (kind, url, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (url) DO UPDATE
+                SET kind = excluded.kind, name = coalesce(excluded.name, sources.name)
+             RETURNING id",
+            &[&kind.as_str(), &url, &name, &now_text()],
+        ))
+        .and_then(|r| r.try_get(0))
+        .with_context(|| format!("recording source {url}"))
+    }
+
+    /// See [`crate::Store::sources`].
+    pub fn sources(&self) -> Result<Vec<SourceRecord>> {
+        let rows = wait(self.client.query(
+            "SELECT s.id, s.kind, s.url, s.name, s.last_updated_seen, s.last_run_at,
+                    (SELECT count(*) FROM articles a WHERE a.source_id = s.id)
+               FROM sources s ORDER BY s.id",
+            &[],
+        ))
+        .context("listing sources")?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(1).context("reading a source")?;
+                Ok(SourceRecord {
+                    id: r.try_get(0).context("reading a source")?,
+                    kind: kind
+                        .parse()
+                        .map_err(|e| bad_data("reading a source kind", e))?,
+                    url: r.try_get(2).context("reading a source")?,
+                    name: r.try_get(3).context("reading a source")?,
+                    last_updated_seen: opt_time(r, 4)?,
+                    last_run_at: opt_time(r, 5)?,
+                    articles: count(r.try_get(6).context("reading a source")?),
+                })
+            })
+            .collect()
+    }
+
+    /// See [`crate::Store::mark_source_read`].
+    pub fn mark_source_read(
+        &mut self,
+        source_id: i64,
+        last_updated_seen: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let seen = opt_time_text(last_updated_seen.as_ref());
+        wait(self.client.execute(
+            "UPDATE sources
+                SET last_updated_seen = CASE
+                        WHEN $2::text IS NULL THEN last_updated_seen
+                        WHEN last_updated_seen IS NULL OR $2 > last_updated_seen COLLATE \"C\"
+                             OR last_updated_seen > $3 COLLATE \"C\" THEN $2
+                        ELSE last_updated_seen END,
+                    last_run_at = $3
+              WHERE id = $1",
+            &[&source_id, &seen, &now_text()],
+        ))
+        .with_context(|| format!("marking source {source_id} read"))?;
+        Ok(())
+    }
+
+    /// See [`crate::Store::source_sweep`].
+    pub fn source_sweep(&self, source_id: i64) -> Result<Option<SavedSweep>> {
+        let row = wait(self.client.query_opt(
+            "SELECT sweep_cursor, sweep_started_at, sweep_newest FROM sources
+              WHERE id = $1 AND sweep_cursor IS NOT NULL AND sweep_started_at IS NOT NULL",
+            &[&source_id],
+        ))
+        .with_context(|| format!("reading the unfinished read of source {source_id}"))?;
+        let Some(row) = row else { return Ok(None) };
+        let cursor: String = row.try_get(0).context("reading a feed read")?;
+        let Some(started_at) = opt_time(&row, 1)? else {
+            return Ok(None);
+        };
+        Ok(Some(SavedSweep {
+            cursor,
+            started_at,
+            newest: opt_time(&row, 2)?,
+        }))
+    }
+
+    /// See [`crate::Store::save_source_sweep`].
+    pub fn save_source_sweep(
+        &mut self,
+        source_id: i64,
+        cursor: &str,
+        started_at: DateTime<Utc>,
+        newest: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.write_sweep(source_id, Some(cursor), Some(started_at), newest)
+    }
+
+    /// See [`crate::Store::clear_source_sweep`].
+    pub fn clear_source_sweep(&mut self, source_id: i64) -> Result<()> {
+        self.write_sweep(source_id, None, None, None)
+    }
+
+    fn write_sweep(
+        &mut self,
+        source_id: i64,
+        cursor: Option<&str>,
+        started: Option<DateTime<Utc>>,
+        newest: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        wait(self.client.execute(
+            "UPDATE sources SET sweep_cursor = $2, sweep_started_at = $3, sweep_newest = $4
+              WHERE id = $1",
+            &[
+                &source_id,
+                &cursor,
+                &opt_time_text(started.as_ref()),
+                &opt_time_text(newest.as_ref()),
+            ],
+        ))
+        .with_context(|| format!("saving the unfinished read of source {source_id}"))?;
+        Ok(())
+    }
+
+    /// See [`crate::Store::listing_next`].
+    pub fn listing_next(&self, url: &str) -> Result<Option<Option<String>>> {
+        let row = wait(
+            self.client
+                .query_opt("SELECT next_url FROM listing_next WHERE url = $1", &[&url]),
+        )
+        .with_context(|| format!("reading the page after {url}"))?;
+        row.map(|r| r.try_get(0))
+            .transpose()
+            .with_context(|| format!("reading the page after {url}"))
+    }
+
+    /// See [`crate::Store::record_listing_next`].
+    pub fn record_listing_next(&mut self, url: &str, next: Option<&str>) -> Result<()> {
+        wait(self.client.execute(
+            "INSERT INTO listing_next (url, next_url) VALUES ($1, $2)
+             ON CONFLICT (url) DO UPDATE SET next_url = excluded.next_url",
+            &[&url, &next],
+        ))
+        .with_context(|| format!("recording the page after {url}"))?;
+        Ok(())
+    }
+
+    /// See [`crate::Store::forget_listing_page`].
+    pub fn forget_listing_page(&mut self, url: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM fetch_state WHERE url = $1",
+            "DELETE FROM listing_next WHERE url = $1",
+        ] {
+            wait(self.client.execute(sql, &[&url]))
+                .with_context(|| format!("forgetting listing page {url}"))?;
+        }
+        Ok(())
+    }
+
+    /// The listing pages whose address starts with `prefix` that have saved state (fetch
+    /// state or a known next page).
+    pub fn listing_pages_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let rows = wait(self.client.query(
+            "SELECT url FROM fetch_state WHERE starts_with(url, $1)
+             UNION SELECT url FROM listing_next WHERE starts_with(url, $1)",
+            &[&prefix],
+        ))
+        .context("finding old feed pages")?;
+        rows.iter()
+            .map(|r| r.try_get(0).context("finding old feed pages"))
+            .collect()
+    }
+
+    /// Run `f` on the connection and wait for it (the crate's other PostgreSQL modules).
+    pub(crate) fn block<T>(&mut self, f: impl AsyncFnOnce(&mut Client) -> T) -> T {
+        wait(f(&mut self.client))
+    }
+
+    /// The connection (for the crate's other PostgreSQL modules).
+    pub(crate) fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// A column of URLs from `sql`, which takes one text parameter.
+    pub(crate) fn urls(&self, sql: &str, param: &str, context: &str) -> Result<Vec<String>> {
+        let rows = wait(self.client.query(sql, &[&param])).context(context)?;
+        rows.iter().map(|r| r.try_get(0).context(context)).collect()
+    }
+
+    /// See [`crate::Store::begin_run`].
+    pub fn begin_run(&mut self) -> Result<i64> {
+        wait(self.client.query_one(
+            "INSERT INTO runs (started_at, status) VALUES ($1, 'running') RETURNING id",
+            &[&now_text()],
+        ))
+        .and_then(|r| r.try_get(0))
+        .context("starting a run")
+    }
+
+    /// See [`crate::Store::finish_run`].
+    pub fn finish_run(&mut self, run_id: i64, status: RunStatus, counts: &RunCounts) -> Result<()> {
+        let changed = wait(self.client.execute(
+            "UPDATE runs SET finished_at = $2, status = $3, discovered = $4, fetched = $5,
+                    not_modified = $6, stored = $7, updated = $8, unchanged = $9,
+                    skipped = $10, failed = $11
+              WHERE id = $1",
+            &[
+                &run_id,
+                &now_text(),
+                &status.as_str(),
+                &int(counts.discovered),
+                &int(counts.fetched),
+                &int(counts.not_modified),
+                &int(counts.stored),
+                &int(counts.updated),
+                &int(counts.unchanged),
+                &int(counts.skipped),
+                &int(counts.failed),
+            ],
+        ))
+        .with_context(|| format!("finishing run {run_id}"))?;
+        if changed == 0 {
+            tracing::warn!(run_id, "finish_run: no such run");
+        }
+        Ok(())
+    }
+
+    /// See [`crate::Store::fetch_state`].
+    pub fn fetch_state(&self, url: &str) -> Result<Option<FetchState>> {
+        let row = wait(self.client.query_opt(
+            "SELECT url, etag, last_modified, last_status, failures, last_error,
+                    next_retry_at, fetched_at
+               FROM fetch_state WHERE url = $1",
+            &[&url],
+        ))
+        .with_context(|| format!("reading the fetch state of {url}"))?;
+        let Some(r) = row else { return Ok(None) };
+        let ctx = || format!("reading the fetch state of {url}");
+        let status: Option<i64> = r.try_get(3).with_context(ctx)?;
+        let failures: i64 = r.try_get(4).with_context(ctx)?;
+        Ok(Some(FetchState {
+            url: r.try_get(0).with_context(ctx)?,
+            etag: r.try_get(1).with_context(ctx)?,
+            last_modified: r.try_get(2).with_context(ctx)?,
+            last_status: status.and_then(|s| u16::try_from(s).ok()),
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
+            last_error: r.try_get(5).with_context(ctx)?,
+            next_retry_at: opt_time(&r, 6)?,
+            fetched_at: opt_time(&r, 7)?,
+        }))
+    }
+
+    /// See [`crate::Store::record_fetch`].
+    pub fn record_fetch(&mut self, state: &FetchState) -> Result<()> {
+        self.record_fetches(std::slice::from_ref(state))
+    }
+
+    /// See [`crate::Store::record_fetches`]: all or none.
+    pub fn record_fetches(&mut self, states: &[FetchState]) -> Result<()> {
+        wait(async {
+            let tx = self
+                .client
+                .transaction()
+                .await
+                .context("starting a fetch-state transaction")?;
+            for s in states {
+                tx.execute(
+                    "INSERT INTO fetch_state (url, etag, last_modified, last_status, failures,
+                                              last_error, next_retry_at, fetched_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (url) DO UPDATE SET
+                        etag = excluded.etag, last_modified = excluded.last_modified,
+                        last_status = excluded.last_status, failures = excluded.failures,
+                        last_error = excluded.last_error, next_retry_at = excluded.next_retry_at,
+                        fetched_at = excluded.fetched_at",
+                    &[
+                        &s.url,
+                        &s.etag,
+                        &s.last_modified,
+                        &s.last_status.map(i64::from),
+                        &i64::from(s.failures),
+                        &s.last_error,
+                        &opt_time_text(s.next_retry_at.as_ref()),
+                        &opt_time_text(s.fetched_at.as_ref()),
+                    ],
+                )
+                .await
+                .with_context(|| format!("saving the fetch state of {}", s.url))?;
+            }
+            tx.commit().await.context("committing fetch states")
+        })
+    }
+}
+
+async fn schema_version(c: &impl GenericClient) -> Result<u32> {
+    let exists: bool = c
+        .query_one("SELECT to_regclass('gleaner_schema') IS NOT NULL", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .context("reading the schema version")?;
+    if !exists {
+        return Ok(0);
+    }
+    let v: Option<i32> = c
+        .query_one("SELECT max(version) FROM gleaner_schema", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .context("reading the schema version")?;
+    Ok(v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
+}
+
+async fn stored_article_id(c: &impl GenericClient, url: &str) -> Result<Option<i64>> {
+    let row = c
+        .query_opt(
+            "SELECT id FROM (SELECT id, 0 AS pref FROM articles WHERE url = $1
+                             UNION ALL
+                             SELECT id, 1 FROM articles WHERE canonical_url = $1) x
+              ORDER BY pref, id LIMIT 1",
+            &[&url],
+        )
+        .await
+        .with_context(|| format!("looking up article {url}"))?;
+    row.map(|r| r.try_get(0))
+        .transpose()
+        .with_context(|| format!("looking up article {url}"))
+}
+
+fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreError) -> StoreError {
+    StoreError::Article {
+        index,
+        url: batch
+            .get(index)
+            .map(|(a, _)| a.url.clone())
+            .unwrap_or_default(),
+        source: Box::new(source),
+    }
+}
+
+/// A stored row, as far as finding an article needs it (see `write.rs`).
+struct StoredRow {
+    id: i64,
+    content_hash: String,
+    url: String,
+    canonical_url: Option<String>,
+    post_id: Option<String>,
+    title: String,
+    opening: String,
+    source_id: Option<i64>,
+}
+
+const ROW_COLUMNS: &str = "id, content_hash, url, canonical_url, blogger_post_id, title, \
+                           substr(body, 1, 200), source_id";
+
+impl StoredRow {
+    fn read(r: &Row) -> Result<Self> {
+        let ctx = "reading an article row";
+        Ok(StoredRow {
+            id: r.try_get(0).context(ctx)?,
+            content_hash: r.try_get(1).context(ctx)?,
+            url: r.try_get(2).context(ctx)?,
+            canonical_url: r.try_get(3).context(ctx)?,
+            post_id: r.try_get(4).context(ctx)?,
+            title: r.try_get(5).context(ctx)?,
+            opening: r.try_get(6).context(ctx)?,
+            source_id: r.try_get(7).context(ctx)?,
+        })
+    }
+
+    fn shape(&self) -> identity::Shape<'_> {
+        identity::Shape {
+            url: &self.url,
+            post_id: non_empty(self.post_id.as_deref()),
+            content_hash: &self.content_hash,
+            title: &self.title,
+            opening: &self.opening,
+        }
+    }
+}
+
+struct Found {
+    row: StoredRow,
+    exact: bool,
+    own_post: bool,
+}
+
+/// The row this article already is, if any: the rules of `write.rs::find_existing`.
+async fn find_existing(
+    c: &Transaction<'_>,
+    article: &Article,
+    source_id: Option<i64>,
+) -> Result<Option<Found>> {
+    let url = article.url.as_str();
+    let exact = c
+        .query_opt(
+            &format!("SELECT {ROW_COLUMNS} FROM articles WHERE url = $1"),
+            &[&url],
+        )
+        .await
+        .context("looking the article up by URL")?;
+    if let Some(row) = exact {
+        return Ok(Some(Found {
+            row: StoredRow::read(&row)?,
+            exact: true,
+            own_post: false,
+        }));
+    }
+    let new = identity::Shape {
+        url,
+        post_id: non_empty(article.blogger_post_id.as_deref()),
+        content_hash: &article.content_hash,
+        title: &article.title,
+        opening: identity::opening(&article.body),
+    };
+    let canonical = canonical_of(article).filter(|c| *c != url);
+    let key = canonical.unwrap_or(url);
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM articles
+                  WHERE url = $1 OR canonical_url = $1 OR canonical_url = $2
+                  ORDER BY url = $1 DESC, canonical_url = $1 DESC NULLS LAST, id
+                  LIMIT $3"
+            ),
+            &[&key, &url, &MAX_CANDIDATES],
+        )
+        .await
+        .context("looking the article up by canonical URL")?;
+    for row in &rows {
+        let row = StoredRow::read(row)?;
+        if identity::same_article(&new, &row.shape()) {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post: false,
+            }));
+        }
+    }
+    let Some(post_id) = new.post_id else {
+        return Ok(None);
+    };
+    let wanted = [url_path(key), url_path(url)];
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM articles WHERE blogger_post_id = $1 ORDER BY id LIMIT $2"
+            ),
+            &[&post_id, &MAX_CANDIDATES],
+        )
+        .await
+        .context("looking the article up by post id")?;
+    for row in &rows {
+        let row = StoredRow::read(row)?;
+        let same_path = wanted.contains(&url_path(&row.url))
+            || row
+                .canonical_url
+                .as_deref()
+                .is_some_and(|c| wanted.contains(&url_path(c)));
+        let own_post = source_id.is_some() && row.source_id == source_id;
+        if same_path && (own_post || identity::same_article(&new, &row.shape())) {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+async fn may_overwrite(
+    c: &Transaction<'_>,
+    article: &Article,
+    source_id: Option<i64>,
+) -> Result<bool> {
+    let Some(claimant) = source_id else {
+        return Ok(article
+            .source
+            .as_deref()
+            .is_none_or(|s| identity::same_site(s, &article.url)));
+    };
+    let claimant_url: Option<String> = c
+        .query_opt("SELECT url FROM sources WHERE id = $1", &[&claimant])
+        .await
+        .and_then(|r| r.map(|r| r.try_get(0)).transpose())
+        .context("looking up an article's source")?;
+    let claimant_url = claimant_url.or_else(|| article.source.clone());
+    Ok(claimant_url.is_some_and(|s| identity::same_site(&s, &article.url)))
+}
+
+/// Write one article inside the caller's transaction: the rules of `write.rs::plan`.
+async fn upsert_one(
+    tx: &Transaction<'_>,
+    article: &Article,
+    source_id: Option<i64>,
+    origin: Origin,
+    now: &str,
+    mentions: &mut MentionCounts,
+) -> Result<Upserted> {
+    // Two tries: an insert that finds its URL taken by a writer that committed meanwhile
+    // looks the article up again (and then finds that row).
+    for _ in 0..2 {
+        let found = find_existing(tx, article, source_id).await?;
+        if let Some(found) = found {
+            let own_page = origin == Origin::Page && found.exact;
+            if !own_page && !found.own_post && !may_overwrite(tx, article, source_id).await? {
+                tracing::info!(
+                    url = %article.url,
+                    stored = %found.row.url,
+                    "an article from another source claims a stored article's address; \
+                     the stored one is kept"
+                );
+                if found.exact {
+                    return Ok(Upserted {
+                        id: found.row.id,
+                        outcome: UpsertOutcome::Kept,
+                    });
+                }
+            } else if found.row.content_hash == article.content_hash {
+                return Ok(Upserted {
+                    id: found.row.id,
+                    outcome: UpsertOutcome::Unchanged,
+                });
+            } else {
+                let id = found.row.id;
+                update_row(tx, id, article, source_id, now).await?;
+                tx.execute("DELETE FROM article_labels WHERE article_id = $1", &[&id])
+                    .await
+                    .context("removing old labels")?;
+                tx.execute("DELETE FROM mentions WHERE article_id = $1", &[&id])
+                    .await
+                    .context("removing old mentions")?;
+                insert_labels(tx, id, &article.labels).await?;
+                mentions.write(tx, id, article).await?;
+                return Ok(Upserted {
+                    id,
+                    outcome: UpsertOutcome::Updated,
+                });
+            }
+        }
+        if let Some(id) = insert_row(tx, article, source_id, now).await? {
+            insert_labels(tx, id, &article.labels).await?;
+            mentions.write(tx, id, article).await?;
+            return Ok(Upserted {
+                id,
+                outcome: UpsertOutcome::Inserted,
+            });
+        }
+    }
+    Err(StoreError::InvalidArticle {
+        url: article.url.clone(),
+        reason: "its address was taken and released again while it was being stored".into(),
+    })
+}
+
+/// Insert the row; `None` when another writer holds the address (a committed row, which a
+/// new lookup then finds).
+async fn insert_row(
+    tx: &Transaction<'_>,
+    a: &Article,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<Option<i64>> {
+    let row = tx
+        .query_opt(
+            "INSERT INTO articles (url, canonical_url, source_id, blogger_post_id, title, author,
+                                   published_at, updated_at, fetched_at, language, body,
+                                   word_count, comments_count, content_hash, stored_at, changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+             ON CONFLICT (url) DO NOTHING
+             RETURNING id",
+            &[
+                &a.url,
+                &canonical_of(a),
+                &source_id,
+                &non_empty(a.blogger_post_id.as_deref()),
+                &a.title,
+                &a.author,
+                &opt_time_text(a.published_at.as_ref()),
+                &opt_time_text(a.updated_at.as_ref()),
+                &opt_time_text(a.fetched_at.as_ref()),
+                &a.language,
+                &a.body,
+                &i64::from(a.word_count),
+                &a.comments_count.map(i64::from),
+                &a.content_hash,
+                &now,
+            ],
+        )
+        .await
+        .with_context(|| format!("inserting article {}", a.url))?;
+    row.map(|r| r.try_get(0))
+        .transpose()
+        .with_context(|| format!("inserting article {}", a.url))
+}
+
+async fn update_row(
+    tx: &Transaction<'_>,
+    id: i64,
+    a: &Article,
+    source_id: Option<i64>,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE articles SET
+             canonical_url = coalesce($2, canonical_url),
+             source_id = coalesce($3, source_id),
+             blogger_post_id = coalesce($4, blogger_post_id),
+             title = $5,
+             author = coalesce($6, author),
+             published_at = coalesce($7, published_at),
+             updated_at = coalesce($8, updated_at),
+             fetched_at = coalesce($9, fetched_at),
+             language = coalesce($10, language),
+             body = $11,
+             word_count = $12,
+             comments_count = coalesce($13, comments_count),
+             content_hash = $14,
+             changed_at = $15
+         WHERE id = $1",
+        &[
+            &id,
+            &canonical_of(a),
+            &source_id,
+            &non_empty(a.blogger_post_id.as_deref()),
+            &a.title,
+            &a.author,
+            &opt_time_text(a.published_at.as_ref()),
+            &opt_time_text(a.updated_at.as_ref()),
+            &opt_time_text(a.fetched_at.as_ref()),
+            &a.language,
+            &a.body,
+            &i64::from(a.word_count),
+            &a.comments_count.map(i64::from),
+            &a.content_hash,
+            &now,
+        ],
+    )
+    .await
+    .with_context(|| format!("updating article {}", a.url))?;
+    Ok(())
+}
+
+async fn insert_labels(tx: &Transaction<'_>, article_id: i64, labels: &[String]) -> Result<()> {
+    let labels: Vec<&str> = labels
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let positions: Vec<i64> = (0..labels.len()).map(int).collect();
+    tx.execute(
+        "INSERT INTO article_labels (article_id, label, position)
+         SELECT $1, l, p FROM unnest($2::text[], $3::bigint[]) AS x (l, p)
+         ON CONFLICT DO NOTHING",
+        &[&article_id, &labels, &positions],
+    )
+    .await
+    .with_context(|| format!("inserting the labels of article {article_id}"))?;
+    Ok(())
+}
+
+/// The entities of a transaction's mentions and what to add to their counters, added once
+/// per entity in id order just before the commit (the same order in every writer, so two
+/// writers' counter updates cannot deadlock).
+#[derive(Default)]
+struct MentionCounts {
+    ids: HashMap<(EntityKind, String), i64>,
+    aliases: HashSet<(i64, String)>,
+    counts: HashMap<i64, (i64, i64)>,
+}
+
+impl MentionCounts {
+    async fn entity_id(&mut self, tx: &Transaction<'_>, entity: &Entity) -> Result<i64> {
+        let name = entity.name.trim();
+        let name = if name.is_empty() {
+            entity.text.trim()
+        } else {
+            name
+        };
+        let kind = entity.kind.as_str();
+        let id = match self.ids.get(&(entity.kind, name.to_string())) {
+            Some(&id) => id,
+            None => {
+                let select = "SELECT id FROM entities WHERE kind = $1 AND name = $2";
+                let mut found = tx
+                    .query_opt(select, &[&kind, &name])
+                    .await
+                    .with_context(|| format!("looking up entity {kind} {name:?}"))?;
+                if found.is_none() {
+                    tx.execute(
+                        "INSERT INTO entities (kind, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        &[&kind, &name],
+                    )
+                    .await
+                    .with_context(|| format!("creating entity {kind} {name:?}"))?;
+                    found = tx
+                        .query_opt(select, &[&kind, &name])
+                        .await
+                        .with_context(|| format!("looking up entity {kind} {name:?}"))?;
+                }
+                let id: i64 = found
+                    .ok_or_else(|| {
+                        bad_data("creating an entity", format!("{kind} {name:?} vanished"))
+                    })?
+                    .try_get(0)
+                    .context("reading an entity id")?;
+                self.ids.insert((entity.kind, name.to_string()), id);
+                id
+            }
+        };
+        if entity.text != name
+            && !entity.text.trim().is_empty()
+            && self.aliases.insert((id, entity.text.clone()))
+        {
+            tx.execute(
+                "INSERT INTO entity_aliases (entity_id, alias) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&id, &entity.text],
+            )
+            .await
+            .with_context(|| format!("recording alias {:?}", entity.text))?;
+        }
+        Ok(id)
+    }
+
+    /// Insert an article's mentions (a mention given twice is kept and counted once).
+    async fn write(
+        &mut self,
+        tx: &Transaction<'_>,
+        article_id: i64,
+        article: &Article,
+    ) -> Result<()> {
+        let mut seen: HashSet<(usize, usize, i64)> = HashSet::new();
+        let mut in_article: HashSet<i64> = HashSet::new();
+        let (mut ents, mut starts, mut ends, mut texts) = (vec![], vec![], vec![], vec![]);
+        for entity in &article.entities {
+            let id = self.entity_id(tx, entity).await?;
+            if !seen.insert((entity.start, entity.end, id)) {
+                continue;
+            }
+            ents.push(id);
+            starts.push(int(entity.start));
+            ends.push(int(entity.end));
+            texts.push(entity.text.as_str());
+            let c = self.counts.entry(id).or_insert((0, 0));
+            c.0 += 1;
+            if in_article.insert(id) {
+                c.1 += 1;
+            }
+        }
+        if ents.is_empty() {
+            return Ok(());
+        }
+        tx.execute(
+            r#"INSERT INTO mentions (article_id, entity_id, start, "end", text)
+               SELECT $1, e, s, en, t
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS x (e, s, en, t)"#,
+            &[&article_id, &ents, &starts, &ends, &texts],
+        )
+        .await
+        .with_context(|| format!("inserting the mentions of article {article_id}"))?;
+        Ok(())
+    }
+
+    async fn apply(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        let mut counts: Vec<(i64, (i64, i64))> = self.counts.drain().collect();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        counts.sort_unstable_by_key(|&(id, _)| id);
+        let ids: Vec<i64> = counts.iter().map(|c| c.0).collect();
+        let m: Vec<i64> = counts.iter().map(|c| c.1.0).collect();
+        let a: Vec<i64> = counts.iter().map(|c| c.1.1).collect();
+        tx.execute(
+            "UPDATE entities e SET mention_count = e.mention_count + x.m,
+                                   article_count = e.article_count + x.a
+               FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS x (id, m, a)
+              WHERE e.id = x.id",
+            &[&ids, &m, &a],
+        )
+        .await
+        .context("counting mentions")?;
+        Ok(())
+    }
+}
+
+/// `SELECT` the ids of entities called NAME (canonical name or alias, any case) [of KIND].
+fn push_entity_ids(sql: &mut Sql, name: &str, kind: Option<&str>) {
+    sql.push("SELECT e.id FROM entities e WHERE lower(e.name) = lower(")
+        .bind(name.trim().to_string())
+        .push(")");
+    if let Some(kind) = kind {
+        sql.push(" AND e.kind = ").bind(kind.to_string());
+    }
+    sql.push(
+        " UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
+           WHERE lower(al.alias) = lower(",
+    )
+    .bind(name.trim().to_string())
+    .push(")");
+    if let Some(kind) = kind {
+        sql.push(" AND e.kind = ").bind(kind.to_string());
+    }
+}
+
+/// The SQL of one page of a search.
+fn search_sql(query: &SearchQuery, ts: Option<&str>, limit: usize, offset: usize) -> Sql {
+    let mut sql = Sql::default();
+    if let Some(ts) = ts {
+        sql.push("WITH q AS (SELECT to_tsquery('english', ")
+            .bind(ts.to_string())
+            .push(
+                ") AS q),
+                 hits AS (SELECT a.id, -ts_rank(a.fts, q.q, 1)::float8 AS score
+                            FROM articles a, q WHERE a.fts @@ q.q",
+            );
+    } else {
+        sql.push(
+            "SELECT a.id, a.url, a.title, a.author, a.published_at, NULL::text, NULL::float8
+               FROM articles a WHERE TRUE",
+        );
+    }
+    let kind = query.kind.map(|k| k.as_str());
+    let names: Vec<&str> = query
+        .entities
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in &names {
+        sql.push(" AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (");
+        push_entity_ids(&mut sql, name, kind);
+        sql.push("))");
+    }
+    if let (Some(kind), true) = (kind, names.is_empty()) {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM mentions m JOIN entities e ON e.id = m.entity_id
+                           WHERE m.article_id = a.id AND e.kind = ",
+        )
+        .bind(kind.to_string())
+        .push(")");
+    }
+    if let Some(source) = query.source.as_deref() {
+        sql.push(" AND a.source_id IN (SELECT id FROM sources WHERE url = ")
+            .bind(source.trim().to_string())
+            .push(" OR name = ")
+            .bind(source.trim().to_string())
+            .push(")");
+    }
+    if let Some(label) = query.label.as_deref() {
+        sql.push(" AND a.id IN (SELECT article_id FROM article_labels WHERE lower(label) = lower(")
+            .bind(label.trim().to_string())
+            .push("))");
+    }
+    if let Some(author) = query.author.as_deref() {
+        sql.push(" AND lower(a.author) = lower(")
+            .bind(author.trim().to_string())
+            .push(")");
+    }
+    if let Some(since) = opt_time_text(query.since.as_ref()) {
+        sql.push(" AND a.published_at >= ").bind(since);
+    }
+    if let Some(until) = opt_time_text(query.until.as_ref()) {
+        sql.push(" AND a.published_at < ").bind(until);
+    }
+    if ts.is_some() {
+        sql.push(" ORDER BY score, a.id");
+    } else {
+        // SQLite sorts NULL first, so last in descending order.
+        sql.push(" ORDER BY a.published_at COLLATE \"C\" DESC NULLS LAST, a.id DESC");
+    }
+    sql.push(" LIMIT ")
+        .bind(int(limit))
+        .push(" OFFSET ")
+        .bind(int(offset));
+    if ts.is_some() {
+        sql.push(
+            ")
+             SELECT a.id, a.url, a.title, a.author, a.published_at,
+                    ts_headline('english', a.body, q.q,
+                                'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=…'),
+                    hits.score
+               FROM hits JOIN articles a ON a.id = hits.id, q
+              ORDER BY hits.score, hits.id",
+        );
+    }
+    sql
+}
+
+/// One article, whole.
+async fn load_article(c: &impl GenericClient, id: i64) -> Result<Option<Article>> {
+    let ctx = || format!("reading article {id}");
+    let Some(r) = c
+        .query_opt(
+            "SELECT a.id, a.url, a.canonical_url, s.url, a.blogger_post_id, a.title, a.author,
+                    a.published_at, a.updated_at, a.fetched_at, a.language, a.comments_count,
+                    a.word_count, a.content_hash, a.body
+               FROM articles a LEFT JOIN sources s ON s.id = a.source_id
+              WHERE a.id = $1",
+            &[&id],
+        )
+        .await
+        .with_context(ctx)?
+    else {
+        return Ok(None);
+    };
+    let comments: Option<i64> = r.try_get(11).with_context(ctx)?;
+    let words: i64 = r.try_get(12).with_context(ctx)?;
+    let mut article = Article {
+        id: Some(r.try_get(0).with_context(ctx)?),
+        url: r.try_get(1).with_context(ctx)?,
+        canonical_url: r.try_get(2).with_context(ctx)?,
+        source: r.try_get(3).with_context(ctx)?,
+        blogger_post_id: r.try_get(4).with_context(ctx)?,
+        title: r.try_get(5).with_context(ctx)?,
+        author: r.try_get(6).with_context(ctx)?,
+        published_at: opt_time(&r, 7)?,
+        updated_at: opt_time(&r, 8)?,
+        fetched_at: opt_time(&r, 9)?,
+        language: r.try_get(10).with_context(ctx)?,
+        labels: Vec::new(),
+        comments_count: comments.and_then(|c| u32::try_from(c).ok()),
+        word_count: u32::try_from(words).unwrap_or(u32::MAX),
+        content_hash: r.try_get(13).with_context(ctx)?,
+        body: r.try_get(14).with_context(ctx)?,
+        entities: Vec::new(),
+    };
+    let labels = c
+        .query(
+            "SELECT label FROM article_labels WHERE article_id = $1
+              ORDER BY position, label COLLATE \"C\"",
+            &[&id],
+        )
+        .await
+        .with_context(ctx)?;
+    article.labels = labels
+        .iter()
+        .map(|r| r.try_get(0).with_context(ctx))
+        .collect::<Result<_>>()?;
+    let ents = c
+        .query(
+            r#"SELECT e.kind, m.text, e.name, m.start, m."end"
+                 FROM mentions m JOIN entities e ON e.id = m.entity_id
+                WHERE m.article_id = $1
+                ORDER BY m.start, m."end", e.kind COLLATE "C""#,
+            &[&id],
+        )
+        .await
+        .with_context(ctx)?;
+    article.entities = ents
+        .iter()
+        .map(|r| {
+            let kind: String = r.try_get(0).with_context(ctx)?;
+            let start: i64 = r.try_get(3).with_context(ctx)?;
+            let end: i64 = r.try_get(4).with_context(ctx)?;
+            Ok(Entity {
+                kind: entity_kind(&kind)?,
+                text: r.try_get(1).with_context(ctx)?,
+                name: r.try_get(2).with_context(ctx)?,
+                start: usize::try_from(start).unwrap_or(0),
+                end: usize::try_from(end).unwrap_or(0),
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Some(article))
+}
+
+async fn recent_runs(c: &impl GenericClient, n: i64) -> Result<Vec<RunRecord>> {
+    let rows = c
+        .query(
+            "SELECT id, started_at, finished_at, status, discovered, fetched, not_modified,
+                    stored, updated, unchanged, skipped, failed
+               FROM runs ORDER BY id DESC LIMIT $1",
+            &[&n],
+        )
+        .await
+        .context("reading recent runs")?;
+    rows.iter()
+        .map(|r| {
+            let ctx = "reading recent runs";
+            let started: String = r.try_get(1).context(ctx)?;
+            let status: String = r.try_get(3).context(ctx)?;
+            let n = |i: usize| -> Result<u64> { Ok(count(r.try_get(i).context(ctx)?)) };
+            Ok(RunRecord {
+                id: r.try_get(0).context(ctx)?,
+                started_at: parse_time(&started)?,
+                finished_at: opt_time(r, 2)?,
+                status: RunStatus::from_db(&status)
+                    .ok_or_else(|| bad_data(ctx, format!("unknown run status {status:?}")))?,
+                counts: RunCounts {
+                    discovered: n(4)?,
+                    fetched: n(5)?,
+                    not_modified: n(6)?,
+                    stored: n(7)?,
+                    updated: n(8)?,
+                    unchanged: n(9)?,
+                    skipped: n(10)?,
+                    failed: n(11)?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Translate gleaner's search syntax (FTS5's) into a `to_tsquery` expression.
+///
+/// | gleaner `query`      | tsquery                      |
+/// |----------------------|------------------------------|
+/// | `word other`         | `'word' & 'other'`           |
+/// | `a AND b`            | `'a' & 'b'`                  |
+/// | `a OR b`             | `'a' \| 'b'`                 |
+/// | `a NOT b`            | `'a' & !'b'`                 |
+/// | `"exact phrase"`     | `('exact' <-> 'phrase')`     |
+/// | `nucl*`              | `'nucl':*`                   |
+/// | `title:word`         | `'word':A` (title weight)    |
+/// | `body:word`          | `'word':B`                   |
+/// | `(a OR b) c`         | `( 'a' \| 'b' ) & 'c'`       |
+///
+/// Words are then stemmed by the `english` configuration, as the indexed text is; stop
+/// words drop out. Anything else that FTS5 would reject — an unclosed quote or parenthesis,
+/// an operator with nothing on one side, a leading `NOT`, an unknown column — is
+/// [`StoreError::BadQuery`].
+pub fn tsquery(terms: &str) -> Result<String> {
+    let bad = |message: &str| StoreError::BadQuery {
+        query: terms.to_string(),
+        message: message.to_string(),
+    };
+    #[derive(PartialEq)]
+    enum Tok {
+        Open,
+        Close,
+        And,
+        Or,
+        Not,
+        Operand(String),
+    }
+    let lexeme = |word: &str, weight: &str, prefix: bool| {
+        let escaped = word.replace('\\', "\\\\").replace('\'', "''");
+        let mut s = format!("'{escaped}'");
+        if prefix || !weight.is_empty() {
+            s.push(':');
+            if prefix {
+                s.push('*');
+            }
+            s.push_str(weight);
+        }
+        s
+    };
+    let mut toks = Vec::new();
+    let chars: Vec<char> = terms.chars().collect();
+    let mut i = 0;
+    let mut weight = String::new();
+    while i < chars.len() {
+        let ch = chars[i];
+        if ch.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        match ch {
+            '(' => {
+                if !weight.is_empty() {
+                    return Err(bad("a column filter applies to a word or a phrase"));
+                }
+                toks.push(Tok::Open);
+                i += 1;
+            }
+            ')' => {
+                toks.push(Tok::Close);
+                i += 1;
+            }
+            '"' => {
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&c| c == '"')
+                    .ok_or_else(|| bad("unterminated string"))?;
+                let phrase: String = chars[i + 1..i + 1 + end].iter().collect();
+                i += end + 2;
+                let prefix = chars.get(i) == Some(&'*');
+                if prefix {
+                    i += 1;
+                }
+                let words: Vec<&str> = phrase
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                if words.is_empty() {
+                    return Err(bad("an empty phrase"));
+                }
+                let last = words.len() - 1;
+                let parts: Vec<String> = words
+                    .iter()
+                    .enumerate()
+                    .map(|(n, w)| lexeme(w, &weight, prefix && n == last))
+                    .collect();
+                toks.push(Tok::Operand(format!("( {} )", parts.join(" <-> "))));
+                weight.clear();
+            }
+            _ => {
+                let start = i;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !matches!(chars[i], '(' | ')' | '"' | '*' | ':')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                if word.is_empty() {
+                    return Err(bad(&format!("syntax error near \"{ch}\"")));
+                }
+                if chars.get(i) == Some(&':') {
+                    i += 1;
+                    weight = match word.to_lowercase().as_str() {
+                        "title" => "A".into(),
+                        "body" => "B".into(),
+                        _ => return Err(bad(&format!("no such column: {word}"))),
+                    };
+                    continue;
+                }
+                let prefix = chars.get(i) == Some(&'*');
+                if prefix {
+                    i += 1;
+                }
+                if weight.is_empty() && !prefix {
+                    match word.as_str() {
+                        "AND" => {
+                            toks.push(Tok::And);
+                            continue;
+                        }
+                        "OR" => {
+                            toks.push(Tok::Or);
+                            continue;
+                        }
+                        "NOT" => {
+                            toks.push(Tok::Not);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
+                // A word with punctuation inside (`U.S.`, `e-mail`) is a phrase of its parts,
+                // as FTS5's tokenizer reads it.
+                let parts: Vec<&str> = word
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                if parts.is_empty() {
+                    return Err(bad(&format!("syntax error near \"{word}\"")));
+                }
+                let last = parts.len() - 1;
+                let lex: Vec<String> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(n, w)| lexeme(w, &weight, prefix && n == last))
+                    .collect();
+                toks.push(Tok::Operand(if lex.len() == 1 {
+                    lex.into_iter().next().unwrap_or_default()
+                } else {
+                    format!("( {} )", lex.join(" <-> "))
+                }));
+                weight.clear();
+            }
+        }
+    }
+    if !weight.is_empty() {
+        return Err(bad("a column filter with nothing after it"));
+    }
+    // Check the shape and write it out: operands joined by operators, implicit AND.
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut expect_operand = true;
+    for tok in toks {
+        match tok {
+            Tok::Operand(s) => {
+                if !expect_operand {
+                    out.push_str(" & ");
+                }
+                out.push_str(&s);
+                expect_operand = false;
+            }
+            Tok::Open => {
+                if !expect_operand {
+                    out.push_str(" & ");
+                }
+                out.push_str("( ");
+                depth += 1;
+                expect_operand = true;
+            }
+            Tok::Close => {
+                if expect_operand || depth == 0 {
+                    return Err(bad("syntax error near \")\""));
+                }
+                depth -= 1;
+                out.push_str(" )");
+            }
+            Tok::And | Tok::Or | Tok::Not => {
+                if expect_operand {
+                    return Err(bad("an operator with nothing before it"));
+                }
+                out.push_str(match tok {
+                    Tok::And => " & ",
+                    Tok::Or => " | ",
+                    _ => " & !",
+                });
+                expect_operand = true;
+            }
+        }
+    }
+    if expect_operand || depth != 0 {
+        return Err(bad("incomplete query"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tsquery;
+
+    #[test]
+    fn the_query_syntax_maps_to_tsquery() {
+        assert_eq!(tsquery("nuclear deal").unwrap(), "'nuclear' & 'deal'");
+        assert_eq!(tsquery("a OR b").unwrap(), "'a' | 'b'");
+        assert_eq!(tsquery("a NOT b").unwrap(), "'a' & !'b'");
+        assert_eq!(
+            tsquery("\"strategic ties\"").unwrap(),
+            "( 'strategic' <-> 'ties' )"
+        );
+        assert_eq!(tsquery("nucl*").unwrap(), "'nucl':*");
+        assert_eq!(tsquery("title:iran").unwrap(), "'iran':A");
+        assert_eq!(tsquery("(a OR b) c").unwrap(), "( 'a' | 'b' ) & 'c'");
+        assert_eq!(tsquery("o'brien").unwrap(), "( 'o' <-> 'brien' )");
+        for bad in [
+            "\"open", "(a", "a)", "OR a", "a AND", "NOT a", "foo:bar", "title:",
+        ] {
+            assert!(tsquery(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Work shared by cooperative `gleaner run` workers on one PostgreSQL database.
+//!
+//! - **Leases.** A unit of work has a key (`listing:URL` for a source's listing, `page:URL`
+//!   for a page to fetch) and a row in `leases`. A worker holds a unit until its lease
+//!   expires; it renews the lease while it works and marks the unit done once the outcome is
+//!   recorded (the article stored, or the failure and its retry time). Pages are claimed in
+//!   batches with `SELECT … FOR UPDATE SKIP LOCKED`: workers never wait for each other and
+//!   never get the same unit at once. A worker killed with `kill -9` renews nothing: its
+//!   leases run out and the next claim hands its units to another worker. So every page is
+//!   fetched at least once (at most once more per worker death) and, as the store finds an
+//!   article by its address before it inserts, stored exactly once.
+//! - **Host slots.** Politeness across all workers: one row per host holds the end of the
+//!   last request slot given out; [`PgStore::reserve_host_slot`] takes the next one in one
+//!   atomic `INSERT … ON CONFLICT DO UPDATE` and says how long to wait for it. However many
+//!   workers ask, a host's slots are `interval` apart.
+//! - **robots.txt** fetched by one worker is kept for all ([`PgStore::robots_txt`]).
+//!
+//! Times are the server's (`clock_timestamp()`), so the workers' clocks need not agree.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::pg::PgStore;
+use crate::{Context, Result};
+
+/// A request slot for a host: when it starts (server time) and how long to wait for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostSlot {
+    /// When the slot starts, by the server's clock.
+    pub starts_at: DateTime<Utc>,
+    /// How long from now until then (zero when it is now).
+    pub wait: Duration,
+}
+
+/// This process's name as a lease holder: unique per process and start.
+pub fn worker_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".into());
+        format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        )
+    })
+}
+
+/// When this process started working: pages done before it are an earlier run's and may be
+/// fetched again; pages done since were done by this run's other workers.
+pub fn run_started() -> DateTime<Utc> {
+    static AT: OnceLock<DateTime<Utc>> = OnceLock::new();
+    *AT.get_or_init(Utc::now)
+}
+
+/// How long a page lease lasts: `GLEANER_LEASE_SECS`, else 60 s. A page's lease is taken
+/// just before it is fetched and ends when its outcome is recorded (seconds later), so this
+/// is only how long a dead worker's pages wait before another worker takes them.
+pub fn lease_ttl() -> Duration {
+    static TTL: OnceLock<Duration> = OnceLock::new();
+    *TTL.get_or_init(|| {
+        std::env::var("GLEANER_LEASE_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(Duration::from_secs(60), Duration::from_secs_f64)
+    })
+}
+
+impl PgStore {
+    /// Add units of work (`keys`) that are not known yet, free to claim. Returns how many
+    /// were new.
+    pub fn enqueue(&mut self, keys: &[String]) -> Result<u64> {
+        let keys = keys.to_vec();
+        self.block(async move |c| {
+            c.execute(
+                "INSERT INTO leases (key) SELECT unnest($1::text[]) ON CONFLICT (key) DO NOTHING",
+                &[&keys],
+            )
+            .await
+            .context("queueing work")
+        })
+    }
+
+    /// Claim up to `n` units whose keys start with `prefix`, not done and not held (never
+    /// claimed, or their lease ran out), for `ttl`. Units another worker is claiming at this
+    /// moment are skipped, not waited for.
+    pub fn claim(
+        &mut self,
+        holder: &str,
+        prefix: &str,
+        n: usize,
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let ttl = ttl.as_secs_f64();
+        let (holder, prefix) = (holder.to_string(), prefix.to_string());
+        self.block(async move |c| {
+            let rows = c
+                .query(
+                    "WITH free AS (
+                         SELECT key FROM leases
+                          WHERE NOT done AND expires_at < clock_timestamp()
+                            AND starts_with(key, $2)
+                          ORDER BY expires_at, key
+                          LIMIT $3
+                          FOR UPDATE SKIP LOCKED)
+                     UPDATE leases l
+                        SET holder = $1,
+                            expires_at = clock_timestamp() + make_interval(secs => $4)
+                       FROM free WHERE l.key = free.key
+                     RETURNING l.key",
+                    &[&holder, &prefix, &n, &ttl],
+                )
+                .await
+                .context("claiming work")?;
+            rows.iter()
+                .map(|r| r.try_get(0).context("claiming work"))
+                .collect()
+        })
+    }
+
+    /// Claim one unit by key (creating it if new) unless another worker holds it or it is
+    /// done: `true` when this worker now holds it. Holding it already renews it. A unit done
+    /// before `reopen_done_before` (an earlier run's work) is opened again and claimed.
+    pub fn claim_key(
+        &mut self,
+        holder: &str,
+        key: &str,
+        ttl: Duration,
+        reopen_done_before: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let ttl = ttl.as_secs_f64();
+        let (holder, key) = (holder.to_string(), key.to_string());
+        self.block(async move |c| {
+            let row = c
+                .query_opt(
+                    "INSERT INTO leases (key, holder, expires_at)
+                     VALUES ($2, $1, clock_timestamp() + make_interval(secs => $3))
+                     ON CONFLICT (key) DO UPDATE
+                        SET holder = excluded.holder, expires_at = excluded.expires_at,
+                            done = FALSE
+                      WHERE (NOT leases.done
+                             AND (leases.expires_at < clock_timestamp()
+                                  OR leases.holder = excluded.holder))
+                         OR (leases.done AND leases.expires_at < $4)
+                     RETURNING key",
+                    &[&holder, &key, &ttl, &reopen_done_before],
+                )
+                .await
+                .context("claiming a unit of work")?;
+            Ok(row.is_some())
+        })
+    }
+
+    /// Extend this worker's leases on `keys` by `ttl` from now; returns how many it still
+    /// held (a lease that ran out and was taken by another worker is not renewed).
+    pub fn renew(&mut self, holder: &str, keys: &[String], ttl: Duration) -> Result<u64> {
+        let ttl = ttl.as_secs_f64();
+        let (holder, keys) = (holder.to_string(), keys.to_vec());
+        self.block(async move |c| {
+            c.execute(
+                "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $3)
+                  WHERE holder = $1 AND key = ANY($2) AND NOT done",
+                &[&holder, &keys, &ttl],
+            )
+            .await
+            .context("renewing leases")
+        })
+    }
+
+    /// Mark units done (their outcome is recorded): nobody claims them again (in this run:
+    /// see [`PgStore::claim_key`]).
+    pub fn finish(&mut self, keys: &[String]) -> Result<u64> {
+        let keys = keys.to_vec();
+        self.block(async move |c| {
+            c.execute(
+                "UPDATE leases SET done = TRUE, expires_at = clock_timestamp() WHERE key = ANY($1)",
+                &[&keys],
+            )
+            .await
+            .context("finishing work")
+        })
+    }
+
+    /// Give units back undone (a worker stopping early): free to claim at once.
+    pub fn release(&mut self, holder: &str, keys: &[String]) -> Result<u64> {
+        let (holder, keys) = (holder.to_string(), keys.to_vec());
+        self.block(async move |c| {
+            c.execute(
+                "UPDATE leases SET holder = NULL, expires_at = 'epoch'
+                  WHERE holder = $1 AND key = ANY($2) AND NOT done",
+                &[&holder, &keys],
+            )
+            .await
+            .context("releasing work")
+        })
+    }
+
+    /// Open units (not done) under `prefix`: how much work is left.
+    pub fn open_work(&mut self, prefix: &str) -> Result<u64> {
+        let prefix = prefix.to_string();
+        self.block(async move |c| {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM leases WHERE NOT done AND starts_with(key, $1)",
+                    &[&prefix],
+                )
+                .await
+                .and_then(|r| r.try_get(0))
+                .context("counting open work")?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// Take the next request slot for `host`, `interval` after the last one given out (to
+    /// any worker): when it starts and how long to wait for it.
+    pub fn reserve_host_slot(&mut self, host: &str, interval: Duration) -> Result<HostSlot> {
+        let secs = interval.as_secs_f64();
+        let host = host.to_string();
+        self.block(async move |c| {
+            let row = c
+                .query_one(
+                    "WITH slot AS (
+                         INSERT INTO host_slots (host, next_slot)
+                         VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+                         ON CONFLICT (host) DO UPDATE
+                            SET next_slot = greatest(host_slots.next_slot, clock_timestamp())
+                                            + make_interval(secs => $2)
+                         RETURNING next_slot)
+                     SELECT next_slot - make_interval(secs => $2),
+                            greatest(0, extract(epoch FROM
+                                (next_slot - make_interval(secs => $2)) - clock_timestamp()))::float8
+                       FROM slot",
+                    &[&host, &secs],
+                )
+                .await
+                .with_context(|| format!("reserving a request slot for {host}"))?;
+            let starts_at: DateTime<Utc> = row.try_get(0).context("reading a request slot")?;
+            let wait: f64 = row.try_get(1).context("reading a request slot")?;
+            Ok(HostSlot {
+                starts_at,
+                wait: Duration::from_secs_f64(wait.max(0.0)),
+            })
+        })
+    }
+
+    /// The robots.txt of `origin` as a worker saved it, if not older than `max_age`:
+    /// (HTTP status, body).
+    pub fn robots_txt(&mut self, origin: &str, max_age: Duration) -> Result<Option<(u16, String)>> {
+        let secs = max_age.as_secs_f64();
+        let origin = origin.to_string();
+        self.block(async move |c| {
+            let row = c
+                .query_opt(
+                    "SELECT status, body FROM robots_txt
+                      WHERE origin = $1
+                        AND fetched_at > clock_timestamp() - make_interval(secs => $2)",
+                    &[&origin, &secs],
+                )
+                .await
+                .context("reading a shared robots.txt")?;
+            row.map(
+                |r| -> std::result::Result<(u16, String), tokio_postgres::Error> {
+                    let status: i32 = r.try_get(0)?;
+                    Ok((u16::try_from(status).unwrap_or(0), r.try_get(1)?))
+                },
+            )
+            .transpose()
+            .context("reading a shared robots.txt")
+        })
+    }
+
+    /// Save the robots.txt of `origin` for every worker.
+    pub fn save_robots_txt(&mut self, origin: &str, status: u16, body: &str) -> Result<()> {
+        let (origin, body) = (origin.to_string(), body.to_string());
+        self.block(async move |c| {
+            c.execute(
+                "INSERT INTO robots_txt (origin, status, body, fetched_at)
+                 VALUES ($1, $2, $3, clock_timestamp())
+                 ON CONFLICT (origin) DO UPDATE
+                    SET status = excluded.status, body = excluded.body,
+                        fetched_at = excluded.fetched_at",
+                &[&origin, &i32::from(status), &body],
+            )
+            .await
+            .context("saving a shared robots.txt")?;
+            Ok(())
+        })
+    }
+}
