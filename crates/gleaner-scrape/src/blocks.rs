@@ -308,7 +308,7 @@ pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
 }
 
 /// Text this long, mostly not links, is content whatever its element is called.
-const PLAIN_TEXT_KEPT: usize = 500;
+const PLAIN_TEXT_KEPT: usize = 250;
 
 fn much_plain_text(el: ElementRef<'_>, known: Option<&crate::stats::NodeStats>) -> bool {
     match known {
@@ -331,6 +331,15 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         v.attr("id").unwrap_or_default(),
     );
     if !(class.trim().is_empty() && id.trim().is_empty()) {
+        // A comment thread, sidebar, footer or related-posts block is left out however much
+        // text it holds.
+        if class
+            .split_whitespace()
+            .chain(id.split_whitespace())
+            .any(|t| crate::generic::STRONG_NEGATIVE.is_match(t))
+        {
+            return true;
+        }
         let hint = format!("{class} {id}");
         if GENERIC_CAPTION.is_match(&hint) {
             return true;

@@ -36,7 +36,7 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// Class/id tokens that mark a region as not the article, whatever else it holds: a token
 /// that *starts* with one of these words (`comment`, `comment_content`, `sidebar-widget`), not
 /// one that merely contains it (`l-sidebar-fixed` is a layout holding the article).
-static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     regex_literal(
         r"(?i)^(comments?|commentlist|disqus|sidebar|footer|related|recommended|outbrain|taboola|newsletter)([-_]|$)",
     )
