@@ -247,7 +247,13 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         if len < 25 || excluded || in_strong_negative(p, &mut strong_negative) {
             continue;
         }
+        if in_small_form(p, stats) {
+            continue;
+        }
         para_len.insert(p.id(), len);
+        // Commas count as in prose, at most one per 50 characters: a list of place names
+        // or categories ("Leeds, Bradford, York, …") is not a paragraph of an article.
+        let commas = commas.min(len / 50);
         let score = 1.0 + commas as f64 + (len as f64 / 100.0).min(3.0);
         for (level, anc) in p
             .ancestors()
@@ -339,6 +345,16 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
     });
     chosen.sort_by_key(|e| e.id());
     chosen
+}
+
+/// Is `el` inside a `<form>` holding under 1,000 characters of text (a search, sign-up or
+/// comment box; some sites wrap the whole page in one form)? Looks a few levels up.
+fn in_small_form(el: ElementRef<'_>, stats: &DocStats) -> bool {
+    el.ancestors()
+        .filter_map(ElementRef::wrap)
+        .take(6)
+        .find(|a| a.value().name() == "form")
+        .is_some_and(|f| stats.get(f).is_some_and(|s| s.visible_len() < 1000))
 }
 
 /// Climbing from the best-scored block: an ancestor is taken when it holds this many times
