@@ -180,6 +180,8 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
     let mut strong_negative = Negatives::default();
     // Text of the paragraphs that scored, per paragraph (summed per subtree when climbing).
     let mut para_len: IdMap<usize> = IdMap::default();
+    // `<article>` elements on the page: when there is one, it is the article.
+    let mut articles = 0usize;
     // Every `p, pre, td, blockquote, div, section, article`, by name (no selector machinery).
     let paragraphs = doc
         .root_element()
@@ -187,6 +189,9 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         .filter_map(ElementRef::wrap);
     for p in paragraphs {
         let name = p.value().name();
+        if name == "article" {
+            articles += 1;
+        }
         if !matches!(
             name,
             "p" | "pre" | "td" | "blockquote" | "div" | "section" | "article"
@@ -289,7 +294,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
     let Some((top, top_score)) = best else {
         return Vec::new();
     };
-    let top = climb(top, stats, para_len, &mut strong_negative);
+    let top = climb(top, stats, para_len, articles == 1, &mut strong_negative);
     let mut chosen: Vec<ElementRef<'_>> = vec![top];
     // An article split into sections: the top block's siblings that score well too (a
     // fifth of the top's score), or that read as a paragraph of text themselves.
@@ -372,10 +377,12 @@ const CLIMB_LEVELS: usize = 8;
 /// [`CLIMB_RATIO`] times as much paragraph text (text of the elements that scored as
 /// paragraphs), as long as that ancestor is not mostly links and not page furniture. Text
 /// that did not score (link lists, tickers, teasers in `<li>`) does not pull the choice up.
+/// The page's only `<article>` element is not climbed past: it is the article.
 fn climb<'a>(
     top: ElementRef<'a>,
     stats: &DocStats,
     mut para_len: IdMap<usize>,
+    sole_article: bool,
     neg: &mut Negatives,
 ) -> ElementRef<'a> {
     // Paragraph text per subtree: children before parents (reverse document order).
@@ -402,7 +409,9 @@ fn climb<'a>(
         .filter_map(ElementRef::wrap)
         .take(CLIMB_LEVELS)
     {
-        if matches!(a.value().name(), "body" | "html") {
+        if matches!(a.value().name(), "body" | "html")
+            || (sole_article && cur.value().name() == "article")
+        {
             break;
         }
         let Some(s) = stats.get(a) else { break };
