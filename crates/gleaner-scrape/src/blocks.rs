@@ -127,6 +127,13 @@ static GENERIC_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|disqus|outbrain|taboola|recommend)([-_ ]|$)",
     )
 });
+/// Class/id tokens of a comment thread or a related-posts block: starting with one of these
+/// words.
+static THREAD_OR_RELATED: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(
+        r"(?i)^(comments?|commentlist|disqus|related|recommended|outbrain|taboola)([-_]|$)",
+    )
+});
 /// Image captions and credits: part of the page, not of the article's text.
 static GENERIC_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(
@@ -331,12 +338,12 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         v.attr("id").unwrap_or_default(),
     );
     if !(class.trim().is_empty() && id.trim().is_empty()) {
-        // A comment thread, sidebar, footer or related-posts block is left out however much
-        // text it holds.
+        // A comment thread or a related-posts block is left out however much text it holds
+        // (not `sidebar-…`: `sidebar-right` names a layout that holds the article).
         if class
             .split_whitespace()
             .chain(id.split_whitespace())
-            .any(|t| crate::generic::STRONG_NEGATIVE.is_match(t))
+            .any(|t| THREAD_OR_RELATED.is_match(t))
         {
             return true;
         }

@@ -36,7 +36,7 @@ static NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// Class/id tokens that mark a region as not the article, whatever else it holds: a token
 /// that *starts* with one of these words (`comment`, `comment_content`, `sidebar-widget`), not
 /// one that merely contains it (`l-sidebar-fixed` is a layout holding the article).
-pub(crate) static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
+static STRONG_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     regex_literal(
         r"(?i)^(comments?|commentlist|disqus|sidebar|footer|related|recommended|outbrain|taboola|newsletter)([-_]|$)",
     )
@@ -464,8 +464,9 @@ const TOO_SHORT: usize = 150;
 /// 4. a copy of the content in `<noscript>` or `<script type="text/template">` (pages that
 ///    render their body with script), scored like a page: taken when nothing longer than
 ///    [`TOO_SHORT`] was found;
-/// 5. last resort, the densest text block: the element with the most text of its own (not in
-///    block children), when still nothing was found.
+/// 5. the densest text block: the element with the most text of its own (not in block
+///    children), when still nothing was found;
+/// 6. last resort, the page's only `<main>` (else only `<article>`), when all else is empty.
 fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
     let mut best: Vec<TextBlock> = main_content(doc, stats)
         .into_iter()
@@ -504,9 +505,32 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
         let dense = element_blocks_with(el, SkipRules::Generic, Some(stats));
         if blocks_len(&dense) > best_len {
             best = dense;
+            best_len = blocks_len(&best);
         }
     }
+    if best_len == 0
+        && let Some(el) = sole_main_or_article(doc)
+    {
+        best = element_blocks_with(el, SkipRules::Generic, Some(stats));
+    }
     best
+}
+
+/// The page's only `<main>` element, else its only `<article>`: what the page marks as its
+/// content, read when nothing else reads as text (a page of headings and images).
+fn sole_main_or_article(doc: &Html) -> Option<ElementRef<'_>> {
+    for name in ["main", "article"] {
+        let mut found = doc
+            .root_element()
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .filter(|e| e.value().name() == name)
+            .take(2);
+        if let (Some(el), None) = (found.next(), found.next()) {
+            return Some(el);
+        }
+    }
+    None
 }
 
 /// Plain text (a JSON-LD `articleBody`) as paragraphs: one per non-empty line.
@@ -673,7 +697,8 @@ const FURNITURE: &[&str] = &[
 ];
 
 /// Drop the blocks a scored main-content block drags along: the title repeated as the first
-/// heading, and lone furniture words ("Advertisement", "Close", …).
+/// heading (unless it is all there is), and lone furniture words ("Advertisement", "Close",
+/// …).
 pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Vec<TextBlock> {
     blocks.retain(|b| {
         // The longest furniture phrase has 17 characters: longer text is not one.
@@ -692,6 +717,7 @@ pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Ve
         let first_text = collapse_ws(&first.text);
         let title = collapse_ws(title);
         if first.kind == BlockKind::Heading
+            && blocks.len() > 1
             && !first_text.is_empty()
             && (title.starts_with(&first_text) || first_text == title)
         {

@@ -237,3 +237,30 @@ fn a_popup_or_cookie_box_is_never_the_body() {
     assert!(!b.contains("mailing list"), "{b:?}");
     assert!(!b.contains("cookies"), "{b:?}");
 }
+
+/// A page whose only text is its title (a link post on a forum, the title a long sentence)
+/// keeps it as its body rather than returning nothing; a page of headings and images
+/// marked `<article>` gives its headings.
+#[test]
+fn a_page_of_only_a_title_or_only_headings_is_not_empty() {
+    let title_only = r#"<html><head><title>Council votes to keep the night buses running until two in the morning</title></head>
+        <body><nav><a href="/">Home</a></nav><main><div class="post">
+        <h1>Council votes to keep the night buses running until two in the morning</h1>
+        <a href="https://news.example/buses">news.example</a></div></main></body></html>"#;
+    let a = extract(title_only, "https://forum.example/t/1");
+    assert!(
+        body(&a).contains("Council votes to keep the night buses"),
+        "{:?}",
+        a.blocks
+    );
+    let headings = r#"<html><head><title>Gallery</title></head><body>
+        <article><h2>Harbour at dawn</h2><img src="a.jpg" alt="a"><h2>Boats in the rain</h2>
+        <img src="b.jpg" alt="b"></article><footer>Footer text</footer></body></html>"#;
+    let a = extract(headings, "https://photos.example/gallery");
+    let b = body(&a);
+    assert!(
+        b.contains("Harbour at dawn") && b.contains("Boats in the rain"),
+        "{b:?}"
+    );
+    assert!(!b.contains("Footer"), "{b:?}");
+}
