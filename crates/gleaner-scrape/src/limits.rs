@@ -105,17 +105,13 @@ fn raw_text(name: &[u8]) -> bool {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    if let [one] = needle {
-        return hay
-            .get(from..)?
-            .iter()
-            .position(|c| c == one)
-            .map(|p| p + from);
-    }
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    let rest = hay.get(from..)?;
+    let at = if let [one] = needle {
+        memchr::memchr(*one, rest)
+    } else {
+        memchr::memmem::find(rest, needle)
+    };
+    at.map(|p| p + from)
 }
 
 /// The first `</name` (any case) at or after `from`.
@@ -148,7 +144,7 @@ fn tag_end(b: &[u8], mut i: usize) -> (usize, bool) {
             b'"' | b'\'' if prev == b'=' => {
                 i = b
                     .get(i + 1..)
-                    .and_then(|rest| rest.iter().position(|&x| x == c))
+                    .and_then(|rest| memchr::memchr(c, rest))
                     .map_or(b.len(), |p| i + 1 + p);
                 prev = c;
             }
