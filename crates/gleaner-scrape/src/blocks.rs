@@ -127,6 +127,13 @@ static GENERIC_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|disqus|outbrain|taboola|recommend)([-_ ]|$)",
     )
 });
+/// Class/id tokens of a comment thread or a related-posts block: starting with one of these
+/// words.
+static THREAD_OR_RELATED: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(
+        r"(?i)^(comments?|commentlist|disqus|related|recommended|outbrain|taboola)([-_]|$)",
+    )
+});
 /// Image captions and credits: part of the page, not of the article's text.
 static GENERIC_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(
@@ -308,7 +315,7 @@ pub(crate) fn link_density(el: ElementRef<'_>) -> f64 {
 }
 
 /// Text this long, mostly not links, is content whatever its element is called.
-const PLAIN_TEXT_KEPT: usize = 500;
+const PLAIN_TEXT_KEPT: usize = 250;
 
 fn much_plain_text(el: ElementRef<'_>, known: Option<&crate::stats::NodeStats>) -> bool {
     match known {
@@ -331,6 +338,15 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         v.attr("id").unwrap_or_default(),
     );
     if !(class.trim().is_empty() && id.trim().is_empty()) {
+        // A comment thread or a related-posts block is left out however much text it holds
+        // (not `sidebar-…`: `sidebar-right` names a layout that holds the article).
+        if class
+            .split_whitespace()
+            .chain(id.split_whitespace())
+            .any(|t| THREAD_OR_RELATED.is_match(t))
+        {
+            return true;
+        }
         let hint = format!("{class} {id}");
         if GENERIC_CAPTION.is_match(&hint) {
             return true;

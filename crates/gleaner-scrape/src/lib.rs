@@ -53,6 +53,8 @@ mod dates;
 pub mod discovery;
 mod dom;
 mod generic;
+#[doc(hidden)]
+pub use generic::explain;
 mod limits;
 mod stats;
 mod urls;

@@ -179,3 +179,88 @@ fn hostile_many_siblings_huge_attributes_text_and_entities() {
         &body(&a)[..40.min(body(&a).len())]
     );
 }
+
+/// Regional news sites put a property-search box ("Find your new home") beside the story:
+/// lists of towns and property types, full of commas, and a search form. The story (split
+/// into chunks around ad slots) is the body, not the box.
+#[test]
+fn the_story_beats_the_property_search_box_beside_it() {
+    let html = include_str!("../tests/fixtures/generic_property_box.html");
+    let a = extract(html, "https://dale-gazette.example/news/bus-station");
+    let b = body(&a);
+    for text in [
+        "will reopen on Monday after three months of repairs",
+        "should last forty years",
+        "will open again later in the month",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    for text in [
+        "Find your new home",
+        "Kettleby, Amberford",
+        "Where do you want",
+    ] {
+        assert!(!b.contains(text), "{text:?} in {b:?}");
+    }
+}
+
+/// A blog's home page whose posts do not share one markup (a sticky post, a gallery post,
+/// a quote post in a `<div>`, each body under its own class): the page's main content is
+/// every post, not the first.
+#[test]
+fn a_home_page_of_unlike_posts_gives_every_post() {
+    let html = include_str!("../tests/fixtures/generic_mixed_posts_home.html");
+    let a = extract(html, "https://workshop.example/");
+    let b = body(&a);
+    for text in [
+        "The old bench finally gave way last week",
+        "it no longer rocks when the vice is tightened",
+        "Every chisel in the rack had gone dull",
+        "a joint which needs glue to hold was cut badly",
+        "more than fifty years ago",
+        "the workshop gets a box of eggs",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("mostly on weekends"), "{b:?}");
+}
+
+/// A sign-up pop-up and a cookie-consent box hold more text than the short article under
+/// them; neither is the page's content.
+#[test]
+fn a_popup_or_cookie_box_is_never_the_body() {
+    let html = include_str!("../tests/fixtures/generic_popup_over_article.html");
+    let a = extract(html, "https://orchard.example/spring");
+    let b = body(&a);
+    assert!(b.contains("the orchard shop is open every day"), "{b:?}");
+    assert!(b.contains("Blossom walks start at eleven"), "{b:?}");
+    assert!(!b.contains("mailing list"), "{b:?}");
+    assert!(!b.contains("cookies"), "{b:?}");
+}
+
+/// A page whose only text is its title (a link post on a forum, the title a long sentence)
+/// keeps it as its body rather than returning nothing; a page of headings and images
+/// marked `<article>` gives its headings.
+#[test]
+fn a_page_of_only_a_title_or_only_headings_is_not_empty() {
+    let title_only = r#"<html><head><title>Council votes to keep the night buses running until two in the morning</title></head>
+        <body><nav><a href="/">Home</a></nav><main><div class="post">
+        <h1>Council votes to keep the night buses running until two in the morning</h1>
+        <a href="https://news.example/buses">news.example</a></div></main></body></html>"#;
+    let a = extract(title_only, "https://forum.example/t/1");
+    assert!(
+        body(&a).contains("Council votes to keep the night buses"),
+        "{:?}",
+        a.blocks
+    );
+    let headings = r#"<html><head><title>Gallery</title></head><body>
+        <article><h2>Harbour at dawn</h2><img src="a.jpg" alt="a"><h2>Boats in the rain</h2>
+        <img src="b.jpg" alt="b"></article><footer>Footer text</footer></body></html>"#;
+    let a = extract(headings, "https://photos.example/gallery");
+    let b = body(&a);
+    assert!(
+        b.contains("Harbour at dawn") && b.contains("Boats in the rain"),
+        "{b:?}"
+    );
+    assert!(!b.contains("Footer"), "{b:?}");
+}
