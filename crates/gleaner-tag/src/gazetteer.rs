@@ -493,3 +493,33 @@ pub fn starts_upper(token: &str) -> bool {
 fn is_titlecase(c: char) -> bool {
     matches!(c, 'ǅ' | 'ǈ' | 'ǋ' | 'ǲ')
 }
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_table_reads_and_groups_words_used_alike() {
+        let g = Gazetteers::builtin();
+        assert!(
+            g.has_clusters(),
+            "data/word_clusters.bin is empty or malformed"
+        );
+        let fine = |w: &str| g.word_cluster(w).map(|c| c.0);
+        // Weekdays stand in the same places in any text.
+        assert!(fine("tuesday").is_some());
+        assert_eq!(fine("tuesday"), fine("friday"));
+        assert_ne!(fine("tuesday"), fine("the"));
+        // A word the table never saw has no cluster.
+        assert_eq!(g.word_cluster("qzxvwkjpf"), None);
+    }
+
+    #[test]
+    fn a_malformed_cluster_table_is_empty() {
+        assert!(read_clusters(b"").is_empty());
+        assert!(read_clusters(b"GLNCLUS1\x02\x00\x00\x00abcdef").is_empty());
+        assert!(read_clusters(b"XXXXXXXX\x00\x00\x00\x00").is_empty());
+        let one = read_clusters(b"GLNCLUS1\x01\x00\x00\x00\x01\x00\x00\x00\x05\x02");
+        assert_eq!(one.get(&1), Some(&(5, 2)));
+    }
+}

@@ -586,8 +586,18 @@ fn each_token_features(
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
             f.push(FeatureHash::new(50).num(code(fine_at(0))).done());
-            f.push(FeatureHash::new(51).num(code(fine_at(0))).num(me.cap).done());
-            f.push(FeatureHash::new(52).num(code(coarse_at(0))).num(me.cap).done());
+            f.push(
+                FeatureHash::new(51)
+                    .num(code(fine_at(0)))
+                    .num(me.cap)
+                    .done(),
+            );
+            f.push(
+                FeatureHash::new(52)
+                    .num(code(coarse_at(0)))
+                    .num(me.cap)
+                    .done(),
+            );
             f.push(FeatureHash::new(53).num(code(fine_at(-1))).done());
             f.push(FeatureHash::new(54).num(code(fine_at(1))).done());
             f.push(
