@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p gleaner-tag --example train -- \
 //!     --conll ../shared/ner/conll2003/eng.train [--conll MORE.conll ...] \
-//!     [--gum GUM.json] [--extra PARTIAL.conll] [--extra-weight 3] [--hold-out K/N] \
+//!     [--gum GUM.json] [--extra PARTIAL.conll[:W] ...] [--extra-weight 3] [--hold-out K/N ...] \
 //!     [--lowercase 10] [--titlecase 20] [--runs 5] \
 //!     [--dev ../shared/ner/conll2003/eng.testa] [--epochs 12] [--min-count 2] [--prune 0.01] \
 //!     [--seed 1] [--out crates/gleaner-tag/model/names.bin]
@@ -17,7 +17,12 @@
 //! P % with every word capitalised (a seeded draw). `--runs N` trains N models in different
 //! orders (seeds seed … seed + N − 1) and writes their mean. The order is fixed (files in the
 //! order given, sentences shuffled each epoch by a seeded generator), so the same data and
-//! options give the same bytes. `--dev` only reports F1 after each epoch (for tuning; it is never
+//! options give the same bytes. `--extra FILE` data (and `--gum`) are partially labelled: a MISC
+//! name predicted where the gold says `O` is not an error; each of its sentences is seen
+//! `--extra-weight` times per epoch, or W times for `--extra FILE:W`. `--hold-out K/N` leaves out
+//! the `--extra`/`--gum` documents whose index is K modulo N; given several times, the documents
+//! that match any of them (`--hold-out 4/5 --hold-out 0/5`: the test part and one CV fold). User
+//! handles ("@jane") are tagged `O` in every file read. `--dev` only reports F1 after each epoch (for tuning; it is never
 //! trained on). The data is not in the repository; the command says so and exits with status 2
 //! when a file is missing. `model/README.md` has the command that made the shipped model.
 
@@ -31,9 +36,12 @@ struct Options {
     train: Vec<String>,
     extra: Vec<String>,
     gum: Vec<String>,
-    folds: usize,
-    heldout: usize,
+    /// `--hold-out K/N` (repeatable): documents of `--extra` and `--gum` data whose index is K
+    /// modulo N for any of these pairs are left out.
+    held_out: Vec<(usize, usize)>,
     extra_weight: usize,
+    /// Per `--extra` file, its own weight (`PATH:W`), else `extra_weight`.
+    extra_weights: Vec<Option<usize>>,
     dev: Option<String>,
     epochs: usize,
     min_count: u32,
@@ -50,9 +58,9 @@ fn parse_args() -> Result<Options, String> {
         train: Vec::new(),
         extra: Vec::new(),
         gum: Vec::new(),
-        folds: 1,
-        heldout: usize::MAX,
+        held_out: Vec::new(),
         extra_weight: 1,
+        extra_weights: Vec::new(),
         dev: None,
         epochs: 12,
         min_count: 2,
@@ -68,7 +76,19 @@ fn parse_args() -> Result<Options, String> {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--conll" => o.train.push(value()?),
-            "--extra" => o.extra.push(value()?),
+            "--extra" => {
+                let v = value()?;
+                match v.rsplit_once(':').map(|(p, w)| (p, w.parse::<usize>())) {
+                    Some((p, Ok(w))) => {
+                        o.extra.push(p.to_string());
+                        o.extra_weights.push(Some(w));
+                    }
+                    _ => {
+                        o.extra.push(v);
+                        o.extra_weights.push(None);
+                    }
+                }
+            }
             "--gum" => o.gum.push(value()?),
             "--extra-weight" => {
                 o.extra_weight = value()?
@@ -78,11 +98,12 @@ fn parse_args() -> Result<Options, String> {
             "--hold-out" => {
                 let v = value()?;
                 let (k, n) = v.split_once('/').ok_or("--hold-out K/N")?;
-                o.heldout = k.parse().map_err(|e| format!("--hold-out: {e}"))?;
-                o.folds = n.parse().map_err(|e| format!("--hold-out: {e}"))?;
-                if o.folds == 0 || o.heldout >= o.folds {
+                let k: usize = k.parse().map_err(|e| format!("--hold-out: {e}"))?;
+                let n: usize = n.parse().map_err(|e| format!("--hold-out: {e}"))?;
+                if n == 0 || k >= n {
                     return Err("--hold-out K/N needs 0 <= K < N".into());
                 }
+                o.held_out.push((k, n));
             }
             "--dev" => o.dev = Some(value()?),
             "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
@@ -151,7 +172,32 @@ fn read_conll(path: &str) -> Result<Vec<(usize, Sentence)>, String> {
         tags.push(cols.last().copied().unwrap_or("O").to_string());
     }
     flush(&mut words, &mut tags, doc);
+    for (_, (words, tags)) in &mut out {
+        drop_mentions(words, tags);
+    }
     Ok(out)
+}
+
+/// A user handle ("@jane", tagged a person in the Broad Twitter Corpus, `O` in WNUT 2017) is
+/// not a name in the sense gleaner tags: its tag becomes `O` (and a name it began now begins
+/// at its next word).
+fn drop_mentions(words: &[String], tags: &mut [String]) {
+    for k in 0..words.len() {
+        let handle = words
+            .get(k)
+            .is_some_and(|w| w.len() > 1 && w.starts_with('@'));
+        if !handle {
+            continue;
+        }
+        if let Some(t) = tags.get_mut(k) {
+            *t = "O".to_string();
+        }
+        if let Some(next) = tags.get_mut(k + 1)
+            && let Some(ty) = next.strip_prefix("I-")
+        {
+            *next = format!("B-{ty}");
+        }
+    }
 }
 
 /// The word with its first letter in upper case.
@@ -279,14 +325,11 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let mut train = Vec::new();
-    let mut extra = Vec::new();
-    let keep = |doc: usize| opts.folds <= 1 || doc % opts.folds != opts.heldout;
-    for (path, partial) in opts
-        .train
-        .iter()
-        .map(|p| (p, false))
-        .chain(opts.extra.iter().map(|p| (p, true)))
-    {
+    // Per --extra file: its sentences and how many times each is seen per epoch.
+    let mut extra: Vec<(Vec<(usize, Sentence)>, usize)> = Vec::new();
+    let keep = |doc: usize| opts.held_out.iter().all(|&(k, n)| doc % n != k);
+    for (i, path) in opts.train.iter().chain(&opts.extra).enumerate() {
+        let partial = i >= opts.train.len();
         match read_conll(path) {
             Ok(s) => {
                 let all = s.len();
@@ -296,7 +339,13 @@ fn main() -> ExitCode {
                     .collect();
                 eprintln!("train: {path}: {} of {all} sentences", kept.len());
                 if partial {
-                    extra.extend(kept);
+                    let w = opts
+                        .extra_weights
+                        .get(i - opts.train.len())
+                        .copied()
+                        .flatten()
+                        .unwrap_or(opts.extra_weight);
+                    extra.push((kept, w));
                 } else {
                     train.extend(kept);
                 }
@@ -368,7 +417,13 @@ fn main() -> ExitCode {
     let full = featurise(&tagger, &train);
     let n_full = full.len();
     let mut train = full;
-    train.extend(featurise(&tagger, &extra));
+    // How many times each sentence is seen per epoch.
+    let mut times = vec![1; n_full];
+    for (sents, w) in &extra {
+        let f = featurise(&tagger, sents);
+        times.extend(std::iter::repeat_n(*w, f.len()));
+        train.extend(f);
+    }
     let (gum, unaligned) = featurise_gum(&tagger, &gum_docs);
     if !gum_docs.is_empty() {
         eprintln!(
@@ -376,6 +431,7 @@ fn main() -> ExitCode {
             gum.len()
         );
     }
+    times.extend(std::iter::repeat_n(opts.extra_weight, gum.len()));
     train.extend(gum);
     let dev = dev.map(|d| featurise(&tagger, &d));
     let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
@@ -389,10 +445,7 @@ fn main() -> ExitCode {
     );
     // Sentences of --extra and --gum are seen --extra-weight times per epoch.
     let first_order: Vec<usize> = (0..train.len())
-        .flat_map(|k| {
-            let times = if k >= n_full { opts.extra_weight } else { 1 };
-            std::iter::repeat_n(k, times)
-        })
+        .flat_map(|k| std::iter::repeat_n(k, times.get(k).copied().unwrap_or(1)))
         .collect();
     // --runs N: N models trained in different orders (seeds seed, seed + 1, …), averaged.
     let mut models = Vec::new();

@@ -55,6 +55,9 @@ pub struct Gazetteers {
     abbreviations: HashSet<String>,
     /// Common English words, lowercase (`data/common_words.txt`): a model feature only.
     common_words: HashSet<String>,
+    /// Word clusters (`data/word_clusters.bin`, learned by the `clusters` example): FNV-1a hash
+    /// of the lowercase word → (fine cluster, coarse cluster). A model feature only.
+    clusters: HashMap<u32, (u8, u8)>,
     /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
     geo_first: HashMap<String, usize>,
     /// The first words (folded) of `entries`' keys, each with the longest entry (in tokens) it
@@ -76,6 +79,36 @@ const STOPWORDS: &str = include_str!("../data/stopwords.txt");
 const GEONAMES_CITIES: &str = include_str!("../data/geonames_cities.txt");
 const COMMON_WORDS: &str = include_str!("../data/common_words.txt");
 const ABBREVIATIONS: &str = include_str!("../data/abbreviations.txt");
+const WORD_CLUSTERS: &[u8] = include_bytes!("../data/word_clusters.bin");
+
+/// FNV-1a (32 bits) of a lowercase word: the key of `data/word_clusters.bin`.
+pub fn cluster_key(lower: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in lower.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The rows of a `GLNCLUS1` file; an empty map when it is malformed.
+fn read_clusters(bytes: &[u8]) -> HashMap<u32, (u8, u8)> {
+    let body = bytes.strip_prefix(b"GLNCLUS1".as_slice()).unwrap_or(&[]);
+    let count = body
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes) as usize;
+    let rows = body.get(4..).unwrap_or(&[]);
+    if rows.len() != count.saturating_mul(6) {
+        return HashMap::default();
+    }
+    rows.chunks_exact(6)
+        .filter_map(|r| {
+            let key = u32::from_le_bytes(r.get(..4)?.try_into().ok()?);
+            Some((key, (*r.get(4)?, *r.get(5)?)))
+        })
+        .collect()
+}
 
 /// Non-comment, non-empty lines of a data file.
 fn lines(data: &str) -> impl Iterator<Item = &str> {
@@ -228,6 +261,7 @@ impl Gazetteers {
         g.stopwords = words(STOPWORDS).map(fold_token).collect();
         g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
         g.common_words = words(COMMON_WORDS).map(str::to_string).collect();
+        g.clusters = read_clusters(WORD_CLUSTERS);
         for line in lines(GEONAMES_CITIES) {
             let toks = tokenize(line.trim());
             let (Some(first), n) = (toks.first(), toks.len()) else {
@@ -248,6 +282,19 @@ impl Gazetteers {
     /// Is this (lowercase) word a common English word ("service", "great")?
     pub fn is_common_word(&self, lower: &str) -> bool {
         self.common_words.contains(lower)
+    }
+
+    /// Whether a cluster table is compiled in (else no cluster features are built).
+    pub fn has_clusters(&self) -> bool {
+        !self.clusters.is_empty()
+    }
+
+    /// The (fine, coarse) cluster of a lowercase word, if the table knows it.
+    pub fn word_cluster(&self, lower: &str) -> Option<(u8, u8)> {
+        if self.clusters.is_empty() {
+            return None;
+        }
+        self.clusters.get(&cluster_key(lower)).copied()
     }
 
     /// The length in tokens of the longest GeoNames city or town name that `tokens` starts
@@ -445,4 +492,34 @@ pub fn starts_upper(token: &str) -> bool {
 
 fn is_titlecase(c: char) -> bool {
     matches!(c, 'ǅ' | 'ǈ' | 'ǋ' | 'ǲ')
+}
+
+#[cfg(test)]
+mod cluster_tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_table_reads_and_groups_words_used_alike() {
+        let g = Gazetteers::builtin();
+        assert!(
+            g.has_clusters(),
+            "data/word_clusters.bin is empty or malformed"
+        );
+        let fine = |w: &str| g.word_cluster(w).map(|c| c.0);
+        // Weekdays stand in the same places in any text.
+        assert!(fine("tuesday").is_some());
+        assert_eq!(fine("tuesday"), fine("friday"));
+        assert_ne!(fine("tuesday"), fine("the"));
+        // A word the table never saw has no cluster.
+        assert_eq!(g.word_cluster("qzxvwkjpf"), None);
+    }
+
+    #[test]
+    fn a_malformed_cluster_table_is_empty() {
+        assert!(read_clusters(b"").is_empty());
+        assert!(read_clusters(b"GLNCLUS1\x02\x00\x00\x00abcdef").is_empty());
+        assert!(read_clusters(b"XXXXXXXX\x00\x00\x00\x00").is_empty());
+        let one = read_clusters(b"GLNCLUS1\x01\x00\x00\x00\x01\x00\x00\x00\x05\x02");
+        assert_eq!(one.get(&1), Some(&(5, 2)));
+    }
 }

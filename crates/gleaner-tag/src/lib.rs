@@ -572,11 +572,26 @@ impl Tagger {
     /// Offsets are in chars into `body`. Never panics. Only the first [`MAX_TAGGED_BYTES`] are
     /// read ([`Tagger::tagged_len`]), so that time and memory stay bounded.
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
+        self.tag_in_language(body, reference, None)
+    }
+
+    /// [`Tagger::tag`] for a body whose language is already known (`Some("en")`, ISO 639-1, as
+    /// `gleaner-clean` sets it), so that the tagger does not detect it again: names guessed
+    /// from capitals alone are allowed only in English text. `None` detects it from the body.
+    pub fn tag_in_language(
+        &self,
+        body: &str,
+        reference: Option<NaiveDate>,
+        language: Option<&str>,
+    ) -> Vec<Entity> {
         let body = body.get(..Self::tagged_len(body)).unwrap_or(body);
         let tokens = tokenize(body);
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
-        doc.guesses_allowed = is_english_or_unknown(body);
+        doc.guesses_allowed = match language {
+            Some(code) => code.eq_ignore_ascii_case("en"),
+            None => is_english_or_unknown(body),
+        };
         let rules = self.rules_and_context(&sents, &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
         for (sentence, rules) in sents.iter().zip(rules) {

@@ -128,6 +128,8 @@ struct TokenInfo {
     common: bool,
     /// GeoNames city label: 0 none, then B/I (1/2) capitalised, (3/4) lowercase, (5/6) other.
     geo: u8,
+    /// Word cluster (fine, coarse) of the lowercase word, if known.
+    cluster: Option<(u8, u8)>,
 }
 
 /// Capitalisation classes.
@@ -362,6 +364,7 @@ fn each_token_features(
                 sentence_start: t.sentence_start,
                 geo: geo.get(k).copied().unwrap_or(0),
                 common: gaz.is_common_word(&lower),
+                cluster: gaz.word_cluster(&lower),
                 lower,
             }
         })
@@ -577,6 +580,34 @@ fn each_token_features(
                 .num(at(1).map_or(99, |x| x.geo))
                 .done(),
         );
+        // Word clusters learned from unlabelled text: words used alike share them.
+        if gaz.has_clusters() {
+            let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
+            let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
+            let code = |c: Option<u8>| c.unwrap_or(255);
+            f.push(FeatureHash::new(50).num(code(fine_at(0))).done());
+            f.push(
+                FeatureHash::new(51)
+                    .num(code(fine_at(0)))
+                    .num(me.cap)
+                    .done(),
+            );
+            f.push(
+                FeatureHash::new(52)
+                    .num(code(coarse_at(0)))
+                    .num(me.cap)
+                    .done(),
+            );
+            f.push(FeatureHash::new(53).num(code(fine_at(-1))).done());
+            f.push(FeatureHash::new(54).num(code(fine_at(1))).done());
+            f.push(
+                FeatureHash::new(55)
+                    .num(code(coarse_at(-1)))
+                    .num(code(coarse_at(0)))
+                    .num(code(coarse_at(1)))
+                    .done(),
+            );
+        }
         if me.cap != 1 {
             f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
             f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());

@@ -277,6 +277,28 @@ fn other_languages_get_listed_names_only() {
 }
 
 #[test]
+fn a_language_given_by_the_caller_is_not_detected_again() {
+    // The same German text: told it is German, it gets the listed names only, as detected;
+    // told it is English, capital-letter guesses come back (so the caller's value is used).
+    let body = "Die Weitergabe Ihrer Daten an die Behörde ist gemäß Bundesmeldegesetz erlaubt, \
+                sagte der Sprecher in Berlin. Die Regierung in Moskau und Präsident Putin \
+                schwiegen dazu, und die Norm bleibt bestehen, wie die Zeitung berichtete.";
+    let tagger = Tagger::new();
+    let texts = |language| -> Vec<String> {
+        let entities = tagger.tag_in_language(body, None, language);
+        assert_offsets(body, &entities);
+        entities.into_iter().map(|e| e.text).collect()
+    };
+    let detected = texts(None);
+    assert_eq!(texts(Some("de")), detected);
+    let as_english = texts(Some("en"));
+    assert!(
+        as_english.len() > detected.len(),
+        "{as_english:?} vs {detected:?}"
+    );
+}
+
+#[test]
 fn dates_resolve_against_the_reference() {
     let tagger = Tagger::new();
     let reference = date(2022, 1, 20);
