@@ -90,7 +90,10 @@ pub fn finish_dated(
         .published_at
         .map(|t| t.date_naive())
         .or(fallback_reference);
-    let entities = timed(&CPU_NANOS.tag, || tagger.tag(&cleaned.body, reference));
+    // Clean has detected the language already; the tagger uses it instead of detecting again.
+    let entities = timed(&CPU_NANOS.tag, || {
+        tagger.tag_in_language(&cleaned.body, reference, cleaned.language.as_deref())
+    });
     let tagged = Tagger::tagged_len(&cleaned.body);
     if tagged < cleaned.body.len() {
         // The tagger reads a bounded prefix (memory and time stay linear on hostile pages);
