@@ -187,8 +187,8 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
         Command::Export(args) => read::export(&db, &args),
         Command::Serve(_) if gleaner_store::AnyStore::path_is_postgres(&db) => {
             Err(ExitError::usage(anyhow::anyhow!(
-                "`gleaner serve` reads a SQLite database for now; `gleaner copy` can't help \
-                 either way yet: point --db at a SQLite file"
+                "`gleaner serve` reads only a SQLite database so far (serving PostgreSQL is not \
+                 built yet): point --db at a SQLite file"
             )))
         }
         Command::Serve(args) => gleaner_serve::run(&db, args.bind)
