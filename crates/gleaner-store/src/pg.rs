@@ -1186,6 +1186,60 @@ async fn upsert_one(
     })
 }
 
+/// The values of an article's row that insert and update both write, in the order of
+/// `ArticleRow::params`: canonical URL, source, post id, title, author, published, updated,
+/// fetched, language, body, word count, comments, content hash, and the time now.
+struct ArticleRow<'a> {
+    a: &'a Article,
+    canonical: Option<&'a str>,
+    source_id: Option<i64>,
+    post_id: Option<&'a str>,
+    published: Option<String>,
+    updated: Option<String>,
+    fetched: Option<String>,
+    word_count: i64,
+    comments: Option<i64>,
+    now: &'a str,
+}
+
+impl<'a> ArticleRow<'a> {
+    fn new(a: &'a Article, source_id: Option<i64>, now: &'a str) -> Self {
+        Self {
+            a,
+            canonical: canonical_of(a),
+            source_id,
+            post_id: non_empty(a.blogger_post_id.as_deref()),
+            published: opt_time_text(a.published_at.as_ref()),
+            updated: opt_time_text(a.updated_at.as_ref()),
+            fetched: opt_time_text(a.fetched_at.as_ref()),
+            word_count: i64::from(a.word_count),
+            comments: a.comments_count.map(i64::from),
+            now,
+        }
+    }
+
+    /// `first` (the url for an insert, the id for an update) as `$1`, then the 14 values.
+    fn params<'b>(&'b self, first: &'b (dyn ToSql + Sync)) -> [&'b (dyn ToSql + Sync); 15] {
+        [
+            first,
+            &self.canonical,
+            &self.source_id,
+            &self.post_id,
+            &self.a.title,
+            &self.a.author,
+            &self.published,
+            &self.updated,
+            &self.fetched,
+            &self.a.language,
+            &self.a.body,
+            &self.word_count,
+            &self.comments,
+            &self.a.content_hash,
+            &self.now,
+        ]
+    }
+}
+
 /// Insert the row; `None` when another writer holds the address (a committed row, which a
 /// new lookup then finds).
 async fn insert_row(
@@ -1194,6 +1248,7 @@ async fn insert_row(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<Option<i64>> {
+    let row = ArticleRow::new(a, source_id, now);
     let row = tx
         .query_opt(
             "INSERT INTO articles (url, canonical_url, source_id, blogger_post_id, title, author,
@@ -1202,23 +1257,7 @@ async fn insert_row(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
              ON CONFLICT (url) DO NOTHING
              RETURNING id",
-            &[
-                &a.url,
-                &canonical_of(a),
-                &source_id,
-                &non_empty(a.blogger_post_id.as_deref()),
-                &a.title,
-                &a.author,
-                &opt_time_text(a.published_at.as_ref()),
-                &opt_time_text(a.updated_at.as_ref()),
-                &opt_time_text(a.fetched_at.as_ref()),
-                &a.language,
-                &a.body,
-                &i64::from(a.word_count),
-                &a.comments_count.map(i64::from),
-                &a.content_hash,
-                &now,
-            ],
+            &row.params(&a.url),
         )
         .await
         .with_context(|| format!("inserting article {}", a.url))?;
@@ -1234,6 +1273,7 @@ async fn update_row(
     source_id: Option<i64>,
     now: &str,
 ) -> Result<()> {
+    let row = ArticleRow::new(a, source_id, now);
     tx.execute(
         "UPDATE articles SET
              canonical_url = coalesce($2, canonical_url),
@@ -1251,23 +1291,7 @@ async fn update_row(
              content_hash = $14,
              changed_at = $15
          WHERE id = $1",
-        &[
-            &id,
-            &canonical_of(a),
-            &source_id,
-            &non_empty(a.blogger_post_id.as_deref()),
-            &a.title,
-            &a.author,
-            &opt_time_text(a.published_at.as_ref()),
-            &opt_time_text(a.updated_at.as_ref()),
-            &opt_time_text(a.fetched_at.as_ref()),
-            &a.language,
-            &a.body,
-            &i64::from(a.word_count),
-            &a.comments_count.map(i64::from),
-            &a.content_hash,
-            &now,
-        ],
+        &row.params(&id),
     )
     .await
     .with_context(|| format!("updating article {}", a.url))?;
