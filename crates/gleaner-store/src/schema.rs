@@ -311,12 +311,9 @@ mod tests {
     /// When migration N+1 lands, add the arm for N+1 (data in the new shape) and keep the
     /// older arms: the test below then opens a database of every past version with today's
     /// code and checks that the data survived.
-    fn fixture_for_version(version: u32) -> &'static str {
-        match version {
-            1 => {
-                r#"
-                INSERT INTO sources (id, kind, url, name, created_at)
-                VALUES (1, 'blogger', 'https://example.blogspot.com/', 'Example', '2022-01-01T00:00:00Z');
+    fn fixture_for_version(version: u32) -> String {
+        // An article with a label and a mention, and a run: the same rows in every version.
+        const ARTICLE_ROWS: &str = r#"
                 INSERT INTO articles (id, url, canonical_url, source_id, blogger_post_id, title, author,
                                       published_at, body, word_count, content_hash, stored_at, changed_at)
                 VALUES (7, 'https://example.blogspot.com/2022/01/old.html', NULL, 1, '42', 'An old post',
@@ -328,32 +325,31 @@ mod tests {
                 INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (7, 3, 0, 5, 'Putin');
                 INSERT INTO runs (started_at, finished_at, status, stored)
                 VALUES ('2022-01-20T00:00:00Z', '2022-01-20T00:01:00Z', 'ok', 1);
+                "#;
+        match version {
+            1 => format!(
+                "{}{ARTICLE_ROWS}",
+                r#"
+                INSERT INTO sources (id, kind, url, name, created_at)
+                VALUES (1, 'blogger', 'https://example.blogspot.com/', 'Example', '2022-01-01T00:00:00Z');
                 "#
-            }
+            ),
             // Versions 2 and 3 changed views and an FTS5 setting only: the tables, and so the
             // data, are as in version 1.
             2 | 3 => fixture_for_version(1),
             // Version 4 added columns to `sources` (NULL for old rows) and a table of its own.
-            4 => {
+            4 => format!(
+                "{}{ARTICLE_ROWS}{}",
                 r#"
                 INSERT INTO sources (id, kind, url, name, created_at, sweep_cursor, sweep_started_at)
                 VALUES (1, 'blogger', 'https://example.blogspot.com/', 'Example', '2022-01-01T00:00:00Z',
                         'published 2022-01-19T18:05:01Z 0', '2022-01-20T00:00:00Z');
-                INSERT INTO articles (id, url, canonical_url, source_id, blogger_post_id, title, author,
-                                      published_at, body, word_count, content_hash, stored_at, changed_at)
-                VALUES (7, 'https://example.blogspot.com/2022/01/old.html', NULL, 1, '42', 'An old post',
-                        'Someone', '2022-01-19T18:05:00Z', 'Putin spoke about uranium.', 4, 'abc',
-                        '2022-01-20T00:00:00Z', '2022-01-20T00:00:00Z');
-                INSERT INTO article_labels (article_id, label, position) VALUES (7, 'Russia', 0);
-                INSERT INTO entities (id, kind, name, mention_count, article_count)
-                VALUES (3, 'person', 'Vladimir Putin', 1, 1);
-                INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (7, 3, 0, 5, 'Putin');
-                INSERT INTO runs (started_at, finished_at, status, stored)
-                VALUES ('2022-01-20T00:00:00Z', '2022-01-20T00:01:00Z', 'ok', 1);
+                "#,
+                r#"
                 INSERT INTO listing_next (url, next_url)
                 VALUES ('https://example.blogspot.com/feeds/posts/default?alt=json', NULL);
                 "#
-            }
+            ),
             _ => panic!("no fixture for schema version {version}: add one"),
         }
     }
@@ -371,7 +367,7 @@ mod tests {
                 configure(&conn).unwrap();
                 migrate_to(&mut conn, version).unwrap();
                 assert_eq!(user_version(&conn).unwrap(), version);
-                conn.execute_batch(fixture_for_version(version)).unwrap();
+                conn.execute_batch(&fixture_for_version(version)).unwrap();
             }
             let store = Store::open(&path).unwrap();
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
