@@ -25,15 +25,6 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::LoadedConfig;
 
-/// jemalloc instead of the system allocator: the pipeline allocates many short-lived strings
-/// per article on several threads. Measured with `cargo xtask bench run` (1,000 and 10,000
-/// posts): about 10% less CPU per post than glibc malloc, whose per-thread arenas also kept
-/// freed memory (peak RSS 63 -> 83 MiB; jemalloc 77 -> 85 MiB). mimalloc was faster still
-/// but doubled peak RSS (134-145 MiB). See ARCHITECTURE.md.
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// Exit codes of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
