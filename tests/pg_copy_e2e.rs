@@ -273,3 +273,73 @@ fn downloads(blog: &BlogServer, f: impl FnOnce()) -> (usize, usize) {
     let after = count();
     (after.0 - before.0, after.1 - before.1)
 }
+
+/// `gleaner integrity` on both backends: clean after a run (and after a copy), exit 1 with
+/// each problem printed after a hand edit, exit 2 for a SQLite file that does not exist
+/// (and none created). The SQLite half runs without a PostgreSQL server.
+#[test]
+fn integrity_reports_damage_with_its_exit_code() {
+    let blog = BlogServer::start(
+        "Integrity Harbour",
+        32,
+        FeedMode::Summary,
+        30,
+        Duration::ZERO,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &blog);
+    let out = gleaner(dir.path(), &["--db", "missing.db", "integrity"]);
+    assert_exit(&out, 2);
+    assert!(!dir.path().join("missing.db").exists());
+
+    run_into(dir.path(), "news.db");
+    let out = gleaner(dir.path(), &["--db", "news.db", "integrity"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("no problems"), "{}", stdout(&out));
+
+    if let Some(schema) = Schema::new("integrity_reports_damage_with_its_exit_code") {
+        let out = gleaner(
+            dir.path(),
+            &["copy", "--from", "news.db", "--to", &schema.url],
+        );
+        assert_exit(&out, 0);
+        let out = gleaner(dir.path(), &["--db", &schema.url, "integrity"]);
+        assert_exit(&out, 0);
+        admin(
+            &schema.base,
+            &format!(
+                "SET search_path TO {}; UPDATE entities SET mention_count = mention_count + 1
+                  WHERE id = (SELECT min(entity_id) FROM mentions)",
+                schema.name
+            ),
+        );
+        let out = gleaner(dir.path(), &["--db", &schema.url, "integrity"]);
+        assert_exit(&out, 1);
+        let text = stdout(&out);
+        assert!(text.contains("entity_counters: entity "), "{text}");
+        assert!(
+            text.contains("1 of 6 checks found problems: entity_counters"),
+            "{text}"
+        );
+    }
+
+    let conn = rusqlite::Connection::open(dir.path().join("news.db")).unwrap();
+    conn.execute_batch(
+        "UPDATE mentions SET text = 'nonsense'
+          WHERE article_id = (SELECT min(article_id) FROM mentions)",
+    )
+    .unwrap();
+    drop(conn);
+    let out = gleaner(dir.path(), &["--db", "news.db", "integrity"]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(text.contains("mention_offsets: mention "), "{text}");
+    assert!(
+        text.contains(" says nonsense but the body holds "),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 of 6 checks found problems: mention_offsets"),
+        "{text}"
+    );
+}

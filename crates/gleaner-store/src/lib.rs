@@ -55,6 +55,8 @@ mod browse;
 mod convert;
 mod copy;
 mod identity;
+mod integrity;
+pub use integrity::{Check, IntegrityReport};
 pub mod pg;
 mod pg_work;
 pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};

@@ -96,6 +96,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Copy a SQLite database into PostgreSQL, ids and all (safe to run again)
     Copy(CopyArgs),
+    /// Check the database against the store's guarantees (exit 1 when something is wrong)
+    Integrity,
 }
 
 /// `gleaner copy`.

@@ -8,6 +8,7 @@ mod copy;
 mod cpu_pool;
 mod dispatch;
 mod ingest;
+mod integrity;
 mod output;
 mod pipeline;
 mod process;
@@ -174,6 +175,7 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
         Command::Show(args) => read::show(&db, &args),
         Command::Entities(args) => read::entities(&db, &args),
         Command::Stats => read::stats(&db),
+        Command::Integrity => integrity::integrity(&db),
         Command::Sources => read::sources(&loaded, &db),
         Command::Export(args) => read::export(&db, &args),
         Command::Serve(_) if gleaner_store::AnyStore::path_is_postgres(&db) => {
