@@ -9,7 +9,8 @@
 //!
 //! - refuses anything but `http`/`https` (and, with `allow_private_addresses = false`, private and
 //!   loopback addresses, checked on IP literals and on every DNS answer);
-//! - reads the host's robots.txt once per run (per [`Fetcher`]), obeys it for gleaner's product
+//! - reads the host's robots.txt once per run (per [`Fetcher`], or once for several processes
+//!   through [`Fetcher::share_robots`]), obeys it for gleaner's product
 //!   token, and slows down to its `Crawl-delay`; a disallowed URL is [`FetchOutcome::Skipped`]
 //!   and never requested; a robots.txt that answers 4xx allows everything, one that stays 5xx or
 //!   silent through the retries makes the host [`FetchError::HostUnavailable`] for this run;
@@ -416,7 +417,46 @@ struct Inner {
     permits: Semaphore,
     robots_agent: String,
     hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<HostState>>>>>,
+    /// robots.txt files shared with other fetchers (other processes on one crawl), if set.
+    shared_robots: std::sync::OnceLock<Arc<dyn SharedRobots>>,
 }
+
+/// robots.txt files kept for several fetchers at once (cooperating processes on one crawl),
+/// so that a host's file is read once for all of them and all obey the same rules. Hosts
+/// are named as the fetcher keys them: the host name, and the port when it is not the
+/// default one. The calls are short and may block briefly (a database round trip).
+pub trait SharedRobots: Send + Sync {
+    /// What is known of `host`'s robots.txt.
+    fn lookup(&self, host: &str) -> SharedRobotsTxt;
+    /// This fetcher read `host`'s robots.txt: `Some((status, body))` (200 and the file, or
+    /// 404 and nothing for no rules) to keep for the others, or `None` when it could not be
+    /// read (the host is unavailable to this fetcher; another may try).
+    fn store(&self, host: &str, answer: Option<(u16, &[u8])>);
+}
+
+/// An answer of [`SharedRobots::lookup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedRobotsTxt {
+    /// Another fetcher read it: its status (2xx: the body holds the rules; else none).
+    Known {
+        /// HTTP status it answered with.
+        status: u16,
+        /// The file.
+        body: Vec<u8>,
+    },
+    /// Nobody has: this fetcher reads it (and [`SharedRobots::store`]s it).
+    ReadIt,
+    /// Another fetcher is reading it now: ask again shortly.
+    Wait,
+}
+
+/// How long a fetcher waits for another to read a shared robots.txt before reading it itself.
+const SHARED_ROBOTS_PATIENCE: Duration = Duration::from_secs(120);
+/// How often it asks meanwhile.
+const SHARED_ROBOTS_POLL: Duration = Duration::from_millis(100);
+
+/// A robots.txt answer worth keeping for other fetchers: status and body.
+type RobotsText = Option<(u16, Vec<u8>)>;
 
 /// What is known about one origin during a run.
 struct HostState {
@@ -594,9 +634,16 @@ impl Fetcher {
                 permits: Semaphore::new(config.concurrency),
                 client,
                 hosts: Mutex::new(HashMap::new()),
+                shared_robots: std::sync::OnceLock::new(),
                 config,
             }),
         })
+    }
+
+    /// Read and keep robots.txt files through `shared` (other processes on one crawl) from
+    /// now on, instead of this fetcher alone. Set once: false if it was set already.
+    pub fn share_robots(&self, shared: Arc<dyn SharedRobots>) -> bool {
+        self.inner.shared_robots.set(shared).is_ok()
     }
 
     /// The config in force.
@@ -1027,9 +1074,43 @@ impl Fetcher {
         .clone()
     }
 
+    /// The origin's robots.txt as a policy: read by this fetcher, or, when it shares them
+    /// ([`Fetcher::share_robots`]), as another fetcher read it (waiting while one does).
+    async fn read_robots(&self, url: &Url) -> RobotsPolicy {
+        let Some(shared) = self.inner.shared_robots.get() else {
+            return self.read_robots_here(url).await.0;
+        };
+        let key = host_key(url);
+        let patience = Instant::now() + SHARED_ROBOTS_PATIENCE;
+        loop {
+            match shared.lookup(&key) {
+                SharedRobotsTxt::Known { status, body } => {
+                    tracing::debug!(host = %key, status, "robots.txt as another worker read it");
+                    return if (200..300).contains(&status) {
+                        RobotsPolicy::parse(&self.inner.robots_agent, &body, false)
+                    } else {
+                        RobotsPolicy::AllowAll
+                    };
+                }
+                SharedRobotsTxt::Wait if Instant::now() < patience => {
+                    tokio::time::sleep(SHARED_ROBOTS_POLL).await;
+                }
+                SharedRobotsTxt::ReadIt | SharedRobotsTxt::Wait => break,
+            }
+        }
+        let (policy, text) = self.read_robots_here(url).await;
+        shared.store(
+            &key,
+            text.as_ref()
+                .map(|(status, body)| (*status, body.as_slice())),
+        );
+        policy
+    }
+
     /// GET the origin's robots.txt and make a policy of it, retrying like a page (connection
     /// failures, timeouts, 429 and 5xx) before deciding the host cannot be crawled this run.
-    async fn read_robots(&self, url: &Url) -> RobotsPolicy {
+    /// With it, what to keep for other fetchers (nothing when it could not be read).
+    async fn read_robots_here(&self, url: &Url) -> (RobotsPolicy, RobotsText) {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
@@ -1042,17 +1123,20 @@ impl Fetcher {
         loop {
             attempts += 1;
             let (reason, retry_after) = match self.robots_attempt(&robots_url).await {
-                Ok(policy) => return policy,
+                Ok(answer) => return answer,
                 Err(failure) => failure,
             };
             if let Some(wait) = retry_after.filter(|wait| *wait > cap) {
-                return RobotsPolicy::Unreachable(format!(
+                let policy = RobotsPolicy::Unreachable(format!(
                     "{reason}, Retry-After {} s is more than max_retry_after_secs",
                     wait.as_secs()
                 ));
+                return (policy, None);
             }
             if attempts >= config.max_attempts {
-                return RobotsPolicy::Unreachable(format!("{reason}, after {attempts} attempt(s)"));
+                let policy =
+                    RobotsPolicy::Unreachable(format!("{reason}, after {attempts} attempt(s)"));
+                return (policy, None);
             }
             let wait = retry_after.unwrap_or_else(|| retry::backoff(attempts, base, max_delay));
             tracing::debug!(%robots_url, attempt = attempts, ?wait, %reason, "retrying robots.txt");
@@ -1060,12 +1144,18 @@ impl Fetcher {
         }
     }
 
-    /// One robots.txt request: a policy, or (to try again) why it failed and any Retry-After.
-    async fn robots_attempt(&self, robots_url: &Url) -> Result<RobotsPolicy, RobotsRetry> {
+    /// One robots.txt request: a policy and what of it to keep for other fetchers, or (to
+    /// try again) why it failed and any Retry-After.
+    async fn robots_attempt(
+        &self,
+        robots_url: &Url,
+    ) -> Result<(RobotsPolicy, RobotsText), RobotsRetry> {
         let config = &self.inner.config;
+        let no_rules = || (RobotsPolicy::AllowAll, Some((404, Vec::new())));
         let Ok(_permit) = self.inner.permits.acquire().await else {
-            return Ok(RobotsPolicy::Unreachable(
-                "the fetcher is shutting down".to_string(),
+            return Ok((
+                RobotsPolicy::Unreachable("the fetcher is shutting down".to_string()),
+                None,
             ));
         };
         let allow_private = config.allow_private_addresses;
@@ -1080,14 +1170,14 @@ impl Fetcher {
                     } else {
                         format!("robots.txt redirects to {current}: {reason}")
                     };
-                    return Ok(Ok(RobotsPolicy::Refused(reason)));
+                    return Ok(Ok((RobotsPolicy::Refused(reason), None)));
                 }
                 if !visited.insert(current.as_str().to_string())
                     || visited.len() > MAX_ROBOTS_REDIRECTS + 1
                 {
                     // A loop, or more than five redirects: RFC 9309 lets a crawler take that
                     // as "no robots.txt".
-                    return Ok(Ok(RobotsPolicy::AllowAll));
+                    return Ok(Ok(no_rules()));
                 }
                 let response = self
                     .inner
@@ -1108,13 +1198,16 @@ impl Fetcher {
                             continue;
                         }
                         // A redirect to nowhere: no usable robots.txt.
-                        None => return Ok(Ok(RobotsPolicy::AllowAll)),
+                        None => return Ok(Ok(no_rules())),
                     }
                 }
                 if status.is_success() {
                     let (bytes, cut) = read_capped(response, robots::MAX_ROBOTS_BYTES).await?;
                     let agent = &self.inner.robots_agent;
-                    return Ok(Ok(RobotsPolicy::parse(agent, &bytes, cut)));
+                    let policy = RobotsPolicy::parse(agent, &bytes, cut);
+                    // A file cut at the cap is kept by no other fetcher (it would be read
+                    // as whole there).
+                    return Ok(Ok((policy, (!cut).then_some((200, bytes)))));
                 }
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                     let retry_after = header_str(response.headers(), header::RETRY_AFTER)
@@ -1122,14 +1215,14 @@ impl Fetcher {
                     return Ok(Err((format!("HTTP {status}"), retry_after)));
                 }
                 // 4xx (and anything else unexpected) means there are no rules.
-                return Ok(Ok(RobotsPolicy::AllowAll));
+                return Ok(Ok(no_rules()));
             }
         };
         match tokio::time::timeout(config.timeout(), exchange).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(AttemptError::Retryable(reason))) => Err((reason, None)),
-            Ok(Err(AttemptError::Fatal(reason))) => Ok(RobotsPolicy::Unreachable(reason)),
-            Ok(Err(AttemptError::Refused(reason))) => Ok(RobotsPolicy::Refused(reason)),
+            Ok(Err(AttemptError::Fatal(reason))) => Ok((RobotsPolicy::Unreachable(reason), None)),
+            Ok(Err(AttemptError::Refused(reason))) => Ok((RobotsPolicy::Refused(reason), None)),
             Err(_) => Err((format!("timed out after {} s", config.timeout_secs), None)),
         }
     }

@@ -19,6 +19,41 @@ use crate::{
     RunStatus, SavedSweep, SearchHit, SearchQuery, SourceRecord, Stats, Store, Upserted,
 };
 
+/// The lease key prefix of a page to fetch.
+const PAGE: &str = "page:";
+/// The lease key prefix of a source's listing (feed pages, sitemaps) to read.
+const LISTING: &str = "listing:";
+
+/// The lease key prefix of a host's robots.txt to read.
+const ROBOTS: &str = "robots:";
+
+/// What [`AnyStore::robots_txt_lookup`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RobotsTxtLookup {
+    /// A worker read it: the HTTP status (2xx: `body` holds the rules; else there are none).
+    Saved {
+        /// HTTP status.
+        status: u16,
+        /// The file.
+        body: String,
+    },
+    /// Nobody has: this worker reads it, then calls [`AnyStore::robots_txt_read`].
+    ReadIt,
+    /// Another worker is reading it now.
+    Wait,
+}
+
+/// What [`AnyStore::take_over_work`] took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TakenOver {
+    /// Sources (their URLs) whose listings to read.
+    pub listings: Vec<String>,
+    /// Pages to fetch.
+    pub pages: Vec<String>,
+    /// Units still open (held or free), these included.
+    pub open: u64,
+}
+
 /// The store on either backend.
 #[derive(Debug)]
 pub enum AnyStore {
@@ -346,7 +381,7 @@ impl AnyStore {
             AnyStore::Sqlite(_) => Ok(true),
             AnyStore::Postgres(s) => s.claim_key(
                 crate::pg_work::worker_id(),
-                &format!("page:{url}"),
+                &format!("{PAGE}{url}"),
                 crate::pg_work::lease_ttl(),
                 Some(crate::pg_work::run_started()),
             ),
@@ -356,7 +391,7 @@ impl AnyStore {
     /// The pages at `urls` have their outcome recorded: no worker takes them again.
     pub fn pages_done<'a>(&mut self, urls: impl IntoIterator<Item = &'a str>) -> Result<()> {
         if let AnyStore::Postgres(s) = self {
-            let keys: Vec<String> = urls.into_iter().map(|u| format!("page:{u}")).collect();
+            let keys: Vec<String> = urls.into_iter().map(|u| format!("{PAGE}{u}")).collect();
             if !keys.is_empty() {
                 s.finish(&keys)?;
             }
@@ -364,25 +399,132 @@ impl AnyStore {
         Ok(())
     }
 
-    /// Pages whose worker died before recording their outcome (lease run out), taken for
-    /// this worker: at most `n`. And how many pages are still open (held by live workers or
-    /// free). Always empty on SQLite.
-    pub fn take_over_pages(&mut self, n: usize) -> Result<(Vec<String>, u64)> {
+    /// Work free for this worker to take, claimed for it: the listings of sources whose
+    /// reader died (lease run out), and at most `n` pages that are queued or whose worker
+    /// died before recording their outcome. And how many units (listings and pages) are
+    /// still open, held by live workers or free. Always empty on SQLite.
+    pub fn take_over_work(&mut self, n: usize) -> Result<TakenOver> {
         match self {
-            AnyStore::Sqlite(_) => Ok((Vec::new(), 0)),
+            AnyStore::Sqlite(_) => Ok(TakenOver::default()),
             AnyStore::Postgres(s) => {
-                let keys = s.claim(
-                    crate::pg_work::worker_id(),
-                    "page:",
-                    n,
-                    crate::pg_work::lease_ttl(),
-                )?;
-                let open = s.open_work("page:")?;
-                let urls = keys
-                    .into_iter()
-                    .filter_map(|k| k.strip_prefix("page:").map(str::to_string))
-                    .collect();
-                Ok((urls, open))
+                let holder = crate::pg_work::worker_id();
+                let ttl = crate::pg_work::lease_ttl();
+                let unprefixed = |keys: Vec<String>, prefix: &str| -> Vec<String> {
+                    keys.into_iter()
+                        .filter_map(|k| k.strip_prefix(prefix).map(str::to_string))
+                        .collect()
+                };
+                let listings = unprefixed(s.claim(holder, LISTING, n, ttl)?, LISTING);
+                let pages = unprefixed(s.claim(holder, PAGE, n, ttl)?, PAGE);
+                let open = s.open_work(PAGE)? + s.open_work(LISTING)?;
+                Ok(TakenOver {
+                    listings,
+                    pages,
+                    open,
+                })
+            }
+        }
+    }
+
+    /// Take the listing of the source at `url` (its feed or sitemap pages) for this worker
+    /// before reading it: `false` when another worker reads it, or read it in this run.
+    /// Always `true` on SQLite.
+    pub fn claim_listing(&mut self, url: &str) -> Result<bool> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(true),
+            AnyStore::Postgres(s) => s.claim_key(
+                crate::pg_work::worker_id(),
+                &format!("{LISTING}{url}"),
+                crate::pg_work::lease_ttl(),
+                Some(crate::pg_work::run_started()),
+            ),
+        }
+    }
+
+    /// The listing of the source at `url` was read (`read`: to its end or as far as it
+    /// could be; no worker reads it again in this run) or given up (a stop: free for another
+    /// worker at once).
+    pub fn listing_done(&mut self, url: &str, read: bool) -> Result<()> {
+        if let AnyStore::Postgres(s) = self {
+            let key = vec![format!("{LISTING}{url}")];
+            if read {
+                s.finish(&key)?;
+            } else {
+                s.release(crate::pg_work::worker_id(), &key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offer the pages at `urls` (listed by a source this worker reads) to every worker:
+    /// queued as free units unless known in this run (an earlier run's done pages are
+    /// opened again). Nothing on SQLite.
+    pub fn share_pages(&mut self, urls: &[String]) -> Result<()> {
+        if let AnyStore::Postgres(s) = self
+            && !urls.is_empty()
+        {
+            let keys: Vec<String> = urls.iter().map(|u| format!("{PAGE}{u}")).collect();
+            s.enqueue_reopening(&keys, crate::pg_work::run_started())?;
+        }
+        Ok(())
+    }
+
+    /// What the workers sharing this store know of `host`'s robots.txt: saved by one of them
+    /// within `max_age`, or to be read by this worker (it now holds `robots:<host>`), or
+    /// being read by another (ask again shortly). On SQLite: always read it.
+    pub fn robots_txt_lookup(
+        &mut self,
+        host: &str,
+        max_age: std::time::Duration,
+    ) -> Result<RobotsTxtLookup> {
+        let AnyStore::Postgres(s) = self else {
+            return Ok(RobotsTxtLookup::ReadIt);
+        };
+        if let Some((status, body)) = s.robots_txt(host, max_age)? {
+            return Ok(RobotsTxtLookup::Saved { status, body });
+        }
+        let older = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        let reopen_before = Utc::now().checked_sub_signed(older);
+        let mine = s.claim_key(
+            crate::pg_work::worker_id(),
+            &format!("{ROBOTS}{host}"),
+            crate::pg_work::lease_ttl(),
+            reopen_before,
+        )?;
+        Ok(if mine {
+            RobotsTxtLookup::ReadIt
+        } else {
+            RobotsTxtLookup::Wait
+        })
+    }
+
+    /// This worker read `host`'s robots.txt (after [`RobotsTxtLookup::ReadIt`]): keep
+    /// `Some((status, body))` for the others, or, with `None` (it could not be read), let
+    /// another worker try. Nothing on SQLite.
+    pub fn robots_txt_read(&mut self, host: &str, answer: Option<(u16, &str)>) -> Result<()> {
+        let AnyStore::Postgres(s) = self else {
+            return Ok(());
+        };
+        let key = vec![format!("{ROBOTS}{host}")];
+        match answer {
+            Some((status, body)) => {
+                s.save_robots_txt(host, status, body)?;
+                s.finish(&key)?;
+            }
+            None => {
+                s.release(crate::pg_work::worker_id(), &key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The worker's heartbeat: extend every lease it holds by the lease time. Nothing on
+    /// SQLite.
+    pub fn renew_leases(&mut self) -> Result<u64> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(0),
+            AnyStore::Postgres(s) => {
+                s.renew_all(crate::pg_work::worker_id(), crate::pg_work::lease_ttl())
             }
         }
     }

@@ -67,7 +67,7 @@ mod state;
 mod test_support;
 mod write;
 
-pub use backend::AnyStore;
+pub use backend::{AnyStore, RobotsTxtLookup, TakenOver};
 pub use browse::{
     CoMentions, EntityDetail, FailingPage, MonthIndex, SearchFacets, SourceHealth, is_interrupted,
 };

@@ -87,6 +87,43 @@ impl PgStore {
         })
     }
 
+    /// [`PgStore::enqueue`], and units done before `reopen_done_before` (an earlier run's
+    /// work) opened again, free to claim. Units held or done in this run are left alone.
+    pub fn enqueue_reopening(
+        &mut self,
+        keys: &[String],
+        reopen_done_before: DateTime<Utc>,
+    ) -> Result<u64> {
+        let keys = keys.to_vec();
+        self.block(async move |c| {
+            c.execute(
+                "INSERT INTO leases (key) SELECT unnest($1::text[])
+                 ON CONFLICT (key) DO UPDATE
+                    SET holder = NULL, expires_at = 'epoch', done = FALSE
+                  WHERE leases.done AND leases.expires_at < $2",
+                &[&keys, &reopen_done_before],
+            )
+            .await
+            .context("queueing work")
+        })
+    }
+
+    /// Extend every lease `holder` holds on an open unit by `ttl` from now (the worker's
+    /// heartbeat): how many.
+    pub fn renew_all(&mut self, holder: &str, ttl: Duration) -> Result<u64> {
+        let ttl = ttl.as_secs_f64();
+        let holder = holder.to_string();
+        self.block(async move |c| {
+            c.execute(
+                "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $2)
+                  WHERE holder = $1 AND NOT done",
+                &[&holder, &ttl],
+            )
+            .await
+            .context("renewing this worker's leases")
+        })
+    }
+
     /// Claim up to `n` units whose keys start with `prefix`, not done and not held (never
     /// claimed, or their lease ran out), for `ttl`. Units another worker is claiming at this
     /// moment are skipped, not waited for.

@@ -314,15 +314,21 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
     }
 }
 
-/// Cooperative workers (PostgreSQL): once this worker's own reading is done, take over the
-/// pages of workers that died holding them (their leases ran out), until no page of the
-/// crawl is open. Pages other workers hold are waited for: one of them may still die.
+/// Pages claimed per round of [`take_over_work`] (at most [`pipeline::MAX_UNCOMMITTED_PAGES`]
+/// are fetched and not yet committed at a time anyway).
+const TAKE_OVER_BATCH: usize = 32;
+
+/// Cooperative workers (PostgreSQL): once this worker's own reading is done, take the work
+/// left open by others: pages the sources' readers queued for everyone, pages of workers that
+/// died holding them and listings whose reader died (their leases ran out), until nothing of
+/// the crawl is open. Work other workers hold is waited for: one of them may still die.
 /// Counts of the takeover runs are added to the report (stored, updated; fetches are
 /// counted by the shared counters already).
-async fn take_over_pages(
+async fn take_over_work(
     ingest: &Ingest,
     db: &Path,
     refs: &[SourceRef],
+    sources: &[Target],
     cancel: &CancellationToken,
     report: anyhow::Result<IngestReport>,
 ) -> anyhow::Result<IngestReport> {
@@ -335,46 +341,91 @@ async fn take_over_pages(
     let mut idle_since = Instant::now();
     let mut last_open = u64::MAX;
     while !cancel.is_cancelled() {
-        let (urls, open) = store.take_over_pages(200).context("taking over pages")?;
-        if open == 0 {
+        let taken = store
+            .take_over_work(TAKE_OVER_BATCH)
+            .context("taking over work")?;
+        if taken.open == 0 {
             break;
         }
-        if urls.is_empty() {
-            if open < last_open {
+        if taken.pages.is_empty() && taken.listings.is_empty() {
+            if taken.open < last_open {
                 idle_since = Instant::now();
-                last_open = open;
+                last_open = taken.open;
             } else if idle_since.elapsed() > patience {
                 warn!(
-                    open,
-                    "pages other workers hold are not finishing; leaving them to the next run"
+                    open = taken.open,
+                    "work other workers hold is not finishing; leaving it to the next run"
                 );
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             continue;
         }
-        info!(
-            pages = urls.len(),
-            "taking over pages a stopped worker left"
+        if !taken.listings.is_empty() {
+            info!(
+                sources = taken.listings.len(),
+                "reading listings a stopped worker left"
+            );
+        }
+        debug!(
+            pages = taken.pages.len(),
+            "taking pages from the shared queue"
         );
-        let targets = urls
-            .into_iter()
-            .map(|url| {
-                let source = source_for_url(refs, &url);
-                Target::Page { url, source }
-            })
+        let mut targets: Vec<Target> = taken
+            .listings
+            .iter()
+            .filter_map(|url| sources.iter().find(|t| target_source_url(t) == Some(url)))
+            .cloned()
             .collect();
+        targets.extend(taken.pages.into_iter().map(|url| {
+            let source = source_for_url(refs, &url);
+            Target::Page { url, source }
+        }));
         let more = ingest.run(targets).await?;
         report.counts.stored += more.counts.stored;
         report.counts.updated += more.counts.updated;
+        report.counts.unchanged += more.counts.unchanged;
         report.counts.fetched = more.counts.fetched;
         report.counts.not_modified = more.counts.not_modified;
         report.counts.failed = report.counts.failed.max(more.counts.failed);
         report.failed.extend(more.failed);
+        report.sources.extend(more.sources);
         report.interrupted |= more.interrupted;
         idle_since = Instant::now();
     }
     Ok(report)
+}
+
+/// The configured source a listing target reads.
+fn target_source_url(target: &Target) -> Option<&String> {
+    match target {
+        Target::Blog { source, .. }
+        | Target::Feed { source, .. }
+        | Target::Sitemap { source, .. } => Some(&source.url),
+        Target::Page { .. } | Target::Retry { .. } => None,
+    }
+}
+
+/// The worker's heartbeat (PostgreSQL): every third of the lease time, on a connection of
+/// its own, extend every lease this worker holds, so a live worker never loses its work to
+/// another however long a page or a commit takes; a dead one stops renewing and its leases
+/// run out. Stops when the returned sender is dropped.
+fn start_heartbeat(db: &Path) -> anyhow::Result<std::sync::mpsc::Sender<()>> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let mut store = open_store(db).map_err(|e| e.error)?;
+    let beat = gleaner_store::lease_ttl() / 3;
+    std::thread::Builder::new()
+        .name("gleaner-heartbeat".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(beat) {
+                match store.renew_leases() {
+                    Ok(n) => debug!(leases = n, "leases renewed"),
+                    Err(e) => warn!("could not renew this worker's leases: {e}"),
+                }
+            }
+        })
+        .context("starting the lease heartbeat")?;
+    Ok(stop)
 }
 
 /// `gleaner run`
@@ -400,6 +451,19 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     gleaner_store::run_started();
     let mut store = open_store(db)?;
     close_abandoned_runs(&store);
+    // Workers sharing a store read each host's robots.txt once for all of them.
+    let robots: Option<Arc<dyn gleaner_fetch::SharedRobots>> = if store.is_shared() {
+        Some(Arc::new(crate::shared_robots::StoreRobots::new(
+            open_store(db)?,
+        )))
+    } else {
+        None
+    };
+    let share_robots = |fetcher: &Fetcher| {
+        if let Some(robots) = &robots {
+            fetcher.share_robots(Arc::clone(robots));
+        }
+    };
     let run_id = store.begin_run().context("recording the run")?;
     let known = store.sources().context("reading source state")?;
     let mut targets = Vec::new();
@@ -416,6 +480,9 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             ),
             None => None,
         };
+        if let Some(fetcher) = &fetcher {
+            share_robots(fetcher);
+        }
         // A cut-off in the future (a wrong date saved by an older version) would hide every
         // new post: treated as absent, so the blog is read whole and the cut-off replaced.
         let last_seen = known
@@ -458,10 +525,21 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     }
     let shared = store.is_shared();
     drop(store);
+    let listing_targets: Vec<Target> = targets
+        .iter()
+        .filter(|t| target_source_url(t).is_some())
+        .cloned()
+        .collect();
+    let _heartbeat = if shared {
+        Some(start_heartbeat(db)?)
+    } else {
+        None
+    };
 
     let rt = runtime()?;
     let cancel = CancellationToken::new();
     let ingest = build_ingest(loaded, db, cancel.clone(), true, false)?;
+    share_robots(&ingest.fetcher);
     let counters_handle = Arc::clone(&ingest.counters);
     let progress = Progress::start(Arc::clone(&ingest.counters), progress::wanted());
     let report = rt.block_on(async {
@@ -476,7 +554,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         }
         let report = ingest.run(targets).await;
         if shared {
-            take_over_pages(&ingest, db, &refs, &cancel, report).await
+            take_over_work(&ingest, db, &refs, &listing_targets, &cancel, report).await
         } else {
             report
         }

@@ -14,6 +14,7 @@ mod pipeline;
 mod process;
 mod progress;
 mod read;
+mod shared_robots;
 mod source_state;
 mod timespec;
 

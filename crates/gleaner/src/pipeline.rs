@@ -65,6 +65,15 @@ const WRITE_QUEUE: usize = 128;
 /// the full-text segment, the database header): with a commit per article or two, as when
 /// the writer is faster than the pages arrive, a run wrote 25 times the database's size.
 const WRITE_GATHER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the writer gathers on a store shared with other workers (PostgreSQL): a page's
+/// lease ends only when its outcome is committed, and other workers wait on what this one
+/// holds, so commits come often; PostgreSQL has no WAL rewrite per commit to save.
+const SHARED_WRITE_GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+/// Pages a worker on a shared store has claimed and not yet committed, at most: what a
+/// `kill -9` can cost the others (fetched again when its leases run out).
+pub const MAX_UNCOMMITTED_PAGES: usize = 32;
+/// Pages listed by a source this worker reads that are offered to the other workers at once.
+const SHARE_BATCH: usize = 50;
 /// How often the gathering writer looks for new messages.
 const WRITE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 /// Page cache of the pipeline's reading connection, and of the other connections of a run
@@ -347,6 +356,49 @@ struct Shared {
     list_stored: bool,
     /// Articles of pages answered 304 (only when `list_stored`).
     unchanged: Mutex<Vec<StoredItem>>,
+    /// On a store shared with other workers: the pages claimed and not yet committed.
+    uncommitted: Option<Arc<UncommittedPages>>,
+}
+
+/// The pages a worker on a shared store has claimed whose outcome is not committed yet: at
+/// most [`MAX_UNCOMMITTED_PAGES`]. A fetch takes a slot before it claims its page; the writer
+/// gives the slot back once the page's outcome (article or failure) is committed.
+pub(crate) struct UncommittedPages {
+    slots: Arc<tokio::sync::Semaphore>,
+    held: Mutex<std::collections::HashMap<String, tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl UncommittedPages {
+    fn new() -> Self {
+        UncommittedPages {
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_UNCOMMITTED_PAGES)),
+            held: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Wait for a free slot; `None` when the run stops first.
+    async fn take(&self, cancel: &CancellationToken) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::select! {
+            permit = Arc::clone(&self.slots).acquire_owned() => permit.ok(),
+            () = cancel.cancelled() => None,
+        }
+    }
+
+    /// The page at `url` is claimed: its slot is held until [`UncommittedPages::committed`].
+    fn hold(&self, url: &str, permit: tokio::sync::OwnedSemaphorePermit) {
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(url.to_string(), permit);
+        }
+    }
+
+    /// The outcomes of the pages at `urls` are committed (or given up): their slots are free.
+    fn committed<'a>(&self, urls: impl IntoIterator<Item = &'a str>) {
+        if let Ok(mut held) = self.held.lock() {
+            for url in urls {
+                held.remove(url);
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -448,10 +500,15 @@ impl Shared {
     /// On a store shared with other workers (PostgreSQL), wait for this host's next request
     /// slot among all of them, so the per-host rate holds across workers.
     async fn wait_shared_host_slot(&self, fetcher: &Fetcher, url: &str) {
-        let Some(host) = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-        else {
+        // Host and port, as the fetcher tells hosts apart: two servers on one address are
+        // two hosts, each with its own rate.
+        let Some(host) = url::Url::parse(url).ok().and_then(|u| {
+            let host = u.host_str()?;
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            })
+        }) else {
             return;
         };
         let rate = fetcher.config().per_host_per_second;
@@ -464,6 +521,37 @@ impl Shared {
             Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
             Ok(_) => {}
             Err(e) => debug!(host = %host, "no shared request slot ({e}); going on"),
+        }
+    }
+
+    /// Take a source's listing for this worker before reading it: `false` when another
+    /// worker (on a shared store) reads it or has read it in this run. A failure to ask is a
+    /// yes (reading twice is safe, skipping is not).
+    fn claim_listing(&self, source_url: &str) -> bool {
+        match self.reader.lock() {
+            Ok(mut reader) => reader.claim_listing(source_url).unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    /// The source's listing is read (`read`), or given up by a stop (free for another).
+    fn listing_done(&self, source_url: &str, read: bool) {
+        if let Ok(mut reader) = self.reader.lock()
+            && let Err(e) = reader.listing_done(source_url, read)
+        {
+            debug!(url = %source_url, "could not mark a listing read for other workers: {e}");
+        }
+    }
+
+    /// Offer listed pages to the other workers (a shared store).
+    fn share_pages(&self, urls: &[String]) {
+        if urls.is_empty() {
+            return;
+        }
+        if let Ok(mut reader) = self.reader.lock()
+            && let Err(e) = reader.share_pages(urls)
+        {
+            debug!("could not offer pages to other workers: {e}");
         }
     }
 
@@ -596,6 +684,10 @@ impl Ingest {
         let writer_store = Store::open_path(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         bound_connection_memory(&writer_store, WRITER_CACHE_KIB);
+        let uncommitted = writer_store
+            .is_shared()
+            .then(|| Arc::new(UncommittedPages::new()));
+        let writer_uncommitted = uncommitted.clone();
         let reader = Store::open_path(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
         // The reader only looks up fetch state by URL: a small page cache is plenty.
@@ -605,7 +697,15 @@ impl Ingest {
         let list_stored = self.list_stored;
         let writer = std::thread::Builder::new()
             .name("gleaner-writer".into())
-            .spawn(move || write_loop(writer_store, writer_rx, &writer_counters, list_stored))
+            .spawn(move || {
+                write_loop(
+                    writer_store,
+                    writer_rx,
+                    &writer_counters,
+                    list_stored,
+                    writer_uncommitted.as_deref(),
+                )
+            })
             .context("starting the writer thread")?;
 
         let shared = Arc::new(Shared {
@@ -621,6 +721,7 @@ impl Ingest {
             lost: std::sync::atomic::AtomicBool::new(false),
             list_stored: self.list_stored,
             unchanged: Mutex::new(Vec::new()),
+            uncommitted,
         });
 
         let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(256);
@@ -819,6 +920,7 @@ async fn discover_all(
                 retry_pending,
                 listing_states: Vec::new(),
                 listing_next: Vec::new(),
+                to_share: Vec::new(),
             };
             let (read, ok) = d.target(target).await;
             let listing = ListingSave {
@@ -886,6 +988,8 @@ struct Discovery<'a> {
     listing_states: Vec<FetchState>,
     /// For a blog's feed pages read whole: the page after each (`None`: the last).
     listing_next: Vec<(String, Option<String>)>,
+    /// Listed pages not yet offered to the other workers (a shared store).
+    to_share: Vec<String>,
 }
 
 /// What fetching one listing document (feed page, sitemap) came to.
@@ -914,6 +1018,27 @@ impl Discovery<'_> {
                 let ok = self.send_fetch(url, source, None).await;
                 (None, ok)
             }
+            listing @ (Target::Blog { .. } | Target::Feed { .. } | Target::Sitemap { .. }) => {
+                self.leased_listing(listing).await
+            }
+        }
+    }
+
+    /// A source's listing, read by one worker of those sharing a store: the one that claims
+    /// it (`listing:<source URL>`); the others leave it and take the pages it offers them
+    /// (ingest's takeover loop). On SQLite the one process always reads it.
+    async fn leased_listing(&mut self, target: Target) -> (Option<SourceRead>, bool) {
+        let source_url = match &target {
+            Target::Blog { source, .. }
+            | Target::Feed { source, .. }
+            | Target::Sitemap { source, .. } => source.url.clone(),
+            Target::Page { .. } | Target::Retry { .. } => return (None, true),
+        };
+        if !self.shared.claim_listing(&source_url) {
+            debug!(url = %source_url, "another worker reads this source's listing");
+            return (None, true);
+        }
+        let (read, ok) = match target {
             Target::Blog {
                 home,
                 source,
@@ -921,7 +1046,28 @@ impl Discovery<'_> {
             } => self.blog(&home, source, updated_min).await,
             Target::Feed { url, source } => self.feed(&url, source).await,
             Target::Sitemap { url, source } => self.sitemap(&url, source).await,
+            Target::Page { .. } | Target::Retry { .. } => (None, true),
+        };
+        self.flush_shared();
+        self.shared
+            .listing_done(&source_url, ok && !self.cancel.is_cancelled());
+        (read, ok)
+    }
+
+    /// Offer a listed page to the other workers (in batches of [`SHARE_BATCH`]).
+    fn share_later(&mut self, url: &str) {
+        if self.shared.uncommitted.is_none() {
+            return;
         }
+        self.to_share.push(url.to_string());
+        if self.to_share.len() >= SHARE_BATCH {
+            self.flush_shared();
+        }
+    }
+
+    fn flush_shared(&mut self) {
+        let urls = std::mem::take(&mut self.to_share);
+        self.shared.share_pages(&urls);
     }
 
     /// Takes `url` off the pending retries; true if it was there.
@@ -976,6 +1122,7 @@ impl Discovery<'_> {
             })
             .await
         } else {
+            self.share_later(&listed.url);
             self.send_fetch(listed.url, Some(source.clone()), listed.updated)
                 .await
         }
@@ -1518,6 +1665,7 @@ impl Discovery<'_> {
                         if self.seen_before(&source, lastmod) {
                             continue;
                         }
+                        self.share_later(&entry.loc);
                         if !self
                             .send_fetch(entry.loc, Some(source.clone()), lastmod)
                             .await
@@ -1644,9 +1792,20 @@ async fn fetch_and_process(
             return;
         }
     }
+    // On a shared store: at most MAX_UNCOMMITTED_PAGES claimed and not yet committed.
+    let slot = match &shared.uncommitted {
+        Some(pages) => match pages.take(&shared.cancel).await {
+            Some(slot) => Some(slot),
+            None => return,
+        },
+        None => None,
+    };
     if !shared.claim_page(&url) {
         debug!(url = %url, "another worker has this page");
         return;
+    }
+    if let (Some(pages), Some(slot)) = (&shared.uncommitted, slot) {
+        pages.hold(&url, slot);
     }
     let validators = previous
         .as_ref()
@@ -1941,7 +2100,13 @@ fn write_loop(
     mut rx: mpsc::Receiver<WriterMsg>,
     counters: &Counters,
     list_stored: bool,
+    uncommitted: Option<&UncommittedPages>,
 ) -> Result<Written> {
+    let gather = if store.is_shared() {
+        SHARED_WRITE_GATHER
+    } else {
+        WRITE_GATHER
+    };
     let mut written = Written {
         counts: RunCounts::default(),
         stored: Vec::new(),
@@ -1950,7 +2115,7 @@ fn write_loop(
     };
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
-        let gather_until = Instant::now() + WRITE_GATHER;
+        let gather_until = Instant::now() + gather;
         while batch.len() < WRITE_BATCH {
             match rx.try_recv() {
                 Ok(msg) => batch.push(msg),
@@ -1971,7 +2136,19 @@ fn write_loop(
         // Fetch states of the batch, saved together in one transaction after the articles
         // (a page's validators never before its article is committed).
         let mut states: Vec<FetchState> = Vec::new();
+        // The fetched pages of the batch (their slots are given back after it).
+        let mut pages: Vec<String> = Vec::new();
         for msg in batch {
+            if uncommitted.is_some() {
+                match &msg {
+                    WriterMsg::Article {
+                        fetch_state: Some(state),
+                        ..
+                    }
+                    | WriterMsg::FetchState(state) => pages.push(state.url.clone()),
+                    WriterMsg::Article { .. } => {}
+                }
+            }
             match msg {
                 WriterMsg::Article {
                     article,
@@ -1993,6 +2170,9 @@ fn write_loop(
         }
         if articles.is_empty() {
             written.unrecorded += record_states(&mut store, &states);
+            if let Some(u) = uncommitted {
+                u.committed(pages.iter().map(String::as_str));
+            }
             counters
                 .write_nanos
                 .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
@@ -2070,6 +2250,9 @@ fn write_loop(
             }
         }
         written.unrecorded += record_states(&mut store, &states);
+        if let Some(u) = uncommitted {
+            u.committed(pages.iter().map(String::as_str));
+        }
         counters
             .write_nanos
             .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
@@ -2209,6 +2392,7 @@ mod tests {
             lost: std::sync::atomic::AtomicBool::new(false),
             list_stored: false,
             unchanged: Mutex::new(Vec::new()),
+            uncommitted: None,
         };
         (shared, rx)
     }
