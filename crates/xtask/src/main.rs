@@ -4,7 +4,11 @@
 //! ```text
 //! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH]
 //! cargo xtask bench extract [--repeat 3] [--gleaner PATH] [--python PATH] [FILE...]
+//! cargo xtask bench workers [--workers 1,2,4] [--posts 2000] [--latency-ms 50] [--rate 100] …
 //! ```
+//!
+//! `bench workers` (see `workers.rs`) runs 1, 2, 4 cooperating `gleaner run` processes on one
+//! PostgreSQL database against blogs on several local hosts.
 //!
 //! Both run the release binary (built first unless `--gleaner PATH` names one, e.g. a build of
 //! an older commit to compare with) as a child process and watch it through `/proc` (Linux):
@@ -29,6 +33,7 @@
 
 #[path = "../../../tests/blogsim/mod.rs"]
 mod blogsim;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -48,9 +53,10 @@ fn main() -> ExitCode {
     {
         ["bench", "run", rest @ ..] => bench_run(&Options::parse(rest)),
         ["bench", "extract", rest @ ..] => bench_extract(&Options::parse(rest)),
+        ["bench", "workers", rest @ ..] => workers::bench_workers(&Options::parse(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]"
+                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]\n       cargo xtask bench workers [--workers 1,2,4] [--posts N] [--hosts N] [--latency-ms N] [--rate N] [--concurrency N] [--repeat N] [--gleaner PATH] [--postgres URL]"
             );
             return ExitCode::from(2);
         }
