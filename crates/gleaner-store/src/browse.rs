@@ -35,6 +35,26 @@ pub struct SearchFacets {
     pub labels: Vec<(String, u64)>,
 }
 
+/// The order of a browser's search results ([`Store::search_ordered`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SearchOrder {
+    /// Best bm25 first, among the newest matches (a window the caller gives).
+    #[default]
+    Relevance,
+    /// Newest publication time first, over all matches.
+    Date,
+}
+
+impl SearchOrder {
+    /// `relevance` or `date`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchOrder::Relevance => "relevance",
+            SearchOrder::Date => "date",
+        }
+    }
+}
+
 /// One entity as its page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntityDetail {
@@ -163,8 +183,8 @@ impl Store {
     }
 
     /// How many articles match `query` (its `limit` and `offset` ignored), counted up to
-    /// `count_cap`, and the kinds, sources and labels of the first `facet_cap` matches
-    /// (the top 20 sources and labels).
+    /// `count_cap`, and the kinds, sources and labels of the newest `facet_cap` matches (by
+    /// article id: the most recently stored; the top 20 sources and labels).
     pub fn search_facets(
         &self,
         query: &SearchQuery,
@@ -177,7 +197,7 @@ impl Store {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let fail = |context: &str, err| search_error(terms, context, err);
-        let (ids_sql, ids_params) = matching_ids(query, terms);
+        let (ids_sql, ids_params, newest_first) = matching_ids(query, terms);
 
         let mut params = ids_params.clone();
         params.push(Value::Integer(crate::convert::int(count_cap) + 1));
@@ -200,7 +220,7 @@ impl Store {
         let mut params = ids_params;
         params.push(Value::Integer(crate::convert::int(facet_cap)));
         let sql = format!(
-            "WITH ids (id) AS MATERIALIZED ({ids_sql} LIMIT ?)
+            "WITH ids (id) AS MATERIALIZED ({ids_sql} {newest_first} LIMIT ?)
              SELECT 'n', NULL, count(*) FROM ids
              UNION ALL
              SELECT 'k', * FROM (
@@ -572,9 +592,10 @@ fn origin_prefix(url: &str) -> Option<String> {
     Some(format!("{}/", &url[..scheme_len + authority_len]))
 }
 
-/// `SELECT a.id FROM articles a WHERE …` for every filter of `query`, and its parameters.
-/// The same filters as a search, checked the simple way: the caller caps the rows read.
-fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>) {
+/// `SELECT a.id FROM articles a WHERE …` for every filter of `query`, its parameters, and
+/// the `ORDER BY` that lists them newest (highest id) first without a sort. The same filters
+/// as a search, checked the simple way: the caller caps the rows read.
+fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>, &'static str) {
     let mut params: Vec<Value> = Vec::new();
     let text = |s: &str| Value::Text(s.trim().to_string());
     // Filters on the article row itself; the others need only its id.
@@ -608,6 +629,11 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
             )
         }
         (None, _) => (String::from("SELECT a.id FROM articles a WHERE 1"), "a.id"),
+    };
+    let newest_first = if terms.is_some() {
+        "ORDER BY articles_fts.rowid DESC"
+    } else {
+        "ORDER BY a.id DESC"
     };
     let kind = query.kind.map(|k| k.as_str());
     let kind_filter = if kind.is_some() {
@@ -665,7 +691,7 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         sql.push_str(" AND a.published_at < ?");
         params.push(Value::Text(until));
     }
-    (sql, params)
+    (sql, params, newest_first)
 }
 
 #[cfg(test)]
