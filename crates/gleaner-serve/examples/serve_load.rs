@@ -228,7 +228,7 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
     }
 
     // Enough posts for the writer never to run out before the phases are done.
-    let posts = ((o.rate * (2 * o.seconds + 240) as f64) as usize).max(1000);
+    let posts = ((o.rate * (2 * o.seconds + 240) as f64) as usize).max(10);
     let blog = blogsim::BlogServer::start(
         "Load Blog",
         7,
@@ -266,12 +266,18 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
             .map(|a| a.trim_end_matches('/').to_string())
             .ok_or_else(|| format!("the server said {line:?}"))?
     };
-    let writer = Kid(Command::new(&o.new)
-        .current_dir(dir.path())
-        .args(["--config", "load.toml", "--db", "load.db", "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?);
+    // `--rate 0`: no writer (to tell what the writer changes).
+    let writer = if o.rate > 0.0 {
+        Some(Kid(Command::new(&o.new)
+            .current_dir(dir.path())
+            .args(["--config", "load.toml", "--db", "load.db", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?))
+    } else {
+        None
+    };
+    let writer_pid = writer.as_ref().map_or(0, |w| w.0.id());
     // Let the writer list the feed and start storing.
     std::thread::sleep(Duration::from_secs(3));
     let stored = || -> i64 {
@@ -294,7 +300,7 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
                 .unwrap_or_default();
             let (server_cpu, writer_cpu, own_cpu) = (
                 cpu_seconds(server.0.id()),
-                cpu_seconds(writer.0.id()),
+                cpu_seconds(writer_pid),
                 cpu_seconds(std::process::id()),
             );
             let stored_before = stored();
@@ -307,7 +313,7 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
             );
             let wall = started.elapsed().as_secs_f64();
             let server_cpu = cpu_seconds(server.0.id()) - server_cpu;
-            let writer_cpu = cpu_seconds(writer.0.id()) - writer_cpu;
+            let writer_cpu = cpu_seconds(writer_pid) - writer_cpu;
             let own_cpu = cpu_seconds(std::process::id()) - own_cpu;
             let stored_now = stored();
             let n = result.latencies.len().max(1) as f64;
