@@ -396,3 +396,126 @@ fn the_server_never_writes_the_file() {
         "the database file is unchanged"
     );
 }
+
+/// 5,050 articles with the word "harbour": relevance ranks only the newest 5,000 matches (the
+/// 50 oldest, far better matches, are left out of a plain search but found once a filter
+/// leaves fewer than 5,000), facets count the newest 500, and `sort=date` is exact over all
+/// matches.
+#[test]
+fn relevance_ranks_the_newest_5000_matches_and_date_order_is_exact() {
+    const N: usize = 5_050;
+    const STRONG: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(dir.path());
+    let base = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    // Publication hours: a permutation of 0..N that is not id order; article 3 (among the
+    // oldest ids) is the newest by date.
+    let hour = |n: usize| -> i64 {
+        if n == 3 {
+            N as i64 + 10
+        } else {
+            ((n * 7919) % N) as i64
+        }
+    };
+    {
+        let mut store = gleaner_store::Store::open(&db).unwrap();
+        let batch: Vec<(gleaner_model::Article, Option<i64>)> = (1..=N)
+            .map(|n| {
+                let strong = n <= STRONG;
+                let body = if strong {
+                    format!("Harbour harbour harbour. The harbour of story {n}.")
+                } else {
+                    format!(
+                        "Story {n} tells of ships, cranes, quays, tides, ferries, pilots, \
+                         weather, cargo, trade and, once, the harbour."
+                    )
+                };
+                let article = gleaner_model::Article {
+                    url: format!("https://news.example/{n}.html"),
+                    title: if strong {
+                        format!("Harbour harbour {n}")
+                    } else {
+                        format!("Story {n}")
+                    },
+                    published_at: Some(base + chrono::Duration::hours(hour(n))),
+                    labels: vec![if strong { "strong" } else { "plain" }.to_string()],
+                    content_hash: format!("h{n}"),
+                    body,
+                    ..gleaner_model::Article::default()
+                };
+                (article, None)
+            })
+            .collect();
+        let stored = store.upsert_articles(&batch).unwrap();
+        assert_eq!(stored.first().map(|u| u.id), Some(1));
+        assert_eq!(stored.last().map(|u| u.id), Some(N as i64));
+    }
+    let s = Served::start(dir.path(), "news.db");
+
+    let best = s.get("/api/search?q=harbour").json();
+    assert_eq!(best["total"], N);
+    assert_eq!(best["sort"], "relevance");
+    assert_eq!(best["ranked"], 5_000, "the newest 5,000 are ranked");
+    let hits = ids(&best);
+    assert_eq!(hits.len(), 20);
+    assert!(
+        hits.iter().all(|&id| id > (N - 5_000) as i64),
+        "only the newest 5,000 matches are ranked, so the 50 oldest (best) are not listed: {hits:?}"
+    );
+    let ranks: Vec<f64> = best["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["rank"].as_f64().unwrap())
+        .collect();
+    assert!(ranks.is_sorted(), "best (lowest bm25) first: {ranks:?}");
+    // Facets: the newest 500 matches, none of them labelled "strong".
+    assert_eq!(best["facets"]["sampled"], 500);
+    let labels = best["facets"]["label"].as_array().unwrap();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert_eq!(labels[0]["value"], "plain");
+    assert_eq!(labels[0]["articles"], 500);
+
+    // Fewer matches than the window: all ranked, and the strong ones are the best.
+    let strong = s.get("/api/search?q=harbour&label=strong").json();
+    assert_eq!(strong["ranked"], STRONG);
+    let got = ids(&strong);
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|&id| id <= STRONG as i64), "{got:?}");
+
+    // Newest first by date, exactly, over all 5,050 matches (article 3 is newest).
+    let mut expected: Vec<(i64, i64)> = (1..=N).map(|n| (hour(n), n as i64)).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    let dated = s
+        .get("/api/search?q=harbour&sort=date&page=2&per_page=7")
+        .json();
+    assert_eq!(dated["sort"], "date");
+    assert!(dated["ranked"].is_null());
+    assert_eq!(
+        ids(&dated),
+        expected[7..14].iter().map(|e| e.1).collect::<Vec<_>>()
+    );
+    let first = s.get("/api/search?q=harbour&sort=date&per_page=3").json();
+    assert_eq!(
+        ids(&first)[0],
+        3,
+        "the newest by date, among the oldest ids"
+    );
+    assert!(first["results"][0]["rank"].is_null());
+
+    // The page says what relevance means here, and links the other order.
+    let page = s.get("/?q=harbour");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Best first among the newest 5000 matches (the most recently stored)."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("sort=date"));
+    let page = s.get("/?q=harbour&label=strong");
+    assert!(!page.body.contains("Best first among the newest"));
+    assert_eq!(s.get("/api/search?q=harbour&sort=worst").status, 400);
+}

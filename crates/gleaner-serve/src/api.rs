@@ -104,6 +104,8 @@ pub async fn search(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Api
         "per_page": p.paging.per_page,
         "total": f.total,
         "total_capped": f.total_capped,
+        "sort": p.sort.as_str(),
+        "ranked": result.ranked,
         "results": result.hits.iter().map(hit).collect::<Vec<_>>(),
         "facets": {
             "sampled": f.sampled,

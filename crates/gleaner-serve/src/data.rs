@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gleaner_model::{Article, EntityKind};
 use gleaner_store::{
     ArticleKey, CoMentions, EntityCount, EntityDetail, EntityQuery, MonthIndex, SearchFacets,
-    SearchHit, SearchQuery, SourceHealth, SourceRecord, Stats,
+    SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord, Stats,
 };
 
 use crate::params::{EntityListParams, Paging, SearchParams};
@@ -15,8 +15,11 @@ use crate::{App, Failure, Pool};
 
 /// Matches are counted up to this many.
 pub const COUNT_CAP: usize = 10_000;
-/// Facets are counted over this many matches.
+/// Facets are counted over this many matches (the newest).
 pub const FACET_CAP: usize = 500;
+/// Relevance ranks this many matches, the newest (by article id); must not exceed
+/// [`COUNT_CAP`], which tells whether there were more.
+pub const RANK_WINDOW: usize = 5_000;
 /// An entity's company is counted over its latest this many articles.
 pub const CO_MENTION_SAMPLE: usize = 500;
 /// Entities listed as its company.
@@ -30,12 +33,16 @@ pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     /// Counts over all matches.
     pub facets: SearchFacets,
+    /// With terms and relevance order: how many matches were ranked (the newest
+    /// [`RANK_WINDOW`] at most).
+    pub ranked: Option<u64>,
 }
 
 /// Run a search and count its facets.
 pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchPage>, Failure> {
     let query = params.to_query();
-    let key = format!("search {query:?}");
+    let order = params.sort;
+    let key = format!("search {order:?} {query:?}");
     let pool = Arc::clone(&app.pool);
     app.cache
         .get(key, move || {
@@ -43,9 +50,18 @@ pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchP
             async move {
                 Ok(pool
                     .run(move |store| {
-                        let hits = store.search(&query)?;
+                        let hits = store.search_ordered(&query, order, RANK_WINDOW)?;
                         let facets = store.search_facets(&query, COUNT_CAP, FACET_CAP)?;
-                        Ok(SearchPage { hits, facets })
+                        let has_terms =
+                            query.terms.as_deref().is_some_and(|t| !t.trim().is_empty());
+                        // The facets count every match up to COUNT_CAP (> RANK_WINDOW).
+                        let ranked = (has_terms && order == SearchOrder::Relevance)
+                            .then(|| facets.total.min(RANK_WINDOW as u64));
+                        Ok(SearchPage {
+                            hits,
+                            facets,
+                            ranked,
+                        })
                     })
                     .await?)
             }

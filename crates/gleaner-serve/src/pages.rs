@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use gleaner_model::EntityKind;
-use gleaner_store::{EntityCount, RunStatus, SearchHit};
+use gleaner_store::{EntityCount, RunStatus, SearchHit, SearchOrder};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::params::{self, EntityListParams, MAX_PAGE, SearchParams};
@@ -155,6 +155,17 @@ pub async fn search(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Pag
                         @if f.total_capped { "More than " (f.total) " articles" }
                         @else { (f.total) " article" @if f.total != 1 { "s" } }
                         @if f.total > 0 { " · page " (p.paging.page) " of " (pages) }
+                        @if p.q.is_some() && f.total > 1 {
+                            " · "
+                            @if p.sort == SearchOrder::Relevance {
+                                "best first · " a href={ "/" (p.href_sorted(SearchOrder::Date)) } { "newest first" }
+                            } @else {
+                                a href={ "/" (p.href_sorted(SearchOrder::Relevance)) } { "best first" } " · newest first"
+                            }
+                        }
+                    }
+                    @if let Some(ranked) = result.ranked.filter(|&r| f.total > r) {
+                        p.note.ranked { "Best first among the newest " (ranked) " matches (the most recently stored)." }
                     }
                     (hit_list(&result.hits))
                     nav.pager {
@@ -169,7 +180,7 @@ pub async fn search(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Pag
                 @if f.total > 0 {
                     aside.facets {
                         @if f.sampled < f.total || f.total_capped {
-                            p.note { "Counts over the first " (f.sampled) " matches." }
+                            p.note { "Counts over the newest " (f.sampled) " matches." }
                         }
                         h2 { "Kind" }
                         ul { @for (k, n) in &f.kinds {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use gleaner_model::EntityKind;
-use gleaner_store::SearchQuery;
+use gleaner_store::{SearchOrder, SearchQuery};
 use url::form_urlencoded;
 
 /// A parameter the user got wrong: shown to them as a 400.
@@ -64,6 +64,8 @@ pub struct SearchParams {
     pub since: Option<(String, DateTime<Utc>)>,
     /// `until` as given, and as a time.
     pub until: Option<(String, DateTime<Utc>)>,
+    /// The order of hits with terms (`sort`: relevance, the default, or date).
+    pub sort: SearchOrder,
     /// Which page.
     pub paging: Paging,
 }
@@ -93,8 +95,9 @@ pub fn pairs(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)
 }
 
 /// The names a search takes.
-pub const SEARCH_NAMES: [&str; 10] = [
-    "q", "entity", "kind", "source", "label", "author", "since", "until", "page", "per_page",
+pub const SEARCH_NAMES: [&str; 11] = [
+    "q", "entity", "kind", "source", "label", "author", "since", "until", "sort", "page",
+    "per_page",
 ];
 
 impl SearchParams {
@@ -112,6 +115,17 @@ impl SearchParams {
                 "author" => p.author = Some(value),
                 "since" => p.since = Some((value.clone(), parse_time("since", &value)?)),
                 "until" => p.until = Some((value.clone(), parse_time("until", &value)?)),
+                "sort" => {
+                    p.sort = match value.as_str() {
+                        "relevance" => SearchOrder::Relevance,
+                        "date" => SearchOrder::Date,
+                        _ => {
+                            return Err(BadParam(format!(
+                                "sort is relevance or date, not {value:?}"
+                            )));
+                        }
+                    }
+                }
                 other => paging.set(other, &value)?,
             }
         }
@@ -164,9 +178,27 @@ impl SearchParams {
         out
     }
 
-    /// `?…` for this search with `page`; `per_page` kept when not the default.
+    /// `sort` when not the default, for links that keep it.
+    fn sort_pair(&self) -> Option<(&'static str, String)> {
+        (self.sort != SearchOrder::default()).then(|| ("sort", self.sort.as_str().to_string()))
+    }
+
+    /// `?…` for this search in `order` (first page).
+    pub fn href_sorted(&self, order: SearchOrder) -> String {
+        let mut pairs = self.filter_pairs();
+        if order != SearchOrder::default() {
+            pairs.push(("sort", order.as_str().to_string()));
+        }
+        if self.paging.per_page != DEFAULT_PER_PAGE {
+            pairs.push(("per_page", self.paging.per_page.to_string()));
+        }
+        query_string(&pairs)
+    }
+
+    /// `?…` for this search with `page`; `sort` and `per_page` kept when not the default.
     pub fn href_page(&self, page: usize) -> String {
         let mut pairs = self.filter_pairs();
+        pairs.extend(self.sort_pair());
         if page > 1 {
             pairs.push(("page", page.to_string()));
         }
@@ -184,16 +216,18 @@ impl SearchParams {
             .filter(|(n, _)| *n != name || name == "entity")
             .collect();
         pairs.push((name, value.to_string()));
+        pairs.extend(self.sort_pair());
         query_string(&pairs)
     }
 
     /// `?…` for this search without the filter `name` (and `value`, for entities).
     pub fn href_without(&self, name: &str, value: &str) -> String {
-        let pairs: Vec<(&'static str, String)> = self
+        let mut pairs: Vec<(&'static str, String)> = self
             .filter_pairs()
             .into_iter()
             .filter(|(n, v)| !(*n == name && (name != "entity" || v == value)))
             .collect();
+        pairs.extend(self.sort_pair());
         query_string(&pairs)
     }
 }
@@ -364,6 +398,21 @@ mod tests {
         assert_eq!(p.href_with("entity", "X").matches("entity=").count(), 3);
         assert!(!p.href_without("entity", "Putin").contains("Putin"));
         assert!(p.href_without("entity", "Putin").contains("Biden"));
+        assert_eq!(p.sort, SearchOrder::Relevance);
+        assert!(
+            !p.href_page(2).contains("sort"),
+            "the default is not written"
+        );
+        let dated = SearchParams::parse(Some("q=talks&sort=date")).unwrap();
+        assert_eq!(dated.sort, SearchOrder::Date);
+        for href in [
+            dated.href_page(2),
+            dated.href_with("label", "x"),
+            dated.href_without("q", "talks"),
+        ] {
+            assert!(href.contains("sort=date"), "{href} keeps the order");
+        }
+        assert!(!dated.href_sorted(SearchOrder::Relevance).contains("sort"));
     }
 
     #[test]
@@ -378,6 +427,7 @@ mod tests {
             "page=501",
             "per_page=1000",
             "colour=red",
+            "sort=best",
         ] {
             let err = SearchParams::parse(Some(bad)).unwrap_err();
             assert!(!err.0.is_empty(), "{bad}");

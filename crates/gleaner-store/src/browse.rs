@@ -35,6 +35,26 @@ pub struct SearchFacets {
     pub labels: Vec<(String, u64)>,
 }
 
+/// The order of a browser's search results ([`Store::search_ordered`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SearchOrder {
+    /// Best bm25 first, among the newest matches (a window the caller gives).
+    #[default]
+    Relevance,
+    /// Newest publication time first, over all matches.
+    Date,
+}
+
+impl SearchOrder {
+    /// `relevance` or `date`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchOrder::Relevance => "relevance",
+            SearchOrder::Date => "date",
+        }
+    }
+}
+
 /// One entity as its page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntityDetail {
@@ -163,8 +183,8 @@ impl Store {
     }
 
     /// How many articles match `query` (its `limit` and `offset` ignored), counted up to
-    /// `count_cap`, and the kinds, sources and labels of the first `facet_cap` matches
-    /// (the top 20 sources and labels).
+    /// `count_cap`, and the kinds, sources and labels of the newest `facet_cap` matches (by
+    /// article id: the most recently stored; the top 20 sources and labels).
     pub fn search_facets(
         &self,
         query: &SearchQuery,
@@ -177,7 +197,7 @@ impl Store {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let fail = |context: &str, err| search_error(terms, context, err);
-        let (ids_sql, ids_params) = matching_ids(query, terms);
+        let (ids_sql, ids_params, newest_first) = matching_ids(query, terms);
 
         let mut params = ids_params.clone();
         params.push(Value::Integer(crate::convert::int(count_cap) + 1));
@@ -200,7 +220,7 @@ impl Store {
         let mut params = ids_params;
         params.push(Value::Integer(crate::convert::int(facet_cap)));
         let sql = format!(
-            "WITH ids (id) AS MATERIALIZED ({ids_sql} LIMIT ?)
+            "WITH ids (id) AS MATERIALIZED ({ids_sql} {newest_first} LIMIT ?)
              SELECT 'n', NULL, count(*) FROM ids
              UNION ALL
              SELECT 'k', * FROM (
@@ -434,49 +454,83 @@ impl Store {
 
     /// The `top` entities mentioned most often in the same articles as entity `id`, counted
     /// over its latest `sample` articles (by id: the latest stored).
+    ///
+    /// One read of those articles' mentions (about 20 each), in article order, counted here:
+    /// SQL's `GROUP BY` with `count(DISTINCT …)` sorted all of them first, and the sample
+    /// was counted by a second query. Names are read for the top entities only. Ties rank by
+    /// entity id for the cut and then by name, as the SQL did.
     pub fn co_mentions(&self, id: i64, sample: usize, top: usize) -> Result<CoMentions> {
-        let sampled: i64 = self
+        // entity id -> (mentions, articles, the last article counted)
+        let mut counts: std::collections::HashMap<i64, (u64, u64, i64)> =
+            std::collections::HashMap::new();
+        let mut sampled = 0u64;
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT m.article_id, m.entity_id
+                       FROM (SELECT DISTINCT article_id FROM mentions
+                              WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2) arts
+                      CROSS JOIN mentions m ON m.article_id = arts.article_id",
+                )
+                .with_context(|| format!("counting the company of entity {id}"))?;
+            let mut rows = st
+                .query(params![id, crate::convert::int(sample)])
+                .with_context(|| format!("counting the company of entity {id}"))?;
+            let mut last_article = None;
+            while let Some(row) = rows
+                .next()
+                .with_context(|| format!("counting the company of entity {id}"))?
+            {
+                let (article, entity): (i64, i64) =
+                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                        .context("reading a mention")?;
+                if last_article != Some(article) {
+                    sampled += 1;
+                    last_article = Some(article);
+                }
+                if entity == id {
+                    continue;
+                }
+                let c = counts.entry(entity).or_insert((0, 0, i64::MIN));
+                c.0 += 1;
+                if c.2 != article {
+                    c.1 += 1;
+                    c.2 = article;
+                }
+            }
+        }
+        let mut ranked: Vec<(i64, u64, u64)> = counts
+            .into_iter()
+            .map(|(entity, (mentions, articles, _))| (entity, mentions, articles))
+            .collect();
+        // Most articles, then most mentions, then lowest id.
+        ranked.sort_unstable_by(|a, b| (b.2, b.1, a.0).cmp(&(a.2, a.1, b.0)));
+        ranked.truncate(top);
+        let mut name_of = self
             .conn
-            .prepare_cached(
-                "SELECT count(*) FROM (SELECT DISTINCT article_id FROM mentions
-                  WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2)",
-            )
-            .and_then(|mut st| st.query_row(params![id, crate::convert::int(sample)], |r| r.get(0)))
-            .with_context(|| format!("counting the articles of entity {id}"))?;
-        let entities = self
-            .conn
-            .prepare_cached(
-                "WITH arts (id) AS (SELECT DISTINCT article_id FROM mentions
-                                     WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2),
-                      counts (entity_id, mentions, articles) AS (
-                          SELECT m.entity_id, count(*), count(DISTINCT m.article_id)
-                            FROM arts CROSS JOIN mentions m ON m.article_id = arts.id
-                           WHERE m.entity_id <> ?1
-                           GROUP BY m.entity_id
-                           ORDER BY 3 DESC, 2 DESC, 1 LIMIT ?3)
-                 SELECT e.kind, e.name, c.mentions, c.articles
-                   FROM counts c CROSS JOIN entities e ON e.id = c.entity_id
-                  ORDER BY c.articles DESC, c.mentions DESC, e.name",
-            )
-            .and_then(|mut st| {
-                st.query_map(
-                    params![id, crate::convert::int(sample), crate::convert::int(top)],
-                    |r| {
-                        Ok(EntityCount {
-                            kind: entity_kind(r, 0)?,
-                            name: r.get(1)?,
-                            mentions: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                            articles: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
-                        })
-                    },
-                )?
-                .collect()
-            })
-            .with_context(|| format!("counting the company of entity {id}"))?;
-        Ok(CoMentions {
-            sampled: u64::try_from(sampled).unwrap_or(0),
-            entities,
-        })
+            .prepare_cached("SELECT kind, name FROM entities WHERE id = ?1")
+            .context("preparing the entity lookup")?;
+        let mut entities = Vec::with_capacity(ranked.len());
+        for (entity, mentions, articles) in ranked {
+            let (kind, name) = name_of
+                .query_row([entity], |r| {
+                    Ok((entity_kind(r, 0)?, r.get::<_, String>(1)?))
+                })
+                .with_context(|| format!("reading entity {entity}"))?;
+            entities.push(EntityCount {
+                kind,
+                name,
+                mentions,
+                articles,
+            });
+        }
+        entities.sort_by(|a, b| {
+            (b.articles, b.mentions)
+                .cmp(&(a.articles, a.mentions))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(CoMentions { sampled, entities })
     }
 
     /// The health of every source in the database (in [`Store::sources`] order): its newest
@@ -572,9 +626,10 @@ fn origin_prefix(url: &str) -> Option<String> {
     Some(format!("{}/", &url[..scheme_len + authority_len]))
 }
 
-/// `SELECT a.id FROM articles a WHERE …` for every filter of `query`, and its parameters.
-/// The same filters as a search, checked the simple way: the caller caps the rows read.
-fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>) {
+/// `SELECT a.id FROM articles a WHERE …` for every filter of `query`, its parameters, and
+/// the `ORDER BY` that lists them newest (highest id) first without a sort. The same filters
+/// as a search, checked the simple way: the caller caps the rows read.
+fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>, &'static str) {
     let mut params: Vec<Value> = Vec::new();
     let text = |s: &str| Value::Text(s.trim().to_string());
     // Filters on the article row itself; the others need only its id.
@@ -608,6 +663,11 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
             )
         }
         (None, _) => (String::from("SELECT a.id FROM articles a WHERE 1"), "a.id"),
+    };
+    let newest_first = if terms.is_some() {
+        "ORDER BY articles_fts.rowid DESC"
+    } else {
+        "ORDER BY a.id DESC"
     };
     let kind = query.kind.map(|k| k.as_str());
     let kind_filter = if kind.is_some() {
@@ -665,7 +725,7 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         sql.push_str(" AND a.published_at < ?");
         params.push(Value::Text(until));
     }
-    (sql, params)
+    (sql, params, newest_first)
 }
 
 #[cfg(test)]
@@ -871,6 +931,67 @@ mod tests {
         assert_eq!(c.entities.len(), 1);
         assert_eq!(c.entities[0].name, "London");
         assert_eq!(c.entities[0].articles, 3);
+    }
+
+    /// The company counted in one pass is what the SQL that counted it before says, ties
+    /// and the sample's cut included, over articles with many overlapping entities.
+    #[test]
+    fn co_mentions_agree_with_the_sql_count() {
+        let (_dir, _path, mut store) = temp_store();
+        let names = [
+            "Ada", "Babbage", "Curie", "Darwin", "Euler", "Faraday", "Gauss", "Hopper",
+        ];
+        for n in 0..60usize {
+            let picked: Vec<(EntityKind, &str, &str)> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (n * 7 + i * 3) % (i + 2) != 0 || *i == 0)
+                .flat_map(|(i, name)| {
+                    // Some entities twice in an article: mentions and articles differ.
+                    let times = 1 + (n + i) % 3;
+                    std::iter::repeat_n((EntityKind::Person, *name, *name), times)
+                })
+                .collect();
+            store
+                .upsert_article(&article(n, &[], &picked), None)
+                .unwrap();
+        }
+        let ada = store
+            .entity_detail(EntityKind::Person, "Ada")
+            .unwrap()
+            .unwrap();
+        for (sample, top) in [(500, 20), (25, 3), (7, 5), (1, 1), (60, 0)] {
+            let got = store.co_mentions(ada.id, sample, top).unwrap();
+            let want: Vec<EntityCount> = store
+                .conn
+                .prepare(
+                    "WITH arts (id) AS (SELECT DISTINCT article_id FROM mentions
+                                         WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2),
+                          counts (entity_id, mentions, articles) AS (
+                              SELECT m.entity_id, count(*), count(DISTINCT m.article_id)
+                                FROM arts CROSS JOIN mentions m ON m.article_id = arts.id
+                               WHERE m.entity_id <> ?1
+                               GROUP BY m.entity_id
+                               ORDER BY 3 DESC, 2 DESC, 1 LIMIT ?3)
+                     SELECT e.kind, e.name, c.mentions, c.articles
+                       FROM counts c CROSS JOIN entities e ON e.id = c.entity_id
+                      ORDER BY c.articles DESC, c.mentions DESC, e.name",
+                )
+                .unwrap()
+                .query_map(params![ada.id, sample as i64, top as i64], |r| {
+                    Ok(EntityCount {
+                        kind: entity_kind(r, 0)?,
+                        name: r.get(1)?,
+                        mentions: r.get::<_, i64>(2)? as u64,
+                        articles: r.get::<_, i64>(3)? as u64,
+                    })
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(got.entities, want, "sample {sample}, top {top}");
+            assert_eq!(got.sampled, sample.min(60) as u64);
+        }
     }
 
     #[test]
