@@ -24,6 +24,8 @@ pub(crate) enum SkipRules {
     PostBody,
     /// A block chosen by content scoring: navigation-like and boilerplate-named parts dropped.
     Generic,
+    /// Like `Generic`, on a page read as a thread: comment regions are the content and kept.
+    Thread,
 }
 
 /// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
@@ -134,6 +136,13 @@ static THREAD_OR_RELATED: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(comments?|commentlist|disqus|related|recommended|outbrain|taboola)([-_]|$)",
     )
 });
+/// The comment-thread part of [`THREAD_OR_RELATED`].
+static THREAD_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| crate::regex_literal(r"(?i)^(comments?|commentlist|disqus)([-_]|$)"));
+/// A class/id hint naming a comment (in any token position), kept on a thread page.
+static THREAD_HINT: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(r"(?i)(^|[-_ ])(comment|comments|commentlist|disqus)([-_ ]|$)")
+});
 /// Image captions and credits: part of the page, not of the article's text.
 static GENERIC_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(
@@ -229,7 +238,8 @@ impl Splitter<'_> {
         }
         match self.rules {
             SkipRules::PostBody => false,
-            SkipRules::Generic => generic_boilerplate(el, self.stats),
+            SkipRules::Generic => generic_boilerplate(el, self.stats, false),
+            SkipRules::Thread => generic_boilerplate(el, self.stats, true),
         }
     }
 
@@ -324,13 +334,47 @@ fn much_plain_text(el: ElementRef<'_>, known: Option<&crate::stats::NodeStats>) 
     }
 }
 
+/// An overlay-named element holding more text than this inside the chosen region is not a
+/// box laid over the page but a wrapper named after a feature (`penci-enable-lightbox`).
+const OVERLAY_MAX_CHARS: usize = 1500;
+
+/// Parts of class/id tokens (between `-` and `_`) that, inside the chosen region, name a box
+/// laid over the article rather than the article: a newsletter sign-up or a modal. Outside
+/// it they are not used (`modal` also names wrappers of whole pages).
+const REGION_OVERLAY_PARTS: &[&str] = &["newsletter", "modal"];
+
+fn region_overlay_marked(el: ElementRef<'_>) -> bool {
+    let v = el.value();
+    [v.attr("class"), v.attr("id")]
+        .into_iter()
+        .flatten()
+        .flat_map(str::split_whitespace)
+        .flat_map(|t| t.split(['-', '_']))
+        .any(|part| {
+            REGION_OVERLAY_PARTS
+                .iter()
+                .any(|w| part.eq_ignore_ascii_case(w))
+        })
+}
+
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
-pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) -> bool {
+pub(crate) fn generic_boilerplate(
+    el: ElementRef<'_>,
+    stats: Option<&DocStats>,
+    thread: bool,
+) -> bool {
     let known = stats.and_then(|s| s.get(el));
     let link_density = |el| known.map_or_else(|| link_density(el), |s| s.link_density());
     let v = el.value();
     let name = v.name();
     if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
+        return true;
+    }
+    // A box laid over the page (a sign-up pop-up, a cookie-consent box, a modal) inside the
+    // chosen region is left out however much plain text it holds: it is never the article.
+    if (crate::generic::overlay_marked(el) || region_overlay_marked(el))
+        && known.map_or_else(|| text_len(el), |s| s.trimmed_len) < OVERLAY_MAX_CHARS
+    {
         return true;
     }
     let (class, id) = (
@@ -340,10 +384,11 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
     if !(class.trim().is_empty() && id.trim().is_empty()) {
         // A comment thread or a related-posts block is left out however much text it holds
         // (not `sidebar-…`: `sidebar-right` names a layout that holds the article).
+        // On a page read as a thread, the comments are what it holds.
         if class
             .split_whitespace()
             .chain(id.split_whitespace())
-            .any(|t| THREAD_OR_RELATED.is_match(t))
+            .any(|t| THREAD_OR_RELATED.is_match(t) && !(thread && THREAD_TOKEN.is_match(t)))
         {
             return true;
         }
@@ -353,8 +398,10 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         }
         // A boilerplate name on a region that holds much plain text is a page builder's
         // name (`elementor-widget-wrap`), not boilerplate.
+        let kept_in_thread = thread && THREAD_HINT.is_match(&hint);
         if GENERIC_NEGATIVE.is_match(&hint)
             && !GENERIC_POSITIVE.is_match(&hint)
+            && !kept_in_thread
             && !much_plain_text(el, known)
         {
             return true;
