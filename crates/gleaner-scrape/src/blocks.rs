@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use ego_tree::NodeId;
 use gleaner_model::{BlockKind, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Node};
@@ -48,7 +49,10 @@ pub(crate) fn element_blocks_with(
 ) -> Vec<TextBlock> {
     let mut s = Splitter {
         out: Vec::new(),
+        owners: Vec::new(),
         buf: String::new(),
+        buf_owner: el.id(),
+        open: vec![el.id()],
         kinds: Vec::new(),
         rules,
         stats,
@@ -57,12 +61,55 @@ pub(crate) fn element_blocks_with(
         s.walk(child, 1);
     }
     s.flush();
-    s.out
+    match rules {
+        SkipRules::PostBody => s.out,
+        SkipRules::Generic | SkipRules::Thread => drop_theme_copies(el, s.out, &s.owners),
+    }
+}
+
+/// Shortest block (in words) that is dropped when it repeats the block before it.
+const COPY_MIN_WORDS: usize = 8;
+
+/// Drop a block that repeats the block just before it when the two come from elements that
+/// are not siblings: a theme's second copy of a text (a mobile and a desktop variant, a
+/// summary repeated under the title, a quoted post). A paragraph written twice in a row by
+/// the author (two sibling `<p>`s) stays.
+fn drop_theme_copies(
+    root: ElementRef<'_>,
+    blocks: Vec<TextBlock>,
+    owners: &[NodeId],
+) -> Vec<TextBlock> {
+    let tree = root.tree();
+    let parent = |id: NodeId| tree.get(id).and_then(|n| n.parent()).map(|p| p.id());
+    let mut out: Vec<TextBlock> = Vec::with_capacity(blocks.len());
+    let mut last: Option<(String, NodeId)> = None;
+    for (block, &owner) in blocks.into_iter().zip(owners) {
+        let words: Vec<&str> = block.text.split_whitespace().collect();
+        let norm = words.join(" ");
+        let copy = words.len() >= COPY_MIN_WORDS
+            && last
+                .as_ref()
+                .is_some_and(|(text, o)| *text == norm && parent(*o) != parent(owner));
+        if !copy {
+            out.push(block);
+        }
+        // The first of several copies stays the one compared with.
+        if !copy {
+            last = Some((norm, owner));
+        }
+    }
+    out
 }
 
 struct Splitter<'s> {
     out: Vec<TextBlock>,
+    /// The block-level element each block of `out` was read from.
+    owners: Vec<NodeId>,
     buf: String,
+    /// The block-level element the text in `buf` was read from.
+    buf_owner: NodeId,
+    /// Block-level elements being walked, innermost last.
+    open: Vec<NodeId>,
     kinds: Vec<BlockKind>,
     rules: SkipRules,
     stats: Option<&'s DocStats>,
@@ -172,6 +219,11 @@ impl Splitter<'_> {
                     self.buf.push(' ');
                 }
             } else {
+                if self.buf.is_empty()
+                    && let Some(&owner) = self.open.last()
+                {
+                    self.buf_owner = owner;
+                }
                 self.buf.push(ch);
             }
         }
@@ -210,6 +262,7 @@ impl Splitter<'_> {
         let text = lines.join("\n");
         if text.chars().any(|c| c.is_alphanumeric()) || kind == BlockKind::Preformatted {
             self.out.push(TextBlock { kind, text });
+            self.owners.push(self.buf_owner);
         }
     }
 
@@ -272,6 +325,7 @@ impl Splitter<'_> {
                                 kind: BlockKind::Preformatted,
                                 text: raw.to_string(),
                             });
+                            self.owners.push(el.id());
                         }
                     }
                     "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
@@ -281,10 +335,12 @@ impl Splitter<'_> {
                     "blockquote" => self.role_block(el, BlockKind::Quote, depth),
                     _ if BLOCK_TAGS.contains(&name) => {
                         self.flush();
+                        self.open.push(el.id());
                         for child in el.children() {
                             self.walk(child, depth + 1);
                         }
                         self.flush();
+                        self.open.pop();
                     }
                     _ => {
                         for child in el.children() {
@@ -301,10 +357,12 @@ impl Splitter<'_> {
         self.flush();
         // A heading inside a list item stays a heading; a paragraph in a quote is a quote.
         self.kinds.push(kind);
+        self.open.push(el.id());
         for child in el.children() {
             self.walk(child, depth + 1);
         }
         self.flush();
+        self.open.pop();
         self.kinds.pop();
     }
 }

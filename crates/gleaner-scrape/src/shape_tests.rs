@@ -340,3 +340,22 @@ fn an_article_with_a_few_comments_is_not_a_thread() {
     assert!(b.contains("the orchard shop is open every day"), "{b:?}");
     assert!(!b.contains("Lovely place"), "{b:?}");
 }
+
+/// A theme prints the summary twice (a desktop and a mobile variant, in different
+/// containers): the second copy goes. A paragraph the page itself repeats (two sibling
+/// `<p>`s) stays twice.
+#[test]
+fn a_themes_second_copy_goes_and_the_authors_repeat_stays() {
+    let html = r#"<html><head><title>Quiet lanes</title></head><body><main><article>
+        <div class="text"><div class="intro-desktop"><p>The county will mark twelve miles of lanes as quiet lanes where walkers and riders come first.</p></div>
+        <div class="intro-mobile"><p>The county will mark twelve miles of lanes as quiet lanes where walkers and riders come first.</p></div>
+        <p>Signs will go up at both ends of each lane in the spring, and drivers will be asked to slow down and give way.</p>
+        <p>Signs will go up at both ends of each lane in the spring, and drivers will be asked to slow down and give way.</p>
+        <p>The parish councils chose the lanes after a survey of the people who use them every day, on foot, on bicycles and on horseback.</p></div>
+        </article></main></body></html>"#;
+    let a = extract(html, "https://county.example/lanes");
+    let b = body(&a);
+    assert_eq!(b.matches("twelve miles of lanes").count(), 1, "{b:?}");
+    assert_eq!(b.matches("Signs will go up").count(), 2, "{b:?}");
+    assert!(b.contains("The parish councils chose the lanes"), "{b:?}");
+}
