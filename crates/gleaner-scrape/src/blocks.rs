@@ -82,20 +82,24 @@ fn drop_theme_copies(
     let tree = root.tree();
     let parent = |id: NodeId| tree.get(id).and_then(|n| n.parent()).map(|p| p.id());
     let mut out: Vec<TextBlock> = Vec::with_capacity(blocks.len());
-    let mut last: Option<(String, NodeId)> = None;
+    // The block kept last (the first of several copies stays the one compared with).
+    let mut last: Option<NodeId> = None;
     for (block, &owner) in blocks.into_iter().zip(owners) {
-        let words: Vec<&str> = block.text.split_whitespace().collect();
-        let norm = words.join(" ");
-        let copy = words.len() >= COPY_MIN_WORDS
-            && last
-                .as_ref()
-                .is_some_and(|(text, o)| *text == norm && parent(*o) != parent(owner));
+        let copy = block
+            .text
+            .split_whitespace()
+            .nth(COPY_MIN_WORDS - 1)
+            .is_some()
+            && last.is_some_and(|o| {
+                out.last().is_some_and(|prev| {
+                    prev.text
+                        .split_whitespace()
+                        .eq(block.text.split_whitespace())
+                }) && parent(o) != parent(owner)
+            });
         if !copy {
             out.push(block);
-        }
-        // The first of several copies stays the one compared with.
-        if !copy {
-            last = Some((norm, owner));
+            last = Some(owner);
         }
     }
     out
@@ -406,14 +410,22 @@ fn region_overlay_marked(el: ElementRef<'_>) -> bool {
     [v.attr("class"), v.attr("id")]
         .into_iter()
         .flatten()
+        .filter(|attr| REGION_OVERLAY_ANYWHERE.is_match(attr))
         .flat_map(str::split_whitespace)
-        .flat_map(|t| t.split(['-', '_']))
-        .any(|part| {
-            REGION_OVERLAY_PARTS
-                .iter()
-                .any(|w| part.eq_ignore_ascii_case(w))
-        })
+        .any(|t| REGION_OVERLAY_TOKEN.is_match(t))
 }
+
+/// The words of [`REGION_OVERLAY_PARTS`] anywhere in an attribute (a quick test first).
+static REGION_OVERLAY_ANYWHERE: LazyLock<Regex> =
+    LazyLock::new(|| crate::regex_literal(&format!("(?i-u){}", REGION_OVERLAY_PARTS.join("|"))));
+
+/// A class/id token with a part that is one of [`REGION_OVERLAY_PARTS`], ASCII case ignored.
+static REGION_OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(&format!(
+        "(?i-u)(^|[-_])({})([-_]|$)",
+        REGION_OVERLAY_PARTS.join("|")
+    ))
+});
 
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
 pub(crate) fn generic_boilerplate(
@@ -430,7 +442,13 @@ pub(crate) fn generic_boilerplate(
     }
     // A box laid over the page (a sign-up pop-up, a cookie-consent box, a modal) inside the
     // chosen region is left out however much plain text it holds: it is never the article.
-    if (crate::generic::overlay_marked(el) || region_overlay_marked(el))
+    let marked = v.attr("class").is_some()
+        || v.attr("id").is_some()
+        || v.attr("role").is_some()
+        || v.attr("aria-modal").is_some()
+        || name == "dialog";
+    if marked
+        && (crate::generic::overlay_marked(el) || region_overlay_marked(el))
         && known.map_or_else(|| text_len(el), |s| s.trimmed_len) < OVERLAY_MAX_CHARS
     {
         return true;

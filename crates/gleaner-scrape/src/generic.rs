@@ -65,6 +65,10 @@ fn in_strong_negative(p: ElementRef<'_>, seen: &mut Negatives) -> bool {
 static COMMENT_TOKEN: LazyLock<Regex> =
     LazyLock::new(|| regex_literal(r"(?i)^(comments?|commentlist|disqus)([-_]|$)"));
 
+/// The words of [`COMMENT_TOKEN`] anywhere in an attribute: a quick test, one regex pass
+/// per attribute, before looking token by token.
+static COMMENT_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| regex_literal(r"(?i)comment|disqus"));
+
 /// A page is read as a thread (its comments or posts are the content, not furniture beside
 /// an article) when the paragraphs in comment regions hold at least this many characters ...
 const THREAD_MIN_CHARS: usize = 1000;
@@ -107,10 +111,23 @@ pub(crate) fn overlay_marked(a: ElementRef<'_>) -> bool {
         || [v.attr("class"), v.attr("id")]
             .into_iter()
             .flatten()
+            .filter(|attr| OVERLAY_ANYWHERE.is_match(attr))
             .flat_map(str::split_whitespace)
-            .flat_map(|t| t.split(['-', '_']))
-            .any(|part| OVERLAY_PARTS.iter().any(|w| part.eq_ignore_ascii_case(w)))
+            .any(|t| OVERLAY_TOKEN.is_match(t))
 }
+
+/// The words of [`OVERLAY_PARTS`] anywhere in an attribute (a quick test before the tokens).
+static OVERLAY_ANYWHERE: LazyLock<Regex> =
+    LazyLock::new(|| regex_literal(&format!("(?i-u){}", OVERLAY_PARTS.join("|"))));
+
+/// A class/id token with a part (between `-` and `_`) that is one of [`OVERLAY_PARTS`],
+/// ASCII case ignored: one regex pass per token instead of comparing every part.
+static OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(&format!(
+        "(?i-u)(^|[-_])({})([-_]|$)",
+        OVERLAY_PARTS.join("|")
+    ))
+});
 
 /// Answers of [`in_strong_negative`] per element, kept across one extraction.
 #[derive(Default)]
@@ -142,6 +159,7 @@ fn in_comment_region(el: ElementRef<'_>, seen: &mut Negatives) -> bool {
                 && [a.value().attr("class"), a.value().attr("id")]
                     .into_iter()
                     .flatten()
+                    .filter(|attr| COMMENT_ANYWHERE.is_match(attr))
                     .flat_map(str::split_whitespace)
                     .any(|t| COMMENT_TOKEN.is_match(t)));
         seen.comment.insert(a.id(), known);
