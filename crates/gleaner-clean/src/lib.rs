@@ -18,7 +18,8 @@
 //!   consists *entirely* of such phrases, so a sentence that merely contains the words stays.
 //!   A line holding only a network name or "Email" (a share popup's entries, one per line)
 //!   goes only inside a run of furniture lines; alone it may be the article's own heading.
-//!   A paragraph identical to an earlier one is dropped (the first is kept).
+//!   A long paragraph identical to the one just before it is dropped (the first is kept),
+//!   except on pages of the generic extractor, which drops a theme's copies itself.
 //! - **Title**: the blog name is taken off ("Blog: Post", "Post | Blog", "Post - Blog").
 //! - **Metadata**: language (ISO 639-1, detected with `whatlang` when the body is long enough to
 //!   be reliable, otherwise from the page's language hint), word count, and a SHA-256 content
@@ -42,7 +43,7 @@ mod language;
 mod text;
 
 use boilerplate::LineClass;
-use gleaner_model::{BlockKind, ScrapedArticle};
+use gleaner_model::{BlockKind, Extractor, ScrapedArticle};
 use sha2::{Digest, Sha256};
 
 pub use boilerplate::is_boilerplate_line;
@@ -164,10 +165,14 @@ fn clean_blocks(scraped: &ScrapedArticle) -> String {
     // Drop a paragraph that repeats the one just before it, when it is long enough to be a
     // real paragraph printed twice (a theme repeating a block) and not a short line that an
     // article may legitimately repeat (table cells, recipe steps, "Ingredients", a refrain).
-    // Short boilerplate repeats are caught by the boilerplate rules instead.
-    paragraphs.dedup_by(|later, earlier| {
-        later == earlier && later.split_whitespace().count() >= REPEAT_MIN_WORDS
-    });
+    // Short boilerplate repeats are caught by the boilerplate rules instead. Not for pages
+    // of the generic extractor: it has dropped a theme's copies already, knowing where each
+    // came from, and what repeats in its blocks is the author's (two sibling paragraphs).
+    if scraped.extractor != Some(Extractor::Generic) {
+        paragraphs.dedup_by(|later, earlier| {
+            later == earlier && later.split_whitespace().count() >= REPEAT_MIN_WORDS
+        });
+    }
     paragraphs.join("\n\n")
 }
 

@@ -459,3 +459,18 @@ fn a_lone_time_goes_only_among_furniture() {
         "First ferry\nat 9:35\nLast ferry\nat 18:10"
     );
 }
+
+#[test]
+fn a_generic_page_keeps_a_paragraph_its_author_wrote_twice() {
+    // The generic extractor drops a theme's copies itself (it knows where each block came
+    // from); what repeats in its blocks is the page's own text, as in a test page of
+    // repeated paragraphs.
+    let long = "The minister said the talks would resume in Vienna next week.";
+    let mut a = article(vec![
+        TextBlock::paragraph(long),
+        TextBlock::paragraph(long),
+        TextBlock::paragraph("Other."),
+    ]);
+    a.extractor = Some(gleaner_model::Extractor::Generic);
+    assert_eq!(clean(&a).body, format!("{long}\n\n{long}\n\nOther."));
+}

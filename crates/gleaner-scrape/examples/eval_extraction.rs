@@ -9,6 +9,9 @@
 //!   subfolder with a `ground-truth.json` and an `html/` folder is a set (`aeb-dev`,
 //!   `readability-dev`, `modern-dev`). A missing folder is reported and the command exits 2.
 //! * `--out DIR` (default `target/eval-extraction`): predictions and truth halves per set.
+//! * `--gleaner PATH`: also score the pages *through the binary* (`PATH extract FILE...`:
+//!   charset detection, `gleaner-clean`), the body as `gleaner extract` prints it, in the
+//!   columns "binary F1", "binary empty" and "binary lost" (`binary.jsonl` in the out folder).
 //! * `--trafilatura PYTHON`: a Python with trafilatura installed; its predictions are made once
 //!   per set with `examples/trafilatura_predictions.py` and kept in the out folder
 //!   (`trafilatura.jsonl`; delete it to redo). Without the flag, an existing file is used.
@@ -99,6 +102,61 @@ fn score(scorer: &Path, truth: &Path, pred: &Path) -> Option<(BTreeMap<String, f
     Some((pages, f1?))
 }
 
+/// Prediction lines `{"id", "body"}`. The scorer reads lines with Python's `splitlines`, which
+/// also breaks at U+0085, U+2028 and U+2029: those are written escaped.
+fn jsonl(bodies: &[(String, String)]) -> String {
+    bodies
+        .iter()
+        .map(|(id, body)| {
+            serde_json::json!({"id": id, "body": body})
+                .to_string()
+                .replace('\u{85}', "\\u0085")
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+                + "\n"
+        })
+        .collect()
+}
+
+/// The bodies `gleaner extract` prints for the pages `ids` of `set` (matched back to the
+/// ids by the file URL of each line; a page the binary printed nothing for is empty).
+fn binary_bodies(bin: &Path, set: &Path, ids: &[&String]) -> Option<Vec<(String, String)>> {
+    let files: Vec<PathBuf> = ids
+        .iter()
+        .map(|id| {
+            let gz = set.join("html").join(format!("{id}.html.gz"));
+            if gz.exists() {
+                gz
+            } else {
+                set.join("html").join(format!("{id}.html"))
+            }
+        })
+        .collect();
+    let out = match Command::new(bin).arg("extract").args(&files).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("eval_extraction: cannot run {}: {e}", bin.display());
+            return None;
+        }
+    };
+    let mut by_id: BTreeMap<String, String> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let url = v.get("url").and_then(|u| u.as_str()).unwrap_or_default();
+        let file = url.rsplit('/').next().unwrap_or_default();
+        let id = file.split('.').next().unwrap_or_default().to_string();
+        let body = v.get("body").and_then(|b| b.as_str()).unwrap_or_default();
+        by_id.insert(id, body.to_string());
+    }
+    Some(
+        ids.iter()
+            .map(|id| ((*id).clone(), by_id.remove(*id).unwrap_or_default()))
+            .collect(),
+    )
+}
+
 fn arg(args: &[String], flag: &str) -> Option<String> {
     args.iter()
         .position(|a| a == flag)
@@ -124,6 +182,7 @@ fn main() -> ExitCode {
     let out_dir =
         arg(&args, "--out").map_or_else(|| root.join("target/eval-extraction"), PathBuf::from);
     let python = arg(&args, "--trafilatura");
+    let binary = arg(&args, "--gleaner").map(PathBuf::from);
     let show_losses = args.iter().any(|a| a == "--show-tune-losses");
     // While tuning, look at the tune halves only.
     let tune_only = args.iter().any(|a| a == "--tune-only");
@@ -152,10 +211,17 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    println!(
-        "| set | half | pages | gleaner F1 | trafilatura F1 | gleaner empty | lost (traf ≥ 0.8, gleaner empty or < 0.5) |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    if binary.is_some() {
+        println!(
+            "| set | half | pages | gleaner F1 | trafilatura F1 | gleaner empty | lost (traf ≥ 0.8, gleaner empty or < 0.5) | binary F1 | binary empty | binary lost |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    } else {
+        println!(
+            "| set | half | pages | gleaner F1 | trafilatura F1 | gleaner empty | lost (traf ≥ 0.8, gleaner empty or < 0.5) |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|");
+    }
     let mut total_secs = 0.0;
     let mut total_pages = 0usize;
     for set in &sets {
@@ -216,23 +282,22 @@ fn main() -> ExitCode {
         total_secs += secs;
         total_pages += pages.len();
         let pred = dir.join("gleaner.jsonl");
-        let lines: String = bodies
-            .iter()
-            .map(|(id, body)| {
-                // The scorer reads lines with Python's `splitlines`, which also breaks at
-                // U+0085, U+2028 and U+2029: write those escaped.
-                serde_json::json!({"id": id, "body": body})
-                    .to_string()
-                    .replace('\u{85}', "\\u0085")
-                    .replace('\u{2028}', "\\u2028")
-                    .replace('\u{2029}', "\\u2029")
-                    + "\n"
-            })
-            .collect();
-        if let Err(e) = std::fs::write(&pred, lines) {
+        if let Err(e) = std::fs::write(&pred, jsonl(&bodies)) {
             eprintln!("eval_extraction: cannot write {}: {e}", pred.display());
             return ExitCode::from(2);
         }
+        // Through the binary: the same pages, in the same order, read by `gleaner extract`.
+        let through_binary = binary.as_ref().and_then(|bin| {
+            let ids: Vec<&String> = truth.keys().collect();
+            let bodies = binary_bodies(bin, set, &ids)?;
+            let file = dir.join("binary.jsonl");
+            std::fs::write(&file, jsonl(&bodies)).ok()?;
+            let empty: BTreeMap<String, bool> = bodies
+                .iter()
+                .map(|(id, b)| (id.clone(), b.trim().is_empty()))
+                .collect();
+            Some((file, empty))
+        });
         let empty: BTreeMap<&str, bool> = bodies
             .iter()
             .map(|(id, b)| (id.as_str(), b.trim().is_empty()))
@@ -301,8 +366,34 @@ fn main() -> ExitCode {
                     .collect(),
                 None => Vec::new(),
             };
+            let binary_cells =
+                through_binary
+                    .as_ref()
+                    .map_or_else(String::new, |(file_b, empty_b)| {
+                        let Some((b_pages, b_f1)) = score(&scorer, &file, file_b) else {
+                            return " – | – | – |".to_string();
+                        };
+                        let n_empty = ids
+                            .iter()
+                            .filter(|id| empty_b.get(*id) == Some(&true))
+                            .count();
+                        let lost = t.as_ref().map_or_else(
+                            || "–".to_string(),
+                            |(t_pages, _)| {
+                                ids.iter()
+                                    .filter(|id| {
+                                        t_pages.get(*id).copied().unwrap_or(0.0) >= 0.8
+                                            && (empty_b.get(*id) == Some(&true)
+                                                || b_pages.get(*id).copied().unwrap_or(0.0) < 0.5)
+                                    })
+                                    .count()
+                                    .to_string()
+                            },
+                        );
+                        format!(" {b_f1:.3} | {n_empty} | {lost} |")
+                    });
             println!(
-                "| {name} | {label} | {} | {g_f1:.3} | {} | {n_empty} | {} |",
+                "| {name} | {label} | {} | {g_f1:.3} | {} | {n_empty} | {} |{binary_cells}",
                 ids.len(),
                 t.as_ref()
                     .map_or("–".to_string(), |(_, f)| format!("{f:.3}")),

@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use ego_tree::NodeId;
 use gleaner_model::{BlockKind, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Node};
@@ -24,6 +25,8 @@ pub(crate) enum SkipRules {
     PostBody,
     /// A block chosen by content scoring: navigation-like and boilerplate-named parts dropped.
     Generic,
+    /// Like `Generic`, on a page read as a thread: comment regions are the content and kept.
+    Thread,
 }
 
 /// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
@@ -46,7 +49,10 @@ pub(crate) fn element_blocks_with(
 ) -> Vec<TextBlock> {
     let mut s = Splitter {
         out: Vec::new(),
+        owners: Vec::new(),
         buf: String::new(),
+        buf_owner: el.id(),
+        open: vec![el.id()],
         kinds: Vec::new(),
         rules,
         stats,
@@ -55,12 +61,59 @@ pub(crate) fn element_blocks_with(
         s.walk(child, 1);
     }
     s.flush();
-    s.out
+    match rules {
+        SkipRules::PostBody => s.out,
+        SkipRules::Generic | SkipRules::Thread => drop_theme_copies(el, s.out, &s.owners),
+    }
+}
+
+/// Shortest block (in words) that is dropped when it repeats the block before it.
+const COPY_MIN_WORDS: usize = 8;
+
+/// Drop a block that repeats the block just before it when the two come from elements that
+/// are not siblings: a theme's second copy of a text (a mobile and a desktop variant, a
+/// summary repeated under the title, a quoted post). A paragraph written twice in a row by
+/// the author (two sibling `<p>`s) stays.
+fn drop_theme_copies(
+    root: ElementRef<'_>,
+    blocks: Vec<TextBlock>,
+    owners: &[NodeId],
+) -> Vec<TextBlock> {
+    let tree = root.tree();
+    let parent = |id: NodeId| tree.get(id).and_then(|n| n.parent()).map(|p| p.id());
+    let mut out: Vec<TextBlock> = Vec::with_capacity(blocks.len());
+    // The block kept last (the first of several copies stays the one compared with).
+    let mut last: Option<NodeId> = None;
+    for (block, &owner) in blocks.into_iter().zip(owners) {
+        let copy = block
+            .text
+            .split_whitespace()
+            .nth(COPY_MIN_WORDS - 1)
+            .is_some()
+            && last.is_some_and(|o| {
+                out.last().is_some_and(|prev| {
+                    prev.text
+                        .split_whitespace()
+                        .eq(block.text.split_whitespace())
+                }) && parent(o) != parent(owner)
+            });
+        if !copy {
+            out.push(block);
+            last = Some(owner);
+        }
+    }
+    out
 }
 
 struct Splitter<'s> {
     out: Vec<TextBlock>,
+    /// The block-level element each block of `out` was read from.
+    owners: Vec<NodeId>,
     buf: String,
+    /// The block-level element the text in `buf` was read from.
+    buf_owner: NodeId,
+    /// Block-level elements being walked, innermost last.
+    open: Vec<NodeId>,
     kinds: Vec<BlockKind>,
     rules: SkipRules,
     stats: Option<&'s DocStats>,
@@ -134,6 +187,13 @@ static THREAD_OR_RELATED: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(comments?|commentlist|disqus|related|recommended|outbrain|taboola)([-_]|$)",
     )
 });
+/// The comment-thread part of [`THREAD_OR_RELATED`].
+static THREAD_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| crate::regex_literal(r"(?i)^(comments?|commentlist|disqus)([-_]|$)"));
+/// A class/id hint naming a comment (in any token position), kept on a thread page.
+static THREAD_HINT: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(r"(?i)(^|[-_ ])(comment|comments|commentlist|disqus)([-_ ]|$)")
+});
 /// Image captions and credits: part of the page, not of the article's text.
 static GENERIC_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(
@@ -163,6 +223,11 @@ impl Splitter<'_> {
                     self.buf.push(' ');
                 }
             } else {
+                if self.buf.is_empty()
+                    && let Some(&owner) = self.open.last()
+                {
+                    self.buf_owner = owner;
+                }
                 self.buf.push(ch);
             }
         }
@@ -201,6 +266,7 @@ impl Splitter<'_> {
         let text = lines.join("\n");
         if text.chars().any(|c| c.is_alphanumeric()) || kind == BlockKind::Preformatted {
             self.out.push(TextBlock { kind, text });
+            self.owners.push(self.buf_owner);
         }
     }
 
@@ -229,7 +295,8 @@ impl Splitter<'_> {
         }
         match self.rules {
             SkipRules::PostBody => false,
-            SkipRules::Generic => generic_boilerplate(el, self.stats),
+            SkipRules::Generic => generic_boilerplate(el, self.stats, false),
+            SkipRules::Thread => generic_boilerplate(el, self.stats, true),
         }
     }
 
@@ -262,6 +329,7 @@ impl Splitter<'_> {
                                 kind: BlockKind::Preformatted,
                                 text: raw.to_string(),
                             });
+                            self.owners.push(el.id());
                         }
                     }
                     "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
@@ -271,10 +339,12 @@ impl Splitter<'_> {
                     "blockquote" => self.role_block(el, BlockKind::Quote, depth),
                     _ if BLOCK_TAGS.contains(&name) => {
                         self.flush();
+                        self.open.push(el.id());
                         for child in el.children() {
                             self.walk(child, depth + 1);
                         }
                         self.flush();
+                        self.open.pop();
                     }
                     _ => {
                         for child in el.children() {
@@ -291,10 +361,12 @@ impl Splitter<'_> {
         self.flush();
         // A heading inside a list item stays a heading; a paragraph in a quote is a quote.
         self.kinds.push(kind);
+        self.open.push(el.id());
         for child in el.children() {
             self.walk(child, depth + 1);
         }
         self.flush();
+        self.open.pop();
         self.kinds.pop();
     }
 }
@@ -324,13 +396,61 @@ fn much_plain_text(el: ElementRef<'_>, known: Option<&crate::stats::NodeStats>) 
     }
 }
 
+/// An overlay-named element holding more text than this inside the chosen region is not a
+/// box laid over the page but a wrapper named after a feature (`penci-enable-lightbox`).
+const OVERLAY_MAX_CHARS: usize = 1500;
+
+/// Parts of class/id tokens (between `-` and `_`) that, inside the chosen region, name a box
+/// laid over the article rather than the article: a newsletter sign-up or a modal. Outside
+/// it they are not used (`modal` also names wrappers of whole pages).
+const REGION_OVERLAY_PARTS: &[&str] = &["newsletter", "modal"];
+
+fn region_overlay_marked(el: ElementRef<'_>) -> bool {
+    let v = el.value();
+    [v.attr("class"), v.attr("id")]
+        .into_iter()
+        .flatten()
+        .filter(|attr| REGION_OVERLAY_ANYWHERE.is_match(attr))
+        .flat_map(str::split_whitespace)
+        .any(|t| REGION_OVERLAY_TOKEN.is_match(t))
+}
+
+/// The words of [`REGION_OVERLAY_PARTS`] anywhere in an attribute (a quick test first).
+static REGION_OVERLAY_ANYWHERE: LazyLock<Regex> =
+    LazyLock::new(|| crate::regex_literal(&format!("(?i-u){}", REGION_OVERLAY_PARTS.join("|"))));
+
+/// A class/id token with a part that is one of [`REGION_OVERLAY_PARTS`], ASCII case ignored.
+static REGION_OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(&format!(
+        "(?i-u)(^|[-_])({})([-_]|$)",
+        REGION_OVERLAY_PARTS.join("|")
+    ))
+});
+
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
-pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) -> bool {
+pub(crate) fn generic_boilerplate(
+    el: ElementRef<'_>,
+    stats: Option<&DocStats>,
+    thread: bool,
+) -> bool {
     let known = stats.and_then(|s| s.get(el));
     let link_density = |el| known.map_or_else(|| link_density(el), |s| s.link_density());
     let v = el.value();
     let name = v.name();
     if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
+        return true;
+    }
+    // A box laid over the page (a sign-up pop-up, a cookie-consent box, a modal) inside the
+    // chosen region is left out however much plain text it holds: it is never the article.
+    let marked = v.attr("class").is_some()
+        || v.attr("id").is_some()
+        || v.attr("role").is_some()
+        || v.attr("aria-modal").is_some()
+        || name == "dialog";
+    if marked
+        && (crate::generic::overlay_marked(el) || region_overlay_marked(el))
+        && known.map_or_else(|| text_len(el), |s| s.trimmed_len) < OVERLAY_MAX_CHARS
+    {
         return true;
     }
     let (class, id) = (
@@ -340,10 +460,11 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
     if !(class.trim().is_empty() && id.trim().is_empty()) {
         // A comment thread or a related-posts block is left out however much text it holds
         // (not `sidebar-…`: `sidebar-right` names a layout that holds the article).
+        // On a page read as a thread, the comments are what it holds.
         if class
             .split_whitespace()
             .chain(id.split_whitespace())
-            .any(|t| THREAD_OR_RELATED.is_match(t))
+            .any(|t| THREAD_OR_RELATED.is_match(t) && !(thread && THREAD_TOKEN.is_match(t)))
         {
             return true;
         }
@@ -353,8 +474,10 @@ pub(crate) fn generic_boilerplate(el: ElementRef<'_>, stats: Option<&DocStats>) 
         }
         // A boilerplate name on a region that holds much plain text is a page builder's
         // name (`elementor-widget-wrap`), not boilerplate.
+        let kept_in_thread = thread && THREAD_HINT.is_match(&hint);
         if GENERIC_NEGATIVE.is_match(&hint)
             && !GENERIC_POSITIVE.is_match(&hint)
+            && !kept_in_thread
             && !much_plain_text(el, known)
         {
             return true;

@@ -52,10 +52,28 @@ fn in_strong_negative(p: ElementRef<'_>, seen: &mut Negatives) -> bool {
                     .into_iter()
                     .flatten()
                     .flat_map(str::split_whitespace)
-                    .any(|token| STRONG_NEGATIVE.is_match(token))
+                    .any(|token| {
+                        STRONG_NEGATIVE.is_match(token)
+                            && !(seen.thread && COMMENT_TOKEN.is_match(token))
+                    })
         })
     }) || in_overlay(p, seen)
 }
+
+/// Class/id tokens of a comment thread (a part of [`STRONG_NEGATIVE`]): read, not skipped,
+/// when the page is a thread ([`THREAD_MIN_CHARS`]).
+static COMMENT_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| regex_literal(r"(?i)^(comments?|commentlist|disqus)([-_]|$)"));
+
+/// The words of [`COMMENT_TOKEN`] anywhere in an attribute: a quick test, one regex pass
+/// per attribute, before looking token by token.
+static COMMENT_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| regex_literal(r"(?i)comment|disqus"));
+
+/// A page is read as a thread (its comments or posts are the content, not furniture beside
+/// an article) when the paragraphs in comment regions hold at least this many characters ...
+const THREAD_MIN_CHARS: usize = 1000;
+/// ... and more than this many times the paragraph text outside them.
+const THREAD_RATIO: usize = 5;
 
 /// Is `el` inside a dialog laid over the page (a pop-up form, a cookie-consent box)? Such
 /// a box often holds more plain text than anything else on the page, and is never what the
@@ -80,7 +98,7 @@ fn in_overlay(el: ElementRef<'_>, seen: &mut Negatives) -> bool {
     known
 }
 
-fn overlay_marked(a: ElementRef<'_>) -> bool {
+pub(crate) fn overlay_marked(a: ElementRef<'_>) -> bool {
     let v = a.value();
     if matches!(v.name(), "body" | "html") {
         return false;
@@ -93,16 +111,60 @@ fn overlay_marked(a: ElementRef<'_>) -> bool {
         || [v.attr("class"), v.attr("id")]
             .into_iter()
             .flatten()
+            .filter(|attr| OVERLAY_ANYWHERE.is_match(attr))
             .flat_map(str::split_whitespace)
-            .flat_map(|t| t.split(['-', '_']))
-            .any(|part| OVERLAY_PARTS.iter().any(|w| part.eq_ignore_ascii_case(w)))
+            .any(|t| OVERLAY_TOKEN.is_match(t))
 }
+
+/// The words of [`OVERLAY_PARTS`] anywhere in an attribute (a quick test before the tokens).
+static OVERLAY_ANYWHERE: LazyLock<Regex> =
+    LazyLock::new(|| regex_literal(&format!("(?i-u){}", OVERLAY_PARTS.join("|"))));
+
+/// A class/id token with a part (between `-` and `_`) that is one of [`OVERLAY_PARTS`],
+/// ASCII case ignored: one regex pass per token instead of comparing every part.
+static OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(&format!(
+        "(?i-u)(^|[-_])({})([-_]|$)",
+        OVERLAY_PARTS.join("|")
+    ))
+});
 
 /// Answers of [`in_strong_negative`] per element, kept across one extraction.
 #[derive(Default)]
 pub(crate) struct Negatives {
     strong: IdMap<bool>,
     overlay: IdMap<bool>,
+    /// Comment regions are content (a thread page): only sidebars, footers and the like are
+    /// strong negatives.
+    thread: bool,
+    /// Per element: inside a comment region (at any depth)?
+    comment: IdMap<bool>,
+}
+
+/// Is `el` inside a region whose class or id names comments ([`COMMENT_TOKEN`]), however
+/// deep? Answers are kept per element, so a pass over a page stays linear.
+fn in_comment_region(el: ElementRef<'_>, seen: &mut Negatives) -> bool {
+    let mut chain: Vec<ElementRef<'_>> = Vec::new();
+    let mut known = false;
+    for a in std::iter::once(el).chain(el.ancestors().filter_map(ElementRef::wrap)) {
+        if let Some(&k) = seen.comment.get(&a.id()) {
+            known = k;
+            break;
+        }
+        chain.push(a);
+    }
+    for a in chain.into_iter().rev() {
+        known = known
+            || (!matches!(a.value().name(), "body" | "html")
+                && [a.value().attr("class"), a.value().attr("id")]
+                    .into_iter()
+                    .flatten()
+                    .filter(|attr| COMMENT_ANYWHERE.is_match(attr))
+                    .flat_map(str::split_whitespace)
+                    .any(|t| COMMENT_TOKEN.is_match(t)));
+        seen.comment.insert(a.id(), known);
+    }
+    known
 }
 
 /// Parts of class/id tokens that name an overlay. `modal`, `overlay` and `dialog` were tried
@@ -129,13 +191,25 @@ static FURNITURE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     regex_literal(r"(?i)tweet|twitter|widget|sidebar|comment|related|recommend|trending|popular")
 });
 
-fn class_weight(el: ElementRef<'_>) -> f64 {
+/// [`NEGATIVE`] without the words naming comments: on a page read as a thread.
+static NEGATIVE_IN_THREAD: LazyLock<Regex> = LazyLock::new(|| {
+    regex_literal(
+        r"(?i)hidden|banner|combx|contact|foot|footer|footnote|masthead|media|meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|tags|tool|widget|nav|menu|subscribe|newsletter|cookie|popup|modal|social|advert|breadcrumb",
+    )
+});
+
+fn class_weight(el: ElementRef<'_>, thread: bool) -> f64 {
+    let negative: &Regex = if thread {
+        &NEGATIVE_IN_THREAD
+    } else {
+        &NEGATIVE
+    };
     let mut w = 0.0;
     for hint in [el.value().attr("class"), el.value().attr("id")]
         .into_iter()
         .flatten()
     {
-        if NEGATIVE.is_match(hint) {
+        if negative.is_match(hint) {
             w -= 25.0;
         }
         if POSITIVE.is_match(hint) {
@@ -170,14 +244,58 @@ const OWN_TEXT_PARAGRAPH: usize = 400;
 
 /// The element holding the page's main content, by scoring. `stats` are the document's
 /// ([`DocStats::of`] over the root element): every number the scoring needs is read from
-/// them, so the pass is linear in the size of the page.
+/// them, so the pass is linear in the size of the page. Comment threads never score here
+/// (see [`scored_content`] for pages that are a thread).
 pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRef<'a>> {
+    score_content(doc, stats, false).0
+}
+
+/// Like [`main_content`], but a page whose comment regions hold most of its paragraph text
+/// (at least [`THREAD_MIN_CHARS`] and more than [`THREAD_RATIO`] times the text outside
+/// them: a forum thread, a post of two lines under a long discussion) is read as a thread,
+/// its comments scoring and kept like any text. Returns the skip rules to split the chosen
+/// elements with.
+pub(crate) fn scored_content<'a>(
+    doc: &'a Html,
+    stats: &DocStats,
+) -> (Vec<ElementRef<'a>>, SkipRules) {
+    let (chosen, thread) = score_content(doc, stats, false);
+    if thread.in_comments >= THREAD_MIN_CHARS
+        && thread.in_comments > thread.outside.saturating_mul(THREAD_RATIO)
+    {
+        return (score_content(doc, stats, true).0, SkipRules::Thread);
+    }
+    (chosen, SkipRules::Generic)
+}
+
+/// Paragraph text in comment regions and outside them, as one scoring pass saw it.
+#[derive(Default)]
+struct ThreadText {
+    in_comments: usize,
+    outside: usize,
+}
+
+fn score_content<'a>(
+    doc: &'a Html,
+    stats: &DocStats,
+    read_thread: bool,
+) -> (Vec<ElementRef<'a>>, ThreadText) {
+    let mut thread_text = ThreadText::default();
+    // Answers with comment regions allowed, to tell comment paragraphs from other skipped
+    // ones (only asked about paragraphs the strict rules skip).
+    let mut lenient = Negatives {
+        thread: true,
+        ..Negatives::default()
+    };
     let link_density = |el: ElementRef<'_>| match stats.get(el) {
         Some(s) => s.link_density(),
         None => crate::blocks::link_density(el),
     };
     let mut scores: IdMap<(ElementRef<'_>, f64)> = IdMap::default();
-    let mut strong_negative = Negatives::default();
+    let mut strong_negative = Negatives {
+        thread: read_thread,
+        ..Negatives::default()
+    };
     // Text of the paragraphs that scored, per paragraph (summed per subtree when climbing).
     let mut para_len: IdMap<usize> = IdMap::default();
     // `<article>` elements on the page: when there is one, it is the article.
@@ -249,11 +367,23 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
                 continue;
             }
         }
-        if len < 25 || excluded || in_strong_negative(p, &mut strong_negative) {
+        if len < 25 || excluded {
+            continue;
+        }
+        let in_comments = !read_thread && in_comment_region(p, &mut lenient);
+        if in_strong_negative(p, &mut strong_negative) {
+            if in_comments && !in_strong_negative(p, &mut lenient) && !in_small_form(p, stats) {
+                thread_text.in_comments += len;
+            }
             continue;
         }
         if in_small_form(p, stats) {
             continue;
+        }
+        if in_comments {
+            thread_text.in_comments += len;
+        } else {
+            thread_text.outside += len;
         }
         para_len.insert(p.id(), len);
         // Commas count as in prose, at most one per 50 characters: a list of place names
@@ -269,9 +399,12 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             if anc.value().name() == "html" {
                 break;
             }
-            let entry = scores
-                .entry(anc.id())
-                .or_insert_with(|| (anc, tag_weight(anc.value().name()) + class_weight(anc)));
+            let entry = scores.entry(anc.id()).or_insert_with(|| {
+                (
+                    anc,
+                    tag_weight(anc.value().name()) + class_weight(anc, read_thread),
+                )
+            });
             let divider = match level {
                 0 => 1.0,
                 1 => 2.0,
@@ -292,7 +425,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         }
     }
     let Some((top, top_score)) = best else {
-        return Vec::new();
+        return (Vec::new(), thread_text);
     };
     let top = climb(top, stats, para_len, articles == 1, &mut strong_negative);
     let mut chosen: Vec<ElementRef<'_>> = vec![top];
@@ -331,7 +464,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
         for (el, score) in scores.values() {
             if el.id() == top.id()
                 || el.value().name() != top.value().name()
-                || *score - tag_weight(el.value().name()) - class_weight(*el) <= 0.0
+                || *score - tag_weight(el.value().name()) - class_weight(*el, read_thread) <= 0.0
                 || link_density(*el) > 0.3
                 || class_shape(*el) != top_shape
                 || in_strong_negative(*el, &mut strong_negative)
@@ -349,7 +482,7 @@ pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRe
             .any(|a| all.contains(&a.id()))
     });
     chosen.sort_by_key(|e| e.id());
-    chosen
+    (chosen, thread_text)
 }
 
 /// Is `el` inside a `<form>` holding under 1,000 characters of text (a search, sign-up or
@@ -427,8 +560,30 @@ fn climb<'a>(
             cur_len = len;
         }
     }
+    // Past those levels, only the page's `<main>`: deep page builders nest each post or
+    // section of a page ten or more levels under it, where the levels above cannot reach.
+    if sole_article && cur.value().name() == "article" {
+        return cur;
+    }
+    let main = cur
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .take(crate::limits::MAX_NESTING * 2)
+        .find(|a| a.value().name() == "main");
+    if let Some(main) = main
+        && let Some(s) = stats.get(main)
+        && !s.in_excluded_region
+        && s.link_density() <= MAIN_MAX_LINK_DENSITY
+        && measure(main) >= cur_len.saturating_mul(CLIMB_RATIO)
+        && !in_strong_negative(main, neg)
+    {
+        return main;
+    }
     cur
 }
+
+/// Most share of `<main>`'s text in links for climbing to it past [`CLIMB_LEVELS`].
+const MAIN_MAX_LINK_DENSITY: f64 = 0.3;
 
 /// An element's class tokens without those holding digits, sorted.
 fn class_shape(el: ElementRef<'_>) -> Vec<&str> {
@@ -468,9 +623,10 @@ const TOO_SHORT: usize = 150;
 ///    children), when still nothing was found;
 /// 6. last resort, the page's only `<main>` (else only `<article>`), when all else is empty.
 fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
-    let mut best: Vec<TextBlock> = main_content(doc, stats)
+    let (chosen, rules) = scored_content(doc, stats);
+    let mut best: Vec<TextBlock> = chosen
         .into_iter()
-        .flat_map(|el| element_blocks_with(el, SkipRules::Generic, Some(stats)))
+        .flat_map(|el| element_blocks_with(el, rules, Some(stats)))
         .collect();
     let mut best_len = blocks_len(&best);
     if let Some(marked) = microdata_body(doc, stats) {
@@ -866,7 +1022,8 @@ pub fn explain(html: &str) -> String {
     let doc = crate::limits::parse_document(html);
     let stats = DocStats::of_body(&doc);
     let mut out = String::new();
-    let chosen = main_content(&doc, &stats);
+    let (chosen, rules) = scored_content(&doc, &stats);
+    let _ = writeln!(out, "rules {rules:?}");
     for el in &chosen {
         let s = stats.get(*el);
         let _ = writeln!(

@@ -264,3 +264,98 @@ fn a_page_of_only_a_title_or_only_headings_is_not_empty() {
     );
     assert!(!b.contains("Footer"), "{b:?}");
 }
+
+/// A newsletter sign-up, a cookie-consent dialog and a subscription modal placed *inside*
+/// the article's markup, each with more plain text than a short paragraph: the article's
+/// paragraphs are kept, the boxes are not.
+#[test]
+fn overlay_boxes_inside_the_article_are_left_out() {
+    let html = include_str!("../tests/fixtures/generic_overlay_inside_article.html");
+    let a = extract(html, "https://millbrook.example/pond");
+    let b = body(&a);
+    for text in [
+        "Volunteers spent four weekends pulling blanket weed",
+        "The club hired a small boat",
+        "bring back the kingfishers",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    for text in ["morning briefing", "uses cookies", "Subscribe for a pound"] {
+        assert!(!b.contains(text), "{text:?} in {b:?}");
+    }
+}
+
+/// A page builder nests each story of a home page more than eight levels under `<main>`,
+/// each under its own markup: the page's content is `<main>` (three times the text of one
+/// story, few links), not the first story.
+#[test]
+fn main_is_reached_past_deep_page_builder_nesting() {
+    let html = include_str!("../tests/fixtures/generic_deep_main.html");
+    let a = extract(html, "https://harbour.example/");
+    let b = body(&a);
+    for text in [
+        "took a bite out of the harbour wall",
+        "every forty minutes instead of every hour",
+        "move into the old net loft",
+        "sell to restaurants earlier in the morning",
+        "climb the narrow stair to the lantern room",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("written by volunteers"), "{b:?}");
+}
+
+/// A forum thread: a question of one line and six long replies, every post marked as a
+/// comment. The posts are the page's content (more than five times the text outside them),
+/// so the whole thread is read, not one post; the sidebar still is not.
+#[test]
+fn a_thread_page_gives_the_thread_not_one_post() {
+    let html = include_str!("../tests/fixtures/generic_forum_thread.html");
+    let a = extract(html, "https://baking.example/t/starter");
+    let b = body(&a);
+    for text in [
+        "My sourdough starter has stopped rising",
+        "Moving the jar on top of the fridge fixed it",
+        "Rye seems to wake a tired starter up",
+        "the crust crackled as it cooled",
+        "weigh everything",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("Popular topics"), "{b:?}");
+}
+
+/// An article with a short comment thread under it stays the article: the comments are
+/// not read when they do not outweigh it.
+#[test]
+fn an_article_with_a_few_comments_is_not_a_thread() {
+    let html = include_str!("../tests/fixtures/generic_popup_over_article.html").replace(
+        "</main>",
+        "</main><div id=\"comments\"><div class=\"comment\"><p>Lovely place, we went last year \
+         and the blossom was wonderful; the cake in the tea room is worth the trip alone.</p>\
+         </div></div>",
+    );
+    let a = extract(&html, "https://orchard.example/spring");
+    let b = body(&a);
+    assert!(b.contains("the orchard shop is open every day"), "{b:?}");
+    assert!(!b.contains("Lovely place"), "{b:?}");
+}
+
+/// A theme prints the summary twice (a desktop and a mobile variant, in different
+/// containers): the second copy goes. A paragraph the page itself repeats (two sibling
+/// `<p>`s) stays twice.
+#[test]
+fn a_themes_second_copy_goes_and_the_authors_repeat_stays() {
+    let html = r#"<html><head><title>Quiet lanes</title></head><body><main><article>
+        <div class="text"><div class="intro-desktop"><p>The county will mark twelve miles of lanes as quiet lanes where walkers and riders come first.</p></div>
+        <div class="intro-mobile"><p>The county will mark twelve miles of lanes as quiet lanes where walkers and riders come first.</p></div>
+        <p>Signs will go up at both ends of each lane in the spring, and drivers will be asked to slow down and give way.</p>
+        <p>Signs will go up at both ends of each lane in the spring, and drivers will be asked to slow down and give way.</p>
+        <p>The parish councils chose the lanes after a survey of the people who use them every day, on foot, on bicycles and on horseback.</p></div>
+        </article></main></body></html>"#;
+    let a = extract(html, "https://county.example/lanes");
+    let b = body(&a);
+    assert_eq!(b.matches("twelve miles of lanes").count(), 1, "{b:?}");
+    assert_eq!(b.matches("Signs will go up").count(), 2, "{b:?}");
+    assert!(b.contains("The parish councils chose the lanes"), "{b:?}");
+}
