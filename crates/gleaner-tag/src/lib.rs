@@ -341,7 +341,11 @@ impl Tagger {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let (labels, margins) = self.model.decode_sequence(toks, &self.gaz, &rules, doc);
+        // Whether the sentence is a headline: asked once, for the model's features and below.
+        let headline = names::is_headline(toks, &self.gaz);
+        let (labels, margins) = self
+            .model
+            .decode_sequence(toks, &self.gaz, &rules, doc, headline);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -494,7 +498,6 @@ impl Tagger {
         }
         // Surer rule names replace the model's names they overlap; names inside hyphenated
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.
-        let headline = names::is_headline(toks, &self.gaz);
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
                 || (r.whole_tokens && policy.rules_win.is_some_and(|c| r.confidence >= c))

@@ -345,26 +345,27 @@ pub(crate) fn sequence_features_with_rules(
     doc: &DocContext,
 ) -> Vec<Vec<u32>> {
     let mut out = Vec::with_capacity(toks.len());
-    each_token_features(toks, gaz, rules, doc, |_, f| out.push(f.to_vec()));
+    let headline = is_headline(toks, gaz);
+    each_token_features(toks, gaz, rules, doc, headline, |_, f| out.push(f.to_vec()));
     out
 }
 
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
-/// without keeping them.
+/// without keeping them. `headline`: [`is_headline`] of `toks`.
 fn each_token_features(
     toks: &[Token<'_>],
     gaz: &Gazetteers,
     rules: &[NameSpan],
     doc: &DocContext,
+    headline: bool,
     mut sink: impl FnMut(usize, &[u32]),
 ) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
     let geo = geo_labels(&words, gaz);
     let rules = rule_labels(toks.len(), rules);
-    let headline = is_headline(toks, gaz);
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
     ));
@@ -944,9 +945,10 @@ impl NameModel {
         gaz: &Gazetteers,
         rules: &[NameSpan],
         doc: &DocContext,
+        headline: bool,
     ) -> (Vec<usize>, Vec<f32>) {
         let mut scores = vec![[0f32; N_LABELS]; toks.len()];
-        each_token_features(toks, gaz, rules, doc, |i, fs| {
+        each_token_features(toks, gaz, rules, doc, headline, |i, fs| {
             if let Some(s) = scores.get_mut(i) {
                 *s = self.score(fs);
             }
@@ -997,6 +999,17 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
         return Vec::new();
     }
     let trans = |p: usize, c: usize| transitions.get(p * N_LABELS + c).copied().unwrap_or(0.0);
+    // The transitions between labels, minus infinity where IOB2 forbids one: adding it to a
+    // score gives minus infinity, which never wins, exactly as skipping it did (a path score
+    // that is already minus infinity stays so too). The weights are finite.
+    let mut step = [[f32::NEG_INFINITY; N_LABELS]; N_LABELS];
+    for (p, row) in step.iter_mut().enumerate() {
+        for (c, slot) in row.iter_mut().enumerate() {
+            if allowed(p, c) {
+                *slot = trans(p, c);
+            }
+        }
+    }
     let mut back = vec![[0u8; N_LABELS]; n];
     let mut prev = [f32::NEG_INFINITY; N_LABELS];
     if let Some(first) = scores.first() {
@@ -1013,11 +1026,8 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
         for (c, ((slot, e), b)) in cur.iter_mut().zip(emit).zip(row.iter_mut()).enumerate() {
             let mut best = f32::NEG_INFINITY;
             let mut arg = 0;
-            for (p, &pv) in prev.iter().enumerate() {
-                if !allowed(p, c) || pv == f32::NEG_INFINITY {
-                    continue;
-                }
-                let v = pv + trans(p, c);
+            for (p, (&pv, to)) in prev.iter().zip(&step).enumerate() {
+                let v = pv + to.get(c).copied().unwrap_or(f32::NEG_INFINITY);
                 if v > best {
                     best = v;
                     arg = p;
