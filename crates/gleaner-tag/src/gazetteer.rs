@@ -142,6 +142,10 @@ fn push_key(key: &mut String, token: &str) {
 
 /// Lowercase with straight apostrophes.
 pub fn fold_token(token: &str) -> String {
+    if token.is_ascii() {
+        // No '’' to straighten, and ASCII lowercase is all of `to_lowercase` here.
+        return token.to_ascii_lowercase();
+    }
     token.to_lowercase().replace('\u{2019}', "'")
 }
 
