@@ -285,6 +285,17 @@ fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
 /// The rule labeler's names over a sequence, sentence by sentence (split at the tokens'
 /// sentence starts), with token indices into the whole sequence.
 pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<NameSpan> {
+    rule_spans_known(toks, gaz, doc, None)
+}
+
+/// [`rule_spans`] told [`is_headline`] of the whole sequence, used when the sequence is one
+/// sentence (no sentence starts after its first token).
+pub(crate) fn rule_spans_known(
+    toks: &[Token<'_>],
+    gaz: &Gazetteers,
+    doc: &DocContext,
+    headline: Option<bool>,
+) -> Vec<NameSpan> {
     let labeler = RuleLabeler::new(gaz);
     let mut out = Vec::new();
     let mut begin = 0;
@@ -293,7 +304,12 @@ pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext)
         while toks.get(end).is_some_and(|t| !t.sentence_start) {
             end += 1;
         }
-        for mut span in labeler.label(toks.get(begin..end).unwrap_or(&[]), doc) {
+        let sentence = toks.get(begin..end).unwrap_or(&[]);
+        let spans = match headline {
+            Some(h) if begin == 0 && end == toks.len() => labeler.label_known(sentence, doc, h),
+            _ => labeler.label(sentence, doc),
+        };
+        for mut span in spans {
             span.first += begin;
             span.last += begin;
             out.push(span);

@@ -72,9 +72,16 @@ pub struct DocContext {
 impl DocContext {
     /// Gather evidence from every sentence of the document.
     pub fn build(sentences: &[&[Token<'_>]], gaz: &Gazetteers) -> Self {
+        let headlines: Vec<bool> = sentences.iter().map(|s| is_headline(s, gaz)).collect();
+        Self::build_known(sentences, &headlines)
+    }
+
+    /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
+    /// by the caller, who needs it again).
+    pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
         let mut capitalised_mid = HashSet::default();
         let mut lowercase = HashSet::default();
-        for sentence in sentences {
+        for (k, sentence) in sentences.iter().enumerate() {
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
                     let folded = fold_cow(t.text);
@@ -83,7 +90,7 @@ impl DocContext {
                     }
                 }
             }
-            if is_headline(sentence, gaz) {
+            if headlines.get(k).copied().unwrap_or(false) {
                 continue;
             }
             for t in sentence
@@ -563,9 +570,20 @@ fn is_acronym(word: &str) -> bool {
 
 impl NameLabeler for RuleLabeler<'_> {
     fn label(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
+        self.label_known(toks, doc, is_headline(toks, self.gaz))
+    }
+}
+
+impl RuleLabeler<'_> {
+    /// [`NameLabeler::label`] told whether the sentence is a headline ([`is_headline`]).
+    pub(crate) fn label_known(
+        &self,
+        toks: &[Token<'_>],
+        doc: &DocContext,
+        headline: bool,
+    ) -> Vec<NameSpan> {
         let gaz = self.gaz;
         let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
-        let headline = is_headline(toks, gaz);
         let mut spans = Vec::new();
         let mut person_cue = false;
         let mut place_cue = false;
