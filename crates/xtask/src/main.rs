@@ -2,7 +2,7 @@
 //! `.cargo/config.toml`). Not part of the product: nothing here is shipped or tested by CI.
 //!
 //! ```text
-//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH]
+//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH] [--keep-db DIR]
 //! cargo xtask bench extract [--repeat 3] [--gleaner PATH] [--python PATH] [FILE...]
 //! ```
 //!
@@ -18,7 +18,8 @@
 //! every post page is fetched, each answer after `--latency-ms`; each post `--paragraphs` of
 //! about 60 words of news prose) and runs `gleaner run` on a
 //! fresh database; it prints CPU milliseconds per post, posts per second, peak RSS and bytes
-//! written per post, medians of `--repeat` runs.
+//! written per post, medians of `--repeat` runs. `--keep-db DIR` keeps each run's database as
+//! `DIR/bench-POSTS-RUN.db` (to compare what two builds stored).
 //!
 //! `bench extract` runs `gleaner extract` over saved pages (default: `../shared/eval/aeb-dev/html`,
 //! which a clone of the project does not have: pass files then), and trafilatura over the same
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         ["bench", "extract", rest @ ..] => bench_extract(&Options::parse(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]"
+                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH] [--keep-db DIR]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]"
             );
             return ExitCode::from(2);
         }
@@ -318,9 +319,10 @@ fn bench_run(opts: &Options) -> Result<()> {
         latency.as_millis(),
         paragraphs * 60
     );
+    let keep_db = opts.named.get("keep-db").map(PathBuf::from);
     for &posts in &sizes {
         let mut samples = Vec::new();
-        for _ in 0..repeat {
+        for run in 0..repeat {
             let blog = blogsim::BlogServer::start(
                 "Bench Blog",
                 9,
@@ -358,6 +360,12 @@ fn bench_run(opts: &Options) -> Result<()> {
                 .unwrap_or(0);
             if stored as usize != posts {
                 bail!("{stored} of {posts} posts stored:\n{}", usage.stderr);
+            }
+            if let Some(keep) = &keep_db {
+                std::fs::create_dir_all(keep)?;
+                let to = keep.join(format!("bench-{posts}-{run}.db"));
+                std::fs::copy(dir.path().join("bench.db"), &to)
+                    .with_context(|| format!("keeping the database as {}", to.display()))?;
             }
             let db_bytes: u64 = ["bench.db", "bench.db-wal"]
                 .iter()
