@@ -126,16 +126,26 @@ fn words(data: &str) -> impl Iterator<Item = &str> {
 pub fn key_of<'t>(tokens: impl IntoIterator<Item = &'t str>) -> String {
     let mut key = String::new();
     for t in tokens {
-        if !key.is_empty() {
-            key.push(' ');
-        }
-        key.push_str(&fold_token(t));
+        push_key(&mut key, t);
     }
     key
 }
 
+/// Append one token to a key being built by [`key_of`] (folded without allocating when it
+/// is folded already).
+fn push_key(key: &mut String, token: &str) {
+    if !key.is_empty() {
+        key.push(' ');
+    }
+    key.push_str(&fold_cow(token));
+}
+
 /// Lowercase with straight apostrophes.
 pub fn fold_token(token: &str) -> String {
+    if token.is_ascii() {
+        // No '’' to straighten, and ASCII lowercase is all of `to_lowercase` here.
+        return token.to_ascii_lowercase();
+    }
     token.to_lowercase().replace('\u{2019}', "'")
 }
 
@@ -307,10 +317,19 @@ impl Gazetteers {
         } else {
             *self.geo_first.get(*first)?
         };
-        (1..=max.min(tokens.len())).rev().find(|&len| {
-            tokens
-                .get(..len)
-                .is_some_and(|ws| self.geo_places.contains(&key_of(ws.iter().copied())))
+        // The key of the first `len` tokens is a prefix of the key of all of them: built once,
+        // with where each length ends.
+        let n = max.min(tokens.len());
+        let mut key = String::new();
+        let mut ends = Vec::with_capacity(n);
+        for t in tokens.iter().take(n) {
+            push_key(&mut key, t);
+            ends.push(key.len());
+        }
+        (1..=n).rev().find(|&len| {
+            ends.get(len - 1)
+                .and_then(|&end| key.get(..end))
+                .is_some_and(|k| self.geo_places.contains(k))
         })
     }
 
@@ -476,6 +495,15 @@ pub fn starts_upper(token: &str) -> bool {
     match chars.next() {
         Some(c) if c.is_uppercase() || is_titlecase(c) => true,
         Some(c) if c.is_lowercase() => {
+            // Every prefix below ends in '-', '\'' or '’' within its first 7 bytes: most words
+            // hold none of them there and start no prefix.
+            if !token
+                .bytes()
+                .take(7)
+                .any(|b| b == b'-' || b == b'\'' || b == 0xE2)
+            {
+                return false;
+            }
             for prefix in [
                 "al-", "el-", "ad-", "as-", "ash-", "an-", "ar-", "at-", "az-", "ibn-", "bin-",
                 "abu-", "d'", "l'", "d’", "l’",

@@ -258,7 +258,7 @@ impl Tagger {
         let toks = tokenize::tokens_from_words(tokens);
         let sents = sentences(&toks);
         let mut doc = DocContext::build(&sents, &self.gaz);
-        let rules = self.rules_and_context(&[toks.as_slice()], &mut doc);
+        let rules = self.rules_and_context(&[toks.as_slice()], None, &mut doc);
         let rules = rules.first().map_or(&[][..], Vec::as_slice);
         model::sequence_features_with_rules(&toks, &self.gaz, rules, &doc)
     }
@@ -275,10 +275,20 @@ impl Tagger {
 
     /// The rule labeler's names in each sequence, and the document context told which kinds
     /// they give each word (evidence for the same word elsewhere in the document).
-    fn rules_and_context(&self, seqs: &[&[Token<'_>]], doc: &mut DocContext) -> Vec<Vec<NameSpan>> {
+    /// `headlines`, when known: [`names::is_headline`] of each sequence.
+    fn rules_and_context(
+        &self,
+        seqs: &[&[Token<'_>]],
+        headlines: Option<&[bool]>,
+        doc: &mut DocContext,
+    ) -> Vec<Vec<NameSpan>> {
         let rules: Vec<Vec<NameSpan>> = seqs
             .iter()
-            .map(|t| model::rule_spans(t, &self.gaz, doc))
+            .enumerate()
+            .map(|(k, t)| {
+                let headline = headlines.and_then(|h| h.get(k).copied());
+                model::rule_spans_known(t, &self.gaz, doc, headline)
+            })
             .collect();
         for (t, r) in seqs.iter().zip(&rules) {
             doc.note_rules(t, r);
@@ -300,7 +310,7 @@ impl Tagger {
             .collect();
         let mut doc = self.document_context(&toks);
         let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
-        let rules = self.rules_and_context(&seqs, &mut doc);
+        let rules = self.rules_and_context(&seqs, None, &mut doc);
         (toks, doc, rules)
     }
 
@@ -316,7 +326,7 @@ impl Tagger {
         let tokens = tokenize(text);
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
-        let rules = self.rules_and_context(&sents, &mut doc);
+        let rules = self.rules_and_context(&sents, None, &mut doc);
         sents
             .iter()
             .zip(&rules)
@@ -337,11 +347,14 @@ impl Tagger {
         doc: &DocContext,
         rules: Vec<NameSpan>,
         policy: MergePolicy,
+        headline: bool,
     ) -> Vec<NameSpan> {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
-        let (labels, margins) = self.model.decode_sequence(toks, &self.gaz, &rules, doc);
+        let (labels, margins) = self
+            .model
+            .decode_sequence(toks, &self.gaz, &rules, doc, headline);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -494,7 +507,6 @@ impl Tagger {
         }
         // Surer rule names replace the model's names they overlap; names inside hyphenated
         // words ("pro-Russia") are the rules' alone; listed names fill gaps.
-        let headline = names::is_headline(toks, &self.gaz);
         let wins = |r: &NameSpan| {
             (!r.whole_tokens && policy.hyphen_parts)
                 || (r.whole_tokens && policy.rules_win.is_some_and(|c| r.confidence >= c))
@@ -587,15 +599,21 @@ impl Tagger {
         let body = body.get(..Self::tagged_len(body)).unwrap_or(body);
         let tokens = tokenize(body);
         let sents = sentences(&tokens);
-        let mut doc = DocContext::build(&sents, &self.gaz);
+        // Whether each sentence is a headline: asked once, for the document context, the
+        // rules, the model's features and the merge.
+        let headlines: Vec<bool> = sents
+            .iter()
+            .map(|s| names::is_headline(s, &self.gaz))
+            .collect();
+        let mut doc = DocContext::build_known(&sents, &headlines);
         doc.guesses_allowed = match language {
             Some(code) => code.eq_ignore_ascii_case("en"),
             None => is_english_or_unknown(body),
         };
-        let rules = self.rules_and_context(&sents, &mut doc);
+        let rules = self.rules_and_context(&sents, Some(&headlines), &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
-        for (sentence, rules) in sents.iter().zip(rules) {
-            for span in self.label_sequence(sentence, &doc, rules, self.policy) {
+        for ((sentence, rules), &headline) in sents.iter().zip(rules).zip(&headlines) {
+            for span in self.label_sequence(sentence, &doc, rules, self.policy, headline) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -778,7 +796,8 @@ impl Tagger {
             .zip(sentences)
             .zip(rules)
             .map(|((t, words), rules)| {
-                let mut spans = self.label_sequence(t, &doc, rules, self.token_policy);
+                let headline = names::is_headline(t, &self.gaz);
+                let mut spans = self.label_sequence(t, &doc, rules, self.token_policy, headline);
                 spans.retain(|s| {
                     s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
                 });

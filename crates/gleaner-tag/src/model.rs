@@ -110,9 +110,11 @@ impl FeatureHash {
 
 /// What is known about one token before its features are built.
 struct TokenInfo {
-    lower: String,
-    /// "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d": character classes, runs collapsed.
-    shape: String,
+    /// The lowercase word: its place in the sequence's one text buffer ([`Texts`]).
+    lower: std::ops::Range<usize>,
+    /// "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d": character classes, runs collapsed
+    /// (its place in the buffer).
+    shape: std::ops::Range<usize>,
     cap: u8,
     /// Gazetteer label (index into [`LABELS`]) of the longest listed name covering it.
     gaz: u8,
@@ -163,8 +165,36 @@ fn cap_class(w: &str) -> u8 {
     }
 }
 
-fn shape_of(w: &str) -> String {
-    let mut out = String::new();
+/// The words' lowercase forms and shapes of one sequence, in one buffer (one allocation for
+/// the sequence, not two for every token).
+struct Texts(String);
+
+impl Texts {
+    fn get(&self, range: &std::ops::Range<usize>) -> &str {
+        self.0.get(range.clone()).unwrap_or("")
+    }
+    /// Append `w` in lowercase (exactly `str::to_lowercase`), giving its place.
+    fn push_lower(&mut self, w: &str) -> std::ops::Range<usize> {
+        let start = self.0.len();
+        if w.is_ascii() {
+            self.0
+                .extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            // Final sigma and the like: the standard library's rules, as before.
+            self.0.push_str(&w.to_lowercase());
+        }
+        start..self.0.len()
+    }
+    /// Append the shape of `w` ([`shape_into`]), giving its place.
+    fn push_shape(&mut self, w: &str) -> std::ops::Range<usize> {
+        let start = self.0.len();
+        shape_into(w, &mut self.0);
+        start..self.0.len()
+    }
+}
+
+/// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
+fn shape_into(w: &str, out: &mut String) {
     let mut last = '\0';
     for (k, c) in w.chars().enumerate() {
         if k >= 40 {
@@ -184,7 +214,6 @@ fn shape_of(w: &str) -> String {
             last = s;
         }
     }
-    out
 }
 
 /// The gazetteer label of each token: the longest listed name starting at each position
@@ -256,6 +285,17 @@ fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
 /// The rule labeler's names over a sequence, sentence by sentence (split at the tokens'
 /// sentence starts), with token indices into the whole sequence.
 pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext) -> Vec<NameSpan> {
+    rule_spans_known(toks, gaz, doc, None)
+}
+
+/// [`rule_spans`] told [`is_headline`] of the whole sequence, used when the sequence is one
+/// sentence (no sentence starts after its first token).
+pub(crate) fn rule_spans_known(
+    toks: &[Token<'_>],
+    gaz: &Gazetteers,
+    doc: &DocContext,
+    headline: Option<bool>,
+) -> Vec<NameSpan> {
     let labeler = RuleLabeler::new(gaz);
     let mut out = Vec::new();
     let mut begin = 0;
@@ -264,7 +304,12 @@ pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext)
         while toks.get(end).is_some_and(|t| !t.sentence_start) {
             end += 1;
         }
-        for mut span in labeler.label(toks.get(begin..end).unwrap_or(&[]), doc) {
+        let sentence = toks.get(begin..end).unwrap_or(&[]);
+        let spans = match headline {
+            Some(h) if begin == 0 && end == toks.len() => labeler.label_known(sentence, doc, h),
+            _ => labeler.label(sentence, doc),
+        };
+        for mut span in spans {
             span.first += begin;
             span.last += begin;
             out.push(span);
@@ -316,39 +361,45 @@ pub(crate) fn sequence_features_with_rules(
     doc: &DocContext,
 ) -> Vec<Vec<u32>> {
     let mut out = Vec::with_capacity(toks.len());
-    each_token_features(toks, gaz, rules, doc, |_, f| out.push(f.to_vec()));
+    let headline = is_headline(toks, gaz);
+    each_token_features(toks, gaz, rules, doc, headline, |_, f| out.push(f.to_vec()));
     out
 }
 
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
-/// without keeping them.
+/// without keeping them. `headline`: [`is_headline`] of `toks`.
 fn each_token_features(
     toks: &[Token<'_>],
     gaz: &Gazetteers,
     rules: &[NameSpan],
     doc: &DocContext,
+    headline: bool,
     mut sink: impl FnMut(usize, &[u32]),
 ) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
     let geo = geo_labels(&words, gaz);
     let rules = rule_labels(toks.len(), rules);
-    let headline = is_headline(toks, gaz);
+    let mut texts = Texts(String::with_capacity(
+        toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
+    ));
     let infos: Vec<TokenInfo> = toks
         .iter()
         .enumerate()
         .map(|(k, t)| {
             // Lowercase once; folded (straight apostrophes) for the word lists.
-            let lower = t.text.to_lowercase();
+            let lower_at = texts.push_lower(t.text);
+            let shape = texts.push_shape(t.text);
+            let lower = texts.get(&lower_at);
             let folded = if lower.contains('\u{2019}') {
                 std::borrow::Cow::Owned(lower.replace('\u{2019}', "'"))
             } else {
-                std::borrow::Cow::Borrowed(lower.as_str())
+                std::borrow::Cow::Borrowed(lower)
             };
             TokenInfo {
-                shape: shape_of(t.text),
+                shape,
                 cap: cap_class(t.text),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
@@ -363,9 +414,9 @@ fn each_token_features(
                 alias: gaz.person_alias_folded(&folded).is_some(),
                 sentence_start: t.sentence_start,
                 geo: geo.get(k).copied().unwrap_or(0),
-                common: gaz.is_common_word(&lower),
-                cluster: gaz.word_cluster(&lower),
-                lower,
+                common: gaz.is_common_word(lower),
+                cluster: gaz.word_cluster(lower),
+                lower: lower_at,
             }
         })
         .collect();
@@ -376,13 +427,14 @@ fn each_token_features(
         let Some(me) = infos.get(i) else { break };
         let at =
             |d: isize| -> Option<&TokenInfo> { i.checked_add_signed(d).and_then(|j| infos.get(j)) };
-        let lower_at = |d: isize| at(d).map_or(PAD, |x| x.lower.as_str());
-        let shape_at = |d: isize| at(d).map_or(PAD, |x| x.shape.as_str());
+        let lower_at = |d: isize| at(d).map_or(PAD, |x| texts.get(&x.lower));
+        let shape_at = |d: isize| at(d).map_or(PAD, |x| texts.get(&x.shape));
+        let (me_lower, me_shape) = (texts.get(&me.lower), texts.get(&me.shape));
         let cap_at = |d: isize| at(d).map_or(99, |x| x.cap);
         f.push(FeatureHash::new(0).done());
         f.push(FeatureHash::new(1).part(t.text).done());
-        f.push(FeatureHash::new(2).part(&me.lower).done());
-        f.push(FeatureHash::new(3).part(&me.shape).done());
+        f.push(FeatureHash::new(2).part(me_lower).done());
+        f.push(FeatureHash::new(3).part(me_shape).done());
         f.push(FeatureHash::new(4).num(me.cap).done());
         f.push(
             FeatureHash::new(5)
@@ -394,8 +446,8 @@ fn each_token_features(
         // Prefixes and suffixes of the first 64 chars: byte offsets of their char starts.
         let mut starts = [0usize; 65];
         let mut len = 0;
-        let mut end = me.lower.len();
-        for (b, _) in me.lower.char_indices() {
+        let mut end = me_lower.len();
+        for (b, _) in me_lower.char_indices() {
             if len == 64 {
                 end = b;
                 break;
@@ -409,7 +461,7 @@ fn each_token_features(
             *slot = end;
         }
         let piece = |from: usize, to: usize| {
-            me.lower
+            me_lower
                 .get(starts.get(from).copied().unwrap_or(0)..starts.get(to).copied().unwrap_or(0))
                 .unwrap_or("")
         };
@@ -440,27 +492,17 @@ fn each_token_features(
         f.push(
             FeatureHash::new(14)
                 .part(lower_at(-1))
-                .part(&me.lower)
+                .part(me_lower)
                 .done(),
         );
-        f.push(
-            FeatureHash::new(15)
-                .part(&me.lower)
-                .part(lower_at(1))
-                .done(),
-        );
+        f.push(FeatureHash::new(15).part(me_lower).part(lower_at(1)).done());
         f.push(
             FeatureHash::new(16)
                 .part(shape_at(-1))
-                .part(&me.shape)
+                .part(me_shape)
                 .done(),
         );
-        f.push(
-            FeatureHash::new(17)
-                .part(&me.shape)
-                .part(shape_at(1))
-                .done(),
-        );
+        f.push(FeatureHash::new(17).part(me_shape).part(shape_at(1)).done());
         f.push(
             FeatureHash::new(18)
                 .num(cap_at(-1))
@@ -524,11 +566,11 @@ fn each_token_features(
         // word, a headline, "florida" in lowercase).
         if me.cap != 0 && me.cap != 4 {
             let folded_owned;
-            let folded = if me.lower.contains('\u{2019}') {
-                folded_owned = me.lower.replace('\u{2019}', "'");
+            let folded = if me_lower.contains('\u{2019}') {
+                folded_owned = me_lower.replace('\u{2019}', "'");
                 folded_owned.as_str()
             } else {
-                me.lower.as_str()
+                me_lower
             };
             let (lower, cap_mid) = doc.seen_folded(folded);
             // What cues and lists said about the same word elsewhere in the document.
@@ -919,9 +961,10 @@ impl NameModel {
         gaz: &Gazetteers,
         rules: &[NameSpan],
         doc: &DocContext,
+        headline: bool,
     ) -> (Vec<usize>, Vec<f32>) {
         let mut scores = vec![[0f32; N_LABELS]; toks.len()];
-        each_token_features(toks, gaz, rules, doc, |i, fs| {
+        each_token_features(toks, gaz, rules, doc, headline, |i, fs| {
             if let Some(s) = scores.get_mut(i) {
                 *s = self.score(fs);
             }
@@ -972,6 +1015,17 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
         return Vec::new();
     }
     let trans = |p: usize, c: usize| transitions.get(p * N_LABELS + c).copied().unwrap_or(0.0);
+    // The transitions between labels, minus infinity where IOB2 forbids one: adding it to a
+    // score gives minus infinity, which never wins, exactly as skipping it did (a path score
+    // that is already minus infinity stays so too). The weights are finite.
+    let mut step = [[f32::NEG_INFINITY; N_LABELS]; N_LABELS];
+    for (p, row) in step.iter_mut().enumerate() {
+        for (c, slot) in row.iter_mut().enumerate() {
+            if allowed(p, c) {
+                *slot = trans(p, c);
+            }
+        }
+    }
     let mut back = vec![[0u8; N_LABELS]; n];
     let mut prev = [f32::NEG_INFINITY; N_LABELS];
     if let Some(first) = scores.first() {
@@ -988,11 +1042,8 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
         for (c, ((slot, e), b)) in cur.iter_mut().zip(emit).zip(row.iter_mut()).enumerate() {
             let mut best = f32::NEG_INFINITY;
             let mut arg = 0;
-            for (p, &pv) in prev.iter().enumerate() {
-                if !allowed(p, c) || pv == f32::NEG_INFINITY {
-                    continue;
-                }
-                let v = pv + trans(p, c);
+            for (p, (&pv, to)) in prev.iter().zip(&step).enumerate() {
+                let v = pv + to.get(c).copied().unwrap_or(f32::NEG_INFINITY);
                 if v > best {
                     best = v;
                     arg = p;

@@ -72,9 +72,16 @@ pub struct DocContext {
 impl DocContext {
     /// Gather evidence from every sentence of the document.
     pub fn build(sentences: &[&[Token<'_>]], gaz: &Gazetteers) -> Self {
+        let headlines: Vec<bool> = sentences.iter().map(|s| is_headline(s, gaz)).collect();
+        Self::build_known(sentences, &headlines)
+    }
+
+    /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
+    /// by the caller, who needs it again).
+    pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
         let mut capitalised_mid = HashSet::default();
         let mut lowercase = HashSet::default();
-        for sentence in sentences {
+        for (k, sentence) in sentences.iter().enumerate() {
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
                     let folded = fold_cow(t.text);
@@ -83,7 +90,7 @@ impl DocContext {
                     }
                 }
             }
-            if is_headline(sentence, gaz) {
+            if headlines.get(k).copied().unwrap_or(false) {
                 continue;
             }
             for t in sentence
@@ -207,17 +214,32 @@ const WEEKDAYS: [&str; 7] = [
 
 /// Month and day names are dates, not names.
 fn is_calendar_word(word: &str) -> bool {
-    let w = word.trim_end_matches('.').to_lowercase();
+    let w = word.trim_end_matches('.');
+    // Every calendar word is ASCII and at most 10 letters ("wednesdays"); text outside ASCII
+    // lowercases to text outside ASCII (or to a 'k', from the Kelvin sign, which no calendar
+    // word holds). So the lowercase form is made in place, without an allocation.
+    let mut buf = [0u8; 10];
+    if !w.is_ascii() || w.len() > buf.len() {
+        return false;
+    }
+    let Some(slot) = buf.get_mut(..w.len()) else {
+        return false;
+    };
+    slot.copy_from_slice(w.as_bytes());
+    slot.make_ascii_lowercase();
+    let Ok(w) = std::str::from_utf8(slot) else {
+        return false;
+    };
     let w = w
         .strip_suffix('s')
         .filter(|s| WEEKDAYS.contains(s))
-        .map_or(w.clone(), str::to_string);
-    MONTHS.contains(&w.as_str())
-        || WEEKDAYS.contains(&w.as_str())
+        .unwrap_or(w);
+    MONTHS.contains(&w)
+        || WEEKDAYS.contains(&w)
         || [
             "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
         ]
-        .contains(&w.as_str())
+        .contains(&w)
 }
 
 /// The longest capitalised run considered as one name, in tokens.
@@ -359,9 +381,9 @@ impl<'g> RuleLabeler<'g> {
                 j += 1;
                 continue;
             }
-            let lower = t.text.to_lowercase();
-            let joiner = NAME_PARTICLES.contains(&lower.as_str())
-                || (JOINERS.contains(&lower.as_str()) && (lower != "the" || j > i + 1));
+            let lower = lowercase_cow(t.text);
+            let joiner = NAME_PARTICLES.contains(&&*lower)
+                || (JOINERS.contains(&&*lower) && (lower != "the" || j > i + 1));
             let followed = toks
                 .get(j + 1)
                 .is_some_and(|n| self.is_name_token(n) && !n.sentence_start);
@@ -528,6 +550,10 @@ fn lowercase_cow(word: &str) -> std::borrow::Cow<'_, str> {
 
 /// "I've", "I'm", "Don't", "We'll": never names.
 fn is_contraction(word: &str) -> bool {
+    // Every ending below holds an apostrophe, and lowercasing makes none.
+    if !word.contains(['\'', '’']) {
+        return false;
+    }
     let folded = word.to_lowercase().replace('’', "'");
     ["'ve", "'m", "'ll", "'d", "'re", "n't"]
         .iter()
@@ -544,9 +570,20 @@ fn is_acronym(word: &str) -> bool {
 
 impl NameLabeler for RuleLabeler<'_> {
     fn label(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
+        self.label_known(toks, doc, is_headline(toks, self.gaz))
+    }
+}
+
+impl RuleLabeler<'_> {
+    /// [`NameLabeler::label`] told whether the sentence is a headline ([`is_headline`]).
+    pub(crate) fn label_known(
+        &self,
+        toks: &[Token<'_>],
+        doc: &DocContext,
+        headline: bool,
+    ) -> Vec<NameSpan> {
         let gaz = self.gaz;
         let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
-        let headline = is_headline(toks, gaz);
         let mut spans = Vec::new();
         let mut person_cue = false;
         let mut place_cue = false;

@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use gleaner_model::EntityKind;
-use regex::{Captures, Regex};
+use regex::{Captures, Match, Regex};
 
 /// A date, amount or percentage found in the text, with byte offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,64 +36,158 @@ const MONTH: &str = r"(?P<month>January|February|March|April|May|June|July|Augus
 const NUM: &str = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?";
 const SCALE: &str = r"(?:thousand|million|billion|trillion|bn|mn|tn|m|k)";
 
-fn compile(pattern: &str) -> Option<Regex> {
-    Regex::new(pattern).ok()
+/// The currency symbols outside ASCII that the patterns name. In the ASCII stand-in of a text
+/// ([`stand_in`]) the `k`-th is written as byte `k + 1` followed by `0x7F` bytes up to its
+/// length in UTF-8, and the stand-in's patterns name it so.
+const SYMBOLS: [char; 8] = ['€', '£', '¥', '₹', '₽', '₺', '₩', '₪'];
+
+/// Filler of the stand-in after a symbol's first byte, and for every byte of a char that is
+/// neither a word char nor one of [`SYMBOLS`]: no pattern matches it alone.
+const FILLER: u8 = 0x7f;
+
+/// Every pattern, compiled for one kind of haystack.
+struct Patterns {
+    month_day_year: Option<Regex>,
+    day_month_year: Option<Regex>,
+    month_year: Option<Regex>,
+    bare_month: Option<Regex>,
+    weekday: Option<Regex>,
+    relative: Option<Regex>,
+    iso_date: Option<Regex>,
+    bare_year: Option<Regex>,
+    percent: Option<Regex>,
+    money_symbol: Option<Regex>,
+    money_code: Option<Regex>,
+    money_word: Option<Regex>,
 }
 
-static MONTH_DAY_YEAR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"\b{MONTH}\s(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<year>\d{{4}}))?\b"
-    ))
-});
-static DAY_MONTH_YEAR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{MONTH}(?:,?\s(?P<year>\d{{4}}))?\b"
-    ))
-});
-static MONTH_YEAR: LazyLock<Option<Regex>> =
-    LazyLock::new(|| compile(&format!(r"\b{MONTH},?\s(?P<year>\d{{4}})\b")));
-static BARE_MONTH: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"\b(?P<prep>[Ii]n|[Ss]ince|[Uu]ntil|[Bb]y|[Ff]rom|[Dd]uring|[Tt]hrough|[Ee]arly|[Ll]ate|[Ll]ast|[Nn]ext|[Tt]his|[Mm]id-?|[Ee]nd of|[Bb]eginning of)\s?{MONTH}\b"
-    ))
-});
-static WEEKDAY: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(
-        r"\b(?:(?P<rel>[Ll]ast|[Nn]ext|[Tt]his)\s)?(?P<day>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b",
-    )
-});
-static RELATIVE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(
-        r"\b(?:(?P<day>[Tt]oday|[Yy]esterday|[Tt]omorrow)|(?P<rel>[Ll]ast|[Tt]his|[Nn]ext)\s(?P<unit>year|month))\b",
-    )
-});
-static ISO_DATE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"));
-static BARE_YEAR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(
-        r"\b(?P<prev>[A-Za-z]+)[\s-](?P<year>1[89]\d\d|20\d\d|2100)(?P<decade>s)?\b(?P<after>\s?[%\d$€£-]|\s[A-Za-z]+)?",
-    )
-});
-static PERCENT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"(?P<num>[-+]?(?:{NUM}))\s?(?:%|(?:per ?cent|percent|pct|percentage points?)\b)"
-    ))
-});
-static MONEY_SYMBOL: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"(?P<cur>US\$|A\$|C\$|HK\$|NZ\$|S\$|R\$|\$|€|£|¥|₹|₽|₺|₩|₪)\s?(?P<num>{NUM})(?:\s?(?P<scale>{SCALE})\b)?"
-    ))
-});
-static MONEY_CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"\b(?P<cur>USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS)\s?(?P<num>{NUM})(?:\s?(?P<scale>{SCALE})\b)?"
-    ))
-});
-static MONEY_WORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(&format!(
-        r"\b(?P<num>{NUM})(?:\s?(?P<scale>{SCALE}))?\s(?:US\s)?(?P<cur>dollars?|euros?|pounds?(?:\ssterling)?|yen|yuan|renminbi|rupees?|roubles?|rubles?|rials?|riyals?|dirhams?|liras?|lira|francs?|pesos?|shekels?|won|USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS)\b"
-    ))
-});
+impl Patterns {
+    /// The patterns; with `ascii`, for the ASCII stand-in: each of [`SYMBOLS`] written as its
+    /// stand-in bytes. (Symbols are only ever written as whole alternatives, never inside a
+    /// class, so that this replacement is exact.)
+    fn new(ascii: bool) -> Patterns {
+        let compile = |pattern: String| {
+            let pattern = if ascii {
+                let mut p = pattern;
+                for (k, sym) in SYMBOLS.iter().enumerate() {
+                    let mut bytes = format!(r"(?:\x{:02X}", k + 1);
+                    for _ in 1..sym.len_utf8() {
+                        bytes.push_str(r"\x7F");
+                    }
+                    bytes.push(')');
+                    p = p.replace(*sym, &bytes);
+                }
+                p
+            } else {
+                pattern
+            };
+            Regex::new(&pattern).ok()
+        };
+        Patterns {
+            month_day_year: compile(format!(
+                r"\b{MONTH}\s(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s(?P<year>\d{{4}}))?\b"
+            )),
+            day_month_year: compile(format!(
+                r"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?{MONTH}(?:,?\s(?P<year>\d{{4}}))?\b"
+            )),
+            month_year: compile(format!(r"\b{MONTH},?\s(?P<year>\d{{4}})\b")),
+            bare_month: compile(format!(
+                r"\b(?P<prep>[Ii]n|[Ss]ince|[Uu]ntil|[Bb]y|[Ff]rom|[Dd]uring|[Tt]hrough|[Ee]arly|[Ll]ate|[Ll]ast|[Nn]ext|[Tt]his|[Mm]id-?|[Ee]nd of|[Bb]eginning of)\s?{MONTH}\b"
+            )),
+            weekday: compile(
+                r"\b(?:(?P<rel>[Ll]ast|[Nn]ext|[Tt]his)\s)?(?P<day>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+                    .to_string(),
+            ),
+            relative: compile(
+                r"\b(?:(?P<day>[Tt]oday|[Yy]esterday|[Tt]omorrow)|(?P<rel>[Ll]ast|[Tt]his|[Nn]ext)\s(?P<unit>year|month))\b"
+                    .to_string(),
+            ),
+            iso_date: compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b".to_string()),
+            // `(?:[%\d$-]|€|£)` is `[%\d$€£-]` with the symbols as alternatives (see `new`).
+            bare_year: compile(
+                r"\b(?P<prev>[A-Za-z]+)[\s-](?P<year>1[89]\d\d|20\d\d|2100)(?P<decade>s)?\b(?P<after>\s?(?:[%\d$-]|€|£)|\s[A-Za-z]+)?"
+                    .to_string(),
+            ),
+            percent: compile(format!(
+                r"(?P<num>[-+]?(?:{NUM}))\s?(?:%|(?:per ?cent|percent|pct|percentage points?)\b)"
+            )),
+            money_symbol: compile(format!(
+                r"(?P<cur>US\$|A\$|C\$|HK\$|NZ\$|S\$|R\$|\$|€|£|¥|₹|₽|₺|₩|₪)\s?(?P<num>{NUM})(?:\s?(?P<scale>{SCALE})\b)?"
+            )),
+            money_code: compile(format!(
+                r"\b(?P<cur>USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS)\s?(?P<num>{NUM})(?:\s?(?P<scale>{SCALE})\b)?"
+            )),
+            money_word: compile(format!(
+                r"\b(?P<num>{NUM})(?:\s?(?P<scale>{SCALE}))?\s(?:US\s)?(?P<cur>dollars?|euros?|pounds?(?:\ssterling)?|yen|yuan|renminbi|rupees?|roubles?|rubles?|rials?|riyals?|dirhams?|liras?|lira|francs?|pesos?|shekels?|won|USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS)\b"
+            )),
+        }
+    }
+}
+
+/// The patterns for the text itself (any text).
+static PLAIN: LazyLock<Patterns> = LazyLock::new(|| Patterns::new(false));
+/// The patterns for the ASCII stand-in of a text.
+static ASCII: LazyLock<Patterns> = LazyLock::new(|| Patterns::new(true));
+
+/// Does the patterns' `\d` match `c`? (Asked only of the few chars outside ASCII that are
+/// numeric; when the test cannot be compiled, every such char counts as a digit, which only
+/// sends more text down the plain path.)
+fn is_unicode_digit(c: char) -> bool {
+    static DIGIT: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\A\d\z").ok());
+    let mut buf = [0u8; 4];
+    DIGIT
+        .as_ref()
+        .is_none_or(|re| re.is_match(c.encode_utf8(&mut buf)))
+}
+
+/// An ASCII stand-in of `text`, byte for byte as long, on which every pattern matches exactly
+/// where it matches on `text` (same offsets, same groups), or `None` when `text` holds a char
+/// the stand-in cannot stand for.
+///
+/// Why: the patterns' `\b` is Unicode-aware, and the regex crate's fast engine (the lazy DFA)
+/// gives up at the first byte outside ASCII and the search falls back to a far slower one;
+/// on ASCII the fast one runs. Each char outside ASCII is written as bytes that no pattern
+/// element matches except as the char did: a word char (letters, marks, …; `\b` sees words)
+/// as `_`, one of [`SYMBOLS`] as its own bytes (see there), anything else as [`FILLER`]. A
+/// char that `\d` or `\s` would match (Arabic digits, no-break spaces) cannot be written so (a
+/// pattern counts chars: `\d{1,2}`), nor can text that holds the stand-in's own bytes (control
+/// bytes 1–8 and DEL): such text is searched as it is.
+fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let reserved = |b: u8| (0x01..=0x08).contains(&b) || b == FILLER;
+    if text.is_ascii() {
+        return if text.bytes().any(reserved) {
+            None
+        } else {
+            Some(std::borrow::Cow::Borrowed(text))
+        };
+    }
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            let b = c as u8;
+            if reserved(b) {
+                return None;
+            }
+            out.push(b);
+            continue;
+        }
+        // `\s` is White_Space, as `char::is_whitespace`; `\d` is Nd, a part of what
+        // `char::is_numeric` takes (not "½" or "²": those are stood for like other chars).
+        if c.is_whitespace() || c.is_numeric() && is_unicode_digit(c) {
+            return None;
+        }
+        let len = c.len_utf8();
+        if let Some(k) = SYMBOLS.iter().position(|&s| s == c) {
+            out.push(u8::try_from(k + 1).ok()?);
+            out.extend(std::iter::repeat_n(FILLER, len - 1));
+        } else if regex_syntax::try_is_word_character(c).ok()? {
+            out.extend(std::iter::repeat_n(b'_', len));
+        } else {
+            out.extend(std::iter::repeat_n(FILLER, len));
+        }
+    }
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
+}
 
 fn month_number(m: &str) -> Option<u32> {
     let key = m.trim_end_matches('.').to_lowercase();
@@ -139,8 +233,28 @@ fn shift_days(date: NaiveDate, days: i64) -> Option<NaiveDate> {
     date.checked_add_signed(Duration::days(days))
 }
 
-fn year_of(caps: &Captures<'_>) -> Option<i32> {
-    caps.name("year").and_then(|y| y.as_str().parse().ok())
+/// What a search runs over: `hay` (the text or its ASCII stand-in, same offsets) with the
+/// patterns for it; the text of a match is read from `text`.
+#[derive(Clone, Copy)]
+struct Search<'a> {
+    hay: &'a str,
+    text: &'a str,
+    patterns: &'a Patterns,
+}
+
+impl<'a> Search<'a> {
+    /// The text `m` matched (on the haystack), read from the text itself.
+    fn str(&self, m: Match<'_>) -> &'a str {
+        self.text.get(m.range()).unwrap_or("")
+    }
+    /// The text of group `name`.
+    fn group(&self, caps: &Captures<'_>, name: &str) -> Option<&'a str> {
+        caps.name(name).map(|m| self.str(m))
+    }
+}
+
+fn year_of(search: &Search<'_>, caps: &Captures<'_>) -> Option<i32> {
+    search.group(caps, "year").and_then(|y| y.parse().ok())
 }
 
 fn push(out: &mut Vec<NumericMatch>, kind: EntityKind, start: usize, end: usize, name: String) {
@@ -155,22 +269,26 @@ fn push(out: &mut Vec<NumericMatch>, kind: EntityKind, start: usize, end: usize,
 }
 
 /// Find dates in `text`, resolving them against `reference`.
-fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) {
-    for re in [&*MONTH_DAY_YEAR, &*DAY_MONTH_YEAR].into_iter().flatten() {
-        for caps in re.captures_iter(text) {
+fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) {
+    let p = search.patterns;
+    let hay = search.hay;
+    for re in [&p.month_day_year, &p.day_month_year].into_iter().flatten() {
+        for caps in re.captures_iter(hay) {
             let (Some(whole), Some(month), Some(day)) =
                 (caps.get(0), caps.name("month"), caps.name("day"))
             else {
                 continue;
             };
-            let (Some(m), Ok(d)) = (month_number(month.as_str()), day.as_str().parse::<u32>())
-            else {
+            let (Some(m), Ok(d)) = (
+                month_number(search.str(month)),
+                search.str(day).parse::<u32>(),
+            ) else {
                 continue;
             };
             if !(1..=31).contains(&d) {
                 continue;
             }
-            let name = match (year_of(&caps), reference) {
+            let name = match (year_of(&search, &caps), reference) {
                 (Some(y), _) => NaiveDate::from_ymd_opt(y, m, d).map(|x| x.to_string()),
                 (None, Some(r)) => nearest_day(m, d, r).map(|x| x.to_string()),
                 (None, None) => Some(format!("--{m:02}-{d:02}")),
@@ -180,12 +298,12 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
             }
         }
     }
-    if let Some(re) = &*MONTH_YEAR {
-        for caps in re.captures_iter(text) {
+    if let Some(re) = &p.month_year {
+        for caps in re.captures_iter(hay) {
             let (Some(whole), Some(month)) = (caps.get(0), caps.name("month")) else {
                 continue;
             };
-            if let (Some(m), Some(y)) = (month_number(month.as_str()), year_of(&caps)) {
+            if let (Some(m), Some(y)) = (month_number(search.str(month)), year_of(&search, &caps)) {
                 push(
                     out,
                     EntityKind::Date,
@@ -196,15 +314,15 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
             }
         }
     }
-    if let Some(re) = &*BARE_MONTH {
-        for caps in re.captures_iter(text) {
+    if let Some(re) = &p.bare_month {
+        for caps in re.captures_iter(hay) {
             let (Some(month), Some(prep)) = (caps.name("month"), caps.name("prep")) else {
                 continue;
             };
-            let Some(m) = month_number(month.as_str()) else {
+            let Some(m) = month_number(search.str(month)) else {
                 continue;
             };
-            let rel = prep.as_str().to_lowercase();
+            let rel = search.str(prep).to_lowercase();
             let (start, name) = match reference {
                 Some(r) => {
                     let (mut y, _) = nearest_month(m, r);
@@ -227,13 +345,14 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
             push(out, EntityKind::Date, start, month.end(), name);
         }
     }
-    if let Some(re) = &*WEEKDAY {
-        for caps in re.captures_iter(text) {
+    if let Some(re) = &p.weekday {
+        for caps in re.captures_iter(hay) {
             let (Some(whole), Some(day)) = (caps.get(0), caps.name("day")) else {
                 continue;
             };
-            let rel = caps.name("rel").map(|r| r.as_str().to_lowercase());
-            let name = match (weekday_of(day.as_str()), reference) {
+            let day = search.str(day);
+            let rel = search.group(&caps, "rel").map(str::to_lowercase);
+            let name = match (weekday_of(day), reference) {
                 (Some(wd), Some(r)) => {
                     let back =
                         (7 + r.weekday().num_days_from_monday() - wd.num_days_from_monday()) % 7;
@@ -244,39 +363,38 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
                     } - i64::from(back);
                     match shift_days(r, shift) {
                         Some(d) => d.to_string(),
-                        None => day.as_str().to_string(),
+                        None => day.to_string(),
                     }
                 }
-                _ => day.as_str().to_string(),
+                _ => day.to_string(),
             };
             push(out, EntityKind::Date, whole.start(), whole.end(), name);
         }
     }
-    if let Some(re) = &*RELATIVE {
-        for caps in re.captures_iter(text) {
+    if let Some(re) = &p.relative {
+        for caps in re.captures_iter(hay) {
             let Some(whole) = caps.get(0) else { continue };
             let name = match (
-                caps.name("day"),
-                caps.name("rel"),
-                caps.name("unit"),
+                search.group(&caps, "day"),
+                search.group(&caps, "rel"),
+                search.group(&caps, "unit"),
                 reference,
             ) {
                 (Some(day), _, _, Some(r)) => {
-                    let shift = match day.as_str().to_lowercase().as_str() {
+                    let shift = match day.to_lowercase().as_str() {
                         "yesterday" => -1,
                         "tomorrow" => 1,
                         _ => 0,
                     };
-                    shift_days(r, shift)
-                        .map_or_else(|| day.as_str().to_lowercase(), |d| d.to_string())
+                    shift_days(r, shift).map_or_else(|| day.to_lowercase(), |d| d.to_string())
                 }
                 (None, Some(rel), Some(unit), Some(r)) => {
-                    let delta = match rel.as_str().to_lowercase().as_str() {
+                    let delta = match rel.to_lowercase().as_str() {
                         "last" => -1,
                         "next" => 1,
                         _ => 0,
                     };
-                    if unit.as_str() == "year" {
+                    if unit == "year" {
                         format!("{:04}", r.year() + delta)
                     } else {
                         let months = r.year() * 12 + i32::try_from(r.month0()).unwrap_or(0) + delta;
@@ -287,16 +405,16 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
                         )
                     }
                 }
-                _ => whole.as_str().to_lowercase(),
+                _ => search.str(whole).to_lowercase(),
             };
             push(out, EntityKind::Date, whole.start(), whole.end(), name);
         }
     }
-    if let Some(re) = &*ISO_DATE {
-        for caps in re.captures_iter(text) {
+    if let Some(re) = &p.iso_date {
+        for caps in re.captures_iter(hay) {
             let Some(whole) = caps.get(0) else { continue };
-            let parse = |n: &str| caps.name(n).and_then(|v| v.as_str().parse::<u32>().ok());
-            let valid = match (year_of(&caps), parse("month"), parse("day")) {
+            let parse = |n: &str| search.group(&caps, n).and_then(|v| v.parse::<u32>().ok());
+            let valid = match (year_of(&search, &caps), parse("month"), parse("day")) {
                 (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y, m, d),
                 _ => None,
             };
@@ -311,7 +429,7 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
             }
         }
     }
-    if let Some(re) = &*BARE_YEAR {
+    if let Some(re) = &p.bare_year {
         const TEMPORAL: &[&str] = &[
             "in", "since", "until", "till", "by", "from", "before", "after", "during", "of",
             "through", "to", "between", "and", "early", "late", "mid", "year", "the", "around",
@@ -319,14 +437,22 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
         ];
         // Matches overlap through their "prev" word, so scan position by position.
         let mut at = 0;
-        while let Some(caps) = text.get(at..).and_then(|rest| re.captures(rest)) {
+        while let Some(caps) = hay.get(at..).and_then(|rest| re.captures(rest)) {
             let (Some(prev), Some(year)) = (caps.name("prev"), caps.name("year")) else {
                 break;
             };
             at += year.end();
             let base = at - year.end();
-            let prev_word = prev.as_str().to_lowercase();
-            let after = caps.name("after").map(|a| a.as_str());
+            // Groups of a search from `base`: read them from the text at their place.
+            let at_base = |m: Match<'_>| {
+                search
+                    .text
+                    .get(base + m.start()..base + m.end())
+                    .unwrap_or("")
+            };
+            let prev_word = at_base(prev).to_lowercase();
+            let after = caps.name("after").map(at_base);
+            let year_text = at_base(year);
             let decade = caps.name("decade").is_some();
             if !TEMPORAL.contains(&prev_word.as_str()) {
                 continue;
@@ -345,14 +471,14 @@ fn dates(text: &str, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) 
             {
                 continue;
             }
-            if decade && !year.as_str().ends_with('0') {
+            if decade && !year_text.ends_with('0') {
                 continue;
             }
             let end = base + year.end() + if decade { 1 } else { 0 };
             let name = if decade {
-                format!("{}s", year.as_str())
+                format!("{year_text}s")
             } else {
-                year.as_str().to_string()
+                year_text.to_string()
             };
             push(out, EntityKind::Date, base + year.start(), end, name);
             if decade {
@@ -437,40 +563,44 @@ fn currency_code(cur: &str) -> &'static str {
     }
 }
 
-fn money(text: &str, out: &mut Vec<NumericMatch>) {
-    for re in [&*MONEY_SYMBOL, &*MONEY_CODE, &*MONEY_WORD]
+fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
+    let p = search.patterns;
+    for re in [&p.money_symbol, &p.money_code, &p.money_word]
         .into_iter()
         .flatten()
     {
-        for caps in re.captures_iter(text) {
-            let (Some(whole), Some(num), Some(cur)) =
-                (caps.get(0), caps.name("num"), caps.name("cur"))
-            else {
+        for caps in re.captures_iter(search.hay) {
+            let (Some(whole), Some(num), Some(cur)) = (
+                caps.get(0),
+                search.group(&caps, "num"),
+                search.group(&caps, "cur"),
+            ) else {
                 continue;
             };
-            if let Some(value) = amount(num.as_str(), caps.name("scale").map(|s| s.as_str())) {
-                let name = format!("{value} {}", currency_code(cur.as_str()));
+            if let Some(value) = amount(num, search.group(&caps, "scale")) {
+                let name = format!("{value} {}", currency_code(cur));
                 push(out, EntityKind::Money, whole.start(), whole.end(), name);
             }
         }
     }
 }
 
-fn percents(text: &str, out: &mut Vec<NumericMatch>) {
-    if let Some(re) = &*PERCENT {
-        for caps in re.captures_iter(text) {
-            let (Some(whole), Some(num)) = (caps.get(0), caps.name("num")) else {
+fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
+    if let Some(re) = &search.patterns.percent {
+        for caps in re.captures_iter(search.hay) {
+            let (Some(whole), Some(num)) = (caps.get(0), search.group(&caps, "num")) else {
                 continue;
             };
             // A number glued to letters before it ("A320%") is not a percentage.
-            let glued = text
+            let glued = search
+                .text
                 .get(..whole.start())
                 .and_then(|s| s.chars().next_back())
                 .is_some_and(char::is_alphanumeric);
             if glued {
                 continue;
             }
-            let n = num.as_str().trim_start_matches('+').replace(',', "");
+            let n = num.trim_start_matches('+').replace(',', "");
             push(
                 out,
                 EntityKind::Percent,
@@ -485,10 +615,38 @@ fn percents(text: &str, out: &mut Vec<NumericMatch>) {
 /// All dates, amounts and percentages, non-overlapping (longest first; money, then percent,
 /// then date when two start together), in text order.
 pub fn find(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
+    match stand_in(text) {
+        Some(hay) => find_in(
+            Search {
+                hay: &hay,
+                text,
+                patterns: &ASCII,
+            },
+            reference,
+        ),
+        None => find_plain(text, reference),
+    }
+}
+
+/// [`find`] searching the text as it is, never its ASCII stand-in: the same matches, more
+/// slowly on text outside ASCII (for tests that the two agree).
+#[doc(hidden)]
+pub fn find_plain(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
+    find_in(
+        Search {
+            hay: text,
+            text,
+            patterns: &PLAIN,
+        },
+        reference,
+    )
+}
+
+fn find_in(search: Search<'_>, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
     let mut all = Vec::new();
-    money(text, &mut all);
-    percents(text, &mut all);
-    dates(text, reference, &mut all);
+    money(search, &mut all);
+    percents(search, &mut all);
+    dates(search, reference, &mut all);
     let rank = |k: EntityKind| match k {
         EntityKind::Money => 0,
         EntityKind::Percent => 1,

@@ -2,7 +2,7 @@
 //! `.cargo/config.toml`). Not part of the product: nothing here is shipped or tested by CI.
 //!
 //! ```text
-//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH]
+//! cargo xtask bench run     [--posts 1000,10000] [--repeat 3] [--paragraphs 8] [--latency-ms 20] [--concurrency 32] [--gleaner PATH] [--keep-db DIR]
 //! cargo xtask bench extract [--repeat 3] [--gleaner PATH] [--python PATH] [FILE...]
 //! cargo xtask bench workers [--workers 1,2,4] [--posts 2000] [--latency-ms 50] [--rate 100] …
 //! ```
@@ -22,7 +22,8 @@
 //! every post page is fetched, each answer after `--latency-ms`; each post `--paragraphs` of
 //! about 60 words of news prose) and runs `gleaner run` on a
 //! fresh database; it prints CPU milliseconds per post, posts per second, peak RSS and bytes
-//! written per post, medians of `--repeat` runs.
+//! written per post, medians of `--repeat` runs. `--keep-db DIR` keeps each run's database as
+//! `DIR/bench-POSTS-RUN.db` (to compare what two builds stored).
 //!
 //! `bench extract` runs `gleaner extract` over saved pages (default: `../shared/eval/aeb-dev/html`,
 //! which a clone of the project does not have: pass files then), and trafilatura over the same
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
         ["bench", "workers", rest @ ..] => workers::bench_workers(&Options::parse(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]\n       cargo xtask bench workers [--workers 1,2,4] [--posts N] [--hosts N] [--latency-ms N] [--rate N] [--concurrency N] [--repeat N] [--gleaner PATH] [--postgres URL]"
+                "usage: cargo xtask bench run [--posts N,N] [--repeat N] [--paragraphs N] [--latency-ms N] [--concurrency N] [--gleaner PATH] [--keep-db DIR]\n       cargo xtask bench extract [--repeat N] [--gleaner PATH] [--python PATH] [FILE...]\n       cargo xtask bench workers [--workers 1,2,4] [--posts N] [--hosts N] [--latency-ms N] [--rate N] [--concurrency N] [--repeat N] [--gleaner PATH] [--postgres URL]"
             );
             return ExitCode::from(2);
         }
@@ -324,9 +325,10 @@ fn bench_run(opts: &Options) -> Result<()> {
         latency.as_millis(),
         paragraphs * 60
     );
+    let keep_db = opts.named.get("keep-db").map(PathBuf::from);
     for &posts in &sizes {
         let mut samples = Vec::new();
-        for _ in 0..repeat {
+        for run in 0..repeat {
             let blog = blogsim::BlogServer::start(
                 "Bench Blog",
                 9,
@@ -365,6 +367,12 @@ fn bench_run(opts: &Options) -> Result<()> {
             if stored as usize != posts {
                 bail!("{stored} of {posts} posts stored:\n{}", usage.stderr);
             }
+            if let Some(keep) = &keep_db {
+                std::fs::create_dir_all(keep)?;
+                let to = keep.join(format!("bench-{posts}-{run}.db"));
+                std::fs::copy(dir.path().join("bench.db"), &to)
+                    .with_context(|| format!("keeping the database as {}", to.display()))?;
+            }
             let db_bytes: u64 = ["bench.db", "bench.db-wal"]
                 .iter()
                 .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
@@ -396,7 +404,10 @@ fn bench_run(opts: &Options) -> Result<()> {
 }
 
 /// `count` paragraphs of news prose (about 60 words each) for post `n`, with names, places,
-/// organisations, dates, money and percentages for the tagger, varied by `n`.
+/// organisations, dates, money and percentages for the tagger, varied by `n`. Every other
+/// paragraph is written as news sites write it, outside ASCII: curly quotes and apostrophes,
+/// a dash, the euro sign, accented names (real pages are rarely pure ASCII, and text outside
+/// ASCII takes other paths: the numeric rules' stand-in, Unicode case folding).
 fn post_text(n: usize, count: usize) -> Vec<String> {
     const PEOPLE: [&str; 6] = [
         "Elena Varga",
@@ -406,6 +417,14 @@ fn post_text(n: usize, count: usize) -> Vec<String> {
         "Mei Lin Chen",
         "Rafael Ortiz",
     ];
+    const PEOPLE_ACCENTED: [&str; 6] = [
+        "Elena Vargová",
+        "Tomasz Nowak",
+        "Amara Okafor",
+        "Zoë Brooks",
+        "Mei Lin Chen",
+        "Rafael Ortíz",
+    ];
     const PLACES: [&str; 6] = [
         "Lisbon",
         "Nairobi",
@@ -413,6 +432,14 @@ fn post_text(n: usize, count: usize) -> Vec<String> {
         "Osaka",
         "Valparaiso",
         "Tromso",
+    ];
+    const PLACES_ACCENTED: [&str; 6] = [
+        "Lisbon",
+        "Nairobi",
+        "Gdańsk",
+        "Ōsaka",
+        "Valparaíso",
+        "Tromsø",
     ];
     const ORGS: [&str; 4] = [
         "the European Investment Bank",
@@ -423,19 +450,30 @@ fn post_text(n: usize, count: usize) -> Vec<String> {
     (0..count)
         .map(|i| {
             let k = n * 7 + i;
+            let org = ORGS[k % ORGS.len()];
+            let (amount, rise, year) = (k % 90 + 10, k % 30 + 2, 2020 + k % 7);
+            if k % 2 == 1 {
+                let person = PEOPLE_ACCENTED[k % PEOPLE.len()];
+                let other = PEOPLE_ACCENTED[(k + 3) % PEOPLE.len()];
+                let place = PLACES_ACCENTED[k % PLACES.len()];
+                return format!(
+                    "{person} said on Tuesday that the harbour project in {place} would need another \
+                     €{amount} million before March {year} — a rise of {rise}% on the first estimate. \
+                     Speaking to {org}, {other} added that the council had approved the plan “after a \
+                     long debate”, and that work on the northern quay should start within weeks if the \
+                     weather allowed. Mr. {} declined to comment on the delay’s cost.",
+                    person.rsplit(' ').next().unwrap_or(person)
+                );
+            }
             let person = PEOPLE[k % PEOPLE.len()];
             let other = PEOPLE[(k + 3) % PEOPLE.len()];
             let place = PLACES[k % PLACES.len()];
-            let org = ORGS[k % ORGS.len()];
             format!(
                 "{person} said on Tuesday that the harbour project in {place} would need another \
-                 {} million euros before March {}, a rise of {}% on the first estimate. \
+                 {amount} million euros before March {year}, a rise of {rise}% on the first estimate. \
                  Speaking to {org}, {other} added that the council had approved the plan after a \
                  long debate, and that work on the northern quay should start within weeks if the \
                  weather allowed. Mr. {} declined to comment on the cost of the delay.",
-                k % 90 + 10,
-                2020 + k % 7,
-                k % 30 + 2,
                 person.rsplit(' ').next().unwrap_or(person)
             )
         })
