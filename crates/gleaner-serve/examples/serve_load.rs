@@ -329,7 +329,7 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
             let stored_now = stored();
             let n = result.latencies.len().max(1) as f64;
             println!(
-                "  {page} {}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} requests in {wall:.1} s, {} failed; server {:.1} CPU ms/request; writer {:.1} CPU s, {} posts stored; clients {:.1} CPU s; load {load}",
+                "  {page} {}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} requests in {wall:.1} s, {} failed; server {:.2} CPU ms/request; writer {:.1} CPU s, {} posts stored; clients {:.1} CPU s; load {load}",
                 if warm { "warm" } else { "cold" },
                 result.percentile(50.0),
                 result.percentile(95.0),
