@@ -515,6 +515,22 @@ fn relevance_ranks_the_newest_5000_matches_and_date_order_is_exact() {
         page.body
     );
     assert!(page.body.contains("sort=date"));
+    // Relevance has 250 pages of 20 (the ranked 5,000), not 253.
+    assert!(page.body.contains("page 1 of 250"), "{}", page.body);
+    let last = s.get("/?q=harbour&page=250");
+    assert!(!last.body.contains("rel=\"next\""));
+    assert_eq!(
+        s.get("/api/search?q=harbour&page=250").json()["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    assert!(
+        s.get("/?q=harbour&sort=date")
+            .body
+            .contains("page 1 of 253")
+    );
     let page = s.get("/?q=harbour&label=strong");
     assert!(!page.body.contains("Best first among the newest"));
     assert_eq!(s.get("/api/search?q=harbour&sort=worst").status, 400);

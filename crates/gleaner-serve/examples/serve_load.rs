@@ -29,6 +29,10 @@
 //!   request is the first for its page, so the server computes it;
 //! - **warm**: `--seconds` of random paths from the same list by `--clients` clients.
 //!
+//! `--interleaved` instead starts both builds on one copy without a writer and sends every
+//! path once to each, one client, base then new: the time per kind of page, both builds
+//! meeting the same moment of a loaded machine.
+//!
 //! The clients are threads of this process on keep-alive HTTP/1.1 connections, each sending
 //! its next request when the last answer is read (as `wrk` does). Printed per phase: p50, p95,
 //! p99 and max latency, requests, failures, the server's CPU milliseconds per request (from
@@ -56,6 +60,7 @@ struct Options {
     rounds: usize,
     clients: usize,
     rate: f64,
+    interleaved: bool,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,7 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
         rounds: 1,
         clients: 32,
         rate: 100.0,
+        interleaved: false,
     };
     let mut it = args.into_iter();
     let mut db = None;
@@ -101,6 +107,7 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
             "--rounds" => o.rounds = value()?.parse()?,
             "--clients" => o.clients = value()?.parse()?,
             "--rate" => o.rate = value()?.parse()?,
+            "--interleaved" => o.interleaved = true,
             _ if db.is_none() && !a.starts_with("--") => db = Some(PathBuf::from(a)),
             _ => return Err(format!("unknown argument {a:?}").into()),
         }
@@ -138,6 +145,10 @@ fn run(o: &Options) -> Result<(), Error> {
         o.rate,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if o.interleaved {
+        let base = o.base.as_deref().ok_or("--interleaved needs --base")?;
+        return interleaved(o, base, &search, &entity);
+    }
     let mut builds: Vec<(&str, &Path)> = Vec::new();
     if let Some(base) = &o.base {
         builds.push(("base", base));
@@ -318,7 +329,7 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
             let stored_now = stored();
             let n = result.latencies.len().max(1) as f64;
             println!(
-                "  {page} {}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} requests in {wall:.1} s, {} failed; server {:.1} CPU ms/request; writer {:.1} CPU s, {} posts stored; clients {:.1} CPU s; load {load}",
+                "  {page} {}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} requests in {wall:.1} s, {} failed; server {:.2} CPU ms/request; writer {:.1} CPU s, {} posts stored; clients {:.1} CPU s; load {load}",
                 if warm { "warm" } else { "cold" },
                 result.percentile(50.0),
                 result.percentile(95.0),
@@ -335,6 +346,98 @@ fn measure(o: &Options, bin: &Path, search: &[String], entity: &[String]) -> Res
     }
     drop(writer);
     drop(server);
+    Ok(())
+}
+
+/// `--interleaved`: both builds serve one fresh copy (no writer); one client sends every path
+/// once to each, base then new, so that both meet the same moment of the machine's load.
+/// Prints the time summed and the median per kind of page.
+fn interleaved(
+    o: &Options,
+    base: &Path,
+    search: &[String],
+    entity: &[String],
+) -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("load.db");
+    std::fs::copy(&o.db, &db)?;
+    let start = |bin: &Path| -> Result<(Kid, String), Error> {
+        let mut kid = Kid(Command::new(bin)
+            .arg("--db")
+            .arg(&db)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?);
+        let out = kid.0.stdout.take().ok_or("no stdout from the server")?;
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line)?;
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .map(|a| a.trim_end_matches('/').to_string())
+            .ok_or_else(|| format!("the server said {line:?}"))?;
+        Ok((kid, address))
+    };
+    let servers = [start(base)?, start(&o.new)?];
+    let kind = |p: &str| {
+        if p.starts_with("/entities/") {
+            "entity pages"
+        } else if p.contains("q=") && p.contains("entity=") {
+            "terms + entity"
+        } else if p.contains("entity=") {
+            "entity only"
+        } else if p.contains('+') {
+            "two terms"
+        } else {
+            "terms"
+        }
+    };
+    let mut times: std::collections::BTreeMap<(&str, usize), Vec<f64>> = Default::default();
+    let mut conns: [Option<TcpStream>; 2] = [None, None];
+    for path in search.iter().chain(entity) {
+        for (i, (_, address)) in servers.iter().enumerate() {
+            let started = Instant::now();
+            let status = get(&mut conns[i], address, path)?;
+            if status != 200 {
+                return Err(format!("{path}: status {status}").into());
+            }
+            times
+                .entry((kind(path), i))
+                .or_default()
+                .push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "one client, each path to base then new; load {}",
+        load.trim()
+    );
+    for k in [
+        "terms",
+        "terms + entity",
+        "entity only",
+        "two terms",
+        "entity pages",
+    ] {
+        let line: Vec<String> = (0..2)
+            .map(|i| {
+                let mut v = times.get(&(k, i)).cloned().unwrap_or_default();
+                v.sort_by(f64::total_cmp);
+                let median = v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
+                format!(
+                    "{}: {:.0} ms in all, median {median:.1} ms",
+                    ["base", "new"][i],
+                    v.iter().sum::<f64>()
+                )
+            })
+            .collect();
+        println!(
+            "  {k:>14} ({} paths): {}",
+            times.get(&(k, 0)).map_or(0, Vec::len),
+            line.join("; ")
+        );
+    }
     Ok(())
 }
 

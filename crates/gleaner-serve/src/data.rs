@@ -43,15 +43,30 @@ pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchP
     let query = params.to_query();
     let order = params.sort;
     let key = format!("search {order:?} {query:?}");
+    // Every search's kind counts read the entities' kinds from one index kept like any
+    // answer (entities newer than it are looked up).
+    let pool = Arc::clone(&app.pool);
+    let kinds = app
+        .cache
+        .get("entity kinds".into(), move || {
+            let pool = Arc::clone(&pool);
+            async move { Ok(pool.run(|store| store.entity_kinds()).await?) }
+        })
+        .await?;
     let pool = Arc::clone(&app.pool);
     app.cache
         .get(key, move || {
-            let (pool, query) = (Arc::clone(&pool), query.clone());
+            let (pool, query, kinds) = (Arc::clone(&pool), query.clone(), Arc::clone(&kinds));
             async move {
                 Ok(pool
                     .run(move |store| {
                         let hits = store.search_ordered(&query, order, RANK_WINDOW)?;
-                        let facets = store.search_facets(&query, COUNT_CAP, FACET_CAP)?;
+                        let facets = store.search_facets_with(
+                            &query,
+                            COUNT_CAP,
+                            FACET_CAP,
+                            kinds.as_ref().as_ref(),
+                        )?;
                         let has_terms =
                             query.terms.as_deref().is_some_and(|t| !t.trim().is_empty());
                         // The facets count every match up to COUNT_CAP (> RANK_WINDOW).

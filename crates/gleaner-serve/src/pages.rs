@@ -111,8 +111,9 @@ pub async fn search(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Pag
     let p = SearchParams::parse(raw.as_deref())?;
     let result = data::search(&app, &p).await?;
     let f = &result.facets;
-    let pages = f
-        .total
+    // Relevance lists the ranked (newest) matches only: no pages past them.
+    let listed = result.ranked.map_or(f.total, |r| r.min(f.total));
+    let pages = listed
         .div_ceil(p.paging.per_page as u64)
         .clamp(1, MAX_PAGE as u64) as usize;
     let title = match &p.q {
