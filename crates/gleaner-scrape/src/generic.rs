@@ -1023,7 +1023,12 @@ pub fn explain(html: &str) -> String {
     let stats = DocStats::of_body(&doc);
     let mut out = String::new();
     let (chosen, rules) = scored_content(&doc, &stats);
-    let _ = writeln!(out, "rules {rules:?}");
+    let thread = score_content(&doc, &stats, false).1;
+    let _ = writeln!(
+        out,
+        "rules {rules:?} (paragraph text in comment regions {}, outside {})",
+        thread.in_comments, thread.outside
+    );
     for el in &chosen {
         let s = stats.get(*el);
         let _ = writeln!(
