@@ -49,6 +49,20 @@ impl SharedRobots for StoreRobots {
         }
     }
 
+    fn request_slot(&self, host: &str, interval: Duration) -> Duration {
+        let slot = match self.store.lock() {
+            Ok(mut store) => store.host_slot(host, interval),
+            Err(_) => return Duration::ZERO,
+        };
+        slot.unwrap_or_else(|e| {
+            debug!(
+                host,
+                "no shared request slot for robots.txt ({e}); going on"
+            );
+            Duration::ZERO
+        })
+    }
+
     fn store(&self, host: &str, answer: Option<(u16, &[u8])>) {
         let text = answer.map(|(status, body)| (status, String::from_utf8_lossy(body)));
         let result = match self.store.lock() {
