@@ -204,13 +204,13 @@ fn four_workers_share_a_crawl_and_survive_a_kill() {
     // would otherwise be stamped together). The shared slots are exactly 1/RATE apart on the
     // database's clock; a request reaches the server up to tens of ms after its slot (the
     // worker's own pacing, the scheduler of a loaded machine), so a window may hold the
-    // requests of a slot or two before it: RATE × seconds + 3, in 1 s and in 5 s windows (the
-    // excess does not grow with the window). Four workers each keeping RATE alone would send
-    // 4 × RATE.
+    // requests of a few slots before it: RATE × seconds + 4, in 1 s and in 5 s windows (the
+    // excess does not grow with the window; measured 26-27 in 1 s, 29 once with the whole
+    // test suite running on 2 cores). Four workers each keeping RATE alone would send 4 × RATE.
     for b in &blogs {
         let mut times: Vec<Instant> = b.hits().iter().map(|h| h.arrived).collect();
         times.sort();
-        for (secs, slack) in [(1u64, 3usize), (5, 3)] {
+        for (secs, slack) in [(1u64, 4usize), (5, 4)] {
             let window = Duration::from_secs(secs);
             let allowed = (RATE * secs as f64).ceil() as usize + slack;
             let mut worst = 0;
