@@ -199,27 +199,35 @@ fn four_workers_share_a_crawl_and_survive_a_kill() {
     );
     assert!(downloads >= total);
 
-    // The per-host rate across all four workers: in any window of 1 s a host answered at
-    // most RATE requests, plus 2 for the servers' jitter (answers are stamped when sent).
+    // The per-host rate across all four workers, as the server saw it (requests stamped when
+    // read whole, before the server's lock: answers queued behind a feed page being built
+    // would otherwise be stamped together). The shared slots are exactly 1/RATE apart on the
+    // database's clock; a request reaches the server up to tens of ms after its slot (the
+    // worker's own pacing, the scheduler of a loaded machine), so a window may hold the
+    // requests of a few slots before it: RATE × seconds + 4, in 1 s and in 5 s windows (the
+    // excess does not grow with the window; measured 26-27 in 1 s, 29 once with the whole
+    // test suite running on 2 cores). Four workers each keeping RATE alone would send 4 × RATE.
     for b in &blogs {
-        let mut times: Vec<Instant> = b.hits().iter().map(|h| h.at).collect();
+        let mut times: Vec<Instant> = b.hits().iter().map(|h| h.arrived).collect();
         times.sort();
-        let window = Duration::from_secs(1);
-        let allowed = RATE.ceil() as usize + 2;
-        let mut worst = 0;
-        let mut from = 0;
-        for to in 0..times.len() {
-            while times[to].duration_since(times[from]) >= window {
-                from += 1;
+        for (secs, slack) in [(1u64, 4usize), (5, 4)] {
+            let window = Duration::from_secs(secs);
+            let allowed = (RATE * secs as f64).ceil() as usize + slack;
+            let mut worst = 0;
+            let mut from = 0;
+            for to in 0..times.len() {
+                while times[to].duration_since(times[from]) >= window {
+                    from += 1;
+                }
+                worst = worst.max(to - from + 1);
             }
-            worst = worst.max(to - from + 1);
+            eprintln!(
+                "{}: {} requests, at most {worst} in {secs} s (limit {RATE} a second, {allowed} allowed)",
+                b.name,
+                times.len()
+            );
+            assert!(worst <= allowed, "{}: {worst} requests in {secs} s", b.name);
         }
-        eprintln!(
-            "{}: {} requests, at most {worst} in 1 s (limit {RATE} a second, {allowed} allowed)",
-            b.name,
-            times.len()
-        );
-        assert!(worst <= allowed, "{}: {worst} requests in 1 s", b.name);
     }
 
     // Each feed page read by one worker: the listing of a blog is leased to one reader (a

@@ -92,6 +92,9 @@ pub struct Hit {
     pub conditional: bool,
     /// When the answer was sent (after the server's latency).
     pub at: Instant,
+    /// When the request had arrived (read whole, before the latency and before waiting for
+    /// the server's state): what a client's request rate is measured by.
+    pub arrived: Instant,
 }
 
 impl Hit {
@@ -380,10 +383,11 @@ impl BlogServer {
                 .nth(1)
                 .unwrap_or("/")
                 .to_string();
+            let arrived = Instant::now();
             if !self.latency.is_zero() {
                 std::thread::sleep(self.latency);
             }
-            let keep = self.respond(&target, &headers, &mut writer);
+            let keep = self.respond(&target, &headers, arrived, &mut writer);
             if !keep {
                 let _ = writer.shutdown(Shutdown::Both);
                 return;
@@ -396,6 +400,7 @@ impl BlogServer {
         &self,
         target: &str,
         headers: &HashMap<String, String>,
+        arrived: Instant,
         out: &mut TcpStream,
     ) -> bool {
         let conditional =
@@ -477,6 +482,7 @@ impl BlogServer {
                 status,
                 conditional,
                 at: Instant::now(),
+                arrived,
             });
             drop(st);
             let extra = retry_after
@@ -519,6 +525,7 @@ impl BlogServer {
                     status: 404,
                     conditional,
                     at: Instant::now(),
+                    arrived,
                 });
                 drop(st);
                 return write_response(out, 404, "text/html", "", b"<h1>Not found</h1>", false);
@@ -542,6 +549,7 @@ impl BlogServer {
             status,
             conditional,
             at: Instant::now(),
+            arrived,
         });
         drop(st);
         if not_modified {

@@ -432,6 +432,13 @@ pub trait SharedRobots: Send + Sync {
     /// 404 and nothing for no rules) to keep for the others, or `None` when it could not be
     /// read (the host is unavailable to this fetcher; another may try).
     fn store(&self, host: &str, answer: Option<(u16, &[u8])>);
+    /// How long to wait before this fetcher's robots.txt request to `host`, so that it keeps
+    /// the per-host rate (`interval` between requests) shared with the other fetchers. None
+    /// by default.
+    fn request_slot(&self, host: &str, interval: Duration) -> Duration {
+        let _ = (host, interval);
+        Duration::ZERO
+    }
 }
 
 /// An answer of [`SharedRobots::lookup`].
@@ -1097,6 +1104,10 @@ impl Fetcher {
                 }
                 SharedRobotsTxt::ReadIt | SharedRobotsTxt::Wait => break,
             }
+        }
+        let wait = shared.request_slot(&key, self.inner.config.host_interval());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         let (policy, text) = self.read_robots_here(url).await;
         shared.store(

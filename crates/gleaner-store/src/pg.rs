@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use gleaner_model::{Article, Entity, EntityKind, SourceKind};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use tokio_postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use crate::convert::{int, now_text, opt_time_text, time_text, url_path};
 use crate::write::{canonical_of, non_empty, validate};
@@ -173,9 +173,73 @@ impl Sql {
     }
 }
 
+/// The statements a connection has prepared, by their SQL (the writer's few fixed ones).
+type Statements = std::sync::Mutex<HashMap<String, Statement>>;
+
+/// Statements kept per connection at most (the writer uses about a dozen; anything past this
+/// is prepared each time, as without the cache).
+const MAX_STATEMENTS: usize = 64;
+
+/// A transaction whose statements are prepared once per connection and then only bound and
+/// run: one round trip per statement instead of two, and no parsing or planning on the
+/// server each time (`client.query(&str)` prepares an unnamed statement for every call).
+struct Tx<'a> {
+    tx: &'a Transaction<'a>,
+    statements: &'a Statements,
+}
+
+impl Tx<'_> {
+    async fn statement(&self, sql: &str) -> std::result::Result<Statement, tokio_postgres::Error> {
+        let known = self
+            .statements
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(sql).cloned());
+        if let Some(statement) = known {
+            return Ok(statement);
+        }
+        let statement = self.tx.prepare(sql).await?;
+        if let Ok(mut cache) = self.statements.lock()
+            && cache.len() < MAX_STATEMENTS
+        {
+            cache.insert(sql.to_string(), statement.clone());
+        }
+        Ok(statement)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.tx.query(&statement, params).await
+    }
+
+    async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Option<Row>, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.tx.query_opt(&statement, params).await
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<u64, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.tx.execute(&statement, params).await
+    }
+}
+
 /// The database on a PostgreSQL server: one connection.
 pub struct PgStore {
     client: Client,
+    /// The writer's statements, prepared once on this connection.
+    statements: Statements,
     /// The address it was opened with, password hidden (for messages).
     shown: String,
 }
@@ -217,7 +281,11 @@ impl PgStore {
                 tracing::warn!(db = %shown_for_task, "PostgreSQL connection closed: {e}");
             }
         });
-        let mut store = PgStore { client, shown };
+        let mut store = PgStore {
+            client,
+            shown,
+            statements: Statements::default(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -331,22 +399,28 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let (client, statements) = (&mut self.client, &self.statements);
             let result = wait(async {
-                let tx = self
-                    .client
+                let tx = client
                     .transaction()
                     .await
                     .context("starting a batch transaction")?;
                 let mut mentions = MentionCounts::default();
+                let tx_ref = &tx;
+                let tx_cached = Tx {
+                    tx: tx_ref,
+                    statements,
+                };
                 let mut done = Vec::with_capacity(batch.len());
                 for (index, (article, source_id)) in batch.iter().enumerate() {
                     let origin = origins.get(index).copied().unwrap_or_default();
-                    let d = upsert_one(&tx, article, *source_id, origin, &now, &mut mentions)
-                        .await
-                        .map_err(|e| batch_error(batch, index, e))?;
+                    let d =
+                        upsert_one(&tx_cached, article, *source_id, origin, &now, &mut mentions)
+                            .await
+                            .map_err(|e| batch_error(batch, index, e))?;
                     done.push(d);
                 }
-                mentions.apply(&tx).await?;
+                mentions.apply(&tx_cached).await?;
                 tx.commit().await.context("committing a batch")?;
                 Ok(done)
             });
@@ -1019,7 +1093,7 @@ struct Found {
 
 /// The row this article already is, if any: the rules of `write.rs::find_existing`.
 async fn find_existing(
-    c: &Transaction<'_>,
+    c: &Tx<'_>,
     article: &Article,
     source_id: Option<i64>,
 ) -> Result<Option<Found>> {
@@ -1101,11 +1175,7 @@ async fn find_existing(
     Ok(None)
 }
 
-async fn may_overwrite(
-    c: &Transaction<'_>,
-    article: &Article,
-    source_id: Option<i64>,
-) -> Result<bool> {
+async fn may_overwrite(c: &Tx<'_>, article: &Article, source_id: Option<i64>) -> Result<bool> {
     let Some(claimant) = source_id else {
         return Ok(article
             .source
@@ -1123,7 +1193,7 @@ async fn may_overwrite(
 
 /// Write one article inside the caller's transaction: the rules of `write.rs::plan`.
 async fn upsert_one(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     article: &Article,
     source_id: Option<i64>,
     origin: Origin,
@@ -1243,7 +1313,7 @@ impl<'a> ArticleRow<'a> {
 /// Insert the row; `None` when another writer holds the address (a committed row, which a
 /// new lookup then finds).
 async fn insert_row(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     a: &Article,
     source_id: Option<i64>,
     now: &str,
@@ -1267,7 +1337,7 @@ async fn insert_row(
 }
 
 async fn update_row(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     id: i64,
     a: &Article,
     source_id: Option<i64>,
@@ -1298,7 +1368,7 @@ async fn update_row(
     Ok(())
 }
 
-async fn insert_labels(tx: &Transaction<'_>, article_id: i64, labels: &[String]) -> Result<()> {
+async fn insert_labels(tx: &Tx<'_>, article_id: i64, labels: &[String]) -> Result<()> {
     let labels: Vec<&str> = labels
         .iter()
         .map(|l| l.trim())
@@ -1330,7 +1400,7 @@ struct MentionCounts {
 }
 
 impl MentionCounts {
-    async fn entity_id(&mut self, tx: &Transaction<'_>, entity: &Entity) -> Result<i64> {
+    async fn entity_id(&mut self, tx: &Tx<'_>, entity: &Entity) -> Result<i64> {
         let name = entity.name.trim();
         let name = if name.is_empty() {
             entity.text.trim()
@@ -1383,12 +1453,7 @@ impl MentionCounts {
     }
 
     /// Insert an article's mentions (a mention given twice is kept and counted once).
-    async fn write(
-        &mut self,
-        tx: &Transaction<'_>,
-        article_id: i64,
-        article: &Article,
-    ) -> Result<()> {
+    async fn write(&mut self, tx: &Tx<'_>, article_id: i64, article: &Article) -> Result<()> {
         let mut seen: HashSet<(usize, usize, i64)> = HashSet::new();
         let mut in_article: HashSet<i64> = HashSet::new();
         let (mut ents, mut starts, mut ends, mut texts) = (vec![], vec![], vec![], vec![]);
@@ -1421,7 +1486,7 @@ impl MentionCounts {
         Ok(())
     }
 
-    async fn apply(&mut self, tx: &Transaction<'_>) -> Result<()> {
+    async fn apply(&mut self, tx: &Tx<'_>) -> Result<()> {
         let mut counts: Vec<(i64, (i64, i64))> = self.counts.drain().collect();
         if counts.is_empty() {
             return Ok(());

@@ -513,9 +513,17 @@ impl Shared {
         };
         let rate = fetcher.config().per_host_per_second;
         let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
-        let wait = match self.reader.lock() {
-            Ok(mut reader) if reader.is_shared() => reader.host_slot(&host, interval),
-            _ => return,
+        // Only a shared store (PostgreSQL) has shared slots.
+        if self.uncommitted.is_none() {
+            return;
+        }
+        let wait = match off_the_runtime(|| {
+            self.reader
+                .lock()
+                .map(|mut reader| reader.host_slot(&host, interval))
+        }) {
+            Ok(wait) => wait,
+            Err(_) => return,
         };
         match wait {
             Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
@@ -528,10 +536,10 @@ impl Shared {
     /// worker (on a shared store) reads it or has read it in this run. A failure to ask is a
     /// yes (reading twice is safe, skipping is not).
     fn claim_listing(&self, source_url: &str) -> bool {
-        match self.reader.lock() {
+        off_the_runtime(|| match self.reader.lock() {
             Ok(mut reader) => reader.claim_listing(source_url).unwrap_or(true),
             Err(_) => true,
-        }
+        })
     }
 
     /// The source's listing is read (`read`), or given up by a stop (free for another).
@@ -548,21 +556,39 @@ impl Shared {
         if urls.is_empty() {
             return;
         }
-        if let Ok(mut reader) = self.reader.lock()
-            && let Err(e) = reader.share_pages(urls)
-        {
-            debug!("could not offer pages to other workers: {e}");
-        }
+        off_the_runtime(|| {
+            if let Ok(mut reader) = self.reader.lock()
+                && let Err(e) = reader.share_pages(urls)
+            {
+                debug!("could not offer pages to other workers: {e}");
+            }
+        });
     }
 
     /// Take a page for this worker before fetching it: `false` when another worker (on a
     /// shared store) holds it or has recorded it in this run. A failure to ask is a yes
     /// (fetching twice is safe, skipping is not).
     fn claim_page(&self, url: &str) -> bool {
-        match self.reader.lock() {
+        if self.uncommitted.is_none() {
+            return true;
+        }
+        off_the_runtime(|| match self.reader.lock() {
             Ok(mut reader) => reader.claim_page(url).unwrap_or(true),
             Err(_) => true,
+        })
+    }
+}
+
+/// Run a blocking database call from async code without holding up the runtime's other tasks
+/// (a worker's shared-store calls: a round trip to the server each, behind the reader's
+/// lock): on the multi-threaded runtime the thread's other tasks move to another thread
+/// meanwhile, so their timers (the host slots they sleep until) still fire on time.
+pub(crate) fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
         }
+        _ => f(),
     }
 }
 

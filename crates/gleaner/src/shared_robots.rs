@@ -10,6 +10,8 @@ use gleaner_fetch::{SharedRobots, SharedRobotsTxt};
 use gleaner_store::{AnyStore, RobotsTxtLookup};
 use tracing::debug;
 
+use crate::pipeline::off_the_runtime;
+
 /// How long a saved robots.txt serves every worker (RFC 9309 lets a crawler keep one up to
 /// 24 hours); runs further apart read it again.
 const ROBOTS_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -30,8 +32,12 @@ impl StoreRobots {
 
 impl SharedRobots for StoreRobots {
     fn lookup(&self, host: &str) -> SharedRobotsTxt {
-        let found = match self.store.lock() {
-            Ok(mut store) => store.robots_txt_lookup(host, ROBOTS_MAX_AGE),
+        let found = match off_the_runtime(|| {
+            self.store
+                .lock()
+                .map(|mut store| store.robots_txt_lookup(host, ROBOTS_MAX_AGE))
+        }) {
+            Ok(found) => found,
             Err(_) => return SharedRobotsTxt::ReadIt,
         };
         match found {
@@ -49,13 +55,29 @@ impl SharedRobots for StoreRobots {
         }
     }
 
+    fn request_slot(&self, host: &str, interval: Duration) -> Duration {
+        let slot = match self.store.lock() {
+            Ok(mut store) => off_the_runtime(|| store.host_slot(host, interval)),
+            Err(_) => return Duration::ZERO,
+        };
+        slot.unwrap_or_else(|e| {
+            debug!(
+                host,
+                "no shared request slot for robots.txt ({e}); going on"
+            );
+            Duration::ZERO
+        })
+    }
+
     fn store(&self, host: &str, answer: Option<(u16, &[u8])>) {
         let text = answer.map(|(status, body)| (status, String::from_utf8_lossy(body)));
         let result = match self.store.lock() {
-            Ok(mut store) => store.robots_txt_read(
-                host,
-                text.as_ref().map(|(status, body)| (*status, body.as_ref())),
-            ),
+            Ok(mut store) => off_the_runtime(|| {
+                store.robots_txt_read(
+                    host,
+                    text.as_ref().map(|(status, body)| (*status, body.as_ref())),
+                )
+            }),
             Err(_) => return,
         };
         if let Err(e) = result {
