@@ -1725,23 +1725,23 @@ fn a_sitemap_index_of_indexes_keeps_memory_bounded() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Memory once two indexes were read (the parsed documents' own size), and once eight
-    // were (however long that takes on this machine); then the run is stopped.
+    // The peak memory as each index is requested, for 15 indexes; then the run is stopped.
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     let mut peak = 0;
-    let mut settled: Option<u64> = None;
+    // peak_at[k]: the peak when the (k+1)-th index was requested.
+    let mut peak_at: Vec<u64> = Vec::new();
     loop {
         if let Some(kib) = peak_kib(child.id()) {
             peak = peak.max(kib);
         }
         let read = server.hits("/idx.xml");
-        if settled.is_none() && read >= 3 {
-            settled = Some(peak);
+        while peak_at.len() < read {
+            peak_at.push(peak);
         }
         if child.try_wait().unwrap().is_some() {
             break;
         }
-        if read >= 9 || std::time::Instant::now() > deadline || peak > 1_500_000 {
+        if read >= 15 || std::time::Instant::now() > deadline || peak > 1_500_000 {
             std::process::Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status()
@@ -1751,20 +1751,27 @@ fn a_sitemap_index_of_indexes_keeps_memory_bounded() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let read = server.hits("/idx.xml");
-    let settled = settled.unwrap_or(peak);
+    let read = peak_at.len();
     eprintln!(
-        "{read} indexes read; peak {} MiB after 2, {} MiB at the end",
-        settled / 1024,
-        peak / 1024
+        "{read} indexes read; peak MiB as each was requested: {:?}",
+        peak_at.iter().map(|kib| kib / 1024).collect::<Vec<_>>()
     );
-    assert!(read >= 5, "the run read index after index ({read})");
-    // Each index queued 50,000 more URLs before (measured: 7 to 9 MiB more per index read);
-    // now none (under 1.5 MiB per index, allocator noise).
-    let per_index = peak.saturating_sub(settled) / (read as u64 - 3);
+    assert!(read >= 8, "the run read index after index ({read})");
+    // Each index queued 50,000 more URLs before (measured: 7 to 9 MiB more per index read,
+    // every index); now none. The peak does step up once in a while (the allocator taking
+    // a new arena for a pool thread: 100 -> 135 MiB once, at any point of the run), so the
+    // test looks at the typical step from one index to the next after the first two, the
+    // median, not at the sum, which one such step made fail one run in six.
+    let mut steps: Vec<u64> = peak_at
+        .windows(2)
+        .skip(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .collect();
+    steps.sort_unstable();
+    let median = steps[steps.len() / 2];
     assert!(
-        per_index < 3 * 1024,
-        "memory grew {} MiB per index over {read} indexes",
-        per_index / 1024
+        median < 3 * 1024,
+        "memory grew a median {} MiB per index over {read} indexes",
+        median / 1024
     );
 }
