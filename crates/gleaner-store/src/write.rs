@@ -392,6 +392,10 @@ fn identity_keys(article: &Article) -> Vec<String> {
 
 /// Rows per multi-row `INSERT` (16 parameters each, well under SQLite's 32,766).
 const ROWS_PER_INSERT: usize = 500;
+/// Mention rows queued before they are written, at most (plus one article's): the writer's
+/// memory then does not grow with the number of mentions in a chunk of ROWS_PER_INSERT
+/// articles.
+const MENTIONS_HELD: usize = 4096;
 
 /// New articles of a batch, inserted together.
 ///
@@ -445,6 +449,13 @@ impl PendingInserts {
                     id,
                     outcome: UpsertOutcome::Inserted,
                 });
+                // Written as they reach MENTIONS_HELD, in the same order as at the chunk's
+                // end (so the same rows and ids): 500 articles' rows at once were ~3.7 MB.
+                if mentions.rows.len() >= MENTIONS_HELD {
+                    mentions
+                        .write(conn)
+                        .map_err(|(index, e)| batch_error(batch, index, e))?;
+                }
             }
             // The mentions of all these articles in a few large inserts.
             mentions
@@ -995,7 +1006,7 @@ fn mention_insert_sql(rows: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use gleaner_model::{Article, EntityKind};
+    use gleaner_model::{Article, Entity, EntityKind};
 
     use crate::test_support::{hash, numbered_article, seed_article, tagged, temp_store};
     use crate::{ArticleKey, Origin, SearchQuery, StoreError, UpsertOutcome};
@@ -1238,6 +1249,55 @@ mod tests {
             assert_eq!(url, article.url);
         }
         assert_eq!(search_ids(&store, "Brussels").len(), batch.len());
+    }
+
+    #[test]
+    fn a_chunk_with_more_mentions_than_are_held_stores_them_all() {
+        let (_dir, _path, mut store) = temp_store();
+        // 10 mentions an article (the 5 repeated at other offsets): a chunk's rows pass
+        // MENTIONS_HELD, so they are written in several goes within one chunk.
+        let batch: Vec<_> = (0..super::ROWS_PER_INSERT)
+            .map(|n| {
+                let mut a = numbered_article(n);
+                let again: Vec<_> = a
+                    .entities
+                    .iter()
+                    .map(|e| Entity {
+                        start: e.start + 1,
+                        end: e.end + 1,
+                        ..e.clone()
+                    })
+                    .collect();
+                a.entities.extend(again);
+                (a, None)
+            })
+            .collect();
+        const { assert!(super::ROWS_PER_INSERT * 10 > super::MENTIONS_HELD) };
+        let outcomes = store.upsert_articles(&batch).unwrap();
+        let conn = store.connection();
+        let total: i64 = conn
+            .query_row("SELECT count(*) FROM mentions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(total, i64::try_from(batch.len() * 10).unwrap());
+        for up in &outcomes {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM mentions WHERE article_id = ?1",
+                    [up.id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 10);
+        }
+        let (mentions, articles): (i64, i64) = conn
+            .query_row(
+                "SELECT mention_count, article_count FROM entities WHERE name = 'Vienna'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(mentions, i64::try_from(batch.len() * 2).unwrap());
+        assert_eq!(articles, i64::try_from(batch.len()).unwrap());
     }
 
     #[test]
