@@ -46,7 +46,7 @@ use gleaner_store::{AnyStore as Store, FetchState, Origin, RunCounts, UpsertOutc
 use gleaner_tag::Tagger;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::process;
 
@@ -1061,7 +1061,12 @@ impl Discovery<'_> {
             Target::Page { .. } | Target::Retry { .. } => return (None, true),
         };
         if !self.shared.claim_listing(&source_url) {
-            debug!(url = %source_url, "another worker reads this source's listing");
+            // Said at info, not debug: a `gleaner scrape BLOG_URL` on PostgreSQL that meets a
+            // `run` worker reading that blog stores nothing itself, and must say why.
+            info!(
+                url = %source_url,
+                "another worker is reading this source's listing; its pages are left to the workers"
+            );
             return (None, true);
         }
         let (read, ok) = match target {
