@@ -592,9 +592,7 @@ impl Store {
     /// was counted by a second query. Names are read for the top entities only. Ties rank by
     /// entity id for the cut and then by name, as the SQL did.
     pub fn co_mentions(&self, id: i64, sample: usize, top: usize) -> Result<CoMentions> {
-        // entity id -> (mentions, articles, the last article counted)
-        let mut counts: std::collections::HashMap<i64, (u64, u64, i64)> =
-            std::collections::HashMap::new();
+        let mut counts = crate::query::CoMentionCounts::default();
         let mut sampled = 0u64;
         {
             let mut st = self
@@ -621,23 +619,12 @@ impl Store {
                     sampled += 1;
                     last_article = Some(article);
                 }
-                if entity == id {
-                    continue;
-                }
-                let c = counts.entry(entity).or_insert((0, 0, i64::MIN));
-                c.0 += 1;
-                if c.2 != article {
-                    c.1 += 1;
-                    c.2 = article;
+                if entity != id {
+                    counts.add(article, entity);
                 }
             }
         }
-        let mut ranked: Vec<(i64, u64, u64)> = counts
-            .into_iter()
-            .map(|(entity, (mentions, articles, _))| (entity, mentions, articles))
-            .collect();
-        // Most articles, then most mentions, then lowest id.
-        ranked.sort_unstable_by(|a, b| (b.2, b.1, a.0).cmp(&(a.2, a.1, b.0)));
+        let mut ranked = counts.ranked(|_| true);
         ranked.truncate(top);
         let mut name_of = self
             .conn

@@ -449,8 +449,7 @@ impl Store {
                 .bind(crate::convert::time_text(since));
         }
         sql.push(") arts CROSS JOIN mentions m ON m.article_id = arts.article_id");
-        // entity id -> (mentions, articles, the last article counted)
-        let mut counts: HashMap<i64, (u64, u64, i64)> = HashMap::new();
+        let mut counts = CoMentionCounts::default();
         {
             let mut st = self
                 .conn
@@ -462,20 +461,10 @@ impl Store {
             while let Some(row) = rows.next().context("reading co-mentions")? {
                 let article: i64 = row.get(0).context("reading co-mentions")?;
                 let entity: i64 = row.get(1).context("reading co-mentions")?;
-                let c = counts.entry(entity).or_insert((0, 0, i64::MIN));
-                c.0 += 1;
-                if c.2 != article {
-                    c.1 += 1;
-                    c.2 = article;
-                }
+                counts.add(article, entity);
             }
         }
-        let mut ranked: Vec<(i64, u64, u64)> = counts
-            .into_iter()
-            .filter(|(id, _)| !with_ids.contains(id))
-            .map(|(id, (mentions, articles, _))| (id, mentions, articles))
-            .collect();
-        ranked.sort_unstable_by(|a, b| (b.2, b.1, a.0).cmp(&(a.2, a.1, b.0)));
+        let ranked = counts.ranked(|id| !with_ids.contains(&id));
         // Read names (and kinds) down the ranking until `top` entities of the kind asked
         // for are found, and then those tied with the last one, so ties sort by name.
         let mut name_of = self
@@ -1534,5 +1523,38 @@ mod tests {
             .unwrap();
         assert_eq!(seen.len(), 11);
         assert!(seen.contains(&(seed, seed_article().entities.len())));
+    }
+}
+
+/// Mentions and distinct articles per entity, counted in one pass over `(article, entity)`
+/// mention rows that arrive grouped by article (the co-mention scans of `entities --with`
+/// and of an entity's company in `serve`).
+#[derive(Default)]
+pub(crate) struct CoMentionCounts {
+    /// entity id -> (mentions, articles, the last article counted)
+    counts: HashMap<i64, (u64, u64, i64)>,
+}
+
+impl CoMentionCounts {
+    pub(crate) fn add(&mut self, article: i64, entity: i64) {
+        let c = self.counts.entry(entity).or_insert((0, 0, i64::MIN));
+        c.0 += 1;
+        if c.2 != article {
+            c.1 += 1;
+            c.2 = article;
+        }
+    }
+
+    /// `(entity, mentions, articles)` of the entities `keep` accepts: most articles first,
+    /// then most mentions, then lowest id.
+    pub(crate) fn ranked(self, keep: impl Fn(i64) -> bool) -> Vec<(i64, u64, u64)> {
+        let mut ranked: Vec<(i64, u64, u64)> = self
+            .counts
+            .into_iter()
+            .filter(|(id, _)| keep(*id))
+            .map(|(id, (mentions, articles, _))| (id, mentions, articles))
+            .collect();
+        ranked.sort_unstable_by(|a, b| (b.2, b.1, a.0).cmp(&(a.2, a.1, b.0)));
+        ranked
     }
 }

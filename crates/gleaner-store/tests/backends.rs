@@ -15,6 +15,7 @@ use gleaner_store::{
 };
 
 mod support;
+use support::both;
 
 /// A database for one test, dropped (schema and all) with it.
 struct TestDb {
@@ -46,20 +47,6 @@ fn postgres_db(test: &str) -> Option<TestDb> {
         _schema: Some(schema),
         url,
     })
-}
-
-/// Instantiate each test on both backends.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::sqlite_db()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(db) = super::postgres_db(stringify!($name)) { super::$name(db); }
-            })*
-        }
-    };
 }
 
 both!(

@@ -10,6 +10,7 @@ use gleaner_model::{Article, Entity, EntityKind, SourceKind};
 use gleaner_store::{AnyStore, IntegrityReport};
 
 mod support;
+use support::both;
 
 struct TestDb {
     store: AnyStore,
@@ -86,19 +87,6 @@ fn postgres_db(test: &str) -> Option<TestDb> {
         schema: Some(schema),
         ids,
     })
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::sqlite_db()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(db) = super::postgres_db(stringify!($name)) { super::$name(db); }
-            })*
-        }
-    };
 }
 
 both!(

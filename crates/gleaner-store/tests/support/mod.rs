@@ -68,3 +68,22 @@ pub fn admin(base: &str, sql: &str) -> Result<(), String> {
         r
     })
 }
+
+/// Instantiate each test on both backends: `mod sqlite` and `mod postgres` of the calling
+/// file, each test `fn name(db)` called with the file's `sqlite_db()` or
+/// `postgres_db("name")` (which is `None`, and the test skipped, without a server).
+#[allow(unused_macros)]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::sqlite_db()); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(db) = super::postgres_db(stringify!($name)) { super::$name(db); }
+            })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both;
