@@ -162,6 +162,24 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Wait until the browser's address holds `wanted`: a click that navigates returns before
+/// the new page has replaced the old one, and an element both pages have would be found on
+/// the old one.
+async fn wait_for_address(c: &Client, wanted: &str) {
+    let asked = Instant::now();
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().contains(wanted) {
+            return;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(20),
+            "no page at an address with {wanted:?}: still at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[test]
 fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
     let Some(driver_path) = find_driver() else {
@@ -185,6 +203,10 @@ fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
             .click()
             .await
             .unwrap();
+        // The start page lists the newest articles as hits too: wait for the search's own
+        // page before reading its hits, or the hit found may be the start page's, stale once
+        // the search loads (seen once in CI).
+        wait_for_address(&c, "q=nuclear").await;
         let first = c
             .wait()
             .for_element(Locator::Css("li.hit a.title"))
@@ -375,6 +397,8 @@ fn hostile_content_is_shown_as_text_and_runs_nothing() {
         let mention = c.find(Locator::Css(".body a.ent-person")).await.unwrap();
         assert!(mention.text().await.unwrap().starts_with("Mallory\"><script>"));
         mention.click().await.unwrap();
+        // The article page has an h1 too: wait for the entity's page first.
+        wait_for_address(&c, "/entities/").await;
         c.wait().for_element(Locator::Css("h1")).await.unwrap();
         let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
         assert_eq!(h1, name);
