@@ -506,6 +506,15 @@ pub struct HostKey {
     host: String,
 }
 
+impl HostKey {
+    /// The host's name, with its port when that is not the scheme's default: how hosts are
+    /// told apart (two servers on one address are two hosts), and the name a shared store
+    /// keeps a host's request slots and robots.txt by.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
 /// A host's turn, from [`Fetcher::ready`]: while it is held, no other `ready` call for that
 /// host returns, and the holder's next request to the host goes without waiting (unless a
 /// request from elsewhere, such as a redirect, took the turn first). Dropping it unused hands

@@ -500,27 +500,22 @@ impl Shared {
     /// On a store shared with other workers (PostgreSQL), wait for this host's next request
     /// slot among all of them, so the per-host rate holds across workers.
     async fn wait_shared_host_slot(&self, fetcher: &Fetcher, url: &str) {
-        // Host and port, as the fetcher tells hosts apart: two servers on one address are
-        // two hosts, each with its own rate.
-        let Some(host) = url::Url::parse(url).ok().and_then(|u| {
-            let host = u.host_str()?;
-            Some(match u.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_string(),
-            })
-        }) else {
-            return;
-        };
-        let rate = fetcher.config().per_host_per_second;
-        let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
         // Only a shared store (PostgreSQL) has shared slots.
         if self.uncommitted.is_none() {
             return;
         }
+        // The fetcher's own host key (host and port: two servers on one address are two
+        // hosts, each with its own rate).
+        let Some(key) = fetcher.host_key(url) else {
+            return;
+        };
+        let host = key.host();
+        let rate = fetcher.config().per_host_per_second;
+        let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
         let wait = match off_the_runtime(|| {
             self.reader
                 .lock()
-                .map(|mut reader| reader.host_slot(&host, interval))
+                .map(|mut reader| reader.host_slot(host, interval))
         }) {
             Ok(wait) => wait,
             Err(_) => return,
