@@ -644,11 +644,7 @@ impl Store {
                 articles,
             });
         }
-        entities.sort_by(|a, b| {
-            (b.articles, b.mentions)
-                .cmp(&(a.articles, a.mentions))
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        crate::query::sort_by_company(&mut entities);
         Ok(CoMentions { sampled, entities })
     }
 

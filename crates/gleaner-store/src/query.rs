@@ -494,11 +494,7 @@ impl Store {
                 articles,
             });
         }
-        out.sort_by(|a, b| {
-            (b.articles, b.mentions)
-                .cmp(&(a.articles, a.mentions))
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        sort_by_company(&mut out);
         if query.top > 0 {
             out.truncate(query.top);
         }
@@ -557,11 +553,7 @@ impl Store {
 /// The SQL of a search.
 fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) -> Sql {
     let mut sql = Sql::default();
-    // Filters on the article row itself; the others need only its id.
-    let needs_row = query.source.is_some()
-        || query.author.is_some()
-        || query.since.is_some()
-        || query.until.is_some();
+    let needs_row = needs_row(query);
     // With terms, the unary `+` keeps SQLite from using an id filter to drive the query
     // (which would re-run the MATCH once per listed article): the full-text index drives.
     let id = match (terms.is_some(), needs_row) {
@@ -595,24 +587,44 @@ fn search_sql(query: &SearchQuery, terms: Option<&str>, checks: &[EntityCheck]) 
     } else {
         " ORDER BY a.published_at DESC, a.id DESC"
     };
-    sql.push(order)
-        .push(" LIMIT ? OFFSET ?")
-        .bind(limit_value(query.limit))
-        .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+    sql.push(order);
+    push_page(&mut sql, query);
     if let Some(terms) = terms {
-        sql.push(&format!(
-            ")
-             SELECT a.id, a.url, a.title, a.author, a.published_at,
-                    snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), hits.score
-               FROM hits
-              CROSS JOIN articles_fts ON articles_fts.rowid = hits.id
-              CROSS JOIN articles a ON a.id = hits.id
-              WHERE articles_fts MATCH ?
-              ORDER BY hits.score, hits.id"
-        ))
-        .bind(terms.to_string());
+        sql.push(")");
+        push_hit_rows(&mut sql, terms, "hits.score, hits.id");
     }
     sql
+}
+
+/// Whether a filter of `query` is on the article row itself (the others need only its id).
+fn needs_row(query: &SearchQuery) -> bool {
+    query.source.is_some()
+        || query.author.is_some()
+        || query.since.is_some()
+        || query.until.is_some()
+}
+
+/// ` LIMIT ? OFFSET ?` of `query`'s page.
+fn push_page(sql: &mut Sql, query: &SearchQuery) {
+    sql.push(" LIMIT ? OFFSET ?")
+        .bind(limit_value(query.limit))
+        .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+}
+
+/// After a `hits (id, score, …)` CTE of one page: those articles' rows and snippets, in
+/// `order` (snippets only for the page: computing them before the cut would be wasted).
+fn push_hit_rows(sql: &mut Sql, terms: &str, order: &str) {
+    sql.push(&format!(
+        "
+         SELECT a.id, a.url, a.title, a.author, a.published_at,
+                snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), hits.score
+           FROM hits
+          CROSS JOIN articles_fts ON articles_fts.rowid = hits.id
+          CROSS JOIN articles a ON a.id = hits.id
+          WHERE articles_fts MATCH ?
+          ORDER BY {order}"
+    ))
+    .bind(terms.to_string());
 }
 
 /// The SQL of [`Store::search_ordered`] with terms.
@@ -624,15 +636,7 @@ fn ordered_search_sql(
     window: usize,
 ) -> Sql {
     let mut sql = Sql::default();
-    let needs_row = query.source.is_some()
-        || query.author.is_some()
-        || query.since.is_some()
-        || query.until.is_some();
-    let page = |sql: &mut Sql| {
-        sql.push(" LIMIT ? OFFSET ?")
-            .bind(limit_value(query.limit))
-            .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-    };
+    let needs_row = needs_row(query);
     // As in `search_sql`: the full-text index drives (CROSS JOIN), `+` keeps an id filter
     // from driving the MATCH.
     let final_order = match order {
@@ -657,7 +661,7 @@ fn ordered_search_sql(
             sql.push(" ORDER BY articles_fts.rowid DESC LIMIT ?)")
                 .bind(limit_value(window));
             sql.push(", hits (id, score) AS (SELECT id, score FROM newest ORDER BY score, id");
-            page(&mut sql);
+            push_page(&mut sql, query);
             sql.push(")");
             "hits.score, hits.id"
         }
@@ -671,22 +675,12 @@ fn ordered_search_sql(
             .bind(terms.to_string());
             push_filters(&mut sql, query, "+a.id", checks);
             sql.push(" ORDER BY a.published_at DESC, a.id DESC");
-            page(&mut sql);
+            push_page(&mut sql, query);
             sql.push(")");
             "hits.published_at DESC, hits.id DESC"
         }
     };
-    sql.push(&format!(
-        "
-         SELECT a.id, a.url, a.title, a.author, a.published_at,
-                snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS}), hits.score
-           FROM hits
-          CROSS JOIN articles_fts ON articles_fts.rowid = hits.id
-          CROSS JOIN articles a ON a.id = hits.id
-          WHERE articles_fts MATCH ?
-          ORDER BY {final_order}"
-    ))
-    .bind(terms.to_string());
+    push_hit_rows(&mut sql, terms, final_order);
     sql
 }
 
@@ -1524,6 +1518,15 @@ mod tests {
         assert_eq!(seen.len(), 11);
         assert!(seen.contains(&(seed, seed_article().entities.len())));
     }
+}
+
+/// Entities by how many articles they share, then mentions, then name.
+pub(crate) fn sort_by_company(entities: &mut [EntityCount]) {
+    entities.sort_by(|a, b| {
+        (b.articles, b.mentions)
+            .cmp(&(a.articles, a.mentions))
+            .then_with(|| a.name.cmp(&b.name))
+    });
 }
 
 /// Mentions and distinct articles per entity, counted in one pass over `(article, entity)`
