@@ -374,7 +374,11 @@ async fn take_over_work(
         let mut targets: Vec<Target> = taken
             .listings
             .iter()
-            .filter_map(|url| sources.iter().find(|t| target_source_url(t) == Some(url)))
+            .filter_map(|url| {
+                sources
+                    .iter()
+                    .find(|t| t.listing_source_url() == Some(url.as_str()))
+            })
             .cloned()
             .collect();
         targets.extend(taken.pages.into_iter().map(|url| {
@@ -394,16 +398,6 @@ async fn take_over_work(
         idle_since = Instant::now();
     }
     Ok(report)
-}
-
-/// The configured source a listing target reads.
-fn target_source_url(target: &Target) -> Option<&String> {
-    match target {
-        Target::Blog { source, .. }
-        | Target::Feed { source, .. }
-        | Target::Sitemap { source, .. } => Some(&source.url),
-        Target::Page { .. } | Target::Retry { .. } => None,
-    }
 }
 
 /// The worker's heartbeat (PostgreSQL): every third of the lease time, on a connection of
@@ -527,7 +521,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     drop(store);
     let listing_targets: Vec<Target> = targets
         .iter()
-        .filter(|t| target_source_url(t).is_some())
+        .filter(|t| t.listing_source_url().is_some())
         .cloned()
         .collect();
     let _heartbeat = if shared {

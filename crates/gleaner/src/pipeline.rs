@@ -225,6 +225,19 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// For a source's listing (blog, feed, sitemap), the configured source's URL: what
+    /// cooperating workers lease the listing by. None for a page.
+    pub fn listing_source_url(&self) -> Option<&str> {
+        match self {
+            Target::Blog { source, .. }
+            | Target::Feed { source, .. }
+            | Target::Sitemap { source, .. } => Some(&source.url),
+            Target::Page { .. } | Target::Retry { .. } => None,
+        }
+    }
+}
+
 /// One unit of work for the fetch stage.
 #[derive(Debug)]
 enum Job {
@@ -1049,11 +1062,8 @@ impl Discovery<'_> {
     /// it (`listing:<source URL>`); the others leave it and take the pages it offers them
     /// (ingest's takeover loop). On SQLite the one process always reads it.
     async fn leased_listing(&mut self, target: Target) -> (Option<SourceRead>, bool) {
-        let source_url = match &target {
-            Target::Blog { source, .. }
-            | Target::Feed { source, .. }
-            | Target::Sitemap { source, .. } => source.url.clone(),
-            Target::Page { .. } | Target::Retry { .. } => return (None, true),
+        let Some(source_url) = target.listing_source_url().map(str::to_owned) else {
+            return (None, true);
         };
         if !self.shared.claim_listing(&source_url) {
             // Said at info, not debug: a `gleaner scrape BLOG_URL` on PostgreSQL that meets a
