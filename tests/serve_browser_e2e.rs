@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use serve_support::{
-    CLASSIC_PATH, CONTEMPO_PATH, JS_URL, Served, add_hostile_article, db_path, fixture_pages,
-    scrape,
+    Backend, CLASSIC_PATH, CONTEMPO_PATH, JS_URL, Served, add_hostile_article, backends, db_path,
+    fixture_pages, scrape,
 };
 
 /// chromedriver and its browser, or why the test cannot run here.
@@ -189,11 +189,25 @@ fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
     let pages = fixture_pages();
     scrape(dir.path(), &pages.url(CLASSIC_PATH));
     scrape(dir.path(), &pages.url(CONTEMPO_PATH));
-    let served = Served::start(dir.path(), "news.db");
     let driver = Driver::start(&driver_path);
+    for backend in backends("search_open_a_result_see_highlights_follow_an_entity_to_its_chart") {
+        eprintln!("on {}", backend.name());
+        backend.load(dir.path());
+        let served = backend.serve(dir.path());
+        // Screenshots of the PostgreSQL run are named so.
+        let suffix = match backend {
+            Backend::Sqlite => "",
+            Backend::Postgres(_) => "-postgres",
+        };
+        reader_walk(&driver, &served, &pages, suffix);
+    }
+}
+
+/// Search, open a result, see its highlights, follow an entity to its chart, narrow by a facet.
+fn reader_walk(driver: &Driver, served: &Served, pages: &common::TestServer, suffix: &str) {
     let profile = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let c = browser(&driver, profile.path()).await;
+        let c = browser(driver, profile.path()).await;
         c.goto(&served.url("/")).await.unwrap();
         let q = c.find(Locator::Css("input[name=q]")).await.unwrap();
         q.send_keys("nuclear").await.unwrap();
@@ -226,7 +240,7 @@ fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
             "nuclear"
         );
         assert!(count(&c, "aside.facets a").await >= 3, "facet links");
-        screenshot(&c, "serve-search").await;
+        screenshot(&c, &format!("serve-search{suffix}")).await;
 
         assert_eq!(
             first.text().await.unwrap(),
@@ -255,7 +269,7 @@ fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
             original.attr("href").await.unwrap().as_deref(),
             Some(pages.url(CLASSIC_PATH).as_str())
         );
-        screenshot(&c, "serve-article").await;
+        screenshot(&c, &format!("serve-article{suffix}")).await;
 
         let putin = c
             .find(Locator::Css(
@@ -299,7 +313,7 @@ fn search_open_a_result_see_highlights_follow_an_entity_to_its_chart() {
             count(&c, "aside table.entities a.ent").await >= 3,
             "company"
         );
-        screenshot(&c, "serve-entity").await;
+        screenshot(&c, &format!("serve-entity{suffix}")).await;
 
         // Facets narrow a search (no script needed: they are links).
         c.goto(&served.url("/?q=russia+OR+kenya")).await.unwrap();

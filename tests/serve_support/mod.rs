@@ -32,7 +32,12 @@ pub fn fixture_pages() -> TestServer {
 
 /// `gleaner scrape URL` into `dir/news.db`.
 pub fn scrape(dir: &Path, url: &str) {
-    let out = gleaner(dir, &["--db", "news.db", "scrape", url]);
+    scrape_into(dir, "news.db", url);
+}
+
+/// `gleaner --db DB scrape URL` in `dir`.
+pub fn scrape_into(dir: &Path, db: &str, url: &str) {
+    let out = gleaner(dir, &["--db", db, "scrape", url]);
     assert_exit(&out, 0);
 }
 
@@ -47,12 +52,17 @@ pub const JS_URL: &str = "javascript:window.__pwned=5;document.title='PWNED'";
 /// too; returns its id.
 pub fn add_hostile_article(db: &Path) -> i64 {
     let mut store = gleaner_store::Store::open(db).unwrap();
+    store.upsert_article(&hostile_article(), None).unwrap().id
+}
+
+/// The article [`add_hostile_article`] stores.
+pub fn hostile_article() -> Article {
     let mention = "Mallory\"><script>window.__pwned=6</script>";
     let body = format!(
         "Opening {SCRIPT} then {IMG}\n\nA link <a href=\"{JS_URL}\">click</a> and {SVG}. Said {mention} today."
     );
     let start = body.chars().count() - " today.".chars().count() - mention.chars().count();
-    let article = Article {
+    Article {
         url: JS_URL.into(),
         canonical_url: Some("data:text/html,<script>window.__pwned=7</script>".into()),
         title: format!("Hostile {SCRIPT}{IMG}"),
@@ -73,8 +83,7 @@ pub fn add_hostile_article(db: &Path) -> i64 {
         }],
         body,
         ..Article::default()
-    };
-    store.upsert_article(&article, None).unwrap().id
+    }
 }
 
 /// `gleaner serve` on a free loopback port, killed when dropped.
@@ -230,4 +239,132 @@ pub fn enc(s: &str) -> String {
 /// `dir/news.db`.
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("news.db")
+}
+
+/// The backends a serve test runs on: SQLite always; PostgreSQL when `GLEANER_TEST_POSTGRES`
+/// names a server (a fresh schema per test, dropped afterwards), else the test says it was
+/// skipped there and why.
+pub enum Backend {
+    Sqlite,
+    Postgres(PgSchema),
+}
+
+const PG_ENV: &str = "GLEANER_TEST_POSTGRES";
+
+pub fn backends(test: &str) -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    match PgSchema::new() {
+        Some(schema) => all.push(Backend::Postgres(schema)),
+        // Written past the test harness's capture, so that a passing run says it too.
+        None => {
+            let _ = std::io::stderr().write_all(
+                format!(
+                    "{test}: skipped on PostgreSQL: {PG_ENV} is not set (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)\n"
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    all
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// What `--db` names: `news.db` in the test's directory, or the schema's address.
+    pub fn db(&self) -> String {
+        match self {
+            Backend::Sqlite => "news.db".into(),
+            Backend::Postgres(schema) => schema.url.clone(),
+        }
+    }
+
+    /// Make the database of `dir/news.db` (built with SQLite) this backend's: on
+    /// PostgreSQL, `gleaner copy` moves it, ids and all.
+    pub fn load(&self, dir: &Path) {
+        if let Backend::Postgres(schema) = self {
+            let out = gleaner(
+                dir,
+                &["copy", "--from", "news.db", "--to", schema.url.as_str()],
+            );
+            assert_exit(&out, 0);
+        }
+    }
+
+    /// The server over this backend's database.
+    pub fn serve(&self, dir: &Path) -> Served {
+        Served::start(dir, &self.db())
+    }
+
+    /// Store the hostile article in this backend's database; its id.
+    pub fn add_hostile_article(&self, dir: &Path) -> i64 {
+        match self {
+            Backend::Sqlite => add_hostile_article(&db_path(dir)),
+            Backend::Postgres(schema) => {
+                let mut store = gleaner_store::AnyStore::open(&schema.url).unwrap();
+                store.upsert_article(&hostile_article(), None).unwrap().id
+            }
+        }
+    }
+}
+
+/// A schema of its own on the test server, dropped when the test ends.
+pub struct PgSchema {
+    base: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    fn new() -> Option<PgSchema> {
+        let base = std::env::var(PG_ENV).ok()?;
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "gleaner_serve_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        pg_admin(
+            &base,
+            &format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"),
+        );
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        Some(PgSchema { base, name, url })
+    }
+
+    /// Run `sql` in this schema.
+    pub fn execute(&self, sql: &str) {
+        pg_admin(&self.url, sql);
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        pg_admin(
+            &self.base,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+fn pg_admin(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_ENV}={url} does not answer: {e}"));
+        let task = tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = task.await;
+    });
 }

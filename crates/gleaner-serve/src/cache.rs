@@ -3,9 +3,11 @@
 //!
 //! Each answer (a search's hits and counts, an entity's page, the entity list, the sources
 //! page) is kept under its parameters with the database's *generation*: a counter bumped
-//! whenever SQLite's `PRAGMA data_version`, read on a connection of its own, says another
-//! connection (a `gleaner run`) committed. The server never writes, so an answer of the
-//! current generation is exactly what the database would answer now.
+//! whenever, read on a connection of its own, SQLite's `PRAGMA data_version` says another
+//! connection (a `gleaner run`) committed, or PostgreSQL's current snapshot says a
+//! transaction that wrote has ended (any database of that server: a change there only costs
+//! a recomputation). The server never writes, so an answer of the current generation is
+//! exactly what the database would answer now.
 //!
 //! After a write, an answer is out of date. What a request then gets depends on the load:
 //!
@@ -24,15 +26,15 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gleaner_store::{Store, StoreError};
+use gleaner_store::StoreError;
 use tokio::sync::Semaphore;
 
 use crate::Failure;
+use crate::db::{Conn, Database};
 
 /// Answers kept at most.
 pub const CAPACITY: usize = 1024;
@@ -52,8 +54,9 @@ struct Slot {
 
 /// The kept answers and the database generation they belong to.
 pub struct Cache {
-    /// A read-only connection used only for `PRAGMA data_version`, and its last answer.
-    watcher: Mutex<(Store, Option<i64>)>,
+    /// A read-only connection used only to see whether the database changed, and its last
+    /// answer.
+    watcher: Mutex<(Conn, Option<String>)>,
     generation: AtomicU64,
     in_flight: AtomicUsize,
     slots: Mutex<HashMap<String, Slot>>,
@@ -88,10 +91,10 @@ enum Plan {
 }
 
 impl Cache {
-    /// A cache over the database at `path` (opened once more, read-only, to watch it).
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// A cache over the database `db` (opened once more, read-only, to watch it).
+    pub fn open(db: &Database) -> Result<Self, StoreError> {
         Ok(Cache {
-            watcher: Mutex::new((Store::open_read_only(path)?, None)),
+            watcher: Mutex::new((Conn::open(db, Duration::from_secs(2))?, None)),
             generation: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             slots: Mutex::new(HashMap::new()),
@@ -100,15 +103,20 @@ impl Cache {
         })
     }
 
-    /// The database's generation now. Reading `data_version` takes microseconds; when
-    /// another request is reading it at this moment, its answer is as good.
+    /// The database's generation now. Reading `data_version` takes microseconds (the
+    /// PostgreSQL snapshot one round trip on loopback); when another request is reading it
+    /// at this moment, its answer is as good.
     fn current_generation(&self) -> u64 {
         if let Ok(mut watcher) = self.watcher.try_lock() {
-            let (store, last) = &mut *watcher;
-            let now = store
-                .connection()
-                .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
-                .ok();
+            let (conn, last) = &mut *watcher;
+            let now = match conn {
+                Conn::Sqlite(store) => store
+                    .connection()
+                    .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
+                    .ok()
+                    .map(|v| v.to_string()),
+                Conn::Postgres(store) => store.write_generation().ok(),
+            };
             // An unreadable version counts as a change: nothing kept is trusted.
             if now.is_none() || now != *last {
                 if last.is_some() || now.is_none() {
@@ -284,11 +292,13 @@ impl Cache {
 mod tests {
     use super::*;
 
-    fn database() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    use gleaner_store::Store;
+
+    fn database() -> (tempfile::TempDir, Database, Store) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let store = Store::open(&path).unwrap();
-        (dir, path, store)
+        (dir, Database::File(path), store)
     }
 
     fn touch(store: &Store, n: i64) {

@@ -183,10 +183,7 @@ async fn entity_uncached(
         let Some(detail) = store.entity_detail(kind, &name)? else {
             return Ok(None);
         };
-        let months = match index.as_ref() {
-            Some(index) => store.entity_months_in(detail.id, index)?,
-            None => store.entity_months(detail.id)?,
-        };
+        let months = store.entity_months(detail.id, index.as_ref().as_ref())?;
         let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
         let hits = store.search(&SearchQuery {
             entities: vec![name],

@@ -1,12 +1,18 @@
 //! A small pool of read-only connections, used off the async workers, each query under a
-//! time limit.
+//! time limit; on either backend.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gleaner_store::{Store, StoreError};
+use gleaner_model::{Article, EntityKind};
+use gleaner_store::pg::PgStore;
+use gleaner_store::{
+    AnyStore, ArticleKey, CoMentions, EntityCount, EntityDetail, EntityKinds, EntityQuery,
+    MonthIndex, SearchFacets, SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord,
+    Stats, Store, StoreError,
+};
 use tokio::sync::Semaphore;
 
 /// What a database call can end in, besides its answer.
@@ -26,33 +32,222 @@ pub enum DbError {
     Internal(String),
 }
 
-/// Read-only connections to one database file.
+/// The database a server reads: a SQLite file or a PostgreSQL address (`--db` as every
+/// command takes it).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (must exist).
+    File(PathBuf),
+    /// A `postgres://` or `postgresql://` address.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl Database {
+    /// The database `--db` names.
+    pub fn from_path(db: &Path) -> Self {
+        match db.to_str() {
+            Some(url) if AnyStore::is_postgres(url) => Database::Postgres(url.to_string()),
+            _ => Database::File(db.to_path_buf()),
+        }
+    }
+
+    /// For messages: the path, or the address with its password hidden.
+    pub fn shown(&self) -> String {
+        match self {
+            Database::File(path) => path.display().to_string(),
+            Database::Postgres(url) => gleaner_store::pg::redact_url(url),
+        }
+    }
+}
+
+/// One read-only connection, to either backend.
+#[derive(Debug)]
+pub enum Conn {
+    /// SQLite, opened read-only.
+    Sqlite(Store),
+    /// PostgreSQL, with read-only transactions and a `statement_timeout`.
+    Postgres(PgStore),
+}
+
+/// The reads the pages make, on whichever backend.
+impl Conn {
+    /// Open a reader on `db`.
+    pub fn open(db: &Database, time_limit: Duration) -> Result<Self, StoreError> {
+        match db {
+            Database::File(path) => Store::open_read_only(path).map(Conn::Sqlite),
+            Database::Postgres(url) => {
+                let mut store = PgStore::open(url)?;
+                store.make_read_only(time_limit)?;
+                Ok(Conn::Postgres(store))
+            }
+        }
+    }
+
+    /// See [`Store::search_ordered`].
+    pub fn search_ordered(
+        &mut self,
+        query: &SearchQuery,
+        order: SearchOrder,
+        window: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.search_ordered(query, order, window),
+            Conn::Postgres(p) => p.search_ordered(query, order, window),
+        }
+    }
+
+    /// See [`Store::search_facets_with`] (PostgreSQL counts the kinds in SQL).
+    pub fn search_facets_with(
+        &mut self,
+        query: &SearchQuery,
+        count_cap: usize,
+        facet_cap: usize,
+        kinds: Option<&EntityKinds>,
+    ) -> Result<SearchFacets, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.search_facets_with(query, count_cap, facet_cap, kinds),
+            Conn::Postgres(p) => p.search_facets(query, count_cap, facet_cap),
+        }
+    }
+
+    /// See [`Store::entity_kinds`]; `None` on PostgreSQL, which needs none.
+    pub fn entity_kinds(&mut self) -> Result<Option<EntityKinds>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.entity_kinds(),
+            Conn::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// See [`Store::month_index`]; `None` on PostgreSQL, which needs none.
+    pub fn month_index(&mut self) -> Result<Option<MonthIndex>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.month_index(),
+            Conn::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// An entity's months, from `index` when there is one.
+    pub fn entity_months(
+        &mut self,
+        id: i64,
+        index: Option<&MonthIndex>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        match (self, index) {
+            (Conn::Sqlite(s), Some(index)) => s.entity_months_in(id, index),
+            (Conn::Sqlite(s), None) => s.entity_months(id),
+            (Conn::Postgres(p), _) => p.entity_months(id),
+        }
+    }
+
+    /// See [`Store::article`].
+    pub fn article(&mut self, key: ArticleKey<'_>) -> Result<Option<Article>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.article(key),
+            Conn::Postgres(p) => p.article(key),
+        }
+    }
+
+    /// See [`Store::search`].
+    pub fn search(&mut self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.search(query),
+            Conn::Postgres(p) => p.search(query),
+        }
+    }
+
+    /// See [`Store::top_entities`].
+    pub fn top_entities(&mut self, query: &EntityQuery) -> Result<Vec<EntityCount>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.top_entities(query),
+            Conn::Postgres(p) => p.top_entities(query),
+        }
+    }
+
+    /// See [`Store::entity_detail`].
+    pub fn entity_detail(
+        &mut self,
+        kind: EntityKind,
+        name: &str,
+    ) -> Result<Option<EntityDetail>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.entity_detail(kind, name),
+            Conn::Postgres(p) => p.entity_detail(kind, name),
+        }
+    }
+
+    /// See [`Store::co_mentions`].
+    pub fn co_mentions(
+        &mut self,
+        id: i64,
+        sample: usize,
+        top: usize,
+    ) -> Result<CoMentions, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.co_mentions(id, sample, top),
+            Conn::Postgres(p) => p.co_mentions(id, sample, top),
+        }
+    }
+
+    /// See [`Store::stats`].
+    pub fn stats(&mut self) -> Result<Stats, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.stats(),
+            Conn::Postgres(p) => p.stats(),
+        }
+    }
+
+    /// See [`Store::sources`].
+    pub fn sources(&mut self) -> Result<Vec<SourceRecord>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.sources(),
+            Conn::Postgres(p) => p.sources(),
+        }
+    }
+
+    /// See [`Store::source_health`].
+    pub fn source_health(&mut self, pages: usize) -> Result<Vec<SourceHealth>, StoreError> {
+        match self {
+            Conn::Sqlite(s) => s.source_health(pages),
+            Conn::Postgres(p) => p.source_health(pages),
+        }
+    }
+}
+
+/// Read-only connections to one database.
 ///
 /// At most `size` queries run at once, each on a blocking thread of tokio's pool with its own
-/// connection; the others wait for a connection. Each connection has a progress handler
-/// that stops a statement once the call's deadline has passed.
+/// connection; the others wait for a connection. On SQLite each connection has a progress
+/// handler that stops a statement once the call's deadline has passed; on PostgreSQL each
+/// statement has the time limit as its `statement_timeout`, and a call is one read-only
+/// transaction.
 #[derive(Debug)]
 pub struct Pool {
-    path: PathBuf,
+    db: Database,
     idle: Mutex<Vec<Reader>>,
     permits: Semaphore,
     time_limit: Duration,
     epoch: Instant,
 }
 
-/// One connection and its deadline (milliseconds since the pool's epoch, 0 for none).
+/// One connection and its deadline (milliseconds since the pool's epoch, 0 for none; SQLite).
 #[derive(Debug)]
 struct Reader {
-    store: Store,
+    conn: Conn,
     deadline: Arc<AtomicU64>,
 }
 
 impl Pool {
-    /// A pool over `path` of `size` connections. One connection is opened now, so that a
-    /// missing or foreign file is reported at start.
-    pub fn open(path: &Path, size: usize, time_limit: Duration) -> Result<Self, StoreError> {
+    /// A pool over `db` of `size` connections. One connection is opened now, so that a
+    /// missing or foreign database is reported at start.
+    pub fn open(db: &Database, size: usize, time_limit: Duration) -> Result<Self, StoreError> {
         let pool = Pool {
-            path: path.to_path_buf(),
+            db: db.clone(),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(size.max(1)),
             time_limit,
@@ -64,25 +259,27 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Reader, StoreError> {
-        let store = Store::open_read_only(&self.path)?;
+        let conn = Conn::open(&self.db, self.time_limit)?;
         let deadline = Arc::new(AtomicU64::new(0));
-        let (watched, epoch) = (Arc::clone(&deadline), self.epoch);
-        // Called every 1,000 virtual machine steps (a few microseconds): returning true
-        // interrupts the statement with SQLITE_INTERRUPT.
-        store
-            .connection()
-            .progress_handler(
-                1_000,
-                Some(move || {
-                    let d = watched.load(Ordering::Relaxed);
-                    d != 0 && millis_since(epoch) >= d
-                }),
-            )
-            .map_err(|source| StoreError::Sqlite {
-                context: "setting the query time limit".into(),
-                source,
-            })?;
-        Ok(Reader { store, deadline })
+        if let Conn::Sqlite(store) = &conn {
+            let (watched, epoch) = (Arc::clone(&deadline), self.epoch);
+            // Called every 1,000 virtual machine steps (a few microseconds): returning true
+            // interrupts the statement with SQLITE_INTERRUPT.
+            store
+                .connection()
+                .progress_handler(
+                    1_000,
+                    Some(move || {
+                        let d = watched.load(Ordering::Relaxed);
+                        d != 0 && millis_since(epoch) >= d
+                    }),
+                )
+                .map_err(|source| StoreError::Sqlite {
+                    context: "setting the query time limit".into(),
+                    source,
+                })?;
+        }
+        Ok(Reader { conn, deadline })
     }
 
     fn take(&self) -> Option<Reader> {
@@ -99,7 +296,7 @@ impl Pool {
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     {
         let _permit = self
             .permits
@@ -108,7 +305,7 @@ impl Pool {
             .map_err(|e| DbError::Internal(e.to_string()))?;
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let reader = match pool.take() {
+            let mut reader = match pool.take() {
                 Some(r) => r,
                 None => pool.connect()?,
             };
@@ -117,15 +314,42 @@ impl Pool {
                 millis_since(pool.epoch).saturating_add(limit).max(1),
                 Ordering::Relaxed,
             );
-            let result = f(&reader.store);
+            let (result, fit) = in_transaction(&mut reader.conn, f);
             reader.deadline.store(0, Ordering::Relaxed);
             // A connection goes back only after its call returned: a panic drops it, and
-            // the next call opens a fresh one.
-            pool.put_back(reader);
+            // the next call opens a fresh one; so does a PostgreSQL transaction that could
+            // not be started or ended.
+            if fit {
+                pool.put_back(reader);
+            }
             result.map_err(|e| classify(e, pool.time_limit))
         })
         .await
         .map_err(|e| DbError::Internal(e.to_string()))?
+    }
+}
+
+/// `f` on `conn`, on PostgreSQL in one read-only transaction (one snapshot for the whole
+/// call); and whether the connection is fit to be used again.
+fn in_transaction<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+) -> (Result<T, StoreError>, bool) {
+    let Conn::Postgres(p) = conn else {
+        return (f(conn), true);
+    };
+    if let Err(e) = p.begin_read() {
+        return (Err(e), false);
+    }
+    let result = f(conn);
+    let ended = match conn {
+        Conn::Postgres(p) => p.end_read(),
+        Conn::Sqlite(_) => Ok(()),
+    };
+    match (result, ended) {
+        (Ok(v), Ok(())) => (Ok(v), true),
+        (Ok(_), Err(e)) => (Err(e), false),
+        (Err(e), ended) => (Err(e), ended.is_ok()),
     }
 }
 
@@ -157,10 +381,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_query_past_the_time_limit_is_stopped_and_the_connection_reused() {
         let (_dir, path) = database();
-        let pool = Arc::new(Pool::open(&path, 1, Duration::from_millis(50)).unwrap());
+        let pool = Arc::new(
+            Pool::open(&Database::File(path.clone()), 1, Duration::from_millis(50)).unwrap(),
+        );
         let started = Instant::now();
         let slow = pool
-            .run(|store| {
+            .run(|conn| {
+                let Conn::Sqlite(store) = conn else {
+                    unreachable!("a SQLite pool")
+                };
                 store
                     .connection()
                     .query_row(
@@ -178,14 +407,15 @@ mod tests {
         assert!(matches!(slow, Err(DbError::TimedOut(_))), "{slow:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
         // The same (only) connection answers the next call, with no deadline left over.
-        let n = pool.run(|store| Ok(store.stats()?.articles)).await.unwrap();
+        let n = pool.run(|conn| Ok(conn.stats()?.articles)).await.unwrap();
         assert_eq!(n, 0);
     }
 
     #[tokio::test]
     async fn a_panic_in_a_call_is_an_error_and_the_pool_goes_on() {
         let (_dir, path) = database();
-        let pool = Arc::new(Pool::open(&path, 1, Duration::from_secs(1)).unwrap());
+        let pool =
+            Arc::new(Pool::open(&Database::File(path.clone()), 1, Duration::from_secs(1)).unwrap());
         let r: Result<(), _> = pool
             .run(|_| -> Result<(), StoreError> { panic!("boom") })
             .await;
@@ -201,7 +431,7 @@ mod tests {
     fn a_missing_file_is_refused_and_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("none.db");
-        assert!(Pool::open(&path, 2, Duration::from_secs(1)).is_err());
+        assert!(Pool::open(&Database::File(path.clone()), 2, Duration::from_secs(1)).is_err());
         assert!(!path.exists());
     }
 }

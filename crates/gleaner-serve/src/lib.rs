@@ -54,7 +54,7 @@ mod pages;
 mod params;
 mod render;
 
-pub use db::{DbError, Pool};
+pub use db::{Database, DbError, Pool};
 
 /// The Content-Security-Policy of every response: nothing runs, nothing is framed, styles
 /// and images come from here only (inline SVG is part of the page, not an image load).
@@ -64,7 +64,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// How `serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// The database file (must exist).
+    /// The database: a SQLite file (must exist) or a `postgres://` address.
     pub db: PathBuf,
     /// Connections (queries at once).
     pub connections: usize,
@@ -88,10 +88,10 @@ impl ServeOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The database could not be opened.
-    #[error("cannot open the database {path}: {source}")]
+    #[error("cannot open the database {db:?}: {source}")]
     Database {
-        /// The file.
-        path: PathBuf,
+        /// The file or address (password hidden).
+        db: Database,
         /// Why.
         #[source]
         source: gleaner_store::StoreError,
@@ -116,16 +116,13 @@ pub struct App {
 
 /// The application: every page, the API, the stylesheet, the headers.
 pub fn router(options: &ServeOptions) -> Result<Router, ServeError> {
-    let pool = Pool::open(&options.db, options.connections, options.query_time_limit).map_err(
-        |source| ServeError::Database {
-            path: options.db.clone(),
-            source,
-        },
-    )?;
-    let cache = cache::Cache::open(&options.db).map_err(|source| ServeError::Database {
-        path: options.db.clone(),
+    let db = Database::from_path(&options.db);
+    let failed = |source| ServeError::Database {
+        db: db.clone(),
         source,
-    })?;
+    };
+    let pool = Pool::open(&db, options.connections, options.query_time_limit).map_err(failed)?;
+    let cache = cache::Cache::open(&db).map_err(failed)?;
     let app = Arc::new(App {
         pool: Arc::new(pool),
         cache: Arc::new(cache),
@@ -259,7 +256,9 @@ impl Failure {
 /// (`listening on http://ADDR/`; port 0 picks a free one) and serve until Ctrl-C or
 /// SIGTERM. A bind address that is not loopback is served, with a warning.
 pub fn run(db: &std::path::Path, bind: SocketAddr) -> Result<(), ServeError> {
-    if !db.exists() {
+    if let Database::File(db) = Database::from_path(db)
+        && !db.exists()
+    {
         return Err(ServeError::Missing(db.to_path_buf()));
     }
     let options = ServeOptions::new(db.to_path_buf());
@@ -279,7 +278,7 @@ pub fn run(db: &std::path::Path, bind: SocketAddr) -> Result<(), ServeError> {
             writeln!(out, "listening on http://{address}/")?;
             out.flush()?;
         }
-        tracing::info!(%address, db = %options.db.display(), "serving read-only");
+        tracing::info!(%address, db = %Database::from_path(&options.db).shown(), "serving read-only");
         axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(stop_signal())
             .await?;

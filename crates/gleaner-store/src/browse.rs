@@ -155,7 +155,11 @@ const MONTH_INDEX_MAX_ID: i64 = 8_000_000;
 
 /// Whether `error` is SQLite giving up on a statement interrupted by the caller (a progress
 /// handler returning `true`, or `sqlite3_interrupt`): the time limit a server puts on queries.
+/// On PostgreSQL: a statement stopped at its `statement_timeout`.
 pub fn is_interrupted(error: &StoreError) -> bool {
+    if crate::pg_browse::is_canceled(error) {
+        return true;
+    }
     let source = match error {
         StoreError::Sqlite { source, .. } => source,
         StoreError::Article { source, .. } => return is_interrupted(source),

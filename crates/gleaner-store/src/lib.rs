@@ -58,6 +58,7 @@ mod identity;
 mod integrity;
 pub use integrity::{Check, IntegrityReport};
 pub mod pg;
+mod pg_browse;
 mod pg_work;
 pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};
 mod query;

@@ -179,12 +179,6 @@ fn dispatch(cli: Cli) -> Result<Exit, ExitError> {
         Command::Integrity => integrity::integrity(&db),
         Command::Sources => read::sources(&loaded, &db),
         Command::Export(args) => read::export(&db, &args),
-        Command::Serve(_) if gleaner_store::AnyStore::path_is_postgres(&db) => {
-            Err(ExitError::usage(anyhow::anyhow!(
-                "`gleaner serve` reads only a SQLite database so far (serving PostgreSQL is not \
-                 built yet): point --db at a SQLite file"
-            )))
-        }
         Command::Serve(args) => gleaner_serve::run(&db, args.bind)
             .map(|()| Exit::Ok)
             .map_err(ExitError::usage),
