@@ -18,6 +18,11 @@ use crate::{
 /// The snippet: `[`matched`]` words, `…` where text was cut, about this many tokens.
 const SNIPPET_TOKENS: u32 = 12;
 
+/// Hits whose ids are at most this far apart get their snippets from one scan of the
+/// full-text index over the ids between them (see [`Store::fill_snippets`]): walking that
+/// many ids of a common word's doclist costs about what one more rowid seek does.
+const SNIPPET_GAP: i64 = 4096;
+
 /// bm25 weights of the FTS columns (title, body): a word in the title counts double.
 const BM25: &str = "bm25(articles_fts, 2.0, 1.0)";
 
@@ -218,7 +223,76 @@ impl Store {
             hits.push(hit);
             Ok(())
         })?;
+        self.fill_snippets(terms, &mut hits)?;
         Ok(hits)
+    }
+
+    /// The snippets of a page of hits of `terms`, as [`Store::search`] makes them, with
+    /// one full-text scan per run of nearby ids instead of one MATCH per hit.
+    ///
+    /// A MATCH constrained to one rowid opens every term's doclist and seeks in it: for a
+    /// word in 62% of 100,000 articles that was 0.4 ms CPU a hit, 8 ms for a page of 20,
+    /// before any snippet was made. A MATCH over a rowid range walks the doclist there
+    /// (about 0.07 µs per id of the range for that word) and makes snippets only for the
+    /// ids listed: the page of 20 in 2.2 ms, snippets included. Ids further apart than
+    /// [`SNIPPET_GAP`] are taken in separate scans, so a page of a few far-apart hits
+    /// does not walk the whole doclist.
+    fn fill_snippets(&self, terms: &str, hits: &mut [SearchHit]) -> Result<()> {
+        self.fill_snippets_apart(terms, hits, SNIPPET_GAP)
+    }
+
+    /// [`Store::fill_snippets`] with ids more than `gap` apart in separate scans.
+    fn fill_snippets_apart(&self, terms: &str, hits: &mut [SearchHit], gap: i64) -> Result<()> {
+        let mut ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut snippets: HashMap<i64, String> = HashMap::with_capacity(ids.len());
+        let mut start = 0;
+        for end in 1..=ids.len() {
+            if end < ids.len() && ids[end] - ids[end - 1] <= gap {
+                continue;
+            }
+            let run = &ids[start..end];
+            start = end;
+            let (Some(&low), Some(&high)) = (run.first(), run.last()) else {
+                continue;
+            };
+            let marks = vec!["?"; run.len()].join(", ");
+            let sql = format!(
+                "SELECT rowid, snippet(articles_fts, 1, '[', ']', '…', {SNIPPET_TOKENS})
+                   FROM articles_fts
+                  WHERE articles_fts MATCH ? AND rowid >= ? AND rowid <= ?
+                    AND articles_fts.rowid + 0 IN ({marks})"
+            );
+            let mut params: Vec<Value> = vec![
+                Value::Text(terms.to_string()),
+                Value::Integer(low),
+                Value::Integer(high),
+            ];
+            params.extend(run.iter().map(|&id| Value::Integer(id)));
+            let mut st = self
+                .conn
+                .prepare_cached(&sql)
+                .map_err(|e| search_error(Some(terms), "preparing the snippets", e))?;
+            let mut rows = st
+                .query(params_from_iter(params.iter()))
+                .map_err(|e| search_error(Some(terms), "making snippets", e))?;
+            while let Some(row) = rows
+                .next()
+                .map_err(|e| search_error(Some(terms), "making snippets", e))?
+            {
+                let (id, snippet): (i64, Option<String>) =
+                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                        .context("reading a snippet")?;
+                if let Some(snippet) = snippet {
+                    snippets.insert(id, snippet);
+                }
+            }
+        }
+        for hit in hits {
+            hit.snippet = snippets.remove(&hit.id).or_else(|| hit.snippet.take());
+        }
+        Ok(())
     }
 
     /// Run a search's SQL, handing each hit to `f`.
@@ -611,6 +685,18 @@ fn push_page(sql: &mut Sql, query: &SearchQuery) {
         .bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
 }
 
+/// After a `hits (id, score, …)` CTE of one page: those articles' rows, without snippets
+/// (see [`Store::fill_snippets`]), in `order`.
+fn push_hit_rows_only(sql: &mut Sql, order: &str) {
+    sql.push(&format!(
+        "
+         SELECT a.id, a.url, a.title, a.author, a.published_at, NULL, hits.score
+           FROM hits
+          CROSS JOIN articles a ON a.id = hits.id
+          ORDER BY {order}"
+    ));
+}
+
 /// After a `hits (id, score, …)` CTE of one page: those articles' rows and snippets, in
 /// `order` (snippets only for the page: computing them before the cut would be wasted).
 fn push_hit_rows(sql: &mut Sql, terms: &str, order: &str) {
@@ -680,7 +766,7 @@ fn ordered_search_sql(
             "hits.published_at DESC, hits.id DESC"
         }
     };
-    push_hit_rows(&mut sql, terms, final_order);
+    push_hit_rows_only(&mut sql, final_order);
     sql
 }
 
@@ -923,6 +1009,45 @@ mod tests {
         assert_eq!(ids(&store, &terms("Brussels")).len(), 10);
         // Blank terms list by date.
         assert_eq!(store.search(&terms("   ")).unwrap().len(), 12);
+    }
+
+    #[test]
+    fn a_page_of_ordered_hits_has_the_snippets_of_search_however_its_ids_are_grouped() {
+        let (_dir, mut store, _) = filled();
+        // More articles with the word, so that a page has ids near and far apart.
+        for n in 0..30 {
+            let mut a = crate::test_support::numbered_article(n);
+            a.body = format!("{} The nuclear talks went on, day {n}.", a.body);
+            a.content_hash = format!("nuclear-{n}");
+            store.upsert_article(&a, None).unwrap();
+        }
+        let q = SearchQuery {
+            limit: 25,
+            ..terms("nuclear OR talks")
+        };
+        let expected = store.search(&q).unwrap();
+        assert!(expected.len() > 20, "{}", expected.len());
+        assert!(expected.iter().all(|h| h.snippet.is_some()));
+        for gap in [0, 1, 3, 1_000_000] {
+            let mut hits: Vec<crate::SearchHit> = expected
+                .iter()
+                .map(|h| crate::SearchHit {
+                    snippet: None,
+                    ..h.clone()
+                })
+                .collect();
+            store
+                .fill_snippets_apart("nuclear OR talks", &mut hits, gap)
+                .unwrap();
+            assert_eq!(hits, expected, "ids at most {gap} apart scanned together");
+        }
+        let ordered = store
+            .search_ordered(&q, crate::SearchOrder::Relevance, 0)
+            .unwrap();
+        assert_eq!(
+            ordered, expected,
+            "relevance over every match is search's order"
+        );
     }
 
     #[test]
