@@ -59,7 +59,7 @@ mod integrity;
 pub use integrity::{Check, IntegrityReport};
 pub mod pg;
 mod pg_work;
-pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};
+pub use pg_work::{HostTurn, lease_ttl, run_started, worker_id};
 mod query;
 mod schema;
 mod state;
