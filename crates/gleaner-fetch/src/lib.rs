@@ -421,10 +421,11 @@ struct Inner {
     shared_robots: std::sync::OnceLock<Arc<dyn SharedRobots>>,
 }
 
-/// robots.txt files kept for several fetchers at once (cooperating processes on one crawl),
-/// so that a host's file is read once for all of them and all obey the same rules. Hosts
-/// are named as the fetcher keys them: the host name, and the port when it is not the
-/// default one. The calls are short and may block briefly (a database round trip).
+/// robots.txt files and request turns kept for several fetchers at once (cooperating
+/// processes on one crawl), so that a host's file is read once for all of them, all obey the
+/// same rules, and the per-host rate holds for all of them together. Hosts are named as the
+/// fetcher keys them: the host name, and the port when it is not the default one. The calls
+/// are short and may block briefly (a database round trip).
 pub trait SharedRobots: Send + Sync {
     /// What is known of `host`'s robots.txt.
     fn lookup(&self, host: &str) -> SharedRobotsTxt;
@@ -432,12 +433,16 @@ pub trait SharedRobots: Send + Sync {
     /// 404 and nothing for no rules) to keep for the others, or `None` when it could not be
     /// read (the host is unavailable to this fetcher; another may try).
     fn store(&self, host: &str, answer: Option<(u16, &[u8])>);
-    /// How long to wait before this fetcher's robots.txt request to `host`, so that it keeps
-    /// the per-host rate (`interval` between requests) shared with the other fetchers. None
-    /// by default.
-    fn request_slot(&self, host: &str, interval: Duration) -> Duration {
+    /// Take `host`'s request turn among all the fetchers, for a request this fetcher sends
+    /// at once: `None` when taken (no other fetcher's turn for the host may come less than
+    /// `interval` after it), or how long until it is due (the fetcher asks again then). A
+    /// turn is only ever taken when due, never booked ahead: a request that went out late
+    /// then cannot crowd the turns after it, so requests arrive at most one per `interval`
+    /// up to how much the time from taking a turn to sending varies. Always taken by default,
+    /// and when the shared schedule cannot be read (the fetcher's own pacing still holds).
+    fn take_turn(&self, host: &str, interval: Duration) -> Option<Duration> {
         let _ = (host, interval);
-        Duration::ZERO
+        None
     }
 }
 
@@ -461,12 +466,16 @@ pub enum SharedRobotsTxt {
 const SHARED_ROBOTS_PATIENCE: Duration = Duration::from_secs(120);
 /// How often it asks meanwhile.
 const SHARED_ROBOTS_POLL: Duration = Duration::from_millis(100);
+/// The least wait before asking again for a shared request turn that is not due.
+const SHARED_TURN_POLL: Duration = Duration::from_millis(1);
 
 /// A robots.txt answer worth keeping for other fetchers: status and body.
 type RobotsText = Option<(u16, Vec<u8>)>;
 
 /// What is known about one origin during a run.
 struct HostState {
+    /// The host's key (see [`HostKey::host`]).
+    key: String,
     robots: RobotsPolicy,
     /// The least time between two requests to this host.
     interval: Duration,
@@ -944,8 +953,10 @@ impl Fetcher {
     ///
     /// The host's time is waited for holding no slot; the slot is then taken and the time
     /// checked again with it in hand, so a request goes out no earlier than the schedule allows
-    /// (never early because the slot came late). Taking the turn moves the schedule on by the
-    /// host's interval and ends any turn promised by [`Fetcher::ready`].
+    /// (never early because the slot came late). On a shared schedule the host's turn among
+    /// all the fetchers is then taken, last, so the request goes right after it (the slot is
+    /// held meanwhile: one task per host at a time). Taking the turn moves the schedule on by
+    /// the host's interval and ends any turn promised by [`Fetcher::ready`].
     async fn wait_turn(
         &self,
         host: &HostState,
@@ -963,15 +974,29 @@ impl Fetcher {
                 .acquire()
                 .await
                 .map_err(|_| AttemptError::Fatal("the fetcher is shutting down".to_string()))?;
-            let mut schedule = host.schedule();
-            let now = Instant::now();
-            if now >= schedule.next {
-                schedule.next = now + host.interval;
-                schedule.promised = None;
-                drop(schedule);
-                host.changed.notify_waiters();
-                return Ok(permit);
+            if Instant::now() < host.schedule().next {
+                continue;
             }
+            // Only this task moves the schedule (it holds the host's turn lock).
+            self.take_shared_turn(&host.key, host.interval).await;
+            let mut schedule = host.schedule();
+            schedule.next = Instant::now() + host.interval;
+            schedule.promised = None;
+            drop(schedule);
+            host.changed.notify_waiters();
+            return Ok(permit);
+        }
+    }
+
+    /// On a shared schedule ([`Fetcher::share_robots`]), wait until this fetcher has taken
+    /// `host`'s request turn among all the fetchers; the request must go at once. Nothing to
+    /// wait for otherwise.
+    async fn take_shared_turn(&self, host: &str, interval: Duration) {
+        let Some(shared) = self.inner.shared_robots.get() else {
+            return;
+        };
+        while let Some(wait) = shared.take_turn(host, interval) {
+            tokio::time::sleep(wait.max(SHARED_TURN_POLL)).await;
         }
     }
 
@@ -1075,6 +1100,7 @@ impl Fetcher {
             };
             tracing::debug!(host = %key, ?interval, robots = ?robots_summary(&robots), "host ready");
             Arc::new(HostState {
+                key: key.clone(),
                 robots,
                 interval,
                 turn: tokio::sync::Mutex::new(()),
@@ -1113,10 +1139,6 @@ impl Fetcher {
                 }
                 SharedRobotsTxt::ReadIt | SharedRobotsTxt::Wait => break,
             }
-        }
-        let wait = shared.request_slot(&key, self.inner.config.host_interval());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
         }
         let (policy, text) = self.read_robots_here(url).await;
         shared.store(
@@ -1178,6 +1200,10 @@ impl Fetcher {
                 None,
             ));
         };
+        // A robots.txt request counts against the host's rate shared with other fetchers
+        // (each attempt; its own pacing starts after it).
+        self.take_shared_turn(&host_key(robots_url), config.host_interval())
+            .await;
         let allow_private = config.allow_private_addresses;
         let exchange = async {
             let mut current = robots_url.clone();

@@ -1259,3 +1259,82 @@ async fn ready_waits_for_the_host_turn_without_a_slot_and_hands_out_one_turn_at_
     // A URL that will not be requested holds no turn.
     let _ = fetcher.ready("not a url").await;
 }
+
+// ---------------------------------------------------------------- shared request turns
+
+/// A shared schedule as a store of several workers keeps it: each turn is refused once (not
+/// due, "wait 30 ms"), then taken; every taken turn is recorded with its host and time.
+#[derive(Default)]
+struct SharedTurns {
+    asked: AtomicUsize,
+    taken: std::sync::Mutex<Vec<(String, Instant)>>,
+}
+
+impl gleaner_fetch::SharedRobots for SharedTurns {
+    fn lookup(&self, _host: &str) -> gleaner_fetch::SharedRobotsTxt {
+        gleaner_fetch::SharedRobotsTxt::ReadIt
+    }
+    fn store(&self, _host: &str, _answer: Option<(u16, &[u8])>) {}
+    fn take_turn(&self, host: &str, _interval: Duration) -> Option<Duration> {
+        if self.asked.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+            return Some(Duration::from_millis(30));
+        }
+        self.taken
+            .lock()
+            .unwrap()
+            .push((host.to_string(), Instant::now()));
+        None
+    }
+}
+
+#[tokio::test]
+async fn every_request_waits_for_its_shared_turn() {
+    // robots.txt, a redirect, a 503 and its retry: four requests, each sent only after this
+    // fetcher took the host's turn among all the workers (so the rate holds across them).
+    let failed_once = Arc::new(AtomicUsize::new(0));
+    let server = Server::start("127.0.0.1", move |r| match r.path.as_str() {
+        "/robots.txt" => Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .body("User-agent: *\nDisallow: /private/\n"),
+        "/old" => Reply::status(301).header("Location", "/new"),
+        "/new" if failed_once.fetch_add(1, Ordering::SeqCst) == 0 => Reply::status(503),
+        _ => Reply::html("<p>moved here</p>"),
+    })
+    .await;
+    let shared = Arc::new(SharedTurns::default());
+    let fetcher = fetcher(FetchConfig {
+        respect_robots: true,
+        ..config()
+    });
+    assert!(fetcher.share_robots(shared.clone()));
+    let page = page(get(&fetcher, &server.url("/old")).await);
+    assert_eq!(page.body, "<p>moved here</p>");
+
+    let requests = server.requests();
+    let taken = shared.taken.lock().unwrap().clone();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/robots.txt", "/old", "/new", "/new"]);
+    assert_eq!(
+        taken.len(),
+        requests.len(),
+        "one turn per request: {taken:?}"
+    );
+    let host = server.addr.to_string();
+    for ((turn_host, turn_at), request) in taken.iter().zip(&requests) {
+        assert_eq!(turn_host, &host);
+        assert!(
+            request.at >= *turn_at,
+            "{} sent before its turn",
+            request.path
+        );
+    }
+    // Each turn was refused once first and waited for, not taken early.
+    assert_eq!(shared.asked.load(Ordering::SeqCst), 2 * requests.len());
+    // A page robots.txt disallows takes no turn: it is never requested.
+    let before = shared.asked.load(Ordering::SeqCst);
+    assert!(matches!(
+        get(&fetcher, &server.url("/private/x")).await,
+        Ok(FetchOutcome::Skipped { .. })
+    ));
+    assert_eq!(shared.asked.load(Ordering::SeqCst), before);
+}

@@ -529,16 +529,20 @@ impl AnyStore {
         }
     }
 
-    /// Wait time before the next request to `host` may start, shared by every worker
-    /// (`interval` apart). Zero on SQLite (the fetcher's own per-host pacing applies).
-    pub fn host_slot(
+    /// Take `host`'s next request turn, shared by every worker (turns `interval` apart), for
+    /// a request sent at once: `None` when taken, else how long until it is due (ask again
+    /// then). Always taken on SQLite (the fetcher's own per-host pacing applies).
+    pub fn take_host_turn(
         &mut self,
         host: &str,
         interval: std::time::Duration,
-    ) -> Result<std::time::Duration> {
+    ) -> Result<Option<std::time::Duration>> {
         match self {
-            AnyStore::Sqlite(_) => Ok(std::time::Duration::ZERO),
-            AnyStore::Postgres(s) => s.reserve_host_slot(host, interval).map(|slot| slot.wait),
+            AnyStore::Sqlite(_) => Ok(None),
+            AnyStore::Postgres(s) => Ok(match s.take_host_turn(host, interval)? {
+                crate::HostTurn::Taken { .. } => None,
+                crate::HostTurn::NotYet { wait } => Some(wait),
+            }),
         }
     }
 

@@ -60,7 +60,7 @@ pub use integrity::{Check, IntegrityReport};
 pub mod pg;
 mod pg_browse;
 mod pg_work;
-pub use pg_work::{HostSlot, lease_ttl, run_started, worker_id};
+pub use pg_work::{HostTurn, lease_ttl, run_started, worker_id};
 mod query;
 mod schema;
 mod state;

@@ -240,6 +240,9 @@ pub struct PgStore {
     client: Client,
     /// The writer's statements, prepared once on this connection.
     statements: Statements,
+    /// Entity ids and aliases this connection has seen committed (boxed: the store enum
+    /// stays small).
+    known: Box<KnownEntities>,
     /// The address it was opened with, password hidden (for messages).
     shown: String,
 }
@@ -285,6 +288,7 @@ impl PgStore {
             client,
             shown,
             statements: Statements::default(),
+            known: Box::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -399,13 +403,13 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (client, statements) = (&mut self.client, &self.statements);
+            let (client, statements, known) = (&mut self.client, &self.statements, &self.known);
             let result = wait(async {
                 let tx = client
                     .transaction()
                     .await
                     .context("starting a batch transaction")?;
-                let mut mentions = MentionCounts::default();
+                let mut mentions = MentionCounts::new(known);
                 let tx_ref = &tx;
                 let tx_cached = Tx {
                     tx: tx_ref,
@@ -422,7 +426,11 @@ impl PgStore {
                 }
                 mentions.apply(&tx_cached).await?;
                 tx.commit().await.context("committing a batch")?;
-                Ok(done)
+                Ok((done, mentions.ids, mentions.aliases))
+            });
+            let result = result.map(|(done, ids, aliases)| {
+                self.known.learn(ids, aliases);
+                done
             });
             match result {
                 Err(e) if attempt < WRITE_ATTEMPTS && lost_race(&e) => {
@@ -1198,7 +1206,7 @@ async fn upsert_one(
     source_id: Option<i64>,
     origin: Origin,
     now: &str,
-    mentions: &mut MentionCounts,
+    mentions: &mut MentionCounts<'_>,
 ) -> Result<Upserted> {
     // Two tries: an insert that finds its URL taken by a writer that committed meanwhile
     // looks the article up again (and then finds that row).
@@ -1389,67 +1397,167 @@ async fn insert_labels(tx: &Tx<'_>, article_id: i64, labels: &[String]) -> Resul
     Ok(())
 }
 
+/// Entity ids and aliases known to be committed, kept per connection so a writer looks up
+/// each entity once, not once per batch (entities are never deleted, so an id stays true).
+/// Bounded: emptied when it grows past [`MAX_KNOWN_ENTITIES`].
+#[derive(Default)]
+struct KnownEntities {
+    ids: HashMap<(EntityKind, String), i64>,
+    aliases: HashSet<(i64, String)>,
+}
+
+/// Entity ids and aliases a connection keeps at most.
+const MAX_KNOWN_ENTITIES: usize = 200_000;
+
+impl KnownEntities {
+    /// Add what a committed transaction found.
+    fn learn(&mut self, ids: HashMap<(EntityKind, String), i64>, aliases: HashSet<(i64, String)>) {
+        if self.ids.len() + ids.len() > MAX_KNOWN_ENTITIES {
+            self.ids.clear();
+        }
+        if self.aliases.len() + aliases.len() > MAX_KNOWN_ENTITIES {
+            self.aliases.clear();
+        }
+        self.ids.extend(ids);
+        self.aliases.extend(aliases);
+    }
+}
+
+/// The canonical name an entity is stored under (its text when it has no name).
+fn entity_name(entity: &Entity) -> &str {
+    let name = entity.name.trim();
+    if name.is_empty() {
+        entity.text.trim()
+    } else {
+        name
+    }
+}
+
 /// The entities of a transaction's mentions and what to add to their counters, added once
 /// per entity in id order just before the commit (the same order in every writer, so two
-/// writers' counter updates cannot deadlock).
-#[derive(Default)]
-struct MentionCounts {
+/// writers' counter updates cannot deadlock). Ids and aliases new to the connection are
+/// looked up or created a whole article at a time, and kept (`ids`, `aliases`) for
+/// [`KnownEntities`] once the transaction commits.
+struct MentionCounts<'k> {
+    known: &'k KnownEntities,
     ids: HashMap<(EntityKind, String), i64>,
     aliases: HashSet<(i64, String)>,
     counts: HashMap<i64, (i64, i64)>,
 }
 
-impl MentionCounts {
-    async fn entity_id(&mut self, tx: &Tx<'_>, entity: &Entity) -> Result<i64> {
-        let name = entity.name.trim();
-        let name = if name.is_empty() {
-            entity.text.trim()
-        } else {
-            name
-        };
-        let kind = entity.kind.as_str();
-        let id = match self.ids.get(&(entity.kind, name.to_string())) {
-            Some(&id) => id,
-            None => {
-                let select = "SELECT id FROM entities WHERE kind = $1 AND name = $2";
-                let mut found = tx
-                    .query_opt(select, &[&kind, &name])
-                    .await
-                    .with_context(|| format!("looking up entity {kind} {name:?}"))?;
-                if found.is_none() {
-                    tx.execute(
-                        "INSERT INTO entities (kind, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                        &[&kind, &name],
-                    )
-                    .await
-                    .with_context(|| format!("creating entity {kind} {name:?}"))?;
-                    found = tx
-                        .query_opt(select, &[&kind, &name])
-                        .await
-                        .with_context(|| format!("looking up entity {kind} {name:?}"))?;
+impl<'k> MentionCounts<'k> {
+    fn new(known: &'k KnownEntities) -> Self {
+        MentionCounts {
+            known,
+            ids: HashMap::new(),
+            aliases: HashSet::new(),
+            counts: HashMap::new(),
+        }
+    }
+
+    fn id(&self, kind: EntityKind, name: &str) -> Option<i64> {
+        let key = (kind, name.to_string());
+        self.known
+            .ids
+            .get(&key)
+            .or_else(|| self.ids.get(&key))
+            .copied()
+    }
+
+    /// Look up (creating the missing ones) the ids of an article's entities not known yet,
+    /// in one statement (two when another writer created some of them meanwhile), and record
+    /// their new aliases in one more.
+    async fn resolve(&mut self, tx: &Tx<'_>, article: &Article) -> Result<()> {
+        let mut missing: Vec<(&str, &str)> = article
+            .entities
+            .iter()
+            .map(|e| (e.kind.as_str(), entity_name(e)))
+            .filter(|(kind, name)| entity_kind(kind).map_or(true, |k| self.id(k, name).is_none()))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let kinds: Vec<&str> = missing.iter().map(|m| m.0).collect();
+            let names: Vec<&str> = missing.iter().map(|m| m.1).collect();
+            // Rows another writer commits while this statement runs are neither inserted
+            // (a conflict) nor seen by its snapshot: the plain lookup after it finds them.
+            // Only entities not there are inserted (no id is spent on a conflict).
+            let create = "WITH input AS (SELECT k, n FROM unnest($1::text[], $2::text[]) AS x (k, n)),
+                          old AS (SELECT e.id, e.kind, e.name FROM entities e
+                                    JOIN input ON e.kind = input.k AND e.name = input.n),
+                          ins AS (INSERT INTO entities (kind, name)
+                                  SELECT k, n FROM input
+                                   WHERE NOT EXISTS (SELECT 1 FROM old
+                                                      WHERE old.kind = input.k AND old.name = input.n)
+                                  ORDER BY k, n
+                                  ON CONFLICT DO NOTHING RETURNING id, kind, name)
+                          SELECT id, kind, name FROM old
+                          UNION ALL
+                          SELECT id, kind, name FROM ins";
+            let lookup = "SELECT e.id, e.kind, e.name FROM entities e
+                            JOIN unnest($1::text[], $2::text[]) AS x (k, n)
+                              ON e.kind = x.k AND e.name = x.n";
+            let mut found = 0;
+            for sql in [create, lookup] {
+                if found == missing.len() {
+                    break;
                 }
-                let id: i64 = found
-                    .ok_or_else(|| {
-                        bad_data("creating an entity", format!("{kind} {name:?} vanished"))
-                    })?
-                    .try_get(0)
-                    .context("reading an entity id")?;
-                self.ids.insert((entity.kind, name.to_string()), id);
-                id
+                let rows = tx
+                    .query(sql, &[&kinds, &names])
+                    .await
+                    .context("looking up entities")?;
+                for r in rows {
+                    let id: i64 = r.try_get(0).context("reading an entity id")?;
+                    let kind: String = r.try_get(1).context("reading an entity id")?;
+                    let name: String = r.try_get(2).context("reading an entity id")?;
+                    if self.ids.insert((entity_kind(&kind)?, name), id).is_none() {
+                        found += 1;
+                    }
+                }
             }
-        };
-        if entity.text != name
-            && !entity.text.trim().is_empty()
-            && self.aliases.insert((id, entity.text.clone()))
-        {
+            if found < missing.len() {
+                return Err(bad_data(
+                    "creating entities",
+                    format!("{} of {} vanished", missing.len() - found, missing.len()),
+                ));
+            }
+        }
+        let mut alias_ids = Vec::new();
+        let mut alias_texts = Vec::new();
+        for entity in &article.entities {
+            let name = entity_name(entity);
+            if entity.text == name || entity.text.trim().is_empty() {
+                continue;
+            }
+            let Some(id) = self.id(entity.kind, name) else {
+                continue;
+            };
+            let key = (id, entity.text.clone());
+            if !self.known.aliases.contains(&key) && self.aliases.insert(key) {
+                alias_ids.push(id);
+                alias_texts.push(entity.text.as_str());
+            }
+        }
+        if !alias_ids.is_empty() {
             tx.execute(
-                "INSERT INTO entity_aliases (entity_id, alias) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&id, &entity.text],
+                "INSERT INTO entity_aliases (entity_id, alias)
+                 SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&alias_ids, &alias_texts],
             )
             .await
-            .with_context(|| format!("recording alias {:?}", entity.text))?;
+            .context("recording aliases")?;
         }
-        Ok(id)
+        Ok(())
+    }
+
+    fn entity_id(&self, entity: &Entity) -> Result<i64> {
+        let name = entity_name(entity);
+        self.id(entity.kind, name).ok_or_else(|| {
+            bad_data(
+                "looking up an entity",
+                format!("{} {name:?} not resolved", entity.kind.as_str()),
+            )
+        })
     }
 
     /// Insert an article's mentions (a mention given twice is kept and counted once).
@@ -1457,8 +1565,9 @@ impl MentionCounts {
         let mut seen: HashSet<(usize, usize, i64)> = HashSet::new();
         let mut in_article: HashSet<i64> = HashSet::new();
         let (mut ents, mut starts, mut ends, mut texts) = (vec![], vec![], vec![], vec![]);
+        self.resolve(tx, article).await?;
         for entity in &article.entities {
-            let id = self.entity_id(tx, entity).await?;
+            let id = self.entity_id(entity)?;
             if !seen.insert((entity.start, entity.end, id)) {
                 continue;
             }

@@ -9,10 +9,13 @@
 //!   leases run out and the next claim hands its units to another worker. So every page is
 //!   fetched at least once (at most once more per worker death) and, as the store finds an
 //!   article by its address before it inserts, stored exactly once.
-//! - **Host slots.** Politeness across all workers: one row per host holds the end of the
-//!   last request slot given out; [`PgStore::reserve_host_slot`] takes the next one in one
-//!   atomic `INSERT … ON CONFLICT DO UPDATE` and says how long to wait for it. However many
-//!   workers ask, a host's slots are `interval` apart.
+//! - **Host turns.** Politeness across all workers: one row per host holds when its next
+//!   request may go. [`PgStore::take_host_turn`] takes the turn only when it is due, in one
+//!   atomic `INSERT … ON CONFLICT DO UPDATE … WHERE`, and moves it to `interval` after that
+//!   moment; a worker that finds it not due is told how long to wait and asks again. So the
+//!   moments turns are taken are at least `interval` apart on the server's clock, however many
+//!   workers ask, and each request goes out right after its turn is taken (no reservations for
+//!   later, which a late sender would crowd into the next turns).
 //! - **robots.txt** fetched by one worker is kept for all ([`PgStore::robots_txt`]).
 //!
 //! Times are the server's (`clock_timestamp()`), so the workers' clocks need not agree.
@@ -25,13 +28,20 @@ use chrono::{DateTime, Utc};
 use crate::pg::PgStore;
 use crate::{Context, Result};
 
-/// A request slot for a host: when it starts (server time) and how long to wait for it.
+/// What [`PgStore::take_host_turn`] came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostSlot {
-    /// When the slot starts, by the server's clock.
-    pub starts_at: DateTime<Utc>,
-    /// How long from now until then (zero when it is now).
-    pub wait: Duration,
+pub enum HostTurn {
+    /// This worker has the turn: its request goes now. `at` is when it was taken, by the
+    /// server's clock.
+    Taken {
+        /// When the turn was taken (server time).
+        at: DateTime<Utc>,
+    },
+    /// Not due yet: ask again after `wait` (zero: at once).
+    NotYet {
+        /// How long until the turn is due, as the server saw it.
+        wait: Duration,
+    },
 }
 
 /// This process's name as a lease holder: unique per process and start.
@@ -255,34 +265,38 @@ impl PgStore {
         })
     }
 
-    /// Take the next request slot for `host`, `interval` after the last one given out (to
-    /// any worker): when it starts and how long to wait for it.
-    pub fn reserve_host_slot(&mut self, host: &str, interval: Duration) -> Result<HostSlot> {
+    /// Take `host`'s request turn for a request sent at once, if it is due: taken (no other
+    /// worker's turn for the host comes before `interval` from then), or how long until it is
+    /// due (ask again then; another worker may take it first).
+    pub fn take_host_turn(&mut self, host: &str, interval: Duration) -> Result<HostTurn> {
         let secs = interval.as_secs_f64();
         let host = host.to_string();
         self.block(async move |c| {
+            // The outer SELECT reads the row as the statement began: when a concurrent taker
+            // held it, the wait read may be stale (zero); the caller then simply asks again.
             let row = c
                 .query_one(
-                    "WITH slot AS (
+                    "WITH taken AS (
                          INSERT INTO host_slots (host, next_slot)
                          VALUES ($1, clock_timestamp() + make_interval(secs => $2))
                          ON CONFLICT (host) DO UPDATE
-                            SET next_slot = greatest(host_slots.next_slot, clock_timestamp())
-                                            + make_interval(secs => $2)
-                         RETURNING next_slot)
-                     SELECT next_slot - make_interval(secs => $2),
-                            greatest(0, extract(epoch FROM
-                                (next_slot - make_interval(secs => $2)) - clock_timestamp()))::float8
-                       FROM slot",
+                            SET next_slot = clock_timestamp() + make_interval(secs => $2)
+                          WHERE host_slots.next_slot <= clock_timestamp()
+                         RETURNING next_slot - make_interval(secs => $2) AS at)
+                     SELECT (SELECT at FROM taken),
+                            coalesce((SELECT extract(epoch FROM next_slot - clock_timestamp())
+                                        FROM host_slots WHERE host = $1), 0)::float8",
                     &[&host, &secs],
                 )
                 .await
-                .with_context(|| format!("reserving a request slot for {host}"))?;
-            let starts_at: DateTime<Utc> = row.try_get(0).context("reading a request slot")?;
-            let wait: f64 = row.try_get(1).context("reading a request slot")?;
-            Ok(HostSlot {
-                starts_at,
-                wait: Duration::from_secs_f64(wait.max(0.0)),
+                .with_context(|| format!("taking a request turn for {host}"))?;
+            let at: Option<DateTime<Utc>> = row.try_get(0).context("reading a request turn")?;
+            let wait: f64 = row.try_get(1).context("reading a request turn")?;
+            Ok(match at {
+                Some(at) => HostTurn::Taken { at },
+                None => HostTurn::NotYet {
+                    wait: Duration::try_from_secs_f64(wait).unwrap_or_default(),
+                },
             })
         })
     }

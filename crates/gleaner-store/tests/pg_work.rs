@@ -8,6 +8,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use gleaner_store::HostTurn;
 use gleaner_store::pg::PgStore;
 
 fn page_keys(n: usize) -> Vec<String> {
@@ -145,9 +146,19 @@ fn one_worker_at_a_time_reads_a_listing() {
     );
 }
 
+/// Take `host`'s turn, waiting while it is not due: when it was taken (server time).
+fn take_turn(s: &mut PgStore, host: &str, interval: Duration) -> chrono::DateTime<chrono::Utc> {
+    loop {
+        match s.take_host_turn(host, interval).unwrap() {
+            HostTurn::Taken { at } => return at,
+            HostTurn::NotYet { wait } => std::thread::sleep(wait.max(Duration::from_millis(1))),
+        }
+    }
+}
+
 #[test]
-fn host_slots_space_requests_of_all_workers() {
-    let Some(db) = support::PgSchema::new("host_slots_space_requests_of_all_workers") else {
+fn host_turns_space_requests_of_all_workers() {
+    let Some(db) = support::PgSchema::new("host_turns_space_requests_of_all_workers") else {
         return;
     };
     // Four workers, 10 requests each to one host at 20 per second, plus requests to a
@@ -159,24 +170,19 @@ fn host_slots_space_requests_of_all_workers() {
             let url = db.url.clone();
             std::thread::spawn(move || {
                 let mut s = PgStore::open(&url).unwrap();
-                let mut times = Vec::new();
-                for _ in 0..10 {
-                    let slot = s.reserve_host_slot("h0.example", interval).unwrap();
-                    times.push(slot.starts_at);
-                    std::thread::sleep(slot.wait);
-                }
-                times
+                (0..10)
+                    .map(|_| take_turn(&mut s, "h0.example", interval))
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
     let mut other = PgStore::open(&db.url).unwrap();
-    assert_eq!(
-        other
-            .reserve_host_slot("h1.example", interval)
-            .unwrap()
-            .wait,
-        Duration::ZERO,
-        "another host has its own slots"
+    assert!(
+        matches!(
+            other.take_host_turn("h1.example", interval).unwrap(),
+            HostTurn::Taken { .. }
+        ),
+        "another host has its own turns"
     );
     let mut times: Vec<_> = workers
         .into_iter()
@@ -184,13 +190,38 @@ fn host_slots_space_requests_of_all_workers() {
         .collect();
     let elapsed = started.elapsed();
     times.sort();
-    // 40 slots: every two at least 50 ms apart (by the server's clock), and the workers
-    // waited for them: the last began at least 39 * 50 ms after the first.
+    // 40 turns: every two taken at least 50 ms apart (by the server's clock), and the
+    // workers waited for them: the last came at least 39 * 50 ms after the first.
     for w in times.windows(2) {
         let gap = (w[1] - w[0]).to_std().unwrap();
-        assert!(gap >= interval, "slots {gap:?} apart");
+        assert!(gap >= interval, "turns {gap:?} apart");
     }
     assert!(elapsed >= interval * 39, "{elapsed:?}");
+}
+
+#[test]
+fn a_turn_not_due_is_not_taken() {
+    let Some(db) = support::PgSchema::new("a_turn_not_due_is_not_taken") else {
+        return;
+    };
+    // A turn is never handed out ahead of time: the one after a taken turn is refused until
+    // it is due, with the time left, so a request cannot be sent late into another's turn.
+    let interval = Duration::from_secs(30);
+    let mut a = PgStore::open(&db.url).unwrap();
+    let mut b = PgStore::open(&db.url).unwrap();
+    assert!(matches!(
+        a.take_host_turn("h.example", interval).unwrap(),
+        HostTurn::Taken { .. }
+    ));
+    for s in [&mut a, &mut b] {
+        match s.take_host_turn("h.example", interval).unwrap() {
+            HostTurn::NotYet { wait } => assert!(
+                wait > Duration::from_secs(25) && wait <= interval,
+                "{wait:?}"
+            ),
+            taken => panic!("a turn not due was taken: {taken:?}"),
+        }
+    }
 }
 
 #[test]

@@ -503,41 +503,11 @@ impl Shared {
         validators: &Validators,
         stage: &AtomicU64,
     ) -> Result<FetchOutcome, gleaner_fetch::FetchError> {
+        // On a shared store the fetcher takes each request's turn among all workers itself.
         let t = Instant::now();
-        self.wait_shared_host_slot(fetcher, url).await;
         let out = fetcher.fetch(url, validators).await;
         stage.fetch_add(nanos(t.elapsed()), Ordering::Relaxed);
         out
-    }
-
-    /// On a store shared with other workers (PostgreSQL), wait for this host's next request
-    /// slot among all of them, so the per-host rate holds across workers.
-    async fn wait_shared_host_slot(&self, fetcher: &Fetcher, url: &str) {
-        // Only a shared store (PostgreSQL) has shared slots.
-        if self.uncommitted.is_none() {
-            return;
-        }
-        // The fetcher's own host key (host and port: two servers on one address are two
-        // hosts, each with its own rate).
-        let Some(key) = fetcher.host_key(url) else {
-            return;
-        };
-        let host = key.host();
-        let rate = fetcher.config().per_host_per_second;
-        let interval = std::time::Duration::try_from_secs_f64(1.0 / rate).unwrap_or_default();
-        let wait = match off_the_runtime(|| {
-            self.reader
-                .lock()
-                .map(|mut reader| reader.host_slot(host, interval))
-        }) {
-            Ok(wait) => wait,
-            Err(_) => return,
-        };
-        match wait {
-            Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
-            Ok(_) => {}
-            Err(e) => debug!(host = %host, "no shared request slot ({e}); going on"),
-        }
     }
 
     /// Take a source's listing for this worker before reading it: `false` when another

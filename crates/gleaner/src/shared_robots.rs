@@ -1,7 +1,9 @@
 //! robots.txt shared by the cooperating `gleaner run` workers of one PostgreSQL database:
 //! the fetchers of every worker ask the store before reading a host's robots.txt, so the
 //! file is read once for all of them (one worker holds the `robots:<host>` lease while it
-//! reads, the others wait for what it saves) and every worker obeys the same rules.
+//! reads, the others wait for what it saves) and every worker obeys the same rules. The
+//! per-host request turns (the rate limit across all workers) are taken here too, on the
+//! same connection of its own: the fetcher takes a host's turn right before each request.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use crate::pipeline::off_the_runtime;
 /// 24 hours); runs further apart read it again.
 const ROBOTS_MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// The store's robots.txt files, on a connection of their own.
+/// The store's robots.txt files and host request turns, on a connection of their own.
 pub struct StoreRobots {
     store: Mutex<AnyStore>,
 }
@@ -55,17 +57,14 @@ impl SharedRobots for StoreRobots {
         }
     }
 
-    fn request_slot(&self, host: &str, interval: Duration) -> Duration {
-        let slot = match self.store.lock() {
-            Ok(mut store) => off_the_runtime(|| store.host_slot(host, interval)),
-            Err(_) => return Duration::ZERO,
+    fn take_turn(&self, host: &str, interval: Duration) -> Option<Duration> {
+        let turn = match self.store.lock() {
+            Ok(mut store) => off_the_runtime(|| store.take_host_turn(host, interval)),
+            Err(_) => return None,
         };
-        slot.unwrap_or_else(|e| {
-            debug!(
-                host,
-                "no shared request slot for robots.txt ({e}); going on"
-            );
-            Duration::ZERO
+        turn.unwrap_or_else(|e| {
+            debug!(host, "no shared request turn ({e}); going on");
+            None
         })
     }
 
