@@ -76,6 +76,7 @@ pub use browse::{
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use schema::SCHEMA_VERSION;
 pub use state::SavedSweep;
+pub use write::ArticleTransaction;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -81,68 +81,25 @@ impl Store {
         batch: &[(Article, Option<i64>)],
         origins: &[Origin],
     ) -> Result<Vec<Upserted>> {
-        let now = now_text();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a batch transaction")?;
-        // New articles are held back and inserted together (see `PendingInserts`); the
-        // others are written as they come.
-        let mut done: Vec<Option<Upserted>> = vec![None; batch.len()];
-        let mut pending = PendingInserts::default();
-        // Entity ids, aliases and counter changes of the whole batch: the counters are
-        // updated once per entity, just before the commit.
-        let mut mentions = MentionWriter::default();
-        for (index, (article, source_id)) in batch.iter().enumerate() {
-            let keys = identity_keys(article);
-            if keys.iter().any(|k| pending.keys.contains(k)) {
-                // The same article twice in one batch: the first must be in the table first.
-                pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
-            }
-            let wrap = |source| batch_error(batch, index, source);
-            let origin = origins.get(index).copied().unwrap_or_default();
-            match plan(&tx, article, *source_id, origin).map_err(wrap)? {
-                Plan::Unchanged(id) => {
-                    done[index] = Some(Upserted {
-                        id,
-                        outcome: UpsertOutcome::Unchanged,
-                    });
-                }
-                Plan::Kept(id) => {
-                    done[index] = Some(Upserted {
-                        id,
-                        outcome: UpsertOutcome::Kept,
-                    });
-                }
-                Plan::Update(id) => {
-                    apply_update(&tx, id, article, *source_id, &now, &mut mentions)
-                        .map_err(wrap)?;
-                    done[index] = Some(Upserted {
-                        id,
-                        outcome: UpsertOutcome::Updated,
-                    });
-                }
-                Plan::Insert => {
-                    pending.indices.push(index);
-                    pending.keys.extend(keys);
-                }
-            }
-        }
-        pending.flush(&tx, batch, &mut done, &mut mentions, &now)?;
-        mentions.apply_counts(&tx)?;
+        let done = upsert_all(&tx, batch, origins, &now_text())?;
         tx.commit().context("committing a batch")?;
-        done.into_iter()
-            .enumerate()
-            .map(|(index, d)| {
-                d.ok_or_else(|| StoreError::InvalidArticle {
-                    url: batch
-                        .get(index)
-                        .map(|(a, _)| a.url.clone())
-                        .unwrap_or_default(),
-                    reason: "internal error: no outcome recorded".into(),
-                })
-            })
-            .collect()
+        Ok(done)
+    }
+
+    /// Write articles into one transaction in several steps ([`ArticleTransaction::upsert`])
+    /// and commit them together ([`ArticleTransaction::commit`]): a caller can write a long
+    /// transaction's articles as they come and drop each group once written, so what it holds
+    /// does not grow with the transaction, while commits (each rewrites in the WAL every page
+    /// it changed) stay rare.
+    pub fn begin_articles(&mut self) -> ArticleTransaction<'_> {
+        ArticleTransaction {
+            store: self,
+            open: false,
+        }
     }
 
     /// Upsert many articles in one transaction, reporting each article's outcome.
@@ -184,6 +141,151 @@ impl Store {
         tx.commit().context("committing a batch")?;
         Ok(results)
     }
+}
+
+/// A transaction of articles written in steps (see [`Store::begin_articles`]). It begins
+/// with the first write; dropped while open, it is rolled back.
+pub struct ArticleTransaction<'c> {
+    store: &'c mut Store,
+    open: bool,
+}
+
+impl ArticleTransaction<'_> {
+    /// Write `batch` (as [`Store::upsert_articles_from`] does) into the transaction, beginning
+    /// one if none is open.
+    ///
+    /// The articles are checked first: when one is invalid, nothing is written, the error
+    /// names it and the transaction stays as it was. Any other error rolls the whole
+    /// transaction back, what earlier calls wrote into it included ([`Self::is_open`] is
+    /// then `false`; the next call begins a new one). There is no savepoint per call: it
+    /// would hold a copy of every page the call changes in memory, and make the full-text
+    /// index write a segment per call.
+    pub fn upsert(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+        origins: &[Origin],
+    ) -> Result<Vec<Upserted>> {
+        for (index, (article, _)) in batch.iter().enumerate() {
+            validate(article).map_err(|e| batch_error(batch, index, e))?;
+        }
+        if !self.open {
+            self.store
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .context("starting a batch transaction")?;
+            self.open = true;
+        }
+        let written = upsert_all(&self.store.conn, batch, origins, &now_text());
+        if written.is_err() {
+            self.rollback();
+        }
+        written
+    }
+
+    /// Whether a transaction is open (begun and neither committed nor rolled back).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Commit what was written since the transaction began (nothing to do when none is
+    /// open). On an error, the transaction is rolled back.
+    pub fn commit(&mut self) -> Result<()> {
+        if !self.open {
+            return Ok(());
+        }
+        let committed = self
+            .store
+            .conn
+            .execute_batch("COMMIT")
+            .context("committing a batch");
+        if committed.is_err() {
+            self.rollback();
+        }
+        self.open = false;
+        committed
+    }
+
+    fn rollback(&mut self) {
+        self.open = false;
+        // SQLite may have rolled it back itself (a full disk, an I/O error).
+        if !self.store.conn.is_autocommit()
+            && let Err(e) = self.store.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!("could not roll back a batch transaction: {e}");
+        }
+    }
+}
+
+impl Drop for ArticleTransaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.rollback();
+        }
+    }
+}
+
+/// Write `batch` on `conn` (inside a transaction the caller commits). New
+/// articles are held back and inserted together (see `PendingInserts`); the others are
+/// written as they come.
+fn upsert_all(
+    conn: &Connection,
+    batch: &[(Article, Option<i64>)],
+    origins: &[Origin],
+    now: &str,
+) -> Result<Vec<Upserted>> {
+    let mut done: Vec<Option<Upserted>> = vec![None; batch.len()];
+    let mut pending = PendingInserts::default();
+    // Entity ids, aliases and counter changes of the whole batch: the counters are
+    // updated once per entity, just before the commit.
+    let mut mentions = MentionWriter::default();
+    for (index, (article, source_id)) in batch.iter().enumerate() {
+        let keys = identity_keys(article);
+        if keys.iter().any(|k| pending.keys.contains(k)) {
+            // The same article twice in one batch: the first must be in the table first.
+            pending.flush(conn, batch, &mut done, &mut mentions, now)?;
+        }
+        let wrap = |source| batch_error(batch, index, source);
+        let origin = origins.get(index).copied().unwrap_or_default();
+        match plan(conn, article, *source_id, origin).map_err(wrap)? {
+            Plan::Unchanged(id) => {
+                done[index] = Some(Upserted {
+                    id,
+                    outcome: UpsertOutcome::Unchanged,
+                });
+            }
+            Plan::Kept(id) => {
+                done[index] = Some(Upserted {
+                    id,
+                    outcome: UpsertOutcome::Kept,
+                });
+            }
+            Plan::Update(id) => {
+                apply_update(conn, id, article, *source_id, now, &mut mentions).map_err(wrap)?;
+                done[index] = Some(Upserted {
+                    id,
+                    outcome: UpsertOutcome::Updated,
+                });
+            }
+            Plan::Insert => {
+                pending.indices.push(index);
+                pending.keys.extend(keys);
+            }
+        }
+    }
+    pending.flush(conn, batch, &mut done, &mut mentions, now)?;
+    mentions.apply_counts(conn)?;
+    done.into_iter()
+        .enumerate()
+        .map(|(index, d)| {
+            d.ok_or_else(|| StoreError::InvalidArticle {
+                url: batch
+                    .get(index)
+                    .map(|(a, _)| a.url.clone())
+                    .unwrap_or_default(),
+                reason: "internal error: no outcome recorded".into(),
+            })
+        })
+        .collect()
 }
 
 /// Refuse what the schema would accept but the contract forbids.
@@ -1225,6 +1327,45 @@ mod tests {
             .map(|r| r.as_ref().unwrap().outcome)
             .collect();
         assert_eq!(kinds2, kinds);
+    }
+
+    /// Groups written into one `ArticleTransaction` are committed together; an invalid
+    /// article fails alone with nothing written; a transaction dropped open is rolled back.
+    #[test]
+    fn an_article_transaction_commits_its_groups_together() {
+        let (_dir, path, mut store) = temp_store();
+        let count = |path: &std::path::Path| -> i64 {
+            crate::Store::open(path)
+                .unwrap()
+                .connection()
+                .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+                .unwrap()
+        };
+        let group = |from: usize| -> Vec<(Article, Option<i64>)> {
+            (from..from + 3)
+                .map(|n| (numbered_article(n), None))
+                .collect()
+        };
+        let mut tx = store.begin_articles();
+        assert_eq!(tx.upsert(&group(0), &[]).unwrap().len(), 3);
+        assert!(tx.is_open());
+        let mut bad = group(3);
+        bad[1].0.entities[0].end = 100_000;
+        assert!(tx.upsert(&bad, &[]).is_err(), "an entity outside the body");
+        assert!(
+            tx.is_open(),
+            "an invalid article leaves the transaction as it was"
+        );
+        tx.upsert(&group(6), &[]).unwrap();
+        // Another connection sees nothing before the commit.
+        assert_eq!(count(&path), 0);
+        tx.commit().unwrap();
+        assert!(!tx.is_open());
+        assert_eq!(count(&path), 6);
+        tx.upsert(&group(9), &[]).unwrap();
+        drop(tx);
+        assert_eq!(count(&path), 6, "dropped open: rolled back");
+        assert_eq!(search_ids(&store, "Brussels").len(), 6);
     }
 
     #[test]
