@@ -327,12 +327,35 @@ fn score_content<'a>(
                 )
             }
         };
+        // Text of block children the container's own text still holds (a `<main>`, a
+        // `<form>`): not counted when telling a thread page from an article page, where it
+        // would count the comment paragraphs a second time.
+        let mut in_other_blocks = 0usize;
         if matches!(name, "div" | "section" | "article" | "td") {
             // A container counts as a paragraph by its own text: what is not inside its
             // block children (a cell holding a heading and a block of text with `<br>`s),
             // when that is long enough to be one.
             let mut has_block_child = false;
             for c in p.children().filter_map(ElementRef::wrap) {
+                if block_level(c.value().name())
+                    && !matches!(
+                        c.value().name(),
+                        "p" | "div"
+                            | "section"
+                            | "article"
+                            | "table"
+                            | "ul"
+                            | "ol"
+                            | "pre"
+                            | "blockquote"
+                            | "h1"
+                            | "h2"
+                            | "h3"
+                    )
+                {
+                    in_other_blocks += stats.get(c).map_or(0, |s| s.visible_len());
+                    continue;
+                }
                 if !matches!(
                     c.value().name(),
                     "p" | "div"
@@ -383,7 +406,7 @@ fn score_content<'a>(
         if in_comments {
             thread_text.in_comments += len;
         } else {
-            thread_text.outside += len;
+            thread_text.outside += len.saturating_sub(in_other_blocks);
         }
         para_len.insert(p.id(), len);
         // Commas count as in prose, at most one per 50 characters: a list of place names

@@ -359,3 +359,27 @@ fn a_themes_second_copy_goes_and_the_authors_repeat_stays() {
     assert_eq!(b.matches("Signs will go up").count(), 2, "{b:?}");
     assert!(b.contains("The parish councils chose the lanes"), "{b:?}");
 }
+
+/// A forum whose layout wraps the page's `<main>` in a `<div>` (Invision's shape): the
+/// wrapper's text is the thread's own, not text outside the thread, so the page is still
+/// read as a thread.
+#[test]
+fn a_thread_inside_main_inside_a_wrapper_is_still_a_thread() {
+    let html = include_str!("../tests/fixtures/generic_forum_thread.html")
+        .replace(
+            "<div class=\"topic\">",
+            "<div class=\"app\"><main><div class=\"topic\">",
+        )
+        .replace("</body>", "</main></div></body>");
+    let a = extract(&html, "https://baking.example/t/starter");
+    let b = body(&a);
+    for text in [
+        "My sourdough starter has stopped rising",
+        "Moving the jar on top of the fridge fixed it",
+        "Rye seems to wake a tired starter up",
+        "weigh everything",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("Popular topics"), "{b:?}");
+}
