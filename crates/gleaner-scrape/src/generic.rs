@@ -644,7 +644,9 @@ const TOO_SHORT: usize = 150;
 ///    [`TOO_SHORT`] was found;
 /// 5. the densest text block: the element with the most text of its own (not in block
 ///    children), when still nothing was found;
-/// 6. last resort, the page's only `<main>` (else only `<article>`), when all else is empty.
+/// 6. the page's only `<main>` (else only `<article>`), when all else is empty;
+/// 7. last resort, the whole `<body>` (page furniture left out as in any block), when it is
+///    mostly not links: a page of a few words gives those words.
 fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
     let (chosen, rules) = scored_content(doc, stats);
     let mut best: Vec<TextBlock> = chosen
@@ -692,7 +694,24 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
     {
         best = element_blocks_with(el, SkipRules::Generic, Some(stats));
     }
+    if blocks_len(&best) == 0
+        && let Some(body) = text_body(doc, stats)
+    {
+        best = element_blocks_with(body, SkipRules::Generic, Some(stats));
+    }
     best
+}
+
+/// The page's `<body>`, when it holds any text and that text is mostly not links: a page
+/// of a few words (a heading over an image, one short line) is what it says, not empty.
+fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
+    let body = doc
+        .root_element()
+        .children()
+        .filter_map(ElementRef::wrap)
+        .find(|e| e.value().name() == "body")?;
+    let s = stats.get(body)?;
+    (s.visible_len() > 0 && s.link_density() <= 0.5).then_some(body)
 }
 
 /// The page's only `<main>` element, else its only `<article>`: what the page marks as its

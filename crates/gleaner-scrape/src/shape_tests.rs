@@ -383,3 +383,38 @@ fn a_thread_inside_main_inside_a_wrapper_is_still_a_thread() {
     }
     assert!(!b.contains("Popular topics"), "{b:?}");
 }
+
+/// A page of a few words (a heading over an image, one short line, text straight in
+/// `<body>`) gives those words, not "no article text found"; a page of only links and
+/// furniture still gives nothing.
+#[test]
+fn a_page_of_a_few_words_gives_those_words() {
+    for (html, want) in [
+        (
+            "<html><head><title>Lazy images</title></head><body><div class=\"content\">\
+             <img data-src=\"a.jpg\"><p>Test</p></div></body></html>",
+            "Test",
+        ),
+        (
+            "<html><body><img src=\"a.jpg\"><p>Hello world!</p><img src=\"b.jpg\"></body></html>",
+            "Hello world!",
+        ),
+        (
+            "<html><body><div><h2>Test Case 1</h2><img src=\"a.jpg\"></div></body></html>",
+            "Test Case 1",
+        ),
+        (
+            "<html><body><nav><a href=\"/\">Home</a></nav>Just a line of text.\
+             <footer>Footer words</footer></body></html>",
+            "Just a line of text.",
+        ),
+    ] {
+        let a = extract(html, "https://tiny.example/");
+        assert_eq!(body(&a), want, "{html}");
+    }
+    let links = extract(
+        "<html><body><a href=\"/a\">One</a> <a href=\"/b\">Two</a></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&links), "");
+}
