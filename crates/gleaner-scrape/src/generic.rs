@@ -627,6 +627,10 @@ pub(crate) fn blocks_len(blocks: &[TextBlock]) -> usize {
     blocks.iter().map(|b| b.text.chars().count()).sum()
 }
 
+/// A body found this short, on a page with one `<main>` holding twice as much text, gives
+/// way to all of `<main>` (a notice page: "not found", with its suggestions and links).
+const SHORT_IN_MAIN: usize = 300;
+
 /// Below this many characters, the body found so far is taken as "nothing found" and the
 /// next fallback is tried.
 const TOO_SHORT: usize = 150;
@@ -693,6 +697,18 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
         && let Some(el) = sole_main_or_article(doc)
     {
         best = element_blocks_with(el, SkipRules::Generic, Some(stats));
+    }
+    if best_len > 0
+        && best_len < SHORT_IN_MAIN
+        && let Some(main) = sole_main_or_article(doc).filter(|m| m.value().name() == "main")
+        && let Some(s) = stats.get(main)
+        && !s.in_excluded_region
+        && s.visible_len() >= best_len.saturating_mul(2)
+    {
+        let whole = element_blocks_with(main, SkipRules::PostBody, Some(stats));
+        if blocks_len(&whole) > best_len {
+            best = whole;
+        }
     }
     if blocks_len(&best) == 0
         && let Some(body) = text_body(doc, stats)

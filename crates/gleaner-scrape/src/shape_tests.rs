@@ -418,3 +418,37 @@ fn a_page_of_a_few_words_gives_those_words() {
     );
     assert_eq!(body(&links), "");
 }
+
+/// A notice page (not found) whose `<main>` is a short line of text and lists of links:
+/// the whole of `<main>` is what the page says, not the one line that scored; the site's
+/// header and footer stay out.
+#[test]
+fn a_short_notice_in_main_gives_all_of_main() {
+    let html = "<html><head><title>Item Not Found</title></head><body>\
+        <header><nav><a href=\"/\">Home</a> <a href=\"/deals\">Deals</a></nav></header>\
+        <section class=\"container\"><main class=\"notfound\">\
+        <div><h1>Page Not Found</h1><p>The page you asked for has moved or no longer exists on this shop.</p></div>\
+        <div class=\"suggestions\"><section><h2>Try one of these</h2><ul>\
+        <li>Check the spelling of the address</li><li><a href=\"/brands\">Browse by brand</a></li>\
+        <li><a href=\"/\">Go to the home page</a></li></ul></section>\
+        <section><h2>Can we help?</h2><ul><li><a href=\"tel:1\">Call our store team</a></li>\
+        <li><a href=\"mailto:x\">Write to our store team</a></li></ul></section></div>\
+        <div class=\"posts\"><h2>Popular guides</h2><a href=\"/g1\"><h4>Choosing a first camera</h4></a>\
+        <a href=\"/g2\"><h4>Lenses for travel photography</h4></a></div>\
+        </main></section>\
+        <footer><p>Shop footer with the address of the shop and its opening hours, long enough to be text.</p></footer>\
+        </body></html>";
+    let a = extract(html, "https://shop.example/missing");
+    let b = body(&a);
+    for text in [
+        "has moved or no longer exists",
+        "Check the spelling of the address",
+        "Can we help?",
+        "Write to our store team",
+        "Lenses for travel photography",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("opening hours"), "{b:?}");
+    assert!(!b.contains("Deals"), "{b:?}");
+}
