@@ -651,8 +651,9 @@ const TOO_SHORT: usize = 150;
 /// 5. the densest text block: the element with the most text of its own (not in block
 ///    children), when still nothing was found;
 /// 6. the page's only `<main>` (else only `<article>`), when all else is empty;
-/// 7. last resort, the whole `<body>` (page furniture left out as in any block), when it is
-///    mostly not links: a page of a few words gives those words.
+/// 7. last resort, the whole `<body>` (page furniture left out as in any block, or kept
+///    when it is all there is), when it is mostly not links: a page of a few words gives
+///    those words.
 fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
     let (chosen, rules) = scored_content(doc, stats);
     let mut best: Vec<TextBlock> = chosen
@@ -716,6 +717,11 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
         && let Some(body) = text_body(doc, stats)
     {
         best = element_blocks_with(body, SkipRules::Generic, Some(stats));
+        if best.is_empty() {
+            // Its only words are in what would be furniture on a longer page (a caption,
+            // a `<nav>`, a box named `meta`): they are still all the page says.
+            best = element_blocks_with(body, SkipRules::PostBody, Some(stats));
+        }
     }
     best
 }

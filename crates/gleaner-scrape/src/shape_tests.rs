@@ -408,6 +408,15 @@ fn a_page_of_a_few_words_gives_those_words() {
              <footer>Footer words</footer></body></html>",
             "Just a line of text.",
         ),
+        (
+            "<html><body><figure><img src=\"a.jpg\"><figcaption>Hello, world!</figcaption>\
+             </figure></body></html>",
+            "Hello, world!",
+        ),
+        (
+            "<html><body><div class=\"caption\">Hello, world!</div></body></html>",
+            "Hello, world!",
+        ),
     ] {
         let a = extract(html, "https://tiny.example/");
         assert_eq!(body(&a), want, "{html}");
