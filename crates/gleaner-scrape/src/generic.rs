@@ -728,8 +728,10 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
     best
 }
 
-/// The page's `<body>`, when it holds any text and that text is mostly not links: a page
-/// of a few words (a heading over an image, one short line) is what it says, not empty.
+/// The page's `<body>`, when it holds some text, under [`TOO_SHORT`] characters, and that
+/// text is mostly not links: a page of a few words (a heading over an image, one short line)
+/// is what it says, not empty. A long page where nothing reads as text (a million one-letter
+/// `<div>`s) still gives nothing, and is not walked again.
 fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
     let body = doc
         .root_element()
@@ -737,7 +739,7 @@ fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
         .filter_map(ElementRef::wrap)
         .find(|e| e.value().name() == "body")?;
     let s = stats.get(body)?;
-    (s.visible_len() > 0 && s.link_density() <= 0.5).then_some(body)
+    (s.visible_len() > 0 && s.visible_len() < TOO_SHORT && s.link_density() <= 0.5).then_some(body)
 }
 
 /// The page's only `<main>` element, else its only `<article>`: what the page marks as its

@@ -426,6 +426,8 @@ fn a_page_of_a_few_words_gives_those_words() {
         "https://tiny.example/",
     );
     assert_eq!(body(&links), "");
+    let letters = format!("<html><body>{}</body></html>", "<div>x</div>".repeat(200));
+    assert_eq!(body(&extract(&letters, "https://tiny.example/")), "");
 }
 
 /// A notice page (not found) whose `<main>` is a short line of text and lists of links:
