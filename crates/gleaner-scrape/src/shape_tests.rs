@@ -359,3 +359,107 @@ fn a_themes_second_copy_goes_and_the_authors_repeat_stays() {
     assert_eq!(b.matches("Signs will go up").count(), 2, "{b:?}");
     assert!(b.contains("The parish councils chose the lanes"), "{b:?}");
 }
+
+/// A forum whose layout wraps the page's `<main>` in a `<div>` (Invision's shape): the
+/// wrapper's text is the thread's own, not text outside the thread, so the page is still
+/// read as a thread.
+#[test]
+fn a_thread_inside_main_inside_a_wrapper_is_still_a_thread() {
+    let html = include_str!("../tests/fixtures/generic_forum_thread.html")
+        .replace(
+            "<div class=\"topic\">",
+            "<div class=\"app\"><main><div class=\"topic\">",
+        )
+        .replace("</body>", "</main></div></body>");
+    let a = extract(&html, "https://baking.example/t/starter");
+    let b = body(&a);
+    for text in [
+        "My sourdough starter has stopped rising",
+        "Moving the jar on top of the fridge fixed it",
+        "Rye seems to wake a tired starter up",
+        "weigh everything",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("Popular topics"), "{b:?}");
+}
+
+/// A page of a few words (a heading over an image, one short line, text straight in
+/// `<body>`) gives those words, not "no article text found"; a page of only links and
+/// furniture still gives nothing.
+#[test]
+fn a_page_of_a_few_words_gives_those_words() {
+    for (html, want) in [
+        (
+            "<html><head><title>Lazy images</title></head><body><div class=\"content\">\
+             <img data-src=\"a.jpg\"><p>Test</p></div></body></html>",
+            "Test",
+        ),
+        (
+            "<html><body><img src=\"a.jpg\"><p>Hello world!</p><img src=\"b.jpg\"></body></html>",
+            "Hello world!",
+        ),
+        (
+            "<html><body><div><h2>Test Case 1</h2><img src=\"a.jpg\"></div></body></html>",
+            "Test Case 1",
+        ),
+        (
+            "<html><body><nav><a href=\"/\">Home</a></nav>Just a line of text.\
+             <footer>Footer words</footer></body></html>",
+            "Just a line of text.",
+        ),
+        (
+            "<html><body><figure><img src=\"a.jpg\"><figcaption>Hello, world!</figcaption>\
+             </figure></body></html>",
+            "Hello, world!",
+        ),
+        (
+            "<html><body><div class=\"caption\">Hello, world!</div></body></html>",
+            "Hello, world!",
+        ),
+    ] {
+        let a = extract(html, "https://tiny.example/");
+        assert_eq!(body(&a), want, "{html}");
+    }
+    let links = extract(
+        "<html><body><a href=\"/a\">One</a> <a href=\"/b\">Two</a></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&links), "");
+    let letters = format!("<html><body>{}</body></html>", "<div>x</div>".repeat(200));
+    assert_eq!(body(&extract(&letters, "https://tiny.example/")), "");
+}
+
+/// A notice page (not found) whose `<main>` is a short line of text and lists of links:
+/// the whole of `<main>` is what the page says, not the one line that scored; the site's
+/// header and footer stay out.
+#[test]
+fn a_short_notice_in_main_gives_all_of_main() {
+    let html = "<html><head><title>Item Not Found</title></head><body>\
+        <header><nav><a href=\"/\">Home</a> <a href=\"/deals\">Deals</a></nav></header>\
+        <section class=\"container\"><main class=\"notfound\">\
+        <div><h1>Page Not Found</h1><p>The page you asked for has moved or no longer exists on this shop.</p></div>\
+        <div class=\"suggestions\"><section><h2>Try one of these</h2><ul>\
+        <li>Check the spelling of the address</li><li><a href=\"/brands\">Browse by brand</a></li>\
+        <li><a href=\"/\">Go to the home page</a></li></ul></section>\
+        <section><h2>Can we help?</h2><ul><li><a href=\"tel:1\">Call our store team</a></li>\
+        <li><a href=\"mailto:x\">Write to our store team</a></li></ul></section></div>\
+        <div class=\"posts\"><h2>Popular guides</h2><a href=\"/g1\"><h4>Choosing a first camera</h4></a>\
+        <a href=\"/g2\"><h4>Lenses for travel photography</h4></a></div>\
+        </main></section>\
+        <footer><p>Shop footer with the address of the shop and its opening hours, long enough to be text.</p></footer>\
+        </body></html>";
+    let a = extract(html, "https://shop.example/missing");
+    let b = body(&a);
+    for text in [
+        "has moved or no longer exists",
+        "Check the spelling of the address",
+        "Can we help?",
+        "Write to our store team",
+        "Lenses for travel photography",
+    ] {
+        assert!(b.contains(text), "missing {text:?} in {b:?}");
+    }
+    assert!(!b.contains("opening hours"), "{b:?}");
+    assert!(!b.contains("Deals"), "{b:?}");
+}
