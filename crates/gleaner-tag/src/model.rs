@@ -431,7 +431,6 @@ fn each_token_features(
             }
         })
         .collect();
-    let runs = name_runs(&infos, &texts);
     let n = toks.len();
     let mut f: Vec<u32> = Vec::with_capacity(96);
     for (i, t) in toks.iter().enumerate() {
@@ -684,96 +683,12 @@ fn each_token_features(
                     .done(),
             );
         }
-        // The run of capitalised words around the token ("National Aeronautics and Space
-        // Administration", "Boston Dynamics"): where the token stands in it and the run's
-        // last and first words, so that a head word learned anywhere ("Foods", "Records",
-        // "University") speaks for every word of the name, however long.
-        if let Some(&(start, end)) = runs.get(i).and_then(Option::as_ref) {
-            let pos = match (i == start, i + 1 == end) {
-                (true, true) => 0u8,
-                (true, false) => 1,
-                (false, false) => 2,
-                (false, true) => 3,
-            };
-            let first = infos.get(start);
-            let last = end.checked_sub(1).and_then(|j| infos.get(j));
-            f.push(
-                FeatureHash::new(56)
-                    .num(pos)
-                    .num(flags(last))
-                    .num(u8::from(headline))
-                    .done(),
-            );
-            f.push(
-                FeatureHash::new(57)
-                    .num(pos)
-                    .num((end - start).min(6) as u8)
-                    .num(me.cap)
-                    .num(u8::from(me.sentence_start && i == start))
-                    .done(),
-            );
-            if pos != 0 {
-                let lower_of = |x: Option<&TokenInfo>| x.map_or(PAD, |x| texts.get(&x.lower));
-                f.push(FeatureHash::new(58).num(pos).part(lower_of(last)).done());
-                f.push(FeatureHash::new(59).num(pos).part(lower_of(first)).done());
-            }
-        }
         if me.cap != 1 {
             f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
             f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
         }
         sink(i, &f);
     }
-}
-
-/// The longest run a name run may have; a longer run of capitals (a headline, a shouted line)
-/// is cut into runs of this many words.
-const MAX_RUN: usize = 8;
-
-/// For each token, the run of capitalised words it belongs to (`start..end`), if any: words
-/// whose capitalisation class is an initial, all capitals, alphanumeric, title case or mixed
-/// case, joined across one lowercase "of", "and", "for", "the", "de" or "&" that stands between
-/// two of them. Linear in the tokens.
-fn name_runs(infos: &[TokenInfo], texts: &Texts) -> Vec<Option<(usize, usize)>> {
-    let capital = |x: &TokenInfo| matches!(x.cap, 2 | 3 | 5 | 6 | 7 | 8);
-    let joins = |x: &TokenInfo| {
-        matches!(
-            texts.get(&x.lower),
-            "of" | "and" | "for" | "the" | "de" | "&"
-        ) && x.cap <= 1
-    };
-    let mut out = vec![None; infos.len()];
-    let mut i = 0;
-    while i < infos.len() {
-        if !infos.get(i).is_some_and(capital) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut end = i + 1;
-        while end - start < MAX_RUN {
-            let next_capital = infos.get(end).is_some_and(capital);
-            let next_at_new_sentence = infos.get(end).is_some_and(|x| x.sentence_start);
-            if next_at_new_sentence {
-                break;
-            }
-            if next_capital {
-                end += 1;
-            } else if infos.get(end).is_some_and(joins)
-                && end + 2 - start <= MAX_RUN
-                && infos.get(end + 1).is_some_and(|x| capital(x) && !x.sentence_start)
-            {
-                end += 2;
-            } else {
-                break;
-            }
-        }
-        for slot in out.iter_mut().take(end).skip(start) {
-            *slot = Some((start, end));
-        }
-        i = end;
-    }
-    out
 }
 
 /// Weights of a trained model, ready to tag.
