@@ -524,6 +524,22 @@ mod cluster_tests {
     }
 
     #[test]
+    fn listed_organisations_are_found_longest_first_in_any_case() {
+        let g = Gazetteers::builtin();
+        // The longest listed name wins over a shorter one it starts with.
+        assert_eq!(g.longest_org_name(&["Boston", "Red", "Sox", "won"]), Some(3));
+        assert_eq!(g.longest_org_name(&["Red", "Sox", "fans"]), Some(2));
+        assert_eq!(g.longest_org_name(&["ryanair", "flights"]), Some(1));
+        assert_eq!(g.longest_org_name(&["Ohio", "State", "University"]), Some(3));
+        // A word that starts no listed name, and a list that is a feature only: the rules'
+        // gazetteer does not know it.
+        assert_eq!(g.longest_org_name(&["Boston", "harbour"]), None);
+        assert!(g.lookup(&["Ryanair"]).is_none());
+        // GeoNames still answers through the same lookup.
+        assert_eq!(g.longest_geo(&["Kuala", "Lumpur", "is"]), Some(2));
+    }
+
+    #[test]
     fn a_malformed_cluster_table_is_empty() {
         assert!(read_clusters(b"").is_empty());
         assert!(read_clusters(b"GLNCLUS1\x02\x00\x00\x00abcdef").is_empty());
