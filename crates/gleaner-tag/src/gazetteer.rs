@@ -50,10 +50,7 @@ pub struct Gazetteers {
     stopwords: HashSet<String>,
     /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
     /// model feature only.
-    geo_places: PhraseSet,
-    /// Organisation names (`data/org_names.txt`: companies, schools, agencies, media, teams,
-    /// parties), keyed like `entries`: a model feature only.
-    org_names: PhraseSet,
+    geo_places: HashSet<String>,
     /// Common abbreviations that are not names ("CEO", "DVD"), as written.
     abbreviations: HashSet<String>,
     /// Common English words, lowercase (`data/common_words.txt`): a model feature only.
@@ -61,6 +58,8 @@ pub struct Gazetteers {
     /// Word clusters (`data/word_clusters.bin`, learned by the `clusters` example): FNV-1a hash
     /// of the lowercase word → (fine cluster, coarse cluster). A model feature only.
     clusters: HashMap<u32, (u8, u8)>,
+    /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
+    geo_first: HashMap<String, usize>,
     /// The first words (folded) of `entries`' keys, each with the longest entry (in tokens) it
     /// starts: most words start none, and are answered without building a key.
     entry_first: HashMap<String, usize>,
@@ -78,7 +77,6 @@ const PERSON_TITLES: &str = include_str!("../data/person_titles.txt");
 const GIVEN_NAMES: &str = include_str!("../data/given_names.txt");
 const STOPWORDS: &str = include_str!("../data/stopwords.txt");
 const GEONAMES_CITIES: &str = include_str!("../data/geonames_cities.txt");
-const ORG_NAMES: &str = include_str!("../data/org_names.txt");
 const COMMON_WORDS: &str = include_str!("../data/common_words.txt");
 const ABBREVIATIONS: &str = include_str!("../data/abbreviations.txt");
 const WORD_CLUSTERS: &[u8] = include_bytes!("../data/word_clusters.bin");
@@ -274,8 +272,15 @@ impl Gazetteers {
         g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
         g.common_words = words(COMMON_WORDS).map(str::to_string).collect();
         g.clusters = read_clusters(WORD_CLUSTERS);
-        g.geo_places = PhraseSet::from_lines(GEONAMES_CITIES);
-        g.org_names = PhraseSet::from_lines(ORG_NAMES);
+        for line in lines(GEONAMES_CITIES) {
+            let toks = tokenize(line.trim());
+            let (Some(first), n) = (toks.first(), toks.len()) else {
+                continue;
+            };
+            let slot = g.geo_first.entry(fold_token(first.text)).or_insert(n);
+            *slot = (*slot).max(n);
+            g.geo_places.insert(key_of(toks.iter().map(|t| t.text)));
+        }
         g
     }
 
@@ -305,13 +310,27 @@ impl Gazetteers {
     /// The length in tokens of the longest GeoNames city or town name that `tokens` starts
     /// with, in any letter case.
     pub fn longest_geo(&self, tokens: &[&str]) -> Option<usize> {
-        self.geo_places.longest(tokens)
-    }
-
-    /// The length in tokens of the longest listed organisation name (`data/org_names.txt`)
-    /// that `tokens` starts with, in any letter case.
-    pub fn longest_org_name(&self, tokens: &[&str]) -> Option<usize> {
-        self.org_names.longest(tokens)
+        let first = tokens.first()?;
+        // Most words start no name: ask without folding when the word is already folded.
+        let max = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
+            *self.geo_first.get(&fold_token(first))?
+        } else {
+            *self.geo_first.get(*first)?
+        };
+        // The key of the first `len` tokens is a prefix of the key of all of them: built once,
+        // with where each length ends.
+        let n = max.min(tokens.len());
+        let mut key = String::new();
+        let mut ends = Vec::with_capacity(n);
+        for t in tokens.iter().take(n) {
+            push_key(&mut key, t);
+            ends.push(key.len());
+        }
+        (1..=n).rev().find(|&len| {
+            ends.get(len - 1)
+                .and_then(|&end| key.get(..end))
+                .is_some_and(|k| self.geo_places.contains(k))
+        })
     }
 
     fn add(&mut self, surface: &str, kind: NameKind, canonical: &str) {
@@ -524,78 +543,11 @@ mod cluster_tests {
     }
 
     #[test]
-    fn listed_organisations_are_found_longest_first_in_any_case() {
-        let g = Gazetteers::builtin();
-        // The longest listed name wins over a shorter one it starts with.
-        assert_eq!(g.longest_org_name(&["Boston", "Red", "Sox", "won"]), Some(3));
-        assert_eq!(g.longest_org_name(&["Red", "Sox", "fans"]), Some(2));
-        assert_eq!(g.longest_org_name(&["ryanair", "flights"]), Some(1));
-        assert_eq!(g.longest_org_name(&["Ohio", "State", "University"]), Some(3));
-        // A word that starts no listed name, and a list that is a feature only: the rules'
-        // gazetteer does not know it.
-        assert_eq!(g.longest_org_name(&["Boston", "harbour"]), None);
-        assert!(g.lookup(&["Ryanair"]).is_none());
-        // GeoNames still answers through the same lookup.
-        assert_eq!(g.longest_geo(&["Kuala", "Lumpur", "is"]), Some(2));
-    }
-
-    #[test]
     fn a_malformed_cluster_table_is_empty() {
         assert!(read_clusters(b"").is_empty());
         assert!(read_clusters(b"GLNCLUS1\x02\x00\x00\x00abcdef").is_empty());
         assert!(read_clusters(b"XXXXXXXX\x00\x00\x00\x00").is_empty());
         let one = read_clusters(b"GLNCLUS1\x01\x00\x00\x00\x01\x00\x00\x00\x05\x02");
         assert_eq!(one.get(&1), Some(&(5, 2)));
-    }
-}
-
-/// Names of one or more tokens, matched in any letter case (keyed like the gazetteer's
-/// entries), with the longest name each first word starts: most words start none and are
-/// answered without building a key.
-#[derive(Debug, Default)]
-struct PhraseSet {
-    keys: HashSet<String>,
-    first: HashMap<String, usize>,
-}
-
-impl PhraseSet {
-    /// One name per line (`#` comments skipped).
-    fn from_lines(text: &str) -> Self {
-        let mut set = PhraseSet::default();
-        for line in lines(text) {
-            let toks = tokenize(line.trim());
-            let (Some(first), n) = (toks.first(), toks.len()) else {
-                continue;
-            };
-            let slot = set.first.entry(fold_token(first.text)).or_insert(n);
-            *slot = (*slot).max(n);
-            set.keys.insert(key_of(toks.iter().map(|t| t.text)));
-        }
-        set
-    }
-
-    /// The length in tokens of the longest name that `tokens` starts with.
-    fn longest(&self, tokens: &[&str]) -> Option<usize> {
-        let first = tokens.first()?;
-        // Most words start no name: ask without folding when the word is already folded.
-        let max = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
-            *self.first.get(&fold_token(first))?
-        } else {
-            *self.first.get(*first)?
-        };
-        // The key of the first `len` tokens is a prefix of the key of all of them: built once,
-        // with where each length ends.
-        let n = max.min(tokens.len());
-        let mut key = String::new();
-        let mut ends = Vec::with_capacity(n);
-        for t in tokens.iter().take(n) {
-            push_key(&mut key, t);
-            ends.push(key.len());
-        }
-        (1..=n).rev().find(|&len| {
-            ends.get(len - 1)
-                .and_then(|&end| key.get(..end))
-                .is_some_and(|k| self.keys.contains(k))
-        })
     }
 }

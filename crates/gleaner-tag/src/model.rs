@@ -132,8 +132,6 @@ struct TokenInfo {
     geo: u8,
     /// Word cluster (fine, coarse) of the lowercase word, if known.
     cluster: Option<(u8, u8)>,
-    /// Listed organisation name (`data/org_names.txt`), coded like `geo`.
-    org_name: u8,
 }
 
 /// Capitalisation classes.
@@ -260,18 +258,11 @@ fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
 
 /// The GeoNames label of each token (see [`TokenInfo::geo`]).
 fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
-    phrase_labels(words, |rest| gaz.longest_geo(rest))
-}
-
-/// For each token, the longest name `longest` finds covering it: 0 none, then B/I (1/2) when
-/// the name starts capitalised, (3/4) in lowercase, (5/6) otherwise. Linear in the tokens (the
-/// names have a bounded length).
-fn phrase_labels(words: &[&str], longest: impl Fn(&[&str]) -> Option<usize>) -> Vec<u8> {
     let mut out = vec![0u8; words.len()];
     let mut i = 0;
     while i < words.len() {
         let rest = words.get(i..).unwrap_or(&[]);
-        let Some(len) = longest(rest) else {
+        let Some(len) = gaz.longest_geo(rest) else {
             i += 1;
             continue;
         };
@@ -390,7 +381,6 @@ fn each_token_features(
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     let gaz_labels = gazetteer_labels(&words, gaz);
     let geo = geo_labels(&words, gaz);
-    let org_names = phrase_labels(&words, |rest| gaz.longest_org_name(rest));
     let rules = rule_labels(toks.len(), rules);
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
@@ -426,7 +416,6 @@ fn each_token_features(
                 geo: geo.get(k).copied().unwrap_or(0),
                 common: gaz.is_common_word(lower),
                 cluster: gaz.word_cluster(lower),
-                org_name: org_names.get(k).copied().unwrap_or(0),
                 lower: lower_at,
             }
         })
@@ -633,28 +622,6 @@ fn each_token_features(
                 .num(at(1).map_or(99, |x| x.geo))
                 .done(),
         );
-        // Listed organisation names ("Boston Red Sox", "Ryanair"), by letter case, with what
-        // the other lists say and the neighbours' hits.
-        let org_at = |d: isize| at(d).map_or(99, |x| x.org_name);
-        if me.org_name > 0 {
-            f.push(FeatureHash::new(60).num(me.org_name).num(me.gaz).done());
-            f.push(
-                FeatureHash::new(61)
-                    .num(me.org_name)
-                    .num(me.cap)
-                    .num(u8::from(me.sentence_start) | u8::from(headline) << 1)
-                    .done(),
-            );
-        }
-        if me.org_name > 0 || org_at(-1) % 99 > 0 || org_at(1) % 99 > 0 {
-            f.push(
-                FeatureHash::new(62)
-                    .num(org_at(-1))
-                    .num(me.org_name)
-                    .num(org_at(1))
-                    .done(),
-            );
-        }
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
             let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
