@@ -586,24 +586,6 @@ fn each_token_features(
                     .num(u8::from(cap_mid) | u8::from(lower) << 1)
                     .done(),
             );
-            // How often the document writes it capitalised mid-sentence: a name the document
-            // repeats ("LibriVox" ten times) is a name, whatever the lists say.
-            let count = doc.capitalised_count_folded(folded);
-            let bucket: u8 = match count {
-                0 => 0,
-                1 => 1,
-                2..=3 => 2,
-                4..=7 => 3,
-                _ => 4,
-            };
-            f.push(
-                FeatureHash::new(63)
-                    .num(bucket)
-                    .num(me.cap)
-                    .num(u8::from(lower))
-                    .done(),
-            );
-            f.push(FeatureHash::new(64).num(bucket).num(me.rule / 3).done());
         }
         // A common word capitalised is a name less often ("Great Service" in a review title).
         let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));

@@ -56,8 +56,7 @@ pub struct NameSpan {
 pub struct DocContext {
     /// Words (folded) seen capitalised where capitals mean something (mid-sentence, not a
     /// headline): evidence that the same word at the start of a sentence is a name.
-    /// Each with how many times it was (saturating).
-    capitalised_mid: HashMap<String, u32>,
+    capitalised_mid: HashSet<String>,
     /// Words (folded) seen in lowercase: common words, so a capitalised run holding one is a
     /// title or a thing ("Tax Code", "Virtual Microscope") more often than a person.
     lowercase: HashSet<String>,
@@ -80,7 +79,7 @@ impl DocContext {
     /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
     /// by the caller, who needs it again).
     pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
-        let mut capitalised_mid: HashMap<String, u32> = HashMap::default();
+        let mut capitalised_mid = HashSet::default();
         let mut lowercase = HashSet::default();
         for (k, sentence) in sentences.iter().enumerate() {
             for t in sentence.iter() {
@@ -99,10 +98,8 @@ impl DocContext {
                 .filter(|t| !t.sentence_start && starts_upper(t.text))
             {
                 let folded = fold_cow(t.text);
-                if let Some(n) = capitalised_mid.get_mut(&*folded) {
-                    *n = n.saturating_add(1);
-                } else {
-                    capitalised_mid.insert(folded.into_owned(), 1);
+                if !capitalised_mid.contains(&*folded) {
+                    capitalised_mid.insert(folded.into_owned());
                 }
             }
         }
@@ -117,7 +114,7 @@ impl DocContext {
     /// Does the document write capitals where they mean something (a word capitalised
     /// mid-sentence, other than "I")? In such text a name written in lowercase is rare.
     pub fn writes_capitals(&self) -> bool {
-        self.capitalised_mid.keys().any(|w| w != "i")
+        self.capitalised_mid.iter().any(|w| w != "i")
     }
 
     /// Was this word seen in lowercase (a common word)?
@@ -154,18 +151,13 @@ impl DocContext {
     pub fn seen_folded(&self, folded: &str) -> (bool, bool) {
         (
             self.lowercase.contains(folded),
-            self.capitalised_mid.contains_key(folded),
+            self.capitalised_mid.contains(folded),
         )
-    }
-
-    /// How many times a (folded) word is written capitalised mid-sentence in the document.
-    pub fn capitalised_count_folded(&self, folded: &str) -> u32 {
-        self.capitalised_mid.get(folded).copied().unwrap_or(0)
     }
 
     /// Was this word seen capitalised mid-sentence?
     pub fn seen_capitalised(&self, word: &str) -> bool {
-        self.capitalised_mid.contains_key(&*fold_cow(word))
+        self.capitalised_mid.contains(&*fold_cow(word))
     }
 }
 
