@@ -148,24 +148,24 @@ fn lost_race(e: &StoreError) -> bool {
 
 /// Parameters of a query assembled from fragments.
 #[derive(Default)]
-struct Sql {
-    text: String,
+pub(crate) struct Sql {
+    pub(crate) text: String,
     params: Vec<Box<dyn ToSql + Sync + Send>>,
 }
 
 impl Sql {
-    fn push(&mut self, fragment: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);
         self
     }
     /// Append `$n` bound to `value`.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
         self.params.push(Box::new(value));
         let n = self.params.len();
         self.text.push_str(&format!("${n}"));
         self
     }
-    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
@@ -1636,23 +1636,9 @@ fn push_entity_ids(sql: &mut Sql, name: &str, kind: Option<&str>) {
     }
 }
 
-/// The SQL of one page of a search.
-fn search_sql(query: &SearchQuery, ts: Option<&str>, limit: usize, offset: usize) -> Sql {
-    let mut sql = Sql::default();
-    if let Some(ts) = ts {
-        sql.push("WITH q AS (SELECT to_tsquery('english', ")
-            .bind(ts.to_string())
-            .push(
-                ") AS q),
-                 hits AS (SELECT a.id, -ts_rank(a.fts, q.q, 1)::float8 AS score
-                            FROM articles a, q WHERE a.fts @@ q.q",
-            );
-    } else {
-        sql.push(
-            "SELECT a.id, a.url, a.title, a.author, a.published_at, NULL::text, NULL::float8
-               FROM articles a WHERE TRUE",
-        );
-    }
+/// ` AND …` for every filter of `query` but its terms, on the article `a` (search pages of
+/// `gleaner query` and of `gleaner serve`).
+pub(crate) fn push_filters(sql: &mut Sql, query: &SearchQuery) {
     let kind = query.kind.map(|k| k.as_str());
     let names: Vec<&str> = query
         .entities
@@ -1662,7 +1648,7 @@ fn search_sql(query: &SearchQuery, ts: Option<&str>, limit: usize, offset: usize
         .collect();
     for name in &names {
         sql.push(" AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (");
-        push_entity_ids(&mut sql, name, kind);
+        push_entity_ids(sql, name, kind);
         sql.push("))");
     }
     if let (Some(kind), true) = (kind, names.is_empty()) {
@@ -1696,6 +1682,26 @@ fn search_sql(query: &SearchQuery, ts: Option<&str>, limit: usize, offset: usize
     if let Some(until) = opt_time_text(query.until.as_ref()) {
         sql.push(" AND a.published_at < ").bind(until);
     }
+}
+
+/// The SQL of one page of a search.
+fn search_sql(query: &SearchQuery, ts: Option<&str>, limit: usize, offset: usize) -> Sql {
+    let mut sql = Sql::default();
+    if let Some(ts) = ts {
+        sql.push("WITH q AS (SELECT to_tsquery('english', ")
+            .bind(ts.to_string())
+            .push(
+                ") AS q),
+                 hits AS (SELECT a.id, -ts_rank(a.fts, q.q, 1)::float8 AS score
+                            FROM articles a, q WHERE a.fts @@ q.q",
+            );
+    } else {
+        sql.push(
+            "SELECT a.id, a.url, a.title, a.author, a.published_at, NULL::text, NULL::float8
+               FROM articles a WHERE TRUE",
+        );
+    }
+    push_filters(&mut sql, query);
     if ts.is_some() {
         sql.push(" ORDER BY score, a.id");
     } else {

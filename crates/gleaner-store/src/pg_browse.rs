@@ -14,44 +14,14 @@
 
 use chrono::{DateTime, Utc};
 use gleaner_model::EntityKind;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use crate::browse::{
     CoMentions, EntityDetail, FailingPage, SearchFacets, SearchOrder, SourceHealth,
 };
-use crate::convert::{int, opt_time_text};
-use crate::pg::{PgStore, tsquery};
+use crate::convert::int;
+use crate::pg::{PgStore, Sql, push_filters, tsquery};
 use crate::{Context, EntityCount, Result, SearchHit, SearchQuery, StoreError};
-
-/// SQL text and its bound values, built together.
-#[derive(Default)]
-struct Sql {
-    text: String,
-    params: Vec<Box<dyn ToSql + Sync + Send>>,
-}
-
-impl Sql {
-    fn push(&mut self, fragment: &str) -> &mut Self {
-        self.text.push_str(fragment);
-        self
-    }
-
-    /// `$n`, bound to `value`.
-    fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> &mut Self {
-        self.params.push(Box::new(value));
-        let n = self.params.len();
-        self.text.push_str(&format!("${n}"));
-        self
-    }
-
-    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect()
-    }
-}
 
 /// The `ts_headline` options: the snippet `gleaner query` shows on PostgreSQL.
 const HEADLINE: &str =
@@ -146,67 +116,6 @@ fn push_full_text(sql: &mut Sql, query: &SearchQuery, columns: &str) {
         ));
     }
     push_filters(sql, query);
-}
-
-/// ` AND …` for every filter of `query` but its terms, on the article `a`.
-fn push_filters(sql: &mut Sql, query: &SearchQuery) {
-    let kind = query.kind.map(|k| k.as_str());
-    let names: Vec<&str> = query
-        .entities
-        .iter()
-        .map(|n| n.trim())
-        .filter(|n| !n.is_empty())
-        .collect();
-    for name in &names {
-        sql.push(" AND a.id IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (")
-            .push("SELECT e.id FROM entities e WHERE lower(e.name) = lower(")
-            .bind(name.to_string())
-            .push(")");
-        if let Some(kind) = kind {
-            sql.push(" AND e.kind = ").bind(kind.to_string());
-        }
-        sql.push(
-            " UNION SELECT al.entity_id FROM entity_aliases al
-                JOIN entities e ON e.id = al.entity_id WHERE lower(al.alias) = lower(",
-        )
-        .bind(name.to_string())
-        .push(")");
-        if let Some(kind) = kind {
-            sql.push(" AND e.kind = ").bind(kind.to_string());
-        }
-        sql.push("))");
-    }
-    if let (Some(kind), true) = (kind, names.is_empty()) {
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM mentions m JOIN entities e ON e.id = m.entity_id
-                           WHERE m.article_id = a.id AND e.kind = ",
-        )
-        .bind(kind.to_string())
-        .push(")");
-    }
-    if let Some(source) = query.source.as_deref() {
-        sql.push(" AND a.source_id IN (SELECT id FROM sources WHERE url = ")
-            .bind(source.trim().to_string())
-            .push(" OR name = ")
-            .bind(source.trim().to_string())
-            .push(")");
-    }
-    if let Some(label) = query.label.as_deref() {
-        sql.push(" AND a.id IN (SELECT article_id FROM article_labels WHERE lower(label) = lower(")
-            .bind(label.trim().to_string())
-            .push("))");
-    }
-    if let Some(author) = query.author.as_deref() {
-        sql.push(" AND lower(a.author) = lower(")
-            .bind(author.trim().to_string())
-            .push(")");
-    }
-    if let Some(since) = opt_time_text(query.since.as_ref()) {
-        sql.push(" AND a.published_at >= ").bind(since);
-    }
-    if let Some(until) = opt_time_text(query.until.as_ref()) {
-        sql.push(" AND a.published_at < ").bind(until);
-    }
 }
 
 /// `WITH q AS (…)` for `ts`, the start of every search with terms.
