@@ -415,17 +415,24 @@ impl PgStore {
                     tx: tx_ref,
                     statements,
                 };
-                let mut done = Vec::with_capacity(batch.len());
-                for (index, (article, source_id)) in batch.iter().enumerate() {
+                // Rows are written in URL order, whatever the batch's order: writers that
+                // store the same articles then take their row locks in one order and do not
+                // deadlock each other (four writers in opposite orders ran out of retries).
+                let mut order: Vec<usize> = (0..batch.len()).collect();
+                order.sort_by(|&a, &b| batch[a].0.url.cmp(&batch[b].0.url));
+                let mut done = vec![None; batch.len()];
+                for index in order {
+                    let (article, source_id) = &batch[index];
                     let origin = origins.get(index).copied().unwrap_or_default();
                     let d =
                         upsert_one(&tx_cached, article, *source_id, origin, &now, &mut mentions)
                             .await
                             .map_err(|e| batch_error(batch, index, e))?;
-                    done.push(d);
+                    done[index] = Some(d);
                 }
                 mentions.apply(&tx_cached).await?;
                 tx.commit().await.context("committing a batch")?;
+                let done: Vec<Upserted> = done.into_iter().flatten().collect();
                 Ok((done, mentions.ids, mentions.aliases))
             });
             let result = result.map(|(done, ids, aliases)| {
