@@ -596,8 +596,7 @@ impl Store {
     /// was counted by a second query. Names are read for the top entities only. Ties rank by
     /// entity id for the cut and then by name, as the SQL did.
     pub fn co_mentions(&self, id: i64, sample: usize, top: usize) -> Result<CoMentions> {
-        let mut counts = crate::query::CoMentionCounts::default();
-        let mut sampled = 0u64;
+        let mut company = crate::query::CompanyOf::new(id);
         {
             let mut st = self
                 .conn
@@ -611,7 +610,6 @@ impl Store {
             let mut rows = st
                 .query(params![id, crate::convert::int(sample)])
                 .with_context(|| format!("counting the company of entity {id}"))?;
-            let mut last_article = None;
             while let Some(row) = rows
                 .next()
                 .with_context(|| format!("counting the company of entity {id}"))?
@@ -619,17 +617,10 @@ impl Store {
                 let (article, entity): (i64, i64) =
                     (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
                         .context("reading a mention")?;
-                if last_article != Some(article) {
-                    sampled += 1;
-                    last_article = Some(article);
-                }
-                if entity != id {
-                    counts.add(article, entity);
-                }
+                company.add(article, entity);
             }
         }
-        let mut ranked = counts.ranked(|_| true);
-        ranked.truncate(top);
+        let (sampled, ranked) = company.top(top);
         let mut name_of = self
             .conn
             .prepare_cached("SELECT kind, name FROM entities WHERE id = ?1")

@@ -406,21 +406,11 @@ impl PgStore {
             )
             .await
         });
-        let mut counts = crate::query::CoMentionCounts::default();
-        let (mut sampled, mut last_article) = (0u64, None);
+        let mut company = crate::query::CompanyOf::new(id);
         for row in found.context(&ctx)? {
-            let article: i64 = row.try_get(0).context(&ctx)?;
-            let entity: i64 = row.try_get(1).context(&ctx)?;
-            if last_article != Some(article) {
-                sampled += 1;
-                last_article = Some(article);
-            }
-            if entity != id {
-                counts.add(article, entity);
-            }
+            company.add(row.try_get(0).context(&ctx)?, row.try_get(1).context(&ctx)?);
         }
-        let mut ranked = counts.ranked(|_| true);
-        ranked.truncate(top);
+        let (sampled, ranked) = company.top(top);
         let ids: Vec<i64> = ranked.iter().map(|r| r.0).collect();
         let names = self.block(async |c: &mut Client| {
             c.query(

@@ -1663,6 +1663,45 @@ pub(crate) struct CoMentionCounts {
     counts: HashMap<i64, (u64, u64, i64)>,
 }
 
+/// The company of one entity, counted from its sampled articles' mention rows read in
+/// article order (`entities --with`'s sample, `serve`'s entity page, both backends).
+pub(crate) struct CompanyOf {
+    id: i64,
+    counts: CoMentionCounts,
+    sampled: u64,
+    last_article: Option<i64>,
+}
+
+impl CompanyOf {
+    pub(crate) fn new(id: i64) -> Self {
+        CompanyOf {
+            id,
+            counts: CoMentionCounts::default(),
+            sampled: 0,
+            last_article: None,
+        }
+    }
+
+    /// One mention row: a new article counts toward the sample; the entity itself is not
+    /// its own company.
+    pub(crate) fn add(&mut self, article: i64, entity: i64) {
+        if self.last_article != Some(article) {
+            self.sampled += 1;
+            self.last_article = Some(article);
+        }
+        if entity != self.id {
+            self.counts.add(article, entity);
+        }
+    }
+
+    /// The articles sampled, and the `top` entities in [`CoMentionCounts::ranked`] order.
+    pub(crate) fn top(self, top: usize) -> (u64, Vec<(i64, u64, u64)>) {
+        let mut ranked = self.counts.ranked(|_| true);
+        ranked.truncate(top);
+        (self.sampled, ranked)
+    }
+}
+
 impl CoMentionCounts {
     pub(crate) fn add(&mut self, article: i64, entity: i64) {
         let c = self.counts.entry(entity).or_insert((0, 0, i64::MIN));
