@@ -337,39 +337,11 @@ fn score_content<'a>(
             // when that is long enough to be one.
             let mut has_block_child = false;
             for c in p.children().filter_map(ElementRef::wrap) {
-                if block_level(c.value().name())
-                    && !matches!(
-                        c.value().name(),
-                        "p" | "div"
-                            | "section"
-                            | "article"
-                            | "table"
-                            | "ul"
-                            | "ol"
-                            | "pre"
-                            | "blockquote"
-                            | "h1"
-                            | "h2"
-                            | "h3"
-                    )
-                {
+                if block_level(c.value().name()) && !counted_as_block(c.value().name()) {
                     in_other_blocks += stats.get(c).map_or(0, |s| s.visible_len());
                     continue;
                 }
-                if !matches!(
-                    c.value().name(),
-                    "p" | "div"
-                        | "section"
-                        | "article"
-                        | "table"
-                        | "ul"
-                        | "ol"
-                        | "pre"
-                        | "blockquote"
-                        | "h1"
-                        | "h2"
-                        | "h3"
-                ) {
+                if !counted_as_block(c.value().name()) {
                     continue;
                 }
                 let (c_len, c_commas) = match stats.get(c) {
@@ -1123,4 +1095,23 @@ pub fn explain(html: &str) -> String {
         }
     }
     out
+}
+
+/// The children whose text a container's own-text test leaves to the children themselves
+/// (they are paragraphs or hold paragraphs of their own).
+fn counted_as_block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "table"
+            | "ul"
+            | "ol"
+            | "pre"
+            | "blockquote"
+            | "h1"
+            | "h2"
+            | "h3"
+    )
 }
