@@ -20,7 +20,8 @@
 //!   without holding a slot; [`Fetcher::ready`] lets a scheduler wait for a host's turn before
 //!   it gives the task a slot of its own;
 //! - sends the stored [`Validators`] as `If-None-Match` / `If-Modified-Since`, so an unchanged
-//!   page costs a 304 ([`FetchOutcome::NotModified`]);
+//!   page costs a 304 ([`FetchOutcome::NotModified`]); a 304 to a request that sent none (a
+//!   cache answering 304 to anybody) stands for no copy and is an error, never `NotModified`;
 //! - follows redirects itself (each hop checked as above), up to `max_redirects`, detecting loops;
 //! - retries connection failures, timeouts and 408/429/500/502/503/504 with exponential backoff
 //!   and jitter, honouring `Retry-After` (seconds or HTTP date) up to `max_retry_after_secs`;
@@ -863,12 +864,15 @@ impl Fetcher {
             .client
             .get(url.clone())
             .header(header::ACCEPT, ACCEPT);
+        // Whether the request names a copy of the page: only then can a 304 stand for it.
+        let mut conditional = false;
         if let Some(etag) = validators
             .etag
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             request = request.header(header::IF_NONE_MATCH, etag);
+            conditional = true;
         }
         if let Some(date) = validators
             .last_modified
@@ -876,6 +880,7 @@ impl Fetcher {
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             request = request.header(header::IF_MODIFIED_SINCE, date);
+            conditional = true;
         }
         let exchange = async {
             let response = request.send().await.map_err(|e| classify(&e))?;
@@ -891,6 +896,15 @@ impl Fetcher {
                 });
             }
             if status == StatusCode::NOT_MODIFIED {
+                if !conditional {
+                    // A cache or server that answers 304 to anybody: there is no copy it
+                    // could stand for, and taking it as "unchanged" would lose the page.
+                    return Err(AttemptError::Fatal(
+                        "answered 304 Not Modified to a request that named no copy of the page \
+                         (no If-None-Match or If-Modified-Since)"
+                            .to_string(),
+                    ));
+                }
                 return Ok(Attempt::NotModified);
             }
             if !status.is_success() {

