@@ -100,6 +100,37 @@ fn news_page(title: &str, lead: &str) -> Response {
     ))
 }
 
+/// An RSS feed of (link, title, pubDate, full content if any) items, with an optional
+/// `rel=next` link.
+fn rss(items: &[(&str, &str, &str, Option<&str>)], next: Option<&str>) -> Response {
+    let items: String = items
+        .iter()
+        .map(|(link, title, date, content)| {
+            let content = content
+                .map(|c| format!("<content:encoded><![CDATA[{c}]]></content:encoded>"))
+                .unwrap_or_default();
+            format!(
+                "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+                 <pubDate>{date}</pubDate><description>A short summary.</description>{content}</item>"
+            )
+        })
+        .collect();
+    let next = next
+        .map(|n| format!("<atom:link rel='next' href='{n}'/>"))
+        .unwrap_or_default();
+    Response::with_type(
+        200,
+        "application/rss+xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+             xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+             xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>Harbour Post</title>\
+             <link>http://harbour.example/</link><description>News</description>{next}{items}\
+             </channel></rss>"
+        ),
+    )
+}
+
 /// A sitemap of (loc, lastmod) entries.
 fn sitemap(entries: &[(String, &str)]) -> Response {
     let entries: String = entries
@@ -114,6 +145,100 @@ fn sitemap(entries: &[(String, &str)]) -> Response {
              xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
         ),
     )
+}
+
+/// A feed item or sitemap entry new to gleaner but dated before the newest one it saw (a
+/// post backdated by its author, a page added to a sitemap with its first publication date,
+/// a feed that gives the date a draft was started) is a new post all the same. main passed
+/// it over as "seen" because of its date alone, on every run, while each run said ok.
+#[test]
+fn a_new_item_dated_before_the_cut_off_is_fetched_not_passed_over() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let mut items = vec![
+        (
+            url("/news/fees.html"),
+            "New harbour fees",
+            "Mon, 13 Mar 2023 09:00:00 +0000",
+        ),
+        (
+            url("/news/old.html"),
+            "An older story",
+            "Sun, 12 Mar 2023 09:00:00 +0000",
+        ),
+    ];
+    let feed_of = |items: &[(String, &str, &str)]| {
+        let items: Vec<(&str, &str, &str, Option<&str>)> = items
+            .iter()
+            .map(|(u, t, d)| (u.as_str(), *t, *d, None))
+            .collect();
+        rss(&items, None)
+    };
+    site.set("/rss.xml", feed_of(&items));
+    let mut entries = vec![
+        (url("/maps/cranes.html"), "2023-03-13"),
+        (url("/maps/old.html"), "2023-03-12"),
+    ];
+    site.set("/sitemap.xml", sitemap(&entries));
+    for (path, title) in [
+        ("/news/fees.html", "New harbour fees"),
+        ("/news/old.html", "An older story"),
+        ("/maps/cranes.html", "Four new cranes"),
+        ("/maps/old.html", "An older map"),
+        ("/news/late.html", "A report filed late"),
+        ("/maps/pilots.html", "Pilot boats renamed"),
+    ] {
+        site.set(
+            path,
+            news_page(
+                title,
+                &format!("{title}: the harbour office said so today."),
+            ),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "",
+        &[("feed", url("/rss.xml")), ("sitemap", url("/sitemap.xml"))],
+    );
+    assert_exit(&run(dir.path()), 0, "first run");
+    assert_eq!(stored_urls(dir.path()).len(), 4);
+
+    // Each source lists one more page, dated days before the newest it listed before.
+    items.push((
+        url("/news/late.html"),
+        "A report filed late",
+        "Fri, 10 Mar 2023 09:00:00 +0000",
+    ));
+    site.set("/rss.xml", feed_of(&items));
+    entries.push((url("/maps/pilots.html"), "2023-03-10"));
+    site.set("/sitemap.xml", sitemap(&entries));
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let stored = stored_urls(dir.path());
+    assert!(
+        stored.contains(&url("/news/late.html")),
+        "the backdated feed item: {stored:?}\n{}",
+        stderr(&second)
+    );
+    assert!(
+        stored.contains(&url("/maps/pilots.html")),
+        "the backdated sitemap entry: {stored:?}"
+    );
+    assert_eq!(stored.len(), 6);
+
+    // Stored items older than the cut-off are still passed over by their date, and the new
+    // ones are now among them: one request each, ever.
+    assert_exit(&run(dir.path()), 0, "third run");
+    for path in [
+        "/news/old.html",
+        "/maps/old.html",
+        "/news/late.html",
+        "/maps/pilots.html",
+    ] {
+        assert_eq!(site.hits(path), 1, "{path}");
+    }
 }
 
 /// A 304 stands for the copy a conditional request named; to a request that named none (a

@@ -489,6 +489,17 @@ impl Shared {
         reader.fetch_state(url).ok().flatten()
     }
 
+    /// Whether the database knows the page at `url`: its fetch is recorded (stored, or owed
+    /// with a time to try again) or an article is stored from it (a full-content feed item
+    /// has no fetch state). A lookup that fails answers no (fetching again is safe).
+    fn knows_page(&self, url: &str) -> bool {
+        let Ok(reader) = self.reader.lock() else {
+            return false;
+        };
+        matches!(reader.fetch_state(url), Ok(Some(_)))
+            || matches!(reader.stored_article_id(url), Ok(Some(_)))
+    }
+
     fn fetcher_for<'a>(&'a self, source: Option<&'a SourceRef>) -> &'a Fetcher {
         source
             .and_then(|s| s.fetcher.as_ref())
@@ -1113,7 +1124,7 @@ impl Discovery<'_> {
     /// the newest `updated` seen. False when the pipeline stopped taking jobs.
     async fn offer(&mut self, source: &SourceRef, read: &mut SourceRead, listed: Listed) -> bool {
         Self::note_updated(read, listed.updated);
-        if self.seen_before(source, listed.updated) {
+        if self.seen_before(source, &listed.url, listed.updated) {
             return true;
         }
         if listed.full_content {
@@ -1142,15 +1153,21 @@ impl Discovery<'_> {
         }
     }
 
-    fn seen_before(&self, source: &SourceRef, updated: Option<DateTime<Utc>>) -> bool {
+    /// Whether a listed item is one the source gave before and is left alone: dated before
+    /// the source's cut-off *and* known to the database (its article stored, or its page
+    /// recorded). A date alone does not make an item seen: a post backdated by its author, a
+    /// page added to a sitemap with its first publication date, or a feed that gives the
+    /// time a draft was begun lists a new post under an old date.
+    fn seen_before(&self, source: &SourceRef, url: &str, updated: Option<DateTime<Utc>>) -> bool {
         let old = matches!((source.last_seen, updated), (Some(seen), Some(u)) if u < seen);
-        if old {
+        let seen = old && self.shared.knows_page(url);
+        if seen {
             self.shared
                 .counters
                 .listed_unchanged
                 .fetch_add(1, Ordering::Relaxed);
         }
-        old
+        seen
     }
 
     /// Fetch a listing document, conditionally when `conditional`; its new validators are
@@ -1668,7 +1685,7 @@ impl Discovery<'_> {
                     }
                     SitemapKind::UrlSet => {
                         Self::note_updated(&mut read, lastmod);
-                        if self.seen_before(&source, lastmod) {
+                        if self.seen_before(&source, &entry.loc, lastmod) {
                             continue;
                         }
                         self.share_later(&entry.loc);
