@@ -1546,6 +1546,10 @@ impl Discovery<'_> {
         let started = Utc::now();
         let mut next = Some(url.to_string());
         let mut visited = HashSet::new();
+        // Items listed in this read: a page that lists none not already listed (or none at
+        // all) ends it, so a `next` link that always leads on (a server that ignores the page
+        // asked for, empty pages that link another) costs a page or two, not thousands.
+        let mut listed_here: HashSet<String> = HashSet::new();
         while let Some(page_url) = next.take() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
@@ -1588,21 +1592,39 @@ impl Discovery<'_> {
                     break;
                 }
             };
+            let mut new = 0usize;
             for item in feed.items {
                 let updated = item
                     .article
                     .updated_at
                     .or(item.article.published_at)
                     .map(|t| t.with_timezone(&Utc));
+                let Some(item_url) = listed_address(&page_url, &item.url) else {
+                    continue;
+                };
+                if !listed_here.insert(item_url.clone()) {
+                    continue;
+                }
+                new += 1;
+                let mut article = item.article;
+                if article.url.is_empty() || article.url == item.url {
+                    article.url.clone_from(&item_url);
+                }
                 let listed = Listed {
-                    url: item.url,
+                    url: item_url,
                     updated,
                     full_content: item.full_content,
-                    article: item.article,
+                    article,
                 };
                 if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
+            }
+            if new == 0 {
+                if feed.next.is_some() {
+                    debug!(url = %page_url, "feed page lists nothing new: not following its next link");
+                }
+                break;
             }
             next = feed.next.and_then(|n| {
                 url::Url::parse(&page_url)
@@ -1666,10 +1688,14 @@ impl Discovery<'_> {
                     continue;
                 }
             };
-            for entry in map.entries {
+            for mut entry in map.entries {
                 let lastmod = entry.lastmod.map(|t| t.with_timezone(&Utc));
                 if entry.loc.len() > MAX_LISTED_URL_BYTES {
                     continue;
+                }
+                match listed_address(&map_url, &entry.loc) {
+                    Some(loc) => entry.loc = loc,
+                    None => continue,
                 }
                 match map.kind {
                     SitemapKind::Index => {
@@ -1710,6 +1736,22 @@ impl Discovery<'_> {
         }
         cap_newest(&mut read, started);
         (Some(read), true)
+    }
+}
+
+/// The address a feed or sitemap lists, as it stands when it is absolute (never rewritten:
+/// stored articles are keyed by it), else resolved against the listing's own address, as a
+/// feed reader resolves a relative link (feeds and sitemaps should carry absolute ones; many
+/// do not). `None` for a relative one that cannot be resolved.
+fn listed_address(listing_url: &str, href: &str) -> Option<String> {
+    match url::Url::parse(href.trim()) {
+        Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(listing_url)
+            .ok()?
+            .join(href.trim())
+            .ok()
+            .map(String::from),
+        // Absolute, or not a URL at all: its fetch says what is wrong with it.
+        _ => Some(href.to_string()),
     }
 }
 
