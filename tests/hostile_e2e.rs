@@ -13,6 +13,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Response, TestServer, stderr, stdout};
 
@@ -451,4 +452,53 @@ fn a_feed_whose_next_link_never_ends_costs_a_few_requests() {
     config(dir2.path(), "", &[("feed", site2.url("/feed.xml"))]);
     assert_exit(&run(dir2.path()), 0, "an empty feed");
     assert_eq!(site2.hits("/feed.xml"), 1, "an empty page ends the read");
+}
+
+/// A host that answers every page "503, come back in a few seconds" (or that answers slowly)
+/// must not take every fetch slot while it is waited for: main let it hold them all, one
+/// job after another, so the healthy host listed after it got a page every few seconds. Each
+/// host now takes at most its share of the slots while others have work.
+#[test]
+fn a_host_that_keeps_asking_to_wait_does_not_hold_every_slot() {
+    const PAGES: usize = 12;
+    let busy = TestServer::start();
+    let healthy = TestServer::start();
+    let listing = TestServer::start();
+    let mut entries = Vec::new();
+    for n in 0..PAGES {
+        let path = format!("/busy/{n}.html");
+        let mut answer = Response::with_type(503, "text/html", "<h1>Busy</h1>");
+        answer.headers.push(("Retry-After".into(), "3".into()));
+        busy.set(&path, answer);
+        entries.push((busy.url(&path), "2023-03-10"));
+    }
+    for n in 0..PAGES {
+        let path = format!("/fine/{n}.html");
+        healthy.set(
+            &path,
+            news_page(
+                &format!("Healthy page {n}"),
+                &format!("Healthy page number {n} is served at once."),
+            ),
+        );
+        entries.push((healthy.url(&path), "2023-03-11"));
+    }
+    listing.set("/sitemap.xml", sitemap(&entries));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "concurrency = 2\nmax_attempts = 3\nmax_retry_after_secs = 10\n",
+        &[("sitemap", listing.url("/sitemap.xml"))],
+    );
+    let started = Instant::now();
+    let out = gleaner_in(dir.path(), &["run", "--max-duration", "8s"]);
+    let took = started.elapsed();
+    let stored = stored_urls(dir.path());
+    assert_eq!(
+        stored.len(),
+        PAGES,
+        "every healthy page within the run's 8 s (took {took:?}): {stored:?}\n{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
 }
