@@ -1510,6 +1510,17 @@ impl Discovery<'_> {
                 blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE);
             self.listing_next.push((feed_url, Some(next_url)));
         }
+        // A post scheduled ahead goes live with the `updated` of its last edit, from before
+        // the cut-off: the updated-min read never lists it. The posts published since the
+        // cut-off are asked for as well (one page, newest first; 304 when none is new).
+        if let Some(since) = updated_min
+            && !self.cancel.is_cancelled()
+            && !self
+                .published_since(home, &source, &mut read, &mut listed, since)
+                .await
+        {
+            return (None, false);
+        }
         if !ended {
             read.complete = false;
             if hole.is_none() {
@@ -1532,6 +1543,82 @@ impl Discovery<'_> {
             });
         }
         (Some(read), true)
+    }
+
+    /// Offer the posts of a blog published since `since` that this read has not listed
+    /// (one feed page by publication time): a scheduled post, live now but last updated
+    /// before the cut-off. A page that cannot be read leaves the read incomplete, so the
+    /// cut-off stays where it was. False when the pipeline stopped taking jobs.
+    async fn published_since(
+        &mut self,
+        home: &str,
+        source: &SourceRef,
+        read: &mut SourceRead,
+        listed: &mut HashSet<String>,
+        since: DateTime<Utc>,
+    ) -> bool {
+        use blogger_feed::{FeedOrder, FeedPosition};
+        let url = format!(
+            "{}&published-min={}",
+            blogger_feed::keyset_feed_url(
+                home,
+                FeedOrder::Published,
+                None,
+                FeedPosition::default(),
+                FEED_PAGE_SIZE
+            ),
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let page = match self.listing(source, &url, true).await {
+            Listing::Page(page) => page,
+            // Unchanged since it was last read: its posts were offered then.
+            Listing::NotModified => return true,
+            Listing::Failed { .. } => {
+                read.complete = false;
+                return true;
+            }
+        };
+        let body = page.body;
+        let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
+            blogger_feed::parse_feed(&body).map(with_feed_language)
+        })
+        .await;
+        let feed = match parsed {
+            Ok(Ok(feed)) => feed,
+            Ok(Err(e)) => {
+                self.listing_states.retain(|s| s.url != url);
+                self.shared
+                    .fail(&url, format!("reading the blog feed: {e}"));
+                read.complete = false;
+                return true;
+            }
+            Err(e) => {
+                self.listing_states.retain(|s| s.url != url);
+                self.shared.fail(&url, format!("feed parser task: {e}"));
+                read.complete = false;
+                return true;
+            }
+        };
+        for entry in feed.entries {
+            let id = entry
+                .article
+                .blogger_post_id
+                .clone()
+                .unwrap_or_else(|| entry.url.clone());
+            if !listed.insert(id) {
+                continue;
+            }
+            let item = Listed {
+                url: entry.url,
+                updated: entry.updated_at.map(|t| t.with_timezone(&Utc)),
+                full_content: entry.full_content,
+                article: entry.article,
+            };
+            if !self.offer(source, read, item).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// An RSS, Atom or JSON Feed source, following `rel=next` pages.
