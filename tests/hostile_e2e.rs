@@ -78,18 +78,22 @@ fn body_of(dir: &Path, url: &str) -> Option<String> {
         .ok()
 }
 
-/// Writes `gleaner.toml`: fast local fetch settings (one attempt a page unless
-/// `extra_fetch` says otherwise) plus `extra_fetch`, and the sources (`kind`, URL).
+/// Writes `gleaner.toml`: fast local fetch settings (one attempt a page, 20 s timeout)
+/// unless `extra_fetch` sets them otherwise, plus `extra_fetch`, and the sources (`kind`, URL).
 fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
-    let attempts = if extra_fetch.contains("max_attempts") {
-        ""
-    } else {
-        "max_attempts = 1\n"
-    };
-    let mut text = format!(
-        "[fetch]\nper_host_per_second = 2000.0\nretry_base_delay_ms = 20\ntimeout_secs = 20\n\
-         {attempts}{extra_fetch}\n"
-    );
+    let mut text = String::from("[fetch]\n");
+    for (key, value) in [
+        ("per_host_per_second", "2000.0"),
+        ("retry_base_delay_ms", "20"),
+        ("timeout_secs", "20"),
+        ("max_attempts", "1"),
+    ] {
+        if !extra_fetch.contains(key) {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra_fetch);
+    text.push('\n');
     for (kind, url) in sources {
         text.push_str(&format!(
             "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
@@ -541,4 +545,77 @@ fn a_scheduled_post_that_goes_live_with_an_old_updated_time_is_stored() {
         1,
         "its page fetched once"
     );
+}
+
+/// A server that takes every connection and answers only robots.txt (404): page requests
+/// are read and then left hanging, as a tarpit or a wedged backend does.
+fn stalling_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if head.starts_with(b"GET /robots.txt ") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(60));
+            });
+        }
+    });
+    port
+}
+
+/// A host that accepts every request and never answers: each page costs the whole timeout
+/// of every attempt. main waited out every page of it (40 pages × 1 s over 2 slots here; at
+/// the default 30 s × 4 attempts, about two minutes a page: hours for a blog), while the
+/// lock kept the next cron runs out. After a few pages given up in a row the host's other
+/// pages fail at once for the run, recorded to be tried again later.
+#[test]
+fn a_host_that_never_answers_is_given_up_after_a_few_pages() {
+    const PAGES: usize = 40;
+    let port = stalling_server();
+    let listing = TestServer::start();
+    let pages: Vec<String> = (0..PAGES)
+        .map(|n| format!("http://127.0.0.1:{port}/post/{n}.html"))
+        .collect();
+    let entries: Vec<(String, &str)> = pages.iter().map(|u| (u.clone(), "2023-03-10")).collect();
+    listing.set("/sitemap.xml", sitemap(&entries));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "concurrency = 2\ntimeout_secs = 1\nread_timeout_secs = 1\nconnect_timeout_secs = 1\n",
+        &[("sitemap", listing.url("/sitemap.xml"))],
+    );
+    let started = Instant::now();
+    let out = run(dir.path());
+    let took = started.elapsed();
+    assert_exit(&out, 1, "pages owed");
+    assert!(
+        took < Duration::from_secs(14),
+        "{took:?} for {PAGES} pages of a host that never answers\n{}",
+        stderr(&out)
+    );
+    // Every page is owed: a failure with a time to try again.
+    let owed: i64 = db(dir.path())
+        .query_row(
+            "SELECT count(*) FROM fetch_state WHERE url LIKE '%/post/%' \
+             AND failures = 1 AND next_retry_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owed, PAGES as i64);
 }
