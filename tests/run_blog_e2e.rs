@@ -320,11 +320,18 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
     assert_exit(&second, 0);
     let (fh, sh) = (full.hits(), summary.hits());
     let feeds: Vec<&Hit> = fh.iter().chain(&sh).filter(|h| h.is_feed()).collect();
-    assert_eq!(feeds.len(), 2, "one feed page per blog: {feeds:?}");
-    assert!(
-        feeds.iter().all(|h| h.target.contains("updated-min=")),
-        "{feeds:?}"
-    );
+    // Per blog: the page of posts updated since the cut-off, and the page of posts published
+    // since it (a scheduled post goes live with an older `updated`).
+    assert_eq!(feeds.len(), 4, "two feed pages per blog: {feeds:?}");
+    let by_updated = feeds
+        .iter()
+        .filter(|h| h.target.contains("updated-min="))
+        .count();
+    let by_published = feeds
+        .iter()
+        .filter(|h| h.target.contains("published-min="))
+        .count();
+    assert_eq!((by_updated, by_published), (2, 2), "{feeds:?}");
     assert!(post_hits(&fh).is_empty());
     // The edited post is fetched again (200); the post at the updated-min boundary is asked
     // for with its ETag and answered 304; the failing pages are left alone until their time.
@@ -398,12 +405,21 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
     let statuses = |hits: &[Hit], feed: bool| -> Vec<u16> {
         hits.iter()
             .filter(|h| if feed { h.is_feed() } else { h.is_post() })
+            .filter(|h| !h.target.contains("published-min="))
+            .map(|h| h.status)
+            .collect()
+    };
+    let published_since = |hits: &[Hit]| -> Vec<u16> {
+        hits.iter()
+            .filter(|h| h.target.contains("published-min="))
             .map(|h| h.status)
             .collect()
     };
     assert_eq!(statuses(&fh, true), [304], "{fh:?}");
+    assert_eq!(published_since(&fh), [304], "{fh:?}");
     assert_eq!(statuses(&fh, false), [0u16; 0], "{fh:?}");
     assert_eq!(statuses(&sh, true), [200], "{sh:?}");
+    assert_eq!(published_since(&sh), [200], "{sh:?}");
     assert_eq!(statuses(&sh, false), [304], "{sh:?}");
 
     // ---- Run 5: still nothing changed: both feeds answer 304, no post page is asked for.
@@ -414,7 +430,7 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
     let all: Vec<Hit> = full.hits().into_iter().chain(summary.hits()).collect();
     assert!(post_hits(&all).is_empty(), "{all:?}");
     let feeds: Vec<&Hit> = all.iter().filter(|h| h.is_feed()).collect();
-    assert_eq!(feeds.len(), 2, "{feeds:?}");
+    assert_eq!(feeds.len(), 4, "{feeds:?}");
     assert!(
         feeds.iter().all(|h| h.status == 304 && h.conditional),
         "{feeds:?}"
@@ -433,7 +449,7 @@ fn run_ingests_paged_blogs_survives_faults_and_then_downloads_only_what_changed(
             &conn,
             "SELECT count(*) FROM fetch_state WHERE url LIKE '%/feeds/posts/default?%'"
         ),
-        2
+        4
     );
 }
 

@@ -13,14 +13,16 @@
 //!   through [`Fetcher::share_robots`]), obeys it for gleaner's product
 //!   token, and slows down to its `Crawl-delay`; a disallowed URL is [`FetchOutcome::Skipped`]
 //!   and never requested; a robots.txt that answers 4xx allows everything, one that stays 5xx or
-//!   silent through the retries makes the host [`FetchError::HostUnavailable`] for this run;
+//!   silent through the retries makes the host [`FetchError::HostUnavailable`] for this run,
+//!   and so do [`HOST_GIVE_UP_AFTER`] pages in a row given up on ([`FetchError::HostGivenUp`]);
 //! - treats `http://` and `https://` of one host name as one host (one rate, one robots.txt);
 //! - waits its turn: a global limit of requests in flight (`concurrency`) and a per-host rate
 //!   (`per_host_per_second`: at least 1/rate between two requests to a host), waited for
 //!   without holding a slot; [`Fetcher::ready`] lets a scheduler wait for a host's turn before
 //!   it gives the task a slot of its own;
 //! - sends the stored [`Validators`] as `If-None-Match` / `If-Modified-Since`, so an unchanged
-//!   page costs a 304 ([`FetchOutcome::NotModified`]);
+//!   page costs a 304 ([`FetchOutcome::NotModified`]); a 304 to a request that sent none (a
+//!   cache answering 304 to anybody) stands for no copy and is an error, never `NotModified`;
 //! - follows redirects itself (each hop checked as above), up to `max_redirects`, detecting loops;
 //! - retries connection failures, timeouts and 408/429/500/502/503/504 with exponential backoff
 //!   and jitter, honouring `Retry-After` (seconds or HTTP date) up to `max_retry_after_secs`;
@@ -204,6 +206,10 @@ impl FetchConfig {
     }
 }
 
+/// Pages of one host given up on in a row (every attempt failed) after which its other pages
+/// fail at once for the rest of the run ([`FetchError::HostGivenUp`]): a host that stalls
+/// every request costs a few pages' timeouts, not hours. Any other answer resets the count.
+pub const HOST_GIVE_UP_AFTER: u32 = 8;
 /// The lowest `per_host_per_second` accepted: one request a day.
 const MIN_RATE: f64 = 1.0 / 86_400.0;
 /// The longest timeout accepted, in seconds (an hour).
@@ -331,6 +337,20 @@ pub enum FetchError {
         /// What happened to robots.txt.
         reason: String,
     },
+    /// The host's last [`HOST_GIVE_UP_AFTER`] pages were given up on (timeouts, connection
+    /// errors or 5xx through every attempt, or a Retry-After past the cap): its other pages
+    /// are not asked for in this run, so a host that stalls cannot hold a run for hours.
+    #[error(
+        "{url}: not crawling {origin} further this run: its last {pages} pages could not be fetched"
+    )]
+    HostGivenUp {
+        /// The URL.
+        url: String,
+        /// The host's origin (scheme://host:port).
+        origin: String,
+        /// Pages given up on in a row.
+        pages: u32,
+    },
     /// More redirects than `max_redirects`.
     #[error("{url}: more than {limit} redirects")]
     TooManyRedirects {
@@ -383,6 +403,7 @@ impl FetchError {
             | FetchError::GaveUp { url, .. }
             | FetchError::RetryAfterTooLong { url, .. }
             | FetchError::HostUnavailable { url, .. }
+            | FetchError::HostGivenUp { url, .. }
             | FetchError::TooManyRedirects { url, .. }
             | FetchError::RedirectLoop { url, .. }
             | FetchError::BadRedirect { url, .. }
@@ -399,6 +420,7 @@ impl FetchError {
             FetchError::GaveUp { .. }
                 | FetchError::RetryAfterTooLong { .. }
                 | FetchError::HostUnavailable { .. }
+                | FetchError::HostGivenUp { .. }
         )
     }
 }
@@ -485,6 +507,10 @@ struct HostState {
     schedule: Mutex<Schedule>,
     /// Woken when the schedule changes (a request went out, a turn was handed back).
     changed: Notify,
+    /// Pages given up on in a row (every attempt failed, or a Retry-After past the cap);
+    /// any answer the host gives otherwise sets it back to zero. At
+    /// [`HOST_GIVE_UP_AFTER`] the host's other pages fail at once for the rest of the run.
+    given_up: std::sync::atomic::AtomicU32,
 }
 
 /// A host's request schedule.
@@ -728,10 +754,26 @@ impl Fetcher {
                     reason: format!("disallowed by robots.txt: {current}"),
                 });
             }
-            match self
-                .with_retries(&asked, &current, &host, validators)
-                .await?
-            {
+            let given_up = host.given_up.load(std::sync::atomic::Ordering::Relaxed);
+            if given_up >= HOST_GIVE_UP_AFTER {
+                return Err(FetchError::HostGivenUp {
+                    url: asked,
+                    origin: current.origin().ascii_serialization(),
+                    pages: given_up,
+                });
+            }
+            let attempt = self.with_retries(&asked, &current, &host, validators).await;
+            match &attempt {
+                Err(FetchError::GaveUp { .. } | FetchError::RetryAfterTooLong { .. }) => {
+                    host.given_up
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok(_) | Err(FetchError::Status { .. }) => {
+                    host.given_up.store(0, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            match attempt? {
                 Attempt::Redirect(location) => {
                     let location = location.ok_or_else(|| FetchError::BadRedirect {
                         url: asked.clone(),
@@ -863,12 +905,15 @@ impl Fetcher {
             .client
             .get(url.clone())
             .header(header::ACCEPT, ACCEPT);
+        // Whether the request names a copy of the page: only then can a 304 stand for it.
+        let mut conditional = false;
         if let Some(etag) = validators
             .etag
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             request = request.header(header::IF_NONE_MATCH, etag);
+            conditional = true;
         }
         if let Some(date) = validators
             .last_modified
@@ -876,6 +921,7 @@ impl Fetcher {
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             request = request.header(header::IF_MODIFIED_SINCE, date);
+            conditional = true;
         }
         let exchange = async {
             let response = request.send().await.map_err(|e| classify(&e))?;
@@ -891,6 +937,15 @@ impl Fetcher {
                 });
             }
             if status == StatusCode::NOT_MODIFIED {
+                if !conditional {
+                    // A cache or server that answers 304 to anybody: there is no copy it
+                    // could stand for, and taking it as "unchanged" would lose the page.
+                    return Err(AttemptError::Fatal(
+                        "answered 304 Not Modified to a request that named no copy of the page \
+                         (no If-None-Match or If-Modified-Since)"
+                            .to_string(),
+                    ));
+                }
                 return Ok(Attempt::NotModified);
             }
             if !status.is_success() {
@@ -1018,7 +1073,8 @@ impl Fetcher {
     /// This is for a scheduler that should not give a task one of its own slots while the task
     /// would only wait for politeness: `ready` first, then the slot, then [`Fetcher::fetch`].
     /// Returns at once (holding no turn) for a URL that will not be requested: not a URL, a
-    /// refused address, a host whose robots.txt is unavailable, or a path it disallows.
+    /// refused address, a host whose robots.txt is unavailable or that is given up on for
+    /// this run ([`FetchError::HostGivenUp`]), or a path it disallows.
     pub async fn ready(&self, url: &str) -> HostReady {
         let none = HostReady { held: None };
         let Ok(parsed) = Url::parse(url.trim()) else {
@@ -1030,6 +1086,7 @@ impl Fetcher {
         let host = self.host_state(&parsed).await;
         if !matches!(host.robots, RobotsPolicy::AllowAll | RobotsPolicy::Rules(_))
             || !host.robots.allows(parsed.as_str())
+            || host.given_up.load(std::sync::atomic::Ordering::Relaxed) >= HOST_GIVE_UP_AFTER
         {
             return none;
         }
@@ -1110,6 +1167,7 @@ impl Fetcher {
                     promises: 0,
                 }),
                 changed: Notify::new(),
+                given_up: std::sync::atomic::AtomicU32::new(0),
             })
         })
         .await

@@ -489,6 +489,17 @@ impl Shared {
         reader.fetch_state(url).ok().flatten()
     }
 
+    /// Whether the database knows the page at `url`: its fetch is recorded (stored, or owed
+    /// with a time to try again) or an article is stored from it (a full-content feed item
+    /// has no fetch state). A lookup that fails answers no (fetching again is safe).
+    fn knows_page(&self, url: &str) -> bool {
+        let Ok(reader) = self.reader.lock() else {
+            return false;
+        };
+        matches!(reader.fetch_state(url), Ok(Some(_)))
+            || matches!(reader.stored_article_id(url), Ok(Some(_)))
+    }
+
     fn fetcher_for<'a>(&'a self, source: Option<&'a SourceRef>) -> &'a Fetcher {
         source
             .and_then(|s| s.fetcher.as_ref())
@@ -1113,7 +1124,7 @@ impl Discovery<'_> {
     /// the newest `updated` seen. False when the pipeline stopped taking jobs.
     async fn offer(&mut self, source: &SourceRef, read: &mut SourceRead, listed: Listed) -> bool {
         Self::note_updated(read, listed.updated);
-        if self.seen_before(source, listed.updated) {
+        if self.seen_before(source, &listed.url, listed.updated) {
             return true;
         }
         if listed.full_content {
@@ -1142,15 +1153,21 @@ impl Discovery<'_> {
         }
     }
 
-    fn seen_before(&self, source: &SourceRef, updated: Option<DateTime<Utc>>) -> bool {
+    /// Whether a listed item is one the source gave before and is left alone: dated before
+    /// the source's cut-off *and* known to the database (its article stored, or its page
+    /// recorded). A date alone does not make an item seen: a post backdated by its author, a
+    /// page added to a sitemap with its first publication date, or a feed that gives the
+    /// time a draft was begun lists a new post under an old date.
+    fn seen_before(&self, source: &SourceRef, url: &str, updated: Option<DateTime<Utc>>) -> bool {
         let old = matches!((source.last_seen, updated), (Some(seen), Some(u)) if u < seen);
-        if old {
+        let seen = old && self.shared.knows_page(url);
+        if seen {
             self.shared
                 .counters
                 .listed_unchanged
                 .fetch_add(1, Ordering::Relaxed);
         }
-        old
+        seen
     }
 
     /// Fetch a listing document, conditionally when `conditional`; its new validators are
@@ -1493,6 +1510,17 @@ impl Discovery<'_> {
                 blogger_feed::keyset_feed_url(home, order, updated_min, at, FEED_PAGE_SIZE);
             self.listing_next.push((feed_url, Some(next_url)));
         }
+        // A post scheduled ahead goes live with the `updated` of its last edit, from before
+        // the cut-off: the updated-min read never lists it. The posts published since the
+        // cut-off are asked for as well (one page, newest first; 304 when none is new).
+        if let Some(since) = updated_min
+            && !self.cancel.is_cancelled()
+            && !self
+                .published_since(home, &source, &mut read, &mut listed, since)
+                .await
+        {
+            return (None, false);
+        }
         if !ended {
             read.complete = false;
             if hole.is_none() {
@@ -1517,6 +1545,82 @@ impl Discovery<'_> {
         (Some(read), true)
     }
 
+    /// Offer the posts of a blog published since `since` that this read has not listed
+    /// (one feed page by publication time): a scheduled post, live now but last updated
+    /// before the cut-off. A page that cannot be read leaves the read incomplete, so the
+    /// cut-off stays where it was. False when the pipeline stopped taking jobs.
+    async fn published_since(
+        &mut self,
+        home: &str,
+        source: &SourceRef,
+        read: &mut SourceRead,
+        listed: &mut HashSet<String>,
+        since: DateTime<Utc>,
+    ) -> bool {
+        use blogger_feed::{FeedOrder, FeedPosition};
+        let url = format!(
+            "{}&published-min={}",
+            blogger_feed::keyset_feed_url(
+                home,
+                FeedOrder::Published,
+                None,
+                FeedPosition::default(),
+                FEED_PAGE_SIZE
+            ),
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let page = match self.listing(source, &url, true).await {
+            Listing::Page(page) => page,
+            // Unchanged since it was last read: its posts were offered then.
+            Listing::NotModified => return true,
+            Listing::Failed { .. } => {
+                read.complete = false;
+                return true;
+            }
+        };
+        let body = page.body;
+        let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
+            blogger_feed::parse_feed(&body).map(with_feed_language)
+        })
+        .await;
+        let feed = match parsed {
+            Ok(Ok(feed)) => feed,
+            Ok(Err(e)) => {
+                self.listing_states.retain(|s| s.url != url);
+                self.shared
+                    .fail(&url, format!("reading the blog feed: {e}"));
+                read.complete = false;
+                return true;
+            }
+            Err(e) => {
+                self.listing_states.retain(|s| s.url != url);
+                self.shared.fail(&url, format!("feed parser task: {e}"));
+                read.complete = false;
+                return true;
+            }
+        };
+        for entry in feed.entries {
+            let id = entry
+                .article
+                .blogger_post_id
+                .clone()
+                .unwrap_or_else(|| entry.url.clone());
+            if !listed.insert(id) {
+                continue;
+            }
+            let item = Listed {
+                url: entry.url,
+                updated: entry.updated_at.map(|t| t.with_timezone(&Utc)),
+                full_content: entry.full_content,
+                article: entry.article,
+            };
+            if !self.offer(source, read, item).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// An RSS, Atom or JSON Feed source, following `rel=next` pages.
     async fn feed(&mut self, url: &str, source: SourceRef) -> (Option<SourceRead>, bool) {
         let mut read = SourceRead {
@@ -1529,6 +1633,10 @@ impl Discovery<'_> {
         let started = Utc::now();
         let mut next = Some(url.to_string());
         let mut visited = HashSet::new();
+        // Items listed in this read: a page that lists none not already listed (or none at
+        // all) ends it, so a `next` link that always leads on (a server that ignores the page
+        // asked for, empty pages that link another) costs a page or two, not thousands.
+        let mut listed_here: HashSet<String> = HashSet::new();
         while let Some(page_url) = next.take() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
@@ -1571,21 +1679,39 @@ impl Discovery<'_> {
                     break;
                 }
             };
+            let mut new = 0usize;
             for item in feed.items {
                 let updated = item
                     .article
                     .updated_at
                     .or(item.article.published_at)
                     .map(|t| t.with_timezone(&Utc));
+                let Some(item_url) = listed_address(&page_url, &item.url) else {
+                    continue;
+                };
+                if !listed_here.insert(item_url.clone()) {
+                    continue;
+                }
+                new += 1;
+                let mut article = item.article;
+                if article.url.is_empty() || article.url == item.url {
+                    article.url.clone_from(&item_url);
+                }
                 let listed = Listed {
-                    url: item.url,
+                    url: item_url,
                     updated,
                     full_content: item.full_content,
-                    article: item.article,
+                    article,
                 };
                 if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
+            }
+            if new == 0 {
+                if feed.next.is_some() {
+                    debug!(url = %page_url, "feed page lists nothing new: not following its next link");
+                }
+                break;
             }
             next = feed.next.and_then(|n| {
                 url::Url::parse(&page_url)
@@ -1649,10 +1775,14 @@ impl Discovery<'_> {
                     continue;
                 }
             };
-            for entry in map.entries {
+            for mut entry in map.entries {
                 let lastmod = entry.lastmod.map(|t| t.with_timezone(&Utc));
                 if entry.loc.len() > MAX_LISTED_URL_BYTES {
                     continue;
+                }
+                match listed_address(&map_url, &entry.loc) {
+                    Some(loc) => entry.loc = loc,
+                    None => continue,
                 }
                 match map.kind {
                     SitemapKind::Index => {
@@ -1668,7 +1798,7 @@ impl Discovery<'_> {
                     }
                     SitemapKind::UrlSet => {
                         Self::note_updated(&mut read, lastmod);
-                        if self.seen_before(&source, lastmod) {
+                        if self.seen_before(&source, &entry.loc, lastmod) {
                             continue;
                         }
                         self.share_later(&entry.loc);
@@ -1693,6 +1823,22 @@ impl Discovery<'_> {
         }
         cap_newest(&mut read, started);
         (Some(read), true)
+    }
+}
+
+/// The address a feed or sitemap lists, as it stands when it is absolute (never rewritten:
+/// stored articles are keyed by it), else resolved against the listing's own address, as a
+/// feed reader resolves a relative link (feeds and sitemaps should carry absolute ones; many
+/// do not). `None` for a relative one that cannot be resolved.
+fn listed_address(listing_url: &str, href: &str) -> Option<String> {
+    match url::Url::parse(href.trim()) {
+        Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(listing_url)
+            .ok()?
+            .join(href.trim())
+            .ok()
+            .map(String::from),
+        // Absolute, or not a URL at all: its fetch says what is wrong with it.
+        _ => Some(href.to_string()),
     }
 }
 

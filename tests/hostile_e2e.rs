@@ -1,0 +1,621 @@
+//! End to end: what careless or hostile sources do to `gleaner run`, found by attacking the
+//! landed main after issue 16's fixes. Each test is a source that behaves as real ones do
+//! (a backdated item, a cache that answers 304 to anybody, relative links, a feed whose `next`
+//! never ends, a host that keeps asking to come back later) served from 127.0.0.1, and the
+//! promise it tests: nothing listed is lost while the run says ok, and one bad source does not
+//! hold up the others.
+//!
+//! `GLEANER_TEST_BIN=/path/to/gleaner` runs these tests against another build (main's, to see
+//! the faults); by default they run the binary of this tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod blogsim;
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blogsim::{BlogServer, Change, FeedMode};
+use chrono::Utc;
+use common::{Response, TestServer, stderr, stdout};
+
+fn gleaner_bin() -> String {
+    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
+}
+
+/// `gleaner --config gleaner.toml --db news.db ARGS…` in `dir`.
+fn gleaner_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", "news.db"])
+        .args(args)
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn run(dir: &Path) -> Output {
+    gleaner_in(dir, &["run"])
+}
+
+fn assert_exit(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("news.db")).unwrap()
+}
+
+/// Stored article URLs, sorted.
+fn stored_urls(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut st = conn
+        .prepare("SELECT url FROM articles ORDER BY url")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn body_of(dir: &Path, url: &str) -> Option<String> {
+    db(dir)
+        .query_row("SELECT body FROM articles WHERE url = ?1", [url], |r| {
+            r.get(0)
+        })
+        .ok()
+}
+
+/// Writes `gleaner.toml`: fast local fetch settings (one attempt a page, 20 s timeout)
+/// unless `extra_fetch` sets them otherwise, plus `extra_fetch`, and the sources (`kind`, URL).
+fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
+    let mut text = String::from("[fetch]\n");
+    for (key, value) in [
+        ("per_host_per_second", "2000.0"),
+        ("retry_base_delay_ms", "20"),
+        ("timeout_secs", "20"),
+        ("max_attempts", "1"),
+    ] {
+        if !extra_fetch.contains(key) {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra_fetch);
+    text.push('\n');
+    for (kind, url) in sources {
+        text.push_str(&format!(
+            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
+}
+
+/// A plain news page with enough text to be an article.
+fn news_page(title: &str, lead: &str) -> Response {
+    Response::html(format!(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
+         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
+         <p>{lead}</p>\
+         <p>Port officials said the change had been planned since the autumn and would be \
+         reviewed after the first six months, when traffic figures for the season are in.</p>\
+         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
+         expected little effect on their schedules for the rest of the year.</p>\
+         </article></main><footer>Copyright Harbour Post</footer></body></html>"
+    ))
+}
+
+/// An RSS feed of (link, title, pubDate, full content if any) items, with an optional
+/// `rel=next` link.
+fn rss(items: &[(&str, &str, &str, Option<&str>)], next: Option<&str>) -> Response {
+    let items: String = items
+        .iter()
+        .map(|(link, title, date, content)| {
+            let content = content
+                .map(|c| format!("<content:encoded><![CDATA[{c}]]></content:encoded>"))
+                .unwrap_or_default();
+            format!(
+                "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+                 <pubDate>{date}</pubDate><description>A short summary.</description>{content}</item>"
+            )
+        })
+        .collect();
+    let next = next
+        .map(|n| format!("<atom:link rel='next' href='{n}'/>"))
+        .unwrap_or_default();
+    Response::with_type(
+        200,
+        "application/rss+xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+             xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+             xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>Harbour Post</title>\
+             <link>http://harbour.example/</link><description>News</description>{next}{items}\
+             </channel></rss>"
+        ),
+    )
+}
+
+/// A sitemap of (loc, lastmod) entries.
+fn sitemap(entries: &[(String, &str)]) -> Response {
+    let entries: String = entries
+        .iter()
+        .map(|(loc, lastmod)| format!("<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>"))
+        .collect();
+    Response::with_type(
+        200,
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        ),
+    )
+}
+
+/// A feed item or sitemap entry new to gleaner but dated before the newest one it saw (a
+/// post backdated by its author, a page added to a sitemap with its first publication date,
+/// a feed that gives the date a draft was started) is a new post all the same. main passed
+/// it over as "seen" because of its date alone, on every run, while each run said ok.
+#[test]
+fn a_new_item_dated_before_the_cut_off_is_fetched_not_passed_over() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let mut items = vec![
+        (
+            url("/news/fees.html"),
+            "New harbour fees",
+            "Mon, 13 Mar 2023 09:00:00 +0000",
+        ),
+        (
+            url("/news/old.html"),
+            "An older story",
+            "Sun, 12 Mar 2023 09:00:00 +0000",
+        ),
+    ];
+    let feed_of = |items: &[(String, &str, &str)]| {
+        let items: Vec<(&str, &str, &str, Option<&str>)> = items
+            .iter()
+            .map(|(u, t, d)| (u.as_str(), *t, *d, None))
+            .collect();
+        rss(&items, None)
+    };
+    site.set("/rss.xml", feed_of(&items));
+    let mut entries = vec![
+        (url("/maps/cranes.html"), "2023-03-13"),
+        (url("/maps/old.html"), "2023-03-12"),
+    ];
+    site.set("/sitemap.xml", sitemap(&entries));
+    for (path, title) in [
+        ("/news/fees.html", "New harbour fees"),
+        ("/news/old.html", "An older story"),
+        ("/maps/cranes.html", "Four new cranes"),
+        ("/maps/old.html", "An older map"),
+        ("/news/late.html", "A report filed late"),
+        ("/maps/pilots.html", "Pilot boats renamed"),
+    ] {
+        site.set(
+            path,
+            news_page(
+                title,
+                &format!("{title}: the harbour office said so today."),
+            ),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "",
+        &[("feed", url("/rss.xml")), ("sitemap", url("/sitemap.xml"))],
+    );
+    assert_exit(&run(dir.path()), 0, "first run");
+    assert_eq!(stored_urls(dir.path()).len(), 4);
+
+    // Each source lists one more page, dated days before the newest it listed before.
+    items.push((
+        url("/news/late.html"),
+        "A report filed late",
+        "Fri, 10 Mar 2023 09:00:00 +0000",
+    ));
+    site.set("/rss.xml", feed_of(&items));
+    entries.push((url("/maps/pilots.html"), "2023-03-10"));
+    site.set("/sitemap.xml", sitemap(&entries));
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let stored = stored_urls(dir.path());
+    assert!(
+        stored.contains(&url("/news/late.html")),
+        "the backdated feed item: {stored:?}\n{}",
+        stderr(&second)
+    );
+    assert!(
+        stored.contains(&url("/maps/pilots.html")),
+        "the backdated sitemap entry: {stored:?}"
+    );
+    assert_eq!(stored.len(), 6);
+
+    // Stored items older than the cut-off are still passed over by their date, and the new
+    // ones are now among them: one request each, ever.
+    assert_exit(&run(dir.path()), 0, "third run");
+    for path in [
+        "/news/old.html",
+        "/maps/old.html",
+        "/news/late.html",
+        "/maps/pilots.html",
+    ] {
+        assert_eq!(site.hits(path), 1, "{path}");
+    }
+}
+
+/// A 304 stands for the copy a conditional request named; to a request that named none (a
+/// misconfigured cache or CDN in front of the site) it stands for nothing. main counted it
+/// "not modified", kept no article, said ok, and the next runs passed the page over for good.
+#[test]
+fn a_304_to_a_request_without_validators_is_a_failure_to_retry() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[
+            (url("/news/cached.html"), "2023-03-10"),
+            (url("/news/plain.html"), "2023-03-12"),
+        ]),
+    );
+    site.set(
+        "/news/cached.html",
+        Response::with_type(304, "text/html", ""),
+    );
+    site.set(
+        "/news/plain.html",
+        news_page("Plain page", "The plain page is served as it should be."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", url("/sitemap.xml"))]);
+    let first = run(dir.path());
+    assert_exit(&first, 1, "a page not stored is owed");
+    assert_eq!(stored_urls(dir.path()), [url("/news/plain.html")]);
+    let (failures, etag, retry, error): (i64, Option<String>, Option<String>, Option<String>) =
+        db(dir.path())
+            .query_row(
+                "SELECT failures, etag, next_retry_at, last_error FROM fetch_state WHERE url = ?1",
+                [url("/news/cached.html")],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+    assert_eq!(failures, 1);
+    assert_eq!(etag, None);
+    assert!(retry.is_some(), "a time to try again");
+    assert!(error.unwrap_or_default().contains("304"), "says why");
+
+    // The cache is fixed; once the page's time comes, it is fetched and stored.
+    site.set(
+        "/news/cached.html",
+        news_page("Cached page", "The cached page is served at last."),
+    );
+    db(dir.path())
+        .execute(
+            "UPDATE fetch_state SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?1",
+            [url("/news/cached.html")],
+        )
+        .unwrap();
+    assert_exit(&run(dir.path()), 0, "second run");
+    assert_eq!(stored_urls(dir.path()).len(), 2);
+}
+
+/// Relative links in a feed (RSS asks for absolute ones; many feeds are written by hand or
+/// by templates that forget): an item's page is at its link resolved against the feed's
+/// address, as a feed reader reads it. main tried to fetch "news/two.html" as it stood (a
+/// failure on every run, the post never stored) and stored a full-content item under the
+/// address "/news/one.html", which then no feed could update (it is on no site).
+#[test]
+fn relative_item_links_are_resolved_against_the_feed() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let one = |extra: &str| {
+        format!(
+            "<p>The harbour master opened the new pier on Friday morning before a small crowd.</p>\
+             <p>It will take the ferries from Monday, and the old pier will close for repairs.</p>{extra}"
+        )
+    };
+    let feed = |content: &str| {
+        rss(
+            &[
+                (
+                    "/news/one.html",
+                    "The new pier opens",
+                    "Mon, 13 Mar 2023 09:00:00 +0000",
+                    Some(content),
+                ),
+                (
+                    "two.html",
+                    "Ferry timetable changes",
+                    "Mon, 13 Mar 2023 08:00:00 +0000",
+                    None,
+                ),
+            ],
+            None,
+        )
+    };
+    site.set("/news/rss.xml", feed(&one("")));
+    site.set(
+        "/news/two.html",
+        news_page(
+            "Ferry timetable changes",
+            "The ferry timetable changes on Monday.",
+        ),
+    );
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[("/maps/three.html".to_string(), "2023-03-13")]),
+    );
+    site.set(
+        "/maps/three.html",
+        news_page("A map of the new pier", "The map of the new pier is out."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "",
+        &[
+            ("feed", url("/news/rss.xml")),
+            ("sitemap", url("/sitemap.xml")),
+        ],
+    );
+    let first = run(dir.path());
+    assert_exit(&first, 0, "first run");
+    assert_eq!(
+        stored_urls(dir.path()),
+        [
+            url("/maps/three.html"),
+            url("/news/one.html"),
+            url("/news/two.html")
+        ]
+    );
+
+    // The full-content item is corrected in the feed: the stored article follows.
+    site.set(
+        "/news/rss.xml",
+        feed(&one(
+            "<p>Correction: the ferries move to the new pier on Tuesday.</p>",
+        )),
+    );
+    // (Its date is the feed's newest, which the cut-off does not pass over.)
+    assert_exit(&run(dir.path()), 0, "second run");
+    let body = body_of(dir.path(), &url("/news/one.html")).unwrap();
+    assert!(body.contains("Correction"), "{body}");
+}
+
+/// A feed's `next` link that always leads on (a server that ignores the page asked for and
+/// links the one after it, or empty pages that still link a next one): main read up to
+/// 10,000 pages a run, an hour and more at one request a second. A page that lists nothing
+/// new ends the read.
+#[test]
+fn a_feed_whose_next_link_never_ends_costs_a_few_requests() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let items = [
+        (
+            url("/news/a.html"),
+            "Harbour dredging starts",
+            "Mon, 13 Mar 2023 09:00:00 +0000",
+        ),
+        (
+            url("/news/b.html"),
+            "Lighthouse repainted",
+            "Mon, 13 Mar 2023 08:00:00 +0000",
+        ),
+    ];
+    let items: Vec<(&str, &str, &str, Option<&str>)> = items
+        .iter()
+        .map(|(u, t, d)| (u.as_str(), *t, *d, None))
+        .collect();
+    const PAGES: usize = 60;
+    site.set("/feed.xml", rss(&items, Some("/feed.xml?page=2")));
+    for page in 2..=PAGES {
+        let next = format!("/feed.xml?page={}", page + 1);
+        // The second half of the chain: empty pages that still link a next one.
+        let listed = if page <= PAGES / 2 {
+            &items[..]
+        } else {
+            &[][..]
+        };
+        site.set(&format!("/feed.xml?page={page}"), rss(listed, Some(&next)));
+    }
+    for (path, title) in [
+        ("/news/a.html", "Harbour dredging starts"),
+        ("/news/b.html", "Lighthouse repainted"),
+    ] {
+        site.set(path, news_page(title, &format!("{title}, the port said.")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/feed.xml"))]);
+    let out = run(dir.path());
+    assert_eq!(stored_urls(dir.path()).len(), 2);
+    let feed_requests = site.hits("/feed.xml");
+    assert!(
+        feed_requests <= 3,
+        "{feed_requests} feed pages read for two posts"
+    );
+    assert_exit(&out, 0, "the feed was read to where it repeats itself");
+
+    // Empty pages that link on are read no further either.
+    let site2 = TestServer::start();
+    site2.set("/feed.xml", rss(&[], Some("/feed.xml?page=2")));
+    for page in 2..=PAGES {
+        let next = format!("/feed.xml?page={}", page + 1);
+        site2.set(&format!("/feed.xml?page={page}"), rss(&[], Some(&next)));
+    }
+    let dir2 = tempfile::tempdir().unwrap();
+    config(dir2.path(), "", &[("feed", site2.url("/feed.xml"))]);
+    assert_exit(&run(dir2.path()), 0, "an empty feed");
+    assert_eq!(site2.hits("/feed.xml"), 1, "an empty page ends the read");
+}
+
+/// A host that answers every page "503, come back in a few seconds" (or that answers slowly)
+/// must not take every fetch slot while it is waited for: main let it hold them all, one
+/// job after another, so the healthy host listed after it got a page every few seconds. Each
+/// host now takes at most its share of the slots while others have work.
+#[test]
+fn a_host_that_keeps_asking_to_wait_does_not_hold_every_slot() {
+    const PAGES: usize = 12;
+    let busy = TestServer::start();
+    let healthy = TestServer::start();
+    let listing = TestServer::start();
+    let mut entries = Vec::new();
+    for n in 0..PAGES {
+        let path = format!("/busy/{n}.html");
+        let mut answer = Response::with_type(503, "text/html", "<h1>Busy</h1>");
+        answer.headers.push(("Retry-After".into(), "3".into()));
+        busy.set(&path, answer);
+        entries.push((busy.url(&path), "2023-03-10"));
+    }
+    for n in 0..PAGES {
+        let path = format!("/fine/{n}.html");
+        healthy.set(
+            &path,
+            news_page(
+                &format!("Healthy page {n}"),
+                &format!("Healthy page number {n} is served at once."),
+            ),
+        );
+        entries.push((healthy.url(&path), "2023-03-11"));
+    }
+    listing.set("/sitemap.xml", sitemap(&entries));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "concurrency = 2\nmax_attempts = 3\nmax_retry_after_secs = 10\n",
+        &[("sitemap", listing.url("/sitemap.xml"))],
+    );
+    let started = Instant::now();
+    let out = gleaner_in(dir.path(), &["run", "--max-duration", "8s"]);
+    let took = started.elapsed();
+    let stored = stored_urls(dir.path());
+    assert_eq!(
+        stored.len(),
+        PAGES,
+        "every healthy page within the run's 8 s (took {took:?}): {stored:?}\n{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}
+
+/// A Blogger post written (last updated) long ago and scheduled to go live later keeps the
+/// `updated` of its last edit, from before the blog's cut-off: an incremental read asks for
+/// posts updated since the cut-off (`orderby=updated&updated-min=`), which never lists it.
+/// main stored every post but that one and said ok, on every run.
+#[test]
+fn a_scheduled_post_that_goes_live_with_an_old_updated_time_is_stored() {
+    let blog = BlogServer::start("Tug Notes", 41, FeedMode::Summary, 30, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", blog.home())]);
+    assert_exit(&run(dir.path()), 0, "first run");
+    assert_eq!(stored_urls(dir.path()).len(), 30);
+
+    let written = blog.post(5).updated;
+    blog.change(Change::Publish {
+        published: Utc::now() - chrono::Duration::hours(1),
+        updated: written,
+    });
+    let scheduled = blog.post_url(30);
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let stored = stored_urls(dir.path());
+    assert!(
+        stored.contains(&scheduled),
+        "the scheduled post: {} stored\n{}",
+        stored.len(),
+        stderr(&second)
+    );
+    assert_eq!(stored.len(), 31);
+    assert_exit(&run(dir.path()), 0, "third run");
+    let path = blog.post(30).path;
+    assert_eq!(
+        blog.hits().iter().filter(|h| h.path() == path).count(),
+        1,
+        "its page fetched once"
+    );
+}
+
+/// A server that takes every connection and answers only robots.txt (404): page requests
+/// are read and then left hanging, as a tarpit or a wedged backend does.
+fn stalling_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if head.starts_with(b"GET /robots.txt ") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(60));
+            });
+        }
+    });
+    port
+}
+
+/// A host that accepts every request and never answers: each page costs the whole timeout
+/// of every attempt. main waited out every page of it (40 pages × 1 s over 2 slots here; at
+/// the default 30 s × 4 attempts, about two minutes a page: hours for a blog), while the
+/// lock kept the next cron runs out. After a few pages given up in a row the host's other
+/// pages fail at once for the run, recorded to be tried again later.
+#[test]
+fn a_host_that_never_answers_is_given_up_after_a_few_pages() {
+    const PAGES: usize = 40;
+    let port = stalling_server();
+    let listing = TestServer::start();
+    let pages: Vec<String> = (0..PAGES)
+        .map(|n| format!("http://127.0.0.1:{port}/post/{n}.html"))
+        .collect();
+    let entries: Vec<(String, &str)> = pages.iter().map(|u| (u.clone(), "2023-03-10")).collect();
+    listing.set("/sitemap.xml", sitemap(&entries));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "concurrency = 2\ntimeout_secs = 1\nread_timeout_secs = 1\nconnect_timeout_secs = 1\n",
+        &[("sitemap", listing.url("/sitemap.xml"))],
+    );
+    let started = Instant::now();
+    let out = run(dir.path());
+    let took = started.elapsed();
+    assert_exit(&out, 1, "pages owed");
+    assert!(
+        took < Duration::from_secs(14),
+        "{took:?} for {PAGES} pages of a host that never answers\n{}",
+        stderr(&out)
+    );
+    // Every page is owed: a failure with a time to try again.
+    let owed: i64 = db(dir.path())
+        .query_row(
+            "SELECT count(*) FROM fetch_state WHERE url LIKE '%/post/%' \
+             AND failures = 1 AND next_retry_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owed, PAGES as i64);
+}
