@@ -27,6 +27,9 @@ pub(crate) enum SkipRules {
     Generic,
     /// Like `Generic`, on a page read as a thread: comment regions are the content and kept.
     Thread,
+    /// A page of a few words whose every word the other rules leave out: like `PostBody`,
+    /// and a box marked `aria-hidden` (hidden from screen readers, not from the eye) is read.
+    Visible,
 }
 
 /// Split the HTML fragment `html` (e.g. a feed entry's `<content>`) into blocks.
@@ -62,7 +65,7 @@ pub(crate) fn element_blocks_with(
     }
     s.flush();
     match rules {
-        SkipRules::PostBody => s.out,
+        SkipRules::PostBody | SkipRules::Visible => s.out,
         SkipRules::Generic | SkipRules::Thread => drop_theme_copies(el, s.out, &s.owners),
     }
 }
@@ -286,7 +289,9 @@ impl Splitter<'_> {
             return true;
         }
         if v.attr("hidden").is_some()
-            || v.attr("aria-hidden") == Some("true") && self.text_len(el) < 200
+            || v.attr("aria-hidden") == Some("true")
+                && self.text_len(el) < 200
+                && self.rules != SkipRules::Visible
         {
             return true;
         }
@@ -294,7 +299,7 @@ impl Splitter<'_> {
             return true;
         }
         match self.rules {
-            SkipRules::PostBody => false,
+            SkipRules::PostBody | SkipRules::Visible => false,
             SkipRules::Generic => generic_boilerplate(el, self.stats, false),
             SkipRules::Thread => generic_boilerplate(el, self.stats, true),
         }

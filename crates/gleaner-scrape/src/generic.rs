@@ -247,7 +247,7 @@ const OWN_TEXT_PARAGRAPH: usize = 400;
 /// them, so the pass is linear in the size of the page. Comment threads never score here
 /// (see [`scored_content`] for pages that are a thread).
 pub(crate) fn main_content<'a>(doc: &'a Html, stats: &DocStats) -> Vec<ElementRef<'a>> {
-    score_content(doc, stats, false).0
+    score_content(doc, stats, false, None).0
 }
 
 /// Like [`main_content`], but a page whose comment regions hold most of its paragraph text
@@ -259,11 +259,11 @@ pub(crate) fn scored_content<'a>(
     doc: &'a Html,
     stats: &DocStats,
 ) -> (Vec<ElementRef<'a>>, SkipRules) {
-    let (chosen, thread) = score_content(doc, stats, false);
+    let (chosen, thread) = score_content(doc, stats, false, None);
     if thread.in_comments >= THREAD_MIN_CHARS
         && thread.in_comments > thread.outside.saturating_mul(THREAD_RATIO)
     {
-        return (score_content(doc, stats, true).0, SkipRules::Thread);
+        return (score_content(doc, stats, true, None).0, SkipRules::Thread);
     }
     (chosen, SkipRules::Generic)
 }
@@ -279,6 +279,7 @@ fn score_content<'a>(
     doc: &'a Html,
     stats: &DocStats,
     read_thread: bool,
+    explain: Option<&mut Vec<String>>,
 ) -> (Vec<ElementRef<'a>>, ThreadText) {
     let mut thread_text = ThreadText::default();
     // Answers with comment regions allowed, to tell comment paragraphs from other skipped
@@ -417,6 +418,16 @@ fn score_content<'a>(
         };
         if better {
             best = Some((*el, final_score));
+        }
+    }
+    if let Some(out) = explain {
+        let mut ranked: Vec<(ElementRef<'_>, f64)> = scores
+            .values()
+            .map(|(el, sc)| (*el, sc * (1.0 - link_density(*el))))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (el, sc) in ranked.into_iter().take(12) {
+            out.push(format!("candidate {sc:.1} {}", describe(el)));
         }
     }
     let Some((top, top_score)) = best else {
@@ -696,6 +707,10 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
             // a `<nav>`, a box named `meta`): they are still all the page says.
             best = element_blocks_with(body, SkipRules::PostBody, Some(stats));
         }
+        if best.is_empty() {
+            // Or in a box hidden from screen readers only: a reader still sees them.
+            best = element_blocks_with(body, SkipRules::Visible, Some(stats));
+        }
     }
     best
 }
@@ -711,7 +726,32 @@ fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
         .filter_map(ElementRef::wrap)
         .find(|e| e.value().name() == "body")?;
     let s = stats.get(body)?;
-    (s.visible_len() > 0 && s.visible_len() < TOO_SHORT && s.link_density() <= 0.5).then_some(body)
+    (s.visible_len() > 0
+        && s.visible_len() < TOO_SHORT
+        && (s.link_density() <= 0.5 || !a_menu(body)))
+    .then_some(body)
+}
+
+/// Is the text of `el` (a page of a few words, mostly links) a menu: every word inside
+/// one of two or more links? One link holding all the words ("Read the report") or links
+/// inside a sentence ("Hello world and friends") are what the page says.
+fn a_menu(el: ElementRef<'_>) -> bool {
+    let mut links = 0usize;
+    let mut stack: Vec<_> = el.children().collect();
+    while let Some(node) = stack.pop() {
+        if let Some(t) = node.value().as_text() {
+            if t.chars().any(char::is_alphanumeric) {
+                return false;
+            }
+        } else if let Some(e) = node.value().as_element() {
+            match e.name() {
+                "a" => links += 1,
+                "script" | "style" | "noscript" | "template" => {}
+                _ => stack.extend(node.children()),
+            }
+        }
+    }
+    links >= 2
 }
 
 /// The page's only `<main>` element, else its only `<article>`: what the page marks as its
@@ -1065,12 +1105,16 @@ pub fn explain(html: &str) -> String {
     let stats = DocStats::of_body(&doc);
     let mut out = String::new();
     let (chosen, rules) = scored_content(&doc, &stats);
-    let thread = score_content(&doc, &stats, false).1;
+    let mut candidates = Vec::new();
+    let thread = score_content(&doc, &stats, false, Some(&mut candidates)).1;
     let _ = writeln!(
         out,
         "rules {rules:?} (paragraph text in comment regions {}, outside {})",
         thread.in_comments, thread.outside
     );
+    for line in &candidates {
+        let _ = writeln!(out, "{line}");
+    }
     for el in &chosen {
         let s = stats.get(*el);
         let _ = writeln!(

@@ -417,6 +417,23 @@ fn a_page_of_a_few_words_gives_those_words() {
             "<html><body><div class=\"caption\">Hello, world!</div></body></html>",
             "Hello, world!",
         ),
+        // All its words in one link: a message, not a menu.
+        (
+            "<html><body><a href=\"https://example.com/\">Hello world</a></body></html>",
+            "Hello world",
+        ),
+        // A sentence with links in it (more than half its characters).
+        (
+            "<html><body><p>Hello <a href=\"/x\">world</a> and <a href=\"/y\">friends</a></p>\
+             </body></html>",
+            "Hello world and friends",
+        ),
+        // In a box hidden from screen readers only: the eye still reads it.
+        (
+            "<html><body><main><div class=\"wrap\"><p aria-hidden=\"true\">Hello world, \
+             nice day</p><svg></svg></div></main></body></html>",
+            "Hello world, nice day",
+        ),
     ] {
         let a = extract(html, "https://tiny.example/");
         assert_eq!(body(&a), want, "{html}");
@@ -426,6 +443,19 @@ fn a_page_of_a_few_words_gives_those_words() {
         "https://tiny.example/",
     );
     assert_eq!(body(&links), "");
+    let menu = extract(
+        "<html><body><ul><li><a href=\"/\">Home</a></li><li><a href=\"/news\">News</a> |</li>\
+         </ul></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&menu), "");
+    // A short article with an aria-hidden share box keeps the box out.
+    let shared = extract(
+        "<html><body><article><div aria-hidden=\"true\"><span>Share this</span></div>\
+         <p>The ferry runs twice a day from Monday.</p></article></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&shared), "The ferry runs twice a day from Monday.");
     let letters = format!("<html><body>{}</body></html>", "<div>x</div>".repeat(200));
     assert_eq!(body(&extract(&letters, "https://tiny.example/")), "");
 }
