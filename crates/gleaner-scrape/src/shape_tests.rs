@@ -493,3 +493,39 @@ fn a_short_notice_in_main_gives_all_of_main() {
     assert!(!b.contains("opening hours"), "{b:?}");
     assert!(!b.contains("Deals"), "{b:?}");
 }
+
+/// An article followed by a dozen teasers of other stories, each with a summary: together
+/// the teasers hold twice the article's text, but the article outscores each of them many
+/// times over, so the body is the article, not the page with the teasers.
+#[test]
+fn an_article_over_many_teasers_does_not_climb_to_them() {
+    let para = |i: usize| {
+        format!(
+            "<p>Paragraph {i} of the story: the lock keepers, who open the gates by hand, \
+             said the canal would stay open all winter, with boats moving in daylight only, \
+             and the towpath, resurfaced last year, stays open to walkers and cyclists too.</p>"
+        )
+    };
+    let teaser = |i: usize| {
+        format!(
+            "<article class=\"teaser\"><h3><a href=\"/s/{i}\">Another story number {i}</a></h3>\
+             <div class=\"excerpt\"><p>Teaser {i} tells of something else that happened in \
+             another part of the county this week and which readers of the site may also want \
+             to read about when they have finished the story they came to read in the first \
+             place tonight.</p></div></article>"
+        )
+    };
+    let html = format!(
+        "<html><head><title>Canal</title></head><body><div id=\"page\"><main>\
+         <article class=\"post\"><h1>Canal stays open</h1><div class=\"entry-content\">{}</div>\
+         </article></main><section class=\"more-stories\"><h2>More stories</h2>{}</section>\
+         </div></body></html>",
+        (1..=6).map(para).collect::<String>(),
+        (1..=12).map(teaser).collect::<String>()
+    );
+    let a = extract(&html, "https://canal.example/open");
+    let b = body(&a);
+    assert!(b.contains("Paragraph 1 of the story"), "{b:?}");
+    assert!(b.contains("Paragraph 6 of the story"), "{b:?}");
+    assert!(!b.contains("Teaser"), "{b:?}");
+}
