@@ -529,3 +529,40 @@ fn an_article_over_many_teasers_does_not_climb_to_them() {
     assert!(b.contains("Paragraph 6 of the story"), "{b:?}");
     assert!(!b.contains("Teaser"), "{b:?}");
 }
+
+/// A page builder's article: every paragraph in its own block named a widget, most under
+/// 250 characters. Each is plain text with no links, so it is the article's, whatever its
+/// name; the share widget (short, all links) and a related-posts widget still go.
+#[test]
+fn page_builder_widgets_of_plain_text_are_kept() {
+    let widget = |text: &str| {
+        format!(
+            "<div class=\"pb-element pb-widget pb-widget-text-editor\">\
+             <div class=\"pb-widget-container\"><p>{text}</p></div></div>"
+        )
+    };
+    let paragraphs = [
+        "The village shop, closed since the spring, reopens on Saturday as a cooperative run by forty volunteers who bought the building from the brewery last year.",
+        "Each volunteer works one morning a week, and the shop will sell bread, milk, stamps and local honey, with vegetables from the allotments in summer.",
+        "The old post office counter is back too, open on weekday mornings from nine until half past twelve, and on Saturdays until eleven.",
+        "A grant from the district council paid for new fridges and for repairs to the leaking roof, which had let water into the store room all winter.",
+        "Shares cost ten pounds each, and every household in the parish has been offered at least one of them by letter, with a form to return by the end of the month.",
+        "The first customers on Saturday will be given a free coffee from the new machine by the door, and children will be given a slice of cake from the bakery in town.",
+    ];
+    let html = format!(
+        "<html><head><title>Shop</title></head><body><div class=\"page\"><article class=\"post\">\
+         <div class=\"entry-content\">{}<div class=\"pb-widget pb-widget-share\"><a href=\"/s/f\">Facebook</a> \
+         <a href=\"/s/x\">X</a> <a href=\"/s/m\">Email</a></div></div></article>\
+         <div class=\"related-posts pb-widget\"><p>Read next: the bus timetable changes in May and what \
+         they mean for the villages along the valley road, with the new times for every stop.</p></div>\
+         </div></body></html>",
+        paragraphs.iter().map(|p| widget(p)).collect::<String>()
+    );
+    let a = extract(&html, "https://village.example/shop");
+    let b = body(&a);
+    for p in paragraphs {
+        assert!(b.contains(p), "missing {p:?} in {b:?}");
+    }
+    assert!(!b.contains("Facebook"), "{b:?}");
+    assert!(!b.contains("Read next"), "{b:?}");
+}
