@@ -566,3 +566,74 @@ fn page_builder_widgets_of_plain_text_are_kept() {
     assert!(!b.contains("Facebook"), "{b:?}");
     assert!(!b.contains("Read next"), "{b:?}");
 }
+
+/// Shapes a CMS produces that a reader sees as a short article at a glance (each a page of
+/// its own in `tests/fixtures/shapes/`): every sentence of the story comes out, and the
+/// page's menus, ads and footers do not.
+#[test]
+fn short_articles_in_cms_shapes_are_read_whole() {
+    let cases: [(&str, &[&str], &[&str]); 7] = [
+        (
+            include_str!("../tests/fixtures/shapes/ads_split.html"),
+            &[
+                "moves to the square",
+                "open at eight",
+                "first hour",
+                "Twelve new traders",
+            ],
+            &["Advertisement", "Other story"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/section_small_divs.html"),
+            &[
+                "starts on Monday",
+                "eight and six",
+                "use the bypass",
+                "stay open",
+                "end of the month",
+            ],
+            &["Weather", "Jobs"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/short_ps_article.html"),
+            &[
+                "Twenty new allotment plots",
+                "old railway line",
+                "forty pounds",
+                "two new tanks",
+                "waiting list",
+            ],
+            &["Sport", "Copyright"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/layout_table.html"),
+            &["annual dinner", "fine season", "posted in March"],
+            &[],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/font_soup.html"),
+            &["met on Tuesday", "bus shelter", "six trees", "next meeting"],
+            &[],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/small_form.html"),
+            &["opens at nine every weekday"],
+            &["Search"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/svg_sibling.html"),
+            &["footbridge over the river"],
+            &["icon label"],
+        ),
+    ];
+    for (html, want, not) in cases {
+        let a = extract(html, "https://shapes.example/");
+        let b = body(&a);
+        for w in want {
+            assert!(b.contains(w), "missing {w:?} in {b:?}");
+        }
+        for n in not {
+            assert!(!b.contains(n), "{n:?} in {b:?}");
+        }
+    }
+}
