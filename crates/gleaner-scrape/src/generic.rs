@@ -663,8 +663,8 @@ const TOO_SHORT: usize = 150;
 ///    children), when still nothing was found;
 /// 6. the page's only `<main>` (else only `<article>`), when all else is empty;
 /// 7. last resort, the whole `<body>` (page furniture left out as in any block, or kept
-///    when it is all there is), when it is mostly not links: a page of a few words gives
-///    those words.
+///    when it is all there is, and last `aria-hidden` boxes too), when it is not a menu
+///    ([`a_menu`]): a page of a few words gives those words.
 fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> Vec<TextBlock> {
     let (chosen, rules) = scored_content(doc, stats);
     let mut best: Vec<TextBlock> = chosen
@@ -742,7 +742,7 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
 }
 
 /// The page's `<body>`, when it holds some text, under [`TOO_SHORT`] characters, and that
-/// text is mostly not links: a page of a few words (a heading over an image, one short line)
+/// text is mostly not links or not a menu ([`a_menu`]): a page of a few words (a heading over an image, one short line)
 /// is what it says, not empty. A long page where nothing reads as text (a million one-letter
 /// `<div>`s) still gives nothing, and is not walked again.
 fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
