@@ -742,8 +742,8 @@ fn body_blocks(doc: &Html, stats: &DocStats, ld: Option<&serde_json::Value>) -> 
 }
 
 /// The page's `<body>`, when it holds some text, under [`TOO_SHORT`] characters, and that
-/// text is mostly not links or not a menu ([`a_menu`]): a page of a few words (a heading over an image, one short line)
-/// is what it says, not empty. A long page where nothing reads as text (a million one-letter
+/// text is mostly not links or not a menu ([`a_menu`]): a page of a few words (a heading
+/// over an image, one short line) is what it says, not empty. A long page where nothing reads as text (a million one-letter
 /// `<div>`s) still gives nothing, and is not walked again.
 fn text_body<'a>(doc: &'a Html, stats: &DocStats) -> Option<ElementRef<'a>> {
     let body = doc
