@@ -417,6 +417,23 @@ fn a_page_of_a_few_words_gives_those_words() {
             "<html><body><div class=\"caption\">Hello, world!</div></body></html>",
             "Hello, world!",
         ),
+        // All its words in one link: a message, not a menu.
+        (
+            "<html><body><a href=\"https://example.com/\">Hello world</a></body></html>",
+            "Hello world",
+        ),
+        // A sentence with links in it (more than half its characters).
+        (
+            "<html><body><p>Hello <a href=\"/x\">world</a> and <a href=\"/y\">friends</a></p>\
+             </body></html>",
+            "Hello world and friends",
+        ),
+        // In a box hidden from screen readers only: the eye still reads it.
+        (
+            "<html><body><main><div class=\"wrap\"><p aria-hidden=\"true\">Hello world, \
+             nice day</p><svg></svg></div></main></body></html>",
+            "Hello world, nice day",
+        ),
     ] {
         let a = extract(html, "https://tiny.example/");
         assert_eq!(body(&a), want, "{html}");
@@ -426,6 +443,19 @@ fn a_page_of_a_few_words_gives_those_words() {
         "https://tiny.example/",
     );
     assert_eq!(body(&links), "");
+    let menu = extract(
+        "<html><body><ul><li><a href=\"/\">Home</a></li><li><a href=\"/news\">News</a> |</li>\
+         </ul></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&menu), "");
+    // A short article with an aria-hidden share box keeps the box out.
+    let shared = extract(
+        "<html><body><article><div aria-hidden=\"true\"><span>Share this</span></div>\
+         <p>The ferry runs twice a day from Monday.</p></article></body></html>",
+        "https://tiny.example/",
+    );
+    assert_eq!(body(&shared), "The ferry runs twice a day from Monday.");
     let letters = format!("<html><body>{}</body></html>", "<div>x</div>".repeat(200));
     assert_eq!(body(&extract(&letters, "https://tiny.example/")), "");
 }
@@ -462,4 +492,148 @@ fn a_short_notice_in_main_gives_all_of_main() {
     }
     assert!(!b.contains("opening hours"), "{b:?}");
     assert!(!b.contains("Deals"), "{b:?}");
+}
+
+/// An article followed by a dozen teasers of other stories, each with a summary: together
+/// the teasers hold twice the article's text, but the article outscores each of them many
+/// times over, so the body is the article, not the page with the teasers.
+#[test]
+fn an_article_over_many_teasers_does_not_climb_to_them() {
+    let para = |i: usize| {
+        format!(
+            "<p>Paragraph {i} of the story: the lock keepers, who open the gates by hand, \
+             said the canal would stay open all winter, with boats moving in daylight only, \
+             and the towpath, resurfaced last year, stays open to walkers and cyclists too.</p>"
+        )
+    };
+    let teaser = |i: usize| {
+        format!(
+            "<article class=\"teaser\"><h3><a href=\"/s/{i}\">Another story number {i}</a></h3>\
+             <div class=\"excerpt\"><p>Teaser {i} tells of something else that happened in \
+             another part of the county this week and which readers of the site may also want \
+             to read about when they have finished the story they came to read in the first \
+             place tonight.</p></div></article>"
+        )
+    };
+    let html = format!(
+        "<html><head><title>Canal</title></head><body><div id=\"page\"><main>\
+         <article class=\"post\"><h1>Canal stays open</h1><div class=\"entry-content\">{}</div>\
+         </article></main><section class=\"more-stories\"><h2>More stories</h2>{}</section>\
+         </div></body></html>",
+        (1..=6).map(para).collect::<String>(),
+        (1..=12).map(teaser).collect::<String>()
+    );
+    let a = extract(&html, "https://canal.example/open");
+    let b = body(&a);
+    assert!(b.contains("Paragraph 1 of the story"), "{b:?}");
+    assert!(b.contains("Paragraph 6 of the story"), "{b:?}");
+    assert!(!b.contains("Teaser"), "{b:?}");
+}
+
+/// A page builder's article: every paragraph in its own block named a widget, most under
+/// 250 characters. Each is plain text with no links, so it is the article's, whatever its
+/// name; the share widget (short, all links) and a related-posts widget still go.
+#[test]
+fn page_builder_widgets_of_plain_text_are_kept() {
+    let widget = |text: &str| {
+        format!(
+            "<div class=\"pb-element pb-widget pb-widget-text-editor\">\
+             <div class=\"pb-widget-container\"><p>{text}</p></div></div>"
+        )
+    };
+    let paragraphs = [
+        "The village shop, closed since the spring, reopens on Saturday as a cooperative run by forty volunteers who bought the building from the brewery last year.",
+        "Each volunteer works one morning a week, and the shop will sell bread, milk, stamps and local honey, with vegetables from the allotments in summer.",
+        "The old post office counter is back too, open on weekday mornings from nine until half past twelve, and on Saturdays until eleven.",
+        "A grant from the district council paid for new fridges and for repairs to the leaking roof, which had let water into the store room all winter.",
+        "Shares cost ten pounds each, and every household in the parish has been offered at least one of them by letter, with a form to return by the end of the month.",
+        "The first customers on Saturday will be given a free coffee from the new machine by the door, and children will be given a slice of cake from the bakery in town.",
+    ];
+    let html = format!(
+        "<html><head><title>Shop</title></head><body><div class=\"page\"><article class=\"post\">\
+         <div class=\"entry-content\">{}<div class=\"pb-widget pb-widget-share\"><a href=\"/s/f\">Facebook</a> \
+         <a href=\"/s/x\">X</a> <a href=\"/s/m\">Email</a></div></div></article>\
+         <div class=\"related-posts pb-widget\"><p>Read next: the bus timetable changes in May and what \
+         they mean for the villages along the valley road, with the new times for every stop.</p></div>\
+         </div></body></html>",
+        paragraphs.iter().map(|p| widget(p)).collect::<String>()
+    );
+    let a = extract(&html, "https://village.example/shop");
+    let b = body(&a);
+    for p in paragraphs {
+        assert!(b.contains(p), "missing {p:?} in {b:?}");
+    }
+    assert!(!b.contains("Facebook"), "{b:?}");
+    assert!(!b.contains("Read next"), "{b:?}");
+}
+
+/// Shapes a CMS produces that a reader sees as a short article at a glance (each a page of
+/// its own in `tests/fixtures/shapes/`): every sentence of the story comes out, and the
+/// page's menus, ads and footers do not.
+#[test]
+fn short_articles_in_cms_shapes_are_read_whole() {
+    let cases: [(&str, &[&str], &[&str]); 7] = [
+        (
+            include_str!("../tests/fixtures/shapes/ads_split.html"),
+            &[
+                "moves to the square",
+                "open at eight",
+                "first hour",
+                "Twelve new traders",
+            ],
+            &["Advertisement", "Other story"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/section_small_divs.html"),
+            &[
+                "starts on Monday",
+                "eight and six",
+                "use the bypass",
+                "stay open",
+                "end of the month",
+            ],
+            &["Weather", "Jobs"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/short_ps_article.html"),
+            &[
+                "Twenty new allotment plots",
+                "old railway line",
+                "forty pounds",
+                "two new tanks",
+                "waiting list",
+            ],
+            &["Sport", "Copyright"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/layout_table.html"),
+            &["annual dinner", "fine season", "posted in March"],
+            &[],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/font_soup.html"),
+            &["met on Tuesday", "bus shelter", "six trees", "next meeting"],
+            &[],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/small_form.html"),
+            &["opens at nine every weekday"],
+            &["Search"],
+        ),
+        (
+            include_str!("../tests/fixtures/shapes/svg_sibling.html"),
+            &["footbridge over the river"],
+            &["icon label"],
+        ),
+    ];
+    for (html, want, not) in cases {
+        let a = extract(html, "https://shapes.example/");
+        let b = body(&a);
+        for w in want {
+            assert!(b.contains(w), "missing {w:?} in {b:?}");
+        }
+        for n in not {
+            assert!(!b.contains(n), "{n:?} in {b:?}");
+        }
+    }
 }
