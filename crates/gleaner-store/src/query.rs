@@ -303,9 +303,11 @@ impl Store {
         mut f: impl FnMut(SearchHit) -> Result<()>,
     ) -> Result<()> {
         let fail = |context: &str, err| search_error(terms, context, err);
+        // Cached: a search's SQL depends only on which filters it has, so a page of another
+        // word or entity reuses the compiled statement.
         let mut st = self
             .conn
-            .prepare(&sql.text)
+            .prepare_cached(&sql.text)
             .map_err(|e| fail("preparing a search", e))?;
         let mut rows = st
             .query(params_from_iter(sql.params.iter()))
