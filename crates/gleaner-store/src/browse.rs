@@ -932,6 +932,12 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
     } else {
         ""
     };
+    // `+` as in query.rs's `push_entity_ids`: the name's own index, not the kind's.
+    let name_kind_filter = if kind.is_some() {
+        " AND +e.kind = ?"
+    } else {
+        ""
+    };
     let names: Vec<&str> = query
         .entities
         .iter()
@@ -941,7 +947,7 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
     for name in &names {
         sql.push_str(&format!(
             " AND {id} IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
-                 SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE{kind_filter}
+                 SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE{name_kind_filter}
                  UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
                   WHERE al.alias = ? COLLATE NOCASE{kind_filter}))"
         ));
