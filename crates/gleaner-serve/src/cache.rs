@@ -16,7 +16,8 @@
 //! - **Under load** (other requests in progress): the kept answer is served if it is less
 //!   than [`MAX_STALE`] old, and once it is [`REFRESH_AFTER`] old one request starts
 //!   computing it again in the background — one background refresh at a time in the whole
-//!   server, so a writer committing every 100 ms cannot make the server spend every core
+//!   server, and after each a pause [`REFRESH_PAUSE`] times as long as it took, so a writer
+//!   committing every 100 ms cannot make the server spend more than a quarter of one core
 //!   recomputing pages nobody waits for. An answer older than [`MAX_STALE`] is computed
 //!   again before it is served.
 //!
@@ -42,6 +43,9 @@ pub const CAPACITY: usize = 1024;
 pub const REFRESH_AFTER: Duration = Duration::from_secs(1);
 /// No answer older than this is served once the database has changed.
 pub const MAX_STALE: Duration = Duration::from_secs(60);
+/// After a background refresh, the next one waits this many times as long as it took:
+/// refreshes use at most a quarter of one core, whatever the writer commits.
+pub const REFRESH_PAUSE: u32 = 3;
 
 type Value = Arc<dyn Any + Send + Sync>;
 
@@ -248,10 +252,14 @@ impl Cache {
         tokio::spawn(async move {
             let _permit = permit;
             let generation = cache.current_generation();
+            let started = Instant::now();
             match compute().await {
                 Ok(value) => cache.keep(key, generation, Arc::new(value) as Value),
                 Err(_) => cache.unmark(&key),
             }
+            // The CPU cap: the next refresh waits REFRESH_PAUSE times as long as this one
+            // took, so refreshes take at most 1 / (1 + REFRESH_PAUSE) of one core's time.
+            tokio::time::sleep(started.elapsed().saturating_mul(REFRESH_PAUSE)).await;
         });
     }
 
@@ -396,12 +404,65 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(*cache.get("k".into(), compute.clone()).await.unwrap(), 1);
+        // Refreshes are paced: right after one, another key due for a refresh is served as
+        // kept and not recomputed until the pause is over.
+        let slow = {
+            let calls = Arc::clone(&calls);
+            move || {
+                let calls = Arc::clone(&calls);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, Failure>(calls.fetch_add(1, Ordering::SeqCst))
+                }
+            }
+        };
+        cache.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let a = *cache.get("a".into(), slow.clone()).await.unwrap();
+        let b = *cache.get("b".into(), slow.clone()).await.unwrap();
+        cache.in_flight.fetch_add(1, Ordering::SeqCst);
+        touch(&store, 3);
+        for key in ["a", "b"] {
+            if let Some(s) = cache.slots.lock().unwrap().get_mut(key) {
+                s.computed -= REFRESH_AFTER;
+            }
+        }
+        let before = calls.load(Ordering::SeqCst);
+        assert_eq!(*cache.get("a".into(), slow.clone()).await.unwrap(), a);
+        let started = Instant::now();
+        while calls.load(Ordering::SeqCst) == before && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // "a" took 100 ms: for the next 300 ms no other refresh starts.
+        assert_eq!(*cache.get("b".into(), slow.clone()).await.unwrap(), b);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(*cache.get("b".into(), slow.clone()).await.unwrap(), b);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            before + 1,
+            "b waited for the pause"
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(*cache.get("b".into(), slow.clone()).await.unwrap(), b);
+        let started = Instant::now();
+        while calls.load(Ordering::SeqCst) == before + 1
+            && started.elapsed() < Duration::from_secs(5)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            before + 2,
+            "then b is refreshed"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
         // Past MAX_STALE an out-of-date answer is never served.
         touch(&store, 2);
         if let Some(s) = cache.slots.lock().unwrap().get_mut("k") {
             s.computed -= MAX_STALE;
         }
-        assert_eq!(*cache.get("k".into(), compute).await.unwrap(), 2);
+        let next = calls.load(Ordering::SeqCst);
+        assert_eq!(*cache.get("k".into(), compute).await.unwrap(), next);
         cache.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }

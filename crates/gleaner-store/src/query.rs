@@ -88,7 +88,10 @@ fn push_entity_ids(sql: &mut Sql, name: &str, kind: Option<&str>) {
     sql.push("SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE")
         .bind(name.trim().to_string());
     if let Some(kind) = kind {
-        sql.push(" AND e.kind = ?").bind(kind.to_string());
+        // `+`: look the name up in `entities_name`. Otherwise SQLite took the (kind, name)
+        // index for the kind alone and compared the name of every entity of that kind
+        // (16,600 people of 100,000 articles: 1 ms instead of 0.05, twice an entity page).
+        sql.push(" AND +e.kind = ?").bind(kind.to_string());
     }
     sql.push(
         " UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
@@ -96,7 +99,7 @@ fn push_entity_ids(sql: &mut Sql, name: &str, kind: Option<&str>) {
     )
     .bind(name.trim().to_string());
     if let Some(kind) = kind {
-        sql.push(" AND e.kind = ?").bind(kind.to_string());
+        sql.push(" AND +e.kind = ?").bind(kind.to_string());
     }
 }
 
@@ -303,9 +306,11 @@ impl Store {
         mut f: impl FnMut(SearchHit) -> Result<()>,
     ) -> Result<()> {
         let fail = |context: &str, err| search_error(terms, context, err);
+        // Cached: a search's SQL depends only on which filters it has, so a page of another
+        // word or entity reuses the compiled statement.
         let mut st = self
             .conn
-            .prepare(&sql.text)
+            .prepare_cached(&sql.text)
             .map_err(|e| fail("preparing a search", e))?;
         let mut rows = st
             .query(params_from_iter(sql.params.iter()))
@@ -1125,6 +1130,25 @@ mod tests {
         both.since = Some(Utc.with_ymd_and_hms(2021, 7, 1, 0, 0, 0).unwrap());
         let got = ids(&store, &both);
         assert!(!got.is_empty() && !got.contains(&seed), "{got:?}");
+    }
+
+    /// An entity filter with a kind finds the name through the name's index, not by
+    /// reading every entity of that kind.
+    #[test]
+    fn an_entity_of_a_kind_is_looked_up_by_its_name() {
+        let (_dir, store, _) = filled();
+        let q = SearchQuery {
+            entities: vec!["Vladimir Putin".into()],
+            kind: Some(EntityKind::Person),
+            ..SearchQuery::default()
+        };
+        let plan = store.search_plan(&q).unwrap().join("\n");
+        assert!(plan.contains("entities_name"), "{plan}");
+        assert!(!plan.contains("(kind=?)"), "{plan}");
+        let mut terms = q.clone();
+        terms.terms = Some("sanctions".into());
+        let plan = store.search_plan(&terms).unwrap().join("\n");
+        assert!(!plan.contains("(kind=?)"), "{plan}");
     }
 
     #[test]
