@@ -681,24 +681,25 @@ struct StoredRows {
 /// kept beside the slots).
 const FREE: u32 = u32::MAX;
 
-/// One slot of a [`RowTable`]: a feature's key and its weights as stored.
+/// One slot of a [`RowTable`]: a feature's key and where its row is.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     key: u32,
-    row: [i16; N_LABELS],
+    row: u32,
 }
 
-/// Feature key → stored weights, as an open-addressing table with linear probing, at most
-/// half full: scoring asks it about every feature of every token, most of them absent from
-/// the model, and a miss here is one multiply, one load and a compare or two (a general map
-/// spends several times that). Keys are already hashes; the slot is the top bits of the key
-/// times a large odd constant.
+/// Feature key → stored weights: the keys in an open-addressing table with linear probing,
+/// at most half full, each slot 8 bytes with the place of the key's row in a dense list (so
+/// the table's slack costs little memory). Scoring asks it about every feature of every
+/// token, many absent from the model, and a miss here is one multiply, one load and a compare
+/// or two (a general map spends several times that). Keys are already hashes; the slot is the
+/// top bits of the key times a large odd constant.
 #[derive(Debug, Default, Clone)]
 struct RowTable {
     slots: Vec<Slot>,
+    rows: Vec<[i16; N_LABELS]>,
     /// log2 of the slot count (0 when there are none).
     bits: u32,
-    len: usize,
     /// The row of the key [`FREE`], if the model has one.
     free_key: Option<[i16; N_LABELS]>,
 }
@@ -708,15 +709,9 @@ impl RowTable {
     fn with_capacity(n: usize) -> Self {
         let count = n.saturating_mul(2).max(16).next_power_of_two();
         RowTable {
-            slots: vec![
-                Slot {
-                    key: FREE,
-                    row: [0; N_LABELS],
-                };
-                count
-            ],
+            slots: vec![Slot { key: FREE, row: 0 }; count],
+            rows: Vec::with_capacity(n),
             bits: count.trailing_zeros(),
-            len: 0,
             free_key: None,
         }
     }
@@ -738,7 +733,7 @@ impl RowTable {
         for _ in 0..n {
             let slot = self.slots.get(at)?;
             if slot.key == key {
-                return Some(&slot.row);
+                return self.rows.get(slot.row as usize);
             }
             if slot.key == FREE {
                 return None;
@@ -751,17 +746,16 @@ impl RowTable {
     /// Set `key`'s row (replacing one it had). Grows when half full.
     fn insert(&mut self, key: u32, row: [i16; N_LABELS]) {
         if key == FREE {
-            if self.free_key.replace(row).is_none() {
-                self.len += 1;
-            }
+            self.free_key = Some(row);
             return;
         }
-        if (self.len + 1) * 2 > self.slots.len() {
-            let mut bigger = RowTable::with_capacity(self.len + 1);
+        if (self.rows.len() + 1) * 2 > self.slots.len() {
+            let mut bigger = RowTable::with_capacity(self.rows.len() + 1);
             bigger.free_key = self.free_key;
-            bigger.len = usize::from(self.free_key.is_some());
             for slot in self.slots.iter().filter(|s| s.key != FREE) {
-                bigger.insert(slot.key, slot.row);
+                if let Some(&r) = self.rows.get(slot.row as usize) {
+                    bigger.insert(slot.key, r);
+                }
             }
             *self = bigger;
         }
@@ -772,12 +766,17 @@ impl RowTable {
                 return;
             };
             if slot.key == key {
-                slot.row = row;
+                if let Some(r) = self.rows.get_mut(slot.row as usize) {
+                    *r = row;
+                }
                 return;
             }
             if slot.key == FREE {
-                *slot = Slot { key, row };
-                self.len += 1;
+                let Ok(place) = u32::try_from(self.rows.len()) else {
+                    return;
+                };
+                *slot = Slot { key, row: place };
+                self.rows.push(row);
                 return;
             }
             at = (at + 1) & (n - 1);
@@ -785,7 +784,7 @@ impl RowTable {
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.rows.len() + usize::from(self.free_key.is_some())
     }
 
     fn keys(&self) -> impl Iterator<Item = &u32> {
