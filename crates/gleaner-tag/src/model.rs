@@ -1153,20 +1153,6 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
             }
         }
     }
-    // The labels each label may follow, in order: the others' transitions are minus infinity
-    // and never win (nor tie: a candidate must score strictly more), so they are not tried.
-    let mut froms = [[(0usize, 0f32); N_LABELS]; N_LABELS];
-    let mut from_count = [0usize; N_LABELS];
-    for (c, (list, count)) in froms.iter_mut().zip(from_count.iter_mut()).enumerate() {
-        for (p, to) in step.iter().enumerate() {
-            if allowed(p, c)
-                && let Some(slot) = list.get_mut(*count)
-            {
-                *slot = (p, to.get(c).copied().unwrap_or(f32::NEG_INFINITY));
-                *count += 1;
-            }
-        }
-    }
     for t in 1..n {
         let mut cur = [f32::NEG_INFINITY; N_LABELS];
         let Some(emit) = scores.get(t) else { break };
@@ -1174,12 +1160,8 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
         for (c, ((slot, e), b)) in cur.iter_mut().zip(emit).zip(row.iter_mut()).enumerate() {
             let mut best = f32::NEG_INFINITY;
             let mut arg = 0;
-            let from = froms.get(c).map_or(&[][..], |f| {
-                f.get(..from_count.get(c).copied().unwrap_or(0))
-                    .unwrap_or(&[])
-            });
-            for &(p, to) in from {
-                let v = prev.get(p).copied().unwrap_or(f32::NEG_INFINITY) + to;
+            for (p, (&pv, to)) in prev.iter().zip(&step).enumerate() {
+                let v = pv + to.get(c).copied().unwrap_or(f32::NEG_INFINITY);
                 if v > best {
                     best = v;
                     arg = p;
