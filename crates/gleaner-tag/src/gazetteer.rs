@@ -138,7 +138,11 @@ fn push_key(key: &mut String, token: &str) {
         key.push(' ');
     }
     if token.is_ascii() {
-        key.extend(token.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        let start = key.len();
+        key.push_str(token);
+        if let Some(tail) = key.get_mut(start..) {
+            tail.make_ascii_lowercase();
+        }
     } else {
         key.push_str(&fold_cow(token));
     }
@@ -346,7 +350,7 @@ impl Gazetteers {
         // The key of the first `len` tokens is a prefix of the key of all of them: built once,
         // with where each length ends.
         let n = max.min(tokens.len());
-        let mut key = String::new();
+        let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
         let mut ends = Vec::with_capacity(n);
         for t in tokens.iter().take(n) {
             push_key(&mut key, t);
