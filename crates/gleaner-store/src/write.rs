@@ -690,7 +690,9 @@ struct Found {
 }
 
 /// Rows looked at through one hint (a canonical URL many pages declare): a bound on the work
-/// per article, whatever a site's templates do.
+/// per article, whatever a site's templates do. Written into the SQL, not bound: SQLite
+/// re-prepares a statement whenever a `LIMIT ?` parameter is bound again (it plans with the
+/// bound limit), which cost two re-prepares of these statements for every article.
 const MAX_CANDIDATES: i64 = 64;
 
 /// The row this article already is, if any.
@@ -733,12 +735,12 @@ fn find_existing(
             "SELECT {} FROM articles
               WHERE url = ?1 OR canonical_url = ?1 OR canonical_url = ?2
               ORDER BY url = ?1 DESC, canonical_url = ?1 DESC, id
-              LIMIT ?3",
+              LIMIT {MAX_CANDIDATES}",
             StoredRow::COLUMNS
         ))
         .context("looking the article up by canonical URL")?;
     let rows = st
-        .query_map(params![key, url, MAX_CANDIDATES], StoredRow::read)
+        .query_map(params![key, url], StoredRow::read)
         .context("looking the article up by canonical URL")?;
     for row in rows {
         let row = row.context("reading an article row")?;
@@ -759,12 +761,12 @@ fn find_existing(
     let wanted = [url_path(key), url_path(url)];
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM articles WHERE blogger_post_id = ?1 ORDER BY id LIMIT ?2",
+            "SELECT {} FROM articles WHERE blogger_post_id = ?1 ORDER BY id LIMIT {MAX_CANDIDATES}",
             StoredRow::COLUMNS
         ))
         .context("looking the article up by post id")?;
     let rows = st
-        .query_map(params![post_id, MAX_CANDIDATES], StoredRow::read)
+        .query_map(params![post_id], StoredRow::read)
         .context("looking the article up by post id")?;
     for row in rows {
         let row = row.context("reading an article row")?;

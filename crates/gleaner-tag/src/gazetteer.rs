@@ -131,13 +131,43 @@ pub fn key_of<'t>(tokens: impl IntoIterator<Item = &'t str>) -> String {
     key
 }
 
-/// Append one token to a key being built by [`key_of`] (folded without allocating when it
-/// is folded already).
+/// Append one token to a key being built by [`key_of`], folded ([`fold_token`]) straight
+/// into the key: no allocation for an ASCII word or one folded already.
 fn push_key(key: &mut String, token: &str) {
     if !key.is_empty() {
         key.push(' ');
     }
-    key.push_str(&fold_cow(token));
+    if token.is_ascii() {
+        let start = key.len();
+        key.push_str(token);
+        if let Some(tail) = key.get_mut(start..) {
+            tail.make_ascii_lowercase();
+        }
+    } else {
+        key.push_str(&fold_cow(token));
+    }
+}
+
+/// The longest word [`with_folded`] folds on the stack.
+const STACK_FOLD: usize = 48;
+
+/// `f` of `token` folded ([`fold_token`]): without allocating when the token is folded
+/// already or is a short ASCII word (most words; the word lists are asked for every token).
+fn with_folded<R>(token: &str, f: impl FnOnce(&str) -> R) -> R {
+    if token.is_ascii() {
+        if !token.bytes().any(|b| b.is_ascii_uppercase()) {
+            return f(token);
+        }
+        let mut buf = [0u8; STACK_FOLD];
+        if let Some(out) = buf.get_mut(..token.len()) {
+            out.copy_from_slice(token.as_bytes());
+            out.make_ascii_lowercase();
+            if let Ok(folded) = std::str::from_utf8(out) {
+                return f(folded);
+            }
+        }
+    }
+    f(&fold_cow(token))
 }
 
 /// Lowercase with straight apostrophes.
@@ -313,14 +343,14 @@ impl Gazetteers {
         let first = tokens.first()?;
         // Most words start no name: ask without folding when the word is already folded.
         let max = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
-            *self.geo_first.get(&fold_token(first))?
+            with_folded(first, |f| self.geo_first.get(f).copied())?
         } else {
             *self.geo_first.get(*first)?
         };
         // The key of the first `len` tokens is a prefix of the key of all of them: built once,
         // with where each length ends.
         let n = max.min(tokens.len());
-        let mut key = String::new();
+        let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
         let mut ends = Vec::with_capacity(n);
         for t in tokens.iter().take(n) {
             push_key(&mut key, t);
@@ -358,7 +388,8 @@ impl Gazetteers {
     /// May an entry start with this token? (False when no entry's key starts with its folded
     /// form; a token holding white space is always asked in full.)
     fn may_start_entry(&self, first: &str) -> bool {
-        first.contains(char::is_whitespace) || self.entry_first.contains_key(&*fold_cow(first))
+        first.contains(char::is_whitespace)
+            || with_folded(first, |f| self.entry_first.contains_key(f))
     }
 
     /// The entry for exactly these tokens, if any (letter case checked for acronyms, and the
@@ -445,7 +476,7 @@ impl Gazetteers {
 
     /// The title role of a token, if it is one.
     pub fn title_role(&self, token: &str) -> Option<TitleRole> {
-        self.title_role_folded(&fold_cow(token))
+        with_folded(token, |f| self.title_role_folded(f))
     }
 
     /// [`Gazetteers::title_role`] of a token already folded ([`fold_token`]).
@@ -455,7 +486,7 @@ impl Gazetteers {
 
     /// Is this a common given name?
     pub fn is_given_name(&self, token: &str) -> bool {
-        self.is_given_name_folded(&fold_cow(token))
+        with_folded(token, |f| self.is_given_name_folded(f))
     }
 
     /// [`Gazetteers::is_given_name`] of a token already folded ([`fold_token`]).
@@ -465,7 +496,7 @@ impl Gazetteers {
 
     /// Is this a word that never starts a name?
     pub fn is_stopword(&self, token: &str) -> bool {
-        self.stopwords.contains(&*fold_cow(token))
+        with_folded(token, |f| self.stopwords.contains(f))
     }
 }
 

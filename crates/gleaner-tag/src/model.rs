@@ -665,7 +665,7 @@ pub struct NameModel {
     weights: Vec<[f32; N_LABELS]>,
     transitions: Vec<f32>,
     /// For a model read from bytes: each feature's weights as stored (16-bit, × `scale`), the
-    /// row inside the map's slot, so that scoring a feature touches one place in memory
+    /// row inside the table's slot ([`RowTable`]), so that scoring a feature touches one place in memory
     /// instead of two (the lookups are most of tagging's time). The scores are the same to the
     /// bit: each weight is the same product, added in the same order.
     stored: Option<StoredRows>,
@@ -673,8 +673,127 @@ pub struct NameModel {
 
 #[derive(Debug, Default, Clone)]
 struct StoredRows {
-    rows: KeyMap<[i16; N_LABELS]>,
+    rows: RowTable,
     scale: f32,
+}
+
+/// A feature key that marks a free slot of a [`RowTable`] (a model feature with this key is
+/// kept beside the slots).
+const FREE: u32 = u32::MAX;
+
+/// One slot of a [`RowTable`]: a feature's key and where its row is.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: u32,
+    row: u32,
+}
+
+/// Feature key → stored weights: the keys in an open-addressing table with linear probing,
+/// at most half full, each slot 8 bytes with the place of the key's row in a dense list (so
+/// the table's slack costs little memory). Scoring asks it about every feature of every
+/// token, many absent from the model, and a miss here is one multiply, one load and a compare
+/// or two (a general map spends several times that). Keys are already hashes; the slot is the
+/// top bits of the key times a large odd constant.
+#[derive(Debug, Default, Clone)]
+struct RowTable {
+    slots: Vec<Slot>,
+    rows: Vec<[i16; N_LABELS]>,
+    /// log2 of the slot count (0 when there are none).
+    bits: u32,
+    /// The row of the key [`FREE`], if the model has one.
+    free_key: Option<[i16; N_LABELS]>,
+}
+
+impl RowTable {
+    /// An empty table with room for `n` keys.
+    fn with_capacity(n: usize) -> Self {
+        let count = n.saturating_mul(2).max(16).next_power_of_two();
+        RowTable {
+            slots: vec![Slot { key: FREE, row: 0 }; count],
+            rows: Vec::with_capacity(n),
+            bits: count.trailing_zeros(),
+            free_key: None,
+        }
+    }
+
+    fn home(&self, key: u32) -> usize {
+        if self.bits == 0 {
+            return 0;
+        }
+        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
+    }
+
+    fn get(&self, key: &u32) -> Option<&[i16; N_LABELS]> {
+        let key = *key;
+        if key == FREE {
+            return self.free_key.as_ref();
+        }
+        let n = self.slots.len();
+        let mut at = self.home(key);
+        for _ in 0..n {
+            let slot = self.slots.get(at)?;
+            if slot.key == key {
+                return self.rows.get(slot.row as usize);
+            }
+            if slot.key == FREE {
+                return None;
+            }
+            at = (at + 1) & (n - 1);
+        }
+        None
+    }
+
+    /// Set `key`'s row (replacing one it had). Grows when half full.
+    fn insert(&mut self, key: u32, row: [i16; N_LABELS]) {
+        if key == FREE {
+            self.free_key = Some(row);
+            return;
+        }
+        if (self.rows.len() + 1) * 2 > self.slots.len() {
+            let mut bigger = RowTable::with_capacity(self.rows.len() + 1);
+            bigger.free_key = self.free_key;
+            for slot in self.slots.iter().filter(|s| s.key != FREE) {
+                if let Some(&r) = self.rows.get(slot.row as usize) {
+                    bigger.insert(slot.key, r);
+                }
+            }
+            *self = bigger;
+        }
+        let n = self.slots.len();
+        let mut at = self.home(key);
+        for _ in 0..n {
+            let Some(slot) = self.slots.get_mut(at) else {
+                return;
+            };
+            if slot.key == key {
+                if let Some(r) = self.rows.get_mut(slot.row as usize) {
+                    *r = row;
+                }
+                return;
+            }
+            if slot.key == FREE {
+                let Ok(place) = u32::try_from(self.rows.len()) else {
+                    return;
+                };
+                *slot = Slot { key, row: place };
+                self.rows.push(row);
+                return;
+            }
+            at = (at + 1) & (n - 1);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len() + usize::from(self.free_key.is_some())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.slots
+            .iter()
+            .filter(|s| s.key != FREE)
+            .map(|s| &s.key)
+            .chain(self.free_key.as_ref().map(|_| &FREE))
+    }
 }
 
 /// Why a model could not be read.
@@ -854,8 +973,7 @@ impl NameModel {
         for _ in 0..(N_LABELS + 1) * N_LABELS {
             transitions.push(r.f32()?);
         }
-        let mut rows = KeyMap::default();
-        rows.reserve(n);
+        let mut rows = RowTable::with_capacity(n);
         let mut key: u32 = 0;
         for k in 0..n {
             let delta = r.varint()?;
@@ -1363,6 +1481,41 @@ mod tests {
         let mean = NameModel::mean(std::slice::from_ref(&model));
         assert_eq!(mean.features(), model.features());
         assert_eq!(mean.decode(&f), model.decode(&f));
+    }
+
+    #[test]
+    fn the_row_table_finds_what_it_holds_and_nothing_else() {
+        let mut t = RowTable::default();
+        assert_eq!(t.get(&7), None);
+        let row = |k: u32| {
+            let mut r = [0i16; N_LABELS];
+            r[(k % 9) as usize] = (k % 1000) as i16 + 1;
+            r
+        };
+        // Keys that crowd one slot, the free-slot marker itself, and enough to grow twice.
+        let keys: Vec<u32> = (0..5000u32)
+            .map(|k| k.wrapping_mul(2_654_435_761))
+            .chain([FREE, 0, 1, FREE - 1])
+            .collect();
+        let mut std = std::collections::HashMap::new();
+        for &k in &keys {
+            t.insert(k, row(k));
+            std.insert(k, row(k));
+        }
+        t.insert(FREE, row(3));
+        std.insert(FREE, row(3));
+        assert_eq!(t.len(), std.len());
+        for (k, r) in &std {
+            assert_eq!(t.get(k), Some(r), "{k}");
+        }
+        for k in (0..5000u32).map(|k| k.wrapping_mul(2_654_435_761).wrapping_add(17)) {
+            assert_eq!(t.get(&k).is_some(), std.contains_key(&k));
+        }
+        let mut listed: Vec<u32> = t.keys().copied().collect();
+        listed.sort_unstable();
+        let mut expected: Vec<u32> = std.keys().copied().collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
     }
 
     #[test]
