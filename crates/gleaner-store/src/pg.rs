@@ -31,7 +31,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 
 use crate::convert::{int, now_text, opt_time_text, time_text, url_path};
-use crate::write::{canonical_of, non_empty, validate};
+use crate::write::{batch_error, canonical_of, non_empty, validate_batch};
 use crate::{
     ArticleKey, Context, EntityCount, EntityQuery, FetchState, Origin, Result, RunCounts,
     RunRecord, RunStatus, SavedSweep, SearchHit, SearchQuery, SourceRecord, Stats, StoreError,
@@ -396,9 +396,7 @@ impl PgStore {
         batch: &[(Article, Option<i64>)],
         origins: &[Origin],
     ) -> Result<Vec<Upserted>> {
-        for (index, (article, _)) in batch.iter().enumerate() {
-            validate(article).map_err(|e| batch_error(batch, index, e))?;
-        }
+        validate_batch(batch)?;
         let now = now_text();
         let mut attempt = 0;
         loop {
@@ -1046,17 +1044,6 @@ async fn stored_article_id(c: &impl GenericClient, url: &str) -> Result<Option<i
     row.map(|r| r.try_get(0))
         .transpose()
         .with_context(|| format!("looking up article {url}"))
-}
-
-fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreError) -> StoreError {
-    StoreError::Article {
-        index,
-        url: batch
-            .get(index)
-            .map(|(a, _)| a.url.clone())
-            .unwrap_or_default(),
-        source: Box::new(source),
-    }
 }
 
 /// A stored row, as far as finding an article needs it (see `write.rs`).

@@ -165,9 +165,7 @@ impl ArticleTransaction<'_> {
         batch: &[(Article, Option<i64>)],
         origins: &[Origin],
     ) -> Result<Vec<Upserted>> {
-        for (index, (article, _)) in batch.iter().enumerate() {
-            validate(article).map_err(|e| batch_error(batch, index, e))?;
-        }
+        validate_batch(batch)?;
         if !self.open {
             self.store
                 .conn
@@ -464,7 +462,20 @@ pub(crate) fn upsert_one(
     Ok(done)
 }
 
-fn batch_error(batch: &[(Article, Option<i64>)], index: usize, source: StoreError) -> StoreError {
+/// Every article of a batch checked before anything is written: the first invalid one's
+/// error, naming it. Both backends call it.
+pub(crate) fn validate_batch(batch: &[(Article, Option<i64>)]) -> Result<()> {
+    for (index, (article, _)) in batch.iter().enumerate() {
+        validate(article).map_err(|e| batch_error(batch, index, e))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn batch_error(
+    batch: &[(Article, Option<i64>)],
+    index: usize,
+    source: StoreError,
+) -> StoreError {
     StoreError::Article {
         index,
         url: batch
