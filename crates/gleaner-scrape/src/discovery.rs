@@ -20,7 +20,7 @@ use gleaner_model::{Extractor, ScrapedArticle};
 use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
-use crate::xml::parse_xml;
+use crate::xml::{parse_xml_checked, repair_xml};
 use regex::Regex;
 
 /// Decompressed sitemaps larger than this are refused (a gzip bomb guard); the sitemap
@@ -89,9 +89,24 @@ fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> 
     result.map_err(|e| ScrapeError::NotAFeed(e.to_string()))
 }
 
-/// Parse any RSS, Atom or JSON Feed document.
+/// Parse any RSS, Atom or JSON Feed document. An XML feed the parser refuses is read again
+/// with a bare `&` and control characters made good ([`repair_xml`]): one "Q&A" in a title
+/// or an unescaped query string in a link must not cost every item of the feed.
 pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
-    let feed = parse_with_feed_rs(body)?;
+    let feed = match parse_with_feed_rs(body) {
+        Ok(feed) => feed,
+        Err(e) => {
+            let text = String::from_utf8_lossy(body);
+            let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+            if !trimmed.starts_with('<') {
+                return Err(e);
+            }
+            match repair_xml(trimmed) {
+                std::borrow::Cow::Owned(repaired) => parse_with_feed_rs(repaired.as_bytes())?,
+                std::borrow::Cow::Borrowed(_) => return Err(e),
+            }
+        }
+    };
     let title = feed
         .title
         .as_ref()
@@ -199,6 +214,9 @@ pub struct Sitemap {
     pub kind: SitemapKind,
     /// The entries in document order.
     pub entries: Vec<SitemapEntry>,
+    /// The document was not well-formed XML (a stray `<`, a cut-off end) and its entries
+    /// were read by looking for each `<loc>` in the text.
+    pub damaged: bool,
 }
 
 /// Parse a sitemap, plain XML or gzip-compressed (detected by its magic bytes).
@@ -218,7 +236,14 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
     } else {
         String::from_utf8_lossy(body).into_owned()
     };
-    let root = parse_xml(text.trim_start_matches('\u{feff}').trim_start())?;
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    // A bare `&` in a URL's query (the most common fault of hand-made sitemaps) and
+    // control characters are made good first.
+    let text = repair_xml(text);
+    let (root, damaged) = match parse_xml_checked(&text) {
+        Ok(parsed) => parsed,
+        Err(e) => return scan_sitemap(&text).ok_or(e),
+    };
     let (kind, child) = match root.name.as_str() {
         "urlset" => (SitemapKind::UrlSet, "url"),
         "sitemapindex" => (SitemapKind::Index, "sitemap"),
@@ -228,6 +253,13 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
             )));
         }
     };
+    if damaged {
+        // The tree is wrong past the damage (entries inside a bogus element, or lost):
+        // every `<loc>` in the text is read instead.
+        if let Some(scanned) = scan_sitemap(&text) {
+            return Ok(scanned);
+        }
+    }
     let entries = root
         .children_named(child)
         .filter_map(|u| {
@@ -238,7 +270,115 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
             })
         })
         .collect();
-    Ok(Sitemap { kind, entries })
+    Ok(Sitemap {
+        kind,
+        entries,
+        damaged: false,
+    })
+}
+
+/// A sitemap that is not well-formed XML (a stray `<`, a document cut off at a size limit),
+/// read as search engines read one: each `<url>` (`<sitemap>` in an index) up to the next is
+/// an entry, and its first complete `<loc>…</loc>` and `<lastmod>…</lastmod>` are taken. A
+/// `<loc>` cut off before its end tag is left out (its URL would be a wrong one). `None` when
+/// the text is neither a `<urlset>` nor a `<sitemapindex>`. Linear in the text.
+fn scan_sitemap(text: &str) -> Option<Sitemap> {
+    let urlset = text.find("<urlset");
+    let index = text.find("<sitemapindex");
+    let (kind, open) = match (urlset, index) {
+        (Some(u), Some(i)) if i < u => (SitemapKind::Index, "<sitemap"),
+        (Some(_), _) => (SitemapKind::UrlSet, "<url"),
+        (None, Some(_)) => (SitemapKind::Index, "<sitemap"),
+        (None, None) => return None,
+    };
+    // Where each entry's start tag begins (`<url>` or `<url ...>`, not `<urlset`).
+    let starts: Vec<usize> = text
+        .match_indices(open)
+        .map(|(at, _)| at)
+        .filter(|at| {
+            matches!(
+                text.as_bytes().get(at + open.len()),
+                Some(b'>' | b' ' | b'\t' | b'\r' | b'\n' | b'/')
+            )
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for (n, start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(text.len());
+        let block = text.get(*start..end).unwrap_or("");
+        let Some(loc) = element_text(block, "loc") else {
+            continue;
+        };
+        entries.push(SitemapEntry {
+            loc,
+            lastmod: element_text(block, "lastmod").and_then(|d| parse_date(&d)),
+        });
+    }
+    Some(Sitemap {
+        kind,
+        entries,
+        damaged: true,
+    })
+}
+
+/// The text of the first complete `<name>…</name>` in `block` (CDATA unwrapped, the five
+/// predefined entities and character references resolved), if not empty.
+fn element_text(block: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let from = block.find(&open)? + open.len();
+    let len = block.get(from..)?.find(&close)?;
+    let raw = block.get(from..from + len)?.trim();
+    let raw = raw
+        .strip_prefix("<![CDATA[")
+        .and_then(|r| r.strip_suffix("]]>"))
+        .unwrap_or(raw);
+    let text = unescape_xml(raw.trim());
+    (!text.is_empty()).then_some(text)
+}
+
+/// `&amp;` and the other predefined entities, and `&#…;` character references, resolved.
+fn unescape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(rest.get(..at).unwrap_or(""));
+        let after = rest.get(at + 1..).unwrap_or("");
+        let reference = after
+            .find(';')
+            .filter(|semi| *semi <= 12)
+            .and_then(|semi| Some((semi, resolve_reference(after.get(..semi)?)?)));
+        match reference {
+            Some((semi, resolved)) => {
+                out.push(resolved);
+                rest = after.get(semi + 1..).unwrap_or("");
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn resolve_reference(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => {
+            let number = name.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +452,49 @@ mod tests {
         assert_eq!(map.kind, SitemapKind::Index);
         assert_eq!(map.entries.len(), 2);
         assert!(parse_sitemap(b"<html></html>").is_err());
+    }
+
+    #[test]
+    fn a_careless_sitemap_is_read_whole() {
+        // A bare `&`, a stray `<` in a lastmod, then a document cut off in its last entry.
+        let text = "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>\
+            <url><loc>https://e.com/a?x=1&y=2</loc><lastmod>2024-01-05</lastmod></url>\
+            <url><loc>https://e.com/b</loc><lastmod>2024 < 01</lastmod></url>\
+            <url><loc>https://e.com/c&amp;d</loc><image:image><image:loc>https://e.com/i.png</image:loc></image:image></url>\
+            <url><loc><![CDATA[https://e.com/e]]></loc></url>\
+            <url><loc>https://e.com/f-is-cut";
+        let map = parse_sitemap(text.as_bytes()).unwrap();
+        assert!(map.damaged);
+        assert_eq!(map.kind, SitemapKind::UrlSet);
+        let locs: Vec<&str> = map.entries.iter().map(|e| e.loc.as_str()).collect();
+        assert_eq!(
+            locs,
+            [
+                "https://e.com/a?x=1&y=2",
+                "https://e.com/b",
+                "https://e.com/c&d",
+                "https://e.com/e"
+            ]
+        );
+        assert!(map.entries[0].lastmod.is_some());
+        // Only the bare `&`: repaired, read as XML, not damaged.
+        let map = parse_sitemap(
+            b"<urlset><url><loc>https://e.com/a?x=1&y=2</loc></url><url><loc>https://e.com/b</loc></url></urlset>",
+        )
+        .unwrap();
+        assert!(!map.damaged);
+        assert_eq!(map.entries.len(), 2);
+        assert_eq!(map.entries[0].loc, "https://e.com/a?x=1&y=2");
+    }
+
+    #[test]
+    fn a_feed_with_a_bare_ampersand_is_read() {
+        let rss = b"<?xml version='1.0'?><rss version='2.0'><channel><title>Q&A</title>\
+            <item><title>One</title><link>https://e.com/1?a=1&b=2</link></item>\
+            <item><title>Two</title><link>https://e.com/2</link></item></channel></rss>";
+        let feed = parse_generic_feed(rss).unwrap();
+        assert_eq!(feed.items.len(), 2);
+        assert_eq!(feed.items[0].url, "https://e.com/1?a=1&b=2");
     }
 
     #[test]

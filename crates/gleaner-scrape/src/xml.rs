@@ -81,6 +81,14 @@ fn element(e: &quick_xml::events::BytesStart<'_>) -> XmlNode {
 pub(crate) const MAX_XML_DEPTH: usize = 256;
 
 pub(crate) fn parse_xml(body: &str) -> Result<XmlNode, ScrapeError> {
+    parse_xml_checked(body).map(|(root, _)| root)
+}
+
+/// [`parse_xml`], and whether the document was damaged: an end tag that does not close the
+/// element open (a stray `<` in text starts an element that swallows what follows, and
+/// the elements after it end up inside it, not where they belong).
+pub(crate) fn parse_xml_checked(body: &str) -> Result<(XmlNode, bool), ScrapeError> {
+    let mut damaged = false;
     let mut reader = quick_xml::Reader::from_str(body);
     reader.config_mut().check_end_names = false;
     let mut stack: Vec<XmlNode> = Vec::new();
@@ -103,7 +111,10 @@ pub(crate) fn parse_xml(body: &str) -> Result<XmlNode, ScrapeError> {
                     None => root = root.or(Some(node)),
                 }
             }
-            Event::End(_) => {
+            Event::End(e) => {
+                damaged |= stack
+                    .last()
+                    .is_some_and(|top| top.name != local(e.name().as_ref()));
                 if let Some(node) = stack.pop() {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(node),
@@ -150,12 +161,90 @@ pub(crate) fn parse_xml(body: &str) -> Result<XmlNode, ScrapeError> {
             None => root = Some(node),
         }
     }
-    root.ok_or_else(|| ScrapeError::NotAFeed("empty document".into()))
+    root.map(|r| (r, damaged))
+        .ok_or_else(|| ScrapeError::NotAFeed("empty document".into()))
+}
+
+/// An XML document with the two faults careless feeds and sitemaps most often have made
+/// good, so one bad character does not cost the whole document: a bare `&` (an unescaped
+/// query string, "Q&A") becomes `&amp;`, and characters XML 1.0 does not allow (C0 controls
+/// other than tab, line feed and carriage return) are dropped. Entity and character
+/// references are kept as they are. One pass; borrowed when there is nothing to repair.
+pub(crate) fn repair_xml(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad_char = |c: char| c < ' ' && !matches!(c, '\t' | '\n' | '\r');
+    let needs = text.char_indices().any(|(i, c)| {
+        bad_char(c) || (c == '&' && !starts_reference(text.get(i + 1..).unwrap_or("")))
+    });
+    if !needs {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for (i, c) in text.char_indices() {
+        if bad_char(c) {
+            continue;
+        }
+        if c == '&' && !starts_reference(text.get(i + 1..).unwrap_or("")) {
+            out.push_str("&amp;");
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Whether `rest` (what follows a `&`) is a reference: `name;`, `#digits;` or `#xhex;`
+/// (names at most 32 characters, so the look-ahead is bounded).
+fn starts_reference(rest: &str) -> bool {
+    let bytes = rest.as_bytes();
+    let body_ok: fn(u8) -> bool;
+    let start = match bytes {
+        [b'#', b'x' | b'X', ..] => {
+            body_ok = |b| b.is_ascii_hexdigit();
+            2
+        }
+        [b'#', ..] => {
+            body_ok = |b| b.is_ascii_digit();
+            1
+        }
+        [first, ..] if first.is_ascii_alphabetic() || *first == b'_' => {
+            body_ok = |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+            0
+        }
+        _ => return false,
+    };
+    let limit = bytes.len().min(start + 33);
+    let mut i = start;
+    while i < limit && body_ok(bytes[i]) {
+        i += 1;
+    }
+    i > start && bytes.get(i) == Some(&b';')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_ampersands_and_control_characters_are_repaired() {
+        assert!(matches!(
+            repair_xml("<a>x &amp; y &#38; &#x26; &lt;</a>"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            repair_xml("<loc>https://e.com/?a=1&b=2</loc><t>Q&A &\u{1}x &#;</t>"),
+            "<loc>https://e.com/?a=1&amp;b=2</loc><t>Q&amp;A &amp;x &amp;#;</t>"
+        );
+    }
+
+    #[test]
+    fn a_stray_less_than_sign_is_reported_as_damage() {
+        let (_, damaged) = parse_xml_checked("<urlset><url><loc>a</loc></url></urlset>").unwrap();
+        assert!(!damaged);
+        let (_, damaged) =
+            parse_xml_checked("<urlset><url><lastmod>1 < 2</lastmod></url><url><loc>b</loc></url></urlset>")
+                .unwrap();
+        assert!(damaged);
+    }
 
     #[test]
     fn deeply_nested_xml_is_capped_not_a_stack_overflow() {

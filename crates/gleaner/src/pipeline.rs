@@ -91,6 +91,9 @@ const WRITER_CACHE_KIB: i64 = -4096;
 const MAX_FEED_PAGES_PER_RUN: usize = 100;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
+/// Sitemap indexes followed below a sitemap source (the protocol allows none; sites nest one
+/// or two).
+const MAX_SITEMAP_NESTING: usize = 3;
 /// Failures (and, apart, skips) listed by URL at the end of a run at most; the run's counts
 /// hold them all.
 pub const MAX_LISTED_PROBLEMS: usize = 1000;
@@ -1015,6 +1018,8 @@ enum Listing {
     Failed {
         answered: bool,
     },
+    /// Not asked for: robots.txt disallows it (recorded as a skip).
+    Disallowed,
 }
 
 impl Discovery<'_> {
@@ -1228,8 +1233,13 @@ impl Discovery<'_> {
                 url: skipped,
                 reason,
             }) => {
+                let disallowed = reason.starts_with("disallowed by robots.txt");
                 self.shared.skip(&skipped, reason);
-                Listing::Failed { answered: false }
+                if disallowed {
+                    Listing::Disallowed
+                } else {
+                    Listing::Failed { answered: false }
+                }
             }
             Err(e) => {
                 let mut state = previous.unwrap_or_else(|| FetchState {
@@ -1372,6 +1382,33 @@ impl Discovery<'_> {
                 Listing::Page(page) => page,
                 Listing::NotModified => {
                     // A 304 to a request without validators: nothing to read.
+                    read.complete = false;
+                    if pending.is_none() {
+                        hole.get_or_insert(at);
+                    }
+                    stop_stretch!();
+                }
+                Listing::Disallowed if pages == 1 && pending.is_none() => {
+                    // The blog's robots.txt keeps crawlers out of its feed (a custom robots.txt
+                    // with `Disallow: /feeds/`): its posts are read through its sitemap
+                    // instead, which Blogger keeps of every blog, page by page, as robots.txt
+                    // allows.
+                    let Some(sitemap) = url::Url::parse(home)
+                        .and_then(|h| h.join("/sitemap.xml"))
+                        .ok()
+                        .map(String::from)
+                    else {
+                        read.complete = false;
+                        break;
+                    };
+                    warn!(
+                        home,
+                        sitemap = %sitemap,
+                        "robots.txt disallows the blog's feed: reading the blog through its sitemap"
+                    );
+                    return self.sitemap(&sitemap, source).await;
+                }
+                Listing::Disallowed => {
                     read.complete = false;
                     if pending.is_none() {
                         hole.get_or_insert(at);
@@ -1546,9 +1583,12 @@ impl Discovery<'_> {
     }
 
     /// Offer the posts of a blog published since `since` that this read has not listed
-    /// (one feed page by publication time): a scheduled post, live now but last updated
-    /// before the cut-off. A page that cannot be read leaves the read incomplete, so the
-    /// cut-off stays where it was. False when the pipeline stopped taking jobs.
+    /// (feed pages by publication time, newest first, down by time as the main read goes): a
+    /// scheduled post, live now but last updated before the cut-off. Every page is read, not
+    /// only the first: after a week without a run, or on a busy blog, more than a page of
+    /// posts is published since the cut-off, and a scheduled one may be on any of them. A
+    /// page that cannot be read leaves the read incomplete, so the cut-off stays where it
+    /// was. False when the pipeline stopped taking jobs.
     async fn published_since(
         &mut self,
         home: &str,
@@ -1558,66 +1598,112 @@ impl Discovery<'_> {
         since: DateTime<Utc>,
     ) -> bool {
         use blogger_feed::{FeedOrder, FeedPosition};
-        let url = format!(
-            "{}&published-min={}",
-            blogger_feed::keyset_feed_url(
-                home,
-                FeedOrder::Published,
-                None,
-                FeedPosition::default(),
-                FEED_PAGE_SIZE
-            ),
-            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-        let page = match self.listing(source, &url, true).await {
-            Listing::Page(page) => page,
-            // Unchanged since it was last read: its posts were offered then.
-            Listing::NotModified => return true,
-            Listing::Failed { .. } => {
+        let mut at = FeedPosition::default();
+        // Posts this read listed, and full pages in a row that listed none it had not (a
+        // server that ignores the position asked for).
+        let mut here: HashSet<String> = HashSet::new();
+        let mut stalled = 0;
+        for _ in 0..MAX_FEED_PAGES_PER_RUN {
+            if self.cancel.is_cancelled() {
                 read.complete = false;
                 return true;
             }
-        };
-        let body = page.body;
-        let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
-            blogger_feed::parse_feed(&body).map(with_feed_language)
-        })
-        .await;
-        let feed = match parsed {
-            Ok(Ok(feed)) => feed,
-            Ok(Err(e)) => {
-                self.listing_states.retain(|s| s.url != url);
-                self.shared
-                    .fail(&url, format!("reading the blog feed: {e}"));
-                read.complete = false;
-                return true;
-            }
-            Err(e) => {
-                self.listing_states.retain(|s| s.url != url);
-                self.shared.fail(&url, format!("feed parser task: {e}"));
-                read.complete = false;
-                return true;
-            }
-        };
-        for entry in feed.entries {
-            let id = entry
-                .article
-                .blogger_post_id
-                .clone()
-                .unwrap_or_else(|| entry.url.clone());
-            if !listed.insert(id) {
-                continue;
-            }
-            let item = Listed {
-                url: entry.url,
-                updated: entry.updated_at.map(|t| t.with_timezone(&Utc)),
-                full_content: entry.full_content,
-                article: entry.article,
+            let url = format!(
+                "{}&published-min={}",
+                blogger_feed::keyset_feed_url(home, FeedOrder::Published, None, at, FEED_PAGE_SIZE),
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            let page = match self.listing(source, &url, true).await {
+                Listing::Page(page) => page,
+                // Unchanged since it was last read: its posts were offered then, and the
+                // pages after it are the same.
+                Listing::NotModified => return true,
+                Listing::Failed { .. } | Listing::Disallowed => {
+                    read.complete = false;
+                    return true;
+                }
             };
-            if !self.offer(source, read, item).await {
-                return false;
+            let body = page.body;
+            let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
+                blogger_feed::parse_feed(&body).map(with_feed_language)
+            })
+            .await;
+            let feed = match parsed {
+                Ok(Ok(feed)) => feed,
+                Ok(Err(e)) => {
+                    self.listing_states.retain(|s| s.url != url);
+                    self.shared
+                        .fail(&url, format!("reading the blog feed: {e}"));
+                    read.complete = false;
+                    return true;
+                }
+                Err(e) => {
+                    self.listing_states.retain(|s| s.url != url);
+                    self.shared.fail(&url, format!("feed parser task: {e}"));
+                    read.complete = false;
+                    return true;
+                }
+            };
+            let count = feed.entries.len() as u64;
+            let has_next = feed.next.is_some();
+            let mut oldest: Option<DateTime<Utc>> = None;
+            let mut new = 0;
+            for entry in feed.entries {
+                if let Some(p) = entry.article.published_at {
+                    let p = p.with_timezone(&Utc);
+                    oldest = Some(oldest.map_or(p, |o| o.min(p)));
+                }
+                let id = entry
+                    .article
+                    .blogger_post_id
+                    .clone()
+                    .unwrap_or_else(|| entry.url.clone());
+                if here.insert(id.clone()) {
+                    new += 1;
+                }
+                if !listed.insert(id) {
+                    continue;
+                }
+                let item = Listed {
+                    url: entry.url,
+                    updated: entry.updated_at.map(|t| t.with_timezone(&Utc)),
+                    full_content: entry.full_content,
+                    article: entry.article,
+                };
+                if !self.offer(source, read, item).await {
+                    return false;
+                }
+            }
+            if count == 0 || (!has_next && count < FEED_PAGE_SIZE) {
+                return true;
+            }
+            stalled = if new == 0 { stalled + 1 } else { 0 };
+            if stalled >= 2 {
+                self.shared.fail(
+                    &url,
+                    "the blog feed repeats posts already read: paging stopped".into(),
+                );
+                read.complete = false;
+                return true;
+            }
+            // The next page: the posts before the second after this page's oldest (those
+            // sharing that second come again and are dropped above); by offset when the
+            // page gives no usable time or the time did not move.
+            let next_before = oldest.map(|o| {
+                DateTime::from_timestamp(o.timestamp(), 0).unwrap_or(o) + ChronoDuration::seconds(1)
+            });
+            if next_before.is_none() || next_before == at.before {
+                at.skip = at.skip.saturating_add(count);
+            } else {
+                at = FeedPosition {
+                    before: next_before,
+                    skip: 0,
+                };
             }
         }
+        // More pages of posts published since the cut-off than a run reads: the cut-off
+        // stays, and the next run reads them again.
+        read.complete = false;
         true
     }
 
@@ -1654,7 +1740,7 @@ impl Discovery<'_> {
             let page = match self.listing(&source, &page_url, true).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => break,
-                Listing::Failed { .. } => {
+                Listing::Failed { .. } | Listing::Disallowed => {
                     read.complete = false;
                     break;
                 }
@@ -1689,7 +1775,9 @@ impl Discovery<'_> {
                 let Some(item_url) = listed_address(&page_url, &item.url) else {
                     continue;
                 };
-                if !listed_here.insert(item_url.clone()) {
+                // One page listed twice (again, or under a tracking or mobile variant of
+                // its address, or with a fragment) is offered once, under the first.
+                if !listed_here.insert(gleaner_scrape::listed_page_key(&item_url)) {
                     continue;
                 }
                 new += 1;
@@ -1739,9 +1827,13 @@ impl Discovery<'_> {
         // Every sitemap URL queued or read, at most MAX_LISTING_PAGES: the limit is checked
         // before a URL is queued, so an index of indexes cannot grow the queue without bound.
         let mut known = HashSet::from([url.to_string()]);
-        let mut queue = std::collections::VecDeque::from([url.to_string()]);
+        // Each sitemap with how many indexes lead to it: indexes nested deeper than
+        // MAX_SITEMAP_NESTING are not followed (an index whose every read names a new one, as
+        // a session id in its URLs does, cost 10,000 requests a run).
+        let mut queue = std::collections::VecDeque::from([(url.to_string(), 0usize)]);
         let mut dropped: u64 = 0;
-        while let Some(map_url) = queue.pop_front() {
+        let mut too_deep: u64 = 0;
+        while let Some((map_url, depth)) = queue.pop_front() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
                 break;
@@ -1750,11 +1842,21 @@ impl Discovery<'_> {
             let page = match self.listing(&source, &map_url, conditional).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => continue,
-                Listing::Failed { .. } => {
+                Listing::Failed { .. } | Listing::Disallowed => {
                     read.complete = false;
                     continue;
                 }
             };
+            if page.truncated {
+                // Entries past the size limit are not read: said, and owed.
+                self.shared.fail(
+                    &map_url,
+                    "the sitemap is larger than max_body_bytes: only the entries before the \
+                     limit were read (raise max_body_bytes for this source)"
+                        .into(),
+                );
+                read.complete = false;
+            }
             let body = page.body;
             let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 gleaner_scrape::discovery::parse_sitemap(body.as_bytes())
@@ -1775,6 +1877,9 @@ impl Discovery<'_> {
                     continue;
                 }
             };
+            if map.damaged && !page.truncated {
+                warn!(url = %map_url, "the sitemap is not well-formed XML: read entry by entry");
+            }
             for mut entry in map.entries {
                 let lastmod = entry.lastmod.map(|t| t.with_timezone(&Utc));
                 if entry.loc.len() > MAX_LISTED_URL_BYTES {
@@ -1789,12 +1894,16 @@ impl Discovery<'_> {
                         if known.contains(&entry.loc) {
                             continue;
                         }
+                        if depth >= MAX_SITEMAP_NESTING {
+                            too_deep += 1;
+                            continue;
+                        }
                         if known.len() >= MAX_LISTING_PAGES {
                             dropped += 1;
                             continue;
                         }
                         known.insert(entry.loc.clone());
-                        queue.push_back(entry.loc);
+                        queue.push_back((entry.loc, depth + 1));
                     }
                     SitemapKind::UrlSet => {
                         Self::note_updated(&mut read, lastmod);
@@ -1821,6 +1930,16 @@ impl Discovery<'_> {
             );
             read.complete = false;
         }
+        if too_deep > 0 {
+            self.shared.fail(
+                url,
+                format!(
+                    "sitemap indexes nested more than {MAX_SITEMAP_NESTING} deep: \
+                     {too_deep} sitemap(s) below them not read"
+                ),
+            );
+            read.complete = false;
+        }
         cap_newest(&mut read, started);
         (Some(read), true)
     }
@@ -1831,6 +1950,9 @@ impl Discovery<'_> {
 /// feed reader resolves a relative link (feeds and sitemaps should carry absolute ones; many
 /// do not). `None` for a relative one that cannot be resolved.
 fn listed_address(listing_url: &str, href: &str) -> Option<String> {
+    // Zero-width and bidirectional marks pasted into a link are no part of its address.
+    let href = gleaner_scrape::without_invisible(href);
+    let href = href.as_ref();
     match url::Url::parse(href.trim()) {
         Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(listing_url)
             .ok()?
