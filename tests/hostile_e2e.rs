@@ -706,9 +706,10 @@ fn a_careless_sitemap_or_feed_is_read_whole() {
 }
 
 /// A sitemap larger than `max_body_bytes` (the protocol allows 50 MB; gleaner's default cap
-/// is 10 MiB): main parsed the cut document, failed at its end, and stored none of the
-/// thousands of pages before the cut, on every run. The entries before the cut are read, and
-/// the run says the rest is owed and how to get it.
+/// is 10 MiB): main read the cut document as if it were whole, stored the entries before the
+/// cut and said ok, the rest lost for good (cut inside a tag, it stored none of them, on every
+/// run; cut inside a `<loc>`, it fetched a cut-off URL). The entries before the cut are
+/// read, none cut short, and the run says the rest is owed and how to get it.
 #[test]
 fn a_sitemap_larger_than_the_body_limit_gives_the_entries_before_it() {
     let site = TestServer::start();

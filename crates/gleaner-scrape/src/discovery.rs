@@ -477,6 +477,14 @@ mod tests {
             ]
         );
         assert!(map.entries[0].lastmod.is_some());
+        // Cut inside a `<loc>` (a size limit): the cut-off URL is not taken.
+        let map = parse_sitemap(
+            b"<urlset><url><loc>https://e.com/a</loc></url><url><loc>https://e.com/b-is-c",
+        )
+        .unwrap();
+        assert!(map.damaged);
+        assert_eq!(map.entries.len(), 1);
+        assert_eq!(map.entries[0].loc, "https://e.com/a");
         // Only the bare `&`: repaired, read as XML, not damaged.
         let map = parse_sitemap(
             b"<urlset><url><loc>https://e.com/a?x=1&y=2</loc></url><url><loc>https://e.com/b</loc></url></urlset>",

@@ -154,7 +154,9 @@ pub(crate) fn parse_xml_checked(body: &str) -> Result<(XmlNode, bool), ScrapeErr
             _ => {}
         }
     }
-    // A truncated document: close what is open.
+    // A truncated document: close what is open (and say it was damaged: its last text may
+    // be cut short, a URL among it).
+    damaged |= !stack.is_empty();
     while let Some(node) = stack.pop() {
         match stack.last_mut() {
             Some(parent) => parent.children.push(node),
