@@ -981,3 +981,57 @@ fn a_scheduled_post_on_the_second_page_published_since_the_cut_off_is_stored() {
     );
     assert_eq!(stored.len(), 211);
 }
+
+/// A blog feed entry with an id but no link to a page (a post without a permalink). main
+/// failed it under the empty address on the first run, then said ok on every later one, the
+/// post never mentioned again. It is reported as skipped, with its post id, on every run it
+/// is listed, and nothing is recorded under an empty address.
+#[test]
+fn a_blog_entry_with_an_id_but_no_link_is_reported_every_run() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let entry = |n: u32, link: bool| {
+        let mut e = serde_json::json!({
+            "id": {"$t": format!("tag:blogger.com,1999:blog-5501.post-88{n}")},
+            "published": {"$t": format!("2023-03-1{n}T09:00:00.000+00:00")},
+            "updated": {"$t": format!("2023-03-1{n}T09:00:00.000+00:00")},
+            "title": {"$t": format!("Post {n}")},
+            "content": {"type": "html", "$t": format!(
+                "<p>Post {n}: the harbour office reported on the dredging in Gdansk this week.</p>\
+                 <p>More of post {n}, with enough words in it to be an article of its own.</p>")},
+            "author": [{"name": {"$t": "Quay Desk"}}]
+        });
+        if link {
+            e["link"] = serde_json::json!([{"rel": "alternate", "type": "text/html",
+                "href": url(&format!("/2023/03/post-{n}.html"))}]);
+        }
+        e
+    };
+    let feed = serde_json::json!({"feed": {
+        "id": {"$t": "tag:blogger.com,1999:blog-5501"},
+        "title": {"$t": "Quay"},
+        "entry": [entry(3, true), entry(2, false)]
+    }});
+    site.set(
+        "/feeds/posts/default",
+        Response::with_type(200, "application/json", feed.to_string()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", url("/"))]);
+    for n in 1..=2 {
+        let out = run(dir.path());
+        assert_exit(&out, 0, "a skip is not a failure");
+        assert!(
+            stderr(&out).contains("post 882") && stderr(&out).contains("no link"),
+            "run {n}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(stored_urls(dir.path()), [url("/2023/03/post-3.html")]);
+    let empty: i64 = db(dir.path())
+        .query_row("SELECT count(*) FROM fetch_state WHERE url = ''", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(empty, 0);
+}

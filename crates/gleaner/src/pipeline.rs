@@ -1129,6 +1129,18 @@ impl Discovery<'_> {
     /// the newest `updated` seen. False when the pipeline stopped taking jobs.
     async fn offer(&mut self, source: &SourceRef, read: &mut SourceRead, listed: Listed) -> bool {
         Self::note_updated(read, listed.updated);
+        if listed.url.trim().is_empty() {
+            // An entry with an id but no link to a page (a post without a permalink): there
+            // is no address to fetch or store it under. Said on every run it is listed (main
+            // failed it under the empty address once, then said ok for good).
+            let post = listed.article.blogger_post_id.as_deref().unwrap_or("?");
+            self.shared.skip(
+                &format!("{} (post {post})", source.url),
+                "the feed lists this entry with no link to its page: nothing to store it under"
+                    .into(),
+            );
+            return true;
+        }
         if self.seen_before(source, &listed.url, listed.updated) {
             return true;
         }
