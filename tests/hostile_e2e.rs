@@ -1035,3 +1035,56 @@ fn a_blog_entry_with_an_id_but_no_link_is_reported_every_run() {
         .unwrap();
     assert_eq!(empty, 0);
 }
+
+/// A feed address that answers an HTML page (a site that moved its feed and serves its home
+/// page at the old address, or a home page configured as a feed): main failed it on every
+/// run and stored nothing. The feed the page names (`<link rel="alternate"
+/// type="application/rss+xml">`) is read instead, as a feed reader does, and the run says
+/// so; on the next run the named feed is asked for again (the page's 304 does not stand for
+/// it).
+#[test]
+fn a_feed_address_that_answers_html_is_followed_to_the_feed_it_names() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    site.set(
+        "/feed",
+        Response::html(
+            "<!DOCTYPE html><html><head><title>Harbour Post</title>\
+             <link rel='alternate' type='application/rss+xml' title='Harbour Post' href='/news/rss.xml'>\
+             </head><body><p>Our feed has moved.</p></body></html>",
+        ),
+    );
+    let item = |n: u32| {
+        (
+            url(&format!("/news/{n}.html")),
+            format!("Harbour story {n}"),
+            format!("Mon, 1{n} Mar 2023 09:00:00 +0000"),
+        )
+    };
+    let feed_of = |items: &[(String, String, String)]| {
+        let listed: Vec<(&str, &str, &str, Option<&str>)> = items
+            .iter()
+            .map(|(u, t, d)| (u.as_str(), t.as_str(), d.as_str(), None))
+            .collect();
+        rss(&listed, None)
+    };
+    for n in 1..=3 {
+        site.set(
+            &format!("/news/{n}.html"),
+            news_page(
+                &format!("Harbour story {n}"),
+                &format!("Harbour story {n}: the harbour office said so."),
+            ),
+        );
+    }
+    site.set("/news/rss.xml", feed_of(&[item(2), item(1)]));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/feed"))]);
+    let out = run(dir.path());
+    assert_exit(&out, 0, "the named feed read");
+    assert!(stderr(&out).contains("answers an HTML page"), "{}", stderr(&out));
+    assert_eq!(stored_urls(dir.path()).len(), 2);
+    site.set("/news/rss.xml", feed_of(&[item(3), item(2), item(1)]));
+    assert_exit(&run(dir.path()), 0, "second run");
+    assert_eq!(stored_urls(dir.path()).len(), 3);
+}

@@ -189,6 +189,63 @@ pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
     Ok(GenericFeed { title, next, items })
 }
 
+/// `<link>` tags of an HTML page's head.
+static LINK_TAGS: LazyLock<Regex> = LazyLock::new(|| crate::regex_literal(r"(?is)<link\b[^>]*>"));
+/// One attribute of a tag: name, then a quoted or bare value.
+static TAG_ATTRS: LazyLock<Regex> = LazyLock::new(|| {
+    crate::regex_literal(r#"(?is)([a-z][a-z0-9_:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
+});
+
+/// How far into an HTML page its feed links are looked for (they belong in `<head>`).
+const FEED_LINK_SCAN_BYTES: usize = 256 * 1024;
+
+/// The feeds an HTML page names (`<link rel="alternate" type="application/rss+xml"
+/// href="…">`, Atom and JSON Feed alike), in page order, as written: what a feed reader
+/// follows when given a site's page instead of its feed. Empty for a document that is not
+/// HTML. Reads at most the first 256 KiB.
+pub fn feed_links_in_html(body: &str) -> Vec<String> {
+    let mut end = body.len().min(FEED_LINK_SCAN_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = body.get(..end).unwrap_or("");
+    let lower_start: String = head.chars().take(1024).collect::<String>().to_ascii_lowercase();
+    if !lower_start.contains("<html") && !lower_start.contains("<!doctype html") {
+        return Vec::new();
+    }
+    let mut links = Vec::new();
+    for tag in LINK_TAGS.find_iter(head) {
+        let (mut rel, mut kind, mut href) = (None, None, None);
+        for attr in TAG_ATTRS.captures_iter(tag.as_str()) {
+            let value = attr
+                .get(2)
+                .or_else(|| attr.get(3))
+                .or_else(|| attr.get(4))
+                .map(|v| v.as_str().trim().to_string());
+            match attr.get(1).map(|n| n.as_str().to_ascii_lowercase()).as_deref() {
+                Some("rel") => rel = value,
+                Some("type") => kind = value,
+                Some("href") => href = value,
+                _ => {}
+            }
+        }
+        let alternate = rel.is_some_and(|r| {
+            r.split_ascii_whitespace()
+                .any(|w| w.eq_ignore_ascii_case("alternate"))
+        });
+        let feed = kind.is_some_and(|k| {
+            let k = k.to_ascii_lowercase();
+            k.starts_with("application/rss+xml")
+                || k.starts_with("application/atom+xml")
+                || k.starts_with("application/feed+json")
+        });
+        if let Some(href) = href.filter(|h| alternate && feed && !h.is_empty()) {
+            links.push(href);
+        }
+    }
+    links
+}
+
 /// Whether a sitemap lists pages or other sitemaps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SitemapKind {
@@ -503,6 +560,18 @@ mod tests {
         let feed = parse_generic_feed(rss).unwrap();
         assert_eq!(feed.items.len(), 2);
         assert_eq!(feed.items[0].url, "https://e.com/1?a=1&b=2");
+    }
+
+    #[test]
+    fn an_html_page_names_its_feeds() {
+        let html = "<!DOCTYPE html><html><head><title>Harbour</title>\
+            <link rel='stylesheet' href='/s.css'>\
+            <link rel=\"alternate\" type=\"application/rss+xml\" title=\"RSS\" href=\"/feed.xml\">\
+            <LINK REL=alternate TYPE='application/atom+xml' HREF='https://e.com/atom'/>\
+            <link rel='alternate' hreflang='de' href='/de/'>\
+            </head><body>Moved</body></html>";
+        assert_eq!(feed_links_in_html(html), ["/feed.xml", "https://e.com/atom"]);
+        assert!(feed_links_in_html("<rss><channel></channel></rss>").is_empty());
     }
 
     #[test]

@@ -111,8 +111,9 @@ fn percent_encoded_char(text: &str) -> Option<(char, usize)> {
 }
 
 /// Query parameters that only say where a reader came from or which layout to show:
-/// one page under every value. `utm_*` is matched by its prefix.
-const TRACKING_PARAMS: &[&str] = &["m", "fbclid", "gclid", "mc_cid", "mc_eid", "amp"];
+/// one page under every value. `utm_*` is matched by its prefix, and `m` (Blogger's mobile
+/// switch) only as `m=0` or `m=1`.
+const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "mc_cid", "mc_eid", "amp"];
 
 /// The page a listed link stands for, to tell two links to one page apart within a listing:
 /// the URL without its fragment and without `utm_*` and the [`TRACKING_PARAMS`] (`m=1` is
@@ -126,6 +127,7 @@ const TRACKING_PARAMS: &[&str] = &["m", "fbclid", "gclid", "mc_cid", "mc_eid", "
 ///     listed_page_key("https://e.com/a.html?id=3")
 /// );
 /// assert_ne!(listed_page_key("https://e.com/a?id=3"), listed_page_key("https://e.com/a?id=4"));
+/// assert_ne!(listed_page_key("https://e.com/archive?m=2"), listed_page_key("https://e.com/archive"));
 /// ```
 pub fn listed_page_key(link: &str) -> String {
     let Ok(mut url) = Url::parse(link.trim()) else {
@@ -134,9 +136,10 @@ pub fn listed_page_key(link: &str) -> String {
     url.set_fragment(None);
     let kept: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(k, _)| {
+        .filter(|(k, v)| {
             let k = k.to_ascii_lowercase();
-            !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str())
+            let mobile = k == "m" && matches!(v.as_ref(), "0" | "1");
+            !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_str()) && !mobile
         })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();

@@ -1400,7 +1400,7 @@ impl Discovery<'_> {
                     }
                     stop_stretch!();
                 }
-                Listing::Disallowed if pages == 1 && pending.is_none() => {
+                Listing::Disallowed if pages == 1 => {
                     // The blog's robots.txt keeps crawlers out of its feed (a custom robots.txt
                     // with `Disallow: /feeds/`): its posts are read through its sitemap
                     // instead, which Blogger keeps of every blog, page by page, as robots.txt
@@ -1686,7 +1686,12 @@ impl Discovery<'_> {
                     return false;
                 }
             }
-            if count == 0 || (!has_next && count < FEED_PAGE_SIZE) {
+            // The end, or a page reaching past `since` (a server that ignores
+            // `published-min` would otherwise be read whole on every run).
+            if count == 0
+                || (!has_next && count < FEED_PAGE_SIZE)
+                || oldest.is_some_and(|o| o < since)
+            {
                 return true;
             }
             stalled = if new == 0 { stalled + 1 } else { 0 };
@@ -1760,11 +1765,29 @@ impl Discovery<'_> {
             let body = page.body;
             let parsed = on_blocking_pool(&self.shared.counters, Stage::Discover, move || {
                 gleaner_scrape::discovery::parse_generic_feed(xml_declared_utf8(&body).as_bytes())
+                    .map_err(|e| (e, gleaner_scrape::discovery::feed_links_in_html(&body)))
             })
             .await;
             let feed = match parsed {
                 Ok(Ok(feed)) => feed,
-                Ok(Err(e)) => {
+                Ok(Err((e, links))) => {
+                    // An HTML page where the feed was (a site that moved its feed, a home page
+                    // configured as a feed): the feed it names is read instead, as a feed
+                    // reader does, and the run says so.
+                    let linked = links.first().and_then(|l| {
+                        url::Url::parse(&page_url)
+                            .and_then(|base| base.join(l))
+                            .ok()
+                            .map(String::from)
+                    });
+                    if let Some(linked) = linked.filter(|l| !visited.contains(l)) {
+                        // The page's validators would let a 304 end the next read before the
+                        // feed it names is asked for.
+                        self.listing_states.retain(|s| s.url != page_url);
+                        warn!(url = %page_url, feed = %linked, "the feed's address answers an HTML page: reading the feed it names (configure that address instead)");
+                        next = Some(linked);
+                        continue;
+                    }
                     self.shared
                         .fail(&page_url, format!("reading the feed: {e}"));
                     read.complete = false;
