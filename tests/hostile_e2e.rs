@@ -930,7 +930,12 @@ fn a_post_that_first_appears_with_old_dates_is_stored_by_the_days_whole_read() {
     let third = run(dir.path());
     assert_exit(&third, 0, "third run");
     let stored = stored_urls(dir.path());
-    assert!(stored.contains(&late), "{}\n{}", stored.len(), stderr(&third));
+    assert!(
+        stored.contains(&late),
+        "{}\n{}",
+        stored.len(),
+        stderr(&third)
+    );
     assert_eq!(stored.len(), 41);
     // Its cost: one feed page (41 posts), and the one new page; no known post downloaded
     // (the newest, at the cut-off, is asked for conditionally and answered 304).
@@ -1082,7 +1087,11 @@ fn a_feed_address_that_answers_html_is_followed_to_the_feed_it_names() {
     config(dir.path(), "", &[("feed", url("/feed"))]);
     let out = run(dir.path());
     assert_exit(&out, 0, "the named feed read");
-    assert!(stderr(&out).contains("answers an HTML page"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("answers an HTML page"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stored_urls(dir.path()).len(), 2);
     site.set("/news/rss.xml", feed_of(&[item(3), item(2), item(1)]));
     assert_exit(&run(dir.path()), 0, "second run");

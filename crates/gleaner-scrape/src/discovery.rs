@@ -209,7 +209,11 @@ pub fn feed_links_in_html(body: &str) -> Vec<String> {
         end -= 1;
     }
     let head = body.get(..end).unwrap_or("");
-    let lower_start: String = head.chars().take(1024).collect::<String>().to_ascii_lowercase();
+    let lower_start: String = head
+        .chars()
+        .take(1024)
+        .collect::<String>()
+        .to_ascii_lowercase();
     if !lower_start.contains("<html") && !lower_start.contains("<!doctype html") {
         return Vec::new();
     }
@@ -222,7 +226,11 @@ pub fn feed_links_in_html(body: &str) -> Vec<String> {
                 .or_else(|| attr.get(3))
                 .or_else(|| attr.get(4))
                 .map(|v| v.as_str().trim().to_string());
-            match attr.get(1).map(|n| n.as_str().to_ascii_lowercase()).as_deref() {
+            match attr
+                .get(1)
+                .map(|n| n.as_str().to_ascii_lowercase())
+                .as_deref()
+            {
                 Some("rel") => rel = value,
                 Some("type") => kind = value,
                 Some("href") => href = value,
@@ -570,7 +578,10 @@ mod tests {
             <LINK REL=alternate TYPE='application/atom+xml' HREF='https://e.com/atom'/>\
             <link rel='alternate' hreflang='de' href='/de/'>\
             </head><body>Moved</body></html>";
-        assert_eq!(feed_links_in_html(html), ["/feed.xml", "https://e.com/atom"]);
+        assert_eq!(
+            feed_links_in_html(html),
+            ["/feed.xml", "https://e.com/atom"]
+        );
         assert!(feed_links_in_html("<rss><channel></channel></rss>").is_empty());
     }
 

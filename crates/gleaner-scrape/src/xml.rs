@@ -242,9 +242,10 @@ mod tests {
     fn a_stray_less_than_sign_is_reported_as_damage() {
         let (_, damaged) = parse_xml_checked("<urlset><url><loc>a</loc></url></urlset>").unwrap();
         assert!(!damaged);
-        let (_, damaged) =
-            parse_xml_checked("<urlset><url><lastmod>1 < 2</lastmod></url><url><loc>b</loc></url></urlset>")
-                .unwrap();
+        let (_, damaged) = parse_xml_checked(
+            "<urlset><url><lastmod>1 < 2</lastmod></url><url><loc>b</loc></url></urlset>",
+        )
+        .unwrap();
         assert!(damaged);
     }
 

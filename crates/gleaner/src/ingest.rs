@@ -511,7 +511,10 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             .and_then(|k| k.last_updated_seen)
             .filter(|t| *t <= chrono::Utc::now() - crate::pipeline::CLOCK_SKEW);
         let sweep = saved_sweep(&store, id)?;
-        let last_run_at = known.iter().find(|k| k.id == id).and_then(|k| k.last_run_at);
+        let last_run_at = known
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| k.last_run_at);
         let updated_min = blog_updated_min(last_seen, last_run_at, sweep.as_ref(), Utc::now());
         let source_ref = SourceRef {
             id,
