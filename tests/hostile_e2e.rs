@@ -1097,3 +1097,57 @@ fn a_feed_address_that_answers_html_is_followed_to_the_feed_it_names() {
     assert_exit(&run(dir.path()), 0, "second run");
     assert_eq!(stored_urls(dir.path()).len(), 3);
 }
+
+/// Feed items and sitemap entries whose links are no web page's address (`mailto:`,
+/// `javascript:`, `file:`, `data:`, an address that does not parse): main failed each on every
+/// retry, hourly to weekly, so the source's runs ended partial for good and `gleaner sources`
+/// counted them failing. They are skipped (said each run), never owed.
+#[test]
+fn listed_links_that_are_no_web_address_are_skipped_not_owed() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let links = [
+        url("/news/a.html"),
+        "mailto:desk@harbour.example".to_string(),
+        "javascript:alert(1)".to_string(),
+        "file:///etc/passwd".to_string(),
+        "data:text/html,hello".to_string(),
+        "http://[::1:bad/x".to_string(),
+    ];
+    let listed: Vec<(&str, &str, &str, Option<&str>)> = links
+        .iter()
+        .map(|l| {
+            (
+                l.as_str(),
+                "An item",
+                "Mon, 13 Mar 2023 09:00:00 +0000",
+                None,
+            )
+        })
+        .collect();
+    site.set("/rss.xml", rss(&listed, None));
+    let entries: Vec<(String, &str)> = links.iter().map(|l| (l.clone(), "2023-03-10")).collect();
+    site.set("/sitemap.xml", sitemap(&entries));
+    site.set(
+        "/news/a.html",
+        news_page("Dredging starts", "Dredging of the inner harbour starts."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "",
+        &[("feed", url("/rss.xml")), ("sitemap", url("/sitemap.xml"))],
+    );
+    let out = run(dir.path());
+    assert_exit(&out, 0, "nothing owed");
+    assert!(stderr(&out).contains("mailto:"), "{}", stderr(&out));
+    assert_eq!(stored_urls(dir.path()), [url("/news/a.html")]);
+    let owed: i64 = db(dir.path())
+        .query_row(
+            "SELECT count(*) FROM fetch_state WHERE failures > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owed, 0);
+}

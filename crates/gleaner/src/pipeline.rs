@@ -1141,6 +1141,13 @@ impl Discovery<'_> {
             );
             return true;
         }
+        // (A whole post the feed carries needs no fetch: it is stored under its link as is.)
+        if !listed.full_content
+            && let Some(problem) = not_a_web_page(&listed.url)
+        {
+            self.shared.skip(&listed.url, problem);
+            return true;
+        }
         if self.seen_before(source, &listed.url, listed.updated) {
             return true;
         }
@@ -1942,6 +1949,10 @@ impl Discovery<'_> {
                     }
                     SitemapKind::UrlSet => {
                         Self::note_updated(&mut read, lastmod);
+                        if let Some(problem) = not_a_web_page(&entry.loc) {
+                            self.shared.skip(&entry.loc, problem);
+                            continue;
+                        }
                         if self.seen_before(&source, &entry.loc, lastmod) {
                             continue;
                         }
@@ -1996,6 +2007,21 @@ fn listed_address(listing_url: &str, href: &str) -> Option<String> {
             .map(String::from),
         // Absolute, or not a URL at all: its fetch says what is wrong with it.
         _ => Some(href.to_string()),
+    }
+}
+
+/// Why a listed link can never be fetched (a `mailto:`, `javascript:` or `file:` link, an
+/// address that does not parse, an http one with no host), if it cannot: such an item is
+/// skipped, said on every run, and never recorded as owed (main failed it on every retry,
+/// hourly to weekly, so the source's runs ended partial for good).
+fn not_a_web_page(url: &str) -> Option<String> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => None,
+        Ok(u) => Some(format!(
+            "listed link is not a web page's address ({}:)",
+            u.scheme()
+        )),
+        Err(e) => Some(format!("listed link is not an address: {e}")),
     }
 }
 
