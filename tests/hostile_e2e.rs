@@ -1151,3 +1151,64 @@ fn listed_links_that_are_no_web_address_are_skipped_not_owed() {
         .unwrap();
     assert_eq!(owed, 0);
 }
+
+/// A Blogger post whose permalink is edited after it was stored: the feed lists it (same post
+/// id, a later `updated`) at a new address. main stored it a second time, two rows of one post
+/// of one blog, which `gleaner integrity` then reported. It stays one row, updated.
+#[test]
+fn a_post_whose_permalink_changes_stays_one_row() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let feed = |path: &str, updated: &str, extra: &str| {
+        let entry = serde_json::json!({
+            "id": {"$t": "tag:blogger.com,1999:blog-5502.post-991"},
+            "published": {"$t": "2023-03-12T09:00:00.000+00:00"},
+            "updated": {"$t": updated},
+            "title": {"$t": "Dredging in Gdansk"},
+            "content": {"type": "html", "$t": format!(
+                "<p>The harbour office reported on the dredging work in Gdansk this week.</p>\
+                 <p>More of the post, with enough words in it to be an article of its own.</p>{extra}")},
+            "link": [{"rel": "alternate", "type": "text/html", "href": url(path)}],
+            "author": [{"name": {"$t": "Quay Desk"}}]
+        });
+        let feed = serde_json::json!({"feed": {
+            "id": {"$t": "tag:blogger.com,1999:blog-5502"},
+            "title": {"$t": "Quay"},
+            "entry": [entry]
+        }});
+        Response::with_type(200, "application/json", feed.to_string())
+    };
+    site.set(
+        "/feeds/posts/default",
+        feed("/2023/03/post-1.html", "2023-03-12T09:00:00.000+00:00", ""),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", url("/"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+    site.set(
+        "/feeds/posts/default",
+        feed(
+            "/2023/03/dredging-in-gdansk.html",
+            "2024-01-02T09:00:00.000+00:00",
+            "<p>Update: the work is finished.</p>",
+        ),
+    );
+    assert_exit(&run(dir.path()), 0, "second run");
+    let rows: Vec<(String, String)> = {
+        let conn = db(dir.path());
+        let mut st = conn
+            .prepare("SELECT url, body FROM articles WHERE blogger_post_id = '991'")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].1.contains("the work is finished"), "{rows:?}");
+    assert_exit(
+        &gleaner_in(dir.path(), &["integrity"]),
+        0,
+        "integrity holds",
+    );
+}

@@ -790,7 +790,10 @@ fn find_existing(
         // post id on the same path is the same post across hosts when the row came from the
         // same source. (A row with no source could be anyone's: the site check stands.)
         let own_post = source_id.is_some() && row.source_id == source_id;
-        if same_path && (own_post || identity::same_article(&new, &row.shape())) {
+        // A post whose permalink was edited keeps its id, in its own blog: the same post id
+        // of the same source on the same site is the same post on another path.
+        let moved = own_post && identity::same_site(url, &row.url);
+        if (same_path || moved) && (own_post || identity::same_article(&new, &row.shape())) {
             return Ok(Some(Found {
                 row,
                 exact: false,
