@@ -257,6 +257,10 @@ pub struct FetchedPage {
     pub truncated: bool,
 }
 
+/// How the reason of a [`FetchOutcome::Skipped`] begins when robots.txt disallows the URL
+/// (what a caller matches to tell it from a skip for the content type).
+pub const ROBOTS_DISALLOWED: &str = "disallowed by robots.txt";
+
 /// The result of a fetch that did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchOutcome {
@@ -751,7 +755,7 @@ impl Fetcher {
             if !host.robots.allows(current.as_str()) {
                 return Ok(FetchOutcome::Skipped {
                     url: asked,
-                    reason: format!("disallowed by robots.txt: {current}"),
+                    reason: format!("{ROBOTS_DISALLOWED}: {current}"),
                 });
             }
             let given_up = host.given_up.load(std::sync::atomic::Ordering::Relaxed);

@@ -1252,7 +1252,7 @@ impl Discovery<'_> {
                 url: skipped,
                 reason,
             }) => {
-                let disallowed = reason.starts_with("disallowed by robots.txt");
+                let disallowed = reason.starts_with(gleaner_fetch::ROBOTS_DISALLOWED);
                 self.shared.skip(&skipped, reason);
                 if disallowed {
                     Listing::Disallowed
