@@ -588,11 +588,7 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
             .len(),
         20
     );
-    assert!(
-        s.get("/?q=harbour&sort=date")
-            .body
-            .contains("page 1 of 53")
-    );
+    assert!(s.get("/?q=harbour&sort=date").body.contains("page 1 of 53"));
     let page = s.get("/?q=harbour&label=strong");
     assert!(!page.body.contains("Best first among the newest"));
     assert_eq!(s.get("/api/search?q=harbour&sort=worst").status, 400);
