@@ -449,13 +449,13 @@ fn the_server_never_writes_the_file() {
     );
 }
 
-/// 5,050 articles with the word "harbour": relevance ranks only the newest 5,000 matches (the
+/// 1,050 articles with the word "harbour": relevance ranks only the newest 1,000 matches (the
 /// 50 oldest, far better matches, are left out of a plain search but found once a filter
-/// leaves fewer than 5,000), facets count the newest 500, and `sort=date` is exact over all
+/// leaves fewer than 1,000), facets count the newest 200, and `sort=date` is exact over all
 /// matches.
 #[test]
-fn relevance_ranks_the_newest_5000_matches_and_date_order_is_exact() {
-    const N: usize = 5_050;
+fn relevance_ranks_the_newest_1000_matches_and_date_order_is_exact() {
+    const N: usize = 1_050;
     const STRONG: usize = 50;
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(dir.path());
@@ -504,7 +504,7 @@ fn relevance_ranks_the_newest_5000_matches_and_date_order_is_exact() {
         assert_eq!(stored.first().map(|u| u.id), Some(1));
         assert_eq!(stored.last().map(|u| u.id), Some(N as i64));
     }
-    for backend in backends("relevance_ranks_the_newest_5000_matches_and_date_order_is_exact") {
+    for backend in backends("relevance_ranks_the_newest_1000_matches_and_date_order_is_exact") {
         eprintln!("on {}", backend.name());
         backend.load(dir.path());
         let s = backend.serve(dir.path());
@@ -513,18 +513,18 @@ fn relevance_ranks_the_newest_5000_matches_and_date_order_is_exact() {
 }
 
 fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
-    const N: usize = 5_050;
+    const N: usize = 1_050;
     const STRONG: usize = 50;
 
     let best = s.get("/api/search?q=harbour").json();
     assert_eq!(best["total"], N);
     assert_eq!(best["sort"], "relevance");
-    assert_eq!(best["ranked"], 5_000, "the newest 5,000 are ranked");
+    assert_eq!(best["ranked"], 1_000, "the newest 1,000 are ranked");
     let hits = ids(&best);
     assert_eq!(hits.len(), 20);
     assert!(
-        hits.iter().all(|&id| id > (N - 5_000) as i64),
-        "only the newest 5,000 matches are ranked, so the 50 oldest (best) are not listed: {hits:?}"
+        hits.iter().all(|&id| id > (N - 1_000) as i64),
+        "only the newest 1,000 matches are ranked, so the 50 oldest (best) are not listed: {hits:?}"
     );
     let ranks: Vec<f64> = best["results"]
         .as_array()
@@ -533,12 +533,12 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         .map(|h| h["rank"].as_f64().unwrap())
         .collect();
     assert!(ranks.is_sorted(), "best (lowest bm25) first: {ranks:?}");
-    // Facets: the newest 500 matches, none of them labelled "strong".
-    assert_eq!(best["facets"]["sampled"], 500);
+    // Facets: the newest 200 matches, none of them labelled "strong".
+    assert_eq!(best["facets"]["sampled"], 200);
     let labels = best["facets"]["label"].as_array().unwrap();
     assert_eq!(labels.len(), 1, "{labels:?}");
     assert_eq!(labels[0]["value"], "plain");
-    assert_eq!(labels[0]["articles"], 500);
+    assert_eq!(labels[0]["articles"], 200);
 
     // Fewer matches than the window: all ranked, and the strong ones are the best.
     let strong = s.get("/api/search?q=harbour&label=strong").json();
@@ -547,7 +547,7 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
     assert_eq!(got.len(), 20);
     assert!(got.iter().all(|&id| id <= STRONG as i64), "{got:?}");
 
-    // Newest first by date, exactly, over all 5,050 matches (article 3 is newest).
+    // Newest first by date, exactly, over all 1,050 matches (article 3 is newest).
     let mut expected: Vec<(i64, i64)> = (1..=N).map(|n| (hour(n), n as i64)).collect();
     expected.sort_by(|a, b| b.cmp(a));
     let dated = s
@@ -572,27 +572,23 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
     assert_eq!(page.status, 200);
     assert!(
         page.body
-            .contains("Best first among the newest 5000 matches (the most recently stored)."),
+            .contains("Best first among the newest 1000 matches (the most recently stored)."),
         "{}",
         page.body
     );
     assert!(page.body.contains("sort=date"));
-    // Relevance has 250 pages of 20 (the ranked 5,000), not 253.
-    assert!(page.body.contains("page 1 of 250"), "{}", page.body);
-    let last = s.get("/?q=harbour&page=250");
+    // Relevance has 50 pages of 20 (the ranked 1,000), not 53.
+    assert!(page.body.contains("page 1 of 50"), "{}", page.body);
+    let last = s.get("/?q=harbour&page=50");
     assert!(!last.body.contains("rel=\"next\""));
     assert_eq!(
-        s.get("/api/search?q=harbour&page=250").json()["results"]
+        s.get("/api/search?q=harbour&page=50").json()["results"]
             .as_array()
             .unwrap()
             .len(),
         20
     );
-    assert!(
-        s.get("/?q=harbour&sort=date")
-            .body
-            .contains("page 1 of 253")
-    );
+    assert!(s.get("/?q=harbour&sort=date").body.contains("page 1 of 53"));
     let page = s.get("/?q=harbour&label=strong");
     assert!(!page.body.contains("Best first among the newest"));
     assert_eq!(s.get("/api/search?q=harbour&sort=worst").status, 400);

@@ -16,12 +16,12 @@ use crate::{App, Failure, Pool};
 /// Matches are counted up to this many.
 pub const COUNT_CAP: usize = 10_000;
 /// Facets are counted over this many matches (the newest).
-pub const FACET_CAP: usize = 500;
+pub const FACET_CAP: usize = 200;
 /// Relevance ranks this many matches, the newest (by article id); must not exceed
 /// [`COUNT_CAP`], which tells whether there were more.
-pub const RANK_WINDOW: usize = 5_000;
+pub const RANK_WINDOW: usize = 1_000;
 /// An entity's company is counted over its latest this many articles.
-pub const CO_MENTION_SAMPLE: usize = 500;
+pub const CO_MENTION_SAMPLE: usize = 200;
 /// Entities listed as its company.
 pub const CO_MENTION_TOP: usize = 20;
 /// Failing pages listed per source.

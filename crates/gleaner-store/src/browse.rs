@@ -15,6 +15,7 @@ use rusqlite::types::Value;
 use rusqlite::{OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::convert::{entity_kind, opt_time, opt_time_text};
+use crate::query::EntityCheck;
 use crate::{Context, EntityCount, Result, SCHEMA_VERSION, SearchQuery, Store, StoreError};
 
 /// How a search's matches spread: the number of matching articles (up to a cap) and, over
@@ -312,10 +313,25 @@ impl Store {
         // which keeps 10,001 ids; 100 with an entity: 4.0 and 2.4 ms). Without terms,
         // listing 10,001 ids newest first would walk the article rows.
         let lists = !query.entities.iter().all(|e| e.trim().is_empty()) || query.label.is_some();
-        self.facets_by(query, count_cap, facet_cap, kinds, terms.is_some() && lists)
+        // With terms, an entity in most articles is checked per match rather than listed
+        // (see `Store::entity_checks_for`): the statement wants the newest
+        // max(`count_cap` + 1, `facet_cap`) matches.
+        let checks = match terms {
+            Some(_) => self.entity_checks_for(query, count_cap.saturating_add(1).max(facet_cap))?,
+            None => Vec::new(),
+        };
+        self.facets_by(
+            query,
+            count_cap,
+            facet_cap,
+            kinds,
+            terms.is_some() && lists,
+            &checks,
+        )
     }
 
-    /// [`Store::search_facets_with`] in one statement or in several (the same answer).
+    /// [`Store::search_facets_with`] in one statement or in several, with the entity checks
+    /// given (a list where none is given; the same answer whatever they are).
     fn facets_by(
         &self,
         query: &SearchQuery,
@@ -323,6 +339,7 @@ impl Store {
         facet_cap: usize,
         kinds: Option<&EntityKinds>,
         one_statement: bool,
+        checks: &[EntityCheck],
     ) -> Result<SearchFacets> {
         let terms = query
             .terms
@@ -330,7 +347,7 @@ impl Store {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let fail = |context: &str, err| search_error(terms, context, err);
-        let (ids_sql, ids_params, newest_first) = matching_ids(query, terms);
+        let (ids_sql, ids_params, newest_first) = matching_ids(query, terms, checks);
         if one_statement {
             return self.facets_in_one_statement(
                 &ids_sql,
@@ -886,7 +903,11 @@ fn origin_prefix(url: &str) -> Option<String> {
 /// `SELECT a.id FROM articles a WHERE …` for every filter of `query`, its parameters, and
 /// the `ORDER BY` that lists them newest (highest id) first without a sort. The same filters
 /// as a search, checked the simple way: the caller caps the rows read.
-fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>, &'static str) {
+fn matching_ids(
+    query: &SearchQuery,
+    terms: Option<&str>,
+    checks: &[EntityCheck],
+) -> (String, Vec<Value>, &'static str) {
     let mut params: Vec<Value> = Vec::new();
     let text = |s: &str| Value::Text(s.trim().to_string());
     // Filters on the article row itself; the others need only its id.
@@ -944,10 +965,19 @@ fn matching_ids(query: &SearchQuery, terms: Option<&str>) -> (String, Vec<Value>
         .map(|n| n.trim())
         .filter(|n| !n.is_empty())
         .collect();
-    for name in &names {
+    for (i, name) in names.iter().enumerate() {
+        // As in query.rs's `push_entity_filter`: the entity's articles listed once, or a
+        // look in `mentions_entity` per candidate.
+        sql.push_str(&match checks.get(i).copied().unwrap_or(EntityCheck::List) {
+            EntityCheck::List => {
+                format!(" AND {id} IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (")
+            }
+            EntityCheck::PerArticle => format!(
+                " AND EXISTS (SELECT 1 FROM mentions m WHERE m.article_id = {id} AND m.entity_id IN ("
+            ),
+        });
         sql.push_str(&format!(
-            " AND {id} IN (SELECT m.article_id FROM mentions m WHERE m.entity_id IN (
-                 SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE{name_kind_filter}
+            "SELECT e.id FROM entities e WHERE e.name = ? COLLATE NOCASE{name_kind_filter}
                  UNION SELECT al.entity_id FROM entity_aliases al JOIN entities e ON e.id = al.entity_id
                   WHERE al.alias = ? COLLATE NOCASE{kind_filter}))"
         ));
@@ -1182,17 +1212,27 @@ mod tests {
             },
         ];
         let mut seen_capped = false;
+        use EntityCheck::{List, PerArticle};
         for q in &queries {
             for (count_cap, facet_cap) in [(10_000, 500), (100, 100), (7, 3), (3, 10), (0, 2)] {
                 for kinds in [None, index.as_ref()] {
                     let one = store
-                        .facets_by(q, count_cap, facet_cap, kinds, true)
+                        .facets_by(q, count_cap, facet_cap, kinds, true, &[])
                         .unwrap();
                     let several = store
-                        .facets_by(q, count_cap, facet_cap, kinds, false)
+                        .facets_by(q, count_cap, facet_cap, kinds, false, &[])
                         .unwrap();
                     assert_eq!(one, several, "{q:?} caps {count_cap}/{facet_cap}");
                     seen_capped |= one.total_capped && !one.kinds.is_empty();
+                    if q.terms.is_some() {
+                        // An entity checked per match counts the same as one listed.
+                        for checks in [[PerArticle, PerArticle], [List, PerArticle]] {
+                            let checked = store
+                                .facets_by(q, count_cap, facet_cap, kinds, true, &checks)
+                                .unwrap();
+                            assert_eq!(checked, several, "{q:?} {checks:?}");
+                        }
+                    }
                 }
             }
         }
