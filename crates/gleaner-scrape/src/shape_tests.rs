@@ -637,3 +637,19 @@ fn short_articles_in_cms_shapes_are_read_whole() {
         }
     }
 }
+
+/// A list of links trailing the article ("You may also like..." and the links under it) and
+/// a hover card inside a sentence (a name opening a box of that person's latest stories)
+/// are not the article's text; the sentence around the card is.
+#[test]
+fn a_trailing_link_list_and_a_hover_card_are_left_out() {
+    let html = include_str!("../tests/fixtures/generic_link_tail_and_hover_card.html");
+    let a = extract(html, "https://shore.example/harbour-wall");
+    let b = body(&a);
+    assert!(b.contains("Work on the old harbour wall"), "{b:?}");
+    assert!(b.contains("told the harbour committee on Tuesday"), "{b:?}");
+    assert!(b.contains("the same dark green"), "{b:?}");
+    for gone in ["tide tables", "lighthouse keeper", "may also like", "kayakers", "Beach huts"] {
+        assert!(!b.contains(gone), "{gone:?} in {b:?}");
+    }
+}
