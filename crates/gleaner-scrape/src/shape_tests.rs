@@ -653,3 +653,25 @@ fn a_trailing_link_list_and_a_hover_card_are_left_out() {
         assert!(!b.contains(gone), "{gone:?} in {b:?}");
     }
 }
+
+/// A landing page made of short blocks (feature cards of a heading and a line each, then a
+/// FAQ): scoring finds only the FAQ answers, the one part written as paragraphs, but the
+/// page's content is all of it, cards included; the menu and the footer still go.
+#[test]
+fn a_page_of_short_blocks_gives_all_of_them_not_its_faq() {
+    let html = include_str!("../tests/fixtures/generic_landing_page_of_cards.html");
+    let a = extract(html, "https://countly.example/");
+    let b = body(&a);
+    for kept in [
+        "Know who reads what",
+        "Campaign tracking",
+        "Every morning a short report",
+        "Real people answer your questions",
+        "Does it slow my site down?",
+        "we send you an export of all your numbers",
+    ] {
+        assert!(b.contains(kept), "missing {kept:?} in {b:?}");
+    }
+    assert!(!b.contains("Log in"), "{b:?}");
+    assert!(!b.contains("All rights reserved"), "{b:?}");
+}
