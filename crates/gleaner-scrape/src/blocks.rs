@@ -487,7 +487,7 @@ const REGION_OVERLAY_PARTS: &[&str] = &["newsletter", "modal"];
 
 fn region_overlay_marked(el: ElementRef<'_>) -> bool {
     let v = el.value();
-    [v.attr("class"), v.attr("id")]
+    [hint(v, "class"), hint(v, "id")]
         .into_iter()
         .flatten()
         .filter(|attr| REGION_OVERLAY_ANYWHERE.is_match(attr))
@@ -510,6 +510,24 @@ static REGION_OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 /// Text from which an inline `<span>` that is all links is a box of links, not words of
 /// the sentence around it.
 const HOVER_CARD_CHARS: usize = 100;
+
+/// Bytes of a `class` or `id` attribute read for hints: an ordinary one is far shorter,
+/// and a hostile one (10 MB of class names) is not matched token by token.
+const MAX_HINT_BYTES: usize = 2048;
+
+/// The attribute `name` (`class`, `id`) of `v` as read for hints: its first
+/// [`MAX_HINT_BYTES`], cut at a character boundary.
+pub(crate) fn hint<'a>(v: &'a scraper::node::Element, name: &str) -> Option<&'a str> {
+    let value = v.attr(name)?;
+    if value.len() <= MAX_HINT_BYTES {
+        return Some(value);
+    }
+    let mut end = MAX_HINT_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.get(..end)
+}
 
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
 pub(crate) fn generic_boilerplate(
@@ -546,8 +564,8 @@ pub(crate) fn generic_boilerplate(
         return true;
     }
     let (class, id) = (
-        v.attr("class").unwrap_or_default(),
-        v.attr("id").unwrap_or_default(),
+        hint(v, "class").unwrap_or_default(),
+        hint(v, "id").unwrap_or_default(),
     );
     if !(class.trim().is_empty() && id.trim().is_empty()) {
         // A comment thread or a related-posts block is left out however much text it holds
@@ -678,6 +696,27 @@ mod tests {
             block(p, "Second teaser"),
         ];
         assert_eq!(trailing_link_list_start(&ends, &[0.0, 1.0, 1.0]), 1);
+    }
+
+    #[test]
+    fn a_huge_class_attribute_is_read_in_part_at_a_char_boundary() {
+        // `a` then two-byte characters: byte MAX_HINT_BYTES falls inside one.
+        let class = format!("a{}", "é".repeat(MAX_HINT_BYTES));
+        let html = format!("<div class=\"{class}\" id=\"main\">x</div>");
+        let doc = scraper::Html::parse_fragment(&html);
+        let div = doc
+            .root_element()
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .find(|e| e.value().name() == "div")
+            .map(|e| e.value().clone());
+        let div = div.as_ref().map(|d| (hint(d, "class"), hint(d, "id")));
+        let (Some(Some(c)), Some(Some(id))) = (div.map(|d| d.0), div.map(|d| d.1)) else {
+            panic!("no div");
+        };
+        assert_eq!(c.len(), MAX_HINT_BYTES - 1);
+        assert!(c.chars().skip(1).all(|ch| ch == 'é'));
+        assert_eq!(id, "main");
     }
 
     #[test]

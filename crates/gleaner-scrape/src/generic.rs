@@ -14,7 +14,7 @@ use gleaner_model::{BlockKind, Extractor, ScrapedArticle, TextBlock};
 use regex::Regex;
 use scraper::{ElementRef, Html};
 
-use crate::blocks::{SkipRules, element_blocks_with};
+use crate::blocks::{SkipRules, element_blocks_with, hint};
 use crate::dom::{
     MetaTags, collapse_ws, first_text, html_lang, json_ld_objects, ld_article, ld_author,
     ld_string, looks_like_url, parse_date, selector, text_of,
@@ -48,7 +48,7 @@ fn in_strong_negative(p: ElementRef<'_>, seen: &mut Negatives) -> bool {
     p.ancestors().filter_map(ElementRef::wrap).take(4).any(|a| {
         *seen.strong.entry(a.id()).or_insert_with(|| {
             !matches!(a.value().name(), "body" | "html")
-                && [a.value().attr("class"), a.value().attr("id")]
+                && [hint(a.value(), "class"), hint(a.value(), "id")]
                     .into_iter()
                     .flatten()
                     .flat_map(str::split_whitespace)
@@ -108,7 +108,7 @@ pub(crate) fn overlay_marked(a: ElementRef<'_>) -> bool {
             .is_some_and(|r| r.trim().eq_ignore_ascii_case("dialog"))
         || v.attr("aria-modal")
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("true"))
-        || [v.attr("class"), v.attr("id")]
+        || [hint(v, "class"), hint(v, "id")]
             .into_iter()
             .flatten()
             .filter(|attr| OVERLAY_ANYWHERE.is_match(attr))
@@ -156,7 +156,7 @@ fn in_comment_region(el: ElementRef<'_>, seen: &mut Negatives) -> bool {
     for a in chain.into_iter().rev() {
         known = known
             || (!matches!(a.value().name(), "body" | "html")
-                && [a.value().attr("class"), a.value().attr("id")]
+                && [hint(a.value(), "class"), hint(a.value(), "id")]
                     .into_iter()
                     .flatten()
                     .filter(|attr| COMMENT_ANYWHERE.is_match(attr))
@@ -179,7 +179,7 @@ fn in_page_furniture(el: ElementRef<'_>) -> bool {
         .any(|a| {
             let v = a.value();
             matches!(v.name(), "nav" | "aside" | "footer")
-                || [v.attr("class"), v.attr("id")]
+                || [hint(v, "class"), hint(v, "id")]
                     .into_iter()
                     .flatten()
                     .flat_map(str::split_whitespace)
@@ -205,7 +205,7 @@ fn class_weight(el: ElementRef<'_>, thread: bool) -> f64 {
         &NEGATIVE
     };
     let mut w = 0.0;
-    for hint in [el.value().attr("class"), el.value().attr("id")]
+    for hint in [hint(el.value(), "class"), hint(el.value(), "id")]
         .into_iter()
         .flatten()
     {
@@ -619,9 +619,7 @@ const MAIN_MAX_LINK_DENSITY: f64 = 0.3;
 
 /// An element's class tokens without those holding digits, sorted.
 fn class_shape(el: ElementRef<'_>) -> Vec<&str> {
-    let mut tokens: Vec<&str> = el
-        .value()
-        .attr("class")
+    let mut tokens: Vec<&str> = hint(el.value(), "class")
         .unwrap_or_default()
         .split_whitespace()
         .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
