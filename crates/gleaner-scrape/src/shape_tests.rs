@@ -649,7 +649,13 @@ fn a_trailing_link_list_and_a_hover_card_are_left_out() {
     assert!(b.contains("Work on the old harbour wall"), "{b:?}");
     assert!(b.contains("told the harbour committee on Tuesday"), "{b:?}");
     assert!(b.contains("the same dark green"), "{b:?}");
-    for gone in ["tide tables", "lighthouse keeper", "may also like", "kayakers", "Beach huts"] {
+    for gone in [
+        "tide tables",
+        "lighthouse keeper",
+        "may also like",
+        "kayakers",
+        "Beach huts",
+    ] {
         assert!(!b.contains(gone), "{gone:?} in {b:?}");
     }
 }
