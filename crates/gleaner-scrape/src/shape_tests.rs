@@ -681,3 +681,38 @@ fn a_page_of_short_blocks_gives_all_of_them_not_its_faq() {
     assert!(!b.contains("Log in"), "{b:?}");
     assert!(!b.contains("All rights reserved"), "{b:?}");
 }
+
+/// A page dense in character references (decoded before parsing, `entities::predecode`)
+/// gives the same article as the same page written with the characters themselves, its
+/// JSON-LD script read literally as before.
+#[test]
+fn a_page_dense_in_entities_reads_as_its_characters() {
+    let para = |refs: bool| {
+        let (e, amp, dash) = if refs {
+            ("&eacute;", "&amp;", "&#x2014;")
+        } else {
+            ("é", "&", "—")
+        };
+        format!(
+            "<p>Caf{e} {amp} bakery {dash} the caf{e} on the quay reopens with a new oven, \
+             a r{e}sum{e} of the menu {amp} its prices, {dash} and the same tables outside.</p>"
+        )
+    };
+    let page = |refs: bool| {
+        format!(
+            "<html><head><title>Caf&eacute;</title><script type=\"application/ld+json\">\
+             {{\"@type\": \"NewsArticle\", \"headline\": \"Caf&eacute; reopens\"}}</script>\
+             </head><body><article>{}</article></body></html>",
+            (0..6).map(|_| para(refs)).collect::<String>()
+        )
+    };
+    let with_refs = extract(&page(true), "https://quay.example/cafe");
+    let plain = extract(&page(false), "https://quay.example/cafe");
+    assert_eq!(body(&with_refs), body(&plain));
+    assert!(
+        body(&plain).starts_with("Café & bakery — the café"),
+        "{}",
+        body(&plain)
+    );
+    assert_eq!(with_refs.title.as_deref(), Some("Caf&eacute; reopens"));
+}
