@@ -59,6 +59,10 @@ pub(crate) fn element_blocks_with(
         kinds: Vec::new(),
         rules,
         stats,
+        link_depth: 0,
+        buf_chars: 0,
+        buf_link_chars: 0,
+        linked: Vec::new(),
     };
     for child in el.children() {
         s.walk(child, 1);
@@ -66,8 +70,52 @@ pub(crate) fn element_blocks_with(
     s.flush();
     match rules {
         SkipRules::PostBody | SkipRules::Visible => s.out,
-        SkipRules::Generic | SkipRules::Thread => drop_theme_copies(el, s.out, &s.owners),
+        SkipRules::Generic | SkipRules::Thread => {
+            let keep = trailing_link_list_start(&s.out, &s.linked);
+            s.out.truncate(keep);
+            s.owners.truncate(keep);
+            drop_theme_copies(el, s.out, &s.owners)
+        }
     }
+}
+
+/// Share of a block's characters inside links from which it counts as a link and nothing
+/// else (a teaser title, "Previous post").
+const ALL_LINK: f64 = 0.9;
+
+/// Where a list of links trailing a scored body starts (`blocks.len()` when there is none):
+/// two or more blocks at the end that are all link text ([`ALL_LINK`]) — "You may also
+/// like", next/previous posts, more stories — with the heading or short line that leads
+/// them in (a line of at most six words not ending a sentence). A body that is only links
+/// is left whole.
+fn trailing_link_list_start(blocks: &[TextBlock], linked: &[f64]) -> usize {
+    let mut start = blocks.len();
+    while start > 0
+        && linked.get(start - 1).is_some_and(|&l| l >= ALL_LINK)
+        && blocks
+            .get(start - 1)
+            .is_some_and(|b| b.kind != BlockKind::Preformatted)
+    {
+        start -= 1;
+    }
+    if blocks.len() - start < 2 || start == 0 {
+        return blocks.len();
+    }
+    if let Some(lead) = blocks.get(start - 1)
+        && start > 1
+        && (lead.kind == BlockKind::Heading || lead_in_line(&lead.text))
+    {
+        start -= 1;
+    }
+    start
+}
+
+/// A short line that introduces what follows ("You may also like...", "More from us:"):
+/// at most six words, not ending a sentence (an ellipsis or a colon is not an end).
+fn lead_in_line(text: &str) -> bool {
+    let t = text.trim();
+    t.split_whitespace().nth(6).is_none()
+        && (t.ends_with("...") || t.ends_with('…') || !t.ends_with(['.', '!', '?']))
 }
 
 /// Shortest block (in words) that is dropped when it repeats the block before it.
@@ -120,6 +168,14 @@ struct Splitter<'s> {
     kinds: Vec<BlockKind>,
     rules: SkipRules,
     stats: Option<&'s DocStats>,
+    /// Links being walked (`<a>` elements open around the current text).
+    link_depth: usize,
+    /// Characters (not whitespace) in `buf`, and those of them inside links.
+    buf_chars: usize,
+    buf_link_chars: usize,
+    /// Per block of `out`: the share of its characters inside links (of the text it was
+    /// flushed from).
+    linked: Vec<f64>,
 }
 
 const SKIPPED_TAGS: &[&str] = &[
@@ -232,6 +288,10 @@ impl Splitter<'_> {
                     self.buf_owner = owner;
                 }
                 self.buf.push(ch);
+                self.buf_chars += 1;
+                if self.link_depth > 0 {
+                    self.buf_link_chars += 1;
+                }
             }
         }
     }
@@ -248,21 +308,24 @@ impl Splitter<'_> {
             return;
         }
         let buf = std::mem::take(&mut self.buf);
+        let linked = self.buf_link_chars as f64 / self.buf_chars.max(1) as f64;
+        self.buf_chars = 0;
+        self.buf_link_chars = 0;
         let kind = self.kind();
         let mut para: Vec<&str> = Vec::new();
         for line in buf.split('\n') {
             let line = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{200b}');
             if line.is_empty() {
-                self.emit(kind, &para);
+                self.emit(kind, &para, linked);
                 para.clear();
             } else {
                 para.push(line);
             }
         }
-        self.emit(kind, &para);
+        self.emit(kind, &para, linked);
     }
 
-    fn emit(&mut self, kind: BlockKind, lines: &[&str]) {
+    fn emit(&mut self, kind: BlockKind, lines: &[&str], linked: f64) {
         if lines.is_empty() {
             return;
         }
@@ -270,6 +333,7 @@ impl Splitter<'_> {
         if text.chars().any(|c| c.is_alphanumeric()) || kind == BlockKind::Preformatted {
             self.out.push(TextBlock { kind, text });
             self.owners.push(self.buf_owner);
+            self.linked.push(linked);
         }
     }
 
@@ -335,12 +399,20 @@ impl Splitter<'_> {
                                 text: raw.to_string(),
                             });
                             self.owners.push(el.id());
+                            self.linked.push(0.0);
                         }
                     }
                     "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                         self.role_block(el, BlockKind::Heading, depth)
                     }
                     "li" | "dt" | "dd" => self.role_block(el, BlockKind::ListItem, depth),
+                    "a" => {
+                        self.link_depth += 1;
+                        for child in el.children() {
+                            self.walk(child, depth + 1);
+                        }
+                        self.link_depth -= 1;
+                    }
                     "blockquote" => self.role_block(el, BlockKind::Quote, depth),
                     _ if BLOCK_TAGS.contains(&name) => {
                         self.flush();
@@ -415,7 +487,7 @@ const REGION_OVERLAY_PARTS: &[&str] = &["newsletter", "modal"];
 
 fn region_overlay_marked(el: ElementRef<'_>) -> bool {
     let v = el.value();
-    [v.attr("class"), v.attr("id")]
+    [hint(v, "class"), hint(v, "id")]
         .into_iter()
         .flatten()
         .filter(|attr| REGION_OVERLAY_ANYWHERE.is_match(attr))
@@ -435,6 +507,28 @@ static REGION_OVERLAY_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Text from which an inline `<span>` that is all links is a box of links, not words of
+/// the sentence around it.
+const HOVER_CARD_CHARS: usize = 100;
+
+/// Bytes of a `class` or `id` attribute read for hints: an ordinary one is far shorter,
+/// and a hostile one (10 MB of class names) is not matched token by token.
+const MAX_HINT_BYTES: usize = 2048;
+
+/// The attribute `name` (`class`, `id`) of `v` as read for hints: its first
+/// [`MAX_HINT_BYTES`], cut at a character boundary.
+pub(crate) fn hint<'a>(v: &'a scraper::node::Element, name: &str) -> Option<&'a str> {
+    let value = v.attr(name)?;
+    if value.len() <= MAX_HINT_BYTES {
+        return Some(value);
+    }
+    let mut end = MAX_HINT_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.get(..end)
+}
+
 /// Is this element, inside a scored main-content block, boilerplate to leave out?
 pub(crate) fn generic_boilerplate(
     el: ElementRef<'_>,
@@ -446,6 +540,14 @@ pub(crate) fn generic_boilerplate(
     let v = el.value();
     let name = v.name();
     if matches!(name, "nav" | "aside" | "footer" | "figcaption") {
+        return true;
+    }
+    // A hover card inside a sentence (a person's name that opens a box of their latest
+    // stories): an inline `<span>` holding a long text that is all links.
+    if name == "span"
+        && known.map_or_else(|| text_len(el), |s| s.trimmed_len) >= HOVER_CARD_CHARS
+        && link_density(el) >= ALL_LINK
+    {
         return true;
     }
     // A box laid over the page (a sign-up pop-up, a cookie-consent box, a modal) inside the
@@ -462,8 +564,8 @@ pub(crate) fn generic_boilerplate(
         return true;
     }
     let (class, id) = (
-        v.attr("class").unwrap_or_default(),
-        v.attr("id").unwrap_or_default(),
+        hint(v, "class").unwrap_or_default(),
+        hint(v, "id").unwrap_or_default(),
     );
     if !(class.trim().is_empty() && id.trim().is_empty()) {
         // A comment thread or a related-posts block is left out however much text it holds
@@ -567,6 +669,54 @@ mod tests {
              <div style='display: none'>hidden</div><form>Post a Comment</form>",
         );
         assert_eq!(texts(&b), vec![(BlockKind::Paragraph, "Kept")]);
+    }
+
+    #[test]
+    fn a_trailing_link_list_goes_but_never_the_whole_body() {
+        let block = |kind, text: &str| TextBlock {
+            kind,
+            text: text.to_string(),
+        };
+        let p = BlockKind::Paragraph;
+        let blocks = vec![
+            block(p, "The story, in words that are not links."),
+            block(p, "More from us:"),
+            block(p, "First teaser"),
+            block(p, "Second teaser"),
+        ];
+        assert_eq!(trailing_link_list_start(&blocks, &[0.1, 0.0, 1.0, 1.0]), 1);
+        // One trailing link is a sentence's link, not a list.
+        assert_eq!(trailing_link_list_start(&blocks, &[0.1, 0.0, 0.0, 1.0]), 4);
+        // A body of links only stays.
+        assert_eq!(trailing_link_list_start(&blocks, &[1.0, 1.0, 1.0, 1.0]), 4);
+        // A full sentence before the links is the article's last.
+        let ends = vec![
+            block(p, "It ends here."),
+            block(p, "First teaser"),
+            block(p, "Second teaser"),
+        ];
+        assert_eq!(trailing_link_list_start(&ends, &[0.0, 1.0, 1.0]), 1);
+    }
+
+    #[test]
+    fn a_huge_class_attribute_is_read_in_part_at_a_char_boundary() {
+        // `a` then two-byte characters: byte MAX_HINT_BYTES falls inside one.
+        let class = format!("a{}", "é".repeat(MAX_HINT_BYTES));
+        let html = format!("<div class=\"{class}\" id=\"main\">x</div>");
+        let doc = scraper::Html::parse_fragment(&html);
+        let div = doc
+            .root_element()
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .find(|e| e.value().name() == "div")
+            .map(|e| e.value().clone());
+        let div = div.as_ref().map(|d| (hint(d, "class"), hint(d, "id")));
+        let (Some(Some(c)), Some(Some(id))) = (div.map(|d| d.0), div.map(|d| d.1)) else {
+            panic!("no div");
+        };
+        assert_eq!(c.len(), MAX_HINT_BYTES - 1);
+        assert!(c.chars().skip(1).all(|ch| ch == 'é'));
+        assert_eq!(id, "main");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub mod blogger_feed;
 mod dates;
 pub mod discovery;
 mod dom;
+mod entities;
 mod generic;
 #[doc(hidden)]
 pub use generic::explain;

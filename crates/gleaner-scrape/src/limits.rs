@@ -281,12 +281,12 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
 
 /// Parse a page with its nesting capped ([`cap_nesting`]).
 pub(crate) fn parse_document(html: &str) -> scraper::Html {
-    scraper::Html::parse_document(&cap_nesting(html))
+    scraper::Html::parse_document(&cap_nesting(&crate::entities::predecode(html)))
 }
 
 /// Parse a fragment with its nesting capped ([`cap_nesting`]).
 pub(crate) fn parse_fragment(html: &str) -> scraper::Html {
-    scraper::Html::parse_fragment(&cap_nesting(html))
+    scraper::Html::parse_fragment(&cap_nesting(&crate::entities::predecode(html)))
 }
 
 #[cfg(test)]

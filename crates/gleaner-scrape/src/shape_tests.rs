@@ -637,3 +637,82 @@ fn short_articles_in_cms_shapes_are_read_whole() {
         }
     }
 }
+
+/// A list of links trailing the article ("You may also like..." and the links under it) and
+/// a hover card inside a sentence (a name opening a box of that person's latest stories)
+/// are not the article's text; the sentence around the card is.
+#[test]
+fn a_trailing_link_list_and_a_hover_card_are_left_out() {
+    let html = include_str!("../tests/fixtures/generic_link_tail_and_hover_card.html");
+    let a = extract(html, "https://shore.example/harbour-wall");
+    let b = body(&a);
+    assert!(b.contains("Work on the old harbour wall"), "{b:?}");
+    assert!(b.contains("told the harbour committee on Tuesday"), "{b:?}");
+    assert!(b.contains("the same dark green"), "{b:?}");
+    for gone in [
+        "tide tables",
+        "lighthouse keeper",
+        "may also like",
+        "kayakers",
+        "Beach huts",
+    ] {
+        assert!(!b.contains(gone), "{gone:?} in {b:?}");
+    }
+}
+
+/// A landing page made of short blocks (feature cards of a heading and a line each, then a
+/// FAQ): scoring finds only the FAQ answers, the one part written as paragraphs, but the
+/// page's content is all of it, cards included; the menu and the footer still go.
+#[test]
+fn a_page_of_short_blocks_gives_all_of_them_not_its_faq() {
+    let html = include_str!("../tests/fixtures/generic_landing_page_of_cards.html");
+    let a = extract(html, "https://countly.example/");
+    let b = body(&a);
+    for kept in [
+        "Know who reads what",
+        "Campaign tracking",
+        "Every morning a short report",
+        "Real people answer your questions",
+        "Does it slow my site down?",
+        "we send you an export of all your numbers",
+    ] {
+        assert!(b.contains(kept), "missing {kept:?} in {b:?}");
+    }
+    assert!(!b.contains("Log in"), "{b:?}");
+    assert!(!b.contains("All rights reserved"), "{b:?}");
+}
+
+/// A page dense in character references (decoded before parsing, `entities::predecode`)
+/// gives the same article as the same page written with the characters themselves, its
+/// JSON-LD script read literally as before.
+#[test]
+fn a_page_dense_in_entities_reads_as_its_characters() {
+    let para = |refs: bool| {
+        let (e, amp, dash) = if refs {
+            ("&eacute;", "&amp;", "&#x2014;")
+        } else {
+            ("é", "&", "—")
+        };
+        format!(
+            "<p>Caf{e} {amp} bakery {dash} the caf{e} on the quay reopens with a new oven, \
+             a r{e}sum{e} of the menu {amp} its prices, {dash} and the same tables outside.</p>"
+        )
+    };
+    let page = |refs: bool| {
+        format!(
+            "<html><head><title>Caf&eacute;</title><script type=\"application/ld+json\">\
+             {{\"@type\": \"NewsArticle\", \"headline\": \"Caf&eacute; reopens\"}}</script>\
+             </head><body><article>{}</article></body></html>",
+            (0..6).map(|_| para(refs)).collect::<String>()
+        )
+    };
+    let with_refs = extract(&page(true), "https://quay.example/cafe");
+    let plain = extract(&page(false), "https://quay.example/cafe");
+    assert_eq!(body(&with_refs), body(&plain));
+    assert!(
+        body(&plain).starts_with("Café & bakery — the café"),
+        "{}",
+        body(&plain)
+    );
+    assert_eq!(with_refs.title.as_deref(), Some("Caf&eacute; reopens"));
+}
