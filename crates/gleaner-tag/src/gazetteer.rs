@@ -437,7 +437,7 @@ impl Gazetteers {
             with_folded(first, |f| self.entry_first.get(f).copied())?
         };
         let max = span.min(tokens.len());
-        let mut key = String::new();
+        let mut key = String::with_capacity(tokens.iter().take(max).map(|t| t.len() + 1).sum());
         let mut best = None;
         for (k, t) in tokens.iter().take(max).enumerate() {
             // (The first token is not empty: it starts with a capital.)
@@ -510,6 +510,23 @@ impl Gazetteers {
 fn in_word_set(set: &HashSet<String>, token: &str) -> bool {
     if set.contains(token) {
         return true;
+    }
+    if token.is_ascii() {
+        // The title form differs from the token only by capitals after its first letter
+        // (none in ",", "2024", "I"): asked about only when there are some.
+        let Some(rest) = token.get(1..) else {
+            return false;
+        };
+        if token.bytes().any(|b| b.is_ascii_lowercase())
+            || !rest.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            return false;
+        }
+        let mut title = token.to_string();
+        if let Some(rest) = title.get_mut(1..) {
+            rest.make_ascii_lowercase();
+        }
+        return set.contains(&title);
     }
     if token.chars().any(char::is_lowercase) {
         return false;

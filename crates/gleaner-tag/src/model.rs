@@ -93,7 +93,14 @@ impl FeatureHash {
     }
     fn part(mut self, s: &str) -> Self {
         self.byte(0xff);
-        for &b in s.as_bytes() {
+        // Four bytes a turn: the same steps in the same order, less loop overhead.
+        let mut quads = s.as_bytes().chunks_exact(4);
+        for quad in &mut quads {
+            for &b in quad {
+                self.byte(b);
+            }
+        }
+        for &b in quads.remainder() {
             self.byte(b);
         }
         self
@@ -192,8 +199,10 @@ impl Texts {
     fn push_lower(&mut self, w: &str) -> std::ops::Range<usize> {
         let start = self.0.len();
         if w.is_ascii() {
-            self.0
-                .extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            self.0.push_str(w);
+            if let Some(tail) = self.0.get_mut(start..) {
+                tail.make_ascii_lowercase();
+            }
         } else {
             // Final sigma and the like: the standard library's rules, as before.
             self.0.push_str(&w.to_lowercase());

@@ -69,7 +69,8 @@ fn three_at(text: &str, b: usize) -> (Option<char>, Option<char>, Option<char>) 
 /// Split `text` into tokens. Never panics; offsets always lie on char boundaries. One pass,
 /// holding nothing per char beyond the tokens.
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {
-    let mut tokens: Vec<Token<'_>> = Vec::new();
+    // About one token per five bytes of prose: room for most texts at once.
+    let mut tokens: Vec<Token<'_>> = Vec::with_capacity(text.len() / 5 + 1);
     // The position: in bytes and in chars.
     let mut b = 0;
     let mut i = 0;
