@@ -51,6 +51,11 @@ fn map_chars(raw: &str, keep_tabs: bool) -> String {
             continue;
         }
         prev_cr = c == '\r';
+        // Printable ASCII (most of any text) stays as it is: what `classify` answers for it.
+        if (' '..='~').contains(&c) {
+            mapped.push(c);
+            continue;
+        }
         match classify(c, keep_tabs) {
             CharAction::Keep(k) => mapped.push(k),
             CharAction::Space => mapped.push(' '),
@@ -58,7 +63,11 @@ fn map_chars(raw: &str, keep_tabs: bool) -> String {
             CharAction::Drop => {}
         }
     }
-    // Most text is already NFC: the quick check settles that in one pass with no copy.
+    // ASCII is NFC; most other text is too: the quick check settles that in one pass with no
+    // copy.
+    if mapped.is_ascii() {
+        return mapped;
+    }
     match unicode_normalization::is_nfc_quick(mapped.chars()) {
         IsNormalized::Yes => mapped,
         IsNormalized::No | IsNormalized::Maybe => mapped.nfc().collect(),

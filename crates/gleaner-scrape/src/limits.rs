@@ -86,7 +86,21 @@ fn uncounted(name: &[u8]) -> bool {
         b"h5",
         b"h6",
     ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+    with_lowercase(name, |lower| NAMES.contains(&lower))
+}
+
+/// `f` of `name` in ASCII lowercase, copied on the stack (no name in the lists here is longer
+/// than 8 bytes; a longer one is none of them, and `f` gets an empty name).
+fn with_lowercase(name: &[u8], f: impl FnOnce(&[u8]) -> bool) -> bool {
+    let mut buf = [0u8; 8];
+    match buf.get_mut(..name.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            f(lower)
+        }
+        None => f(b""),
+    }
 }
 
 fn raw_text(name: &[u8]) -> bool {
@@ -101,7 +115,7 @@ fn raw_text(name: &[u8]) -> bool {
         b"noframes",
         b"noscript",
     ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+    with_lowercase(name, |lower| NAMES.contains(&lower))
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -203,8 +217,9 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
             if uncounted(name) {
                 continue;
             }
-            let key = name.to_ascii_lowercase();
-            if let Some(n) = dropped.get_mut(&key)
+            // (Nothing was left out on almost every page: no key to build then.)
+            if !dropped.is_empty()
+                && let Some(n) = dropped.get_mut(&name.to_ascii_lowercase())
                 && *n > 0
             {
                 *n -= 1;
@@ -219,7 +234,8 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
             if let Some(up) = found {
                 let keep = stack.len() - 1 - up;
                 for &(s, e) in &stack[keep..] {
-                    if matches!(&b[s..e].to_ascii_lowercase()[..], b"svg" | b"math") {
+                    let popped = &b[s..e];
+                    if popped.eq_ignore_ascii_case(b"svg") || popped.eq_ignore_ascii_case(b"math") {
                         foreign = foreign.saturating_sub(1);
                     }
                 }

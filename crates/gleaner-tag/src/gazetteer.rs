@@ -347,20 +347,22 @@ impl Gazetteers {
         } else {
             *self.geo_first.get(*first)?
         };
-        // The key of the first `len` tokens is a prefix of the key of all of them: built once,
-        // with where each length ends.
         let n = max.min(tokens.len());
-        let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
-        let mut ends = Vec::with_capacity(n);
-        for t in tokens.iter().take(n) {
-            push_key(&mut key, t);
-            ends.push(key.len());
+        if n <= 1 {
+            // One word: its folded form is the key (no key to build).
+            return (n == 1 && with_folded(first, |f| self.geo_places.contains(f))).then_some(1);
         }
-        (1..=n).rev().find(|&len| {
-            ends.get(len - 1)
-                .and_then(|&end| key.get(..end))
-                .is_some_and(|k| self.geo_places.contains(k))
-        })
+        // The key of the first `len` tokens is a prefix of the key of all of them: built once,
+        // asked about at each length; the longest listed one wins.
+        let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
+        let mut found = None;
+        for (len, t) in (1..=n).zip(tokens) {
+            push_key(&mut key, t);
+            if self.geo_places.contains(key.as_str()) {
+                found = Some(len);
+            }
+        }
+        found
     }
 
     fn add(&mut self, surface: &str, kind: NameKind, canonical: &str) {
@@ -425,17 +427,21 @@ impl Gazetteers {
     /// length in tokens. (The key is built once, word by word.)
     pub fn longest(&self, tokens: &[&str]) -> Option<(usize, &Entry)> {
         let first = tokens.first()?;
-        if !starts_upper(first) || !self.may_start_entry(first) {
+        if !starts_upper(first) {
             return None;
         }
-        let max = self.max_tokens.min(tokens.len());
-        let mut key = String::new();
+        // No entry is longer than the longest one starting with this word.
+        let span = if first.contains(char::is_whitespace) {
+            self.max_tokens
+        } else {
+            with_folded(first, |f| self.entry_first.get(f).copied())?
+        };
+        let max = span.min(tokens.len());
+        let mut key = String::with_capacity(tokens.iter().take(max).map(|t| t.len() + 1).sum());
         let mut best = None;
         for (k, t) in tokens.iter().take(max).enumerate() {
-            if k > 0 {
-                key.push(' ');
-            }
-            key.push_str(&fold_cow(t));
+            // (The first token is not empty: it starts with a capital.)
+            push_key(&mut key, t);
             if let Some(entry) = self.entries.get(key.as_str())
                 && let Some(entry) = self.checked(tokens.get(..=k).unwrap_or(&[]), entry)
             {
@@ -505,6 +511,23 @@ fn in_word_set(set: &HashSet<String>, token: &str) -> bool {
     if set.contains(token) {
         return true;
     }
+    if token.is_ascii() {
+        // The title form differs from the token only by capitals after its first letter
+        // (none in ",", "2024", "I"): asked about only when there are some.
+        let Some(rest) = token.get(1..) else {
+            return false;
+        };
+        if token.bytes().any(|b| b.is_ascii_lowercase())
+            || !rest.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            return false;
+        }
+        let mut title = token.to_string();
+        if let Some(rest) = title.get_mut(1..) {
+            rest.make_ascii_lowercase();
+        }
+        return set.contains(&title);
+    }
     if token.chars().any(char::is_lowercase) {
         return false;
     }
@@ -522,31 +545,39 @@ fn in_word_set(set: &HashSet<String>, token: &str) -> bool {
 /// Does the token start with an uppercase (or titlecase) letter, allowing for Arabic-style
 /// particles ("al-Assad", "el-Sisi", "bin-Salman") and "d'" / "l'" prefixes?
 pub fn starts_upper(token: &str) -> bool {
-    let mut chars = token.chars();
-    match chars.next() {
-        Some(c) if c.is_uppercase() || is_titlecase(c) => true,
-        Some(c) if c.is_lowercase() => {
-            // Every prefix below ends in '-', '\'' or '’' within its first 7 bytes: most words
-            // hold none of them there and start no prefix.
-            if !token
-                .bytes()
-                .take(7)
-                .any(|b| b == b'-' || b == b'\'' || b == 0xE2)
-            {
-                return false;
-            }
-            for prefix in [
-                "al-", "el-", "ad-", "as-", "ash-", "an-", "ar-", "at-", "az-", "ibn-", "bin-",
-                "abu-", "d'", "l'", "d’", "l’",
-            ] {
-                if let Some(rest) = token.strip_prefix(prefix) {
-                    return rest.chars().next().is_some_and(char::is_uppercase);
-                }
-            }
-            false
-        }
-        _ => false,
+    // An ASCII first letter (most words) is told by its byte: the same answers as the
+    // Unicode tests below, without decoding a char and looking it up in their tables.
+    let starts_lower = match token.as_bytes().first() {
+        None => return false,
+        Some(b) if b.is_ascii_uppercase() => return true,
+        Some(b) if b.is_ascii() => b.is_ascii_lowercase(),
+        Some(_) => match token.chars().next() {
+            Some(c) if c.is_uppercase() || is_titlecase(c) => return true,
+            Some(c) => c.is_lowercase(),
+            None => false,
+        },
+    };
+    if !starts_lower {
+        return false;
     }
+    // Every prefix below ends in '-', '\'' or '’' within its first 7 bytes: most words hold
+    // none of them there and start no prefix.
+    if !token
+        .bytes()
+        .take(7)
+        .any(|b| b == b'-' || b == b'\'' || b == 0xE2)
+    {
+        return false;
+    }
+    for prefix in [
+        "al-", "el-", "ad-", "as-", "ash-", "an-", "ar-", "at-", "az-", "ibn-", "bin-", "abu-",
+        "d'", "l'", "d’", "l’",
+    ] {
+        if let Some(rest) = token.strip_prefix(prefix) {
+            return rest.chars().next().is_some_and(char::is_uppercase);
+        }
+    }
+    false
 }
 
 fn is_titlecase(c: char) -> bool {

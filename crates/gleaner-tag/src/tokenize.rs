@@ -69,13 +69,27 @@ fn three_at(text: &str, b: usize) -> (Option<char>, Option<char>, Option<char>) 
 /// Split `text` into tokens. Never panics; offsets always lie on char boundaries. One pass,
 /// holding nothing per char beyond the tokens.
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {
-    let mut tokens: Vec<Token<'_>> = Vec::new();
+    // About one token per five bytes of prose: room for most texts at once.
+    let mut tokens: Vec<Token<'_>> = Vec::with_capacity(text.len() / 5 + 1);
     // The position: in bytes and in chars.
     let mut b = 0;
     let mut i = 0;
     let mut newline_before = true;
     let mut space_before = true;
-    while let (Some(c), next, after) = three_at(text, b) {
+    loop {
+        // ASCII white space (most of it), told by its byte: as the branch below would.
+        if let Some(&byte) = text.as_bytes().get(b)
+            && matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+        {
+            newline_before |= byte == b'\n';
+            space_before = true;
+            b += 1;
+            i += 1;
+            continue;
+        }
+        let (Some(c), next, after) = three_at(text, b) else {
+            break;
+        };
         if c.is_whitespace() {
             if c == '\n' {
                 newline_before = true;
@@ -143,6 +157,15 @@ fn word_end(text: &str, start_byte: usize, start: usize) -> (usize, usize) {
     // read again at every period (that would be quadratic in the run's length).
     let mut in_initials = false;
     loop {
+        // An ASCII letter or digit (most of a word) is a word char: the first branch below.
+        if let Some(&byte) = text.as_bytes().get(b)
+            && byte.is_ascii_alphanumeric()
+        {
+            b += 1;
+            i += 1;
+            prev = Some(char::from(byte));
+            continue;
+        }
         let (ch, next, after) = three_at(text, b);
         let step = match ch {
             Some(ch) if is_word_char(ch) => ch,
