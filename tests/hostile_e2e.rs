@@ -1212,3 +1212,66 @@ fn a_post_whose_permalink_changes_stays_one_row() {
         "integrity holds",
     );
 }
+
+/// An RSS feed with a stray `<` in one item's title (an unescaped "x<y", "<3"): main's
+/// parser refused the whole document, so none of the feed's items was stored while the
+/// source failed on every run. The feed is read entry by entry: the items before and after
+/// the damage whole, the damaged one by its link, with a warning.
+#[test]
+fn a_feed_with_a_stray_less_than_sign_keeps_its_other_items() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let items: String = (1..=3)
+        .map(|n| {
+            let title = if n == 2 {
+                "Tides x<y rising".to_string()
+            } else {
+                format!("Tides {n}")
+            };
+            format!(
+                "<item><title>{title}</title><link>{}</link>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate></item>",
+                url(&format!("/tides/{n}.html"))
+            )
+        })
+        .collect();
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0'?><rss version='2.0'><channel><title>Tide Tables</title>\
+                 <link>{}</link><description>News</description>{items}</channel></rss>",
+                url("/")
+            ),
+        ),
+    );
+    for n in 1..=3 {
+        site.set(
+            &format!("/tides/{n}.html"),
+            news_page(
+                &format!("Tide table {n}"),
+                &format!("The harbour master published tide table number {n}."),
+            ),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/rss.xml"))]);
+    let out = run(dir.path());
+    let stored = stored_urls(dir.path());
+    assert_eq!(
+        stored,
+        (1..=3)
+            .map(|n| url(&format!("/tides/{n}.html")))
+            .collect::<Vec<_>>(),
+        "{}",
+        stderr(&out)
+    );
+    assert_exit(&out, 0, "every item read");
+    assert!(
+        stderr(&out).contains("not well-formed XML: read entry by entry"),
+        "{}",
+        stderr(&out)
+    );
+}

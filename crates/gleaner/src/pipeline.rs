@@ -1807,6 +1807,9 @@ impl Discovery<'_> {
                     break;
                 }
             };
+            if feed.damaged {
+                warn!(url = %page_url, "the feed is not well-formed XML: read entry by entry");
+            }
             let mut new = 0usize;
             for item in feed.items {
                 let updated = item
