@@ -1275,3 +1275,86 @@ fn a_feed_with_a_stray_less_than_sign_keeps_its_other_items() {
         stderr(&out)
     );
 }
+
+/// A page whose `<title>` and heading are a megabyte (a body pasted into the title field, a
+/// hostile page), and a feed item whose author and category are a megabyte each: main stored
+/// them whole, in the row and every listing of it. They are cut at 1 KiB (title) and 256
+/// bytes (author, each label) on a character boundary.
+#[test]
+fn a_megabyte_title_author_or_label_is_capped() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let huge_title = "Très longue marée ".repeat(60_000);
+    site.set(
+        "/news/long.html",
+        news_page(&huge_title, "The harbour master explains the long tide."),
+    );
+    let huge_name = "Ö".repeat(500_000);
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0'?><rss version='2.0' \
+                 xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+                 xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>Tides</title>\
+                 <link>{home}</link><description>News</description>\
+                 <item><title>{huge_title}</title><link>{long}</link>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate></item>\
+                 <item><title>Short title</title><link>{full}</link><dc:creator>{huge_name}</dc:creator>\
+                 <category>{huge_name}</category><category>Tides</category>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate>\
+                 <content:encoded><![CDATA[<p>The whole text of the post is in the feed, \
+                 long enough to be an article of its own about the harbour and its tides.</p>\
+                 <p>A second paragraph says more about the tides of the season.</p>]]>\
+                 </content:encoded></item></channel></rss>",
+                home = url("/"),
+                long = url("/news/long.html"),
+                full = url("/news/full.html"),
+            ),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "max_body_bytes = 16000000\n",
+        &[("feed", url("/rss.xml"))],
+    );
+    let out = run(dir.path());
+    assert_exit(&out, 0, "both stored");
+    let conn = db(dir.path());
+    let row = |u: &str| -> (String, Option<String>) {
+        conn.query_row(
+            "SELECT title, author FROM articles WHERE url = ?1",
+            [u],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{u}: {e}\n{}", stderr(&out)))
+    };
+    let (title, _) = row(&url("/news/long.html"));
+    assert!(
+        (1..=1024).contains(&title.len()),
+        "title of {} bytes",
+        title.len()
+    );
+    assert!(title.starts_with("Très longue marée"), "{title}");
+    let (_, author) = row(&url("/news/full.html"));
+    let author = author.unwrap_or_default();
+    assert!(
+        (1..=256).contains(&author.len()),
+        "author of {} bytes",
+        author.len()
+    );
+    let longest_label: i64 = conn
+        .query_row(
+            "SELECT max(length(CAST(label AS BLOB))) FROM article_labels",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        (1..=256).contains(&longest_label),
+        "label of {longest_label} bytes"
+    );
+}
