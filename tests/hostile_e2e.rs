@@ -1358,3 +1358,71 @@ fn a_megabyte_title_author_or_label_is_capped() {
         "label of {longest_label} bytes"
     );
 }
+
+/// A blog whose robots.txt disallows `/feeds/` and names its sitemaps (`Sitemap:` lines, one
+/// of them the blog's Atom feed under another address, as Blogger's custom robots.txt guides
+/// have it): main read only `/sitemap.xml`, and the posts listed only in the named sitemaps
+/// were never stored while the run said ok. The named sitemaps on the blog's host are read too.
+#[test]
+fn the_sitemaps_robots_txt_names_are_read_when_the_feed_is_disallowed() {
+    let blog = BlogServer::start("Dock Notes", 45, FeedMode::Summary, 12, Duration::ZERO);
+    let posts = blog.posts();
+    let urlset = |posts: &[blogsim::Post]| {
+        let entries: String = posts
+            .iter()
+            .map(|p| {
+                format!(
+                    "<url><loc>{}</loc><lastmod>{}</lastmod></url>",
+                    blog.url(&p.path),
+                    blogsim::stamp(p.updated)
+                )
+            })
+            .collect();
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        )
+    };
+    let atom_entries: String = posts[8..]
+        .iter()
+        .map(|p| {
+            format!(
+                "<entry><title>Post</title><link rel='alternate' href='{}'/>\
+                 <updated>{}</updated></entry>",
+                blog.url(&p.path),
+                blogsim::stamp(p.updated)
+            )
+        })
+        .collect();
+    blog.set_route("/sitemap.xml", "application/xml", urlset(&posts[..4]));
+    blog.set_route("/sitemap-more.xml", "application/xml", urlset(&posts[4..8]));
+    blog.set_route(
+        "/atom.xml",
+        "application/atom+xml",
+        format!(
+            "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Dock \
+             Notes</title>{atom_entries}</feed>"
+        ),
+    );
+    blog.set_route(
+        "/robots.txt",
+        "text/plain",
+        format!(
+            "User-agent: *\nDisallow: /feeds/\nDisallow: /search\nAllow: /\n\n\
+             Sitemap: {}\nSitemap: {}\nSitemap: {}\nSitemap: http://elsewhere.invalid/sitemap.xml\n",
+            blog.url("/sitemap.xml"),
+            blog.url("/sitemap-more.xml"),
+            blog.url("/atom.xml?redirect=false&start-index=1&max-results=500"),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", blog.home())]);
+    let out = run(dir.path());
+    assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&out));
+    assert_exit(&out, 0, "read through the sitemaps");
+    assert_eq!(
+        blog.hits().iter().filter(|h| h.is_feed()).count(),
+        0,
+        "no feed request"
+    );
+}

@@ -428,6 +428,23 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
     let (kind, child) = match root.name.as_str() {
         "urlset" => (SitemapKind::UrlSet, "url"),
         "sitemapindex" => (SitemapKind::Index, "sitemap"),
+        // An RSS or Atom feed given as a sitemap (the protocol allows it, and Blogger's
+        // custom robots.txt guides name `/atom.xml?redirect=false&…` so): its items' links.
+        "rss" | "feed" | "RDF" => {
+            let feed = parse_generic_feed(text.as_bytes())?;
+            return Ok(Sitemap {
+                kind: SitemapKind::UrlSet,
+                entries: feed
+                    .items
+                    .into_iter()
+                    .map(|i| SitemapEntry {
+                        loc: i.url,
+                        lastmod: i.article.updated_at.or(i.article.published_at),
+                    })
+                    .collect(),
+                damaged: feed.damaged,
+            });
+        }
         other => {
             return Err(ScrapeError::NotAFeed(format!(
                 "not a sitemap: root element <{other}>"
@@ -752,5 +769,17 @@ mod tests {
         let fine = parse_generic_feed(rss.replace("x<y", "x").as_bytes()).unwrap();
         assert!(!fine.damaged);
         assert!(parse_generic_feed(b"<html><body>x < y</body></html>").is_err());
+    }
+
+    #[test]
+    fn a_feed_given_as_a_sitemap_gives_its_items() {
+        let atom = "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Q</title>\
+                    <entry><title>A</title><link rel='alternate' href='http://e.com/a'/>\
+                    <updated>2024-01-02T03:04:05Z</updated></entry></feed>";
+        let map = parse_sitemap(atom.as_bytes()).unwrap();
+        assert_eq!(map.kind, SitemapKind::UrlSet);
+        assert_eq!(map.entries.len(), 1);
+        assert_eq!(map.entries[0].loc, "http://e.com/a");
+        assert!(map.entries[0].lastmod.is_some());
     }
 }
