@@ -1426,3 +1426,50 @@ fn the_sitemaps_robots_txt_names_are_read_when_the_feed_is_disallowed() {
         "no feed request"
     );
 }
+
+/// A feed that lists a post as `…/a.html?utm_source=rss&utm_medium=feed` one run and as
+/// `…/a.html` the next (an item edited, a feed service switched off), with no canonical link
+/// on the page: main stored it twice, one row per address. Tracking parameters are no part
+/// of the address a listed page is fetched and stored under.
+#[test]
+fn a_post_listed_with_tracking_parameters_then_without_is_one_row() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let a = url("/news/a.html");
+    let tracked = format!("{a}?utm_source=rss&amp;utm_medium=feed");
+    site.set(
+        "/rss.xml",
+        rss(
+            &[(
+                tracked.as_str(),
+                "Dredging starts",
+                "Mon, 13 Mar 2023 09:00:00 +0000",
+                None,
+            )],
+            None,
+        ),
+    );
+    site.set(
+        "/news/a.html",
+        news_page("Dredging starts", "Dredging of the inner harbour starts."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/rss.xml"))]);
+    let first = run(dir.path());
+    assert_exit(&first, 0, "first run");
+    site.set(
+        "/rss.xml",
+        rss(
+            &[(
+                a.as_str(),
+                "Dredging starts",
+                "Tue, 14 Mar 2023 09:00:00 +0000",
+                None,
+            )],
+            None,
+        ),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    assert_eq!(stored_urls(dir.path()), [a.clone()], "{}", stderr(&second));
+}

@@ -2015,8 +2015,10 @@ impl Discovery<'_> {
 /// feed reader resolves a relative link (feeds and sitemaps should carry absolute ones; many
 /// do not). `None` for a relative one that cannot be resolved.
 fn listed_address(listing_url: &str, href: &str) -> Option<String> {
-    // Zero-width and bidirectional marks pasted into a link are no part of its address.
+    // Zero-width and bidirectional marks pasted into a link are no part of its address, nor
+    // are tracking parameters (one page under `?utm_source=rss` one day and bare the next).
     let href = gleaner_scrape::without_invisible(href);
+    let href = gleaner_scrape::without_tracking(href.as_ref());
     let href = href.as_ref();
     match url::Url::parse(href.trim()) {
         Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(listing_url)
