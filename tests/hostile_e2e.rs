@@ -1471,5 +1471,5 @@ fn a_post_listed_with_tracking_parameters_then_without_is_one_row() {
     );
     let second = run(dir.path());
     assert_exit(&second, 0, "second run");
-    assert_eq!(stored_urls(dir.path()), [a.clone()], "{}", stderr(&second));
+    assert_eq!(stored_urls(dir.path()), [a], "{}", stderr(&second));
 }

@@ -276,7 +276,8 @@ fn open_elements(text: &str) -> Option<Vec<String>> {
                 stack.push(e.name().as_ref().to_string());
             }
             Event::End(e) => {
-                if stack.pop().as_deref() != Some(e.name().as_ref()) {
+                let closed = stack.pop();
+                if closed.as_deref() != Some(e.name().as_ref()) {
                     return None;
                 }
             }
