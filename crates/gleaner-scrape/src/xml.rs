@@ -171,6 +171,8 @@ pub(crate) fn parse_xml_checked(body: &str) -> Result<(XmlNode, bool), ScrapeErr
 /// damage are read (a stray `<` in one title used to cost every entry of the feed).
 #[derive(Debug)]
 pub(crate) struct EntryBlocks<'a> {
+    /// The root element's local name (`rss`, `feed`, `RDF`, …).
+    pub(crate) root: String,
     /// The text before the first entry (the feed's own title and links).
     pub(crate) header: &'a str,
     /// End tags closing what `header` leaves open; `None` when the header is itself damaged.
@@ -256,6 +258,7 @@ pub(crate) fn entry_blocks(text: &str) -> Option<EntryBlocks<'_>> {
         blocks.push(block);
     }
     Some(EntryBlocks {
+        root: local(&root_name).to_string(),
         header,
         header_close: open_elements(header)
             .map(|open| open.iter().rev().map(|name| format!("</{name}>")).collect()),
