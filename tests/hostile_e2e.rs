@@ -1212,3 +1212,264 @@ fn a_post_whose_permalink_changes_stays_one_row() {
         "integrity holds",
     );
 }
+
+/// An RSS feed with a stray `<` in one item's title (an unescaped "x<y", "<3"): main's
+/// parser refused the whole document, so none of the feed's items was stored while the
+/// source failed on every run. The feed is read entry by entry: the items before and after
+/// the damage whole, the damaged one by its link, with a warning.
+#[test]
+fn a_feed_with_a_stray_less_than_sign_keeps_its_other_items() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let items: String = (1..=3)
+        .map(|n| {
+            let title = if n == 2 {
+                "Tides x<y rising".to_string()
+            } else {
+                format!("Tides {n}")
+            };
+            format!(
+                "<item><title>{title}</title><link>{}</link>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate></item>",
+                url(&format!("/tides/{n}.html"))
+            )
+        })
+        .collect();
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0'?><rss version='2.0'><channel><title>Tide Tables</title>\
+                 <link>{}</link><description>News</description>{items}</channel></rss>",
+                url("/")
+            ),
+        ),
+    );
+    for n in 1..=3 {
+        site.set(
+            &format!("/tides/{n}.html"),
+            news_page(
+                &format!("Tide table {n}"),
+                &format!("The harbour master published tide table number {n}."),
+            ),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/rss.xml"))]);
+    let out = run(dir.path());
+    let stored = stored_urls(dir.path());
+    assert_eq!(
+        stored,
+        (1..=3)
+            .map(|n| url(&format!("/tides/{n}.html")))
+            .collect::<Vec<_>>(),
+        "{}",
+        stderr(&out)
+    );
+    assert_exit(&out, 0, "every item read");
+    assert!(
+        stderr(&out).contains("not well-formed XML: read entry by entry"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A page whose `<title>` and heading are a megabyte (a body pasted into the title field, a
+/// hostile page), and a feed item whose author and category are a megabyte each: main stored
+/// them whole, in the row and every listing of it. They are cut at 1 KiB (title) and 256
+/// bytes (author, each label) on a character boundary.
+#[test]
+fn a_megabyte_title_author_or_label_is_capped() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let huge_title = "Très longue marée ".repeat(60_000);
+    site.set(
+        "/news/long.html",
+        news_page(&huge_title, "The harbour master explains the long tide."),
+    );
+    let huge_name = "Ö".repeat(500_000);
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0'?><rss version='2.0' \
+                 xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+                 xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>Tides</title>\
+                 <link>{home}</link><description>News</description>\
+                 <item><title>{huge_title}</title><link>{long}</link>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate></item>\
+                 <item><title>Short title</title><link>{full}</link><dc:creator>{huge_name}</dc:creator>\
+                 <category>{huge_name}</category><category>Tides</category>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate>\
+                 <content:encoded><![CDATA[<p>The whole text of the post is in the feed, \
+                 long enough to be an article of its own about the harbour and its tides.</p>\
+                 <p>A second paragraph says more about the tides of the season.</p>]]>\
+                 </content:encoded></item></channel></rss>",
+                home = url("/"),
+                long = url("/news/long.html"),
+                full = url("/news/full.html"),
+            ),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "max_body_bytes = 16000000\n",
+        &[("feed", url("/rss.xml"))],
+    );
+    let out = run(dir.path());
+    assert_exit(&out, 0, "both stored");
+    let conn = db(dir.path());
+    let row = |u: &str| -> (String, Option<String>) {
+        conn.query_row(
+            "SELECT title, author FROM articles WHERE url = ?1",
+            [u],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{u}: {e}\n{}", stderr(&out)))
+    };
+    let (title, _) = row(&url("/news/long.html"));
+    assert!(
+        (1..=1024).contains(&title.len()),
+        "title of {} bytes",
+        title.len()
+    );
+    assert!(title.starts_with("Très longue marée"), "{title}");
+    let (_, author) = row(&url("/news/full.html"));
+    let author = author.unwrap_or_default();
+    assert!(
+        (1..=256).contains(&author.len()),
+        "author of {} bytes",
+        author.len()
+    );
+    let longest_label: i64 = conn
+        .query_row(
+            "SELECT max(length(CAST(label AS BLOB))) FROM article_labels",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        (1..=256).contains(&longest_label),
+        "label of {longest_label} bytes"
+    );
+}
+
+/// A blog whose robots.txt disallows `/feeds/` and names its sitemaps (`Sitemap:` lines, one
+/// of them the blog's Atom feed under another address, as Blogger's custom robots.txt guides
+/// have it): main read only `/sitemap.xml`, and the posts listed only in the named sitemaps
+/// were never stored while the run said ok. The named sitemaps on the blog's host are read too.
+#[test]
+fn the_sitemaps_robots_txt_names_are_read_when_the_feed_is_disallowed() {
+    let blog = BlogServer::start("Dock Notes", 45, FeedMode::Summary, 12, Duration::ZERO);
+    let posts = blog.posts();
+    let urlset = |posts: &[blogsim::Post]| {
+        let entries: String = posts
+            .iter()
+            .map(|p| {
+                format!(
+                    "<url><loc>{}</loc><lastmod>{}</lastmod></url>",
+                    blog.url(&p.path),
+                    blogsim::stamp(p.updated)
+                )
+            })
+            .collect();
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        )
+    };
+    let atom_entries: String = posts[8..]
+        .iter()
+        .map(|p| {
+            format!(
+                "<entry><title>Post</title><link rel='alternate' href='{}'/>\
+                 <updated>{}</updated></entry>",
+                blog.url(&p.path),
+                blogsim::stamp(p.updated)
+            )
+        })
+        .collect();
+    blog.set_route("/sitemap.xml", "application/xml", urlset(&posts[..4]));
+    blog.set_route("/sitemap-more.xml", "application/xml", urlset(&posts[4..8]));
+    blog.set_route(
+        "/atom.xml",
+        "application/atom+xml",
+        format!(
+            "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Dock \
+             Notes</title>{atom_entries}</feed>"
+        ),
+    );
+    blog.set_route(
+        "/robots.txt",
+        "text/plain",
+        format!(
+            "User-agent: *\nDisallow: /feeds/\nDisallow: /search\nAllow: /\n\n\
+             Sitemap: {}\nSitemap: {}\nSitemap: {}\nSitemap: http://elsewhere.invalid/sitemap.xml\n",
+            blog.url("/sitemap.xml"),
+            blog.url("/sitemap-more.xml"),
+            blog.url("/atom.xml?redirect=false&start-index=1&max-results=500"),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", blog.home())]);
+    let out = run(dir.path());
+    assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&out));
+    assert_exit(&out, 0, "read through the sitemaps");
+    assert_eq!(
+        blog.hits().iter().filter(|h| h.is_feed()).count(),
+        0,
+        "no feed request"
+    );
+}
+
+/// A feed that lists a post as `…/a.html?utm_source=rss&utm_medium=feed` one run and as
+/// `…/a.html` the next (an item edited, a feed service switched off), with no canonical link
+/// on the page: main stored it twice, one row per address. Tracking parameters are no part
+/// of the address a listed page is fetched and stored under.
+#[test]
+fn a_post_listed_with_tracking_parameters_then_without_is_one_row() {
+    let site = TestServer::start();
+    let url = |p: &str| site.url(p);
+    let a = url("/news/a.html");
+    let tracked = format!("{a}?utm_source=rss&amp;utm_medium=feed");
+    site.set(
+        "/rss.xml",
+        rss(
+            &[(
+                tracked.as_str(),
+                "Dredging starts",
+                "Mon, 13 Mar 2023 09:00:00 +0000",
+                None,
+            )],
+            None,
+        ),
+    );
+    site.set(
+        "/news/a.html",
+        news_page("Dredging starts", "Dredging of the inner harbour starts."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", url("/rss.xml"))]);
+    let first = run(dir.path());
+    assert_exit(&first, 0, "first run");
+    site.set(
+        "/rss.xml",
+        rss(
+            &[(
+                a.as_str(),
+                "Dredging starts",
+                "Tue, 14 Mar 2023 09:00:00 +0000",
+                None,
+            )],
+            None,
+        ),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    assert_eq!(stored_urls(dir.path()), [a], "{}", stderr(&second));
+}

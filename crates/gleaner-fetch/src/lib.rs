@@ -1126,6 +1126,31 @@ impl Fetcher {
         }
     }
 
+    /// The sitemaps the robots.txt of `url`'s origin names (`Sitemap:` lines) on that origin
+    /// and allowed by it, as absolute URLs, in file order; reads the robots.txt if it was not
+    /// read yet. Empty when there is none, the file could not be read, or robots.txt is not
+    /// respected.
+    pub async fn robots_sitemaps(&self, url: &str) -> Vec<String> {
+        let Ok(parsed) = Url::parse(url.trim()) else {
+            return Vec::new();
+        };
+        if address::refusal(&parsed, self.inner.config.allow_private_addresses).is_some() {
+            return Vec::new();
+        }
+        let host = self.host_state(&parsed).await;
+        host.robots
+            .sitemaps()
+            .iter()
+            .filter_map(|s| parsed.join(s).ok())
+            .filter(|s| {
+                matches!(s.scheme(), "http" | "https")
+                    && host_key(s) == host.key
+                    && host.robots.allows(s.as_str())
+            })
+            .map(String::from)
+            .collect()
+    }
+
     /// The state of `url`'s origin, reading its robots.txt the first time it is asked for.
     ///
     /// Hosts are told apart by name and explicit port, not by scheme: `http://` and `https://`

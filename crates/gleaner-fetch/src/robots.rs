@@ -42,7 +42,13 @@ pub struct Rules {
     rules: Vec<Rule>,
     /// `Crawl-delay` in seconds, if given.
     delay: Option<f64>,
+    /// The `Sitemap:` lines' URLs, in file order, without repeats (they belong to no group).
+    sitemaps: Vec<String>,
 }
+
+/// `Sitemap:` lines kept at most, and the longest URL kept (the sitemap protocol's limit).
+const MAX_ROBOTS_SITEMAPS: usize = 50;
+const MAX_SITEMAP_URL_BYTES: usize = 2048;
 
 #[derive(Debug, Clone, Copy)]
 struct Rule {
@@ -106,6 +112,15 @@ impl RobotsPolicy {
         }
     }
 
+    /// The sitemaps the file names (`Sitemap:` lines, for every crawler, at most 50), as
+    /// written; none unless the file was read.
+    pub fn sitemaps(&self) -> &[String] {
+        match self {
+            RobotsPolicy::Rules(rules) => &rules.sitemaps,
+            _ => &[],
+        }
+    }
+
     /// The `Crawl-delay` for gleaner, if one is given and is a positive finite number.
     pub fn crawl_delay(&self) -> Option<Duration> {
         match self {
@@ -150,6 +165,7 @@ enum Line<'a> {
     Allow(&'a [u8]),
     Disallow(&'a [u8]),
     CrawlDelay(&'a [u8]),
+    Sitemap(&'a [u8]),
     Other,
 }
 
@@ -184,6 +200,7 @@ fn lines(body: &[u8]) -> impl Iterator<Item = Line<'_>> {
                 b"disallow" | b"dissallow" | b"dissalow" | b"disalow" | b"diasllow"
                 | b"disallaw" => Line::Disallow(value),
                 b"crawldelay" => Line::CrawlDelay(value),
+                b"sitemap" => Line::Sitemap(value),
                 _ => Line::Other,
             }
         })
@@ -237,6 +254,19 @@ fn parse_rules(agent: &str, body: &[u8]) -> Rules {
                 continue;
             }
             Line::Other => {}
+            Line::Sitemap(value) => {
+                // Not part of any group (RFC 9309 section 2.2.4): kept wherever it is, and it
+                // does not end the agent lines of a group.
+                if let Ok(url) = std::str::from_utf8(value)
+                    && !url.is_empty()
+                    && url.len() <= MAX_SITEMAP_URL_BYTES
+                    && rules.sitemaps.len() < MAX_ROBOTS_SITEMAPS
+                    && !rules.sitemaps.iter().any(|s| s == url)
+                {
+                    rules.sitemaps.push(url.to_string());
+                }
+                continue;
+            }
             Line::CrawlDelay(value) => {
                 let delay = std::str::from_utf8(value)
                     .ok()
@@ -274,6 +304,7 @@ fn parse_rules(agent: &str, body: &[u8]) -> Rules {
         .sort_by(|a, b| b.len.cmp(&a.len).then(b.allow.cmp(&a.allow)));
     rules.patterns.shrink_to_fit();
     rules.rules.shrink_to_fit();
+    rules.sitemaps.shrink_to_fit();
     rules
 }
 
@@ -544,5 +575,29 @@ mod tests {
             rules.heap_bytes(),
             txt.len()
         );
+    }
+
+    #[test]
+    fn sitemap_lines_are_kept_for_everyone_wherever_they_are() {
+        let p = policy(
+            "Sitemap: https://e.com/a.xml\nUser-agent: *\nSitemap: https://e.com/b.xml\n\
+             Disallow: /feeds/\nsitemap:https://e.com/a.xml\nUser-agent: other\nDisallow: /\n\
+             Sitemap: https://e.com/c.xml # last\n",
+        );
+        assert_eq!(
+            p.sitemaps(),
+            [
+                "https://e.com/a.xml",
+                "https://e.com/b.xml",
+                "https://e.com/c.xml"
+            ]
+        );
+        assert!(!p.allows("https://e.com/feeds/posts/default"));
+        assert!(p.allows("https://e.com/2024/01/a.html"));
+        assert!(RobotsPolicy::AllowAll.sitemaps().is_empty());
+        let many: String = (0..200)
+            .map(|n| format!("Sitemap: https://e.com/{n}.xml\n"))
+            .collect();
+        assert_eq!(policy(&many).sitemaps().len(), MAX_ROBOTS_SITEMAPS);
     }
 }

@@ -21,7 +21,7 @@ use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
 use crate::urls::canonical_blogger_url;
-use crate::xml::{XmlNode, parse_xml};
+use crate::xml::{XmlNode, entry_blocks, parse_xml, parse_xml_checked};
 
 /// Blogger's category scheme: categories with it are the entry's labels.
 pub const BLOGGER_LABEL_SCHEME: &str = "http://www.blogger.com/atom/ns#";
@@ -61,6 +61,9 @@ pub struct FeedPage {
     pub blog_id: Option<String>,
     /// The blog's title (`<title>` of the feed), when given.
     pub title: Option<String>,
+    /// The document was not well-formed XML (a stray `<` in a title) and was read entry by
+    /// entry: the entries before and after the damage are whole, the damaged one may not be.
+    pub damaged: bool,
 }
 
 /// Parse a Blogger posts feed page (Atom, RSS or `alt=json`).
@@ -73,8 +76,14 @@ pub fn parse_feed(body: &str) -> Result<FeedPage, ScrapeError> {
         return parse_json(trimmed).map(with_site_name);
     }
     if trimmed.starts_with('<') {
-        let root = parse_xml(trimmed)?;
-        return match root.name.as_str() {
+        let (parsed, damaged) = parse_xml_checked(trimmed)?;
+        // A stray `<` swallows the entries after it into a bogus element: each entry is
+        // read on its own instead.
+        let root = match damaged.then(|| rebuild_by_entry(trimmed)).flatten() {
+            Some(rebuilt) => rebuilt,
+            None => parsed,
+        };
+        let page = match root.name.as_str() {
             "feed" => Ok(with_site_name(parse_atom_feed(&root))),
             "entry" => Ok(FeedPage {
                 entries: vec![atom_entry(&root)],
@@ -83,8 +92,35 @@ pub fn parse_feed(body: &str) -> Result<FeedPage, ScrapeError> {
             "rss" => Ok(with_site_name(parse_rss(&root))),
             other => Err(ScrapeError::NotAFeed(format!("root element <{other}>"))),
         };
+        return page.map(|page| FeedPage { damaged, ..page });
     }
     Err(ScrapeError::NotAFeed("neither XML nor JSON".into()))
+}
+
+/// A damaged feed's tree rebuilt entry by entry ([`entry_blocks`]): the elements before the
+/// first entry as the lenient parser reads them, then each entry parsed alone, in the
+/// channel of an RSS feed. `None` when the text has no entries.
+fn rebuild_by_entry(text: &str) -> Option<XmlNode> {
+    let blocks = entry_blocks(text)?;
+    let mut root = parse_xml(blocks.header).ok()?;
+    let entries = blocks.entries.iter().filter_map(|block| {
+        parse_xml(block)
+            .ok()
+            .filter(|e| e.name == "entry" || e.name == "item")
+    });
+    if root.name == "rss" {
+        if !root.children.iter().any(|c| c.name == "channel") {
+            root.children.push(XmlNode {
+                name: "channel".into(),
+                ..XmlNode::default()
+            });
+        }
+        let channel = root.children.iter_mut().find(|c| c.name == "channel")?;
+        channel.children.extend(entries);
+    } else {
+        root.children.extend(entries);
+    }
+    Some(root)
 }
 
 /// The URL of one page of a blog's posts feed, as JSON (`alt=json`).
@@ -286,6 +322,7 @@ fn parse_atom_feed(feed: &XmlNode) -> FeedPage {
         next,
         blog_id,
         title: feed.child_text("title").map(|t| collapse_ws(&t)),
+        damaged: false,
     }
 }
 
@@ -465,6 +502,7 @@ fn parse_rss(rss: &XmlNode) -> FeedPage {
         next,
         blog_id,
         title: channel.child_text("title").map(|t| collapse_ws(&t)),
+        damaged: false,
     }
 }
 
@@ -541,6 +579,7 @@ fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
             next: jlink(feed, "next").map(str::to_string),
             blog_id,
             title: jfield(feed, "title").map(|t| collapse_ws(&t)),
+            damaged: false,
         });
     }
     if let Some(entry) = root.get("entry") {
@@ -561,6 +600,27 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn a_damaged_feed_keeps_the_entries_after_the_damage() {
+        let atom = "<feed xmlns='http://www.w3.org/2005/Atom'><title>Q</title>\
+                    <entry><title>A</title><link rel='alternate' href='http://e.com/a'/></entry>\
+                    <entry><title>1 < 2</title><link rel='alternate' href='http://e.com/b'/></entry>\
+                    <entry><title>C</title><link rel='alternate' href='http://e.com/c'/></entry></feed>";
+        let page = parse_feed(atom).unwrap();
+        assert!(page.damaged);
+        assert_eq!(page.title.as_deref(), Some("Q"));
+        let urls: Vec<_> = page.entries.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(urls.first(), Some(&"http://e.com/a"));
+        assert_eq!(urls.last(), Some(&"http://e.com/c"));
+        let rss = "<rss><channel><title>Q</title><item><title>A</title><link>http://e.com/a</link></item>\
+                   <item><title>x<y</title><link>http://e.com/b</link></item>\
+                   <item><title>C</title><link>http://e.com/c</link></item></channel></rss>";
+        let page = parse_feed(rss).unwrap();
+        let urls: Vec<_> = page.entries.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(urls.last(), Some(&"http://e.com/c"));
+        assert!(!parse_feed(&rss.replace("x<y", "x")).unwrap().damaged);
+    }
 
     #[test]
     fn a_keyset_url_names_its_position() {

@@ -20,7 +20,7 @@ use gleaner_model::{Extractor, ScrapedArticle};
 use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
-use crate::xml::{parse_xml_checked, repair_xml};
+use crate::xml::{entry_blocks, parse_xml_checked, repair_xml};
 use regex::Regex;
 
 /// Decompressed sitemaps larger than this are refused (a gzip bomb guard); the sitemap
@@ -49,6 +49,9 @@ pub struct GenericFeed {
     pub next: Option<String>,
     /// The items.
     pub items: Vec<FeedItem>,
+    /// The document was not well-formed XML (a stray `<` in a title) and was read entry by
+    /// entry: an entry the parser could not read gives only its link, title and date.
+    pub damaged: bool,
 }
 
 fn utc_fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
@@ -91,7 +94,10 @@ fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> 
 
 /// Parse any RSS, Atom or JSON Feed document. An XML feed the parser refuses is read again
 /// with a bare `&` and control characters made good ([`repair_xml`]): one "Q&A" in a title
-/// or an unescaped query string in a link must not cost every item of the feed.
+/// or an unescaped query string in a link must not cost every item of the feed. One still
+/// not well-formed (a stray `<` in a title) is read entry by entry: each item the parser
+/// reads alone is kept whole, and one it refuses gives its link, title and date as written
+/// ([`GenericFeed::damaged`]).
 pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
     let feed = match parse_with_feed_rs(body) {
         Ok(feed) => feed,
@@ -101,92 +107,212 @@ pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
             if !trimmed.starts_with('<') {
                 return Err(e);
             }
-            match repair_xml(trimmed) {
-                std::borrow::Cow::Owned(repaired) => parse_with_feed_rs(repaired.as_bytes())?,
-                std::borrow::Cow::Borrowed(_) => return Err(e),
+            let repaired = repair_xml(trimmed);
+            let again = match &repaired {
+                std::borrow::Cow::Owned(r) => parse_with_feed_rs(r.as_bytes()),
+                std::borrow::Cow::Borrowed(_) => Err(e),
+            };
+            match again {
+                Ok(feed) => feed,
+                Err(e) => return scan_feed(&repaired).ok_or(e),
             }
         }
     };
-    let title = feed
-        .title
-        .as_ref()
-        .map(|t| collapse_ws(&t.content))
-        .filter(|t| !t.is_empty());
-    let next = feed
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref() == Some("next"))
-        .map(|l| l.href.clone());
-    let language = feed.language.clone();
+    let head = FeedHead::of(&feed);
     let items = feed
         .entries
         .into_iter()
-        .filter_map(|e| {
-            let url = e
+        .filter_map(|e| head.item(e))
+        .collect();
+    Ok(GenericFeed {
+        title: head.title,
+        next: head.next,
+        items,
+        damaged: false,
+    })
+}
+
+/// What a feed says of itself that its items need.
+#[derive(Default)]
+struct FeedHead {
+    title: Option<String>,
+    next: Option<String>,
+    language: Option<String>,
+}
+
+impl FeedHead {
+    fn of(feed: &feed_rs::model::Feed) -> FeedHead {
+        FeedHead {
+            title: feed
+                .title
+                .as_ref()
+                .map(|t| collapse_ws(&t.content))
+                .filter(|t| !t.is_empty()),
+            next: feed
                 .links
                 .iter()
-                .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-                .or_else(|| e.links.first())
-                .map(|l| l.href.trim().to_string())
-                .filter(|h| !h.is_empty())
-                .or_else(|| {
-                    Some(e.id.trim().to_string()).filter(|id| crate::dom::looks_like_url(id))
-                })?;
-            let content = e
-                .content
-                .as_ref()
-                .and_then(|c| c.body.clone())
-                .filter(|b| !b.trim().is_empty());
-            let summary_html = e.summary.as_ref().map(|s| s.content.clone());
-            let summary = summary_html
-                .as_deref()
-                .map(|s| {
-                    let frag = scraper::Html::parse_fragment(s);
-                    collapse_ws(&frag.root_element().text().collect::<String>())
-                })
-                .filter(|s| !s.is_empty());
-            let full_content = content.is_some();
-            let mut labels: Vec<String> = Vec::new();
-            for c in &e.categories {
-                let term = collapse_ws(c.label.as_deref().unwrap_or(&c.term));
-                if !term.is_empty() && !labels.contains(&term) {
-                    labels.push(term);
-                }
-            }
-            let author = e
-                .authors
-                .iter()
-                .filter_map(|p| p.name.as_deref().map(collapse_ws))
-                .find(|n| !n.is_empty());
-            let article = ScrapedArticle {
-                url: url.clone(),
-                canonical_url: None,
-                title: e
-                    .title
-                    .as_ref()
-                    .map(|t| collapse_ws(&t.content))
-                    .filter(|t| !t.is_empty()),
-                site_name: title.clone(),
-                author,
-                published_at: e.published.map(utc_fixed),
-                updated_at: e.updated.map(utc_fixed),
-                labels,
-                comments_count: None,
-                blogger_post_id: None,
-                blog_id: None,
-                language_hint: e.language.clone().or_else(|| language.clone()),
-                blocks: content.as_deref().map(html_to_blocks).unwrap_or_default(),
-                extractor: Some(Extractor::Generic),
-            };
-            Some(FeedItem {
-                url,
-                article,
-                full_content,
-                summary,
+                .find(|l| l.rel.as_deref() == Some("next"))
+                .map(|l| l.href.clone()),
+            language: feed.language.clone(),
+        }
+    }
+
+    fn item(&self, e: feed_rs::model::Entry) -> Option<FeedItem> {
+        let url = e
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .or_else(|| e.links.first())
+            .map(|l| l.href.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                Some(e.id.trim().to_string()).filter(|id| crate::dom::looks_like_url(id))
+            })?;
+        let content = e
+            .content
+            .as_ref()
+            .and_then(|c| c.body.clone())
+            .filter(|b| !b.trim().is_empty());
+        let summary_html = e.summary.as_ref().map(|s| s.content.clone());
+        let summary = summary_html
+            .as_deref()
+            .map(|s| {
+                let frag = scraper::Html::parse_fragment(s);
+                collapse_ws(&frag.root_element().text().collect::<String>())
             })
+            .filter(|s| !s.is_empty());
+        let full_content = content.is_some();
+        let mut labels: Vec<String> = Vec::new();
+        for c in &e.categories {
+            let term = collapse_ws(c.label.as_deref().unwrap_or(&c.term));
+            if !term.is_empty() && !labels.contains(&term) {
+                labels.push(term);
+            }
+        }
+        let author = e
+            .authors
+            .iter()
+            .filter_map(|p| p.name.as_deref().map(collapse_ws))
+            .find(|n| !n.is_empty());
+        let article = ScrapedArticle {
+            url: url.clone(),
+            canonical_url: None,
+            title: e
+                .title
+                .as_ref()
+                .map(|t| collapse_ws(&t.content))
+                .filter(|t| !t.is_empty()),
+            site_name: self.title.clone(),
+            author,
+            published_at: e.published.map(utc_fixed),
+            updated_at: e.updated.map(utc_fixed),
+            labels,
+            comments_count: None,
+            blogger_post_id: None,
+            blog_id: None,
+            language_hint: e.language.clone().or_else(|| self.language.clone()),
+            blocks: content.as_deref().map(html_to_blocks).unwrap_or_default(),
+            extractor: Some(Extractor::Generic),
+        };
+        Some(FeedItem {
+            url,
+            article,
+            full_content,
+            summary,
         })
-        .collect();
-    Ok(GenericFeed { title, next, items })
+    }
+
+    /// An item the feed parser refuses even alone: its link (RSS `<link>`, else an Atom
+    /// `<link href>` that is the alternate or has no `rel`, else a `<guid>`/`<id>` that is
+    /// a URL), title and date read from the text. `None` without a link.
+    fn scanned_item(&self, block: &str) -> Option<FeedItem> {
+        let atom_link = || {
+            LINK_TAGS.find_iter(block).find_map(|tag| {
+                let (mut rel, mut href) = (None, None);
+                for attr in TAG_ATTRS.captures_iter(tag.as_str()) {
+                    let value = attr
+                        .get(2)
+                        .or_else(|| attr.get(3))
+                        .or_else(|| attr.get(4))
+                        .map(|v| unescape_xml(v.as_str().trim()));
+                    match attr
+                        .get(1)
+                        .map(|n| n.as_str().to_ascii_lowercase())
+                        .as_deref()
+                    {
+                        Some("rel") => rel = value,
+                        Some("href") => href = value,
+                        _ => {}
+                    }
+                }
+                href.filter(|h| !h.is_empty() && rel.as_deref().is_none_or(|r| r == "alternate"))
+            })
+        };
+        let url = element_text(block, "link")
+            .or_else(atom_link)
+            .or_else(|| element_text(block, "guid").filter(|g| crate::dom::looks_like_url(g)))
+            .or_else(|| element_text(block, "id").filter(|g| crate::dom::looks_like_url(g)))?;
+        let date = |name: &str| element_text(block, name).and_then(|d| parse_date(&d));
+        let article = ScrapedArticle {
+            url: url.clone(),
+            title: element_text(block, "title")
+                .map(|t| collapse_ws(&t))
+                .filter(|t| !t.is_empty()),
+            site_name: self.title.clone(),
+            published_at: date("pubDate").or_else(|| date("published")),
+            updated_at: date("updated"),
+            language_hint: self.language.clone(),
+            extractor: Some(Extractor::Generic),
+            ..ScrapedArticle::default()
+        };
+        Some(FeedItem {
+            url,
+            article,
+            full_content: false,
+            summary: None,
+        })
+    }
+}
+
+/// A feed that is not well-formed even with [`repair_xml`]'s repairs, read entry by entry
+/// ([`entry_blocks`]): the feed's own title and links from the text before the first entry,
+/// each entry wrapped in the root element (its namespaces) and read alone. `None` when the
+/// text has no entries. Linear in the text.
+fn scan_feed(text: &str) -> Option<GenericFeed> {
+    let blocks =
+        entry_blocks(text).filter(|b| matches!(b.root.as_str(), "rss" | "feed" | "RDF"))?;
+    // Each entry read alone costs its wrapper too: past this many bytes (a hostile feed of
+    // a million tiny entries), entries are read from their text only.
+    let mut budget = text.len().saturating_mul(4).saturating_add(1 << 20);
+    let alone = |inner: &str| format!("{}{inner}{}", blocks.wrap_open, blocks.wrap_close);
+    let head = blocks
+        .header_close
+        .as_ref()
+        .and_then(|close| parse_with_feed_rs(format!("{}{close}", blocks.header).as_bytes()).ok())
+        .or_else(|| parse_with_feed_rs(alone("").as_bytes()).ok())
+        .map(|feed| FeedHead::of(&feed))
+        .unwrap_or_default();
+    let mut items = Vec::new();
+    for block in blocks.entries {
+        let cost = block.len() + blocks.wrap_open.len() + blocks.wrap_close.len();
+        budget = budget.saturating_sub(cost);
+        if budget == 0 {
+            items.extend(head.scanned_item(block));
+            continue;
+        }
+        match parse_with_feed_rs(alone(block).as_bytes()) {
+            Ok(feed) if !feed.entries.is_empty() => {
+                items.extend(feed.entries.into_iter().filter_map(|e| head.item(e)));
+            }
+            _ => items.extend(head.scanned_item(block)),
+        }
+    }
+    Some(GenericFeed {
+        title: head.title,
+        next: head.next,
+        items,
+        damaged: true,
+    })
 }
 
 /// `<link>` tags of an HTML page's head.
@@ -312,6 +438,23 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
     let (kind, child) = match root.name.as_str() {
         "urlset" => (SitemapKind::UrlSet, "url"),
         "sitemapindex" => (SitemapKind::Index, "sitemap"),
+        // An RSS or Atom feed given as a sitemap (the protocol allows it, and Blogger's
+        // custom robots.txt guides name `/atom.xml?redirect=false&…` so): its items' links.
+        "rss" | "feed" | "RDF" => {
+            let feed = parse_generic_feed(text.as_bytes())?;
+            return Ok(Sitemap {
+                kind: SitemapKind::UrlSet,
+                entries: feed
+                    .items
+                    .into_iter()
+                    .map(|i| SitemapEntry {
+                        loc: i.url,
+                        lastmod: i.article.updated_at.or(i.article.published_at),
+                    })
+                    .collect(),
+                damaged: feed.damaged,
+            });
+        }
         other => {
             return Err(ScrapeError::NotAFeed(format!(
                 "not a sitemap: root element <{other}>"
@@ -594,5 +737,71 @@ mod tests {
         let map = parse_sitemap(&gz).unwrap();
         assert_eq!(map.entries.len(), 3);
         assert!(parse_sitemap(&gz[..gz.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn a_feed_with_a_stray_less_than_sign_is_read_entry_by_entry() {
+        let rss = "<?xml version='1.0'?><rss version='2.0' \
+                   xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>\
+                   <title>Quay</title><item><title>A</title><link>http://e.com/a</link>\
+                   <content:encoded><![CDATA[<p>Whole text of a.</p>]]></content:encoded></item>\
+                   <item><title>x<y</title><link>http://e.com/b</link>\
+                   <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate></item>\
+                   <item><title>C</title><link>http://e.com/c</link></item></channel></rss>";
+        let feed = parse_generic_feed(rss.as_bytes()).unwrap();
+        assert!(feed.damaged);
+        assert_eq!(feed.title.as_deref(), Some("Quay"));
+        let got: Vec<_> = feed
+            .items
+            .iter()
+            .map(|i| (i.url.as_str(), i.article.title.as_deref(), i.full_content))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("http://e.com/a", Some("A"), true),
+                ("http://e.com/b", Some("x<y"), false),
+                ("http://e.com/c", Some("C"), false)
+            ]
+        );
+        assert!(feed.items[1].article.published_at.is_some());
+        let atom = "<feed xmlns='http://www.w3.org/2005/Atom'><title>Q</title>\
+                    <entry><title>A</title><link href='http://e.com/a'/></entry>\
+                    <entry><title>1 < 2</title><link rel='alternate' href='http://e.com/b?x=1&amp;y=2'/></entry>\
+                    <entry><title>C</title><link href='http://e.com/c'/></entry></feed>";
+        let feed = parse_generic_feed(atom.as_bytes()).unwrap();
+        let urls: Vec<_> = feed.items.iter().map(|i| i.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://e.com/a", "http://e.com/b?x=1&y=2", "http://e.com/c"]
+        );
+        // A well-formed feed is not flagged; text that is no feed is still refused.
+        let fine = parse_generic_feed(rss.replace("x<y", "x").as_bytes()).unwrap();
+        assert!(!fine.damaged);
+        assert!(parse_generic_feed(b"<html><body>x < y</body></html>").is_err());
+        assert!(parse_generic_feed(b"<html><body><entry>x < y</entry></body></html>").is_err());
+        // A million tiny damaged entries under a large root tag: linear, read from the text.
+        let root = format!(
+            "<rss version='2.0' {}>",
+            "xmlns:a='http://e.com/' ".repeat(200)
+        );
+        let tiny = "<item><link>http://e.com/a</link><title>1 < 2</title></item>".repeat(100_000);
+        let t = std::time::Instant::now();
+        let feed = parse_generic_feed(format!("{root}<channel>{tiny}</channel></rss>").as_bytes())
+            .unwrap();
+        assert_eq!(feed.items.len(), 100_000);
+        assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_feed_given_as_a_sitemap_gives_its_items() {
+        let atom = "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>Q</title>\
+                    <entry><title>A</title><link rel='alternate' href='http://e.com/a'/>\
+                    <updated>2024-01-02T03:04:05Z</updated></entry></feed>";
+        let map = parse_sitemap(atom.as_bytes()).unwrap();
+        assert_eq!(map.kind, SitemapKind::UrlSet);
+        assert_eq!(map.entries.len(), 1);
+        assert_eq!(map.entries[0].loc, "http://e.com/a");
+        assert!(map.entries[0].lastmod.is_some());
     }
 }

@@ -70,7 +70,10 @@ pub use blocks::html_to_blocks;
 pub use blogger::{
     BloggerPageInfo, IndexedPost, blogger_page_info, extract_index, is_blogger_html,
 };
-pub use urls::{blogger_post_feed_url, canonical_blogger_url, listed_page_key, without_invisible};
+pub use urls::{
+    blogger_post_feed_url, canonical_blogger_url, listed_page_key, without_invisible,
+    without_tracking,
+};
 
 /// What went wrong reading a feed or sitemap. HTML extraction itself never fails.
 #[derive(Debug, thiserror::Error)]

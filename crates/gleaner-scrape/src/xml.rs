@@ -167,6 +167,129 @@ pub(crate) fn parse_xml_checked(body: &str) -> Result<(XmlNode, bool), ScrapeErr
         .ok_or_else(|| ScrapeError::NotAFeed("empty document".into()))
 }
 
+/// A feed that is not well-formed, cut into its entries, so the entries before and after the
+/// damage are read (a stray `<` in one title used to cost every entry of the feed).
+#[derive(Debug)]
+pub(crate) struct EntryBlocks<'a> {
+    /// The root element's local name (`rss`, `feed`, `RDF`, …).
+    pub(crate) root: String,
+    /// The text before the first entry (the feed's own title and links).
+    pub(crate) header: &'a str,
+    /// End tags closing what `header` leaves open; `None` when the header is itself damaged.
+    pub(crate) header_close: Option<String>,
+    /// The root element's start tag (its namespace declarations), plus `<channel>` for RSS:
+    /// what one entry is wrapped in to be read alone.
+    pub(crate) wrap_open: String,
+    /// The end tags matching `wrap_open`.
+    pub(crate) wrap_close: String,
+    /// Each entry's text, from its start tag to its last end tag (to the next entry's start
+    /// when it has none).
+    pub(crate) entries: Vec<&'a str>,
+}
+
+/// Root start tags longer than this are not copied around each entry.
+const MAX_ROOT_TAG_BYTES: usize = 8 * 1024;
+
+/// Where the start tags `<name>` / `<name …>` begin in `text` (not `<names…>`).
+fn start_tags(text: &str, name: &str) -> Vec<usize> {
+    let open = format!("<{name}");
+    text.match_indices(&open)
+        .map(|(at, _)| at)
+        .filter(|at| {
+            matches!(
+                text.as_bytes().get(at + open.len()),
+                Some(b'>' | b' ' | b'\t' | b'\r' | b'\n' | b'/')
+            )
+        })
+        .collect()
+}
+
+/// Cuts a feed (RSS `<item>`s or Atom `<entry>`s, whichever comes first) into its entries.
+/// `None` when it has no root element or no entries. Linear in the text.
+pub(crate) fn entry_blocks(text: &str) -> Option<EntryBlocks<'_>> {
+    let items = start_tags(text, "item");
+    let entries = start_tags(text, "entry");
+    let (starts, close) = match (items.first(), entries.first()) {
+        (Some(i), Some(e)) if e < i => (entries, "</entry>"),
+        (Some(_), _) => (items, "</item>"),
+        (None, Some(_)) => (entries, "</entry>"),
+        (None, None) => return None,
+    };
+    let first = *starts.first()?;
+    let header = text.get(..first)?;
+    // The root element: the first `<` followed by a letter (after the prolog, comments and
+    // a doctype, which start with `<?` and `<!`).
+    let root_at = header
+        .char_indices()
+        .find(|(i, c)| {
+            *c == '<'
+                && header
+                    .as_bytes()
+                    .get(i + 1)
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+        })
+        .map(|(i, _)| i)?;
+    let root_len = header.get(root_at..)?.find('>')? + 1;
+    if root_len > MAX_ROOT_TAG_BYTES {
+        return None;
+    }
+    let root_tag = header.get(root_at..root_at + root_len)?;
+    let root_name: String = root_tag
+        .chars()
+        .skip(1)
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    let (wrap_open, wrap_close) = if local(&root_name) == "rss" {
+        (
+            format!("{root_tag}<channel>"),
+            format!("</channel></{root_name}>"),
+        )
+    } else {
+        (root_tag.to_string(), format!("</{root_name}>"))
+    };
+    let mut blocks = Vec::with_capacity(starts.len());
+    for (n, start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(text.len());
+        let block = text.get(*start..end).unwrap_or("");
+        let block = match block.rfind(close) {
+            Some(at) => block.get(..at + close.len()).unwrap_or(block),
+            None => block,
+        };
+        blocks.push(block);
+    }
+    Some(EntryBlocks {
+        root: local(&root_name).to_string(),
+        header,
+        header_close: open_elements(header)
+            .map(|open| open.iter().rev().map(|name| format!("</{name}>")).collect()),
+        wrap_open,
+        wrap_close,
+        entries: blocks,
+    })
+}
+
+/// The qualified names of the elements `text` leaves open, outermost first; `None` when it
+/// is not well-formed as far as it goes.
+fn open_elements(text: &str) -> Option<Vec<String>> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack = Vec::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                stack.push(e.name().as_ref().to_string());
+            }
+            Event::End(e) => {
+                let closed = stack.pop();
+                if closed.as_deref() != Some(e.name().as_ref()) {
+                    return None;
+                }
+            }
+            Event::Eof => return Some(stack),
+            _ => {}
+        }
+    }
+}
+
 /// An XML document with the two faults careless feeds and sitemaps most often have made
 /// good, so one bad character does not cost the whole document: a bare `&` (an unescaped
 /// query string, "Q&A") becomes `&amp;`, and characters XML 1.0 does not allow (C0 controls

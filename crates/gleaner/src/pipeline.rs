@@ -1067,7 +1067,7 @@ impl Discovery<'_> {
                 updated_min,
             } => self.blog(&home, source, updated_min).await,
             Target::Feed { url, source } => self.feed(&url, source).await,
-            Target::Sitemap { url, source } => self.sitemap(&url, source).await,
+            Target::Sitemap { url, source } => self.sitemap(&url, Vec::new(), source).await,
             Target::Page { .. } | Target::Retry { .. } => (None, true),
         };
         self.flush_shared();
@@ -1420,12 +1420,20 @@ impl Discovery<'_> {
                         read.complete = false;
                         break;
                     };
+                    // And the sitemaps robots.txt names (`Sitemap:` lines) on the blog's host.
+                    let named = self
+                        .shared
+                        .fetcher_for(Some(&source))
+                        .robots_sitemaps(home)
+                        .await;
+                    let also: Vec<String> = named.into_iter().filter(|s| *s != sitemap).collect();
                     warn!(
                         home,
                         sitemap = %sitemap,
+                        also = ?also,
                         "robots.txt disallows the blog's feed: reading the blog through its sitemap"
                     );
-                    return self.sitemap(&sitemap, source).await;
+                    return self.sitemap(&sitemap, also, source).await;
                 }
                 Listing::Disallowed => {
                     read.complete = false;
@@ -1807,6 +1815,9 @@ impl Discovery<'_> {
                     break;
                 }
             };
+            if feed.damaged {
+                warn!(url = %page_url, "the feed is not well-formed XML: read entry by entry");
+            }
             let mut new = 0usize;
             for item in feed.items {
                 let updated = item
@@ -1857,7 +1868,13 @@ impl Discovery<'_> {
     /// A sitemap source: a `<urlset>`, or an index whose sitemaps are read in turn. The
     /// source's own URL is always fetched whole (an index answered with 304 would hide its
     /// children, which change on their own); child sitemaps are fetched conditionally.
-    async fn sitemap(&mut self, url: &str, source: SourceRef) -> (Option<SourceRead>, bool) {
+    /// `also`: more sitemaps of the source, read like the ones an index names.
+    async fn sitemap(
+        &mut self,
+        url: &str,
+        also: Vec<String>,
+        source: SourceRef,
+    ) -> (Option<SourceRead>, bool) {
         let mut read = SourceRead {
             id: source.id,
             complete: true,
@@ -1869,10 +1886,12 @@ impl Discovery<'_> {
         // Every sitemap URL queued or read, at most MAX_LISTING_PAGES: the limit is checked
         // before a URL is queued, so an index of indexes cannot grow the queue without bound.
         let mut known = HashSet::from([url.to_string()]);
+        known.extend(also.iter().cloned());
         // Each sitemap with how many indexes lead to it: indexes nested deeper than
         // MAX_SITEMAP_NESTING are not followed (an index whose every read names a new one, as
         // a session id in its URLs does, cost 10,000 requests a run).
         let mut queue = std::collections::VecDeque::from([(url.to_string(), 0usize)]);
+        queue.extend(also.into_iter().map(|s| (s, 0usize)));
         let mut dropped: u64 = 0;
         let mut too_deep: u64 = 0;
         while let Some((map_url, depth)) = queue.pop_front() {
@@ -1996,8 +2015,10 @@ impl Discovery<'_> {
 /// feed reader resolves a relative link (feeds and sitemaps should carry absolute ones; many
 /// do not). `None` for a relative one that cannot be resolved.
 fn listed_address(listing_url: &str, href: &str) -> Option<String> {
-    // Zero-width and bidirectional marks pasted into a link are no part of its address.
+    // Zero-width and bidirectional marks pasted into a link are no part of its address, nor
+    // are tracking parameters (one page under `?utm_source=rss` one day and bare the next).
     let href = gleaner_scrape::without_invisible(href);
+    let href = gleaner_scrape::without_tracking(href.as_ref());
     let href = href.as_ref();
     match url::Url::parse(href.trim()) {
         Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(listing_url)

@@ -75,6 +75,27 @@ pub fn finish(
     finish_dated(scraped, fetched_at, source, extra_labels, tagger, None)
 }
 
+/// The longest title kept, in bytes: a page or feed that gives a megabyte as its title (a
+/// body pasted into `<title>`, a hostile page) had it stored whole in every row and listing.
+pub const MAX_TITLE_BYTES: usize = 1024;
+/// The longest author name or label kept, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// The most labels kept of a post's own (a source's configured labels come on top).
+pub const MAX_LABELS: usize = 100;
+
+/// `text` cut to at most `max` bytes on a character boundary, trailing space trimmed.
+fn capped(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.truncate(text.trim_end().len());
+    }
+    text
+}
+
 /// Like [`finish`]; relative dates in the text are resolved against the page's publication
 /// date, else against `fallback_reference` (`gleaner extract --reference-date`).
 pub fn finish_dated(
@@ -105,7 +126,16 @@ pub fn finish_dated(
             "body longer than the tagger reads: entities only in its first part"
         );
     }
-    let mut labels = scraped.labels;
+    let mut labels: Vec<String> = Vec::new();
+    for label in scraped
+        .labels
+        .into_iter()
+        .map(|l| capped(l, MAX_NAME_BYTES))
+    {
+        if labels.len() < MAX_LABELS && !label.is_empty() && !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
     for label in extra_labels {
         if !labels.contains(label) {
             labels.push(label.clone());
@@ -117,8 +147,8 @@ pub fn finish_dated(
         canonical_url: scraped.canonical_url,
         source: source.map(str::to_string),
         blogger_post_id: scraped.blogger_post_id,
-        title: cleaned.title,
-        author: scraped.author,
+        title: capped(cleaned.title, MAX_TITLE_BYTES),
+        author: scraped.author.map(|a| capped(a, MAX_NAME_BYTES)),
         published_at: scraped.published_at.map(|t| t.with_timezone(&Utc)),
         updated_at: scraped.updated_at.map(|t| t.with_timezone(&Utc)),
         fetched_at,
@@ -218,5 +248,26 @@ mod tests {
         );
         assert_eq!(a.labels, ["Iran", "news", "world"]);
         assert_eq!(a.source.as_deref(), Some("http://example.blogspot.com/"));
+    }
+
+    #[test]
+    fn huge_titles_authors_and_labels_are_capped_on_a_character_boundary() {
+        let mut s = scraped(Some("1"), "Text.");
+        s.title = Some("é".repeat(600_000));
+        s.author = Some("Ö".repeat(500_000));
+        s.labels = (0..1000)
+            .map(|n| format!("{n}{}", "ü".repeat(200)))
+            .collect();
+        s.labels.push("x".repeat(1_000_000));
+        let a = finish(s, None, None, &["news".into()], &Tagger::new());
+        assert!(a.title.len() <= MAX_TITLE_BYTES && a.title.len() > MAX_TITLE_BYTES - 4);
+        assert!(a.title.chars().all(|c| c == 'é'));
+        let author = a.author.unwrap_or_default();
+        assert!(author.len() <= MAX_NAME_BYTES && author.starts_with("ÖÖ"));
+        assert_eq!(a.labels.len(), MAX_LABELS + 1);
+        assert!(a.labels.iter().all(|l| l.len() <= MAX_NAME_BYTES));
+        assert_eq!(a.labels.last().map(String::as_str), Some("news"));
+        assert_eq!(capped("ab  cd".into(), 4), "ab");
+        assert_eq!(capped("short".into(), 10), "short");
     }
 }
