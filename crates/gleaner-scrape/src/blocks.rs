@@ -236,7 +236,7 @@ const POST_BODY_WIDGET_CLASSES: &[&str] = &[
 
 static GENERIC_NEGATIVE: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(
-        r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|disqus|outbrain|taboola|recommend)([-_ ]|$)",
+        r"(?i)(^|[-_ ])(comment|comments|share|sharing|social|related|sidebar|widget|footer|navbar|nav|menu|breadcrumbs?|subscribe|newsletter|promo|advert|ads?|sponsor|popup|modal|cookie|banner|tags?|author-bio|byline|meta|masthead|skip|print|toolbar|pager|pagination|prev|previous|navigation|disqus|outbrain|taboola|recommend)([-_ ]|$)",
     )
 });
 /// Class/id tokens of a comment thread or a related-posts block: starting with one of these

@@ -716,3 +716,32 @@ fn a_page_dense_in_entities_reads_as_its_characters() {
     );
     assert_eq!(with_refs.title.as_deref(), Some("Caf&eacute; reopens"));
 }
+
+/// Previous/next-post boxes under an article (each a linked title, an excerpt that is not a
+/// link, a byline) are navigation, named so (`…-prev`, `post-navigation`), and left out.
+#[test]
+fn previous_and_next_post_boxes_are_left_out() {
+    let para = |i: usize| {
+        format!(
+            "<p>Paragraph {i}: the new sedan gets a longer wheelbase, a quieter cabin and a \
+             larger screen, and the engine, which replaces the old one, uses less fuel in town \
+             and on the motorway.</p>"
+        )
+    };
+    let html = format!(
+        "<html><head><title>Sedan</title></head><body><div class=\"article-body\">{}\
+         <div class=\"grid next-prev\"><div class=\"row next\"><a href=\"/n\">Next: the hatchback with a bigger boot arrives in the spring</a>\
+         <p class=\"excerpt\">The hatchback gets a smaller engine for the city.</p>\
+         <label>Staff writer 2019-11-20</label></div></div>\
+         <nav class=\"post-navigation\"><p>Another excerpt of the story before this one, \
+         about a crossover, with a long enough text to count as a paragraph here.</p></nav>\
+         </div></body></html>",
+        (1..=5).map(para).collect::<String>()
+    );
+    let a = extract(&html, "https://cars.example/sedan");
+    let b = body(&a);
+    assert!(b.contains("Paragraph 1:"), "{b:?}");
+    assert!(b.contains("Paragraph 5:"), "{b:?}");
+    assert!(!b.contains("hatchback"), "{b:?}");
+    assert!(!b.contains("crossover"), "{b:?}");
+}
