@@ -17,6 +17,9 @@
 //! "Ltd"/"Corp", "inc."/"plc") share a cluster, even where the labelled data never tagged one
 //! of them: a feature that carries to text nobody labelled.
 //!
+//! `--text FILE` adds unlabelled text: a JSON object of pages whose `articleBody` holds plain
+//! text (the ground-truth files of `../shared/eval/`), read by id, line by line.
+//!
 //! `--skip K/N` leaves out the documents whose index is K modulo N (every file's test part).
 //! The output holds no words: per word, the FNV-1a hash of its lowercase form (u32), then its
 //! fine and coarse cluster (u8 each), sorted by hash, after the magic `GLNCLUS1` and the count
@@ -30,6 +33,7 @@ use gleaner_tag::gazetteer::cluster_key as fnv;
 struct Options {
     conll: Vec<String>,
     gum: Vec<String>,
+    text: Vec<String>,
     skip: Option<(usize, usize)>,
     min_count: u32,
     context: usize,
@@ -42,6 +46,7 @@ fn parse() -> Result<Options, String> {
     let mut o = Options {
         conll: Vec::new(),
         gum: Vec::new(),
+        text: Vec::new(),
         skip: None,
         min_count: 3,
         context: 600,
@@ -56,6 +61,7 @@ fn parse() -> Result<Options, String> {
         match a.as_str() {
             "--conll" => o.conll.push(value()?),
             "--gum" => o.gum.push(value()?),
+            "--text" => o.text.push(value()?),
             "--skip" => {
                 let v = value()?;
                 let (k, n) = v.split_once('/').ok_or("--skip K/N")?;
@@ -112,6 +118,32 @@ fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
                 continue;
             }
             for line in text.lines() {
+                let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
+                    .iter()
+                    .map(|t| t.text.to_string())
+                    .collect();
+                if !words.is_empty() {
+                    out.push(words);
+                }
+            }
+        }
+    }
+    // Unlabelled text: a JSON object of pages (`{"id": {"articleBody": text, ...}}`, the
+    // ground-truth files of ../shared/eval/), read in the order of their ids, line by line.
+    // These are not NER sets: no test part, --skip does not apply.
+    for path in &o.text {
+        let raw = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let pages: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&raw).map_err(|e| format!("{path}: {e}"))?;
+        let mut ids: Vec<&String> = pages.keys().collect();
+        ids.sort();
+        for id in ids {
+            let body = pages
+                .get(id)
+                .and_then(|p| p.get("articleBody"))
+                .and_then(|b| b.as_str())
+                .unwrap_or("");
+            for line in body.lines() {
                 let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
                     .iter()
                     .map(|t| t.text.to_string())
