@@ -18,7 +18,9 @@
 //! of them: a feature that carries to text nobody labelled.
 //!
 //! `--text FILE` adds unlabelled text: a JSON object of pages whose `articleBody` holds plain
-//! text (the ground-truth files of `../shared/eval/`), read by id, line by line.
+//! text (the ground-truth files of `../shared/eval/`), read by id, line by line. With
+//! `--vocab-labelled` the words clustered are still only those seen `--min-count` times in the
+//! `--conll`/`--gum` files; the `--text` pages add to what is known of their contexts.
 //!
 //! `--skip K/N` leaves out the documents whose index is K modulo N (every file's test part).
 //! The output holds no words: per word, the FNV-1a hash of its lowercase form (u32), then its
@@ -34,6 +36,7 @@ struct Options {
     conll: Vec<String>,
     gum: Vec<String>,
     text: Vec<String>,
+    vocab_labelled: bool,
     skip: Option<(usize, usize)>,
     min_count: u32,
     context: usize,
@@ -47,6 +50,7 @@ fn parse() -> Result<Options, String> {
         conll: Vec::new(),
         gum: Vec::new(),
         text: Vec::new(),
+        vocab_labelled: false,
         skip: None,
         min_count: 3,
         context: 600,
@@ -62,6 +66,7 @@ fn parse() -> Result<Options, String> {
             "--conll" => o.conll.push(value()?),
             "--gum" => o.gum.push(value()?),
             "--text" => o.text.push(value()?),
+            "--vocab-labelled" => o.vocab_labelled = true,
             "--skip" => {
                 let v = value()?;
                 let (k, n) = v.split_once('/').ok_or("--skip K/N")?;
@@ -83,7 +88,7 @@ fn parse() -> Result<Options, String> {
 }
 
 /// Sentences of the files (lowercased words), test parts left out.
-fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
+fn read(o: &Options) -> Result<(Vec<Vec<String>>, usize), String> {
     let skipped = |doc: usize| o.skip.is_some_and(|(k, n)| doc % n == k);
     let mut out = Vec::new();
     for path in &o.conll {
@@ -128,6 +133,7 @@ fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
             }
         }
     }
+    let labelled = out.len();
     // Unlabelled text: a JSON object of pages (`{"id": {"articleBody": text, ...}}`, the
     // ground-truth files of ../shared/eval/), read in the order of their ids, line by line.
     // These are not NER sets: no test part, --skip does not apply.
@@ -154,7 +160,7 @@ fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
             }
         }
     }
-    Ok(out)
+    Ok((out, labelled))
 }
 
 /// Spherical k-means: the cluster of each vector. Starts from every (V/K)-th vector.
@@ -213,7 +219,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sents = match read(&o) {
+    let (sents, labelled) = match read(&o) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("clusters: {e} (the data is not in the repository; pass your copy's path)");
@@ -253,9 +259,23 @@ fn main() -> ExitCode {
             _ => o.context as u32 + 3,
         }
     };
+    // With --vocab-labelled, the words clustered are those seen often enough in the
+    // --conll/--gum text; --text only adds to what is known of their contexts.
+    let mut labelled_freq: HashMap<&str, u32> = HashMap::new();
+    if o.vocab_labelled {
+        for w in lower.iter().take(labelled).flatten() {
+            *labelled_freq.entry(w.as_str()).or_default() += 1;
+        }
+    }
     let vocab: Vec<&str> = by_freq
         .iter()
-        .filter(|(_, c)| *c >= o.min_count)
+        .filter(|(w, c)| {
+            if o.vocab_labelled {
+                labelled_freq.get(w).is_some_and(|n| *n >= o.min_count)
+            } else {
+                *c >= o.min_count
+            }
+        })
         .map(|(w, _)| *w)
         .collect();
     let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(k, w)| (*w, k)).collect();
