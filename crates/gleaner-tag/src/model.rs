@@ -579,12 +579,6 @@ fn each_token_features(
                 f.push(FeatureHash::new(48).num(kinds).num(me.cap).done());
                 f.push(FeatureHash::new(49).num(kinds).num(me.rule / 3).done());
             }
-            // An acronym the document defines, or a word of its long form (issue 13).
-            let acronym = doc.acronym_role_folded(folded);
-            if acronym != 0 {
-                f.push(FeatureHash::new(56).num(acronym).num(me.cap).done());
-                f.push(FeatureHash::new(57).num(acronym).num(me.rule / 3).done());
-            }
             f.push(
                 FeatureHash::new(40)
                     .num(me.cap)

@@ -51,54 +51,6 @@ pub struct NameSpan {
     pub whole_tokens: bool,
 }
 
-/// Note the acronyms a sentence defines: `Long Form ( LF )`, an all-capitals word of 2 to 8
-/// letters in parentheses whose letters are, in order, the initials of the capitalised words
-/// right before the parenthesis ("of", "and", "for", "the", "&" in between are skipped, or
-/// give their initial: "Bank of England ( BOE )").
-/// Linear: each parenthesis looks back at most 2 × 8 words.
-fn note_acronyms(sentence: &[Token<'_>], acronyms: &mut HashMap<String, u8>) {
-    const SKIPPED: [&str; 8] = ["of", "and", "for", "the", "&", "on", "de", "in"];
-    for (i, w) in sentence.windows(3).enumerate() {
-        let [open, acr, close] = w else { continue };
-        if open.text != "(" || close.text != ")" {
-            continue;
-        }
-        let letters: Vec<char> = acr.text.chars().collect();
-        if !(2..=8).contains(&letters.len()) || !letters.iter().all(char::is_ascii_uppercase) {
-            continue;
-        }
-        // Match the letters from the last, walking back from the word before "(".
-        let mut words = Vec::with_capacity(letters.len());
-        let mut j = i;
-        let mut budget = 2 * letters.len();
-        let mut matched = 0;
-        while matched < letters.len() && j > 0 && budget > 0 {
-            j -= 1;
-            budget -= 1;
-            let Some(t) = sentence.get(j) else { break };
-            let Some(letter) = letters.get(letters.len() - 1 - matched) else {
-                break;
-            };
-            let initial = t.text.chars().next().map(|c| c.to_ascii_uppercase());
-            if initial == Some(*letter) && starts_upper(t.text) {
-                words.push(t.text);
-                matched += 1;
-            } else if initial == Some(*letter) && SKIPPED.contains(&t.text) && !words.is_empty() {
-                // "Bank of England ( BOE )": a small word may give its letter too.
-                matched += 1;
-            } else if !SKIPPED.contains(&t.text) || words.is_empty() {
-                break;
-            }
-        }
-        if matched == letters.len() {
-            *acronyms.entry(fold_token(acr.text)).or_insert(0) |= 1;
-            for w in words {
-                *acronyms.entry(fold_token(w)).or_insert(0) |= 2;
-            }
-        }
-    }
-}
-
 /// What is known about the whole document while labelling one sentence.
 #[derive(Debug, Default)]
 pub struct DocContext {
@@ -111,10 +63,6 @@ pub struct DocContext {
     /// Words (folded) and the kinds the rule labeler gave them anywhere in the document, when
     /// a cue or a list backed it (bits: 1 person, 2 place, 4 organisation, 8 other or group).
     kinds: HashMap<String, u8>,
-    /// Acronyms the document defines after a capitalised long form, and the long forms' words
-    /// (folded; bits: 1 the acronym, 2 a word of its long form): "National Health Service
-    /// ( NHS )" gives "nhs" 1 and "national", "health", "service" 2.
-    acronyms: HashMap<String, u8>,
     /// May names be guessed from capitals alone? Only in English: the guessing rules read
     /// English capitalisation (German capitalises every noun), so other languages get listed
     /// and cued names only.
@@ -133,9 +81,7 @@ impl DocContext {
     pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
         let mut capitalised_mid = HashSet::default();
         let mut lowercase = HashSet::default();
-        let mut acronyms = HashMap::default();
         for (k, sentence) in sentences.iter().enumerate() {
-            note_acronyms(sentence, &mut acronyms);
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
                     let folded = fold_cow(t.text);
@@ -161,15 +107,8 @@ impl DocContext {
             capitalised_mid,
             lowercase,
             kinds: HashMap::default(),
-            acronyms,
             guesses_allowed: true,
         }
-    }
-
-    /// Is this folded word an acronym the document defines (bit 1) or a word of the long form
-    /// it stands for (bit 2)? 0 if neither.
-    pub fn acronym_role_folded(&self, folded: &str) -> u8 {
-        self.acronyms.get(folded).copied().unwrap_or(0)
     }
 
     /// Does the document write capitals where they mean something (a word capitalised
@@ -823,32 +762,5 @@ impl RuleLabeler<'_> {
             spans.extend(span(toks, first, k, kind, canonical, confidence));
         }
         spans
-    }
-}
-
-#[cfg(test)]
-mod acronym_tests {
-    use super::*;
-    use crate::tokenize::tokenize;
-
-    #[test]
-    fn a_defined_acronym_and_its_long_form_are_noted() {
-        let text = "The National Health Service ( NHS ) and the Bank of England ( BoE ) said so.";
-        let toks = tokenize(text);
-        let doc = DocContext::build_known(&[toks.as_slice()], &[false]);
-        assert_eq!(doc.acronym_role_folded("nhs"), 1);
-        assert_eq!(doc.acronym_role_folded("health"), 2);
-        assert_eq!(doc.acronym_role_folded("national"), 2);
-        // Not all capitals: not an acronym; "the" is no initial.
-        assert_eq!(doc.acronym_role_folded("boe"), 0);
-        assert_eq!(doc.acronym_role_folded("the"), 0);
-        // Letters that are not the initials define nothing.
-        let toks = tokenize("Some Other Words ( XYZ ) here");
-        let doc = DocContext::build_known(&[toks.as_slice()], &[false]);
-        assert_eq!(doc.acronym_role_folded("xyz"), 0);
-        let toks = tokenize("Bank of England (BOE) today");
-        let doc = DocContext::build_known(&[toks.as_slice()], &[false]);
-        assert_eq!(doc.acronym_role_folded("boe"), 1);
-        assert_eq!(doc.acronym_role_folded("england"), 2);
     }
 }
