@@ -17,6 +17,11 @@
 //! "Ltd"/"Corp", "inc."/"plc") share a cluster, even where the labelled data never tagged one
 //! of them: a feature that carries to text nobody labelled.
 //!
+//! `--text FILE` adds unlabelled text: a JSON object of pages whose `articleBody` holds plain
+//! text (the ground-truth files of `../shared/eval/`), read by id, line by line. With
+//! `--vocab-labelled` the words clustered are still only those seen `--min-count` times in the
+//! `--conll`/`--gum` files; the `--text` pages add to what is known of their contexts.
+//!
 //! `--skip K/N` leaves out the documents whose index is K modulo N (every file's test part).
 //! The output holds no words: per word, the FNV-1a hash of its lowercase form (u32), then its
 //! fine and coarse cluster (u8 each), sorted by hash, after the magic `GLNCLUS1` and the count
@@ -30,6 +35,8 @@ use gleaner_tag::gazetteer::cluster_key as fnv;
 struct Options {
     conll: Vec<String>,
     gum: Vec<String>,
+    text: Vec<String>,
+    vocab_labelled: bool,
     skip: Option<(usize, usize)>,
     min_count: u32,
     context: usize,
@@ -42,6 +49,8 @@ fn parse() -> Result<Options, String> {
     let mut o = Options {
         conll: Vec::new(),
         gum: Vec::new(),
+        text: Vec::new(),
+        vocab_labelled: false,
         skip: None,
         min_count: 3,
         context: 600,
@@ -56,6 +65,8 @@ fn parse() -> Result<Options, String> {
         match a.as_str() {
             "--conll" => o.conll.push(value()?),
             "--gum" => o.gum.push(value()?),
+            "--text" => o.text.push(value()?),
+            "--vocab-labelled" => o.vocab_labelled = true,
             "--skip" => {
                 let v = value()?;
                 let (k, n) = v.split_once('/').ok_or("--skip K/N")?;
@@ -77,7 +88,7 @@ fn parse() -> Result<Options, String> {
 }
 
 /// Sentences of the files (lowercased words), test parts left out.
-fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
+fn read(o: &Options) -> Result<(Vec<Vec<String>>, usize), String> {
     let skipped = |doc: usize| o.skip.is_some_and(|(k, n)| doc % n == k);
     let mut out = Vec::new();
     for path in &o.conll {
@@ -122,7 +133,34 @@ fn read(o: &Options) -> Result<Vec<Vec<String>>, String> {
             }
         }
     }
-    Ok(out)
+    let labelled = out.len();
+    // Unlabelled text: a JSON object of pages (`{"id": {"articleBody": text, ...}}`, the
+    // ground-truth files of ../shared/eval/), read in the order of their ids, line by line.
+    // These are not NER sets: no test part, --skip does not apply.
+    for path in &o.text {
+        let raw = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let pages: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&raw).map_err(|e| format!("{path}: {e}"))?;
+        let mut ids: Vec<&String> = pages.keys().collect();
+        ids.sort();
+        for id in ids {
+            let body = pages
+                .get(id)
+                .and_then(|p| p.get("articleBody"))
+                .and_then(|b| b.as_str())
+                .unwrap_or("");
+            for line in body.lines() {
+                let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
+                    .iter()
+                    .map(|t| t.text.to_string())
+                    .collect();
+                if !words.is_empty() {
+                    out.push(words);
+                }
+            }
+        }
+    }
+    Ok((out, labelled))
 }
 
 /// Spherical k-means: the cluster of each vector. Starts from every (V/K)-th vector.
@@ -181,7 +219,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sents = match read(&o) {
+    let (sents, labelled) = match read(&o) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("clusters: {e} (the data is not in the repository; pass your copy's path)");
@@ -221,9 +259,23 @@ fn main() -> ExitCode {
             _ => o.context as u32 + 3,
         }
     };
+    // With --vocab-labelled, the words clustered are those seen often enough in the
+    // --conll/--gum text; --text only adds to what is known of their contexts.
+    let mut labelled_freq: HashMap<&str, u32> = HashMap::new();
+    if o.vocab_labelled {
+        for w in lower.iter().take(labelled).flatten() {
+            *labelled_freq.entry(w.as_str()).or_default() += 1;
+        }
+    }
     let vocab: Vec<&str> = by_freq
         .iter()
-        .filter(|(_, c)| *c >= o.min_count)
+        .filter(|(w, c)| {
+            if o.vocab_labelled {
+                labelled_freq.get(w).is_some_and(|n| *n >= o.min_count)
+            } else {
+                *c >= o.min_count
+            }
+        })
         .map(|(w, _)| *w)
         .collect();
     let index: HashMap<&str, usize> = vocab.iter().enumerate().map(|(k, w)| (*w, k)).collect();

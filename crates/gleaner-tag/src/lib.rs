@@ -156,6 +156,9 @@ struct MergePolicy {
     sure_margin: f32,
     /// A one-word name the model found and no list or cue backs is only a guess.
     lone_words_need_backing: bool,
+    /// ... unless its margin over `O` is at least this (issue 13: chosen by 4-fold
+    /// cross-validation on the GUM interviews, see `model/README.md`).
+    lone_word_sure_margin: f32,
 }
 
 impl MergePolicy {
@@ -172,6 +175,7 @@ impl MergePolicy {
         fill_listed: true,
         sure_margin: 0.0,
         lone_words_need_backing: true,
+        lone_word_sure_margin: 80.0,
     };
     /// For CoNLL output ([`Tagger::tag_document`], [`Tagger::tag_tokens`]): the model's names
     /// and kinds (tuned on eng.testa), except that listed organisations stay organisations.
@@ -185,6 +189,7 @@ impl MergePolicy {
         fill_listed: false,
         sure_margin: f32::NEG_INFINITY,
         lone_words_need_backing: false,
+        lone_word_sure_margin: f32::INFINITY,
     };
 }
 
@@ -483,7 +488,11 @@ impl Tagger {
             // A lone word that no list or cue backs is a guess too.
             let cued = cued_before.get(k).copied().unwrap_or(0)
                 > cued_before.get(first).copied().unwrap_or(0);
-            let floor = if policy.lone_words_need_backing && k == first + 1 && !cued {
+            let floor = if policy.lone_words_need_backing
+                && k == first + 1
+                && !cued
+                && margin < policy.lone_word_sure_margin
+            {
                 Confidence::Guess
             } else {
                 floor
