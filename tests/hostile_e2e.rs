@@ -54,6 +54,12 @@ fn assert_exit(o: &Output, code: i32, what: &str) {
     );
 }
 
+/// The run's stderr says `needle` (a warning or the reason of a failure).
+fn assert_says(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
 fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("news.db")).unwrap()
 }
@@ -754,11 +760,7 @@ fn a_sitemap_larger_than_the_body_limit_gives_the_entries_before_it() {
         stderr(&out)
     );
     assert_exit(&out, 1, "the entries past the limit are owed");
-    assert!(
-        stderr(&out).contains("max_body_bytes"),
-        "says why: {}",
-        stderr(&out)
-    );
+    assert_says(&out, "max_body_bytes");
 }
 
 /// A sitemap index whose every copy names another (a session id or a page counter in its
@@ -802,7 +804,7 @@ fn a_sitemap_index_that_names_a_new_one_each_time_costs_a_few_requests() {
     let requests = site.hits("/index.xml");
     assert!(requests <= 5, "{requests} index requests");
     assert_exit(&out, 1, "the sitemaps below the cap are owed");
-    assert!(stderr(&out).contains("nested"), "{}", stderr(&out));
+    assert_says(&out, "nested");
 }
 
 /// One post listed under several addresses in one feed: again, with tracking parameters
@@ -886,11 +888,7 @@ fn a_blog_whose_robots_txt_disallows_its_feed_is_read_through_its_sitemap() {
     let out = run(dir.path());
     assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&out));
     assert_exit(&out, 0, "read through the sitemap");
-    assert!(
-        stderr(&out).contains("robots.txt disallows the blog's feed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_says(&out, "robots.txt disallows the blog's feed");
     assert_eq!(
         blog.hits().iter().filter(|h| h.is_feed()).count(),
         0,
@@ -1087,11 +1085,7 @@ fn a_feed_address_that_answers_html_is_followed_to_the_feed_it_names() {
     config(dir.path(), "", &[("feed", url("/feed"))]);
     let out = run(dir.path());
     assert_exit(&out, 0, "the named feed read");
-    assert!(
-        stderr(&out).contains("answers an HTML page"),
-        "{}",
-        stderr(&out)
-    );
+    assert_says(&out, "answers an HTML page");
     assert_eq!(stored_urls(dir.path()).len(), 2);
     site.set("/news/rss.xml", feed_of(&[item(3), item(2), item(1)]));
     assert_exit(&run(dir.path()), 0, "second run");
@@ -1140,7 +1134,7 @@ fn listed_links_that_are_no_web_address_are_skipped_not_owed() {
     );
     let out = run(dir.path());
     assert_exit(&out, 0, "nothing owed");
-    assert!(stderr(&out).contains("mailto:"), "{}", stderr(&out));
+    assert_says(&out, "mailto:");
     assert_eq!(stored_urls(dir.path()), [url("/news/a.html")]);
     let owed: i64 = db(dir.path())
         .query_row(
@@ -1269,11 +1263,7 @@ fn a_feed_with_a_stray_less_than_sign_keeps_its_other_items() {
         stderr(&out)
     );
     assert_exit(&out, 0, "every item read");
-    assert!(
-        stderr(&out).contains("not well-formed XML: read entry by entry"),
-        "{}",
-        stderr(&out)
-    );
+    assert_says(&out, "not well-formed XML: read entry by entry");
 }
 
 /// A page whose `<title>` and heading are a megabyte (a body pasted into the title field, a
