@@ -58,7 +58,8 @@
 //! Titles are never part of a mention ("President Bashar al-Assad" gives "Bashar al-Assad") and
 //! neither is a possessive ("Raisi’s" gives "Raisi").
 //!
-//! Bounded on any input: [`Tagger::tag`] reads at most [`MAX_TAGGED_BYTES`] of a body, the
+//! Bounded on any input: [`Tagger::tag`] reads at most [`MAX_TAGGED_BYTES`] and
+//! [`MAX_TAGGED_TOKENS`] of a body, the
 //! model reads at most [`MAX_SENTENCE_TOKENS`] tokens as one sentence, no name is longer than
 //! 16 tokens, and every stage is linear in its input.
 //!
@@ -209,6 +210,12 @@ pub const MAX_SENTENCE_TOKENS: usize = 256;
 /// names nor numbers, so that memory stays bounded whatever the input; see
 /// [`Tagger::tagged_len`].
 pub const MAX_TAGGED_BYTES: usize = 1 << 20;
+
+/// The most tokens [`Tagger::tag`] reads (words and punctuation). Natural text reaches
+/// [`MAX_TAGGED_BYTES`] first (1 MiB of prose is about 200,000 tokens); text made almost
+/// only of punctuation and one-letter words (a hostile page of character references) holds
+/// three times as many tokens a byte, and this bound keeps its tagging as cheap as prose's.
+pub const MAX_TAGGED_TOKENS: usize = 250_000;
 
 /// Split tokens into sentences at their `sentence_start` marks, and a sentence longer than
 /// [`MAX_SENTENCE_TOKENS`] into pieces.
@@ -573,8 +580,21 @@ impl Tagger {
     /// How many bytes at the start of `body` [`Tagger::tag`] reads: all of it up to
     /// [`MAX_TAGGED_BYTES`]; of a longer body, the text before the last white space at or
     /// before that mark (or before the mark itself, on a char boundary, when the last 1 KiB
-    /// holds no white space).
+    /// holds no white space); and of that, only its first [`MAX_TAGGED_TOKENS`] tokens.
     pub fn tagged_len(body: &str) -> usize {
+        let bytes = Self::tagged_bytes(body);
+        // A token is at least one byte: a shorter text cannot hold too many.
+        if bytes <= MAX_TAGGED_TOKENS {
+            return bytes;
+        }
+        let head = body.get(..bytes).unwrap_or("");
+        tokenize(head)
+            .get(MAX_TAGGED_TOKENS)
+            .map_or(bytes, |first_left_out| first_left_out.byte_start)
+    }
+
+    /// [`Tagger::tagged_len`] by the byte bound alone.
+    fn tagged_bytes(body: &str) -> usize {
         if body.len() <= MAX_TAGGED_BYTES {
             return body.len();
         }
@@ -590,8 +610,9 @@ impl Tagger {
     }
 
     /// Tag a cleaned body. `reference` (the publication date) resolves relative dates.
-    /// Offsets are in chars into `body`. Never panics. Only the first [`MAX_TAGGED_BYTES`] are
-    /// read ([`Tagger::tagged_len`]), so that time and memory stay bounded.
+    /// Offsets are in chars into `body`. Never panics. Only the first [`MAX_TAGGED_BYTES`] and
+    /// [`MAX_TAGGED_TOKENS`] are read ([`Tagger::tagged_len`]), so that time and memory stay
+    /// bounded.
     pub fn tag(&self, body: &str, reference: Option<NaiveDate>) -> Vec<Entity> {
         self.tag_in_language(body, reference, None)
     }
@@ -605,8 +626,13 @@ impl Tagger {
         reference: Option<NaiveDate>,
         language: Option<&str>,
     ) -> Vec<Entity> {
-        let body = body.get(..Self::tagged_len(body)).unwrap_or(body);
-        let tokens = tokenize(body);
+        let mut body = body.get(..Self::tagged_bytes(body)).unwrap_or(body);
+        let mut tokens = tokenize(body);
+        // The token bound, as `tagged_len` computes it (the same tokens of the same text).
+        if let Some(first_left_out) = tokens.get(MAX_TAGGED_TOKENS) {
+            body = body.get(..first_left_out.byte_start).unwrap_or(body);
+            tokens.truncate(MAX_TAGGED_TOKENS);
+        }
         let sents = sentences(&tokens);
         // Whether each sentence is a headline: asked once, for the document context, the
         // rules, the model's features and the merge.

@@ -748,6 +748,31 @@ fn text_beyond_the_cap_is_not_tagged() {
     assert_eq!(Tagger::tagged_len(head), head.len());
 }
 
+/// Text of punctuation and one-letter words (what a page of character references leaves)
+/// holds three tokens in four bytes: it is tagged up to MAX_TAGGED_TOKENS tokens, not up to
+/// the byte cap, so it costs no more than prose; prose is still cut by bytes.
+#[test]
+fn token_dense_text_is_cut_by_tokens() {
+    let tagger = Tagger::new();
+    let head = "Vladimir Putin spoke in Moscow on January 19, 2022. ";
+    let tail = " Raisi flew to Tehran on January 20, 2022.";
+    let body = format!("{head}{}{tail}", "&<x".repeat(MAX_TAGGED_TOKENS));
+    let len = Tagger::tagged_len(&body);
+    assert!(len < MAX_TAGGED_BYTES / 2, "{len}");
+    let kept = body.get(..len).map(tokenize).unwrap_or_default();
+    assert_eq!(kept.len(), MAX_TAGGED_TOKENS);
+    let entities = tagger.tag(&body, date(2022, 1, 20));
+    assert_offsets(&body, &entities);
+    let names: BTreeSet<&str> = entities.iter().map(|e| e.name.as_str()).collect();
+    assert!(names.contains("Vladimir Putin"), "{names:?}");
+    assert!(!names.contains("2022-01-20"), "{names:?}");
+    let cut_chars = body.get(..len).map_or(0, |h| h.chars().count());
+    assert!(entities.iter().all(|e| e.end <= cut_chars));
+    // Prose of a few hundred KB, under both bounds, is read whole.
+    let prose = "The council met in Leeds on Monday. ".repeat(8_000);
+    assert_eq!(Tagger::tagged_len(&prose), prose.len());
+}
+
 #[test]
 fn tagger_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
