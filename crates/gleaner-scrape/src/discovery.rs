@@ -229,19 +229,10 @@ impl FeedHead {
         let atom_link = || {
             LINK_TAGS.find_iter(block).find_map(|tag| {
                 let (mut rel, mut href) = (None, None);
-                for attr in TAG_ATTRS.captures_iter(tag.as_str()) {
-                    let value = attr
-                        .get(2)
-                        .or_else(|| attr.get(3))
-                        .or_else(|| attr.get(4))
-                        .map(|v| unescape_xml(v.as_str().trim()));
-                    match attr
-                        .get(1)
-                        .map(|n| n.as_str().to_ascii_lowercase())
-                        .as_deref()
-                    {
-                        Some("rel") => rel = value,
-                        Some("href") => href = value,
+                for (name, value) in tag_attrs(tag.as_str()) {
+                    match name.as_str() {
+                        "rel" => rel = Some(unescape_xml(value)),
+                        "href" => href = Some(unescape_xml(value)),
                         _ => {}
                     }
                 }
@@ -322,6 +313,18 @@ static TAG_ATTRS: LazyLock<Regex> = LazyLock::new(|| {
     crate::regex_literal(r#"(?is)([a-z][a-z0-9_:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
 });
 
+/// The attributes of one start tag as (lowercased name, trimmed raw value) pairs.
+fn tag_attrs(tag: &str) -> impl Iterator<Item = (String, &str)> {
+    TAG_ATTRS.captures_iter(tag).filter_map(|attr| {
+        let name = attr.get(1)?.as_str().to_ascii_lowercase();
+        let value = attr
+            .get(2)
+            .or_else(|| attr.get(3))
+            .or_else(|| attr.get(4))?;
+        Some((name, value.as_str().trim()))
+    })
+}
+
 /// How far into an HTML page its feed links are looked for (they belong in `<head>`).
 const FEED_LINK_SCAN_BYTES: usize = 256 * 1024;
 
@@ -346,20 +349,11 @@ pub fn feed_links_in_html(body: &str) -> Vec<String> {
     let mut links = Vec::new();
     for tag in LINK_TAGS.find_iter(head) {
         let (mut rel, mut kind, mut href) = (None, None, None);
-        for attr in TAG_ATTRS.captures_iter(tag.as_str()) {
-            let value = attr
-                .get(2)
-                .or_else(|| attr.get(3))
-                .or_else(|| attr.get(4))
-                .map(|v| v.as_str().trim().to_string());
-            match attr
-                .get(1)
-                .map(|n| n.as_str().to_ascii_lowercase())
-                .as_deref()
-            {
-                Some("rel") => rel = value,
-                Some("type") => kind = value,
-                Some("href") => href = value,
+        for (name, value) in tag_attrs(tag.as_str()) {
+            match name.as_str() {
+                "rel" => rel = Some(value.to_string()),
+                "type" => kind = Some(value.to_string()),
+                "href" => href = Some(value.to_string()),
                 _ => {}
             }
         }

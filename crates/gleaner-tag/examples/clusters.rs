@@ -122,15 +122,7 @@ fn read(o: &Options) -> Result<(Vec<Vec<String>>, usize), String> {
             if skipped(k) {
                 continue;
             }
-            for line in text.lines() {
-                let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
-                    .iter()
-                    .map(|t| t.text.to_string())
-                    .collect();
-                if !words.is_empty() {
-                    out.push(words);
-                }
-            }
+            push_lines(text, &mut out);
         }
     }
     let labelled = out.len();
@@ -149,15 +141,7 @@ fn read(o: &Options) -> Result<(Vec<Vec<String>>, usize), String> {
                 .and_then(|p| p.get("articleBody"))
                 .and_then(|b| b.as_str())
                 .unwrap_or("");
-            for line in body.lines() {
-                let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
-                    .iter()
-                    .map(|t| t.text.to_string())
-                    .collect();
-                if !words.is_empty() {
-                    out.push(words);
-                }
-            }
+            push_lines(body, &mut out);
         }
     }
     Ok((out, labelled))
@@ -346,4 +330,17 @@ fn main() -> ExitCode {
     }
     eprintln!("clusters: wrote {} ({} words)", o.out, rows.len());
     ExitCode::SUCCESS
+}
+
+/// Each line of `text` with words, as its tokens' texts.
+fn push_lines(text: &str, out: &mut Vec<Vec<String>>) {
+    for line in text.lines() {
+        let words: Vec<String> = gleaner_tag::tokenize::tokenize(line)
+            .iter()
+            .map(|t| t.text.to_string())
+            .collect();
+        if !words.is_empty() {
+            out.push(words);
+        }
+    }
 }

@@ -147,30 +147,16 @@ fn cap_class(w: &str) -> u8 {
     let mut lower = 0;
     let mut digit = 0;
     let mut other = 0;
-    if w.is_ascii() {
-        // The same classes as the Unicode tests below give ASCII, told by the byte.
-        for b in w.bytes() {
-            if b.is_ascii_uppercase() {
-                upper += 1;
-            } else if b.is_ascii_lowercase() {
-                lower += 1;
-            } else if b.is_ascii_digit() {
-                digit += 1;
-            } else {
-                other += 1;
-            }
-        }
-    } else {
-        for c in w.chars() {
-            if c.is_uppercase() {
-                upper += 1;
-            } else if c.is_lowercase() {
-                lower += 1;
-            } else if c.is_numeric() {
-                digit += 1;
-            } else {
-                other += 1;
-            }
+    // (char's class tests take ASCII by the byte already.)
+    for c in w.chars() {
+        if c.is_uppercase() {
+            upper += 1;
+        } else if c.is_lowercase() {
+            lower += 1;
+        } else if c.is_numeric() {
+            digit += 1;
+        } else {
+            other += 1;
         }
     }
     let first_upper = starts_upper(w);
