@@ -44,6 +44,9 @@ pub struct TestServer {
     pub port: u16,
     routes: Arc<Mutex<HashMap<String, Response>>>,
     hits: Arc<Mutex<Vec<String>>>,
+    /// Answer 304 to a request whose `If-None-Match` is the route's `ETag` header (as a
+    /// server does); off by default (the canned response whatever is asked).
+    etags: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TestServer {
@@ -52,15 +55,28 @@ impl TestServer {
         let port = listener.local_addr().unwrap().port();
         let routes: Arc<Mutex<HashMap<String, Response>>> = Arc::default();
         let hits: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (r, h) = (Arc::clone(&routes), Arc::clone(&hits));
+        let etags: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (r, h, e) = (Arc::clone(&routes), Arc::clone(&hits), Arc::clone(&etags));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (r, h) = (Arc::clone(&r), Arc::clone(&h));
-                std::thread::spawn(move || serve(stream, &r, &h));
+                let (r, h, e) = (Arc::clone(&r), Arc::clone(&h), Arc::clone(&e));
+                std::thread::spawn(move || {
+                    serve(stream, &r, &h, e.load(std::sync::atomic::Ordering::Relaxed))
+                });
             }
         });
-        TestServer { port, routes, hits }
+        TestServer {
+            port,
+            routes,
+            hits,
+            etags,
+        }
+    }
+
+    /// From now on, answer 304 when a request's `If-None-Match` is the route's `ETag`.
+    pub fn honour_etags(&self) {
+        self.etags.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
@@ -93,6 +109,7 @@ fn serve(
     mut stream: TcpStream,
     routes: &Mutex<HashMap<String, Response>>,
     hits: &Mutex<Vec<String>>,
+    etags: bool,
 ) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut head = Vec::new();
@@ -120,6 +137,25 @@ fn serve(
         routes.get(&target).or_else(|| routes.get(&path)).cloned()
     }
     .unwrap_or_else(|| Response::with_type(404, "text/html", "<h1>Not found</h1>"));
+    let if_none_match = text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("if-none-match")
+            .then(|| value.trim().to_string())
+    });
+    let etag = response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+        .map(|(_, v)| v.clone());
+    let response = if etags && if_none_match.is_some() && if_none_match == etag {
+        Response {
+            status: 304,
+            body: Vec::new(),
+            ..response
+        }
+    } else {
+        response
+    };
     let reason = match response.status {
         200 => "OK",
         304 => "Not Modified",

@@ -991,6 +991,17 @@ impl Fetcher {
                     "no content type, and the body is {kind}"
                 )));
             }
+            if let Some(ct) = content_type.as_deref()
+                && let Some(kind) = binary_despite_type(&bytes, ct)
+            {
+                // An image, or a compressed body sent without its Content-Encoding, under a
+                // text type: decoded as text it was stored as an article of mojibake, with
+                // validators that let a 304 keep it so. A failure to try again instead.
+                return Err(AttemptError::Fatal(format!(
+                    "the body is {kind}, not the {} its Content-Type says",
+                    charset::media_type(ct)
+                )));
+            }
             Ok(Attempt::Body {
                 status: status.as_u16(),
                 content_type,
@@ -1513,6 +1524,37 @@ pub fn is_textual(content_type: &str) -> bool {
         || subtype == "ecmascript"
 }
 
+/// Bytes of the head of a body looked at by [`binary_despite_type`].
+const BINARY_HEAD: usize = 1024;
+/// Control bytes in [`BINARY_HEAD`] that make a body declared as text binary: random or
+/// compressed bytes have one in ten; a text page with a stray control character has one or two.
+const BINARY_CONTROLS: usize = 16;
+
+/// What a body whose `Content-Type` says text really is, when its first bytes show it is
+/// binary: a known file signature, or many control bytes (compressed data sent without its
+/// `Content-Encoding`, an image under `text/html`). A body that declares a UTF-16 or UTF-32
+/// charset, or starts with a byte order mark, is text whatever its bytes.
+fn binary_despite_type(body: &[u8], content_type: &str) -> Option<&'static str> {
+    let lower = content_type.to_ascii_lowercase();
+    if lower.contains("utf-16") || lower.contains("utf-32") || lower.contains("ucs-2") {
+        return None;
+    }
+    if encoding_rs::Encoding::for_bom(body).is_some() {
+        return None;
+    }
+    if let Some(kind) = sniff_binary(body).filter(|kind| *kind != "binary data") {
+        return Some(kind);
+    }
+    let head = &body[..body.len().min(BINARY_HEAD)];
+    let controls = head.iter().filter(|b| is_binary_byte(**b)).count();
+    (controls >= BINARY_CONTROLS).then_some("binary data")
+}
+
+/// The control bytes WHATWG MIME sniffing takes as a sign of binary data.
+fn is_binary_byte(b: u8) -> bool {
+    matches!(b, 0x00..=0x08 | 0x0b | 0x0e..=0x1a | 0x1c..=0x1f)
+}
+
 /// What a body with no `Content-Type` is, if its first bytes show it is not text: a known
 /// file signature, or the control bytes that WHATWG MIME sniffing takes as binary.
 fn sniff_binary(body: &[u8]) -> Option<&'static str> {
@@ -1532,8 +1574,9 @@ fn sniff_binary(body: &[u8]) -> Option<&'static str> {
         return None;
     }
     let head = &body[..body.len().min(512)];
-    let binary = |b: &u8| matches!(b, 0x00..=0x08 | 0x0b | 0x0e..=0x1a | 0x1c..=0x1f);
-    head.iter().any(binary).then_some("binary data")
+    head.iter()
+        .any(|b| is_binary_byte(*b))
+        .then_some("binary data")
 }
 
 #[cfg(test)]
@@ -1552,6 +1595,27 @@ mod tests {
             "UTF-16 with a BOM is text"
         );
         assert_eq!(sniff_binary(b""), None);
+    }
+
+    #[test]
+    fn a_binary_body_under_a_text_type_is_recognised() {
+        let html = "text/html; charset=utf-8";
+        assert_eq!(
+            binary_despite_type(b"\x89PNG\r\n\x1a\n....", html),
+            Some("a PNG image")
+        );
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(binary_despite_type(&noise, html), Some("binary data"));
+        assert_eq!(
+            binary_despite_type(&noise, "text/html; charset=UTF-16"),
+            None
+        );
+        // A page with a stray control character or two is text.
+        let page = b"<html><body>\x00one\x0b stray\x1a bytes</body></html>";
+        assert_eq!(binary_despite_type(page, html), None);
+        assert_eq!(binary_despite_type(b"\xff\xfe<\x00h\x00", html), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use gleaner_model::{Extractor, ScrapedArticle};
 use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
 use crate::dom::{collapse_ws, parse_date};
-use crate::xml::{entry_blocks, parse_xml_checked, repair_xml};
+use crate::xml::{entry_blocks, html_names_as_numeric, parse_xml_checked, repair_xml};
 use regex::Regex;
 
 /// Decompressed sitemaps larger than this are refused (a gzip bomb guard); the sitemap
@@ -99,6 +99,18 @@ fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> 
 /// reads alone is kept whole, and one it refuses gives its link, title and date as written
 /// ([`GenericFeed::damaged`]).
 pub fn parse_generic_feed(body: &[u8]) -> Result<GenericFeed, ScrapeError> {
+    // `&nbsp;` and the like in an XML feed's titles: the characters they name (feed-rs
+    // keeps the letters).
+    let xml = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<');
+    let rewritten = if xml {
+        html_names_as_numeric(body)
+    } else {
+        body.into()
+    };
+    let body = &*rewritten;
     let feed = match parse_with_feed_rs(body) {
         Ok(feed) => feed,
         Err(e) => {

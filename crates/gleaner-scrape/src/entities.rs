@@ -130,6 +130,16 @@ const NAMED: &[(&str, char)] = &[
     ("trade", '\u{2122}'),
 ];
 
+/// The character of an HTML named reference of [`NAMED`] (`nbsp` gives U+00A0), for XML
+/// readers: a feed that writes `&nbsp;` (an HTML name XML does not define) means that
+/// character, not the six letters.
+pub(crate) fn named_character(name: &str) -> Option<char> {
+    if name.len() > 6 {
+        return None;
+    }
+    NAMED.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
+}
+
 /// Elements whose text the parser takes literally: no reference is rewritten inside them.
 const RAW_TEXT: &[&str] = &[
     "script",

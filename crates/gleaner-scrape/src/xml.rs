@@ -139,14 +139,20 @@ pub(crate) fn parse_xml_checked(body: &str) -> Result<(XmlNode, bool), ScrapeErr
                 if let Some(top) = stack.last_mut() {
                     match r.resolve_char_ref() {
                         Ok(Some(ch)) => top.text.push(ch),
-                        _ => match predefined_entity(&r) {
-                            Some(s) => top.text.push_str(s),
-                            None => {
+                        _ => {
+                            if let Some(s) = predefined_entity(&r) {
+                                top.text.push_str(s);
+                            } else if let Some(ch) = crate::entities::named_character(&r) {
+                                // An HTML name (`&nbsp;`, `&eacute;`, `&rsquo;`) that XML
+                                // does not define: careless feeds write them in titles,
+                                // which were stored as "&nbsp;".
+                                top.text.push(ch);
+                            } else {
                                 top.text.push('&');
                                 top.text.push_str(&r);
                                 top.text.push(';');
                             }
-                        },
+                        }
                     }
                 }
             }
@@ -317,6 +323,44 @@ pub(crate) fn repair_xml(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// An XML document with HTML's names for characters that XML does not define (`&nbsp;`,
+/// `&eacute;`, `&rsquo;`: a CMS that escapes titles for HTML) written as the numeric
+/// references XML reads (`&#160;`), so a feed parser gives the character, not the letters
+/// of its name. Names XML defines (`&amp;`, `&lt;`, …) and unknown ones are left as they
+/// are. One pass; borrowed when there is nothing to rewrite.
+pub(crate) fn html_names_as_numeric(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let named_at = |at: usize| -> Option<(char, usize)> {
+        let window = text.get(at + 1..text.len().min(at + 9))?;
+        let semi = window.iter().position(|&b| b == b';')?;
+        let name = std::str::from_utf8(window.get(..semi)?).ok()?;
+        if predefined_entity(name).is_some() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        crate::entities::named_character(name).map(|ch| (ch, semi + 2))
+    };
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    for at in memchr::memchr_iter(b'&', text) {
+        if at < copied {
+            continue;
+        }
+        let Some((ch, len)) = named_at(at) else {
+            continue;
+        };
+        let out = out.get_or_insert_with(|| Vec::with_capacity(text.len() + 64));
+        out.extend_from_slice(&text[copied..at]);
+        out.extend_from_slice(format!("&#{};", u32::from(ch)).as_bytes());
+        copied = at + len;
+    }
+    match out {
+        None => text.into(),
+        Some(mut out) => {
+            out.extend_from_slice(&text[copied..]);
+            out.into()
+        }
+    }
+}
+
 /// Whether `rest` (what follows a `&`) is a reference: `name;`, `#digits;` or `#xhex;`
 /// (names at most 32 characters, so the look-ahead is bounded).
 fn starts_reference(rest: &str) -> bool {
@@ -358,6 +402,28 @@ mod tests {
         assert_eq!(
             repair_xml("<loc>https://e.com/?a=1&b=2</loc><t>Q&A &\u{1}x &#;</t>"),
             "<loc>https://e.com/?a=1&amp;b=2</loc><t>Q&amp;A &amp;x &amp;#;</t>"
+        );
+    }
+
+    #[test]
+    fn html_named_references_are_their_characters() {
+        let root =
+            parse_xml("<t>Fares&nbsp;rise &eacute;t&eacute; &rsquo;&amp;&lt; &bogus;</t>").unwrap();
+        assert_eq!(
+            root.text,
+            "Fares\u{a0}rise \u{e9}t\u{e9} \u{2019}&< &bogus;"
+        );
+    }
+
+    #[test]
+    fn html_names_become_numeric_references() {
+        assert!(matches!(
+            html_names_as_numeric(b"<t>a &amp; b &lt; &#160; &bogus; &</t>"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            &*html_names_as_numeric(b"<t>Caf&eacute;&nbsp;&rsquo;&amp;</t>"),
+            b"<t>Caf&#233;&#160;&#8217;&amp;</t>"
         );
     }
 

@@ -429,6 +429,22 @@ impl Store {
 }
 
 impl StoreError {
+    /// Whether another connection held the database locked past the busy timeout (SQLite's
+    /// `SQLITE_BUSY` or `SQLITE_LOCKED`): the same call may well work later.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            StoreError::Article { source, .. } => source.is_busy(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn sqlite(context: impl Into<String>, source: rusqlite::Error) -> Self {
         StoreError::Sqlite {
             context: context.into(),

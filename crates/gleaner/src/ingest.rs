@@ -340,6 +340,27 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
     }
 }
 
+/// A database another process holds locked past the busy timeout when a run starts (a
+/// long write, a backup, an `sqlite3` shell in a transaction) is exit 3, like another run's
+/// lock: nothing was fetched or stored, and the next run simply tries again (it was exit 1,
+/// "some items failed", which a cron wrapper reads as a run that stored the rest).
+fn locked_elsewhere(e: ExitError) -> ExitError {
+    let busy = e.error.chain().any(|cause| {
+        cause
+            .downcast_ref::<gleaner_store::StoreError>()
+            .is_some_and(gleaner_store::StoreError::is_busy)
+    });
+    if !busy {
+        return e;
+    }
+    ExitError {
+        code: Exit::Locked,
+        error: e.error.context(
+            "another process holds the database locked; not starting (the next run tries again)",
+        ),
+    }
+}
+
 /// Pages claimed per round of [`take_over_work`] (at most [`pipeline::MAX_UNCOMMITTED_PAGES`]
 /// are fetched and not yet committed at a time anyway).
 const TAKE_OVER_BATCH: usize = 32;
@@ -469,7 +490,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     let started = Instant::now();
     // Pages recorded by other workers since now are theirs; earlier ones a past run's.
     gleaner_store::run_started();
-    let mut store = open_store(db)?;
+    let mut store = open_store(db).map_err(locked_elsewhere)?;
     close_abandoned_runs(&store);
     // Workers sharing a store read each host's robots.txt once for all of them.
     let robots: Option<Arc<dyn gleaner_fetch::SharedRobots>> = if store.is_shared() {
@@ -484,7 +505,10 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             fetcher.share_robots(Arc::clone(robots));
         }
     };
-    let run_id = store.begin_run().context("recording the run")?;
+    let run_id = store
+        .begin_run()
+        .context("recording the run")
+        .map_err(|e| locked_elsewhere(e.into()))?;
     let known = store.sources().context("reading source state")?;
     let mut targets = Vec::new();
     let mut refs: Vec<SourceRef> = Vec::new();

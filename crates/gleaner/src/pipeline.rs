@@ -939,6 +939,7 @@ async fn discover_all(
                 listing_states: Vec::new(),
                 listing_next: Vec::new(),
                 to_share: Vec::new(),
+                optional: HashSet::new(),
             };
             let (read, ok) = d.target(target).await;
             let listing = ListingSave {
@@ -1008,6 +1009,10 @@ struct Discovery<'a> {
     listing_next: Vec<(String, Option<String>)>,
     /// Listed pages not yet offered to the other workers (a shared store).
     to_share: Vec<String>,
+    /// Listing documents the source can do without: the sitemaps its robots.txt names. One
+    /// that answers 404 or 410 (a stale `Sitemap:` line) is [`Listing::Gone`], said and
+    /// not owed (it made every run of the source `partial`).
+    optional: HashSet<String>,
 }
 
 /// What fetching one listing document (feed page, sitemap) came to.
@@ -1020,6 +1025,9 @@ enum Listing {
     },
     /// Not asked for: robots.txt disallows it (recorded as a skip).
     Disallowed,
+    /// One of the source's [`Discovery::optional`] documents answered 404 or 410: not
+    /// there, and nothing is owed for it.
+    Gone,
 }
 
 impl Discovery<'_> {
@@ -1271,6 +1279,16 @@ impl Discovery<'_> {
                 state.next_retry_at = None;
                 state.fetched_at = Some(now);
                 let _ = self.shared.writer.send(WriterMsg::FetchState(state)).await;
+                if let Some(status @ (404 | 410)) = status_of(&e)
+                    && self.optional.contains(url)
+                {
+                    warn!(
+                        url = %url,
+                        status,
+                        "a sitemap named by robots.txt is not there: passed over (a stale Sitemap: line)"
+                    );
+                    return Listing::Gone;
+                }
                 let answered = status_of(&e).is_some();
                 self.shared.fail(url, format!("reading the listing: {e}"));
                 Listing::Failed { answered }
@@ -1435,7 +1453,8 @@ impl Discovery<'_> {
                     );
                     return self.sitemap(&sitemap, also, source).await;
                 }
-                Listing::Disallowed => {
+                // (`Gone` is never answered for a feed page: it is not optional.)
+                Listing::Disallowed | Listing::Gone => {
                     read.complete = false;
                     if pending.is_none() {
                         hole.get_or_insert(at);
@@ -1645,7 +1664,7 @@ impl Discovery<'_> {
                 // Unchanged since it was last read: its posts were offered then, and the
                 // pages after it are the same.
                 Listing::NotModified => return true,
-                Listing::Failed { .. } | Listing::Disallowed => {
+                Listing::Failed { .. } | Listing::Disallowed | Listing::Gone => {
                     read.complete = false;
                     return true;
                 }
@@ -1772,7 +1791,7 @@ impl Discovery<'_> {
             let page = match self.listing(&source, &page_url, true).await {
                 Listing::Page(page) => page,
                 Listing::NotModified => break,
-                Listing::Failed { .. } | Listing::Disallowed => {
+                Listing::Failed { .. } | Listing::Disallowed | Listing::Gone => {
                     read.complete = false;
                     break;
                 }
@@ -1887,6 +1906,7 @@ impl Discovery<'_> {
         // before a URL is queued, so an index of indexes cannot grow the queue without bound.
         let mut known = HashSet::from([url.to_string()]);
         known.extend(also.iter().cloned());
+        self.optional.extend(also.iter().cloned());
         // Each sitemap with how many indexes lead to it: indexes nested deeper than
         // MAX_SITEMAP_NESTING are not followed (an index whose every read names a new one, as
         // a session id in its URLs does, cost 10,000 requests a run).
@@ -1902,7 +1922,7 @@ impl Discovery<'_> {
             let conditional = map_url != url;
             let page = match self.listing(&source, &map_url, conditional).await {
                 Listing::Page(page) => page,
-                Listing::NotModified => continue,
+                Listing::NotModified | Listing::Gone => continue,
                 Listing::Failed { .. } | Listing::Disallowed => {
                     read.complete = false;
                     continue;
@@ -2163,13 +2183,25 @@ async fn fetch_and_process(
     if let (Some(pages), Some(slot)) = (&shared.uncommitted, slot) {
         pages.hold(&url, slot);
     }
+    // A listing that says the page changed after it was last fetched outweighs the page's
+    // validators: a server whose ETag or Last-Modified never changes (a template version, a
+    // cache that keys on the URL) answers 304 to an edited page, and the edit was lost for
+    // good. A date in the future proves nothing and keeps the conditional GET.
+    let changed_since_fetch = matches!(
+        (listed_updated, previous.as_ref().and_then(|p| p.fetched_at)),
+        (Some(listed), Some(fetched)) if listed > fetched && listed <= now + CLOCK_SKEW
+    );
     let validators = previous
         .as_ref()
+        .filter(|_| !changed_since_fetch)
         .map(|s| Validators {
             etag: s.etag.clone(),
             last_modified: s.last_modified.clone(),
         })
         .unwrap_or_default();
+    if changed_since_fetch {
+        debug!(url = %url, "listed as changed since it was fetched: fetched whole");
+    }
     let mut state = previous.unwrap_or_else(|| FetchState {
         url: url.clone(),
         ..FetchState::default()
@@ -2264,8 +2296,23 @@ async fn fetch_and_process(
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(e.to_string());
             state.last_status = status_of(&e);
-            state.next_retry_at = Some(next_retry(now, state.failures));
+            let retry_at = next_retry(now, state.failures);
+            state.next_retry_at = Some(retry_at);
             shared.send_state(state).await;
+            if matches!(status_of(&e), Some(404 | 410)) && shared.stored_article_id(&url).is_some()
+            {
+                // A post deleted (or unpublished) after it was stored: its article is kept,
+                // and the page is looked at again later (it may come back), but nothing is
+                // owed (a deleted post made every run that retried it `partial`, for good).
+                shared.skip(
+                    &url,
+                    format!(
+                        "{e}: gone at the source; the stored copy is kept (looked at again from {})",
+                        retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                );
+                return;
+            }
             shared.fail(&url, e.to_string());
         }
     }

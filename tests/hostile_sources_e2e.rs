@@ -1,0 +1,477 @@
+//! End to end, the third round of hostile sources: faults found by attacking the landed main
+//! after the first two rounds (`hostile_e2e.rs`, `hostile_kill_e2e.rs`). Each test is a
+//! source, a server or a database that behaves as real ones do, served from 127.0.0.1 with the
+//! real binary and a real SQLite file, and the promise it tests: nothing listed is lost while
+//! the run says ok, nothing of a broken answer is stored as a post, and a run's exit code says
+//! what happened.
+//!
+//! `GLEANER_TEST_BIN=/path/to/gleaner` runs these tests against another build (the session's
+//! start, to see the faults); by default they run the binary of this tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod blogsim;
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blogsim::{BlogServer, FeedMode};
+use common::{Response, TestServer, stderr, stdout};
+
+fn gleaner_bin() -> String {
+    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
+}
+
+/// `gleaner --config gleaner.toml --db news.db run` in `dir`.
+fn run(dir: &Path) -> Output {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn assert_exit(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+fn assert_says(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
+fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("news.db")).unwrap()
+}
+
+fn stored_urls(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut st = conn
+        .prepare("SELECT url FROM articles ORDER BY url")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn column_of(dir: &Path, column: &str, url: &str) -> Option<String> {
+    db(dir)
+        .query_row(
+            &format!("SELECT {column} FROM articles WHERE url = ?1"),
+            [url],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+/// Writes `gleaner.toml`: fast local fetch settings plus `extra_fetch`, and the sources.
+fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
+    let mut text = String::from("[fetch]\n");
+    for (key, value) in [
+        ("per_host_per_second", "2000.0"),
+        ("retry_base_delay_ms", "20"),
+        ("timeout_secs", "20"),
+        ("max_attempts", "1"),
+    ] {
+        if !extra_fetch.contains(key) {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra_fetch);
+    text.push('\n');
+    for (kind, url) in sources {
+        text.push_str(&format!(
+            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
+}
+
+/// A plain news page with enough text to be an article.
+fn news_page(title: &str, lead: &str) -> Response {
+    Response::html(format!(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
+         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
+         <p>{lead}</p>\
+         <p>Port officials said the change had been planned since the autumn and would be \
+         reviewed after the first six months, when traffic figures for the season are in.</p>\
+         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
+         expected little effect on their schedules for the rest of the year.</p>\
+         </article></main><footer>Copyright Harbour Post</footer></body></html>"
+    ))
+}
+
+/// A sitemap of (loc, lastmod) entries.
+fn sitemap(entries: &[(String, &str)]) -> Response {
+    let entries: String = entries
+        .iter()
+        .map(|(loc, lastmod)| format!("<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>"))
+        .collect();
+    Response::with_type(
+        200,
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        ),
+    )
+}
+
+/// A server whose ETag never changes (a template version, a cache keyed on the URL) and
+/// that answers 304 to it: the sitemap says the page changed, the page says it did not.
+/// main sent the old ETag, took the 304 as "unchanged", said ok, and the edit was never
+/// stored. A listing that dates the page after it was last fetched now gets it whole.
+#[test]
+fn an_edit_behind_an_etag_that_never_changes_is_stored() {
+    let site = TestServer::start();
+    site.honour_etags();
+    let a = site.url("/news/fees.html");
+    let page = |lead: &str| {
+        let mut r = news_page("Harbour fees", lead);
+        r.headers.push(("ETag".into(), "\"v1\"".into()));
+        r
+    };
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z")]),
+    );
+    site.set("/news/fees.html", page("Fees rise by four per cent."));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+    assert!(
+        column_of(dir.path(), "body", &a)
+            .unwrap()
+            .contains("four per cent")
+    );
+
+    // Edited after that fetch: the sitemap dates it so, the ETag stays.
+    std::thread::sleep(Duration::from_millis(1100));
+    let lastmod = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    site.set("/sitemap.xml", sitemap(&[(a.clone(), lastmod.as_str())]));
+    site.set(
+        "/news/fees.html",
+        page("Correction: fees rise by fourteen per cent."),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let body = column_of(dir.path(), "body", &a).unwrap();
+    assert!(
+        body.contains("fourteen per cent"),
+        "the edit: {body}\n{}",
+        stderr(&second)
+    );
+
+    // Unchanged since: the conditional GET again (a 304, nothing downloaded).
+    let third = run(dir.path());
+    assert_exit(&third, 0, "third run");
+    assert_says(&third, "not_modified=1");
+}
+
+/// A blog whose robots.txt keeps crawlers out of `/feeds/` is read through its sitemaps,
+/// the ones robots.txt names included. A `Sitemap:` line left from an old theme answers 404:
+/// main failed the source on it, so every run ended `partial` (exit 1) for good, with every
+/// post stored. A named sitemap that is not there is said, and owed nothing.
+#[test]
+fn a_stale_sitemap_line_in_robots_txt_does_not_make_every_run_partial() {
+    let blog = BlogServer::start("Quay Notes", 46, FeedMode::Summary, 4, Duration::ZERO);
+    let posts = blog.posts();
+    let entries: String = posts
+        .iter()
+        .map(|p| {
+            format!(
+                "<url><loc>{}</loc><lastmod>{}</lastmod></url>",
+                blog.url(&p.path),
+                blogsim::stamp(p.updated)
+            )
+        })
+        .collect();
+    blog.set_route(
+        "/sitemap.xml",
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        ),
+    );
+    blog.set_route(
+        "/robots.txt",
+        "text/plain",
+        format!(
+            "User-agent: *\nDisallow: /feeds/\nAllow: /\n\nSitemap: {}\nSitemap: {}\n",
+            blog.url("/sitemap.xml"),
+            blog.url("/old-theme-sitemap.xml"),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("blogger", blog.home())]);
+    for n in 1..=2 {
+        let out = run(dir.path());
+        assert_eq!(stored_urls(dir.path()).len(), 4, "{}", stderr(&out));
+        assert_exit(&out, 0, &format!("run {n}"));
+        assert_says(&out, "old-theme-sitemap.xml");
+    }
+}
+
+/// An RSS feed that writes HTML's names for characters (`&nbsp;`, `&rsquo;`, `&eacute;`),
+/// which XML does not define, in its titles (a CMS that escapes titles for HTML): main
+/// stored "Harbour&nbsp;fees" literally. They are the characters they name.
+#[test]
+fn html_entity_names_in_feed_titles_are_their_characters() {
+    let site = TestServer::start();
+    let a = site.url("/news/caf.html");
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+                 xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>\
+                 <title>Harbour&nbsp;Post</title><link>{root}</link><description>News</description>\
+                 <item><title>Caf&eacute;&nbsp;owners&rsquo; fees &ndash; a review</title>\
+                 <link>{a}</link><guid>{a}</guid><pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate>\
+                 <content:encoded><![CDATA[<p>Caf\u{e9} owners on the quay pay the new harbour \
+                 fees from April, the port office said on Monday.</p><p>The fees were set \
+                 after a review of the costs of the quay's upkeep over the last five \
+                 years.</p>]]></content:encoded></item></channel></rss>",
+                root = site.url("/"),
+            ),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/rss.xml"))]);
+    let out = run(dir.path());
+    assert_exit(&out, 0, "run");
+    let title = column_of(dir.path(), "title", &a);
+    assert_eq!(
+        title.as_deref(),
+        Some("Caf\u{e9} owners\u{2019} fees \u{2013} a review"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A post deleted at the source after it was stored answers 410 (or 404) whenever it is
+/// looked at again (its sitemap still lists it with a new date, or its retry comes due):
+/// main failed it each time, so the source's runs ended `partial` for good. The stored
+/// article is kept; the page is said to be gone, looked at again later, and owed nothing.
+#[test]
+fn a_stored_post_deleted_at_the_source_is_kept_and_the_run_stays_ok() {
+    let site = TestServer::start();
+    let a = site.url("/news/gone.html");
+    let b = site.url("/news/new.html");
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z")]),
+    );
+    site.set(
+        "/news/gone.html",
+        news_page("Ferry timetable", "The winter ferry timetable starts."),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+
+    let lastmod = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[(a.clone(), lastmod.as_str()), (b.clone(), lastmod.as_str())]),
+    );
+    site.set(
+        "/news/gone.html",
+        Response::with_type(410, "text/html", "<h1>Gone</h1>"),
+    );
+    site.set(
+        "/news/new.html",
+        news_page("Pilot boats", "Two pilot boats were renamed."),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    assert_says(&second, "gone at the source");
+    assert_eq!(stored_urls(dir.path()), [a.clone(), b.clone()]);
+    // Its retry comes due: still gone, still kept, still ok.
+    db(dir.path())
+        .execute(
+            "UPDATE fetch_state SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?1",
+            [&a],
+        )
+        .unwrap();
+    let third = run(dir.path());
+    assert_exit(&third, 0, "third run");
+    assert_eq!(site.hits("/news/gone.html"), 3, "looked at again when due");
+    assert_eq!(stored_urls(dir.path()), [a, b]);
+}
+
+/// Another process holds the database locked past the busy timeout when a run starts (a
+/// long write, a backup, an `sqlite3` shell left in a transaction): nothing can be fetched
+/// or stored. main exited 1, "some items failed, the rest stored"; it is exit 3 now, the
+/// code for "another holds the lock, the next run tries again", and nothing is half done.
+#[test]
+fn a_database_locked_by_another_process_at_start_is_exit_3() {
+    let site = TestServer::start();
+    let a = site.url("/news/fees.html");
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z")]),
+    );
+    site.set("/news/fees.html", news_page("Harbour fees", "Fees rise."));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+    let hits = site.all_hits().len();
+
+    let holder = db(dir.path());
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = Instant::now();
+    let out = run(dir.path());
+    let took = started.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_exit(&out, 3, "a run on a locked database");
+    assert_says(&out, "locked");
+    assert!(took < Duration::from_secs(60), "gave up in {took:?}");
+    assert_eq!(site.all_hits().len(), hits, "nothing fetched");
+    let runs: i64 = db(dir.path())
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 1, "no run recorded");
+    assert_exit(&run(dir.path()), 0, "the next run");
+}
+
+/// A database the run cannot write (a file owned by another user, a read-only mount or
+/// bind): the run says so and exits non-zero at once, fetching nothing and recording
+/// nothing; it never says ok. (Tests run as root, whom permissions do not stop: the run is
+/// made as `nobody` with `setpriv`; skipped where that is not possible.)
+#[test]
+fn a_read_only_database_fails_loudly_and_changes_nothing() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run as another user");
+        return;
+    }
+    let site = TestServer::start();
+    let a = site.url("/news/fees.html");
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z")]),
+    );
+    site.set("/news/fees.html", news_page("Harbour fees", "Fees rise."));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+    site.set(
+        "/news/fees.html",
+        news_page("Harbour fees", "Fees rise again."),
+    );
+    let before = std::fs::read(dir.path().join("news.db")).unwrap();
+    let hits = site.all_hits().len();
+    // The directory is the user's (lock file, WAL), the database is not.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::remove_file(dir.path().join("news.db.lock")).ok();
+    for f in ["news.db", "gleaner.toml"] {
+        std::fs::set_permissions(dir.path().join(f), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+    let bin = std::path::PathBuf::from(gleaner_bin());
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
+        .current_dir(dir.path())
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if stderr(&out).contains("Permission denied") && stderr(&out).contains("gleaner.toml") {
+        eprintln!("skipped: nobody cannot read the test directory");
+        return;
+    }
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_says(&out, "readonly");
+    assert_eq!(site.all_hits().len(), hits, "nothing fetched");
+    assert_eq!(
+        std::fs::read(dir.path().join("news.db")).unwrap(),
+        before,
+        "the database is untouched"
+    );
+}
+
+/// A server that sends a post's bytes under `text/html` when they are not text: an image
+/// behind a rewrite rule, or a page compressed on disk sent without its `Content-Encoding`.
+/// main decoded them as text and stored an article of mojibake, said ok, and kept the
+/// page's validators, so a 304 kept the garbage for good. It is a failure to try again.
+#[test]
+fn a_binary_body_under_a_text_type_is_not_stored_as_an_article() {
+    let site = TestServer::start();
+    let a = site.url("/news/fees.html");
+    let b = site.url("/news/cranes.html");
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[
+            (a.clone(), "2024-03-01T09:00:00Z"),
+            (b.clone(), "2024-03-01T09:00:00Z"),
+        ]),
+    );
+    // Bytes as compressed data has them: every value about as often.
+    let mut x: u32 = 2_463_534_242;
+    let noise: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect();
+    let mut binary = Response::with_type(200, "text/html; charset=utf-8", noise);
+    binary.headers.push(("ETag".into(), "\"z\"".into()));
+    site.set("/news/fees.html", binary);
+    site.set("/news/cranes.html", news_page("Four new cranes", "Cranes."));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    let out = run(dir.path());
+    assert_exit(&out, 1, "a page that could not be read");
+    assert_says(&out, "binary data");
+    assert_eq!(stored_urls(dir.path()), std::slice::from_ref(&b));
+
+    // Served right later: stored then.
+    site.set(
+        "/news/fees.html",
+        news_page("Harbour fees", "Fees rise by four per cent."),
+    );
+    db(dir.path())
+        .execute(
+            "UPDATE fetch_state SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?1",
+            [&a],
+        )
+        .unwrap();
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    assert_eq!(stored_urls(dir.path()), [b, a]);
+}
