@@ -475,3 +475,85 @@ fn a_binary_body_under_a_text_type_is_not_stored_as_an_article() {
     assert_exit(&second, 0, "second run");
     assert_eq!(stored_urls(dir.path()), [b, a]);
 }
+
+/// An RSS feed page with full-content items (link, title) and a `next` link.
+fn rss_page(items: &[(String, String)], next: Option<String>) -> Response {
+    let items: String = items
+        .iter()
+        .map(|(link, title)| {
+            format!(
+                "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+                 <pubDate>Mon, 13 Mar 2023 09:00:00 +0000</pubDate><content:encoded><![CDATA[\
+                 <p>{title}: the harbour office said so on Monday, and the port's board \
+                 agreed.</p><p>Shipping lines were told of it in a letter, and most said they \
+                 expected little effect on their schedules.</p>]]></content:encoded></item>"
+            )
+        })
+        .collect();
+    let next = next
+        .map(|n| format!("<atom:link rel='next' href='{n}'/>"))
+        .unwrap_or_default();
+    Response::with_type(
+        200,
+        "application/rss+xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+             xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+             xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>Harbour Post</title>\
+             <link>http://harbour.example/</link><description>News</description>{next}{items}\
+             </channel></rss>"
+        ),
+    )
+}
+
+/// A feed whose `next` links go on and on, every page with items never seen (a generator,
+/// an archive of a hundred thousand posts): main followed them up to 10,000 pages in one
+/// run, fetching every item, so one source held a cron run for a day. At most 100 pages
+/// with something new are read a run; the next run reads the top of the feed, then goes
+/// on from where the last stopped, and nothing listed is passed over.
+#[test]
+fn a_feed_that_pages_on_and_on_is_read_a_hundred_pages_a_run() {
+    let site = TestServer::start();
+    let pages = 130;
+    let page_url = |n: usize| {
+        if n == 1 {
+            site.url("/feed.xml")
+        } else {
+            site.url(&format!("/feed.xml?page={n}"))
+        }
+    };
+    for n in 1..=pages {
+        let items: Vec<(String, String)> = (0..2)
+            .map(|i| {
+                (
+                    site.url(&format!("/news/{n}-{i}.html")),
+                    format!("Harbour notice {n}-{i}"),
+                )
+            })
+            .collect();
+        let next = (n < pages).then(|| page_url(n + 1));
+        let path = if n == 1 {
+            "/feed.xml".to_string()
+        } else {
+            format!("/feed.xml?page={n}")
+        };
+        site.set(&path, rss_page(&items, next));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    let first = run(dir.path());
+    assert_says(&first, "more new pages than are read in one run");
+    assert_exit(&first, 1, "a read stopped at the cap is owed");
+    assert_eq!(
+        site.hits("/feed.xml"),
+        100,
+        "feed pages read by the first run"
+    );
+    assert_eq!(stored_urls(dir.path()).len(), 200);
+
+    let second = run(dir.path());
+    assert_exit(&second, 0, "the second run reads the rest");
+    assert_eq!(stored_urls(dir.path()).len(), 2 * pages);
+    // The top (page 1), then pages 101..=130 from where the first run stopped.
+    assert_eq!(site.hits("/feed.xml"), 100 + 1 + 30, "{}", stderr(&second));
+}

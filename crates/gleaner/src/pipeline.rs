@@ -91,6 +91,11 @@ const WRITER_CACHE_KIB: i64 = -4096;
 const MAX_FEED_PAGES_PER_RUN: usize = 100;
 /// Listing documents (feed pages, sitemaps) read per source at most.
 const MAX_LISTING_PAGES: usize = 10_000;
+/// Pages of an RSS/Atom feed that list something new to the database, read in one run at
+/// most: a `next` chain of new items that never ends (10,000 pages of them, and their
+/// fetches, held a cron run for a day) stops there, and the next run goes on from where it
+/// stopped (see [`feed_resume_key`]).
+const MAX_NEW_FEED_PAGES_PER_RUN: usize = 100;
 /// Sitemap indexes followed below a sitemap source (the protocol allows none; sites nest one
 /// or two).
 const MAX_SITEMAP_NESTING: usize = 3;
@@ -960,6 +965,14 @@ async fn discover_all(
             if read.complete || read.feed_prefix.is_some() {
                 save.states.extend(listing.states);
                 save.next.extend(listing.next);
+            } else {
+                // A feed read stopped at its page cap: where to go on from (nothing else).
+                save.next.extend(
+                    listing
+                        .next
+                        .into_iter()
+                        .filter(|(key, _)| key.ends_with(FEED_RESUME_SUFFIX)),
+                );
             }
             reads.push(read);
         }
@@ -1760,6 +1773,12 @@ impl Discovery<'_> {
 
     /// An RSS, Atom or JSON Feed source, following `rel=next` pages.
     async fn feed(&mut self, url: &str, source: SourceRef) -> (Option<SourceRead>, bool) {
+        // Where a read stopped at MAX_NEW_FEED_PAGES_PER_RUN left off: taken up once the
+        // read reaches a page that lists nothing new to the database.
+        let resume_key = feed_resume_key(url);
+        let mut resume = self.shared.listing_next(&resume_key).flatten();
+        let had_resume = resume.is_some();
+        let mut new_pages = 0usize;
         let mut read = SourceRead {
             id: source.id,
             complete: true,
@@ -1838,6 +1857,8 @@ impl Discovery<'_> {
                 warn!(url = %page_url, "the feed is not well-formed XML: read entry by entry");
             }
             let mut new = 0usize;
+            // Items the database did not know before this read (not stored, not owed).
+            let mut unknown = 0usize;
             for item in feed.items {
                 let updated = item
                     .article
@@ -1853,6 +1874,9 @@ impl Discovery<'_> {
                     continue;
                 }
                 new += 1;
+                if !self.shared.knows_page(&item_url) {
+                    unknown += 1;
+                }
                 let mut article = item.article;
                 if article.url.is_empty() || article.url == item.url {
                     article.url.clone_from(&item_url);
@@ -1867,18 +1891,53 @@ impl Discovery<'_> {
                     return (None, false);
                 }
             }
-            if new == 0 {
-                if feed.next.is_some() {
-                    debug!(url = %page_url, "feed page lists nothing new: not following its next link");
-                }
-                break;
-            }
-            next = feed.next.and_then(|n| {
+            let following = feed.next.and_then(|n| {
                 url::Url::parse(&page_url)
                     .and_then(|base| base.join(&n))
                     .ok()
                     .map(String::from)
             });
+            if unknown == 0
+                && let Some(at) = resume.take().filter(|r| !visited.contains(r))
+            {
+                // The top of the feed is read down to what the database knows: on from where
+                // the last read stopped.
+                debug!(url = %url, resume = %at, "going on from where the last read stopped");
+                next = Some(at);
+                continue;
+            }
+            if new == 0 {
+                if following.is_some() {
+                    debug!(url = %page_url, "feed page lists nothing new: not following its next link");
+                }
+                break;
+            }
+            if unknown > 0 {
+                new_pages += 1;
+            }
+            if new_pages >= MAX_NEW_FEED_PAGES_PER_RUN
+                && let Some(at) = following.as_ref().filter(|n| !visited.contains(*n))
+            {
+                warn!(
+                    url = %url,
+                    pages = new_pages,
+                    "the feed lists more new pages than are read in one run: the next run goes on from here"
+                );
+                self.listing_next.push((resume_key, Some(at.clone())));
+                read.complete = false;
+                return (Some(read), true);
+            }
+            if following.is_none() && had_resume && resume.is_none() {
+                // The feed read to its end from where the last read stopped: nothing is left
+                // to go on from.
+                self.listing_next.push((resume_key.clone(), None));
+            }
+            next = following;
+        }
+        if resume.is_some() {
+            // Stopped (a 304, a failure, a repeated page) before the saved place was reached:
+            // it is owed to the next run.
+            read.complete = false;
         }
         cap_newest(&mut read, started);
         (Some(read), true)
@@ -2029,6 +2088,15 @@ impl Discovery<'_> {
         (Some(read), true)
     }
 }
+
+/// The key under which a feed's read stopped at [`MAX_NEW_FEED_PAGES_PER_RUN`] keeps the
+/// page to go on from (in the store's table of the pages that follow listing pages).
+fn feed_resume_key(feed_url: &str) -> String {
+    format!("{feed_url}{FEED_RESUME_SUFFIX}")
+}
+
+/// What ends a [`feed_resume_key`] (a fragment: no listing page's own address has one).
+const FEED_RESUME_SUFFIX: &str = "#gleaner-resume";
 
 /// The address a feed or sitemap lists, as it stands when it is absolute (never rewritten:
 /// stored articles are keyed by it), else resolved against the listing's own address, as a
