@@ -557,3 +557,41 @@ fn a_feed_that_pages_on_and_on_is_read_a_hundred_pages_a_run() {
     // The top (page 1), then pages 101..=130 from where the first run stopped.
     assert_eq!(site.hits("/feed.xml"), 100 + 1 + 30, "{}", stderr(&second));
 }
+
+/// A listed page that redirects to an address no web page has (`ftp:`, `mailto:`; a post
+/// moved to a download server): main failed it on every retry, so its source's runs ended
+/// `partial` for good. Like a listed `mailto:` link, it is said and skipped, and looked at
+/// again later (the redirect may change), never owed.
+#[test]
+fn a_page_that_redirects_to_a_non_web_address_is_skipped_not_owed() {
+    let site = TestServer::start();
+    let a = site.url("/news/moved.html");
+    let b = site.url("/news/cranes.html");
+    site.set(
+        "/sitemap.xml",
+        sitemap(&[
+            (a.clone(), "2024-03-01T09:00:00Z"),
+            (b.clone(), "2024-03-01T09:00:00Z"),
+        ]),
+    );
+    let mut moved = Response::with_type(301, "text/html", "moved");
+    moved
+        .headers
+        .push(("Location".into(), "ftp://files.example/moved.html".into()));
+    site.set("/news/moved.html", moved);
+    site.set("/news/cranes.html", news_page("Four new cranes", "Cranes."));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    for n in 1..=2 {
+        let out = run(dir.path());
+        assert_exit(&out, 0, &format!("run {n}"));
+        assert_says(&out, "only http and https URLs are fetched");
+        assert_eq!(stored_urls(dir.path()), std::slice::from_ref(&b));
+        db(dir.path())
+            .execute(
+                "UPDATE fetch_state SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?1",
+                [&a],
+            )
+            .unwrap();
+    }
+}

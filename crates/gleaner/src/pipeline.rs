@@ -2360,6 +2360,13 @@ async fn fetch_and_process(
             };
             shared.owe(&url, reason, Owed::Skipped).await;
         }
+        Err(e @ gleaner_fetch::FetchError::Refused { .. }) => {
+            // The page, or a redirect it answers with, is an address gleaner does not fetch
+            // (`ftp:`, `mailto:`, a private address when those are refused): not a failure
+            // another try would fix. Said on every look, kept with a time to look again (the
+            // redirect may change), never owed (it made every run that retried it `partial`).
+            shared.owe(&url, e.to_string(), Owed::Skipped).await;
+        }
         Err(e) => {
             state.failures = state.failures.saturating_add(1);
             state.last_error = Some(e.to_string());
