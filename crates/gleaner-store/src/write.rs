@@ -763,6 +763,33 @@ fn find_existing(
             }));
         }
     }
+    // A row stored under this address plus tracking parameters (`…?utm_source=rss`: kept
+    // by gleaner before they were dropped from listed addresses) is this page.
+    let sep = if url.contains('?') {
+        ('&', '\'')
+    } else {
+        ('?', '@')
+    };
+    let variants = params![format!("{url}{}", sep.0), format!("{url}{}", sep.1)];
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM articles WHERE url > ?1 AND url < ?2 ORDER BY id LIMIT {MAX_CANDIDATES}",
+            StoredRow::COLUMNS
+        ))
+        .context("looking the article up by a tracked address")?;
+    for row in st
+        .query_map(variants, StoredRow::read)
+        .context("looking the article up by a tracked address")?
+    {
+        let row = row.context("reading an article row")?;
+        if identity::page_key(&row.url).is_some_and(|k| Some(k) == identity::page_key(url)) {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post: false,
+            }));
+        }
+    }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };
