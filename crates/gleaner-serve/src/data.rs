@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use gleaner_model::{Article, EntityKind};
 use gleaner_store::{
-    ArticleKey, CoMentions, EntityCount, EntityDetail, EntityQuery, MonthIndex, SearchFacets,
-    SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord, Stats,
+    ArticleFacts, ArticleKey, CoMentions, EntityCount, EntityDetail, EntityKinds, EntityQuery,
+    MonthIndex, SearchFacets, SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord,
+    Stats,
 };
 
 use crate::params::{EntityListParams, Paging, SearchParams};
@@ -38,34 +39,40 @@ pub struct SearchPage {
     pub ranked: Option<u64>,
 }
 
+/// The entities' kinds, read once into an index kept like any answer, shared by every
+/// search's kind counts and every entity's company (entities newer than it are looked up).
+async fn entity_kinds(app: &Arc<App>) -> Result<Arc<Option<EntityKinds>>, Failure> {
+    let pool = Arc::clone(&app.pool);
+    app.cache
+        .get("entity kinds".into(), move || {
+            let pool = Arc::clone(&pool);
+            async move { Ok(pool.run(|store| store.entity_kinds()).await?) }
+        })
+        .await
+}
+
 /// Run a search and count its facets.
 pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchPage>, Failure> {
     let query = params.to_query();
     let order = params.sort;
     let key = format!("search {order:?} {query:?}");
-    // Every search's kind counts read the entities' kinds from one index kept like any
-    // answer (entities newer than it are looked up).
-    let pool = Arc::clone(&app.pool);
-    let kinds = app
-        .cache
-        .get("entity kinds".into(), move || {
-            let pool = Arc::clone(&pool);
-            async move { Ok(pool.run(|store| store.entity_kinds()).await?) }
-        })
-        .await?;
-    let pool = Arc::clone(&app.pool);
+    let kinds = entity_kinds(app).await?;
+    let (pool, facts) = (Arc::clone(&app.pool), Arc::clone(&app.facts));
     app.cache
         .get(key, move || {
             let (pool, query, kinds) = (Arc::clone(&pool), query.clone(), Arc::clone(&kinds));
+            let facts = Arc::clone(&facts);
             async move {
                 Ok(pool
                     .run(move |store| {
-                        let hits = store.search_ordered(&query, order, RANK_WINDOW)?;
-                        let facets = store.search_facets_with(
+                        let (hits, facets) = store.search_page(
                             &query,
+                            order,
+                            RANK_WINDOW,
                             COUNT_CAP,
                             FACET_CAP,
                             kinds.as_ref().as_ref(),
+                            &facts,
                         )?;
                         let has_terms =
                             query.terms.as_deref().is_some_and(|t| !t.trim().is_empty());
@@ -162,13 +169,29 @@ pub async fn entity(
             async move { Ok(pool.run(|store| store.month_index()).await?) }
         })
         .await?;
-    let pool = Arc::clone(&app.pool);
+    let kinds = entity_kinds(app).await?;
+    let (pool, facts) = (Arc::clone(&app.pool), Arc::clone(&app.facts));
     app.cache
         .get(key, move || {
             let (pool, name, index) = (Arc::clone(&pool), name.clone(), Arc::clone(&index));
-            async move { entity_uncached(&pool, kind, name, paging, index).await }
+            let (kinds, facts) = (Arc::clone(&kinds), Arc::clone(&facts));
+            async move {
+                let indexes = Indexes {
+                    months: index,
+                    kinds,
+                    facts,
+                };
+                entity_uncached(&pool, kind, name, paging, indexes).await
+            }
         })
         .await
+}
+
+/// What an entity page reads beside the database.
+struct Indexes {
+    months: Arc<Option<MonthIndex>>,
+    kinds: Arc<Option<EntityKinds>>,
+    facts: Arc<ArticleFacts>,
 }
 
 async fn entity_uncached(
@@ -176,15 +199,21 @@ async fn entity_uncached(
     kind: EntityKind,
     name: String,
     paging: Paging,
-    index: Arc<Option<MonthIndex>>,
+    indexes: Indexes,
 ) -> Result<EntityPage, Failure> {
     let missing = format!("there is no {kind} called {name:?}");
     pool.run(move |store| {
         let Some(detail) = store.entity_detail(kind, &name)? else {
             return Ok(None);
         };
-        let months = store.entity_months(detail.id, index.as_ref().as_ref())?;
-        let company = store.co_mentions(detail.id, CO_MENTION_SAMPLE, CO_MENTION_TOP)?;
+        let months = store.entity_months(detail.id, indexes.months.as_ref().as_ref())?;
+        let company = store.co_mentions(
+            detail.id,
+            CO_MENTION_SAMPLE,
+            CO_MENTION_TOP,
+            indexes.kinds.as_ref().as_ref(),
+            &indexes.facts,
+        )?;
         let hits = store.search(&SearchQuery {
             entities: vec![name],
             kind: Some(kind),

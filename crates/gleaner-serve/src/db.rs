@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use gleaner_model::{Article, EntityKind};
 use gleaner_store::pg::PgStore;
 use gleaner_store::{
-    AnyStore, ArticleKey, CoMentions, EntityCount, EntityDetail, EntityKinds, EntityQuery,
-    MonthIndex, SearchFacets, SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord,
-    Stats, Store, StoreError,
+    AnyStore, ArticleFacts, ArticleKey, CoMentions, EntityCount, EntityDetail, EntityKinds,
+    EntityQuery, MonthIndex, SearchFacets, SearchHit, SearchOrder, SearchQuery, SourceHealth,
+    SourceRecord, Stats, Store, StoreError,
 };
 use tokio::sync::Semaphore;
 
@@ -89,30 +89,29 @@ impl Conn {
         }
     }
 
-    /// See [`Store::search_ordered`].
-    pub fn search_ordered(
+    /// A search page: its hits in `order` (see [`Store::search_ordered`]) and its facets
+    /// (see [`Store::search_facets_with`]). On SQLite in one call
+    /// ([`Store::search_page`], facets from `facts`); PostgreSQL counts the kinds in SQL.
+    #[allow(clippy::too_many_arguments)]
+    pub fn search_page(
         &mut self,
         query: &SearchQuery,
         order: SearchOrder,
         window: usize,
-    ) -> Result<Vec<SearchHit>, StoreError> {
-        match self {
-            Conn::Sqlite(s) => s.search_ordered(query, order, window),
-            Conn::Postgres(p) => p.search_ordered(query, order, window),
-        }
-    }
-
-    /// See [`Store::search_facets_with`] (PostgreSQL counts the kinds in SQL).
-    pub fn search_facets_with(
-        &mut self,
-        query: &SearchQuery,
         count_cap: usize,
         facet_cap: usize,
         kinds: Option<&EntityKinds>,
-    ) -> Result<SearchFacets, StoreError> {
+        facts: &ArticleFacts,
+    ) -> Result<(Vec<SearchHit>, SearchFacets), StoreError> {
         match self {
-            Conn::Sqlite(s) => s.search_facets_with(query, count_cap, facet_cap, kinds),
-            Conn::Postgres(p) => p.search_facets(query, count_cap, facet_cap),
+            Conn::Sqlite(s) => {
+                s.search_page(query, order, window, count_cap, facet_cap, kinds, facts)
+            }
+            Conn::Postgres(p) => {
+                let hits = p.search_ordered(query, order, window)?;
+                let facets = p.search_facets(query, count_cap, facet_cap)?;
+                Ok((hits, facets))
+            }
         }
     }
 
@@ -181,15 +180,18 @@ impl Conn {
         }
     }
 
-    /// See [`Store::co_mentions`].
+    /// See [`Store::co_mentions_in`] (on SQLite the articles' mentions from `facts`) and
+    /// [`Store::co_mentions`].
     pub fn co_mentions(
         &mut self,
         id: i64,
         sample: usize,
         top: usize,
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
     ) -> Result<CoMentions, StoreError> {
         match self {
-            Conn::Sqlite(s) => s.co_mentions(id, sample, top),
+            Conn::Sqlite(s) => s.co_mentions_in(id, sample, top, kinds, facts),
             Conn::Postgres(p) => p.co_mentions(id, sample, top),
         }
     }
@@ -336,7 +338,7 @@ fn in_transaction<T>(
     f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
 ) -> (Result<T, StoreError>, bool) {
     let Conn::Postgres(p) = conn else {
-        return (f(conn), true);
+        return sqlite_read(conn, f);
     };
     if let Err(e) = p.begin_read() {
         return (Err(e), false);
@@ -347,6 +349,35 @@ fn in_transaction<T>(
         Conn::Sqlite(_) => Ok(()),
     };
     match (result, ended) {
+        (Ok(v), Ok(())) => (Ok(v), true),
+        (Ok(_), Err(e)) => (Err(e), false),
+        (Err(e), ended) => (Err(e), ended.is_ok()),
+    }
+}
+
+/// `f` on a SQLite `conn` in one read transaction: a page's statements see one snapshot,
+/// and a reader's page cache, which SQLite empties when a statement starts after another
+/// connection committed, is emptied at most once per call instead of once per statement
+/// while a `gleaner run` commits beside it.
+fn sqlite_read<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+) -> (Result<T, StoreError>, bool) {
+    let sql = |conn: &Conn, text: &str| match conn {
+        Conn::Sqlite(s) if text == "BEGIN" || !s.connection().is_autocommit() => s
+            .connection()
+            .execute_batch(text)
+            .map_err(|e| StoreError::Sqlite {
+                context: format!("{text} (a read)"),
+                source: e,
+            }),
+        _ => Ok(()),
+    };
+    if let Err(e) = sql(conn, "BEGIN") {
+        return (Err(e), false);
+    }
+    let result = f(conn);
+    match (result, sql(conn, "COMMIT")) {
         (Ok(v), Ok(())) => (Ok(v), true),
         (Ok(_), Err(e)) => (Err(e), false),
         (Err(e), ended) => (Err(e), ended.is_ok()),

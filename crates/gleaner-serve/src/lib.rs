@@ -112,6 +112,8 @@ pub enum ServeError {
 pub struct App {
     pool: Arc<Pool>,
     cache: Arc<cache::Cache>,
+    /// Articles' labels and entity kinds for search facets, kept while they stay true.
+    facts: Arc<gleaner_store::ArticleFacts>,
 }
 
 /// The application: every page, the API, the stylesheet, the headers.
@@ -126,6 +128,7 @@ pub fn router(options: &ServeOptions) -> Result<Router, ServeError> {
     let app = Arc::new(App {
         pool: Arc::new(pool),
         cache: Arc::new(cache),
+        facts: Arc::new(gleaner_store::ArticleFacts::new()),
     });
     Ok(Router::new()
         .route("/", get(pages::search))

@@ -7,6 +7,8 @@
 //! cargo run --release -p gleaner-store --example browse_cost -- target/serve_load.db [ROUNDS]
 //! ```
 //!
+//! `BROWSE_COST_ONLY=TEXT` runs only the parts whose label contains TEXT.
+//!
 //! Terms: every 20th of the 3,000 most common words longer than two letters and every 400th
 //! rarer one (200); entities: the 150 most mentioned and every 100th of the next 10,000 (as
 //! `crates/gleaner-serve/bench/paths.sh` draws them).
@@ -73,6 +75,8 @@ fn main() -> Result<(), Error> {
         entities.len()
     );
 
+    // Facts kept across the calls of one part in one round (see the one-call parts below).
+    let kept_facts = std::cell::RefCell::new(gleaner_store::ArticleFacts::new());
     type Part<'a> = (&'a str, Box<dyn Fn(usize) -> Result<(), Error> + 'a>);
     let mut parts: Vec<Part<'_>> = Vec::new();
     for (label, window) in [
@@ -139,6 +143,44 @@ fn main() -> Result<(), Error> {
             }),
         ));
     }
+    // The page in one call, as `gleaner serve` asks it now: with facts kept from the first
+    // call of the round on (a fresh `ArticleFacts` per round: each round starts as a new
+    // server), and with none kept (a new `ArticleFacts` per call).
+    for (label, entity, keep) in [
+        ("search: term, one call, facts kept", false, true),
+        ("search: term, one call, no facts kept", false, false),
+        ("search: term + entity, one call, kept", true, true),
+    ] {
+        let (store, terms, entities, kinds, kept_facts) =
+            (&store, &terms, &entities, &kinds, &kept_facts);
+        parts.push((
+            label,
+            Box::new(move |i| {
+                if keep && i == 0 {
+                    kept_facts.replace(gleaner_store::ArticleFacts::new());
+                }
+                let mut q = query(&terms[i]);
+                if entity {
+                    let Some((_, name, _)) = entities.get(i % entities.len()) else {
+                        return Ok(());
+                    };
+                    q.entities = vec![name.clone()];
+                }
+                let fresh = gleaner_store::ArticleFacts::new();
+                let facts = kept_facts.borrow();
+                store.search_page(
+                    &q,
+                    SearchOrder::Relevance,
+                    1_000,
+                    10_000,
+                    200,
+                    kinds.as_ref(),
+                    if keep { &facts } else { &fresh },
+                )?;
+                Ok(())
+            }),
+        ));
+    }
     let entity_id = |i: usize| entities.get(i % entities.len()).map_or(0, |e| e.2);
     for sample in [500, 200] {
         let store = &store;
@@ -150,6 +192,25 @@ fn main() -> Result<(), Error> {
             },
             Box::new(move |i| {
                 store.co_mentions(entity_id(i), sample, 20)?;
+                Ok(())
+            }),
+        ));
+    }
+    {
+        let (store, kinds, kept_facts) = (&store, &kinds, &kept_facts);
+        parts.push((
+            "entity: company over 200, facts kept",
+            Box::new(move |i| {
+                if i == 0 {
+                    kept_facts.replace(gleaner_store::ArticleFacts::new());
+                }
+                store.co_mentions_in(
+                    entity_id(i),
+                    200,
+                    20,
+                    kinds.as_ref(),
+                    &kept_facts.borrow(),
+                )?;
                 Ok(())
             }),
         ));
@@ -195,6 +256,10 @@ fn main() -> Result<(), Error> {
             terms.len()
         }
     };
+    // `BROWSE_COST_ONLY=text`: only the parts whose label contains it (e.g. for `perf`).
+    if let Ok(only) = std::env::var("BROWSE_COST_ONLY") {
+        parts.retain(|(label, _)| label.contains(only.as_str()));
+    }
     let mut per_part: Vec<Vec<f64>> = vec![Vec::new(); parts.len()];
     for _ in 0..rounds {
         for (p, (label, run)) in parts.iter().enumerate() {

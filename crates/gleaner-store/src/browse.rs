@@ -16,7 +16,9 @@ use rusqlite::{OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::convert::{entity_kind, opt_time, opt_time_text};
 use crate::query::EntityCheck;
-use crate::{Context, EntityCount, Result, SCHEMA_VERSION, SearchQuery, Store, StoreError};
+use crate::{
+    Context, EntityCount, Result, SCHEMA_VERSION, SearchHit, SearchQuery, Store, StoreError,
+};
 
 /// How a search's matches spread: the number of matching articles (up to a cap) and, over
 /// the first matches, the articles per entity kind, per source and per label.
@@ -173,6 +175,15 @@ impl KindTally {
         }
     }
 
+    /// One more article, mentioning the kinds of `mask` (bit `i`: [`EntityKind::ALL`]`[i]`).
+    fn add_mask(&mut self, mask: u8) {
+        for (place, n) in self.per_kind.iter_mut().enumerate() {
+            if mask & (1 << place) != 0 {
+                *n += 1;
+            }
+        }
+    }
+
     /// (kind, articles), most first, then by name (as SQL's `ORDER BY 2 DESC, 1` did).
     fn counts(&self) -> Vec<(EntityKind, u64)> {
         let mut out: Vec<(EntityKind, u64)> = EntityKind::ALL
@@ -204,6 +215,86 @@ pub fn is_interrupted(error: &StoreError) -> bool {
     };
     matches!(source, rusqlite::Error::SqliteFailure(e, _)
         if e.code == rusqlite::ErrorCode::OperationInterrupted)
+}
+
+/// What a search's facets and an entity's company need of one article beyond its row, as
+/// of its `changed_at`: its labels and the entities it mentions (see [`ArticleFacts`]).
+#[derive(Debug)]
+struct Fact {
+    /// `articles.changed_at` when this was read.
+    changed_at: Box<str>,
+    /// Its labels (`article_labels` rows).
+    labels: Box<[Box<str>]>,
+    /// Bit `i` set: it mentions an entity of kind [`EntityKind::ALL`]`[i]`.
+    kinds: u8,
+    /// The entity of each of its mentions, in `mentions` order.
+    entities: Box<[i64]>,
+}
+
+/// A sampled article: its id, its source and its facts.
+type SampledFact = (i64, Option<i64>, std::sync::Arc<Fact>);
+
+/// An article's labels, kind mask and mentioned entities, as read.
+type ReadFact = (Vec<Box<str>>, u8, Vec<i64>);
+
+/// Articles at most kept in an [`ArticleFacts`]; past that it starts again empty.
+const FACTS_MAX: usize = 2_000_000;
+
+/// An article's facts are kept only once its `changed_at` (whole seconds) is this much in
+/// the past: a later change then has a later `changed_at`, which tells the kept facts apart.
+const FACTS_SETTLED: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Each article's labels and mentioned entities, kept in memory by a reader (`gleaner
+/// serve`) and shared by its connections, so that a search's facets and an entity's company
+/// read per sampled article only its row (source and `changed_at`) instead of its labels and
+/// ~20 mention rows.
+///
+/// Kept per article with the `changed_at` they were read at: gleaner rewrites an article's
+/// labels and mentions only together with its row, setting `changed_at` to the time of the
+/// write, so a kept entry whose `changed_at` is still the row's is still true. Facts are kept
+/// only once `changed_at` is [`FACTS_SETTLED`] old (two writes in the same second have the
+/// same `changed_at`); an entity's kind never changes. Labels or mentions changed by hand
+/// with SQL, without `changed_at`, are not noticed.
+#[derive(Debug, Default)]
+pub struct ArticleFacts {
+    kept: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<Fact>>>,
+}
+
+impl ArticleFacts {
+    /// Nothing kept yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many articles' facts are kept.
+    pub fn len(&self) -> usize {
+        self.kept.lock().map_or(0, |k| k.len())
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A JSON array of ids, for `json_each(?)`: one statement reads a list of any length.
+fn json_ids(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8 + 2);
+    out.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// Whether an article changed at `changed_at` (RFC 3339) may have its facts kept now.
+fn settled(changed_at: &str) -> bool {
+    DateTime::parse_from_rfc3339(changed_at)
+        .is_ok_and(|t| t.with_timezone(&Utc) + FACTS_SETTLED < Utc::now())
 }
 
 impl Store {
@@ -784,6 +875,52 @@ impl Store {
                 company.add(article, entity);
             }
         }
+        self.name_company(company, top)
+    }
+
+    /// [`Store::co_mentions`] with the sampled articles' mentions taken from `facts` where
+    /// it keeps them (and kept there), the entities' kinds from `kinds`: the same answer.
+    /// Only the entity's latest article ids and those articles' rows are read when `facts`
+    /// knows at least half of them; else their mention rows, as [`Store::co_mentions`].
+    pub fn co_mentions_in(
+        &self,
+        id: i64,
+        sample: usize,
+        top: usize,
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
+    ) -> Result<CoMentions> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT article_id FROM mentions
+                  WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![id, crate::convert::int(sample)], |r| r.get(0))?
+                    .collect()
+            })
+            .with_context(|| format!("listing the latest articles of entity {id}"))?;
+        // Reading an article's facts costs more than counting its mention rows once: when
+        // fewer than half of them are kept (a new server, a rare entity), count the rows.
+        let kept = facts
+            .kept
+            .lock()
+            .map_or(0, |k| ids.iter().filter(|id| k.contains_key(id)).count());
+        if kept * 2 < ids.len() {
+            return self.co_mentions(id, sample, top);
+        }
+        let mut company = crate::query::CompanyOf::new(id);
+        for (article, _, fact) in self.facts_for(&ids, kinds, facts, None)? {
+            for &entity in fact.entities.iter() {
+                company.add(article, entity);
+            }
+        }
+        self.name_company(company, top)
+    }
+
+    /// The `top` of `company`, named.
+    fn name_company(&self, company: crate::query::CompanyOf, top: usize) -> Result<CoMentions> {
         let (sampled, ranked) = company.top(top);
         let mut name_of = self
             .conn
@@ -871,6 +1008,391 @@ impl Store {
             })
             .with_context(|| format!("listing failing pages under {prefix}"))?;
         Ok((u64::try_from(failing).unwrap_or(0), listed))
+    }
+}
+
+impl Store {
+    /// A browser's search page in one call: the hits of `query`'s page in `order` (what
+    /// [`Store::search_ordered`] answers with `window`) and the facets (what
+    /// [`Store::search_facets_with`] answers with `count_cap` and `facet_cap`), the facets
+    /// counted from `facts` where it knows the sampled articles.
+    ///
+    /// With terms and relevance order, one statement lists the newest `window` matches with
+    /// their bm25 (FTS5 walks them newest first): the page is the best of them, the facets'
+    /// sample their newest `facet_cap`, and the count is theirs unless there are `window`
+    /// of them, when only the older matches are counted on (up to `count_cap`). Separately,
+    /// the ranking, the count and the sample each walked the matches again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn search_page(
+        &self,
+        query: &SearchQuery,
+        order: SearchOrder,
+        window: usize,
+        count_cap: usize,
+        facet_cap: usize,
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
+    ) -> Result<(Vec<SearchHit>, SearchFacets)> {
+        let terms = query
+            .terms
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let one_walk = order == SearchOrder::Relevance
+            && window > 0
+            && facet_cap <= window
+            && window <= count_cap;
+        let (Some(terms), true) = (terms, one_walk) else {
+            let hits = self.search_ordered(query, order, window)?;
+            let facets = self.search_facets_in(query, count_cap, facet_cap, kinds, facts)?;
+            return Ok((hits, facets));
+        };
+        let checks = self.entity_checks_for(query, window)?;
+        let newest = self.newest_ranked(query, terms, &checks, window)?;
+        let hits = self.best_of(terms, &newest, query.limit, query.offset)?;
+        let listed = u64::try_from(newest.len()).unwrap_or(u64::MAX);
+        let cap = u64::try_from(count_cap).unwrap_or(u64::MAX);
+        let counted = match newest.last() {
+            Some(&(oldest, _)) if newest.len() >= window => {
+                let checks = self.entity_checks_for(query, count_cap.saturating_add(1))?;
+                listed + self.count_older(query, terms, &checks, oldest, count_cap + 1 - window)?
+            }
+            _ => listed,
+        };
+        let sample: Vec<i64> = newest.iter().take(facet_cap).map(|&(id, _)| id).collect();
+        let mut facets = self.facets_of(&sample, kinds, facts, Some(terms))?;
+        facets.total = counted.min(cap);
+        facets.total_capped = counted > cap;
+        Ok((hits, facets))
+    }
+
+    /// [`Store::search_facets_with`], the sampled articles' labels and kinds taken from
+    /// `facts` where it knows them (and kept there): the same answer.
+    pub fn search_facets_in(
+        &self,
+        query: &SearchQuery,
+        count_cap: usize,
+        facet_cap: usize,
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
+    ) -> Result<SearchFacets> {
+        let terms = query
+            .terms
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let fail = |context: &str, err| search_error(terms, context, err);
+        let lists = !query.entities.iter().all(|e| e.trim().is_empty()) || query.label.is_some();
+        let checks = match terms {
+            Some(_) => self.entity_checks_for(query, count_cap.saturating_add(1).max(facet_cap))?,
+            None => Vec::new(),
+        };
+        let (ids_sql, ids_params, newest_first) = matching_ids(query, terms, &checks);
+        let (counted, sample) = if terms.is_some() && lists {
+            // As `facets_in_one_statement`: the filter's list is built once.
+            let mut params = ids_params;
+            let listed = (crate::convert::int(count_cap) + 1).max(crate::convert::int(facet_cap));
+            params.push(Value::Integer(listed));
+            params.push(Value::Integer(crate::convert::int(facet_cap)));
+            let mut st = self
+                .conn
+                .prepare_cached(&format!(
+                    "WITH matched (id) AS MATERIALIZED ({ids_sql} {newest_first} LIMIT ?)
+                     SELECT 0, count(*) FROM matched
+                     UNION ALL
+                     SELECT 1, id FROM (SELECT id FROM matched ORDER BY id DESC LIMIT ?)"
+                ))
+                .map_err(|e| fail("preparing the facet sample", e))?;
+            let mut rows = st
+                .query(params_from_iter(params.iter()))
+                .map_err(|e| fail("listing the facet sample", e))?;
+            let (mut counted, mut sample) = (0i64, Vec::new());
+            while let Some(row) = rows
+                .next()
+                .map_err(|e| fail("listing the facet sample", e))?
+            {
+                let (what, n): (i64, i64) =
+                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                        .context("reading the facet sample")?;
+                if what == 0 {
+                    counted = n;
+                } else {
+                    sample.push(n);
+                }
+            }
+            (counted, sample)
+        } else {
+            let mut params = ids_params.clone();
+            params.push(Value::Integer(crate::convert::int(count_cap) + 1));
+            let counted: i64 = self
+                .conn
+                .prepare_cached(&format!("SELECT count(*) FROM ({ids_sql} LIMIT ?)"))
+                .and_then(|mut st| st.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+                .map_err(|e| fail("counting matches", e))?;
+            let mut sample = Vec::new();
+            if counted > 0 && facet_cap > 0 {
+                let mut params = ids_params;
+                params.push(Value::Integer(crate::convert::int(facet_cap)));
+                let mut st = self
+                    .conn
+                    .prepare_cached(&format!("{ids_sql} {newest_first} LIMIT ?"))
+                    .map_err(|e| fail("preparing the facet sample", e))?;
+                let mut rows = st
+                    .query(params_from_iter(params.iter()))
+                    .map_err(|e| fail("listing the facet sample", e))?;
+                while let Some(row) = rows
+                    .next()
+                    .map_err(|e| fail("listing the facet sample", e))?
+                {
+                    sample.push(row.get(0).context("reading the facet sample")?);
+                }
+            }
+            (counted, sample)
+        };
+        let counted = u64::try_from(counted).unwrap_or(0);
+        let cap = u64::try_from(count_cap).unwrap_or(u64::MAX);
+        let mut facets = self.facets_of(&sample, kinds, facts, terms)?;
+        facets.total = counted.min(cap);
+        facets.total_capped = counted > cap;
+        Ok(facets)
+    }
+
+    /// Sources, labels and entity kinds of the articles `ids` (`total` left 0): each
+    /// article's row read for its source and `changed_at`, its labels and kinds from `facts`
+    /// when kept there at that `changed_at`, else read (and kept once settled).
+    fn facets_of(
+        &self,
+        ids: &[i64],
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
+        terms: Option<&str>,
+    ) -> Result<SearchFacets> {
+        let fail = |context: &str, err| search_error(terms, context, err);
+        let mut facets = SearchFacets {
+            sampled: u64::try_from(ids.len()).unwrap_or(u64::MAX),
+            ..SearchFacets::default()
+        };
+        if ids.is_empty() {
+            return Ok(facets);
+        }
+        let found = self.facts_for(ids, kinds, facts, terms)?;
+        let mut tally = KindTally::default();
+        let mut per_source: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+        // Labels grouped as SQLite's NOCASE does (ASCII letters only): (shown, rows).
+        let mut per_label: std::collections::HashMap<String, (String, u64)> =
+            std::collections::HashMap::new();
+        for (_, source, fact) in &found {
+            if let Some(source) = source {
+                *per_source.entry(*source).or_default() += 1;
+            }
+            for label in fact.labels.iter() {
+                let entry = per_label
+                    .entry(label.to_ascii_lowercase())
+                    .or_insert_with(|| (label.to_string(), 0));
+                if **label < *entry.0 {
+                    entry.0 = label.to_string();
+                }
+                entry.1 += 1;
+            }
+            tally.add_mask(fact.kinds);
+        }
+        facets.kinds = tally.counts();
+        let mut url_of = self
+            .conn
+            .prepare_cached("SELECT url FROM sources WHERE id = ?1")
+            .map_err(|e| fail("preparing the source lookup", e))?;
+        for (source, n) in per_source {
+            if let Some(url) = url_of
+                .query_row([source], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(|e| fail("reading a source", e))?
+            {
+                facets.sources.push((url, n));
+            }
+        }
+        facets
+            .sources
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        facets.sources.truncate(20);
+        facets.labels = per_label.into_values().collect();
+        facets
+            .labels
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        facets.labels.truncate(20);
+        Ok(facets)
+    }
+
+    /// The facts of articles `ids` with each one's source: from `facts` when kept there at
+    /// the row's `changed_at`, else read (and kept once settled). Articles without a row
+    /// are left out.
+    fn facts_for(
+        &self,
+        ids: &[i64],
+        kinds: Option<&EntityKinds>,
+        facts: &ArticleFacts,
+        terms: Option<&str>,
+    ) -> Result<Vec<SampledFact>> {
+        let fail = |context: &str, err| search_error(terms, context, err);
+        let json = json_ids(ids);
+        // (source, changed_at) of each article, then its facts.
+        let mut rows_read: Vec<(i64, Option<i64>, String)> = Vec::with_capacity(ids.len());
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT a.id, a.source_id, a.changed_at
+                       FROM json_each(?1) j CROSS JOIN articles a ON a.id = j.value",
+                )
+                .map_err(|e| fail("preparing the sampled rows", e))?;
+            let mut rows = st
+                .query([&json])
+                .map_err(|e| fail("reading the sampled rows", e))?;
+            while let Some(row) = rows
+                .next()
+                .map_err(|e| fail("reading the sampled rows", e))?
+            {
+                rows_read.push(
+                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?, row.get(2)?)))()
+                        .context("reading a sampled row")?,
+                );
+            }
+        }
+        let mut found: Vec<Option<std::sync::Arc<Fact>>> = match facts.kept.lock() {
+            Ok(kept) => rows_read
+                .iter()
+                .map(|(id, _, changed)| {
+                    kept.get(id)
+                        .filter(|f| *f.changed_at == **changed)
+                        .map(std::sync::Arc::clone)
+                })
+                .collect(),
+            Err(_) => vec![None; rows_read.len()],
+        };
+        let missing: Vec<i64> = rows_read
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|((id, _, _), _)| *id)
+            .collect();
+        if !missing.is_empty() {
+            let mut read = self.read_facts(&missing, kinds)?;
+            let mut keep = Vec::new();
+            for ((id, _, changed), slot) in rows_read.iter().zip(found.iter_mut()) {
+                if slot.is_some() {
+                    continue;
+                }
+                let (labels, mask, entities) = read.remove(id).unwrap_or_default();
+                let fact = std::sync::Arc::new(Fact {
+                    changed_at: changed.as_str().into(),
+                    labels: labels.into_boxed_slice(),
+                    kinds: mask,
+                    entities: entities.into_boxed_slice(),
+                });
+                // Unsettled: read, not kept (and an older version kept is dropped).
+                keep.push((*id, settled(changed).then(|| std::sync::Arc::clone(&fact))));
+                *slot = Some(fact);
+            }
+            if let Ok(mut kept) = facts.kept.lock() {
+                if kept.len() + keep.len() > FACTS_MAX {
+                    kept.clear();
+                }
+                for (id, fact) in keep {
+                    match fact {
+                        Some(fact) => kept.insert(id, fact),
+                        None => kept.remove(&id),
+                    };
+                }
+            }
+        }
+
+        Ok(rows_read
+            .into_iter()
+            .zip(found)
+            .filter_map(|((id, source, _), fact)| Some((id, source, fact?)))
+            .collect())
+    }
+
+    /// The labels, the kinds of the mentioned entities (as a bit mask) and the mentioned
+    /// entities of articles `ids`.
+    fn read_facts(
+        &self,
+        ids: &[i64],
+        kinds: Option<&EntityKinds>,
+    ) -> Result<std::collections::HashMap<i64, ReadFact>> {
+        let json = json_ids(ids);
+        let mut out: std::collections::HashMap<i64, ReadFact> =
+            std::collections::HashMap::with_capacity(ids.len());
+        {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT l.article_id, l.label
+                       FROM json_each(?1) j CROSS JOIN article_labels l ON l.article_id = j.value",
+                )
+                .context("preparing the sampled labels")?;
+            let mut rows = st.query([&json]).context("reading the sampled labels")?;
+            while let Some(row) = rows.next().context("reading the sampled labels")? {
+                let (id, label): (i64, String) =
+                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                        .context("reading a label")?;
+                out.entry(id).or_default().0.push(label.into_boxed_str());
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT m.article_id, m.entity_id
+                   FROM json_each(?1) j CROSS JOIN mentions m ON m.article_id = j.value",
+            )
+            .context("preparing the sampled mentions")?;
+        let mut rows = st.query([&json]).context("reading the sampled mentions")?;
+        while let Some(row) = rows.next().context("reading the sampled mentions")? {
+            let (id, entity): (i64, i64) =
+                (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                    .context("reading a mention")?;
+            let fact = out.entry(id).or_default();
+            if let Some(place) = self.kind_of(entity, kinds)? {
+                fact.1 |= 1 << place;
+            }
+            fact.2.push(entity);
+        }
+        Ok(out)
+    }
+
+    /// The place in [`EntityKind::ALL`] of entity `entity`'s kind: from `kinds`, else read.
+    fn kind_of(&self, entity: i64, kinds: Option<&EntityKinds>) -> Result<Option<usize>> {
+        if let Some(place) = kinds.and_then(|k| k.get(entity)) {
+            return Ok(Some(place));
+        }
+        Ok(self
+            .conn
+            .prepare_cached("SELECT kind FROM entities WHERE id = ?1")
+            .and_then(|mut st| st.query_row([entity], |r| entity_kind(r, 0)).optional())
+            .with_context(|| format!("reading the kind of entity {entity}"))?
+            .map(kind_place))
+    }
+
+    /// How many matches of `query` (with `terms`) are older than article `below`, counted
+    /// up to `cap`.
+    fn count_older(
+        &self,
+        query: &SearchQuery,
+        terms: &str,
+        checks: &[EntityCheck],
+        below: i64,
+        cap: usize,
+    ) -> Result<u64> {
+        let (ids_sql, mut params, _) = matching_ids(query, Some(terms), checks);
+        params.push(Value::Integer(below));
+        params.push(Value::Integer(crate::convert::int(cap)));
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM ({ids_sql} AND articles_fts.rowid < ? LIMIT ?)"
+            ))
+            .and_then(|mut st| st.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+            .map_err(|e| search_error(Some(terms), "counting older matches", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
@@ -1242,6 +1764,235 @@ mod tests {
         assert!(!all.sources.is_empty() && !all.labels.is_empty());
     }
 
+    /// A store with 90 articles over two sources, labels of mixed case and entities of
+    /// several kinds, for comparing answers.
+    fn mixed_store() -> (tempfile::TempDir, std::path::PathBuf, Store) {
+        let (dir, path, mut store) = temp_store();
+        let a = store
+            .ensure_source(SourceKind::Feed, "https://a.example/feed", None)
+            .unwrap();
+        let b = store
+            .ensure_source(SourceKind::Feed, "https://b.example/feed", Some("Bee"))
+            .unwrap();
+        let names = ["Ada", "Paris", "Acme", "Bob", "Five dollars"];
+        let kinds = [
+            Person,
+            Location,
+            EntityKind::Organization,
+            Person,
+            EntityKind::Money,
+        ];
+        for n in 0..90usize {
+            let picked: Vec<(EntityKind, &str, &str)> = (0..5)
+                .filter(|i| (n + i * 3) % (i + 2) == 0)
+                .map(|i| (kinds[i], names[i], names[i]))
+                .collect();
+            let labels: Vec<&str> = ["Politics", "politics", "science", "Sport", "ÉTÉ", "été"]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| n % (i + 2) == 0)
+                .map(|(_, l)| l)
+                .collect();
+            let source = match n % 3 {
+                0 => Some(a),
+                1 => Some(b),
+                _ => None,
+            };
+            let mut art = article(n, &labels, &picked);
+            if n % 4 == 0 {
+                art.body
+                    .push_str(" The harbour master spoke twice of the harbour.");
+            }
+            if n % 5 == 0 {
+                art.title.push_str(" in the harbour");
+            }
+            store.upsert_article(&art, source).unwrap();
+        }
+        (dir, path, store)
+    }
+
+    fn page_queries() -> Vec<SearchQuery> {
+        let q = |terms: Option<&str>| SearchQuery {
+            terms: terms.map(String::from),
+            limit: 7,
+            ..SearchQuery::default()
+        };
+        vec![
+            q(Some("harbour")),
+            q(Some("story")),
+            q(Some("story OR harbour")),
+            q(Some("title:harbour")),
+            q(Some("nowhere")),
+            q(None),
+            SearchQuery {
+                offset: 5,
+                ..q(Some("harbour"))
+            },
+            SearchQuery {
+                limit: 0,
+                ..q(Some("story"))
+            },
+            SearchQuery {
+                entities: vec!["ada".into()],
+                ..q(Some("harbour"))
+            },
+            SearchQuery {
+                entities: vec!["Paris".into(), "acme".into()],
+                label: Some("politics".into()),
+                ..q(Some("story"))
+            },
+            SearchQuery {
+                label: Some("Sport".into()),
+                source: Some("Bee".into()),
+                ..q(Some("story"))
+            },
+            SearchQuery {
+                kind: Some(EntityKind::Money),
+                ..q(Some("harbour"))
+            },
+            SearchQuery {
+                source: Some("https://a.example/feed".into()),
+                ..q(None)
+            },
+        ]
+    }
+
+    /// A search page in one call is what the ranked search and the facets say separately,
+    /// whatever the window and caps, with facts kept or not.
+    #[test]
+    fn search_page_agrees_with_search_ordered_and_search_facets() {
+        let (_dir, _path, store) = mixed_store();
+        let index = store.entity_kinds().unwrap();
+        let shared = ArticleFacts::new();
+        for settle in [false, true] {
+            if settle {
+                // Every article changed long ago: its facts are kept from now on.
+                store
+                    .conn
+                    .execute(
+                        "UPDATE articles SET changed_at = '2020-01-01T00:00:00Z'",
+                        [],
+                    )
+                    .unwrap();
+            }
+            for q in page_queries() {
+                for order in [SearchOrder::Relevance, SearchOrder::Date] {
+                    for (window, count_cap, facet_cap) in [
+                        (1000, 10_000, 200),
+                        (10, 100, 5),
+                        (10, 20, 10),
+                        (3, 3, 3),
+                        (20, 10, 5),
+                        (0, 100, 10),
+                        (5, 100, 8),
+                    ] {
+                        for kinds in [None, index.as_ref()] {
+                            let want_hits = store.search_ordered(&q, order, window).unwrap();
+                            let want_facets = store
+                                .search_facets_with(&q, count_cap, facet_cap, kinds)
+                                .unwrap();
+                            for facts in [&ArticleFacts::new(), &shared] {
+                                let (hits, facets) = store
+                                    .search_page(
+                                        &q, order, window, count_cap, facet_cap, kinds, facts,
+                                    )
+                                    .unwrap();
+                                let what =
+                                    format!("{q:?} {order:?} {window}/{count_cap}/{facet_cap}");
+                                assert_eq!(hits, want_hits, "{what}");
+                                assert_eq!(facets, want_facets, "{what}");
+                            }
+                        }
+                    }
+                }
+            }
+            // (Unsettled facts are not kept: see `kept_facts_follow_a_changed_article`; this
+            // loop may outlast the two seconds.)
+            assert!(!settle || shared.len() > 20, "kept once settled");
+        }
+        let harbour = store
+            .search_facets(&page_queries()[0], 10_000, 200)
+            .unwrap();
+        assert!(harbour.total > 20 && !harbour.labels.is_empty() && harbour.kinds.len() > 2);
+        assert!(
+            harbour.labels.iter().any(|(l, _)| l == "ÉTÉ")
+                && harbour.labels.iter().any(|(l, _)| l == "été"),
+            "{harbour:?}"
+        );
+        let bad = SearchQuery {
+            terms: Some("\"unclosed".into()),
+            ..SearchQuery::default()
+        };
+        assert!(matches!(
+            store.search_page(
+                &bad,
+                SearchOrder::Relevance,
+                1000,
+                10_000,
+                200,
+                None,
+                &shared
+            ),
+            Err(StoreError::BadQuery { .. })
+        ));
+    }
+
+    /// Kept facts follow a rewrite of the article (new `changed_at`), and are not kept for
+    /// an article changed within the last two seconds.
+    #[test]
+    fn kept_facts_follow_a_changed_article() {
+        let (_dir, _path, mut store) = mixed_store();
+        store
+            .conn
+            .execute(
+                "UPDATE articles SET changed_at = '2020-01-01T00:00:00Z'",
+                [],
+            )
+            .unwrap();
+        let facts = ArticleFacts::new();
+        let q = SearchQuery {
+            terms: Some("harbour".into()),
+            ..SearchQuery::default()
+        };
+        let page = |store: &Store, facts: &ArticleFacts| {
+            store
+                .search_page(&q, SearchOrder::Relevance, 1000, 10_000, 200, None, facts)
+                .unwrap()
+                .1
+        };
+        let before = page(&store, &facts);
+        assert_eq!(before, store.search_facets(&q, 10_000, 200).unwrap());
+        let kept = facts.len();
+        assert!(kept > 10, "{kept}");
+        // Article 0 (it matches "harbour") rewritten with other labels and entities.
+        let mut changed = article(0, &["Weather", "weather"], &[(Location, "Oslo", "Oslo")]);
+        changed.body.push_str(" The harbour again.");
+        changed.content_hash = "changed".into();
+        store.upsert_article(&changed, None).unwrap();
+        let after = page(&store, &facts);
+        assert_eq!(after, store.search_facets(&q, 10_000, 200).unwrap());
+        assert_ne!(after, before);
+        assert!(
+            after.labels.iter().any(|(l, n)| l == "Weather" && *n == 2),
+            "{after:?}"
+        );
+        // Changed just now: read, not kept (a second change in the same second would have
+        // the same `changed_at`).
+        assert_eq!(facts.len(), kept - 1);
+        // What is kept is used: labels changed by hand, without `changed_at`, are not seen
+        // until the article is rewritten.
+        store
+            .conn
+            .execute(
+                "UPDATE article_labels SET label = 'Hand' WHERE label = 'Sport'",
+                [],
+            )
+            .unwrap();
+        let by_hand = page(&store, &facts);
+        assert_eq!(by_hand, after);
+        assert_ne!(by_hand, store.search_facets(&q, 10_000, 200).unwrap());
+    }
+
     #[test]
     fn facets_count_matches_kinds_sources_and_labels() {
         let (_dir, _path, mut store) = temp_store();
@@ -1399,6 +2150,8 @@ mod tests {
             .entity_detail(EntityKind::Person, "Ada")
             .unwrap()
             .unwrap();
+        let index = store.entity_kinds().unwrap();
+        let shared = ArticleFacts::new();
         for (sample, top) in [(500, 20), (25, 3), (7, 5), (1, 1), (60, 0)] {
             let got = store.co_mentions(ada.id, sample, top).unwrap();
             let want: Vec<EntityCount> = store
@@ -1430,6 +2183,41 @@ mod tests {
                 .unwrap();
             assert_eq!(got.entities, want, "sample {sample}, top {top}");
             assert_eq!(got.sampled, sample.min(60) as u64);
+            // From kept facts (settled or not, shared or fresh, with or without the kind
+            // index): the same company.
+            for facts in [&ArticleFacts::new(), &shared] {
+                for kinds in [None, index.as_ref()] {
+                    assert_eq!(
+                        store
+                            .co_mentions_in(ada.id, sample, top, kinds, facts)
+                            .unwrap(),
+                        got,
+                        "sample {sample}, top {top}"
+                    );
+                }
+            }
+        }
+        assert!(shared.is_empty(), "nothing settled yet");
+        store
+            .conn
+            .execute(
+                "UPDATE articles SET changed_at = '2020-01-01T00:00:00Z'",
+                [],
+            )
+            .unwrap();
+        // Kept for every article (by a search's facets): the company comes from them.
+        store
+            .search_facets_in(&SearchQuery::default(), 100, 100, index.as_ref(), &shared)
+            .unwrap();
+        assert_eq!(shared.len(), 60);
+        for (sample, top) in [(500, 20), (25, 3), (7, 5)] {
+            let want = store.co_mentions(ada.id, sample, top).unwrap();
+            for _ in 0..2 {
+                let got = store
+                    .co_mentions_in(ada.id, sample, top, index.as_ref(), &shared)
+                    .unwrap();
+                assert_eq!(got, want);
+            }
         }
     }
 

@@ -70,8 +70,8 @@ mod write;
 
 pub use backend::{AnyStore, RobotsTxtLookup, TakenOver};
 pub use browse::{
-    CoMentions, EntityDetail, EntityKinds, FailingPage, MonthIndex, SearchFacets, SearchOrder,
-    SourceHealth, is_interrupted,
+    ArticleFacts, CoMentions, EntityDetail, EntityKinds, FailingPage, MonthIndex, SearchFacets,
+    SearchOrder, SourceHealth, is_interrupted,
 };
 pub use copy::{CopyReport, copy_sqlite_to_postgres};
 pub use schema::SCHEMA_VERSION;

@@ -254,6 +254,104 @@ impl Store {
         Ok(hits)
     }
 
+    /// The newest `window` matches of `terms` that pass `query`'s filters, newest first
+    /// (FTS5 walks its doclists by descending rowid: no sort), each with its bm25: the
+    /// `newest` step of [`Store::search_ordered`]'s relevance order.
+    pub(crate) fn newest_ranked(
+        &self,
+        query: &SearchQuery,
+        terms: &str,
+        checks: &[EntityCheck],
+        window: usize,
+    ) -> Result<Vec<(i64, f64)>> {
+        let needs_row = needs_row(query);
+        let id = if needs_row {
+            "+a.id"
+        } else {
+            "+articles_fts.rowid"
+        };
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {id}, {BM25} FROM articles_fts"));
+        if needs_row {
+            sql.push(" CROSS JOIN articles a ON a.id = articles_fts.rowid");
+        }
+        sql.push(" WHERE articles_fts MATCH ?")
+            .bind(terms.to_string());
+        push_filters(&mut sql, query, id, checks);
+        sql.push(" ORDER BY articles_fts.rowid DESC LIMIT ?")
+            .bind(limit_value(window));
+        let fail = |context: &str, err| search_error(Some(terms), context, err);
+        let mut st = self
+            .conn
+            .prepare_cached(&sql.text)
+            .map_err(|e| fail("preparing a search", e))?;
+        let mut rows = st
+            .query(params_from_iter(sql.params.iter()))
+            .map_err(|e| fail("running a search", e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| fail("reading search results", e))? {
+            out.push(
+                (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                    .context("reading a search hit")?,
+            );
+        }
+        drop(rows);
+        drop(st);
+        if out.is_empty() {
+            // As in `run_search`: have FTS5 parse an expression that found nothing.
+            self.conn
+                .prepare_cached("SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?1 LIMIT 1")
+                .and_then(|mut st| st.query_row([terms], |_| Ok(())).optional())
+                .map_err(|e| fail("checking the search syntax", e))?;
+        }
+        Ok(out)
+    }
+
+    /// The page (`limit` from `offset`; `limit` 0: all) of `ranked` best first (lowest bm25,
+    /// then lowest id, as SQL's `ORDER BY score, id`), with rows and snippets.
+    pub(crate) fn best_of(
+        &self,
+        terms: &str,
+        ranked: &[(i64, f64)],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let mut order: Vec<(i64, f64)> = ranked.to_vec();
+        order.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.0.cmp(&b.0))
+        });
+        let take = if limit == 0 { usize::MAX } else { limit };
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, a.url, a.title, a.author, a.published_at FROM articles a WHERE a.id = ?1",
+            )
+            .context("preparing a search hit")?;
+        let mut hits = Vec::new();
+        for &(id, score) in order.iter().skip(offset).take(take) {
+            let hit = st
+                .query_row([id], |row| {
+                    Ok(SearchHit {
+                        id: row.get(0)?,
+                        url: row.get(1)?,
+                        title: row.get(2)?,
+                        author: row.get(3)?,
+                        published_at: opt_time(row, 4)?,
+                        snippet: None,
+                        rank: Some(score),
+                    })
+                })
+                .optional()
+                .with_context(|| format!("reading search hit {id}"))?;
+            hits.extend(hit);
+        }
+        drop(st);
+        self.fill_snippets(terms, &mut hits)?;
+        Ok(hits)
+    }
+
     /// The snippets of a page of hits of `terms`, as [`Store::search`] makes them, with
     /// one full-text scan per run of nearby ids instead of one MATCH per hit.
     ///
