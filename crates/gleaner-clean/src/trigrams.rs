@@ -7,8 +7,9 @@
 //! profile — 37 × 300 hash lookups a text, most of its time. Here the profiles are indexed
 //! the other way (trigram → the languages holding it, with its rank), so only the text's
 //! trigrams are looked up, once each; the distances, the scores and the confidence come out
-//! as the same integers and the same floating-point operations in the same order. The
-//! alphabet scores are whatlang's own (`whatlang::dev`). When the answer could depend on how
+//! as the same integers and the same floating-point operations in the same order, and so do
+//! the alphabet scores (a count per letter, then a sum per alphabet, where whatlang binary
+//! searches its letter table for every character). When the answer could depend on how
 //! whatlang orders equal scores (two languages tied for first), or on an edge its
 //! arithmetic handles by wrapping, [`detect_latin`] says `None` and the caller asks whatlang.
 //! `tests` compares the two on the evaluation texts' shapes and on generated mixtures.
@@ -18,7 +19,6 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use whatlang::Lang;
-use whatlang::dev::{FilterList, LowercaseText, alphabet_latin_calculate_scores};
 
 /// whatlang's profiles of its Latin-script languages (see the file's header).
 const PROFILES: &str = include_str!("../data/whatlang-latin-trigrams.txt");
@@ -63,6 +63,8 @@ type TrigramMap<V> = HashMap<u64, V, BuildHasherDefault<TrigramHasher>>;
 struct Index {
     langs: Vec<Lang>,
     postings: TrigramMap<Vec<(u8, u16)>>,
+    /// Each language's alphabet (in `langs` order).
+    alphabets: Vec<Vec<char>>,
 }
 
 static INDEX: LazyLock<Option<Index>> = LazyLock::new(build_index);
@@ -71,7 +73,13 @@ static INDEX: LazyLock<Option<Index>> = LazyLock::new(build_index);
 fn build_index() -> Option<Index> {
     let mut langs = Vec::new();
     let mut postings: TrigramMap<Vec<(u8, u16)>> = TrigramMap::default();
+    let mut alphabets: Vec<(Lang, Vec<char>)> = Vec::new();
     for line in PROFILES.lines().filter(|l| !l.starts_with('#')) {
+        if let Some(alphabet) = line.strip_prefix("alphabet\t") {
+            let (code, letters) = alphabet.split_once('\t')?;
+            alphabets.push((Lang::from_code(code)?, letters.chars().collect()));
+            continue;
+        }
         let (code, trigrams) = line.split_once('\t')?;
         let lang = Lang::from_code(code)?;
         let index = u8::try_from(langs.len()).ok()?;
@@ -90,7 +98,61 @@ fn build_index() -> Option<Index> {
                 .push((index, rank));
         }
     }
-    (!langs.is_empty()).then_some(Index { langs, postings })
+    // Every language has both a profile and an alphabet (whatlang's combined score gives a
+    // missing one 0; this scoring does not handle that case).
+    if alphabets.len() != langs.len() {
+        return None;
+    }
+    let alphabets = langs
+        .iter()
+        .map(|lang| {
+            alphabets
+                .iter()
+                .find(|(l, _)| l == lang)
+                .map(|(_, a)| a.clone())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!langs.is_empty()).then_some(Index {
+        langs,
+        postings,
+        alphabets,
+    })
+}
+
+/// whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs` order,
+/// and the count of letters they are out of: each letter of the text in a language's
+/// alphabet counts +1, each other one −1, floored at 0, over the count of letters (a
+/// `stop` character is no letter).
+fn alphabet_scores(index: &Index, lower: &str) -> (Vec<f64>, usize) {
+    let mut ascii = [0usize; 128];
+    let mut other: TrigramMap<usize> = TrigramMap::default();
+    let mut letters = 0usize;
+    for c in lower.chars() {
+        if trigram_char(c) == ' ' {
+            continue;
+        }
+        letters += 1;
+        match ascii.get_mut(c as usize) {
+            Some(n) => *n += 1,
+            None => *other.entry(u64::from(c)).or_insert(0) += 1,
+        }
+    }
+    let scores = index
+        .alphabets
+        .iter()
+        .map(|alphabet| {
+            let inside: usize = alphabet
+                .iter()
+                .map(|&c| match ascii.get(c as usize) {
+                    Some(&n) => n,
+                    None => other.get(&u64::from(c)).copied().unwrap_or(0),
+                })
+                .sum();
+            let raw = (2 * inside).saturating_sub(letters);
+            raw as f64 / letters as f64
+        })
+        .collect();
+    (scores, letters)
 }
 
 /// whatlang's stop characters (ASCII punctuation, digits, spaces, controls) become a space.
@@ -153,7 +215,7 @@ fn alphabet_weight(count: usize) -> f64 {
 /// answer (a tie for first place, an arithmetic edge, the index unreadable): ask whatlang.
 pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
     let index = INDEX.as_ref()?;
-    let lower = LowercaseText::new(text);
+    let lower = text.to_lowercase();
     let ranked = ranked_trigrams(&lower);
     let count = ranked.len();
     if count == 0 {
@@ -189,32 +251,14 @@ pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
         trigram_scores.push((lang, f64::from(similarity) / f64::from(max_distance)));
     }
 
-    let alphabet = alphabet_latin_calculate_scores(&lower, &FilterList::default());
-    let a_weight = alphabet_weight(alphabet.count);
+    let (alphabet, letters) = alphabet_scores(index, &lower);
+    let a_weight = alphabet_weight(letters);
     let t_weight = 1.0 - a_weight;
-    // Every language either list names, scored as whatlang's `combined::raw_detect` does.
+    // Every language scored as whatlang's `combined::raw_detect` does; kept: the best and
+    // the second-best score.
     let mut best: Option<(Lang, f64)> = None;
     let mut second: Option<f64> = None;
-    let mut seen: Vec<Lang> = Vec::with_capacity(trigram_scores.len() + 8);
-    let langs = alphabet
-        .scores
-        .iter()
-        .map(|(l, _)| *l)
-        .chain(trigram_scores.iter().map(|(l, _)| *l));
-    for lang in langs {
-        if seen.contains(&lang) {
-            continue;
-        }
-        seen.push(lang);
-        let a = alphabet
-            .scores
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map_or(0.0, |x| x.1);
-        let t = trigram_scores
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map_or(0.0, |x| x.1);
+    for ((lang, t), a) in trigram_scores.into_iter().zip(alphabet) {
         let score = a * a_weight + t * t_weight;
         if score.is_nan() {
             return None;
