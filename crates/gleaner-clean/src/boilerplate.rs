@@ -9,7 +9,7 @@
 //! in "(Atom)", a "Labels:" row, a "Posted by … at 9:35 AM" byline). A sentence that merely
 //! contains the words — "I had no comments on the Kremlin's statement." — is never matched.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 
@@ -445,49 +445,249 @@ static SORTED_PHRASES: LazyLock<Vec<(&'static str, bool)>> = LazyLock::new(|| {
     v
 });
 
-/// Phrase shapes that can start at any point of a boilerplate line ("12 comments:",
-/// "(Atom)", "Simple theme.", "Theme images by Someone.").
-static PREFIX_PATTERNS: LazyLock<Vec<(Regex, bool)>> = LazyLock::new(|| {
-    [
-        (r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[eya]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|opmerking|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b", true),
-        (r"^\(atom\)", true),
-        // A byline followed by more furniture on the same line: "Posted by Anna at 9:35 AM
-        // No comments: Email This BlogThis! …" (a classic post footer pasted as one line).
-        (r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door)\s[^.!?:]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?", true),
-        // The time of a byline on its own: "at 9:35 AM", "um 21:11", "di 09.35". Weak: a
-        // timetable line "at 9:35" stays unless it sits among furniture.
-        (r"^(at|um|a las|en|à|às|à\(s\)|alle|o|di|pada|om|в|на) \d{1,2}[:.]\d{2}( ?[ap]\.?m\.?)?", false),
-        (r"^(thème|tema|thema|motyw) (simple|picture window|awesome inc\.?|watermark|filigrane|marca de agua|ethereal|travel|voyage|viajes|contempo|soho|emporio|notable|essential)\b", true),
-        (r"^(simple|watermark|picture window|awesome inc\.?|ethereal|travel|contempo|soho|emporio|notable|essential|dynamic views) (theme|motyw|thema|tema|thème)\b", true),
-        (r"^(theme images by|designbilder von|imágenes del tema|images de thèmes de|obrazy motywu|imagens de tema por|immagini dei temi di|gambar tema oleh) [^.]{1,60}\.?", true),
-    ]
-    .iter()
-    .filter_map(|(p, strong)| Regex::new(p).ok().map(|re| (re, *strong)))
-    .collect()
+/// [`SORTED_PHRASES`] by their first byte (the same order inside each list): a line is
+/// compared only with the phrases that can start it.
+static PHRASES_BY_FIRST_BYTE: LazyLock<Vec<Vec<(&'static str, bool)>>> = LazyLock::new(|| {
+    let mut by_byte = vec![Vec::new(); 256];
+    for &(p, strong) in SORTED_PHRASES.iter() {
+        if let Some(list) = p
+            .bytes()
+            .next()
+            .and_then(|b| by_byte.get_mut(usize::from(b)))
+        {
+            list.push((p, strong));
+        }
+    }
+    by_byte
 });
 
+/// A regular expression of a line shape, compiled the first time a line could match it:
+/// `may_match` is a cheap test that every match passes (the literal words the pattern must
+/// start with, or must contain), so most lines, and most runs, never compile or run it (the
+/// patterns' Unicode classes and bounded repeats cost ~55 M instructions to compile, a fifth
+/// of a one-page `gleaner extract`).
+struct Shape {
+    pattern: &'static str,
+    may_match: fn(&str) -> bool,
+    strong: bool,
+    regex: OnceLock<Option<Regex>>,
+}
+
+impl Shape {
+    const fn new(pattern: &'static str, may_match: fn(&str) -> bool, strong: bool) -> Self {
+        Shape {
+            pattern,
+            may_match,
+            strong,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The compiled pattern when `text` may match it (a pattern that does not compile
+    /// matches nothing).
+    fn regex_for(&self, text: &str) -> Option<&Regex> {
+        if !(self.may_match)(text) {
+            return None;
+        }
+        self.regex
+            .get_or_init(|| Regex::new(self.pattern).ok())
+            .as_ref()
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        self.regex_for(text).is_some_and(|re| re.is_match(text))
+    }
+
+    /// Where a match at the start of `text` ends (the patterns are anchored).
+    fn find_end(&self, text: &str) -> Option<usize> {
+        self.regex_for(text)
+            .and_then(|re| re.find(text))
+            .map(|m| m.end())
+    }
+}
+
+fn starts_with_any(text: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| text.starts_with(w))
+}
+
+/// The words a byline starts with (`posted by|eingestellt von|…` in the patterns below).
+const BYLINE_STARTS: &[&str] = &[
+    "posted by",
+    "eingestellt von",
+    "publicado por",
+    "publicada por",
+    "publié par",
+    "opublikowane przez",
+    "postado por",
+    "postada por",
+    "pubblicato da",
+    "diposting oleh",
+    "geplaatst door",
+    "gepost door",
+    "опубликовано",
+    "автор",
+];
+
+/// `^(at|um|…) \d`: one of the words, a space, a digit (char::is_numeric holds for every
+/// `\d`).
+fn may_be_time(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "at", "um", "a las", "en", "à", "às", "à(s)", "alle", "o", "di", "pada", "om", "в", "на",
+    ];
+    WORDS.iter().any(|w| {
+        text.strip_prefix(w)
+            .and_then(|r| r.strip_prefix(' '))
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_numeric)
+    })
+}
+
+/// Phrase shapes that can start at any point of a boilerplate line ("12 comments:",
+/// "(Atom)", "Simple theme.", "Theme images by Someone."), tried in this order.
+static PREFIX_SHAPES: [Shape; 7] = [
+    Shape::new(
+        r"^\d{1,6} (comments?|kommentare?|comentarios?|commentaires?|komentarz[eya]?|comentários?|comment[oi]|komentar|reacties?|opmerkingen|opmerking|комментари[йяев]{1,2}|коментар[іів]{0,2}|yorum|kommentarer)\b",
+        |t| t.chars().next().is_some_and(char::is_numeric),
+        true,
+    ),
+    Shape::new(r"^\(atom\)", |t| t.starts_with("(atom)"), true),
+    // A byline followed by more furniture on the same line: "Posted by Anna at 9:35 AM
+    // No comments: Email This BlogThis! …" (a classic post footer pasted as one line).
+    Shape::new(
+        r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door)\s[^.!?:]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?",
+        |t| starts_with_any(t, BYLINE_STARTS),
+        true,
+    ),
+    // The time of a byline on its own: "at 9:35 AM", "um 21:11", "di 09.35". Weak: a
+    // timetable line "at 9:35" stays unless it sits among furniture.
+    Shape::new(
+        r"^(at|um|a las|en|à|às|à\(s\)|alle|o|di|pada|om|в|на) \d{1,2}[:.]\d{2}( ?[ap]\.?m\.?)?",
+        may_be_time,
+        false,
+    ),
+    Shape::new(
+        r"^(thème|tema|thema|motyw) (simple|picture window|awesome inc\.?|watermark|filigrane|marca de agua|ethereal|travel|voyage|viajes|contempo|soho|emporio|notable|essential)\b",
+        |t| starts_with_any(t, &["thème ", "tema ", "thema ", "motyw "]),
+        true,
+    ),
+    Shape::new(
+        r"^(simple|watermark|picture window|awesome inc\.?|ethereal|travel|contempo|soho|emporio|notable|essential|dynamic views) (theme|motyw|thema|tema|thème)\b",
+        |t| {
+            starts_with_any(
+                t,
+                &[
+                    "simple",
+                    "watermark",
+                    "picture window",
+                    "awesome inc",
+                    "ethereal",
+                    "travel",
+                    "contempo",
+                    "soho",
+                    "emporio",
+                    "notable",
+                    "essential",
+                    "dynamic views",
+                ],
+            )
+        },
+        true,
+    ),
+    Shape::new(
+        r"^(theme images by|designbilder von|imágenes del tema|images de thèmes de|obrazy motywu|imagens de tema por|immagini dei temi di|gambar tema oleh) [^.]{1,60}\.?",
+        |t| {
+            starts_with_any(
+                t,
+                &[
+                    "theme images by",
+                    "designbilder von",
+                    "imágenes del tema",
+                    "images de thèmes de",
+                    "obrazy motywu",
+                    "imagens de tema por",
+                    "immagini dei temi di",
+                    "gambar tema oleh",
+                ],
+            )
+        },
+        true,
+    ),
+];
+
 /// Whole-line shapes.
-static LINE_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    [
-        // "Note: Only a member of this blog may post a comment." and its translations.
-        // It needs both a "member" word and "blog", so "Note: this blog post …" stays.
-        // ("Примечание." takes a full stop; Turkish names the blog before the member.)
+static LINE_SHAPES: [Shape; 6] = [
+    // "Note: Only a member of this blog may post a comment." and its translations.
+    // It needs both a "member" word and "blog", so "Note: this blog post …" stays.
+    // ("Примечание." takes a full stop; Turkish names the blog before the member.)
+    Shape::new(
         r"^(note|hinweis|nota|remarque|uwaga|catatan|opmerking|observação|observacao|примечание|примітка|not|obs)\s*[:.].{0,100}(\b(member|mitglied|miembro|membre|członk|uczestnik|membro|membri|anggota|lid|leden|участник|член|учасник|üye|medlem)\w*\b.{0,60}\b(blog|блог)|\b(blog|блог)\w*\s.{0,60}\b(üye|member))",
-        // "Posted by Name at 9:35 AM" bylines.
+        |t| {
+            starts_with_any(
+                t,
+                &[
+                    "not",
+                    "hinweis",
+                    "remarque",
+                    "uwaga",
+                    "catatan",
+                    "opmerking",
+                    "obs",
+                    "примечание",
+                    "примітка",
+                ],
+            )
+        },
+        true,
+    ),
+    // "Posted by Name at 9:35 AM" bylines.
+    Shape::new(
         r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(at|um|a las|en|à|o|às|à\(s\)|alle|di|pada|om|в|на)\s\d{1,2}[:.]\d{2}(\s?[ap]\.?m\.?)?$",
-        // A byline with a date: "Publicado por Jorge en jueves, enero 13, 2011".
+        |t| starts_with_any(t, BYLINE_STARTS),
+        true,
+    ),
+    // A byline with a date: "Publicado por Jorge en jueves, enero 13, 2011".
+    Shape::new(
         r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|опубликовано|автор:?)\s[^.!?]{1,60}?\s(on|am|en|el|le|em|il|w|op|pada|на|в)\s[^.!?]{0,40}\b(1[89]|20)\d{2}\b[^.!?]{0,20}$",
-        // A byline without its time: "Posted by Anna Baker" (a name of at most four words).
+        |t| starts_with_any(t, BYLINE_STARTS),
+        true,
+    ),
+    // A byline without its time: "Posted by Anna Baker" (a name of at most four words).
+    Shape::new(
         r"^(posted by|eingestellt von|publicado por|publicada por|publié par|opublikowane przez|postado por|postada por|pubblicato da|diposting oleh|geplaatst door|gepost door|автор:)\s[^.!?:;,\d\s]+(\s[^.!?:;,\d\s]+){0,3}$",
-        // Turkish puts the name first: "Ayşe Yılmaz tarafından 09:35 tarihinde gönderildi".
+        |t| starts_with_any(t, BYLINE_STARTS),
+        true,
+    ),
+    // Turkish puts the name first: "Ayşe Yılmaz tarafından 09:35 tarihinde gönderildi".
+    Shape::new(
         r"^[^.!?]{1,60}\starafından(\s\d{1,2}[:.]\d{2})?(\starihinde)?\s(gönderildi|yayınlandı)$",
-        // "Labels: Iran, Russia"
+        |t| t.contains("tarafından"),
+        true,
+    ),
+    // "Labels: Iran, Russia"
+    Shape::new(
         r"^(labels|label|etiquetas|marcadores|libellés|étiquettes|etykiety|etichette|etiketler|kategorien|tags|метки|ярлыки)\s*:\s?[^.!?]{0,200}$",
-    ]
-    .iter()
-    .filter_map(|p| Regex::new(p).ok())
-    .collect()
-});
+        |t| {
+            starts_with_any(
+                t,
+                &[
+                    "label",
+                    "etiquetas",
+                    "marcadores",
+                    "libellés",
+                    "étiquettes",
+                    "etykiety",
+                    "etichette",
+                    "etiketler",
+                    "kategorien",
+                    "tags",
+                    "метки",
+                    "ярлыки",
+                ],
+            )
+        },
+        true,
+    ),
+];
 
 fn is_separator(c: char) -> bool {
     c.is_whitespace()
@@ -578,7 +778,7 @@ pub(crate) fn classify_line(line: &str) -> LineClass {
         return LineClass::Text;
     }
     let words = folded.split(' ').count();
-    if words <= 40 && LINE_PATTERNS.iter().any(|re| re.is_match(&folded)) {
+    if words <= 40 && LINE_SHAPES.iter().any(|shape| shape.is_match(&folded)) {
         return LineClass::Boilerplate;
     }
     // A feed link line: "Subscribe to: Post Comments (Atom)" and any translation of it.
@@ -603,9 +803,9 @@ fn consumed_by_phrases(folded: &str) -> Option<bool> {
             return matched;
         }
         let advance = match_phrase(rest).or_else(|| {
-            PREFIX_PATTERNS
+            PREFIX_SHAPES
                 .iter()
-                .find_map(|(re, strong)| re.find(rest).map(|m| (m.end(), *strong)))
+                .find_map(|shape| shape.find_end(rest).map(|end| (end, shape.strong)))
                 .filter(|&(n, _)| n > 0)
         });
         let (n, strong) = advance?;
@@ -617,7 +817,9 @@ fn consumed_by_phrases(folded: &str) -> Option<bool> {
 /// Length in bytes of the longest phrase `text` starts with, followed by a non-word char,
 /// and whether that phrase is a strong one.
 fn match_phrase(text: &str) -> Option<(usize, bool)> {
-    SORTED_PHRASES.iter().find_map(|&(p, strong)| {
+    let first = usize::from(*text.as_bytes().first()?);
+    let phrases = PHRASES_BY_FIRST_BYTE.get(first)?;
+    phrases.iter().find_map(|&(p, strong)| {
         let after = text.strip_prefix(p)?;
         let at_boundary = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
         at_boundary.then_some((p.len(), strong))

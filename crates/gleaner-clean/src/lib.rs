@@ -41,6 +41,7 @@
 mod boilerplate;
 mod language;
 mod text;
+mod trigrams;
 
 use boilerplate::LineClass;
 use gleaner_model::{BlockKind, Extractor, ScrapedArticle};
