@@ -645,3 +645,48 @@ fn a_post_stored_under_a_tracked_address_gets_no_twin() {
         );
     }
 }
+
+/// The database file is deleted (or replaced: a restore, a sync tool's rename) while a run
+/// writes to it: SQLite goes on writing to the file it opened, which no path names any more.
+/// main said `ok stored=N` and then created a new, empty database at the path to record the
+/// run's end in; nothing it stored was anywhere. The run now says what happened and fails,
+/// writing nothing into whatever is at the path; the next run reads everything again.
+#[test]
+fn a_database_deleted_during_the_run_is_reported_not_ok() {
+    let blog = BlogServer::start(
+        "Slip Notes",
+        47,
+        FeedMode::Summary,
+        12,
+        Duration::from_millis(250),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "per_host_per_second = 4.0",
+        &[("blogger", blog.home())],
+    );
+    let child = Command::new(gleaner_bin())
+        .current_dir(dir.path())
+        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let db_file = dir.path().join("news.db");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while blog.hits().iter().filter(|h| h.is_post()).count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_file(&db_file).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 1, "a run whose database was deleted");
+    assert_says(&out, "deleted or replaced during the run");
+    let again = run(dir.path());
+    assert_exit(&again, 0, "the next run");
+    assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&again));
+}
