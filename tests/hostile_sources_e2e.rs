@@ -690,3 +690,62 @@ fn a_database_deleted_during_the_run_is_reported_not_ok() {
     assert_exit(&again, 0, "the next run");
     assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&again));
 }
+
+/// A server whose clock was set years ahead sends `Last-Modified: … 2031`; gleaner kept it
+/// and sent it back as `If-Modified-Since`, and once the clock was put right every later
+/// edit (dated before 2031) was answered 304: main stored none of them, saying ok. A
+/// Last-Modified in the future is not kept.
+#[test]
+fn a_last_modified_in_the_future_does_not_hide_later_edits() {
+    let site = TestServer::start();
+    site.honour_etags();
+    let a = site.url("/news/fees.html");
+    // No lastmod: the page's validators are all there is to go by.
+    site.set(
+        "/sitemap.xml",
+        Response::with_type(
+            200,
+            "application/xml",
+            format!(
+                "<?xml version='1.0' encoding='UTF-8'?><urlset \
+                 xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>{a}</loc></url>\
+                 </urlset>"
+            ),
+        ),
+    );
+    let page = |lead: &str, last_modified: &str| {
+        let mut r = news_page("Harbour fees", lead);
+        r.headers
+            .push(("Last-Modified".into(), last_modified.to_string()));
+        r
+    };
+    site.set(
+        "/news/fees.html",
+        page(
+            "Fees rise by four per cent.",
+            "Wed, 01 Jan 2031 00:00:00 GMT",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+
+    // The clock put right; the page edited.
+    let now = chrono::Utc::now().to_rfc2822().replace("+0000", "GMT");
+    site.set(
+        "/news/fees.html",
+        page("Correction: fees rise by fourteen per cent.", &now),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let body = column_of(dir.path(), "body", &a).unwrap();
+    assert!(
+        body.contains("fourteen per cent"),
+        "the edit: {body}\n{}",
+        stderr(&second)
+    );
+    // A right Last-Modified is kept and used: the next run gets a 304.
+    let third = run(dir.path());
+    assert_exit(&third, 0, "third run");
+    assert_says(&third, "not_modified=1");
+}

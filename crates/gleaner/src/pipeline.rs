@@ -2229,6 +2229,13 @@ fn status_of(e: &gleaner_fetch::FetchError) -> Option<u16> {
     }
 }
 
+/// Whether an HTTP date (`Last-Modified`) lies past `now` by more than [`CLOCK_SKEW`]; an
+/// unreadable one is not.
+fn http_date_in_future(value: &str, now: DateTime<Utc>) -> bool {
+    DateTime::parse_from_rfc2822(value.trim())
+        .is_ok_and(|t| t.with_timezone(&Utc) > now + CLOCK_SKEW)
+}
+
 /// When to try a failed page again: 1 h after the first failure, doubling, at most a week.
 fn next_retry(now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {
     let hours = 1i64 << failures.clamp(1, 8).saturating_sub(1);
@@ -2328,7 +2335,13 @@ async fn fetch_and_process(
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
             state.etag = page.validators.etag.clone();
-            state.last_modified = page.validators.last_modified.clone();
+            // A Last-Modified in the future (a server clock set wrong) is not kept: sent back
+            // as If-Modified-Since it got a 304 for every later edit dated before it.
+            state.last_modified = page
+                .validators
+                .last_modified
+                .clone()
+                .filter(|lm| !http_date_in_future(lm, now));
             state.last_status = Some(page.status);
             state.failures = 0;
             state.last_error = None;
