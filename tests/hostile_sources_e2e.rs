@@ -645,3 +645,107 @@ fn a_post_stored_under_a_tracked_address_gets_no_twin() {
         );
     }
 }
+
+/// The database file is deleted (or replaced: a restore, a sync tool's rename) while a run
+/// writes to it: SQLite goes on writing to the file it opened, which no path names any more.
+/// main said `ok stored=N` and then created a new, empty database at the path to record the
+/// run's end in; nothing it stored was anywhere. The run now says what happened and fails,
+/// writing nothing into whatever is at the path; the next run reads everything again.
+#[test]
+fn a_database_deleted_during_the_run_is_reported_not_ok() {
+    let blog = BlogServer::start(
+        "Slip Notes",
+        47,
+        FeedMode::Summary,
+        12,
+        Duration::from_millis(250),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "per_host_per_second = 4.0",
+        &[("blogger", blog.home())],
+    );
+    let child = Command::new(gleaner_bin())
+        .current_dir(dir.path())
+        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let db_file = dir.path().join("news.db");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while blog.hits().iter().filter(|h| h.is_post()).count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_file(&db_file).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_exit(&out, 1, "a run whose database was deleted");
+    assert_says(&out, "deleted or replaced during the run");
+    let again = run(dir.path());
+    assert_exit(&again, 0, "the next run");
+    assert_eq!(stored_urls(dir.path()).len(), 12, "{}", stderr(&again));
+}
+
+/// A server whose clock was set years ahead sends `Last-Modified: … 2031`; gleaner kept it
+/// and sent it back as `If-Modified-Since`, and once the clock was put right every later
+/// edit (dated before 2031) was answered 304: main stored none of them, saying ok. A
+/// Last-Modified in the future is not kept.
+#[test]
+fn a_last_modified_in_the_future_does_not_hide_later_edits() {
+    let site = TestServer::start();
+    site.honour_etags();
+    let a = site.url("/news/fees.html");
+    // No lastmod: the page's validators are all there is to go by.
+    site.set(
+        "/sitemap.xml",
+        Response::with_type(
+            200,
+            "application/xml",
+            format!(
+                "<?xml version='1.0' encoding='UTF-8'?><urlset \
+                 xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>{a}</loc></url>\
+                 </urlset>"
+            ),
+        ),
+    );
+    let page = |lead: &str, last_modified: &str| {
+        let mut r = news_page("Harbour fees", lead);
+        r.headers
+            .push(("Last-Modified".into(), last_modified.to_string()));
+        r
+    };
+    site.set(
+        "/news/fees.html",
+        page(
+            "Fees rise by four per cent.",
+            "Wed, 01 Jan 2031 00:00:00 GMT",
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first run");
+
+    // The clock put right; the page edited.
+    let now = chrono::Utc::now().to_rfc2822().replace("+0000", "GMT");
+    site.set(
+        "/news/fees.html",
+        page("Correction: fees rise by fourteen per cent.", &now),
+    );
+    let second = run(dir.path());
+    assert_exit(&second, 0, "second run");
+    let body = column_of(dir.path(), "body", &a).unwrap();
+    assert!(
+        body.contains("fourteen per cent"),
+        "the edit: {body}\n{}",
+        stderr(&second)
+    );
+    // A right Last-Modified is kept and used: the next run gets a 304.
+    let third = run(dir.path());
+    assert_exit(&third, 0, "third run");
+    assert_says(&third, "not_modified=1");
+}

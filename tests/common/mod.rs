@@ -44,8 +44,9 @@ pub struct TestServer {
     pub port: u16,
     routes: Arc<Mutex<HashMap<String, Response>>>,
     hits: Arc<Mutex<Vec<String>>>,
-    /// Answer 304 to a request whose `If-None-Match` is the route's `ETag` header (as a
-    /// server does); off by default (the canned response whatever is asked).
+    /// Answer 304 to a request whose `If-None-Match` is the route's `ETag` header, or whose
+    /// `If-Modified-Since` is not before its `Last-Modified` (as a server does); off by
+    /// default (the canned response whatever is asked).
     etags: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -74,7 +75,7 @@ impl TestServer {
         }
     }
 
-    /// From now on, answer 304 when a request's `If-None-Match` is the route's `ETag`.
+    /// From now on, answer 304 to conditional requests as a server does (see `etags`).
     pub fn honour_etags(&self) {
         self.etags.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -147,15 +148,35 @@ fn serve(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
         .map(|(_, v)| v.clone());
-    let response = if etags && if_none_match.is_some() && if_none_match == etag {
-        Response {
-            status: 304,
-            body: Vec::new(),
-            ..response
-        }
-    } else {
-        response
+    // If-Modified-Since as servers answer it: 304 when the page's Last-Modified is not
+    // later than the date asked about.
+    let header = |name: &str| {
+        text.lines().find_map(|l| {
+            let (n, value) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
     };
+    let date = |v: &str| chrono::DateTime::parse_from_rfc2822(v).ok();
+    let last_modified = response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("last-modified"))
+        .and_then(|(_, v)| date(v));
+    let not_modified_since = matches!(
+        (header("if-modified-since").as_deref().and_then(date), last_modified),
+        (Some(since), Some(modified)) if modified <= since
+    ) && if_none_match.is_none();
+    let response =
+        if etags && ((if_none_match.is_some() && if_none_match == etag) || not_modified_since) {
+            Response {
+                status: 304,
+                body: Vec::new(),
+                ..response
+            }
+        } else {
+            response
+        };
     let reason = match response.status {
         200 => "OK",
         304 => "Not Modified",

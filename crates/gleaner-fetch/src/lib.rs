@@ -1539,7 +1539,11 @@ fn binary_despite_type(body: &[u8], content_type: &str) -> Option<&'static str> 
     if lower.contains("utf-16") || lower.contains("utf-32") || lower.contains("ucs-2") {
         return None;
     }
-    if encoding_rs::Encoding::for_bom(body).is_some() {
+    // A BOM, or markup in UTF-16 without one (`<\0` or `\0<`): text in a wide encoding.
+    if encoding_rs::Encoding::for_bom(body).is_some()
+        || body.starts_with(b"<\0")
+        || body.starts_with(b"\0<")
+    {
         return None;
     }
     if let Some(kind) = sniff_binary(body).filter(|kind| *kind != "binary data") {
@@ -1616,6 +1620,11 @@ mod tests {
         let page = b"<html><body>\x00one\x0b stray\x1a bytes</body></html>";
         assert_eq!(binary_despite_type(page, html), None);
         assert_eq!(binary_despite_type(b"\xff\xfe<\x00h\x00", html), None);
+        let utf16: Vec<u8> = "<?xml version='1.0' encoding='UTF-16LE'?><urlset></urlset>"
+            .bytes()
+            .flat_map(|b| [b, 0])
+            .collect();
+        assert_eq!(binary_despite_type(&utf16, "application/xml"), None);
     }
 
     #[test]

@@ -505,6 +505,7 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
             fetcher.share_robots(Arc::clone(robots));
         }
     };
+    let file = pipeline::DbFile::of(db);
     let run_id = store
         .begin_run()
         .context("recording the run")
@@ -611,14 +612,18 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
     });
     progress.finish();
 
-    let mut store = open_store(db)?;
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            let _ = store.finish_run(run_id, RunStatus::Failed, &Default::default());
+            // Not into a file that replaced the run's own (it holds other runs).
+            if file.check(db).is_ok() {
+                let mut store = open_store(db)?;
+                let _ = store.finish_run(run_id, RunStatus::Failed, &Default::default());
+            }
             return Err(e.into());
         }
     };
+    let mut store = open_store(db)?;
     let counts = report.counts;
     // Ok only when nothing is owed: no page failed and every source was read to its end.
     let status = if report.interrupted {

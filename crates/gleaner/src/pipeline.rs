@@ -706,6 +706,7 @@ impl Ingest {
     pub async fn run(&self, targets: Vec<Target>) -> Result<IngestReport> {
         let writer_store = Store::open_path(&self.db_path)
             .with_context(|| format!("opening database {}", self.db_path.display()))?;
+        let file = DbFile::of(&self.db_path);
         bound_connection_memory(&writer_store, WRITER_CACHE_KIB);
         let uncommitted = writer_store
             .is_shared()
@@ -806,6 +807,10 @@ impl Ingest {
                 read.complete = false;
             }
         }
+        // The file at the path must still be the one written: a database deleted or replaced
+        // during the run (a restore, a sync tool's rename) does not hold what this run stored,
+        // and this run's cut-offs written into it would cover posts it does not have.
+        file.check(&self.db_path)?;
         if !interrupted && !unrecorded {
             let db_path = self.db_path.clone();
             let reads = source_reads.clone();
@@ -838,6 +843,42 @@ impl Ingest {
             skipped: skipped.into_inner().unwrap_or_default(),
             interrupted,
         })
+    }
+}
+
+/// Which file a SQLite database path named when a run began (device and inode), to tell at
+/// its end whether the file was deleted or replaced meanwhile. Nothing for PostgreSQL, or
+/// where the file cannot be looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DbFile(Option<(u64, u64)>);
+
+impl DbFile {
+    pub(crate) fn of(db: &Path) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if Store::path_is_postgres(db) {
+                return DbFile(None);
+            }
+            DbFile(std::fs::metadata(db).ok().map(|m| (m.dev(), m.ino())))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = db;
+            DbFile(None)
+        }
+    }
+
+    /// An error when the path no longer names the file it named at [`DbFile::of`].
+    pub(crate) fn check(self, db: &Path) -> Result<()> {
+        if self.0.is_none() || DbFile::of(db) == self {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "the database file {} was deleted or replaced during the run: what this run stored \
+             is not in it (the next run reads it again)",
+            db.display()
+        )
     }
 }
 
@@ -2188,6 +2229,13 @@ fn status_of(e: &gleaner_fetch::FetchError) -> Option<u16> {
     }
 }
 
+/// Whether an HTTP date (`Last-Modified`) lies past `now` by more than [`CLOCK_SKEW`]; an
+/// unreadable one is not.
+fn http_date_in_future(value: &str, now: DateTime<Utc>) -> bool {
+    DateTime::parse_from_rfc2822(value.trim())
+        .is_ok_and(|t| t.with_timezone(&Utc) > now + CLOCK_SKEW)
+}
+
 /// When to try a failed page again: 1 h after the first failure, doubling, at most a week.
 fn next_retry(now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {
     let hours = 1i64 << failures.clamp(1, 8).saturating_sub(1);
@@ -2287,7 +2335,13 @@ async fn fetch_and_process(
         Ok(FetchOutcome::Page(page)) => {
             shared.counters.fetched.fetch_add(1, Ordering::Relaxed);
             state.etag = page.validators.etag.clone();
-            state.last_modified = page.validators.last_modified.clone();
+            // A Last-Modified in the future (a server clock set wrong) is not kept: sent back
+            // as If-Modified-Since it got a 304 for every later edit dated before it.
+            state.last_modified = page
+                .validators
+                .last_modified
+                .clone()
+                .filter(|lm| !http_date_in_future(lm, now));
             state.last_status = Some(page.status);
             state.failures = 0;
             state.last_error = None;
