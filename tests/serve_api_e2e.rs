@@ -653,3 +653,105 @@ fn both_backends_answer_alike() {
         assert_eq!(answers[0], answers[1], "{path}: SQLite, then PostgreSQL");
     }
 }
+
+/// A search's facets and an entity's company come from what the server keeps of each
+/// article (its labels and entities, while its `changed_at` stays the same): an article
+/// rewritten by a writer is counted with its new labels and entities at once.
+#[test]
+fn facets_and_company_follow_a_rewritten_article() {
+    const N: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(dir.path());
+    let article = |n: usize, label: &str, other: (gleaner_model::EntityKind, &str)| {
+        let body = format!("Story {n} of the harbour. Ada met {} there.", other.1);
+        let at = |text: &str| body.find(text).map(|b| body[..b].chars().count()).unwrap();
+        let entities = [(gleaner_model::EntityKind::Person, "Ada"), other]
+            .into_iter()
+            .map(|(kind, name)| gleaner_model::Entity {
+                kind,
+                text: name.to_string(),
+                name: name.to_string(),
+                start: at(name),
+                end: at(name) + name.chars().count(),
+            })
+            .collect();
+        gleaner_model::Article {
+            url: format!("https://news.example/{n}.html"),
+            title: format!("Story {n}"),
+            labels: vec![label.to_string()],
+            content_hash: format!("h{n} {label}"),
+            entities,
+            body,
+            ..gleaner_model::Article::default()
+        }
+    };
+    let oslo = (gleaner_model::EntityKind::Location, "Oslo");
+    let mut store = gleaner_store::Store::open(&db).unwrap();
+    for n in 1..=N {
+        store
+            .upsert_article(&article(n, "old", oslo), None)
+            .unwrap();
+    }
+    // Stored long ago: what the server reads of them, it keeps.
+    store
+        .connection()
+        .execute(
+            "UPDATE articles SET changed_at = '2020-01-01T00:00:00Z'",
+            [],
+        )
+        .unwrap();
+    let s = Served::start(dir.path(), "news.db");
+    let labels = |v: &Value| -> Vec<(String, u64)> {
+        v["facets"]["label"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["value"].as_str().unwrap().into(),
+                    l["articles"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let company = |v: &Value| -> Vec<(String, u64)> {
+        v["co_mentioned"]["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().into(),
+                    e["articles"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = s.get("/api/search?q=harbour").json();
+    assert_eq!(labels(&before), vec![("old".to_string(), N as u64)]);
+    assert_eq!(
+        company(&s.get("/api/entities/person/Ada").json()),
+        vec![("Oslo".to_string(), N as u64)]
+    );
+
+    let acme = (gleaner_model::EntityKind::Organization, "Acme");
+    store
+        .upsert_article(&article(7, "new", acme), None)
+        .unwrap();
+    let after = s.get("/api/search?q=harbour").json();
+    assert_eq!(
+        labels(&after),
+        vec![("old".to_string(), N as u64 - 1), ("new".to_string(), 1)]
+    );
+    let kinds: Vec<&str> = after["facets"]["kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["person", "location", "organization"]);
+    assert_eq!(
+        company(&s.get("/api/entities/person/Ada").json()),
+        vec![("Oslo".to_string(), N as u64 - 1), ("Acme".to_string(), 1)]
+    );
+}

@@ -2,15 +2,16 @@
 //! show the same data. Searches, entity pages, the entity list and the sources page are kept
 //! in the server's [`Cache`](crate::cache::Cache) (see there for when they are computed again).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use gleaner_model::{Article, EntityKind};
 use gleaner_store::{
     ArticleFacts, ArticleKey, CoMentions, EntityCount, EntityDetail, EntityKinds, EntityQuery,
     MonthIndex, SearchFacets, SearchHit, SearchOrder, SearchQuery, SourceHealth, SourceRecord,
-    Stats,
+    Stats, StoreError,
 };
 
+use crate::db::Conn;
 use crate::params::{EntityListParams, Paging, SearchParams};
 use crate::{App, Failure, Pool};
 
@@ -39,16 +40,27 @@ pub struct SearchPage {
     pub ranked: Option<u64>,
 }
 
-/// The entities' kinds, read once into an index kept like any answer, shared by every
-/// search's kind counts and every entity's company (entities newer than it are looked up).
-async fn entity_kinds(app: &Arc<App>) -> Result<Arc<Option<EntityKinds>>, Failure> {
-    let pool = Arc::clone(&app.pool);
-    app.cache
-        .get("entity kinds".into(), move || {
-            let pool = Arc::clone(&pool);
-            async move { Ok(pool.run(|store| store.entity_kinds()).await?) }
-        })
-        .await
+/// The entities' kinds by id, shared by every search's kind counts and every entity's
+/// company: read once, then extended by the entities stored since (an entity's kind never
+/// changes, so nothing read goes out of date; entities it does not know are looked up).
+#[derive(Debug, Default)]
+pub struct SharedKinds(Mutex<Arc<EntityKinds>>);
+
+impl SharedKinds {
+    /// The index as of now, on `conn` (in the caller's read transaction).
+    fn now(&self, conn: &mut Conn) -> Result<Arc<EntityKinds>, StoreError> {
+        let known = self.0.lock().map(|k| Arc::clone(&k)).unwrap_or_default();
+        match conn.entity_kinds_after(&known)? {
+            Some(extended) => {
+                let extended = Arc::new(extended);
+                if let Ok(mut shared) = self.0.lock() {
+                    *shared = Arc::clone(&extended);
+                }
+                Ok(extended)
+            }
+            None => Ok(known),
+        }
+    }
 }
 
 /// Run a search and count its facets.
@@ -56,8 +68,11 @@ pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchP
     let query = params.to_query();
     let order = params.sort;
     let key = format!("search {order:?} {query:?}");
-    let kinds = entity_kinds(app).await?;
-    let (pool, facts) = (Arc::clone(&app.pool), Arc::clone(&app.facts));
+    let (pool, facts, kinds) = (
+        Arc::clone(&app.pool),
+        Arc::clone(&app.facts),
+        Arc::clone(&app.kinds),
+    );
     app.cache
         .get(key, move || {
             let (pool, query, kinds) = (Arc::clone(&pool), query.clone(), Arc::clone(&kinds));
@@ -65,13 +80,14 @@ pub async fn search(app: &Arc<App>, params: &SearchParams) -> Result<Arc<SearchP
             async move {
                 Ok(pool
                     .run(move |store| {
+                        let kinds = kinds.now(store)?;
                         let (hits, facets) = store.search_page(
                             &query,
                             order,
                             RANK_WINDOW,
                             COUNT_CAP,
                             FACET_CAP,
-                            kinds.as_ref().as_ref(),
+                            Some(&kinds),
                             &facts,
                         )?;
                         let has_terms =
@@ -169,8 +185,11 @@ pub async fn entity(
             async move { Ok(pool.run(|store| store.month_index()).await?) }
         })
         .await?;
-    let kinds = entity_kinds(app).await?;
-    let (pool, facts) = (Arc::clone(&app.pool), Arc::clone(&app.facts));
+    let (pool, facts, kinds) = (
+        Arc::clone(&app.pool),
+        Arc::clone(&app.facts),
+        Arc::clone(&app.kinds),
+    );
     app.cache
         .get(key, move || {
             let (pool, name, index) = (Arc::clone(&pool), name.clone(), Arc::clone(&index));
@@ -190,7 +209,7 @@ pub async fn entity(
 /// What an entity page reads beside the database.
 struct Indexes {
     months: Arc<Option<MonthIndex>>,
-    kinds: Arc<Option<EntityKinds>>,
+    kinds: Arc<SharedKinds>,
     facts: Arc<ArticleFacts>,
 }
 
@@ -207,11 +226,12 @@ async fn entity_uncached(
             return Ok(None);
         };
         let months = store.entity_months(detail.id, indexes.months.as_ref().as_ref())?;
+        let kinds = indexes.kinds.now(store)?;
         let company = store.co_mentions(
             detail.id,
             CO_MENTION_SAMPLE,
             CO_MENTION_TOP,
-            indexes.kinds.as_ref().as_ref(),
+            Some(&kinds),
             &indexes.facts,
         )?;
         let hits = store.search(&SearchQuery {

@@ -115,10 +115,13 @@ impl Conn {
         }
     }
 
-    /// See [`Store::entity_kinds`]; `None` on PostgreSQL, which needs none.
-    pub fn entity_kinds(&mut self) -> Result<Option<EntityKinds>, StoreError> {
+    /// See [`Store::entity_kinds_after`]; `None` on PostgreSQL, which needs none.
+    pub fn entity_kinds_after(
+        &mut self,
+        known: &EntityKinds,
+    ) -> Result<Option<EntityKinds>, StoreError> {
         match self {
-            Conn::Sqlite(s) => s.entity_kinds(),
+            Conn::Sqlite(s) => s.entity_kinds_after(known),
             Conn::Postgres(_) => Ok(None),
         }
     }

@@ -114,6 +114,8 @@ pub struct App {
     cache: Arc<cache::Cache>,
     /// Articles' labels and entity kinds for search facets, kept while they stay true.
     facts: Arc<gleaner_store::ArticleFacts>,
+    /// The entities' kinds, extended as entities are stored.
+    kinds: Arc<data::SharedKinds>,
 }
 
 /// The application: every page, the API, the stylesheet, the headers.
@@ -129,6 +131,7 @@ pub fn router(options: &ServeOptions) -> Result<Router, ServeError> {
         pool: Arc::new(pool),
         cache: Arc::new(cache),
         facts: Arc::new(gleaner_store::ArticleFacts::new()),
+        kinds: Arc::new(data::SharedKinds::default()),
     });
     Ok(Router::new()
         .route("/", get(pages::search))

@@ -378,6 +378,39 @@ impl Store {
         Ok(Some(EntityKinds { by_id }))
     }
 
+    /// `known` with the entities stored since it was read (ids past its end); `None` when
+    /// there are none (or ids are too large to index by). Entities keep their kind and ids
+    /// only grow, so an index is extended, never read again.
+    pub fn entity_kinds_after(&self, known: &EntityKinds) -> Result<Option<EntityKinds>> {
+        let max_id: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM entities")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .context("sizing the entity kinds")?;
+        let known_len = i64::try_from(known.by_id.len()).unwrap_or(i64::MAX);
+        if max_id < known_len || max_id > MONTH_INDEX_MAX_ID {
+            return Ok(None);
+        }
+        let mut by_id = known.by_id.clone();
+        by_id.resize(usize::try_from(max_id).unwrap_or(0) + 1, 0);
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, kind FROM entities WHERE id >= ?1")
+            .context("reading the new entity kinds")?;
+        let mut rows = st
+            .query([known_len])
+            .context("reading the new entity kinds")?;
+        while let Some(row) = rows.next().context("reading the new entity kinds")? {
+            let (id, kind): (i64, EntityKind) =
+                (|| Ok::<_, rusqlite::Error>((row.get(0)?, entity_kind(row, 1)?)))()
+                    .context("reading an entity's kind")?;
+            if let Some(slot) = usize::try_from(id).ok().and_then(|i| by_id.get_mut(i)) {
+                *slot = u8::try_from(kind_place(kind) + 1).unwrap_or(0);
+            }
+        }
+        Ok(Some(EntityKinds { by_id }))
+    }
+
     /// [`Store::search_facets`] with the entities' kinds taken from `kinds` where it knows
     /// them: the same answer.
     ///
@@ -1648,7 +1681,14 @@ mod tests {
         };
         add(&mut store, 0, 40, "E");
         let index = store.entity_kinds().unwrap().unwrap();
+        assert_eq!(
+            store.entity_kinds_after(&EntityKinds::default()).unwrap(),
+            Some(index.clone())
+        );
+        assert_eq!(store.entity_kinds_after(&index).unwrap(), None, "none new");
         add(&mut store, 40, 60, "New");
+        let extended = store.entity_kinds_after(&index).unwrap().unwrap();
+        assert_eq!(Some(extended), store.entity_kinds().unwrap());
         for cap in [1, 7, 25, 100] {
             let plain = store
                 .search_facets(&SearchQuery::default(), 100, cap)
