@@ -599,19 +599,6 @@ fn each_token_features(
                 f.push(FeatureHash::new(48).num(kinds).num(me.cap).done());
                 f.push(FeatureHash::new(49).num(kinds).num(me.rule / 3).done());
             }
-            // What the model labelled the same word in the document's earlier sentences.
-            let predicted = doc.predicted_folded(folded);
-            if predicted != 0 {
-                let place = u8::from(me.sentence_start) | u8::from(headline) << 1;
-                f.push(
-                    FeatureHash::new(56)
-                        .num(predicted)
-                        .num(me.cap)
-                        .num(place)
-                        .done(),
-                );
-                f.push(FeatureHash::new(57).num(predicted).num(me.rule / 3).done());
-            }
             f.push(
                 FeatureHash::new(40)
                     .num(me.cap)
