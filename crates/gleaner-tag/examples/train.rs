@@ -22,14 +22,7 @@
 //! `--extra-weight` times per epoch, or W times for `--extra FILE:W`. `--hold-out K/N` leaves out
 //! the `--extra`/`--gum` documents whose index is K modulo N; given several times, the documents
 //! that match any of them (`--hold-out 4/5 --hold-out 0/5`: the test part and one CV fold). User
-//! handles ("@jane") are tagged `O` in every file read. `--conll-hold-out K/N` leaves out the
-//! `--conll` documents numbered K modulo N. `--first-pass MODEL` (given N times, for folds
-//! J = 0 … N − 1) turns on the prediction-history features in training: model J labels, sentence
-//! by sentence, the `--conll` documents numbered J modulo N and the `--extra`/`--gum`
-//! documents numbered J modulo 5, and each later sentence of the document sees what it
-//! labelled the same words (as the tagger sees its own labels at run time). Model J must not
-//! have seen those documents: train it with `--conll-hold-out J/N --hold-out J/5 --hold-out
-//! 4/5` (`scripts/retrain.sh` does). `--dev` only reports F1 after each epoch (for tuning; it is never
+//! handles ("@jane") are tagged `O` in every file read. `--dev` only reports F1 after each epoch (for tuning; it is never
 //! trained on). The data is not in the repository; the command says so and exits with status 2
 //! when a file is missing. `model/README.md` has the command that made the shipped model.
 
@@ -46,11 +39,6 @@ struct Options {
     /// `--hold-out K/N` (repeatable): documents of `--extra` and `--gum` data whose index is K
     /// modulo N for any of these pairs are left out.
     held_out: Vec<(usize, usize)>,
-    /// `--conll-hold-out K/N` (repeatable): the same for the `--conll` (fully labelled) data.
-    conll_held_out: Vec<(usize, usize)>,
-    /// `--first-pass MODEL` (repeatable): the models that label the training documents for
-    /// the prediction-history features, one per fold (see the module documentation).
-    first_pass: Vec<String>,
     extra_weight: usize,
     /// Per `--extra` file, its own weight (`PATH:W`), else `extra_weight`.
     extra_weights: Vec<Option<usize>>,
@@ -71,8 +59,6 @@ fn parse_args() -> Result<Options, String> {
         extra: Vec::new(),
         gum: Vec::new(),
         held_out: Vec::new(),
-        conll_held_out: Vec::new(),
-        first_pass: Vec::new(),
         extra_weight: 1,
         extra_weights: Vec::new(),
         dev: None,
@@ -109,21 +95,16 @@ fn parse_args() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--extra-weight: {e}"))?;
             }
-            "--hold-out" | "--conll-hold-out" => {
+            "--hold-out" => {
                 let v = value()?;
-                let (k, n) = v.split_once('/').ok_or(format!("{a} K/N"))?;
-                let k: usize = k.parse().map_err(|e| format!("{a}: {e}"))?;
-                let n: usize = n.parse().map_err(|e| format!("{a}: {e}"))?;
+                let (k, n) = v.split_once('/').ok_or("--hold-out K/N")?;
+                let k: usize = k.parse().map_err(|e| format!("--hold-out: {e}"))?;
+                let n: usize = n.parse().map_err(|e| format!("--hold-out: {e}"))?;
                 if n == 0 || k >= n {
-                    return Err(format!("{a} K/N needs 0 <= K < N"));
+                    return Err("--hold-out K/N needs 0 <= K < N".into());
                 }
-                if a == "--hold-out" {
-                    o.held_out.push((k, n));
-                } else {
-                    o.conll_held_out.push((k, n));
-                }
+                o.held_out.push((k, n));
             }
-            "--first-pass" => o.first_pass.push(value()?),
             "--dev" => o.dev = Some(value()?),
             "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--min-count" => {
@@ -287,15 +268,9 @@ fn f1(model: &NameModel, data: &[Example]) -> f64 {
 
 /// Featurised sentences, document by document (consecutive sentences with the same document
 /// index), as `Tagger::tag_document` sees them.
-/// `first_pass(document index)`: the tagger whose model labels the document's sentences for
-/// the prediction-history features (an empty model: none).
-fn featurise<'t>(
-    first_pass: impl Fn(usize) -> &'t Tagger,
-    sents: &[(usize, Sentence)],
-) -> Vec<Example> {
+fn featurise(tagger: &Tagger, sents: &[(usize, Sentence)]) -> Vec<Example> {
     let mut out = Vec::with_capacity(sents.len());
     for doc in sents.chunk_by(|a, b| a.0 == b.0) {
-        let tagger = first_pass(doc.first().map_or(0, |d| d.0));
         let words: Vec<Vec<&str>> = doc
             .iter()
             .map(|(_, (w, _))| w.iter().map(String::as_str).collect())
@@ -313,14 +288,10 @@ type GoldDocument = (String, String, Vec<(usize, usize, String)>);
 
 /// Featurised sentences of GUM-style documents (as `Tagger::tag` sees them), labelled from
 /// their char spans; spans that do not fall on token boundaries are left out.
-fn featurise_gum<'t>(
-    first_pass: impl Fn(usize) -> &'t Tagger,
-    docs: &[(usize, GoldDocument)],
-) -> (Vec<Example>, usize) {
+fn featurise_gum(tagger: &Tagger, docs: &[GoldDocument]) -> (Vec<Example>, usize) {
     let mut out = Vec::new();
     let mut unaligned = 0;
-    for (index, (_, text, spans)) in docs {
-        let tagger = first_pass(*index);
+    for (_, text, spans) in docs {
         for (features, offsets) in tagger.text_features(text) {
             let mut gold = vec![0usize; offsets.len()];
             for (s, e, ty) in spans {
@@ -357,7 +328,6 @@ fn main() -> ExitCode {
     // Per --extra file: its sentences and how many times each is seen per epoch.
     let mut extra: Vec<(Vec<(usize, Sentence)>, usize)> = Vec::new();
     let keep = |doc: usize| opts.held_out.iter().all(|&(k, n)| doc % n != k);
-    let keep_conll = |doc: usize| opts.conll_held_out.iter().all(|&(k, n)| doc % n != k);
     for (i, path) in opts.train.iter().chain(&opts.extra).enumerate() {
         let partial = i >= opts.train.len();
         match read_conll(path) {
@@ -365,13 +335,7 @@ fn main() -> ExitCode {
                 let all = s.len();
                 let kept: Vec<(usize, Sentence)> = s
                     .into_iter()
-                    .filter(|(doc, _)| {
-                        if partial {
-                            keep(*doc)
-                        } else {
-                            keep_conll(*doc)
-                        }
-                    })
+                    .filter(|(doc, _)| !partial || keep(*doc))
                     .collect();
                 eprintln!("train: {path}: {} of {all} sentences", kept.len());
                 if partial {
@@ -417,7 +381,7 @@ fn main() -> ExitCode {
         eprintln!("train: {} case-changed copies", copies.len());
         train.extend(copies);
     }
-    let mut gum_docs: Vec<(usize, GoldDocument)> = Vec::new();
+    let mut gum_docs: Vec<GoldDocument> = Vec::new();
     for path in &opts.gum {
         let parsed = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {path}: {e} (the GUM gold is not in the repository)"))
@@ -428,7 +392,12 @@ fn main() -> ExitCode {
         match parsed {
             Ok(docs) => {
                 let all = docs.len();
-                gum_docs.extend(docs.into_iter().enumerate().filter(|(k, _)| keep(*k)));
+                gum_docs.extend(
+                    docs.into_iter()
+                        .enumerate()
+                        .filter(|(k, _)| keep(*k))
+                        .map(|(_, d)| d),
+                );
                 eprintln!("train: {path}: {} of {all} documents", gum_docs.len());
             }
             Err(e) => {
@@ -445,35 +414,17 @@ fn main() -> ExitCode {
         }
     };
     let tagger = Tagger::with_model(NameModel::default());
-    // The first-pass taggers: model J labels the --conll documents numbered J modulo their
-    // count and the --extra and --gum documents numbered J modulo 5 (the folds of the
-    // test-part rule); documents of a fold without a model get no history.
-    let mut first: Vec<Tagger> = Vec::new();
-    for path in &opts.first_pass {
-        match std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| NameModel::from_bytes(&b).map_err(|e| e.to_string()))
-        {
-            Ok(m) => first.push(Tagger::with_model(m)),
-            Err(e) => {
-                eprintln!("train: --first-pass {path}: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let conll_pass = |doc: usize| first.get(doc % first.len().max(1)).unwrap_or(&tagger);
-    let partial_pass = |doc: usize| first.get(doc % 5).unwrap_or(&tagger);
-    let full = featurise(conll_pass, &train);
+    let full = featurise(&tagger, &train);
     let n_full = full.len();
     let mut train = full;
     // How many times each sentence is seen per epoch.
     let mut times = vec![1; n_full];
     for (sents, w) in &extra {
-        let f = featurise(partial_pass, sents);
+        let f = featurise(&tagger, sents);
         times.extend(std::iter::repeat_n(*w, f.len()));
         train.extend(f);
     }
-    let (gum, unaligned) = featurise_gum(partial_pass, &gum_docs);
+    let (gum, unaligned) = featurise_gum(&tagger, &gum_docs);
     if !gum_docs.is_empty() {
         eprintln!(
             "train: GUM: {} sentences, {unaligned} gold spans off token boundaries left out",
@@ -482,7 +433,7 @@ fn main() -> ExitCode {
     }
     times.extend(std::iter::repeat_n(opts.extra_weight, gum.len()));
     train.extend(gum);
-    let dev = dev.map(|d| featurise(|_| &tagger, &d));
+    let dev = dev.map(|d| featurise(&tagger, &d));
     let sequences: Vec<Vec<Vec<u32>>> = train.iter().map(|(f, _)| f.clone()).collect();
     let n_features = Trainer::new(&sequences, opts.min_count).features();
     eprintln!(

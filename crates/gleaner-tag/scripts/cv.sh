@@ -8,13 +8,8 @@
 # Fold K (K = 0..3) trains with `--hold-out 4/5 --hold-out K/5` (the test part and fold K of
 # every --extra and --gum file left out) and scores fold K of each set; the counts of the four
 # folds are added. eng.testa is never trained on; its folds 0..3 are scored the same way.
-# PAR=2 runs two trainings at once. FOLDS="0 1" scores two folds only (for quick selection). SHARED defaults to ../shared/ner.
-# FIRST_PASS=1 trains with the prediction-history features: first four first-pass models
-# (J = 0..3, the same train options, `--conll-hold-out J/4 --hold-out J/5 --hold-out 4/5`:
-# none sees the documents it labels), then each fold's model with `--first-pass` those four.
-# (The first-pass models of folds other than K saw fold K's documents: they only make the
-# history of the other folds' training documents; the fold model scored on fold K labels its
-# own history there.)
+# PAR=2 runs two folds at once (same output). FOLDS="0 1" scores two folds only (for quick
+# selection). SHARED defaults to ../shared/ner.
 # The binaries are the release builds of the train, conll_eval and gum_eval examples
 # (BIN defaults to target/release/examples). Prints one line per set: P R F1 over PER/LOC/ORG
 # (testa: all four types) and ORG's F1.
@@ -24,28 +19,15 @@ args=("$@")
 S=${SHARED:-../shared/ner}
 BIN=${BIN:-target/release/examples}
 FOLDS=${FOLDS:-0 1 2 3}
-PAR=${PAR:-1}  # trainings run at once
+PAR=${PAR:-1}  # folds run at once
 for f in "$S/conll2003/eng.testa" "$S/gum/gum_interview_ner_gold.json"; do
   [ -e "$f" ] || { echo "cv.sh: $f is missing (set SHARED to the ner data)" >&2; exit 2; }
 done
 mkdir -p "$out"
-first=()
-if [ -n "${FIRST_PASS:-}" ]; then
-  for j in 0 1 2 3; do
-    [ -e "$out/first$j.bin" ] || "$BIN/train" "$@" --conll-hold-out "$j/4" --hold-out "$j/5" \
-      --hold-out 4/5 --out "$out/first$j.bin" 2>"$out/first$j.log" &
-    if [ $(((j + 1) % PAR)) -eq 0 ]; then wait; fi
-    first+=(--first-pass "$out/first$j.bin")
-  done
-  wait
-  for j in 0 1 2 3; do
-    [ -s "$out/first$j.bin" ] || { echo "cv.sh: first-pass model $j failed ($out/first$j.log)" >&2; exit 1; }
-  done
-fi
 sets="wnut17 btc gum_academic_court re3d_permissive sec_filings"
 fold() {
   local k=$1 m="$out/fold$1.bin"
-  "$BIN/train" "${args[@]}" "${first[@]}" --hold-out 4/5 --hold-out "$k/5" --out "$m" 2>"$out/train$k.log"
+  "$BIN/train" "${args[@]}" --hold-out 4/5 --hold-out "$k/5" --out "$m" 2>"$out/train$k.log"
   "$BIN/gum_eval" "$S/gum/gum_interview_ner_gold.json" --fold "$k/5" --model "$m" >"$out/gum_interview.$k" 2>&1
   "$BIN/conll_eval" "$S/conll2003/eng.testa" --fold "$k/5" --model "$m" >"$out/testa.$k" 2>&1
   for s in $sets; do

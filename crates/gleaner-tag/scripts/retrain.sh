@@ -33,29 +33,13 @@ if [ -n "$out" ]; then
   cmp "$clusters_out" "$dir/data/word_clusters.bin" || { echo "retrain.sh: word_clusters.bin differs" >&2; exit 1; }
 fi
 # The trainer reads the committed cluster table (compiled in), so check it first.
-data=(--conll "$S/conll2003/eng.train" --gum "$S/gum/gum_interview_ner_gold.json"
-  --extra "$S/extra/wnut17.conll:1" --extra "$S/extra/btc.conll:1"
-  --extra "$S/extra/gum_academic_court.conll:3" --extra "$S/extra/re3d_permissive.conll:2"
-  --extra "$S/extra/sec_filings.conll:1" --extra-weight 3
-  --epochs 15 --lowercase 10 --titlecase 20 --seed "${SEED:-1}" --hold-out 4/5)
-# First-pass models for the prediction-history features: model J never sees the documents
-# it labels (CoNLL documents J mod 4, the other sets' fold J); one run each, kept in a
-# temporary directory.
-first_dir=$(mktemp -d)
-trap 'rm -rf "$first_dir" ${out:+"$out"}' EXIT
-cargo build --release -q -p gleaner-tag --example train
-first=()
-for j in 0 1 2 3; do
-  target/release/examples/train "${data[@]}" --runs 1 --conll-hold-out "$j/4" --hold-out "$j/5" \
-    --out "$first_dir/first$j.bin" 2>"$first_dir/first$j.log" &
-  if [ $((j % 2)) -eq 1 ]; then wait; fi
-  first+=(--first-pass "$first_dir/first$j.bin")
-done
-wait
-for j in 0 1 2 3; do
-  [ -s "$first_dir/first$j.bin" ] || { cat "$first_dir/first$j.log" >&2; exit 1; }
-done
-target/release/examples/train "${data[@]}" "${first[@]}" --runs 5 --prune 0.5 --out "$model_out"
+cargo run --release -q -p gleaner-tag --example train -- \
+  --conll "$S/conll2003/eng.train" --gum "$S/gum/gum_interview_ner_gold.json" \
+  --extra "$S/extra/wnut17.conll:1" --extra "$S/extra/btc.conll:1" \
+  --extra "$S/extra/gum_academic_court.conll:3" --extra "$S/extra/re3d_permissive.conll:2" \
+  --extra "$S/extra/sec_filings.conll:1" --extra-weight 3 \
+  --epochs 15 --lowercase 10 --titlecase 20 --runs 5 --seed "${SEED:-1}" --prune 0.5 \
+  --hold-out 4/5 --out "$model_out"
 if [ -n "$out" ]; then
   cmp "$model_out" "$dir/model/names.bin" || { echo "retrain.sh: names.bin differs" >&2; exit 1; }
   echo "retrain.sh: byte-identical (word_clusters.bin, names.bin)"

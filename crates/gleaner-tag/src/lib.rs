@@ -278,33 +278,11 @@ impl Tagger {
     /// The name model's features for each sentence of a tokenised document (CoNLL sentences
     /// between two `-DOCSTART-` lines), exactly as [`Tagger::tag_document`] computes them.
     pub fn document_features(&self, sentences: &[&[&str]]) -> Vec<model::SequenceFeatures> {
-        let (toks, mut doc, rules) = self.read_document(sentences);
-        let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
-        self.features_in_order(&seqs, &rules, &mut doc)
-    }
-
-    /// The model's features of each sequence of a document, in order; between two, the
-    /// tagger's model (when it has one) labels the sequence just featurised and the document
-    /// context notes its labels (the prediction history later sequences see, as
-    /// [`Tagger::tag`] and [`Tagger::tag_document`] note theirs). For training, the tagger's
-    /// model is a first pass that never saw the document.
-    fn features_in_order(
-        &self,
-        seqs: &[&[Token<'_>]],
-        rules: &[Vec<NameSpan>],
-        doc: &mut DocContext,
-    ) -> Vec<model::SequenceFeatures> {
-        let mut out = Vec::with_capacity(seqs.len());
-        for (k, (t, r)) in seqs.iter().zip(rules).enumerate() {
-            let features = model::sequence_features_with_rules(t, &self.gaz, r, doc);
-            // The last sequence's labels would be seen by no later one.
-            if !self.model.is_empty() && k + 1 < seqs.len() {
-                let labels = self.model.decode(&features);
-                doc.note_predictions(t, &labels, names::is_headline(t, &self.gaz));
-            }
-            out.push(features);
-        }
-        out
+        let (toks, doc, rules) = self.read_document(sentences);
+        toks.iter()
+            .zip(&rules)
+            .map(|(t, r)| model::sequence_features_with_rules(t, &self.gaz, r, &doc))
+            .collect()
     }
 
     /// The rule labeler's names in each sequence, and the document context told which kinds
@@ -361,11 +339,15 @@ impl Tagger {
         let sents = sentences(&tokens);
         let mut doc = DocContext::build(&sents, &self.gaz);
         let rules = self.rules_and_context(&sents, None, &mut doc);
-        let features = self.features_in_order(&sents, &rules, &mut doc);
-        features
-            .into_iter()
-            .zip(&sents)
-            .map(|(f, s)| (f, s.iter().map(|t| (t.start, t.end)).collect()))
+        sents
+            .iter()
+            .zip(&rules)
+            .map(|(s, r)| {
+                (
+                    model::sequence_features_with_rules(s, &self.gaz, r, &doc),
+                    s.iter().map(|t| (t.start, t.end)).collect(),
+                )
+            })
             .collect()
     }
 
@@ -374,7 +356,7 @@ impl Tagger {
     fn label_sequence(
         &self,
         toks: &[Token<'_>],
-        doc: &mut DocContext,
+        doc: &DocContext,
         rules: Vec<NameSpan>,
         policy: MergePolicy,
         headline: bool,
@@ -385,7 +367,6 @@ impl Tagger {
         let (labels, margins) = self
             .model
             .decode_sequence(toks, &self.gaz, &rules, doc, headline);
-        doc.note_predictions(toks, &labels, headline);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -667,7 +648,7 @@ impl Tagger {
         let rules = self.rules_and_context(&sents, Some(&headlines), &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
         for ((sentence, rules), &headline) in sents.iter().zip(rules).zip(&headlines) {
-            for span in self.label_sequence(sentence, &mut doc, rules, self.policy, headline) {
+            for span in self.label_sequence(sentence, &doc, rules, self.policy, headline) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -848,15 +829,14 @@ impl Tagger {
         if self.model.is_empty() {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
         }
-        let (toks, mut doc, rules) = self.read_document(sentences);
+        let (toks, doc, rules) = self.read_document(sentences);
         let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)
             .zip(rules)
             .map(|((t, words), rules)| {
                 let headline = names::is_headline(t, &self.gaz);
-                let mut spans =
-                    self.label_sequence(t, &mut doc, rules, self.token_policy, headline);
+                let mut spans = self.label_sequence(t, &doc, rules, self.token_policy, headline);
                 spans.retain(|s| {
                     s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
                 });

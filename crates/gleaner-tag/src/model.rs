@@ -441,22 +441,6 @@ fn each_token_features(
     // Each token's forms, sliced once (every token's are asked for by five of its neighbours).
     let lowers: Vec<&str> = infos.iter().map(|x| texts.get(&x.lower)).collect();
     let shapes: Vec<&str> = infos.iter().map(|x| texts.get(&x.shape)).collect();
-    // Runs of capitalised words (Title, ALLCAPS, initials, MixedCase): each token's run as
-    // (first, one past the last); the words just outside a run of two or more are its
-    // context ("joined [Heaven Sent Gaming] in", "[The Onion] said").
-    let capitalised = |x: &TokenInfo| matches!(x.cap, 2 | 3 | 6 | 7);
-    let mut runs: Vec<(usize, usize)> = vec![(0, 0); n];
-    let mut a = 0;
-    while a < n {
-        let mut b = a;
-        while infos.get(b).is_some_and(capitalised) {
-            b += 1;
-        }
-        for slot in runs.iter_mut().take(b).skip(a) {
-            *slot = (a, b);
-        }
-        a = b.max(a + 1);
-    }
     let mut f: Vec<u32> = Vec::with_capacity(96);
     for (i, t) in toks.iter().enumerate() {
         f.clear();
@@ -615,19 +599,6 @@ fn each_token_features(
                 f.push(FeatureHash::new(48).num(kinds).num(me.cap).done());
                 f.push(FeatureHash::new(49).num(kinds).num(me.rule / 3).done());
             }
-            // What the model labelled the same word in the document's earlier sentences.
-            let predicted = doc.predicted_folded(folded);
-            if predicted != 0 {
-                let place = u8::from(me.sentence_start) | u8::from(headline) << 1;
-                f.push(
-                    FeatureHash::new(56)
-                        .num(predicted)
-                        .num(me.cap)
-                        .num(place)
-                        .done(),
-                );
-                f.push(FeatureHash::new(57).num(predicted).num(me.rule / 3).done());
-            }
             f.push(
                 FeatureHash::new(40)
                     .num(me.cap)
@@ -696,32 +667,6 @@ fn each_token_features(
                     .num(code(coarse_at(-1)))
                     .num(code(coarse_at(0)))
                     .num(code(coarse_at(1)))
-                    .done(),
-            );
-        }
-        // The words just outside the token's capitalised run, by place in the run.
-        if let Some(&(a, b)) = runs.get(i)
-            && b >= a + 2
-        {
-            let place = if i == a {
-                0
-            } else if i + 1 == b {
-                2
-            } else {
-                1
-            };
-            let before = form_at(&lowers, a, -1);
-            let after = lowers.get(b).copied().unwrap_or(PAD);
-            f.push(FeatureHash::new(58).part(before).num(place).done());
-            f.push(FeatureHash::new(59).part(after).num(place).done());
-            let fine = |k: Option<usize>| {
-                k.and_then(|k| infos.get(k))
-                    .map_or(254, |x| x.cluster.map_or(255, |c| c.0))
-            };
-            f.push(
-                FeatureHash::new(60)
-                    .num(fine(a.checked_sub(1)))
-                    .num(fine(Some(b)))
                     .done(),
             );
         }

@@ -63,11 +63,6 @@ pub struct DocContext {
     /// Words (folded) and the kinds the rule labeler gave them anywhere in the document, when
     /// a cue or a list backed it (bits: 1 person, 2 place, 4 organisation, 8 other or group).
     kinds: HashMap<String, u8>,
-    /// Words (folded) and what the name model labelled them in the sentences already tagged
-    /// (bits: 1 person, 2 place, 4 organisation, 8 other; 16 not a name though capitalised
-    /// mid-sentence): the model's own prediction history, Ratinov and Roth's "extended
-    /// prediction history" (see [`DocContext::note_predictions`]).
-    predicted: HashMap<String, u8>,
     /// May names be guessed from capitals alone? Only in English: the guessing rules read
     /// English capitalisation (German capitalises every noun), so other languages get listed
     /// and cued names only.
@@ -112,7 +107,6 @@ impl DocContext {
             capitalised_mid,
             lowercase,
             kinds: HashMap::default(),
-            predicted: HashMap::default(),
             guesses_allowed: true,
         }
     }
@@ -144,36 +138,6 @@ impl DocContext {
                 *self.kinds.entry(fold_token(t.text)).or_insert(0) |= bit;
             }
         }
-    }
-
-    /// Remember what the name model labelled each word of a sentence just tagged (`labels`:
-    /// indices into [`crate::model::LABELS`], one per token), so that the document's later
-    /// sentences see it as a feature ([`DocContext::predicted_folded`]). A capitalised word
-    /// the model left out mid-sentence outside a headline is noted as such.
-    pub fn note_predictions(&mut self, sentence: &[Token<'_>], labels: &[usize], headline: bool) {
-        for (t, &l) in sentence.iter().zip(labels) {
-            let bit = match crate::model::label_kind(l) {
-                Some(NameKind::Person) => 1,
-                Some(NameKind::Location) => 2,
-                Some(NameKind::Organization) => 4,
-                Some(NameKind::Group | NameKind::Other) => 8,
-                None if !headline && !t.sentence_start && starts_upper(t.text) => 16,
-                None => continue,
-            };
-            let folded = fold_cow(t.text);
-            match self.predicted.get_mut(&*folded) {
-                Some(bits) => *bits |= bit,
-                None => {
-                    self.predicted.insert(folded.into_owned(), bit);
-                }
-            }
-        }
-    }
-
-    /// What the name model labelled a (folded) word in the sentences already tagged (see
-    /// [`DocContext::note_predictions`]; 0 for nothing).
-    pub fn predicted_folded(&self, folded: &str) -> u8 {
-        self.predicted.get(folded).copied().unwrap_or(0)
     }
 
     /// The kinds the rule labeler's surer names gave a (folded) word in the document (see
