@@ -42,27 +42,221 @@ pub struct Gazetteers {
     org_words: HashSet<String>,
     /// Head words of events, awards, wars… ("Cup", "Prize", "War"), as written.
     misc_words: HashSet<String>,
-    /// Title and role words, lowercase.
-    titles: HashMap<String, TitleRole>,
-    /// Given names, lowercase.
-    given_names: HashSet<String>,
-    /// Words never starting a name at the start of a sentence, lowercase.
-    stopwords: HashSet<String>,
     /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
     /// model feature only.
     geo_places: HashSet<String>,
     /// Common abbreviations that are not names ("CEO", "DVD"), as written.
     abbreviations: HashSet<String>,
-    /// Common English words, lowercase (`data/common_words.txt`): a model feature only.
-    common_words: HashSet<String>,
     /// Word clusters (`data/word_clusters.bin`, learned by the `clusters` example): FNV-1a hash
     /// of the lowercase word → (fine cluster, coarse cluster). A model feature only.
     clusters: HashMap<u32, (u8, u8)>,
-    /// The first words of `geo_places`' names, each with the longest name (in tokens) it starts.
-    geo_first: HashMap<String, usize>,
-    /// The first words (folded) of `entries`' keys, each with the longest entry (in tokens) it
-    /// starts: most words start none, and are answered without building a key.
-    entry_first: HashMap<String, usize>,
+    /// What the single-word lists say about a word, all in one table (see [`WordInfo`]): the
+    /// titles, given names, stop words, common words, the first words of `entries` and of
+    /// `geo_places`, one-word GeoNames places and aliases, and the folded forms of the head
+    /// words. A word most lists lack is answered by one lookup, not one per list.
+    words: WordTable,
+}
+
+/// What the word lists say about one string (a folded word: lowercase, straight apostrophes;
+/// or, for [`WordInfo::common`], a lowercase word), from one lookup ([`Gazetteers::word`]).
+/// Each field answers exactly what the list it stands for answers about that string.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WordInfo {
+    /// The longest multi-token name (in tokens) whose key starts with this word; 0: none.
+    pub entry_first: u16,
+    /// The longest GeoNames place (in tokens) starting with this word; 0: none.
+    pub geo_first: u16,
+    /// A one-word GeoNames place.
+    pub geo_place: bool,
+    /// A title or role word.
+    pub title: Option<TitleRole>,
+    /// A given name.
+    pub given: bool,
+    /// A word never starting a name.
+    pub stopword: bool,
+    /// The alias (surname) of a well-known person.
+    pub alias: bool,
+    /// A common English word (this exact string; lowercase).
+    pub common: bool,
+    /// Some organisation head word folds to this ("Ministry", "MINISTRY" → "ministry"): a
+    /// word whose folded form lacks this is not one.
+    pub org_folded: bool,
+    /// Some head word of events, awards… folds to this.
+    pub misc_folded: bool,
+}
+
+/// String → [`WordInfo`]: open addressing with linear probing, at most half full. A key of up
+/// to 16 bytes (most words) is held in the slot itself as two integers, so that a lookup is a
+/// few integer operations and compares, without hashing the bytes one by one or calling
+/// `memcmp`; longer keys are in a map beside it. An ASCII word is folded to lowercase in the
+/// same integers ([`WordTable::get_folded`]).
+#[derive(Debug, Default)]
+struct WordTable {
+    slots: Vec<WordSlot>,
+    /// 64 − log2 of the slot count.
+    shift: u32,
+    /// How many slots are taken.
+    used: usize,
+    /// Keys longer than [`INLINE_KEY`] bytes.
+    long: HashMap<Box<[u8]>, WordInfo>,
+}
+
+/// The longest key a [`WordSlot`] holds.
+const INLINE_KEY: usize = 16;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct WordSlot {
+    /// The key's bytes, little-endian, zero after its end.
+    lo: u64,
+    hi: u64,
+    /// The key's length + 1 (0: a free slot).
+    len: u8,
+    info: WordInfo,
+}
+
+/// `bytes` (at most [`INLINE_KEY`]) as two little-endian integers, zero after the end: two
+/// loads of four or eight bytes that may overlap (which `or` leaves as they are), not a copy
+/// byte by byte.
+fn pack(bytes: &[u8]) -> (u64, u64) {
+    let n = bytes.len();
+    let le8 = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let le4 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+    };
+    match n {
+        0 => (0, 0),
+        1..=3 => {
+            let mut lo = 0u64;
+            for (k, &b) in bytes.iter().enumerate() {
+                lo |= u64::from(b) << (8 * k);
+            }
+            (lo, 0)
+        }
+        4..=7 => (le4(0) | le4(n - 4) << (8 * (n - 4)), 0),
+        8 => (le8(0), 0),
+        9..=16 => (le8(0), le8(n - 8) >> (8 * (16 - n))),
+        _ => (0, 0),
+    }
+}
+
+/// ASCII bytes packed in `x` with 'A'..='Z' made lowercase (each byte below 0x80).
+fn ascii_lower_packed(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bit 7 of a byte of `ge_a` is set when the byte is at least 'A', of `gt_z` when it is
+    // past 'Z' (no carry crosses a byte: each is below 0x80).
+    let ge_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+    let gt_z = x.wrapping_add(ONES * (0x80 - u64::from(b'Z') - 1));
+    let upper = ge_a & !gt_z & (ONES * 0x80);
+    x | (upper >> 2)
+}
+
+impl WordTable {
+    fn home(&self, lo: u64, hi: u64, len: u8) -> usize {
+        let h = (lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi ^ u64::from(len))
+            .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        if self.shift >= 64 {
+            return 0;
+        }
+        (h >> self.shift) as usize
+    }
+
+    /// The slot of a packed key: where it is, or the free slot where it would go.
+    fn find(&self, lo: u64, hi: u64, len: u8) -> Option<usize> {
+        let n = self.slots.len();
+        let mut at = self.home(lo, hi, len);
+        for _ in 0..n {
+            let slot = self.slots.get(at)?;
+            if slot.len == 0 || (slot.len == len && slot.lo == lo && slot.hi == hi) {
+                return Some(at);
+            }
+            at = (at + 1) & (n - 1);
+        }
+        None
+    }
+
+    fn get_packed(&self, lo: u64, hi: u64, len: u8) -> WordInfo {
+        self.find(lo, hi, len)
+            .and_then(|at| self.slots.get(at))
+            .filter(|s| s.len != 0)
+            .map_or_else(WordInfo::default, |s| s.info)
+    }
+
+    /// What the table holds for exactly these bytes.
+    fn get(&self, key: &[u8]) -> WordInfo {
+        if key.len() > INLINE_KEY {
+            return self.long.get(key).copied().unwrap_or_default();
+        }
+        let (lo, hi) = pack(key);
+        self.get_packed(lo, hi, key.len() as u8 + 1)
+    }
+
+    /// [`WordTable::get`] of `token` folded ([`fold_token`]).
+    fn get_folded(&self, token: &str) -> WordInfo {
+        let bytes = token.as_bytes();
+        if bytes.len() <= INLINE_KEY {
+            let (lo, hi) = pack(bytes);
+            if (lo | hi) & 0x8080_8080_8080_8080 == 0 {
+                // ASCII folds to ASCII lowercase, byte for byte: folded in the integers.
+                return self.get_packed(
+                    ascii_lower_packed(lo),
+                    ascii_lower_packed(hi),
+                    bytes.len() as u8 + 1,
+                );
+            }
+        }
+        with_folded(token, |f| self.get(f.as_bytes()))
+    }
+
+    /// The entry of `key`, made when missing.
+    fn entry(&mut self, key: &[u8]) -> &mut WordInfo {
+        if key.len() > INLINE_KEY {
+            return self.long.entry(Box::from(key)).or_default();
+        }
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let (lo, hi) = pack(key);
+        let len = key.len() as u8 + 1;
+        let at = self.find(lo, hi, len);
+        match at.and_then(|at| self.slots.get_mut(at)) {
+            Some(slot) => {
+                if slot.len == 0 {
+                    *slot = WordSlot {
+                        lo,
+                        hi,
+                        len,
+                        info: WordInfo::default(),
+                    };
+                    self.used += 1;
+                }
+                &mut slot.info
+            }
+            // (Never: the table always has a free slot.)
+            None => self.long.entry(Box::from(key)).or_default(),
+        }
+    }
+
+    /// Twice the slots (at least 64), every key moved to its place.
+    fn grow(&mut self) {
+        let count = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![WordSlot::default(); count]);
+        self.shift = 64 - count.trailing_zeros();
+        for slot in old.into_iter().filter(|s| s.len != 0) {
+            if let Some(at) = self.find(slot.lo, slot.hi, slot.len)
+                && let Some(free) = self.slots.get_mut(at)
+            {
+                *free = slot;
+            }
+        }
+    }
 }
 
 const COUNTRIES: &str = include_str!("../data/countries.tsv");
@@ -168,6 +362,67 @@ fn with_folded<R>(token: &str, f: impl FnOnce(&str) -> R) -> R {
         }
     }
     f(&fold_cow(token))
+}
+
+/// The longest key [`with_key`] builds on the stack.
+const STACK_KEY: usize = 96;
+
+/// `f` of the key of `tokens` ([`key_of`]), built on the stack when it is short ASCII.
+fn with_key<R>(tokens: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    let len = tokens.iter().map(|t| t.len() + 1).sum::<usize>();
+    if len <= STACK_KEY && tokens.iter().all(|t| t.is_ascii()) {
+        let mut buf = [0u8; STACK_KEY];
+        let mut at = 0;
+        for (k, t) in tokens.iter().enumerate() {
+            // (A space before every token but the first, unless the key is still empty:
+            // as `push_key` does.)
+            if k > 0
+                && at > 0
+                && let Some(b) = buf.get_mut(at)
+            {
+                *b = b' ';
+                at += 1;
+            }
+            if let Some(out) = buf.get_mut(at..at + t.len()) {
+                out.copy_from_slice(t.as_bytes());
+                out.make_ascii_lowercase();
+            }
+            at += t.len();
+        }
+        if let Some(Ok(key)) = buf.get(..at).map(std::str::from_utf8) {
+            return f(key);
+        }
+    }
+    f(&key_of(tokens.iter().copied()))
+}
+
+/// Is `surface` the tokens joined by one space, each '’' straightened
+/// (`tokens.join(" ").replace('’', "'")`, without building it)?
+fn joined_is(surface: &str, tokens: &[&str]) -> bool {
+    let mut rest = surface;
+    for (k, t) in tokens.iter().enumerate() {
+        if k > 0 {
+            match rest.strip_prefix(' ') {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        if !t.contains('\u{2019}') {
+            match rest.strip_prefix(t) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+            continue;
+        }
+        for c in t.chars() {
+            let c = if c == '\u{2019}' { '\'' } else { c };
+            match rest.strip_prefix(c) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
 }
 
 /// Lowercase with straight apostrophes.
@@ -282,6 +537,16 @@ impl Gazetteers {
         }
         g.org_words = words(ORG_WORDS).map(str::to_string).collect();
         g.misc_words = words(MISC_WORDS).map(str::to_string).collect();
+        for w in words(ORG_WORDS) {
+            g.word_mut(&fold_token(w)).org_folded = true;
+        }
+        for w in words(MISC_WORDS) {
+            g.word_mut(&fold_token(w)).misc_folded = true;
+        }
+        let aliases: Vec<String> = g.person_aliases.keys().cloned().collect();
+        for alias in aliases {
+            g.word_mut(&alias).alias = true;
+        }
         for line in lines(PERSON_TITLES) {
             let mut cols = line.split('\t');
             let role = match cols.next() {
@@ -291,27 +556,55 @@ impl Gazetteers {
             if let Some(title) = cols.next() {
                 let key = key_of(tokenize(title.trim()).iter().map(|t| t.text));
                 // A word can be both ("Justice"): Head wins.
-                let slot = g.titles.entry(key).or_insert(role);
+                let slot = g.word_mut(&key).title.get_or_insert(role);
                 if role == TitleRole::Head {
                     *slot = TitleRole::Head;
                 }
             }
         }
-        g.given_names = words(GIVEN_NAMES).map(fold_token).collect();
-        g.stopwords = words(STOPWORDS).map(fold_token).collect();
+        for w in words(GIVEN_NAMES) {
+            g.word_mut(&fold_token(w)).given = true;
+        }
+        for w in words(STOPWORDS) {
+            g.word_mut(&fold_token(w)).stopword = true;
+        }
         g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
-        g.common_words = words(COMMON_WORDS).map(str::to_string).collect();
+        for w in words(COMMON_WORDS) {
+            g.word_mut(w).common = true;
+        }
         g.clusters = read_clusters(WORD_CLUSTERS);
         for line in lines(GEONAMES_CITIES) {
             let toks = tokenize(line.trim());
             let (Some(first), n) = (toks.first(), toks.len()) else {
                 continue;
             };
-            let slot = g.geo_first.entry(fold_token(first.text)).or_insert(n);
+            let n = u16::try_from(n).unwrap_or(u16::MAX);
+            let slot = &mut g.word_mut(&fold_token(first.text)).geo_first;
             *slot = (*slot).max(n);
-            g.geo_places.insert(key_of(toks.iter().map(|t| t.text)));
+            let key = key_of(toks.iter().map(|t| t.text));
+            if !key.contains(' ') {
+                g.word_mut(&key).geo_place = true;
+            }
+            g.geo_places.insert(key);
         }
+        g.words.long.shrink_to_fit();
         g
+    }
+
+    /// The entry of `key` in the word table, made when missing.
+    fn word_mut(&mut self, key: &str) -> &mut WordInfo {
+        self.words.entry(key.as_bytes())
+    }
+
+    /// What the word lists say about this string (see [`WordInfo`]): a folded word
+    /// ([`fold_token`]), or for [`WordInfo::common`] a lowercase one.
+    pub fn word(&self, key: &str) -> WordInfo {
+        self.words.get(key.as_bytes())
+    }
+
+    /// [`Gazetteers::word`] of a token folded ([`fold_token`]).
+    pub fn word_of_token(&self, token: &str) -> WordInfo {
+        self.words.get_folded(token)
     }
 
     /// Is this a common abbreviation that is not a name ("CEO", "DVD"; as written)?
@@ -321,7 +614,7 @@ impl Gazetteers {
 
     /// Is this (lowercase) word a common English word ("service", "great")?
     pub fn is_common_word(&self, lower: &str) -> bool {
-        self.common_words.contains(lower)
+        self.word(lower).common
     }
 
     /// Whether a cluster table is compiled in (else no cluster features are built).
@@ -342,15 +635,26 @@ impl Gazetteers {
     pub fn longest_geo(&self, tokens: &[&str]) -> Option<usize> {
         let first = tokens.first()?;
         // Most words start no name: ask without folding when the word is already folded.
-        let max = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
-            with_folded(first, |f| self.geo_first.get(f).copied())?
+        let info = if first.chars().any(|c| c.is_uppercase() || c == '\u{2019}') {
+            self.word_of_token(first)
         } else {
-            *self.geo_first.get(*first)?
+            self.word(first)
         };
+        self.longest_geo_given(tokens, info)
+    }
+
+    /// [`Gazetteers::longest_geo`] told what the table says about the first token folded
+    /// (or, when it holds neither a capital nor a '’', about the token as it is).
+    pub(crate) fn longest_geo_given(&self, tokens: &[&str], first_info: WordInfo) -> Option<usize> {
+        let max = first_info.geo_first as usize;
+        if max == 0 {
+            return None;
+        }
         let n = max.min(tokens.len());
         if n <= 1 {
-            // One word: its folded form is the key (no key to build).
-            return (n == 1 && with_folded(first, |f| self.geo_places.contains(f))).then_some(1);
+            // One word: its folded form is the key (no key to build). (A word starting a
+            // listed place holds no white space, so its folded form holds none either.)
+            return (n == 1 && first_info.geo_place).then_some(1);
         }
         // The key of the first `len` tokens is a prefix of the key of all of them: built once,
         // asked about at each length; the longest listed one wins.
@@ -376,8 +680,9 @@ impl Gazetteers {
         let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
         self.max_tokens = self.max_tokens.max(toks.len());
         if let Some(first) = key.split(' ').next() {
-            let slot = self.entry_first.entry(first.to_string()).or_insert(0);
-            *slot = (*slot).max(key.split(' ').count());
+            let count = u16::try_from(key.split(' ').count()).unwrap_or(u16::MAX);
+            let slot = &mut self.word_mut(first).entry_first;
+            *slot = (*slot).max(count);
         }
         self.entries.entry(key).or_insert_with(|| Entry {
             kind,
@@ -390,8 +695,7 @@ impl Gazetteers {
     /// May an entry start with this token? (False when no entry's key starts with its folded
     /// form; a token holding white space is always asked in full.)
     fn may_start_entry(&self, first: &str) -> bool {
-        first.contains(char::is_whitespace)
-            || with_folded(first, |f| self.entry_first.contains_key(f))
+        first.contains(char::is_whitespace) || self.word_of_token(first).entry_first > 0
     }
 
     /// The entry for exactly these tokens, if any (letter case checked for acronyms, and the
@@ -401,12 +705,13 @@ impl Gazetteers {
         if !starts_upper(first) || !self.may_start_entry(first) {
             return None;
         }
-        self.checked(tokens, self.entries.get(&key_of(tokens.iter().copied()))?)
+        let entry = with_key(tokens, |key| self.entries.get(key))?;
+        self.checked(tokens, entry)
     }
 
     /// `entry` if its letter case fits `tokens` (acronyms match only as listed).
     fn checked<'e>(&self, tokens: &[&str], entry: &'e Entry) -> Option<&'e Entry> {
-        if entry.case_sensitive && entry.surface != tokens.join(" ").replace('\u{2019}', "'") {
+        if entry.case_sensitive && !joined_is(&entry.surface, tokens) {
             return None;
         }
         Some(entry)
@@ -418,9 +723,27 @@ impl Gazetteers {
         if !self.may_start_entry(tokens.first()?) {
             return None;
         }
-        self.entries
-            .get(&key_of(tokens.iter().copied()))
-            .filter(|e| !e.case_sensitive)
+        self.lookup_any_case_unchecked(tokens)
+    }
+
+    /// [`Gazetteers::lookup_any_case`] once the first token is known to be able to start an
+    /// entry.
+    fn lookup_any_case_unchecked(&self, tokens: &[&str]) -> Option<&Entry> {
+        with_key(tokens, |key| self.entries.get(key)).filter(|e| !e.case_sensitive)
+    }
+
+    /// [`Gazetteers::lookup_any_case`] told what the table says about the first token
+    /// ([`Gazetteers::word_of_token`]).
+    pub(crate) fn lookup_any_case_given(
+        &self,
+        tokens: &[&str],
+        first_info: WordInfo,
+    ) -> Option<&Entry> {
+        let first = tokens.first()?;
+        if first_info.entry_first == 0 && !first.contains(char::is_whitespace) {
+            return None;
+        }
+        self.lookup_any_case_unchecked(tokens)
     }
 
     /// The longest entry starting at `tokens[0]` and not longer than `tokens`; returns its
@@ -430,11 +753,28 @@ impl Gazetteers {
         if !starts_upper(first) {
             return None;
         }
+        self.longest_given(tokens, self.word_of_token(first))
+    }
+
+    /// [`Gazetteers::longest`] told what the table says about the first token
+    /// ([`Gazetteers::word_of_token`]).
+    pub(crate) fn longest_given(
+        &self,
+        tokens: &[&str],
+        first_info: WordInfo,
+    ) -> Option<(usize, &Entry)> {
+        let first = tokens.first()?;
+        if !starts_upper(first) {
+            return None;
+        }
         // No entry is longer than the longest one starting with this word.
         let span = if first.contains(char::is_whitespace) {
             self.max_tokens
         } else {
-            with_folded(first, |f| self.entry_first.get(f).copied())?
+            match first_info.entry_first as usize {
+                0 => return None,
+                n => n,
+            }
         };
         let max = span.min(tokens.len());
         let mut key = String::with_capacity(tokens.iter().take(max).map(|t| t.len() + 1).sum());
@@ -453,9 +793,7 @@ impl Gazetteers {
 
     /// The full name of a well-known person known by this surname (or alias).
     pub fn person_alias(&self, tokens: &[&str]) -> Option<&str> {
-        self.person_aliases
-            .get(&key_of(tokens.iter().copied()))
-            .map(String::as_str)
+        with_key(tokens, |key| self.person_aliases.get(key)).map(String::as_str)
     }
 
     /// [`Gazetteers::person_alias`] of one token already folded ([`fold_token`]).
@@ -482,27 +820,27 @@ impl Gazetteers {
 
     /// The title role of a token, if it is one.
     pub fn title_role(&self, token: &str) -> Option<TitleRole> {
-        with_folded(token, |f| self.title_role_folded(f))
+        self.word_of_token(token).title
     }
 
     /// [`Gazetteers::title_role`] of a token already folded ([`fold_token`]).
     pub fn title_role_folded(&self, folded: &str) -> Option<TitleRole> {
-        self.titles.get(folded).copied()
+        self.word(folded).title
     }
 
     /// Is this a common given name?
     pub fn is_given_name(&self, token: &str) -> bool {
-        with_folded(token, |f| self.is_given_name_folded(f))
+        self.word_of_token(token).given
     }
 
     /// [`Gazetteers::is_given_name`] of a token already folded ([`fold_token`]).
     pub fn is_given_name_folded(&self, folded: &str) -> bool {
-        self.given_names.contains(folded)
+        self.word(folded).given
     }
 
     /// Is this a word that never starts a name?
     pub fn is_stopword(&self, token: &str) -> bool {
-        with_folded(token, |f| self.stopwords.contains(f))
+        self.word_of_token(token).stopword
     }
 }
 
@@ -560,8 +898,14 @@ pub fn starts_upper(token: &str) -> bool {
     if !starts_lower {
         return false;
     }
-    // Every prefix below ends in '-', '\'' or '’' within its first 7 bytes: most words hold
-    // none of them there and start no prefix.
+    // Every prefix below starts with one of these letters, and ends in '-', '\'' or '’'
+    // within its first 7 bytes: most words start no prefix.
+    if !matches!(
+        token.as_bytes().first(),
+        Some(b'a' | b'b' | b'd' | b'e' | b'i' | b'l')
+    ) {
+        return false;
+    }
     if !token
         .bytes()
         .take(7)
@@ -582,6 +926,89 @@ pub fn starts_upper(token: &str) -> bool {
 
 fn is_titlecase(c: char) -> bool {
     matches!(c, 'ǅ' | 'ǈ' | 'ǋ' | 'ǲ')
+}
+
+#[cfg(test)]
+mod word_table_tests {
+    use super::*;
+
+    #[test]
+    fn packing_is_the_bytes_zero_padded() {
+        let text = b"abcdefghijklmnopq";
+        for n in 0..=INLINE_KEY {
+            let mut buf = [0u8; 16];
+            buf[..n].copy_from_slice(&text[..n]);
+            let lo = u64::from_le_bytes(buf[..8].try_into().unwrap());
+            let hi = u64::from_le_bytes(buf[8..].try_into().unwrap());
+            assert_eq!(pack(&text[..n]), (lo, hi), "{n}");
+        }
+        // Every ASCII byte folds as `to_ascii_lowercase` does.
+        for b in 0u8..0x80 {
+            let x = u64::from_le_bytes([b, b'A', b'Z', b'@', b'[', b'a', b'z', 0]);
+            let folded = ascii_lower_packed(x).to_le_bytes();
+            assert_eq!(folded[0], b.to_ascii_lowercase());
+            assert_eq!(&folded[1..], b"az@[az\0");
+        }
+    }
+
+    #[test]
+    fn the_word_table_answers_as_its_lists() {
+        let mut t = WordTable::default();
+        let words: Vec<String> = (0..3000)
+            .map(|k| match k % 4 {
+                0 => format!("w{k}"),
+                1 => format!("a-rather-long-word-{k}"),
+                2 => format!("é{k}"),
+                _ => format!("{k}"),
+            })
+            .chain(["".to_string(), "ab cd".to_string()])
+            .collect();
+        for (k, w) in words.iter().enumerate() {
+            let info = t.entry(w.as_bytes());
+            info.geo_first = k as u16;
+            info.given = k % 3 == 0;
+        }
+        for (k, w) in words.iter().enumerate() {
+            let info = t.get(w.as_bytes());
+            assert_eq!((info.geo_first, info.given), (k as u16, k % 3 == 0), "{w}");
+            // Asked in capitals, a word is found folded.
+            let upper = w.to_uppercase();
+            if upper.is_ascii() || fold_token(&upper) == *w {
+                assert_eq!(t.get_folded(&upper), info, "{upper}");
+            }
+            assert_eq!(t.get_folded(w), t.get(fold_token(w).as_bytes()));
+        }
+        for absent in [
+            "w1",
+            "x",
+            "W2X",
+            "a-rather-long-word-2",
+            "é",
+            "ABCDEFGHIJKLMNOPQ",
+        ] {
+            assert_eq!(t.get_folded(absent), t.get(fold_token(absent).as_bytes()));
+        }
+        assert_eq!(t.get(b"nothing"), WordInfo::default());
+    }
+
+    #[test]
+    fn the_builtin_table_matches_the_word_files() {
+        let g = Gazetteers::builtin();
+        for w in words(GIVEN_NAMES) {
+            assert!(g.is_given_name(w), "{w}");
+            assert!(g.is_given_name(&w.to_uppercase()), "{w}");
+        }
+        for w in words(STOPWORDS) {
+            assert!(g.is_stopword(w), "{w}");
+        }
+        for w in words(COMMON_WORDS) {
+            assert!(g.is_common_word(w), "{w}");
+        }
+        assert!(!g.is_common_word("qzxvwkjpf"));
+        assert_eq!(g.title_role("President"), Some(TitleRole::Head));
+        assert_eq!(g.title_role("PRESIDENT"), Some(TitleRole::Head));
+        assert_eq!(g.title_role("Potato"), None);
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::NameKind;
-use crate::gazetteer::{Gazetteers, TitleRole, starts_upper};
+use crate::gazetteer::{Gazetteers, TitleRole, WordInfo, starts_upper};
 use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler, is_headline};
 use crate::tokenize::Token;
 
@@ -147,16 +147,27 @@ fn cap_class(w: &str) -> u8 {
     let mut lower = 0;
     let mut digit = 0;
     let mut other = 0;
-    // (char's class tests take ASCII by the byte already.)
-    for c in w.chars() {
-        if c.is_uppercase() {
-            upper += 1;
-        } else if c.is_lowercase() {
-            lower += 1;
-        } else if c.is_numeric() {
-            digit += 1;
-        } else {
-            other += 1;
+    if w.is_ascii() {
+        // The same classes, by the byte.
+        for &b in w.as_bytes() {
+            match b {
+                b'A'..=b'Z' => upper += 1,
+                b'a'..=b'z' => lower += 1,
+                b'0'..=b'9' => digit += 1,
+                _ => other += 1,
+            }
+        }
+    } else {
+        for c in w.chars() {
+            if c.is_uppercase() {
+                upper += 1;
+            } else if c.is_lowercase() {
+                lower += 1;
+            } else if c.is_numeric() {
+                digit += 1;
+            } else {
+                other += 1;
+            }
         }
     }
     let first_upper = starts_upper(w);
@@ -205,6 +216,23 @@ impl Texts {
 
 /// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
 fn shape_into(w: &str, out: &mut String) {
+    if w.is_ascii() {
+        // The same, by the byte (the first 40 chars are the first 40 bytes).
+        let mut last = 0u8;
+        for &b in w.as_bytes().iter().take(40) {
+            let s = match b {
+                b'A'..=b'Z' => b'X',
+                b'a'..=b'z' => b'x',
+                b'0'..=b'9' => b'd',
+                _ => b,
+            };
+            if s != last {
+                out.push(char::from(s));
+                last = s;
+            }
+        }
+        return;
+    }
     let mut last = '\0';
     for (k, c) in w.chars().enumerate() {
         if k >= 40 {
@@ -228,12 +256,16 @@ fn shape_into(w: &str, out: &mut String) {
 
 /// The gazetteer label of each token: the longest listed name starting at each position
 /// (labels + 10 for a name of one or two words found in lowercase, "kerala", "taco bell").
-fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
+/// `folded`: what the word table says about each word folded ([`Gazetteers::word_of_token`]).
+fn gazetteer_labels(words: &[&str], folded: &[WordInfo], gaz: &Gazetteers) -> Vec<u8> {
     let mut out = vec![0u8; words.len()];
     let mut i = 0;
     let lowercase = |w: &&str| w.len() >= 3 && w.chars().all(char::is_lowercase);
     while i < words.len() {
-        let mut found = words.get(i..).and_then(|rest| gaz.longest(rest));
+        let info = folded.get(i).copied().unwrap_or_default();
+        let mut found = words
+            .get(i..)
+            .and_then(|rest| gaz.longest_given(rest, info));
         let mut offset = 0;
         if found.is_none() && words.get(i).is_some_and(lowercase) {
             found = [2, 1].into_iter().find_map(|len| {
@@ -241,7 +273,7 @@ fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
                 if !ws.iter().all(lowercase) {
                     return None;
                 }
-                gaz.lookup_any_case(ws).map(|e| (len, e))
+                gaz.lookup_any_case_given(ws, info).map(|e| (len, e))
             });
             offset = 10;
         }
@@ -266,17 +298,30 @@ fn gazetteer_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
     out
 }
 
-/// The GeoNames label of each token (see [`TokenInfo::geo`]).
-fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
+/// The GeoNames label of each token (see [`TokenInfo::geo`]). `folded` as for
+/// [`gazetteer_labels`].
+fn geo_labels(words: &[&str], folded: &[WordInfo], gaz: &Gazetteers) -> Vec<u8> {
     let mut out = vec![0u8; words.len()];
     let mut i = 0;
     while i < words.len() {
         let rest = words.get(i..).unwrap_or(&[]);
-        let Some(len) = gaz.longest_geo(rest) else {
+        let first = rest.first().copied().unwrap_or("");
+        // (`longest_geo` asks about a word without a capital or a '’' as it is, which is its
+        // folded form unless it holds a title-case letter or the like.)
+        let info = match folded.get(i) {
+            Some(&info)
+                if first.is_ascii()
+                    || first.chars().any(|c| c.is_uppercase() || c == '\u{2019}')
+                    || with_folded_eq(first) =>
+            {
+                info
+            }
+            _ => gaz.word(first),
+        };
+        let Some(len) = gaz.longest_geo_given(rest, info) else {
             i += 1;
             continue;
         };
-        let first = rest.first().copied().unwrap_or("");
         let b = if starts_upper(first) && first.chars().any(char::is_lowercase) {
             1
         } else if first.chars().all(|c| !c.is_uppercase()) {
@@ -290,6 +335,11 @@ fn geo_labels(words: &[&str], gaz: &Gazetteers) -> Vec<u8> {
         i += len.max(1);
     }
     out
+}
+
+/// Is `w` its own folded form ([`crate::gazetteer::fold_token`])?
+fn with_folded_eq(w: &str) -> bool {
+    crate::gazetteer::fold_cow(w) == w
 }
 
 /// The rule labeler's names over a sequence, sentence by sentence (split at the tokens'
@@ -396,8 +446,10 @@ fn each_token_features(
     mut sink: impl FnMut(usize, &[u32]),
 ) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
-    let gaz_labels = gazetteer_labels(&words, gaz);
-    let geo = geo_labels(&words, gaz);
+    // What the word lists say about each word, folded: one lookup a word for all of them.
+    let known: Vec<WordInfo> = words.iter().map(|w| gaz.word_of_token(w)).collect();
+    let gaz_labels = gazetteer_labels(&words, &known, gaz);
+    let geo = geo_labels(&words, &known, gaz);
     let rules = rule_labels(toks.len(), rules);
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
@@ -410,28 +462,32 @@ fn each_token_features(
             let lower_at = texts.push_lower(t.text);
             let shape = texts.push_shape(t.text);
             let lower = texts.get(&lower_at);
-            let folded = if lower.contains('\u{2019}') {
-                std::borrow::Cow::Owned(lower.replace('\u{2019}', "'"))
-            } else {
-                std::borrow::Cow::Borrowed(lower)
-            };
+            // The lists' answers about the word folded (`known`; the lowercase form is the
+            // folded one unless it holds a '’'); a head word folds to a listed folded form.
+            let folded = known.get(k).copied().unwrap_or_default();
+            let plain = !lower.contains('\u{2019}');
+            let head = |listed: bool| listed || !t.text.is_ascii();
             TokenInfo {
                 shape,
                 cap: cap_class(t.text),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
-                given: gaz.is_given_name_folded(&folded),
-                title: match gaz.title_role_folded(&folded) {
+                given: folded.given,
+                title: match folded.title {
                     None => 0,
                     Some(TitleRole::Head) => 1,
                     Some(TitleRole::Modifier) => 2,
                 },
-                org_word: gaz.is_org_word(t.text),
-                misc_word: gaz.is_misc_word(t.text),
-                alias: gaz.person_alias_folded(&folded).is_some(),
+                org_word: head(folded.org_folded) && gaz.is_org_word(t.text),
+                misc_word: head(folded.misc_folded) && gaz.is_misc_word(t.text),
+                alias: folded.alias,
                 sentence_start: t.sentence_start,
                 geo: geo.get(k).copied().unwrap_or(0),
-                common: gaz.is_common_word(lower),
+                common: if plain {
+                    folded.common
+                } else {
+                    gaz.is_common_word(lower)
+                },
                 cluster: gaz.word_cluster(lower),
                 lower: lower_at,
             }
@@ -697,10 +753,6 @@ struct StoredRows {
     rows: RowTable,
 }
 
-/// A feature key that marks a free slot of a [`RowTable`] (a model feature with this key is
-/// kept beside the slots).
-const FREE: u32 = u32::MAX;
-
 /// One slot of a [`RowTable`]: a feature's key and where its row is.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -711,108 +763,134 @@ struct Slot {
 /// Feature key → stored weights: the keys in an open-addressing table with linear probing,
 /// at most half full, each slot 8 bytes with the place of the key's row in a dense list (so
 /// the table's slack costs little memory). Scoring asks it about every feature of every
-/// token, many absent from the model, and a miss here is one multiply, one load and a compare
-/// or two (a general map spends several times that). Keys are already hashes; the slot is the
-/// top bits of the key times a large odd constant.
-#[derive(Debug, Default, Clone)]
+/// token, many absent from the model. Keys are already hashes; the slot is the top bits of
+/// the key times a large odd constant.
+///
+/// A free slot holds a key the table does not hold (`empty`, chosen when the table is built)
+/// and the place of a row of zeros (row 0), so that a lookup stops at the first slot whose
+/// key is the key asked about or `empty`, and its row can be added whether the key was found
+/// or not: adding +0 leaves a sum as it was (a sum of weights starting at +0 is never -0), so
+/// the scores are the same to the bit as skipping absent keys, without a branch that guesses
+/// whether each feature is in the model.
+#[derive(Debug, Clone)]
 struct RowTable {
     slots: Vec<Slot>,
+    /// Row 0 is zeros; the keys' rows follow.
     rows: Vec<[f32; N_LABELS]>,
-    /// log2 of the slot count (0 when there are none).
-    bits: u32,
-    /// The row of the key [`FREE`], if the model has one.
-    free_key: Option<[f32; N_LABELS]>,
+    /// 64 − log2 of the slot count.
+    shift: u32,
+    /// The key of free slots: one that no row has.
+    empty: u32,
+}
+
+impl Default for RowTable {
+    fn default() -> Self {
+        RowTable::build(Vec::new())
+    }
 }
 
 impl RowTable {
-    /// An empty table with room for `n` keys.
-    fn with_capacity(n: usize) -> Self {
-        let count = n.saturating_mul(2).max(16).next_power_of_two();
-        RowTable {
-            slots: vec![Slot { key: FREE, row: 0 }; count],
-            rows: Vec::with_capacity(n),
-            bits: count.trailing_zeros(),
-            free_key: None,
+    /// The table of these keys and rows (a key given twice keeps its last row).
+    fn build(mut pairs: Vec<(u32, [f32; N_LABELS])>) -> Self {
+        // Sorted by key (stable: of a key given twice, the last is kept below).
+        pairs.sort_by_key(|&(k, _)| k);
+        let mut unique: Vec<(u32, [f32; N_LABELS])> = Vec::with_capacity(pairs.len());
+        for (k, r) in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == k => last.1 = r,
+                _ => unique.push((k, r)),
+            }
         }
+        // The largest key not held (there is one: at most 2^32 − 1 keys fit in memory here,
+        // and a sorted walk down from the top finds the first gap).
+        let mut empty = u32::MAX;
+        for &(k, _) in unique.iter().rev() {
+            if k == empty {
+                empty = empty.wrapping_sub(1);
+            } else if k < empty {
+                break;
+            }
+        }
+        let count = unique.len().saturating_mul(2).max(16).next_power_of_two();
+        let mut table = RowTable {
+            slots: vec![Slot { key: empty, row: 0 }; count],
+            rows: Vec::with_capacity(unique.len() + 1),
+            shift: 64 - count.trailing_zeros(),
+            empty,
+        };
+        table.rows.push([0.0; N_LABELS]);
+        let mask = count - 1;
+        for (key, row) in unique {
+            let Ok(place) = u32::try_from(table.rows.len()) else {
+                break;
+            };
+            let mut at = table.home(key);
+            for _ in 0..count {
+                let Some(slot) = table.slots.get_mut(at) else {
+                    break;
+                };
+                if slot.key == empty {
+                    *slot = Slot { key, row: place };
+                    table.rows.push(row);
+                    break;
+                }
+                at = (at + 1) & mask;
+            }
+        }
+        table
     }
 
     fn home(&self, key: u32) -> usize {
-        if self.bits == 0 {
-            return 0;
+        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// The place of `key`'s row in `rows`: 0 (zeros) when the table does not hold it.
+    #[inline]
+    fn place(&self, key: u32) -> usize {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut at = self.home(key);
+        // (At most half full: a free slot always ends the walk; the bound is for safety.)
+        for _ in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(at) else {
+                return 0;
+            };
+            if slot.key == key || slot.key == self.empty {
+                return slot.row as usize;
+            }
+            at = (at + 1) & mask;
         }
-        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
+        0
     }
 
     fn get(&self, key: &u32) -> Option<&[f32; N_LABELS]> {
-        let key = *key;
-        if key == FREE {
-            return self.free_key.as_ref();
-        }
-        let n = self.slots.len();
-        let mut at = self.home(key);
-        for _ in 0..n {
-            let slot = self.slots.get(at)?;
-            if slot.key == key {
-                return self.rows.get(slot.row as usize);
-            }
-            if slot.key == FREE {
-                return None;
-            }
-            at = (at + 1) & (n - 1);
-        }
-        None
-    }
-
-    /// Set `key`'s row (replacing one it had). Grows when half full.
-    fn insert(&mut self, key: u32, row: [f32; N_LABELS]) {
-        if key == FREE {
-            self.free_key = Some(row);
-            return;
-        }
-        if (self.rows.len() + 1) * 2 > self.slots.len() {
-            let mut bigger = RowTable::with_capacity(self.rows.len() + 1);
-            bigger.free_key = self.free_key;
-            for slot in self.slots.iter().filter(|s| s.key != FREE) {
-                if let Some(&r) = self.rows.get(slot.row as usize) {
-                    bigger.insert(slot.key, r);
-                }
-            }
-            *self = bigger;
-        }
-        let n = self.slots.len();
-        let mut at = self.home(key);
-        for _ in 0..n {
-            let Some(slot) = self.slots.get_mut(at) else {
-                return;
-            };
-            if slot.key == key {
-                if let Some(r) = self.rows.get_mut(slot.row as usize) {
-                    *r = row;
-                }
-                return;
-            }
-            if slot.key == FREE {
-                let Ok(place) = u32::try_from(self.rows.len()) else {
-                    return;
-                };
-                *slot = Slot { key, row: place };
-                self.rows.push(row);
-                return;
-            }
-            at = (at + 1) & (n - 1);
+        match self.place(*key) {
+            0 => None,
+            p => self.rows.get(p),
         }
     }
 
     fn len(&self) -> usize {
-        self.rows.len() + usize::from(self.free_key.is_some())
+        self.rows.len().saturating_sub(1)
     }
 
     fn keys(&self) -> impl Iterator<Item = &u32> {
         self.slots
             .iter()
-            .filter(|s| s.key != FREE)
+            .filter(|s| s.key != self.empty)
             .map(|s| &s.key)
-            .chain(self.free_key.as_ref().map(|_| &FREE))
+    }
+
+    /// The sum of the rows of `keys`, in their order (what scoring a token is).
+    fn sum(&self, keys: &[u32]) -> [f32; N_LABELS] {
+        let mut s = [0f32; N_LABELS];
+        for &k in keys {
+            // (An absent key adds the row of zeros: no branch on whether it was found.)
+            let row = self.rows.get(self.place(k)).unwrap_or(&[0.0; N_LABELS]);
+            for (a, &w) in s.iter_mut().zip(row) {
+                *a += w;
+            }
+        }
+        s
     }
 }
 
@@ -994,7 +1072,7 @@ impl NameModel {
         for _ in 0..(N_LABELS + 1) * N_LABELS {
             transitions.push(r.f32()?);
         }
-        let mut rows = RowTable::with_capacity(n);
+        let mut pairs = Vec::with_capacity(n);
         let mut key: u32 = 0;
         for k in 0..n {
             let delta = r.varint()?;
@@ -1010,11 +1088,12 @@ impl NameModel {
                 }
             }
             // Multiplied by the scale here, once, and not at every use in `score`.
-            rows.insert(key, stored.map(|q| f32::from(q) * scale));
+            pairs.push((key, stored.map(|q| f32::from(q) * scale)));
         }
         if r.at != bytes.len() {
             return Err(ModelFormatError("trailing bytes"));
         }
+        let rows = RowTable::build(pairs);
         // (The weights are kept as stored only; `unpacked` gives them as floats when asked.)
         Ok(NameModel {
             index: KeyMap::default(),
@@ -1121,15 +1200,7 @@ impl NameModel {
             }
             .score(fs);
         };
-        let mut s = [0f32; N_LABELS];
-        for f in fs {
-            if let Some(row) = stored.rows.get(f) {
-                for (a, &w) in s.iter_mut().zip(row) {
-                    *a += w;
-                }
-            }
-        }
-        s
+        stored.rows.sum(fs)
     }
 
     /// [`NameModel::decode`], with each token's margin: how much more its label scored than
@@ -1175,27 +1246,24 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
             }
         }
     }
-    for t in 1..n {
-        let mut cur = [f32::NEG_INFINITY; N_LABELS];
-        let Some(emit) = scores.get(t) else { break };
-        let mut row = [0u8; N_LABELS];
-        for (c, ((slot, e), b)) in cur.iter_mut().zip(emit).zip(row.iter_mut()).enumerate() {
-            let mut best = f32::NEG_INFINITY;
-            let mut arg = 0;
-            for (p, (&pv, to)) in prev.iter().zip(&step).enumerate() {
-                let v = pv + to.get(c).copied().unwrap_or(f32::NEG_INFINITY);
-                if v > best {
-                    best = v;
-                    arg = p;
+    for (emit, row) in scores.iter().zip(back.iter_mut()).skip(1) {
+        // Every label's best predecessor, all labels at once (previous label by previous
+        // label, in order: a later one wins only when strictly better, as before).
+        let mut best = [f32::NEG_INFINITY; N_LABELS];
+        let mut arg = [0u8; N_LABELS];
+        for (p, (&pv, to)) in prev.iter().zip(&step).enumerate() {
+            for ((b, a), &w) in best.iter_mut().zip(arg.iter_mut()).zip(to) {
+                let v = pv + w;
+                if v > *b {
+                    *b = v;
+                    *a = p as u8;
                 }
             }
-            *slot = best + e;
-            *b = arg as u8;
         }
-        if let Some(b) = back.get_mut(t) {
-            *b = row;
+        for ((slot, b), e) in prev.iter_mut().zip(best).zip(emit) {
+            *slot = b + e;
         }
-        prev = cur;
+        *row = arg;
     }
     let mut best = 0;
     let mut best_score = f32::NEG_INFINITY;
@@ -1207,10 +1275,8 @@ fn viterbi(scores: &[[f32; N_LABELS]], transitions: &[f32]) -> Vec<usize> {
     }
     let mut out = vec![0usize; n];
     let mut c = best;
-    for t in (0..n).rev() {
-        if let Some(slot) = out.get_mut(t) {
-            *slot = c;
-        }
+    for (t, slot) in out.iter_mut().enumerate().rev() {
+        *slot = c;
         if t > 0 {
             c = back
                 .get(t)
@@ -1507,25 +1573,30 @@ mod tests {
 
     #[test]
     fn the_row_table_finds_what_it_holds_and_nothing_else() {
-        let mut t = RowTable::default();
+        let t = RowTable::default();
         assert_eq!(t.get(&7), None);
+        assert_eq!(t.get(&u32::MAX), None);
+        assert_eq!(t.sum(&[7, 8]), [0.0; N_LABELS]);
         let row = |k: u32| {
             let mut r = [0f32; N_LABELS];
             r[(k % 9) as usize] = (k % 1000) as f32 + 1.0;
             r
         };
-        // Keys that crowd one slot, the free-slot marker itself, and enough to grow twice.
+        // Keys that crowd one slot, the top keys (which free slots would otherwise use), and
+        // a key given twice (the last row wins).
         let keys: Vec<u32> = (0..5000u32)
             .map(|k| k.wrapping_mul(2_654_435_761))
-            .chain([FREE, 0, 1, FREE - 1])
+            .chain([u32::MAX, 0, 1, u32::MAX - 1, u32::MAX - 3])
             .collect();
         let mut std = std::collections::HashMap::new();
+        let mut pairs = Vec::new();
         for &k in &keys {
-            t.insert(k, row(k));
+            pairs.push((k, row(k.wrapping_add(1))));
+            pairs.push((k, row(k)));
             std.insert(k, row(k));
         }
-        t.insert(FREE, row(3));
-        std.insert(FREE, row(3));
+        let t = RowTable::build(pairs);
+        assert_eq!(t.empty, u32::MAX - 2);
         assert_eq!(t.len(), std.len());
         for (k, r) in &std {
             assert_eq!(t.get(k), Some(r), "{k}");
@@ -1533,11 +1604,28 @@ mod tests {
         for k in (0..5000u32).map(|k| k.wrapping_mul(2_654_435_761).wrapping_add(17)) {
             assert_eq!(t.get(&k).is_some(), std.contains_key(&k));
         }
+        assert_eq!(t.get(&(u32::MAX - 2)), None);
         let mut listed: Vec<u32> = t.keys().copied().collect();
         listed.sort_unstable();
         let mut expected: Vec<u32> = std.keys().copied().collect();
         expected.sort_unstable();
         assert_eq!(listed, expected);
+        // A sum is the rows added in order, absent keys adding nothing; more keys than one
+        // group of places.
+        let asked: Vec<u32> = (0..150u32)
+            .map(|k| k.wrapping_mul(2_654_435_761).wrapping_add(k % 2))
+            .chain([u32::MAX - 2, u32::MAX])
+            .collect();
+        let mut expected = [0f32; N_LABELS];
+        for k in &asked {
+            if let Some(r) = std.get(k) {
+                for (a, w) in expected.iter_mut().zip(r) {
+                    *a += w;
+                }
+            }
+        }
+        let got = t.sum(&asked);
+        assert_eq!(got.map(f32::to_bits), expected.map(f32::to_bits));
     }
 
     #[test]

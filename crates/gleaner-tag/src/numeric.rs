@@ -59,6 +59,17 @@ struct Patterns {
     money_symbol: Option<Regex>,
     money_code: Option<Regex>,
     money_word: Option<Regex>,
+    /// The first three letters of every month: a date pattern that names a month holds one
+    /// (see [`Near`]).
+    month_letters: Option<Regex>,
+    /// The days of the week.
+    day_names: Option<Regex>,
+    /// What every match of `relative` holds: "oday", "esterday", "omorrow", "year", "month".
+    relative_words: Option<Regex>,
+    /// What every percentage holds ("%", "per cent", "percent", "pct"), and every amount in
+    /// words (the currency's name or code): without one in a text, the pattern is not run.
+    percent_words: Option<Regex>,
+    currency_words: Option<Regex>,
 }
 
 impl Patterns {
@@ -120,6 +131,16 @@ impl Patterns {
             money_word: compile(format!(
                 r"\b(?P<num>{NUM})(?:\s?(?P<scale>{SCALE}))?\s(?:US\s)?(?P<cur>dollars?|euros?|pounds?(?:\ssterling)?|yen|yuan|renminbi|rupees?|roubles?|rubles?|rials?|riyals?|dirhams?|liras?|lira|francs?|pesos?|shekels?|won|USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS)\b"
             )),
+            month_letters: compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec".to_string()),
+            day_names: compile(
+                "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday".to_string(),
+            ),
+            relative_words: compile("oday|esterday|omorrow|year|month".to_string()),
+            percent_words: compile("%|per ?cent|pct".to_string()),
+            currency_words: compile(
+                "dollar|euro|pound|yen|yuan|renminbi|rupee|rouble|ruble|rial|riyal|dirham|lira|franc|peso|shekel|won|USD|EUR|GBP|JPY|CNY|RUB|INR|IRR|CHF|TRY|SAR|AED|ILS"
+                    .to_string(),
+            ),
         }
     }
 }
@@ -128,6 +149,79 @@ impl Patterns {
 static PLAIN: LazyLock<Patterns> = LazyLock::new(|| Patterns::new(false));
 /// The patterns for the ASCII stand-in of a text.
 static ASCII: LazyLock<Patterns> = LazyLock::new(|| Patterns::new(true));
+
+/// What is known about where a pattern's matches lie: every match holds an occurrence of
+/// `literal` (a pattern of fixed strings) starting at most `before` bytes after the match's
+/// start, and the match ends at most `after` bytes after that occurrence's start. (Bytes: a
+/// `\s` is at most 3 bytes of UTF-8, a `\d` at most 4.)
+#[derive(Clone, Copy)]
+struct Near<'p> {
+    literal: &'p Regex,
+    before: usize,
+    after: usize,
+}
+
+/// `re.captures_iter(hay)` (the same matches, in order), searching only near the occurrences
+/// of `near.literal` when it is given: most of a text is then never run through the pattern
+/// (whose own literal prefilter may be a common word: "in", "this").
+///
+/// Why it is the same: say the last match ended at `pos` (no match of the iteration starts
+/// before it) and the first occurrence of the literal at or after `pos` starts at `q`. Every
+/// match starting at or after `pos` holds an occurrence at or after its start, so at or after
+/// `q`, so it starts at or after `q − before`. The search runs from `start = max(pos, q −
+/// before)` over the text cut at `end` (`q` + twice `reach`, a match's longest extent and the
+/// char after it that `\b` reads). A match that starts before `end − reach` lies wholly in the
+/// cut text with the char after it, and so does every match starting before it, so it is the
+/// one the whole text gives (the same leftmost start, the same alternatives preferred). If the
+/// cut text has none there, no match starts in `[start, end − reach)`: the next search starts
+/// at `end − reach` (past `q`, so the loop advances). `\b` at `start` reads the text before
+/// it, as a search from `start` in the whole text does.
+fn captures_all<'h>(re: &Regex, hay: &'h str, near: Option<Near<'_>>) -> Vec<Captures<'h>> {
+    let Some(near) = near else {
+        return re.captures_iter(hay).collect();
+    };
+    let reach = near.before + near.after + 8;
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos <= hay.len() {
+        let Some(q) = near.literal.find_at(hay, pos).map(|m| m.start()) else {
+            break;
+        };
+        let mut start = q.saturating_sub(near.before).max(pos);
+        while start > pos && !hay.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = q.saturating_add(2 * reach).min(hay.len());
+        while end < hay.len() && !hay.is_char_boundary(end) {
+            end += 1;
+        }
+        let whole = end == hay.len();
+        let window = hay.get(..end).unwrap_or(hay);
+        let sure = end.saturating_sub(reach);
+        let found = re
+            .captures_at(window, start)
+            .filter(|c| c.get(0).is_some_and(|m| whole || m.start() < sure));
+        match found {
+            Some(caps) => {
+                let (m_start, m_end) = caps.get(0).map_or((pos, pos), |m| (m.start(), m.end()));
+                out.push(caps);
+                // (No pattern here matches the empty string; if one did, step past it.)
+                pos = if m_end > m_start { m_end } else { m_end + 1 };
+                while pos < hay.len() && !hay.is_char_boundary(pos) {
+                    pos += 1;
+                }
+            }
+            None if whole => break,
+            None => {
+                pos = sure.max(pos + 1);
+                while pos < hay.len() && !hay.is_char_boundary(pos) {
+                    pos += 1;
+                }
+            }
+        }
+    }
+    out
+}
 
 /// Does the patterns' `\d` match `c`? (Asked only of the few chars outside ASCII that are
 /// numeric; when the test cannot be compiled, every such char counts as a digit, which only
@@ -155,7 +249,13 @@ fn is_unicode_digit(c: char) -> bool {
 fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     let reserved = |b: u8| (0x01..=0x08).contains(&b) || b == FILLER;
     if text.is_ascii() {
-        return if text.bytes().any(reserved) {
+        // (Asked of every byte of a block at once, without stopping at each: the compiler
+        // makes it a few vector instructions a block.)
+        let holds_reserved = text
+            .as_bytes()
+            .chunks(256)
+            .any(|block| block.iter().fold(false, |any, &b| any | reserved(b)));
+        return if holds_reserved {
             None
         } else {
             Some(std::borrow::Cow::Borrowed(text))
@@ -240,6 +340,21 @@ struct Search<'a> {
     hay: &'a str,
     text: &'a str,
     patterns: &'a Patterns,
+    /// Search near the literals every match holds ([`captures_all`]), and skip a pattern
+    /// whose literals the text lacks (false: run every pattern over the whole text, for tests
+    /// that the two agree).
+    windows: bool,
+}
+
+impl Search<'_> {
+    /// Does the haystack hold a match of `literal` (true when the windows are off, or the
+    /// literal pattern is missing)?
+    fn holds(&self, literal: &Option<Regex>) -> bool {
+        match literal {
+            Some(re) if self.windows => re.is_match(self.hay),
+            _ => true,
+        }
+    }
 }
 
 impl<'a> Search<'a> {
@@ -272,8 +387,27 @@ fn push(out: &mut Vec<NumericMatch>, kind: EntityKind, start: usize, end: usize,
 fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<NumericMatch>) {
     let p = search.patterns;
     let hay = search.hay;
-    for re in [&p.month_day_year, &p.day_month_year].into_iter().flatten() {
-        for caps in re.captures_iter(hay) {
+    let windows = search.windows;
+    fn near(
+        literal: &Option<Regex>,
+        windows: bool,
+        before: usize,
+        after: usize,
+    ) -> Option<Near<'_>> {
+        literal.as_ref().filter(|_| windows).map(|literal| Near {
+            literal,
+            before,
+            after,
+        })
+    }
+    // (Bounds in bytes: "Beginning of" and a space before a month; "Wednesday"; "September",
+    // a space, two digits, "th", a comma, a space and four digits after a month's start.)
+    for (re, near) in [
+        (&p.month_day_year, near(&p.month_letters, windows, 0, 48)),
+        (&p.day_month_year, near(&p.month_letters, windows, 24, 32)),
+    ] {
+        let Some(re) = re else { continue };
+        for caps in captures_all(re, hay, near) {
             let (Some(whole), Some(month), Some(day)) =
                 (caps.get(0), caps.name("month"), caps.name("day"))
             else {
@@ -299,7 +433,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.month_year {
-        for caps in re.captures_iter(hay) {
+        for caps in captures_all(re, hay, near(&p.month_letters, windows, 0, 32)) {
             let (Some(whole), Some(month)) = (caps.get(0), caps.name("month")) else {
                 continue;
             };
@@ -315,7 +449,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.bare_month {
-        for caps in re.captures_iter(hay) {
+        for caps in captures_all(re, hay, near(&p.month_letters, windows, 16, 10)) {
             let (Some(month), Some(prep)) = (caps.name("month"), caps.name("prep")) else {
                 continue;
             };
@@ -346,7 +480,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.weekday {
-        for caps in re.captures_iter(hay) {
+        for caps in captures_all(re, hay, near(&p.day_names, windows, 8, 10)) {
             let (Some(whole), Some(day)) = (caps.get(0), caps.name("day")) else {
                 continue;
             };
@@ -372,7 +506,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.relative {
-        for caps in re.captures_iter(hay) {
+        for caps in captures_all(re, hay, near(&p.relative_words, windows, 8, 10)) {
             let Some(whole) = caps.get(0) else { continue };
             let name = match (
                 search.group(&caps, "day"),
@@ -565,7 +699,13 @@ fn currency_code(cur: &str) -> &'static str {
 
 fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
     let p = search.patterns;
-    for re in [&p.money_symbol, &p.money_code, &p.money_word]
+    // (An amount in words names its currency: a text naming none holds none.)
+    let words = if search.holds(&p.currency_words) {
+        &p.money_word
+    } else {
+        &None
+    };
+    for re in [&p.money_symbol, &p.money_code, words]
         .into_iter()
         .flatten()
     {
@@ -586,6 +726,9 @@ fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
 }
 
 fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
+    if !search.holds(&search.patterns.percent_words) {
+        return;
+    }
     if let Some(re) = &search.patterns.percent {
         for caps in re.captures_iter(search.hay) {
             let (Some(whole), Some(num)) = (caps.get(0), search.group(&caps, "num")) else {
@@ -621,11 +764,31 @@ pub fn find(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
                 hay: &hay,
                 text,
                 patterns: &ASCII,
+                windows: true,
             },
             reference,
         ),
         None => find_plain(text, reference),
     }
+}
+
+/// [`find`] with every pattern run over the whole text (no search near literals, no
+/// pattern skipped): the same matches, more slowly (for tests that the two agree).
+#[doc(hidden)]
+pub fn find_exhaustive(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
+    let (hay, patterns) = match stand_in(text) {
+        Some(hay) => (hay, &*ASCII),
+        None => (std::borrow::Cow::Borrowed(text), &*PLAIN),
+    };
+    find_in(
+        Search {
+            hay: &hay,
+            text,
+            patterns,
+            windows: false,
+        },
+        reference,
+    )
 }
 
 /// [`find`] searching the text as it is, never its ASCII stand-in: the same matches, more
@@ -637,6 +800,7 @@ pub fn find_plain(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch>
             hay: text,
             text,
             patterns: &PLAIN,
+            windows: true,
         },
         reference,
     )

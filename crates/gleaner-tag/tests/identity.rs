@@ -142,3 +142,113 @@ fn numeric_fast_path_equals_plain_search_on_mixtures() {
     // The mixtures do hold dates, amounts and percentages.
     assert!(found > 1000, "only {found} matches");
 }
+
+/// The numeric rules search near the literals every match holds (a month's first letters, a
+/// day's name, "today", "year") and skip patterns whose literals a text lacks: the same
+/// matches as every pattern run over the whole text, on texts dense with near misses.
+#[test]
+fn numeric_windows_equal_whole_text_search() {
+    let all = texts();
+    for text in &all {
+        for reference in [NaiveDate::from_ymd_opt(2022, 1, 20), None] {
+            assert_eq!(
+                numeric::find(text, reference),
+                numeric::find_exhaustive(text, reference)
+            );
+        }
+    }
+    let pieces = [
+        "in",
+        "In",
+        "since",
+        "until",
+        "by",
+        "from",
+        "during",
+        "through",
+        "early",
+        "late",
+        "last",
+        "Last",
+        "next",
+        "this",
+        "This",
+        "mid-",
+        "mid",
+        "end of",
+        "End of",
+        "beginning of",
+        "Beginning of",
+        "May",
+        "Mar",
+        "Marketing",
+        "March",
+        "Sept",
+        "Sept.",
+        "September",
+        "Jun",
+        "June",
+        "Junior",
+        "Dec.",
+        "Decision",
+        "Jan.",
+        "Monday",
+        "Wednesdays",
+        "Sunday",
+        "today",
+        "Today",
+        "yesterday",
+        "tomorrow",
+        "year",
+        "month",
+        "years",
+        "5",
+        "21st",
+        "of",
+        "2021",
+        "1999",
+        "12",
+        "3rd",
+        "th",
+        ",",
+        ".",
+        "%",
+        "per cent",
+        "percent",
+        "pct",
+        "dollars",
+        "won",
+        "euro",
+        "$",
+        "€",
+        "USD",
+        "million",
+        "the",
+        "2015s",
+        "1990s",
+    ];
+    let glue = [
+        " ", " ", " ", "", "-", ",", ", ", "\u{a0}", "\u{3000}", "é", "’", "\n", "٣", "x",
+    ];
+    let mut rng = Lcg(7);
+    let mut found = 0;
+    for round in 0..4000 {
+        let mut text = String::new();
+        // Long texts too: the windows start and end inside them.
+        let words = if round % 10 == 0 { 400 } else { 30 };
+        for _ in 0..(rng.next() % words + 1) {
+            text.push_str(rng.pick(&pieces));
+            text.push_str(rng.pick(&glue));
+        }
+        let reference = NaiveDate::from_ymd_opt(2022, 1, 20);
+        let exhaustive = numeric::find_exhaustive(&text, reference);
+        assert_eq!(numeric::find(&text, reference), exhaustive, "on {text:?}");
+        assert_eq!(
+            numeric::find_plain(&text, reference),
+            exhaustive,
+            "plain, on {text:?}"
+        );
+        found += exhaustive.len();
+    }
+    assert!(found > 5_000, "{found}");
+}
