@@ -187,6 +187,34 @@ fn ranked_trigrams(lower: &str) -> Vec<u64> {
     by_count.into_iter().map(|(_, t)| t).collect()
 }
 
+/// `text.to_lowercase()` (what whatlang lowercases with), ASCII a byte at a time: the
+/// standard one pushes every character after the first non-ASCII one separately. Text with
+/// a capital sigma (lowercased by its context) takes the standard one.
+fn lowercase(text: &str) -> String {
+    if text.contains('Σ') {
+        return text.to_lowercase();
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at_checked(ascii).unwrap_or((rest, ""));
+        out.extend(run.bytes().map(|b| b.to_ascii_lowercase()));
+        let mut chars = after.chars();
+        if let Some(c) = chars.next() {
+            let mut buf = [0u8; 4];
+            for lower in c.to_lowercase() {
+                out.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+        rest = chars.as_str();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_lowercase())
+}
+
 /// whatlang's `calculate_confidence`.
 fn confidence(highest: f64, second: f64, count: usize) -> f64 {
     if highest == 0.0 {
@@ -215,7 +243,7 @@ fn alphabet_weight(count: usize) -> f64 {
 /// answer (a tie for first place, an arithmetic edge, the index unreadable): ask whatlang.
 pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
     let index = INDEX.as_ref()?;
-    let lower = text.to_lowercase();
+    let lower = lowercase(text);
     let ranked = ranked_trigrams(&lower);
     let count = ranked.len();
     if count == 0 {
@@ -340,6 +368,20 @@ mod tests {
             }
         }
         println!("{compared} of {texts} texts compared (the rest: not Latin, or left to whatlang)");
+    }
+
+    #[test]
+    fn lowercase_is_the_standard_one() {
+        for text in [
+            "",
+            "Hello WORLD",
+            "Grüße aus KÖLN, İstanbul and ΑΘΗΝΑ",
+            "ΟΔΥΣΣΕΥΣ ΣΑΣ Σ",
+            "ǅ ǈ ẞ Ⅻ ＡＢＣ",
+            "mixed ÉCOLE ascii ÆRØ then ASCII again",
+        ] {
+            assert_eq!(lowercase(text), text.to_lowercase(), "{text:?}");
+        }
     }
 
     #[test]

@@ -275,24 +275,40 @@ impl Splitter<'_> {
         self.kinds.last().copied().unwrap_or(BlockKind::Paragraph)
     }
 
+    /// Append `text` with each run of ASCII white space as one space (none at the start of
+    /// the buffer or after a line break). Works a run at a time: words are copied whole.
     fn push_text(&mut self, text: &str) {
-        for ch in text.chars() {
-            if ch.is_ascii_whitespace() {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let space = rest
+                .bytes()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            if space > 0 {
                 if !(self.buf.is_empty() || self.buf.ends_with(' ') || self.buf.ends_with('\n')) {
                     self.buf.push(' ');
                 }
-            } else {
-                if self.buf.is_empty()
-                    && let Some(&owner) = self.open.last()
-                {
-                    self.buf_owner = owner;
-                }
-                self.buf.push(ch);
-                self.buf_chars += 1;
-                if self.link_depth > 0 {
-                    self.buf_link_chars += 1;
-                }
+                // ASCII white space is one byte, never inside a longer character.
+                rest = rest.get(space..).unwrap_or_default();
+                continue;
             }
+            let word_len = rest
+                .bytes()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            let (word, after) = rest.split_at_checked(word_len).unwrap_or((rest, ""));
+            if self.buf.is_empty()
+                && let Some(&owner) = self.open.last()
+            {
+                self.buf_owner = owner;
+            }
+            self.buf.push_str(word);
+            let chars = word.chars().count();
+            self.buf_chars += chars;
+            if self.link_depth > 0 {
+                self.buf_link_chars += chars;
+            }
+            rest = after;
         }
     }
 

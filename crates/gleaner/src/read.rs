@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
-use gleaner_model::Article;
+use gleaner_model::{Article, ScrapedArticle};
 use gleaner_store::{AnyStore, ArticleKey, EntityQuery, SearchQuery};
 use gleaner_tag::Tagger;
 use serde::Serialize;
@@ -526,79 +526,134 @@ enum Extracted {
     Unreadable(anyhow::Error),
 }
 
-/// Read, scrape, clean and tag one saved page (on a CPU pool thread).
-fn extract_file(
-    file: &Path,
-    url: &str,
-    reference_date: Option<chrono::NaiveDate>,
-    limit: usize,
-    tagger: &std::sync::LazyLock<Tagger>,
-) -> Extracted {
-    let raw = match read_saved_page(file, limit) {
-        Ok(raw) => raw,
-        Err(e) => return Extracted::Unreadable(e),
-    };
+/// Read and scrape one saved page (on a CPU pool thread): the first half of a file's work,
+/// which needs no tagger.
+fn scrape_file(file: &Path, url: &str, limit: usize) -> anyhow::Result<Box<ScrapedArticle>> {
+    let raw = read_saved_page(file, limit)?;
     let html = decode_saved_page(&raw, url);
     drop(raw);
-    let scraped = process::scrape(&html, url);
-    drop(html);
+    Ok(Box::new(process::scrape(&html, url)))
+}
+
+/// Clean and tag a scraped page (on a CPU pool thread), once the tagger is built.
+fn finish_file(
+    scraped: Box<ScrapedArticle>,
+    reference_date: Option<chrono::NaiveDate>,
+    tagger: &std::sync::OnceLock<Tagger>,
+) -> Extracted {
+    // Built by the time this runs (see `extract`); if building it failed, this tries again
+    // here, where a panic is this file's error.
+    let tagger = tagger.get_or_init(Tagger::new);
     // Only a reference for resolving dates in the text when the page has none; not stored
     // as published.
-    // Waits here for the tagger's tables if they are still being built.
-    let tagger: &Tagger = tagger;
-    let mut article = process::finish_dated(scraped, None, None, &[], tagger, reference_date);
+    let mut article = process::finish_dated(*scraped, None, None, &[], tagger, reference_date);
     article.id = None;
     Extracted::Article(Box::new(article))
 }
 
 /// Files read or processed ahead of the one being printed, per pool thread: output stays in
 /// input order while every core works, and at most this many articles wait in memory.
-const EXTRACT_AHEAD_PER_THREAD: usize = 4;
+const EXTRACT_AHEAD_PER_THREAD: usize = 8;
+
+/// What the pool threads and the tagger's builder tell `extract`'s loop.
+enum ExtractEvent {
+    /// File `index` was read and scraped (or could not be).
+    Scraped(usize, Result<Box<ScrapedArticle>, anyhow::Error>),
+    /// File `index` is done.
+    Done(usize, Extracted),
+    /// The tagger's tables are built (or building them failed).
+    TaggerBuilt,
+}
+
+/// Sends [`ExtractEvent::TaggerBuilt`] when dropped: the builder says it is done even if it
+/// panicked, so `extract` never waits for it forever.
+struct SayBuilt(std::sync::mpsc::Sender<ExtractEvent>);
+
+impl Drop for SayBuilt {
+    fn drop(&mut self) {
+        let _ = self.0.send(ExtractEvent::TaggerBuilt);
+    }
+}
 
 /// `gleaner extract`: every file is processed on the CPU pool (one thread a core), and
 /// printed in input order. A file that cannot be read (missing, too large, a gzip bomb) is
 /// reported and the others go on; exit 1 when some file was unreadable or held no article.
+///
+/// The tagger's tables take a while to build on one core: they are built on a thread of
+/// their own while the pool reads and scrapes the first files. A file is cleaned and tagged
+/// only once they are built, so no pool thread waits for them while there are files to
+/// scrape (a thread blocked on the tables left its core idle for most of the build).
 pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
-    // The tagger's tables take a while to build on one core: they are built on a thread of
-    // their own while the pool reads and scrapes the first files, which wait for them only
-    // when they come to tagging.
-    let tagger: Arc<std::sync::LazyLock<Tagger>> = Arc::new(std::sync::LazyLock::new(Tagger::new));
+    let tagger: Arc<std::sync::OnceLock<Tagger>> = Arc::new(std::sync::OnceLock::new());
+    let (events_tx, events) = std::sync::mpsc::channel::<ExtractEvent>();
     {
         let tagger = Arc::clone(&tagger);
+        let say_built = SayBuilt(events_tx.clone());
+        // When the thread cannot start, the closure is dropped, which sends the message:
+        // then the first file to be tagged builds the tables.
         let _ = std::thread::Builder::new()
             .name("gleaner-tagger-load".into())
             .spawn(move || {
-                std::sync::LazyLock::force(&tagger);
+                let _say_built = say_built;
+                tagger.get_or_init(Tagger::new);
             });
     }
     let limit = gleaner_fetch::FetchConfig::default().max_body_bytes;
     let window = crate::cpu_pool::threads() * EXTRACT_AHEAD_PER_THREAD;
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Extracted)>();
+    let reference_date = args.reference_date;
+    let finish = |index: usize, scraped: Box<ScrapedArticle>| -> Result<(), ExitError> {
+        let (tagger, events_tx) = (Arc::clone(&tagger), events_tx.clone());
+        crate::cpu_pool::spawn(
+            move || finish_file(scraped, reference_date, &tagger),
+            move |result| {
+                let extracted = result
+                    .unwrap_or_else(|e| Extracted::Unreadable(anyhow!("processing the page {e}")));
+                let _ = events_tx.send(ExtractEvent::Done(index, extracted));
+            },
+        )
+        .map_err(|e| anyhow!("{e}").into())
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut waiting: BTreeMap<usize, Extracted> = BTreeMap::new();
+    // Scraped files waiting for the tagger's tables, in the order they came.
+    let mut untagged: Vec<(usize, Box<ScrapedArticle>)> = Vec::new();
+    let mut tagger_built = false;
     let (mut sent, mut printed, mut problems) = (0usize, 0usize, 0usize);
     while printed < args.files.len() {
         while sent < args.files.len() && sent < printed + window {
             let file = args.files.get(sent).cloned().unwrap_or_default();
             let url = args.url.clone().unwrap_or_else(|| file_url(&file));
-            let (tagger, done_tx, index) = (Arc::clone(&tagger), done_tx.clone(), sent);
-            let reference_date = args.reference_date;
+            let (events_tx, index) = (events_tx.clone(), sent);
             crate::cpu_pool::spawn(
-                move || extract_file(&file, &url, reference_date, limit, &tagger),
+                move || scrape_file(&file, &url, limit),
                 move |result| {
-                    let extracted = result.unwrap_or_else(|e| {
-                        Extracted::Unreadable(anyhow!("processing the page {e}"))
-                    });
-                    let _ = done_tx.send((index, extracted));
+                    let scraped =
+                        result.unwrap_or_else(|e| Err(anyhow!("processing the page {e}")));
+                    let _ = events_tx.send(ExtractEvent::Scraped(index, scraped));
                 },
             )
             .map_err(|e| anyhow!("{e}"))?;
             sent += 1;
         }
-        let (index, extracted) = done_rx
+        let event = events
             .recv()
             .map_err(|_| anyhow!("the processing threads stopped"))?;
-        waiting.insert(index, extracted);
+        match event {
+            ExtractEvent::Scraped(index, Ok(scraped)) if tagger_built => finish(index, scraped)?,
+            ExtractEvent::Scraped(index, Ok(scraped)) => untagged.push((index, scraped)),
+            ExtractEvent::Scraped(index, Err(e)) => {
+                waiting.insert(index, Extracted::Unreadable(e));
+            }
+            ExtractEvent::Done(index, extracted) => {
+                waiting.insert(index, extracted);
+            }
+            ExtractEvent::TaggerBuilt => {
+                tagger_built = true;
+                for (index, scraped) in std::mem::take(&mut untagged) {
+                    finish(index, scraped)?;
+                }
+            }
+        }
         while let Some(extracted) = waiting.remove(&printed) {
             let file = args.files.get(printed).map(|f| f.display().to_string());
             let file = file.unwrap_or_default();
