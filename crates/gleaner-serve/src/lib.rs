@@ -33,7 +33,10 @@
 //! Searches, entity pages, the entity list and the sources page are kept in memory per
 //! parameters until the database changes (`PRAGMA data_version`); under load an out-of-date
 //! answer up to 60 s old may be served while it is recomputed in the background (see
-//! `cache.rs`). A lone request always sees the database as it is.
+//! `cache.rs`). A lone request always sees the database as it is. Beside the answers, the
+//! articles' labels and mentioned entities read for facets and an entity's company are kept
+//! while each article's `changed_at` stays the same ([`gleaner_store::ArticleFacts`]), and
+//! the entities' kinds once read (a kind never changes).
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -237,8 +237,9 @@ type SampledFact = (i64, Option<i64>, std::sync::Arc<Fact>);
 /// An article's labels, kind mask and mentioned entities, as read.
 type ReadFact = (Vec<Box<str>>, u8, Vec<i64>);
 
-/// Articles at most kept in an [`ArticleFacts`]; past that it starts again empty.
-const FACTS_MAX: usize = 2_000_000;
+/// Articles at most kept in an [`ArticleFacts`] (about 300 bytes each with ~20 mentions:
+/// some 75 MB); past that it starts again empty.
+const FACTS_MAX: usize = 250_000;
 
 /// An article's facts are kept only once its `changed_at` (whole seconds) is this much in
 /// the past: a later change then has a later `changed_at`, which tells the kept facts apart.
