@@ -159,6 +159,18 @@ fn ascii_lower_packed(x: u64) -> u64 {
 }
 
 impl WordTable {
+    /// An empty table with room for `n` keys without growing (growing would hold the old
+    /// slots and the new at once).
+    fn with_capacity(n: usize) -> Self {
+        let count = n.saturating_mul(2).max(64).next_power_of_two();
+        WordTable {
+            slots: vec![WordSlot::default(); count],
+            shift: 64 - count.trailing_zeros(),
+            used: 0,
+            long: HashMap::default(),
+        }
+    }
+
     fn home(&self, lo: u64, hi: u64, len: u8) -> usize {
         let h = (lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi ^ u64::from(len))
             .wrapping_mul(0xD6E8_FEB8_6659_FD93);
@@ -469,6 +481,10 @@ impl Gazetteers {
     /// Parse the built-in lists.
     pub fn builtin() -> Self {
         let mut g = Gazetteers::default();
+        // Room for every word the lists could put in the table (most are common words and
+        // the first words of GeoNames places; the rest are a few hundred).
+        let room = lines(COMMON_WORDS).count() + lines(GEONAMES_CITIES).count() / 2 + 4096;
+        g.words = WordTable::with_capacity(room);
         for (data, kind) in [
             (COUNTRIES, NameKind::Location),
             (CITIES, NameKind::Location),

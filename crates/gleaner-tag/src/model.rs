@@ -819,25 +819,63 @@ impl RowTable {
             empty,
         };
         table.rows.push([0.0; N_LABELS]);
-        let mask = count - 1;
         for (key, row) in unique {
             let Ok(place) = u32::try_from(table.rows.len()) else {
                 break;
             };
-            let mut at = table.home(key);
-            for _ in 0..count {
-                let Some(slot) = table.slots.get_mut(at) else {
-                    break;
-                };
-                if slot.key == empty {
-                    *slot = Slot { key, row: place };
-                    table.rows.push(row);
-                    break;
-                }
-                at = (at + 1) & mask;
-            }
+            table.put(key, place);
+            table.rows.push(row);
         }
         table
+    }
+
+    /// The table of `keys`, the `k`-th key's row at `rows[k + 1]` (`rows[0]`: zeros), without
+    /// copying the rows when the keys ascend (as a model file lists them).
+    fn from_rows(keys: Vec<u32>, mut rows: Vec<[f32; N_LABELS]>) -> Self {
+        let ascending = keys.windows(2).all(|w| w.first() < w.get(1));
+        if !ascending || rows.len() != keys.len() + 1 || rows.first() != Some(&[0.0; N_LABELS]) {
+            let pairs = keys.into_iter().zip(rows.into_iter().skip(1)).collect();
+            return RowTable::build(pairs);
+        }
+        let mut empty = u32::MAX;
+        for &k in keys.iter().rev() {
+            if k == empty {
+                empty = empty.wrapping_sub(1);
+            } else if k < empty {
+                break;
+            }
+        }
+        let count = keys.len().saturating_mul(2).max(16).next_power_of_two();
+        rows.shrink_to_fit();
+        let mut table = RowTable {
+            slots: vec![Slot { key: empty, row: 0 }; count],
+            rows,
+            shift: 64 - count.trailing_zeros(),
+            empty,
+        };
+        for (k, &key) in keys.iter().enumerate() {
+            let Ok(place) = u32::try_from(k + 1) else {
+                break;
+            };
+            table.put(key, place);
+        }
+        table
+    }
+
+    /// Put `key` with its row's place in a free slot (the key is not in the table yet).
+    fn put(&mut self, key: u32, place: u32) {
+        let count = self.slots.len();
+        let mut at = self.home(key);
+        for _ in 0..count {
+            let Some(slot) = self.slots.get_mut(at) else {
+                return;
+            };
+            if slot.key == self.empty {
+                *slot = Slot { key, row: place };
+                return;
+            }
+            at = (at + 1) & (count - 1);
+        }
     }
 
     fn home(&self, key: u32) -> usize {
@@ -1072,7 +1110,11 @@ impl NameModel {
         for _ in 0..(N_LABELS + 1) * N_LABELS {
             transitions.push(r.f32()?);
         }
-        let mut pairs = Vec::with_capacity(n);
+        // The rows in the table's own list (row 0 the zeros), the keys beside them: the table
+        // is built over them without a copy (the file lists keys in ascending order).
+        let mut keys = Vec::with_capacity(n);
+        let mut rows = Vec::with_capacity(n + 1);
+        rows.push([0f32; N_LABELS]);
         let mut key: u32 = 0;
         for k in 0..n {
             let delta = r.varint()?;
@@ -1088,12 +1130,13 @@ impl NameModel {
                 }
             }
             // Multiplied by the scale here, once, and not at every use in `score`.
-            pairs.push((key, stored.map(|q| f32::from(q) * scale)));
+            keys.push(key);
+            rows.push(stored.map(|q| f32::from(q) * scale));
         }
         if r.at != bytes.len() {
             return Err(ModelFormatError("trailing bytes"));
         }
-        let rows = RowTable::build(pairs);
+        let rows = RowTable::from_rows(keys, rows);
         // (The weights are kept as stored only; `unpacked` gives them as floats when asked.)
         Ok(NameModel {
             index: KeyMap::default(),

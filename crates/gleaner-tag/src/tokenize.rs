@@ -41,6 +41,10 @@ const ABBREVIATIONS: &[&str] = &[
 ];
 
 fn is_word_char(c: char) -> bool {
+    // (No combining mark is ASCII: an ASCII char is told by its byte.)
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     c.is_alphanumeric() || is_combining_mark(c)
 }
 
