@@ -356,8 +356,8 @@ fn pages_a_full_disk_could_not_store_are_stored_by_the_next_run() {
     config(&work, &[("sitemap", site.url("/sitemap.xml"))]);
     assert_exit(&run(&work), 0, "first run");
 
-    // Forty new posts, each some 8 KB of text: more than the disk has left.
-    let filler_text: String = (0..60)
+    // Forty new posts, each some 14 KB of text: more than the disk has left.
+    let filler_text: String = (0..200)
         .map(|i| format!("Paragraph {i} of the harbour board's minutes, read into the record. "))
         .collect();
     let mut entries = vec![(seed.clone(), "2024-03-01T09:00:00Z".to_string())];
@@ -374,7 +374,7 @@ fn pages_a_full_disk_could_not_store_are_stored_by_the_next_run() {
     }
     site.set("/sitemap.xml", sitemap(&entries));
     let filler = work.join("filler");
-    fill_disk(&filler, 48 * 1024);
+    fill_disk(&filler, 256 * 1024);
     let full = run(&work);
     assert_ne!(
         full.status.code(),
