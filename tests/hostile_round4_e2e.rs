@@ -398,3 +398,50 @@ fn pages_a_full_disk_could_not_store_are_stored_by_the_next_run() {
     assert_eq!(stored_now, 41, "{}", stderr(&next));
     assert_exit(&next, 0, "the run after space was freed");
 }
+
+/// An RSS feed whose items all link the site's home page (a CMS that fills `<link>` with the
+/// channel's link; the posts told apart only by their `<guid>`), each with its whole text:
+/// main stored the first and dropped the others without a word, saying ok. One link holds one
+/// post, so the others cannot be stored under it; the run says that they are lost.
+#[test]
+fn feed_items_sharing_one_link_are_not_dropped_silently() {
+    let site = TestServer::start();
+    let root = site.url("/");
+    let items: String = [
+        "Harbour fees rise",
+        "Four new cranes",
+        "Pilot boats renamed",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, title)| {
+        format!(
+            "<item><title>{title}</title><link>{root}</link>\
+                 <guid isPermaLink='false'>post-{i}</guid>\
+                 <pubDate>Mon, 13 Mar 2023 0{i}:00:00 +0000</pubDate><content:encoded><![CDATA[\
+                 <p>{title}: the harbour office said so on Monday, and the port's board \
+                 agreed.</p><p>Shipping lines were told of it in a letter, and most said they \
+                 expected little effect on their schedules.</p>]]></content:encoded></item>"
+        )
+    })
+    .collect();
+    site.set(
+        "/rss.xml",
+        Response::with_type(
+            200,
+            "application/rss+xml",
+            format!(
+                "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+                 xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>\
+                 <title>Harbour Post</title><link>{root}</link><description>News</description>\
+                 {items}</channel></rss>"
+            ),
+        ),
+    );
+    site.set("/", home_page());
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), &[("feed", site.url("/rss.xml"))]);
+    let out = run(dir.path());
+    assert_says(&out, "list the link of another item");
+    assert_eq!(stored(dir.path()).len(), 1, "{}", stderr(&out));
+}

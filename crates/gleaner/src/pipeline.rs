@@ -1834,6 +1834,11 @@ impl Discovery<'_> {
         // all) ends it, so a `next` link that always leads on (a server that ignores the page
         // asked for, empty pages that link another) costs a page or two, not thousands.
         let mut listed_here: HashSet<String> = HashSet::new();
+        // The title each listed page was first offered under, to tell a page listed twice
+        // from other posts listed under its link (a feed whose every item links the home
+        // page): those are not stored, and are said to be lost rather than dropped silently.
+        let mut first_title: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
         while let Some(page_url) = next.take() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
@@ -1900,6 +1905,8 @@ impl Discovery<'_> {
             let mut new = 0usize;
             // Items the database did not know before this read (not stored, not owed).
             let mut unknown = 0usize;
+            // Items with a title of their own listed under another item's link.
+            let mut under_another = 0usize;
             for item in feed.items {
                 let updated = item
                     .article
@@ -1911,9 +1918,15 @@ impl Discovery<'_> {
                 };
                 // One page listed twice (again, or under a tracking or mobile variant of
                 // its address, or with a fragment) is offered once, under the first.
-                if !listed_here.insert(gleaner_scrape::listed_page_key(&item_url)) {
+                let key = gleaner_scrape::listed_page_key(&item_url);
+                let title = item.article.title.clone().unwrap_or_default();
+                if !listed_here.insert(key.clone()) {
+                    if first_title.get(&key).is_some_and(|t| *t != title) {
+                        under_another += 1;
+                    }
                     continue;
                 }
+                first_title.insert(key, title);
                 new += 1;
                 if !self.shared.knows_page(&item_url) {
                     unknown += 1;
@@ -1931,6 +1944,15 @@ impl Discovery<'_> {
                 if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
+            }
+            if under_another > 0 {
+                warn!(
+                    url = %page_url,
+                    items = under_another,
+                    "feed items with titles of their own list the link of another item: only \
+                     the first item under a link is stored, the others are lost (the feed \
+                     should give each post its own link)"
+                );
             }
             let following = feed.next.and_then(|n| {
                 url::Url::parse(&page_url)
