@@ -3181,6 +3181,40 @@ fn with_feed_language(mut feed: blogger_feed::FeedPage) -> blogger_feed::FeedPag
 mod tests {
     use super::*;
 
+    /// A post redirected to a home, label, search or archive page is a soft 404; to another
+    /// post, to its mobile or https form, or a home page moving, is not.
+    #[test]
+    fn soft_404_redirects_are_told_from_moves() {
+        let post = "http://blog.example/2024/03/fees.html";
+        for landed in [
+            "http://blog.example/",
+            "https://blog.example",
+            "http://blog.example/?m=1",
+            "http://blog.example/index.html",
+            "http://blog.example/search/label/port",
+            "http://blog.example/search?updated-max=2024-03-01T00:00:00Z",
+            "http://blog.example/2024/03/",
+            "http://blog.example/category/news/",
+            "http://new.example/",
+        ] {
+            assert!(redirected_to_a_listing(post, landed), "{landed}");
+        }
+        for landed in [
+            post,
+            "https://blog.example/2024/03/fees.html",
+            "http://blog.example/2024/03/fees.html?m=1",
+            "http://blog.example/2024/03/fees-rise.html",
+            "http://blog.example/?p=123",
+            "http://blog.example/2024/03/15/fees/",
+        ] {
+            assert!(!redirected_to_a_listing(post, landed), "{landed}");
+        }
+        assert!(!redirected_to_a_listing(
+            "http://blog.example/",
+            "https://www.blog.example/"
+        ));
+    }
+
     /// A feed entry of one line gets the language of the feed it came in; a long entry in
     /// another language keeps its own.
     #[test]
