@@ -1834,6 +1834,11 @@ impl Discovery<'_> {
         // all) ends it, so a `next` link that always leads on (a server that ignores the page
         // asked for, empty pages that link another) costs a page or two, not thousands.
         let mut listed_here: HashSet<String> = HashSet::new();
+        // The title each listed page was first offered under, to tell a page listed twice
+        // from other posts listed under its link (a feed whose every item links the home
+        // page): those are not stored, and are said to be lost rather than dropped silently.
+        let mut first_title: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
         while let Some(page_url) = next.take() {
             if self.cancel.is_cancelled() {
                 read.complete = false;
@@ -1900,6 +1905,8 @@ impl Discovery<'_> {
             let mut new = 0usize;
             // Items the database did not know before this read (not stored, not owed).
             let mut unknown = 0usize;
+            // Items with a title of their own listed under another item's link.
+            let mut under_another = 0usize;
             for item in feed.items {
                 let updated = item
                     .article
@@ -1911,9 +1918,15 @@ impl Discovery<'_> {
                 };
                 // One page listed twice (again, or under a tracking or mobile variant of
                 // its address, or with a fragment) is offered once, under the first.
-                if !listed_here.insert(gleaner_scrape::listed_page_key(&item_url)) {
+                let key = gleaner_scrape::listed_page_key(&item_url);
+                let title = item.article.title.clone().unwrap_or_default();
+                if !listed_here.insert(key.clone()) {
+                    if first_title.get(&key).is_some_and(|t| *t != title) {
+                        under_another += 1;
+                    }
                     continue;
                 }
+                first_title.insert(key, title);
                 new += 1;
                 if !self.shared.knows_page(&item_url) {
                     unknown += 1;
@@ -1931,6 +1944,15 @@ impl Discovery<'_> {
                 if !self.offer(&source, &mut read, listed).await {
                     return (None, false);
                 }
+            }
+            if under_another > 0 {
+                warn!(
+                    url = %page_url,
+                    items = under_another,
+                    "feed items with titles of their own list the link of another item: only \
+                     the first item under a link is stored, the others are lost (the feed \
+                     should give each post its own link)"
+                );
             }
             let following = feed.next.and_then(|n| {
                 url::Url::parse(&page_url)
@@ -2349,6 +2371,33 @@ async fn fetch_and_process(
             if page.truncated {
                 warn!(url = %url, "page cut at the size limit; processing what arrived");
             }
+            if redirected_to_a_listing(&url, &page.final_url) {
+                // A "soft 404": a deleted post that redirects to the blog's home page or a
+                // listing. Gone, like a 404: the home page is never stored as the post (nor
+                // over its stored copy); looked at again later, nothing owed.
+                state.etag = None;
+                state.last_modified = None;
+                state.failures = state.failures.saturating_add(1);
+                let retry_at = next_retry(now, state.failures);
+                state.last_error = Some(format!("redirected to a listing: {}", page.final_url));
+                state.next_retry_at = Some(retry_at);
+                shared.send_state(state).await;
+                let kept = if shared.stored_article_id(&url).is_some() {
+                    "; the stored copy is kept"
+                } else {
+                    ""
+                };
+                shared.skip(
+                    &url,
+                    format!(
+                        "redirected to {}, a home or listing page: gone at the source{kept} \
+                         (looked at again from {})",
+                        page.final_url,
+                        retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                );
+                return;
+            }
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
@@ -2444,6 +2493,69 @@ async fn fetch_and_process(
             }
             shared.fail(&url, e.to_string());
         }
+    }
+}
+
+/// Whether a page listed at `listed` was redirected to `landed`, a home or listing page (a
+/// "soft 404": many hosts answer a deleted post so). Listing pages: the site's root (`/`,
+/// `/index.html`, with no query but a listing's own), Blogger's `/search…` (labels, search,
+/// older posts) and date archives (`/2024/`, `/2024/03/`), and the `category`, `tag`,
+/// `label`, `author` and `page` listings of other blog engines. A listed page that is itself
+/// such an address is left alone (a home page moving is not a deletion).
+fn redirected_to_a_listing(listed: &str, landed: &str) -> bool {
+    if listed == landed {
+        return false;
+    }
+    let (Ok(from), Ok(to)) = (url::Url::parse(listed), url::Url::parse(landed)) else {
+        return false;
+    };
+    if from.path() == to.path() && from.host_str() == to.host_str() {
+        // The same page under another scheme, port or query (`?m=1`).
+        return false;
+    }
+    !is_listing(&from) && is_listing(&to)
+}
+
+/// A home, label, search, archive or paging address (see [`redirected_to_a_listing`]).
+fn is_listing(url: &url::Url) -> bool {
+    const LISTING_QUERY: [&str; 10] = [
+        "m",
+        "updated-max",
+        "updated-min",
+        "max-results",
+        "start",
+        "by-date",
+        "reverse-paginate",
+        "page",
+        "paged",
+        "lang",
+    ];
+    let path = url.path().trim_end_matches('/');
+    let lower = path.to_ascii_lowercase();
+    let root = matches!(
+        lower.as_str(),
+        "" | "/index.html" | "/index.htm" | "/index.php" | "/home" | "/blog"
+    );
+    if root {
+        return url
+            .query_pairs()
+            .all(|(k, _)| LISTING_QUERY.contains(&k.as_ref()) || k.starts_with("utm_"));
+    }
+    let parts: Vec<&str> = lower.split('/').filter(|s| !s.is_empty()).take(4).collect();
+    let first = parts.first().copied().unwrap_or_default();
+    if matches!(
+        first,
+        "search" | "category" | "tag" | "label" | "author" | "page"
+    ) {
+        return true;
+    }
+    // A date archive: /2024, /2024/03, /2024/03/15, and nothing after.
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [y] => digits(y, 4),
+        [y, m] => digits(y, 4) && digits(m, 2),
+        [y, m, d] => digits(y, 4) && digits(m, 2) && digits(d, 2),
+        _ => false,
     }
 }
 
@@ -2728,14 +2840,16 @@ fn write_loop(
                 }
                 Err(e) => {
                     warn!(url = %url, "could not store: {e}");
-                    // Try the page again on a later run.
+                    // Try the page again on the next run: the store failed, not the source
+                    // (a full disk, a lock), so no backoff (an hour of it let the next run
+                    // say `ok` while the pages waited).
                     let now = Utc::now();
                     let failures = state.as_ref().map_or(0, |s| s.failures) + 1;
                     let retry = FetchState {
                         url: url.clone(),
                         failures,
                         last_error: Some(format!("storing: {e}")),
-                        next_retry_at: Some(next_retry(now, failures)),
+                        next_retry_at: Some(now),
                         fetched_at: Some(now),
                         ..FetchState::default()
                     };
@@ -3066,6 +3180,40 @@ fn with_feed_language(mut feed: blogger_feed::FeedPage) -> blogger_feed::FeedPag
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A post redirected to a home, label, search or archive page is a soft 404; to another
+    /// post, to its mobile or https form, or a home page moving, is not.
+    #[test]
+    fn soft_404_redirects_are_told_from_moves() {
+        let post = "http://blog.example/2024/03/fees.html";
+        for landed in [
+            "http://blog.example/",
+            "https://blog.example",
+            "http://blog.example/?m=1",
+            "http://blog.example/index.html",
+            "http://blog.example/search/label/port",
+            "http://blog.example/search?updated-max=2024-03-01T00:00:00Z",
+            "http://blog.example/2024/03/",
+            "http://blog.example/category/news/",
+            "http://new.example/",
+        ] {
+            assert!(redirected_to_a_listing(post, landed), "{landed}");
+        }
+        for landed in [
+            post,
+            "https://blog.example/2024/03/fees.html",
+            "http://blog.example/2024/03/fees.html?m=1",
+            "http://blog.example/2024/03/fees-rise.html",
+            "http://blog.example/?p=123",
+            "http://blog.example/2024/03/15/fees/",
+        ] {
+            assert!(!redirected_to_a_listing(post, landed), "{landed}");
+        }
+        assert!(!redirected_to_a_listing(
+            "http://blog.example/",
+            "https://www.blog.example/"
+        ));
+    }
 
     /// A feed entry of one line gets the language of the feed it came in; a long entry in
     /// another language keeps its own.
