@@ -10,52 +10,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{Response, TestServer, stderr, stdout};
-
-fn gleaner_bin() -> String {
-    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
-}
-
-/// `gleaner --config gleaner.toml --db DB ARGS` in `dir`.
-fn gleaner_on(dir: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(gleaner_bin())
-        .current_dir(dir)
-        .args(["--config", "gleaner.toml", "--db", db])
-        .args(args)
-        .env_remove("GLEANER_DB")
-        .env_remove("GLEANER_CONFIG")
-        .env_remove("GLEANER_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn run(dir: &Path) -> Output {
-    gleaner_on(dir, "news.db", &["run"])
-}
-
-fn assert_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-fn assert_says(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("news.db")).unwrap()
-}
+use common::hostile::{assert_exit, assert_says, config, db, gleaner_on, news_page, run, sitemap};
+use common::{Response, TestServer, stderr};
 
 /// (url, title) of every stored article, by url.
 fn stored(dir: &Path) -> Vec<(String, String)> {
@@ -67,34 +25,6 @@ fn stored(dir: &Path) -> Vec<(String, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-/// Writes `gleaner.toml`: fast local fetch settings and the sources.
-fn config(dir: &Path, sources: &[(&str, String)]) {
-    let mut text = String::from(
-        "[fetch]\nper_host_per_second = 2000.0\nretry_base_delay_ms = 20\ntimeout_secs = 20\n\
-         max_attempts = 1\n",
-    );
-    for (kind, url) in sources {
-        text.push_str(&format!(
-            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
-        ));
-    }
-    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
-}
-
-/// A plain news page with enough text to be an article.
-fn news_page(title: &str, lead: &str) -> Response {
-    Response::html(format!(
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
-         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
-         <p>{lead}</p>\
-         <p>Port officials said the change had been planned since the autumn and would be \
-         reviewed after the first six months, when traffic figures for the season are in.</p>\
-         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
-         expected little effect on their schedules for the rest of the year.</p>\
-         </article></main><footer>Copyright Harbour Post</footer></body></html>"
-    ))
 }
 
 /// The site's home page: the latest posts, each a heading and its opening paragraphs.
@@ -130,22 +60,6 @@ fn redirect(status: u16, to: &str) -> Response {
     r
 }
 
-/// A sitemap of (loc, lastmod) entries.
-fn sitemap(entries: &[(String, String)]) -> Response {
-    let entries: String = entries
-        .iter()
-        .map(|(loc, lastmod)| format!("<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>"))
-        .collect();
-    Response::with_type(
-        200,
-        "application/xml",
-        format!(
-            "<?xml version='1.0' encoding='UTF-8'?><urlset \
-             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
-        ),
-    )
-}
-
 fn recently() -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(30))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -171,7 +85,7 @@ fn a_post_that_redirects_to_the_home_page_is_gone_not_the_home_page() {
         news_page("Harbour fees", "Fees rise by four per cent."),
     );
     let dir = tempfile::tempdir().unwrap();
-    config(dir.path(), &[("sitemap", site.url("/sitemap.xml"))]);
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
     assert_exit(&run(dir.path()), 0, "first run");
     let first = stored(dir.path());
     assert_eq!(first, [(a.clone(), "Harbour fees".to_string())]);
@@ -270,14 +184,14 @@ fn a_post_stored_under_a_tracked_address_gets_no_twin_on_postgres() {
     let a = site.url("/news/dredging.html");
     site.set(
         "/sitemap.xml",
-        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z".into())]),
+        sitemap(&[(a.clone(), "2024-03-01T09:00:00Z")]),
     );
     site.set(
         "/news/dredging.html",
         news_page("Dredging starts", "Dredging of the inner harbour starts."),
     );
     let dir = tempfile::tempdir().unwrap();
-    config(dir.path(), &[("sitemap", site.url("/sitemap.xml"))]);
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
     let tracked = format!("{a}?utm_source=rss&utm_medium=feed");
     let scraped = gleaner_on(dir.path(), &pg, &["scrape", &tracked]);
     assert_exit(&scraped, 0, "scrape of the tracked address");
@@ -351,9 +265,9 @@ fn pages_a_full_disk_could_not_store_are_stored_by_the_next_run() {
     site.set("/news/seed.html", news_page("Harbour fees", "Fees rise."));
     site.set(
         "/sitemap.xml",
-        sitemap(&[(seed.clone(), "2024-03-01T09:00:00Z".into())]),
+        sitemap(&[(seed.clone(), "2024-03-01T09:00:00Z")]),
     );
-    config(&work, &[("sitemap", site.url("/sitemap.xml"))]);
+    config(&work, "", &[("sitemap", site.url("/sitemap.xml"))]);
     assert_exit(&run(&work), 0, "first run");
 
     // Forty new posts, each some 14 KB of text: more than the disk has left.
@@ -440,7 +354,7 @@ fn feed_items_sharing_one_link_are_not_dropped_silently() {
     );
     site.set("/", home_page());
     let dir = tempfile::tempdir().unwrap();
-    config(dir.path(), &[("feed", site.url("/rss.xml"))]);
+    config(dir.path(), "", &[("feed", site.url("/rss.xml"))]);
     let out = run(dir.path());
     assert_says(&out, "list the link of another item");
     assert_eq!(stored(dir.path()).len(), 1, "{}", stderr(&out));

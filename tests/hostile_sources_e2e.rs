@@ -13,60 +13,14 @@ mod blogsim;
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blogsim::{BlogServer, FeedMode};
-use common::{Response, TestServer, stderr, stdout};
-
-fn gleaner_bin() -> String {
-    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
-}
-
-/// `gleaner --config gleaner.toml --db news.db run` in `dir`.
-fn run(dir: &Path) -> Output {
-    Command::new(gleaner_bin())
-        .current_dir(dir)
-        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
-        .env_remove("GLEANER_DB")
-        .env_remove("GLEANER_CONFIG")
-        .env_remove("GLEANER_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn assert_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-fn assert_says(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-}
-
-fn db(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("news.db")).unwrap()
-}
-
-fn stored_urls(dir: &Path) -> Vec<String> {
-    let conn = db(dir);
-    let mut st = conn
-        .prepare("SELECT url FROM articles ORDER BY url")
-        .unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
+use common::hostile::{
+    assert_exit, assert_says, config, db, gleaner_bin, news_page, run, sitemap, stored_urls,
+};
+use common::{Response, TestServer, stderr};
 
 fn column_of(dir: &Path, column: &str, url: &str) -> Option<String> {
     db(dir)
@@ -76,59 +30,6 @@ fn column_of(dir: &Path, column: &str, url: &str) -> Option<String> {
             |r| r.get(0),
         )
         .ok()
-}
-
-/// Writes `gleaner.toml`: fast local fetch settings plus `extra_fetch`, and the sources.
-fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
-    let mut text = String::from("[fetch]\n");
-    for (key, value) in [
-        ("per_host_per_second", "2000.0"),
-        ("retry_base_delay_ms", "20"),
-        ("timeout_secs", "20"),
-        ("max_attempts", "1"),
-    ] {
-        if !extra_fetch.contains(key) {
-            text.push_str(&format!("{key} = {value}\n"));
-        }
-    }
-    text.push_str(extra_fetch);
-    text.push('\n');
-    for (kind, url) in sources {
-        text.push_str(&format!(
-            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
-        ));
-    }
-    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
-}
-
-/// A plain news page with enough text to be an article.
-fn news_page(title: &str, lead: &str) -> Response {
-    Response::html(format!(
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
-         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
-         <p>{lead}</p>\
-         <p>Port officials said the change had been planned since the autumn and would be \
-         reviewed after the first six months, when traffic figures for the season are in.</p>\
-         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
-         expected little effect on their schedules for the rest of the year.</p>\
-         </article></main><footer>Copyright Harbour Post</footer></body></html>"
-    ))
-}
-
-/// A sitemap of (loc, lastmod) entries.
-fn sitemap(entries: &[(String, &str)]) -> Response {
-    let entries: String = entries
-        .iter()
-        .map(|(loc, lastmod)| format!("<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>"))
-        .collect();
-    Response::with_type(
-        200,
-        "application/xml",
-        format!(
-            "<?xml version='1.0' encoding='UTF-8'?><urlset \
-             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
-        ),
-    )
 }
 
 /// A server whose ETag never changes (a template version, a cache keyed on the URL) and

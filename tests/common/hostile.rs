@@ -1,0 +1,132 @@
+//! What the hostile-source tests (`hostile_e2e.rs`, `hostile_sources_e2e.rs`,
+//! `hostile_round4_e2e.rs`) share: the binary under test (`GLEANER_TEST_BIN` runs them against
+//! another build, e.g. the session's start, to see the faults), a run in a folder with its
+//! `gleaner.toml` and `news.db`, assertions on what it printed, and the pages and sitemaps a
+//! source serves.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::{Response, stderr, stdout};
+
+/// The binary the tests run: `GLEANER_TEST_BIN`, else this tree's.
+pub fn gleaner_bin() -> String {
+    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
+}
+
+/// `gleaner --config gleaner.toml --db DB ARGS…` in `dir`.
+pub fn gleaner_on(dir: &Path, db: &str, args: &[&str]) -> Output {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", db])
+        .args(args)
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// `gleaner --config gleaner.toml --db news.db ARGS…` in `dir`.
+pub fn gleaner_in(dir: &Path, args: &[&str]) -> Output {
+    gleaner_on(dir, "news.db", args)
+}
+
+/// `gleaner … run` in `dir`.
+pub fn run(dir: &Path) -> Output {
+    gleaner_in(dir, &["run"])
+}
+
+pub fn assert_exit(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+pub fn assert_says(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
+/// The run's database, `news.db` in `dir`.
+pub fn db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("news.db")).unwrap()
+}
+
+/// Every stored article's address, in order.
+pub fn stored_urls(dir: &Path) -> Vec<String> {
+    let conn = db(dir);
+    let mut st = conn
+        .prepare("SELECT url FROM articles ORDER BY url")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Writes `gleaner.toml`: fast local fetch settings (unless `extra_fetch` sets them), then
+/// `extra_fetch`, then the sources as (kind, url).
+pub fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
+    let mut text = String::from("[fetch]\n");
+    for (key, value) in [
+        ("per_host_per_second", "2000.0"),
+        ("retry_base_delay_ms", "20"),
+        ("timeout_secs", "20"),
+        ("max_attempts", "1"),
+    ] {
+        if !extra_fetch.contains(key) {
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    text.push_str(extra_fetch);
+    text.push('\n');
+    for (kind, url) in sources {
+        text.push_str(&format!(
+            "\n[[sources]]\nurl = \"{url}\"\nkind = \"{kind}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("gleaner.toml"), text).unwrap();
+}
+
+/// A plain news page with enough text to be an article.
+pub fn news_page(title: &str, lead: &str) -> Response {
+    Response::html(format!(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>\
+         <body><nav><a href='/'>Home</a></nav><main><article><h1>{title}</h1>\
+         <p>{lead}</p>\
+         <p>Port officials said the change had been planned since the autumn and would be \
+         reviewed after the first six months, when traffic figures for the season are in.</p>\
+         <p>Shipping lines were told of the decision in a letter on Monday, and most said they \
+         expected little effect on their schedules for the rest of the year.</p>\
+         </article></main><footer>Copyright Harbour Post</footer></body></html>"
+    ))
+}
+
+/// A sitemap of (loc, lastmod) entries.
+pub fn sitemap<S: AsRef<str>>(entries: &[(String, S)]) -> Response {
+    let entries: String = entries
+        .iter()
+        .map(|(loc, lastmod)| {
+            format!(
+                "<url><loc>{loc}</loc><lastmod>{}</lastmod></url>",
+                lastmod.as_ref()
+            )
+        })
+        .collect();
+    Response::with_type(
+        200,
+        "application/xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><urlset \
+             xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>"
+        ),
+    )
+}
