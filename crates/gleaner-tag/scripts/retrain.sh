@@ -38,7 +38,7 @@ cargo run --release -q -p gleaner-tag --example train -- \
   --extra "$S/extra/wnut17.conll:1" --extra "$S/extra/btc.conll:1" \
   --extra "$S/extra/gum_academic_court.conll:3" --extra "$S/extra/re3d_permissive.conll:2" \
   --extra "$S/extra/sec_filings.conll:1" --extra-weight 3 \
-  --epochs 15 --lowercase 10 --titlecase 20 --runs 5 --seed "${SEED:-1}" --prune 0.5 \
+  --epochs 15 --lowercase 10 --titlecase 20 --runs 5 --seed "${SEED:-1}" --prune 0.5 --min-count 1 \
   --hold-out 4/5 --out "$model_out"
 if [ -n "$out" ]; then
   cmp "$model_out" "$dir/model/names.bin" || { echo "retrain.sh: names.bin differs" >&2; exit 1; }
