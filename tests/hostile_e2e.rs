@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use blogsim::{BlogServer, Change, FeedMode};
 use chrono::Utc;
 use common::hostile::{
-    assert_exit, assert_says, config, db, gleaner_in, news_page, run, sitemap, stored_urls,
+    assert_exit, assert_says, config, db, gleaner_in, news_page, rss_channel, run, sitemap,
+    stored_urls,
 };
 use common::{Response, TestServer, stderr};
 
@@ -45,20 +46,7 @@ fn rss(items: &[(&str, &str, &str, Option<&str>)], next: Option<&str>) -> Respon
             )
         })
         .collect();
-    let next = next
-        .map(|n| format!("<atom:link rel='next' href='{n}'/>"))
-        .unwrap_or_default();
-    Response::with_type(
-        200,
-        "application/rss+xml",
-        format!(
-            "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
-             xmlns:content='http://purl.org/rss/1.0/modules/content/' \
-             xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>Harbour Post</title>\
-             <link>http://harbour.example/</link><description>News</description>{next}{items}\
-             </channel></rss>"
-        ),
-    )
+    rss_channel(&items, next)
 }
 
 /// A feed item or sitemap entry new to gleaner but dated before the newest one it saw (a

@@ -130,3 +130,22 @@ pub fn sitemap<S: AsRef<str>>(entries: &[(String, S)]) -> Response {
         ),
     )
 }
+
+/// An RSS 2.0 document of the Harbour Post holding `items` (their XML) and, when given, an
+/// `atom:link rel='next'` to the next page.
+pub fn rss_channel(items: &str, next: Option<&str>) -> Response {
+    let next = next
+        .map(|n| format!("<atom:link rel='next' href='{n}'/>"))
+        .unwrap_or_default();
+    Response::with_type(
+        200,
+        "application/rss+xml",
+        format!(
+            "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0' \
+             xmlns:content='http://purl.org/rss/1.0/modules/content/' \
+             xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>Harbour Post</title>\
+             <link>http://harbour.example/</link><description>News</description>{next}{items}\
+             </channel></rss>"
+        ),
+    )
+}
