@@ -1356,41 +1356,55 @@ impl Store {
         let json = json_ids(ids);
         let mut out: std::collections::HashMap<i64, ReadFact> =
             std::collections::HashMap::with_capacity(ids.len());
-        {
-            let mut st = self
-                .conn
-                .prepare_cached(
-                    "SELECT l.article_id, l.label
-                       FROM json_each(?1) j CROSS JOIN article_labels l ON l.article_id = j.value",
-                )
-                .context("preparing the sampled labels")?;
-            let mut rows = st.query([&json]).context("reading the sampled labels")?;
-            while let Some(row) = rows.next().context("reading the sampled labels")? {
-                let (id, label): (i64, String) =
-                    (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
-                        .context("reading a label")?;
+        self.each_row_of(
+            "SELECT l.article_id, l.label
+               FROM json_each(?1) j CROSS JOIN article_labels l ON l.article_id = j.value",
+            &json,
+            "the sampled labels",
+            |id, label: String| {
                 out.entry(id).or_default().0.push(label.into_boxed_str());
-            }
-        }
+                Ok(())
+            },
+        )?;
+        self.each_row_of(
+            "SELECT m.article_id, m.entity_id
+               FROM json_each(?1) j CROSS JOIN mentions m ON m.article_id = j.value",
+            &json,
+            "the sampled mentions",
+            |id, entity: i64| {
+                let fact = out.entry(id).or_default();
+                if let Some(place) = self.kind_of(entity, kinds)? {
+                    fact.1 |= 1 << place;
+                }
+                fact.2.push(entity);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Runs `sql` (article id, value rows for the ids in the JSON array `json`) and hands
+    /// each row to `each`; `what` names the rows in errors.
+    fn each_row_of<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        json: &str,
+        what: &str,
+        mut each: impl FnMut(i64, T) -> Result<()>,
+    ) -> Result<()> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT m.article_id, m.entity_id
-                   FROM json_each(?1) j CROSS JOIN mentions m ON m.article_id = j.value",
-            )
-            .context("preparing the sampled mentions")?;
-        let mut rows = st.query([&json]).context("reading the sampled mentions")?;
-        while let Some(row) = rows.next().context("reading the sampled mentions")? {
-            let (id, entity): (i64, i64) =
-                (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
-                    .context("reading a mention")?;
-            let fact = out.entry(id).or_default();
-            if let Some(place) = self.kind_of(entity, kinds)? {
-                fact.1 |= 1 << place;
-            }
-            fact.2.push(entity);
+            .prepare_cached(sql)
+            .with_context(|| format!("preparing {what}"))?;
+        let mut rows = st
+            .query([json])
+            .with_context(|| format!("reading {what}"))?;
+        while let Some(row) = rows.next().with_context(|| format!("reading {what}"))? {
+            let (id, value): (i64, T) = (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?)))()
+                .with_context(|| format!("reading a row of {what}"))?;
+            each(id, value)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The place in [`EntityKind::ALL`] of entity `entity`'s kind: from `kinds`, else read.
