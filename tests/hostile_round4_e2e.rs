@@ -12,7 +12,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::hostile::{assert_exit, assert_says, config, db, gleaner_on, news_page, run, sitemap};
+use common::hostile::{
+    PgSchema, assert_exit, assert_says, config, db, gleaner_on, news_page, run, sitemap,
+};
 use common::{Response, TestServer, stderr};
 
 /// (url, title) of every stored article, by url.
@@ -131,55 +133,14 @@ fn a_post_that_redirects_to_the_home_page_is_gone_not_the_home_page() {
     assert_eq!(stored(dir.path()).len(), 2, "{}", stderr(&third));
 }
 
-const PG_ENV: &str = "GLEANER_TEST_POSTGRES";
-
-/// One number from the last statement of `sql`, with `schema` as search path (none: 0).
-fn pg_number(base: &str, schema: Option<&str>, sql: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_ENV}={base} does not answer: {e}"));
-        let task = tokio::spawn(conn);
-        if let Some(schema) = schema {
-            client
-                .batch_execute(&format!("SET search_path = {schema}"))
-                .await
-                .unwrap();
-        }
-        let mut n = 0;
-        for m in client.simple_query(sql).await.unwrap() {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                n = r.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
-            }
-        }
-        drop(client);
-        let _ = task.await;
-        n
-    })
-}
-
 /// The round-3 fix for a post stored under `…?utm_source=rss&utm_medium=feed` by an older
 /// gleaner, now listed bare, was SQLite's only: on PostgreSQL main stored a twin row for
 /// every such post. Both backends find the stored row.
 #[test]
 fn a_post_stored_under_a_tracked_address_gets_no_twin_on_postgres() {
-    let Ok(base) = std::env::var(PG_ENV) else {
-        eprintln!("skipped: {PG_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    let Some(pg) = PgSchema::fresh("gleaner_round4") else {
         return;
     };
-    let schema = format!("gleaner_round4_{}", std::process::id());
-    pg_number(
-        &base,
-        None,
-        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-    );
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let pg = format!("{base}{sep}options=-csearch_path%3D{schema}");
-
     let site = TestServer::start();
     let a = site.url("/news/dredging.html");
     site.set(
@@ -193,15 +154,14 @@ fn a_post_stored_under_a_tracked_address_gets_no_twin_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
     let tracked = format!("{a}?utm_source=rss&utm_medium=feed");
-    let scraped = gleaner_on(dir.path(), &pg, &["scrape", &tracked]);
+    let scraped = gleaner_on(dir.path(), &pg.url, &["scrape", &tracked]);
     assert_exit(&scraped, 0, "scrape of the tracked address");
     for n in 1..=2 {
-        let out = gleaner_on(dir.path(), &pg, &["run"]);
+        let out = gleaner_on(dir.path(), &pg.url, &["run"]);
         assert_exit(&out, 0, &format!("run {n}"));
-        let rows = pg_number(&base, Some(&schema), "SELECT count(*) FROM articles");
+        let rows = pg.number("SELECT count(*) FROM articles");
         assert_eq!(rows, 1, "run {n}: rows\n{}", stderr(&out));
     }
-    pg_number(&base, None, &format!("DROP SCHEMA {schema} CASCADE"));
 }
 
 /// A small tmpfs mounted for a test, unmounted when dropped.

@@ -149,3 +149,81 @@ pub fn rss_channel(items: &str, next: Option<&str>) -> Response {
         ),
     )
 }
+
+/// The environment variable naming the PostgreSQL server the tests may use, e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`.
+pub const PG_ENV: &str = "GLEANER_TEST_POSTGRES";
+
+/// One number from the last statement of `sql` on the server at `base`, with `schema` as
+/// search path (none: 0).
+pub fn pg_number(base: &str, schema: Option<&str>, sql: &str) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_ENV}={base} does not answer: {e}"));
+        let task = tokio::spawn(conn);
+        if let Some(schema) = schema {
+            client
+                .batch_execute(&format!("SET search_path = {schema}"))
+                .await
+                .unwrap();
+        }
+        let mut n = 0;
+        for m in client.simple_query(sql).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                n = r.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+        drop(client);
+        let _ = task.await;
+        n
+    })
+}
+
+/// A fresh schema on the server in [`PG_ENV`] for one test, dropped when the test ends.
+pub struct PgSchema {
+    base: String,
+    schema: String,
+    /// The `--db` address that works in the schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// `None`, saying so, when [`PG_ENV`] is not set.
+    pub fn fresh(name: &str) -> Option<PgSchema> {
+        let Ok(base) = std::env::var(PG_ENV) else {
+            eprintln!(
+                "skipped: {PG_ENV} is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            return None;
+        };
+        let schema = format!("{name}_{}", std::process::id());
+        pg_number(
+            &base,
+            None,
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+        );
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        Some(PgSchema { base, schema, url })
+    }
+
+    /// One number from the last statement of `sql`, in the schema.
+    pub fn number(&self, sql: &str) -> i64 {
+        pg_number(&self.base, Some(&self.schema), sql)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        pg_number(
+            &self.base,
+            None,
+            &format!("DROP SCHEMA {} CASCADE", self.schema),
+        );
+    }
+}

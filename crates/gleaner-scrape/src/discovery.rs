@@ -30,7 +30,8 @@ pub const MAX_SITEMAP_BYTES: u64 = 64 * 1024 * 1024;
 /// One item of a generic feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedItem {
-    /// The item's page URL (the `alternate` link, else the first link, else a URL-shaped id).
+    /// The item's page URL (the `alternate` link, else the first link, else a URL-shaped id);
+    /// empty for an item with text but no link of its own.
     pub url: String,
     /// The item as an article; `blocks` is filled only when `full_content` is true.
     pub article: ScrapedArticle,
@@ -38,6 +39,9 @@ pub struct FeedItem {
     pub full_content: bool,
     /// The summary's text, when the item has one.
     pub summary: Option<String>,
+    /// The item's own id as the feed gives it (RSS `<guid>`, Atom `<id>`), when it has one;
+    /// what tells apart items that list one link.
+    pub id: Option<String>,
 }
 
 /// A generic feed: its title and items in feed order.
@@ -68,13 +72,22 @@ static RSS_CONTACTS: LazyLock<Regex> = LazyLock::new(|| {
 static EMAIL_RUN: LazyLock<Regex> =
     LazyLock::new(|| crate::regex_literal(r"[A-Za-z0-9._%+\-]*@[A-Za-z0-9._%+\-]*"));
 
+/// feed-rs's parser, making up no id for an entry without one (its default is a hash of the
+/// link and title, or a random UUID without a link: an id that changes from one read to the
+/// next): [`FeedItem::id`] is what the feed says, or nothing.
+fn feed_rs_parser() -> feed_rs::parser::Parser {
+    feed_rs::parser::Builder::new()
+        .id_generator(|_, _, _| String::new())
+        .build()
+}
+
 /// `feed_rs::parser::parse`, kept from panicking. feed-rs 3.0 slices an RSS contact such as
 /// `<managingEditor>ed@example.com–Desk</managingEditor>` one byte past the e-mail address,
 /// which panics when a multi-byte character touches the address. Such a panic is caught and
 /// the feed read again with a space on each side of the e-mail addresses in RSS contacts
 /// (what feed-rs expects there); a second panic is reported as an error.
 fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> {
-    let result = match catch_unwind(|| feed_rs::parser::parse(body)) {
+    let result = match catch_unwind(|| feed_rs_parser().parse(body)) {
         Ok(r) => r,
         Err(_) => {
             let text = String::from_utf8_lossy(body);
@@ -84,7 +97,7 @@ fn parse_with_feed_rs(body: &[u8]) -> Result<feed_rs::model::Feed, ScrapeError> 
                     EMAIL_RUN.replace_all(whole, " $0 ").into_owned()
                 })
                 .into_owned();
-            catch_unwind(move || feed_rs::parser::parse(padded.as_bytes())).map_err(|_| {
+            catch_unwind(move || feed_rs_parser().parse(padded.as_bytes())).map_err(|_| {
                 ScrapeError::NotAFeed("the feed parser failed on this document".into())
             })?
         }
@@ -177,9 +190,15 @@ impl FeedHead {
             .or_else(|| e.links.first())
             .map(|l| l.href.trim().to_string())
             .filter(|h| !h.is_empty())
-            .or_else(|| {
-                Some(e.id.trim().to_string()).filter(|id| crate::dom::looks_like_url(id))
-            })?;
+            .or_else(|| Some(e.id.trim().to_string()).filter(|id| crate::dom::looks_like_url(id)));
+        // An item with no link of its own but with text (an announcement, a note): kept with
+        // an empty `url`, for the reader to give it an address; one without text is nothing.
+        let has_text = e.content.as_ref().is_some_and(|c| c.body.is_some()) || e.summary.is_some();
+        let url = match url {
+            Some(url) => url,
+            None if has_text => String::new(),
+            None => return None,
+        };
         let content = e
             .content
             .as_ref()
@@ -194,6 +213,8 @@ impl FeedHead {
             })
             .filter(|s| !s.is_empty());
         let full_content = content.is_some();
+        // feed-rs makes up an id (a hash of the link and title) for an item without one.
+        let id = Some(e.id.trim().to_string()).filter(|id| !id.is_empty());
         let mut labels: Vec<String> = Vec::new();
         for c in &e.categories {
             let term = collapse_ws(c.label.as_deref().unwrap_or(&c.term));
@@ -231,6 +252,7 @@ impl FeedHead {
             article,
             full_content,
             summary,
+            id,
         })
     }
 
@@ -268,11 +290,16 @@ impl FeedHead {
             extractor: Some(Extractor::Generic),
             ..ScrapedArticle::default()
         };
+        let id = element_text(block, "guid")
+            .or_else(|| element_text(block, "id"))
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty());
         Some(FeedItem {
             url,
             article,
             full_content: false,
             summary: None,
+            id,
         })
     }
 }
@@ -453,6 +480,7 @@ pub fn parse_sitemap(body: &[u8]) -> Result<Sitemap, ScrapeError> {
                 entries: feed
                     .items
                     .into_iter()
+                    .filter(|i| !i.url.is_empty())
                     .map(|i| SitemapEntry {
                         loc: i.url,
                         lastmod: i.article.updated_at.or(i.article.published_at),

@@ -13,6 +13,11 @@
 //!   addresses that differ only by a variant marker ([`page_key`]: `?m=1`, tracking parameters, an `/amp` suffix, the scheme).
 //!
 //! Two different Blogger post ids are always two articles.
+//!
+//! One site read under two of its host names is one site: a row under the same address on
+//! the other scheme (`http`/`https`) or with(out) `www.` ([`host_variants`]) is the article,
+//! and so is a row of another host with the same Blogger post id, path and text
+//! ([`same_post_elsewhere`]: a blog under its blogspot address and its own domain).
 
 use url::Url;
 
@@ -107,6 +112,61 @@ pub(crate) fn page_key(address: &str) -> Option<String> {
         key.push_str(v);
     }
     Some(key)
+}
+
+/// The same address on the other scheme (`http`/`https`) and with or without a leading
+/// `www.` (three addresses, the given one left out; fewer for an IP address): one site
+/// read under two of them (a blog configured as `http://` and `https://www.`, a feed that
+/// writes its links without `www.` while the site redirects to it) shows one page at each,
+/// so a row under one is the article of the other. Empty for an address that does not parse.
+pub(crate) fn host_variants(address: &str) -> Vec<String> {
+    let Ok(url) = Url::parse(address.trim()) else {
+        return Vec::new();
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Vec::new();
+    }
+    let Some(host) = url.host_str().map(str::to_string) else {
+        return Vec::new();
+    };
+    let bare = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    let hosts = match url.host() {
+        Some(url::Host::Domain(_)) if bare.contains('.') => {
+            vec![bare.clone(), format!("www.{bare}")]
+        }
+        _ => vec![host.clone()],
+    };
+    let mut variants = Vec::new();
+    for scheme in ["http", "https"] {
+        for h in &hosts {
+            let mut v = url.clone();
+            if v.set_scheme(scheme).is_err() || v.set_host(Some(h)).is_err() {
+                continue;
+            }
+            let v = String::from(v);
+            if v != address && !variants.contains(&v) {
+                variants.push(v);
+            }
+        }
+    }
+    variants
+}
+
+/// Whether a row of another host with the same Blogger post id on the same path is this
+/// post: a blog read under its `blogspot.com` address and its own domain (two sources, or a
+/// redirect) gives each post under both. The same post id and the same text (content hash,
+/// or title and 200-character opening) say so; a page that copies another's id and path but
+/// not its text is still its own.
+pub(crate) fn same_post_elsewhere(new: &Shape<'_>, row: &Shape<'_>) -> bool {
+    let same_id = matches!((new.post_id, row.post_id), (Some(a), Some(b)) if a == b);
+    if !same_id {
+        return false;
+    }
+    if new.content_hash == row.content_hash {
+        return true;
+    }
+    let title = loose(new.title);
+    !title.is_empty() && title == loose(row.title) && same_opening(new.opening, row.opening)
 }
 
 /// Characters of the body compared by [`same_article`] when the titles agree.
@@ -223,6 +283,26 @@ mod tests {
         assert_eq!(s("https://m.org/"), "m.org");
         assert!(site_of("not a url").is_none());
         assert!(!same_site("not a url", "not a url"));
+    }
+
+    #[test]
+    fn host_variants_are_the_other_schemes_and_www() {
+        let mut v = host_variants("https://www.example.org/2024/01/a.html?x=1");
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                "http://example.org/2024/01/a.html?x=1",
+                "http://www.example.org/2024/01/a.html?x=1",
+                "https://example.org/2024/01/a.html?x=1",
+            ]
+        );
+        let mut v = host_variants("http://127.0.0.1:8080/a");
+        v.sort();
+        assert_eq!(v, ["https://127.0.0.1:8080/a"]);
+        assert_eq!(host_variants("http://localhost/a"), ["https://localhost/a"]);
+        assert!(host_variants("mailto:a@example.org").is_empty());
+        assert!(host_variants("not a url").is_empty());
     }
 
     #[test]

@@ -1182,6 +1182,26 @@ async fn find_existing(
             }));
         }
     }
+    // The same address on the other scheme or with(out) `www.` (as in write.rs).
+    let variants = identity::host_variants(url);
+    if !variants.is_empty() {
+        let row = c
+            .query_opt(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM articles WHERE url = ANY($1) ORDER BY id LIMIT 1"
+                ),
+                &[&variants],
+            )
+            .await
+            .context("looking the article up on its other host names")?;
+        if let Some(row) = row {
+            return Ok(Some(Found {
+                row: StoredRow::read(&row)?,
+                exact: false,
+                own_post: false,
+            }));
+        }
+    }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };
@@ -1205,7 +1225,11 @@ async fn find_existing(
         let own_post = source_id.is_some() && row.source_id == source_id;
         // A post whose permalink was edited keeps its id, in its own blog (as in write.rs).
         let moved = own_post && identity::same_site(url, &row.url);
-        if (same_path || moved) && (own_post || identity::same_article(&new, &row.shape())) {
+        // The same blog under another host name (as in write.rs).
+        let elsewhere = same_path && identity::same_post_elsewhere(&new, &row.shape());
+        if (same_path || moved)
+            && (own_post || elsewhere || identity::same_article(&new, &row.shape()))
+        {
             return Ok(Some(Found {
                 row,
                 exact: false,

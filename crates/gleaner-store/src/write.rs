@@ -490,6 +490,12 @@ pub(crate) fn batch_error(
 /// one batch: its URL, its canonical URL, its post id on its paths.
 fn identity_keys(article: &Article) -> Vec<String> {
     let mut keys = vec![format!("u {}", article.url)];
+    // Found by a row under its address on the other scheme or host name, too.
+    keys.extend(
+        identity::host_variants(&article.url)
+            .into_iter()
+            .map(|v| format!("u {v}")),
+    );
     let canonical = canonical_of(article);
     if let Some(c) = canonical {
         keys.push(format!("u {c}"));
@@ -790,6 +796,34 @@ fn find_existing(
             }));
         }
     }
+    // The same address on the other scheme or with(out) `www.`: one site read under two of
+    // its host names.
+    let variants = identity::host_variants(url);
+    if !variants.is_empty() {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles WHERE url IN (?1, ?2, ?3) ORDER BY id LIMIT 1",
+                StoredRow::COLUMNS
+            ))
+            .context("looking the article up on its other host names")?;
+        let at = |i: usize| {
+            variants
+                .get(i)
+                .or(variants.first())
+                .map_or("", String::as_str)
+        };
+        if let Some(row) = st
+            .query_row(params![at(0), at(1), at(2)], StoredRow::read)
+            .optional()
+            .context("looking the article up on its other host names")?
+        {
+            return Ok(Some(Found {
+                row,
+                exact: false,
+                own_post: false,
+            }));
+        }
+    }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };
@@ -820,7 +854,12 @@ fn find_existing(
         // A post whose permalink was edited keeps its id, in its own blog: the same post id
         // of the same source on the same site is the same post on another path.
         let moved = own_post && identity::same_site(url, &row.url);
-        if (same_path || moved) && (own_post || identity::same_article(&new, &row.shape())) {
+        // The same blog under another host name (its blogspot address and its own domain,
+        // configured twice or reached by a redirect): the same post id, path and text.
+        let elsewhere = same_path && identity::same_post_elsewhere(&new, &row.shape());
+        if (same_path || moved)
+            && (own_post || elsewhere || identity::same_article(&new, &row.shape()))
+        {
             return Ok(Some(Found {
                 row,
                 exact: false,

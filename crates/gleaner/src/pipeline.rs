@@ -1834,10 +1834,9 @@ impl Discovery<'_> {
         // all) ends it, so a `next` link that always leads on (a server that ignores the page
         // asked for, empty pages that link another) costs a page or two, not thousands.
         let mut listed_here: HashSet<String> = HashSet::new();
-        // The title each listed page was first offered under, to tell a page listed twice
-        // from other posts listed under its link (a feed whose every item links the home
-        // page): those are not stored, and are said to be lost rather than dropped silently.
-        let mut first_title: std::collections::HashMap<String, String> =
+        // Each listed page's first item (its id and text), to tell a page listed twice from
+        // other posts listed under its link (a feed whose every item links the home page).
+        let mut first_item: std::collections::HashMap<String, ItemMark> =
             std::collections::HashMap::new();
         while let Some(page_url) = next.take() {
             if self.cancel.is_cancelled() {
@@ -1905,40 +1904,93 @@ impl Discovery<'_> {
             let mut new = 0usize;
             // Items the database did not know before this read (not stored, not owed).
             let mut unknown = 0usize;
-            // Items with a title of their own listed under another item's link.
+            // Items with text of their own listed under another item's link and id.
             let mut under_another = 0usize;
+            // Links this page lists for several posts told apart by their ids: each of those
+            // posts is its own row, under an address of its own ([`item_address`]).
+            let shared_links = links_shared_by_posts(&page_url, &feed.items);
             for item in feed.items {
                 let updated = item
                     .article
                     .updated_at
                     .or(item.article.published_at)
                     .map(|t| t.with_timezone(&Utc));
-                let Some(item_url) = listed_address(&page_url, &item.url) else {
+                // An item with text but no link of its own is addressed within the feed.
+                let linkless = item.url.trim().is_empty();
+                let link = if linkless {
+                    Some(page_url.clone())
+                } else {
+                    listed_address(&page_url, &item.url)
+                };
+                let Some(link) = link else {
                     continue;
                 };
                 // One page listed twice (again, or under a tracking or mobile variant of
                 // its address, or with a fragment) is offered once, under the first.
-                let key = gleaner_scrape::listed_page_key(&item_url);
-                let title = item.article.title.clone().unwrap_or_default();
+                let link_key = gleaner_scrape::listed_page_key(&link);
+                let mark = ItemMark::of(&item);
+                // A post under a link another post of the feed lists (on this page, or on
+                // one read before: then its first item keeps the link) has an address of
+                // its own, so no post is lost to another's row.
+                let own_address = linkless
+                    || shared_links.contains(&link_key)
+                    || first_item
+                        .get(&link_key)
+                        .is_some_and(|first| first.other_post(&mark));
+                let (item_url, key) = if own_address {
+                    let address = item_address(&link, item.id.as_deref(), &mark.title);
+                    (address.clone(), address)
+                } else {
+                    (link.clone(), link_key.clone())
+                };
                 if !listed_here.insert(key.clone()) {
-                    if first_title.get(&key).is_some_and(|t| *t != title) {
+                    if first_item
+                        .get(&key)
+                        .is_some_and(|first| first.text != mark.text)
+                    {
                         under_another += 1;
                     }
                     continue;
                 }
-                first_title.insert(key, title);
+                first_item.entry(link_key).or_insert(mark);
+                if own_address && !first_item.contains_key(&key) {
+                    first_item.insert(key.clone(), ItemMark::of(&item));
+                }
+                let mut article = item.article;
+                let mut full_content = item.full_content;
+                if own_address {
+                    // The link is not this post's page (it is every post's): the post is
+                    // what the feed gives of it, stored under its own address.
+                    if !full_content {
+                        article.blocks = item
+                            .summary
+                            .iter()
+                            .map(|s| gleaner_model::TextBlock::paragraph(s.clone()))
+                            .collect();
+                        full_content = !article.blocks.is_empty();
+                    }
+                    if !full_content {
+                        self.shared.skip(
+                            &item_url,
+                            "the feed gives this post no link of its own and no text of it: \
+                             nothing to store"
+                                .into(),
+                        );
+                        continue;
+                    }
+                    article.url.clone_from(&item_url);
+                    article.canonical_url = None;
+                } else if article.url.is_empty() || article.url == item.url {
+                    article.url.clone_from(&item_url);
+                }
                 new += 1;
                 if !self.shared.knows_page(&item_url) {
                     unknown += 1;
                 }
-                let mut article = item.article;
-                if article.url.is_empty() || article.url == item.url {
-                    article.url.clone_from(&item_url);
-                }
                 let listed = Listed {
                     url: item_url,
                     updated,
-                    full_content: item.full_content,
+                    full_content,
                     article,
                 };
                 if !self.offer(&source, &mut read, listed).await {
@@ -1949,9 +2001,9 @@ impl Discovery<'_> {
                 warn!(
                     url = %page_url,
                     items = under_another,
-                    "feed items with titles of their own list the link of another item: only \
-                     the first item under a link is stored, the others are lost (the feed \
-                     should give each post its own link)"
+                    "feed items with text of their own repeat another item's link and id: \
+                     taken for one post, only the first is stored (the feed should give each \
+                     post its own id)"
                 );
             }
             let following = feed.next.and_then(|n| {
@@ -2160,6 +2212,129 @@ fn feed_resume_key(feed_url: &str) -> String {
 
 /// What ends a [`feed_resume_key`] (a fragment: no listing page's own address has one).
 const FEED_RESUME_SUFFIX: &str = "#gleaner-resume";
+
+/// What tells one feed item from another listed under the same link: its id, and a hash of
+/// its title and text.
+struct ItemMark {
+    id: Option<String>,
+    title: String,
+    text: u64,
+}
+
+impl ItemMark {
+    fn of(item: &gleaner_scrape::discovery::FeedItem) -> ItemMark {
+        let title = item.article.title.clone().unwrap_or_default();
+        let mut text = Fnv64::new();
+        text.write(title.as_bytes());
+        for part in item
+            .summary
+            .iter()
+            .map(String::as_str)
+            .chain(item.article.blocks.iter().map(|b| b.text.as_str()))
+        {
+            text.write(b"\n");
+            text.write(part.as_bytes());
+        }
+        ItemMark {
+            id: item.id.clone(),
+            title,
+            text: text.finish(),
+        }
+    }
+
+    /// Whether `other` is another post than this one: another id (or no id to tell) and
+    /// other text. The same id is one post (listed twice, or edited between two listings);
+    /// the same text under two ids is one post listed twice.
+    fn other_post(&self, other: &ItemMark) -> bool {
+        let same_id = self.id.is_some() && self.id == other.id;
+        !same_id && self.text != other.text
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and platforms (an item's
+/// address is made from it, so it must never change).
+struct Fnv64(u64);
+
+impl Fnv64 {
+    fn new() -> Fnv64 {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The listed keys of links that one feed page gives to several posts (items with other
+/// ids and other text: a CMS that fills every item's `<link>` with the site's address, a
+/// podcast feed linking each episode to the show's page). Linear in the items.
+fn links_shared_by_posts(
+    page_url: &str,
+    items: &[gleaner_scrape::discovery::FeedItem],
+) -> HashSet<String> {
+    let mut first: std::collections::HashMap<String, ItemMark> = std::collections::HashMap::new();
+    let mut shared = HashSet::new();
+    for item in items.iter().filter(|i| !i.url.trim().is_empty()) {
+        let Some(link) = listed_address(page_url, &item.url) else {
+            continue;
+        };
+        let key = gleaner_scrape::listed_page_key(&link);
+        let mark = ItemMark::of(item);
+        match first.get(&key) {
+            Some(f) => {
+                if f.other_post(&mark) {
+                    shared.insert(key);
+                }
+            }
+            None => {
+                first.insert(key, mark);
+            }
+        }
+    }
+    shared
+}
+
+/// The address a post is stored under when its link is another post's too: its id when
+/// that is a web address on the link's host other than the link (an RSS `<guid>` such as
+/// `https://example.org/?p=123`), else the link with a fragment made from the id (or, for an
+/// item without one, the title): `…/#item-0123456789abcdef`. The same item gets the same
+/// address on every run and every machine, so an edit updates its own row and a re-read
+/// adds none.
+fn item_address(link: &str, id: Option<&str>, title: &str) -> String {
+    let host = |u: &url::Url| {
+        u.host_str()
+            .map(|h| h.trim_start_matches("www.").to_ascii_lowercase())
+    };
+    if let Some(id) = id
+        && let Ok(own) = url::Url::parse(id.trim())
+        && matches!(own.scheme(), "http" | "https")
+        && let Ok(linked) = url::Url::parse(link)
+        && host(&own).is_some()
+        && host(&own) == host(&linked)
+    {
+        let own = gleaner_scrape::without_tracking(own.as_str()).into_owned();
+        if gleaner_scrape::listed_page_key(&own) != gleaner_scrape::listed_page_key(link) {
+            return own;
+        }
+    }
+    let mut hash = Fnv64::new();
+    hash.write(id.unwrap_or(title).as_bytes());
+    let fragment = format!("item-{:016x}", hash.finish());
+    match url::Url::parse(link) {
+        Ok(mut u) => {
+            u.set_fragment(Some(&fragment));
+            u.into()
+        }
+        Err(_) => format!("{link}#{fragment}"),
+    }
+}
 
 /// The address a feed or sitemap lists, as it stands when it is absolute (never rewritten:
 /// stored articles are keyed by it), else resolved against the listing's own address, as a
