@@ -275,8 +275,10 @@ fn pages_a_full_disk_could_not_store_are_stored_by_the_next_run() {
 
 /// An RSS feed whose items all link the site's home page (a CMS that fills `<link>` with the
 /// channel's link; the posts told apart only by their `<guid>`), each with its whole text:
-/// main stored the first and dropped the others without a word, saying ok. One link holds one
-/// post, so the others cannot be stored under it; the run says that they are lost.
+/// main stored the first and dropped the others without a word, saying ok. Round 4 said they
+/// were lost; since round 5 each is its own row (`tests/hostile_round5_e2e.rs`), and an item
+/// that repeats another's link *and* guid with other text is one post listed twice: the first
+/// is stored, and the run says the other is not.
 #[test]
 fn feed_items_sharing_one_link_are_not_dropped_silently() {
     let site = TestServer::start();
@@ -285,10 +287,12 @@ fn feed_items_sharing_one_link_are_not_dropped_silently() {
         "Harbour fees rise",
         "Four new cranes",
         "Pilot boats renamed",
+        "Harbour fees rise again",
     ]
     .iter()
     .enumerate()
     .map(|(i, title)| {
+        let i = i % 3;
         format!(
             "<item><title>{title}</title><link>{root}</link>\
                  <guid isPermaLink='false'>post-{i}</guid>\
@@ -316,6 +320,8 @@ fn feed_items_sharing_one_link_are_not_dropped_silently() {
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), "", &[("feed", site.url("/rss.xml"))]);
     let out = run(dir.path());
-    assert_says(&out, "list the link of another item");
-    assert_eq!(stored(dir.path()).len(), 1, "{}", stderr(&out));
+    assert_says(&out, "repeat another item's link and id");
+    let titles: Vec<String> = stored(dir.path()).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}\n{}", stderr(&out));
+    assert!(!titles.contains(&"Harbour fees rise again".to_string()));
 }
