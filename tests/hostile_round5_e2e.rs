@@ -328,9 +328,10 @@ fn one_post_under_two_host_names_is_one_row_on_postgres() {
 }
 
 /// Posts a feed gives whole but with no link (an Atom entry with an id and content only, an
-/// RSS item with a description and no `<link>`): main dropped them without a word. Each is
-/// stored under the feed's address and a fragment made from its id (or title), the same on
-/// every run (an item with neither link nor text is still nothing to store).
+/// RSS item with a description and no `<link>`): main dropped them without a word. Whole
+/// posts linked `javascript:void(0)`: main kept one, under that "address". Each is stored
+/// under the feed's address and a fragment made from its id (or title), the same on every
+/// run (an item with neither link nor text is still nothing to store).
 #[test]
 fn posts_without_a_link_are_stored_under_the_feed() {
     let site = TestServer::start();
@@ -355,11 +356,29 @@ fn posts_without_a_link_are_stored_under_the_feed() {
         "/atom.xml",
         Response::with_type(200, "application/atom+xml", atom),
     );
+    // An item with a description and no link, and two whole posts linked
+    // `javascript:void(0)` (a theme's "read more" button), told apart by their guids.
     let rss = rss_channel(
         &format!(
             "<item><title>Pilot boats renamed</title><pubDate>Wed, 28 Feb 2024 09:00:00 GMT\
-             </pubDate><description>{}</description></item>",
-            text_about("Renaming the pilot boats")
+             </pubDate><description>{}</description></item>{}{}",
+            text_about("Renaming the pilot boats"),
+            item(
+                "Tug strike ends",
+                "javascript:void(0)",
+                Some("post-7"),
+                "Tue, 27 Feb 2024 09:00:00 GMT",
+                &text_about("The end of the tug strike"),
+                true,
+            ),
+            item(
+                "Quay wall repaired",
+                "javascript:void(0)",
+                Some("post-8"),
+                "Mon, 26 Feb 2024 09:00:00 GMT",
+                &text_about("Repairs to the quay wall"),
+                true,
+            ),
         ),
         None,
     );
@@ -377,10 +396,12 @@ fn posts_without_a_link_are_stored_under_the_feed() {
     assert_exit(&out, 0, "first run");
     let rows = stored(dir.path());
     let titles: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
-    assert_eq!(titles.len(), 3, "{titles:?}\n{}", stderr(&out));
+    assert_eq!(titles.len(), 5, "{titles:?}\n{}", stderr(&out));
     for (title, feed) in [
         ("Harbour fees rise", "/atom.xml#item-"),
         ("Pilot boats renamed", "/rss.xml#item-"),
+        ("Tug strike ends", "/rss.xml#item-"),
+        ("Quay wall repaired", "/rss.xml#item-"),
     ] {
         let row = rows.iter().find(|(_, t, _)| t == title).unwrap();
         assert!(row.0.starts_with(&site.url(feed)), "{title}: {}", row.0);

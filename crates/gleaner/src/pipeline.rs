@@ -1915,12 +1915,22 @@ impl Discovery<'_> {
                     .updated_at
                     .or(item.article.published_at)
                     .map(|t| t.with_timezone(&Utc));
-                // An item with text but no link of its own is addressed within the feed.
-                let linkless = item.url.trim().is_empty();
+                // An item with text but no link of its own is addressed within the feed: one
+                // with no link and its whole text or a description, and one whose link is no
+                // web page's address (`javascript:void(0)`, `mailto:`) with its whole text
+                // (stored under that link, every such item was one row, the last one; with a
+                // summary only it is skipped, said, as before).
+                let listed = (!item.url.trim().is_empty())
+                    .then(|| listed_address(&page_url, &item.url))
+                    .flatten();
+                let linkless = match listed.as_deref() {
+                    None => item.full_content || item.summary.is_some(),
+                    Some(l) => item.full_content && not_a_web_page(l).is_some(),
+                };
                 let link = if linkless {
                     Some(page_url.clone())
                 } else {
-                    listed_address(&page_url, &item.url)
+                    listed
                 };
                 let Some(link) = link else {
                     continue;
@@ -2285,6 +2295,9 @@ fn links_shared_by_posts(
         let Some(link) = listed_address(page_url, &item.url) else {
             continue;
         };
+        if not_a_web_page(&link).is_some() {
+            continue;
+        }
         let key = gleaner_scrape::listed_page_key(&link);
         let mark = ItemMark::of(item);
         match first.get(&key) {
