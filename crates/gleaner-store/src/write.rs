@@ -51,14 +51,15 @@ impl Store {
         source_id: Option<i64>,
         origin: Origin,
     ) -> Result<Upserted> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting an article transaction")?;
-        let done = upsert_one(&tx, article, source_id, origin, &now_text())?;
-        tx.commit()
-            .with_context(|| format!("committing article {}", article.url))?;
-        Ok(done)
+        without_fk_lookups(&mut self.conn, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("starting an article transaction")?;
+            let done = upsert_one(&tx, article, source_id, origin, &now_text())?;
+            tx.commit()
+                .with_context(|| format!("committing article {}", article.url))?;
+            Ok(done)
+        })
     }
 
     /// Upsert many articles in one transaction (each one whole or not at all).
@@ -81,13 +82,14 @@ impl Store {
         batch: &[(Article, Option<i64>)],
         origins: &[Origin],
     ) -> Result<Vec<Upserted>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting a batch transaction")?;
-        let done = upsert_all(&tx, batch, origins, &now_text())?;
-        tx.commit().context("committing a batch")?;
-        Ok(done)
+        without_fk_lookups(&mut self.conn, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("starting a batch transaction")?;
+            let done = upsert_all(&tx, batch, origins, &now_text())?;
+            tx.commit().context("committing a batch")?;
+            Ok(done)
+        })
     }
 
     /// Write articles into one transaction in several steps ([`ArticleTransaction::upsert`])
@@ -115,31 +117,33 @@ impl Store {
         batch: &[(Article, Option<i64>)],
     ) -> Result<Vec<Result<Upserted>>> {
         let now = now_text();
-        let mut tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("starting a batch transaction")?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (article, source_id) in batch {
-            let sp = tx.savepoint().context("starting an article savepoint")?;
-            match upsert_one(&sp, article, *source_id, Origin::Feed, &now) {
-                Ok(done) => {
-                    sp.commit()
-                        .with_context(|| format!("releasing the savepoint of {}", article.url))?;
-                    results.push(Ok(done));
-                }
-                Err(err) => {
-                    tracing::debug!(url = %article.url, error = %err, "article rolled back");
-                    // Dropping a savepoint rolls it back; finish() does so and reports errors.
-                    sp.finish().with_context(|| {
-                        format!("rolling back the savepoint of {}", article.url)
-                    })?;
-                    results.push(Err(err));
+        without_fk_lookups(&mut self.conn, |conn| {
+            let mut tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("starting a batch transaction")?;
+            let mut results = Vec::with_capacity(batch.len());
+            for (article, source_id) in batch {
+                let sp = tx.savepoint().context("starting an article savepoint")?;
+                match upsert_one(&sp, article, *source_id, Origin::Feed, &now) {
+                    Ok(done) => {
+                        sp.commit().with_context(|| {
+                            format!("releasing the savepoint of {}", article.url)
+                        })?;
+                        results.push(Ok(done));
+                    }
+                    Err(err) => {
+                        tracing::debug!(url = %article.url, error = %err, "article rolled back");
+                        // Dropping a savepoint rolls it back; finish() does so and reports errors.
+                        sp.finish().with_context(|| {
+                            format!("rolling back the savepoint of {}", article.url)
+                        })?;
+                        results.push(Err(err));
+                    }
                 }
             }
-        }
-        tx.commit().context("committing a batch")?;
-        Ok(results)
+            tx.commit().context("committing a batch")?;
+            Ok(results)
+        })
     }
 }
 
@@ -167,10 +171,16 @@ impl ArticleTransaction<'_> {
     ) -> Result<Vec<Upserted>> {
         validate_batch(batch)?;
         if !self.open {
-            self.store
+            set_fk_lookups(&self.store.conn, false)?;
+            if let Err(e) = self
+                .store
                 .conn
                 .execute_batch("BEGIN IMMEDIATE")
-                .context("starting a batch transaction")?;
+                .context("starting a batch transaction")
+            {
+                restore_fk_lookups(&self.store.conn);
+                return Err(e);
+            }
             self.open = true;
         }
         let written = upsert_all(&self.store.conn, batch, origins, &now_text());
@@ -200,6 +210,7 @@ impl ArticleTransaction<'_> {
             self.rollback();
         }
         self.open = false;
+        restore_fk_lookups(&self.store.conn);
         committed
     }
 
@@ -211,6 +222,7 @@ impl ArticleTransaction<'_> {
         {
             tracing::warn!("could not roll back a batch transaction: {e}");
         }
+        restore_fk_lookups(&self.store.conn);
     }
 }
 
@@ -220,6 +232,74 @@ impl Drop for ArticleTransaction<'_> {
             self.rollback();
         }
     }
+}
+
+/// Turn SQLite's foreign-key enforcement off (or back on) on the writer's connection.
+///
+/// With it on, every row inserted into `mentions`, `article_labels`, `entity_aliases` and
+/// `articles` costs a lookup of its parent row (two per mention row: its article and its
+/// entity), and every multi-row insert a statement journal: together a seventh of the
+/// writer's instructions. The writer needs neither: every id it writes comes from the same
+/// transaction (the article row it has just inserted or found, the entity it has just looked
+/// up or created, under the write lock), and the source ids of a batch are checked once
+/// ([`check_source`]). So its own transactions run without the lookups, and the setting is
+/// back on as soon as they end, committed or not: other statements on the connection, and
+/// every other connection, enforce the keys as before. (SQLite ignores the pragma inside a
+/// transaction, so it is set before `BEGIN` and after `COMMIT`/`ROLLBACK`.)
+fn set_fk_lookups(conn: &Connection, on: bool) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", on)
+        .context("setting foreign_keys for the writer")
+}
+
+/// [`set_fk_lookups`] back on, after a transaction ended; a failure is logged (the next
+/// write sets it again, and it changes no data).
+fn restore_fk_lookups(conn: &Connection) {
+    if let Err(e) = set_fk_lookups(conn, true) {
+        tracing::warn!("could not turn foreign keys back on: {e}");
+    }
+}
+
+/// Run `write` (which begins and ends its own transaction on `conn`) with foreign-key
+/// lookups off (see [`set_fk_lookups`]), turning them back on whatever it returns.
+fn without_fk_lookups<T>(
+    conn: &mut Connection,
+    write: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    set_fk_lookups(conn, false)?;
+    let done = write(conn);
+    restore_fk_lookups(conn);
+    done
+}
+
+/// With foreign keys off (see [`set_fk_lookups`]), the one parent the writer does not create
+/// itself: the source an article is stored under must exist, as the foreign key on
+/// `articles.source_id` would have demanded. `checked` holds the ids already found.
+fn check_source(
+    conn: &Connection,
+    source_id: Option<i64>,
+    checked: &mut HashSet<i64>,
+) -> Result<()> {
+    let Some(id) = source_id else {
+        return Ok(());
+    };
+    if checked.contains(&id) {
+        return Ok(());
+    }
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM sources WHERE id = ?1")
+        .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+        .context("looking up an article's source")?;
+    if found.is_none() {
+        return Err(StoreError::sqlite(
+            format!("storing an article under source {id}"),
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("FOREIGN KEY constraint failed: no source {id}")),
+            ),
+        ));
+    }
+    checked.insert(id);
+    Ok(())
 }
 
 /// Write `batch` on `conn` (inside a transaction the caller commits). New
@@ -236,6 +316,7 @@ fn upsert_all(
     // Entity ids, aliases and counter changes of the whole batch: the counters are
     // updated once per entity, just before the commit.
     let mut mentions = MentionWriter::default();
+    let mut sources = HashSet::new();
     for (index, (article, source_id)) in batch.iter().enumerate() {
         let keys = identity_keys(article);
         if keys.iter().any(|k| pending.keys.contains(k)) {
@@ -258,13 +339,16 @@ fn upsert_all(
                 });
             }
             Plan::Update(id) => {
-                apply_update(conn, id, article, *source_id, now, &mut mentions).map_err(wrap)?;
+                check_source(conn, *source_id, &mut sources)
+                    .and_then(|()| apply_update(conn, id, article, *source_id, now, &mut mentions))
+                    .map_err(wrap)?;
                 done[index] = Some(Upserted {
                     id,
                     outcome: UpsertOutcome::Updated,
                 });
             }
             Plan::Insert => {
+                check_source(conn, *source_id, &mut sources).map_err(wrap)?;
                 pending.indices.push(index);
                 pending.keys.extend(keys);
             }
@@ -429,7 +513,11 @@ pub(crate) fn upsert_one(
     now: &str,
 ) -> Result<Upserted> {
     let mut mentions = MentionWriter::default();
-    let done = match plan(conn, article, source_id, origin)? {
+    let plan = plan(conn, article, source_id, origin)?;
+    if matches!(plan, Plan::Update(_) | Plan::Insert) {
+        check_source(conn, source_id, &mut HashSet::new())?;
+    }
+    let done = match plan {
         Plan::Unchanged(id) => Upserted {
             id,
             outcome: UpsertOutcome::Unchanged,
@@ -711,6 +799,8 @@ struct Found {
 /// re-prepares a statement whenever a `LIMIT ?` parameter is bound again (it plans with the
 /// bound limit), which cost two re-prepares of these statements for every article.
 const MAX_CANDIDATES: i64 = 64;
+/// [`MAX_CANDIDATES`] as a count.
+const MAX_CANDIDATES_USIZE: usize = 64;
 
 /// The row this article already is, if any.
 ///
@@ -747,26 +837,46 @@ fn find_existing(
     };
     let canonical = canonical_of(article).filter(|c| *c != url);
     let key = canonical.unwrap_or(url);
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {} FROM articles
-              WHERE url = ?1 OR canonical_url = ?1 OR canonical_url = ?2
-              ORDER BY url = ?1 DESC, canonical_url = ?1 DESC, id
-              LIMIT {MAX_CANDIDATES}",
-            StoredRow::COLUMNS
-        ))
-        .context("looking the article up by canonical URL")?;
-    let rows = st
-        .query_map(params![key, url], StoredRow::read)
-        .context("looking the article up by canonical URL")?;
-    for row in rows {
-        let row = row.context("reading an article row")?;
-        if identity::same_article(&new, &row.shape()) {
-            return Ok(Some(Found {
-                row,
-                exact: false,
-                own_post: false,
-            }));
+    // The rows its hints lead to, best first: the row at its canonical URL, then rows
+    // declaring that canonical URL, then rows declaring its own address as theirs (each in
+    // id order), at most MAX_CANDIDATES in all. Three index lookups in that order rather than
+    // one `OR` query sorted by SQLite, which builds a temporary B-tree for the sort even
+    // when, as for nearly every new article, nothing is found.
+    let mut looked_at: Vec<i64> = Vec::new();
+    let mut hints: Vec<(&str, &str)> = Vec::with_capacity(3);
+    if canonical.is_some() {
+        hints.push(("url", key));
+    }
+    hints.push(("canonical_url", key));
+    if canonical.is_some() {
+        hints.push(("canonical_url", url));
+    }
+    for (column, value) in hints {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles WHERE {column} = ?1 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking the article up by canonical URL")?;
+        let rows = st
+            .query_map([value], StoredRow::read)
+            .context("looking the article up by canonical URL")?;
+        for row in rows {
+            let row = row.context("reading an article row")?;
+            if looked_at.contains(&row.id) {
+                continue;
+            }
+            if looked_at.len() >= MAX_CANDIDATES_USIZE {
+                break;
+            }
+            looked_at.push(row.id);
+            if identity::same_article(&new, &row.shape()) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
         }
     }
     // A row stored under this address plus tracking parameters (`…?utm_source=rss`: kept
@@ -776,24 +886,32 @@ fn find_existing(
     } else {
         ('?', '@')
     };
-    let variants = params![format!("{url}{}", sep.0), format!("{url}{}", sep.1)];
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {} FROM articles WHERE url > ?1 AND url < ?2 ORDER BY id LIMIT {MAX_CANDIDATES}",
-            StoredRow::COLUMNS
-        ))
+    let (from, to) = (format!("{url}{}", sep.0), format!("{url}{}", sep.1));
+    // Whether there is any first (one index seek): the ordered query below sorts with a
+    // temporary B-tree, built even when it finds nothing.
+    let any_tracked: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM articles WHERE url > ?1 AND url < ?2)")
+        .and_then(|mut st| st.query_row(params![from, to], |r| r.get(0)))
         .context("looking the article up by a tracked address")?;
-    for row in st
-        .query_map(variants, StoredRow::read)
-        .context("looking the article up by a tracked address")?
-    {
-        let row = row.context("reading an article row")?;
-        if identity::page_key(&row.url).is_some_and(|k| Some(k) == identity::page_key(url)) {
-            return Ok(Some(Found {
-                row,
-                exact: false,
-                own_post: false,
-            }));
+    if any_tracked {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles WHERE url > ?1 AND url < ?2 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking the article up by a tracked address")?;
+        for row in st
+            .query_map(params![from, to], StoredRow::read)
+            .context("looking the article up by a tracked address")?
+        {
+            let row = row.context("reading an article row")?;
+            if identity::page_key(&row.url).is_some_and(|k| Some(k) == identity::page_key(url)) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
         }
     }
     // The same address on the other scheme or with(out) `www.`: one site read under two of
@@ -1004,20 +1122,34 @@ struct PendingMention<'a> {
 /// one `MentionWriter` per transaction, dropped with it.
 #[derive(Default)]
 struct MentionWriter<'a> {
-    /// Entity ids met so far, by kind and canonical name.
-    ids: HashMap<(EntityKind, &'a str), i64>,
+    /// Entities met so far, by kind and canonical name: their place in `entities`.
+    ids: HashMap<(EntityKind, &'a str), usize>,
+    /// Each entity met: its id and what to add to its counters.
+    entities: Vec<EntityTally>,
     /// (entity id, alias) pairs already recorded.
     aliases: HashSet<(i64, &'a str)>,
     /// Mention rows not yet inserted.
     rows: Vec<PendingMention<'a>>,
-    /// What to add to each entity's (mention_count, article_count).
-    counts: HashMap<i64, (i64, i64)>,
+    /// Calls of [`MentionWriter::add`] so far: an entity counts one more article the first
+    /// time a call meets it.
+    articles_added: u64,
+}
+
+/// An entity met by a [`MentionWriter`], with what its mentions add to its counters.
+struct EntityTally {
+    id: i64,
+    mentions: i64,
+    articles: i64,
+    /// The [`MentionWriter::articles_added`] of the last call that counted it.
+    last_article: u64,
 }
 
 impl<'a> MentionWriter<'a> {
     /// Resolve the entities of `article` (stored as `article_id`) and queue its mentions.
     ///
     /// A mention given twice (same entity, same offsets) is kept once and counted once.
+    /// Mentions come from the tagger in offset order, so a repeat is found among the few
+    /// mentions at the same offsets; out of order, through a set of all the article's.
     fn add(
         &mut self,
         conn: &Connection,
@@ -1025,12 +1157,42 @@ impl<'a> MentionWriter<'a> {
         article: &'a Article,
         owner: usize,
     ) -> Result<()> {
-        let mut seen: HashSet<(usize, usize, i64)> = HashSet::with_capacity(article.entities.len());
-        let mut in_article: HashSet<i64> = HashSet::new();
+        self.articles_added += 1;
+        let this_article = self.articles_added;
+        let in_order = article
+            .entities
+            .windows(2)
+            .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end));
+        let mut seen: HashSet<(usize, usize, i64)> = HashSet::new();
+        // Entity ids of the mentions at the current offsets (in order only).
+        let mut at_offsets: Vec<i64> = Vec::new();
+        let mut offsets = None;
         for entity in &article.entities {
-            let entity_id = self.entity_id(conn, entity)?;
-            if !seen.insert((entity.start, entity.end, entity_id)) {
+            let slot = self.entity_slot(conn, entity)?;
+            let Some(tally) = self.entities.get_mut(slot) else {
                 continue;
+            };
+            let entity_id = tally.id;
+            let repeated = if in_order {
+                if offsets != Some((entity.start, entity.end)) {
+                    offsets = Some((entity.start, entity.end));
+                    at_offsets.clear();
+                }
+                let repeated = at_offsets.contains(&entity_id);
+                if !repeated {
+                    at_offsets.push(entity_id);
+                }
+                repeated
+            } else {
+                !seen.insert((entity.start, entity.end, entity_id))
+            };
+            if repeated {
+                continue;
+            }
+            tally.mentions += 1;
+            if tally.last_article != this_article {
+                tally.last_article = this_article;
+                tally.articles += 1;
             }
             self.rows.push(PendingMention {
                 owner,
@@ -1040,27 +1202,23 @@ impl<'a> MentionWriter<'a> {
                 end: int(entity.end),
                 text: &entity.text,
             });
-            let counts = self.counts.entry(entity_id).or_insert((0, 0));
-            counts.0 += 1;
-            if in_article.insert(entity_id) {
-                counts.1 += 1;
-            }
         }
         Ok(())
     }
 
-    /// The id of the entity a mention is of, creating the entity (and alias) as needed.
-    fn entity_id(&mut self, conn: &Connection, entity: &'a Entity) -> Result<i64> {
+    /// The place in `entities` of the entity a mention is of, creating the entity (and
+    /// alias) as needed.
+    fn entity_slot(&mut self, conn: &Connection, entity: &'a Entity) -> Result<usize> {
         let name = entity.name.trim();
         let name = if name.is_empty() {
             entity.text.trim()
         } else {
             name
         };
-        let kind = entity.kind.as_str();
-        let entity_id = match self.ids.get(&(entity.kind, name)) {
-            Some(&id) => id,
+        let slot = match self.ids.get(&(entity.kind, name)) {
+            Some(&slot) => slot,
             None => {
+                let kind = entity.kind.as_str();
                 let found: Option<i64> = conn
                     .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
                     .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)).optional())
@@ -1074,21 +1232,28 @@ impl<'a> MentionWriter<'a> {
                         .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)))
                         .with_context(|| format!("creating entity {kind} {name:?}"))?,
                 };
-                self.ids.insert((entity.kind, name), id);
-                id
+                let slot = self.entities.len();
+                self.entities.push(EntityTally {
+                    id,
+                    mentions: 0,
+                    articles: 0,
+                    last_article: 0,
+                });
+                self.ids.insert((entity.kind, name), slot);
+                slot
             }
         };
-        if entity.text != name
-            && !entity.text.trim().is_empty()
-            && self.aliases.insert((entity_id, &entity.text))
-        {
-            conn.prepare_cached(
-                "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )
-            .and_then(|mut st| st.execute(params![entity_id, entity.text]))
-            .with_context(|| format!("recording alias {:?}", entity.text))?;
+        if entity.text != name && !entity.text.trim().is_empty() {
+            let entity_id = self.entities.get(slot).map_or(0, |t| t.id);
+            if self.aliases.insert((entity_id, &entity.text)) {
+                conn.prepare_cached(
+                    "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut st| st.execute(params![entity_id, entity.text]))
+                .with_context(|| format!("recording alias {:?}", entity.text))?;
+            }
         }
-        Ok(entity_id)
+        Ok(slot)
     }
 
     /// Insert the queued mention rows. On failure, nothing of the failed statement is left
@@ -1104,7 +1269,15 @@ impl<'a> MentionWriter<'a> {
             let (chunk, tail) = rest.split_at(n.min(rest.len()));
             rest = tail;
             if let Err(err) = insert_mention_rows(conn, chunk) {
-                // Find the article the failure belongs to: its rows alone fail again.
+                // `OR FAIL` (see `mention_insert_sql`) leaves the rows before the failing one
+                // in place and counts them in `changes()`: that row is the culprit. (The
+                // caller rolls them back with the rest.) With nothing counted — the first row
+                // failed, or a trigger's `RAISE(ABORT)` rolled the statement back — the rows
+                // are tried again one by one: only the culprit's fail again.
+                let inserted = usize::try_from(conn.changes()).unwrap_or(0);
+                if let Some(row) = chunk.get(inserted).filter(|_| inserted > 0) {
+                    return Err((row.owner, err));
+                }
                 let mut from = 0;
                 while from < chunk.len() {
                     let owner = chunk[from].owner;
@@ -1136,7 +1309,16 @@ impl<'a> MentionWriter<'a> {
                   WHERE id = ?1",
             )
             .context("preparing the entity counter update")?;
-        let mut counts: Vec<(i64, (i64, i64))> = self.counts.drain().collect();
+        let mut counts: Vec<(i64, (i64, i64))> = self
+            .entities
+            .iter_mut()
+            .filter(|t| t.mentions > 0)
+            .map(|t| {
+                let add = (t.mentions, t.articles);
+                (t.mentions, t.articles) = (0, 0);
+                (t.id, add)
+            })
+            .collect();
         // In id order: the entities table is then walked once, front to back.
         counts.sort_unstable_by_key(|&(id, _)| id);
         for (entity_id, (mentions, articles)) in counts {
@@ -1175,9 +1357,17 @@ fn insert_mention_rows(conn: &Connection, rows: &[PendingMention<'_>]) -> Result
 }
 
 /// `INSERT INTO mentions` of `rows` rows.
+///
+/// `OR FAIL`: a row that breaks a constraint stops the statement but does not undo the rows
+/// before it. With the default (`ABORT`), SQLite must be able to undo the statement's rows, so
+/// it copies every page the statement changes into a statement journal first (a twentieth
+/// of the writer's instructions); a failed write is rolled back whole by its caller anyway
+/// (the transaction, or the article's savepoint). No constraint can fail here in practice:
+/// mentions are deduplicated per article and their offsets checked before anything is written.
 fn mention_insert_sql(rows: usize) -> String {
-    let mut sql =
-        String::from(r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES "#);
+    let mut sql = String::from(
+        r#"INSERT OR FAIL INTO mentions (article_id, entity_id, start, "end", text) VALUES "#,
+    );
     for i in 0..rows {
         sql.push_str(if i == 0 {
             "(?, ?, ?, ?, ?)"
@@ -2243,5 +2433,188 @@ mod tests {
             ),
             1
         );
+    }
+
+    fn foreign_keys_on(store: &crate::Store) -> bool {
+        store
+            .connection()
+            .pragma_query_value(None, "foreign_keys", |r| r.get::<_, i64>(0))
+            .unwrap()
+            == 1
+    }
+
+    fn dangling_rows(store: &crate::Store) -> usize {
+        store
+            .connection()
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |_| Ok(()))
+            .unwrap()
+            .count()
+    }
+
+    #[test]
+    fn every_write_path_leaves_foreign_keys_on_and_no_dangling_row() {
+        let (_dir, _path, mut store) = temp_store();
+        let source = store
+            .ensure_source(
+                gleaner_model::SourceKind::Feed,
+                "https://news.example.org/feed.xml",
+                None,
+            )
+            .unwrap();
+        store
+            .upsert_article(&numbered_article(1), Some(source))
+            .unwrap();
+        assert!(foreign_keys_on(&store));
+        store
+            .upsert_articles(&[(numbered_article(2), Some(source))])
+            .unwrap();
+        assert!(foreign_keys_on(&store));
+        store
+            .upsert_batch(&[(numbered_article(3), Some(source))])
+            .unwrap();
+        assert!(foreign_keys_on(&store));
+        {
+            let mut tx = store.begin_articles();
+            tx.upsert(&[(numbered_article(4), Some(source))], &[])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        assert!(foreign_keys_on(&store));
+        {
+            // Dropped open: rolled back, keys back on.
+            let mut tx = store.begin_articles();
+            tx.upsert(&[(numbered_article(5), Some(source))], &[])
+                .unwrap();
+        }
+        assert!(foreign_keys_on(&store));
+        // An update replaces labels and mentions under the same keys.
+        let mut changed = numbered_article(1);
+        changed.body.push_str(" Tehran again.");
+        changed.content_hash = hash(&changed.title, &changed.body);
+        let up = store.upsert_article(&changed, Some(source)).unwrap();
+        assert_eq!(up.outcome, UpsertOutcome::Updated);
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 4);
+        assert_eq!(dangling_rows(&store), 0);
+        assert!(foreign_keys_on(&store));
+        // The connection still enforces the keys outside the writer's transactions.
+        let err = store
+            .connection()
+            .execute(
+                r#"INSERT INTO mentions (article_id, entity_id, start, "end", text) VALUES (999, 999, 0, 1, 'x')"#,
+                [],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    }
+
+    #[test]
+    fn an_article_under_a_missing_source_is_refused_on_every_path() {
+        let (_dir, _path, mut store) = temp_store();
+        let missing = Some(4242);
+        let err = store
+            .upsert_article(&numbered_article(1), missing)
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        let err = store
+            .upsert_articles(&[(numbered_article(2), None), (numbered_article(3), missing)])
+            .unwrap_err();
+        match &err {
+            StoreError::Article { index, url, .. } => {
+                assert_eq!(
+                    (*index, url.as_str()),
+                    (1, numbered_article(3).url.as_str())
+                );
+            }
+            other => panic!("expected an article error, got {other:?}"),
+        }
+        let results = store
+            .upsert_batch(&[(numbered_article(4), None), (numbered_article(5), missing)])
+            .unwrap();
+        assert!(results[0].is_ok());
+        assert!(results[1].is_err());
+        {
+            let mut tx = store.begin_articles();
+            assert!(tx.upsert(&[(numbered_article(6), missing)], &[]).is_err());
+            assert!(!tx.is_open());
+        }
+        assert!(foreign_keys_on(&store));
+        // Only the article of the batch that kept its good ones is stored.
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 1);
+        assert_eq!(dangling_rows(&store), 0);
+    }
+
+    #[test]
+    fn repeated_mentions_are_stored_once_in_or_out_of_offset_order() {
+        let (_dir, _path, mut store) = temp_store();
+        let a = numbered_article(1);
+        let mut doubled = a.clone();
+        // The same mentions twice over, in offset order (each repeat next to its twin).
+        doubled.entities = a
+            .entities
+            .iter()
+            .flat_map(|e| [e.clone(), e.clone()])
+            .collect();
+        let mut shuffled = numbered_article(2);
+        // Out of order, with repeats far apart.
+        let mut rest = shuffled.entities.clone();
+        rest.reverse();
+        shuffled.entities.extend(rest);
+        let batch = vec![(doubled, None), (shuffled.clone(), None)];
+        let ups = store.upsert_articles(&batch).unwrap();
+        for (up, n) in ups
+            .iter()
+            .zip([a.entities.len(), shuffled.entities.len() / 2])
+        {
+            let stored: i64 = store
+                .connection()
+                .query_row(
+                    "SELECT count(*) FROM mentions WHERE article_id = ?1",
+                    [up.id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(stored, i64::try_from(n).unwrap());
+        }
+        // The counters agree with the rows.
+        let wrong: i64 = count(
+            &store,
+            "SELECT count(*) FROM entities e
+              WHERE mention_count <> (SELECT count(*) FROM mentions WHERE entity_id = e.id)
+                 OR article_count <> (SELECT count(DISTINCT article_id) FROM mentions
+                                       WHERE entity_id = e.id)",
+        );
+        assert_eq!(wrong, 0);
+    }
+
+    #[test]
+    fn a_mention_failing_part_way_through_an_insert_names_its_article() {
+        let (_dir, _path, mut store) = temp_store();
+        // RAISE(FAIL): the statement stops at the row and keeps the rows before it.
+        store
+            .connection()
+            .execute_batch(
+                "CREATE TEMP TRIGGER mention_fail BEFORE INSERT ON main.mentions
+                 WHEN new.text = 'BOOM' BEGIN SELECT RAISE(FAIL, 'forced failure'); END;",
+            )
+            .unwrap();
+        let batch = vec![
+            (numbered_article(1), None),
+            (numbered_article(2), None),
+            (bomb_article(), None),
+            (numbered_article(3), None),
+        ];
+        let err = store.upsert_articles(&batch).unwrap_err();
+        match &err {
+            StoreError::Article { index, url, .. } => {
+                assert_eq!((*index, url.as_str()), (2, bomb_article().url.as_str()));
+            }
+            other => panic!("expected an article error, got {other:?}"),
+        }
+        assert!(err.to_string().contains("forced failure"), "{err}");
+        assert_eq!(count(&store, "SELECT count(*) FROM articles"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM mentions"), 0);
+        assert!(foreign_keys_on(&store));
     }
 }
