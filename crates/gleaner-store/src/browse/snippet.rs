@@ -392,19 +392,28 @@ fn sentence_starts(body: &str, tokens: &[Token]) -> Option<Vec<i64>> {
 /// other letters are not followed: `None`), or `None` when it has a character beyond
 /// ASCII that is not known punctuation, a symbol or a space.
 fn tokenize(text: &str) -> Option<Vec<Token>> {
-    let mut tokens = Vec::new();
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::with_capacity(bytes.len() / 6);
     let mut start: Option<usize> = None;
-    for (at, c) in text.char_indices() {
-        if c.is_ascii_alphanumeric() {
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        let len = if b.is_ascii_alphanumeric() {
             start.get_or_insert(at);
+            at += 1;
             continue;
-        }
-        if !c.is_ascii() && !is_separator(c) {
-            return None;
-        }
+        } else if b.is_ascii() {
+            1
+        } else {
+            let c = text.get(at..)?.chars().next()?;
+            if !is_separator(c) {
+                return None;
+            }
+            c.len_utf8()
+        };
         if let Some(s) = start.take() {
             tokens.push(Token { start: s, end: at });
         }
+        at += len;
     }
     if let Some(s) = start {
         tokens.push(Token {
