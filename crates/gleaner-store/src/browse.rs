@@ -7,6 +7,8 @@
 //! entity keeps is counted over its latest articles, so that a page costs about the same on a
 //! database of a thousand articles or a million.
 
+mod snippet;
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -1083,7 +1085,7 @@ impl Store {
         };
         let checks = self.entity_checks_for(query, window)?;
         let newest = self.newest_ranked(query, terms, &checks, window)?;
-        let hits = self.best_of(terms, &newest, query.limit, query.offset)?;
+        let hits = self.page_of(terms, &newest, query.limit, query.offset)?;
         let listed = u64::try_from(newest.len()).unwrap_or(u64::MAX);
         let cap = u64::try_from(count_cap).unwrap_or(u64::MAX);
         let counted = match newest.last() {
@@ -1098,6 +1100,77 @@ impl Store {
         facets.total = counted.min(cap);
         facets.total_capped = counted > cap;
         Ok((hits, facets))
+    }
+
+    /// What `best_of` (query.rs) answers: the page (`limit` from `offset`; `limit` 0: all)
+    /// of `ranked` best first, with rows and snippets; the snippets made here from each
+    /// hit's body (see [`snippet`]: the same text), FTS5 asked only for those it cannot make.
+    fn page_of(
+        &self,
+        terms: &str,
+        ranked: &[(i64, f64)],
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let Some(plan) = snippet::SnippetQuery::parse(terms) else {
+            return self.best_of(terms, ranked, limit, offset);
+        };
+        let mut order: Vec<(i64, f64)> = ranked.to_vec();
+        order.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.0.cmp(&b.0))
+        });
+        let take = if limit == 0 { usize::MAX } else { limit };
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, a.url, a.title, a.author, a.published_at, a.body
+                   FROM articles a WHERE a.id = ?1",
+            )
+            .context("preparing a search hit")?;
+        let mut hits = Vec::new();
+        let mut left = Vec::new();
+        for &(id, score) in order.iter().skip(offset).take(take) {
+            let hit = st
+                .query_row([id], |row| {
+                    let body: Option<String> = row.get(5)?;
+                    let hit = SearchHit {
+                        id: row.get(0)?,
+                        url: row.get(1)?,
+                        title: row.get(2)?,
+                        author: row.get(3)?,
+                        published_at: opt_time(row, 4)?,
+                        snippet: body.as_deref().and_then(|b| plan.snippet(b)),
+                        rank: Some(score),
+                    };
+                    Ok(hit)
+                })
+                .optional()
+                .with_context(|| format!("reading search hit {id}"))?;
+            if let Some(hit) = hit {
+                if hit.snippet.is_none() {
+                    left.push((id, score));
+                }
+                hits.push(hit);
+            }
+        }
+        drop(st);
+        if !left.is_empty() {
+            let mut from_fts: std::collections::HashMap<i64, Option<String>> = self
+                .best_of(terms, &left, 0, 0)?
+                .into_iter()
+                .map(|h| (h.id, h.snippet))
+                .collect();
+            for hit in &mut hits {
+                if hit.snippet.is_none()
+                    && let Some(theirs) = from_fts.remove(&hit.id)
+                {
+                    hit.snippet = theirs;
+                }
+            }
+        }
+        Ok(hits)
     }
 
     /// [`Store::search_facets_with`], the sampled articles' labels and kinds taken from
@@ -1990,6 +2063,64 @@ mod tests {
             ),
             Err(StoreError::BadQuery { .. })
         ));
+    }
+
+    /// A page's snippets made from the bodies are the ones FTS5 makes, and FTS5 still makes
+    /// those the snippet module does not follow (a body with letters beyond ASCII, a query
+    /// with NOT or a column filter).
+    #[test]
+    fn page_snippets_are_fts5_snippets() {
+        let (_dir, _path, mut store) = mixed_store();
+        let mut art = article(1000, &[], &[]);
+        art.body = "Le café du harbour, à Málaga: the harbour master again.".into();
+        store.upsert_article(&art, None).unwrap();
+        let mut made_here = 0;
+        for terms in [
+            "harbour",
+            "harbour NOT master",
+            "story OR harbour",
+            "\"harbour master\"",
+            "harb* number",
+            "title:harbour",
+        ] {
+            let q = SearchQuery {
+                terms: Some(terms.into()),
+                ..SearchQuery::default()
+            };
+            let newest = store.newest_ranked(&q, terms, &[], 1000).unwrap();
+            assert!(!newest.is_empty(), "{terms}");
+            let theirs = store.best_of(terms, &newest, 0, 0).unwrap();
+            assert_eq!(
+                store.page_of(terms, &newest, 0, 0).unwrap(),
+                theirs,
+                "{terms}"
+            );
+            assert_eq!(
+                store.page_of(terms, &newest, 5, 3).unwrap(),
+                store.best_of(terms, &newest, 5, 3).unwrap()
+            );
+            if let Some(plan) = snippet::SnippetQuery::parse(terms) {
+                made_here += theirs
+                    .iter()
+                    .filter(|h| {
+                        let body: String = store
+                            .conn
+                            .query_row("SELECT body FROM articles WHERE id = ?1", [h.id], |r| {
+                                r.get(0)
+                            })
+                            .unwrap();
+                        plan.snippet(&body).is_some()
+                    })
+                    .count();
+            }
+        }
+        assert!(made_here > 50, "{made_here}");
+        assert!(
+            snippet::SnippetQuery::parse("harbour")
+                .unwrap()
+                .snippet(&art.body)
+                .is_none()
+        );
     }
 
     /// Kept facts follow a rewrite of the article (new `changed_at`), and are not kept for
