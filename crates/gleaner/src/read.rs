@@ -555,6 +555,36 @@ fn finish_file(
 /// input order while every core works, and at most this many articles wait in memory.
 const EXTRACT_AHEAD_PER_THREAD: usize = 8;
 
+/// While the tagger's tables are being built, nothing can be printed, so the window above
+/// would leave the pool idle once it has scraped its first few files (on two cores, a
+/// third of the wall time of 88 pages). Until the tables are built the pool goes on
+/// scraping, and the scraped articles wait, as long as their text stays under this many
+/// bytes (a scraped article is its text, a small part of its page) and at most
+/// [`EXTRACT_SCRAPED_AHEAD_MAX`] of them wait.
+const EXTRACT_SCRAPED_AHEAD_BYTES: usize = 64 * 1024 * 1024;
+/// Most scraped articles waiting for the tagger's tables.
+const EXTRACT_SCRAPED_AHEAD_MAX: usize = 4096;
+
+/// Bytes of text a scraped article holds (what it costs to keep it waiting), roughly.
+fn scraped_bytes(scraped: &ScrapedArticle) -> usize {
+    let blocks: usize = scraped.blocks.iter().map(|b| b.text.len() + 32).sum();
+    let labels: usize = scraped.labels.iter().map(String::len).sum();
+    let fields = [
+        &scraped.canonical_url,
+        &scraped.title,
+        &scraped.site_name,
+        &scraped.author,
+        &scraped.blogger_post_id,
+        &scraped.blog_id,
+        &scraped.language_hint,
+    ];
+    let fields: usize = fields
+        .iter()
+        .map(|f| f.as_ref().map_or(0, String::len))
+        .sum();
+    std::mem::size_of::<ScrapedArticle>() + scraped.url.len() + blocks + labels + fields
+}
+
 /// What the pool threads and the tagger's builder tell `extract`'s loop.
 enum ExtractEvent {
     /// File `index` was read and scraped (or could not be).
@@ -582,7 +612,9 @@ impl Drop for SayBuilt {
 /// The tagger's tables take a while to build on one core: they are built on a thread of
 /// their own while the pool reads and scrapes the first files. A file is cleaned and tagged
 /// only once they are built, so no pool thread waits for them while there are files to
-/// scrape (a thread blocked on the tables left its core idle for most of the build).
+/// scrape (a thread blocked on the tables left its core idle for most of the build); until
+/// then the pool scrapes as far ahead as [`EXTRACT_SCRAPED_AHEAD_BYTES`] allows, not only
+/// the printing window's few files.
 pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
     let tagger: Arc<std::sync::OnceLock<Tagger>> = Arc::new(std::sync::OnceLock::new());
     let (events_tx, events) = std::sync::mpsc::channel::<ExtractEvent>();
@@ -617,10 +649,25 @@ pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
     let mut waiting: BTreeMap<usize, Extracted> = BTreeMap::new();
     // Scraped files waiting for the tagger's tables, in the order they came.
     let mut untagged: Vec<(usize, Box<ScrapedArticle>)> = Vec::new();
+    let mut untagged_bytes = 0usize;
     let mut tagger_built = false;
     let (mut sent, mut printed, mut problems) = (0usize, 0usize, 0usize);
+    // Files sent to be read and scraped whose answer has not come yet.
+    let mut scraping = 0usize;
     while printed < args.files.len() {
-        while sent < args.files.len() && sent < printed + window {
+        loop {
+            let room = if tagger_built {
+                sent < printed + window
+            } else {
+                // Only scraping can happen: keep every pool thread busy with it while the
+                // scraped articles waiting stay small.
+                scraping < window
+                    && untagged.len() < EXTRACT_SCRAPED_AHEAD_MAX
+                    && untagged_bytes < EXTRACT_SCRAPED_AHEAD_BYTES
+            };
+            if sent >= args.files.len() || !room {
+                break;
+            }
             let file = args.files.get(sent).cloned().unwrap_or_default();
             let url = args.url.clone().unwrap_or_else(|| file_url(&file));
             let (events_tx, index) = (events_tx.clone(), sent);
@@ -634,21 +681,31 @@ pub fn extract(args: &ExtractArgs) -> Result<Exit, ExitError> {
             )
             .map_err(|e| anyhow!("{e}"))?;
             sent += 1;
+            scraping += 1;
         }
         let event = events
             .recv()
             .map_err(|_| anyhow!("the processing threads stopped"))?;
         match event {
-            ExtractEvent::Scraped(index, Ok(scraped)) if tagger_built => finish(index, scraped)?,
-            ExtractEvent::Scraped(index, Ok(scraped)) => untagged.push((index, scraped)),
-            ExtractEvent::Scraped(index, Err(e)) => {
-                waiting.insert(index, Extracted::Unreadable(e));
+            ExtractEvent::Scraped(index, scraped) => {
+                scraping = scraping.saturating_sub(1);
+                match scraped {
+                    Ok(scraped) if tagger_built => finish(index, scraped)?,
+                    Ok(scraped) => {
+                        untagged_bytes += scraped_bytes(&scraped);
+                        untagged.push((index, scraped));
+                    }
+                    Err(e) => {
+                        waiting.insert(index, Extracted::Unreadable(e));
+                    }
+                }
             }
             ExtractEvent::Done(index, extracted) => {
                 waiting.insert(index, extracted);
             }
             ExtractEvent::TaggerBuilt => {
                 tagger_built = true;
+                untagged_bytes = 0;
                 for (index, scraped) in std::mem::take(&mut untagged) {
                     finish(index, scraped)?;
                 }
