@@ -190,6 +190,42 @@ fn posts_that_share_one_link_are_each_stored_once() {
         .unwrap();
     assert!(cranes.2.contains("corrected: five"), "{}", cranes.2);
     assert!(rows.iter().any(|(_, t, _)| t == "Tug strike ends"));
+
+    // A post owed from an earlier run (say its store failed) that the feed no longer lists
+    // is not fetched at its address, which would store the home page as the post; and an
+    // item under the shared link with no text (a photo) is a skip, not a failure for good.
+    let boats = rows
+        .iter()
+        .find(|(_, t, _)| t == "Pilot boats renamed")
+        .unwrap()
+        .clone();
+    db(dir.path())
+        .execute(
+            "INSERT OR REPLACE INTO fetch_state (url, failures, last_error, next_retry_at) \
+             VALUES (?1, 1, 'database or disk is full', '2020-01-01T00:00:00Z')",
+            [&boats.0],
+        )
+        .unwrap();
+    let mut third: Vec<String> = second
+        .iter()
+        .filter(|i| !i.contains("Pilot boats renamed"))
+        .cloned()
+        .collect();
+    third.push(format!(
+        "<item><title>Photo of the day</title><link>{home}</link>\
+         <guid>tag:harbour.example,2024:post-6</guid><pubDate>Sun, 03 Mar 2024 10:00:00 GMT\
+         </pubDate><content:encoded><![CDATA[<img src='/quay.jpg'>]]></content:encoded></item>"
+    ));
+    site.set("/feed.xml", feed(&third));
+    let out = run(dir.path());
+    assert_exit(&out, 0, "fourth run");
+    let now = stored(dir.path());
+    assert_eq!(now.len(), 5, "{}", stderr(&out));
+    assert!(
+        now.contains(&boats),
+        "the owed post keeps its text: {now:?}\n{}",
+        stderr(&out)
+    );
 }
 
 /// The posts of [`two_host_names`].

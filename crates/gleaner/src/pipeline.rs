@@ -1096,6 +1096,21 @@ impl Discovery<'_> {
                 if !self.listed_for_retry(&url) {
                     return (None, true);
                 }
+                if is_feed_item_address(&url) {
+                    // A post its feed gave, under an address of its own ([`item_address`]):
+                    // fetching that address would get the shared page, not the post. Only
+                    // its feed can give it again (it does when it lists it with a later date).
+                    self.shared
+                        .owe(
+                            &url,
+                            "a post its feed gave under an address of its own: only the feed \
+                             can give it again"
+                                .into(),
+                            Owed::Skipped,
+                        )
+                        .await;
+                    return (None, true);
+                }
                 debug!(url = %url, "retrying a page that failed on an earlier run");
                 let ok = self.send_fetch(url, source, None).await;
                 (None, ok)
@@ -1210,7 +1225,11 @@ impl Discovery<'_> {
             self.shared.skip(&listed.url, problem);
             return true;
         }
-        if self.seen_before(source, &listed.url, listed.updated) {
+        // A whole post owed from an earlier run (its store failed) is given again by its
+        // feed whatever its date: passed over, it was left to a retry that fetches its
+        // address (for a post under an address of its own, the wrong page).
+        let owed = listed.full_content && self.listed_for_retry(&listed.url);
+        if !owed && self.seen_before(source, &listed.url, listed.updated) {
             return true;
         }
         if listed.full_content {
@@ -1979,7 +1998,8 @@ impl Discovery<'_> {
                             .collect();
                         full_content = !article.blocks.is_empty();
                     }
-                    if !full_content {
+                    let no_text = article.blocks.iter().all(|b| b.text.trim().is_empty());
+                    if !full_content || no_text {
                         self.shared.skip(
                             &item_url,
                             "the feed gives this post no link of its own and no text of it: \
@@ -2312,6 +2332,13 @@ fn links_shared_by_posts(
         }
     }
     shared
+}
+
+/// Whether `url` is an address [`item_address`] made (`…#item-` and 16 hex digits): a post a
+/// feed gave, with no page of its own to fetch.
+fn is_feed_item_address(url: &str) -> bool {
+    url.rsplit_once("#item-")
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The address a post is stored under when its link is another post's too: its id when
