@@ -86,7 +86,13 @@ impl Store {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .context("starting a batch transaction")?;
-            let done = upsert_all(&tx, batch, origins, &now_text())?;
+            let done = upsert_all(
+                &tx,
+                batch,
+                origins,
+                &now_text(),
+                &mut KnownEntities::default(),
+            )?;
             tx.commit().context("committing a batch")?;
             Ok(done)
         })
@@ -101,6 +107,7 @@ impl Store {
         ArticleTransaction {
             store: self,
             open: false,
+            known: KnownEntities::default(),
         }
     }
 
@@ -152,6 +159,8 @@ impl Store {
 pub struct ArticleTransaction<'c> {
     store: &'c mut Store,
     open: bool,
+    /// Entities and aliases the open transaction has found or written.
+    known: KnownEntities,
 }
 
 impl ArticleTransaction<'_> {
@@ -183,7 +192,13 @@ impl ArticleTransaction<'_> {
             }
             self.open = true;
         }
-        let written = upsert_all(&self.store.conn, batch, origins, &now_text());
+        let written = upsert_all(
+            &self.store.conn,
+            batch,
+            origins,
+            &now_text(),
+            &mut self.known,
+        );
         if written.is_err() {
             self.rollback();
         }
@@ -210,12 +225,14 @@ impl ArticleTransaction<'_> {
             self.rollback();
         }
         self.open = false;
+        self.known.clear();
         restore_fk_lookups(&self.store.conn);
         committed
     }
 
     fn rollback(&mut self) {
         self.open = false;
+        self.known.clear();
         // SQLite may have rolled it back itself (a full disk, an I/O error).
         if !self.store.conn.is_autocommit()
             && let Err(e) = self.store.conn.execute_batch("ROLLBACK")
@@ -310,12 +327,16 @@ fn upsert_all(
     batch: &[(Article, Option<i64>)],
     origins: &[Origin],
     now: &str,
+    known: &mut KnownEntities,
 ) -> Result<Vec<Upserted>> {
     let mut done: Vec<Option<Upserted>> = vec![None; batch.len()];
     let mut pending = PendingInserts::default();
     // Entity ids, aliases and counter changes of the whole batch: the counters are
     // updated once per entity, just before the commit.
-    let mut mentions = MentionWriter::default();
+    let mut mentions = MentionWriter {
+        known: std::mem::take(known),
+        ..MentionWriter::default()
+    };
     let mut sources = HashSet::new();
     for (index, (article, source_id)) in batch.iter().enumerate() {
         let keys = identity_keys(article);
@@ -356,6 +377,7 @@ fn upsert_all(
     }
     pending.flush(conn, batch, &mut done, &mut mentions, now)?;
     mentions.apply_counts(conn)?;
+    *known = std::mem::take(&mut mentions.known);
     done.into_iter()
         .enumerate()
         .map(|(index, d)| {
@@ -1133,6 +1155,41 @@ struct MentionWriter<'a> {
     /// Calls of [`MentionWriter::add`] so far: an entity counts one more article the first
     /// time a call meets it.
     articles_added: u64,
+    /// What earlier writes of the same transaction found or created.
+    known: KnownEntities,
+}
+
+/// Entities and aliases known to be in the database inside one open transaction (found or
+/// written by it), so that each group of a long transaction does not look them up again.
+/// Cleared when the transaction ends: a rolled-back entity is gone, and after a commit
+/// another connection may change the tables.
+#[derive(Default)]
+pub(crate) struct KnownEntities {
+    ids: HashMap<EntityKind, HashMap<Box<str>, i64>>,
+    aliases: HashMap<i64, HashSet<Box<str>>>,
+}
+
+impl KnownEntities {
+    fn id(&self, kind: EntityKind, name: &str) -> Option<i64> {
+        self.ids.get(&kind).and_then(|m| m.get(name)).copied()
+    }
+
+    fn remember(&mut self, kind: EntityKind, name: &str, id: i64) {
+        self.ids.entry(kind).or_default().insert(name.into(), id);
+    }
+
+    fn has_alias(&self, id: i64, alias: &str) -> bool {
+        self.aliases.get(&id).is_some_and(|s| s.contains(alias))
+    }
+
+    fn remember_alias(&mut self, id: i64, alias: &str) {
+        self.aliases.entry(id).or_default().insert(alias.into());
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.aliases.clear();
+    }
 }
 
 /// An entity met by a [`MentionWriter`], with what its mentions add to its counters.
@@ -1218,19 +1275,13 @@ impl<'a> MentionWriter<'a> {
         let slot = match self.ids.get(&(entity.kind, name)) {
             Some(&slot) => slot,
             None => {
-                let kind = entity.kind.as_str();
-                let found: Option<i64> = conn
-                    .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
-                    .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)).optional())
-                    .with_context(|| format!("looking up entity {kind} {name:?}"))?;
-                let id = match found {
+                let id = match self.known.id(entity.kind, name) {
                     Some(id) => id,
-                    None => conn
-                        .prepare_cached(
-                            "INSERT INTO entities (kind, name) VALUES (?1, ?2) RETURNING id",
-                        )
-                        .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)))
-                        .with_context(|| format!("creating entity {kind} {name:?}"))?,
+                    None => {
+                        let id = find_or_create_entity(conn, entity.kind, name)?;
+                        self.known.remember(entity.kind, name, id);
+                        id
+                    }
                 };
                 let slot = self.entities.len();
                 self.entities.push(EntityTally {
@@ -1245,12 +1296,15 @@ impl<'a> MentionWriter<'a> {
         };
         if entity.text != name && !entity.text.trim().is_empty() {
             let entity_id = self.entities.get(slot).map_or(0, |t| t.id);
-            if self.aliases.insert((entity_id, &entity.text)) {
+            if self.aliases.insert((entity_id, &entity.text))
+                && !self.known.has_alias(entity_id, &entity.text)
+            {
                 conn.prepare_cached(
                     "INSERT INTO entity_aliases (entity_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 )
                 .and_then(|mut st| st.execute(params![entity_id, entity.text]))
                 .with_context(|| format!("recording alias {:?}", entity.text))?;
+                self.known.remember_alias(entity_id, &entity.text);
             }
         }
         Ok(slot)
@@ -1327,6 +1381,23 @@ impl<'a> MentionWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// The id of the entity `kind` `name`, created if there is none.
+fn find_or_create_entity(conn: &Connection, kind: EntityKind, name: &str) -> Result<i64> {
+    let kind = kind.as_str();
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM entities WHERE kind = ?1 AND name = ?2")
+        .and_then(|mut st| st.query_row(params![kind, name], |r| r.get(0)).optional())
+        .with_context(|| format!("looking up entity {kind} {name:?}"))?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    // Not `RETURNING id`: that makes SQLite build a temporary table per statement.
+    conn.prepare_cached("INSERT INTO entities (kind, name) VALUES (?1, ?2)")
+        .and_then(|mut st| st.execute(params![kind, name]))
+        .with_context(|| format!("creating entity {kind} {name:?}"))?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// Row counts of the multi-row mention inserts: a batch's mentions go in statements of 512
@@ -2616,5 +2687,59 @@ mod tests {
         assert_eq!(count(&store, "SELECT count(*) FROM articles"), 0);
         assert_eq!(count(&store, "SELECT count(*) FROM mentions"), 0);
         assert!(foreign_keys_on(&store));
+    }
+
+    #[test]
+    fn entities_known_to_a_transaction_are_forgotten_when_it_ends() {
+        let (_dir, _path, mut store) = temp_store();
+        {
+            // Two groups of one transaction share their entities.
+            let mut tx = store.begin_articles();
+            tx.upsert(&[(numbered_article(1), None)], &[]).unwrap();
+            tx.upsert(&[(numbered_article(2), None)], &[]).unwrap();
+            tx.commit().unwrap();
+        }
+        let entities = count(&store, "SELECT count(*) FROM entities");
+        let aliases = count(&store, "SELECT count(*) FROM entity_aliases");
+        let novel = tagged(
+            "https://news.example.org/novel.html",
+            "A novel name",
+            "Zebulon Quartermaine spoke in Tehran.",
+            &[
+                (
+                    "Zebulon Quartermaine",
+                    EntityKind::Person,
+                    "Zebulon Quartermaine",
+                ),
+                ("Tehran", EntityKind::Location, "Tehran"),
+            ],
+        );
+        arm_mention_bomb(&store);
+        {
+            // One transaction: a group creates an entity, the next fails and rolls the
+            // transaction back (the entity with it); the pipeline then writes on with the
+            // same transaction, which must create the entity again, not reuse its old id.
+            let mut tx = store.begin_articles();
+            tx.upsert(&[(novel.clone(), None)], &[]).unwrap();
+            assert!(tx.upsert(&[(bomb_article(), None)], &[]).is_err());
+            assert!(!tx.is_open());
+            tx.upsert(&[(numbered_article(3), None)], &[]).unwrap();
+            tx.upsert(&[(novel, None)], &[]).unwrap();
+            tx.commit().unwrap();
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM entities"), entities + 1);
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM entity_aliases"),
+            aliases
+        );
+        assert_eq!(dangling_rows(&store), 0);
+        let wrong: i64 = count(
+            &store,
+            "SELECT count(*) FROM entities e
+              WHERE mention_count <> (SELECT count(*) FROM mentions WHERE entity_id = e.id)
+                 OR article_count <> (SELECT count(DISTINCT article_id) FROM mentions
+                                       WHERE entity_id = e.id)",
+        );
+        assert_eq!(wrong, 0);
     }
 }
