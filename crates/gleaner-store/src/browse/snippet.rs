@@ -24,6 +24,9 @@ const ELLIPSIS: &str = "…";
 const PORTER_MAX_TOKEN: usize = 64;
 /// At most this many distinct query terms (a bit each per body token).
 const MAX_TERMS: usize = 64;
+/// At most this many tokens in all the query's phrases (finding the phrases in a body costs
+/// its tokens times this).
+const MAX_PHRASE_TOKENS: usize = 256;
 
 /// A query, parsed once for the snippets of a page.
 #[derive(Debug)]
@@ -113,7 +116,8 @@ impl SnippetQuery {
                 _ => return None,
             }
         }
-        if query.phrases.is_empty() || query.phrases.len() > 64 {
+        let tokens: usize = query.phrases.iter().map(Vec::len).sum();
+        if query.phrases.is_empty() || query.phrases.len() > 64 || tokens > MAX_PHRASE_TOKENS {
             return None;
         }
         Some(query)
@@ -1016,6 +1020,10 @@ mod tests {
         ] {
             assert!(SnippetQuery::parse(q).is_none(), "{q}");
         }
+        let long = format!("\"{}\"", "harbour ".repeat(MAX_PHRASE_TOKENS + 1));
+        assert!(SnippetQuery::parse(&long).is_none());
+        let long = format!("\"{}\"", "harbour ".repeat(MAX_PHRASE_TOKENS));
+        assert!(SnippetQuery::parse(&long).is_some());
         let query = SnippetQuery::parse("harbour").unwrap();
         assert!(query.snippet("the harbour of 東京").is_none());
         assert!(query.snippet("the harbour of Ba\u{301}le").is_none());
