@@ -5,10 +5,14 @@
 //!
 //! It follows what SQLite's `unicode61` tokenizer, its `porter` stemmer and its `snippet()`
 //! function do, for the queries and bodies most searches have: queries of words and
-//! `"phrases"`, with `*` prefixes, `AND`, `OR` and parentheses, in ASCII; bodies of ASCII
-//! and common punctuation and symbols. For anything else — `NOT`, `NEAR`, column filters,
-//! `^`, `+`, non-ASCII query words, a body with letters beyond ASCII — it answers `None`,
-//! and the caller asks FTS5. The tests compare both, word by word and snippet by snippet.
+//! `"phrases"`, with `*` prefixes, `AND`, `OR` and parentheses; text in Latin, Greek and
+//! Cyrillic letters (folded as `unicode61` folds them: asked of SQLite once), digits, and
+//! common punctuation, symbols and spaces. For anything else — `NOT`, `NEAR`, column
+//! filters, `^`, `+`, other scripts, combining marks — it answers `None`, and the caller
+//! asks FTS5. The tests compare both, word by word and snippet by snippet.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Tokens in a snippet (`query.rs`'s `SNIPPET_TOKENS`).
 const SNIPPET_TOKENS: i64 = 12;
@@ -20,6 +24,9 @@ const ELLIPSIS: &str = "…";
 const PORTER_MAX_TOKEN: usize = 64;
 /// At most this many distinct query terms (a bit each per body token).
 const MAX_TERMS: usize = 64;
+/// At most this many tokens in all the query's phrases (finding the phrases in a body costs
+/// its tokens times this).
+const MAX_PHRASE_TOKENS: usize = 256;
 
 /// A query, parsed once for the snippets of a page.
 #[derive(Debug)]
@@ -28,14 +35,16 @@ pub(crate) struct SnippetQuery {
     terms: Vec<(Vec<u8>, bool)>,
     /// Each phrase of the query in FTS5's order (left to right): its terms' indices.
     phrases: Vec<Vec<usize>>,
-    /// Which first bytes a matching token can have (a stem keeps its word's first letter).
-    first: [bool; 128],
+    /// Which first bytes a matching token can have (a stem keeps its word's first byte).
+    first: [bool; 256],
 }
 
 /// A token's bytes in its text.
 struct Token {
     start: usize,
     end: usize,
+    /// Only ASCII letters and digits (folded by lower-casing alone).
+    ascii: bool,
 }
 
 impl SnippetQuery {
@@ -45,7 +54,7 @@ impl SnippetQuery {
         let mut query = SnippetQuery {
             terms: Vec::new(),
             phrases: Vec::new(),
-            first: [false; 128],
+            first: [false; 256],
         };
         let bytes = terms.as_bytes();
         let mut i = 0;
@@ -79,12 +88,9 @@ impl SnippetQuery {
                     }
                     query.add_phrase(&text, prefix)?;
                 }
-                c if c.is_ascii_alphanumeric() || c == b'_' => {
+                c if is_bareword(c) => {
                     let start = i;
-                    while bytes
-                        .get(i)
-                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                    {
+                    while bytes.get(i).is_some_and(|&b| is_bareword(b)) {
                         i += 1;
                     }
                     let word = bytes.get(start..i)?;
@@ -110,7 +116,8 @@ impl SnippetQuery {
                 _ => return None,
             }
         }
-        if query.phrases.is_empty() || query.phrases.len() > 64 {
+        let tokens: usize = query.phrases.iter().map(Vec::len).sum();
+        if query.phrases.is_empty() || query.phrases.len() > 64 || tokens > MAX_PHRASE_TOKENS {
             return None;
         }
         Some(query)
@@ -119,9 +126,6 @@ impl SnippetQuery {
     /// Tokenize and stem `text` as one phrase (its last token a prefix if `prefix`).
     fn add_phrase(&mut self, text: &[u8], prefix: bool) -> Option<()> {
         let text = std::str::from_utf8(text).ok()?;
-        if !text.is_ascii() {
-            return None;
-        }
         let tokens = tokenize(text)?;
         let count = tokens.len();
         if count == 0 {
@@ -130,9 +134,7 @@ impl SnippetQuery {
         let mut phrase = Vec::with_capacity(count);
         let mut word = Vec::new();
         for (n, token) in tokens.iter().enumerate() {
-            word.clear();
-            word.extend(text.get(token.start..token.end)?.bytes());
-            word.make_ascii_lowercase();
+            term_of(text, token, &mut word)?;
             porter(&mut word);
             let key = (word.clone(), prefix && n + 1 == count);
             let index = match self.terms.iter().position(|t| *t == key) {
@@ -164,15 +166,19 @@ impl SnippetQuery {
         let mut word = Vec::new();
         let mut bits = Vec::with_capacity(tokens.len());
         for token in &tokens {
-            let text = body.as_bytes().get(token.start..token.end)?;
-            let first = usize::from(text.first()?.to_ascii_lowercase());
+            if token.ascii {
+                let first = body.as_bytes().get(token.start)?.to_ascii_lowercase();
+                if !self.first.get(usize::from(first)).copied().unwrap_or(false) {
+                    bits.push(0u64);
+                    continue;
+                }
+            }
+            term_of(body, token, &mut word)?;
+            let first = word.first().map_or(0, |&b| usize::from(b));
             if !self.first.get(first).copied().unwrap_or(false) {
                 bits.push(0u64);
                 continue;
             }
-            word.clear();
-            word.extend_from_slice(text);
-            word.make_ascii_lowercase();
             porter(&mut word);
             let mut set = 0u64;
             for (n, (term, prefix)) in self.terms.iter().enumerate() {
@@ -388,13 +394,13 @@ fn sentence_starts(body: &str, tokens: &[Token]) -> Option<Vec<i64>> {
     Some(firsts)
 }
 
-/// `text`'s tokens as `unicode61` splits them (letters and digits of ASCII; the tokenizer's
-/// other letters are not followed: `None`), or `None` when it has a character beyond
-/// ASCII that is not known punctuation, a symbol or a space.
+/// `text`'s tokens as `unicode61` splits them, or `None` when it has a character that is
+/// neither ASCII, nor known punctuation, a symbol or a space, nor in [`folds`]' table.
 fn tokenize(text: &str) -> Option<Vec<Token>> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::with_capacity(bytes.len() / 6);
     let mut start: Option<usize> = None;
+    let mut ascii = true;
     let mut at = 0;
     while let Some(&b) = bytes.get(at) {
         let len = if b.is_ascii_alphanumeric() {
@@ -405,13 +411,28 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
             1
         } else {
             let c = text.get(at..)?.chars().next()?;
-            if !is_separator(c) {
+            let letter = if probed(u32::from(c)) {
+                folds()?.get(&c)?.is_some()
+            } else if is_separator(c) {
+                false
+            } else {
                 return None;
+            };
+            if letter {
+                start.get_or_insert(at);
+                ascii = false;
+                at += c.len_utf8();
+                continue;
             }
             c.len_utf8()
         };
         if let Some(s) = start.take() {
-            tokens.push(Token { start: s, end: at });
+            tokens.push(Token {
+                start: s,
+                end: at,
+                ascii,
+            });
+            ascii = true;
         }
         at += len;
     }
@@ -419,9 +440,94 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
         tokens.push(Token {
             start: s,
             end: text.len(),
+            ascii,
         });
     }
     Some(tokens)
+}
+
+/// The folded text of `token` (lower case, diacritics removed, as `unicode61` folds it)
+/// into `out`.
+fn term_of(text: &str, token: &Token, out: &mut Vec<u8>) -> Option<()> {
+    let word = text.get(token.start..token.end)?;
+    out.clear();
+    if token.ascii {
+        out.extend_from_slice(word.as_bytes());
+        out.make_ascii_lowercase();
+        return Some(());
+    }
+    let folds = folds()?;
+    for c in word.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase() as u8);
+        } else {
+            out.extend_from_slice(folds.get(&c)?.as_deref()?.as_bytes());
+        }
+    }
+    Some(())
+}
+
+/// What FTS5's query syntax takes as part of a bareword.
+fn is_bareword(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Characters probed: Latin, Greek and Cyrillic (U+0080 to U+052F), without the combining
+/// marks U+0300 to U+036F, which `unicode61` takes into a token only after a letter.
+fn probed(c: u32) -> bool {
+    (0x80..=0x52f).contains(&c) && !(0x300..=0x36f).contains(&c)
+}
+
+/// How `unicode61` (with its default `remove_diacritics 1`) takes each [`probed`]
+/// character: a separator (`None`) or a letter and what it folds to. Asked once of SQLite's
+/// own tokenizer, in a database in memory: so it is what FTS5 does, whatever its Unicode
+/// tables; `None` if that fails (then only ASCII bodies get snippets made here).
+fn folds() -> Option<&'static HashMap<char, Option<String>>> {
+    static FOLDS: OnceLock<Option<HashMap<char, Option<String>>>> = OnceLock::new();
+    FOLDS.get_or_init(|| probe_folds().ok()).as_ref()
+}
+
+fn probe_folds() -> rusqlite::Result<HashMap<char, Option<String>>> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    conn.execute_batch(
+        "CREATE VIRTUAL TABLE p USING fts5 (x, tokenize = 'unicode61');
+         CREATE VIRTUAL TABLE v USING fts5vocab (p, 'instance');
+         BEGIN;",
+    )?;
+    let chars: Vec<char> = (0x80..=0x52f)
+        .filter(|&c| probed(c))
+        .filter_map(char::from_u32)
+        .collect();
+    {
+        // Between two letters: one token if it is a letter, two if a separator.
+        let mut insert = conn.prepare("INSERT INTO p (rowid, x) VALUES (?1, ?2)")?;
+        for &c in &chars {
+            insert.execute(rusqlite::params![i64::from(u32::from(c)), format!("q{c}q")])?;
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    let mut terms: HashMap<i64, Vec<String>> = HashMap::with_capacity(chars.len());
+    let mut st = conn.prepare("SELECT doc, term FROM v ORDER BY doc, offset")?;
+    let mut rows = st.query([])?;
+    while let Some(row) = rows.next()? {
+        terms.entry(row.get(0)?).or_default().push(row.get(1)?);
+    }
+    let mut out = HashMap::with_capacity(chars.len());
+    for c in chars {
+        let found = terms.remove(&i64::from(u32::from(c))).unwrap_or_default();
+        match found.as_slice() {
+            [one] => {
+                if let Some(folded) = one.strip_prefix('q').and_then(|f| f.strip_suffix('q')) {
+                    out.insert(c, Some(folded.to_string()));
+                }
+            }
+            [a, b] if a == "q" && b == "q" => {
+                out.insert(c, None);
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Characters beyond ASCII that `unicode61` surely treats as separators (their Unicode
@@ -793,6 +899,18 @@ mod tests {
             "connecting",
             "generalization",
             "general",
+            "café",
+            "CAFÉ",
+            "cafe",
+            "Málaga",
+            "malaga",
+            "naïve",
+            "Ærøskøbing",
+            "Straße",
+            "Ελλάδα",
+            "Москва",
+            "Łódź",
+            "ÉTÉ",
         ];
         let seps = [
             " ", " ", " ", " ", ", ", ". ", ": ", ".\n\n", " — ", "’s ", " “", "” ", "-", " (",
@@ -856,6 +974,14 @@ mod tests {
             "x1",
             "generalization",
             "a",
+            "cafe",
+            "café",
+            "malaga",
+            "\"naive cafe\"",
+            "москва OR ελλαδα",
+            "łódź",
+            "straße",
+            "ete",
         ];
         let mut st = conn
             .prepare(
@@ -889,13 +1015,19 @@ mod tests {
             "^harbour",
             "harbour + city",
             "\"\"",
-            "café",
+            "東京",
             "{title}: harbour",
         ] {
             assert!(SnippetQuery::parse(q).is_none(), "{q}");
         }
+        let long = format!("\"{}\"", "harbour ".repeat(MAX_PHRASE_TOKENS + 1));
+        assert!(SnippetQuery::parse(&long).is_none());
+        let long = format!("\"{}\"", "harbour ".repeat(MAX_PHRASE_TOKENS));
+        assert!(SnippetQuery::parse(&long).is_some());
         let query = SnippetQuery::parse("harbour").unwrap();
-        assert!(query.snippet("the harbour of Málaga").is_none());
+        assert!(query.snippet("the harbour of 東京").is_none());
+        assert!(query.snippet("the harbour of Ba\u{301}le").is_none());
+        assert!(query.snippet("the harbour of Málaga").is_some());
         assert!(query.snippet("").is_none());
     }
 }
