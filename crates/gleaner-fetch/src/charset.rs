@@ -85,6 +85,27 @@ pub fn decode(
     (text.into_owned(), encoding.name(), source)
 }
 
+/// [`decode`] for a body the caller owns: a body that is to be read as UTF-8 (no BOM) and is
+/// valid becomes the string without a copy; any other is decoded as [`decode`] does, with
+/// the same result.
+pub fn decode_owned(
+    body: Vec<u8>,
+    content_type: Option<&str>,
+    host: Option<&str>,
+) -> (String, &'static str, EncodingSource) {
+    let (encoding, source) = choose(&body, content_type, host);
+    if encoding == UTF_8 && source != EncodingSource::Bom {
+        return match String::from_utf8(body) {
+            Ok(text) => (text, encoding.name(), source),
+            Err(e) => {
+                let text = encoding.decode_without_bom_handling(e.as_bytes()).0;
+                (text.into_owned(), encoding.name(), source)
+            }
+        };
+    }
+    decode(&body, content_type, host)
+}
+
 /// Choose the encoding of `body` and say why.
 pub fn choose(
     body: &[u8],
@@ -418,6 +439,27 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decode_owned_gives_what_decode_gives() {
+        let bodies: [&[u8]; 6] = [
+            b"<p>plain ascii</p>",
+            "<meta charset=utf-8><p>caf\u{e9}</p>".as_bytes(),
+            b"<meta charset=utf-8><p>caf\xe9 broken</p>",
+            b"<p>caf\xe9 latin-1, no label</p>",
+            b"\xef\xbb\xbf<p>with a BOM</p>",
+            b"<meta charset=windows-1252><p>\x93quoted\x94</p>",
+        ];
+        for body in bodies {
+            for content_type in [None, Some("text/html; charset=utf-8"), Some("text/html")] {
+                assert_eq!(
+                    super::decode_owned(body.to_vec(), content_type, Some("example.de")),
+                    super::decode(body, content_type, Some("example.de")),
+                    "{body:?} {content_type:?}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     fn chosen(body: &[u8], ct: Option<&str>) -> (&'static str, EncodingSource) {

@@ -397,7 +397,7 @@ impl Splitter<'_> {
                 }
                 let name = el.value().name();
                 if depth > MAX_DEPTH {
-                    let flat: String = el.text().collect();
+                    let flat = crate::dom::text_without_scripts(el);
                     self.push_text(&flat);
                     return;
                 }
@@ -407,7 +407,7 @@ impl Splitter<'_> {
                     "img" => {}
                     "pre" => {
                         self.flush();
-                        let raw: String = el.text().collect();
+                        let raw = crate::dom::text_without_scripts(el);
                         let raw = raw.trim_matches('\n').trim_end();
                         if !raw.trim().is_empty() {
                             self.out.push(TextBlock {
@@ -685,6 +685,15 @@ mod tests {
              <div style='display: none'>hidden</div><form>Post a Comment</form>",
         );
         assert_eq!(texts(&b), vec![(BlockKind::Paragraph, "Kept")]);
+    }
+
+    #[test]
+    fn a_script_or_style_inside_pre_gives_no_text() {
+        // What a reader sees; and the same whether or not the parser got the page with
+        // script contents cut out (`rawtext`): fragments are parsed as they are.
+        let b =
+            html_to_blocks("<pre>  a = 1<script>alert(1)</script>\n  b<style>p{}</style></pre>");
+        assert_eq!(texts(&b), vec![(BlockKind::Preformatted, "  a = 1\n  b")]);
     }
 
     #[test]

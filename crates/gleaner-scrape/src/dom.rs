@@ -62,6 +62,30 @@ pub(crate) fn text_of(el: ElementRef<'_>) -> String {
     collapse_ws(&buf)
 }
 
+/// The text of an element as it is (white space kept), without the text of `script` and
+/// `style` elements: what a reader of the page sees of a `<pre>`. The parser may get pages
+/// with those contents cut out already ([`crate::rawtext`]); this reads the same either way.
+pub(crate) fn text_without_scripts(el: ElementRef<'_>) -> String {
+    let mut buf = String::new();
+    let mut stack: Vec<_> = el.children().collect();
+    stack.reverse();
+    while let Some(node) = stack.pop() {
+        if let Some(t) = node.value().as_text() {
+            buf.push_str(t);
+        } else if let Some(e) = node.value().as_element() {
+            if matches!(e.name(), "script" | "style") {
+                continue;
+            }
+            let start = stack.len();
+            stack.extend(node.children());
+            if let Some(added) = stack.get_mut(start..) {
+                added.reverse();
+            }
+        }
+    }
+    buf
+}
+
 /// The collapsed text of the first match of `selector` under `scope` that has any text.
 pub(crate) fn first_text(scope: ElementRef<'_>, selector: &Selector) -> Option<String> {
     scope.select(selector).map(text_of).find(|t| !t.is_empty())

@@ -57,6 +57,7 @@ mod generic;
 #[doc(hidden)]
 pub use generic::explain;
 mod limits;
+mod rawtext;
 mod stats;
 mod urls;
 mod xml;

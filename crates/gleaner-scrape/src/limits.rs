@@ -33,60 +33,66 @@ pub(crate) const MAX_ELEMENTS: usize = 100_000;
 const END_TAG_SEARCH: usize = 64;
 
 fn uncounted(name: &[u8]) -> bool {
-    const NAMES: &[&[u8]] = &[
-        // Void elements.
-        b"area",
-        b"base",
-        b"br",
-        b"col",
-        b"embed",
-        b"hr",
-        b"img",
-        b"input",
-        b"link",
-        b"meta",
-        b"param",
-        b"source",
-        b"track",
-        b"wbr",
-        b"keygen",
-        b"basefont",
-        b"bgsound",
-        b"frame",
-        b"image", // End tag optional or implied by the next sibling.
-        b"p",
-        b"li",
-        b"dt",
-        b"dd",
-        b"option",
-        b"optgroup",
-        b"tr",
-        b"td",
-        b"th",
-        b"thead",
-        b"tbody",
-        b"tfoot",
-        b"colgroup",
-        b"caption",
-        b"rb",
-        b"rt",
-        b"rp",
-        b"rtc",
-        b"html",
-        b"head",
-        b"body", // A second one closes or ignores the first.
-        b"a",
-        b"form",
-        b"button",
-        b"nobr",
-        b"h1",
-        b"h2",
-        b"h3",
-        b"h4",
-        b"h5",
-        b"h6",
-    ];
-    with_lowercase(name, |lower| NAMES.contains(&lower))
+    // A `match` on the names, not a search through a list: this runs for every tag of the
+    // page, and a list of 50 names cost 50 comparisons a tag.
+    with_lowercase(name, |lower| {
+        matches!(
+            lower,
+            // Void elements.
+            b"area"
+                | b"base"
+                | b"br"
+                | b"col"
+                | b"embed"
+                | b"hr"
+                | b"img"
+                | b"input"
+                | b"link"
+                | b"meta"
+                | b"param"
+                | b"source"
+                | b"track"
+                | b"wbr"
+                | b"keygen"
+                | b"basefont"
+                | b"bgsound"
+                | b"frame"
+                | b"image"
+                // End tag optional or implied by the next sibling.
+                | b"p"
+                | b"li"
+                | b"dt"
+                | b"dd"
+                | b"option"
+                | b"optgroup"
+                | b"tr"
+                | b"td"
+                | b"th"
+                | b"thead"
+                | b"tbody"
+                | b"tfoot"
+                | b"colgroup"
+                | b"caption"
+                | b"rb"
+                | b"rt"
+                | b"rp"
+                | b"rtc"
+                | b"html"
+                | b"head"
+                | b"body"
+                // A second one closes or ignores the first.
+                | b"a"
+                | b"form"
+                | b"button"
+                | b"nobr"
+                | b"h1"
+                | b"h2"
+                | b"h3"
+                | b"h4"
+                | b"h5"
+                | b"h6"
+        )
+    })
 }
 
 /// `f` of `name` in ASCII lowercase, copied on the stack (no name in the lists here is longer
@@ -104,18 +110,20 @@ fn with_lowercase(name: &[u8], f: impl FnOnce(&[u8]) -> bool) -> bool {
 }
 
 fn raw_text(name: &[u8]) -> bool {
-    const NAMES: &[&[u8]] = &[
-        b"script",
-        b"style",
-        b"textarea",
-        b"title",
-        b"xmp",
-        b"iframe",
-        b"noembed",
-        b"noframes",
-        b"noscript",
-    ];
-    with_lowercase(name, |lower| NAMES.contains(&lower))
+    with_lowercase(name, |lower| {
+        matches!(
+            lower,
+            b"script"
+                | b"style"
+                | b"textarea"
+                | b"title"
+                | b"xmp"
+                | b"iframe"
+                | b"noembed"
+                | b"noframes"
+                | b"noscript"
+        )
+    })
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -126,6 +134,19 @@ fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         memchr::memmem::find(rest, needle)
     };
     at.map(|p| p + from)
+}
+
+/// Just past the first `-->` at or after `from` (the end of the page when there is none).
+/// Each `>` is looked at once, where searching for `-->` built a searcher per comment.
+fn comment_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(gt) = find(b, i, b">") {
+        if gt >= from + 2 && b.get(gt - 2..gt) == Some(b"--") {
+            return gt + 1;
+        }
+        i = gt + 1;
+    }
+    b.len()
 }
 
 /// The first `</name` (any case) at or after `from`.
@@ -193,7 +214,7 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
     while let Some(lt) = find(b, i, b"<") {
         let next = b.get(lt + 1).copied().unwrap_or(b' ');
         if b.get(lt..lt + 4) == Some(b"<!--") {
-            i = find(b, lt + 4, b"-->").map_or(b.len(), |p| p + 3);
+            i = comment_end(b, lt + 4);
             continue;
         }
         if next == b'!' || next == b'?' {
@@ -295,9 +316,11 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Parse a page with its nesting capped ([`cap_nesting`]).
+/// Parse a page with its nesting capped ([`cap_nesting`]), its scripts' and styles'
+/// contents left out first ([`crate::rawtext`]).
 pub(crate) fn parse_document(html: &str) -> scraper::Html {
-    scraper::Html::parse_document(&cap_nesting(&crate::entities::predecode(html)))
+    let emptied = crate::rawtext::empty_scripts_and_styles(html);
+    scraper::Html::parse_document(&cap_nesting(&crate::entities::predecode(&emptied)))
 }
 
 /// Parse a fragment with its nesting capped ([`cap_nesting`]).

@@ -470,7 +470,12 @@ fn read_saved_page(path: &Path, limit: usize) -> anyhow::Result<Vec<u8>> {
             .context("reading stdin")?;
     } else {
         std::fs::File::open(path)
-            .and_then(|f| f.take(cap).read_to_end(&mut bytes))
+            .and_then(|f| {
+                // Room for the whole file at once (at most the limit): no growing copies.
+                let size = f.metadata().map_or(0, |m| m.len()).min(cap);
+                bytes.reserve(usize::try_from(size).unwrap_or(0));
+                f.take(cap).read_to_end(&mut bytes)
+            })
             .with_context(|| format!("reading {}", path.display()))?;
     }
     if bytes.len() > limit {
@@ -482,7 +487,13 @@ fn read_saved_page(path: &Path, limit: usize) -> anyhow::Result<Vec<u8>> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
-    let mut unpacked = Vec::new();
+    // The gzip trailer's size of the (last) member, as a hint only, bounded by the limit:
+    // room for the unpacked page at once instead of growing copies of it.
+    let hint = bytes
+        .last_chunk::<4>()
+        .map_or(0, |size| u32::from_le_bytes(*size) as usize)
+        .min(limit);
+    let mut unpacked = Vec::with_capacity(hint.saturating_add(1));
     flate2::read::MultiGzDecoder::new(&bytes[..])
         .take(cap)
         .read_to_end(&mut unpacked)
@@ -511,11 +522,11 @@ fn read_input(path: &Path) -> Result<Vec<u8>, ExitError> {
 
 /// A saved page's text: the charset is found as for a fetched page (BOM, `<meta charset>`,
 /// then a guess).
-fn decode_saved_page(raw: &[u8], url: &str) -> String {
+fn decode_saved_page(raw: Vec<u8>, url: &str) -> String {
     let host = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string));
-    gleaner_fetch::charset::decode(raw, None, host.as_deref()).0
+    gleaner_fetch::charset::decode_owned(raw, None, host.as_deref()).0
 }
 
 /// What one file of `gleaner extract` gave.
@@ -530,8 +541,7 @@ enum Extracted {
 /// which needs no tagger.
 fn scrape_file(file: &Path, url: &str, limit: usize) -> anyhow::Result<Box<ScrapedArticle>> {
     let raw = read_saved_page(file, limit)?;
-    let html = decode_saved_page(&raw, url);
-    drop(raw);
+    let html = decode_saved_page(raw, url);
     Ok(Box::new(process::scrape(&html, url)))
 }
 
