@@ -463,6 +463,27 @@ pub fn fold_cow(token: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// [`fold_token`] without an allocation per word: the token itself when it is already folded,
+/// else its folded form written into `buf` (cleared first; its capacity kept for the next).
+pub fn fold_with<'a>(token: &'a str, buf: &'a mut String) -> &'a str {
+    if token.is_ascii() {
+        if !token.bytes().any(|b| b.is_ascii_uppercase()) {
+            return token;
+        }
+        buf.clear();
+        buf.push_str(token);
+        buf.make_ascii_lowercase();
+        return buf.as_str();
+    }
+    match fold_cow(token) {
+        std::borrow::Cow::Borrowed(t) => t,
+        std::borrow::Cow::Owned(o) => {
+            *buf = o;
+            buf.as_str()
+        }
+    }
+}
+
 fn plural_of(demonym: &str) -> Option<String> {
     let lower = demonym.to_lowercase();
     let no_plural = ["sh", "ch", "ese", "ss", "ic", "ox", "ical"];

@@ -78,41 +78,72 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<u32, V, BuildHasherDefault<KeyHasher>>;
 
-/// FNV-1a over a template id and its parts, folded to 32 bits.
-struct FeatureHash(u64);
+/// Feature keys: each token's strings (the word, its lowercase form and shape, its prefixes
+/// and suffixes) are hashed once ([`str_hash`]), and a feature's key is a cheap mix of its
+/// template's id with one or two such hashes or with its small numbers packed into a word
+/// ([`pack`]). (Until issue 12's second round every feature hashed its strings again, byte by
+/// byte with FNV-1a: two thousand instructions a token. The same features, the same
+/// information: a model trained on either scores alike; the keys differ, so the model file is
+/// retrained with them.)
+const P0: u64 = 0x243F_6A88_85A3_08D3;
+const P1: u64 = 0x1319_8A2E_0370_7345;
+const P2: u64 = 0xA409_3822_299F_31D1;
+const P3: u64 = 0x082E_FA98_EC4E_6C89;
+const P4: u64 = 0x4528_21E6_38D0_1377;
+const P5: u64 = 0xBE54_66CF_34E9_0C6D;
 
-impl FeatureHash {
-    fn new(template: u8) -> Self {
-        let mut h = FeatureHash(0xcbf2_9ce4_8422_2325);
-        h.byte(template);
-        h
+/// The 128-bit product of `a` and `b`, its halves xored: a fast mix of two words.
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A 64-bit hash of a string, eight bytes a step.
+fn str_hash(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut h = (bytes.len() as u64) ^ P0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = chunk.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b));
+        h = fold_mul(h ^ word, P1);
     }
-    fn byte(&mut self, b: u8) {
-        self.0 ^= u64::from(b);
-        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let word = rest.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b));
+        h = fold_mul(h ^ word, P1);
     }
-    fn part(mut self, s: &str) -> Self {
-        self.byte(0xff);
-        // Four bytes a turn: the same steps in the same order, less loop overhead.
-        let mut quads = s.as_bytes().chunks_exact(4);
-        for quad in &mut quads {
-            for &b in quad {
-                self.byte(b);
-            }
-        }
-        for &b in quads.remainder() {
-            self.byte(b);
-        }
-        self
-    }
-    fn num(mut self, n: u8) -> Self {
-        self.byte(0xfe);
-        self.byte(n);
-        self
-    }
-    fn done(self) -> u32 {
-        (self.0 ^ (self.0 >> 32)) as u32
-    }
+    fold_mul(h, P2)
+}
+
+/// Small numbers (capitalisation classes, labels, flags) packed into one word, a leading 1
+/// marking how many there are.
+#[inline]
+fn pack(ns: &[u8]) -> u64 {
+    ns.iter().fold(1u64, |v, &n| v << 8 | u64::from(n))
+}
+
+/// The seed of a template.
+#[inline]
+fn template_key(t: u8) -> u64 {
+    (u64::from(t) + 1).wrapping_mul(P5)
+}
+
+#[inline]
+fn fold32(h: u64) -> u32 {
+    (h ^ (h >> 32)) as u32
+}
+
+/// The key of template `t` over one value (a string's hash, or numbers [`pack`]ed).
+#[inline]
+fn feat(t: u8, a: u64) -> u32 {
+    fold32(fold_mul(a ^ template_key(t), P3))
+}
+
+/// The key of template `t` over two values, in order.
+#[inline]
+fn feat2(t: u8, a: u64, b: u64) -> u32 {
+    fold32(fold_mul(fold_mul(a ^ template_key(t), P3) ^ b, P4))
 }
 
 /// What is known about one token before its features are built.
@@ -405,13 +436,6 @@ fn rule_labels(len: usize, rules: &[NameSpan]) -> Vec<u8> {
 
 const PAD: &str = "<pad>";
 
-/// The form of the token `d` places from token `i`, [`PAD`] past either end.
-fn form_at<'a>(forms: &[&'a str], i: usize, d: isize) -> &'a str {
-    i.checked_add_signed(d)
-        .and_then(|j| forms.get(j).copied())
-        .unwrap_or(PAD)
-}
-
 /// The hashed features of each token of a sequence.
 pub type SequenceFeatures = Vec<Vec<u32>>;
 
@@ -494,31 +518,47 @@ fn each_token_features(
         })
         .collect();
     let n = toks.len();
-    // Each token's forms, sliced once (every token's are asked for by five of its neighbours).
-    let lowers: Vec<&str> = infos.iter().map(|x| texts.get(&x.lower)).collect();
-    let shapes: Vec<&str> = infos.iter().map(|x| texts.get(&x.shape)).collect();
+    // Each token's forms hashed once (every token's are asked for by five of its neighbours).
+    let lower_hashes: Vec<u64> = infos
+        .iter()
+        .map(|x| str_hash(texts.get(&x.lower)))
+        .collect();
+    let shape_hashes: Vec<u64> = infos
+        .iter()
+        .map(|x| str_hash(texts.get(&x.shape)))
+        .collect();
+    let pad = str_hash(PAD);
     let mut f: Vec<u32> = Vec::with_capacity(96);
     for (i, t) in toks.iter().enumerate() {
         f.clear();
         let Some(me) = infos.get(i) else { break };
         let at =
             |d: isize| -> Option<&TokenInfo> { i.checked_add_signed(d).and_then(|j| infos.get(j)) };
-        let lower_at = |d: isize| form_at(&lowers, i, d);
-        let shape_at = |d: isize| form_at(&shapes, i, d);
-        let (me_lower, me_shape) = (lower_at(0), shape_at(0));
+        let hash_at = |hashes: &[u64], d: isize| {
+            i.checked_add_signed(d)
+                .and_then(|j| hashes.get(j).copied())
+                .unwrap_or(pad)
+        };
+        let lower_at = |d: isize| hash_at(&lower_hashes, d);
+        let shape_at = |d: isize| hash_at(&shape_hashes, d);
+        let me_lower = texts.get(&me.lower);
+        let (h_lower, h_shape) = (lower_at(0), shape_at(0));
+        let h_text = if t.text.len() == me_lower.len() && t.text == me_lower {
+            h_lower
+        } else {
+            str_hash(t.text)
+        };
         let cap_at = |d: isize| at(d).map_or(99, |x| x.cap);
-        f.push(FeatureHash::new(0).done());
-        f.push(FeatureHash::new(1).part(t.text).done());
-        f.push(FeatureHash::new(2).part(me_lower).done());
-        f.push(FeatureHash::new(3).part(me_shape).done());
-        f.push(FeatureHash::new(4).num(me.cap).done());
-        f.push(
-            FeatureHash::new(5)
-                .num(me.cap)
-                .num(u8::from(me.sentence_start))
-                .num(u8::from(headline))
-                .done(),
-        );
+        let cap = me.cap;
+        f.push(feat(0, 0));
+        f.push(feat(1, h_text));
+        f.push(feat(2, h_lower));
+        f.push(feat(3, h_shape));
+        f.push(feat(4, pack(&[cap])));
+        f.push(feat(
+            5,
+            pack(&[cap, u8::from(me.sentence_start), u8::from(headline)]),
+        ));
         // Prefixes and suffixes of the first 64 chars: byte offsets of their char starts.
         let mut starts = [0usize; 65];
         let mut len = 0;
@@ -543,84 +583,47 @@ fn each_token_features(
         };
         for k in 1..=4usize {
             if len > k {
-                f.push(FeatureHash::new(6).num(k as u8).part(piece(0, k)).done());
-                f.push(
-                    FeatureHash::new(7)
-                        .num(k as u8)
-                        .part(piece(len - k, len))
-                        .done(),
-                );
+                f.push(feat2(6, k as u64, str_hash(piece(0, k))));
+                f.push(feat2(7, k as u64, str_hash(piece(len - k, len))));
             }
         }
-        f.push(
-            FeatureHash::new(8)
-                .num(len.min(12) as u8)
-                .num(me.cap)
-                .done(),
-        );
+        f.push(feat(8, pack(&[len.min(12) as u8, cap])));
         if i == 0 {
-            f.push(FeatureHash::new(9).num(me.cap).done());
+            f.push(feat(9, pack(&[cap])));
         }
-        f.push(FeatureHash::new(10).part(lower_at(-1)).done());
-        f.push(FeatureHash::new(11).part(lower_at(1)).done());
-        f.push(FeatureHash::new(12).part(lower_at(-2)).done());
-        f.push(FeatureHash::new(13).part(lower_at(2)).done());
-        f.push(
-            FeatureHash::new(14)
-                .part(lower_at(-1))
-                .part(me_lower)
-                .done(),
-        );
-        f.push(FeatureHash::new(15).part(me_lower).part(lower_at(1)).done());
-        f.push(
-            FeatureHash::new(16)
-                .part(shape_at(-1))
-                .part(me_shape)
-                .done(),
-        );
-        f.push(FeatureHash::new(17).part(me_shape).part(shape_at(1)).done());
-        f.push(
-            FeatureHash::new(18)
-                .num(cap_at(-1))
-                .num(me.cap)
-                .num(cap_at(1))
-                .done(),
-        );
-        f.push(
-            FeatureHash::new(19)
-                .num(cap_at(-2))
-                .num(cap_at(-1))
-                .num(me.cap)
-                .done(),
-        );
-        f.push(
-            FeatureHash::new(20)
-                .num(me.cap)
-                .num(cap_at(1))
-                .num(cap_at(2))
-                .done(),
-        );
+        f.push(feat(10, lower_at(-1)));
+        f.push(feat(11, lower_at(1)));
+        f.push(feat(12, lower_at(-2)));
+        f.push(feat(13, lower_at(2)));
+        f.push(feat2(14, lower_at(-1), h_lower));
+        f.push(feat2(15, h_lower, lower_at(1)));
+        f.push(feat2(16, shape_at(-1), h_shape));
+        f.push(feat2(17, h_shape, shape_at(1)));
+        f.push(feat(18, pack(&[cap_at(-1), cap, cap_at(1)])));
+        f.push(feat(19, pack(&[cap_at(-2), cap_at(-1), cap])));
+        f.push(feat(20, pack(&[cap, cap_at(1), cap_at(2)])));
         // Gazetteers and rules.
         let gaz_at = |d: isize| at(d).map_or(99, |x| x.gaz);
         let rule_at = |d: isize| at(d).map_or(99, |x| x.rule);
-        f.push(FeatureHash::new(21).num(me.gaz).done());
-        f.push(FeatureHash::new(22).num(me.gaz).num(me.cap).done());
-        f.push(FeatureHash::new(23).num(gaz_at(-1)).num(me.gaz).done());
-        f.push(FeatureHash::new(24).num(me.gaz).num(gaz_at(1)).done());
-        f.push(FeatureHash::new(25).num(me.rule).done());
-        f.push(FeatureHash::new(26).num(me.rule / 3).done());
-        f.push(FeatureHash::new(27).num(rule_at(-1)).num(me.rule).done());
-        f.push(FeatureHash::new(28).num(me.rule).num(rule_at(1)).done());
-        f.push(FeatureHash::new(29).num(me.rule).num(me.gaz).done());
-        f.push(
-            FeatureHash::new(30)
-                .num(u8::from(me.given))
-                .num(me.title)
-                .num(u8::from(me.org_word))
-                .num(u8::from(me.misc_word))
-                .num(u8::from(me.alias))
-                .done(),
-        );
+        f.push(feat(21, pack(&[me.gaz])));
+        f.push(feat(22, pack(&[me.gaz, cap])));
+        f.push(feat(23, pack(&[gaz_at(-1), me.gaz])));
+        f.push(feat(24, pack(&[me.gaz, gaz_at(1)])));
+        f.push(feat(25, pack(&[me.rule])));
+        f.push(feat(26, pack(&[me.rule / 3])));
+        f.push(feat(27, pack(&[rule_at(-1), me.rule])));
+        f.push(feat(28, pack(&[me.rule, rule_at(1)])));
+        f.push(feat(29, pack(&[me.rule, me.gaz])));
+        f.push(feat(
+            30,
+            pack(&[
+                u8::from(me.given),
+                me.title,
+                u8::from(me.org_word),
+                u8::from(me.misc_word),
+                u8::from(me.alias),
+            ]),
+        ));
         let flags = |x: Option<&TokenInfo>| {
             x.map_or(99, |x| {
                 u8::from(x.given)
@@ -630,17 +633,17 @@ fn each_token_features(
                     | u8::from(x.alias) << 5
             })
         };
-        f.push(FeatureHash::new(31).num(flags(at(-1))).done());
-        f.push(FeatureHash::new(32).num(flags(at(1))).done());
-        f.push(FeatureHash::new(33).num(flags(at(2))).done());
-        f.push(FeatureHash::new(34).num(flags(at(-2))).done());
-        f.push(FeatureHash::new(35).part(lower_at(-1)).num(me.cap).done());
-        f.push(FeatureHash::new(36).num(me.cap).part(lower_at(1)).done());
-        f.push(FeatureHash::new(37).num(n.min(5) as u8).num(me.cap).done());
+        f.push(feat(31, pack(&[flags(at(-1))])));
+        f.push(feat(32, pack(&[flags(at(1))])));
+        f.push(feat(33, pack(&[flags(at(2))])));
+        f.push(feat(34, pack(&[flags(at(-2))])));
+        f.push(feat2(35, lower_at(-1), u64::from(cap)));
+        f.push(feat2(36, u64::from(cap), lower_at(1)));
+        f.push(feat(37, pack(&[n.min(5) as u8, cap])));
         // The same word elsewhere in the document: capitalised mid-sentence (a name), in
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
-        if me.cap != 0 && me.cap != 4 {
+        if cap != 0 && cap != 4 {
             let folded_owned;
             let folded = if me_lower.contains('\u{2019}') {
                 folded_owned = me_lower.replace('\u{2019}', "'");
@@ -652,83 +655,66 @@ fn each_token_features(
             // What cues and lists said about the same word elsewhere in the document.
             let kinds = doc.kinds_of_folded(folded);
             if kinds != 0 {
-                f.push(FeatureHash::new(48).num(kinds).num(me.cap).done());
-                f.push(FeatureHash::new(49).num(kinds).num(me.rule / 3).done());
+                f.push(feat(48, pack(&[kinds, cap])));
+                f.push(feat(49, pack(&[kinds, me.rule / 3])));
             }
-            f.push(
-                FeatureHash::new(40)
-                    .num(me.cap)
-                    .num(u8::from(me.sentence_start) | u8::from(headline) << 1)
-                    .num(u8::from(cap_mid) | u8::from(lower) << 1)
-                    .done(),
-            );
+            f.push(feat(
+                40,
+                pack(&[
+                    cap,
+                    u8::from(me.sentence_start) | u8::from(headline) << 1,
+                    u8::from(cap_mid) | u8::from(lower) << 1,
+                ]),
+            ));
         }
         // A common word capitalised is a name less often ("Great Service" in a review title).
         let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));
-        f.push(
-            FeatureHash::new(44)
-                .num(u8::from(me.common))
-                .num(me.cap)
-                .num(u8::from(me.sentence_start) | u8::from(headline) << 1)
-                .done(),
-        );
-        f.push(
-            FeatureHash::new(45)
-                .num(common_at(-1))
-                .num(u8::from(me.common))
-                .num(common_at(1))
-                .num(me.cap)
-                .done(),
-        );
+        f.push(feat(
+            44,
+            pack(&[
+                u8::from(me.common),
+                cap,
+                u8::from(me.sentence_start) | u8::from(headline) << 1,
+            ]),
+        ));
+        f.push(feat(
+            45,
+            pack(&[common_at(-1), u8::from(me.common), common_at(1), cap]),
+        ));
         // GeoNames cities and towns.
         if me.geo > 0 {
-            f.push(FeatureHash::new(41).num(me.geo).num(me.gaz).done());
-            f.push(
-                FeatureHash::new(42)
-                    .num(me.geo)
-                    .num(u8::from(me.given))
-                    .num(u8::from(me.sentence_start))
-                    .done(),
-            );
+            f.push(feat(41, pack(&[me.geo, me.gaz])));
+            f.push(feat(
+                42,
+                pack(&[me.geo, u8::from(me.given), u8::from(me.sentence_start)]),
+            ));
         }
-        f.push(
-            FeatureHash::new(43)
-                .num(at(-1).map_or(99, |x| x.geo))
-                .num(me.geo)
-                .num(at(1).map_or(99, |x| x.geo))
-                .done(),
-        );
+        f.push(feat(
+            43,
+            pack(&[
+                at(-1).map_or(99, |x| x.geo),
+                me.geo,
+                at(1).map_or(99, |x| x.geo),
+            ]),
+        ));
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
             let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.push(FeatureHash::new(50).num(code(fine_at(0))).done());
-            f.push(
-                FeatureHash::new(51)
-                    .num(code(fine_at(0)))
-                    .num(me.cap)
-                    .done(),
-            );
-            f.push(
-                FeatureHash::new(52)
-                    .num(code(coarse_at(0)))
-                    .num(me.cap)
-                    .done(),
-            );
-            f.push(FeatureHash::new(53).num(code(fine_at(-1))).done());
-            f.push(FeatureHash::new(54).num(code(fine_at(1))).done());
-            f.push(
-                FeatureHash::new(55)
-                    .num(code(coarse_at(-1)))
-                    .num(code(coarse_at(0)))
-                    .num(code(coarse_at(1)))
-                    .done(),
-            );
+            f.push(feat(50, pack(&[code(fine_at(0))])));
+            f.push(feat(51, pack(&[code(fine_at(0)), cap])));
+            f.push(feat(52, pack(&[code(coarse_at(0)), cap])));
+            f.push(feat(53, pack(&[code(fine_at(-1))])));
+            f.push(feat(54, pack(&[code(fine_at(1))])));
+            f.push(feat(
+                55,
+                pack(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]),
+            ));
         }
-        if me.cap != 1 {
-            f.push(FeatureHash::new(38).part(t.text).part(lower_at(1)).done());
-            f.push(FeatureHash::new(39).part(lower_at(-1)).part(t.text).done());
+        if cap != 1 {
+            f.push(feat2(38, h_text, lower_at(1)));
+            f.push(feat2(39, lower_at(-1), h_text));
         }
         sink(i, &f);
     }
@@ -763,8 +749,10 @@ struct Slot {
 /// Feature key → stored weights: the keys in an open-addressing table with linear probing,
 /// at most half full, each slot 8 bytes with the place of the key's row in a dense list (so
 /// the table's slack costs little memory). Scoring asks it about every feature of every
-/// token, many absent from the model. Keys are already hashes; the slot is the top bits of
-/// the key times a large odd constant.
+/// token, many absent from the model. Keys are already hashes (uniform in their top bits), so
+/// a key's first slot is its own top bits: keys in ascending order (as a model file lists
+/// them) fill the table front to back, one cache line after another, instead of each
+/// landing somewhere at random (most of reading the model, at `Tagger::new`).
 ///
 /// A free slot holds a key the table does not hold (`empty`, chosen when the table is built)
 /// and the place of a row of zeros (row 0), so that a lookup stops at the first slot whose
@@ -879,7 +867,8 @@ impl RowTable {
     }
 
     fn home(&self, key: u32) -> usize {
-        (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        // (`shift` is 64 − log2 of the slot count: the key's top bits.)
+        ((u64::from(key) << 32) >> self.shift) as usize
     }
 
     /// The place of `key`'s row in `rows`: 0 (zeros) when the table does not hold it.
@@ -964,13 +953,6 @@ impl Reader<'_> {
         self.at = end;
         Ok(s)
     }
-    fn u16(&mut self) -> Result<u16, ModelFormatError> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([
-            b.first().copied().unwrap_or(0),
-            b.get(1).copied().unwrap_or(0),
-        ]))
-    }
     fn u32(&mut self) -> Result<u32, ModelFormatError> {
         let b = self.take(4)?;
         let mut a = [0u8; 4];
@@ -979,17 +961,6 @@ impl Reader<'_> {
     }
     fn f32(&mut self) -> Result<f32, ModelFormatError> {
         Ok(f32::from_bits(self.u32()?))
-    }
-    fn varint(&mut self) -> Result<u32, ModelFormatError> {
-        let mut v: u64 = 0;
-        for shift in (0..35).step_by(7) {
-            let b = *self.take(1)?.first().ok_or(ModelFormatError("truncated"))?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return u32::try_from(v).map_err(|_| ModelFormatError("varint too large"));
-            }
-        }
-        Err(ModelFormatError("varint too long"))
     }
 }
 
@@ -1115,24 +1086,55 @@ impl NameModel {
         let mut keys = Vec::with_capacity(n);
         let mut rows = Vec::with_capacity(n + 1);
         rows.push([0f32; N_LABELS]);
+        // One pass over the body with a cursor (the same checks and errors as `Reader`'s
+        // calls, without a bounds-checked call per byte: this loop is most of `Tagger::new`'s
+        // reading of the model).
+        let body = bytes.get(r.at..).unwrap_or(&[]);
+        let mut at = 0usize;
+        let truncated = ModelFormatError("truncated");
         let mut key: u32 = 0;
         for k in 0..n {
-            let delta = r.varint()?;
+            let mut v: u64 = 0;
+            let mut shift = 0;
+            loop {
+                let b = *body.get(at).ok_or(truncated.clone())?;
+                at += 1;
+                v |= u64::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift >= 35 {
+                    return Err(ModelFormatError("varint too long"));
+                }
+            }
+            let delta = u32::try_from(v).map_err(|_| ModelFormatError("varint too large"))?;
             key = key.wrapping_add(delta);
             if k > 0 && delta == 0 {
                 return Err(ModelFormatError("duplicate feature"));
             }
-            let mask = r.u16()?;
-            let mut stored = [0i16; N_LABELS];
-            for (l, q) in stored.iter_mut().enumerate() {
+            let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
+                return Err(truncated);
+            };
+            at += 2;
+            let mask = u16::from_le_bytes([lo, hi]);
+            let mut row = [0f32; N_LABELS];
+            for (l, w) in row.iter_mut().enumerate() {
                 if mask & (1 << l) != 0 {
-                    *q = r.u16()? as i16;
+                    let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
+                        return Err(truncated);
+                    };
+                    at += 2;
+                    // Multiplied by the scale here, once, and not at every use in `score`.
+                    *w = f32::from(i16::from_le_bytes([lo, hi])) * scale;
+                } else {
+                    *w = f32::from(0i16) * scale;
                 }
             }
-            // Multiplied by the scale here, once, and not at every use in `score`.
             keys.push(key);
-            rows.push(stored.map(|q| f32::from(q) * scale));
+            rows.push(row);
         }
+        r.at += at;
         if r.at != bytes.len() {
             return Err(ModelFormatError("trailing bytes"));
         }

@@ -11,7 +11,7 @@
 use foldhash::{HashMap, HashSet};
 
 use crate::NameKind;
-use crate::gazetteer::{Gazetteers, TitleRole, fold_cow, fold_token, starts_upper};
+use crate::gazetteer::{Gazetteers, TitleRole, fold_cow, fold_with, starts_upper};
 use crate::tokenize::Token;
 use unicode_normalization::char::is_combining_mark;
 
@@ -79,14 +79,16 @@ impl DocContext {
     /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
     /// by the caller, who needs it again).
     pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
-        let mut capitalised_mid = HashSet::default();
-        let mut lowercase = HashSet::default();
+        let mut capitalised_mid: HashSet<String> = HashSet::default();
+        let mut lowercase: HashSet<String> = HashSet::default();
+        // Each word folded into one reused buffer; a copy is made only for a word not seen yet.
+        let mut buf = String::new();
         for (k, sentence) in sentences.iter().enumerate() {
             for t in sentence.iter() {
                 if t.text.chars().next().is_some_and(char::is_lowercase) {
-                    let folded = fold_cow(t.text);
-                    if !lowercase.contains(&*folded) {
-                        lowercase.insert(folded.into_owned());
+                    let folded = fold_with(t.text, &mut buf);
+                    if !lowercase.contains(folded) {
+                        lowercase.insert(folded.to_owned());
                     }
                 }
             }
@@ -97,9 +99,9 @@ impl DocContext {
                 .iter()
                 .filter(|t| !t.sentence_start && starts_upper(t.text))
             {
-                let folded = fold_cow(t.text);
-                if !capitalised_mid.contains(&*folded) {
-                    capitalised_mid.insert(folded.into_owned());
+                let folded = fold_with(t.text, &mut buf);
+                if !capitalised_mid.contains(folded) {
+                    capitalised_mid.insert(folded.to_owned());
                 }
             }
         }
@@ -124,6 +126,7 @@ impl DocContext {
 
     /// Note the kinds the rule labeler's surer names in a sentence give their words.
     pub fn note_rules(&mut self, sentence: &[Token<'_>], rules: &[NameSpan]) {
+        let mut buf = String::new();
         for r in rules
             .iter()
             .filter(|r| r.whole_tokens && r.confidence >= Confidence::Rule)
@@ -135,7 +138,13 @@ impl DocContext {
                 NameKind::Group | NameKind::Other => 8,
             };
             for t in sentence.get(r.first..r.last).unwrap_or(&[]) {
-                *self.kinds.entry(fold_token(t.text)).or_insert(0) |= bit;
+                let folded = fold_with(t.text, &mut buf);
+                match self.kinds.get_mut(folded) {
+                    Some(kinds) => *kinds |= bit,
+                    None => {
+                        self.kinds.insert(folded.to_owned(), bit);
+                    }
+                }
             }
         }
     }
@@ -147,7 +156,7 @@ impl DocContext {
     }
 
     /// [`DocContext::seen_lowercase`] and [`DocContext::seen_capitalised`] of a word already
-    /// folded ([`fold_token`]).
+    /// folded ([`crate::gazetteer::fold_token`]).
     pub fn seen_folded(&self, folded: &str) -> (bool, bool) {
         (
             self.lowercase.contains(folded),
