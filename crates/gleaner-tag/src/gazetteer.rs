@@ -572,13 +572,15 @@ impl Gazetteers {
                 g.person_aliases.insert(alias, only.clone());
             }
         }
+        // Words folded into one reused buffer ([`fold_with`]), not a new string each.
+        let mut buf = String::new();
         g.org_words = words(ORG_WORDS).map(str::to_string).collect();
         g.misc_words = words(MISC_WORDS).map(str::to_string).collect();
         for w in words(ORG_WORDS) {
-            g.word_mut(&fold_token(w)).org_folded = true;
+            g.word_mut(fold_with(w, &mut buf)).org_folded = true;
         }
         for w in words(MISC_WORDS) {
-            g.word_mut(&fold_token(w)).misc_folded = true;
+            g.word_mut(fold_with(w, &mut buf)).misc_folded = true;
         }
         let aliases: Vec<String> = g.person_aliases.keys().cloned().collect();
         for alias in aliases {
@@ -600,10 +602,10 @@ impl Gazetteers {
             }
         }
         for w in words(GIVEN_NAMES) {
-            g.word_mut(&fold_token(w)).given = true;
+            g.word_mut(fold_with(w, &mut buf)).given = true;
         }
         for w in words(STOPWORDS) {
-            g.word_mut(&fold_token(w)).stopword = true;
+            g.word_mut(fold_with(w, &mut buf)).stopword = true;
         }
         g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
         for w in words(COMMON_WORDS) {
@@ -616,7 +618,7 @@ impl Gazetteers {
                 continue;
             };
             let n = u16::try_from(n).unwrap_or(u16::MAX);
-            let slot = &mut g.word_mut(&fold_token(first.text)).geo_first;
+            let slot = &mut g.word_mut(fold_with(first.text, &mut buf)).geo_first;
             *slot = (*slot).max(n);
             let key = key_of(toks.iter().map(|t| t.text));
             if !key.contains(' ') {
