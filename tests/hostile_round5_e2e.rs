@@ -284,14 +284,22 @@ fn two_host_names(proxy: &TestServer) -> (String, Vec<(&'static str, String)>) {
 
 /// A site read under two of its host names (with and without `www.`; a link without it
 /// redirecting to it), see [`two_host_names`]. main stored every post twice, once per host
-/// name. One row per post, and a re-read adds none.
+/// name. One row per post; a re-read, or a source moved to the other host name between
+/// runs, adds none.
 #[test]
 fn one_site_under_two_host_names_is_one_row_per_post() {
     let proxy = TestServer::start();
     let (fetch, sources) = two_host_names(&proxy);
     let dir = tempfile::tempdir().unwrap();
-    config(dir.path(), &fetch, &sources);
-    for n in 1..=2 {
+    for n in 1..=4 {
+        // Both sources; then a re-read; then the configuration edited between runs to the
+        // feed alone, then to the sitemap alone (a source moved to its other host name).
+        let only = match n {
+            3 => &sources[..1],
+            4 => &sources[1..],
+            _ => &sources[..],
+        };
+        config(dir.path(), &fetch, only);
         let out = run(dir.path());
         assert_exit(&out, 0, &format!("run {n}"));
         let rows = stored(dir.path());
