@@ -288,37 +288,29 @@ fn strip_site(title: &str, site: &str) -> Option<String> {
 }
 
 /// Words in `text`: whitespace-separated runs holding at least one letter or digit.
-///
-/// What `text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count()`
-/// gives, read a byte at a time: ASCII bytes (nearly all of any text) are judged as they
-/// are (white space `\t`..`\r` and the space, letters and digits `[A-Za-z0-9]`), and only
-/// the characters that are not ASCII are decoded.
 pub fn count_words(text: &str) -> usize {
-    let bytes = text.as_bytes();
+    if text.is_ascii() {
+        return count_ascii_words(text.as_bytes());
+    }
+    text.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count()
+}
+
+/// [`count_words`] of ASCII text, a byte at a time (what `split_whitespace` and
+/// `is_alphanumeric` answer for ASCII: white space is `\t`..`\r` and the space; letters and
+/// digits are `[A-Za-z0-9]`), without decoding characters.
+fn count_ascii_words(bytes: &[u8]) -> usize {
     let mut words = 0;
-    // Inside a run of non-space characters that has been counted already.
+    // Inside a run of non-space bytes that has a letter or digit not yet counted.
     let mut counted = false;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let (space, alphanumeric, len) = if b.is_ascii() {
-            (
-                matches!(b, b'\t'..=b'\r' | b' '),
-                b.is_ascii_alphanumeric(),
-                1,
-            )
-        } else {
-            let c = text.get(i..).and_then(|rest| rest.chars().next());
-            c.map_or((false, false, 1), |c| {
-                (c.is_whitespace(), c.is_alphanumeric(), c.len_utf8())
-            })
-        };
-        if space {
+    for &b in bytes {
+        if matches!(b, b'\t'..=b'\r' | b' ') {
             counted = false;
-        } else if !counted && alphanumeric {
+        } else if !counted && b.is_ascii_alphanumeric() {
             words += 1;
             counted = true;
         }
-        i += len;
     }
     words
 }
