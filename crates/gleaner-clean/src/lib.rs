@@ -289,30 +289,9 @@ fn strip_site(title: &str, site: &str) -> Option<String> {
 
 /// Words in `text`: whitespace-separated runs holding at least one letter or digit.
 pub fn count_words(text: &str) -> usize {
-    if text.is_ascii() {
-        return count_ascii_words(text.as_bytes());
-    }
     text.split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .count()
-}
-
-/// [`count_words`] of ASCII text, a byte at a time (what `split_whitespace` and
-/// `is_alphanumeric` answer for ASCII: white space is `\t`..`\r` and the space; letters and
-/// digits are `[A-Za-z0-9]`), without decoding characters.
-fn count_ascii_words(bytes: &[u8]) -> usize {
-    let mut words = 0;
-    // Inside a run of non-space bytes that has a letter or digit not yet counted.
-    let mut counted = false;
-    for &b in bytes {
-        if matches!(b, b'\t'..=b'\r' | b' ') {
-            counted = false;
-        } else if !counted && b.is_ascii_alphanumeric() {
-            words += 1;
-            counted = true;
-        }
-    }
-    words
 }
 
 /// Lowercase hex SHA-256 of `title + "\n" + body`.

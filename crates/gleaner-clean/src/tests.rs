@@ -474,38 +474,3 @@ fn a_generic_page_keeps_a_paragraph_its_author_wrote_twice() {
     a.extractor = Some(gleaner_model::Extractor::Generic);
     assert_eq!(clean(&a).body, format!("{long}\n\n{long}\n\nOther."));
 }
-
-#[test]
-fn count_words_of_ascii_is_what_split_whitespace_counts() {
-    let reference = |t: &str| {
-        t.split_whitespace()
-            .filter(|w| w.chars().any(char::is_alphanumeric))
-            .count()
-    };
-    // Every ASCII byte, in random strings (fixed seed), the vertical tab and the
-    // separators U+001C..U+001F (not white space) included.
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    for _ in 0..3000 {
-        let len = (state % 40) as usize;
-        let text: String = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                char::from((state % 128) as u8)
-            })
-            .collect();
-        assert_eq!(count_words(&text), reference(&text), "{text:?}");
-    }
-    for text in [
-        "",
-        "  ",
-        "a",
-        " a b ",
-        "- -- ---",
-        "x-1\u{b}y\u{1c}z",
-        "one, two; 3",
-    ] {
-        assert_eq!(count_words(text), reference(text), "{text:?}");
-    }
-}
