@@ -480,7 +480,11 @@ impl<'g> RuleLabeler<'g> {
     /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
     fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
         let mut out = Vec::new();
-        if !t.text.contains(['-', '\u{2010}', '\u{2011}']) {
+        // (Most tokens hold no hyphen: told by their bytes first, '-' or the lead byte 0xE2
+        // of U+2010 and U+2011, without decoding chars.)
+        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2)
+            || !t.text.contains(['-', '\u{2010}', '\u{2011}'])
+        {
             return out;
         }
         let mut char_off = 0;
