@@ -350,7 +350,16 @@ fn push_key(key: &mut String, token: &str) {
             tail.make_ascii_lowercase();
         }
     } else {
-        key.push_str(&fold_cow(token));
+        // Folded char by char straight into the key; a 'Σ' (whose lowercase depends on its
+        // neighbours) is folded by `fold_token` instead.
+        let start = key.len();
+        if !fold_chars(token, |c| {
+            key.push(c);
+            true
+        }) {
+            key.truncate(start);
+            key.push_str(&fold_token(token));
+        }
     }
 }
 
@@ -371,6 +380,25 @@ fn with_folded<R>(token: &str, f: impl FnOnce(&str) -> R) -> R {
             if let Ok(folded) = std::str::from_utf8(out) {
                 return f(folded);
             }
+        }
+    } else if token.len() <= STACK_FOLD {
+        // Outside ASCII ("’s", "Québec"): folded char by char on the stack, unless it grows
+        // past the buffer or holds a 'Σ'.
+        let mut buf = [0u8; STACK_FOLD];
+        let mut at = 0;
+        let fits = fold_chars(token, |c| {
+            let n = c.len_utf8();
+            match buf.get_mut(at..at + n) {
+                Some(out) => {
+                    c.encode_utf8(out);
+                    at += n;
+                    true
+                }
+                None => false,
+            }
+        });
+        if fits && let Some(Ok(folded)) = buf.get(..at).map(std::str::from_utf8) {
+            return f(folded);
         }
     }
     f(&fold_cow(token))
@@ -443,20 +471,58 @@ pub fn fold_token(token: &str) -> String {
         // No '’' to straighten, and ASCII lowercase is all of `to_lowercase` here.
         return token.to_ascii_lowercase();
     }
+    let mut out = String::with_capacity(token.len());
+    if fold_chars(token, |c| {
+        out.push(c);
+        true
+    }) {
+        return out;
+    }
     token.to_lowercase().replace('\u{2019}', "'")
 }
 
-/// [`fold_token`], borrowed when the token is already folded (most words: lowercase ASCII).
-pub fn fold_cow(token: &str) -> std::borrow::Cow<'_, str> {
-    let folded = if token.is_ascii() {
+/// [`fold_token`] of a token, char by char: `push` is given each char of the folded form in
+/// order ('’' straightened, every other char lowercased). Stops and returns false when `push`
+/// does, or at a 'Σ', whose lowercase `str::to_lowercase` picks by the chars around it (a
+/// word-final 'ς'); the caller then folds the token with [`fold_token`]'s own path. Otherwise
+/// the chars are exactly those of `token.to_lowercase().replace('’', "'")`: that lowercases
+/// every other char on its own (`char::to_lowercase`), and no char lowercases to a '’'.
+fn fold_chars(token: &str, mut push: impl FnMut(char) -> bool) -> bool {
+    for c in token.chars() {
+        match c {
+            '\u{2019}' => {
+                if !push('\'') {
+                    return false;
+                }
+            }
+            '\u{03a3}' => return false,
+            c => {
+                for l in c.to_lowercase() {
+                    if !push(l) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Is `token` its own folded form ([`fold_token`])?
+fn is_folded(token: &str) -> bool {
+    if token.is_ascii() {
         !token.bytes().any(|b| b.is_ascii_uppercase())
     } else {
         token.chars().all(|c| {
             let mut lower = c.to_lowercase();
             c != '\u{2019}' && lower.next() == Some(c) && lower.next().is_none()
         })
-    };
-    if folded {
+    }
+}
+
+/// [`fold_token`], borrowed when the token is already folded (most words: lowercase ASCII).
+pub fn fold_cow(token: &str) -> std::borrow::Cow<'_, str> {
+    if is_folded(token) {
         std::borrow::Cow::Borrowed(token)
     } else {
         std::borrow::Cow::Owned(fold_token(token))
@@ -475,13 +541,17 @@ pub fn fold_with<'a>(token: &'a str, buf: &'a mut String) -> &'a str {
         buf.make_ascii_lowercase();
         return buf.as_str();
     }
-    match fold_cow(token) {
-        std::borrow::Cow::Borrowed(t) => t,
-        std::borrow::Cow::Owned(o) => {
-            *buf = o;
-            buf.as_str()
-        }
+    if is_folded(token) {
+        return token;
     }
+    buf.clear();
+    if !fold_chars(token, |c| {
+        buf.push(c);
+        true
+    }) {
+        *buf = fold_token(token);
+    }
+    buf.as_str()
 }
 
 fn plural_of(demonym: &str) -> Option<String> {
@@ -987,6 +1057,39 @@ mod word_table_tests {
             let folded = ascii_lower_packed(x).to_le_bytes();
             assert_eq!(folded[0], b.to_ascii_lowercase());
             assert_eq!(&folded[1..], b"az@[az\0");
+        }
+    }
+
+    #[test]
+    fn folding_char_by_char_is_lowercase_with_straight_apostrophes() {
+        // 'Σ' lowercases by its neighbours ("ΟΔΟΣ" ends in 'ς'), 'İ' to two chars, the Kelvin
+        // sign to ASCII; long words pass the stack buffers.
+        let long = "Ünïcödé-wörd-thät-is-rather-lönger-than-the-stäck-buffer";
+        for w in [
+            "’s",
+            "Trump’s",
+            "Québec",
+            "ΟΔΟΣ",
+            "ΣΑΣ Σ",
+            "İstanbul",
+            "\u{212a}ELVIN",
+            "straße",
+            "ǅemal",
+            "—",
+            "é",
+            long,
+            &long.to_uppercase(),
+            "Cafe",
+            "",
+        ] {
+            let want = w.to_lowercase().replace('\u{2019}', "'");
+            assert_eq!(fold_token(w), want, "{w}");
+            assert_eq!(fold_cow(w), want, "{w}");
+            assert_eq!(with_folded(w, str::to_string), want, "{w}");
+            let mut buf = String::from("stale");
+            assert_eq!(fold_with(w, &mut buf), want, "{w}");
+            assert_eq!(key_of(["New", w]), format!("new {want}"), "{w}");
+            assert_eq!(with_key(&["New", w], str::to_string), format!("new {want}"));
         }
     }
 

@@ -480,7 +480,11 @@ impl<'g> RuleLabeler<'g> {
     /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
     fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
         let mut out = Vec::new();
-        if !t.text.contains(['-', '\u{2010}', '\u{2011}']) {
+        // (Most tokens hold no hyphen: told by their bytes first, '-' or the lead byte 0xE2
+        // of U+2010 and U+2011, without decoding chars.)
+        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2)
+            || !t.text.contains(['-', '\u{2010}', '\u{2011}'])
+        {
             return out;
         }
         let mut char_off = 0;
@@ -548,9 +552,19 @@ fn span(
     })
 }
 
-/// `word.to_lowercase()`, borrowed when it is lowercase ASCII already.
+/// `word.to_lowercase()`, borrowed when it is lowercase already (lowercase ASCII, or text
+/// outside ASCII that lowercases to itself char by char, as quotes, dashes and "’s" do; 'Σ',
+/// the one char `to_lowercase` treats by its context, does not lowercase to itself).
 fn lowercase_cow(word: &str) -> std::borrow::Cow<'_, str> {
-    if word.is_ascii() && !word.bytes().any(|b| b.is_ascii_uppercase()) {
+    let lower = if word.is_ascii() {
+        !word.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        word.chars().all(|c| {
+            let mut l = c.to_lowercase();
+            l.next() == Some(c) && l.next().is_none()
+        })
+    };
+    if lower {
         std::borrow::Cow::Borrowed(word)
     } else {
         std::borrow::Cow::Owned(word.to_lowercase())
@@ -771,5 +785,25 @@ impl RuleLabeler<'_> {
             spans.extend(span(toks, first, k, kind, canonical, confidence));
         }
         spans
+    }
+}
+
+#[cfg(test)]
+mod lowercase_tests {
+    use super::lowercase_cow;
+
+    #[test]
+    fn lowercase_cow_is_to_lowercase_and_borrows_lowercase_text() {
+        for w in [
+            "’s", "—", "“", "québec", "Québec", "ΟΔΟΣ", "ς", "İ", "\u{212a}", "ǅ", "the", "The", "",
+        ] {
+            assert_eq!(lowercase_cow(w), w.to_lowercase(), "{w}");
+        }
+        for w in ["’s", "—", "québec", "the", "ς"] {
+            assert!(
+                matches!(lowercase_cow(w), std::borrow::Cow::Borrowed(_)),
+                "{w}"
+            );
+        }
     }
 }
