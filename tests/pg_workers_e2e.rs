@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blogsim::{BlogServer, FeedMode};
+use common::hostile::pg_number as number;
 
 const ENV: &str = "GLEANER_TEST_POSTGRES";
 const POSTS: [usize; 3] = [667, 667, 666];
@@ -27,35 +28,6 @@ const RATE: f64 = 25.0;
 /// Run `sql` (statements) on the server.
 fn admin(base: &str, sql: &str) {
     number(base, None, sql);
-}
-
-/// One number from the last statement of `sql` (none: 0), with `schema` as search path.
-fn number(base: &str, schema: Option<&str>, sql: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("{ENV}={base} does not answer: {e}"));
-        let task = tokio::spawn(conn);
-        if let Some(schema) = schema {
-            client
-                .batch_execute(&format!("SET search_path = {schema}"))
-                .await
-                .unwrap();
-        }
-        let mut n = 0;
-        for m in client.simple_query(sql).await.unwrap() {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                n = r.get(0).and_then(|v| v.parse().ok()).unwrap_or(0);
-            }
-        }
-        drop(client);
-        let _ = task.await;
-        n
-    })
 }
 
 fn worker(dir: &std::path::Path, url: &str) -> Child {

@@ -17,7 +17,7 @@ use rusqlite::types::Value;
 use rusqlite::{OpenFlags, OptionalExtension, params, params_from_iter};
 
 use crate::convert::{entity_kind, opt_time, opt_time_text};
-use crate::query::EntityCheck;
+use crate::query::{EntityCheck, best_first};
 use crate::{
     Context, EntityCount, Result, SCHEMA_VERSION, SearchHit, SearchQuery, Store, StoreError,
 };
@@ -1115,12 +1115,7 @@ impl Store {
         let Some(plan) = snippet::SnippetQuery::parse(terms) else {
             return self.best_of(terms, ranked, limit, offset);
         };
-        let mut order: Vec<(i64, f64)> = ranked.to_vec();
-        order.sort_by(|a, b| {
-            a.1.partial_cmp(&b.1)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.0.cmp(&b.0))
-        });
+        let order = best_first(ranked);
         let take = if limit == 0 { usize::MAX } else { limit };
         let mut st = self
             .conn

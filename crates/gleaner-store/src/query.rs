@@ -45,6 +45,18 @@ impl Sql {
 }
 
 /// A `LIMIT` value: 0 means none (SQLite reads a negative limit as no limit).
+/// Ranked matches `(article id, bm25)` best first: FTS5's bm25 is lower for better matches;
+/// ties go to the older article id, so a page's order is stable.
+pub(crate) fn best_first(ranked: &[(i64, f64)]) -> Vec<(i64, f64)> {
+    let mut order = ranked.to_vec();
+    order.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    });
+    order
+}
+
 fn limit_value(n: usize) -> i64 {
     if n == 0 {
         -1
@@ -316,12 +328,7 @@ impl Store {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<SearchHit>> {
-        let mut order: Vec<(i64, f64)> = ranked.to_vec();
-        order.sort_by(|a, b| {
-            a.1.partial_cmp(&b.1)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.0.cmp(&b.0))
-        });
+        let order = best_first(ranked);
         let take = if limit == 0 { usize::MAX } else { limit };
         let mut st = self
             .conn
