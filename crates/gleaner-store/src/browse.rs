@@ -356,29 +356,8 @@ impl Store {
     /// Every entity's kind, for [`Store::search_facets_with`]; `None` when entity ids are
     /// too large to index by (then the kinds are looked up per search).
     pub fn entity_kinds(&self) -> Result<Option<EntityKinds>> {
-        let max_id: i64 = self
-            .conn
-            .prepare_cached("SELECT coalesce(max(id), 0) FROM entities")
-            .and_then(|mut st| st.query_row([], |r| r.get(0)))
-            .context("sizing the entity kinds")?;
-        if max_id > MONTH_INDEX_MAX_ID {
-            return Ok(None);
-        }
-        let mut by_id = vec![0u8; usize::try_from(max_id).unwrap_or(0) + 1];
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, kind FROM entities")
-            .context("reading the entity kinds")?;
-        let mut rows = st.query([]).context("reading the entity kinds")?;
-        while let Some(row) = rows.next().context("reading the entity kinds")? {
-            let (id, kind): (i64, EntityKind) =
-                (|| Ok::<_, rusqlite::Error>((row.get(0)?, entity_kind(row, 1)?)))()
-                    .context("reading an entity's kind")?;
-            if let Some(slot) = usize::try_from(id).ok().and_then(|i| by_id.get_mut(i)) {
-                *slot = u8::try_from(kind_place(kind) + 1).unwrap_or(0);
-            }
-        }
-        Ok(Some(EntityKinds { by_id }))
+        // An empty index extended by every stored entity.
+        self.entity_kinds_after(&EntityKinds { by_id: Vec::new() })
     }
 
     /// `known` with the entities stored since it was read (ids past its end); `None` when
