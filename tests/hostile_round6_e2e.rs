@@ -395,6 +395,50 @@ fn a_post_linked_to_the_home_page_is_one_row_when_more_posts_share_the_link() {
     }
 }
 
+/// A feed of posts without links (each its whole text and a guid), paged three items a page
+/// with `rel='next'`. main addressed such a post within the feed page it was listed on
+/// (`…/feed.xml?page=2#item-…`): when a post was published on top, the last post of each
+/// page moved to the next page and was stored again under that page's address. They are
+/// addressed within the feed: a new post is one new row.
+#[test]
+fn linkless_posts_that_move_to_another_feed_page_stay_one_row() {
+    let site = TestServer::start();
+    let publish = |n: usize| {
+        let items: Vec<String> = (0..n)
+            .rev()
+            .map(|i| {
+                whole_item(
+                    &format!("Harbour notice number {i}"),
+                    None,
+                    Some(&format!("notice-{i}")),
+                    &format!("Fri, {:02} Mar 2024 09:00:00 GMT", i + 1),
+                )
+            })
+            .collect();
+        let pages: Vec<&[String]> = items.chunks(3).collect();
+        for (p, chunk) in pages.iter().enumerate() {
+            let path = if p == 0 {
+                "/feed.xml".to_string()
+            } else {
+                format!("/feed.xml?page={}", p + 1)
+            };
+            let next =
+                (p + 1 < pages.len()).then(|| site.url(&format!("/feed.xml?page={}", p + 2)));
+            site.set(&path, rss_channel(&chunk.concat(), next.as_deref()));
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    for n in [5, 6, 7, 7] {
+        publish(n);
+        let out = run(dir.path());
+        assert_exit(&out, 0, &format!("{n} posts"));
+        let rows = stored(dir.path());
+        let urls: Vec<&str> = rows.iter().map(|(u, _, _)| u.as_str()).collect();
+        assert_eq!(rows.len(), n, "{n} posts: {urls:?}\n{}", stderr(&out));
+    }
+}
+
 /// A small generator for the kill moments (no dependency for so little).
 struct Moments(u64);
 

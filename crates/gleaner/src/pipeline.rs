@@ -1947,7 +1947,9 @@ impl Discovery<'_> {
                     Some(l) => item.full_content && not_a_web_page(l).is_some(),
                 };
                 let link = if linkless {
-                    Some(page_url.clone())
+                    // Addressed within the feed, not the page it is on: a post published on
+                    // top moves items to the next page, and each moved post was stored again.
+                    Some(url.to_string())
                 } else {
                     listed
                 };
