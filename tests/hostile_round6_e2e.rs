@@ -96,7 +96,10 @@ fn a_crawl_delay_of_a_day_does_not_hold_the_run() {
     );
     site.set(
         "/news/fees.html",
-        news_page("Harbour fees rise", "Fees rise by four per cent from April."),
+        news_page(
+            "Harbour fees rise",
+            "Fees rise by four per cent from April.",
+        ),
     );
     let dir = tempfile::tempdir().unwrap();
     config(
@@ -245,10 +248,7 @@ fn a_sitemap_listing_its_child_sitemaps_as_pages_is_read_through_them() {
     );
     site.set(
         "/post-sitemap.xml",
-        sitemap(&[
-            (site.url(posts[0].0), date),
-            (site.url(posts[1].0), date),
-        ]),
+        sitemap(&[(site.url(posts[0].0), date), (site.url(posts[1].0), date)]),
     );
     let second = sitemap(&[(site.url(posts[2].0), date)]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -270,7 +270,10 @@ fn a_sitemap_listing_its_child_sitemaps_as_pages_is_read_through_them() {
         );
         assert_eq!(rows.len(), 4, "run {n}: {titles:?}\n{}", stderr(&out));
         for (_, title) in posts {
-            assert!(titles.contains(&title), "run {n}: {title} not read: {titles:?}");
+            assert!(
+                titles.contains(&title),
+                "run {n}: {title} not read: {titles:?}"
+            );
         }
     }
 }
@@ -367,7 +370,12 @@ fn a_post_linked_to_the_home_page_is_one_row_when_more_posts_share_the_link() {
             .enumerate()
             .rev()
             .map(|(i, (title, date))| {
-                whole_item(title, Some(&home), Some(&format!("tag:harbour,2024:{i}")), date)
+                whole_item(
+                    title,
+                    Some(&home),
+                    Some(&format!("tag:harbour,2024:{i}")),
+                    date,
+                )
             })
             .collect();
         site.set("/feed.xml", rss_channel(&items, None));
@@ -469,7 +477,12 @@ fn item_feed(site: &TestServer, n: usize) -> Vec<String> {
         .to_rfc2822();
         let own = site.url(&format!("/?p={i}"));
         let item = match i % 3 {
-            0 => whole_item(&title, Some(&home), Some(&format!("tag:harbour,2024:{i}")), &date),
+            0 => whole_item(
+                &title,
+                Some(&home),
+                Some(&format!("tag:harbour,2024:{i}")),
+                &date,
+            ),
             1 if i % 2 == 1 => whole_item(&title, None, None, &date),
             1 => whole_item(&title, None, Some(&format!("notice-{i}")), &date),
             _ => whole_item(&title, Some(&home), Some(&own), &date),
@@ -568,7 +581,11 @@ fn killed_while_storing_posts_under_addresses_of_their_own() {
                 body.contains(&format!("{title} was the first matter")),
                 "{when}: {url} holds another post's text (seed {seed})"
             );
-            assert_ne!(url, &site.url("/"), "{when}: a post under the shared address");
+            assert_ne!(
+                url,
+                &site.url("/"),
+                "{when}: a post under the shared address"
+            );
         }
     };
     check("after the kills");

@@ -2941,10 +2941,11 @@ async fn settle_processed<E: std::fmt::Display, P: std::fmt::Display>(
 ) {
     match done {
         Ok(Ok(article)) => {
-            if let Some(error) =
+            // A fetched page (not a feed's post) that is an error page served with 200 is
+            // not the post: stored, it replaced the post for good.
+            if let Some(error) = fetch_state.as_ref().and_then(|_| {
                 crate::ingest::served_error_page(&article.title, &article.body, article.word_count)
-            {
-                // An error page served with 200 is not the post: stored, it replaced it for good.
+            }) {
                 let kept = shared.stored_article_id(url).is_some();
                 let owed = if error == crate::ingest::ServedError::Gone && kept {
                     Owed::Skipped
