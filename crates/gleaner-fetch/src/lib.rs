@@ -102,7 +102,8 @@ pub struct FetchConfig {
     /// Longest retry delay of the backoff (not of Retry-After), in seconds (default 60).
     pub retry_max_delay_secs: u64,
     /// Longest `Retry-After` honoured, in seconds (default 120); a longer one gives the URL up
-    /// for this run.
+    /// for this run. Also the longest robots.txt `Crawl-delay` honoured (a longer one is
+    /// taken as this).
     pub max_retry_after_secs: u64,
     /// Body size cap in bytes, counted after decompression (default 10 MiB); longer bodies are cut
     /// and marked `truncated`.
@@ -1186,7 +1187,20 @@ impl Fetcher {
                 RobotsPolicy::AllowAll
             };
             if let Some(delay) = robots.crawl_delay() {
-                interval = interval.max(delay);
+                // A wait the server asks for is honoured up to `max_retry_after_secs`, like a
+                // Retry-After: `Crawl-delay: 86400` held a run a day per page (and every later
+                // cron run exited 3 on the lock, so no source was read for days).
+                let cap = Duration::from_secs(config.max_retry_after_secs);
+                if delay > cap {
+                    tracing::warn!(
+                        host = %key,
+                        crawl_delay_secs = delay.as_secs(),
+                        max_retry_after_secs = config.max_retry_after_secs,
+                        "robots.txt asks for a longer Crawl-delay than max_retry_after_secs: \
+                         waiting that long between requests instead"
+                    );
+                }
+                interval = interval.max(delay.min(cap));
             }
             let interval = interval.min(MAX_HOST_INTERVAL);
             // The robots.txt request was this host's first: the first page waits its interval.

@@ -623,8 +623,102 @@ fn resolve_reference(name: &str) -> Option<char> {
     }
 }
 
+/// Whether a sitemap `<url>` entry names another sitemap rather than a page: its file name
+/// contains `sitemap` and ends in `.xml` or `.xml.gz` (`post-sitemap.xml`,
+/// `sitemap-posts-1.xml.gz`, `wp-sitemap-posts-post-1.xml`). A careless sitemap lists its
+/// child sitemaps as `<url>` entries instead of writing a `<sitemapindex>`: read as pages,
+/// each was stored as an "article" of its raw XML and the posts it lists were never read.
+pub fn names_a_sitemap(loc: &str) -> bool {
+    let Ok(url) = url::Url::parse(loc.trim()) else {
+        return false;
+    };
+    let file = url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    file.contains("sitemap") && (file.ends_with(".xml") || file.ends_with(".xml.gz"))
+}
+
+/// What listing document `body` is when its root element is a sitemap's (`<urlset>`,
+/// `<sitemapindex>`) or a feed's (`<rss>`, `<feed>`, `<rdf:RDF>`): `"a sitemap"` or
+/// `"a feed"`; `None` for anything else (an HTML or XHTML page). Looks past a byte order
+/// mark, white space, the XML declaration, comments, processing instructions and a
+/// doctype, no further than the first element. Linear in what it skips.
+pub fn listing_document(body: &str) -> Option<&'static str> {
+    let mut rest = body.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        let skip_to = if rest.starts_with("<?") {
+            "?>"
+        } else if rest.starts_with("<!--") {
+            "-->"
+        } else if rest.starts_with("<!") {
+            ">"
+        } else {
+            break;
+        };
+        let end = rest.find(skip_to)?;
+        rest = rest.get(end + skip_to.len()..)?.trim_start();
+    }
+    let name: String = rest
+        .strip_prefix('<')?
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+        .collect();
+    let local = name.rsplit(':').next().unwrap_or_default();
+    match local {
+        "urlset" | "sitemapindex" => Some("a sitemap"),
+        "rss" | "feed" | "RDF" => Some("a feed"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sitemap_names_and_listing_documents_are_told_from_pages() {
+        for loc in [
+            "https://example.org/post-sitemap.xml",
+            "https://example.org/sitemap-posts-1.xml.gz",
+            "https://example.org/wp-sitemap-posts-post-1.xml",
+            "https://example.org/Sitemap.XML?page=2",
+        ] {
+            assert!(names_a_sitemap(loc), "{loc}");
+        }
+        for loc in [
+            "https://example.org/2024/03/sitemap-of-the-harbour.html",
+            "https://example.org/feed.xml",
+            "https://example.org/sitemap/",
+            "not a url",
+        ] {
+            assert!(!names_a_sitemap(loc), "{loc}");
+        }
+        assert_eq!(
+            listing_document(
+                "\u{feff} <?xml version='1.0'?>\n<!-- made by hand -->\n<urlset xmlns='x'>"
+            ),
+            Some("a sitemap")
+        );
+        assert_eq!(listing_document("<sitemapindex>"), Some("a sitemap"));
+        assert_eq!(
+            listing_document("<?xml version='1.0'?><rss version='2.0'>"),
+            Some("a feed")
+        );
+        assert_eq!(
+            listing_document("<feed xmlns='http://www.w3.org/2005/Atom'>"),
+            Some("a feed")
+        );
+        assert_eq!(listing_document("<rdf:RDF xmlns:rdf='x'>"), Some("a feed"));
+        assert_eq!(
+            listing_document("<?xml version='1.0'?><!DOCTYPE html><html xmlns='x'><body>"),
+            None
+        );
+        assert_eq!(listing_document("<!DOCTYPE html><html><body><rss>"), None);
+        assert_eq!(listing_document(""), None);
+        assert_eq!(listing_document("<?xml never closed"), None);
+        assert_eq!(listing_document("plain text"), None);
+    }
+
     use super::*;
 
     #[test]

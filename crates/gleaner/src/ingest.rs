@@ -672,3 +672,161 @@ pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, Exi
         _ => Exit::Partial,
     })
 }
+
+/// What an error page served with status 200 stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServedError {
+    /// A server error, a maintenance page or a bot check: the page is there, try again later.
+    Temporary,
+    /// "Page not found": like a 404.
+    Gone,
+}
+
+/// Most words an error page has; a longer page is an article whatever its title says.
+const ERROR_PAGE_MAX_WORDS: u32 = 120;
+
+/// Whether a page answered 200 is in fact an error page: its title is an HTTP error's
+/// ("503 Service Unavailable", "Error 404", "Page not found"), a bot check's ("Just a
+/// moment...", "Attention Required! | Cloudflare") or a CMS's that lost its database or is in
+/// maintenance, or its few words are such a message, and it has at most
+/// [`ERROR_PAGE_MAX_WORDS`] words. Stored, it replaced the post at that address (`updated`,
+/// run `ok`), and the real post, no longer listed as changed, was never fetched again.
+pub(crate) fn served_error_page(title: &str, body: &str, words: u32) -> Option<ServedError> {
+    if words > ERROR_PAGE_MAX_WORDS {
+        return None;
+    }
+    let title = title
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let body = body.to_lowercase();
+    const TEMPORARY: [&str; 13] = [
+        "service unavailable",
+        "service temporarily unavailable",
+        "internal server error",
+        "bad gateway",
+        "gateway timeout",
+        "gateway time-out",
+        "too many requests",
+        "database error",
+        "error establishing a database connection",
+        "briefly unavailable for scheduled maintenance",
+        "just a moment...",
+        "attention required! | cloudflare",
+        "access denied",
+    ];
+    const GONE: [&str; 4] = ["page not found", "not found", "404 not found", "410 gone"];
+    // A title that is an HTTP status: "503", "503 Service Unavailable", "Error 502",
+    // "HTTP Error 500", "404 - File or directory not found."
+    let status = {
+        let t = title
+            .strip_prefix("http error ")
+            .or_else(|| title.strip_prefix("error "))
+            .unwrap_or(&title);
+        let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+        let rest = t[digits.len()..].trim_start();
+        const PHRASES: [&str; 11] = [
+            "not found",
+            "forbidden",
+            "gone",
+            "service",
+            "internal server error",
+            "bad gateway",
+            "gateway",
+            "too many requests",
+            "unauthorized",
+            "bad request",
+            "error",
+        ];
+        let status_line = rest.is_empty()
+            || rest.starts_with(['|', '-', '–', '—', ':', '.'])
+            || PHRASES.iter().any(|p| rest.starts_with(p));
+        (digits.len() == 3 && status_line)
+            .then(|| digits.parse::<u16>().ok())
+            .flatten()
+            .filter(|s| (400..600).contains(s))
+    };
+    match status {
+        Some(404 | 410) => return Some(ServedError::Gone),
+        Some(_) => return Some(ServedError::Temporary),
+        None => {}
+    }
+    // The message alone, or followed by the site's name after a separator.
+    let titled = |t: &str| {
+        title.strip_prefix(t).is_some_and(|rest| {
+            rest.is_empty() || rest.trim_start().starts_with(['|', '-', '–', '—', ':'])
+        })
+    };
+    const BODY: [&str; 3] = [
+        "error establishing a database connection",
+        "briefly unavailable for scheduled maintenance",
+        "checking if the site connection is secure",
+    ];
+    if TEMPORARY.iter().any(|t| titled(t)) || BODY.iter().any(|t| body.contains(t)) {
+        return Some(ServedError::Temporary);
+    }
+    if GONE.contains(&title.trim_end_matches(['.', '!'])) {
+        return Some(ServedError::Gone);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_pages_served_as_200_are_told_from_articles() {
+        let short = "The server is temporarily unable to service your request.";
+        for (title, body) in [
+            ("503 Service Unavailable", short),
+            ("Service Unavailable", short),
+            ("Error 502", short),
+            ("HTTP Error 500", short),
+            ("Database Error", "Error establishing a database connection"),
+            ("", "Error establishing a database connection"),
+            (
+                "Maintenance",
+                "Briefly unavailable for scheduled maintenance. Check back in a minute.",
+            ),
+            (
+                "Just a moment...",
+                "Checking if the site connection is secure.",
+            ),
+            (
+                "Attention Required! | Cloudflare",
+                "Sorry, you have been blocked.",
+            ),
+        ] {
+            assert_eq!(
+                served_error_page(title, body, 12),
+                Some(ServedError::Temporary),
+                "{title}"
+            );
+        }
+        for title in [
+            "404 Not Found",
+            "Page not found",
+            "Not Found",
+            "404 - File or directory not found.",
+            "Error 404",
+        ] {
+            assert_eq!(
+                served_error_page(title, "", 3),
+                Some(ServedError::Gone),
+                "{title}"
+            );
+        }
+        for (title, words) in [
+            ("Harbour fees rise", 12),
+            ("503 Service Unavailable", 400),
+            ("2024 in review", 12),
+            ("404 days at sea", 12),
+            ("Access denied to the quay for lorries", 80),
+            ("Not found: the missing ferry", 60),
+        ] {
+            assert_eq!(served_error_page(title, "Text.", words), None, "{title}");
+        }
+    }
+}

@@ -1947,7 +1947,9 @@ impl Discovery<'_> {
                     Some(l) => item.full_content && not_a_web_page(l).is_some(),
                 };
                 let link = if linkless {
-                    Some(page_url.clone())
+                    // Addressed within the feed, not the page it is on: a post published on
+                    // top moves items to the next page, and each moved post was stored again.
+                    Some(url.to_string())
                 } else {
                     listed
                 };
@@ -1963,6 +1965,11 @@ impl Discovery<'_> {
                 // its own, so no post is lost to another's row.
                 let own_address = linkless
                     || shared_links.contains(&link_key)
+                    // A link to the site's home page or a listing is no post's own page (a
+                    // CMS that fills `<link>` with the site's address, read while it listed
+                    // one post: stored under the home page, then again under its own
+                    // address once a second post shared the link).
+                    || url::Url::parse(&link).is_ok_and(|u| is_listing(&u))
                     || first_item
                         .get(&link_key)
                         .is_some_and(|first| first.other_post(&mark));
@@ -2174,38 +2181,38 @@ impl Discovery<'_> {
                     Some(loc) => entry.loc = loc,
                     None => continue,
                 }
-                match map.kind {
-                    SitemapKind::Index => {
-                        if known.contains(&entry.loc) {
-                            continue;
-                        }
-                        if depth >= MAX_SITEMAP_NESTING {
-                            too_deep += 1;
-                            continue;
-                        }
-                        if known.len() >= MAX_LISTING_PAGES {
-                            dropped += 1;
-                            continue;
-                        }
-                        known.insert(entry.loc.clone());
-                        queue.push_back((entry.loc, depth + 1));
+                // A child sitemap listed as a `<url>` (a careless sitemap) is read as one.
+                let names_a_sitemap = map.kind == SitemapKind::Index
+                    || gleaner_scrape::discovery::names_a_sitemap(&entry.loc);
+                if names_a_sitemap {
+                    if known.contains(&entry.loc) {
+                        continue;
                     }
-                    SitemapKind::UrlSet => {
-                        Self::note_updated(&mut read, lastmod);
-                        if let Some(problem) = not_a_web_page(&entry.loc) {
-                            self.shared.skip(&entry.loc, problem);
-                            continue;
-                        }
-                        if self.seen_before(&source, &entry.loc, lastmod) {
-                            continue;
-                        }
-                        self.share_later(&entry.loc);
-                        if !self
-                            .send_fetch(entry.loc, Some(source.clone()), lastmod)
-                            .await
-                        {
-                            return (None, false);
-                        }
+                    if depth >= MAX_SITEMAP_NESTING {
+                        too_deep += 1;
+                        continue;
+                    }
+                    if known.len() >= MAX_LISTING_PAGES {
+                        dropped += 1;
+                        continue;
+                    }
+                    known.insert(entry.loc.clone());
+                    queue.push_back((entry.loc, depth + 1));
+                } else {
+                    Self::note_updated(&mut read, lastmod);
+                    if let Some(problem) = not_a_web_page(&entry.loc) {
+                        self.shared.skip(&entry.loc, problem);
+                        continue;
+                    }
+                    if self.seen_before(&source, &entry.loc, lastmod) {
+                        continue;
+                    }
+                    self.share_later(&entry.loc);
+                    if !self
+                        .send_fetch(entry.loc, Some(source.clone()), lastmod)
+                        .await
+                    {
+                        return (None, false);
                     }
                 }
             }
@@ -2613,6 +2620,17 @@ async fn fetch_and_process(
                 );
                 return;
             }
+            if let Some(kind) = gleaner_scrape::discovery::listing_document(&page.body) {
+                // A sitemap or feed listed as a page: its raw XML was stored as an article.
+                shared
+                    .owe(
+                        &url,
+                        format!("{kind}, not a page: nothing stored (configure it as a source)"),
+                        Owed::Skipped,
+                    )
+                    .await;
+                return;
+            }
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
@@ -2923,6 +2941,29 @@ async fn settle_processed<E: std::fmt::Display, P: std::fmt::Display>(
 ) {
     match done {
         Ok(Ok(article)) => {
+            // A fetched page (not a feed's post) that is an error page served with 200 is
+            // not the post: stored, it replaced the post for good.
+            if let Some(error) = fetch_state.as_ref().and_then(|_| {
+                crate::ingest::served_error_page(&article.title, &article.body, article.word_count)
+            }) {
+                let kept = shared.stored_article_id(url).is_some();
+                let owed = if error == crate::ingest::ServedError::Gone && kept {
+                    Owed::Skipped
+                } else {
+                    Owed::Failed
+                };
+                let kept = if kept {
+                    "; the stored copy is kept"
+                } else {
+                    ""
+                };
+                let reason = format!(
+                    "an error page served as 200 OK ({:?}): nothing stored{kept}",
+                    article.title
+                );
+                shared.owe(url, reason, owed).await;
+                return;
+            }
             let msg = WriterMsg::Article {
                 article: Box::new(article),
                 source_id,
