@@ -757,26 +757,40 @@ impl Ingest {
 
         // Fair dispatch: a job waits for its host's turn before it takes one of the
         // `concurrency` slots, so a slow host (a long Crawl-delay) cannot hold them all.
+        // The dispatcher runs as a task on the async workers, not in the caller's `block_on`:
+        // there, each of the ~3 events a job sends it (its lane freed, its task ended) woke
+        // the blocked calling thread through a futex, a context switch each (a sixth of a
+        // run's switches); on a worker the wake-up is a push onto the run queue.
         let lane_shared = Arc::clone(&shared);
         let work_shared = Arc::clone(&shared);
-        crate::dispatch::run(
-            &mut jobs_rx,
-            &self.cancel,
-            self.concurrency.max(1),
-            move |job: &Job| match job {
-                Job::Fetch { url, source, .. } => Some((
-                    lane_shared.fetcher_for(source.as_ref()).clone(),
-                    url.clone(),
-                )),
-                Job::Ready { .. } => None,
-            },
-            move |job| {
-                let shared = Arc::clone(&work_shared);
-                async move { handle_job(&shared, job).await }
-            },
-        )
-        .await;
-        drop(jobs_rx);
+        let dispatch_cancel = self.cancel.clone();
+        let concurrency = self.concurrency.max(1);
+        let dispatcher = tokio::spawn(async move {
+            crate::dispatch::run(
+                &mut jobs_rx,
+                &dispatch_cancel,
+                concurrency,
+                move |job: &Job| match job {
+                    Job::Fetch { url, source, .. } => Some((
+                        lane_shared.fetcher_for(source.as_ref()).clone(),
+                        url.clone(),
+                    )),
+                    Job::Ready { .. } => None,
+                },
+                move |job| {
+                    let shared = Arc::clone(&work_shared);
+                    async move { handle_job(&shared, job).await }
+                },
+            )
+            .await;
+            jobs_rx
+        });
+        match dispatcher.await {
+            Ok(jobs_rx) => drop(jobs_rx),
+            // A panic in the dispatcher goes on as it did when it ran in this task.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => anyhow::bail!("the dispatcher stopped: {e}"),
+        }
         let (mut source_reads, listing_save) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
