@@ -474,3 +474,31 @@ fn a_generic_page_keeps_a_paragraph_its_author_wrote_twice() {
     a.extractor = Some(gleaner_model::Extractor::Generic);
     assert_eq!(clean(&a).body, format!("{long}\n\n{long}\n\nOther."));
 }
+
+/// `count_words` counts what `split_whitespace` splits and keeps the words holding a letter
+/// or digit, on strings built from every kind of character it tells apart.
+#[test]
+fn count_words_is_split_whitespace_with_a_letter() {
+    fn reference(text: &str) -> usize {
+        text.split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count()
+    }
+    let alphabet = [
+        'a', 'Z', '7', 'é', 'ß', '中', '٣', ' ', '\t', '\n', '\u{a0}', '\u{2003}', '\u{3000}',
+        '\u{85}', '\u{200b}', '-', '.', '“', '€', '\u{300}',
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for len in 0..400 {
+        let text: String = (0..len % 40)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                alphabet[(seed % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        assert_eq!(count_words(&text), reference(&text), "{text:?}");
+    }
+    assert_eq!(count_words("Two words, 3 — and “quotes”."), 5);
+}

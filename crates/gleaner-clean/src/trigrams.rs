@@ -62,7 +62,11 @@ type TrigramMap<V> = HashMap<u64, V, BuildHasherDefault<TrigramHasher>>;
 /// The profiles indexed by trigram: for each, the (language, rank) pairs that hold it.
 struct Index {
     langs: Vec<Lang>,
-    postings: TrigramMap<Vec<(u8, u16)>>,
+    /// Trigram → where its (language, rank) pairs are in `postings`: one table of ranges
+    /// and one array of pairs, so a lookup reads two places (a `Vec` per trigram, each its
+    /// own allocation, was a third, and the lookups wait on memory more than they compute).
+    lists: TrigramMap<(u32, u32)>,
+    postings: Vec<(u8, u16)>,
     /// Each language's alphabet (in `langs` order).
     alphabets: Vec<Vec<char>>,
 }
@@ -112,9 +116,17 @@ fn build_index() -> Option<Index> {
                 .map(|(_, a)| a.clone())
         })
         .collect::<Option<Vec<_>>>()?;
+    let mut lists = TrigramMap::with_capacity_and_hasher(postings.len(), Default::default());
+    let mut flat = Vec::with_capacity(langs.len() * MAX_TRIGRAM_DISTANCE as usize);
+    for (trigram, pairs) in postings {
+        let from = u32::try_from(flat.len()).ok()?;
+        flat.extend(pairs);
+        lists.insert(trigram, (from, u32::try_from(flat.len()).ok()?));
+    }
     (!langs.is_empty()).then_some(Index {
         langs,
-        postings,
+        lists,
+        postings: flat,
         alphabets,
     })
 }
@@ -254,11 +266,11 @@ pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
     let mut matched_distance = vec![0u32; index.langs.len()];
     let mut matched = vec![0u32; index.langs.len()];
     for (position, trigram) in ranked.iter().enumerate() {
-        let Some(list) = index.postings.get(trigram) else {
+        let Some(&(from, to)) = index.lists.get(trigram) else {
             continue;
         };
         let position = u32::try_from(position).ok()?;
-        for &(lang, rank) in list {
+        for &(lang, rank) in index.postings.get(from as usize..to as usize)? {
             let l = usize::from(lang);
             *matched_distance.get_mut(l)? += position.abs_diff(u32::from(rank));
             *matched.get_mut(l)? += 1;

@@ -92,13 +92,23 @@ pub(crate) fn first_text(scope: ElementRef<'_>, selector: &Selector) -> Option<S
 }
 
 /// The first non-empty value of attribute `attr` on a match of `selector`.
+///
+/// The same walk as `scope.select(selector)` (the scope's descendants in document order,
+/// matched with the scope as `:scope`), but an element is matched only when it has a
+/// non-empty `attr`: few do, and matching a selector costs far more than looking at an
+/// element's attributes (these walks were an eighth of Blogger scraping).
 pub(crate) fn first_attr(scope: ElementRef<'_>, selector: &Selector, attr: &str) -> Option<String> {
-    scope
-        .select(selector)
-        .filter_map(|e| e.value().attr(attr))
-        .map(str::trim)
-        .find(|v| !v.is_empty())
-        .map(str::to_string)
+    let mut walk = scope.traverse();
+    walk.next(); // the scope itself, as `select` skips it
+    walk.filter_map(|edge| match edge {
+        ego_tree::iter::Edge::Open(node) => ElementRef::wrap(node),
+        ego_tree::iter::Edge::Close(_) => None,
+    })
+    .find_map(|e| {
+        let value = e.value().attr(attr)?.trim();
+        (!value.is_empty() && selector.matches_with_scope(&e, Some(scope)))
+            .then(|| value.to_string())
+    })
 }
 
 /// The page's `<meta content>` tags, collected in one walk so that looking up many keys

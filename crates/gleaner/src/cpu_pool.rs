@@ -111,7 +111,8 @@ where
     Ok(())
 }
 
-fn catch<T>(work: impl FnOnce() -> T) -> Result<T, PoolError> {
+/// Run `work`, a panic in it an error (with its message), as the pool runs every closure.
+pub(crate) fn catch<T>(work: impl FnOnce() -> T) -> Result<T, PoolError> {
     std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
         let message = payload
             .downcast_ref::<&str>()

@@ -757,26 +757,40 @@ impl Ingest {
 
         // Fair dispatch: a job waits for its host's turn before it takes one of the
         // `concurrency` slots, so a slow host (a long Crawl-delay) cannot hold them all.
+        // The dispatcher runs as a task on the async workers, not in the caller's `block_on`:
+        // there, each of the ~3 events a job sends it (its lane freed, its task ended) woke
+        // the blocked calling thread through a futex, a context switch each (a sixth of a
+        // run's switches); on a worker the wake-up is a push onto the run queue.
         let lane_shared = Arc::clone(&shared);
         let work_shared = Arc::clone(&shared);
-        crate::dispatch::run(
-            &mut jobs_rx,
-            &self.cancel,
-            self.concurrency.max(1),
-            move |job: &Job| match job {
-                Job::Fetch { url, source, .. } => Some((
-                    lane_shared.fetcher_for(source.as_ref()).clone(),
-                    url.clone(),
-                )),
-                Job::Ready { .. } => None,
-            },
-            move |job| {
-                let shared = Arc::clone(&work_shared);
-                async move { handle_job(&shared, job).await }
-            },
-        )
-        .await;
-        drop(jobs_rx);
+        let dispatch_cancel = self.cancel.clone();
+        let concurrency = self.concurrency.max(1);
+        let dispatcher = tokio::spawn(async move {
+            crate::dispatch::run(
+                &mut jobs_rx,
+                &dispatch_cancel,
+                concurrency,
+                move |job: &Job| match job {
+                    Job::Fetch { url, source, .. } => Some((
+                        lane_shared.fetcher_for(source.as_ref()).clone(),
+                        url.clone(),
+                    )),
+                    Job::Ready { .. } => None,
+                },
+                move |job| {
+                    let shared = Arc::clone(&work_shared);
+                    async move { handle_job(&shared, job).await }
+                },
+            )
+            .await;
+            jobs_rx
+        });
+        match dispatcher.await {
+            Ok(jobs_rx) => drop(jobs_rx),
+            // A panic in the dispatcher goes on as it did when it ran in this task.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => anyhow::bail!("the dispatcher stopped: {e}"),
+        }
         let (mut source_reads, listing_save) = discovery.await.unwrap_or_default();
         let shared = match Arc::try_unwrap(shared) {
             Ok(s) => s,
@@ -2634,16 +2648,49 @@ async fn fetch_and_process(
             let final_url = page.final_url.clone();
             let body = page.body;
             let scrape_url = final_url.clone();
-            let scraped = on_blocking_pool(&shared.counters, Stage::Process, move || {
-                process::scrape(&body, &scrape_url)
+            // Scrape, clean and tag in one trip to the pool: each trip is a hand-over to a
+            // pool thread and a wake-up of an async worker when it is done, a few context
+            // switches; a page that needs its feed entry first goes back for it.
+            let tagger = Arc::clone(&shared.tagger);
+            let source_url = source.as_ref().map(|s| s.url.clone());
+            let labels = source.as_ref().map(|s| Arc::clone(&s.labels));
+            let processed = on_blocking_pool(&shared.counters, Stage::Process, move || {
+                let scraped = match crate::cpu_pool::catch(|| process::scrape(&body, &scrape_url)) {
+                    Ok(scraped) => scraped,
+                    Err(e) => return Processed::ScrapeFailed(e),
+                };
+                drop(body);
+                if gleaner_scrape::dynamic_views_feed_url(&scraped).is_some() {
+                    return Processed::NeedsFeed(scraped);
+                }
+                let extra: &[String] = labels.as_deref().map_or(&[], |l| l.as_slice());
+                Processed::Done(process::finish_required(
+                    scraped,
+                    Some(Utc::now()),
+                    source_url.as_deref(),
+                    extra,
+                    &tagger,
+                ))
             })
             .await;
-            let scraped = match scraped {
-                Ok(s) => s,
-                Err(e) => {
+            let done = match processed {
+                Ok(Processed::NeedsFeed(scraped)) => Err(scraped),
+                Ok(Processed::Done(done)) => Ok(Ok(done)),
+                // Cleaning or tagging panicked: "processing failed", as `settle_processed`
+                // says of it.
+                Err(e) => Ok(Err(e)),
+                Ok(Processed::ScrapeFailed(e)) => {
                     shared
                         .owe(&url, format!("scraping failed: {e}"), Owed::Failed)
                         .await;
+                    return;
+                }
+            };
+            let scraped = match done {
+                Err(scraped) => scraped,
+                Ok(done) => {
+                    let source_id = source.map(|s| s.id);
+                    settle_processed(shared, done, source_id, &url, Some(state)).await;
                     return;
                 }
             };
@@ -2901,6 +2948,16 @@ async fn read_post_entry(
         .next()
         // An entry with a content element is the post, even a post that is only a photo.
         .filter(|e| e.full_content || !e.article.blocks.is_empty()))
+}
+
+/// What one trip of a fetched page to the CPU pool came to.
+enum Processed {
+    /// Scraping panicked.
+    ScrapeFailed(crate::cpu_pool::PoolError),
+    /// A Dynamic Views shell: its post is read from its feed entry, then processed.
+    NeedsFeed(ScrapedArticle),
+    /// Scraped, cleaned and tagged (or no article on the page).
+    Done(Result<Article, process::NoArticle>),
 }
 
 async fn process_and_send(
