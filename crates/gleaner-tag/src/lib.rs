@@ -85,6 +85,9 @@ use crate::model::NameModel;
 use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler};
 pub use crate::tokenize::{Token, tokenize};
 
+/// The image of the built-in word lists' word table, made by `build.rs` (see [`gazetteer`]).
+const WORD_TABLE_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/word_table.bin"));
+
 /// The kinds of name the labeler finds (the named subset of [`EntityKind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NameKind {
