@@ -1,4 +1,10 @@
 //! The built-in word lists (`data/*`, compiled in with `include_str!`), parsed once.
+//!
+//! The word table ([`WordInfo`] of every listed word and every GeoNames key) is built from
+//! the same lists by the build script (`build.rs`, which compiles this file and
+//! `tokenize.rs` into itself) and compiled in as an image ([`WordTable::image`]): reading it
+//! at start is a copy, not a parse of the lists (most of `Tagger::new`'s work until issue
+//! 12's third round). An image that does not read gives the table built from the lists here.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -42,9 +48,6 @@ pub struct Gazetteers {
     org_words: HashSet<String>,
     /// Head words of events, awards, wars… ("Cup", "Prize", "War"), as written.
     misc_words: HashSet<String>,
-    /// Cities and towns from GeoNames (`data/geonames_cities.txt`), keyed like `entries`: a
-    /// model feature only.
-    geo_places: HashSet<String>,
     /// Common abbreviations that are not names ("CEO", "DVD"), as written.
     abbreviations: HashSet<String>,
     /// Word clusters (`data/word_clusters.bin`, learned by the `clusters` example): FNV-1a hash
@@ -52,8 +55,8 @@ pub struct Gazetteers {
     clusters: HashMap<u32, (u8, u8)>,
     /// What the single-word lists say about a word, all in one table (see [`WordInfo`]): the
     /// titles, given names, stop words, common words, the first words of `entries` and of
-    /// `geo_places`, one-word GeoNames places and aliases, and the folded forms of the head
-    /// words. A word most lists lack is answered by one lookup, not one per list.
+    /// GeoNames places (their keys, as `entries`' are keyed: a model feature only), one-word
+    /// GeoNames places and aliases, and the folded forms of the head words. A word most lists lack is answered by one lookup, not one per list.
     words: WordTable,
 }
 
@@ -68,6 +71,9 @@ pub struct WordInfo {
     pub geo_first: u16,
     /// A one-word GeoNames place.
     pub geo_place: bool,
+    /// The key of a GeoNames city or town (`data/geonames_cities.txt`; its folded words
+    /// joined by one space, as [`key_of`] makes it).
+    pub geo_key: bool,
     /// A title or role word.
     pub title: Option<TitleRole>,
     /// A given name.
@@ -83,6 +89,85 @@ pub struct WordInfo {
     pub org_folded: bool,
     /// Some head word of events, awards… folds to this.
     pub misc_folded: bool,
+}
+
+impl WordInfo {
+    /// The bytes of [`WordTable::image`] for this.
+    // (Used by the build script and tests: the crate itself only reads images.)
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn to_le_bytes(self) -> [u8; 6] {
+        let title = match self.title {
+            None => 0u16,
+            Some(TitleRole::Head) => 1,
+            Some(TitleRole::Modifier) => 2,
+        };
+        let flags = u16::from(self.geo_place)
+            | title << 1
+            | u16::from(self.given) << 3
+            | u16::from(self.stopword) << 4
+            | u16::from(self.alias) << 5
+            | u16::from(self.common) << 6
+            | u16::from(self.org_folded) << 7
+            | u16::from(self.misc_folded) << 8
+            | u16::from(self.geo_key) << 9;
+        let [a, b] = self.entry_first.to_le_bytes();
+        let [c, d] = self.geo_first.to_le_bytes();
+        let [e, f] = flags.to_le_bytes();
+        [a, b, c, d, e, f]
+    }
+
+    /// What [`WordInfo::to_le_bytes`] wrote; `None` for bytes it never writes.
+    fn from_le_bytes(b: [u8; 6]) -> Option<WordInfo> {
+        let [a, b, c, d, e, f] = b;
+        let flags = u16::from_le_bytes([e, f]);
+        if flags >> 10 != 0 {
+            return None;
+        }
+        let bit = |k: u16| flags >> k & 1 == 1;
+        Some(WordInfo {
+            entry_first: u16::from_le_bytes([a, b]),
+            geo_first: u16::from_le_bytes([c, d]),
+            geo_place: bit(0),
+            geo_key: bit(9),
+            title: match flags >> 1 & 3 {
+                0 => None,
+                1 => Some(TitleRole::Head),
+                2 => Some(TitleRole::Modifier),
+                _ => return None,
+            },
+            given: bit(3),
+            stopword: bit(4),
+            alias: bit(5),
+            common: bit(6),
+            org_folded: bit(7),
+            misc_folded: bit(8),
+        })
+    }
+}
+
+/// The first bytes of a [`WordTable::image`].
+const WORD_TABLE_MAGIC: &[u8; 8] = b"GLNWORD1";
+
+/// A cursor over an image's bytes: each read `None` past the end.
+struct Bytes<'b>(&'b [u8]);
+
+impl<'b> Bytes<'b> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+    fn slice(&mut self, n: usize) -> Option<&'b [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
 }
 
 /// String → [`WordInfo`]: open addressing with linear probing, at most half full. A key of up
@@ -254,6 +339,79 @@ impl WordTable {
             // (Never: the table always has a free slot.)
             None => self.long.entry(Box::from(key)).or_default(),
         }
+    }
+
+    /// The table as bytes, to be read back by [`WordTable::from_image`] into the same table
+    /// (each key in the same slot): the magic, the slot count, how many are taken, then each
+    /// taken slot (its place, key, length and info), then the long keys (length, bytes, info).
+    /// All little-endian. (Made by the build script; see the module's documentation.)
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn image(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.used * 30 + self.long.len() * 40 + 64);
+        out.extend_from_slice(WORD_TABLE_MAGIC);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        out.extend_from_slice(&count(self.slots.len()));
+        out.extend_from_slice(&count(self.used));
+        for (at, slot) in self.slots.iter().enumerate().filter(|(_, s)| s.len != 0) {
+            out.extend_from_slice(&count(at));
+            out.extend_from_slice(&slot.lo.to_le_bytes());
+            out.extend_from_slice(&slot.hi.to_le_bytes());
+            out.push(slot.len);
+            out.extend_from_slice(&slot.info.to_le_bytes());
+        }
+        // (Sorted: the same lists give the same bytes, whatever the map's order.)
+        let mut long: Vec<(&Box<[u8]>, &WordInfo)> = self.long.iter().collect();
+        long.sort_by(|a, b| a.0.cmp(b.0));
+        out.extend_from_slice(&count(long.len()));
+        for (key, info) in long {
+            out.extend_from_slice(&count(key.len()));
+            out.extend_from_slice(key);
+            out.extend_from_slice(&info.to_le_bytes());
+        }
+        out
+    }
+
+    /// The table [`WordTable::image`] wrote; `None` when the bytes are not such an image (a
+    /// slot count that is not a power of two, a place outside the table or taken twice, more
+    /// than half the slots taken, bytes left over).
+    pub(crate) fn from_image(image: &[u8]) -> Option<WordTable> {
+        let mut r = Bytes(image.strip_prefix(WORD_TABLE_MAGIC.as_slice())?);
+        let count = usize::try_from(r.u32()?).ok()?;
+        let used = usize::try_from(r.u32()?).ok()?;
+        // (The count is bounded by the image: each taken slot is 27 bytes of it.)
+        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len()
+        {
+            return None;
+        }
+        let mut slots = vec![WordSlot::default(); count];
+        for _ in 0..used {
+            let at = usize::try_from(r.u32()?).ok()?;
+            let (lo, hi) = (r.u64()?, r.u64()?);
+            let [len] = r.take::<1>()?;
+            let info = WordInfo::from_le_bytes(r.take()?)?;
+            let slot = slots.get_mut(at)?;
+            if slot.len != 0 || len == 0 || usize::from(len) > INLINE_KEY + 1 {
+                return None;
+            }
+            *slot = WordSlot { lo, hi, len, info };
+        }
+        let n_long = r.u32()?;
+        let mut long = HashMap::default();
+        for _ in 0..n_long {
+            let n = usize::try_from(r.u32()?).ok()?;
+            let key = r.slice(n)?;
+            let info = WordInfo::from_le_bytes(r.take()?)?;
+            long.insert(Box::from(key), info);
+        }
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(WordTable {
+            slots,
+            shift: 64 - count.trailing_zeros(),
+            used,
+            long,
+        })
     }
 
     /// Twice the slots (at least 64), every key moved to its place.
@@ -569,13 +727,32 @@ fn plural_of(demonym: &str) -> Option<String> {
 }
 
 impl Gazetteers {
-    /// Parse the built-in lists.
+    /// Parse the built-in lists (the word table read from its image, built by `build.rs`).
     pub fn builtin() -> Self {
+        Gazetteers::read(WordTable::from_image(crate::WORD_TABLE_IMAGE))
+    }
+
+    /// The image of the built-in lists' word table ([`WordTable::image`]), built from the
+    /// lists: what `build.rs` writes.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn word_table_image() -> Vec<u8> {
+        Gazetteers::read(None).words.image()
+    }
+
+    /// Parse the built-in lists; the word table is `prebuilt` (the lists' own, from its image)
+    /// or, when `None`, built from the lists here.
+    fn read(prebuilt: Option<WordTable>) -> Self {
         let mut g = Gazetteers::default();
-        // Room for every word the lists could put in the table (most are common words and
-        // the first words of GeoNames places; the rest are a few hundred).
-        let room = lines(COMMON_WORDS).count() + lines(GEONAMES_CITIES).count() / 2 + 4096;
-        g.words = WordTable::with_capacity(room);
+        let build = prebuilt.is_none();
+        g.words = match prebuilt {
+            Some(table) => table,
+            None => {
+                // Room for every word the lists could put in the table (most are common
+                // words and GeoNames places; the rest are a few hundred).
+                let room = lines(COMMON_WORDS).count() + lines(GEONAMES_CITIES).count() + 4096;
+                WordTable::with_capacity(room)
+            }
+        };
         for (data, kind) in [
             (COUNTRIES, NameKind::Location),
             (CITIES, NameKind::Location),
@@ -590,7 +767,7 @@ impl Gazetteers {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .unwrap_or(surface);
-                g.add(surface, kind, canonical);
+                g.add(surface, kind, canonical, build);
             }
         }
         for line in lines(DEMONYMS) {
@@ -602,9 +779,9 @@ impl Gazetteers {
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .unwrap_or(surface);
-            g.add(surface, NameKind::Group, canonical);
+            g.add(surface, NameKind::Group, canonical, build);
             if let Some(plural) = plural_of(surface) {
-                g.add(&plural, NameKind::Group, canonical);
+                g.add(&plural, NameKind::Group, canonical, build);
             }
             if place != "-" && !place.is_empty() {
                 g.demonym_country
@@ -616,7 +793,7 @@ impl Gazetteers {
         for line in lines(PERSONS) {
             let mut cols = line.split('\t');
             let full = cols.next().unwrap_or("").trim();
-            g.add(full, NameKind::Person, full);
+            g.add(full, NameKind::Person, full, build);
             let aliases: Vec<String> = match cols.next().map(str::trim) {
                 Some("-") => Vec::new(),
                 Some(list) if !list.is_empty() => {
@@ -642,10 +819,24 @@ impl Gazetteers {
                 g.person_aliases.insert(alias, only.clone());
             }
         }
-        // Words folded into one reused buffer ([`fold_with`]), not a new string each.
-        let mut buf = String::new();
         g.org_words = words(ORG_WORDS).map(str::to_string).collect();
         g.misc_words = words(MISC_WORDS).map(str::to_string).collect();
+        g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
+        g.clusters = read_clusters(WORD_CLUSTERS);
+        if build {
+            g.build_words();
+        }
+        g.words.long.shrink_to_fit();
+        g
+    }
+
+    /// Put what the single-word lists and GeoNames say into the word table (the entries'
+    /// first words are put there by [`Gazetteers::add`], the aliases' keys are read from
+    /// `person_aliases`).
+    fn build_words(&mut self) {
+        let g = self;
+        // Words folded into one reused buffer ([`fold_with`]), not a new string each.
+        let mut buf = String::new();
         for w in words(ORG_WORDS) {
             g.word_mut(fold_with(w, &mut buf)).org_folded = true;
         }
@@ -677,11 +868,9 @@ impl Gazetteers {
         for w in words(STOPWORDS) {
             g.word_mut(fold_with(w, &mut buf)).stopword = true;
         }
-        g.abbreviations = words(ABBREVIATIONS).map(str::to_string).collect();
         for w in words(COMMON_WORDS) {
             g.word_mut(w).common = true;
         }
-        g.clusters = read_clusters(WORD_CLUSTERS);
         for line in lines(GEONAMES_CITIES) {
             let toks = tokenize(line.trim());
             let (Some(first), n) = (toks.first(), toks.len()) else {
@@ -691,13 +880,12 @@ impl Gazetteers {
             let slot = &mut g.word_mut(fold_with(first.text, &mut buf)).geo_first;
             *slot = (*slot).max(n);
             let key = key_of(toks.iter().map(|t| t.text));
+            let info = g.word_mut(&key);
+            info.geo_key = true;
             if !key.contains(' ') {
-                g.word_mut(&key).geo_place = true;
+                info.geo_place = true;
             }
-            g.geo_places.insert(key);
         }
-        g.words.long.shrink_to_fit();
-        g
     }
 
     /// The entry of `key` in the word table, made when missing.
@@ -771,14 +959,15 @@ impl Gazetteers {
         let mut found = None;
         for (len, t) in (1..=n).zip(tokens) {
             push_key(&mut key, t);
-            if self.geo_places.contains(key.as_str()) {
+            if self.words.get(key.as_bytes()).geo_key {
                 found = Some(len);
             }
         }
         found
     }
 
-    fn add(&mut self, surface: &str, kind: NameKind, canonical: &str) {
+    /// Add a listed name; with `build`, its first word's [`WordInfo::entry_first`] too.
+    fn add(&mut self, surface: &str, kind: NameKind, canonical: &str, build: bool) {
         let toks = tokenize(surface);
         if toks.is_empty() {
             return;
@@ -788,7 +977,7 @@ impl Gazetteers {
         let case_sensitive = letters.len() <= 5 && letters.iter().all(|c| c.is_uppercase());
         let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
         self.max_tokens = self.max_tokens.max(toks.len());
-        if let Some(first) = key.split(' ').next() {
+        if build && let Some(first) = key.split(' ').next() {
             let count = u16::try_from(key.split(' ').count()).unwrap_or(u16::MAX);
             let slot = &mut self.word_mut(first).entry_first;
             *slot = (*slot).max(count);
@@ -1131,6 +1320,52 @@ mod word_table_tests {
             assert_eq!(t.get_folded(absent), t.get(fold_token(absent).as_bytes()));
         }
         assert_eq!(t.get(b"nothing"), WordInfo::default());
+    }
+
+    #[test]
+    fn the_compiled_word_table_is_the_one_the_lists_build() {
+        // The build script's image is the table these lists build, and reads back as it.
+        let built = Gazetteers::read(None);
+        let image = Gazetteers::word_table_image();
+        assert_eq!(image, built.words.image());
+        assert!(image.as_slice() == crate::WORD_TABLE_IMAGE, "build.rs is out of date");
+        let read = WordTable::from_image(&image).expect("the image reads");
+        assert_eq!(read.image(), image);
+        let g = Gazetteers::builtin();
+        assert_eq!(g.words.image(), image);
+        for w in words(COMMON_WORDS)
+            .chain(words(GIVEN_NAMES))
+            .chain(["ministry", "cup", "putin", "zzqx", "san", "new york city"])
+        {
+            assert_eq!(g.word(w), built.word(w), "{w}");
+        }
+        for place in ["New York City", "San Francisco", "Rio de Janeiro", "Paris", "Nowhere Else"] {
+            let toks: Vec<&str> = place.split(' ').collect();
+            assert_eq!(g.longest_geo(&toks), built.longest_geo(&toks), "{place}");
+        }
+        assert_eq!(g.longest_geo(&["New", "York", "City"]), Some(3));
+    }
+
+    #[test]
+    fn a_damaged_word_table_image_is_not_read() {
+        let image = Gazetteers::word_table_image();
+        assert!(WordTable::from_image(&[]).is_none());
+        assert!(WordTable::from_image(b"GLNWORD1").is_none());
+        for cut in [9, 16, 100, image.len() / 2, image.len() - 1] {
+            assert!(WordTable::from_image(image.get(..cut).unwrap()).is_none(), "{cut}");
+        }
+        let mut longer = image.clone();
+        longer.push(0);
+        assert!(WordTable::from_image(&longer).is_none());
+        // A slot count that is not a power of two.
+        let mut odd = image.clone();
+        odd[8] ^= 1;
+        assert!(WordTable::from_image(&odd).is_none());
+        // Flags no table writes.
+        let mut flags = image;
+        let first_flags = 8 + 4 + 4 + 4 + 8 + 8 + 1 + 4;
+        flags[first_flags + 1] = 0xff;
+        assert!(WordTable::from_image(&flags).is_none());
     }
 
     #[test]

@@ -80,10 +80,13 @@ use foldhash::{HashMap, HashSet};
 use chrono::NaiveDate;
 use gleaner_model::{Entity, EntityKind};
 
-use crate::gazetteer::{Gazetteers, fold_token, starts_upper};
+use crate::gazetteer::{Gazetteers, WordInfo, fold_token, starts_upper};
 use crate::model::NameModel;
 use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler};
 pub use crate::tokenize::{Token, tokenize};
+
+/// The image of the built-in word lists' word table, made by `build.rs` (see [`gazetteer`]).
+const WORD_TABLE_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/word_table.bin"));
 
 /// The kinds of name the labeler finds (the named subset of [`EntityKind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -287,19 +290,25 @@ impl Tagger {
 
     /// The rule labeler's names in each sequence, and the document context told which kinds
     /// they give each word (evidence for the same word elsewhere in the document).
-    /// `headlines`, when known: [`names::is_headline`] of each sequence.
+    /// `known`, when known: [`names::is_headline`] of each sequence (each one sentence) and
+    /// what the word lists say about its tokens.
     fn rules_and_context(
         &self,
         seqs: &[&[Token<'_>]],
-        headlines: Option<&[bool]>,
+        known: Option<(&[bool], &[Vec<WordInfo>])>,
         doc: &mut DocContext,
     ) -> Vec<Vec<NameSpan>> {
         let rules: Vec<Vec<NameSpan>> = seqs
             .iter()
             .enumerate()
             .map(|(k, t)| {
-                let headline = headlines.and_then(|h| h.get(k).copied());
-                model::rule_spans_known(t, &self.gaz, doc, headline)
+                let known = known.and_then(|(h, w)| {
+                    Some(model::Known {
+                        headline: h.get(k).copied()?,
+                        words: w.get(k)?,
+                    })
+                });
+                model::rule_spans_known(t, &self.gaz, doc, known)
             })
             .collect();
         for (t, r) in seqs.iter().zip(&rules) {
@@ -316,14 +325,41 @@ impl Tagger {
         &self,
         sentences: &[&'a [&'a str]],
     ) -> (Vec<Vec<Token<'a>>>, DocContext, Vec<Vec<NameSpan>>) {
+        let (toks, doc, rules, _) = self.read_document_known(sentences);
+        (toks, doc, rules)
+    }
+
+    /// [`Tagger::read_document`] with what it learnt of each sentence on the way: whether it
+    /// is a headline and what the word lists say about its tokens.
+    #[allow(clippy::type_complexity)]
+    fn read_document_known<'a>(
+        &self,
+        sentences: &[&'a [&'a str]],
+    ) -> (
+        Vec<Vec<Token<'a>>>,
+        DocContext,
+        Vec<Vec<NameSpan>>,
+        (Vec<bool>, Vec<Vec<WordInfo>>),
+    ) {
         let toks: Vec<Vec<Token<'a>>> = sentences
             .iter()
             .map(|s| tokenize::tokens_from_words(s))
             .collect();
         let mut doc = self.document_context(&toks);
         let seqs: Vec<&[Token<'_>]> = toks.iter().map(Vec::as_slice).collect();
-        let rules = self.rules_and_context(&seqs, None, &mut doc);
-        (toks, doc, rules)
+        // A CoNLL sentence with a sentence start inside (a "." token mid-line) is labelled
+        // by the rules sentence by sentence, told nothing (see `rule_spans_known`).
+        let words: Vec<Vec<WordInfo>> = seqs
+            .iter()
+            .map(|t| names::known_words(t, &self.gaz))
+            .collect();
+        let headlines: Vec<bool> = seqs
+            .iter()
+            .zip(&words)
+            .map(|(t, w)| names::is_headline_known(t, w))
+            .collect();
+        let rules = self.rules_and_context(&seqs, Some((&headlines, &words)), &mut doc);
+        (toks, doc, rules, (headlines, words))
     }
 
     fn document_context(&self, toks: &[Vec<Token<'_>>]) -> DocContext {
@@ -356,6 +392,7 @@ impl Tagger {
     fn label_sequence(
         &self,
         toks: &[Token<'_>],
+        known: &[WordInfo],
         doc: &DocContext,
         rules: Vec<NameSpan>,
         policy: MergePolicy,
@@ -366,7 +403,7 @@ impl Tagger {
         }
         let (labels, margins) = self
             .model
-            .decode_sequence(toks, &self.gaz, &rules, doc, headline);
+            .decode_sequence(toks, &self.gaz, known, &rules, doc, headline);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -636,19 +673,27 @@ impl Tagger {
         let sents = sentences(&tokens);
         // Whether each sentence is a headline: asked once, for the document context, the
         // rules, the model's features and the merge.
+        // And what the word lists say about each token: asked once, for the same.
+        let known: Vec<Vec<WordInfo>> = sents
+            .iter()
+            .map(|s| names::known_words(s, &self.gaz))
+            .collect();
         let headlines: Vec<bool> = sents
             .iter()
-            .map(|s| names::is_headline(s, &self.gaz))
+            .zip(&known)
+            .map(|(s, k)| names::is_headline_known(s, k))
             .collect();
         let mut doc = DocContext::build_known(&sents, &headlines);
         doc.guesses_allowed = match language {
             Some(code) => code.eq_ignore_ascii_case("en"),
             None => is_english_or_unknown(body),
         };
-        let rules = self.rules_and_context(&sents, Some(&headlines), &mut doc);
+        let rules = self.rules_and_context(&sents, Some((&headlines, &known)), &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
-        for ((sentence, rules), &headline) in sents.iter().zip(rules).zip(&headlines) {
-            for span in self.label_sequence(sentence, &doc, rules, self.policy, headline) {
+        for (((sentence, rules), &headline), known) in
+            sents.iter().zip(rules).zip(&headlines).zip(&known)
+        {
+            for span in self.label_sequence(sentence, known, &doc, rules, self.policy, headline) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -829,14 +874,15 @@ impl Tagger {
         if self.model.is_empty() {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
         }
-        let (toks, doc, rules) = self.read_document(sentences);
+        let (toks, doc, rules, (headlines, known)) = self.read_document_known(sentences);
         let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)
             .zip(rules)
-            .map(|((t, words), rules)| {
-                let headline = names::is_headline(t, &self.gaz);
-                let mut spans = self.label_sequence(t, &doc, rules, self.token_policy, headline);
+            .zip(headlines.iter().zip(&known))
+            .map(|(((t, words), rules), (&headline, known))| {
+                let mut spans =
+                    self.label_sequence(t, known, &doc, rules, self.token_policy, headline);
                 spans.retain(|s| {
                     s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
                 });

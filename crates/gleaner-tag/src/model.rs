@@ -21,7 +21,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::NameKind;
 use crate::gazetteer::{Gazetteers, TitleRole, WordInfo, starts_upper};
-use crate::names::{Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler, is_headline};
+use crate::names::{
+    Confidence, DocContext, NameLabeler, NameSpan, RuleLabeler, is_headline_known, known_words,
+};
 use crate::tokenize::Token;
 
 /// The labels, in the model's order.
@@ -298,7 +300,13 @@ fn gazetteer_labels(words: &[&str], folded: &[WordInfo], gaz: &Gazetteers) -> Ve
             .get(i..)
             .and_then(|rest| gaz.longest_given(rest, info));
         let mut offset = 0;
-        if found.is_none() && words.get(i).is_some_and(lowercase) {
+        // (`lookup_any_case_given` finds nothing for a word no entry starts with, unless it
+        // holds white space: the lowercase test is skipped for such a word, most words.)
+        let may_start = info.entry_first > 0
+            || words
+                .get(i)
+                .is_some_and(|w| w.contains(char::is_whitespace));
+        if found.is_none() && may_start && words.get(i).is_some_and(lowercase) {
             found = [2, 1].into_iter().find_map(|len| {
                 let ws = words.get(i..i + len)?;
                 if !ws.iter().all(lowercase) {
@@ -379,13 +387,22 @@ pub(crate) fn rule_spans(toks: &[Token<'_>], gaz: &Gazetteers, doc: &DocContext)
     rule_spans_known(toks, gaz, doc, None)
 }
 
-/// [`rule_spans`] told [`is_headline`] of the whole sequence, used when the sequence is one
+/// What [`rule_spans_known`] is told about a sequence that is one sentence: whether it is a
+/// headline ([`is_headline`](crate::names::is_headline)) and what the word lists say about
+/// each of its tokens ([`known_words`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Known<'k> {
+    pub headline: bool,
+    pub words: &'k [WordInfo],
+}
+
+/// [`rule_spans`] told what [`Known`] holds of the whole sequence, used when the sequence is one
 /// sentence (no sentence starts after its first token).
 pub(crate) fn rule_spans_known(
     toks: &[Token<'_>],
     gaz: &Gazetteers,
     doc: &DocContext,
-    headline: Option<bool>,
+    known: Option<Known<'_>>,
 ) -> Vec<NameSpan> {
     let labeler = RuleLabeler::new(gaz);
     let mut out = Vec::new();
@@ -396,8 +413,10 @@ pub(crate) fn rule_spans_known(
             end += 1;
         }
         let sentence = toks.get(begin..end).unwrap_or(&[]);
-        let spans = match headline {
-            Some(h) if begin == 0 && end == toks.len() => labeler.label_known(sentence, doc, h),
+        let spans = match known {
+            Some(k) if begin == 0 && end == toks.len() => {
+                labeler.label_known(sentence, k.words, doc, k.headline)
+            }
             _ => labeler.label(sentence, doc),
         };
         for mut span in spans {
@@ -452,28 +471,33 @@ pub(crate) fn sequence_features_with_rules(
     doc: &DocContext,
 ) -> Vec<Vec<u32>> {
     let mut out = Vec::with_capacity(toks.len());
-    let headline = is_headline(toks, gaz);
-    each_token_features(toks, gaz, rules, doc, headline, |_, f| out.push(f.to_vec()));
+    let known = known_words(toks, gaz);
+    let headline = is_headline_known(toks, &known);
+    each_token_features(toks, gaz, &known, rules, doc, headline, |_, f| {
+        out.push(f.to_vec())
+    });
     out
 }
 
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
-/// without keeping them. `headline`: [`is_headline`] of `toks`.
+/// without keeping them. `known`: [`known_words`] of `toks`; `headline`:
+/// [`is_headline`](crate::names::is_headline) of `toks`.
 fn each_token_features(
     toks: &[Token<'_>],
     gaz: &Gazetteers,
+    known: &[WordInfo],
     rules: &[NameSpan],
     doc: &DocContext,
     headline: bool,
     mut sink: impl FnMut(usize, &[u32]),
 ) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
-    // What the word lists say about each word, folded: one lookup a word for all of them.
-    let known: Vec<WordInfo> = words.iter().map(|w| gaz.word_of_token(w)).collect();
-    let gaz_labels = gazetteer_labels(&words, &known, gaz);
-    let geo = geo_labels(&words, &known, gaz);
+    // What the word lists say about each word, folded (one lookup a word for all of them,
+    // made by the caller).
+    let gaz_labels = gazetteer_labels(&words, known, gaz);
+    let geo = geo_labels(&words, known, gaz);
     let rules = rule_labels(toks.len(), rules);
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
@@ -1223,12 +1247,13 @@ impl NameModel {
         &self,
         toks: &[Token<'_>],
         gaz: &Gazetteers,
+        known: &[WordInfo],
         rules: &[NameSpan],
         doc: &DocContext,
         headline: bool,
     ) -> (Vec<usize>, Vec<f32>) {
         let mut scores = vec![[0f32; N_LABELS]; toks.len()];
-        each_token_features(toks, gaz, rules, doc, headline, |i, fs| {
+        each_token_features(toks, gaz, known, rules, doc, headline, |i, fs| {
             if let Some(s) = scores.get_mut(i) {
                 *s = self.score(fs);
             }

@@ -11,7 +11,7 @@
 use foldhash::{HashMap, HashSet};
 
 use crate::NameKind;
-use crate::gazetteer::{Gazetteers, TitleRole, fold_cow, fold_with, starts_upper};
+use crate::gazetteer::{Gazetteers, TitleRole, WordInfo, fold_cow, fold_with, starts_upper};
 use crate::tokenize::Token;
 use unicode_normalization::char::is_combining_mark;
 
@@ -179,14 +179,26 @@ pub trait NameLabeler {
 /// Capitalised-word headlines ("Iran Wants Strategic Ties With Russia") and all-caps lines:
 /// their capitals say nothing about names.
 pub fn is_headline(sentence: &[Token<'_>], gaz: &Gazetteers) -> bool {
+    is_headline_known(sentence, &known_words(sentence, gaz))
+}
+
+/// What the word lists say about each token folded ([`Gazetteers::word_of_token`]): asked
+/// once a token and handed to every stage that needs it (the headline test, the rules, the
+/// model's features), not once per stage.
+pub(crate) fn known_words(toks: &[Token<'_>], gaz: &Gazetteers) -> Vec<WordInfo> {
+    toks.iter().map(|t| gaz.word_of_token(t.text)).collect()
+}
+
+/// [`is_headline`] told what the word lists say about each token ([`known_words`]).
+pub(crate) fn is_headline_known(sentence: &[Token<'_>], known: &[WordInfo]) -> bool {
     let mut words = 0;
     let mut capitalised = 0;
-    for t in sentence {
+    for (k, t) in sentence.iter().enumerate() {
         if !t.text.chars().any(char::is_alphabetic) {
             continue;
         }
         let upper = starts_upper(t.text);
-        if !upper && gaz.is_stopword(t.text) {
+        if !upper && known.get(k).is_some_and(|w| w.stopword) {
             continue;
         }
         words += 1;
@@ -415,12 +427,18 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// An organisation made of the whole run: "Foreign Ministry", "Bank of England".
-    fn org_run(&self, words: &[&str], i: usize, end: usize) -> Option<usize> {
+    fn org_run(
+        &self,
+        words: &[&str],
+        known: &[WordInfo],
+        i: usize,
+        end: usize,
+    ) -> Option<usize> {
         if end < i + 2 {
             return None;
         }
         let last = words.get(end - 1)?;
-        if self.gaz.is_org_word(last) && !self.is_title_only(words, i, end) {
+        if self.gaz.is_org_word(last) && !self.is_title_only(known, i, end) {
             return Some(end);
         }
         let first = words.get(i)?;
@@ -431,20 +449,20 @@ impl<'g> RuleLabeler<'g> {
         None
     }
 
-    /// Are all of `words[i..end]` titles ("Foreign Minister")?
-    fn is_title_only(&self, words: &[&str], i: usize, end: usize) -> bool {
-        words
+    /// Are all of `words[i..end]` titles ("Foreign Minister")? `known`: [`known_words`].
+    fn is_title_only(&self, known: &[WordInfo], i: usize, end: usize) -> bool {
+        known
             .get(i..end)
-            .is_some_and(|ws| ws.iter().all(|w| self.gaz.title_role(w).is_some()))
+            .is_some_and(|ws| ws.iter().all(|w| w.title.is_some()))
     }
 
     /// A chain of title words at `i` ("Foreign Minister", "Mr.", "President"): one past its last
     /// head word, if the chain has one.
-    fn title_chain(&self, words: &[&str], i: usize, end: usize) -> Option<usize> {
+    fn title_chain(&self, known: &[WordInfo], i: usize, end: usize) -> Option<usize> {
         let mut j = i;
         let mut last_head = None;
         while j < end {
-            match self.gaz.title_role(words.get(j)?) {
+            match known.get(j)?.title {
                 Some(TitleRole::Head) => {
                     j += 1;
                     last_head = Some(j);
@@ -457,18 +475,24 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// One past the last token of the name starting at `i`, inside the run ending at `end`.
-    fn name_end(&self, words: &[&str], i: usize, end: usize) -> usize {
+    fn name_end(&self, words: &[&str], known: &[WordInfo], i: usize, end: usize) -> usize {
         let mut k = i + 1;
         while k < end {
-            let Some(w) = words.get(k) else { break };
+            let (Some(w), Some(&info)) = (words.get(k), known.get(k)) else {
+                break;
+            };
             let lower = w.to_lowercase();
             if JOINERS.contains(&lower.as_str())
-                || self.gaz.is_stopword(w) && starts_upper(w)
-                || self.gaz.title_role(w) == Some(TitleRole::Head)
+                || info.stopword && starts_upper(w)
+                || info.title == Some(TitleRole::Head)
             {
                 break;
             }
-            let listed = words.get(k..end).and_then(|rest| self.gaz.longest(rest));
+            // (`longest_given` asks whether the first word starts with a capital, as
+            // `longest` does.)
+            let listed = words
+                .get(k..end)
+                .and_then(|rest| self.gaz.longest_given(rest, info));
             if listed.is_some_and(|(_, e)| e.kind != NameKind::Person) {
                 break;
             }
@@ -522,9 +546,9 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// Is the lowercase token a word that announces a person ("president", "counterpart")?
-    fn is_person_cue(&self, word: &str) -> bool {
-        word.chars().all(|c| !c.is_uppercase())
-            && self.gaz.title_role(word) == Some(TitleRole::Head)
+    /// `info`: what the word lists say about it ([`known_words`]).
+    fn is_person_cue(word: &str, info: WordInfo) -> bool {
+        info.title == Some(TitleRole::Head) && word.chars().all(|c| !c.is_uppercase())
     }
 }
 
@@ -571,6 +595,20 @@ fn lowercase_cow(word: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Whether a token announces a place for the name after it: a lowercase place cue
+/// ([`PLACE_CUES`], "city"), or "of" after one ("the city of"); `after_cue`: whether the token
+/// before did. (Every cue and "of" is ASCII, and text outside ASCII lowercases to text outside
+/// ASCII except the Kelvin sign's 'k', which none holds: such a token is compared in its
+/// lowercase form as it was, an ASCII one byte for byte without making that form.)
+fn is_place_cue(text: &str, after_cue: bool) -> bool {
+    if !text.is_ascii() {
+        let lower = lowercase_cow(text);
+        return PLACE_CUES.contains(&&*lower) || (after_cue && lower == "of");
+    }
+    PLACE_CUES.iter().any(|c| c.eq_ignore_ascii_case(text))
+        || (after_cue && text.eq_ignore_ascii_case("of"))
+}
+
 /// "I've", "I'm", "Don't", "We'll": never names.
 fn is_contraction(word: &str) -> bool {
     // Every ending below holds an apostrophe, and lowercasing makes none.
@@ -593,20 +631,24 @@ fn is_acronym(word: &str) -> bool {
 
 impl NameLabeler for RuleLabeler<'_> {
     fn label(&self, toks: &[Token<'_>], doc: &DocContext) -> Vec<NameSpan> {
-        self.label_known(toks, doc, is_headline(toks, self.gaz))
+        let known = known_words(toks, self.gaz);
+        self.label_known(toks, &known, doc, is_headline_known(toks, &known))
     }
 }
 
 impl RuleLabeler<'_> {
-    /// [`NameLabeler::label`] told whether the sentence is a headline ([`is_headline`]).
+    /// [`NameLabeler::label`] told what the word lists say about each token ([`known_words`])
+    /// and whether the sentence is a headline ([`is_headline`]).
     pub(crate) fn label_known(
         &self,
         toks: &[Token<'_>],
+        known: &[WordInfo],
         doc: &DocContext,
         headline: bool,
     ) -> Vec<NameSpan> {
         let gaz = self.gaz;
         let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
+        let info_at = |k: usize| known.get(k).copied().unwrap_or_default();
         let mut spans = Vec::new();
         let mut person_cue = false;
         let mut place_cue = false;
@@ -614,17 +656,20 @@ impl RuleLabeler<'_> {
         while let Some(t) = toks.get(i) {
             if !self.is_name_token(t) {
                 spans.extend(self.hyphen_parts(t, i));
-                let lower = lowercase_cow(t.text);
-                person_cue = self.is_person_cue(t.text);
-                place_cue = PLACE_CUES.contains(&&*lower) || (place_cue && lower == "of");
+                person_cue = Self::is_person_cue(t.text, info_at(i));
+                place_cue = is_place_cue(t.text, place_cue);
                 i += 1;
                 continue;
             }
+            let info = info_at(i);
             let uncertain = headline || t.sentence_start;
             let end = self.run_end(toks, i);
             let run = words.get(i..end).unwrap_or(&[]);
+            // The longest listed name starting the run (steps 1 and 4). (`longest_given` asks
+            // whether the run starts with a capital, as `longest` does.)
+            let listed = gaz.longest_given(run, info);
             // 1. The whole run is a listed name.
-            if let Some((_, e)) = gaz.longest(run).filter(|&(len, _)| len == run.len()) {
+            if let Some((_, e)) = listed.filter(|&(len, _)| len == run.len()) {
                 spans.extend(span(
                     toks,
                     i,
@@ -638,12 +683,12 @@ impl RuleLabeler<'_> {
                 continue;
             }
             // 2. A function word capitalised by its position.
-            if gaz.is_stopword(t.text) {
+            if info.stopword {
                 i += 1;
                 continue;
             }
             // 3. An organisation by its head word.
-            if let Some(org_end) = self.org_run(&words, i, end) {
+            if let Some(org_end) = self.org_run(&words, known, i, end) {
                 spans.extend(span(
                     toks,
                     i,
@@ -681,12 +726,13 @@ impl RuleLabeler<'_> {
             }
             // 4. A listed name starting the run ("Iranian" in "Iranian President …"), unless it is a
             //    place that is also a given name followed by a surname ("Jordan Peterson").
-            if let Some((len, e)) = gaz.longest(run) {
+            if let Some((len, e)) = listed {
                 let given_first = len == 1
                     && e.kind == NameKind::Location
-                    && gaz.is_given_name(t.text)
+                    && info.given
                     && run.get(1).is_some_and(|w| {
-                        gaz.longest(&[w]).is_none() && gaz.title_role(w).is_none()
+                        let next = info_at(i + 1);
+                        gaz.longest_given(&[w], next).is_none() && next.title.is_none()
                     });
                 if !given_first {
                     spans.extend(span(
@@ -703,14 +749,15 @@ impl RuleLabeler<'_> {
                 }
             }
             // 5. Titles announce a person: "President", "Foreign Minister", "Mr.".
-            if let Some(after) = self.title_chain(&words, i, end) {
+            if let Some(after) = self.title_chain(known, i, end) {
                 person_cue = after < end;
                 i = after;
                 continue;
             }
             // 6. A name.
-            let k = self.name_end(&words, i, end);
+            let k = self.name_end(&words, known, i, end);
             let name = words.get(i..k).unwrap_or(&[]);
+            let name_start = i;
             let single = name.len() == 1;
             let cue = std::mem::take(&mut person_cue);
             let at_place = std::mem::take(&mut place_cue);
@@ -739,7 +786,7 @@ impl RuleLabeler<'_> {
                 && !cue
                 && alias.is_none()
                 && !doc.seen_capitalised(first_word)
-                && !gaz.is_given_name(first_word)
+                && !info.given
             {
                 continue;
             }
@@ -750,16 +797,20 @@ impl RuleLabeler<'_> {
             let mut first = k - name.len();
             // "Kanzler Scholz", "Prime Putin": an unknown word before a known surname.
             let last_alias = name.last().and_then(|w| gaz.person_alias(&[w]));
-            let (alias, first_word) = match (alias, last_alias) {
-                (None, Some(full)) if name.len() == 2 && !gaz.is_given_name(first_word) => {
+            let (alias, first_word, first_info) = match (alias, last_alias) {
+                (None, Some(full)) if name.len() == 2 && !info.given => {
                     first = k - 1;
-                    (Some(full), name.last().copied().unwrap_or(first_word))
+                    (
+                        Some(full),
+                        name.last().copied().unwrap_or(first_word),
+                        info_at(k - 1),
+                    )
                 }
-                _ => (alias, first_word),
+                _ => (alias, first_word, info_at(name_start)),
             };
             let (kind, canonical, confidence) = if let Some(full) = alias {
                 (NameKind::Person, Some(full.to_string()), Confidence::Listed)
-            } else if cue || gaz.is_given_name(first_word) {
+            } else if cue || first_info.given {
                 (NameKind::Person, None, Confidence::Rule)
             } else if at_place
                 || name.last().is_some_and(|w| PLACE_WORDS.contains(w))
