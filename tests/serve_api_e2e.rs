@@ -517,7 +517,9 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
     const STRONG: usize = 50;
 
     let best = s.get("/api/search?q=harbour").json();
-    assert_eq!(best["total"], N);
+    // Relevance counts as far as the ranked window: "more than 1,000".
+    assert_eq!(best["total"], 1_000);
+    assert_eq!(best["total_capped"], true);
     assert_eq!(best["sort"], "relevance");
     assert_eq!(best["ranked"], 1_000, "the newest 1,000 are ranked");
     let hits = ids(&best);
@@ -555,6 +557,9 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         .json();
     assert_eq!(dated["sort"], "date");
     assert!(dated["ranked"].is_null());
+    // Date order counts every match (up to 10,000).
+    assert_eq!(dated["total"], N);
+    assert_eq!(dated["total_capped"], false);
     assert_eq!(
         ids(&dated),
         expected[7..14].iter().map(|e| e.1).collect::<Vec<_>>()
@@ -576,6 +581,7 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         "{}",
         page.body
     );
+    assert!(page.body.contains("More than 1000 articles"), "{}", page.body);
     assert!(page.body.contains("sort=date"));
     // Relevance has 50 pages of 20 (the ranked 1,000), not 53.
     assert!(page.body.contains("page 1 of 50"), "{}", page.body);
