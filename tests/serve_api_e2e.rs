@@ -451,8 +451,8 @@ fn the_server_never_writes_the_file() {
 
 /// 1,050 articles with the word "harbour": relevance ranks only the newest 1,000 matches (the
 /// 50 oldest, far better matches, are left out of a plain search but found once a filter
-/// leaves fewer than 1,000), facets count the newest 200, and `sort=date` is exact over all
-/// matches.
+/// leaves fewer than 1,000) and counted only that far, facets count the newest 100, and
+/// `sort=date` is exact over all matches.
 #[test]
 fn relevance_ranks_the_newest_1000_matches_and_date_order_is_exact() {
     const N: usize = 1_050;
@@ -535,12 +535,12 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         .map(|h| h["rank"].as_f64().unwrap())
         .collect();
     assert!(ranks.is_sorted(), "best (lowest bm25) first: {ranks:?}");
-    // Facets: the newest 200 matches, none of them labelled "strong".
-    assert_eq!(best["facets"]["sampled"], 200);
+    // Facets: the newest 100 matches, none of them labelled "strong".
+    assert_eq!(best["facets"]["sampled"], 100);
     let labels = best["facets"]["label"].as_array().unwrap();
     assert_eq!(labels.len(), 1, "{labels:?}");
     assert_eq!(labels[0]["value"], "plain");
-    assert_eq!(labels[0]["articles"], 200);
+    assert_eq!(labels[0]["articles"], 100);
 
     // Fewer matches than the window: all ranked, and the strong ones are the best.
     let strong = s.get("/api/search?q=harbour&label=strong").json();
