@@ -451,8 +451,8 @@ fn the_server_never_writes_the_file() {
 
 /// 1,050 articles with the word "harbour": relevance ranks only the newest 1,000 matches (the
 /// 50 oldest, far better matches, are left out of a plain search but found once a filter
-/// leaves fewer than 1,000), facets count the newest 200, and `sort=date` is exact over all
-/// matches.
+/// leaves fewer than 1,000) and counted only that far, facets count the newest 100, and
+/// `sort=date` is exact over all matches.
 #[test]
 fn relevance_ranks_the_newest_1000_matches_and_date_order_is_exact() {
     const N: usize = 1_050;
@@ -517,7 +517,9 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
     const STRONG: usize = 50;
 
     let best = s.get("/api/search?q=harbour").json();
-    assert_eq!(best["total"], N);
+    // Relevance counts as far as the ranked window: "more than 1,000".
+    assert_eq!(best["total"], 1_000);
+    assert_eq!(best["total_capped"], true);
     assert_eq!(best["sort"], "relevance");
     assert_eq!(best["ranked"], 1_000, "the newest 1,000 are ranked");
     let hits = ids(&best);
@@ -533,12 +535,12 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         .map(|h| h["rank"].as_f64().unwrap())
         .collect();
     assert!(ranks.is_sorted(), "best (lowest bm25) first: {ranks:?}");
-    // Facets: the newest 200 matches, none of them labelled "strong".
-    assert_eq!(best["facets"]["sampled"], 200);
+    // Facets: the newest 100 matches, none of them labelled "strong".
+    assert_eq!(best["facets"]["sampled"], 100);
     let labels = best["facets"]["label"].as_array().unwrap();
     assert_eq!(labels.len(), 1, "{labels:?}");
     assert_eq!(labels[0]["value"], "plain");
-    assert_eq!(labels[0]["articles"], 200);
+    assert_eq!(labels[0]["articles"], 100);
 
     // Fewer matches than the window: all ranked, and the strong ones are the best.
     let strong = s.get("/api/search?q=harbour&label=strong").json();
@@ -555,6 +557,9 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         .json();
     assert_eq!(dated["sort"], "date");
     assert!(dated["ranked"].is_null());
+    // Date order counts every match (up to 10,000).
+    assert_eq!(dated["total"], N);
+    assert_eq!(dated["total_capped"], false);
     assert_eq!(
         ids(&dated),
         expected[7..14].iter().map(|e| e.1).collect::<Vec<_>>()
@@ -576,6 +581,7 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         "{}",
         page.body
     );
+    assert!(page.body.contains("More than 1000 articles"), "{}", page.body);
     assert!(page.body.contains("sort=date"));
     // Relevance has 50 pages of 20 (the ranked 1,000), not 53.
     assert!(page.body.contains("page 1 of 50"), "{}", page.body);

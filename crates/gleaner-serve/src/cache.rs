@@ -116,7 +116,8 @@ impl Cache {
             let now = match conn {
                 Conn::Sqlite(store) => store
                     .connection()
-                    .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))
+                    .prepare_cached("PRAGMA data_version")
+                    .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
                     .ok()
                     .map(|v| v.to_string()),
                 Conn::Postgres(store) => store.write_generation().ok(),

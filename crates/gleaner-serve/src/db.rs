@@ -367,9 +367,12 @@ fn sqlite_read<T>(
     f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
 ) -> (Result<T, StoreError>, bool) {
     let sql = |conn: &Conn, text: &str| match conn {
+        // Cached: preparing BEGIN and COMMIT anew was a few microseconds of every call.
         Conn::Sqlite(s) if text == "BEGIN" || !s.connection().is_autocommit() => s
             .connection()
-            .execute_batch(text)
+            .prepare_cached(text)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
             .map_err(|e| StoreError::Sqlite {
                 context: format!("{text} (a read)"),
                 source: e,

@@ -165,7 +165,7 @@ pub async fn search(State(app): State<Arc<App>>, RawQuery(raw): RawQuery) -> Pag
                             }
                         }
                     }
-                    @if let Some(ranked) = result.ranked.filter(|&r| f.total > r) {
+                    @if let Some(ranked) = result.ranked.filter(|&r| f.total > r || f.total_capped) {
                         p.note.ranked { "Best first among the newest " (ranked) " matches (the most recently stored)." }
                     }
                     (hit_list(&result.hits))

@@ -870,15 +870,16 @@ impl Store {
         {
             let mut st = self
                 .conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT m.article_id, m.entity_id
                        FROM (SELECT DISTINCT article_id FROM mentions
-                              WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2) arts
+                              WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT {}) arts
                       CROSS JOIN mentions m ON m.article_id = arts.article_id",
-                )
+                    crate::convert::int(sample)
+                ))
                 .with_context(|| format!("counting the company of entity {id}"))?;
             let mut rows = st
-                .query(params![id, crate::convert::int(sample)])
+                .query(params![id])
                 .with_context(|| format!("counting the company of entity {id}"))?;
             while let Some(row) = rows
                 .next()
@@ -907,14 +908,12 @@ impl Store {
     ) -> Result<CoMentions> {
         let ids: Vec<i64> = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT DISTINCT article_id FROM mentions
-                  WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT ?2",
-            )
-            .and_then(|mut st| {
-                st.query_map(params![id, crate::convert::int(sample)], |r| r.get(0))?
-                    .collect()
-            })
+                  WHERE entity_id = ?1 ORDER BY article_id DESC LIMIT {}",
+                crate::convert::int(sample)
+            ))
+            .and_then(|mut st| st.query_map([id], |r| r.get(0))?.collect())
             .with_context(|| format!("listing the latest articles of entity {id}"))?;
         // Reading an article's facts costs more than counting its mention rows once: when
         // fewer than half of them are kept (a new server, a rare entity), count the rows.
@@ -1171,17 +1170,16 @@ impl Store {
         let (ids_sql, ids_params, newest_first) = matching_ids(query, terms, &checks);
         let (counted, sample) = if terms.is_some() && lists {
             // As `facets_in_one_statement`: the filter's list is built once.
-            let mut params = ids_params;
+            let params = ids_params;
             let listed = (crate::convert::int(count_cap) + 1).max(crate::convert::int(facet_cap));
-            params.push(Value::Integer(listed));
-            params.push(Value::Integer(crate::convert::int(facet_cap)));
+            let sampled = crate::convert::int(facet_cap);
             let mut st = self
                 .conn
                 .prepare_cached(&format!(
-                    "WITH matched (id) AS MATERIALIZED ({ids_sql} {newest_first} LIMIT ?)
+                    "WITH matched (id) AS MATERIALIZED ({ids_sql} {newest_first} LIMIT {listed})
                      SELECT 0, count(*) FROM matched
                      UNION ALL
-                     SELECT 1, id FROM (SELECT id FROM matched ORDER BY id DESC LIMIT ?)"
+                     SELECT 1, id FROM (SELECT id FROM matched ORDER BY id DESC LIMIT {sampled})"
                 ))
                 .map_err(|e| fail("preparing the facet sample", e))?;
             let mut rows = st
@@ -1203,20 +1201,25 @@ impl Store {
             }
             (counted, sample)
         } else {
-            let mut params = ids_params.clone();
-            params.push(Value::Integer(crate::convert::int(count_cap) + 1));
             let counted: i64 = self
                 .conn
-                .prepare_cached(&format!("SELECT count(*) FROM ({ids_sql} LIMIT ?)"))
-                .and_then(|mut st| st.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM ({ids_sql} LIMIT {})",
+                    crate::convert::int(count_cap) + 1
+                ))
+                .and_then(|mut st| {
+                    st.query_row(params_from_iter(ids_params.iter()), |r| r.get(0))
+                })
                 .map_err(|e| fail("counting matches", e))?;
             let mut sample = Vec::new();
             if counted > 0 && facet_cap > 0 {
-                let mut params = ids_params;
-                params.push(Value::Integer(crate::convert::int(facet_cap)));
+                let params = ids_params;
                 let mut st = self
                     .conn
-                    .prepare_cached(&format!("{ids_sql} {newest_first} LIMIT ?"))
+                    .prepare_cached(&format!(
+                        "{ids_sql} {newest_first} LIMIT {}",
+                        crate::convert::int(facet_cap)
+                    ))
                     .map_err(|e| fail("preparing the facet sample", e))?;
                 let mut rows = st
                     .query(params_from_iter(params.iter()))
@@ -1479,11 +1482,11 @@ impl Store {
     ) -> Result<u64> {
         let (ids_sql, mut params, _) = matching_ids(query, Some(terms), checks);
         params.push(Value::Integer(below));
-        params.push(Value::Integer(crate::convert::int(cap)));
         let n: i64 = self
             .conn
             .prepare_cached(&format!(
-                "SELECT count(*) FROM ({ids_sql} AND articles_fts.rowid < ? LIMIT ?)"
+                "SELECT count(*) FROM ({ids_sql} AND articles_fts.rowid < ? LIMIT {})",
+                crate::convert::int(cap)
             ))
             .and_then(|mut st| st.query_row(params_from_iter(params.iter()), |r| r.get(0)))
             .map_err(|e| search_error(Some(terms), "counting older matches", e))?;
