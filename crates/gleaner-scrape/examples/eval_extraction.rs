@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p gleaner-scrape --example eval_extraction -- \
-//!     [--eval DIR] [--out DIR] [--trafilatura PYTHON] [--show-tune-losses] [--tune-only]
+//!     [--eval DIR] [--out DIR] [--trafilatura PYTHON] [--show-tune-losses] [--tune-only] [--folds]
 //! ```
 //!
 //! * `--eval DIR`: the evaluation data (default `../shared/eval` beside the workspace). Every
@@ -20,6 +20,8 @@
 //! first hex digit of `sha256(id)` is `0`–`7`, else in the *held-out* half. Extraction rules
 //! were tuned on tune halves only; held-out figures are reported untouched, and this command
 //! lists the pages it counts as lost only for the tune half (`--show-tune-losses`).
+//! `--folds` adds rows for four folds of each tune half (fold = second hex digit of
+//! `sha256(id)` mod 4), for choosing a rule by cross-validation inside the tune halves.
 //!
 //! Scores come from `score_extraction.py` of the eval folder (run with `python3`): F1 of word
 //! 4-shingles, precision and recall averaged over pages. Per page it also counts **lost**
@@ -37,6 +39,13 @@ use sha2::{Digest, Sha256};
 fn in_tune_half(id: &str) -> bool {
     let digest = Sha256::digest(id.as_bytes());
     digest.first().is_some_and(|b| b >> 4 < 8)
+}
+
+/// The fold (0–3) of a tune-half page for cross-validation: the second hex digit of
+/// `sha256(id)`, mod 4.
+fn tune_fold(id: &str) -> u8 {
+    let digest = Sha256::digest(id.as_bytes());
+    digest.first().map_or(0, |b| (b & 0x0f) % 4)
 }
 
 fn read_page(set: &Path, id: &str) -> String {
@@ -186,6 +195,7 @@ fn main() -> ExitCode {
     let show_losses = args.iter().any(|a| a == "--show-tune-losses");
     // While tuning, look at the tune halves only.
     let tune_only = args.iter().any(|a| a == "--tune-only");
+    let folds = args.iter().any(|a| a == "--folds");
     let scorer = eval.join("score_extraction.py");
     if !scorer.exists() {
         eprintln!(
@@ -314,6 +324,16 @@ fn main() -> ExitCode {
                 .cloned()
                 .collect();
             groups.push((half.to_string(), ids.clone()));
+            if folds && tune {
+                for k in 0..4u8 {
+                    let fold: Vec<String> = ids
+                        .iter()
+                        .filter(|id| tune_fold(id) == k)
+                        .cloned()
+                        .collect();
+                    groups.push((format!("tune fold {k}"), fold));
+                }
+            }
             let typed = ids.iter().any(|id| truth[id].get("page_type").is_some());
             if typed {
                 let articles: Vec<String> = ids

@@ -1030,63 +1030,6 @@ pub(crate) fn tidy_blocks(mut blocks: Vec<TextBlock>, title: Option<&str>) -> Ve
     blocks
 }
 
-/// Fewest characters of a run of blocks repeating earlier ones for the run to be a second
-/// copy of the text ([`drop_repeated_runs`]). Chosen by 4-fold cross-validation on the tune
-/// halves among 200, 500, 1,000 and 2,000 (200 in every fold; mean F1 over the three sets
-/// +0.0015, each held fold +0.0010 to +0.0022).
-const REPEATED_RUN_CHARS: usize = 200;
-
-/// Drop each run of consecutive blocks that all repeat earlier blocks (words compared,
-/// white space aside) when the run holds at least [`REPEATED_RUN_CHARS`] characters and two
-/// different texts: a page that renders its article twice (a print or mobile copy, a tab
-/// panel repeating the text), whose second copy a reader never sees beside the first. One
-/// paragraph repeated (an author's refrain, a placeholder text set five times) stays, and so
-/// do short repeated cards and labels.
-pub(crate) fn drop_repeated_runs(blocks: Vec<TextBlock>) -> Vec<TextBlock> {
-    let keys: Vec<String> = blocks
-        .iter()
-        .map(|b| b.text.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let repeated: Vec<bool> = keys.iter().map(|k| !seen.insert(k.as_str())).collect();
-    let mut keep = vec![true; blocks.len()];
-    let mut i = 0;
-    while i < blocks.len() {
-        if !repeated.get(i).copied().unwrap_or(false) {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while repeated.get(j).copied().unwrap_or(false) {
-            j += 1;
-        }
-        let run = i..j;
-        let chars: usize = blocks
-            .get(run.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|b| b.text.chars().count())
-            .sum();
-        let distinct = keys
-            .get(run.clone())
-            .unwrap_or_default()
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len();
-        if chars >= REPEATED_RUN_CHARS && distinct >= 2 {
-            for k in keep.get_mut(run).unwrap_or_default() {
-                *k = false;
-            }
-        }
-        i = j;
-    }
-    blocks
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(b, k)| k.then_some(b))
-        .collect()
-}
-
 fn title_of(doc: &Html, meta: &MetaTags<'_>, ld: Option<&serde_json::Value>) -> Option<String> {
     ld.and_then(|o| ld_string(o, "headline").or_else(|| ld_string(o, "name")))
         .or_else(|| meta.content("og:title"))
@@ -1175,7 +1118,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
 
     let title = title_of(doc, &meta, ld);
     let stats = DocStats::of_body(doc);
-    let blocks = drop_repeated_runs(tidy_blocks(body_blocks(doc, &stats, ld), title.as_deref()));
+    let blocks = tidy_blocks(body_blocks(doc, &stats, ld), title.as_deref());
 
     ScrapedArticle {
         url: url.to_string(),

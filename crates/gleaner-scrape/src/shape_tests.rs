@@ -745,36 +745,3 @@ fn previous_and_next_post_boxes_are_left_out() {
     assert!(!b.contains("hatchback"), "{b:?}");
     assert!(!b.contains("crossover"), "{b:?}");
 }
-
-/// A page that renders its article twice (a screen copy and a print copy) gives it once; a
-/// paragraph the author repeats, and short repeated cards, stay.
-#[test]
-fn an_article_rendered_twice_is_read_once() {
-    let story = "<h2>The orchard in winter</h2>\
-        <p>Pruning starts when the leaves are down and the sap has gone back into the roots, \
-        which in most years means the second week of December in the valley.</p>\
-        <p>Each tree loses about a third of its new growth, and the cuttings are stacked at \
-        the end of the rows for the hedgehogs that sleep under them until March.</p>";
-    let html = format!(
-        "<html><body><main><article><div class=\"screen\">{story}</div>\
-         <div class=\"print-copy\">{story}</div></article></main></body></html>"
-    );
-    let a = extract(&html, "https://orchard.example/winter");
-    let b = body(&a);
-    assert_eq!(b.matches("Pruning starts").count(), 1, "{b}");
-    assert_eq!(b.matches("hedgehogs").count(), 1, "{b}");
-
-    let refrain = "<p>Keep the gate shut, keep the gate shut, the sheep are out again.</p>";
-    let card = "<div class=\"card\"><h3>Webcam</h3><p>A view of the lower field.</p></div>";
-    let html = format!(
-        "<html><body><article><p>Our walk went across three farms in the rain, and at every \
-         one of them the farmer told us the same thing as we climbed the stile.</p>{refrain}\
-         <p>By the third farm we were singing it, and the farmer there laughed and waved us \
-         on towards the river where the path ends at the old mill.</p>{refrain}{card}{card}\
-         </article></body></html>"
-    );
-    let a = extract(&html, "https://walks.example/farms");
-    let b = body(&a);
-    assert_eq!(b.matches("Keep the gate shut").count(), 2, "{b}");
-    assert_eq!(b.matches("lower field").count(), 2, "{b}");
-}
