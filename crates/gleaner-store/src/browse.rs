@@ -2008,6 +2008,9 @@ mod tests {
                 for order in [SearchOrder::Relevance, SearchOrder::Date] {
                     for (window, count_cap, facet_cap) in [
                         (1000, 10_000, 200),
+                        // Counted only as far as the window (the server's ranked search).
+                        (1000, 1000, 100),
+                        (10, 10, 5),
                         (10, 100, 5),
                         (10, 20, 10),
                         (3, 3, 3),
