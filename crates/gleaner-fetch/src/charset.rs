@@ -192,10 +192,7 @@ fn undeclared(body: &[u8], host: Option<&str>) -> (&'static Encoding, EncodingSo
     // for that runs at memory speed where the detector reads a few MB/s.
     match std::str::from_utf8(body) {
         Ok(_) => (UTF_8, EncodingSource::Detected),
-        Err(e) => (
-            guess(body, e.valid_up_to(), host),
-            EncodingSource::Detected,
-        ),
+        Err(e) => (guess(body, e.valid_up_to(), host), EncodingSource::Detected),
     }
 }
 
@@ -770,7 +767,10 @@ mod tests {
         body.extend_from_slice(b" caf\xe9");
         let (text, name, source) = decode(&body, ct, None);
         assert_eq!((name, source), ("UTF-8", EncodingSource::Header));
-        assert!(text.starts_with(mixed) && text.ends_with("caf\u{fffd}"), "{text}");
+        assert!(
+            text.starts_with(mixed) && text.ends_with("caf\u{fffd}"),
+            "{text}"
+        );
         // Cut inside its last character (a size limit): valid.
         let cut = "<p>café €".as_bytes();
         let cut = &cut[..cut.len() - 1];
@@ -782,10 +782,20 @@ mod tests {
     #[test]
     fn latin1_label_over_utf8_bytes_is_overruled() {
         let body = "<p>Café crème “quoted” €5</p>".as_bytes();
-        for label in ["iso-8859-1", "latin1", "windows-1252", "us-ascii", "iso-8859-15"] {
+        for label in [
+            "iso-8859-1",
+            "latin1",
+            "windows-1252",
+            "us-ascii",
+            "iso-8859-15",
+        ] {
             let ct = format!("text/html; charset={label}");
             let (text, name, source) = decode(body, Some(&ct), None);
-            assert_eq!((name, source), ("UTF-8", EncodingSource::Detected), "{label}");
+            assert_eq!(
+                (name, source),
+                ("UTF-8", EncodingSource::Detected),
+                "{label}"
+            );
             assert_eq!(text, "<p>Café crème “quoted” €5</p>");
         }
         // A meta that says UTF-8 backs it.
