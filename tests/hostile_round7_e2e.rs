@@ -194,3 +194,117 @@ fn correctly_labelled_latin1_and_utf8_are_read_by_their_labels() {
     );
     stored_as_written(feed, page);
 }
+
+// ---------------------------------------------------------------- PostgreSQL: a lost writer
+
+/// A few sentences about post `i`: enough text to be an article.
+fn harbour_page(i: usize) -> Response {
+    common::hostile::news_page(
+        &format!("Harbour notice number {i}"),
+        &format!(
+            "Notice {i} was the matter on the agenda of the harbour board on Tuesday. Members \
+             heard that the work had been planned since the autumn and would be reviewed after \
+             the first six months, when the season's traffic figures are in."
+        ),
+    )
+}
+
+/// The writer's connection ended by the server (`pg_terminate_backend`, as an administrator,
+/// a failover or a restart does) in the middle of a run. main's writer did not connect again:
+/// every page after that was fetched and then failed to store (`failed=N`, `partial`), left
+/// to leases running out and a later run. Now the writer connects again and sends the batch
+/// again: the run ends `ok` with every post stored once.
+#[test]
+fn postgres_writer_connects_again_after_its_connection_is_ended() {
+    const PAGES: usize = 36;
+    let Some(pg) = common::hostile::PgSchema::fresh("gleaner_round7_writer") else {
+        return;
+    };
+    let base = std::env::var(common::hostile::PG_ENV).unwrap();
+    let site = TestServer::start();
+    let mut entries = Vec::new();
+    for i in 0..PAGES {
+        let path = format!("/notices/{i}.html");
+        site.set(&path, harbour_page(i));
+        entries.push((site.url(&path), "2024-03-01T09:00:00Z"));
+    }
+    site.set("/sitemap.xml", sitemap(&entries));
+    let dir = tempfile::tempdir().unwrap();
+    // Ten pages a second: the run lasts a few seconds, time to end its writer's connection
+    // with most pages still to come.
+    config(
+        dir.path(),
+        "per_host_per_second = 10.0\n",
+        &[("sitemap", site.url("/sitemap.xml"))],
+    );
+    // Every connection of this run carries a name of its own, so that only its writer is
+    // ended (other tests may share the server).
+    let app = format!("gleaner_round7_{}", std::process::id());
+    let db = format!("{}&application_name={app}", pg.url);
+    let child = std::process::Command::new(common::hostile::gleaner_bin())
+        .current_dir(dir.path())
+        .args(["--config", "gleaner.toml", "--db", &db, "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The writer is the connection that stores articles, their fetch states and marks pages
+    // done: end it once some articles are stored and most pages are still to come.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut ended = 0;
+    while ended == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer was never seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if pg.number("SELECT count(to_regclass('articles'))") == 0
+            || pg.number("SELECT count(*) FROM articles") < 3
+        {
+            continue;
+        }
+        ended = common::hostile::pg_number(
+            &base,
+            None,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                  WHERE application_name = '{app}' AND pid <> pg_backend_pid() \
+                    AND (query ILIKE '%INSERT INTO articles%' \
+                         OR query ILIKE '%INSERT INTO fetch_state%' \
+                         OR query ILIKE '%UPDATE leases SET done%')"
+            ),
+        );
+    }
+    let stored_when_ended = pg.number("SELECT count(*) FROM articles");
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        stored_when_ended < i64::try_from(PAGES).unwrap() - 5,
+        "the run was nearly over when its writer was ended ({stored_when_ended} stored):\n{err}"
+    );
+    assert_eq!(ended, 1, "one writer connection ended\n{err}");
+    assert_exit(&out, 0, "run");
+    assert_eq!(
+        pg.number("SELECT count(*) FROM articles"),
+        i64::try_from(PAGES).unwrap(),
+        "{err}"
+    );
+    assert_eq!(
+        pg.number("SELECT count(DISTINCT url) FROM articles"),
+        i64::try_from(PAGES).unwrap()
+    );
+    assert_eq!(
+        pg.number("SELECT count(*) FROM runs WHERE status = 'ok' AND failed = 0"),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        pg.number("SELECT count(*) FROM fetch_state WHERE last_error IS NOT NULL"),
+        0,
+        "{err}"
+    );
+}
