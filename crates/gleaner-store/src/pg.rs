@@ -293,8 +293,8 @@ impl Tx<'_> {
 /// The database on a PostgreSQL server: one connection.
 pub struct PgStore {
     client: Client,
-    /// How to connect again when the connection is lost.
-    config: tokio_postgres::Config,
+    /// How to connect again when the connection is lost (boxed: the store enum stays small).
+    config: Box<tokio_postgres::Config>,
     /// The writer's statements, prepared once on this connection.
     statements: Statements,
     /// Entity ids and aliases this connection has seen committed (boxed: the store enum
@@ -334,7 +334,7 @@ impl PgStore {
         let client = connect(&config, &shown)?;
         let mut store = PgStore {
             client,
-            config,
+            config: Box::new(config),
             shown,
             statements: Statements::default(),
             known: Box::default(),
