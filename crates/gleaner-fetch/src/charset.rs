@@ -17,10 +17,26 @@
 //! `latin1` and `US-ASCII` all mean `windows-1252`, so the bytes 0x80–0x9F decode as the curly
 //! quotes and dashes the author typed rather than as C1 control characters.
 //!
-//! **A header that says ISO-8859-1 over a body that is valid UTF-8** is decoded as
-//! `windows-1252`, like every browser does: the transport's label is authoritative and no browser
-//! second-guesses it with the body. gleaner does what a reader of the page saw, so that a stored
-//! article matches the page on screen. What gleaner does *not* do is the old RFC 2616 default
+//! **A label the bytes refute** is not obeyed blindly: gleaner wants the text as the author
+//! wrote it, for good, where a browser may show mojibake for a day until the server is fixed.
+//! The first declaration found (header, else XML declaration, else meta) is checked against
+//! the bytes, cheaply, and overruled only when they plainly say otherwise:
+//!
+//! * declared **UTF-8** over bytes that are mostly not UTF-8 (more invalid sequences than
+//!   valid multi-byte characters; a body cut short inside its last character is valid): the
+//!   next declaration in the document if it names another encoding, else the guess of step 6
+//!   (a latin-1 database behind a UTF-8 site would otherwise be stored with U+FFFD for every
+//!   accented letter);
+//! * declared a **single-byte legacy encoding** (ISO-8859-1/windows-1252 and kin, a server's
+//!   default) over bytes that are valid UTF-8 with at least one multi-byte sequence: UTF-8,
+//!   unless the next declaration in the document names another encoding than UTF-8 (valid
+//!   UTF-8 with multi-byte sequences is practically never meant as latin-1, which would store
+//!   "CafÃ©").
+//!
+//! A body that fits its label costs one UTF-8 validation (which for real latin-1 text stops
+//! at its first accented letter) and never a detection pass.
+//!
+//! What gleaner does *not* do is the old RFC 2616 default
 //! (text without a charset parameter is ISO-8859-1) that `requests`-based scrapers apply: with no
 //! label in the header, the meta prescan and then detection decide, which is what gets UTF-8 pages
 //! served as bare `text/html` right.
@@ -115,30 +131,75 @@ pub fn choose(
     if let Some((encoding, _)) = Encoding::for_bom(body) {
         return (encoding, EncodingSource::Bom);
     }
-    if let Some(encoding) = content_type
-        .and_then(charset_param)
-        .and_then(|label| Encoding::for_label(label.as_bytes()))
-    {
-        return (encoding, EncodingSource::Header);
-    }
+    // The declarations, most authoritative first: the header, the XML declaration (not for
+    // a page served as HTML), the meta prescan. Each is looked for only when needed.
     let head = &body[..body.len().min(PRESCAN_BYTES)];
     let is_html = content_type.is_some_and(|ct| media_type(ct) == "text/html");
-    if let Some(encoding) = xml_declaration_encoding(head).filter(|_| !is_html) {
-        return (encoding, EncodingSource::XmlDeclaration);
+    let header = || {
+        content_type
+            .and_then(charset_param)
+            .and_then(|label| Encoding::for_label(label.as_bytes()))
+            .map(|e| (e, EncodingSource::Header))
+    };
+    let xml = || {
+        xml_declaration_encoding(head)
+            .filter(|_| !is_html)
+            .map(|e| (e, EncodingSource::XmlDeclaration))
+    };
+    let meta = || prescan_meta(head).map(|e| (e, EncodingSource::Meta));
+    let declared = header()
+        .map(|d| (d, 0))
+        .or_else(|| xml().map(|d| (d, 1)))
+        .or_else(|| meta().map(|d| (d, 2)));
+    let Some(((encoding, source), rank)) = declared else {
+        return undeclared(body, host);
+    };
+    // The declarations after the one that won, for when the bytes refute it.
+    let below = || {
+        let x = if rank < 1 { xml() } else { None };
+        let m = if rank < 2 { meta() } else { None };
+        x.into_iter().chain(m)
+    };
+    if encoding == UTF_8 {
+        // Declared UTF-8 over bytes that are not (a latin-1 database behind a UTF-8 site):
+        // the document's own word if it names another encoding, else a guess. A body that is
+        // UTF-8 with a few bad bytes (or one cut short) stays UTF-8.
+        return match utf8_fit(body) {
+            Utf8Fit::Valid | Utf8Fit::Mostly => (encoding, source),
+            Utf8Fit::Not { valid_up_to } => below()
+                .find(|(e, _)| *e != UTF_8)
+                .unwrap_or_else(|| (guess(body, valid_up_to, host), EncodingSource::Detected)),
+        };
     }
-    if let Some(encoding) = prescan_meta(head) {
-        return (encoding, EncodingSource::Meta);
+    if is_latin(encoding) && has_multibyte_utf8(body) {
+        // Declared latin-1 (a server's default) over bytes that are valid UTF-8 with
+        // multi-byte sequences: that is practically never latin-1 text, and read as such it
+        // would be stored as "CafÃ©". UTF-8, unless the document itself names another
+        // encoding.
+        return match below().next() {
+            Some((e, s)) if e == UTF_8 => (UTF_8, s),
+            Some(_) => (encoding, source),
+            None => (UTF_8, EncodingSource::Detected),
+        };
     }
+    (encoding, source)
+}
+
+/// A body with no usable declaration: UTF-8 when it is valid UTF-8, else a guess.
+fn undeclared(body: &[u8], host: Option<&str>) -> (&'static Encoding, EncodingSource) {
     // gleaner is not a browser: a page with no label that is valid UTF-8 is UTF-8 (what the
     // detector, allowed to say UTF-8, would answer after reading all of it), and a check
     // for that runs at memory speed where the detector reads a few MB/s.
-    let valid_up_to = match std::str::from_utf8(body) {
-        Ok(_) => return (UTF_8, EncodingSource::Detected),
-        Err(e) => e.valid_up_to(),
-    };
-    // A guess from a bounded sample: the start of the body and, when that is valid UTF-8,
-    // the stretch from the first byte that is not (so UTF-8 is ruled out as it would be by
-    // the whole body).
+    match std::str::from_utf8(body) {
+        Ok(_) => (UTF_8, EncodingSource::Detected),
+        Err(e) => (guess(body, e.valid_up_to(), host), EncodingSource::Detected),
+    }
+}
+
+/// chardetng's guess for a body that is not valid UTF-8 from `valid_up_to` on, from a
+/// bounded sample: the start of the body and, when that is valid UTF-8, the stretch from the
+/// first byte that is not (so UTF-8 is ruled out as it would be by the whole body).
+fn guess(body: &[u8], valid_up_to: usize, host: Option<&str>) -> &'static Encoding {
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     let head_end = body.len().min(GUESS_BYTES);
     if valid_up_to < head_end {
@@ -149,14 +210,55 @@ pub fn choose(
         detector.feed(&body[valid_up_to..tail_end], tail_end == body.len());
     }
     let tld = host.and_then(top_level_domain);
-    // gleaner is not a browser: a page with no label that is valid UTF-8 is UTF-8.
-    let guess = detector.guess(
+    detector.guess(
         tld.as_deref().map(str::as_bytes),
         chardetng::Utf8Detection::Allow,
-    );
-    (guess, EncodingSource::Detected)
+    )
 }
 
+/// How well a body declared UTF-8 fits the declaration.
+#[derive(Debug, PartialEq, Eq)]
+enum Utf8Fit {
+    /// Valid UTF-8, or valid but for a sequence cut short at the very end (a body cut at a
+    /// size limit).
+    Valid,
+    /// More valid multi-byte characters than invalid sequences: UTF-8 with a few bad bytes,
+    /// which decoding replaces one by one.
+    Mostly,
+    /// Mostly not UTF-8: from `valid_up_to` on it is not.
+    Not { valid_up_to: usize },
+}
+
+/// Linear, and only past the first pass when the body is not valid UTF-8.
+fn utf8_fit(body: &[u8]) -> Utf8Fit {
+    let valid_up_to = match std::str::from_utf8(body) {
+        Ok(_) => return Utf8Fit::Valid,
+        Err(e) if e.error_len().is_none() => return Utf8Fit::Valid,
+        Err(e) => e.valid_up_to(),
+    };
+    let (mut multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in body.utf8_chunks() {
+        multibyte += chunk.valid().bytes().filter(|&b| b >= 0xC0).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    if multibyte > invalid {
+        Utf8Fit::Mostly
+    } else {
+        Utf8Fit::Not { valid_up_to }
+    }
+}
+
+/// A single-byte legacy encoding (ISO-8859-1/windows-1252 and their kin), whose labels
+/// servers put on UTF-8 bodies by default.
+fn is_latin(encoding: &'static Encoding) -> bool {
+    encoding.is_single_byte() && encoding != X_USER_DEFINED
+}
+
+/// Valid UTF-8 holding at least one multi-byte sequence (pure ASCII reads the same either
+/// way). Stops at the first invalid byte, which for real single-byte text comes early.
+fn has_multibyte_utf8(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|text| !text.is_ascii())
+}
 /// The media type of a `Content-Type` value, lowercased, without parameters.
 pub fn media_type(content_type: &str) -> String {
     content_type
@@ -621,6 +723,140 @@ mod tests {
             "{}",
             &text[text.len() - 40..]
         );
+    }
+
+    #[test]
+    fn utf8_label_over_latin1_bytes_is_overruled() {
+        let latin1 = b"<p>Caf\xe9 cr\xe8me br\xfbl\xe9e, na\xefve \x93quoted\x94</p>";
+        // No other declaration: detected.
+        let (text, name, source) = decode(latin1, Some("text/html; charset=utf-8"), None);
+        assert_eq!((name, source), ("windows-1252", EncodingSource::Detected));
+        assert_eq!(text, "<p>Café crème brûlée, naïve “quoted”</p>");
+        // The document names another encoding: that.
+        let mut with_meta = b"<meta charset=iso-8859-2>".to_vec();
+        with_meta.extend_from_slice(b"<p>\xa3\xf3d\xbc</p>");
+        let (text, name, source) = decode(&with_meta, Some("text/html; charset=UTF-8"), None);
+        assert_eq!((name, source), ("ISO-8859-2", EncodingSource::Meta));
+        assert!(text.ends_with("<p>Łódź</p>"), "{text}");
+        // An XML feed: its declaration.
+        let feed = b"<?xml version='1.0' encoding='ISO-8859-1'?><rss><title>Caf\xe9</title></rss>";
+        assert_eq!(
+            chosen(feed, Some("application/rss+xml; charset=utf-8")),
+            ("windows-1252", EncodingSource::XmlDeclaration)
+        );
+        // Declared UTF-8 in the document (no header) over latin-1: detected too.
+        let mut meta_utf8 = b"<meta charset=utf-8>".to_vec();
+        meta_utf8.extend_from_slice(latin1);
+        assert_eq!(
+            chosen(&meta_utf8, Some("text/html")),
+            ("windows-1252", EncodingSource::Detected)
+        );
+        // Every declaration says UTF-8: the bytes are guessed.
+        assert_eq!(
+            chosen(&meta_utf8, Some("text/html; charset=utf-8")),
+            ("windows-1252", EncodingSource::Detected)
+        );
+    }
+
+    #[test]
+    fn utf8_with_a_few_bad_bytes_or_cut_short_stays_utf8() {
+        let ct = Some("text/html; charset=utf-8");
+        // One stray latin-1 byte among many UTF-8 letters: one U+FFFD, the rest intact.
+        let mixed = "<p>Ελληνικά καλημέρα café</p>";
+        let mut body = mixed.as_bytes().to_vec();
+        body.extend_from_slice(b" caf\xe9");
+        let (text, name, source) = decode(&body, ct, None);
+        assert_eq!((name, source), ("UTF-8", EncodingSource::Header));
+        assert!(
+            text.starts_with(mixed) && text.ends_with("caf\u{fffd}"),
+            "{text}"
+        );
+        // Cut inside its last character (a size limit): valid.
+        let cut = "<p>café €".as_bytes();
+        let cut = &cut[..cut.len() - 1];
+        assert_eq!(utf8_fit(cut), Utf8Fit::Valid);
+        assert_eq!(chosen(cut, ct), ("UTF-8", EncodingSource::Header));
+        assert_eq!(utf8_fit(b"caf\xe9 x"), Utf8Fit::Not { valid_up_to: 3 });
+    }
+
+    #[test]
+    fn latin1_label_over_utf8_bytes_is_overruled() {
+        let body = "<p>Café crème “quoted” €5</p>".as_bytes();
+        for label in [
+            "iso-8859-1",
+            "latin1",
+            "windows-1252",
+            "us-ascii",
+            "iso-8859-15",
+        ] {
+            let ct = format!("text/html; charset={label}");
+            let (text, name, source) = decode(body, Some(&ct), None);
+            assert_eq!(
+                (name, source),
+                ("UTF-8", EncodingSource::Detected),
+                "{label}"
+            );
+            assert_eq!(text, "<p>Café crème “quoted” €5</p>");
+        }
+        // A meta that says UTF-8 backs it.
+        let mut meta = b"<meta charset=utf-8>".to_vec();
+        meta.extend_from_slice(body);
+        assert_eq!(
+            chosen(&meta, Some("text/html; charset=ISO-8859-1")),
+            ("UTF-8", EncodingSource::Meta)
+        );
+        // The document's own declaration names a legacy encoding: the label stands.
+        let mut contra = b"<meta charset=windows-1252>".to_vec();
+        contra.extend_from_slice(body);
+        assert_eq!(
+            chosen(&contra, Some("text/html; charset=ISO-8859-1")),
+            ("windows-1252", EncodingSource::Header)
+        );
+        // Also a meta label alone, and an XML declaration alone.
+        let mut meta_latin = b"<meta charset=iso-8859-1>".to_vec();
+        meta_latin.extend_from_slice(body);
+        assert_eq!(
+            chosen(&meta_latin, Some("text/html")),
+            ("UTF-8", EncodingSource::Detected)
+        );
+        let mut xml = b"<?xml version='1.0' encoding='ISO-8859-1'?><t>".to_vec();
+        xml.extend_from_slice(body);
+        assert_eq!(chosen(&xml, None), ("UTF-8", EncodingSource::Detected));
+    }
+
+    #[test]
+    fn bytes_that_fit_their_label_are_read_by_it() {
+        // Latin-1 labelled latin-1, ASCII labelled latin-1, UTF-8 labelled UTF-8, a
+        // multi-byte legacy label over UTF-8 bytes (left alone).
+        for (body, ct, want) in [
+            (
+                &b"<p>Caf\xe9 \x93x\x94</p>"[..],
+                "text/html; charset=iso-8859-1",
+                ("windows-1252", EncodingSource::Header),
+            ),
+            (
+                b"<p>plain</p>",
+                "text/html; charset=iso-8859-1",
+                ("windows-1252", EncodingSource::Header),
+            ),
+            (
+                "<p>Café</p>".as_bytes(),
+                "text/html; charset=utf-8",
+                ("UTF-8", EncodingSource::Header),
+            ),
+            (
+                "<p>日本語</p>".as_bytes(),
+                "text/html; charset=shift_jis",
+                ("Shift_JIS", EncodingSource::Header),
+            ),
+            (
+                b"<p>\xef\xf0\xe8\xe2\xe5\xf2</p>",
+                "text/html; charset=windows-1251",
+                ("windows-1251", EncodingSource::Header),
+            ),
+        ] {
+            assert_eq!(chosen(body, Some(ct)), want, "{ct}");
+        }
     }
 
     #[test]

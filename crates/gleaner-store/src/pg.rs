@@ -72,6 +72,15 @@ const MAX_CANDIDATES: i64 = 64;
 /// How often a write that lost a race with another writer is tried again.
 const WRITE_ATTEMPTS: usize = 16;
 
+/// Connections made again, at most, for one write whose connection was lost (a server
+/// restart, `pg_terminate_backend`, a proxy's idle cut) before the write fails.
+const RECONNECTS_PER_WRITE: usize = 3;
+
+/// Attempts to connect again after a lost connection, and the wait after the first failed
+/// one (doubled after each: 0.1 s to 3.2 s, about 6 s in all), before giving up.
+const CONNECT_ATTEMPTS: u32 = 7;
+const CONNECT_FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The runtime that drives every connection's I/O.
 fn io_runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -136,6 +145,45 @@ fn entity_kind(text: &str) -> Result<EntityKind> {
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// The PostgreSQL error behind `e`, if any.
+fn pg_source(e: &StoreError) -> Option<&tokio_postgres::Error> {
+    match e {
+        StoreError::Postgres { source, .. } => Some(source),
+        StoreError::Article { source, .. } => pg_source(source),
+        _ => None,
+    }
+}
+
+/// Whether an error says the connection is gone (the server ended the session or the socket
+/// closed): the statement may be sent again on a new connection.
+fn lost_connection(e: &StoreError) -> bool {
+    use tokio_postgres::error::SqlState;
+    pg_source(e).is_some_and(|source| {
+        source.is_closed()
+            || source.code().is_some_and(|c| {
+                *c == SqlState::ADMIN_SHUTDOWN
+                    || *c == SqlState::CRASH_SHUTDOWN
+                    || *c == SqlState::CANNOT_CONNECT_NOW
+            })
+    })
+}
+
+/// Connect to the server, the connection driven on the I/O thread.
+fn connect(config: &tokio_postgres::Config, shown: &str) -> Result<Client> {
+    let config = config.clone();
+    let connecting = io_runtime().spawn(async move { config.connect(NoTls).await });
+    let (client, connection) = wait(connecting)
+        .map_err(|e| bad_data("connecting", e))?
+        .with_context(|| format!("connecting to {shown}"))?;
+    let shown_for_task = shown.to_string();
+    io_runtime().spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(db = %shown_for_task, "PostgreSQL connection closed: {e}");
+        }
+    });
+    Ok(client)
 }
 
 /// Whether an error is another writer winning a race: worth trying the write again.
@@ -245,6 +293,8 @@ impl Tx<'_> {
 /// The database on a PostgreSQL server: one connection.
 pub struct PgStore {
     client: Client,
+    /// How to connect again when the connection is lost (boxed: the store enum stays small).
+    config: Box<tokio_postgres::Config>,
     /// The writer's statements, prepared once on this connection.
     statements: Statements,
     /// Entity ids and aliases this connection has seen committed (boxed: the store enum
@@ -281,18 +331,10 @@ impl PgStore {
         let config = url
             .parse::<tokio_postgres::Config>()
             .with_context(|| format!("reading {shown}"))?;
-        let connecting = io_runtime().spawn(async move { config.connect(NoTls).await });
-        let (client, connection) = wait(connecting)
-            .map_err(|e| bad_data("connecting", e))?
-            .with_context(|| format!("connecting to {shown}"))?;
-        let shown_for_task = shown.clone();
-        io_runtime().spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(db = %shown_for_task, "PostgreSQL connection closed: {e}");
-            }
-        });
+        let client = connect(&config, &shown)?;
         let mut store = PgStore {
             client,
+            config: Box::new(config),
             shown,
             statements: Statements::default(),
             known: Box::default(),
@@ -304,6 +346,61 @@ impl PgStore {
     /// The address it was opened with, password hidden.
     pub fn shown_url(&self) -> &str {
         &self.shown
+    }
+
+    /// Connect again, after the connection was lost: [`CONNECT_ATTEMPTS`] attempts with a
+    /// doubling wait, then the last attempt's error. Statements prepared on the old
+    /// connection are forgotten; what this connection saw committed stays known.
+    fn reconnect(&mut self) -> Result<()> {
+        let mut pause = CONNECT_FIRST_WAIT;
+        let mut attempt = 1;
+        loop {
+            match connect(&self.config, &self.shown) {
+                Ok(client) => {
+                    self.client = client;
+                    self.statements = Statements::default();
+                    tracing::warn!(db = %self.shown, attempt, "connected to PostgreSQL again");
+                    return Ok(());
+                }
+                Err(e) if attempt < CONNECT_ATTEMPTS => {
+                    tracing::warn!(db = %self.shown, attempt, "connecting again failed: {e}");
+                    std::thread::sleep(pause);
+                    pause = pause.saturating_mul(2);
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(bad_data(
+                        &format!(
+                            "connecting again to {} after the connection was lost",
+                            self.shown
+                        ),
+                        format!("gave up after {attempt} attempts: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Run `write` (all or nothing: a transaction, or one statement); if it failed because
+    /// the connection was lost, connect again and run it again, up to
+    /// [`RECONNECTS_PER_WRITE`] times. A write whose commit was sent when the connection
+    /// went may have been committed: every write sent again here is an upsert, which finds
+    /// its rows written and leaves them be.
+    pub(crate) fn reconnecting<T>(
+        &mut self,
+        mut write: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let mut reconnects = 0;
+        loop {
+            match write(self) {
+                Err(e) if reconnects < RECONNECTS_PER_WRITE && lost_connection(&e) => {
+                    tracing::warn!(db = %self.shown, "the PostgreSQL connection was lost ({e}); connecting again");
+                    self.reconnect()?;
+                    reconnects += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The schema version (`gleaner_schema.version`).
@@ -404,6 +501,15 @@ impl PgStore {
         origins: &[Origin],
     ) -> Result<Vec<Upserted>> {
         validate_batch(batch)?;
+        self.reconnecting(|store| store.upsert_articles_once(batch, origins))
+    }
+
+    /// [`PgStore::upsert_articles_from`] on the connection as it is.
+    fn upsert_articles_once(
+        &mut self,
+        batch: &[(Article, Option<i64>)],
+        origins: &[Origin],
+    ) -> Result<Vec<Upserted>> {
         let now = now_text();
         let mut attempt = 0;
         loop {
@@ -927,6 +1033,15 @@ impl PgStore {
 
     /// See [`crate::Store::finish_run`].
     pub fn finish_run(&mut self, run_id: i64, status: RunStatus, counts: &RunCounts) -> Result<()> {
+        self.reconnecting(|store| store.finish_run_once(run_id, status, counts))
+    }
+
+    fn finish_run_once(
+        &mut self,
+        run_id: i64,
+        status: RunStatus,
+        counts: &RunCounts,
+    ) -> Result<()> {
         let changed = wait(self.client.execute(
             "UPDATE runs SET finished_at = $2, status = $3, discovered = $4, fetched = $5,
                     not_modified = $6, stored = $7, updated = $8, unchanged = $9,
@@ -985,6 +1100,10 @@ impl PgStore {
 
     /// See [`crate::Store::record_fetches`]: all or none.
     pub fn record_fetches(&mut self, states: &[FetchState]) -> Result<()> {
+        self.reconnecting(|store| store.record_fetches_once(states))
+    }
+
+    fn record_fetches_once(&mut self, states: &[FetchState]) -> Result<()> {
         wait(async {
             let tx = self
                 .client

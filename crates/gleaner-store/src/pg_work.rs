@@ -224,14 +224,18 @@ impl PgStore {
     /// Mark units done (their outcome is recorded): nobody claims them again (in this run:
     /// see [`PgStore::claim_key`]).
     pub fn finish(&mut self, keys: &[String]) -> Result<u64> {
-        let keys = keys.to_vec();
-        self.block(async move |c| {
-            c.execute(
-                "UPDATE leases SET done = TRUE, expires_at = clock_timestamp() WHERE key = ANY($1)",
-                &[&keys],
-            )
-            .await
-            .context("finishing work")
+        // The writer's last step for a batch: sent again on a new connection if it was lost.
+        self.reconnecting(|store| {
+            let keys = keys.to_vec();
+            store.block(async move |c| {
+                c.execute(
+                    "UPDATE leases SET done = TRUE, expires_at = clock_timestamp() \
+                     WHERE key = ANY($1)",
+                    &[&keys],
+                )
+                .await
+                .context("finishing work")
+            })
         })
     }
 
