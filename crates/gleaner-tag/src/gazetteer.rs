@@ -379,8 +379,7 @@ impl WordTable {
         let count = usize::try_from(r.u32()?).ok()?;
         let used = usize::try_from(r.u32()?).ok()?;
         // (The count is bounded by the image: each taken slot is 27 bytes of it.)
-        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len()
-        {
+        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len() {
             return None;
         }
         let mut slots = vec![WordSlot::default(); count];
@@ -954,7 +953,34 @@ impl Gazetteers {
             return (n == 1 && first_info.geo_place).then_some(1);
         }
         // The key of the first `len` tokens is a prefix of the key of all of them: built once,
-        // asked about at each length; the longest listed one wins.
+        // asked about at each length; the longest listed one wins. Short ASCII words (most)
+        // are keyed on the stack, as `push_key` keys them: lowercase, one space between.
+        let ascii = tokens.get(..n).is_some_and(|ts| {
+            ts.iter().all(|t| t.is_ascii())
+                && ts.iter().map(|t| t.len() + 1).sum::<usize>() <= STACK_KEY
+        });
+        if ascii {
+            let mut buf = [0u8; STACK_KEY];
+            let mut at = 0;
+            let mut found = None;
+            for (len, t) in (1..=n).zip(tokens) {
+                if at > 0
+                    && let Some(b) = buf.get_mut(at)
+                {
+                    *b = b' ';
+                    at += 1;
+                }
+                if let Some(out) = buf.get_mut(at..at + t.len()) {
+                    out.copy_from_slice(t.as_bytes());
+                    out.make_ascii_lowercase();
+                }
+                at += t.len();
+                if self.words.get(buf.get(..at).unwrap_or(&[])).geo_key {
+                    found = Some(len);
+                }
+            }
+            return found;
+        }
         let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
         let mut found = None;
         for (len, t) in (1..=n).zip(tokens) {
@@ -1038,7 +1064,11 @@ impl Gazetteers {
         first_info: WordInfo,
     ) -> Option<&Entry> {
         let first = tokens.first()?;
-        if first_info.entry_first == 0 && !first.contains(char::is_whitespace) {
+        // No entry is longer than the longest starting with this word (a word holding white
+        // space is keyed as more than one: asked in full).
+        if usize::from(first_info.entry_first) < tokens.len()
+            && !first.contains(char::is_whitespace)
+        {
             return None;
         }
         self.lookup_any_case_unchecked(tokens)
@@ -1328,18 +1358,31 @@ mod word_table_tests {
         let built = Gazetteers::read(None);
         let image = Gazetteers::word_table_image();
         assert_eq!(image, built.words.image());
-        assert!(image.as_slice() == crate::WORD_TABLE_IMAGE, "build.rs is out of date");
+        assert!(
+            image.as_slice() == crate::WORD_TABLE_IMAGE,
+            "build.rs is out of date"
+        );
         let read = WordTable::from_image(&image).expect("the image reads");
         assert_eq!(read.image(), image);
         let g = Gazetteers::builtin();
         assert_eq!(g.words.image(), image);
-        for w in words(COMMON_WORDS)
-            .chain(words(GIVEN_NAMES))
-            .chain(["ministry", "cup", "putin", "zzqx", "san", "new york city"])
-        {
+        for w in words(COMMON_WORDS).chain(words(GIVEN_NAMES)).chain([
+            "ministry",
+            "cup",
+            "putin",
+            "zzqx",
+            "san",
+            "new york city",
+        ]) {
             assert_eq!(g.word(w), built.word(w), "{w}");
         }
-        for place in ["New York City", "San Francisco", "Rio de Janeiro", "Paris", "Nowhere Else"] {
+        for place in [
+            "New York City",
+            "San Francisco",
+            "Rio de Janeiro",
+            "Paris",
+            "Nowhere Else",
+        ] {
             let toks: Vec<&str> = place.split(' ').collect();
             assert_eq!(g.longest_geo(&toks), built.longest_geo(&toks), "{place}");
         }
@@ -1352,7 +1395,10 @@ mod word_table_tests {
         assert!(WordTable::from_image(&[]).is_none());
         assert!(WordTable::from_image(b"GLNWORD1").is_none());
         for cut in [9, 16, 100, image.len() / 2, image.len() - 1] {
-            assert!(WordTable::from_image(image.get(..cut).unwrap()).is_none(), "{cut}");
+            assert!(
+                WordTable::from_image(image.get(..cut).unwrap()).is_none(),
+                "{cut}"
+            );
         }
         let mut longer = image.clone();
         longer.push(0);

@@ -1108,8 +1108,14 @@ impl NameModel {
         // The rows in the table's own list (row 0 the zeros), the keys beside them: the table
         // is built over them without a copy (the file lists keys in ascending order).
         let mut keys = Vec::with_capacity(n);
-        let mut rows = Vec::with_capacity(n + 1);
-        rows.push([0f32; N_LABELS]);
+        // Every row made at once, each weight the product a label absent from its mask gets
+        // (+0 for the positive scale a model file has: the rows are then allocated zeroed, not
+        // written); row 0 is zeros. Each label present is then written in its place.
+        let absent = f32::from(0i16) * scale;
+        let mut rows = vec![[absent; N_LABELS]; n + 1];
+        if let Some(first) = rows.first_mut() {
+            *first = [0f32; N_LABELS];
+        }
         // One pass over the body with a cursor (the same checks and errors as `Reader`'s
         // calls, without a bounds-checked call per byte: this loop is most of `Tagger::new`'s
         // reading of the model).
@@ -1142,21 +1148,22 @@ impl NameModel {
             };
             at += 2;
             let mask = u16::from_le_bytes([lo, hi]);
-            let mut row = [0f32; N_LABELS];
-            for (l, w) in row.iter_mut().enumerate() {
-                if mask & (1 << l) != 0 {
-                    let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
-                        return Err(truncated);
-                    };
-                    at += 2;
-                    // Multiplied by the scale here, once, and not at every use in `score`.
+            let row = rows.get_mut(k + 1).ok_or(truncated.clone())?;
+            // The labels present, lowest first (bits past the labels are ignored, as ever).
+            let mut present = mask & ((1 << N_LABELS) - 1);
+            while present != 0 {
+                let l = present.trailing_zeros() as usize;
+                present &= present - 1;
+                let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
+                    return Err(truncated);
+                };
+                at += 2;
+                // Multiplied by the scale here, once, and not at every use in `score`.
+                if let Some(w) = row.get_mut(l) {
                     *w = f32::from(i16::from_le_bytes([lo, hi])) * scale;
-                } else {
-                    *w = f32::from(0i16) * scale;
                 }
             }
             keys.push(key);
-            rows.push(row);
         }
         r.at += at;
         if r.at != bytes.len() {
