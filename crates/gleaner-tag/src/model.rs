@@ -250,7 +250,10 @@ impl Texts {
 /// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
 fn shape_into(w: &str, out: &mut String) {
     if w.is_ascii() {
-        // The same, by the byte (the first 40 chars are the first 40 bytes).
+        // The same, by the byte (the first 40 chars are the first 40 bytes), made on the
+        // stack and appended at once.
+        let mut buf = [0u8; 40];
+        let mut n = 0;
         let mut last = 0u8;
         for &b in w.as_bytes().iter().take(40) {
             let s = match b {
@@ -260,9 +263,15 @@ fn shape_into(w: &str, out: &mut String) {
                 _ => b,
             };
             if s != last {
-                out.push(char::from(s));
+                if let Some(slot) = buf.get_mut(n) {
+                    *slot = s;
+                }
+                n += 1;
                 last = s;
             }
+        }
+        if let Some(Ok(shape)) = buf.get(..n).map(std::str::from_utf8) {
+            out.push_str(shape);
         }
         return;
     }
@@ -583,8 +592,10 @@ fn each_token_features(
             5,
             pack(&[cap, u8::from(me.sentence_start), u8::from(headline)]),
         ));
-        // Prefixes and suffixes of the first 64 chars: byte offsets of their char starts.
-        let mut starts = [0usize; 65];
+        // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
+        // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
+        // `k`-th char from the end starts (only those asked for are found).
+        let mut first = [0usize; 5];
         let mut len = 0;
         let mut end = me_lower.len();
         for (b, _) in me_lower.char_indices() {
@@ -592,23 +603,22 @@ fn each_token_features(
                 end = b;
                 break;
             }
-            if let Some(slot) = starts.get_mut(len) {
+            if let Some(slot) = first.get_mut(len) {
                 *slot = b;
             }
             len += 1;
         }
-        if let Some(slot) = starts.get_mut(len) {
-            *slot = end;
+        let head = me_lower.get(..end).unwrap_or("");
+        let mut last = [end; 5];
+        for (slot, (b, _)) in last.iter_mut().skip(1).zip(head.char_indices().rev()) {
+            *slot = b;
         }
-        let piece = |from: usize, to: usize| {
-            me_lower
-                .get(starts.get(from).copied().unwrap_or(0)..starts.get(to).copied().unwrap_or(0))
-                .unwrap_or("")
-        };
         for k in 1..=4usize {
             if len > k {
-                f.push(feat2(6, k as u64, str_hash(piece(0, k))));
-                f.push(feat2(7, k as u64, str_hash(piece(len - k, len))));
+                let prefix = head.get(..first.get(k).copied().unwrap_or(0)).unwrap_or("");
+                let suffix = head.get(last.get(k).copied().unwrap_or(end)..).unwrap_or("");
+                f.push(feat2(6, k as u64, str_hash(prefix)));
+                f.push(feat2(7, k as u64, str_hash(suffix)));
             }
         }
         f.push(feat(8, pack(&[len.min(12) as u8, cap])));
