@@ -488,6 +488,61 @@ pub(crate) fn sequence_features_with_rules(
     out
 }
 
+/// The most features a token has: fewer than 70 (every template once, the affixes four times
+/// each), so this never fills up.
+const MAX_TOKEN_FEATURES: usize = 128;
+
+/// One token's features, in a buffer on the stack reused for every token: a push is a store
+/// and an increment, not a `Vec`'s check of its capacity (sixty pushes a token). A push past
+/// [`MAX_TOKEN_FEATURES`] (none: see there) goes to `more`, so nothing is ever lost.
+struct TokenFeatures {
+    buf: [u32; MAX_TOKEN_FEATURES],
+    len: usize,
+    more: Vec<u32>,
+}
+
+impl Default for TokenFeatures {
+    fn default() -> Self {
+        TokenFeatures {
+            buf: [0; MAX_TOKEN_FEATURES],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl TokenFeatures {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.more.clear();
+    }
+
+    #[inline]
+    fn push(&mut self, feature: u32) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) if self.more.is_empty() => {
+                *slot = feature;
+                self.len += 1;
+            }
+            _ => {
+                if self.more.is_empty() {
+                    self.more
+                        .extend_from_slice(self.buf.get(..self.len).unwrap_or(&[]));
+                }
+                self.more.push(feature);
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        if self.more.is_empty() {
+            self.buf.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.more
+        }
+    }
+}
+
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
@@ -561,7 +616,7 @@ fn each_token_features(
         .map(|x| str_hash(texts.get(&x.shape)))
         .collect();
     let pad = str_hash(PAD);
-    let mut f: Vec<u32> = Vec::with_capacity(96);
+    let mut f = TokenFeatures::default();
     for (i, t) in toks.iter().enumerate() {
         f.clear();
         let Some(me) = infos.get(i) else { break };
@@ -616,7 +671,9 @@ fn each_token_features(
         for k in 1..=4usize {
             if len > k {
                 let prefix = head.get(..first.get(k).copied().unwrap_or(0)).unwrap_or("");
-                let suffix = head.get(last.get(k).copied().unwrap_or(end)..).unwrap_or("");
+                let suffix = head
+                    .get(last.get(k).copied().unwrap_or(end)..)
+                    .unwrap_or("");
                 f.push(feat2(6, k as u64, str_hash(prefix)));
                 f.push(feat2(7, k as u64, str_hash(suffix)));
             }
@@ -750,7 +807,7 @@ fn each_token_features(
             f.push(feat2(38, h_text, lower_at(1)));
             f.push(feat2(39, lower_at(-1), h_text));
         }
-        sink(i, &f);
+        sink(i, f.as_slice());
     }
 }
 

@@ -266,7 +266,10 @@ fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     while !rest.is_empty() {
         // A run of ASCII (most of any text) is copied as it is, once none of its bytes is
         // reserved (asked of the whole run at once, as above); then the char after it.
-        let run = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        let run = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
         let (ascii, tail) = rest.split_at_checked(run)?;
         if ascii.bytes().fold(false, |any, b| any | reserved(b)) {
             return None;
