@@ -74,6 +74,11 @@ pub struct WordInfo {
     /// The key of a GeoNames city or town (`data/geonames_cities.txt`; its folded words
     /// joined by one space, as [`key_of`] makes it).
     pub geo_key: bool,
+    /// A GeoNames key starts with this and a space ("new" and "new york" of "new york
+    /// city"): a longer key may start here.
+    pub geo_prefix: bool,
+    /// The key of a one-token listed name (its folded word).
+    pub entry_key: bool,
     /// A title or role word.
     pub title: Option<TitleRole>,
     /// A given name.
@@ -109,7 +114,9 @@ impl WordInfo {
             | u16::from(self.common) << 6
             | u16::from(self.org_folded) << 7
             | u16::from(self.misc_folded) << 8
-            | u16::from(self.geo_key) << 9;
+            | u16::from(self.geo_key) << 9
+            | u16::from(self.geo_prefix) << 10
+            | u16::from(self.entry_key) << 11;
         let [a, b] = self.entry_first.to_le_bytes();
         let [c, d] = self.geo_first.to_le_bytes();
         let [e, f] = flags.to_le_bytes();
@@ -120,7 +127,7 @@ impl WordInfo {
     fn from_le_bytes(b: [u8; 6]) -> Option<WordInfo> {
         let [a, b, c, d, e, f] = b;
         let flags = u16::from_le_bytes([e, f]);
-        if flags >> 10 != 0 {
+        if flags >> 12 != 0 {
             return None;
         }
         let bit = |k: u16| flags >> k & 1 == 1;
@@ -129,6 +136,8 @@ impl WordInfo {
             geo_first: u16::from_le_bytes([c, d]),
             geo_place: bit(0),
             geo_key: bit(9),
+            geo_prefix: bit(10),
+            entry_key: bit(11),
             title: match flags >> 1 & 3 {
                 0 => None,
                 1 => Some(TitleRole::Head),
@@ -879,6 +888,11 @@ impl Gazetteers {
             let slot = &mut g.word_mut(fold_with(first.text, &mut buf)).geo_first;
             *slot = (*slot).max(n);
             let key = key_of(toks.iter().map(|t| t.text));
+            for (at, _) in key.match_indices(' ') {
+                if let Some(prefix) = key.get(..at) {
+                    g.word_mut(prefix).geo_prefix = true;
+                }
+            }
             let info = g.word_mut(&key);
             info.geo_key = true;
             if !key.contains(' ') {
@@ -975,8 +989,13 @@ impl Gazetteers {
                     out.make_ascii_lowercase();
                 }
                 at += t.len();
-                if self.words.get(buf.get(..at).unwrap_or(&[])).geo_key {
+                let info = self.words.get(buf.get(..at).unwrap_or(&[]));
+                if info.geo_key {
                     found = Some(len);
+                }
+                // (No longer key starts with this one and a space: none longer is listed.)
+                if !info.geo_prefix && at > 0 {
+                    break;
                 }
             }
             return found;
@@ -985,8 +1004,12 @@ impl Gazetteers {
         let mut found = None;
         for (len, t) in (1..=n).zip(tokens) {
             push_key(&mut key, t);
-            if self.words.get(key.as_bytes()).geo_key {
+            let info = self.words.get(key.as_bytes());
+            if info.geo_key {
                 found = Some(len);
+            }
+            if !info.geo_prefix && !key.is_empty() {
+                break;
             }
         }
         found
@@ -1003,6 +1026,9 @@ impl Gazetteers {
         let case_sensitive = letters.len() <= 5 && letters.iter().all(|c| c.is_uppercase());
         let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
         self.max_tokens = self.max_tokens.max(toks.len());
+        if build && !key.contains(' ') {
+            self.word_mut(&key).entry_key = true;
+        }
         if build && let Some(first) = key.split(' ').next() {
             let count = u16::try_from(key.split(' ').count()).unwrap_or(u16::MAX);
             let slot = &mut self.word_mut(first).entry_first;
@@ -1066,9 +1092,12 @@ impl Gazetteers {
         let first = tokens.first()?;
         // No entry is longer than the longest starting with this word (a word holding white
         // space is keyed as more than one: asked in full).
-        if usize::from(first_info.entry_first) < tokens.len()
-            && !first.contains(char::is_whitespace)
-        {
+        // (One token: its folded form must be a listed key itself.)
+        let may_be_listed = match tokens.len() {
+            1 => first_info.entry_key,
+            n => usize::from(first_info.entry_first) >= n,
+        };
+        if !may_be_listed && !first.contains(char::is_whitespace) {
             return None;
         }
         self.lookup_any_case_unchecked(tokens)

@@ -310,12 +310,9 @@ fn gazetteer_labels(words: &[&str], folded: &[WordInfo], gaz: &Gazetteers) -> Ve
             .and_then(|rest| gaz.longest_given(rest, info));
         let mut offset = 0;
         // (`lookup_any_case_given` finds nothing for a word no entry starts with, unless it
-        // holds white space: the lowercase test is skipped for such a word, most words.)
-        let may_start = info.entry_first > 0
-            || words
-                .get(i)
-                .is_some_and(|w| w.contains(char::is_whitespace));
-        if found.is_none() && may_start && words.get(i).is_some_and(lowercase) {
+        // holds white space, which a lowercase word does not: the lowercase test is skipped
+        // for such a word, most words.)
+        if found.is_none() && info.entry_first > 0 && words.get(i).is_some_and(lowercase) {
             found = [2, 1].into_iter().find_map(|len| {
                 let ws = words.get(i..i + len)?;
                 if !ws.iter().all(lowercase) {
