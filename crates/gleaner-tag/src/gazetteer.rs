@@ -2,7 +2,7 @@
 //!
 //! The word table ([`WordInfo`] of every listed word and every GeoNames key) is built from
 //! the same lists by the build script (`build.rs`, which compiles this file and
-//! `tokenize.rs` into itself) and compiled in as an image ([`WordTable::image`]): reading it
+//! `tokenize.rs` into itself) and compiled in as an image (`WordTable::image`): reading it
 //! at start is a copy, not a parse of the lists (most of `Tagger::new`'s work until issue
 //! 12's third round). An image that does not read gives the table built from the lists here.
 
