@@ -2,7 +2,7 @@
 //!
 //! The word table ([`WordInfo`] of every listed word and every GeoNames key) is built from
 //! the same lists by the build script (`build.rs`, which compiles this file and
-//! `tokenize.rs` into itself) and compiled in as an image ([`WordTable::image`]): reading it
+//! `tokenize.rs` into itself) and compiled in as an image (`WordTable::image`): reading it
 //! at start is a copy, not a parse of the lists (most of `Tagger::new`'s work until issue
 //! 12's third round). An image that does not read gives the table built from the lists here.
 
@@ -74,6 +74,11 @@ pub struct WordInfo {
     /// The key of a GeoNames city or town (`data/geonames_cities.txt`; its folded words
     /// joined by one space, as [`key_of`] makes it).
     pub geo_key: bool,
+    /// A GeoNames key starts with this and a space ("new" and "new york" of "new york
+    /// city"): a longer key may start here.
+    pub geo_prefix: bool,
+    /// The key of a one-token listed name (its folded word).
+    pub entry_key: bool,
     /// A title or role word.
     pub title: Option<TitleRole>,
     /// A given name.
@@ -109,7 +114,9 @@ impl WordInfo {
             | u16::from(self.common) << 6
             | u16::from(self.org_folded) << 7
             | u16::from(self.misc_folded) << 8
-            | u16::from(self.geo_key) << 9;
+            | u16::from(self.geo_key) << 9
+            | u16::from(self.geo_prefix) << 10
+            | u16::from(self.entry_key) << 11;
         let [a, b] = self.entry_first.to_le_bytes();
         let [c, d] = self.geo_first.to_le_bytes();
         let [e, f] = flags.to_le_bytes();
@@ -120,7 +127,7 @@ impl WordInfo {
     fn from_le_bytes(b: [u8; 6]) -> Option<WordInfo> {
         let [a, b, c, d, e, f] = b;
         let flags = u16::from_le_bytes([e, f]);
-        if flags >> 10 != 0 {
+        if flags >> 12 != 0 {
             return None;
         }
         let bit = |k: u16| flags >> k & 1 == 1;
@@ -129,6 +136,8 @@ impl WordInfo {
             geo_first: u16::from_le_bytes([c, d]),
             geo_place: bit(0),
             geo_key: bit(9),
+            geo_prefix: bit(10),
+            entry_key: bit(11),
             title: match flags >> 1 & 3 {
                 0 => None,
                 1 => Some(TitleRole::Head),
@@ -379,8 +388,7 @@ impl WordTable {
         let count = usize::try_from(r.u32()?).ok()?;
         let used = usize::try_from(r.u32()?).ok()?;
         // (The count is bounded by the image: each taken slot is 27 bytes of it.)
-        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len()
-        {
+        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len() {
             return None;
         }
         let mut slots = vec![WordSlot::default(); count];
@@ -880,6 +888,11 @@ impl Gazetteers {
             let slot = &mut g.word_mut(fold_with(first.text, &mut buf)).geo_first;
             *slot = (*slot).max(n);
             let key = key_of(toks.iter().map(|t| t.text));
+            for (at, _) in key.match_indices(' ') {
+                if let Some(prefix) = key.get(..at) {
+                    g.word_mut(prefix).geo_prefix = true;
+                }
+            }
             let info = g.word_mut(&key);
             info.geo_key = true;
             if !key.contains(' ') {
@@ -954,13 +967,49 @@ impl Gazetteers {
             return (n == 1 && first_info.geo_place).then_some(1);
         }
         // The key of the first `len` tokens is a prefix of the key of all of them: built once,
-        // asked about at each length; the longest listed one wins.
+        // asked about at each length; the longest listed one wins. Short ASCII words (most)
+        // are keyed on the stack, as `push_key` keys them: lowercase, one space between.
+        let ascii = tokens.get(..n).is_some_and(|ts| {
+            ts.iter().all(|t| t.is_ascii())
+                && ts.iter().map(|t| t.len() + 1).sum::<usize>() <= STACK_KEY
+        });
+        if ascii {
+            let mut buf = [0u8; STACK_KEY];
+            let mut at = 0;
+            let mut found = None;
+            for (len, t) in (1..=n).zip(tokens) {
+                if at > 0
+                    && let Some(b) = buf.get_mut(at)
+                {
+                    *b = b' ';
+                    at += 1;
+                }
+                if let Some(out) = buf.get_mut(at..at + t.len()) {
+                    out.copy_from_slice(t.as_bytes());
+                    out.make_ascii_lowercase();
+                }
+                at += t.len();
+                let info = self.words.get(buf.get(..at).unwrap_or(&[]));
+                if info.geo_key {
+                    found = Some(len);
+                }
+                // (No longer key starts with this one and a space: none longer is listed.)
+                if !info.geo_prefix && at > 0 {
+                    break;
+                }
+            }
+            return found;
+        }
         let mut key = String::with_capacity(tokens.iter().take(n).map(|t| t.len() + 1).sum());
         let mut found = None;
         for (len, t) in (1..=n).zip(tokens) {
             push_key(&mut key, t);
-            if self.words.get(key.as_bytes()).geo_key {
+            let info = self.words.get(key.as_bytes());
+            if info.geo_key {
                 found = Some(len);
+            }
+            if !info.geo_prefix && !key.is_empty() {
+                break;
             }
         }
         found
@@ -977,6 +1026,9 @@ impl Gazetteers {
         let case_sensitive = letters.len() <= 5 && letters.iter().all(|c| c.is_uppercase());
         let surface_key = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
         self.max_tokens = self.max_tokens.max(toks.len());
+        if build && !key.contains(' ') {
+            self.word_mut(&key).entry_key = true;
+        }
         if build && let Some(first) = key.split(' ').next() {
             let count = u16::try_from(key.split(' ').count()).unwrap_or(u16::MAX);
             let slot = &mut self.word_mut(first).entry_first;
@@ -1038,7 +1090,14 @@ impl Gazetteers {
         first_info: WordInfo,
     ) -> Option<&Entry> {
         let first = tokens.first()?;
-        if first_info.entry_first == 0 && !first.contains(char::is_whitespace) {
+        // No entry is longer than the longest starting with this word (a word holding white
+        // space is keyed as more than one: asked in full).
+        // (One token: its folded form must be a listed key itself.)
+        let may_be_listed = match tokens.len() {
+            1 => first_info.entry_key,
+            n => usize::from(first_info.entry_first) >= n,
+        };
+        if !may_be_listed && !first.contains(char::is_whitespace) {
             return None;
         }
         self.lookup_any_case_unchecked(tokens)
@@ -1328,18 +1387,31 @@ mod word_table_tests {
         let built = Gazetteers::read(None);
         let image = Gazetteers::word_table_image();
         assert_eq!(image, built.words.image());
-        assert!(image.as_slice() == crate::WORD_TABLE_IMAGE, "build.rs is out of date");
+        assert!(
+            image.as_slice() == crate::WORD_TABLE_IMAGE,
+            "build.rs is out of date"
+        );
         let read = WordTable::from_image(&image).expect("the image reads");
         assert_eq!(read.image(), image);
         let g = Gazetteers::builtin();
         assert_eq!(g.words.image(), image);
-        for w in words(COMMON_WORDS)
-            .chain(words(GIVEN_NAMES))
-            .chain(["ministry", "cup", "putin", "zzqx", "san", "new york city"])
-        {
+        for w in words(COMMON_WORDS).chain(words(GIVEN_NAMES)).chain([
+            "ministry",
+            "cup",
+            "putin",
+            "zzqx",
+            "san",
+            "new york city",
+        ]) {
             assert_eq!(g.word(w), built.word(w), "{w}");
         }
-        for place in ["New York City", "San Francisco", "Rio de Janeiro", "Paris", "Nowhere Else"] {
+        for place in [
+            "New York City",
+            "San Francisco",
+            "Rio de Janeiro",
+            "Paris",
+            "Nowhere Else",
+        ] {
             let toks: Vec<&str> = place.split(' ').collect();
             assert_eq!(g.longest_geo(&toks), built.longest_geo(&toks), "{place}");
         }
@@ -1352,7 +1424,10 @@ mod word_table_tests {
         assert!(WordTable::from_image(&[]).is_none());
         assert!(WordTable::from_image(b"GLNWORD1").is_none());
         for cut in [9, 16, 100, image.len() / 2, image.len() - 1] {
-            assert!(WordTable::from_image(image.get(..cut).unwrap()).is_none(), "{cut}");
+            assert!(
+                WordTable::from_image(image.get(..cut).unwrap()).is_none(),
+                "{cut}"
+            );
         }
         let mut longer = image.clone();
         longer.push(0);

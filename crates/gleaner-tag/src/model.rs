@@ -250,7 +250,10 @@ impl Texts {
 /// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
 fn shape_into(w: &str, out: &mut String) {
     if w.is_ascii() {
-        // The same, by the byte (the first 40 chars are the first 40 bytes).
+        // The same, by the byte (the first 40 chars are the first 40 bytes), made on the
+        // stack and appended at once.
+        let mut buf = [0u8; 40];
+        let mut n = 0;
         let mut last = 0u8;
         for &b in w.as_bytes().iter().take(40) {
             let s = match b {
@@ -260,9 +263,15 @@ fn shape_into(w: &str, out: &mut String) {
                 _ => b,
             };
             if s != last {
-                out.push(char::from(s));
+                if let Some(slot) = buf.get_mut(n) {
+                    *slot = s;
+                }
+                n += 1;
                 last = s;
             }
+        }
+        if let Some(Ok(shape)) = buf.get(..n).map(std::str::from_utf8) {
+            out.push_str(shape);
         }
         return;
     }
@@ -301,12 +310,9 @@ fn gazetteer_labels(words: &[&str], folded: &[WordInfo], gaz: &Gazetteers) -> Ve
             .and_then(|rest| gaz.longest_given(rest, info));
         let mut offset = 0;
         // (`lookup_any_case_given` finds nothing for a word no entry starts with, unless it
-        // holds white space: the lowercase test is skipped for such a word, most words.)
-        let may_start = info.entry_first > 0
-            || words
-                .get(i)
-                .is_some_and(|w| w.contains(char::is_whitespace));
-        if found.is_none() && may_start && words.get(i).is_some_and(lowercase) {
+        // holds white space, which a lowercase word does not: the lowercase test is skipped
+        // for such a word, most words.)
+        if found.is_none() && info.entry_first > 0 && words.get(i).is_some_and(lowercase) {
             found = [2, 1].into_iter().find_map(|len| {
                 let ws = words.get(i..i + len)?;
                 if !ws.iter().all(lowercase) {
@@ -479,6 +485,61 @@ pub(crate) fn sequence_features_with_rules(
     out
 }
 
+/// The most features a token has: fewer than 70 (every template once, the affixes four times
+/// each), so this never fills up.
+const MAX_TOKEN_FEATURES: usize = 128;
+
+/// One token's features, in a buffer on the stack reused for every token: a push is a store
+/// and an increment, not a `Vec`'s check of its capacity (sixty pushes a token). A push past
+/// [`MAX_TOKEN_FEATURES`] (none: see there) goes to `more`, so nothing is ever lost.
+struct TokenFeatures {
+    buf: [u32; MAX_TOKEN_FEATURES],
+    len: usize,
+    more: Vec<u32>,
+}
+
+impl Default for TokenFeatures {
+    fn default() -> Self {
+        TokenFeatures {
+            buf: [0; MAX_TOKEN_FEATURES],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl TokenFeatures {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.more.clear();
+    }
+
+    #[inline]
+    fn push(&mut self, feature: u32) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) if self.more.is_empty() => {
+                *slot = feature;
+                self.len += 1;
+            }
+            _ => {
+                if self.more.is_empty() {
+                    self.more
+                        .extend_from_slice(self.buf.get(..self.len).unwrap_or(&[]));
+                }
+                self.more.push(feature);
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        if self.more.is_empty() {
+            self.buf.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.more
+        }
+    }
+}
+
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
@@ -552,7 +613,7 @@ fn each_token_features(
         .map(|x| str_hash(texts.get(&x.shape)))
         .collect();
     let pad = str_hash(PAD);
-    let mut f: Vec<u32> = Vec::with_capacity(96);
+    let mut f = TokenFeatures::default();
     for (i, t) in toks.iter().enumerate() {
         f.clear();
         let Some(me) = infos.get(i) else { break };
@@ -583,8 +644,10 @@ fn each_token_features(
             5,
             pack(&[cap, u8::from(me.sentence_start), u8::from(headline)]),
         ));
-        // Prefixes and suffixes of the first 64 chars: byte offsets of their char starts.
-        let mut starts = [0usize; 65];
+        // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
+        // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
+        // `k`-th char from the end starts (only those asked for are found).
+        let mut first = [0usize; 5];
         let mut len = 0;
         let mut end = me_lower.len();
         for (b, _) in me_lower.char_indices() {
@@ -592,23 +655,24 @@ fn each_token_features(
                 end = b;
                 break;
             }
-            if let Some(slot) = starts.get_mut(len) {
+            if let Some(slot) = first.get_mut(len) {
                 *slot = b;
             }
             len += 1;
         }
-        if let Some(slot) = starts.get_mut(len) {
-            *slot = end;
+        let head = me_lower.get(..end).unwrap_or("");
+        let mut last = [end; 5];
+        for (slot, (b, _)) in last.iter_mut().skip(1).zip(head.char_indices().rev()) {
+            *slot = b;
         }
-        let piece = |from: usize, to: usize| {
-            me_lower
-                .get(starts.get(from).copied().unwrap_or(0)..starts.get(to).copied().unwrap_or(0))
-                .unwrap_or("")
-        };
         for k in 1..=4usize {
             if len > k {
-                f.push(feat2(6, k as u64, str_hash(piece(0, k))));
-                f.push(feat2(7, k as u64, str_hash(piece(len - k, len))));
+                let prefix = head.get(..first.get(k).copied().unwrap_or(0)).unwrap_or("");
+                let suffix = head
+                    .get(last.get(k).copied().unwrap_or(end)..)
+                    .unwrap_or("");
+                f.push(feat2(6, k as u64, str_hash(prefix)));
+                f.push(feat2(7, k as u64, str_hash(suffix)));
             }
         }
         f.push(feat(8, pack(&[len.min(12) as u8, cap])));
@@ -740,7 +804,7 @@ fn each_token_features(
             f.push(feat2(38, h_text, lower_at(1)));
             f.push(feat2(39, lower_at(-1), h_text));
         }
-        sink(i, &f);
+        sink(i, f.as_slice());
     }
 }
 
@@ -1108,8 +1172,14 @@ impl NameModel {
         // The rows in the table's own list (row 0 the zeros), the keys beside them: the table
         // is built over them without a copy (the file lists keys in ascending order).
         let mut keys = Vec::with_capacity(n);
-        let mut rows = Vec::with_capacity(n + 1);
-        rows.push([0f32; N_LABELS]);
+        // Every row made at once, each weight the product a label absent from its mask gets
+        // (+0 for the positive scale a model file has: the rows are then allocated zeroed, not
+        // written); row 0 is zeros. Each label present is then written in its place.
+        let absent = f32::from(0i16) * scale;
+        let mut rows = vec![[absent; N_LABELS]; n + 1];
+        if let Some(first) = rows.first_mut() {
+            *first = [0f32; N_LABELS];
+        }
         // One pass over the body with a cursor (the same checks and errors as `Reader`'s
         // calls, without a bounds-checked call per byte: this loop is most of `Tagger::new`'s
         // reading of the model).
@@ -1142,21 +1212,22 @@ impl NameModel {
             };
             at += 2;
             let mask = u16::from_le_bytes([lo, hi]);
-            let mut row = [0f32; N_LABELS];
-            for (l, w) in row.iter_mut().enumerate() {
-                if mask & (1 << l) != 0 {
-                    let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
-                        return Err(truncated);
-                    };
-                    at += 2;
-                    // Multiplied by the scale here, once, and not at every use in `score`.
+            let row = rows.get_mut(k + 1).ok_or(truncated.clone())?;
+            // The labels present, lowest first (bits past the labels are ignored, as ever).
+            let mut present = mask & ((1 << N_LABELS) - 1);
+            while present != 0 {
+                let l = present.trailing_zeros() as usize;
+                present &= present - 1;
+                let &[lo, hi] = body.get(at..at + 2).ok_or(truncated.clone())? else {
+                    return Err(truncated);
+                };
+                at += 2;
+                // Multiplied by the scale here, once, and not at every use in `score`.
+                if let Some(w) = row.get_mut(l) {
                     *w = f32::from(i16::from_le_bytes([lo, hi])) * scale;
-                } else {
-                    *w = f32::from(0i16) * scale;
                 }
             }
             keys.push(key);
-            rows.push(row);
         }
         r.at += at;
         if r.at != bytes.len() {

@@ -427,13 +427,7 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// An organisation made of the whole run: "Foreign Ministry", "Bank of England".
-    fn org_run(
-        &self,
-        words: &[&str],
-        known: &[WordInfo],
-        i: usize,
-        end: usize,
-    ) -> Option<usize> {
+    fn org_run(&self, words: &[&str], known: &[WordInfo], i: usize, end: usize) -> Option<usize> {
         if end < i + 2 {
             return None;
         }
@@ -605,8 +599,37 @@ fn is_place_cue(text: &str, after_cue: bool) -> bool {
         let lower = lowercase_cow(text);
         return PLACE_CUES.contains(&&*lower) || (after_cue && lower == "of");
     }
-    PLACE_CUES.iter().any(|c| c.eq_ignore_ascii_case(text))
-        || (after_cue && text.eq_ignore_ascii_case("of"))
+    // (The longest cue is 13 letters: a longer word is none, and is not "of".)
+    let mut buf = [0u8; 13];
+    let Some(lower) = buf.get_mut(..text.len()) else {
+        return false;
+    };
+    lower.copy_from_slice(text.as_bytes());
+    lower.make_ascii_lowercase();
+    is_place_cue_word(lower) || (after_cue && &*lower == b"of")
+}
+
+/// Is this lowercase word one of [`PLACE_CUES`]? (Told by a match on the bytes, which the
+/// compiler makes a switch on the length: asked of every word that is not a name.)
+fn is_place_cue_word(lower: &[u8]) -> bool {
+    matches!(
+        lower,
+        b"city"
+            | b"town"
+            | b"village"
+            | b"province"
+            | b"region"
+            | b"capital"
+            | b"port"
+            | b"district"
+            | b"county"
+            | b"state"
+            | b"island"
+            | b"enclave"
+            | b"neighbourhood"
+            | b"neighborhood"
+            | b"suburb"
+    )
 }
 
 /// "I've", "I'm", "Don't", "We'll": never names.
@@ -842,6 +865,32 @@ impl RuleLabeler<'_> {
 #[cfg(test)]
 mod lowercase_tests {
     use super::lowercase_cow;
+
+    #[test]
+    fn place_cues_are_told_as_the_list_tells_them() {
+        use super::{PLACE_CUES, is_place_cue, is_place_cue_word};
+        for cue in PLACE_CUES {
+            assert!(is_place_cue_word(cue.as_bytes()), "{cue}");
+            assert!(is_place_cue(cue, false), "{cue}");
+            assert!(is_place_cue(&cue.to_uppercase(), false), "{cue}");
+        }
+        for (word, after_cue, cue) in [
+            ("of", true, true),
+            ("OF", true, true),
+            ("of", false, false),
+            ("cities", false, false),
+            ("cit", false, false),
+            ("neighbourhoods", false, false),
+            ("", true, false),
+            ("citý", false, false),
+            ("\u{212a}ity", false, false),
+        ] {
+            assert_eq!(is_place_cue(word, after_cue), cue, "{word}");
+            let lower = word.to_lowercase();
+            let listed = PLACE_CUES.contains(&lower.as_str()) || (after_cue && lower == "of");
+            assert_eq!(is_place_cue(word, after_cue), listed, "{word}");
+        }
+    }
 
     #[test]
     fn lowercase_cow_is_to_lowercase_and_borrows_lowercase_text() {

@@ -262,15 +262,24 @@ fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
         };
     }
     let mut out = Vec::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            let b = c as u8;
-            if reserved(b) {
-                return None;
-            }
-            out.push(b);
-            continue;
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A run of ASCII (most of any text) is copied as it is, once none of its bytes is
+        // reserved (asked of the whole run at once, as above); then the char after it.
+        let run = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let (ascii, tail) = rest.split_at_checked(run)?;
+        if ascii.bytes().fold(false, |any, b| any | reserved(b)) {
+            return None;
         }
+        out.extend_from_slice(ascii.as_bytes());
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else {
+            break;
+        };
+        rest = chars.as_str();
         // `\s` is White_Space, as `char::is_whitespace`; `\d` is Nd, a part of what
         // `char::is_numeric` takes (not "½" or "²": those are stood for like other chars).
         if c.is_whitespace() || c.is_numeric() && is_unicode_digit(c) {
