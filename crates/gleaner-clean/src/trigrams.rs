@@ -178,9 +178,19 @@ fn trigram_char(c: char) -> char {
 
 /// The text's trigrams, most frequent first (ties: the larger trigram first), at most 600,
 /// each with its rank: whatlang's `get_trigrams_with_positions`.
+///
+/// Counted in a flat open-addressing table keyed by the packed trigram (twice as many slots
+/// as the text has chars, so probes are short), and ranked by selecting the first 600 before
+/// sorting only them. (count, trigram) pairs are all distinct, so the order is total and the
+/// ranking is the one a full sort gives.
 fn ranked_trigrams(lower: &str) -> Vec<u64> {
-    let mut counts: TrigramMap<u32> =
-        TrigramMap::with_capacity_and_hasher(lower.len().min(2048), Default::default());
+    // At most one trigram per char plus the closing space; a char is at least a byte.
+    let slots = (2 * (lower.len() + 2)).next_power_of_two().max(16);
+    let shift = 64 - slots.trailing_zeros();
+    let mask = slots - 1;
+    // Slot -> 1 + the trigram's place in `counts` (0: empty).
+    let mut table = vec![0u32; slots];
+    let mut counts: Vec<(u32, u64)> = Vec::with_capacity(lower.len().min(2048));
     let mut chars = lower.chars().map(trigram_char).chain(Some(' '));
     let mut c1 = ' ';
     let Some(mut c2) = chars.next() else {
@@ -188,15 +198,37 @@ fn ranked_trigrams(lower: &str) -> Vec<u64> {
     };
     for c3 in chars {
         if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) {
-            *counts.entry(pack(c1, c2, c3)).or_insert(0) += 1;
+            let key = pack(c1, c2, c3);
+            let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+            loop {
+                let Some(entry) = table.get_mut(slot) else {
+                    return Vec::new();
+                };
+                if *entry == 0 {
+                    // Fewer trigrams than slots, so an empty slot is always found.
+                    counts.push((1, key));
+                    *entry = u32::try_from(counts.len()).unwrap_or(u32::MAX);
+                    break;
+                }
+                if let Some(pair) = counts.get_mut(*entry as usize - 1)
+                    && pair.1 == key
+                {
+                    pair.0 += 1;
+                    break;
+                }
+                slot = (slot + 1) & mask;
+            }
         }
         c1 = c2;
         c2 = c3;
     }
-    let mut by_count: Vec<(u32, u64)> = counts.into_iter().map(|(t, n)| (n, t)).collect();
-    by_count.sort_unstable_by(|a, b| b.cmp(a));
-    by_count.truncate(TEXT_TRIGRAMS_SIZE);
-    by_count.into_iter().map(|(_, t)| t).collect()
+    let most_first = |a: &(u32, u64), b: &(u32, u64)| b.cmp(a);
+    if counts.len() > TEXT_TRIGRAMS_SIZE {
+        counts.select_nth_unstable_by(TEXT_TRIGRAMS_SIZE - 1, most_first);
+        counts.truncate(TEXT_TRIGRAMS_SIZE);
+    }
+    counts.sort_unstable_by(most_first);
+    counts.into_iter().map(|(_, t)| t).collect()
 }
 
 /// `text.to_lowercase()` (what whatlang lowercases with), ASCII a byte at a time: the
