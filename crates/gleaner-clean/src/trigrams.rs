@@ -67,9 +67,18 @@ struct Index {
     /// own allocation, was a third, and the lookups wait on memory more than they compute).
     lists: TrigramMap<(u32, u32)>,
     postings: Vec<(u8, u16)>,
-    /// Each language's alphabet (in `langs` order).
-    alphabets: Vec<Vec<char>>,
+    /// Each language's alphabet (in `langs` order), each letter as its slot in
+    /// `letter_slots`.
+    alphabets: Vec<Vec<u8>>,
+    /// Char → its slot (one per letter of any alphabet), `NO_SLOT` for the rest; indexed
+    /// directly, every alphabet letter being below `LETTER_LIMIT`.
+    letter_slots: Vec<u8>,
 }
+
+/// Every letter of whatlang's Latin alphabets is below this (the highest is U+1EF9).
+const LETTER_LIMIT: usize = 0x2000;
+/// A char in no alphabet.
+const NO_SLOT: u8 = u8::MAX;
 
 static INDEX: LazyLock<Option<Index>> = LazyLock::new(build_index);
 
@@ -116,6 +125,24 @@ fn build_index() -> Option<Index> {
                 .map(|(_, a)| a.clone())
         })
         .collect::<Option<Vec<_>>>()?;
+    let mut letter_slots = vec![NO_SLOT; LETTER_LIMIT];
+    let mut next_slot = 0u8;
+    let alphabets = alphabets
+        .into_iter()
+        .map(|letters| {
+            letters
+                .into_iter()
+                .map(|c| {
+                    let slot = letter_slots.get_mut(c as usize)?;
+                    if *slot == NO_SLOT {
+                        *slot = next_slot;
+                        next_slot = next_slot.checked_add(1).filter(|&n| n != NO_SLOT)?;
+                    }
+                    Some(*slot)
+                })
+                .collect::<Option<Vec<u8>>>()
+        })
+        .collect::<Option<Vec<_>>>()?;
     let mut lists = TrigramMap::with_capacity_and_hasher(postings.len(), Default::default());
     let mut flat = Vec::with_capacity(langs.len() * MAX_TRIGRAM_DISTANCE as usize);
     for (trigram, pairs) in postings {
@@ -128,6 +155,7 @@ fn build_index() -> Option<Index> {
         lists,
         postings: flat,
         alphabets,
+        letter_slots,
     })
 }
 
@@ -136,17 +164,18 @@ fn build_index() -> Option<Index> {
 /// alphabet counts +1, each other one −1, floored at 0, over the count of letters (a
 /// `stop` character is no letter).
 fn alphabet_scores(index: &Index, lower: &str) -> (Vec<f64>, usize) {
-    let mut ascii = [0usize; 128];
-    let mut other: TrigramMap<usize> = TrigramMap::default();
+    // A count per alphabet letter (by slot); letters in no alphabet only count in `letters`.
+    let mut in_alphabets = [0usize; NO_SLOT as usize];
     let mut letters = 0usize;
     for c in lower.chars() {
         if trigram_char(c) == ' ' {
             continue;
         }
         letters += 1;
-        match ascii.get_mut(c as usize) {
-            Some(n) => *n += 1,
-            None => *other.entry(u64::from(c)).or_insert(0) += 1,
+        if let Some(&slot) = index.letter_slots.get(c as usize)
+            && let Some(n) = in_alphabets.get_mut(usize::from(slot))
+        {
+            *n += 1;
         }
     }
     let scores = index
@@ -155,10 +184,7 @@ fn alphabet_scores(index: &Index, lower: &str) -> (Vec<f64>, usize) {
         .map(|alphabet| {
             let inside: usize = alphabet
                 .iter()
-                .map(|&c| match ascii.get(c as usize) {
-                    Some(&n) => n,
-                    None => other.get(&u64::from(c)).copied().unwrap_or(0),
-                })
+                .map(|&slot| in_alphabets.get(usize::from(slot)).copied().unwrap_or(0))
                 .sum();
             let raw = (2 * inside).saturating_sub(letters);
             raw as f64 / letters as f64
