@@ -581,7 +581,11 @@ fn ranking_checks(s: &Served, hour: &dyn Fn(usize) -> i64) {
         "{}",
         page.body
     );
-    assert!(page.body.contains("More than 1000 articles"), "{}", page.body);
+    assert!(
+        page.body.contains("More than 1000 articles"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("sort=date"));
     // Relevance has 50 pages of 20 (the ranked 1,000), not 53.
     assert!(page.body.contains("page 1 of 50"), "{}", page.body);

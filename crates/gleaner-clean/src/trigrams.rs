@@ -248,13 +248,64 @@ fn ranked_trigrams(lower: &str) -> Vec<u64> {
         c1 = c2;
         c2 = c3;
     }
-    let most_first = |a: &(u32, u64), b: &(u32, u64)| b.cmp(a);
-    if counts.len() > TEXT_TRIGRAMS_SIZE {
-        counts.select_nth_unstable_by(TEXT_TRIGRAMS_SIZE - 1, most_first);
-        counts.truncate(TEXT_TRIGRAMS_SIZE);
+    rank(&counts)
+}
+
+/// The trigrams of `counts` (count, trigram) in whatlang's order — most frequent first,
+/// ties the larger trigram first — at most [`TEXT_TRIGRAMS_SIZE`]. Placed in buckets by
+/// count (a counting sort: counts are small), then each bucket that reaches the first 600
+/// sorted as plain integers, which costs a fraction of sorting the (count, trigram) pairs;
+/// the pairs are all distinct, so the order is the same total order a full sort gives.
+fn rank(counts: &[(u32, u64)]) -> Vec<u64> {
+    let most = counts.iter().map(|&(n, _)| n as usize).max().unwrap_or(0);
+    // starts[n]: where the bucket of count n begins (counts above n come first).
+    let mut starts = vec![0usize; most + 2];
+    for &(n, _) in counts {
+        if let Some(s) = starts.get_mut(n as usize) {
+            *s += 1;
+        }
     }
-    counts.sort_unstable_by(most_first);
-    counts.into_iter().map(|(_, t)| t).collect()
+    let mut next = 0;
+    for s in starts.iter_mut().rev() {
+        let size = *s;
+        *s = next;
+        next += size;
+    }
+    let mut ordered = vec![0u64; counts.len()];
+    let mut fill = starts.clone();
+    for &(n, t) in counts {
+        if let Some(f) = fill.get_mut(n as usize)
+            && let Some(slot) = ordered.get_mut(*f)
+        {
+            *slot = t;
+            *f += 1;
+        }
+    }
+    let larger_first = |a: &u64, b: &u64| b.cmp(a);
+    // Bucket n spans starts[n]..starts[n - 1] (count n - 1 comes right after it).
+    for n in (1..=most).rev() {
+        let (Some(&from), Some(&to)) = (starts.get(n), starts.get(n - 1)) else {
+            continue;
+        };
+        if from >= TEXT_TRIGRAMS_SIZE {
+            break;
+        }
+        let Some(bucket) = ordered.get_mut(from..to) else {
+            continue;
+        };
+        // The bucket the 600th place falls in: only its part above the cut is sorted.
+        let keep = TEXT_TRIGRAMS_SIZE - from;
+        if bucket.len() > keep {
+            bucket.select_nth_unstable_by(keep - 1, larger_first);
+            if let Some(top) = bucket.get_mut(..keep) {
+                top.sort_unstable_by(larger_first);
+            }
+        } else {
+            bucket.sort_unstable_by(larger_first);
+        }
+    }
+    ordered.truncate(TEXT_TRIGRAMS_SIZE);
+    ordered
 }
 
 /// `text.to_lowercase()` (what whatlang lowercases with), ASCII a byte at a time: the
@@ -438,6 +489,48 @@ mod tests {
             }
         }
         println!("{compared} of {texts} texts compared (the rest: not Latin, or left to whatlang)");
+    }
+
+    /// The bucketed ranking is the full sort of (count, trigram) pairs, largest first, cut at
+    /// 600: with few and many trigrams, and with the cut inside a bucket.
+    #[test]
+    fn rank_is_the_full_sort() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for (len, most) in [
+            (0, 1),
+            (1, 1),
+            (5, 3),
+            (599, 2),
+            (600, 1),
+            (601, 1),
+            (1500, 4),
+            (3000, 40),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            let mut counts = Vec::new();
+            while counts.len() < len {
+                let trigram = next(1 << 20);
+                if seen.insert(trigram) {
+                    let n = 1 + u32::try_from(next(most)).unwrap();
+                    counts.push((n, trigram));
+                }
+            }
+            let mut expected = counts.clone();
+            expected.sort_unstable_by(|a, b| b.cmp(a));
+            expected.truncate(TEXT_TRIGRAMS_SIZE);
+            let expected: Vec<u64> = expected.into_iter().map(|(_, t)| t).collect();
+            assert_eq!(
+                rank(&counts),
+                expected,
+                "{len} trigrams, counts up to {most}"
+            );
+        }
     }
 
     #[test]

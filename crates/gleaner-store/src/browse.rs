@@ -1207,9 +1207,7 @@ impl Store {
                     "SELECT count(*) FROM ({ids_sql} LIMIT {})",
                     crate::convert::int(count_cap) + 1
                 ))
-                .and_then(|mut st| {
-                    st.query_row(params_from_iter(ids_params.iter()), |r| r.get(0))
-                })
+                .and_then(|mut st| st.query_row(params_from_iter(ids_params.iter()), |r| r.get(0)))
                 .map_err(|e| fail("counting matches", e))?;
             let mut sample = Vec::new();
             if counted > 0 && facet_cap > 0 {

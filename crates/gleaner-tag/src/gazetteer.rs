@@ -379,8 +379,7 @@ impl WordTable {
         let count = usize::try_from(r.u32()?).ok()?;
         let used = usize::try_from(r.u32()?).ok()?;
         // (The count is bounded by the image: each taken slot is 27 bytes of it.)
-        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len()
-        {
+        if !count.is_power_of_two() || count < 64 || used * 2 > count || used * 27 > image.len() {
             return None;
         }
         let mut slots = vec![WordSlot::default(); count];
@@ -1328,18 +1327,31 @@ mod word_table_tests {
         let built = Gazetteers::read(None);
         let image = Gazetteers::word_table_image();
         assert_eq!(image, built.words.image());
-        assert!(image.as_slice() == crate::WORD_TABLE_IMAGE, "build.rs is out of date");
+        assert!(
+            image.as_slice() == crate::WORD_TABLE_IMAGE,
+            "build.rs is out of date"
+        );
         let read = WordTable::from_image(&image).expect("the image reads");
         assert_eq!(read.image(), image);
         let g = Gazetteers::builtin();
         assert_eq!(g.words.image(), image);
-        for w in words(COMMON_WORDS)
-            .chain(words(GIVEN_NAMES))
-            .chain(["ministry", "cup", "putin", "zzqx", "san", "new york city"])
-        {
+        for w in words(COMMON_WORDS).chain(words(GIVEN_NAMES)).chain([
+            "ministry",
+            "cup",
+            "putin",
+            "zzqx",
+            "san",
+            "new york city",
+        ]) {
             assert_eq!(g.word(w), built.word(w), "{w}");
         }
-        for place in ["New York City", "San Francisco", "Rio de Janeiro", "Paris", "Nowhere Else"] {
+        for place in [
+            "New York City",
+            "San Francisco",
+            "Rio de Janeiro",
+            "Paris",
+            "Nowhere Else",
+        ] {
             let toks: Vec<&str> = place.split(' ').collect();
             assert_eq!(g.longest_geo(&toks), built.longest_geo(&toks), "{place}");
         }
@@ -1352,7 +1364,10 @@ mod word_table_tests {
         assert!(WordTable::from_image(&[]).is_none());
         assert!(WordTable::from_image(b"GLNWORD1").is_none());
         for cut in [9, 16, 100, image.len() / 2, image.len() - 1] {
-            assert!(WordTable::from_image(image.get(..cut).unwrap()).is_none(), "{cut}");
+            assert!(
+                WordTable::from_image(image.get(..cut).unwrap()).is_none(),
+                "{cut}"
+            );
         }
         let mut longer = image.clone();
         longer.push(0);

@@ -427,13 +427,7 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// An organisation made of the whole run: "Foreign Ministry", "Bank of England".
-    fn org_run(
-        &self,
-        words: &[&str],
-        known: &[WordInfo],
-        i: usize,
-        end: usize,
-    ) -> Option<usize> {
+    fn org_run(&self, words: &[&str], known: &[WordInfo], i: usize, end: usize) -> Option<usize> {
         if end < i + 2 {
             return None;
         }
