@@ -14,6 +14,7 @@
 //! arithmetic handles by wrapping, [`detect_latin`] says `None` and the caller asks whatlang.
 //! `tests` compares the two on the evaluation texts' shapes and on generated mixtures.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
@@ -159,40 +160,6 @@ fn build_index() -> Option<Index> {
     })
 }
 
-/// whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs` order,
-/// and the count of letters they are out of: each letter of the text in a language's
-/// alphabet counts +1, each other one −1, floored at 0, over the count of letters (a
-/// `stop` character is no letter).
-fn alphabet_scores(index: &Index, lower: &str) -> (Vec<f64>, usize) {
-    // A count per alphabet letter (by slot); letters in no alphabet only count in `letters`.
-    let mut in_alphabets = [0usize; NO_SLOT as usize];
-    let mut letters = 0usize;
-    for c in lower.chars() {
-        if trigram_char(c) == ' ' {
-            continue;
-        }
-        letters += 1;
-        if let Some(&slot) = index.letter_slots.get(c as usize)
-            && let Some(n) = in_alphabets.get_mut(usize::from(slot))
-        {
-            *n += 1;
-        }
-    }
-    let scores = index
-        .alphabets
-        .iter()
-        .map(|alphabet| {
-            let inside: usize = alphabet
-                .iter()
-                .map(|&slot| in_alphabets.get(usize::from(slot)).copied().unwrap_or(0))
-                .sum();
-            let raw = (2 * inside).saturating_sub(letters);
-            raw as f64 / letters as f64
-        })
-        .collect();
-    (scores, letters)
-}
-
 /// whatlang's stop characters (ASCII punctuation, digits, spaces, controls) become a space.
 fn trigram_char(c: char) -> char {
     if matches!(c, '\u{0000}'..='\u{0040}' | '\u{005B}'..='\u{0060}' | '\u{007B}'..='\u{007E}') {
@@ -202,53 +169,188 @@ fn trigram_char(c: char) -> char {
     }
 }
 
-/// The text's trigrams, most frequent first (ties: the larger trigram first), at most 600,
-/// each with its rank: whatlang's `get_trigrams_with_positions`.
-///
-/// Counted in a flat open-addressing table keyed by the packed trigram (twice as many slots
-/// as the text has chars, so probes are short), and ranked by selecting the first 600 before
-/// sorting only them. (count, trigram) pairs are all distinct, so the order is total and the
-/// ranking is the one a full sort gives.
-fn ranked_trigrams(lower: &str) -> Vec<u64> {
-    // At most one trigram per char plus the closing space; a char is at least a byte.
-    let slots = (2 * (lower.len() + 2)).next_power_of_two().max(16);
-    let shift = 64 - slots.trailing_zeros();
-    let mask = slots - 1;
-    // Slot -> 1 + the trigram's place in `counts` (0: empty).
-    let mut table = vec![0u32; slots];
-    let mut counts: Vec<(u32, u64)> = Vec::with_capacity(lower.len().min(2048));
-    let mut chars = lower.chars().map(trigram_char).chain(Some(' '));
-    let mut c1 = ' ';
-    let Some(mut c2) = chars.next() else {
-        return Vec::new();
-    };
-    for c3 in chars {
-        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) {
-            let key = pack(c1, c2, c3);
-            let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
-            loop {
-                let Some(entry) = table.get_mut(slot) else {
-                    return Vec::new();
-                };
-                if *entry == 0 {
-                    // Fewer trigrams than slots, so an empty slot is always found.
-                    counts.push((1, key));
-                    *entry = u32::try_from(counts.len()).unwrap_or(u32::MAX);
-                    break;
+/// Buffers kept between calls on a thread: the trigram counting table and its entries.
+#[derive(Default)]
+struct Scratch {
+    /// Slot → 1 + the trigram's place in `counts` (0: empty): an open-addressing table keyed
+    /// by the packed trigram, at most half full, all zero between texts.
+    table: Vec<u32>,
+    /// The text's trigrams and their counts, in first-seen order.
+    counts: Vec<(u32, u64)>,
+    /// The slots `counts` filled, to empty them for the next text.
+    used: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Empties the table (only the slots used) and sizes it for about `chars` trigrams.
+    fn reset(&mut self, chars: usize) {
+        let wanted = (2 * (chars + 2)).next_power_of_two().max(16);
+        if self.table.len() < wanted || self.table.len() > 8 * wanted.max(4096) {
+            self.table = vec![0; wanted];
+        } else {
+            for &slot in &self.used {
+                if let Some(s) = self.table.get_mut(slot as usize) {
+                    *s = 0;
                 }
-                if let Some(pair) = counts.get_mut(*entry as usize - 1)
-                    && pair.1 == key
-                {
-                    pair.0 += 1;
-                    break;
-                }
-                slot = (slot + 1) & mask;
             }
         }
-        c1 = c2;
-        c2 = c3;
+        self.used.clear();
+        self.counts.clear();
     }
-    rank(&counts)
+
+    /// The empty slot where `key` goes, or the slot holding it.
+    fn probe(&self, key: u64) -> Option<usize> {
+        let mask = self.table.len() - 1;
+        let shift = 64 - self.table.len().trailing_zeros();
+        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+        loop {
+            let entry = *self.table.get(slot)?;
+            if entry == 0 || self.counts.get(entry as usize - 1)?.1 == key {
+                return Some(slot);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// Counts one more `key`. The table is never more than half full (it doubles first), so
+    /// a probe always ends.
+    fn add(&mut self, key: u64) -> Option<()> {
+        let slot = self.probe(key)?;
+        let entry = self.table.get_mut(slot)?;
+        if *entry != 0 {
+            self.counts.get_mut(*entry as usize - 1)?.0 += 1;
+            return Some(());
+        }
+        self.counts.push((1, key));
+        *entry = u32::try_from(self.counts.len()).ok()?;
+        self.used.push(u32::try_from(slot).ok()?);
+        if 2 * self.counts.len() >= self.table.len() {
+            self.grow()?;
+        }
+        Some(())
+    }
+
+    /// Doubles the table and puts every trigram back.
+    fn grow(&mut self) -> Option<()> {
+        self.table = vec![0; 2 * self.table.len()];
+        self.used.clear();
+        for place in 0..self.counts.len() {
+            let key = self.counts.get(place)?.1;
+            let slot = self.probe(key)?;
+            *self.table.get_mut(slot)? = u32::try_from(place + 1).ok()?;
+            self.used.push(u32::try_from(slot).ok()?);
+        }
+        Some(())
+    }
+}
+
+/// One pass over the lowercased text: its trigrams counted into `scratch` (whatlang's
+/// `count_trigrams`: stop characters are spaces, and no trigram is a space between spaces
+/// or at a word's edge), and its letters counted for the alphabet scores.
+struct Scan<'a> {
+    index: &'a Index,
+    scratch: &'a mut Scratch,
+    c1: char,
+    c2: char,
+    /// A count per alphabet letter (by slot).
+    in_alphabets: [u32; NO_SLOT as usize],
+    /// Letters: chars that are not stop characters.
+    letters: usize,
+    /// Set when the table could not take a trigram (cannot happen; then ask whatlang).
+    failed: bool,
+}
+
+impl Scan<'_> {
+    fn push(&mut self, c: char) {
+        let c3 = trigram_char(c);
+        if c3 != ' ' {
+            self.letters += 1;
+            if let Some(&slot) = self.index.letter_slots.get(c3 as usize)
+                && let Some(n) = self.in_alphabets.get_mut(usize::from(slot))
+            {
+                *n += 1;
+            }
+        }
+        self.step(c3);
+    }
+
+    /// whatlang's window of three: starting from two spaces and ending with one more space
+    /// gives the same trigrams as its start at the first char.
+    fn step(&mut self, c3: char) {
+        if !(self.c2 == ' ' && (self.c1 == ' ' || c3 == ' '))
+            && self.scratch.add(pack(self.c1, self.c2, c3)).is_none()
+        {
+            self.failed = true;
+        }
+        self.c1 = self.c2;
+        self.c2 = c3;
+    }
+
+    /// whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs`
+    /// order: each letter of the text in a language's alphabet counts +1, each other one −1,
+    /// floored at 0, over the count of letters.
+    fn alphabet_scores(&self) -> Vec<f64> {
+        self.index
+            .alphabets
+            .iter()
+            .map(|alphabet| {
+                let inside: usize = alphabet
+                    .iter()
+                    .map(|&slot| {
+                        self.in_alphabets
+                            .get(usize::from(slot))
+                            .map_or(0, |&n| n as usize)
+                    })
+                    .sum();
+                let raw = (2 * inside).saturating_sub(self.letters);
+                raw as f64 / self.letters as f64
+            })
+            .collect()
+    }
+}
+
+/// Feeds `text.to_lowercase()` (what whatlang lowercases with) to `f` a char at a time,
+/// without building it: ASCII by itself, every other char by its own lowercase. Text with a
+/// capital sigma (lowercased by its context) takes the standard one.
+fn for_each_lower(text: &str, mut f: impl FnMut(char)) {
+    if text.contains('Σ') {
+        text.to_lowercase().chars().for_each(f);
+        return;
+    }
+    for c in text.chars() {
+        if c.is_ascii() {
+            f(c.to_ascii_lowercase());
+        } else {
+            c.to_lowercase().for_each(&mut f);
+        }
+    }
+}
+
+/// The text's trigrams, most frequent first (ties: the larger trigram first), at most 600
+/// (whatlang's `get_trigrams_with_positions`), whatlang's alphabet scores in `index.langs`
+/// order, and the count of letters; `None` if the counting table failed.
+fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, Vec<f64>, usize)> {
+    scratch.reset(text.len());
+    let mut scan = Scan {
+        index,
+        scratch,
+        c1: ' ',
+        c2: ' ',
+        in_alphabets: [0; NO_SLOT as usize],
+        letters: 0,
+        failed: false,
+    };
+    for_each_lower(text, |c| scan.push(c));
+    scan.step(' ');
+    if scan.failed {
+        return None;
+    }
+    let ranked = rank(&scan.scratch.counts);
+    Some((ranked, scan.alphabet_scores(), scan.letters))
 }
 
 /// The trigrams of `counts` (count, trigram) in whatlang's order — most frequent first,
@@ -308,34 +410,6 @@ fn rank(counts: &[(u32, u64)]) -> Vec<u64> {
     ordered
 }
 
-/// `text.to_lowercase()` (what whatlang lowercases with), ASCII a byte at a time: the
-/// standard one pushes every character after the first non-ASCII one separately. Text with
-/// a capital sigma (lowercased by its context) takes the standard one.
-fn lowercase(text: &str) -> String {
-    if text.contains('Σ') {
-        return text.to_lowercase();
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        let ascii = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        let (run, after) = rest.split_at_checked(ascii).unwrap_or((rest, ""));
-        out.extend(run.bytes().map(|b| b.to_ascii_lowercase()));
-        let mut chars = after.chars();
-        if let Some(c) = chars.next() {
-            let mut buf = [0u8; 4];
-            for lower in c.to_lowercase() {
-                out.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-        rest = chars.as_str();
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_lowercase())
-}
-
 /// whatlang's `calculate_confidence`.
 fn confidence(highest: f64, second: f64, count: usize) -> f64 {
     if highest == 0.0 {
@@ -364,8 +438,12 @@ fn alphabet_weight(count: usize) -> f64 {
 /// answer (a tie for first place, an arithmetic edge, the index unreadable): ask whatlang.
 pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
     let index = INDEX.as_ref()?;
-    let lower = lowercase(text);
-    let ranked = ranked_trigrams(&lower);
+    let (ranked, alphabet, letters) = SCRATCH
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => scan(index, text, &mut scratch),
+            Err(_) => scan(index, text, &mut Scratch::default()),
+        })
+        .unwrap_or_else(|_| scan(index, text, &mut Scratch::default()))?;
     let count = ranked.len();
     if count == 0 {
         return None;
@@ -400,7 +478,6 @@ pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
         trigram_scores.push((lang, f64::from(similarity) / f64::from(max_distance)));
     }
 
-    let (alphabet, letters) = alphabet_scores(index, &lower);
     let a_weight = alphabet_weight(letters);
     let t_weight = 1.0 - a_weight;
     // Every language scored as whatlang's `combined::raw_detect` does; kept: the best and
@@ -533,6 +610,29 @@ mod tests {
         }
     }
 
+    /// The counting table grows past its first size (a lowercase can have more chars than
+    /// the text) and is empty again for the next text.
+    #[test]
+    fn the_counting_table_grows_and_resets() {
+        let mut scratch = Scratch::default();
+        for round in 0..2u64 {
+            scratch.reset(0);
+            for key in 0..1000u64 {
+                for _ in 0..=(key % 3) {
+                    assert_eq!(scratch.add(key * 7 + round), Some(()));
+                }
+            }
+            assert_eq!(scratch.counts.len(), 1000);
+            assert!(scratch.table.len() >= 2000);
+            for (place, &(n, key)) in scratch.counts.iter().enumerate() {
+                assert_eq!(key, place as u64 * 7 + round);
+                assert_eq!(u64::from(n), 1 + place as u64 % 3);
+            }
+        }
+        scratch.reset(10);
+        assert_eq!(scratch.table.iter().filter(|&&s| s != 0).count(), 0);
+    }
+
     #[test]
     fn lowercase_is_the_standard_one() {
         for text in [
@@ -543,7 +643,9 @@ mod tests {
             "ǅ ǈ ẞ Ⅻ ＡＢＣ",
             "mixed ÉCOLE ascii ÆRØ then ASCII again",
         ] {
-            assert_eq!(lowercase(text), text.to_lowercase(), "{text:?}");
+            let mut lower = String::new();
+            for_each_lower(text, |c| lower.push(c));
+            assert_eq!(lower, text.to_lowercase(), "{text:?}");
         }
     }
 
