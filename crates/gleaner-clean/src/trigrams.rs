@@ -218,13 +218,24 @@ impl Scratch {
 
     /// Counts one more `key`. The table is never more than half full (it doubles first), so
     /// a probe always ends.
+    #[inline(always)]
     fn add(&mut self, key: u64) -> Option<()> {
-        let slot = self.probe(key)?;
-        let entry = self.table.get_mut(slot)?;
-        if *entry != 0 {
-            self.counts.get_mut(*entry as usize - 1)?.0 += 1;
-            return Some(());
+        let mask = self.table.len() - 1;
+        let shift = 64 - self.table.len().trailing_zeros();
+        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+        loop {
+            let entry = *self.table.get(slot)?;
+            if entry == 0 {
+                break;
+            }
+            let pair = self.counts.get_mut(entry as usize - 1)?;
+            if pair.1 == key {
+                pair.0 += 1;
+                return Some(());
+            }
+            slot = (slot + 1) & mask;
         }
+        let entry = self.table.get_mut(slot)?;
         self.counts.push((1, key));
         *entry = u32::try_from(self.counts.len()).ok()?;
         self.used.push(u32::try_from(slot).ok()?);
@@ -245,71 +256,6 @@ impl Scratch {
             self.used.push(u32::try_from(slot).ok()?);
         }
         Some(())
-    }
-}
-
-/// One pass over the lowercased text: its trigrams counted into `scratch` (whatlang's
-/// `count_trigrams`: stop characters are spaces, and no trigram is a space between spaces
-/// or at a word's edge), and its letters counted for the alphabet scores.
-struct Scan<'a> {
-    index: &'a Index,
-    scratch: &'a mut Scratch,
-    c1: char,
-    c2: char,
-    /// A count per alphabet letter (by slot).
-    in_alphabets: [u32; NO_SLOT as usize],
-    /// Letters: chars that are not stop characters.
-    letters: usize,
-    /// Set when the table could not take a trigram (cannot happen; then ask whatlang).
-    failed: bool,
-}
-
-impl Scan<'_> {
-    fn push(&mut self, c: char) {
-        let c3 = trigram_char(c);
-        if c3 != ' ' {
-            self.letters += 1;
-            if let Some(&slot) = self.index.letter_slots.get(c3 as usize)
-                && let Some(n) = self.in_alphabets.get_mut(usize::from(slot))
-            {
-                *n += 1;
-            }
-        }
-        self.step(c3);
-    }
-
-    /// whatlang's window of three: starting from two spaces and ending with one more space
-    /// gives the same trigrams as its start at the first char.
-    fn step(&mut self, c3: char) {
-        if !(self.c2 == ' ' && (self.c1 == ' ' || c3 == ' '))
-            && self.scratch.add(pack(self.c1, self.c2, c3)).is_none()
-        {
-            self.failed = true;
-        }
-        self.c1 = self.c2;
-        self.c2 = c3;
-    }
-
-    /// whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs`
-    /// order: each letter of the text in a language's alphabet counts +1, each other one −1,
-    /// floored at 0, over the count of letters.
-    fn alphabet_scores(&self) -> Vec<f64> {
-        self.index
-            .alphabets
-            .iter()
-            .map(|alphabet| {
-                let inside: usize = alphabet
-                    .iter()
-                    .map(|&slot| {
-                        self.in_alphabets
-                            .get(usize::from(slot))
-                            .map_or(0, |&n| n as usize)
-                    })
-                    .sum();
-                let raw = (2 * inside).saturating_sub(self.letters);
-                raw as f64 / self.letters as f64
-            })
-            .collect()
     }
 }
 
@@ -335,22 +281,55 @@ fn for_each_lower(text: &str, mut f: impl FnMut(char)) {
 /// order, and the count of letters; `None` if the counting table failed.
 fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, Vec<f64>, usize)> {
     scratch.reset(text.len());
-    let mut scan = Scan {
-        index,
-        scratch,
-        c1: ' ',
-        c2: ' ',
-        in_alphabets: [0; NO_SLOT as usize],
-        letters: 0,
-        failed: false,
+    // A count per alphabet letter (by slot), and of letters (chars that are not stop chars).
+    let mut in_alphabets = [0u32; NO_SLOT as usize];
+    let mut letters = 0usize;
+    // whatlang's `count_trigrams`: stop characters are spaces, and no trigram is a space
+    // between spaces or at a word's edge. Starting from two spaces and ending with one more
+    // gives the same trigrams as its start at the first char.
+    let (mut c1, mut c2) = (' ', ' ');
+    let mut failed = false;
+    let mut push = |c: char| {
+        let c3 = trigram_char(c);
+        if c3 != ' ' {
+            letters += 1;
+            if let Some(&slot) = index.letter_slots.get(c3 as usize)
+                && let Some(n) = in_alphabets.get_mut(usize::from(slot))
+            {
+                *n += 1;
+            }
+        }
+        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) && scratch.add(pack(c1, c2, c3)).is_none() {
+            failed = true;
+        }
+        c1 = c2;
+        c2 = c3;
     };
-    for_each_lower(text, |c| scan.push(c));
-    scan.step(' ');
-    if scan.failed {
+    for_each_lower(text, &mut push);
+    push(' ');
+    if failed {
         return None;
     }
-    let ranked = rank(&scan.scratch.counts);
-    Some((ranked, scan.alphabet_scores(), scan.letters))
+    // whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs`
+    // order: each letter of the text in a language's alphabet counts +1, each other one −1,
+    // floored at 0, over the count of letters.
+    let alphabet = index
+        .alphabets
+        .iter()
+        .map(|alphabet| {
+            let inside: usize = alphabet
+                .iter()
+                .map(|&slot| {
+                    in_alphabets
+                        .get(usize::from(slot))
+                        .map_or(0, |&n| n as usize)
+                })
+                .sum();
+            let raw = (2 * inside).saturating_sub(letters);
+            raw as f64 / letters as f64
+        })
+        .collect();
+    Some((rank(&scratch.counts), alphabet, letters))
 }
 
 /// The trigrams of `counts` (count, trigram) in whatlang's order — most frequent first,
