@@ -161,13 +161,24 @@ fn build_index() -> Option<Index> {
 }
 
 /// whatlang's stop characters (ASCII punctuation, digits, spaces, controls) become a space.
+#[inline(always)]
 fn trigram_char(c: char) -> char {
-    if matches!(c, '\u{0000}'..='\u{0040}' | '\u{005B}'..='\u{0060}' | '\u{007B}'..='\u{007E}') {
-        ' '
-    } else {
-        c
+    match STOP.get(c as usize) {
+        Some(true) => ' ',
+        _ => c,
     }
 }
+
+/// Which ASCII chars are whatlang's stop characters, by code.
+const STOP: [bool; 128] = {
+    let mut stop = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        stop[c] = matches!(c, 0x00..=0x40 | 0x5B..=0x60 | 0x7B..=0x7E);
+        c += 1;
+    }
+    stop
+};
 
 /// Buffers kept between calls on a thread: the trigram counting table and its entries.
 #[derive(Default)]
@@ -262,6 +273,7 @@ impl Scratch {
 /// Feeds `text.to_lowercase()` (what whatlang lowercases with) to `f` a char at a time,
 /// without building it: ASCII by itself, every other char by its own lowercase. Text with a
 /// capital sigma (lowercased by its context) takes the standard one.
+#[inline(always)]
 fn for_each_lower(text: &str, mut f: impl FnMut(char)) {
     if text.contains('Σ') {
         text.to_lowercase().chars().for_each(f);
@@ -287,23 +299,46 @@ fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, V
     // whatlang's `count_trigrams`: stop characters are spaces, and no trigram is a space
     // between spaces or at a word's edge. Starting from two spaces and ending with one more
     // gives the same trigrams as its start at the first char.
-    let (mut c1, mut c2) = (' ', ' ');
     let mut failed = false;
-    let mut push = |c: char| {
+    #[inline(always)]
+    fn push_char(
+        c: char,
+        index: &Index,
+        scratch: &mut Scratch,
+        window: &mut (char, char),
+        in_alphabets: &mut [u32; NO_SLOT as usize],
+        letters: &mut usize,
+    ) -> Option<()> {
         let c3 = trigram_char(c);
         if c3 != ' ' {
-            letters += 1;
+            *letters += 1;
             if let Some(&slot) = index.letter_slots.get(c3 as usize)
                 && let Some(n) = in_alphabets.get_mut(usize::from(slot))
             {
                 *n += 1;
             }
         }
-        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) && scratch.add(pack(c1, c2, c3)).is_none() {
+        let (c1, c2) = *window;
+        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) {
+            scratch.add(pack(c1, c2, c3))?;
+        }
+        *window = (c2, c3);
+        Some(())
+    }
+    let mut window = (' ', ' ');
+    let mut push = |c: char| {
+        if push_char(
+            c,
+            index,
+            scratch,
+            &mut window,
+            &mut in_alphabets,
+            &mut letters,
+        )
+        .is_none()
+        {
             failed = true;
         }
-        c1 = c2;
-        c2 = c3;
     };
     for_each_lower(text, &mut push);
     push(' ');
