@@ -270,20 +270,56 @@ impl Scratch {
     }
 }
 
-/// Feeds `text.to_lowercase()` (what whatlang lowercases with) to `f` a char at a time,
-/// without building it: ASCII by itself, every other char by its own lowercase. Text with a
-/// capital sigma (lowercased by its context) takes the standard one.
-#[inline(always)]
-fn for_each_lower(text: &str, mut f: impl FnMut(char)) {
-    if text.contains('Σ') {
-        text.to_lowercase().chars().for_each(f);
-        return;
+/// The chars of `text.to_lowercase()` (what whatlang lowercases with), without building it:
+/// ASCII by itself, every other char by its own lowercase. Text with a capital sigma
+/// (lowercased by its context) takes the standard one.
+struct Lower<'a> {
+    source: LowerSource<'a>,
+    /// The rest of a char whose lowercase is more than one char.
+    pending: Option<std::char::ToLowercase>,
+}
+
+enum LowerSource<'a> {
+    Text(std::str::Chars<'a>),
+    Lowered(std::vec::IntoIter<char>),
+}
+
+fn lower(text: &str) -> Lower<'_> {
+    let source = if text.contains('Σ') {
+        LowerSource::Lowered(text.to_lowercase().chars().collect::<Vec<_>>().into_iter())
+    } else {
+        LowerSource::Text(text.chars())
+    };
+    Lower {
+        source,
+        pending: None,
     }
-    for c in text.chars() {
-        if c.is_ascii() {
-            f(c.to_ascii_lowercase());
-        } else {
-            c.to_lowercase().for_each(&mut f);
+}
+
+impl Iterator for Lower<'_> {
+    type Item = char;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<char> {
+        if let Some(rest) = &mut self.pending {
+            if let Some(c) = rest.next() {
+                return Some(c);
+            }
+            self.pending = None;
+        }
+        match &mut self.source {
+            LowerSource::Lowered(chars) => chars.next(),
+            LowerSource::Text(chars) => loop {
+                let c = chars.next()?;
+                if c.is_ascii() {
+                    return Some(c.to_ascii_lowercase());
+                }
+                let mut lowered = c.to_lowercase();
+                if let Some(first) = lowered.next() {
+                    self.pending = Some(lowered);
+                    return Some(first);
+                }
+            },
         }
     }
 }
@@ -299,7 +335,6 @@ fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, V
     // whatlang's `count_trigrams`: stop characters are spaces, and no trigram is a space
     // between spaces or at a word's edge. Starting from two spaces and ending with one more
     // gives the same trigrams as its start at the first char.
-    let mut failed = false;
     #[inline(always)]
     fn push_char(
         c: char,
@@ -326,24 +361,15 @@ fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, V
         Some(())
     }
     let mut window = (' ', ' ');
-    let mut push = |c: char| {
-        if push_char(
+    for c in lower(text).chain(Some(' ')) {
+        push_char(
             c,
             index,
             scratch,
             &mut window,
             &mut in_alphabets,
             &mut letters,
-        )
-        .is_none()
-        {
-            failed = true;
-        }
-    };
-    for_each_lower(text, &mut push);
-    push(' ');
-    if failed {
-        return None;
+        )?;
     }
     // whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs`
     // order: each letter of the text in a language's alphabet counts +1, each other one −1,
@@ -657,9 +683,11 @@ mod tests {
             "ǅ ǈ ẞ Ⅻ ＡＢＣ",
             "mixed ÉCOLE ascii ÆRØ then ASCII again",
         ] {
-            let mut lower = String::new();
-            for_each_lower(text, |c| lower.push(c));
-            assert_eq!(lower, text.to_lowercase(), "{text:?}");
+            assert_eq!(
+                lower(text).collect::<String>(),
+                text.to_lowercase(),
+                "{text:?}"
+            );
         }
     }
 
