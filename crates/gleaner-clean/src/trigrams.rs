@@ -14,6 +14,7 @@
 //! arithmetic handles by wrapping, [`detect_latin`] says `None` and the caller asks whatlang.
 //! `tests` compares the two on the evaluation texts' shapes and on generated mixtures.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
@@ -67,9 +68,18 @@ struct Index {
     /// own allocation, was a third, and the lookups wait on memory more than they compute).
     lists: TrigramMap<(u32, u32)>,
     postings: Vec<(u8, u16)>,
-    /// Each language's alphabet (in `langs` order).
-    alphabets: Vec<Vec<char>>,
+    /// Each language's alphabet (in `langs` order), each letter as its slot in
+    /// `letter_slots`.
+    alphabets: Vec<Vec<u8>>,
+    /// Char → its slot (one per letter of any alphabet), `NO_SLOT` for the rest; indexed
+    /// directly, every alphabet letter being below `LETTER_LIMIT`.
+    letter_slots: Vec<u8>,
 }
+
+/// Every letter of whatlang's Latin alphabets is below this (the highest is U+1EF9).
+const LETTER_LIMIT: usize = 0x2000;
+/// A char in no alphabet.
+const NO_SLOT: u8 = u8::MAX;
 
 static INDEX: LazyLock<Option<Index>> = LazyLock::new(build_index);
 
@@ -116,6 +126,24 @@ fn build_index() -> Option<Index> {
                 .map(|(_, a)| a.clone())
         })
         .collect::<Option<Vec<_>>>()?;
+    let mut letter_slots = vec![NO_SLOT; LETTER_LIMIT];
+    let mut next_slot = 0u8;
+    let alphabets = alphabets
+        .into_iter()
+        .map(|letters| {
+            letters
+                .into_iter()
+                .map(|c| {
+                    let slot = letter_slots.get_mut(c as usize)?;
+                    if *slot == NO_SLOT {
+                        *slot = next_slot;
+                        next_slot = next_slot.checked_add(1).filter(|&n| n != NO_SLOT)?;
+                    }
+                    Some(*slot)
+                })
+                .collect::<Option<Vec<u8>>>()
+        })
+        .collect::<Option<Vec<_>>>()?;
     let mut lists = TrigramMap::with_capacity_and_hasher(postings.len(), Default::default());
     let mut flat = Vec::with_capacity(langs.len() * MAX_TRIGRAM_DISTANCE as usize);
     for (trigram, pairs) in postings {
@@ -128,103 +156,298 @@ fn build_index() -> Option<Index> {
         lists,
         postings: flat,
         alphabets,
+        letter_slots,
     })
 }
 
-/// whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs` order,
-/// and the count of letters they are out of: each letter of the text in a language's
-/// alphabet counts +1, each other one −1, floored at 0, over the count of letters (a
-/// `stop` character is no letter).
-fn alphabet_scores(index: &Index, lower: &str) -> (Vec<f64>, usize) {
-    let mut ascii = [0usize; 128];
-    let mut other: TrigramMap<usize> = TrigramMap::default();
-    let mut letters = 0usize;
-    for c in lower.chars() {
-        if trigram_char(c) == ' ' {
-            continue;
+/// whatlang's stop characters (ASCII punctuation, digits, spaces, controls) become a space.
+#[inline(always)]
+fn trigram_char(c: char) -> char {
+    match STOP.get(c as usize) {
+        Some(true) => ' ',
+        _ => c,
+    }
+}
+
+/// Which ASCII chars are whatlang's stop characters, by code.
+const STOP: [bool; 128] = {
+    let mut stop = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        stop[c] = matches!(c, 0x00..=0x40 | 0x5B..=0x60 | 0x7B..=0x7E);
+        c += 1;
+    }
+    stop
+};
+
+/// Buffers kept between calls on a thread: the trigram counting table and its entries.
+#[derive(Default)]
+struct Scratch {
+    /// Slot → 1 + the trigram's place in `counts` (0: empty): an open-addressing table keyed
+    /// by the packed trigram, at most half full, all zero between texts.
+    table: Vec<u32>,
+    /// The text's trigrams and their counts, in first-seen order.
+    counts: Vec<(u32, u64)>,
+    /// The slots `counts` filled, to empty them for the next text.
+    used: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Empties the table (only the slots used) and sizes it for about `chars` trigrams.
+    fn reset(&mut self, chars: usize) {
+        let wanted = (2 * (chars + 2)).next_power_of_two().max(16);
+        if self.table.len() < wanted || self.table.len() > 8 * wanted.max(4096) {
+            self.table = vec![0; wanted];
+        } else {
+            for &slot in &self.used {
+                if let Some(s) = self.table.get_mut(slot as usize) {
+                    *s = 0;
+                }
+            }
         }
-        letters += 1;
-        match ascii.get_mut(c as usize) {
-            Some(n) => *n += 1,
-            None => *other.entry(u64::from(c)).or_insert(0) += 1,
+        self.used.clear();
+        self.counts.clear();
+    }
+
+    /// The empty slot where `key` goes, or the slot holding it.
+    fn probe(&self, key: u64) -> Option<usize> {
+        let mask = self.table.len() - 1;
+        let shift = 64 - self.table.len().trailing_zeros();
+        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+        loop {
+            let entry = *self.table.get(slot)?;
+            if entry == 0 || self.counts.get(entry as usize - 1)?.1 == key {
+                return Some(slot);
+            }
+            slot = (slot + 1) & mask;
         }
     }
-    let scores = index
+
+    /// Counts one more `key`. The table is never more than half full (it doubles first), so
+    /// a probe always ends.
+    #[inline(always)]
+    fn add(&mut self, key: u64) -> Option<()> {
+        let mask = self.table.len() - 1;
+        let shift = 64 - self.table.len().trailing_zeros();
+        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+        loop {
+            let entry = *self.table.get(slot)?;
+            if entry == 0 {
+                break;
+            }
+            let pair = self.counts.get_mut(entry as usize - 1)?;
+            if pair.1 == key {
+                pair.0 += 1;
+                return Some(());
+            }
+            slot = (slot + 1) & mask;
+        }
+        let entry = self.table.get_mut(slot)?;
+        self.counts.push((1, key));
+        *entry = u32::try_from(self.counts.len()).ok()?;
+        self.used.push(u32::try_from(slot).ok()?);
+        if 2 * self.counts.len() >= self.table.len() {
+            self.grow()?;
+        }
+        Some(())
+    }
+
+    /// Doubles the table and puts every trigram back.
+    fn grow(&mut self) -> Option<()> {
+        self.table = vec![0; 2 * self.table.len()];
+        self.used.clear();
+        for place in 0..self.counts.len() {
+            let key = self.counts.get(place)?.1;
+            let slot = self.probe(key)?;
+            *self.table.get_mut(slot)? = u32::try_from(place + 1).ok()?;
+            self.used.push(u32::try_from(slot).ok()?);
+        }
+        Some(())
+    }
+}
+
+/// The chars of `text.to_lowercase()` (what whatlang lowercases with), without building it:
+/// ASCII by itself, every other char by its own lowercase. Text with a capital sigma
+/// (lowercased by its context) takes the standard one.
+struct Lower<'a> {
+    source: LowerSource<'a>,
+    /// The rest of a char whose lowercase is more than one char.
+    pending: Option<std::char::ToLowercase>,
+}
+
+enum LowerSource<'a> {
+    Text(std::str::Chars<'a>),
+    Lowered(std::vec::IntoIter<char>),
+}
+
+fn lower(text: &str) -> Lower<'_> {
+    let source = if text.contains('Σ') {
+        LowerSource::Lowered(text.to_lowercase().chars().collect::<Vec<_>>().into_iter())
+    } else {
+        LowerSource::Text(text.chars())
+    };
+    Lower {
+        source,
+        pending: None,
+    }
+}
+
+impl Iterator for Lower<'_> {
+    type Item = char;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<char> {
+        if let Some(rest) = &mut self.pending {
+            if let Some(c) = rest.next() {
+                return Some(c);
+            }
+            self.pending = None;
+        }
+        match &mut self.source {
+            LowerSource::Lowered(chars) => chars.next(),
+            LowerSource::Text(chars) => loop {
+                let c = chars.next()?;
+                if c.is_ascii() {
+                    return Some(c.to_ascii_lowercase());
+                }
+                let mut lowered = c.to_lowercase();
+                if let Some(first) = lowered.next() {
+                    self.pending = Some(lowered);
+                    return Some(first);
+                }
+            },
+        }
+    }
+}
+
+/// The text's trigrams, most frequent first (ties: the larger trigram first), at most 600
+/// (whatlang's `get_trigrams_with_positions`), whatlang's alphabet scores in `index.langs`
+/// order, and the count of letters; `None` if the counting table failed.
+fn scan(index: &Index, text: &str, scratch: &mut Scratch) -> Option<(Vec<u64>, Vec<f64>, usize)> {
+    scratch.reset(text.len());
+    // A count per alphabet letter (by slot), and of letters (chars that are not stop chars).
+    let mut in_alphabets = [0u32; NO_SLOT as usize];
+    let mut letters = 0usize;
+    // whatlang's `count_trigrams`: stop characters are spaces, and no trigram is a space
+    // between spaces or at a word's edge. Starting from two spaces and ending with one more
+    // gives the same trigrams as its start at the first char.
+    #[inline(always)]
+    fn push_char(
+        c: char,
+        index: &Index,
+        scratch: &mut Scratch,
+        window: &mut (char, char),
+        in_alphabets: &mut [u32; NO_SLOT as usize],
+        letters: &mut usize,
+    ) -> Option<()> {
+        let c3 = trigram_char(c);
+        if c3 != ' ' {
+            *letters += 1;
+            if let Some(&slot) = index.letter_slots.get(c3 as usize)
+                && let Some(n) = in_alphabets.get_mut(usize::from(slot))
+            {
+                *n += 1;
+            }
+        }
+        let (c1, c2) = *window;
+        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) {
+            scratch.add(pack(c1, c2, c3))?;
+        }
+        *window = (c2, c3);
+        Some(())
+    }
+    let mut window = (' ', ' ');
+    for c in lower(text).chain(Some(' ')) {
+        push_char(
+            c,
+            index,
+            scratch,
+            &mut window,
+            &mut in_alphabets,
+            &mut letters,
+        )?;
+    }
+    // whatlang's alphabet scores (`generic_alphabet_calculate_scores`) in `index.langs`
+    // order: each letter of the text in a language's alphabet counts +1, each other one −1,
+    // floored at 0, over the count of letters.
+    let alphabet = index
         .alphabets
         .iter()
         .map(|alphabet| {
             let inside: usize = alphabet
                 .iter()
-                .map(|&c| match ascii.get(c as usize) {
-                    Some(&n) => n,
-                    None => other.get(&u64::from(c)).copied().unwrap_or(0),
+                .map(|&slot| {
+                    in_alphabets
+                        .get(usize::from(slot))
+                        .map_or(0, |&n| n as usize)
                 })
                 .sum();
             let raw = (2 * inside).saturating_sub(letters);
             raw as f64 / letters as f64
         })
         .collect();
-    (scores, letters)
+    Some((rank(&scratch.counts), alphabet, letters))
 }
 
-/// whatlang's stop characters (ASCII punctuation, digits, spaces, controls) become a space.
-fn trigram_char(c: char) -> char {
-    if matches!(c, '\u{0000}'..='\u{0040}' | '\u{005B}'..='\u{0060}' | '\u{007B}'..='\u{007E}') {
-        ' '
-    } else {
-        c
-    }
-}
-
-/// The text's trigrams, most frequent first (ties: the larger trigram first), at most 600,
-/// each with its rank: whatlang's `get_trigrams_with_positions`.
-fn ranked_trigrams(lower: &str) -> Vec<u64> {
-    let mut counts: TrigramMap<u32> =
-        TrigramMap::with_capacity_and_hasher(lower.len().min(2048), Default::default());
-    let mut chars = lower.chars().map(trigram_char).chain(Some(' '));
-    let mut c1 = ' ';
-    let Some(mut c2) = chars.next() else {
-        return Vec::new();
-    };
-    for c3 in chars {
-        if !(c2 == ' ' && (c1 == ' ' || c3 == ' ')) {
-            *counts.entry(pack(c1, c2, c3)).or_insert(0) += 1;
+/// The trigrams of `counts` (count, trigram) in whatlang's order — most frequent first,
+/// ties the larger trigram first — at most [`TEXT_TRIGRAMS_SIZE`]. Placed in buckets by
+/// count (a counting sort: counts are small), then each bucket that reaches the first 600
+/// sorted as plain integers, which costs a fraction of sorting the (count, trigram) pairs;
+/// the pairs are all distinct, so the order is the same total order a full sort gives.
+fn rank(counts: &[(u32, u64)]) -> Vec<u64> {
+    let most = counts.iter().map(|&(n, _)| n as usize).max().unwrap_or(0);
+    // starts[n]: where the bucket of count n begins (counts above n come first).
+    let mut starts = vec![0usize; most + 2];
+    for &(n, _) in counts {
+        if let Some(s) = starts.get_mut(n as usize) {
+            *s += 1;
         }
-        c1 = c2;
-        c2 = c3;
     }
-    let mut by_count: Vec<(u32, u64)> = counts.into_iter().map(|(t, n)| (n, t)).collect();
-    by_count.sort_unstable_by(|a, b| b.cmp(a));
-    by_count.truncate(TEXT_TRIGRAMS_SIZE);
-    by_count.into_iter().map(|(_, t)| t).collect()
-}
-
-/// `text.to_lowercase()` (what whatlang lowercases with), ASCII a byte at a time: the
-/// standard one pushes every character after the first non-ASCII one separately. Text with
-/// a capital sigma (lowercased by its context) takes the standard one.
-fn lowercase(text: &str) -> String {
-    if text.contains('Σ') {
-        return text.to_lowercase();
+    let mut next = 0;
+    for s in starts.iter_mut().rev() {
+        let size = *s;
+        *s = next;
+        next += size;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        let ascii = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        let (run, after) = rest.split_at_checked(ascii).unwrap_or((rest, ""));
-        out.extend(run.bytes().map(|b| b.to_ascii_lowercase()));
-        let mut chars = after.chars();
-        if let Some(c) = chars.next() {
-            let mut buf = [0u8; 4];
-            for lower in c.to_lowercase() {
-                out.extend_from_slice(lower.encode_utf8(&mut buf).as_bytes());
+    let mut ordered = vec![0u64; counts.len()];
+    let mut fill = starts.clone();
+    for &(n, t) in counts {
+        if let Some(f) = fill.get_mut(n as usize)
+            && let Some(slot) = ordered.get_mut(*f)
+        {
+            *slot = t;
+            *f += 1;
+        }
+    }
+    let larger_first = |a: &u64, b: &u64| b.cmp(a);
+    // Bucket n spans starts[n]..starts[n - 1] (count n - 1 comes right after it).
+    for n in (1..=most).rev() {
+        let (Some(&from), Some(&to)) = (starts.get(n), starts.get(n - 1)) else {
+            continue;
+        };
+        if from >= TEXT_TRIGRAMS_SIZE {
+            break;
+        }
+        let Some(bucket) = ordered.get_mut(from..to) else {
+            continue;
+        };
+        // The bucket the 600th place falls in: only its part above the cut is sorted.
+        let keep = TEXT_TRIGRAMS_SIZE - from;
+        if bucket.len() > keep {
+            bucket.select_nth_unstable_by(keep - 1, larger_first);
+            if let Some(top) = bucket.get_mut(..keep) {
+                top.sort_unstable_by(larger_first);
             }
+        } else {
+            bucket.sort_unstable_by(larger_first);
         }
-        rest = chars.as_str();
     }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_lowercase())
+    ordered.truncate(TEXT_TRIGRAMS_SIZE);
+    ordered
 }
 
 /// whatlang's `calculate_confidence`.
@@ -255,8 +478,12 @@ fn alphabet_weight(count: usize) -> f64 {
 /// answer (a tie for first place, an arithmetic edge, the index unreadable): ask whatlang.
 pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
     let index = INDEX.as_ref()?;
-    let lower = lowercase(text);
-    let ranked = ranked_trigrams(&lower);
+    let (ranked, alphabet, letters) = SCRATCH
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => scan(index, text, &mut scratch),
+            Err(_) => scan(index, text, &mut Scratch::default()),
+        })
+        .unwrap_or_else(|_| scan(index, text, &mut Scratch::default()))?;
     let count = ranked.len();
     if count == 0 {
         return None;
@@ -291,7 +518,6 @@ pub(crate) fn detect_latin(text: &str) -> Option<(Lang, bool)> {
         trigram_scores.push((lang, f64::from(similarity) / f64::from(max_distance)));
     }
 
-    let (alphabet, letters) = alphabet_scores(index, &lower);
     let a_weight = alphabet_weight(letters);
     let t_weight = 1.0 - a_weight;
     // Every language scored as whatlang's `combined::raw_detect` does; kept: the best and
@@ -382,6 +608,71 @@ mod tests {
         println!("{compared} of {texts} texts compared (the rest: not Latin, or left to whatlang)");
     }
 
+    /// The bucketed ranking is the full sort of (count, trigram) pairs, largest first, cut at
+    /// 600: with few and many trigrams, and with the cut inside a bucket.
+    #[test]
+    fn rank_is_the_full_sort() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for (len, most) in [
+            (0, 1),
+            (1, 1),
+            (5, 3),
+            (599, 2),
+            (600, 1),
+            (601, 1),
+            (1500, 4),
+            (3000, 40),
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            let mut counts = Vec::new();
+            while counts.len() < len {
+                let trigram = next(1 << 20);
+                if seen.insert(trigram) {
+                    let n = 1 + u32::try_from(next(most)).unwrap();
+                    counts.push((n, trigram));
+                }
+            }
+            let mut expected = counts.clone();
+            expected.sort_unstable_by(|a, b| b.cmp(a));
+            expected.truncate(TEXT_TRIGRAMS_SIZE);
+            let expected: Vec<u64> = expected.into_iter().map(|(_, t)| t).collect();
+            assert_eq!(
+                rank(&counts),
+                expected,
+                "{len} trigrams, counts up to {most}"
+            );
+        }
+    }
+
+    /// The counting table grows past its first size (a lowercase can have more chars than
+    /// the text) and is empty again for the next text.
+    #[test]
+    fn the_counting_table_grows_and_resets() {
+        let mut scratch = Scratch::default();
+        for round in 0..2u64 {
+            scratch.reset(0);
+            for key in 0..1000u64 {
+                for _ in 0..=(key % 3) {
+                    assert_eq!(scratch.add(key * 7 + round), Some(()));
+                }
+            }
+            assert_eq!(scratch.counts.len(), 1000);
+            assert!(scratch.table.len() >= 2000);
+            for (place, &(n, key)) in scratch.counts.iter().enumerate() {
+                assert_eq!(key, place as u64 * 7 + round);
+                assert_eq!(u64::from(n), 1 + place as u64 % 3);
+            }
+        }
+        scratch.reset(10);
+        assert_eq!(scratch.table.iter().filter(|&&s| s != 0).count(), 0);
+    }
+
     #[test]
     fn lowercase_is_the_standard_one() {
         for text in [
@@ -392,7 +683,11 @@ mod tests {
             "ǅ ǈ ẞ Ⅻ ＡＢＣ",
             "mixed ÉCOLE ascii ÆRØ then ASCII again",
         ] {
-            assert_eq!(lowercase(text), text.to_lowercase(), "{text:?}");
+            assert_eq!(
+                lower(text).collect::<String>(),
+                text.to_lowercase(),
+                "{text:?}"
+            );
         }
     }
 
