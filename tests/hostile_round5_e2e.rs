@@ -15,20 +15,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use blogsim::{BlogServer, FeedMode};
-use common::hostile::{assert_exit, config, db, gleaner_on, news_page, rss_channel, run, sitemap};
+use common::hostile::{
+    assert_exit, config, db, gleaner_on, news_page, rss_channel, run, sitemap, stored_articles,
+};
 use common::{Response, TestServer, stderr};
-
-/// (url, title, body) of every stored article, by url.
-fn stored(dir: &Path) -> Vec<(String, String, String)> {
-    let conn = db(dir);
-    let mut st = conn
-        .prepare("SELECT url, title, body FROM articles ORDER BY url")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
 
 /// (id, url) of every stored article, by id.
 fn ids(dir: &Path) -> Vec<(i64, String)> {
@@ -126,7 +116,7 @@ fn posts_that_share_one_link_are_each_stored_once() {
     config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
     let out = run(dir.path());
     assert_exit(&out, 0, "first run");
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     let titles: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
     assert_eq!(rows.len(), 4, "{titles:?}\n{}", stderr(&out));
     for title in [
@@ -183,7 +173,7 @@ fn posts_that_share_one_link_are_each_stored_once() {
         before[..],
         "the old rows keep their ids and addresses"
     );
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     let cranes = rows
         .iter()
         .find(|(_, t, _)| t == "Four new cranes")
@@ -219,7 +209,7 @@ fn posts_that_share_one_link_are_each_stored_once() {
     site.set("/feed.xml", feed(&third));
     let out = run(dir.path());
     assert_exit(&out, 0, "fourth run");
-    let now = stored(dir.path());
+    let now = stored_articles(dir.path());
     assert_eq!(now.len(), 5, "{}", stderr(&out));
     assert!(
         now.contains(&boats),
@@ -302,7 +292,7 @@ fn one_site_under_two_host_names_is_one_row_per_post() {
         config(dir.path(), &fetch, only);
         let out = run(dir.path());
         assert_exit(&out, 0, &format!("run {n}"));
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         let urls: Vec<&str> = rows.iter().map(|(u, _, _)| u.as_str()).collect();
         assert_eq!(rows.len(), 3, "run {n}: {urls:?}\n{}", stderr(&out));
         for (_, title) in POSTS {
@@ -438,7 +428,7 @@ fn posts_without_a_link_are_stored_under_the_feed() {
     );
     let out = run(dir.path());
     assert_exit(&out, 0, "first run");
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     let titles: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
     assert_eq!(titles.len(), 5, "{titles:?}\n{}", stderr(&out));
     for (title, feed) in [

@@ -8,42 +8,14 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::hostile::{
-    assert_exit, assert_says, config, db, gleaner_bin, gleaner_in, news_page, rss_channel, run,
-    sitemap,
+    assert_exit, assert_says, config, db, gleaner_in, news_page, rss_channel, run, sitemap,
+    spawn_run, stored_articles,
 };
 use common::{Response, TestServer, stderr};
-
-/// (url, title, body) of every stored article, by url.
-fn stored(dir: &Path) -> Vec<(String, String, String)> {
-    let conn = db(dir);
-    let mut st = conn
-        .prepare("SELECT url, title, body FROM articles ORDER BY url")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-/// `gleaner … run` in `dir`, started and not waited for.
-fn spawn_run(dir: &Path) -> Child {
-    Command::new(gleaner_bin())
-        .current_dir(dir)
-        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
-        .env_remove("GLEANER_DB")
-        .env_remove("GLEANER_CONFIG")
-        .env_remove("GLEANER_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 /// The child's exit code, or `None` (after killing it) when it is still running at `limit`.
 fn exit_within(child: &mut Child, limit: Duration) -> Option<Option<i32>> {
@@ -120,7 +92,7 @@ fn a_crawl_delay_of_a_day_does_not_hold_the_run() {
         "the run was still waiting on the Crawl-delay after 60 s (killed)\n{err}"
     );
     assert!(err.contains("Crawl-delay"), "said: {err}");
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].0, post);
 }
@@ -156,7 +128,7 @@ fn an_error_page_served_with_200_does_not_replace_the_post() {
     let dir = tempfile::tempdir().unwrap();
     config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
     assert_exit(&run(dir.path()), 0, "first run");
-    let before = stored(dir.path());
+    let before = stored_articles(dir.path());
     assert_eq!(before.len(), 4, "{before:?}");
 
     // The site breaks; its sitemap says every page changed.
@@ -194,7 +166,7 @@ fn an_error_page_served_with_200_does_not_replace_the_post() {
     site.set("/sitemap.xml", listed(&recently()));
     let out = run(dir.path());
     assert_eq!(
-        stored(dir.path()),
+        stored_articles(dir.path()),
         before,
         "the stored posts are kept\n{}",
         stderr(&out)
@@ -214,7 +186,7 @@ fn an_error_page_served_with_200_does_not_replace_the_post() {
         )
         .unwrap();
     assert_exit(&run(dir.path()), 0, "the run after the site is back");
-    assert_eq!(stored(dir.path()), before);
+    assert_eq!(stored_articles(dir.path()), before);
 }
 
 /// A sitemap that lists its child sitemaps as `<url>` entries (a `<urlset>` where a
@@ -262,7 +234,7 @@ fn a_sitemap_listing_its_child_sitemaps_as_pages_is_read_through_them() {
     for n in 1..=2 {
         let out = run(dir.path());
         assert_exit(&out, 0, &format!("run {n}"));
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         let titles: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
         assert!(
             rows.iter().all(|(u, _, _)| !u.contains("sitemap")),
@@ -312,7 +284,7 @@ fn a_feed_or_sitemap_fetched_as_a_page_is_not_stored_as_an_article() {
     config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
     for address in ["/feed.xml", "/sitemap.xml"] {
         let out = gleaner_in(dir.path(), &["scrape", &site.url(address)]);
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         assert!(
             rows.is_empty(),
             "scrape {address}: stored {rows:?}\n{}",
@@ -322,7 +294,7 @@ fn a_feed_or_sitemap_fetched_as_a_page_is_not_stored_as_an_article() {
     }
     let out = run(dir.path());
     assert_exit(&out, 0, "run");
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     let urls: Vec<&str> = rows.iter().map(|(u, _, _)| u.as_str()).collect();
     assert_eq!(urls, [post.as_str()], "{}", stderr(&out));
 }
@@ -381,7 +353,7 @@ fn a_post_linked_to_the_home_page_is_one_row_when_more_posts_share_the_link() {
         site.set("/feed.xml", rss_channel(&items, None));
         let out = run(dir.path());
         assert_exit(&out, 0, &format!("run {n}"));
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         let titles: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
         assert_eq!(
             rows.len(),
@@ -441,7 +413,7 @@ fn linkless_posts_that_move_to_another_feed_page_stay_one_row() {
         publish(n);
         let out = run(dir.path());
         assert_exit(&out, 0, &format!("{n} posts"));
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         let urls: Vec<&str> = rows.iter().map(|(u, _, _)| u.as_str()).collect();
         assert_eq!(rows.len(), n, "{n} posts: {urls:?}\n{}", stderr(&out));
     }
@@ -556,7 +528,7 @@ fn killed_while_storing_posts_under_addresses_of_their_own() {
         );
         println!(
             "round {round}: SIGKILL after {wait} ms of ~{whole}: {} articles",
-            stored(dir.path()).len()
+            stored_articles(dir.path()).len()
         );
     }
     let titles = item_feed(&site, posts);
@@ -569,7 +541,7 @@ fn killed_while_storing_posts_under_addresses_of_their_own() {
     }
     assert_eq!(last, Some(0), "a run that owes nothing (seed {seed})");
     let check = |when: &str| {
-        let rows = stored(dir.path());
+        let rows = stored_articles(dir.path());
         assert_eq!(rows.len(), posts, "{when}: one row per post (seed {seed})");
         let mut seen: Vec<&str> = rows.iter().map(|(_, t, _)| t.as_str()).collect();
         seen.sort_unstable();

@@ -8,22 +8,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::hostile::{assert_exit, config, db, run, sitemap};
+use common::hostile::{assert_exit, config, run, sitemap, stored_articles};
 use common::{Response, TestServer, stderr};
-
-/// (url, title, body) of every stored article, by url.
-fn stored(dir: &Path) -> Vec<(String, String, String)> {
-    let conn = db(dir);
-    let mut st = conn
-        .prepare("SELECT url, title, body FROM articles ORDER BY url")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
 
 /// `text` in windows-1252, the ISO-8859-1 of the web (every character of it is below U+0100
 /// but the apostrophe).
@@ -89,7 +75,7 @@ fn stored_as_written(feed: impl Fn(&str) -> Response, page: Response) {
     );
     let out = run(dir.path());
     assert_exit(&out, 0, "run");
-    let rows = stored(dir.path());
+    let rows = stored_articles(dir.path());
     let urls: Vec<&str> = rows.iter().map(|(u, _, _)| u.as_str()).collect();
     assert!(
         urls.contains(&fetched.as_str()) && urls.contains(&post.as_str()),

@@ -72,6 +72,34 @@ pub fn stored_urls(dir: &Path) -> Vec<String> {
         .unwrap()
 }
 
+/// (url, title, body) of every stored article, by url.
+pub fn stored_articles(dir: &Path) -> Vec<(String, String, String)> {
+    let conn = db(dir);
+    let mut st = conn
+        .prepare("SELECT url, title, body FROM articles ORDER BY url")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// `gleaner … run` in `dir` (`gleaner.toml`, `news.db`), started and not waited for; its
+/// stderr piped.
+pub fn spawn_run(dir: &Path) -> std::process::Child {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Writes `gleaner.toml`: fast local fetch settings (unless `extra_fetch` sets them), then
 /// `extra_fetch`, then the sources as (kind, url).
 pub fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {
