@@ -573,27 +573,31 @@ fn with_folded<R>(token: &str, f: impl FnOnce(&str) -> R) -> R {
 /// The longest key [`with_key`] builds on the stack.
 const STACK_KEY: usize = 96;
 
+/// Appends `token` lowercased (ASCII) to the key in `buf[..*at]`, after a space unless the key
+/// is still empty (as `push_key` does); what does not fit is left out, and `*at` still counts
+/// it, so a caller sees the key was too long.
+fn push_ascii_lower(buf: &mut [u8; STACK_KEY], at: &mut usize, token: &str) {
+    if *at > 0
+        && let Some(b) = buf.get_mut(*at)
+    {
+        *b = b' ';
+        *at += 1;
+    }
+    if let Some(out) = buf.get_mut(*at..*at + token.len()) {
+        out.copy_from_slice(token.as_bytes());
+        out.make_ascii_lowercase();
+    }
+    *at += token.len();
+}
+
 /// `f` of the key of `tokens` ([`key_of`]), built on the stack when it is short ASCII.
 fn with_key<R>(tokens: &[&str], f: impl FnOnce(&str) -> R) -> R {
     let len = tokens.iter().map(|t| t.len() + 1).sum::<usize>();
     if len <= STACK_KEY && tokens.iter().all(|t| t.is_ascii()) {
         let mut buf = [0u8; STACK_KEY];
         let mut at = 0;
-        for (k, t) in tokens.iter().enumerate() {
-            // (A space before every token but the first, unless the key is still empty:
-            // as `push_key` does.)
-            if k > 0
-                && at > 0
-                && let Some(b) = buf.get_mut(at)
-            {
-                *b = b' ';
-                at += 1;
-            }
-            if let Some(out) = buf.get_mut(at..at + t.len()) {
-                out.copy_from_slice(t.as_bytes());
-                out.make_ascii_lowercase();
-            }
-            at += t.len();
+        for t in tokens {
+            push_ascii_lower(&mut buf, &mut at, t);
         }
         if let Some(Ok(key)) = buf.get(..at).map(std::str::from_utf8) {
             return f(key);
@@ -978,17 +982,7 @@ impl Gazetteers {
             let mut at = 0;
             let mut found = None;
             for (len, t) in (1..=n).zip(tokens) {
-                if at > 0
-                    && let Some(b) = buf.get_mut(at)
-                {
-                    *b = b' ';
-                    at += 1;
-                }
-                if let Some(out) = buf.get_mut(at..at + t.len()) {
-                    out.copy_from_slice(t.as_bytes());
-                    out.make_ascii_lowercase();
-                }
-                at += t.len();
+                push_ascii_lower(&mut buf, &mut at, t);
                 let info = self.words.get(buf.get(..at).unwrap_or(&[]));
                 if info.geo_key {
                     found = Some(len);
