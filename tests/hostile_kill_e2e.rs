@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod blogsim;
+mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,10 +16,7 @@ use std::time::{Duration, Instant};
 
 use blogsim::{BlogServer, Change, FeedMode};
 use chrono::Utc;
-
-fn gleaner_bin() -> String {
-    std::env::var("GLEANER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gleaner").into())
-}
+use common::hostile::{Moments, gleaner_bin};
 
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(gleaner_bin());
@@ -53,33 +51,10 @@ fn articles(dir: &Path) -> i64 {
         .unwrap_or(0)
 }
 
-/// A small generator for the kill moments (no dependency for so little).
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, from: u64, to: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        from + (self.0 >> 33) % (to - from)
-    }
-}
-
 #[test]
 fn killed_at_random_moments_then_left_to_finish_stores_every_post_once() {
-    let seed = std::env::var("HOSTILE_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-                .into()
-        });
-    println!("HOSTILE_KILL_SEED={seed}");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_env("HOSTILE_KILL_SEED");
+    let seed = moments.seed;
     let summary = BlogServer::start(
         "Pier Ledger",
         31,

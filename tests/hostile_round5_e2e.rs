@@ -17,6 +17,7 @@ use std::time::Duration;
 use blogsim::{BlogServer, FeedMode};
 use common::hostile::{
     assert_exit, config, db, gleaner_on, news_page, rss_channel, run, sitemap, stored_articles,
+    text_about,
 };
 use common::{Response, TestServer, stderr};
 
@@ -30,17 +31,6 @@ fn ids(dir: &Path) -> Vec<(i64, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-/// A few sentences about `topic`: enough text to be an article.
-fn text_about(topic: &str) -> String {
-    format!(
-        "{topic} was the first matter on the agenda of the harbour board on Tuesday. \
-         Members heard that the work had been planned since the autumn and would be reviewed \
-         after the first six months, when the season's traffic figures are in. Shipping lines \
-         were told of the decision in a letter, and most said they expected little effect on \
-         their schedules for the rest of the year."
-    )
 }
 
 /// An RSS item: title, link, guid (when given), date, and the text as `content:encoded`

@@ -12,8 +12,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::hostile::{
-    assert_exit, assert_says, config, db, gleaner_in, news_page, rss_channel, run, sitemap,
-    spawn_run, stored_articles,
+    Moments, assert_exit, assert_says, config, db, gleaner_in, news_page, rss_channel, run,
+    sitemap, spawn_run, stored_articles, text_about,
 };
 use common::{Response, TestServer, stderr};
 
@@ -36,17 +36,6 @@ fn exit_within(child: &mut Child, limit: Duration) -> Option<Option<i32>> {
 fn recently() -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(30))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A few sentences about `topic`: enough text to be an article.
-fn text_about(topic: &str) -> String {
-    format!(
-        "{topic} was the first matter on the agenda of the harbour board on Tuesday. \
-         Members heard that the work had been planned since the autumn and would be reviewed \
-         after the first six months, when the season's traffic figures are in. Shipping lines \
-         were told of the decision in a letter, and most said they expected little effect on \
-         their schedules for the rest of the year."
-    )
 }
 
 /// A site whose robots.txt asks for a day between requests (`Crawl-delay: 86400`; hostile, or
@@ -420,18 +409,6 @@ fn linkless_posts_that_move_to_another_feed_page_stay_one_row() {
 }
 
 /// A small generator for the kill moments (no dependency for so little).
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, from: u64, to: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        from + (self.0 >> 33) % (to - from).max(1)
-    }
-}
-
 /// The feed of [`killed_while_storing_posts_under_addresses_of_their_own`]: `n` posts newest
 /// first over pages of 200 items (`atom:link rel='next'`), each post one of three kinds in
 /// turn: items sharing the site's address as `<link>` told apart by `<guid>` (stored under
@@ -483,18 +460,8 @@ fn item_feed(site: &TestServer, n: usize) -> Vec<String> {
 /// replays one) and fall within the measured length of an uninterrupted run.
 #[test]
 fn killed_while_storing_posts_under_addresses_of_their_own() {
-    let seed: u64 = std::env::var("HOSTILE6_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-                .into()
-        });
-    println!("HOSTILE6_KILL_SEED={seed}");
-    let mut moments = Moments(seed);
+    let mut moments = Moments::from_env("HOSTILE6_KILL_SEED");
+    let seed = moments.seed;
     let site = TestServer::start();
     site.set(
         "/",

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blogsim::{BlogServer, FeedMode};
+use common::hostile::spawn_run;
 use common::{assert_exit, gleaner};
 
 const FULL_POSTS: usize = 300;
@@ -43,20 +44,6 @@ fn setup() -> (BlogServer, BlogServer, tempfile::TempDir) {
     }
     std::fs::write(dir.path().join("gleaner.toml"), text).unwrap();
     (full, slow, dir)
-}
-
-fn spawn_run(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_gleaner"))
-        .current_dir(dir)
-        .args(["--config", "gleaner.toml", "--db", "news.db", "run"])
-        .env_remove("GLEANER_DB")
-        .env_remove("GLEANER_CONFIG")
-        .env_remove("GLEANER_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 fn articles(dir: &Path) -> i64 {

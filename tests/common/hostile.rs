@@ -100,6 +100,52 @@ pub fn spawn_run(dir: &Path) -> std::process::Child {
         .unwrap()
 }
 
+/// Kill moments drawn from a seed (a linear congruential generator). The seed is `var`'s
+/// value when it is set, else taken from the clock, and is printed as `var=seed` so a failing
+/// run can be replayed.
+pub struct Moments {
+    state: u64,
+    /// The seed the moments came from, for failure messages.
+    pub seed: u64,
+}
+
+impl Moments {
+    pub fn from_env(var: &str) -> Moments {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
+                    .into()
+            });
+        println!("{var}={seed}");
+        Moments { state: seed, seed }
+    }
+
+    /// The next moment in `from..to` milliseconds.
+    pub fn next_ms(&mut self, from: u64, to: u64) -> u64 {
+        self.state = self
+            .state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        from + (self.state >> 33) % (to - from).max(1)
+    }
+}
+
+/// A few sentences about `topic`: enough text to be an article.
+pub fn text_about(topic: &str) -> String {
+    format!(
+        "{topic} was the first matter on the agenda of the harbour board on Tuesday. \
+         Members heard that the work had been planned since the autumn and would be reviewed \
+         after the first six months, when the season's traffic figures are in. Shipping lines \
+         were told of the decision in a letter, and most said they expected little effect on \
+         their schedules for the rest of the year."
+    )
+}
+
 /// Writes `gleaner.toml`: fast local fetch settings (unless `extra_fetch` sets them), then
 /// `extra_fetch`, then the sources as (kind, url).
 pub fn config(dir: &Path, extra_fetch: &str, sources: &[(&str, String)]) {

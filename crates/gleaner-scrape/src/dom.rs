@@ -41,31 +41,22 @@ pub(crate) fn collapse_ws(s: &str) -> String {
 
 /// The collapsed text of an element, skipping `script`, `style`, `noscript` and `template`.
 pub(crate) fn text_of(el: ElementRef<'_>) -> String {
-    let mut buf = String::new();
-    // Depth-first with an explicit stack: no recursion, one visit per node.
-    let mut stack: Vec<_> = el.children().collect();
-    stack.reverse();
-    while let Some(node) = stack.pop() {
-        if let Some(t) = node.value().as_text() {
-            buf.push_str(t);
-        } else if let Some(e) = node.value().as_element() {
-            if matches!(e.name(), "script" | "style" | "noscript" | "template") {
-                continue;
-            }
-            let start = stack.len();
-            stack.extend(node.children());
-            if let Some(added) = stack.get_mut(start..) {
-                added.reverse();
-            }
-        }
-    }
-    collapse_ws(&buf)
+    collapse_ws(&text_skipping(el, |name| {
+        matches!(name, "script" | "style" | "noscript" | "template")
+    }))
 }
 
 /// The text of an element as it is (white space kept), without the text of `script` and
 /// `style` elements: what a reader of the page sees of a `<pre>`. The parser may get pages
 /// with those contents cut out already ([`crate::rawtext`]); this reads the same either way.
 pub(crate) fn text_without_scripts(el: ElementRef<'_>) -> String {
+    text_skipping(el, |name| matches!(name, "script" | "style"))
+}
+
+/// The text of an element's subtree in document order, leaving out the subtrees of elements
+/// whose name `skip` holds. Depth-first with an explicit stack: no recursion, one visit per
+/// node.
+fn text_skipping(el: ElementRef<'_>, skip: impl Fn(&str) -> bool) -> String {
     let mut buf = String::new();
     let mut stack: Vec<_> = el.children().collect();
     stack.reverse();
@@ -73,7 +64,7 @@ pub(crate) fn text_without_scripts(el: ElementRef<'_>) -> String {
         if let Some(t) = node.value().as_text() {
             buf.push_str(t);
         } else if let Some(e) = node.value().as_element() {
-            if matches!(e.name(), "script" | "style") {
+            if skip(e.name()) {
                 continue;
             }
             let start = stack.len();

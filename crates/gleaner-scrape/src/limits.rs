@@ -302,18 +302,8 @@ pub(crate) fn cap_nesting(html: &str) -> Cow<'_, str> {
         }
         stack.push((start, end));
     }
-    if cuts.is_empty() {
-        return Cow::Borrowed(html);
-    }
-    let mut out = String::with_capacity(html.len());
-    let mut from = 0;
-    for (s, e) in cuts {
-        // Cuts are whole tags, so they start and end on character boundaries.
-        out.push_str(html.get(from..s).unwrap_or_default());
-        from = e;
-    }
-    out.push_str(html.get(from..).unwrap_or_default());
-    Cow::Owned(out)
+    // Cuts are whole tags, so they start and end on character boundaries.
+    crate::rawtext::without_ranges(html, &cuts)
 }
 
 /// Parse a page with its nesting capped ([`cap_nesting`]), its scripts' and styles'

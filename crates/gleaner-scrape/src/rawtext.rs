@@ -382,14 +382,20 @@ pub(crate) fn empty_scripts_and_styles(html: &str) -> Cow<'_, str> {
             };
         }
     })();
+    // Cuts start just after a `>` and end at a `<`: character boundaries.
+    without_ranges(html, &cuts)
+}
+
+/// `html` without the byte ranges `cuts` (in order, not overlapping, each on character
+/// boundaries; a range that is not is kept): borrowed when there is nothing to cut.
+pub(crate) fn without_ranges<'a>(html: &'a str, cuts: &[(usize, usize)]) -> Cow<'a, str> {
     if cuts.is_empty() {
         return Cow::Borrowed(html);
     }
-    let mut out =
-        String::with_capacity(html.len() - cuts.iter().map(|(s, e)| e - s).sum::<usize>());
+    let cut: usize = cuts.iter().map(|&(s, e)| e.saturating_sub(s)).sum();
+    let mut out = String::with_capacity(html.len().saturating_sub(cut));
     let mut from = 0;
-    for (s, e) in cuts {
-        // Cuts start just after a `>` and end at a `<`: character boundaries.
+    for &(s, e) in cuts {
         out.push_str(html.get(from..s).unwrap_or_default());
         from = e;
     }
