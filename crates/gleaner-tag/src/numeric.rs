@@ -19,6 +19,9 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use gleaner_model::EntityKind;
 use regex::{Captures, Match, Regex};
 
+mod digits;
+use digits::{Cluster, Shape};
+
 /// A date, amount or percentage found in the text, with byte offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumericMatch {
@@ -353,6 +356,10 @@ struct Search<'a> {
     /// whose literals the text lacks (false: run every pattern over the whole text, for tests
     /// that the two agree).
     windows: bool,
+    /// The clusters of digits of the haystack when it is the ASCII stand-in and the search
+    /// runs in windows: the patterns that hold a digit are then run only near them
+    /// ([`digits`]).
+    clusters: Option<&'a [Cluster]>,
 }
 
 impl Search<'_> {
@@ -374,6 +381,14 @@ impl<'a> Search<'a> {
     /// The text of group `name`.
     fn group(&self, caps: &Captures<'_>, name: &str) -> Option<&'a str> {
         caps.name(name).map(|m| self.str(m))
+    }
+    /// `re.captures_iter(hay)` for a pattern of `shape`: run near the clusters of digits when
+    /// there are (on the stand-in), else near `near`'s literal when given, else everywhere.
+    fn captures(&self, re: &Regex, shape: Shape, near: Option<Near<'_>>) -> Vec<Captures<'a>> {
+        match self.clusters {
+            Some(clusters) => digits::captures_near_digits(re, self.hay, clusters, shape),
+            None => captures_all(re, self.hay, near),
+        }
     }
 }
 
@@ -411,12 +426,20 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
     }
     // (Bounds in bytes: "Beginning of" and a space before a month; "Wednesday"; "September",
     // a space, two digits, "th", a comma, a space and four digits after a month's start.)
-    for (re, near) in [
-        (&p.month_day_year, near(&p.month_letters, windows, 0, 48)),
-        (&p.day_month_year, near(&p.month_letters, windows, 24, 32)),
+    for (re, shape, near) in [
+        (
+            &p.month_day_year,
+            Shape::MonthDayYear,
+            near(&p.month_letters, windows, 0, 48),
+        ),
+        (
+            &p.day_month_year,
+            Shape::DayMonthYear,
+            near(&p.month_letters, windows, 24, 32),
+        ),
     ] {
         let Some(re) = re else { continue };
-        for caps in captures_all(re, hay, near) {
+        for caps in search.captures(re, shape, near) {
             let (Some(whole), Some(month), Some(day)) =
                 (caps.get(0), caps.name("month"), caps.name("day"))
             else {
@@ -442,7 +465,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.month_year {
-        for caps in captures_all(re, hay, near(&p.month_letters, windows, 0, 32)) {
+        for caps in search.captures(re, Shape::MonthYear, near(&p.month_letters, windows, 0, 32)) {
             let (Some(whole), Some(month)) = (caps.get(0), caps.name("month")) else {
                 continue;
             };
@@ -554,7 +577,11 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.iso_date {
-        for caps in re.captures_iter(hay) {
+        let found = match search.clusters {
+            Some(clusters) => digits::captures_near_digits(re, hay, clusters, Shape::IsoDate),
+            None => re.captures_iter(hay).collect(),
+        };
+        for caps in found {
             let Some(whole) = caps.get(0) else { continue };
             let parse = |n: &str| search.group(&caps, n).and_then(|v| v.parse::<u32>().ok());
             let valid = match (year_of(&search, &caps), parse("month"), parse("day")) {
@@ -572,7 +599,18 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
             }
         }
     }
-    if let Some(re) = &p.bare_year {
+    if let Some(clusters) = search.clusters {
+        for y in digits::bare_years(hay.as_bytes(), clusters) {
+            let end = y.start + 4 + usize::from(y.decade);
+            let year_text = search.text.get(y.start..y.start + 4).unwrap_or("");
+            let name = if y.decade {
+                format!("{year_text}s")
+            } else {
+                year_text.to_string()
+            };
+            push(out, EntityKind::Date, y.start, end, name);
+        }
+    } else if let Some(re) = &p.bare_year {
         const TEMPORAL: &[&str] = &[
             "in", "since", "until", "till", "by", "from", "before", "after", "during", "of",
             "through", "to", "between", "and", "early", "late", "mid", "year", "the", "around",
@@ -708,17 +746,20 @@ fn currency_code(cur: &str) -> &'static str {
 
 fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
     let p = search.patterns;
-    // (An amount in words names its currency: a text naming none holds none.)
-    let words = if search.holds(&p.currency_words) {
+    // (An amount in words names its currency: a text naming none holds none. Near the
+    // digits, the search is too short to gain from asking.)
+    let words = if search.clusters.is_some() || search.holds(&p.currency_words) {
         &p.money_word
     } else {
         &None
     };
-    for re in [&p.money_symbol, &p.money_code, words]
-        .into_iter()
-        .flatten()
-    {
-        for caps in re.captures_iter(search.hay) {
+    for (re, shape) in [
+        (&p.money_symbol, Shape::MoneySymbol),
+        (&p.money_code, Shape::MoneyCode),
+        (words, Shape::MoneyWord),
+    ] {
+        let Some(re) = re else { continue };
+        for caps in search.captures(re, shape, None) {
             let (Some(whole), Some(num), Some(cur)) = (
                 caps.get(0),
                 search.group(&caps, "num"),
@@ -735,11 +776,11 @@ fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
 }
 
 fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
-    if !search.holds(&search.patterns.percent_words) {
+    if search.clusters.is_none() && !search.holds(&search.patterns.percent_words) {
         return;
     }
     if let Some(re) = &search.patterns.percent {
-        for caps in re.captures_iter(search.hay) {
+        for caps in search.captures(re, Shape::Percent, None) {
             let (Some(whole), Some(num)) = (caps.get(0), search.group(&caps, "num")) else {
                 continue;
             };
@@ -768,15 +809,19 @@ fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
 /// then date when two start together), in text order.
 pub fn find(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch> {
     match stand_in(text) {
-        Some(hay) => find_in(
-            Search {
-                hay: &hay,
-                text,
-                patterns: &ASCII,
-                windows: true,
-            },
-            reference,
-        ),
+        Some(hay) => {
+            let clusters = digits::clusters(hay.as_bytes());
+            find_in(
+                Search {
+                    hay: &hay,
+                    text,
+                    patterns: &ASCII,
+                    windows: true,
+                    clusters: Some(&clusters),
+                },
+                reference,
+            )
+        }
         None => find_plain(text, reference),
     }
 }
@@ -795,6 +840,7 @@ pub fn find_exhaustive(text: &str, reference: Option<NaiveDate>) -> Vec<NumericM
             text,
             patterns,
             windows: false,
+            clusters: None,
         },
         reference,
     )
@@ -810,6 +856,7 @@ pub fn find_plain(text: &str, reference: Option<NaiveDate>) -> Vec<NumericMatch>
             text,
             patterns: &PLAIN,
             windows: true,
+            clusters: None,
         },
         reference,
     )

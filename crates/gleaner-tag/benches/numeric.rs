@@ -1,0 +1,142 @@
+//! The number rules (dates, money, percentages) alone: `cargo bench -p gleaner-tag --bench numeric`.
+//!
+//! Inputs: the bodies `xtask bench run` serves (8 paragraphs of news prose, every other one
+//! outside ASCII), the seed article, and hostile texts (a megabyte of digits, of currency signs,
+//! of month names). With `NUMERIC_LOOP=N` in the environment the bench instead runs
+//! `numeric::find` once over the bodies of posts `0..N` and exits (for callgrind:
+//! `NUMERIC_LOOP=1000 valgrind --tool=callgrind target/release/deps/numeric-*`).
+
+use criterion::{Criterion, Throughput, criterion_group};
+use gleaner_tag::numeric;
+use std::hint::black_box;
+
+const SEED: &str = include_str!("../testdata/seed_000.txt");
+
+/// The body of post `n` as `xtask bench run` writes it (`post_text` there), paragraphs
+/// joined by blank lines.
+fn post_body(n: usize, count: usize) -> String {
+    const PEOPLE: [&str; 6] = [
+        "Elena Varga",
+        "Tomasz Nowak",
+        "Amara Okafor",
+        "Daniel Brooks",
+        "Mei Lin Chen",
+        "Rafael Ortiz",
+    ];
+    const PEOPLE_ACCENTED: [&str; 6] = [
+        "Elena Vargová",
+        "Tomasz Nowak",
+        "Amara Okafor",
+        "Zoë Brooks",
+        "Mei Lin Chen",
+        "Rafael Ortíz",
+    ];
+    const PLACES: [&str; 6] = [
+        "Lisbon",
+        "Nairobi",
+        "Gdansk",
+        "Osaka",
+        "Valparaiso",
+        "Tromso",
+    ];
+    const PLACES_ACCENTED: [&str; 6] = [
+        "Lisbon",
+        "Nairobi",
+        "Gdańsk",
+        "Ōsaka",
+        "Valparaíso",
+        "Tromsø",
+    ];
+    const ORGS: [&str; 4] = [
+        "the European Investment Bank",
+        "Reuters",
+        "the Port Authority",
+        "the World Health Organization",
+    ];
+    let paragraphs: Vec<String> = (0..count)
+        .map(|i| {
+            let k = n * 7 + i;
+            let org = ORGS[k % ORGS.len()];
+            let (amount, rise, year) = (k % 90 + 10, k % 30 + 2, 2020 + k % 7);
+            if k % 2 == 1 {
+                let person = PEOPLE_ACCENTED[k % PEOPLE.len()];
+                let other = PEOPLE_ACCENTED[(k + 3) % PEOPLE.len()];
+                let place = PLACES_ACCENTED[k % PLACES.len()];
+                return format!(
+                    "{person} said on Tuesday that the harbour project in {place} would need another \
+                     €{amount} million before March {year} — a rise of {rise}% on the first estimate. \
+                     Speaking to {org}, {other} added that the council had approved the plan “after a \
+                     long debate”, and that work on the northern quay should start within weeks if the \
+                     weather allowed. Mr. {} declined to comment on the delay’s cost.",
+                    person.rsplit(' ').next().unwrap_or(person)
+                );
+            }
+            let person = PEOPLE[k % PEOPLE.len()];
+            let other = PEOPLE[(k + 3) % PEOPLE.len()];
+            let place = PLACES[k % PLACES.len()];
+            format!(
+                "{person} said on Tuesday that the harbour project in {place} would need another \
+                 {amount} million euros before March {year}, a rise of {rise}% on the first estimate. \
+                 Speaking to {org}, {other} added that the council had approved the plan after a \
+                 long debate, and that work on the northern quay should start within weeks if the \
+                 weather allowed. Mr. {} declined to comment on the cost of the delay.",
+                person.rsplit(' ').next().unwrap_or(person)
+            )
+        })
+        .collect();
+    paragraphs.join("\n\n")
+}
+
+/// A text of about `bytes` bytes: `piece` repeated.
+fn repeated(piece: &str, bytes: usize) -> String {
+    piece.repeat(bytes / piece.len().max(1) + 1)
+}
+
+fn bench(c: &mut Criterion) {
+    let date = chrono::NaiveDate::from_ymd_opt(2022, 1, 20);
+    let posts: Vec<String> = (0..64).map(|n| post_body(n, 8)).collect();
+    let bytes: usize = posts.iter().map(String::len).sum();
+    let mut group = c.benchmark_group("numeric");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("bench_posts", |b| {
+        b.iter(|| {
+            for p in &posts {
+                black_box(numeric::find(black_box(p), date));
+            }
+        });
+    });
+    group.throughput(Throughput::Bytes(SEED.len() as u64));
+    group.bench_function("seed", |b| b.iter(|| numeric::find(black_box(SEED), date)));
+    for (name, piece) in [
+        ("digits_1mb", "0123456789"),
+        ("digit_words_1mb", "in 2014 $5 12% 3 May 2021 "),
+        ("currency_1mb", "€$£¥"),
+        ("months_1mb", "May March in June Jan. "),
+    ] {
+        let text = repeated(piece, 1 << 20);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.sample_size(10);
+        group.bench_function(name, |b| b.iter(|| numeric::find(black_box(&text), date)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    if let Some(n) = std::env::var("NUMERIC_LOOP")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let date = chrono::NaiveDate::from_ymd_opt(2022, 1, 20);
+        let posts: Vec<String> = (0..n).map(|k| post_body(k, 8)).collect();
+        let mut found = 0;
+        for p in &posts {
+            found += black_box(numeric::find(black_box(p), date)).len();
+        }
+        println!("{n} posts, {found} matches");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
