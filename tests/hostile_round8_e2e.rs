@@ -275,3 +275,62 @@ fn postgres_run_survives_losing_every_connection_twice() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------- absurd settings
+
+/// Settings no one means (a typo, a value pasted into the wrong key, a config written by a
+/// script): 4,294,967,295 attempts per page, or a `Retry-After` honoured up to 2^62 s, with a
+/// page that answers 503 (and asks for 10^12 s). main took them: the run never ended, and held
+/// the lock every later cron run needs (each exited 3). Now the config is refused at once,
+/// naming the key (exit 2), before anything is fetched or recorded.
+#[test]
+fn absurd_retry_settings_are_refused_not_waited_out() {
+    let site = TestServer::start();
+    site.set(
+        "/news/ok.html",
+        news_page("Quay open", &text_about("The quay")),
+    );
+    site.set(
+        "/news/busy.html",
+        Response::with_type(503, "text/html", "busy"),
+    );
+    let mut wait = Response::with_type(503, "text/html", "busy");
+    wait.headers
+        .push(("Retry-After".into(), "1000000000000".into()));
+    site.set("/news/wait.html", wait);
+    for page in ["busy", "wait"] {
+        site.set(
+            &format!("/sitemap-{page}.xml"),
+            sitemap(&[
+                (site.url("/news/ok.html"), "2024-03-01T09:00:00Z"),
+                (
+                    site.url(&format!("/news/{page}.html")),
+                    "2024-03-01T09:00:00Z",
+                ),
+            ]),
+        );
+    }
+    for (fetch, page, key) in [
+        (
+            "max_attempts = 4294967295\nretry_max_delay_secs = 1\n",
+            "busy",
+            "max_attempts",
+        ),
+        (
+            "max_attempts = 2\nmax_retry_after_secs = 4611686018427387904\n",
+            "wait",
+            "max_retry_after_secs",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        config(
+            dir.path(),
+            fetch,
+            &[("sitemap", site.url(&format!("/sitemap-{page}.xml")))],
+        );
+        let child = spawn_run_on(dir.path(), "news.db", &[]);
+        let out = output_within(child, 20, key);
+        assert_exit(&out, 2, key);
+        assert!(stderr(&out).contains(key), "{}", stderr(&out));
+    }
+}
