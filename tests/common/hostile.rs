@@ -301,3 +301,74 @@ impl Drop for PgSchema {
         );
     }
 }
+
+/// `gleaner … --db DB run` in `dir`, started and not waited for, with `envs` set; stdout and
+/// stderr piped.
+pub fn spawn_run_on(dir: &Path, db: &str, envs: &[(&str, &str)]) -> std::process::Child {
+    Command::new(gleaner_bin())
+        .current_dir(dir)
+        .args(["--config", "gleaner.toml", "--db", db, "run"])
+        .env_remove("GLEANER_DB")
+        .env_remove("GLEANER_CONFIG")
+        .env_remove("GLEANER_LOG")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The child's output once it exits; killed, and the test failed with what it printed, if
+/// it is still running after `secs` seconds (a run that hangs). Its pipes are drained
+/// meanwhile, so a talkative run never blocks on them.
+pub fn output_within(mut child: std::process::Child, secs: u64, what: &str) -> Output {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = err.join().unwrap();
+            panic!(
+                "{what}: still running after {secs} s, killed\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// One number from `sql` on the run's database, `news.db` in `dir`.
+pub fn db_number(dir: &Path, sql: &str) -> i64 {
+    db(dir).query_row(sql, [], |r| r.get(0)).unwrap()
+}

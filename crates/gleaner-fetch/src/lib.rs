@@ -174,8 +174,34 @@ impl FetchConfig {
                 self.per_host_per_second
             ));
         }
-        if self.max_attempts == 0 {
-            return bad("max_attempts must be at least 1".to_string());
+        if self.max_attempts == 0 || self.max_attempts > MAX_ATTEMPTS {
+            return bad(format!(
+                "max_attempts must be between 1 and {MAX_ATTEMPTS}, not {}",
+                self.max_attempts
+            ));
+        }
+        // Waits past these are typos or hostile values: 4 billion attempts or a Retry-After of
+        // 10^12 s honoured held a run (and the lock every later cron run needs) for good.
+        for (key, value, max) in [
+            (
+                "retry_base_delay_ms",
+                self.retry_base_delay_ms,
+                MAX_TIMEOUT_SECS * 1000,
+            ),
+            (
+                "retry_max_delay_secs",
+                self.retry_max_delay_secs,
+                MAX_TIMEOUT_SECS,
+            ),
+            (
+                "max_retry_after_secs",
+                self.max_retry_after_secs,
+                MAX_RETRY_AFTER_SECS,
+            ),
+        ] {
+            if value > max {
+                return bad(format!("{key} must be at most {max}, not {value}"));
+            }
         }
         for (key, value) in [
             ("timeout_secs", self.timeout_secs),
@@ -215,6 +241,10 @@ pub const HOST_GIVE_UP_AFTER: u32 = 8;
 const MIN_RATE: f64 = 1.0 / 86_400.0;
 /// The longest timeout accepted, in seconds (an hour).
 const MAX_TIMEOUT_SECS: u64 = 3600;
+/// The most attempts per URL `max_attempts` may ask for.
+const MAX_ATTEMPTS: u32 = 20;
+/// The longest `max_retry_after_secs`: a day (RFC 9309 lets a robots.txt be kept that long).
+const MAX_RETRY_AFTER_SECS: u64 = 86_400;
 /// The longest interval a host's limiter is given (a day), whatever its Crawl-delay says.
 const MAX_HOST_INTERVAL: Duration = Duration::from_secs(86_400);
 
@@ -1711,6 +1741,22 @@ mod tests {
             },
             FetchConfig {
                 max_attempts: 0,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                max_attempts: u32::MAX,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                max_retry_after_secs: 1 << 62,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                retry_base_delay_ms: u64::MAX,
+                ..FetchConfig::default()
+            },
+            FetchConfig {
+                retry_max_delay_secs: 86_400,
                 ..FetchConfig::default()
             },
             FetchConfig {

@@ -292,7 +292,9 @@ impl Tx<'_> {
 
 /// The database on a PostgreSQL server: one connection.
 pub struct PgStore {
-    client: Client,
+    /// The connection; replaced by a new one when it is lost (by a read too, hence the lock:
+    /// only [`PgStore::reconnect`] takes it for writing).
+    client: std::sync::RwLock<Client>,
     /// How to connect again when the connection is lost (boxed: the store enum stays small).
     config: Box<tokio_postgres::Config>,
     /// The writer's statements, prepared once on this connection.
@@ -333,7 +335,7 @@ impl PgStore {
             .with_context(|| format!("reading {shown}"))?;
         let client = connect(&config, &shown)?;
         let mut store = PgStore {
-            client,
+            client: std::sync::RwLock::new(client),
             config: Box::new(config),
             shown,
             statements: Statements::default(),
@@ -348,17 +350,30 @@ impl PgStore {
         &self.shown
     }
 
+    /// The connection, for a read (see [`PgStore::reading`]).
+    fn client(&self) -> std::sync::RwLockReadGuard<'_, Client> {
+        self.client
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Connect again, after the connection was lost: [`CONNECT_ATTEMPTS`] attempts with a
     /// doubling wait, then the last attempt's error. Statements prepared on the old
-    /// connection are forgotten; what this connection saw committed stays known.
-    fn reconnect(&mut self) -> Result<()> {
+    /// connection are forgotten; what this connection saw committed stays known. Called
+    /// with no guard of [`PgStore::client`] held.
+    fn reconnect(&self) -> Result<()> {
         let mut pause = CONNECT_FIRST_WAIT;
         let mut attempt = 1;
         loop {
             match connect(&self.config, &self.shown) {
                 Ok(client) => {
-                    self.client = client;
-                    self.statements = Statements::default();
+                    *self
+                        .client
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = client;
+                    if let Ok(mut statements) = self.statements.lock() {
+                        statements.clear();
+                    }
                     tracing::warn!(db = %self.shown, attempt, "connected to PostgreSQL again");
                     return Ok(());
                 }
@@ -403,9 +418,35 @@ impl PgStore {
         }
     }
 
+    /// Run `read` (one statement, or statements that change nothing); if it failed because
+    /// the connection was lost (a server restart, `pg_terminate_backend`, a failover), connect
+    /// again and run it again, up to [`RECONNECTS_PER_WRITE`] times. The run's readers and
+    /// lease calls are long-lived connections too: a lost one failed every later call (a
+    /// lease never renewed or claimed, every lookup missed) until the run ended.
+    pub(crate) fn reading<T>(&self, read: impl Fn(&Client) -> Result<T>) -> Result<T> {
+        let mut reconnects = 0;
+        loop {
+            let result = read(&self.client());
+            match result {
+                Err(e) if reconnects < RECONNECTS_PER_WRITE && lost_connection(&e) => {
+                    tracing::warn!(db = %self.shown, "the PostgreSQL connection was lost ({e}); connecting again");
+                    self.reconnect()?;
+                    reconnects += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// [`PgStore::reconnecting`] for one call on the connection (the lease calls of
+    /// `pg_work.rs`, each one statement that may be sent again).
+    pub(crate) fn retried<T>(&mut self, f: impl AsyncFn(&mut Client) -> Result<T>) -> Result<T> {
+        self.reconnecting(|store| wait(f(store.client_mut())))
+    }
+
     /// The schema version (`gleaner_schema.version`).
     pub fn schema_version(&self) -> Result<u32> {
-        wait(schema_version(&self.client))
+        wait(schema_version(&*self.client()))
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -421,7 +462,7 @@ impl PgStore {
         }
         wait(async {
             let tx = self
-                .client
+                .client_mut()
                 .transaction()
                 .await
                 .context("starting a migration")?;
@@ -514,7 +555,13 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (client, statements, known) = (&mut self.client, &self.statements, &self.known);
+            let (client, statements, known) = (
+                self.client
+                    .get_mut()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                &self.statements,
+                &self.known,
+            );
             let result = wait(async {
                 let tx = client
                     .transaction()
@@ -582,21 +629,23 @@ impl PgStore {
 
     /// See [`crate::Store::article`].
     pub fn article(&self, key: ArticleKey<'_>) -> Result<Option<Article>> {
-        wait(async {
-            let id = match key {
-                ArticleKey::Id(id) => id,
-                ArticleKey::Url(url) => match stored_article_id(&self.client, url).await? {
-                    Some(id) => id,
-                    None => return Ok(None),
-                },
-            };
-            load_article(&self.client, id).await
+        self.reading(|c| {
+            wait(async {
+                let id = match key {
+                    ArticleKey::Id(id) => id,
+                    ArticleKey::Url(url) => match stored_article_id(c, url).await? {
+                        Some(id) => id,
+                        None => return Ok(None),
+                    },
+                };
+                load_article(c, id).await
+            })
         })
     }
 
     /// The id of the stored article at `url` (or declaring it its canonical URL).
     pub fn stored_article_id(&self, url: &str) -> Result<Option<i64>> {
-        wait(stored_article_id(&self.client, url))
+        self.reading(|c| wait(stored_article_id(c, url)))
     }
 
     /// See [`crate::Store::search`].
@@ -632,7 +681,7 @@ impl PgStore {
         while left > 0 {
             let take = left.min(PAGE);
             let sql = search_sql(query, ts.as_deref(), take, offset);
-            let rows = wait(self.client.query(&sql.text, &sql.refs())).map_err(|e| {
+            let rows = wait(self.client().query(&sql.text, &sql.refs())).map_err(|e| {
                 match (terms, e.code()) {
                     (Some(t), Some(c)) if *c == tokio_postgres::error::SqlState::SYNTAX_ERROR => {
                         StoreError::BadQuery {
@@ -675,7 +724,7 @@ impl PgStore {
         mut f: impl FnMut(Article) -> Result<()>,
     ) -> Result<()> {
         self.search_each(query, |hit| {
-            match wait(load_article(&self.client, hit.id))? {
+            match wait(load_article(&*self.client(), hit.id))? {
                 Some(article) => f(article),
                 None => Ok(()),
             }
@@ -746,7 +795,8 @@ impl PgStore {
         }
         let limit = (query.top > 0).then(|| int(query.top));
         sql.push(" LIMIT ").bind(limit);
-        let rows = wait(self.client.query(&sql.text, &sql.refs())).context("counting entities")?;
+        let rows =
+            wait(self.client().query(&sql.text, &sql.refs())).context("counting entities")?;
         rows.iter()
             .map(|r| {
                 let kind: String = r.try_get(0).context("reading entity counts")?;
@@ -762,8 +812,9 @@ impl PgStore {
 
     /// See [`crate::Store::stats`].
     pub fn stats(&self) -> Result<Stats> {
+        let client = self.client();
+        let c = &*client;
         wait(async {
-            let c = &self.client;
             let one = |sql: &'static str| async move {
                 c.query_one(sql, &[])
                     .await
@@ -839,26 +890,30 @@ impl PgStore {
         url: &str,
         name: Option<&str>,
     ) -> Result<i64> {
-        wait(self.client.query_one(
-            "INSERT INTO sources (kind, url, name, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (url) DO UPDATE
-                SET kind = excluded.kind, name = coalesce(excluded.name, sources.name)
-             RETURNING id",
-            &[&kind.as_str(), &url, &name, &now_text()],
-        ))
-        .and_then(|r| r.try_get(0))
-        .with_context(|| format!("recording source {url}"))
+        self.reading(|c| {
+            wait(c.query_one(
+                "INSERT INTO sources (kind, url, name, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (url) DO UPDATE
+                    SET kind = excluded.kind, name = coalesce(excluded.name, sources.name)
+                 RETURNING id",
+                &[&kind.as_str(), &url, &name, &now_text()],
+            ))
+            .and_then(|r| r.try_get(0))
+            .with_context(|| format!("recording source {url}"))
+        })
     }
 
     /// See [`crate::Store::sources`].
     pub fn sources(&self) -> Result<Vec<SourceRecord>> {
-        let rows = wait(self.client.query(
-            "SELECT s.id, s.kind, s.url, s.name, s.last_updated_seen, s.last_run_at,
-                    (SELECT count(*) FROM articles a WHERE a.source_id = s.id)
-               FROM sources s ORDER BY s.id",
-            &[],
-        ))
-        .context("listing sources")?;
+        let rows = self.reading(|c| {
+            wait(c.query(
+                "SELECT s.id, s.kind, s.url, s.name, s.last_updated_seen, s.last_run_at,
+                        (SELECT count(*) FROM articles a WHERE a.source_id = s.id)
+                   FROM sources s ORDER BY s.id",
+                &[],
+            ))
+            .context("listing sources")
+        })?;
         rows.iter()
             .map(|r| {
                 let kind: String = r.try_get(1).context("reading a source")?;
@@ -884,29 +939,33 @@ impl PgStore {
         last_updated_seen: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let seen = opt_time_text(last_updated_seen.as_ref());
-        wait(self.client.execute(
-            "UPDATE sources
-                SET last_updated_seen = CASE
-                        WHEN $2::text IS NULL THEN last_updated_seen
-                        WHEN last_updated_seen IS NULL OR $2 > last_updated_seen COLLATE \"C\"
-                             OR last_updated_seen > $3 COLLATE \"C\" THEN $2
-                        ELSE last_updated_seen END,
-                    last_run_at = $3
-              WHERE id = $1",
-            &[&source_id, &seen, &now_text()],
-        ))
-        .with_context(|| format!("marking source {source_id} read"))?;
+        self.reading(|c| {
+            wait(c.execute(
+                "UPDATE sources
+                    SET last_updated_seen = CASE
+                            WHEN $2::text IS NULL THEN last_updated_seen
+                            WHEN last_updated_seen IS NULL OR $2 > last_updated_seen COLLATE \"C\"
+                                 OR last_updated_seen > $3 COLLATE \"C\" THEN $2
+                            ELSE last_updated_seen END,
+                        last_run_at = $3
+                  WHERE id = $1",
+                &[&source_id, &seen, &now_text()],
+            ))
+            .with_context(|| format!("marking source {source_id} read"))
+        })?;
         Ok(())
     }
 
     /// See [`crate::Store::source_sweep`].
     pub fn source_sweep(&self, source_id: i64) -> Result<Option<SavedSweep>> {
-        let row = wait(self.client.query_opt(
-            "SELECT sweep_cursor, sweep_started_at, sweep_newest FROM sources
-              WHERE id = $1 AND sweep_cursor IS NOT NULL AND sweep_started_at IS NOT NULL",
-            &[&source_id],
-        ))
-        .with_context(|| format!("reading the unfinished read of source {source_id}"))?;
+        let row = self.reading(|c| {
+            wait(c.query_opt(
+                "SELECT sweep_cursor, sweep_started_at, sweep_newest FROM sources
+                  WHERE id = $1 AND sweep_cursor IS NOT NULL AND sweep_started_at IS NOT NULL",
+                &[&source_id],
+            ))
+            .with_context(|| format!("reading the unfinished read of source {source_id}"))
+        })?;
         let Some(row) = row else { return Ok(None) };
         let cursor: String = row.try_get(0).context("reading a feed read")?;
         let Some(started_at) = opt_time(&row, 1)? else {
@@ -942,27 +1001,27 @@ impl PgStore {
         started: Option<DateTime<Utc>>,
         newest: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        wait(self.client.execute(
-            "UPDATE sources SET sweep_cursor = $2, sweep_started_at = $3, sweep_newest = $4
-              WHERE id = $1",
-            &[
-                &source_id,
-                &cursor,
-                &opt_time_text(started.as_ref()),
-                &opt_time_text(newest.as_ref()),
-            ],
-        ))
-        .with_context(|| format!("saving the unfinished read of source {source_id}"))?;
+        let (started, newest) = (
+            opt_time_text(started.as_ref()),
+            opt_time_text(newest.as_ref()),
+        );
+        self.reading(|c| {
+            wait(c.execute(
+                "UPDATE sources SET sweep_cursor = $2, sweep_started_at = $3, sweep_newest = $4
+                  WHERE id = $1",
+                &[&source_id, &cursor, &started, &newest],
+            ))
+            .with_context(|| format!("saving the unfinished read of source {source_id}"))
+        })?;
         Ok(())
     }
 
     /// See [`crate::Store::listing_next`].
     pub fn listing_next(&self, url: &str) -> Result<Option<Option<String>>> {
-        let row = wait(
-            self.client
-                .query_opt("SELECT next_url FROM listing_next WHERE url = $1", &[&url]),
-        )
-        .with_context(|| format!("reading the page after {url}"))?;
+        let row = self.reading(|c| {
+            wait(c.query_opt("SELECT next_url FROM listing_next WHERE url = $1", &[&url]))
+                .with_context(|| format!("reading the page after {url}"))
+        })?;
         row.map(|r| r.try_get(0))
             .transpose()
             .with_context(|| format!("reading the page after {url}"))
@@ -970,12 +1029,14 @@ impl PgStore {
 
     /// See [`crate::Store::record_listing_next`].
     pub fn record_listing_next(&mut self, url: &str, next: Option<&str>) -> Result<()> {
-        wait(self.client.execute(
-            "INSERT INTO listing_next (url, next_url) VALUES ($1, $2)
-             ON CONFLICT (url) DO UPDATE SET next_url = excluded.next_url",
-            &[&url, &next],
-        ))
-        .with_context(|| format!("recording the page after {url}"))?;
+        self.reading(|c| {
+            wait(c.execute(
+                "INSERT INTO listing_next (url, next_url) VALUES ($1, $2)
+                 ON CONFLICT (url) DO UPDATE SET next_url = excluded.next_url",
+                &[&url, &next],
+            ))
+            .with_context(|| format!("recording the page after {url}"))
+        })?;
         Ok(())
     }
 
@@ -985,8 +1046,10 @@ impl PgStore {
             "DELETE FROM fetch_state WHERE url = $1",
             "DELETE FROM listing_next WHERE url = $1",
         ] {
-            wait(self.client.execute(sql, &[&url]))
-                .with_context(|| format!("forgetting listing page {url}"))?;
+            self.reading(|c| {
+                wait(c.execute(sql, &[&url]))
+                    .with_context(|| format!("forgetting listing page {url}"))
+            })?;
         }
         Ok(())
     }
@@ -994,7 +1057,7 @@ impl PgStore {
     /// The listing pages whose address starts with `prefix` that have saved state (fetch
     /// state or a known next page).
     pub fn listing_pages_under(&self, prefix: &str) -> Result<Vec<String>> {
-        let rows = wait(self.client.query(
+        let rows = wait(self.client().query(
             "SELECT url FROM fetch_state WHERE starts_with(url, $1)
              UNION SELECT url FROM listing_next WHERE starts_with(url, $1)",
             &[&prefix],
@@ -1007,23 +1070,25 @@ impl PgStore {
 
     /// Run `f` on the connection and wait for it (the crate's other PostgreSQL modules).
     pub(crate) fn block<T>(&mut self, f: impl AsyncFnOnce(&mut Client) -> T) -> T {
-        wait(f(&mut self.client))
+        wait(f(self.client_mut()))
     }
 
     /// The connection (for the crate's other PostgreSQL modules).
     pub(crate) fn client_mut(&mut self) -> &mut Client {
-        &mut self.client
+        self.client
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A column of URLs from `sql`, which takes one text parameter.
     pub(crate) fn urls(&self, sql: &str, param: &str, context: &str) -> Result<Vec<String>> {
-        let rows = wait(self.client.query(sql, &[&param])).context(context)?;
+        let rows = self.reading(|c| wait(c.query(sql, &[&param])).context(context))?;
         rows.iter().map(|r| r.try_get(0).context(context)).collect()
     }
 
     /// See [`crate::Store::begin_run`].
     pub fn begin_run(&mut self) -> Result<i64> {
-        wait(self.client.query_one(
+        wait(self.client().query_one(
             "INSERT INTO runs (started_at, status) VALUES ($1, 'running') RETURNING id",
             &[&now_text()],
         ))
@@ -1042,7 +1107,7 @@ impl PgStore {
         status: RunStatus,
         counts: &RunCounts,
     ) -> Result<()> {
-        let changed = wait(self.client.execute(
+        let changed = wait(self.client_mut().execute(
             "UPDATE runs SET finished_at = $2, status = $3, discovered = $4, fetched = $5,
                     not_modified = $6, stored = $7, updated = $8, unchanged = $9,
                     skipped = $10, failed = $11
@@ -1070,13 +1135,15 @@ impl PgStore {
 
     /// See [`crate::Store::fetch_state`].
     pub fn fetch_state(&self, url: &str) -> Result<Option<FetchState>> {
-        let row = wait(self.client.query_opt(
-            "SELECT url, etag, last_modified, last_status, failures, last_error,
-                    next_retry_at, fetched_at
-               FROM fetch_state WHERE url = $1",
-            &[&url],
-        ))
-        .with_context(|| format!("reading the fetch state of {url}"))?;
+        let row = self.reading(|c| {
+            wait(c.query_opt(
+                "SELECT url, etag, last_modified, last_status, failures, last_error,
+                        next_retry_at, fetched_at
+                   FROM fetch_state WHERE url = $1",
+                &[&url],
+            ))
+            .with_context(|| format!("reading the fetch state of {url}"))
+        })?;
         let Some(r) = row else { return Ok(None) };
         let ctx = || format!("reading the fetch state of {url}");
         let status: Option<i64> = r.try_get(3).with_context(ctx)?;
@@ -1106,7 +1173,7 @@ impl PgStore {
     fn record_fetches_once(&mut self, states: &[FetchState]) -> Result<()> {
         wait(async {
             let tx = self
-                .client
+                .client_mut()
                 .transaction()
                 .await
                 .context("starting a fetch-state transaction")?;

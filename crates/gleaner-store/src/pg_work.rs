@@ -87,7 +87,7 @@ impl PgStore {
     /// were new.
     pub fn enqueue(&mut self, keys: &[String]) -> Result<u64> {
         let keys = keys.to_vec();
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "INSERT INTO leases (key) SELECT unnest($1::text[]) ON CONFLICT (key) DO NOTHING",
                 &[&keys],
@@ -105,7 +105,7 @@ impl PgStore {
         reopen_done_before: DateTime<Utc>,
     ) -> Result<u64> {
         let keys = keys.to_vec();
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "INSERT INTO leases (key) SELECT unnest($1::text[])
                  ON CONFLICT (key) DO UPDATE
@@ -123,7 +123,7 @@ impl PgStore {
     pub fn renew_all(&mut self, holder: &str, ttl: Duration) -> Result<u64> {
         let ttl = ttl.as_secs_f64();
         let holder = holder.to_string();
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $2)
                   WHERE holder = $1 AND NOT done",
@@ -147,7 +147,7 @@ impl PgStore {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
         let ttl = ttl.as_secs_f64();
         let (holder, prefix) = (holder.to_string(), prefix.to_string());
-        self.block(async move |c| {
+        self.retried(async |c| {
             let rows = c
                 .query(
                     "WITH free AS (
@@ -184,7 +184,7 @@ impl PgStore {
     ) -> Result<bool> {
         let ttl = ttl.as_secs_f64();
         let (holder, key) = (holder.to_string(), key.to_string());
-        self.block(async move |c| {
+        self.retried(async |c| {
             let row = c
                 .query_opt(
                     "INSERT INTO leases (key, holder, expires_at)
@@ -210,7 +210,7 @@ impl PgStore {
     pub fn renew(&mut self, holder: &str, keys: &[String], ttl: Duration) -> Result<u64> {
         let ttl = ttl.as_secs_f64();
         let (holder, keys) = (holder.to_string(), keys.to_vec());
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $3)
                   WHERE holder = $1 AND key = ANY($2) AND NOT done",
@@ -242,7 +242,7 @@ impl PgStore {
     /// Give units back undone (a worker stopping early): free to claim at once.
     pub fn release(&mut self, holder: &str, keys: &[String]) -> Result<u64> {
         let (holder, keys) = (holder.to_string(), keys.to_vec());
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "UPDATE leases SET holder = NULL, expires_at = 'epoch'
                   WHERE holder = $1 AND key = ANY($2) AND NOT done",
@@ -256,7 +256,7 @@ impl PgStore {
     /// Open units (not done) under `prefix`: how much work is left.
     pub fn open_work(&mut self, prefix: &str) -> Result<u64> {
         let prefix = prefix.to_string();
-        self.block(async move |c| {
+        self.retried(async |c| {
             let n: i64 = c
                 .query_one(
                     "SELECT count(*) FROM leases WHERE NOT done AND starts_with(key, $1)",
@@ -275,7 +275,7 @@ impl PgStore {
     pub fn take_host_turn(&mut self, host: &str, interval: Duration) -> Result<HostTurn> {
         let secs = interval.as_secs_f64();
         let host = host.to_string();
-        self.block(async move |c| {
+        self.retried(async |c| {
             // The outer SELECT reads the row as the statement began: when a concurrent taker
             // held it, the wait read may be stale (zero); the caller then simply asks again.
             let row = c
@@ -310,7 +310,7 @@ impl PgStore {
     pub fn robots_txt(&mut self, origin: &str, max_age: Duration) -> Result<Option<(u16, String)>> {
         let secs = max_age.as_secs_f64();
         let origin = origin.to_string();
-        self.block(async move |c| {
+        self.retried(async |c| {
             let row = c
                 .query_opt(
                     "SELECT status, body FROM robots_txt
@@ -334,7 +334,7 @@ impl PgStore {
     /// Save the robots.txt of `origin` for every worker.
     pub fn save_robots_txt(&mut self, origin: &str, status: u16, body: &str) -> Result<()> {
         let (origin, body) = (origin.to_string(), body.to_string());
-        self.block(async move |c| {
+        self.retried(async |c| {
             c.execute(
                 "INSERT INTO robots_txt (origin, status, body, fetched_at)
                  VALUES ($1, $2, $3, clock_timestamp())

@@ -469,9 +469,38 @@ fn start_heartbeat(db: &Path) -> anyhow::Result<std::sync::mpsc::Sender<()>> {
     Ok(stop)
 }
 
+/// The `[[sources]]` entries, each source once: an entry of the kind of an earlier one whose
+/// address differs only in scheme, host case, a trailing `/` or `?m=1`
+/// ([`source_state::same_source_key`]) is left out, with a warning (its name, labels and
+/// fetch settings unused). Read twice, every page of the source was fetched once per entry.
+fn distinct_sources(sources: &[crate::config::SourceConfig]) -> Vec<crate::config::SourceConfig> {
+    let mut seen: std::collections::HashMap<(SourceKind, String), &str> =
+        std::collections::HashMap::with_capacity(sources.len());
+    let mut out = Vec::with_capacity(sources.len());
+    for source in sources {
+        let kind = source.effective_kind();
+        // An address that does not parse is its own key (it fails alone, as before).
+        let key = source_state::same_source_key(&source.url).unwrap_or_else(|| source.url.clone());
+        match seen.entry((kind, key)) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                warn!(
+                    url = %source.url,
+                    first = %first.get(),
+                    "a [[sources]] entry repeats an earlier one: read once, under the first's address and settings"
+                );
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(source.url.as_str());
+                out.push(source.clone());
+            }
+        }
+    }
+    out
+}
+
 /// `gleaner run`
 pub fn run(loaded: &LoadedConfig, db: &Path, args: &RunArgs) -> Result<Exit, ExitError> {
-    let sources = &loaded.config.sources;
+    let sources = &distinct_sources(&loaded.config.sources);
     if sources.is_empty() {
         let where_ = loaded
             .path
@@ -766,11 +795,44 @@ pub(crate) fn served_error_page(title: &str, body: &str, words: u32) -> Option<S
     if TEMPORARY.iter().any(|t| titled(t)) || BODY.iter().any(|t| body.contains(t)) {
         return Some(ServedError::Temporary);
     }
-    if GONE.contains(&title.trim_end_matches(['.', '!'])) {
-        return Some(ServedError::Gone);
+    // A title that is only "Not Found" is a soft 404 when the page says so, or says next to
+    // nothing: a short post of that name (a column, a poem, an album review) says neither,
+    // and was retried for good, never stored.
+    let bare_title = title.trim_end_matches(['.', '!']);
+    if GONE.contains(&bare_title) {
+        // The title repeated as the heading is not the page saying so.
+        let said = body.trim_start();
+        let said = said.strip_prefix(bare_title).unwrap_or(said);
+        if words <= BARE_PAGE_WORDS || NOT_FOUND_SAID.iter().any(|p| said.contains(p)) {
+            return Some(ServedError::Gone);
+        }
     }
     None
 }
+
+/// Most words of a page that says nothing but its title ("Not Found" and a search box).
+const BARE_PAGE_WORDS: u32 = 20;
+
+/// What a "not found" page says besides its title (lower case).
+const NOT_FOUND_SAID: [&str; 17] = [
+    "not found",
+    "not be found",
+    "can't be found",
+    "can’t be found",
+    "couldn't be found",
+    "couldn’t be found",
+    "nothing was found",
+    "nothing found",
+    "does not exist",
+    "doesn't exist",
+    "doesn’t exist",
+    "no longer exist",
+    "no longer available",
+    "page you",
+    "been removed",
+    "been deleted",
+    "404",
+];
 
 #[cfg(test)]
 mod tests {
@@ -828,5 +890,24 @@ mod tests {
         ] {
             assert_eq!(served_error_page(title, "Text.", words), None, "{title}");
         }
+        // A soft 404 says so, or says next to nothing; a short post of that title does not.
+        for body in [
+            "Sorry, the page you were looking for could not be found.",
+            "Oops! That page can’t be found. Try a search instead.",
+            "It looks like nothing was found at this location.",
+            "The requested URL was not found on this server.",
+        ] {
+            assert_eq!(
+                served_error_page("Not Found", body, 60),
+                Some(ServedError::Gone),
+                "{body}"
+            );
+        }
+        let post = "We searched the harbour for the old bell all winter, and in the spring the \
+                    divers gave up; the bell is still somewhere under the north quay.";
+        assert_eq!(served_error_page("Not Found", post, 60), None);
+        let headed = format!("Not Found. {post}");
+        assert_eq!(served_error_page("Not Found", &headed, 62), None);
+        assert_eq!(served_error_page("Not found.", post, 30), None);
     }
 }

@@ -32,6 +32,31 @@ pub fn source_index_for(sources: &[&str], url: &str) -> Option<usize> {
         .position(|s| origin_of(s).as_ref() == Some(&page))
 }
 
+/// What two `[[sources]]` addresses of one source have in common: the address without its
+/// scheme (`http`/`https`), with the host in lower case (the URL parser does that), no
+/// trailing `/`, no `#fragment` and no Blogger mobile switch (`m=1`, `m=0`). Two entries with
+/// one key read the same pages: each page was fetched once per entry. `None` for an address
+/// that does not parse (left as it is).
+pub fn same_source_key(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let port = parsed.port().map_or_else(String::new, |p| format!(":{p}"));
+    let path = parsed.path().trim_end_matches('/');
+    let query: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, v)| !(k == "m" && (v == "1" || v == "0")))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut key = format!("{host}{port}{path}");
+    for (i, (k, v)) in query.iter().enumerate() {
+        key.push(if i == 0 { '?' } else { '&' });
+        key.push_str(k);
+        key.push('=');
+        key.push_str(v);
+    }
+    Some(key)
+}
+
 /// The state of each source URL, `None` for sources no run has recorded yet.
 pub fn states(store: &AnyStore, sources: &[&str]) -> Result<Vec<Option<SourceState>>> {
     let known = store.sources().context("reading source state")?;
@@ -78,5 +103,29 @@ mod tests {
         );
         assert_eq!(source_index_for(&sources, "http://a.example/x"), None);
         assert_eq!(source_index_for(&sources, "not a url"), None);
+    }
+
+    #[test]
+    fn one_source_written_several_ways_has_one_key() {
+        let key = same_source_key("https://harbour.example/");
+        assert!(key.is_some());
+        for url in [
+            "http://harbour.example/",
+            "https://HARBOUR.example",
+            "https://harbour.example/?m=1",
+            "http://Harbour.Example/?m=0#top",
+            "https://harbour.example:443/",
+        ] {
+            assert_eq!(same_source_key(url), key, "{url}");
+        }
+        for url in [
+            "https://www.harbour.example/",
+            "https://harbour.example/feed",
+            "https://harbour.example/?page=2",
+            "https://harbour.example:8080/",
+        ] {
+            assert_ne!(same_source_key(url), key, "{url}");
+        }
+        assert_eq!(same_source_key("not a url"), None);
     }
 }
