@@ -95,7 +95,13 @@ impl Patterns {
             } else {
                 pattern
             };
-            Regex::new(&pattern).ok()
+            // The stand-in is ASCII, where `\d`, `\s` and `\b` mean the same with Unicode or
+            // without: without, the automata are far smaller and every engine may run (the
+            // one-pass DFA for groups; no Unicode word boundary to give up on).
+            regex::RegexBuilder::new(&pattern)
+                .unicode(!ascii)
+                .build()
+                .ok()
         };
         Patterns {
             month_day_year: compile(format!(
@@ -179,17 +185,35 @@ struct Near<'p> {
 /// cut text has none there, no match starts in `[start, end − reach)`: the next search starts
 /// at `end − reach` (past `q`, so the loop advances). `\b` at `start` reads the text before
 /// it, as a search from `start` in the whole text does.
-fn captures_all<'h>(re: &Regex, hay: &'h str, near: Option<Near<'_>>) -> Vec<Captures<'h>> {
+///
+/// With `gate`, an occurrence `q` of the literal for which `gate(hay, q)` is false is passed
+/// over: the gate says that no match holds `q` as its first occurrence, so every match from
+/// `pos` on holds a later one (and starts at or after that one `− before`).
+fn captures_all<'h>(
+    re: &Regex,
+    hay: &'h str,
+    near: Option<Near<'_>>,
+    gate: Option<fn(&[u8], usize) -> bool>,
+) -> Vec<Captures<'h>> {
     let Some(near) = near else {
         return re.captures_iter(hay).collect();
     };
     let reach = near.before + near.after + 8;
     let mut out = Vec::new();
     let mut pos = 0;
+    // Where to look for the next occurrence (past the gated-out ones).
+    let mut from = 0;
     while pos <= hay.len() {
-        let Some(q) = near.literal.find_at(hay, pos).map(|m| m.start()) else {
+        let Some(q) = near.literal.find_at(hay, from.max(pos)).map(|m| m.start()) else {
             break;
         };
+        if gate.is_some_and(|may_match| !may_match(hay.as_bytes(), q)) {
+            from = q + 1;
+            while from < hay.len() && !hay.is_char_boundary(from) {
+                from += 1;
+            }
+            continue;
+        }
         let mut start = q.saturating_sub(near.before).max(pos);
         while start > pos && !hay.is_char_boundary(start) {
             start -= 1;
@@ -264,31 +288,39 @@ fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
             Some(std::borrow::Cow::Borrowed(text))
         };
     }
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        // A run of ASCII (most of any text) is copied as it is, once none of its bytes is
-        // reserved (asked of the whole run at once, as above); then the char after it.
-        let run = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        let (ascii, tail) = rest.split_at_checked(run)?;
-        if ascii.bytes().fold(false, |any, b| any | reserved(b)) {
-            return None;
+    // A byte that is not copied as it is: outside ASCII, or reserved.
+    let special = |b: u8| b >= FILLER || b.wrapping_sub(1) < 8;
+    const BLOCK: usize = 16;
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most of any text is ASCII: a block without a special byte (asked of the whole
+        // block at once, as above) is copied as it is.
+        if let Some(block) = bytes.get(i..i + BLOCK)
+            && !block.iter().fold(false, |any, &b| any | special(b))
+        {
+            out.extend_from_slice(block);
+            i += BLOCK;
+            continue;
         }
-        out.extend_from_slice(ascii.as_bytes());
-        let mut chars = tail.chars();
-        let Some(c) = chars.next() else {
-            break;
-        };
-        rest = chars.as_str();
+        let b = *bytes.get(i)?;
+        if b.is_ascii() {
+            if reserved(b) {
+                return None;
+            }
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let c = text.get(i..).and_then(|rest| rest.chars().next())?;
         // `\s` is White_Space, as `char::is_whitespace`; `\d` is Nd, a part of what
         // `char::is_numeric` takes (not "½" or "²": those are stood for like other chars).
         if c.is_whitespace() || c.is_numeric() && is_unicode_digit(c) {
             return None;
         }
         let len = c.len_utf8();
+        i += len;
         if let Some(k) = SYMBOLS.iter().position(|&s| s == c) {
             out.push(u8::try_from(k + 1).ok()?);
             out.extend(std::iter::repeat_n(FILLER, len - 1));
@@ -387,7 +419,7 @@ impl<'a> Search<'a> {
     fn captures(&self, re: &Regex, shape: Shape, near: Option<Near<'_>>) -> Vec<Captures<'a>> {
         match self.clusters {
             Some(clusters) => digits::captures_near_digits(re, self.hay, clusters, shape),
-            None => captures_all(re, self.hay, near),
+            None => captures_all(re, self.hay, near, None),
         }
     }
 }
@@ -481,7 +513,11 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     if let Some(re) = &p.bare_month {
-        for caps in captures_all(re, hay, near(&p.month_letters, windows, 16, 10)) {
+        // (On the stand-in: only a month after a preposition, see `digits::after_preposition`.)
+        let gate = search
+            .clusters
+            .map(|_| digits::after_preposition as fn(&[u8], usize) -> bool);
+        for caps in captures_all(re, hay, near(&p.month_letters, windows, 16, 10), gate) {
             let (Some(month), Some(prep)) = (caps.name("month"), caps.name("prep")) else {
                 continue;
             };
@@ -511,13 +547,30 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
             push(out, EntityKind::Date, start, month.end(), name);
         }
     }
-    if let Some(re) = &p.weekday {
-        for caps in captures_all(re, hay, near(&p.day_names, windows, 8, 10)) {
-            let (Some(whole), Some(day)) = (caps.get(0), caps.name("day")) else {
-                continue;
-            };
-            let day = search.str(day);
-            let rel = search.group(&caps, "rel").map(str::to_lowercase);
+    // (start, end, the day's start, where "last"/"next"/"this" is when one leads.)
+    let weekdays: Vec<(usize, usize, usize, Option<(usize, usize)>)> =
+        match (&p.weekday, &p.day_names) {
+            (Some(_), Some(names)) if search.clusters.is_some() => {
+                digits::weekdays(hay.as_bytes(), names.find_iter(hay).map(|m| m.range()))
+            }
+            (Some(re), _) => captures_all(re, hay, near(&p.day_names, windows, 8, 10), None)
+                .iter()
+                .filter_map(|caps| {
+                    let (whole, day) = (caps.get(0)?, caps.name("day")?);
+                    Some((
+                        whole.start(),
+                        whole.end(),
+                        day.start(),
+                        caps.name("rel").map(|m| (m.start(), m.end())),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+    {
+        for (start, end, day_start, rel) in weekdays {
+            let day = search.text.get(day_start..end).unwrap_or("");
+            let rel = rel.map(|(a, b)| search.text.get(a..b).unwrap_or("").to_lowercase());
             let name = match (weekday_of(day), reference) {
                 (Some(wd), Some(r)) => {
                     let back =
@@ -534,11 +587,11 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                 }
                 _ => day.to_string(),
             };
-            push(out, EntityKind::Date, whole.start(), whole.end(), name);
+            push(out, EntityKind::Date, start, end, name);
         }
     }
     if let Some(re) = &p.relative {
-        for caps in captures_all(re, hay, near(&p.relative_words, windows, 8, 10)) {
+        for caps in captures_all(re, hay, near(&p.relative_words, windows, 8, 10), None) {
             let Some(whole) = caps.get(0) else { continue };
             let name = match (
                 search.group(&caps, "day"),
@@ -895,4 +948,157 @@ fn find_in(search: Search<'_>, reference: Option<NaiveDate>) -> Vec<NumericMatch
     }
     kept.sort_by_key(|m| m.byte_start);
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_compiled(p: &Patterns) -> bool {
+        [
+            &p.month_day_year,
+            &p.day_month_year,
+            &p.month_year,
+            &p.bare_month,
+            &p.weekday,
+            &p.relative,
+            &p.iso_date,
+            &p.bare_year,
+            &p.percent,
+            &p.money_symbol,
+            &p.money_code,
+            &p.money_word,
+            &p.month_letters,
+            &p.day_names,
+            &p.relative_words,
+            &p.percent_words,
+            &p.currency_words,
+        ]
+        .iter()
+        .all(|re| re.is_some())
+    }
+
+    #[test]
+    fn every_pattern_compiles() {
+        assert!(all_compiled(&PLAIN));
+        assert!(all_compiled(&ASCII));
+    }
+
+    /// The fast path (stand-in, digit windows, byte scans) against every pattern run over the
+    /// whole text (`find_exhaustive`) and against the Unicode patterns on the text itself
+    /// (`find_plain`).
+    fn same(text: &str) -> usize {
+        let mut found = 0;
+        for reference in [NaiveDate::from_ymd_opt(2022, 1, 20), None] {
+            let fast = find(text, reference);
+            assert_eq!(fast, find_exhaustive(text, reference), "on {text:?}");
+            assert_eq!(fast, find_plain(text, reference), "plain, on {text:?}");
+            found += fast.len();
+        }
+        found
+    }
+
+    const TRICKY: &[&str] = &[
+        "",
+        "5",
+        "1,000",
+        ",5",
+        ".5%",
+        "5.%",
+        "1,23%",
+        "1234,567%",
+        "-5% +6 per cent 7pct 8 percentage points 9 percentage point",
+        "A320% of 12%",
+        "$5 $ 5 US$3.5m HK$ 4bn €20 € 20 £3 ¥4 ₹5 ₽6 ₺7 ₩8 ₪9 $1.5.3 $1,000,000.25 trillion",
+        "USD 200 EUR5 GBP 3 million ILS 4k",
+        "5 million dollars 10,000 rials 3bn euros 4 US dollars 2 pounds sterling 7 won 8 wonder",
+        "5m euros 6 m euros 7 mn yen 8 k USD 9 thousand francs 1 tn pesos",
+        "2021-01-15 2021-13-01 2021-02-30 12021-01-01 2021-01-011 2021-1-1",
+        "January 19 Jan. 19, 2022 Sept 5th, 2021 September 31 May 5.5 May 5, 2021 May 123",
+        "19 January 2022, 3rd of March 21st May, 2020 1st Jan 31 Feb 2021 5 of May 123 May",
+        "August 2021 Aug., 2021 March 2021, a rise March 20211 March 202",
+        "in 2014, since 1999. until 2100 by 1800s from 1990s before the 2015 election the 2015 \
+         Election the 1990s in 2014% in 2014 5 in 2014-15 in 2014$ mid-1990s in 1995s the 2020s \
+         year 2021 around 1850 circa 2001 and 2002 and 2003s to 2004 € in 2005 £ Tin 2006",
+        "in 2014s in 2014sx xin 2014 _in 2014 1in 2014 in 2014_ in\t2014 in\n2014 in  2014",
+        "the 1990s 2000 in the 1990s 2000s and",
+        "Monday last Tuesday next Friday this Sunday Mondays today Yesterday tomorrow last year \
+         next month this year",
+        "in May, since June, until July, by August, from March, during April, early May, \
+         late June, last July, next Aug., this September, mid-October, midNovember, end of \
+         December, Beginning of January, inMarch",
+        "in 2014 and 2015 and 2016s and 2017 the 2018 the the 2019 wins",
+        "12 ٣ 2014 in ٢٠١٤ and 5 %",
+        "in\u{a0}2014 5\u{a0}% $\u{a0}5",
+        "in 2014\u{1}\u{7f} 5 % \u{7f}5",
+        "Zoë said on Tuesday that €45 million before March 2021 — a rise of 12% “after” 19 Ōsaka",
+        "1990s 2000s, 1,000,000 1.000.000 0.5 .5 5. 5,",
+        "last Monday Mondays xthis Monday this  Monday this\tMonday Last Monday LAST Monday \
+         lastMonday this Monday Tuesday next Sunday, _next Friday 5next Friday é next Friday \
+         this\u{a0}Monday Thursday5 Saturday_ this Sundayx Wednesday",
+        "End of May end  of May ENd of May mid- May Mid-May inMay xin May in  May in\nMay \
+         Beginning ofMay beginning of  June During Dec. through Sept., Mid Jan, by Mayo, \
+         since Marching, Untill May, é in May _in May 3in May",
+    ];
+
+    #[test]
+    fn fast_path_equals_whole_text_search_on_tricky_texts() {
+        let mut found = 0;
+        for t in TRICKY {
+            found += same(t);
+        }
+        // All of them at once, and glued without spaces.
+        found += same(&TRICKY.join(" "));
+        found += same(&TRICKY.join(""));
+        found += same(&TRICKY.join("\n"));
+        assert!(found > 200, "{found}");
+    }
+
+    /// Every slice of the tricky texts (a number or word cut anywhere, each on its own).
+    #[test]
+    fn fast_path_equals_whole_text_search_on_cut_texts() {
+        let all = TRICKY.join(" ");
+        let bounds: Vec<usize> = (0..=all.len())
+            .filter(|&i| all.is_char_boundary(i))
+            .collect();
+        for (k, &start) in bounds.iter().enumerate().step_by(7) {
+            for &end in bounds.iter().skip(k).step_by(23).take(12) {
+                same(&all[start..end]);
+            }
+        }
+    }
+
+    /// Long runs: digits, separators, currency signs, month and temporal words; the work (bytes
+    /// handed to the regexes or scanned by hand) stays within a small multiple of the length.
+    #[test]
+    fn digit_windows_stay_linear() {
+        let pieces = [
+            "0123456789",
+            "1,000,",
+            "1.5.",
+            "$5",
+            "€5",
+            "in 2014 ",
+            "5 May 2021 ",
+            "May 5, ",
+            "12% ",
+            "5 million euros ",
+            "in",
+            "2014-01-01-",
+        ];
+        for piece in pieces {
+            let text = piece.repeat((200_000 / piece.len()).max(1));
+            let _ = digits::tests::take_work();
+            let hay = stand_in(&text);
+            assert!(hay.is_some());
+            let found = find(&text, None);
+            let work = digits::tests::take_work();
+            assert!(
+                work <= 40 * text.len() + 1000,
+                "{piece:?}: {work} for {} bytes",
+                text.len()
+            );
+            assert_eq!(found, find_exhaustive(&text, None), "{piece:?}");
+        }
+    }
 }

@@ -36,6 +36,10 @@ fn space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
+fn digit(hay: &[u8], i: usize) -> bool {
+    byte(hay, i).is_ascii_digit()
+}
+
 fn in_run(b: u8) -> bool {
     b.is_ascii_digit() || b == b',' || b == b'.'
 }
@@ -150,7 +154,36 @@ impl Shape {
             Shape::Percent => {
                 matches!(at_end, b'%' | b'p') || space(at_end) && matches!(then, b'%' | b'p')
             }
-            Shape::MoneyWord => space(at_end) || matches!(at_end, b't' | b'm' | b'b' | b'k'),
+            // After the number, a space or not, then a scale or the currency (a word, or "US",
+            // or a code): one of their first letters.
+            Shape::MoneyWord => {
+                let next = if space(at_end) { then } else { at_end };
+                matches!(
+                    next,
+                    b't' | b'm'
+                        | b'b'
+                        | b'k'
+                        | b'd'
+                        | b'e'
+                        | b'p'
+                        | b'y'
+                        | b'r'
+                        | b'l'
+                        | b'f'
+                        | b's'
+                        | b'w'
+                        | b'U'
+                        | b'E'
+                        | b'G'
+                        | b'J'
+                        | b'C'
+                        | b'R'
+                        | b'I'
+                        | b'S'
+                        | b'T'
+                        | b'A'
+                )
+            }
             Shape::MoneySymbol => {
                 let sym = |b: u8| b == b'$' || b == super::FILLER;
                 starts_at_digit && (sym(before) || space(before) && sym(before2))
@@ -161,16 +194,38 @@ impl Shape {
                         || space(before) && before2.is_ascii_uppercase())
             }
             Shape::IsoDate => at_end == b'-',
+            // The day: one or two digits after a month's last letter (or dot) and a space.
             Shape::MonthDayYear => {
                 starts_at_digit
                     && space(before)
                     && (before2.is_ascii_alphabetic() || before2 == b'.')
+                    && !(digit(hay, c.digit + 1) && digit(hay, c.digit + 2))
             }
-            Shape::DayMonthYear => space(at_end) || matches!(at_end, b's' | b'n' | b'r' | b't'),
+            // The day: one or two digits ending the cluster, a suffix or not, a space, then a
+            // month (a capital among its first letters) or "of" and a space.
+            Shape::DayMonthYear => {
+                let month_or_of = |i: usize| {
+                    matches!(
+                        byte(hay, i),
+                        b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
+                    ) || byte(hay, i) == b'o' && byte(hay, i + 1) == b'f' && space(byte(hay, i + 2))
+                };
+                let suffix = matches!(
+                    hay.get(c.end..c.end + 2),
+                    Some(b"st" | b"nd" | b"rd" | b"th")
+                );
+                let day = c.end.checked_sub(1).is_some_and(|i| digit(hay, i))
+                    && !(c.end >= 3 && digit(hay, c.end - 2) && digit(hay, c.end - 3));
+                day && (space(at_end) && month_or_of(c.end + 1)
+                    || suffix && space(byte(hay, c.end + 2)) && month_or_of(c.end + 3))
+            }
+            // The year: four digits after a space after a month (or its dot, or a comma).
             Shape::MonthYear => {
                 starts_at_digit
                     && space(before)
                     && (before2.is_ascii_alphabetic() || matches!(before2, b'.' | b','))
+                    && digit(hay, c.digit + 3)
+                    && !digit(hay, c.digit + 4)
             }
         }
     }
@@ -345,6 +400,79 @@ pub(super) fn bare_years(hay: &[u8], clusters: &[Cluster]) -> Vec<BareYear> {
         if decade {
             at += 1;
         }
+    }
+    out
+}
+
+/// Can a month named at `q` of the stand-in follow a preposition of the bare-month rule
+/// (`\b(?P<prep>[Ii]n|…|[Mm]id-?|[Ee]nd of|[Bb]eginning of)\s?MONTH`)? (Necessary, not
+/// sufficient: the case of the first letter and the word boundary are left to the regex.)
+pub(super) fn after_preposition(hay: &[u8], q: usize) -> bool {
+    const PREPOSITIONS: [&[u8]; 16] = [
+        b"in",
+        b"since",
+        b"until",
+        b"by",
+        b"from",
+        b"during",
+        b"through",
+        b"early",
+        b"late",
+        b"last",
+        b"next",
+        b"this",
+        b"mid",
+        b"mid-",
+        b"end of",
+        b"beginning of",
+    ];
+    let ends_with = |end: usize| {
+        let before = hay.get(..end).unwrap_or(&[]);
+        PREPOSITIONS.iter().any(|p| {
+            before.len() >= p.len()
+                && before
+                    .get(before.len() - p.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(p))
+        })
+    };
+    ends_with(q) || q > 0 && space(byte_before(hay, q, 1)) && ends_with(q - 1)
+}
+
+/// The matches of the weekday rule
+/// (`\b(?:(?P<rel>[Ll]ast|[Nn]ext|[Tt]his)\s)?(?P<day>Monday|…|Sunday)\b`, searched from
+/// each match's end on) on the stand-in, from the day names' occurrences in order: (start,
+/// end, the day's start, where `rel` is).
+///
+/// A day name ends a match only with a non-word byte after it; the match starts at the
+/// "last"/"next"/"this" and the space before the name when they are there after a word
+/// boundary and after the last match's end (the earlier start wins), else at the name after
+/// a word boundary. (No day name holds another's start, nor "last", "next" or "this".)
+pub(super) fn weekdays(
+    hay: &[u8],
+    names: impl Iterator<Item = std::ops::Range<usize>>,
+) -> Vec<(usize, usize, usize, Option<(usize, usize)>)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for name in names {
+        let (o, end) = (name.start, name.end);
+        if o < pos || word(byte(hay, end)) {
+            continue;
+        }
+        let rel = o.checked_sub(5).filter(|&r| {
+            r >= pos
+                && space(byte(hay, o - 1))
+                && matches!(
+                    hay.get(r..o - 1),
+                    Some(b"last" | b"Last" | b"next" | b"Next" | b"this" | b"This")
+                )
+                && !word(byte_before(hay, r, 1))
+        });
+        match rel {
+            Some(r) => out.push((r, end, o, Some((r, r + 4)))),
+            None if !word(byte_before(hay, o, 1)) => out.push((o, end, o, None)),
+            None => continue,
+        }
+        pos = end;
     }
     out
 }
