@@ -739,9 +739,8 @@ fn each_token_features(
             } else {
                 me_lower
             };
-            let (lower, cap_mid) = doc.seen_folded(folded);
-            // What cues and lists said about the same word elsewhere in the document.
-            let kinds = doc.kinds_of_folded(folded);
+            // And what cues and lists said about the same word elsewhere in the document.
+            let (lower, cap_mid, kinds) = doc.facts_folded(folded);
             if kinds != 0 {
                 f.push(feat(48, pack(&[kinds, cap])));
                 f.push(feat(49, pack(&[kinds, me.rule / 3])));

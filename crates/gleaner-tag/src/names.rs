@@ -6,9 +6,7 @@
 //! trained sequence model ([`crate::model`]) takes the rule labeler's output as features, and
 //! the [`crate::Tagger`] merges the two (see the crate documentation).
 
-// Keyed by the document's own words, which a hostile page chooses: a seeded hasher, so that
-// no crafted set of words can collide on purpose.
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 
 use crate::NameKind;
 use crate::gazetteer::{Gazetteers, TitleRole, WordInfo, fold_cow, fold_with, starts_upper};
@@ -54,19 +52,54 @@ pub struct NameSpan {
 /// What is known about the whole document while labelling one sentence.
 #[derive(Debug, Default)]
 pub struct DocContext {
-    /// Words (folded) seen capitalised where capitals mean something (mid-sentence, not a
-    /// headline): evidence that the same word at the start of a sentence is a name.
-    capitalised_mid: HashSet<String>,
-    /// Words (folded) seen in lowercase: common words, so a capitalised run holding one is a
-    /// title or a thing ("Tax Code", "Virtual Microscope") more often than a person.
-    lowercase: HashSet<String>,
-    /// Words (folded) and the kinds the rule labeler gave them anywhere in the document, when
-    /// a cue or a list backed it (bits: 1 person, 2 place, 4 organisation, 8 other or group).
-    kinds: HashMap<String, u8>,
+    /// Each word (folded) the document holds evidence about, and that evidence in bits:
+    /// [`SEEN_LOWER`], [`SEEN_CAP_MID`] and, shifted by [`KINDS_SHIFT`], the kinds of
+    /// [`DocContext::note_rules`]. One map, so that one lookup answers all three questions.
+    /// (Keyed by the document's own words, which a hostile page chooses: a seeded hasher, so
+    /// that no crafted set of words can collide on purpose.)
+    words: HashMap<String, u8>,
+    /// Some word other than "i" is [`SEEN_CAP_MID`] (see [`DocContext::writes_capitals`]).
+    writes_capitals: bool,
     /// May names be guessed from capitals alone? Only in English: the guessing rules read
     /// English capitalisation (German capitalises every noun), so other languages get listed
     /// and cued names only.
     pub guesses_allowed: bool,
+}
+
+/// A word seen in lowercase: a common word, so a capitalised run holding one is a title or
+/// a thing ("Tax Code", "Virtual Microscope") more often than a person.
+const SEEN_LOWER: u8 = 1;
+/// A word seen capitalised where capitals mean something (mid-sentence, not a headline):
+/// evidence that the same word at the start of a sentence is a name.
+const SEEN_CAP_MID: u8 = 2;
+/// Where the kinds the rule labeler gave a word anywhere in the document, when a cue or a
+/// list backed it, start (bits: 1 person, 2 place, 4 organisation, 8 other or group).
+const KINDS_SHIFT: u8 = 2;
+
+/// `f` of a word folded ([`crate::gazetteer::fold_token`]): on the stack for a short ASCII
+/// word (no allocation for the capitalised words the rules ask about), else [`fold_cow`].
+fn with_folded_word<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    const STACK: usize = 32;
+    if word.is_ascii() && word.len() <= STACK {
+        let mut buf = [0u8; STACK];
+        if let Some(out) = buf.get_mut(..word.len()) {
+            out.copy_from_slice(word.as_bytes());
+            out.make_ascii_lowercase();
+            if let Ok(folded) = std::str::from_utf8(out) {
+                return f(folded);
+            }
+        }
+    }
+    f(&fold_cow(word))
+}
+
+/// Does the word start with a lowercase letter?
+fn starts_lowercase(word: &str) -> bool {
+    match word.as_bytes().first() {
+        None => false,
+        Some(b) if b.is_ascii() => b.is_ascii_lowercase(),
+        Some(_) => word.chars().next().is_some_and(char::is_lowercase),
+    }
 }
 
 impl DocContext {
@@ -79,36 +112,39 @@ impl DocContext {
     /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
     /// by the caller, who needs it again).
     pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
-        let mut capitalised_mid: HashSet<String> = HashSet::default();
-        let mut lowercase: HashSet<String> = HashSet::default();
+        let mut words: HashMap<String, u8> = HashMap::default();
+        let mut writes_capitals = false;
         // Each word folded into one reused buffer; a copy is made only for a word not seen yet.
+        // One pass over the tokens, one lookup a token that says something.
         let mut buf = String::new();
         for (k, sentence) in sentences.iter().enumerate() {
+            let headline = headlines.get(k).copied().unwrap_or(false);
             for t in sentence.iter() {
-                if t.text.chars().next().is_some_and(char::is_lowercase) {
-                    let folded = fold_with(t.text, &mut buf);
-                    if !lowercase.contains(folded) {
-                        lowercase.insert(folded.to_owned());
-                    }
+                let mut bits = 0;
+                if starts_lowercase(t.text) {
+                    bits |= SEEN_LOWER;
                 }
-            }
-            if headlines.get(k).copied().unwrap_or(false) {
-                continue;
-            }
-            for t in sentence
-                .iter()
-                .filter(|t| !t.sentence_start && starts_upper(t.text))
-            {
+                if !headline && !t.sentence_start && starts_upper(t.text) {
+                    bits |= SEEN_CAP_MID;
+                }
+                if bits == 0 {
+                    continue;
+                }
                 let folded = fold_with(t.text, &mut buf);
-                if !capitalised_mid.contains(folded) {
-                    capitalised_mid.insert(folded.to_owned());
+                if bits & SEEN_CAP_MID != 0 && folded != "i" {
+                    writes_capitals = true;
+                }
+                match words.get_mut(folded) {
+                    Some(seen) => *seen |= bits,
+                    None => {
+                        words.insert(folded.to_owned(), bits);
+                    }
                 }
             }
         }
         DocContext {
-            capitalised_mid,
-            lowercase,
-            kinds: HashMap::default(),
+            words,
+            writes_capitals,
             guesses_allowed: true,
         }
     }
@@ -116,12 +152,17 @@ impl DocContext {
     /// Does the document write capitals where they mean something (a word capitalised
     /// mid-sentence, other than "I")? In such text a name written in lowercase is rare.
     pub fn writes_capitals(&self) -> bool {
-        self.capitalised_mid.iter().any(|w| w != "i")
+        self.writes_capitals
+    }
+
+    /// The evidence bits of a folded word (0 for none).
+    fn bits_of_folded(&self, folded: &str) -> u8 {
+        self.words.get(folded).copied().unwrap_or(0)
     }
 
     /// Was this word seen in lowercase (a common word)?
     pub fn seen_lowercase(&self, word: &str) -> bool {
-        self.lowercase.contains(&*fold_cow(word))
+        with_folded_word(word, |f| self.bits_of_folded(f) & SEEN_LOWER != 0)
     }
 
     /// Note the kinds the rule labeler's surer names in a sentence give their words.
@@ -131,18 +172,19 @@ impl DocContext {
             .iter()
             .filter(|r| r.whole_tokens && r.confidence >= Confidence::Rule)
         {
-            let bit = match r.kind {
+            let bit: u8 = match r.kind {
                 NameKind::Person => 1,
                 NameKind::Location => 2,
                 NameKind::Organization => 4,
                 NameKind::Group | NameKind::Other => 8,
             };
+            let bit = bit << KINDS_SHIFT;
             for t in sentence.get(r.first..r.last).unwrap_or(&[]) {
                 let folded = fold_with(t.text, &mut buf);
-                match self.kinds.get_mut(folded) {
-                    Some(kinds) => *kinds |= bit,
+                match self.words.get_mut(folded) {
+                    Some(seen) => *seen |= bit,
                     None => {
-                        self.kinds.insert(folded.to_owned(), bit);
+                        self.words.insert(folded.to_owned(), bit);
                     }
                 }
             }
@@ -152,21 +194,30 @@ impl DocContext {
     /// The kinds the rule labeler's surer names gave a (folded) word in the document (see
     /// [`DocContext::note_rules`]; 0 for none).
     pub fn kinds_of_folded(&self, folded: &str) -> u8 {
-        self.kinds.get(folded).copied().unwrap_or(0)
+        self.bits_of_folded(folded) >> KINDS_SHIFT
     }
 
     /// [`DocContext::seen_lowercase`] and [`DocContext::seen_capitalised`] of a word already
     /// folded ([`crate::gazetteer::fold_token`]).
     pub fn seen_folded(&self, folded: &str) -> (bool, bool) {
+        let bits = self.bits_of_folded(folded);
+        (bits & SEEN_LOWER != 0, bits & SEEN_CAP_MID != 0)
+    }
+
+    /// [`DocContext::seen_folded`] and [`DocContext::kinds_of_folded`] of a folded word at
+    /// once: (seen in lowercase, seen capitalised mid-sentence, kinds), one lookup.
+    pub fn facts_folded(&self, folded: &str) -> (bool, bool, u8) {
+        let bits = self.bits_of_folded(folded);
         (
-            self.lowercase.contains(folded),
-            self.capitalised_mid.contains(folded),
+            bits & SEEN_LOWER != 0,
+            bits & SEEN_CAP_MID != 0,
+            bits >> KINDS_SHIFT,
         )
     }
 
     /// Was this word seen capitalised mid-sentence?
     pub fn seen_capitalised(&self, word: &str) -> bool {
-        self.capitalised_mid.contains(&*fold_cow(word))
+        with_folded_word(word, |f| self.bits_of_folded(f) & SEEN_CAP_MID != 0)
     }
 }
 
@@ -209,6 +260,7 @@ pub(crate) fn is_headline_known(sentence: &[Token<'_>], known: &[WordInfo]) -> b
     words >= 4 && capitalised * 5 >= words * 4
 }
 
+#[cfg(test)]
 const MONTHS: [&str; 12] = [
     "january",
     "february",
@@ -223,6 +275,7 @@ const MONTHS: [&str; 12] = [
     "november",
     "december",
 ];
+#[cfg(test)]
 const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
@@ -248,19 +301,49 @@ fn is_calendar_word(word: &str) -> bool {
     };
     slot.copy_from_slice(w.as_bytes());
     slot.make_ascii_lowercase();
-    let Ok(w) = std::str::from_utf8(slot) else {
-        return false;
-    };
-    let w = w
-        .strip_suffix('s')
-        .filter(|s| WEEKDAYS.contains(s))
-        .unwrap_or(w);
-    MONTHS.contains(&w)
-        || WEEKDAYS.contains(&w)
-        || [
-            "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-        ]
-        .contains(&w)
+    // ("mondays": a weekday and an 's'.) Told by a match on the bytes, which the compiler
+    // makes a switch on the length, not by comparing with each word of the lists.
+    slot.strip_suffix(b"s").is_some_and(is_weekday_word) || is_calendar_word_lower(slot)
+}
+
+/// Is this lowercase word one of [`WEEKDAYS`]?
+fn is_weekday_word(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"monday" | b"tuesday" | b"wednesday" | b"thursday" | b"friday" | b"saturday" | b"sunday"
+    )
+}
+
+/// Is this lowercase word one of [`MONTHS`], [`WEEKDAYS`] or a month's abbreviation?
+fn is_calendar_word_lower(w: &[u8]) -> bool {
+    is_weekday_word(w)
+        || matches!(
+            w,
+            b"january"
+                | b"february"
+                | b"march"
+                | b"april"
+                | b"may"
+                | b"june"
+                | b"july"
+                | b"august"
+                | b"september"
+                | b"october"
+                | b"november"
+                | b"december"
+                | b"jan"
+                | b"feb"
+                | b"mar"
+                | b"apr"
+                | b"jun"
+                | b"jul"
+                | b"aug"
+                | b"sep"
+                | b"sept"
+                | b"oct"
+                | b"nov"
+                | b"dec"
+        )
 }
 
 /// The longest capitalised run considered as one name, in tokens.
@@ -379,6 +462,28 @@ impl<'g> RuleLabeler<'g> {
 
     /// Can this token be (part of) a name?
     fn is_name_token(&self, t: &Token<'_>) -> bool {
+        let text = t.text;
+        if text.is_ascii() {
+            // (Most tokens.) The same tests told by the bytes, in one pass: an ASCII char is
+            // alphanumeric (or alphabetic) as its byte says, and no combining mark is ASCII.
+            match text.as_bytes().first() {
+                Some(b) if b.is_ascii_uppercase() => {}
+                Some(b) if b.is_ascii_lowercase() && starts_upper(text) => {}
+                _ => return false,
+            }
+            let mut alphabetic = false;
+            let mut apostrophe = false;
+            for &b in text.as_bytes() {
+                if b.is_ascii_alphabetic() {
+                    alphabetic = true;
+                } else if b == b'\'' {
+                    apostrophe = true;
+                } else if !(b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'&')) {
+                    return false;
+                }
+            }
+            return alphabetic && !(apostrophe && is_contraction(text)) && !is_calendar_word(text);
+        }
         starts_upper(t.text)
             && t.text.chars().any(char::is_alphabetic)
             && !is_contraction(t.text)
@@ -496,13 +601,21 @@ impl<'g> RuleLabeler<'g> {
     }
 
     /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
+    #[inline]
     fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
-        let mut out = Vec::new();
         // (Most tokens hold no hyphen: told by their bytes first, '-' or the lead byte 0xE2
-        // of U+2010 and U+2011, without decoding chars.)
-        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2)
-            || !t.text.contains(['-', '\u{2010}', '\u{2011}'])
-        {
+        // of U+2010 and U+2011, without decoding chars, and without a call.)
+        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2) {
+            return Vec::new();
+        }
+        self.hyphen_parts_of(t, index)
+    }
+
+    /// [`RuleLabeler::hyphen_parts`] of a token that may hold a hyphen.
+    #[inline(never)]
+    fn hyphen_parts_of(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
+        let mut out = Vec::new();
+        if !t.text.contains(['-', '\u{2010}', '\u{2011}']) {
             return out;
         }
         let mut char_off = 0;
@@ -803,7 +916,13 @@ impl RuleLabeler<'_> {
                 }
             }
             let first_word = name.first().copied().unwrap_or("");
-            let alias = gaz.person_alias(name);
+            // (A one-word alias is a key of the word table, folded as `person_alias` folds
+            // it: a word the table does not mark as one is none, without building its key.)
+            let alias = if single && !info.alias {
+                None
+            } else {
+                gaz.person_alias(name)
+            };
             if uncertain
                 && single
                 && !cue
@@ -819,7 +938,10 @@ impl RuleLabeler<'_> {
             }
             let mut first = k - name.len();
             // "Kanzler Scholz", "Prime Putin": an unknown word before a known surname.
-            let last_alias = name.last().and_then(|w| gaz.person_alias(&[w]));
+            let last_alias = name
+                .last()
+                .filter(|_| info_at(k - 1).alias)
+                .and_then(|w| gaz.person_alias(&[w]));
             let (alias, first_word, first_info) = match (alias, last_alias) {
                 (None, Some(full)) if name.len() == 2 && !info.given => {
                     first = k - 1;
@@ -865,6 +987,56 @@ impl RuleLabeler<'_> {
 #[cfg(test)]
 mod lowercase_tests {
     use super::lowercase_cow;
+
+    #[test]
+    fn calendar_words_are_told_as_the_lists_tell_them() {
+        use super::{MONTHS, WEEKDAYS, is_calendar_word};
+        // The lists' own test, as it was written before the byte match.
+        let listed = |word: &str| {
+            let w = word.trim_end_matches('.');
+            if !w.is_ascii() || w.len() > 10 {
+                return false;
+            }
+            let w = w.to_ascii_lowercase();
+            let w = w
+                .strip_suffix('s')
+                .filter(|s| WEEKDAYS.contains(s))
+                .unwrap_or(&w);
+            MONTHS.contains(&w)
+                || WEEKDAYS.contains(&w)
+                || [
+                    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+                    "dec",
+                ]
+                .contains(&w)
+        };
+        let mut words: Vec<String> = Vec::new();
+        for w in MONTHS.iter().chain(WEEKDAYS.iter()) {
+            words.push(w.to_string());
+            words.push(w.to_uppercase());
+            words.push(format!("{w}s"));
+            words.push(format!("{w}."));
+            words.push(format!("{w}ss"));
+            words.push(w[..3].to_string());
+            words.push(format!("{}.", &w[..3]));
+            words.push(w[..w.len() - 1].to_string());
+        }
+        for w in [
+            "Sept.",
+            "Mays",
+            "",
+            ".",
+            "s",
+            "Wednesdays",
+            "Wednesdays.",
+            "Ma\u{212a}",
+        ] {
+            words.push(w.to_string());
+        }
+        for w in &words {
+            assert_eq!(is_calendar_word(w), listed(w), "{w}");
+        }
+    }
 
     #[test]
     fn place_cues_are_told_as_the_list_tells_them() {

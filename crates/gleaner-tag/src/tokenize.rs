@@ -75,58 +75,69 @@ fn three_at(text: &str, b: usize) -> (Option<char>, Option<char>, Option<char>) 
 pub fn tokenize(text: &str) -> Vec<Token<'_>> {
     // About one token per five bytes of prose: room for most texts at once.
     let mut tokens: Vec<Token<'_>> = Vec::with_capacity(text.len() / 5 + 1);
+    let bytes = text.as_bytes();
     // The position: in bytes and in chars.
     let mut b = 0;
     let mut i = 0;
     let mut newline_before = true;
     let mut space_before = true;
+    // What the token before is ([`is_sentence_end`], [`is_opening_quote`]): told when it is
+    // made, not compared again at the next token. (A word or a possessive is neither: every
+    // such text is one char of punctuation.)
+    let mut prev_end = false;
+    let mut prev_quote = false;
     loop {
+        let Some(&byte) = bytes.get(b) else {
+            break;
+        };
         // ASCII white space (most of it), told by its byte: as the branch below would.
-        if let Some(&byte) = text.as_bytes().get(b)
-            && matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
-        {
+        if matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
             newline_before |= byte == b'\n';
             space_before = true;
             b += 1;
             i += 1;
             continue;
         }
-        let (Some(c), next, after) = three_at(text, b) else {
-            break;
-        };
-        if c.is_whitespace() {
-            if c == '\n' {
-                newline_before = true;
-            }
-            space_before = true;
-            b += c.len_utf8();
-            i += 1;
-            continue;
-        }
         let (start, byte_start) = (i, b);
-        if is_apostrophe(c)
-            && matches!(next, Some('s' | 'S'))
-            && !after.is_some_and(is_word_char)
-            && !space_before
-        {
-            // Possessive "’s" of the word before.
-            b += c.len_utf8() + 1;
-            i += 2;
-        } else if is_word_char(c) {
+        let mut punct = false;
+        if byte.is_ascii_alphanumeric() {
+            // A word (most tokens): an ASCII letter or digit is a word char, and no apostrophe.
             (b, i) = word_end(text, b, i);
         } else {
-            b += c.len_utf8();
-            i += 1;
+            let (Some(c), next, after) = three_at(text, b) else {
+                break;
+            };
+            if c.is_whitespace() {
+                if c == '\n' {
+                    newline_before = true;
+                }
+                space_before = true;
+                b += c.len_utf8();
+                i += 1;
+                continue;
+            }
+            if is_apostrophe(c)
+                && matches!(next, Some('s' | 'S'))
+                && !after.is_some_and(is_word_char)
+                && !space_before
+            {
+                // Possessive "’s" of the word before.
+                b += c.len_utf8() + 1;
+                i += 2;
+            } else if is_word_char(c) {
+                (b, i) = word_end(text, b, i);
+            } else {
+                b += c.len_utf8();
+                i += 1;
+                punct = true;
+            }
         }
         let piece = text.get(byte_start..b).unwrap_or("");
-        let prev = tokens.last();
         let sentence_start = newline_before
-            || prev.is_none_or(|p| {
-                is_sentence_end(p.text)
-                    || (is_opening_quote(p.text) && p.sentence_start)
-                    || (is_opening_quote(p.text)
-                        && tokens.len() >= 2
-                        && space_before_token(text, p))
+            || tokens.last().is_none_or(|p| {
+                prev_end
+                    || (prev_quote && p.sentence_start)
+                    || (prev_quote && tokens.len() >= 2 && space_before_token(text, p))
             });
         tokens.push(Token {
             text: piece,
@@ -136,6 +147,8 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
             byte_end: b,
             sentence_start,
         });
+        prev_end = punct && is_sentence_end(piece);
+        prev_quote = punct && is_opening_quote(piece);
         newline_before = false;
         space_before = false;
     }
@@ -169,6 +182,17 @@ fn word_end(text: &str, start_byte: usize, start: usize) -> (usize, usize) {
             i += 1;
             prev = Some(char::from(byte));
             continue;
+        }
+        // Any other ASCII byte but the few a word may hold inside (or the end of the text)
+        // ends the word: as the `match` below would, without decoding chars.
+        match text.as_bytes().get(b) {
+            None => return (b, i),
+            Some(&byte)
+                if byte.is_ascii() && !matches!(byte, b'-' | b'\'' | b',' | b'.' | b':') =>
+            {
+                return (b, i);
+            }
+            Some(_) => {}
         }
         let (ch, next, after) = three_at(text, b);
         let step = match ch {
