@@ -479,9 +479,8 @@ pub(crate) fn sequence_features_with_rules(
     let mut out = Vec::with_capacity(toks.len());
     let known = known_words(toks, gaz);
     let headline = is_headline_known(toks, &known);
-    each_token_features(toks, gaz, &known, rules, doc, headline, |_, f| {
-        out.push(f.to_vec())
-    });
+    let mut keys = Keys::new(|_, f: &[u32]| out.push(f.to_vec()));
+    each_token_features(toks, gaz, &known, rules, doc, headline, &mut keys);
     out
 }
 
@@ -540,6 +539,98 @@ impl TokenFeatures {
     }
 }
 
+/// Where [`each_token_features`] puts each token's features, in order: collected as keys
+/// ([`Keys`], for training and [`sequence_features`]) or scored as they come ([`Scorer`]).
+trait FeatureSink {
+    /// A token's features begin.
+    fn begin(&mut self);
+    /// A feature, by its key.
+    fn key(&mut self, key: u32);
+    /// The feature of small template `t` ([`SMALL`]) over its numbers: the key
+    /// `feat(t, pack(ns))`.
+    fn small(&mut self, t: u8, ns: &[u8]);
+    /// Token `i`'s features are all given.
+    fn end(&mut self, i: usize);
+}
+
+/// Each token's feature keys, handed to a function (its index and its keys, in one buffer
+/// reused for every token).
+struct Keys<F: FnMut(usize, &[u32])> {
+    f: TokenFeatures,
+    sink: F,
+}
+
+impl<F: FnMut(usize, &[u32])> Keys<F> {
+    fn new(sink: F) -> Self {
+        Keys {
+            f: TokenFeatures::default(),
+            sink,
+        }
+    }
+}
+
+impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
+    fn begin(&mut self) {
+        self.f.clear();
+    }
+    #[inline]
+    fn key(&mut self, key: u32) {
+        self.f.push(key);
+    }
+    #[inline]
+    fn small(&mut self, t: u8, ns: &[u8]) {
+        self.f.push(feat(t, pack(ns)));
+    }
+    fn end(&mut self, i: usize) {
+        (self.sink)(i, self.f.as_slice());
+    }
+}
+
+/// Each token's label scores, its features' rows added as they come, in their order (the
+/// same sums, to the bit, as [`RowTable::sum`] of its keys: the same rows in the same order;
+/// a small template's row is the one its key finds, from [`SmallRows`]).
+struct Scorer<'m> {
+    table: &'m RowTable,
+    small: &'m SmallRows,
+    sum: [f32; N_LABELS],
+    scores: Vec<[f32; N_LABELS]>,
+}
+
+impl Scorer<'_> {
+    #[inline(always)]
+    fn add(&mut self, row: &[f32; N_LABELS]) {
+        for (a, &w) in self.sum.iter_mut().zip(row) {
+            *a += w;
+        }
+    }
+}
+
+impl FeatureSink for Scorer<'_> {
+    fn begin(&mut self) {
+        self.sum = [0f32; N_LABELS];
+    }
+    #[inline]
+    fn key(&mut self, key: u32) {
+        let table = self.table;
+        // (An absent key adds the row of zeros, as in `RowTable::sum`.)
+        let row = table.rows.get(table.place(key)).unwrap_or(&[0.0; N_LABELS]);
+        self.add(row);
+    }
+    #[inline]
+    fn small(&mut self, t: u8, ns: &[u8]) {
+        let small = self.small;
+        match small.row(t, ns) {
+            Some(row) => self.add(row),
+            None => self.key(feat(t, pack(ns))),
+        }
+    }
+    fn end(&mut self, i: usize) {
+        if let Some(s) = self.scores.get_mut(i) {
+            *s = self.sum;
+        }
+    }
+}
+
 /// The hashed features of every token of a sequence, handed to `sink` token by token (its
 /// index and its features, in one buffer reused for every token): what
 /// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
@@ -552,7 +643,7 @@ fn each_token_features(
     rules: &[NameSpan],
     doc: &DocContext,
     headline: bool,
-    mut sink: impl FnMut(usize, &[u32]),
+    f: &mut impl FeatureSink,
 ) {
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     // What the word lists say about each word, folded (one lookup a word for all of them,
@@ -613,9 +704,8 @@ fn each_token_features(
         .map(|x| str_hash(texts.get(&x.shape)))
         .collect();
     let pad = str_hash(PAD);
-    let mut f = TokenFeatures::default();
     for (i, t) in toks.iter().enumerate() {
-        f.clear();
+        f.begin();
         let Some(me) = infos.get(i) else { break };
         let at =
             |d: isize| -> Option<&TokenInfo> { i.checked_add_signed(d).and_then(|j| infos.get(j)) };
@@ -635,15 +725,12 @@ fn each_token_features(
         };
         let cap_at = |d: isize| at(d).map_or(99, |x| x.cap);
         let cap = me.cap;
-        f.push(feat(0, 0));
-        f.push(feat(1, h_text));
-        f.push(feat(2, h_lower));
-        f.push(feat(3, h_shape));
-        f.push(feat(4, pack(&[cap])));
-        f.push(feat(
-            5,
-            pack(&[cap, u8::from(me.sentence_start), u8::from(headline)]),
-        ));
+        f.key(feat(0, 0));
+        f.key(feat(1, h_text));
+        f.key(feat(2, h_lower));
+        f.key(feat(3, h_shape));
+        f.small(4, &[cap]);
+        f.small(5, &[cap, u8::from(me.sentence_start), u8::from(headline)]);
         // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
         // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
         // `k`-th char from the end starts (only those asked for are found).
@@ -671,47 +758,47 @@ fn each_token_features(
                 let suffix = head
                     .get(last.get(k).copied().unwrap_or(end)..)
                     .unwrap_or("");
-                f.push(feat2(6, k as u64, str_hash(prefix)));
-                f.push(feat2(7, k as u64, str_hash(suffix)));
+                f.key(feat2(6, k as u64, str_hash(prefix)));
+                f.key(feat2(7, k as u64, str_hash(suffix)));
             }
         }
-        f.push(feat(8, pack(&[len.min(12) as u8, cap])));
+        f.small(8, &[len.min(12) as u8, cap]);
         if i == 0 {
-            f.push(feat(9, pack(&[cap])));
+            f.small(9, &[cap]);
         }
-        f.push(feat(10, lower_at(-1)));
-        f.push(feat(11, lower_at(1)));
-        f.push(feat(12, lower_at(-2)));
-        f.push(feat(13, lower_at(2)));
-        f.push(feat2(14, lower_at(-1), h_lower));
-        f.push(feat2(15, h_lower, lower_at(1)));
-        f.push(feat2(16, shape_at(-1), h_shape));
-        f.push(feat2(17, h_shape, shape_at(1)));
-        f.push(feat(18, pack(&[cap_at(-1), cap, cap_at(1)])));
-        f.push(feat(19, pack(&[cap_at(-2), cap_at(-1), cap])));
-        f.push(feat(20, pack(&[cap, cap_at(1), cap_at(2)])));
+        f.key(feat(10, lower_at(-1)));
+        f.key(feat(11, lower_at(1)));
+        f.key(feat(12, lower_at(-2)));
+        f.key(feat(13, lower_at(2)));
+        f.key(feat2(14, lower_at(-1), h_lower));
+        f.key(feat2(15, h_lower, lower_at(1)));
+        f.key(feat2(16, shape_at(-1), h_shape));
+        f.key(feat2(17, h_shape, shape_at(1)));
+        f.small(18, &[cap_at(-1), cap, cap_at(1)]);
+        f.small(19, &[cap_at(-2), cap_at(-1), cap]);
+        f.small(20, &[cap, cap_at(1), cap_at(2)]);
         // Gazetteers and rules.
         let gaz_at = |d: isize| at(d).map_or(99, |x| x.gaz);
         let rule_at = |d: isize| at(d).map_or(99, |x| x.rule);
-        f.push(feat(21, pack(&[me.gaz])));
-        f.push(feat(22, pack(&[me.gaz, cap])));
-        f.push(feat(23, pack(&[gaz_at(-1), me.gaz])));
-        f.push(feat(24, pack(&[me.gaz, gaz_at(1)])));
-        f.push(feat(25, pack(&[me.rule])));
-        f.push(feat(26, pack(&[me.rule / 3])));
-        f.push(feat(27, pack(&[rule_at(-1), me.rule])));
-        f.push(feat(28, pack(&[me.rule, rule_at(1)])));
-        f.push(feat(29, pack(&[me.rule, me.gaz])));
-        f.push(feat(
+        f.small(21, &[me.gaz]);
+        f.small(22, &[me.gaz, cap]);
+        f.small(23, &[gaz_at(-1), me.gaz]);
+        f.small(24, &[me.gaz, gaz_at(1)]);
+        f.small(25, &[me.rule]);
+        f.small(26, &[me.rule / 3]);
+        f.small(27, &[rule_at(-1), me.rule]);
+        f.small(28, &[me.rule, rule_at(1)]);
+        f.small(29, &[me.rule, me.gaz]);
+        f.small(
             30,
-            pack(&[
+            &[
                 u8::from(me.given),
                 me.title,
                 u8::from(me.org_word),
                 u8::from(me.misc_word),
                 u8::from(me.alias),
-            ]),
-        ));
+            ],
+        );
         let flags = |x: Option<&TokenInfo>| {
             x.map_or(99, |x| {
                 u8::from(x.given)
@@ -721,13 +808,13 @@ fn each_token_features(
                     | u8::from(x.alias) << 5
             })
         };
-        f.push(feat(31, pack(&[flags(at(-1))])));
-        f.push(feat(32, pack(&[flags(at(1))])));
-        f.push(feat(33, pack(&[flags(at(2))])));
-        f.push(feat(34, pack(&[flags(at(-2))])));
-        f.push(feat2(35, lower_at(-1), u64::from(cap)));
-        f.push(feat2(36, u64::from(cap), lower_at(1)));
-        f.push(feat(37, pack(&[n.min(5) as u8, cap])));
+        f.small(31, &[flags(at(-1))]);
+        f.small(32, &[flags(at(1))]);
+        f.small(33, &[flags(at(2))]);
+        f.small(34, &[flags(at(-2))]);
+        f.key(feat2(35, lower_at(-1), u64::from(cap)));
+        f.key(feat2(36, u64::from(cap), lower_at(1)));
+        f.small(37, &[n.min(5) as u8, cap]);
         // The same word elsewhere in the document: capitalised mid-sentence (a name), in
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
@@ -742,68 +829,65 @@ fn each_token_features(
             // And what cues and lists said about the same word elsewhere in the document.
             let (lower, cap_mid, kinds) = doc.facts_folded(folded);
             if kinds != 0 {
-                f.push(feat(48, pack(&[kinds, cap])));
-                f.push(feat(49, pack(&[kinds, me.rule / 3])));
+                f.small(48, &[kinds, cap]);
+                f.small(49, &[kinds, me.rule / 3]);
             }
-            f.push(feat(
+            f.small(
                 40,
-                pack(&[
+                &[
                     cap,
                     u8::from(me.sentence_start) | u8::from(headline) << 1,
                     u8::from(cap_mid) | u8::from(lower) << 1,
-                ]),
-            ));
+                ],
+            );
         }
         // A common word capitalised is a name less often ("Great Service" in a review title).
         let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));
-        f.push(feat(
+        f.small(
             44,
-            pack(&[
+            &[
                 u8::from(me.common),
                 cap,
                 u8::from(me.sentence_start) | u8::from(headline) << 1,
-            ]),
-        ));
-        f.push(feat(
-            45,
-            pack(&[common_at(-1), u8::from(me.common), common_at(1), cap]),
-        ));
+            ],
+        );
+        f.small(45, &[common_at(-1), u8::from(me.common), common_at(1), cap]);
         // GeoNames cities and towns.
         if me.geo > 0 {
-            f.push(feat(41, pack(&[me.geo, me.gaz])));
-            f.push(feat(
+            f.small(41, &[me.geo, me.gaz]);
+            f.small(
                 42,
-                pack(&[me.geo, u8::from(me.given), u8::from(me.sentence_start)]),
-            ));
+                &[me.geo, u8::from(me.given), u8::from(me.sentence_start)],
+            );
         }
-        f.push(feat(
+        f.small(
             43,
-            pack(&[
+            &[
                 at(-1).map_or(99, |x| x.geo),
                 me.geo,
                 at(1).map_or(99, |x| x.geo),
-            ]),
-        ));
+            ],
+        );
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
             let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.push(feat(50, pack(&[code(fine_at(0))])));
-            f.push(feat(51, pack(&[code(fine_at(0)), cap])));
-            f.push(feat(52, pack(&[code(coarse_at(0)), cap])));
-            f.push(feat(53, pack(&[code(fine_at(-1))])));
-            f.push(feat(54, pack(&[code(fine_at(1))])));
-            f.push(feat(
+            f.small(50, &[code(fine_at(0))]);
+            f.small(51, &[code(fine_at(0)), cap]);
+            f.small(52, &[code(coarse_at(0)), cap]);
+            f.small(53, &[code(fine_at(-1))]);
+            f.small(54, &[code(fine_at(1))]);
+            f.small(
                 55,
-                pack(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]),
-            ));
+                &[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))],
+            );
         }
         if cap != 1 {
-            f.push(feat2(38, h_text, lower_at(1)));
-            f.push(feat2(39, lower_at(-1), h_text));
+            f.key(feat2(38, h_text, lower_at(1)));
+            f.key(feat2(39, lower_at(-1), h_text));
         }
-        sink(i, f.as_slice());
+        f.end(i);
     }
 }
 
@@ -824,6 +908,8 @@ pub struct NameModel {
 #[derive(Debug, Default, Clone)]
 struct StoredRows {
     rows: RowTable,
+    /// The small templates' rows ([`SmallRows`]), from `rows`.
+    small: SmallRows,
 }
 
 /// One slot of a [`RowTable`]: a feature's key and where its row is.
@@ -1005,6 +1091,241 @@ impl RowTable {
             }
         }
         s
+    }
+}
+
+/// The values a small number of a feature takes: `0..=max`, then `extra` (the 99 of "no
+/// neighbour", the 254/255 of the cluster codes). Its code is its place in that list.
+#[derive(Debug, Clone, Copy)]
+struct Domain {
+    max: u8,
+    extra: &'static [u8],
+}
+
+impl Domain {
+    const fn size(self) -> usize {
+        self.max as usize + 1 + self.extra.len()
+    }
+
+    /// The code of `v`, `None` outside the domain.
+    #[inline(always)]
+    fn code(self, v: u8) -> Option<usize> {
+        if v <= self.max {
+            return Some(usize::from(v));
+        }
+        let mut k = 0;
+        while k < self.extra.len() {
+            if let Some(&e) = self.extra.get(k) {
+                if e == v {
+                    return Some(self.max as usize + 1 + k);
+                }
+            }
+            k += 1;
+        }
+        None
+    }
+
+    /// The value of code `c` (the inverse of [`Domain::code`]).
+    fn value(self, c: usize) -> u8 {
+        if c <= self.max as usize {
+            c as u8
+        } else {
+            self.extra
+                .get(c - self.max as usize - 1)
+                .copied()
+                .unwrap_or(0)
+        }
+    }
+}
+
+/// A capitalisation class ([`cap_class`]), 99 where the neighbour is past the sequence's end.
+const CAP: Domain = Domain {
+    max: 8,
+    extra: &[99],
+};
+const BOOL: Domain = Domain { max: 1, extra: &[] };
+const BOOL99: Domain = Domain {
+    max: 1,
+    extra: &[99],
+};
+/// Two flags in two bits.
+const BITS2: Domain = Domain { max: 3, extra: &[] };
+const LEN: Domain = Domain {
+    max: 12,
+    extra: &[],
+};
+const N5: Domain = Domain { max: 5, extra: &[] };
+/// A gazetteer label (+ 10 in lowercase).
+const GAZ: Domain = Domain {
+    max: 18,
+    extra: &[99],
+};
+/// A rule label × 3 + confidence.
+const RULE: Domain = Domain {
+    max: 26,
+    extra: &[99],
+};
+const KIND: Domain = Domain { max: 8, extra: &[] };
+const TITLE: Domain = Domain { max: 2, extra: &[] };
+const FLAGS: Domain = Domain {
+    max: 63,
+    extra: &[99],
+};
+const KINDS: Domain = Domain {
+    max: 15,
+    extra: &[],
+};
+const GEO: Domain = Domain {
+    max: 6,
+    extra: &[99],
+};
+const FINE: Domain = Domain {
+    max: 255,
+    extra: &[],
+};
+const COARSE: Domain = Domain {
+    max: 31,
+    extra: &[254, 255],
+};
+
+/// Templates whose features are a few small numbers ([`pack`]ed): their keys are few, so
+/// their rows are looked up at `Tagger::new` once for every combination of the numbers, and a
+/// feature of theirs is then scored by its numbers' place in a small dense table (hot in the
+/// cache) instead of by hashing them and probing the model's table. `SMALL[t]`: the domains of
+/// template `t`'s numbers, in order (empty: not a small template).
+const SMALL: [&[Domain]; 56] = {
+    let mut s: [&[Domain]; 56] = [&[]; 56];
+    s[4] = &[CAP];
+    s[5] = &[CAP, BOOL, BOOL];
+    s[8] = &[LEN, CAP];
+    s[9] = &[CAP];
+    s[18] = &[CAP, CAP, CAP];
+    s[19] = &[CAP, CAP, CAP];
+    s[20] = &[CAP, CAP, CAP];
+    s[21] = &[GAZ];
+    s[22] = &[GAZ, CAP];
+    s[23] = &[GAZ, GAZ];
+    s[24] = &[GAZ, GAZ];
+    s[25] = &[RULE];
+    s[26] = &[KIND];
+    s[27] = &[RULE, RULE];
+    s[28] = &[RULE, RULE];
+    s[29] = &[RULE, GAZ];
+    s[30] = &[BOOL, TITLE, BOOL, BOOL, BOOL];
+    s[31] = &[FLAGS];
+    s[32] = &[FLAGS];
+    s[33] = &[FLAGS];
+    s[34] = &[FLAGS];
+    s[37] = &[N5, CAP];
+    s[40] = &[CAP, BITS2, BITS2];
+    s[41] = &[GEO, GAZ];
+    s[42] = &[GEO, BOOL, BOOL];
+    s[43] = &[GEO, GEO, GEO];
+    s[44] = &[BOOL, CAP, BITS2];
+    s[45] = &[BOOL99, BOOL99, BOOL99, CAP];
+    s[48] = &[KINDS, CAP];
+    s[49] = &[KINDS, KIND];
+    s[50] = &[FINE];
+    s[51] = &[FINE, CAP];
+    s[52] = &[COARSE, CAP];
+    s[53] = &[FINE];
+    s[54] = &[FINE];
+    s[55] = &[COARSE, COARSE, COARSE];
+    s
+};
+
+/// The number of combinations of template `t`'s numbers.
+const fn small_size(t: usize) -> usize {
+    let ds = SMALL[t];
+    if ds.is_empty() {
+        return 0;
+    }
+    let mut n = 1;
+    let mut k = 0;
+    while k < ds.len() {
+        n *= ds[k].size();
+        k += 1;
+    }
+    n
+}
+
+/// Where template `t`'s combinations start in [`SmallRows::places`].
+const SMALL_OFFSET: [usize; 57] = {
+    let mut o = [0usize; 57];
+    let mut t = 0;
+    while t < 56 {
+        o[t + 1] = o[t] + small_size(t);
+        t += 1;
+    }
+    o
+};
+
+/// The place of a small template's numbers among its combinations (`None`: a number outside
+/// its domain, which is then scored by its key).
+#[inline(always)]
+fn small_index(t: u8, ns: &[u8]) -> Option<usize> {
+    let ds = SMALL.get(usize::from(t))?;
+    if ds.len() != ns.len() || ds.is_empty() {
+        return None;
+    }
+    let mut at = 0usize;
+    for (d, &v) in ds.iter().zip(ns) {
+        at = at * d.size() + d.code(v)?;
+    }
+    Some(SMALL_OFFSET.get(usize::from(t))? + at)
+}
+
+/// The rows of the small templates' keys ([`SMALL`]), by combination: `places[i]` is the place
+/// in `rows` of combination `i`'s row (0: the zeros, the key is not in the model).
+#[derive(Debug, Default, Clone)]
+struct SmallRows {
+    places: Vec<u32>,
+    rows: Vec<[f32; N_LABELS]>,
+}
+
+impl SmallRows {
+    /// Every small template's combinations looked up in `table`: the same rows, each the
+    /// same floats, that scoring their keys finds there.
+    fn build(table: &RowTable) -> Self {
+        let total = SMALL_OFFSET.last().copied().unwrap_or(0);
+        let mut places = vec![0u32; total];
+        let mut rows = vec![[0f32; N_LABELS]];
+        let mut ns = [0u8; 8];
+        for (t, ds) in SMALL.iter().enumerate() {
+            let (Some(&start), Some(&end)) = (SMALL_OFFSET.get(t), SMALL_OFFSET.get(t + 1)) else {
+                continue;
+            };
+            for i in 0..end - start {
+                // The numbers of combination `i` (the last number varies fastest).
+                let mut rest = i;
+                for (slot, d) in ns.iter_mut().zip(ds.iter()).rev() {
+                    *slot = d.value(rest % d.size());
+                    rest /= d.size();
+                }
+                let numbers = ns.get(..ds.len()).unwrap_or(&[]);
+                let key = feat(t as u8, pack(numbers));
+                let place = table.place(key);
+                if place == 0 {
+                    continue;
+                }
+                let (Some(row), Ok(at)) = (table.rows.get(place), u32::try_from(rows.len())) else {
+                    continue;
+                };
+                if let Some(slot) = places.get_mut(start + i) {
+                    *slot = at;
+                    rows.push(*row);
+                }
+            }
+        }
+        SmallRows { places, rows }
+    }
+
+    /// The row of small template `t`'s numbers `ns`, if they are within its domains.
+    #[inline(always)]
+    fn row(&self, t: u8, ns: &[u8]) -> Option<&[f32; N_LABELS]> {
+        let i = small_index(t, ns)?;
+        let place = *self.places.get(i)?;
+        self.rows.get(place as usize)
     }
 }
 
@@ -1238,7 +1559,10 @@ impl NameModel {
             index: KeyMap::default(),
             weights: Vec::new(),
             transitions,
-            stored: Some(StoredRows { rows }),
+            stored: Some(StoredRows {
+                small: SmallRows::build(&rows),
+                rows,
+            }),
         })
     }
 
@@ -1322,13 +1646,24 @@ impl NameModel {
         doc: &DocContext,
         headline: bool,
     ) -> (Vec<usize>, Vec<f32>) {
-        let mut scores = vec![[0f32; N_LABELS]; toks.len()];
-        each_token_features(toks, gaz, known, rules, doc, headline, |i, fs| {
-            if let Some(s) = scores.get_mut(i) {
-                *s = self.score(fs);
-            }
-        });
-        self.labels_and_margins(&scores)
+        let Some(stored) = &self.stored else {
+            let mut scores = vec![[0f32; N_LABELS]; toks.len()];
+            let mut keys = Keys::new(|i, fs: &[u32]| {
+                if let Some(s) = scores.get_mut(i) {
+                    *s = self.score(fs);
+                }
+            });
+            each_token_features(toks, gaz, known, rules, doc, headline, &mut keys);
+            return self.labels_and_margins(&scores);
+        };
+        let mut scorer = Scorer {
+            table: &stored.rows,
+            small: &stored.small,
+            sum: [0f32; N_LABELS],
+            scores: vec![[0f32; N_LABELS]; toks.len()],
+        };
+        each_token_features(toks, gaz, known, rules, doc, headline, &mut scorer);
+        self.labels_and_margins(&scorer.scores)
     }
 
     /// Label scores of one token, from its features.
