@@ -662,9 +662,8 @@ where
 {
     let counters = Arc::clone(counters);
     crate::cpu_pool::run(move || {
-        let started = cpu_time::ThreadTime::now();
-        let out = work();
-        let spent = nanos(started.elapsed());
+        let (out, spent) = crate::process::charged(work);
+        let spent = nanos(spent);
         match stage {
             Stage::Discover => &counters.discover_nanos,
             Stage::Process => &counters.process_nanos,

@@ -1,7 +1,9 @@
 //! From page to article: scrape, clean and tag, in that order. Pure and synchronous; the
 //! pipeline and `gleaner extract` call it on the CPU pool (`crate::cpu_pool`).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cpu_time::ThreadTime;
@@ -46,12 +48,57 @@ pub struct StageCpu {
     pub pages: AtomicU64,
 }
 
+thread_local! {
+    /// Inside [`charged`] on this thread: the thread's CPU clock as the last step ended (or
+    /// as the work began), which the next step starts from instead of reading the clock
+    /// again. Reading a thread's CPU clock is a system call (no vDSO path): a page's work
+    /// read it 8 times, now 5 (a tenth of a run's system calls).
+    static LAP: Cell<Option<Duration>> = const { Cell::new(None) };
+    /// Whether the thread is inside [`charged`] (steps outside it read the clock twice).
+    static CHAINED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The calling thread's CPU time so far.
+fn thread_cpu() -> Duration {
+    ThreadTime::now().as_duration()
+}
+
+/// Resets [`CHAINED`] and [`LAP`] when [`charged`] ends, by return or by panic.
+struct ChainGuard {
+    outer: bool,
+}
+
+impl Drop for ChainGuard {
+    fn drop(&mut self) {
+        CHAINED.with(|c| c.set(self.outer));
+        LAP.with(|l| l.set(None));
+    }
+}
+
+/// Run `work` (which may call [`scrape`] and [`finish`]) and return the CPU time the calling
+/// thread spent in it. The steps inside start their clocks where the one before stopped, so
+/// whatever runs between two steps (a few moves and checks) is charged to the next one.
+pub fn charged<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = thread_cpu();
+    let _guard = ChainGuard {
+        outer: CHAINED.with(|c| c.replace(true)),
+    };
+    LAP.with(|l| l.set(Some(started)));
+    let out = work();
+    let spent = thread_cpu().saturating_sub(started);
+    (out, spent)
+}
+
 /// Run `step`, adding the CPU time the calling thread spent in it to `counter`.
 fn timed<T>(counter: &AtomicU64, step: impl FnOnce() -> T) -> T {
-    let started = ThreadTime::now();
+    let started = LAP.with(Cell::take).unwrap_or_else(thread_cpu);
     let out = step();
-    let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let ended = thread_cpu();
+    let spent = u64::try_from(ended.saturating_sub(started).as_nanos()).unwrap_or(u64::MAX);
     counter.fetch_add(spent, Ordering::Relaxed);
+    if CHAINED.with(Cell::get) {
+        LAP.with(|l| l.set(Some(ended)));
+    }
     out
 }
 
