@@ -351,6 +351,20 @@ fn ymd(date: NaiveDate) -> String {
     out
 }
 
+/// `format!("{y:04}-{m:02}")`, written digit by digit for the years of four digits.
+fn ym(y: i32, m: u32) -> String {
+    if !(0..=9999).contains(&y) || m > 99 {
+        return format!("{y:04}-{m:02}");
+    }
+    let y = y.unsigned_abs();
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut out = String::with_capacity(7);
+    out.extend([y / 1000, y / 100, y / 10, y].map(digit));
+    out.push('-');
+    out.extend([m / 10, m].map(digit));
+    out
+}
+
 fn month_number(m: &str) -> Option<u32> {
     let key = m.trim_end_matches('.').to_lowercase();
     let prefix = key.get(..3)?;
@@ -520,13 +534,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                 continue;
             };
             if let (Some(m), Some(y)) = (month_number(search.str(month)), year_of(&search, &caps)) {
-                push(
-                    out,
-                    EntityKind::Date,
-                    whole.start(),
-                    whole.end(),
-                    format!("{y:04}-{m:02}"),
-                );
+                push(out, EntityKind::Date, whole.start(), whole.end(), ym(y, m));
             }
         }
     }
@@ -557,7 +565,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                         } else {
                             month.start()
                         },
-                        format!("{y:04}-{m:02}"),
+                        ym(y, m),
                     )
                 }
                 None => (month.start(), format!("--{m:02}")),
@@ -840,7 +848,9 @@ fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
                 continue;
             };
             if let Some(value) = amount(num, search.group(&caps, "scale")) {
-                let name = format!("{value} {}", currency_code(cur));
+                let mut name = value;
+                name.push(' ');
+                name.push_str(currency_code(cur));
                 push(out, EntityKind::Money, whole.start(), whole.end(), name);
             }
         }
@@ -871,7 +881,7 @@ fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
                 EntityKind::Percent,
                 whole.start(),
                 whole.end(),
-                format!("{n}%"),
+                n + "%",
             );
         }
     }
@@ -1012,6 +1022,11 @@ mod tests {
         for (y, m, d) in [(-1, 1, 1), (10000, 1, 1), (262_000, 1, 1)] {
             let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
             assert_eq!(ymd(date), date.to_string());
+        }
+        for y in [-10_000, -1, 0, 7, 99, 2022, 9999, 10_000] {
+            for m in [1, 9, 12] {
+                assert_eq!(ym(y, m), format!("{y:04}-{m:02}"));
+            }
         }
         for (num, scale) in [
             ("0", None),
