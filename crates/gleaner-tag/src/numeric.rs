@@ -333,6 +333,38 @@ fn stand_in(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
 }
 
+/// `date.to_string()` ("2022-01-19"), written digit by digit for the years of four digits
+/// (chrono's `Display` writes them so; others are left to it).
+fn ymd(date: NaiveDate) -> String {
+    let (y, m, d) = (date.year(), date.month(), date.day());
+    if !(0..=9999).contains(&y) {
+        return date.to_string();
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let y = y.unsigned_abs();
+    let mut out = String::with_capacity(10);
+    out.extend([y / 1000, y / 100, y / 10, y].map(digit));
+    out.push('-');
+    out.extend([m / 10, m].map(digit));
+    out.push('-');
+    out.extend([d / 10, d].map(digit));
+    out
+}
+
+/// `format!("{y:04}-{m:02}")`, written digit by digit for the years of four digits.
+fn ym(y: i32, m: u32) -> String {
+    if !(0..=9999).contains(&y) || m > 99 {
+        return format!("{y:04}-{m:02}");
+    }
+    let y = y.unsigned_abs();
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut out = String::with_capacity(7);
+    out.extend([y / 1000, y / 100, y / 10, y].map(digit));
+    out.push('-');
+    out.extend([m / 10, m].map(digit));
+    out
+}
+
 fn month_number(m: &str) -> Option<u32> {
     let key = m.trim_end_matches('.').to_lowercase();
     let prefix = key.get(..3)?;
@@ -487,8 +519,8 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                 continue;
             }
             let name = match (year_of(&search, &caps), reference) {
-                (Some(y), _) => NaiveDate::from_ymd_opt(y, m, d).map(|x| x.to_string()),
-                (None, Some(r)) => nearest_day(m, d, r).map(|x| x.to_string()),
+                (Some(y), _) => NaiveDate::from_ymd_opt(y, m, d).map(ymd),
+                (None, Some(r)) => nearest_day(m, d, r).map(ymd),
                 (None, None) => Some(format!("--{m:02}-{d:02}")),
             };
             if let Some(name) = name {
@@ -502,13 +534,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                 continue;
             };
             if let (Some(m), Some(y)) = (month_number(search.str(month)), year_of(&search, &caps)) {
-                push(
-                    out,
-                    EntityKind::Date,
-                    whole.start(),
-                    whole.end(),
-                    format!("{y:04}-{m:02}"),
-                );
+                push(out, EntityKind::Date, whole.start(), whole.end(), ym(y, m));
             }
         }
     }
@@ -539,7 +565,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                         } else {
                             month.start()
                         },
-                        format!("{y:04}-{m:02}"),
+                        ym(y, m),
                     )
                 }
                 None => (month.start(), format!("--{m:02}")),
@@ -581,7 +607,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                         _ => 0,
                     } - i64::from(back);
                     match shift_days(r, shift) {
-                        Some(d) => d.to_string(),
+                        Some(d) => ymd(d),
                         None => day.to_string(),
                     }
                 }
@@ -605,7 +631,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                         "tomorrow" => 1,
                         _ => 0,
                     };
-                    shift_days(r, shift).map_or_else(|| day.to_lowercase(), |d| d.to_string())
+                    shift_days(r, shift).map_or_else(|| day.to_lowercase(), ymd)
                 }
                 (None, Some(rel), Some(unit), Some(r)) => {
                     let delta = match rel.to_lowercase().as_str() {
@@ -642,13 +668,7 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
                 _ => None,
             };
             if let Some(date) = valid {
-                push(
-                    out,
-                    EntityKind::Date,
-                    whole.start(),
-                    whole.end(),
-                    date.to_string(),
-                );
+                push(out, EntityKind::Date, whole.start(), whole.end(), ymd(date));
             }
         }
     }
@@ -739,7 +759,14 @@ fn amount(num: &str, scale: Option<&str>) -> Option<String> {
     }
     let cents = (total * 100.0).round();
     if cents % 100.0 == 0.0 && total.abs() < 1e17 {
-        Some(format!("{:.0}", total.round()))
+        let whole = total.round();
+        // (A whole number below 1e17 is an `i64` exactly, printed as `{:.0}` prints it,
+        // without the float formatting's work; `-0` keeps its sign the float way.)
+        Some(if whole.is_sign_positive() && whole < 1e17 {
+            (whole as i64).to_string()
+        } else {
+            format!("{whole:.0}")
+        })
     } else {
         let s = format!("{:.2}", cents / 100.0);
         Some(s.trim_end_matches('0').trim_end_matches('.').to_string())
@@ -821,7 +848,9 @@ fn money(search: Search<'_>, out: &mut Vec<NumericMatch>) {
                 continue;
             };
             if let Some(value) = amount(num, search.group(&caps, "scale")) {
-                let name = format!("{value} {}", currency_code(cur));
+                let mut name = value;
+                name.push(' ');
+                name.push_str(currency_code(cur));
                 push(out, EntityKind::Money, whole.start(), whole.end(), name);
             }
         }
@@ -852,7 +881,7 @@ fn percents(search: Search<'_>, out: &mut Vec<NumericMatch>) {
                 EntityKind::Percent,
                 whole.start(),
                 whole.end(),
-                format!("{n}%"),
+                n + "%",
             );
         }
     }
@@ -976,6 +1005,59 @@ mod tests {
         ]
         .iter()
         .all(|re| re.is_some())
+    }
+
+    #[test]
+    fn dates_and_amounts_print_as_the_formatting_does() {
+        for (y, m, d) in [
+            (2022, 1, 19),
+            (1, 12, 31),
+            (999, 5, 5),
+            (9999, 12, 31),
+            (0, 1, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+            assert_eq!(ymd(date), date.to_string());
+        }
+        for (y, m, d) in [(-1, 1, 1), (10000, 1, 1), (262_000, 1, 1)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+            assert_eq!(ymd(date), date.to_string());
+        }
+        for y in [-10_000, -1, 0, 7, 99, 2022, 9999, 10_000] {
+            for m in [1, 9, 12] {
+                assert_eq!(ym(y, m), format!("{y:04}-{m:02}"));
+            }
+        }
+        for (num, scale) in [
+            ("0", None),
+            ("5", Some("bn")),
+            ("1,000.5", Some("k")),
+            ("3.5", Some("m")),
+            ("99999999999999999", None),
+            ("100000000000000000", None),
+            ("123456789012345678901234567890", Some("trillion")),
+            ("0.004", None),
+            ("12.345", Some("thousand")),
+        ] {
+            let plain: String = num.chars().filter(|&c| c != ',').collect();
+            let value: f64 = plain.parse().expect("a number");
+            let factor = match scale {
+                Some("thousand" | "k") => 1e3,
+                Some("m") => 1e6,
+                Some("bn") => 1e9,
+                Some("trillion") => 1e12,
+                _ => 1.0,
+            };
+            let total = value * factor;
+            let cents = (total * 100.0).round();
+            let want = if cents % 100.0 == 0.0 && total.abs() < 1e17 {
+                format!("{:.0}", total.round())
+            } else {
+                let s = format!("{:.2}", cents / 100.0);
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            };
+            assert_eq!(amount(num, scale), Some(want), "{num} {scale:?}");
+        }
     }
 
     #[test]
