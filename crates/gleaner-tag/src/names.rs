@@ -93,6 +93,25 @@ fn with_folded_word<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
     f(&fold_cow(word))
 }
 
+/// [`fold_with`], with the common case inline: an ASCII word is folded by its bytes into
+/// `buf` (or is its own folded form when it holds no capital), without a call.
+#[inline]
+fn fold_fast<'a>(token: &'a str, buf: &'a mut String) -> &'a str {
+    let mut upper = false;
+    for &b in token.as_bytes() {
+        if !b.is_ascii() {
+            return fold_with(token, buf);
+        }
+        upper |= b.is_ascii_uppercase();
+    }
+    if !upper {
+        return token;
+    }
+    buf.clear();
+    buf.extend(token.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    buf.as_str()
+}
+
 /// Does the word start with a lowercase letter?
 fn starts_lowercase(word: &str) -> bool {
     match word.as_bytes().first() {
@@ -130,7 +149,7 @@ impl DocContext {
                 if bits == 0 {
                     continue;
                 }
-                let folded = fold_with(t.text, &mut buf);
+                let folded = fold_fast(t.text, &mut buf);
                 if bits & SEEN_CAP_MID != 0 && folded != "i" {
                     writes_capitals = true;
                 }
@@ -180,7 +199,7 @@ impl DocContext {
             };
             let bit = bit << KINDS_SHIFT;
             for t in sentence.get(r.first..r.last).unwrap_or(&[]) {
-                let folded = fold_with(t.text, &mut buf);
+                let folded = fold_fast(t.text, &mut buf);
                 match self.words.get_mut(folded) {
                     Some(seen) => *seen |= bit,
                     None => {
@@ -463,6 +482,20 @@ impl<'g> RuleLabeler<'g> {
     /// Can this token be (part of) a name?
     fn is_name_token(&self, t: &Token<'_>) -> bool {
         let text = t.text;
+        // Told by the first byte for most tokens: one starting with an ASCII char that is no
+        // letter does not start upper ([`starts_upper`]); nor does one starting with a
+        // lowercase ASCII letter unless a prefix ("al-", "d'", "l’") makes it: each such
+        // prefix holds a '-', a '\'' or the lead byte 0xE2 of '’'.
+        match text.as_bytes().first() {
+            None => return false,
+            Some(b) if b.is_ascii_lowercase() => {
+                if !text.bytes().any(|b| matches!(b, b'-' | b'\'' | 0xE2)) {
+                    return false;
+                }
+            }
+            Some(b) if b.is_ascii() && !b.is_ascii_uppercase() => return false,
+            Some(_) => {}
+        }
         if text.is_ascii() {
             // (Most tokens.) The same tests told by the bytes, in one pass: an ASCII char is
             // alphanumeric (or alphabetic) as its byte says, and no combining mark is ASCII.
