@@ -112,6 +112,13 @@ fn fold_fast<'a>(token: &'a str, buf: &'a mut String) -> &'a str {
     buf.as_str()
 }
 
+/// May this word hold a hyphen ('-', U+2010 or U+2011)? Told by its bytes: '-' or the lead
+/// byte 0xE2 of the other two, without decoding chars. (Most words hold none.)
+#[inline]
+fn may_hold_hyphen(word: &str) -> bool {
+    word.bytes().any(|b| b == b'-' || b == 0xE2)
+}
+
 /// Does the word start with a lowercase letter?
 fn starts_lowercase(word: &str) -> bool {
     match word.as_bytes().first() {
@@ -570,12 +577,13 @@ impl<'g> RuleLabeler<'g> {
             return None;
         }
         let last = words.get(end - 1)?;
-        if self.gaz.is_org_word(last) && !self.is_title_only(known, i, end) {
+        let info_of = |k: usize| known.get(k).copied().unwrap_or_default();
+        if self.is_org_word(last, info_of(end - 1)) && !self.is_title_only(known, i, end) {
             return Some(end);
         }
         let first = words.get(i)?;
         let second = words.get(i + 1)?;
-        if self.gaz.is_org_word(first) && matches!(*second, "of" | "for") {
+        if matches!(*second, "of" | "for") && self.is_org_word(first, info_of(i)) {
             return Some(end);
         }
         None
@@ -636,12 +644,33 @@ impl<'g> RuleLabeler<'g> {
     /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
     #[inline]
     fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
-        // (Most tokens hold no hyphen: told by their bytes first, '-' or the lead byte 0xE2
-        // of U+2010 and U+2011, without decoding chars, and without a call.)
-        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2) {
+        if !may_hold_hyphen(t.text) {
             return Vec::new();
         }
         self.hyphen_parts_of(t, index)
+    }
+
+    /// [`RuleLabeler::hyphen_parts`] appended to `spans` (nothing made or moved for the
+    /// most tokens, which hold no hyphen).
+    #[inline]
+    fn push_hyphen_parts(&self, t: &Token<'_>, index: usize, spans: &mut Vec<NameSpan>) {
+        if may_hold_hyphen(t.text) {
+            spans.extend(self.hyphen_parts_of(t, index));
+        }
+    }
+
+    /// Is this word an organisation head word ([`Gazetteers::is_org_word`])? `info`: what
+    /// the word lists say about it folded ([`known_words`]): an ASCII head word folds to a
+    /// listed folded form, so an ASCII word whose folded form is not one is none (asked
+    /// without the lookups of the head-word set).
+    fn is_org_word(&self, word: &str, info: WordInfo) -> bool {
+        (info.org_folded || !word.is_ascii()) && self.gaz.is_org_word(word)
+    }
+
+    /// [`RuleLabeler::is_org_word`] for the head words of events, awards…
+    /// ([`Gazetteers::is_misc_word`]).
+    fn is_misc_word(&self, word: &str, info: WordInfo) -> bool {
+        (info.misc_folded || !word.is_ascii()) && self.gaz.is_misc_word(word)
     }
 
     /// [`RuleLabeler::hyphen_parts`] of a token that may hold a hyphen.
@@ -824,7 +853,7 @@ impl RuleLabeler<'_> {
         let mut i = 0;
         while let Some(t) = toks.get(i) {
             if !self.is_name_token(t) {
-                spans.extend(self.hyphen_parts(t, i));
+                self.push_hyphen_parts(t, i, &mut spans);
                 person_cue = Self::is_person_cue(t.text, info_at(i));
                 place_cue = is_place_cue(t.text, place_cue);
                 i += 1;
@@ -886,7 +915,9 @@ impl RuleLabeler<'_> {
             }
             // 3b. An event, award, war… by its head word ("World Cup", "Nobel Prize"), a storm or
             //     an operation by its first ("Hurricane Katrina").
-            let other_head = words.get(end - 1).is_some_and(|w| gaz.is_misc_word(w));
+            let other_head = words
+                .get(end - 1)
+                .is_some_and(|w| self.is_misc_word(w, info_at(end - 1)));
             if end >= i + 2 && (other_head || OTHER_PREFIXES.contains(&t.text)) {
                 spans.extend(span(toks, i, end, NameKind::Other, None, Confidence::Rule));
                 i = end;
@@ -938,7 +969,7 @@ impl RuleLabeler<'_> {
             if lone_letter || name.iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) {
                 continue;
             }
-            if single && gaz.is_misc_word(t.text) {
+            if single && self.is_misc_word(t.text, info) {
                 continue;
             }
             if single {
