@@ -57,13 +57,123 @@ pub struct DocContext {
     /// [`DocContext::note_rules`]. One map, so that one lookup answers all three questions.
     /// (Keyed by the document's own words, which a hostile page chooses: a seeded hasher, so
     /// that no crafted set of words can collide on purpose.)
-    words: HashMap<String, u8>,
+    words: WordBits,
     /// Some word other than "i" is [`SEEN_CAP_MID`] (see [`DocContext::writes_capitals`]).
     writes_capitals: bool,
     /// May names be guessed from capitals alone? Only in English: the guessing rules read
     /// English capitalisation (German capitalises every noun), so other languages get listed
     /// and cued names only.
     pub guesses_allowed: bool,
+}
+
+/// The longest word kept inline in a [`WordBits`] slot, in bytes (longer ones go to a map).
+const INLINE_WORD: usize = 16;
+
+/// One slot of [`WordBits`]: a word of at most [`INLINE_WORD`] bytes, zero-padded into two
+/// integers, its length plus one (0: the slot is free) and its evidence bits.
+#[derive(Debug, Clone, Copy, Default)]
+struct WordSlot {
+    lo: u64,
+    hi: u64,
+    len: u8,
+    bits: u8,
+}
+
+/// The evidence bits of each word of a document ([`DocContext`]): an open-addressing table
+/// whose short keys (most words) live in the slots, so that keeping a word allocates nothing
+/// and finding it compares two integers; longer words go to a map. Hashed with a seeded
+/// hasher: the words are the document's own, which a hostile page chooses, and no crafted set
+/// of them can collide on purpose. (At most half the slots are taken: a probe ends.)
+#[derive(Debug, Default)]
+struct WordBits {
+    slots: Vec<WordSlot>,
+    used: usize,
+    long: HashMap<String, u8>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl WordBits {
+    /// The word zero-padded into two integers and its length plus one; `None` when it is
+    /// too long to be kept inline.
+    fn pack(word: &str) -> Option<(u64, u64, u8)> {
+        let bytes = word.as_bytes();
+        let mut buf = [0u8; INLINE_WORD];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        let (lo, hi) = buf.split_at(8);
+        let lo = u64::from_le_bytes(lo.try_into().ok()?);
+        let hi = u64::from_le_bytes(hi.try_into().ok()?);
+        Some((lo, hi, bytes.len() as u8 + 1))
+    }
+
+    /// Where the packed word is, or the free slot where it would go (`None`: no slots yet).
+    fn find(&self, lo: u64, hi: u64, len: u8) -> Option<usize> {
+        use std::hash::{BuildHasher, Hasher};
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut h = self.hasher.build_hasher();
+        h.write_u64(lo);
+        h.write_u64(hi ^ u64::from(len) << 56);
+        let mut at = (h.finish() as usize) & mask;
+        // (Never more probes than slots: at least half of them are free.)
+        for _ in 0..self.slots.len() {
+            let slot = self.slots.get(at)?;
+            if slot.len == 0 || (slot.len == len && slot.lo == lo && slot.hi == hi) {
+                return Some(at);
+            }
+            at = (at + 1) & mask;
+        }
+        None
+    }
+
+    /// The bits of a word (0 for none).
+    fn get(&self, word: &str) -> u8 {
+        match Self::pack(word) {
+            Some((lo, hi, len)) => self
+                .find(lo, hi, len)
+                .and_then(|at| self.slots.get(at))
+                .filter(|s| s.len == len)
+                .map_or(0, |s| s.bits),
+            None => self.long.get(word).copied().unwrap_or(0),
+        }
+    }
+
+    /// Add `bits` to the word's.
+    fn add(&mut self, word: &str, bits: u8) {
+        let Some((lo, hi, len)) = Self::pack(word) else {
+            match self.long.get_mut(word) {
+                Some(b) => *b |= bits,
+                None => {
+                    self.long.insert(word.to_owned(), bits);
+                }
+            }
+            return;
+        };
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let Some(slot) = self.find(lo, hi, len).and_then(|at| self.slots.get_mut(at)) else {
+            return;
+        };
+        if slot.len == 0 {
+            *slot = WordSlot { lo, hi, len, bits };
+            self.used += 1;
+        } else {
+            slot.bits |= bits;
+        }
+    }
+
+    /// Twice the slots (at least 256), every word put again.
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(256);
+        let old = std::mem::replace(&mut self.slots, vec![WordSlot::default(); size]);
+        for s in old.into_iter().filter(|s| s.len != 0) {
+            if let Some(slot) = self
+                .find(s.lo, s.hi, s.len)
+                .and_then(|at| self.slots.get_mut(at))
+            {
+                *slot = s;
+            }
+        }
+    }
 }
 
 /// A word seen in lowercase: a common word, so a capitalised run holding one is a title or
@@ -93,6 +203,32 @@ fn with_folded_word<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
     f(&fold_cow(word))
 }
 
+/// [`fold_with`], with the common case inline: an ASCII word is folded by its bytes into
+/// `buf` (or is its own folded form when it holds no capital), without a call.
+#[inline]
+fn fold_fast<'a>(token: &'a str, buf: &'a mut String) -> &'a str {
+    let mut upper = false;
+    for &b in token.as_bytes() {
+        if !b.is_ascii() {
+            return fold_with(token, buf);
+        }
+        upper |= b.is_ascii_uppercase();
+    }
+    if !upper {
+        return token;
+    }
+    buf.clear();
+    buf.extend(token.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    buf.as_str()
+}
+
+/// May this word hold a hyphen ('-', U+2010 or U+2011)? Told by its bytes: '-' or the lead
+/// byte 0xE2 of the other two, without decoding chars. (Most words hold none.)
+#[inline]
+fn may_hold_hyphen(word: &str) -> bool {
+    word.bytes().any(|b| b == b'-' || b == 0xE2)
+}
+
 /// Does the word start with a lowercase letter?
 fn starts_lowercase(word: &str) -> bool {
     match word.as_bytes().first() {
@@ -112,7 +248,7 @@ impl DocContext {
     /// [`DocContext::build`] told [`is_headline`] of each sentence (asked once per sentence
     /// by the caller, who needs it again).
     pub(crate) fn build_known(sentences: &[&[Token<'_>]], headlines: &[bool]) -> Self {
-        let mut words: HashMap<String, u8> = HashMap::default();
+        let mut words = WordBits::default();
         let mut writes_capitals = false;
         // Each word folded into one reused buffer; a copy is made only for a word not seen yet.
         // One pass over the tokens, one lookup a token that says something.
@@ -130,16 +266,11 @@ impl DocContext {
                 if bits == 0 {
                     continue;
                 }
-                let folded = fold_with(t.text, &mut buf);
+                let folded = fold_fast(t.text, &mut buf);
                 if bits & SEEN_CAP_MID != 0 && folded != "i" {
                     writes_capitals = true;
                 }
-                match words.get_mut(folded) {
-                    Some(seen) => *seen |= bits,
-                    None => {
-                        words.insert(folded.to_owned(), bits);
-                    }
-                }
+                words.add(folded, bits);
             }
         }
         DocContext {
@@ -157,7 +288,7 @@ impl DocContext {
 
     /// The evidence bits of a folded word (0 for none).
     fn bits_of_folded(&self, folded: &str) -> u8 {
-        self.words.get(folded).copied().unwrap_or(0)
+        self.words.get(folded)
     }
 
     /// Was this word seen in lowercase (a common word)?
@@ -180,13 +311,8 @@ impl DocContext {
             };
             let bit = bit << KINDS_SHIFT;
             for t in sentence.get(r.first..r.last).unwrap_or(&[]) {
-                let folded = fold_with(t.text, &mut buf);
-                match self.words.get_mut(folded) {
-                    Some(seen) => *seen |= bit,
-                    None => {
-                        self.words.insert(folded.to_owned(), bit);
-                    }
-                }
+                let folded = fold_fast(t.text, &mut buf);
+                self.words.add(folded, bit);
             }
         }
     }
@@ -463,6 +589,20 @@ impl<'g> RuleLabeler<'g> {
     /// Can this token be (part of) a name?
     fn is_name_token(&self, t: &Token<'_>) -> bool {
         let text = t.text;
+        // Told by the first byte for most tokens: one starting with an ASCII char that is no
+        // letter does not start upper ([`starts_upper`]); nor does one starting with a
+        // lowercase ASCII letter unless a prefix ("al-", "d'", "l’") makes it: each such
+        // prefix holds a '-', a '\'' or the lead byte 0xE2 of '’'.
+        match text.as_bytes().first() {
+            None => return false,
+            Some(b) if b.is_ascii_lowercase() => {
+                if !text.bytes().any(|b| matches!(b, b'-' | b'\'' | 0xE2)) {
+                    return false;
+                }
+            }
+            Some(b) if b.is_ascii() && !b.is_ascii_uppercase() => return false,
+            Some(_) => {}
+        }
         if text.is_ascii() {
             // (Most tokens.) The same tests told by the bytes, in one pass: an ASCII char is
             // alphanumeric (or alphabetic) as its byte says, and no combining mark is ASCII.
@@ -537,12 +677,13 @@ impl<'g> RuleLabeler<'g> {
             return None;
         }
         let last = words.get(end - 1)?;
-        if self.gaz.is_org_word(last) && !self.is_title_only(known, i, end) {
+        let info_of = |k: usize| known.get(k).copied().unwrap_or_default();
+        if self.is_org_word(last, info_of(end - 1)) && !self.is_title_only(known, i, end) {
             return Some(end);
         }
         let first = words.get(i)?;
         let second = words.get(i + 1)?;
-        if self.gaz.is_org_word(first) && matches!(*second, "of" | "for") {
+        if matches!(*second, "of" | "for") && self.is_org_word(first, info_of(i)) {
             return Some(end);
         }
         None
@@ -603,12 +744,33 @@ impl<'g> RuleLabeler<'g> {
     /// Places and groups inside a hyphenated word: "Iranian-Russian", "pro-Russia".
     #[inline]
     fn hyphen_parts(&self, t: &Token<'_>, index: usize) -> Vec<NameSpan> {
-        // (Most tokens hold no hyphen: told by their bytes first, '-' or the lead byte 0xE2
-        // of U+2010 and U+2011, without decoding chars, and without a call.)
-        if !t.text.bytes().any(|b| b == b'-' || b == 0xE2) {
+        if !may_hold_hyphen(t.text) {
             return Vec::new();
         }
         self.hyphen_parts_of(t, index)
+    }
+
+    /// [`RuleLabeler::hyphen_parts`] appended to `spans` (nothing made or moved for the
+    /// most tokens, which hold no hyphen).
+    #[inline]
+    fn push_hyphen_parts(&self, t: &Token<'_>, index: usize, spans: &mut Vec<NameSpan>) {
+        if may_hold_hyphen(t.text) {
+            spans.extend(self.hyphen_parts_of(t, index));
+        }
+    }
+
+    /// Is this word an organisation head word ([`Gazetteers::is_org_word`])? `info`: what
+    /// the word lists say about it folded ([`known_words`]): an ASCII head word folds to a
+    /// listed folded form, so an ASCII word whose folded form is not one is none (asked
+    /// without the lookups of the head-word set).
+    fn is_org_word(&self, word: &str, info: WordInfo) -> bool {
+        (info.org_folded || !word.is_ascii()) && self.gaz.is_org_word(word)
+    }
+
+    /// [`RuleLabeler::is_org_word`] for the head words of events, awards…
+    /// ([`Gazetteers::is_misc_word`]).
+    fn is_misc_word(&self, word: &str, info: WordInfo) -> bool {
+        (info.misc_folded || !word.is_ascii()) && self.gaz.is_misc_word(word)
     }
 
     /// [`RuleLabeler::hyphen_parts`] of a token that may hold a hyphen.
@@ -791,7 +953,7 @@ impl RuleLabeler<'_> {
         let mut i = 0;
         while let Some(t) = toks.get(i) {
             if !self.is_name_token(t) {
-                spans.extend(self.hyphen_parts(t, i));
+                self.push_hyphen_parts(t, i, &mut spans);
                 person_cue = Self::is_person_cue(t.text, info_at(i));
                 place_cue = is_place_cue(t.text, place_cue);
                 i += 1;
@@ -853,7 +1015,9 @@ impl RuleLabeler<'_> {
             }
             // 3b. An event, award, war… by its head word ("World Cup", "Nobel Prize"), a storm or
             //     an operation by its first ("Hurricane Katrina").
-            let other_head = words.get(end - 1).is_some_and(|w| gaz.is_misc_word(w));
+            let other_head = words
+                .get(end - 1)
+                .is_some_and(|w| self.is_misc_word(w, info_at(end - 1)));
             if end >= i + 2 && (other_head || OTHER_PREFIXES.contains(&t.text)) {
                 spans.extend(span(toks, i, end, NameKind::Other, None, Confidence::Rule));
                 i = end;
@@ -905,7 +1069,7 @@ impl RuleLabeler<'_> {
             if lone_letter || name.iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) {
                 continue;
             }
-            if single && gaz.is_misc_word(t.text) {
+            if single && self.is_misc_word(t.text, info) {
                 continue;
             }
             if single {
@@ -987,6 +1151,43 @@ impl RuleLabeler<'_> {
 #[cfg(test)]
 mod lowercase_tests {
     use super::lowercase_cow;
+
+    #[test]
+    fn word_bits_keep_what_a_map_keeps() {
+        use super::WordBits;
+        let mut table = WordBits::default();
+        let mut map: std::collections::HashMap<String, u8> = Default::default();
+        let mut words: Vec<String> = (0..3000).map(|k| format!("w{k}")).collect();
+        words.extend(
+            [
+                "",
+                "a",
+                "\0",
+                "a\0",
+                "abcdefghijklmnop",
+                "abcdefghijklmnopq",
+                "québec",
+                "i",
+                "ﬁrst-of-its-kind-word",
+            ]
+            .map(String::from),
+        );
+        for (k, w) in words.iter().enumerate() {
+            let bits = 1u8 << (k % 6);
+            table.add(w, bits);
+            *map.entry(w.clone()).or_default() |= bits;
+            if k % 7 == 0 {
+                table.add(w, 64);
+                *map.entry(w.clone()).or_default() |= 64;
+            }
+        }
+        for w in words
+            .iter()
+            .chain(["w3000", "abcdefghijklmno", "x"].map(String::from).iter())
+        {
+            assert_eq!(table.get(w), map.get(w).copied().unwrap_or(0), "{w:?}");
+        }
+    }
 
     #[test]
     fn calendar_words_are_told_as_the_lists_tell_them() {

@@ -174,14 +174,19 @@ fn word_end(text: &str, start_byte: usize, start: usize) -> (usize, usize) {
     // read again at every period (that would be quadratic in the run's length).
     let mut in_initials = false;
     loop {
-        // An ASCII letter or digit (most of a word) is a word char: the first branch below.
-        if let Some(&byte) = text.as_bytes().get(b)
-            && byte.is_ascii_alphanumeric()
-        {
-            b += 1;
-            i += 1;
-            prev = Some(char::from(byte));
-            continue;
+        // ASCII letters and digits (most of a word) are word chars: the first branch below,
+        // taken in one tight run.
+        let run = text
+            .as_bytes()
+            .get(b..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        if run > 0 {
+            b += run;
+            i += run;
+            prev = text.as_bytes().get(b - 1).map(|&c| char::from(c));
         }
         // Any other ASCII byte but the few a word may hold inside (or the end of the text)
         // ends the word: as the `match` below would, without decoding chars.
