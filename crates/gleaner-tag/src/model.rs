@@ -546,9 +546,9 @@ trait FeatureSink {
     fn begin(&mut self);
     /// A feature, by its key.
     fn key(&mut self, key: u32);
-    /// The feature of small template `t` ([`SMALL`]) over its numbers: the key
-    /// `feat(t, pack(ns))`.
-    fn small(&mut self, t: u8, ns: &[u8]);
+    /// The feature of small template `T` ([`SMALL`]) over its numbers: the key
+    /// `feat(T, pack(ns))`. (The template is a constant, so that its domains are too.)
+    fn small<const T: u8>(&mut self, ns: &[u8]);
     /// Token `i`'s features are all given.
     fn end(&mut self, i: usize);
 }
@@ -578,8 +578,8 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
         self.f.push(key);
     }
     #[inline]
-    fn small(&mut self, t: u8, ns: &[u8]) {
-        self.f.push(feat(t, pack(ns)));
+    fn small<const T: u8>(&mut self, ns: &[u8]) {
+        self.f.push(feat(T, pack(ns)));
     }
     fn end(&mut self, i: usize) {
         (self.sink)(i, self.f.as_slice());
@@ -592,39 +592,75 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
 struct Scorer<'m> {
     table: &'m RowTable,
     small: &'m SmallRows,
+    /// The token's rows so far, in order, not yet added to `sum` (added in one tight loop
+    /// when the token ends, or when this fills up: never, see [`MAX_TOKEN_FEATURES`]).
+    rows: [&'m [f32; N_LABELS]; MAX_TOKEN_FEATURES],
+    len: usize,
     sum: [f32; N_LABELS],
     scores: Vec<[f32; N_LABELS]>,
 }
 
-impl Scorer<'_> {
-    #[inline(always)]
-    fn add(&mut self, row: &[f32; N_LABELS]) {
-        for (a, &w) in self.sum.iter_mut().zip(row) {
-            *a += w;
+/// The row of a feature the model does not hold.
+static ZEROS: [f32; N_LABELS] = [0.0; N_LABELS];
+
+impl<'m> Scorer<'m> {
+    fn new(table: &'m RowTable, small: &'m SmallRows, tokens: usize) -> Self {
+        Scorer {
+            table,
+            small,
+            rows: [&ZEROS; MAX_TOKEN_FEATURES],
+            len: 0,
+            sum: [0f32; N_LABELS],
+            scores: vec![[0f32; N_LABELS]; tokens],
         }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, row: &'m [f32; N_LABELS]) {
+        if self.len == MAX_TOKEN_FEATURES {
+            self.flush();
+        }
+        if let Some(slot) = self.rows.get_mut(self.len) {
+            *slot = row;
+            self.len += 1;
+        }
+    }
+
+    /// Add the rows held to `sum`, in their order.
+    fn flush(&mut self) {
+        let mut s = self.sum;
+        for row in self.rows.get(..self.len).unwrap_or(&[]) {
+            for (a, &w) in s.iter_mut().zip(row.iter()) {
+                *a += w;
+            }
+        }
+        self.sum = s;
+        self.len = 0;
     }
 }
 
 impl FeatureSink for Scorer<'_> {
     fn begin(&mut self) {
         self.sum = [0f32; N_LABELS];
+        self.len = 0;
     }
     #[inline]
     fn key(&mut self, key: u32) {
         let table = self.table;
         // (An absent key adds the row of zeros, as in `RowTable::sum`.)
-        let row = table.rows.get(table.place(key)).unwrap_or(&[0.0; N_LABELS]);
-        self.add(row);
+        let row = table.rows.get(table.place(key)).unwrap_or(&ZEROS);
+        self.push(row);
     }
-    #[inline]
-    fn small(&mut self, t: u8, ns: &[u8]) {
+    #[inline(always)]
+    fn small<const T: u8>(&mut self, ns: &[u8]) {
         let small = self.small;
-        match small.row(t, ns) {
-            Some(row) => self.add(row),
-            None => self.key(feat(t, pack(ns))),
+        match small.row::<T>(ns) {
+            Some(row) => self.push(row),
+            None => self.key(feat(T, pack(ns))),
         }
     }
     fn end(&mut self, i: usize) {
+        self.flush();
         if let Some(s) = self.scores.get_mut(i) {
             *s = self.sum;
         }
@@ -729,8 +765,8 @@ fn each_token_features(
         f.key(feat(1, h_text));
         f.key(feat(2, h_lower));
         f.key(feat(3, h_shape));
-        f.small(4, &[cap]);
-        f.small(5, &[cap, u8::from(me.sentence_start), u8::from(headline)]);
+        f.small::<4>(&[cap]);
+        f.small::<5>(&[cap, u8::from(me.sentence_start), u8::from(headline)]);
         // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
         // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
         // `k`-th char from the end starts (only those asked for are found).
@@ -762,9 +798,9 @@ fn each_token_features(
                 f.key(feat2(7, k as u64, str_hash(suffix)));
             }
         }
-        f.small(8, &[len.min(12) as u8, cap]);
+        f.small::<8>(&[len.min(12) as u8, cap]);
         if i == 0 {
-            f.small(9, &[cap]);
+            f.small::<9>(&[cap]);
         }
         f.key(feat(10, lower_at(-1)));
         f.key(feat(11, lower_at(1)));
@@ -774,31 +810,28 @@ fn each_token_features(
         f.key(feat2(15, h_lower, lower_at(1)));
         f.key(feat2(16, shape_at(-1), h_shape));
         f.key(feat2(17, h_shape, shape_at(1)));
-        f.small(18, &[cap_at(-1), cap, cap_at(1)]);
-        f.small(19, &[cap_at(-2), cap_at(-1), cap]);
-        f.small(20, &[cap, cap_at(1), cap_at(2)]);
+        f.small::<18>(&[cap_at(-1), cap, cap_at(1)]);
+        f.small::<19>(&[cap_at(-2), cap_at(-1), cap]);
+        f.small::<20>(&[cap, cap_at(1), cap_at(2)]);
         // Gazetteers and rules.
         let gaz_at = |d: isize| at(d).map_or(99, |x| x.gaz);
         let rule_at = |d: isize| at(d).map_or(99, |x| x.rule);
-        f.small(21, &[me.gaz]);
-        f.small(22, &[me.gaz, cap]);
-        f.small(23, &[gaz_at(-1), me.gaz]);
-        f.small(24, &[me.gaz, gaz_at(1)]);
-        f.small(25, &[me.rule]);
-        f.small(26, &[me.rule / 3]);
-        f.small(27, &[rule_at(-1), me.rule]);
-        f.small(28, &[me.rule, rule_at(1)]);
-        f.small(29, &[me.rule, me.gaz]);
-        f.small(
-            30,
-            &[
-                u8::from(me.given),
-                me.title,
-                u8::from(me.org_word),
-                u8::from(me.misc_word),
-                u8::from(me.alias),
-            ],
-        );
+        f.small::<21>(&[me.gaz]);
+        f.small::<22>(&[me.gaz, cap]);
+        f.small::<23>(&[gaz_at(-1), me.gaz]);
+        f.small::<24>(&[me.gaz, gaz_at(1)]);
+        f.small::<25>(&[me.rule]);
+        f.small::<26>(&[me.rule / 3]);
+        f.small::<27>(&[rule_at(-1), me.rule]);
+        f.small::<28>(&[me.rule, rule_at(1)]);
+        f.small::<29>(&[me.rule, me.gaz]);
+        f.small::<30>(&[
+            u8::from(me.given),
+            me.title,
+            u8::from(me.org_word),
+            u8::from(me.misc_word),
+            u8::from(me.alias),
+        ]);
         let flags = |x: Option<&TokenInfo>| {
             x.map_or(99, |x| {
                 u8::from(x.given)
@@ -808,13 +841,13 @@ fn each_token_features(
                     | u8::from(x.alias) << 5
             })
         };
-        f.small(31, &[flags(at(-1))]);
-        f.small(32, &[flags(at(1))]);
-        f.small(33, &[flags(at(2))]);
-        f.small(34, &[flags(at(-2))]);
+        f.small::<31>(&[flags(at(-1))]);
+        f.small::<32>(&[flags(at(1))]);
+        f.small::<33>(&[flags(at(2))]);
+        f.small::<34>(&[flags(at(-2))]);
         f.key(feat2(35, lower_at(-1), u64::from(cap)));
         f.key(feat2(36, u64::from(cap), lower_at(1)));
-        f.small(37, &[n.min(5) as u8, cap]);
+        f.small::<37>(&[n.min(5) as u8, cap]);
         // The same word elsewhere in the document: capitalised mid-sentence (a name), in
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
@@ -830,59 +863,44 @@ fn each_token_features(
             // What cues and lists said about the same word elsewhere in the document.
             let kinds = doc.kinds_of_folded(folded);
             if kinds != 0 {
-                f.small(48, &[kinds, cap]);
-                f.small(49, &[kinds, me.rule / 3]);
+                f.small::<48>(&[kinds, cap]);
+                f.small::<49>(&[kinds, me.rule / 3]);
             }
-            f.small(
-                40,
-                &[
-                    cap,
-                    u8::from(me.sentence_start) | u8::from(headline) << 1,
-                    u8::from(cap_mid) | u8::from(lower) << 1,
-                ],
-            );
+            f.small::<40>(&[
+                cap,
+                u8::from(me.sentence_start) | u8::from(headline) << 1,
+                u8::from(cap_mid) | u8::from(lower) << 1,
+            ]);
         }
         // A common word capitalised is a name less often ("Great Service" in a review title).
         let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));
-        f.small(
-            44,
-            &[
-                u8::from(me.common),
-                cap,
-                u8::from(me.sentence_start) | u8::from(headline) << 1,
-            ],
-        );
-        f.small(45, &[common_at(-1), u8::from(me.common), common_at(1), cap]);
+        f.small::<44>(&[
+            u8::from(me.common),
+            cap,
+            u8::from(me.sentence_start) | u8::from(headline) << 1,
+        ]);
+        f.small::<45>(&[common_at(-1), u8::from(me.common), common_at(1), cap]);
         // GeoNames cities and towns.
         if me.geo > 0 {
-            f.small(41, &[me.geo, me.gaz]);
-            f.small(
-                42,
-                &[me.geo, u8::from(me.given), u8::from(me.sentence_start)],
-            );
+            f.small::<41>(&[me.geo, me.gaz]);
+            f.small::<42>(&[me.geo, u8::from(me.given), u8::from(me.sentence_start)]);
         }
-        f.small(
-            43,
-            &[
-                at(-1).map_or(99, |x| x.geo),
-                me.geo,
-                at(1).map_or(99, |x| x.geo),
-            ],
-        );
+        f.small::<43>(&[
+            at(-1).map_or(99, |x| x.geo),
+            me.geo,
+            at(1).map_or(99, |x| x.geo),
+        ]);
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
             let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.small(50, &[code(fine_at(0))]);
-            f.small(51, &[code(fine_at(0)), cap]);
-            f.small(52, &[code(coarse_at(0)), cap]);
-            f.small(53, &[code(fine_at(-1))]);
-            f.small(54, &[code(fine_at(1))]);
-            f.small(
-                55,
-                &[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))],
-            );
+            f.small::<50>(&[code(fine_at(0))]);
+            f.small::<51>(&[code(fine_at(0)), cap]);
+            f.small::<52>(&[code(coarse_at(0)), cap]);
+            f.small::<53>(&[code(fine_at(-1))]);
+            f.small::<54>(&[code(fine_at(1))]);
+            f.small::<55>(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]);
         }
         if cap != 1 {
             f.key(feat2(38, h_text, lower_at(1)));
@@ -1104,6 +1122,7 @@ struct Domain {
 }
 
 impl Domain {
+    #[inline(always)]
     const fn size(self) -> usize {
         self.max as usize + 1 + self.extra.len()
     }
@@ -1264,8 +1283,22 @@ const SMALL_OFFSET: [usize; 57] = {
 /// The place of a small template's numbers among its combinations (`None`: a number outside
 /// its domain, which is then scored by its key).
 #[inline(always)]
-fn small_index(t: u8, ns: &[u8]) -> Option<usize> {
-    let ds = SMALL.get(usize::from(t))?;
+fn small_index<const T: u8>(ns: &[u8]) -> Option<usize> {
+    // (Evaluated when compiling: the domains and the offset are constants.)
+    let ds: &'static [Domain] = const {
+        if (T as usize) < SMALL.len() {
+            SMALL[T as usize]
+        } else {
+            &[]
+        }
+    };
+    let offset: usize = const {
+        if (T as usize) < SMALL.len() {
+            SMALL_OFFSET[T as usize]
+        } else {
+            0
+        }
+    };
     if ds.len() != ns.len() || ds.is_empty() {
         return None;
     }
@@ -1273,7 +1306,7 @@ fn small_index(t: u8, ns: &[u8]) -> Option<usize> {
     for (d, &v) in ds.iter().zip(ns) {
         at = at * d.size() + d.code(v)?;
     }
-    Some(SMALL_OFFSET.get(usize::from(t))? + at)
+    Some(offset + at)
 }
 
 /// The rows of the small templates' keys ([`SMALL`]), by combination: `places[i]` is the place
@@ -1321,10 +1354,10 @@ impl SmallRows {
         SmallRows { places, rows }
     }
 
-    /// The row of small template `t`'s numbers `ns`, if they are within its domains.
+    /// The row of small template `T`'s numbers `ns`, if they are within its domains.
     #[inline(always)]
-    fn row(&self, t: u8, ns: &[u8]) -> Option<&[f32; N_LABELS]> {
-        let i = small_index(t, ns)?;
+    fn row<const T: u8>(&self, ns: &[u8]) -> Option<&[f32; N_LABELS]> {
+        let i = small_index::<T>(ns)?;
         let place = *self.places.get(i)?;
         self.rows.get(place as usize)
     }
@@ -1657,12 +1690,7 @@ impl NameModel {
             each_token_features(toks, gaz, known, rules, doc, headline, &mut keys);
             return self.labels_and_margins(&scores);
         };
-        let mut scorer = Scorer {
-            table: &stored.rows,
-            small: &stored.small,
-            sum: [0f32; N_LABELS],
-            scores: vec![[0f32; N_LABELS]; toks.len()],
-        };
+        let mut scorer = Scorer::new(&stored.rows, &stored.small, toks.len());
         each_token_features(toks, gaz, known, rules, doc, headline, &mut scorer);
         self.labels_and_margins(&scorer.scores)
     }
