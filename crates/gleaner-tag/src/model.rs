@@ -103,7 +103,11 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 
 /// A 64-bit hash of a string, eight bytes a step.
 fn str_hash(s: &str) -> u64 {
-    let bytes = s.as_bytes();
+    bytes_hash(s.as_bytes())
+}
+
+/// [`str_hash`] of a string's bytes.
+fn bytes_hash(bytes: &[u8]) -> u64 {
     let mut h = (bytes.len() as u64) ^ P0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -152,9 +156,9 @@ fn feat2(t: u8, a: u64, b: u64) -> u32 {
 struct TokenInfo {
     /// The lowercase word: its place in the sequence's one text buffer ([`Texts`]).
     lower: std::ops::Range<usize>,
-    /// "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d": character classes, runs collapsed
-    /// (its place in the buffer).
-    shape: std::ops::Range<usize>,
+    /// [`str_hash`] of the shape: "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d":
+    /// character classes, runs collapsed ([`shape_hash`]).
+    shape: u64,
     cap: u8,
     /// Gazetteer label (index into [`LABELS`]) of the longest listed name covering it.
     gaz: u8,
@@ -239,19 +243,13 @@ impl Texts {
         }
         start..self.0.len()
     }
-    /// Append the shape of `w` ([`shape_into`]), giving its place.
-    fn push_shape(&mut self, w: &str) -> std::ops::Range<usize> {
-        let start = self.0.len();
-        shape_into(w, &mut self.0);
-        start..self.0.len()
-    }
 }
 
-/// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
-fn shape_into(w: &str, out: &mut String) {
+/// [`str_hash`] of the shape of `w` (see [`TokenInfo::shape`]; only its hash is used): an
+/// ASCII word's is made on the stack and hashed there, another's in `scratch`.
+fn shape_hash(w: &str, scratch: &mut String) -> u64 {
     if w.is_ascii() {
-        // The same, by the byte (the first 40 chars are the first 40 bytes), made on the
-        // stack and appended at once.
+        // The same, by the byte (the first 40 chars are the first 40 bytes).
         let mut buf = [0u8; 40];
         let mut n = 0;
         let mut last = 0u8;
@@ -270,11 +268,10 @@ fn shape_into(w: &str, out: &mut String) {
                 last = s;
             }
         }
-        if let Some(Ok(shape)) = buf.get(..n).map(std::str::from_utf8) {
-            out.push_str(shape);
-        }
-        return;
+        return bytes_hash(buf.get(..n.min(40)).unwrap_or(&[]));
     }
+    scratch.clear();
+    let out = scratch;
     let mut last = '\0';
     for (k, c) in w.chars().enumerate() {
         if k >= 40 {
@@ -294,6 +291,7 @@ fn shape_into(w: &str, out: &mut String) {
             last = s;
         }
     }
+    str_hash(out)
 }
 
 /// The gazetteer label of each token: the longest listed name starting at each position
@@ -690,13 +688,14 @@ fn each_token_features(
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
     ));
+    let mut scratch = String::new();
     let infos: Vec<TokenInfo> = toks
         .iter()
         .enumerate()
         .map(|(k, t)| {
             // Lowercase once; folded (straight apostrophes) for the word lists.
             let lower_at = texts.push_lower(t.text);
-            let shape = texts.push_shape(t.text);
+            let shape = shape_hash(t.text, &mut scratch);
             let lower = texts.get(&lower_at);
             // The lists' answers about the word folded (`known`; the lowercase form is the
             // folded one unless it holds a '’'); a head word folds to a listed folded form.
@@ -735,10 +734,7 @@ fn each_token_features(
         .iter()
         .map(|x| str_hash(texts.get(&x.lower)))
         .collect();
-    let shape_hashes: Vec<u64> = infos
-        .iter()
-        .map(|x| str_hash(texts.get(&x.shape)))
-        .collect();
+    let shape_hashes: Vec<u64> = infos.iter().map(|x| x.shape).collect();
     let pad = str_hash(PAD);
     for (i, t) in toks.iter().enumerate() {
         f.begin();
