@@ -665,10 +665,10 @@ impl FeatureSink for Scorer<'_> {
     }
 }
 
-/// The hashed features of every token of a sequence, handed to `sink` token by token (its
-/// index and its features, in one buffer reused for every token): what
-/// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
-/// without keeping them. `known`: [`known_words`] of `toks`; `headline`:
+/// The hashed features of every token of a sequence, handed to `f` token by token, in order
+/// ([`FeatureSink`]): what [`sequence_features_with_rules`] collects as keys ([`Keys`]) and
+/// [`NameModel::decode_sequence`] scores without keeping them ([`Scorer`]; a small template's
+/// feature by its numbers, [`SMALL`]). `known`: [`known_words`] of `toks`; `headline`:
 /// [`is_headline`](crate::names::is_headline) of `toks`.
 fn each_token_features(
     toks: &[Token<'_>],
@@ -2012,6 +2012,47 @@ mod tests {
         }
         let model = trainer.averaged();
         (seqs, model)
+    }
+
+    /// Scoring as the features come ([`Scorer`]: small templates from [`SmallRows`], the rest
+    /// probed) gives the same scores, to the bit, as summing each token's keys' rows
+    /// ([`RowTable::sum`]), for the built-in model over the seed article's sentences.
+    #[test]
+    fn scoring_as_features_come_is_summing_their_keys_rows() {
+        let gaz = Gazetteers::builtin();
+        let model = NameModel::builtin();
+        let stored = model.stored.as_ref().expect("the built-in model reads");
+        let text = include_str!("../testdata/seed_000.txt");
+        let toks = crate::tokenize::tokenize(text);
+        let mut checked = 0;
+        for sentence in toks.split_inclusive(|t| t.text == ".") {
+            let doc = DocContext::build(&[sentence], &gaz);
+            let rules = rule_spans(sentence, &gaz, &doc);
+            let known = known_words(sentence, &gaz);
+            let headline = is_headline_known(sentence, &known);
+            let mut scorer = Scorer::new(&stored.rows, &stored.small, sentence.len());
+            each_token_features(sentence, &gaz, &known, &rules, &doc, headline, &mut scorer);
+            let keys = sequence_features_with_rules(sentence, &gaz, &rules, &doc);
+            for (fast, fs) in scorer.scores.iter().zip(&keys) {
+                let slow = stored.rows.sum(fs);
+                let bits = |s: &[f32; N_LABELS]| s.map(f32::to_bits);
+                assert_eq!(bits(fast), bits(&slow));
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "{checked}");
+        // Every small template's combinations hold the rows their keys find.
+        for (t, ds) in SMALL.iter().enumerate() {
+            let size = SMALL_OFFSET[t + 1] - SMALL_OFFSET[t];
+            assert_eq!(
+                size,
+                if ds.is_empty() {
+                    0
+                } else {
+                    ds.iter().map(|d| d.size()).product()
+                }
+            );
+        }
     }
 
     #[test]
