@@ -103,7 +103,11 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 
 /// A 64-bit hash of a string, eight bytes a step.
 fn str_hash(s: &str) -> u64 {
-    let bytes = s.as_bytes();
+    bytes_hash(s.as_bytes())
+}
+
+/// [`str_hash`] of a string's bytes.
+fn bytes_hash(bytes: &[u8]) -> u64 {
     let mut h = (bytes.len() as u64) ^ P0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -152,9 +156,9 @@ fn feat2(t: u8, a: u64, b: u64) -> u32 {
 struct TokenInfo {
     /// The lowercase word: its place in the sequence's one text buffer ([`Texts`]).
     lower: std::ops::Range<usize>,
-    /// "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d": character classes, runs collapsed
-    /// (its place in the buffer).
-    shape: std::ops::Range<usize>,
+    /// [`str_hash`] of the shape: "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d":
+    /// character classes, runs collapsed ([`shape_hash`]).
+    shape: u64,
     cap: u8,
     /// Gazetteer label (index into [`LABELS`]) of the longest listed name covering it.
     gaz: u8,
@@ -239,19 +243,13 @@ impl Texts {
         }
         start..self.0.len()
     }
-    /// Append the shape of `w` ([`shape_into`]), giving its place.
-    fn push_shape(&mut self, w: &str) -> std::ops::Range<usize> {
-        let start = self.0.len();
-        shape_into(w, &mut self.0);
-        start..self.0.len()
-    }
 }
 
-/// Append the shape of `w` to `out` (see [`TokenInfo::shape`]).
-fn shape_into(w: &str, out: &mut String) {
+/// [`str_hash`] of the shape of `w` (see [`TokenInfo::shape`]; only its hash is used): an
+/// ASCII word's is made on the stack and hashed there, another's in `scratch`.
+fn shape_hash(w: &str, scratch: &mut String) -> u64 {
     if w.is_ascii() {
-        // The same, by the byte (the first 40 chars are the first 40 bytes), made on the
-        // stack and appended at once.
+        // The same, by the byte (the first 40 chars are the first 40 bytes).
         let mut buf = [0u8; 40];
         let mut n = 0;
         let mut last = 0u8;
@@ -270,11 +268,10 @@ fn shape_into(w: &str, out: &mut String) {
                 last = s;
             }
         }
-        if let Some(Ok(shape)) = buf.get(..n).map(std::str::from_utf8) {
-            out.push_str(shape);
-        }
-        return;
+        return bytes_hash(buf.get(..n.min(40)).unwrap_or(&[]));
     }
+    scratch.clear();
+    let out = scratch;
     let mut last = '\0';
     for (k, c) in w.chars().enumerate() {
         if k >= 40 {
@@ -294,6 +291,7 @@ fn shape_into(w: &str, out: &mut String) {
             last = s;
         }
     }
+    str_hash(out)
 }
 
 /// The gazetteer label of each token: the longest listed name starting at each position
@@ -546,9 +544,9 @@ trait FeatureSink {
     fn begin(&mut self);
     /// A feature, by its key.
     fn key(&mut self, key: u32);
-    /// The feature of small template `t` ([`SMALL`]) over its numbers: the key
-    /// `feat(t, pack(ns))`.
-    fn small(&mut self, t: u8, ns: &[u8]);
+    /// The feature of small template `T` ([`SMALL`]) over its numbers: the key
+    /// `feat(T, pack(ns))`. (The template is a constant, so that its domains are too.)
+    fn small<const T: u8>(&mut self, ns: &[u8]);
     /// Token `i`'s features are all given.
     fn end(&mut self, i: usize);
 }
@@ -578,8 +576,8 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
         self.f.push(key);
     }
     #[inline]
-    fn small(&mut self, t: u8, ns: &[u8]) {
-        self.f.push(feat(t, pack(ns)));
+    fn small<const T: u8>(&mut self, ns: &[u8]) {
+        self.f.push(feat(T, pack(ns)));
     }
     fn end(&mut self, i: usize) {
         (self.sink)(i, self.f.as_slice());
@@ -592,49 +590,85 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
 struct Scorer<'m> {
     table: &'m RowTable,
     small: &'m SmallRows,
+    /// The token's rows so far, in order, not yet added to `sum` (added in one tight loop
+    /// when the token ends, or when this fills up: never, see [`MAX_TOKEN_FEATURES`]).
+    rows: [&'m [f32; N_LABELS]; MAX_TOKEN_FEATURES],
+    len: usize,
     sum: [f32; N_LABELS],
     scores: Vec<[f32; N_LABELS]>,
 }
 
-impl Scorer<'_> {
-    #[inline(always)]
-    fn add(&mut self, row: &[f32; N_LABELS]) {
-        for (a, &w) in self.sum.iter_mut().zip(row) {
-            *a += w;
+/// The row of a feature the model does not hold.
+static ZEROS: [f32; N_LABELS] = [0.0; N_LABELS];
+
+impl<'m> Scorer<'m> {
+    fn new(table: &'m RowTable, small: &'m SmallRows, tokens: usize) -> Self {
+        Scorer {
+            table,
+            small,
+            rows: [&ZEROS; MAX_TOKEN_FEATURES],
+            len: 0,
+            sum: [0f32; N_LABELS],
+            scores: vec![[0f32; N_LABELS]; tokens],
         }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, row: &'m [f32; N_LABELS]) {
+        if self.len == MAX_TOKEN_FEATURES {
+            self.flush();
+        }
+        if let Some(slot) = self.rows.get_mut(self.len) {
+            *slot = row;
+            self.len += 1;
+        }
+    }
+
+    /// Add the rows held to `sum`, in their order.
+    fn flush(&mut self) {
+        let mut s = self.sum;
+        for row in self.rows.get(..self.len).unwrap_or(&[]) {
+            for (a, &w) in s.iter_mut().zip(row.iter()) {
+                *a += w;
+            }
+        }
+        self.sum = s;
+        self.len = 0;
     }
 }
 
 impl FeatureSink for Scorer<'_> {
     fn begin(&mut self) {
         self.sum = [0f32; N_LABELS];
+        self.len = 0;
     }
     #[inline]
     fn key(&mut self, key: u32) {
         let table = self.table;
         // (An absent key adds the row of zeros, as in `RowTable::sum`.)
-        let row = table.rows.get(table.place(key)).unwrap_or(&[0.0; N_LABELS]);
-        self.add(row);
+        let row = table.rows.get(table.place(key)).unwrap_or(&ZEROS);
+        self.push(row);
     }
-    #[inline]
-    fn small(&mut self, t: u8, ns: &[u8]) {
+    #[inline(always)]
+    fn small<const T: u8>(&mut self, ns: &[u8]) {
         let small = self.small;
-        match small.row(t, ns) {
-            Some(row) => self.add(row),
-            None => self.key(feat(t, pack(ns))),
+        match small.row::<T>(ns) {
+            Some(row) => self.push(row),
+            None => self.key(feat(T, pack(ns))),
         }
     }
     fn end(&mut self, i: usize) {
+        self.flush();
         if let Some(s) = self.scores.get_mut(i) {
             *s = self.sum;
         }
     }
 }
 
-/// The hashed features of every token of a sequence, handed to `sink` token by token (its
-/// index and its features, in one buffer reused for every token): what
-/// [`sequence_features_with_rules`] collects and [`NameModel::decode_sequence`] scores
-/// without keeping them. `known`: [`known_words`] of `toks`; `headline`:
+/// The hashed features of every token of a sequence, handed to `f` token by token, in order
+/// ([`FeatureSink`]): what [`sequence_features_with_rules`] collects as keys ([`Keys`]) and
+/// [`NameModel::decode_sequence`] scores without keeping them ([`Scorer`]; a small template's
+/// feature by its numbers, [`SMALL`]). `known`: [`known_words`] of `toks`; `headline`:
 /// [`is_headline`](crate::names::is_headline) of `toks`.
 fn each_token_features(
     toks: &[Token<'_>],
@@ -654,13 +688,14 @@ fn each_token_features(
     let mut texts = Texts(String::with_capacity(
         toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
     ));
+    let mut scratch = String::new();
     let infos: Vec<TokenInfo> = toks
         .iter()
         .enumerate()
         .map(|(k, t)| {
             // Lowercase once; folded (straight apostrophes) for the word lists.
             let lower_at = texts.push_lower(t.text);
-            let shape = texts.push_shape(t.text);
+            let shape = shape_hash(t.text, &mut scratch);
             let lower = texts.get(&lower_at);
             // The lists' answers about the word folded (`known`; the lowercase form is the
             // folded one unless it holds a '’'); a head word folds to a listed folded form.
@@ -699,10 +734,7 @@ fn each_token_features(
         .iter()
         .map(|x| str_hash(texts.get(&x.lower)))
         .collect();
-    let shape_hashes: Vec<u64> = infos
-        .iter()
-        .map(|x| str_hash(texts.get(&x.shape)))
-        .collect();
+    let shape_hashes: Vec<u64> = infos.iter().map(|x| x.shape).collect();
     let pad = str_hash(PAD);
     for (i, t) in toks.iter().enumerate() {
         f.begin();
@@ -729,8 +761,8 @@ fn each_token_features(
         f.key(feat(1, h_text));
         f.key(feat(2, h_lower));
         f.key(feat(3, h_shape));
-        f.small(4, &[cap]);
-        f.small(5, &[cap, u8::from(me.sentence_start), u8::from(headline)]);
+        f.small::<4>(&[cap]);
+        f.small::<5>(&[cap, u8::from(me.sentence_start), u8::from(headline)]);
         // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
         // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
         // `k`-th char from the end starts (only those asked for are found).
@@ -762,9 +794,9 @@ fn each_token_features(
                 f.key(feat2(7, k as u64, str_hash(suffix)));
             }
         }
-        f.small(8, &[len.min(12) as u8, cap]);
+        f.small::<8>(&[len.min(12) as u8, cap]);
         if i == 0 {
-            f.small(9, &[cap]);
+            f.small::<9>(&[cap]);
         }
         f.key(feat(10, lower_at(-1)));
         f.key(feat(11, lower_at(1)));
@@ -774,31 +806,28 @@ fn each_token_features(
         f.key(feat2(15, h_lower, lower_at(1)));
         f.key(feat2(16, shape_at(-1), h_shape));
         f.key(feat2(17, h_shape, shape_at(1)));
-        f.small(18, &[cap_at(-1), cap, cap_at(1)]);
-        f.small(19, &[cap_at(-2), cap_at(-1), cap]);
-        f.small(20, &[cap, cap_at(1), cap_at(2)]);
+        f.small::<18>(&[cap_at(-1), cap, cap_at(1)]);
+        f.small::<19>(&[cap_at(-2), cap_at(-1), cap]);
+        f.small::<20>(&[cap, cap_at(1), cap_at(2)]);
         // Gazetteers and rules.
         let gaz_at = |d: isize| at(d).map_or(99, |x| x.gaz);
         let rule_at = |d: isize| at(d).map_or(99, |x| x.rule);
-        f.small(21, &[me.gaz]);
-        f.small(22, &[me.gaz, cap]);
-        f.small(23, &[gaz_at(-1), me.gaz]);
-        f.small(24, &[me.gaz, gaz_at(1)]);
-        f.small(25, &[me.rule]);
-        f.small(26, &[me.rule / 3]);
-        f.small(27, &[rule_at(-1), me.rule]);
-        f.small(28, &[me.rule, rule_at(1)]);
-        f.small(29, &[me.rule, me.gaz]);
-        f.small(
-            30,
-            &[
-                u8::from(me.given),
-                me.title,
-                u8::from(me.org_word),
-                u8::from(me.misc_word),
-                u8::from(me.alias),
-            ],
-        );
+        f.small::<21>(&[me.gaz]);
+        f.small::<22>(&[me.gaz, cap]);
+        f.small::<23>(&[gaz_at(-1), me.gaz]);
+        f.small::<24>(&[me.gaz, gaz_at(1)]);
+        f.small::<25>(&[me.rule]);
+        f.small::<26>(&[me.rule / 3]);
+        f.small::<27>(&[rule_at(-1), me.rule]);
+        f.small::<28>(&[me.rule, rule_at(1)]);
+        f.small::<29>(&[me.rule, me.gaz]);
+        f.small::<30>(&[
+            u8::from(me.given),
+            me.title,
+            u8::from(me.org_word),
+            u8::from(me.misc_word),
+            u8::from(me.alias),
+        ]);
         let flags = |x: Option<&TokenInfo>| {
             x.map_or(99, |x| {
                 u8::from(x.given)
@@ -808,13 +837,13 @@ fn each_token_features(
                     | u8::from(x.alias) << 5
             })
         };
-        f.small(31, &[flags(at(-1))]);
-        f.small(32, &[flags(at(1))]);
-        f.small(33, &[flags(at(2))]);
-        f.small(34, &[flags(at(-2))]);
+        f.small::<31>(&[flags(at(-1))]);
+        f.small::<32>(&[flags(at(1))]);
+        f.small::<33>(&[flags(at(2))]);
+        f.small::<34>(&[flags(at(-2))]);
         f.key(feat2(35, lower_at(-1), u64::from(cap)));
         f.key(feat2(36, u64::from(cap), lower_at(1)));
-        f.small(37, &[n.min(5) as u8, cap]);
+        f.small::<37>(&[n.min(5) as u8, cap]);
         // The same word elsewhere in the document: capitalised mid-sentence (a name), in
         // lowercase (a common word), by capitalisation class and place (a sentence's first
         // word, a headline, "florida" in lowercase).
@@ -829,59 +858,44 @@ fn each_token_features(
             // And what cues and lists said about the same word elsewhere in the document.
             let (lower, cap_mid, kinds) = doc.facts_folded(folded);
             if kinds != 0 {
-                f.small(48, &[kinds, cap]);
-                f.small(49, &[kinds, me.rule / 3]);
+                f.small::<48>(&[kinds, cap]);
+                f.small::<49>(&[kinds, me.rule / 3]);
             }
-            f.small(
-                40,
-                &[
-                    cap,
-                    u8::from(me.sentence_start) | u8::from(headline) << 1,
-                    u8::from(cap_mid) | u8::from(lower) << 1,
-                ],
-            );
+            f.small::<40>(&[
+                cap,
+                u8::from(me.sentence_start) | u8::from(headline) << 1,
+                u8::from(cap_mid) | u8::from(lower) << 1,
+            ]);
         }
         // A common word capitalised is a name less often ("Great Service" in a review title).
         let common_at = |d: isize| at(d).map_or(99, |x| u8::from(x.common));
-        f.small(
-            44,
-            &[
-                u8::from(me.common),
-                cap,
-                u8::from(me.sentence_start) | u8::from(headline) << 1,
-            ],
-        );
-        f.small(45, &[common_at(-1), u8::from(me.common), common_at(1), cap]);
+        f.small::<44>(&[
+            u8::from(me.common),
+            cap,
+            u8::from(me.sentence_start) | u8::from(headline) << 1,
+        ]);
+        f.small::<45>(&[common_at(-1), u8::from(me.common), common_at(1), cap]);
         // GeoNames cities and towns.
         if me.geo > 0 {
-            f.small(41, &[me.geo, me.gaz]);
-            f.small(
-                42,
-                &[me.geo, u8::from(me.given), u8::from(me.sentence_start)],
-            );
+            f.small::<41>(&[me.geo, me.gaz]);
+            f.small::<42>(&[me.geo, u8::from(me.given), u8::from(me.sentence_start)]);
         }
-        f.small(
-            43,
-            &[
-                at(-1).map_or(99, |x| x.geo),
-                me.geo,
-                at(1).map_or(99, |x| x.geo),
-            ],
-        );
+        f.small::<43>(&[
+            at(-1).map_or(99, |x| x.geo),
+            me.geo,
+            at(1).map_or(99, |x| x.geo),
+        ]);
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
             let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.small(50, &[code(fine_at(0))]);
-            f.small(51, &[code(fine_at(0)), cap]);
-            f.small(52, &[code(coarse_at(0)), cap]);
-            f.small(53, &[code(fine_at(-1))]);
-            f.small(54, &[code(fine_at(1))]);
-            f.small(
-                55,
-                &[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))],
-            );
+            f.small::<50>(&[code(fine_at(0))]);
+            f.small::<51>(&[code(fine_at(0)), cap]);
+            f.small::<52>(&[code(coarse_at(0)), cap]);
+            f.small::<53>(&[code(fine_at(-1))]);
+            f.small::<54>(&[code(fine_at(1))]);
+            f.small::<55>(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]);
         }
         if cap != 1 {
             f.key(feat2(38, h_text, lower_at(1)));
@@ -1103,6 +1117,7 @@ struct Domain {
 }
 
 impl Domain {
+    #[inline(always)]
     const fn size(self) -> usize {
         self.max as usize + 1 + self.extra.len()
     }
@@ -1263,8 +1278,22 @@ const SMALL_OFFSET: [usize; 57] = {
 /// The place of a small template's numbers among its combinations (`None`: a number outside
 /// its domain, which is then scored by its key).
 #[inline(always)]
-fn small_index(t: u8, ns: &[u8]) -> Option<usize> {
-    let ds = SMALL.get(usize::from(t))?;
+fn small_index<const T: u8>(ns: &[u8]) -> Option<usize> {
+    // (Evaluated when compiling: the domains and the offset are constants.)
+    let ds: &'static [Domain] = const {
+        if (T as usize) < SMALL.len() {
+            SMALL[T as usize]
+        } else {
+            &[]
+        }
+    };
+    let offset: usize = const {
+        if (T as usize) < SMALL.len() {
+            SMALL_OFFSET[T as usize]
+        } else {
+            0
+        }
+    };
     if ds.len() != ns.len() || ds.is_empty() {
         return None;
     }
@@ -1272,7 +1301,7 @@ fn small_index(t: u8, ns: &[u8]) -> Option<usize> {
     for (d, &v) in ds.iter().zip(ns) {
         at = at * d.size() + d.code(v)?;
     }
-    Some(SMALL_OFFSET.get(usize::from(t))? + at)
+    Some(offset + at)
 }
 
 /// The rows of the small templates' keys ([`SMALL`]), by combination: `places[i]` is the place
@@ -1320,10 +1349,10 @@ impl SmallRows {
         SmallRows { places, rows }
     }
 
-    /// The row of small template `t`'s numbers `ns`, if they are within its domains.
+    /// The row of small template `T`'s numbers `ns`, if they are within its domains.
     #[inline(always)]
-    fn row(&self, t: u8, ns: &[u8]) -> Option<&[f32; N_LABELS]> {
-        let i = small_index(t, ns)?;
+    fn row<const T: u8>(&self, ns: &[u8]) -> Option<&[f32; N_LABELS]> {
+        let i = small_index::<T>(ns)?;
         let place = *self.places.get(i)?;
         self.rows.get(place as usize)
     }
@@ -1656,12 +1685,7 @@ impl NameModel {
             each_token_features(toks, gaz, known, rules, doc, headline, &mut keys);
             return self.labels_and_margins(&scores);
         };
-        let mut scorer = Scorer {
-            table: &stored.rows,
-            small: &stored.small,
-            sum: [0f32; N_LABELS],
-            scores: vec![[0f32; N_LABELS]; toks.len()],
-        };
+        let mut scorer = Scorer::new(&stored.rows, &stored.small, toks.len());
         each_token_features(toks, gaz, known, rules, doc, headline, &mut scorer);
         self.labels_and_margins(&scorer.scores)
     }
@@ -1987,6 +2011,47 @@ mod tests {
         }
         let model = trainer.averaged();
         (seqs, model)
+    }
+
+    /// Scoring as the features come ([`Scorer`]: small templates from [`SmallRows`], the rest
+    /// probed) gives the same scores, to the bit, as summing each token's keys' rows
+    /// ([`RowTable::sum`]), for the built-in model over the seed article's sentences.
+    #[test]
+    fn scoring_as_features_come_is_summing_their_keys_rows() {
+        let gaz = Gazetteers::builtin();
+        let model = NameModel::builtin();
+        let stored = model.stored.as_ref().expect("the built-in model reads");
+        let text = include_str!("../testdata/seed_000.txt");
+        let toks = crate::tokenize::tokenize(text);
+        let mut checked = 0;
+        for sentence in toks.split_inclusive(|t| t.text == ".") {
+            let doc = DocContext::build(&[sentence], &gaz);
+            let rules = rule_spans(sentence, &gaz, &doc);
+            let known = known_words(sentence, &gaz);
+            let headline = is_headline_known(sentence, &known);
+            let mut scorer = Scorer::new(&stored.rows, &stored.small, sentence.len());
+            each_token_features(sentence, &gaz, &known, &rules, &doc, headline, &mut scorer);
+            let keys = sequence_features_with_rules(sentence, &gaz, &rules, &doc);
+            for (fast, fs) in scorer.scores.iter().zip(&keys) {
+                let slow = stored.rows.sum(fs);
+                let bits = |s: &[f32; N_LABELS]| s.map(f32::to_bits);
+                assert_eq!(bits(fast), bits(&slow));
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "{checked}");
+        // Every small template's combinations hold the rows their keys find.
+        for (t, ds) in SMALL.iter().enumerate() {
+            let size = SMALL_OFFSET[t + 1] - SMALL_OFFSET[t];
+            assert_eq!(
+                size,
+                if ds.is_empty() {
+                    0
+                } else {
+                    ds.iter().map(|d| d.size()).product()
+                }
+            );
+        }
     }
 
     #[test]
