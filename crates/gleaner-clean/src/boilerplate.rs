@@ -721,11 +721,45 @@ fn is_separator(c: char) -> bool {
         )
 }
 
-/// Lowercase, straight apostrophes, single spaces: one pass over the line.
+/// Lowercase, straight apostrophes, single spaces: one pass over the line. A run of ASCII
+/// words that needs no more than lowercasing is copied whole and lowercased in place.
 fn fold(line: &str) -> String {
     let mut folded = String::with_capacity(line.len());
     let mut space = false;
-    for c in line.chars() {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // ASCII that only needs lowercasing, with single spaces between its words.
+        let plain = |b: &u8| b.is_ascii() && !b.is_ascii_whitespace() && *b != b'`' && *b != 0x0B;
+        let mut end = i;
+        while let Some(b) = bytes.get(end) {
+            if plain(b) {
+                end += 1;
+            } else if *b == b' ' && end > i && bytes.get(end + 1).is_some_and(plain) {
+                end += 2;
+            } else {
+                break;
+            }
+        }
+        let run = end - i;
+        if run > 0 {
+            if space {
+                folded.push(' ');
+                space = false;
+            }
+            let start = folded.len();
+            // ASCII bytes end chars: both ends are char boundaries.
+            folded.push_str(line.get(i..i + run).unwrap_or(""));
+            if let Some(copied) = folded.get_mut(start..) {
+                copied.make_ascii_lowercase();
+            }
+            i += run;
+            continue;
+        }
+        let Some(c) = line.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        i += c.len_utf8();
         if c.is_whitespace() {
             space = !folded.is_empty();
             continue;
@@ -824,4 +858,9 @@ fn match_phrase(text: &str) -> Option<(usize, bool)> {
         let at_boundary = after.chars().next().is_none_or(|c| !c.is_alphanumeric());
         at_boundary.then_some((p.len(), strong))
     })
+}
+
+#[cfg(test)]
+pub(crate) fn fold_for_tests(line: &str) -> String {
+    fold(line)
 }

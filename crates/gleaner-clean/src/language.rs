@@ -28,7 +28,7 @@ pub fn detect(body: &str, hint: Option<&str>) -> Option<String> {
 /// scored by `trigrams::detect_latin` (the same answer for a fraction of the work) unless
 /// that cannot be sure of whatlang's answer; everything else goes to whatlang itself.
 fn reliable_language(text: &str) -> Option<whatlang::Lang> {
-    if whatlang::detect_script(text) == Some(whatlang::Script::Latin)
+    if main_script(text) == Some(whatlang::Script::Latin)
         && let Some((lang, reliable)) = crate::trigrams::detect_latin(text)
     {
         return reliable.then_some(lang);
@@ -36,6 +36,24 @@ fn reliable_language(text: &str) -> Option<whatlang::Lang> {
     whatlang::detect(text)
         .filter(whatlang::Info::is_reliable)
         .map(|info| info.lang())
+}
+
+/// `whatlang::detect_script(text)`, without asking whatlang when the answer is sure to be
+/// Latin: whatlang counts every char of the script it belongs to and names the script with
+/// the most. ASCII letters are Latin, and no other ASCII char counts for any script, so when
+/// ASCII letters outnumber all non-ASCII chars together, Latin has more than every other
+/// script. One pass over the bytes, where whatlang tries its scripts' tests on each char.
+fn main_script(text: &str) -> Option<whatlang::Script> {
+    let (mut ascii_letters, mut other_chars) = (0usize, 0usize);
+    for &b in text.as_bytes() {
+        ascii_letters += usize::from(b.is_ascii_alphabetic());
+        // The first byte of each non-ASCII char.
+        other_chars += usize::from(b >= 0xC0);
+    }
+    if ascii_letters > other_chars {
+        return Some(whatlang::Script::Latin);
+    }
+    whatlang::detect_script(text)
 }
 
 /// The start of `text`, at most [`SAMPLE_BYTES`] long, cut after the last white space that
@@ -155,6 +173,24 @@ mod tests {
         let s = sample(&cjk);
         assert!(s.len() <= SAMPLE_BYTES && s.len() > SAMPLE_BYTES - 3);
         assert_eq!(sample("short"), "short");
+    }
+
+    #[test]
+    fn the_script_is_whatlangs() {
+        for text in [
+            "",
+            "1234 -- !!",
+            "Hello",
+            "Привет всем, hi",
+            "Привет всем, hello world",
+            "Zoë Brooks in Tromsø said “yes” — €10",
+            "漢字 abc",
+            "ab 漢字",
+            "abc 漢字",
+            "Ελληνικά και λίγο English text here",
+        ] {
+            assert_eq!(main_script(text), whatlang::detect_script(text), "{text}");
+        }
     }
 
     #[test]

@@ -289,23 +289,53 @@ fn strip_site(title: &str, site: &str) -> Option<String> {
 
 /// Words in `text`: whitespace-separated runs holding at least one letter or digit.
 pub fn count_words(text: &str) -> usize {
-    // One pass over the characters (what `split_whitespace` and a scan of each word for a
-    // letter did in two), whitespace as `split_whitespace` tells it.
+    // One pass (what `split_whitespace` and a scan of each word for a letter did in two),
+    // whitespace as `split_whitespace` tells it. A word is counted at its first letter or
+    // digit; white space ends it. ASCII is classed by a table, other chars decoded.
+    const SPACE: u8 = 1;
+    const ALNUM: u8 = 2;
+    const CLASS: [u8; 128] = {
+        let mut class = [0u8; 128];
+        let mut b = 0;
+        while b < 128 {
+            class[b] = match b as u8 {
+                b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => SPACE,
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => ALNUM,
+                _ => 0,
+            };
+            b += 1;
+        }
+        class
+    };
+    let bytes = text.as_bytes();
     let mut words = 0;
-    let mut in_word = false;
     let mut counted = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            in_word = false;
-        } else {
-            if !in_word {
-                in_word = true;
-                counted = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let class = match CLASS.get(usize::from(b)) {
+            Some(&class) => {
+                i += 1;
+                class
             }
-            if !counted && c.is_alphanumeric() {
-                counted = true;
-                words += 1;
+            None => {
+                let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
+                    break;
+                };
+                i += c.len_utf8();
+                if c.is_whitespace() {
+                    SPACE
+                } else if c.is_alphanumeric() {
+                    ALNUM
+                } else {
+                    0
+                }
             }
+        };
+        if class == SPACE {
+            counted = false;
+        } else if class == ALNUM && !counted {
+            counted = true;
+            words += 1;
         }
     }
     words

@@ -502,3 +502,103 @@ fn count_words_is_split_whitespace_with_a_letter() {
     }
     assert_eq!(count_words("Two words, 3 — and “quotes”."), 5);
 }
+
+/// The char-at-a-time forms the byte-scanning ones replaced: `collapse_line`, `count_words`
+/// and `fold` must answer exactly as these did.
+mod same_as_before {
+    fn collapse_before(line: &str) -> String {
+        let mut out = String::with_capacity(line.len());
+        for word in line.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out
+    }
+
+    fn count_before(text: &str) -> usize {
+        text.split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count()
+    }
+
+    fn fold_before(line: &str) -> String {
+        let mut folded = String::with_capacity(line.len());
+        let mut space = false;
+        for c in line.chars() {
+            if c.is_whitespace() {
+                space = !folded.is_empty();
+                continue;
+            }
+            if space {
+                folded.push(' ');
+                space = false;
+            }
+            match c {
+                '\u{2019}' | '\u{2018}' | '`' => folded.push('\''),
+                c if c.is_ascii() => folded.push(c.to_ascii_lowercase()),
+                c => folded.extend(c.to_lowercase()),
+            }
+        }
+        folded
+    }
+
+    /// Strings made of pieces that the fast paths treat apart: every ASCII byte, the
+    /// non-ASCII white space, chars sharing their first bytes, combining marks.
+    fn samples() -> Vec<String> {
+        let pieces: Vec<String> = (0u8..128)
+            .map(|b| char::from(b).to_string())
+            .chain(
+                [
+                    "\u{85}", "\u{a0}", "\u{1680}", "\u{2000}", "\u{200a}", "\u{200b}", "\u{2028}",
+                    "\u{2029}", "\u{202f}", "\u{205f}", "\u{3000}", "\u{feff}", "\u{2019}",
+                    "\u{201c}", "€", "—", "é", "e\u{301}", "İ", "ẞ", "Σ", "ß", "漢", "😀", "Ⅻ",
+                    "½", "٣", "word", "Word", "  ", " ",
+                ]
+                .iter()
+                .map(|s| s.to_string()),
+            )
+            .collect();
+        let mut out = Vec::new();
+        let mut seed = 0x2545_f491_u64;
+        for len in 0..40 {
+            for _ in 0..60 {
+                let mut s = String::new();
+                for _ in 0..len {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    s.push_str(&pieces[(seed % pieces.len() as u64) as usize]);
+                }
+                out.push(s);
+            }
+        }
+        out.extend(pieces);
+        out
+    }
+
+    #[test]
+    fn the_byte_scans_answer_as_the_char_loops_did() {
+        for s in samples() {
+            assert_eq!(
+                crate::text::collapse_line_for_tests(&s),
+                collapse_before(&s),
+                "{s:?}"
+            );
+            assert_eq!(crate::count_words(&s), count_before(&s), "{s:?}");
+            assert_eq!(
+                crate::boilerplate::fold_for_tests(&s),
+                fold_before(&s),
+                "{s:?}"
+            );
+            for tabs in [false, true] {
+                assert_eq!(
+                    crate::text::map_chars_for_tests(&s, tabs),
+                    crate::text::map_chars_before(&s, tabs),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+}

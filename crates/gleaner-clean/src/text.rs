@@ -45,17 +45,30 @@ fn classify(c: char, keep_tabs: bool) -> CharAction {
 fn map_chars(raw: &str, keep_tabs: bool) -> String {
     let mut mapped = String::with_capacity(raw.len());
     let mut prev_cr = false;
-    for c in raw.chars() {
+    let mut rest = raw;
+    while !rest.is_empty() {
+        // A run of printable ASCII (most of any text) stays as it is, what `classify`
+        // answers for each of its chars: copied whole, not a char at a time.
+        let run = rest
+            .bytes()
+            .position(|b| !(b' '..=b'~').contains(&b))
+            .unwrap_or(rest.len());
+        if run > 0 {
+            // ASCII bytes end chars: the split is at a char boundary.
+            let (ascii, after) = rest.split_at_checked(run).unwrap_or((rest, ""));
+            mapped.push_str(ascii);
+            prev_cr = false;
+            rest = after;
+            continue;
+        }
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else { break };
+        rest = chars.as_str();
         if c == '\n' && prev_cr {
             prev_cr = false;
             continue;
         }
         prev_cr = c == '\r';
-        // Printable ASCII (most of any text) stays as it is: what `classify` answers for it.
-        if (' '..='~').contains(&c) {
-            mapped.push(c);
-            continue;
-        }
         match classify(c, keep_tabs) {
             CharAction::Keep(k) => mapped.push(k),
             CharAction::Space => mapped.push(' '),
@@ -74,8 +87,48 @@ fn map_chars(raw: &str, keep_tabs: bool) -> String {
     }
 }
 
+/// Length in bytes of the white-space char (as `char::is_whitespace` tells it) that starts
+/// at byte `i` of `s`, or `None` when the char there is not white space. Only the first
+/// bytes of white-space chars are looked at closer: every other byte answers at once.
+fn whitespace_at(s: &str, i: usize) -> Option<usize> {
+    match *s.as_bytes().get(i)? {
+        b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => Some(1),
+        // U+0085, U+00A0; U+1680; U+2000..U+205F; U+3000: the lead bytes of every non-ASCII
+        // white-space char.
+        0xC2 | 0xE1 | 0xE2 | 0xE3 => {
+            let c = s.get(i..)?.chars().next()?;
+            c.is_whitespace().then(|| c.len_utf8())
+        }
+        _ => None,
+    }
+}
+
 /// Collapse runs of white space in one line to single spaces and trim it.
 fn collapse_line(line: &str) -> String {
+    // Most lines are collapsed already (the scraper joins a page's text with single spaces):
+    // checked in one pass over the bytes, then copied whole.
+    let mut i = 0;
+    let mut after_space = true; // at the start, a space is one too many
+    let mut collapsed = true;
+    while i < line.len() {
+        if line.as_bytes().get(i) == Some(&b' ') {
+            if after_space {
+                collapsed = false;
+                break;
+            }
+            after_space = true;
+            i += 1;
+        } else if whitespace_at(line, i).is_some() {
+            collapsed = false;
+            break;
+        } else {
+            after_space = false;
+            i += 1;
+        }
+    }
+    if collapsed && !(after_space && !line.is_empty()) {
+        return line.to_string();
+    }
     let mut out = String::with_capacity(line.len());
     for word in line.split_whitespace() {
         if !out.is_empty() {
@@ -138,4 +191,35 @@ pub fn normalize_preformatted(raw: &str) -> String {
         .map(|l| if l.is_empty() { " " } else { l })
         .collect();
     kept.join("\n")
+}
+
+#[cfg(test)]
+pub(crate) fn collapse_line_for_tests(line: &str) -> String {
+    collapse_line(line)
+}
+
+#[cfg(test)]
+pub(crate) fn map_chars_for_tests(raw: &str, keep_tabs: bool) -> String {
+    map_chars(raw, keep_tabs)
+}
+
+/// `map_chars` as it was, a char at a time: the run-copying one must answer the same.
+#[cfg(test)]
+pub(crate) fn map_chars_before(raw: &str, keep_tabs: bool) -> String {
+    let mut mapped = String::with_capacity(raw.len());
+    let mut prev_cr = false;
+    for c in raw.chars() {
+        if c == '\n' && prev_cr {
+            prev_cr = false;
+            continue;
+        }
+        prev_cr = c == '\r';
+        match classify(c, keep_tabs) {
+            CharAction::Keep(k) => mapped.push(k),
+            CharAction::Space => mapped.push(' '),
+            CharAction::Newline => mapped.push('\n'),
+            CharAction::Drop => {}
+        }
+    }
+    mapped.nfc().collect()
 }

@@ -6,6 +6,7 @@
 //! list items, quotations and `<pre>` keep their role; scripts, styles, `<noscript>`,
 //! templates, forms, embedded media and hidden elements give no text.
 
+use crate::dom::AttrOf;
 use std::sync::LazyLock;
 
 use ego_tree::NodeId;
@@ -276,7 +277,8 @@ impl Splitter<'_> {
     }
 
     /// Append `text` with each run of ASCII white space as one space (none at the start of
-    /// the buffer or after a line break). Works a run at a time: words are copied whole.
+    /// the buffer or after a line break). Works a run at a time: words with one space between
+    /// them are copied whole, in one piece.
     fn push_text(&mut self, text: &str) {
         let mut rest = text;
         while !rest.is_empty() {
@@ -292,18 +294,34 @@ impl Splitter<'_> {
                 rest = rest.get(space..).unwrap_or_default();
                 continue;
             }
-            let word_len = rest
-                .bytes()
-                .position(|b| b.is_ascii_whitespace())
-                .unwrap_or(rest.len());
-            let (word, after) = rest.split_at_checked(word_len).unwrap_or((rest, ""));
+            // The words from here up to the first white space that is not one space between
+            // two words: they go into the buffer as they are, in one copy.
+            let bytes = rest.as_bytes();
+            let mut end = 0;
+            let mut spaces = 0;
+            loop {
+                end += bytes
+                    .get(end..)
+                    .and_then(|r| r.iter().position(u8::is_ascii_whitespace))
+                    .unwrap_or(bytes.len().saturating_sub(end));
+                if bytes.get(end) == Some(&b' ')
+                    && bytes.get(end + 1).is_some_and(|b| !b.is_ascii_whitespace())
+                {
+                    end += 1;
+                    spaces += 1;
+                    continue;
+                }
+                break;
+            }
+            // ASCII white space is one byte, never inside a longer character.
+            let (words, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
             if self.buf.is_empty()
                 && let Some(&owner) = self.open.last()
             {
                 self.buf_owner = owner;
             }
-            self.buf.push_str(word);
-            let chars = word.chars().count();
+            self.buf.push_str(words);
+            let chars = words.chars().count().saturating_sub(spaces);
             self.buf_chars += chars;
             if self.link_depth > 0 {
                 self.buf_link_chars += chars;
@@ -358,7 +376,7 @@ impl Splitter<'_> {
         if SKIPPED_TAGS.contains(&v.name()) {
             return true;
         }
-        if let Some(style) = v.attr("style") {
+        if let Some(style) = v.attr_of("style") {
             let style: String = style.chars().filter(|c| !c.is_whitespace()).collect();
             if style.to_ascii_lowercase().contains("display:none") {
                 return true;
@@ -368,8 +386,8 @@ impl Splitter<'_> {
         if v.name() == "form" && self.text_len(el) < 1000 {
             return true;
         }
-        if v.attr("hidden").is_some()
-            || v.attr("aria-hidden") == Some("true")
+        if v.attr_of("hidden").is_some()
+            || v.attr_of("aria-hidden") == Some("true")
                 && self.text_len(el) < 200
                 && self.rules != SkipRules::Visible
         {
@@ -534,7 +552,7 @@ const MAX_HINT_BYTES: usize = 2048;
 /// The attribute `name` (`class`, `id`) of `v` as read for hints: its first
 /// [`MAX_HINT_BYTES`], cut at a character boundary.
 pub(crate) fn hint<'a>(v: &'a scraper::node::Element, name: &str) -> Option<&'a str> {
-    let value = v.attr(name)?;
+    let value = v.attr_of(name)?;
     if value.len() <= MAX_HINT_BYTES {
         return Some(value);
     }
@@ -568,10 +586,10 @@ pub(crate) fn generic_boilerplate(
     }
     // A box laid over the page (a sign-up pop-up, a cookie-consent box, a modal) inside the
     // chosen region is left out however much plain text it holds: it is never the article.
-    let marked = v.attr("class").is_some()
-        || v.attr("id").is_some()
-        || v.attr("role").is_some()
-        || v.attr("aria-modal").is_some()
+    let marked = v.attr_of("class").is_some()
+        || v.attr_of("id").is_some()
+        || v.attr_of("role").is_some()
+        || v.attr_of("aria-modal").is_some()
         || name == "dialog";
     if marked
         && (crate::generic::overlay_marked(el) || region_overlay_marked(el))

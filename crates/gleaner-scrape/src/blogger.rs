@@ -1,5 +1,6 @@
 //! The Blogger extractor: recognises Blogger markup on any host and reads a post page.
 
+use crate::dom::AttrOf;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset};
@@ -77,13 +78,13 @@ pub(crate) fn is_blogger_doc(doc: &Html) -> bool {
             let v = e.value();
             match v.name() {
                 "meta" => {
-                    v.attr("name")
+                    v.attr_of("name")
                         .is_some_and(|n| n.eq_ignore_ascii_case("generator"))
-                        && v.attr("content")
+                        && v.attr_of("content")
                             .is_some_and(|c| c.trim().eq_ignore_ascii_case("blogger"))
                 }
                 "link" => v
-                    .attr("rel")
+                    .attr_of("rel")
                     .is_some_and(|r| r.eq_ignore_ascii_case("service.post")),
                 _ => false,
             }
@@ -161,7 +162,7 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
     if info.blog_id.as_deref().is_none_or(str::is_empty) {
         info.blog_id = doc
             .select(selector!("link[rel='service.post'][href]"))
-            .filter_map(|l| l.value().attr("href"))
+            .filter_map(|l| l.value().attr_of("href"))
             .find_map(|h| first_group(&SERVICE_POST, h))
             .or_else(|| {
                 first_attr(
@@ -184,12 +185,12 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
         )
         .or_else(|| {
             doc.select(selector!("link[rel='alternate'][href]"))
-                .filter_map(|l| l.value().attr("href"))
+                .filter_map(|l| l.value().attr_of("href"))
                 .find_map(|h| first_group(&COMMENT_FEED, h))
         })
         .or_else(|| {
             doc.select(selector!("[id^='post-body-']"))
-                .filter_map(|e| e.value().attr("id"))
+                .filter_map(|e| e.value().attr_of("id"))
                 .find_map(|id| first_group(&POST_BODY_ID, id))
         });
     }
@@ -206,7 +207,7 @@ pub(crate) fn page_info(html: &str, doc: &Html) -> BloggerPageInfo {
     }
     info.dynamic_views = doc
         .select(selector!("meta[name='blogger-template']"))
-        .filter_map(|m| m.value().attr("content"))
+        .filter_map(|m| m.value().attr_of("content"))
         .any(|c| c.trim().eq_ignore_ascii_case("dynamic"));
     info
 }
@@ -229,7 +230,7 @@ fn find_post_body<'a>(doc: &'a Html, post_id: Option<&str>) -> Option<ElementRef
         let wanted = format!("post-body-{id}");
         if let Some(el) = doc
             .select(selector!("[id^='post-body-']"))
-            .find(|e| e.value().attr("id") == Some(&wanted))
+            .find(|e| e.value().attr_of("id") == Some(&wanted))
         {
             return Some(el);
         }
@@ -274,7 +275,7 @@ fn in_widget_or_related(el: ElementRef<'_>) -> bool {
             )
         }) || a
             .value()
-            .attr("id")
+            .attr_of("id")
             .is_some_and(|id| id.starts_with("PopularPosts") || id.starts_with("FeaturedPost"))
     })
 }
@@ -294,7 +295,7 @@ fn post_scopes<'a>(body: Option<ElementRef<'a>>, doc: &'a Html) -> Vec<ElementRe
             scopes.push(second);
         }
         if let Some(blog) = body.ancestors().filter_map(ElementRef::wrap).find(|a| {
-            a.value().attr("id") == Some("Blog1")
+            a.value().attr_of("id") == Some("Blog1")
                 || has_any_class(*a, &["blog-posts", "Blog"])
                 || a.value().name() == "main"
         }) {
@@ -364,7 +365,7 @@ fn author_from_scope(scope: ElementRef<'_>) -> Option<String> {
             if let Some(a) = clean_author(&text_of(el)) {
                 return Some(a);
             }
-            if let Some(name) = el.value().attr("content").and_then(clean_author) {
+            if let Some(name) = el.value().attr_of("content").and_then(clean_author) {
                 return Some(name);
             }
         }
@@ -460,7 +461,7 @@ fn comment_count(doc: &Html) -> Option<u32> {
     // unless comments are on the page: threaded comments are items with ids `c<digits>`.
     let mut header_none = false;
     for h in doc.select(selector!("#comments > h4, .comments > h4, #comments h4")) {
-        if h.value().attr("id") == Some("comment-post-message") {
+        if h.value().attr_of("id") == Some("comment-post-message") {
             continue;
         }
         let text = text_of(h);
@@ -491,7 +492,7 @@ fn comment_items(doc: &Html) -> u32 {
         .take(64)
     {
         for el in section.descendants().filter_map(ElementRef::wrap) {
-            if let Some(id) = el.value().attr("id")
+            if let Some(id) = el.value().attr_of("id")
                 && id.len() > 1
                 && id.starts_with('c')
                 && id.bytes().skip(1).all(|b| b.is_ascii_digit())
@@ -515,7 +516,7 @@ fn script_copy_blocks(body: ElementRef<'_>) -> Vec<crate::TextBlock> {
         .filter(|e| {
             e.value().name() == "noscript"
                 || e.value()
-                    .attr("type")
+                    .attr_of("type")
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/template"))
         })
         .take(16)
@@ -555,7 +556,7 @@ fn noscript_body_blocks(doc: &Html) -> Vec<crate::TextBlock> {
 fn canonical_for(doc: &Html, info: &BloggerPageInfo, url: &str) -> String {
     let link = doc
         .select(selector!("link[rel='canonical'][href]"))
-        .filter_map(|l| l.value().attr("href"))
+        .filter_map(|l| l.value().attr_of("href"))
         .map(str::trim)
         .find(|h| !h.is_empty());
     let absolute = |s: &str| url::Url::parse(s).is_ok_and(|u| u.has_host());
@@ -719,7 +720,7 @@ pub(crate) fn extract_blogger(html: &str, doc: &Html, url: &str) -> ScrapedArtic
         || doc.select(selector!("time.published")).next().is_some()
         || doc
             .select(selector!("body[class]"))
-            .filter_map(|b| b.value().attr("class"))
+            .filter_map(|b| b.value().attr_of("class"))
             .any(|c| c.contains("item-view") || c.contains("version-1-"));
 
     ScrapedArticle {
@@ -781,7 +782,7 @@ pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
         el.ancestors().filter_map(ElementRef::wrap).any(|a| {
             has_any_class(a, &["Blog", "FeaturedPost", "blog-posts"])
                 || a.value()
-                    .attr("id")
+                    .attr_of("id")
                     .is_some_and(|id| id.starts_with("Blog") || id.starts_with("FeaturedPost"))
         })
     };
@@ -801,16 +802,16 @@ pub fn extract_index(html: &str, url: &str) -> Vec<IndexedPost> {
         let post_id = first_attr(el, selector!("meta[itemprop='postId']"), "content")
             .or_else(|| {
                 el.select(selector!("a[name]"))
-                    .filter_map(|a| a.value().attr("name"))
+                    .filter_map(|a| a.value().attr_of("name"))
                     .find(|n| ANCHOR_NAME_ID.is_match(n))
                     .map(str::to_string)
             })
             .or_else(|| {
                 el.select(selector!("[id^='post-body-']"))
-                    .filter_map(|e| e.value().attr("id"))
+                    .filter_map(|e| e.value().attr_of("id"))
                     .find_map(|id| first_group(&POST_BODY_ID, id))
             })
-            .or_else(|| el.value().attr("data-id").map(str::to_string));
+            .or_else(|| el.value().attr_of("data-id").map(str::to_string));
         let title = first_text(el, selector!(".post-title, .entry-title"));
         let url = first_attr(
             el,

@@ -11,6 +11,25 @@ pub(crate) fn sel(css: &str) -> Selector {
     Selector::parse(css).expect("selector literals in gleaner-scrape are valid CSS")
 }
 
+/// Attribute lookup by name, as `scraper`'s `Element::attr` answers it (an attribute in no
+/// namespace, without prefix), without turning the name into an interned `LocalName` first:
+/// that hashed the name (and took a lock for a name outside html5ever's static set) on every
+/// call, and the walks here ask every element of a subtree for an attribute or three (a
+/// tenth of scraping a Blogger post). An element has a handful of attributes, each name
+/// at most once: a linear look is as exact as `attr`'s binary search.
+pub(crate) trait AttrOf {
+    fn attr_of(&self, name: &str) -> Option<&str>;
+}
+
+impl AttrOf for scraper::node::Element {
+    fn attr_of(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(q, _)| &*q.local == name && q.prefix.is_none() && q.ns.is_empty())
+            .map(|(_, v)| &**v)
+    }
+}
+
 /// A lazily parsed selector.
 macro_rules! selector {
     ($css:expr) => {{
@@ -96,7 +115,7 @@ pub(crate) fn first_attr(scope: ElementRef<'_>, selector: &Selector, attr: &str)
         ego_tree::iter::Edge::Close(_) => None,
     })
     .find_map(|e| {
-        let value = e.value().attr(attr)?.trim();
+        let value = e.value().attr_of(attr)?.trim();
         (!value.is_empty() && selector.matches_with_scope(&e, Some(scope)))
             .then(|| value.to_string())
     })
@@ -122,12 +141,12 @@ impl<'a> MetaTags<'a> {
             .iter()
             .filter(|m| {
                 let v = m.value();
-                v.attr("property")
-                    .or_else(|| v.attr("name"))
-                    .or_else(|| v.attr("itemprop"))
+                v.attr_of("property")
+                    .or_else(|| v.attr_of("name"))
+                    .or_else(|| v.attr_of("itemprop"))
                     .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
             })
-            .filter_map(|m| m.value().attr("content"))
+            .filter_map(|m| m.value().attr_of("content"))
             .map(collapse_ws)
             .find(|v| !v.is_empty())
     }
@@ -139,11 +158,11 @@ impl<'a> MetaTags<'a> {
             .iter()
             .filter(|m| {
                 let v = m.value();
-                v.attr("property")
-                    .or_else(|| v.attr("name"))
+                v.attr_of("property")
+                    .or_else(|| v.attr_of("name"))
                     .is_some_and(|k| k.trim().eq_ignore_ascii_case(key))
             })
-            .filter_map(|m| m.value().attr("content"))
+            .filter_map(|m| m.value().attr_of("content"))
             .map(collapse_ws)
             .filter(|v| !v.is_empty())
             .collect()
@@ -159,7 +178,7 @@ pub(crate) fn meta_content(doc: &Html, key: &str) -> Option<String> {
 pub(crate) fn json_ld_objects(doc: &Html) -> Vec<Value> {
     let mut out = Vec::new();
     for script in doc.select(selector!("script[type]")) {
-        let ty = script.value().attr("type").unwrap_or_default();
+        let ty = script.value().attr_of("type").unwrap_or_default();
         if !ty.trim().eq_ignore_ascii_case("application/ld+json") {
             continue;
         }
@@ -306,7 +325,7 @@ pub(crate) fn parse_date(raw: &str) -> Option<DateTime<FixedOffset>> {
 /// `<html lang>` (first subtag kept as given, e.g. `en-GB`).
 pub(crate) fn html_lang(doc: &Html) -> Option<String> {
     doc.select(selector!("html[lang]"))
-        .filter_map(|h| h.value().attr("lang"))
+        .filter_map(|h| h.value().attr_of("lang"))
         .map(str::trim)
         .find(|l| !l.is_empty())
         .map(str::to_string)
@@ -320,6 +339,44 @@ pub(crate) fn has_any_class(el: ElementRef<'_>, classes: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attr_of_answers_as_attr_does() {
+        let doc = Html::parse_document(
+            r##"<html lang="en"><body><div id="a" class="x y" data-x="1" style="display:none">
+            <svg xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="#s" href="h" xlink:title="t"></a>
+            <image xlink:href="i.png"/></svg><math><mi definitionURL="u">x</mi></math>
+            <p ID="up" hidden aria-hidden="true" title="">t</p><meta name="n" content="c"></div></body></html>"##,
+        );
+        let names = [
+            "id",
+            "class",
+            "data-x",
+            "style",
+            "href",
+            "title",
+            "xlink:href",
+            "definitionurl",
+            "definitionURL",
+            "hidden",
+            "aria-hidden",
+            "name",
+            "content",
+            "lang",
+            "xmlns:xlink",
+            "",
+            "missing",
+        ];
+        for el in doc
+            .root_element()
+            .descendants()
+            .filter_map(ElementRef::wrap)
+        {
+            for name in names {
+                assert_eq!(el.value().attr_of(name), el.value().attr(name), "{name}");
+            }
+        }
+    }
 
     #[test]
     fn collapse_ws_trims_and_joins() {

@@ -7,6 +7,7 @@
 //! hints and penalised by link density; the best one is split into blocks with boilerplate
 //! (navigation-like lists, share/comment/related widgets) left out.
 
+use crate::dom::AttrOf;
 use std::sync::LazyLock;
 
 use ego_tree::NodeId;
@@ -104,9 +105,9 @@ pub(crate) fn overlay_marked(a: ElementRef<'_>) -> bool {
         return false;
     }
     v.name() == "dialog"
-        || v.attr("role")
+        || v.attr_of("role")
             .is_some_and(|r| r.trim().eq_ignore_ascii_case("dialog"))
-        || v.attr("aria-modal")
+        || v.attr_of("aria-modal")
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("true"))
         || [hint(v, "class"), hint(v, "id")]
             .into_iter()
@@ -855,7 +856,7 @@ fn microdata_body(doc: &Html, stats: &DocStats) -> Option<Vec<TextBlock>> {
         .select(crate::dom::selector!("[itemprop]"))
         .filter(|e| {
             e.value()
-                .attr("itemprop")
+                .attr_of("itemprop")
                 .is_some_and(|p| p.split_whitespace().any(|t| t == "articleBody"))
         })
         .filter(|e| stats.get(*e).is_some_and(|s| !s.in_excluded_region))
@@ -881,7 +882,7 @@ fn script_copy_body(doc: &Html) -> Vec<TextBlock> {
         .filter(|e| {
             e.value().name() == "noscript"
                 || e.value()
-                    .attr("type")
+                    .attr_of("type")
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/template"))
         })
         .take(64);
@@ -1105,7 +1106,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
 
     let canonical = doc
         .select(selector!("link[rel='canonical'][href]"))
-        .filter_map(|l| l.value().attr("href"))
+        .filter_map(|l| l.value().attr_of("href"))
         .map(str::trim)
         .find(|h| !h.is_empty())
         .map(
@@ -1150,7 +1151,7 @@ pub(crate) fn extract_generic(doc: &Html, url: &str) -> ScrapedArticle {
 fn describe(el: ElementRef<'_>) -> String {
     let v = el.value();
     let mut s = v.name().to_string();
-    if let Some(id) = v.attr("id") {
+    if let Some(id) = v.attr_of("id") {
         s.push('#');
         s.push_str(id);
     }
