@@ -1411,13 +1411,8 @@ async fn read_capped(
     response: reqwest::Response,
     cap: usize,
 ) -> Result<(Vec<u8>, bool), AttemptError> {
-    // Room for the body the server announces (up to the cap and 1 MiB, so a false length
-    // cannot claim memory): a page is then read into one buffer, not copied through ~6
-    // doublings. A compressed response's length is its compressed size: a start.
-    let announced = response.content_length().unwrap_or(0);
-    let room = usize::try_from(announced).unwrap_or(usize::MAX);
-    let mut body = Vec::with_capacity(room.min(cap).min(1 << 20));
     let mut stream = response.bytes_stream();
+    let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify(&e))?;
         let room = cap - body.len();
