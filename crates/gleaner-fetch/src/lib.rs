@@ -1015,8 +1015,10 @@ impl Fetcher {
             } else {
                 (bytes, truncated)
             };
-            if let Some(kind) =
-                sniff_binary(&bytes).filter(|_| content_type.is_none() || unzipped || gzip_file)
+            // Sniffed only when the answer is used (a typed, plain response is not).
+            if let Some(kind) = (content_type.is_none() || unzipped || gzip_file)
+                .then(|| sniff_binary(&bytes))
+                .flatten()
             {
                 return Ok(Attempt::Skipped(format!(
                     "no content type, and the body is {kind}"
@@ -1439,13 +1441,8 @@ async fn read_capped(
     response: reqwest::Response,
     cap: usize,
 ) -> Result<(Vec<u8>, bool), AttemptError> {
-    // Room for the body the server announces (up to the cap and 1 MiB, so a false length
-    // cannot claim memory): a page is then read into one buffer, not copied through ~6
-    // doublings. A compressed response's length is its compressed size: a start.
-    let announced = response.content_length().unwrap_or(0);
-    let room = usize::try_from(announced).unwrap_or(usize::MAX);
-    let mut body = Vec::with_capacity(room.min(cap).min(1 << 20));
     let mut stream = response.bytes_stream();
+    let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify(&e))?;
         let room = cap - body.len();
@@ -1595,11 +1592,11 @@ fn binary_despite_type(body: &[u8], content_type: &str) -> Option<&'static str> 
     {
         return None;
     }
-    if let Some(kind) = sniff_binary(body).filter(|kind| *kind != "binary data") {
+    if let Some(kind) = signature(body) {
         return Some(kind);
     }
     let head = &body[..body.len().min(BINARY_HEAD)];
-    let controls = head.iter().filter(|b| is_binary_byte(**b)).count();
+    let controls: usize = head.iter().map(|b| usize::from(is_binary_byte(*b))).sum();
     (controls >= BINARY_CONTROLS).then_some("binary data")
 }
 
@@ -1611,16 +1608,7 @@ fn is_binary_byte(b: u8) -> bool {
 /// What a body with no `Content-Type` is, if its first bytes show it is not text: a known
 /// file signature, or the control bytes that WHATWG MIME sniffing takes as binary.
 fn sniff_binary(body: &[u8]) -> Option<&'static str> {
-    const SIGNATURES: &[(&[u8], &str)] = &[
-        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-        (b"\xff\xd8\xff", "a JPEG image"),
-        (b"GIF87a", "a GIF image"),
-        (b"GIF89a", "a GIF image"),
-        (b"%PDF-", "a PDF document"),
-        (b"PK\x03\x04", "a ZIP archive"),
-        (b"\x1f\x8b\x08", "gzip data"),
-    ];
-    if let Some((_, kind)) = SIGNATURES.iter().find(|(magic, _)| body.starts_with(magic)) {
+    if let Some(kind) = signature(body) {
         return Some(kind);
     }
     if encoding_rs::Encoding::for_bom(body).is_some() {
@@ -1630,6 +1618,23 @@ fn sniff_binary(body: &[u8]) -> Option<&'static str> {
     head.iter()
         .any(|b| is_binary_byte(*b))
         .then_some("binary data")
+}
+
+/// The kind of file a body's first bytes say it is, by a known signature.
+fn signature(body: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"%PDF-", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\x1f\x8b\x08", "gzip data"),
+    ];
+    SIGNATURES
+        .iter()
+        .find(|(magic, _)| body.starts_with(magic))
+        .map(|(_, kind)| *kind)
 }
 
 #[cfg(test)]
