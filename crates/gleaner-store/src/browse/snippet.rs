@@ -11,7 +11,9 @@
 //! filters, `^`, `+`, other scripts, combining marks — it answers `None`, and the caller
 //! asks FTS5. The tests compare both, word by word and snippet by snippet.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 /// Tokens in a snippet (`query.rs`'s `SNIPPET_TOKENS`).
@@ -27,6 +29,42 @@ const MAX_TERMS: usize = 64;
 /// At most this many tokens in all the query's phrases (finding the phrases in a body costs
 /// its tokens times this).
 const MAX_PHRASE_TOKENS: usize = 256;
+/// At most this many distinct words remembered with the terms they are (see
+/// [`SnippetQuery::known`]); past it, words are stemmed each time.
+const KNOWN_MAX: usize = 65_536;
+
+/// At most this many words kept stemmed per thread (see [`STEMS`]; about 3 MB).
+const STEMS_MAX: usize = 50_000;
+
+thread_local! {
+    /// Words (as written in a body) folded and Porter-stemmed, kept for the next pages
+    /// made on this thread: stemming a word costs about 2,000 instructions, and news bodies
+    /// repeat their vocabulary from page to page. Emptied when full.
+    static STEMS: RefCell<HashMap<Box<[u8]>, Box<[u8]>, BuildHasherDefault<Fnv>>> =
+        RefCell::default();
+}
+
+/// FNV-1a: the remembered words are short, and SipHash cost more than the stemming it saves.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// A query, parsed once for the snippets of a page.
 #[derive(Debug)]
@@ -37,6 +75,10 @@ pub(crate) struct SnippetQuery {
     phrases: Vec<Vec<usize>>,
     /// Which first bytes a matching token can have (a stem keeps its word's first byte).
     first: [bool; 256],
+    /// Each word (as written in a body) seen in this query's snippets with the terms it is
+    /// (a bit each): a page's bodies repeat their words, and folding and stemming each
+    /// occurrence was a third of making a snippet.
+    known: RefCell<HashMap<Box<[u8]>, u64, BuildHasherDefault<Fnv>>>,
 }
 
 /// A token's bytes in its text.
@@ -55,6 +97,7 @@ impl SnippetQuery {
             terms: Vec::new(),
             phrases: Vec::new(),
             first: [false; 256],
+            known: RefCell::default(),
         };
         let bytes = terms.as_bytes();
         let mut i = 0;
@@ -155,6 +198,47 @@ impl SnippetQuery {
         Some(())
     }
 
+    /// Which terms (a bit each) the word `token` of `text` is, folded and stemmed into
+    /// `word`; `None` when it cannot be folded as `unicode61` does.
+    fn terms_of(&self, text: &str, token: &Token, word: &mut Vec<u8>) -> Option<u64> {
+        let raw = text.as_bytes().get(token.start..token.end)?;
+        let stemmed = STEMS.with(|stems| {
+            let stems = stems.borrow();
+            let stem = stems.get(raw)?;
+            word.clear();
+            word.extend_from_slice(stem);
+            Some(())
+        });
+        if stemmed.is_none() {
+            term_of(text, token, word)?;
+            porter(word);
+            STEMS.with(|stems| {
+                let mut stems = stems.borrow_mut();
+                if stems.len() >= STEMS_MAX {
+                    stems.clear();
+                }
+                stems.insert(raw.into(), word.as_slice().into());
+            });
+        }
+        // A stem keeps its word's first byte.
+        let first = word.first().map_or(0, |&b| usize::from(b));
+        if !self.first.get(first).copied().unwrap_or(false) {
+            return Some(0);
+        }
+        let mut set = 0u64;
+        for (n, (term, prefix)) in self.terms.iter().enumerate() {
+            let hit = if *prefix {
+                word.starts_with(term)
+            } else {
+                *word == *term
+            };
+            if hit {
+                set |= 1 << n;
+            }
+        }
+        Some(set)
+    }
+
     /// The snippet of `body`, or `None` when the body has characters this module does not
     /// tokenize as FTS5 does (letters beyond ASCII, most of all).
     pub(crate) fn snippet(&self, body: &str) -> Option<String> {
@@ -165,6 +249,7 @@ impl SnippetQuery {
         // Which terms each token is.
         let mut word = Vec::new();
         let mut bits = Vec::with_capacity(tokens.len());
+        let mut known = self.known.borrow_mut();
         for token in &tokens {
             if token.ascii {
                 let first = body.as_bytes().get(token.start)?.to_ascii_lowercase();
@@ -173,29 +258,25 @@ impl SnippetQuery {
                     continue;
                 }
             }
-            term_of(body, token, &mut word)?;
-            let first = word.first().map_or(0, |&b| usize::from(b));
-            if !self.first.get(first).copied().unwrap_or(false) {
-                bits.push(0u64);
+            let raw = body.as_bytes().get(token.start..token.end)?;
+            if let Some(&set) = known.get(raw) {
+                bits.push(set);
                 continue;
             }
-            porter(&mut word);
-            let mut set = 0u64;
-            for (n, (term, prefix)) in self.terms.iter().enumerate() {
-                let hit = if *prefix {
-                    word.starts_with(term)
-                } else {
-                    word == *term
-                };
-                if hit {
-                    set |= 1 << n;
-                }
+            let set = self.terms_of(body, token, &mut word)?;
+            if known.len() < KNOWN_MAX {
+                known.insert(raw.into(), set);
             }
             bits.push(set);
         }
+        drop(known);
         // Phrase instances in FTS5's order: by offset, then phrase.
         let mut instances: Vec<(usize, i64)> = Vec::new();
-        for offset in 0..bits.len() {
+        for (offset, &set) in bits.iter().enumerate() {
+            // A phrase starts only where a token is one of its terms.
+            if set == 0 {
+                continue;
+            }
             for (p, phrase) in self.phrases.iter().enumerate() {
                 let found = phrase.iter().enumerate().all(|(k, &term)| {
                     bits.get(offset + k)
@@ -244,6 +325,9 @@ impl SnippetQuery {
             (total, at)
         };
         let (mut best_score, mut best_start) = (0i64, 0i64);
+        // The instances come in offset order, so each one's sentence is found on from the
+        // last one's (FTS5 searches from the first sentence each time: the same one).
+        let mut jj = 0;
         for &(_, offset) in &instances {
             let (total, at) = score(offset, true);
             if total > best_score {
@@ -251,7 +335,6 @@ impl SnippetQuery {
                 best_start = at;
             }
             if !firsts.is_empty() && doc_size > SNIPPET_TOKENS {
-                let mut jj = 0;
                 while jj + 1 < firsts.len() {
                     if firsts.get(jj + 1).is_some_and(|&f| f > offset) {
                         break;
@@ -289,11 +372,10 @@ impl SnippetQuery {
             coalesced.advance();
         }
         let (mut off, mut open) = (0usize, false);
-        for (position, token) in tokens.iter().enumerate() {
+        let first_shown = usize::try_from(range_start).ok()?;
+        let shown = usize::try_from(SNIPPET_TOKENS).ok()?;
+        for (position, token) in tokens.iter().enumerate().skip(first_shown).take(shown) {
             let position = i64::try_from(position).ok()?;
-            if position < range_start || position > range_end {
-                continue;
-            }
             if range_start != 0 && position == range_start {
                 off = token.start;
             }
@@ -394,6 +476,17 @@ fn sentence_starts(body: &str, tokens: &[Token]) -> Option<Vec<i64>> {
     Some(firsts)
 }
 
+/// ASCII letters and digits, by byte.
+const ALNUM: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
 /// `text`'s tokens as `unicode61` splits them, or `None` when it has a character that is
 /// neither ASCII, nor known punctuation, a symbol or a space, nor in [`folds`]' table.
 fn tokenize(text: &str) -> Option<Vec<Token>> {
@@ -403,9 +496,13 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
     let mut ascii = true;
     let mut at = 0;
     while let Some(&b) = bytes.get(at) {
-        let len = if b.is_ascii_alphanumeric() {
+        let len = if ALNUM[usize::from(b)] {
             start.get_or_insert(at);
             at += 1;
+            // The rest of an ASCII run at once.
+            while bytes.get(at).is_some_and(|&b| ALNUM[usize::from(b)]) {
+                at += 1;
+            }
             continue;
         } else if b.is_ascii() {
             1
