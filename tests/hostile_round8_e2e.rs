@@ -117,6 +117,58 @@ fn one_source_configured_several_ways_is_read_once() {
     );
 }
 
+/// A site read through its feed and its sitemap, both listing the same posts (a common
+/// config: the feed for news, the sitemap for what the feed no longer lists). main fetched
+/// every page once per source in each run (`discovered=8 fetched=8 unchanged=4` for four
+/// posts): twice the requests the site is asked for. Now a page queued by one source in a
+/// run is not queued again by another: fetched once, stored once, counted once.
+#[test]
+fn a_page_listed_by_two_sources_is_fetched_once_a_run() {
+    const PAGES: usize = 4;
+    let site = TestServer::start();
+    let mut entries = Vec::new();
+    let mut items = String::new();
+    for i in 0..PAGES {
+        let path = format!("/news/{i}.html");
+        site.set(
+            &path,
+            news_page(
+                &format!("Dock notice {i}"),
+                &text_about(&format!("Dock {i}")),
+            ),
+        );
+        entries.push((site.url(&path), "2024-03-01T09:00:00Z"));
+        items.push_str(&summary_item(i, &site.url(&path)));
+    }
+    site.set("/sitemap.xml", sitemap(&entries));
+    site.set("/feed.xml", rss_channel(&items, None));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "",
+        &[
+            ("feed", site.url("/feed.xml")),
+            ("sitemap", site.url("/sitemap.xml")),
+        ],
+    );
+    let out = run(dir.path());
+    let err = stderr(&out);
+    assert_exit(&out, 0, "run");
+    for i in 0..PAGES {
+        assert_eq!(site.hits(&format!("/news/{i}.html")), 1, "page {i}\n{err}");
+    }
+    assert_eq!(stored_articles(dir.path()).len(), PAGES);
+    assert_eq!(
+        db_number(
+            dir.path(),
+            "SELECT count(*) FROM runs WHERE status = 'ok' AND discovered = 4 AND fetched = 4 \
+             AND stored = 4 AND unchanged = 0 AND failed = 0"
+        ),
+        1,
+        "{err}"
+    );
+}
+
 // ---------------------------------------------------------------- PostgreSQL: every connection lost
 
 /// An RSS item linking `link`, with a summary only (its page is fetched).

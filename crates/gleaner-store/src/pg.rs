@@ -418,10 +418,11 @@ impl PgStore {
         }
     }
 
-    /// Run `read` (one statement, or statements that change nothing); if it failed because
-    /// the connection was lost (a server restart, `pg_terminate_backend`, a failover), connect
-    /// again and run it again, up to [`RECONNECTS_PER_WRITE`] times. The run's readers and
-    /// lease calls are long-lived connections too: a lost one failed every later call (a
+    /// Run `read` (a read, or one statement that may be sent twice: an upsert, an update to
+    /// fixed values); if it failed because the connection was lost (a server restart,
+    /// `pg_terminate_backend`, a failover), connect again and run it again, up to
+    /// [`RECONNECTS_PER_WRITE`] times. Takes `&self`: the run's reader, heartbeat and shared
+    /// robots.txt connections are long-lived too, and a lost one failed every later call (a
     /// lease never renewed or claimed, every lookup missed) until the run ended.
     pub(crate) fn reading<T>(&self, read: impl Fn(&Client) -> Result<T>) -> Result<T> {
         let mut reconnects = 0;

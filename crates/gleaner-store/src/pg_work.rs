@@ -19,6 +19,10 @@
 //! - **robots.txt** fetched by one worker is kept for all ([`PgStore::robots_txt`]).
 //!
 //! Times are the server's (`clock_timestamp()`), so the workers' clocks need not agree.
+//!
+//! Every call here is sent again on a new connection when the connection was lost
+//! (`PgStore::retried`). A claim whose commit went through with its answer lost leaves its
+//! units held by this worker until their leases run out; then they are claimed again.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -981,11 +981,14 @@ async fn discover_all(
             })
             .collect(),
     );
+    // Pages queued for a fetch in this run, by any source: a page that a site's feed and
+    // its sitemap both list was fetched once per source.
+    let queued: Mutex<HashSet<String>> = Mutex::default();
     let (retries, sources): (Vec<Target>, Vec<Target>) = targets
         .into_iter()
         .partition(|t| matches!(t, Target::Retry { .. }));
     let one = |target: Target| {
-        let retry_pending = &retry_pending;
+        let (retry_pending, queued) = (&retry_pending, &queued);
         async move {
             if cancel.is_cancelled() {
                 return (None, ListingSave::default(), true);
@@ -995,6 +998,7 @@ async fn discover_all(
                 jobs,
                 cancel,
                 retry_pending,
+                queued,
                 listing_states: Vec::new(),
                 listing_next: Vec::new(),
                 to_share: Vec::new(),
@@ -1069,6 +1073,8 @@ struct Discovery<'a> {
     cancel: &'a CancellationToken,
     /// Retry targets not yet listed by a source in this run (shared by every source).
     retry_pending: &'a Mutex<HashSet<String>>,
+    /// Pages queued for a fetch in this run (shared by every source): each is fetched once.
+    queued: &'a Mutex<HashSet<String>>,
     /// Validators of the listing documents of the source being read (saved only if it is
     /// read completely, or is a blog).
     listing_states: Vec<FetchState>,
@@ -1205,6 +1211,13 @@ impl Discovery<'_> {
         listed_updated: Option<DateTime<Utc>>,
     ) -> bool {
         self.listed_for_retry(&url);
+        let first = self
+            .queued
+            .lock()
+            .map_or(true, |mut queued| queued.insert(url.clone()));
+        if !first {
+            return true;
+        }
         self.send(Job::Fetch {
             url,
             source,
