@@ -574,25 +574,24 @@ fn dates(search: Search<'_>, reference: Option<NaiveDate>, out: &mut Vec<Numeric
         }
     }
     // (start, end, the day's start, where "last"/"next"/"this" is when one leads.)
-    let weekdays: Vec<(usize, usize, usize, Option<(usize, usize)>)> =
-        match (&p.weekday, &p.day_names) {
-            (Some(_), Some(names)) if search.clusters.is_some() => {
-                digits::weekdays(hay.as_bytes(), names.find_iter(hay).map(|m| m.range()))
-            }
-            (Some(re), _) => captures_all(re, hay, near(&p.day_names, windows, 8, 10), None)
-                .iter()
-                .filter_map(|caps| {
-                    let (whole, day) = (caps.get(0)?, caps.name("day")?);
-                    Some((
-                        whole.start(),
-                        whole.end(),
-                        day.start(),
-                        caps.name("rel").map(|m| (m.start(), m.end())),
-                    ))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+    let weekdays: Vec<digits::WeekdayMatch> = match (&p.weekday, &p.day_names) {
+        (Some(_), Some(names)) if search.clusters.is_some() => {
+            digits::weekdays(hay.as_bytes(), names.find_iter(hay).map(|m| m.range()))
+        }
+        (Some(re), _) => captures_all(re, hay, near(&p.day_names, windows, 8, 10), None)
+            .iter()
+            .filter_map(|caps| {
+                let (whole, day) = (caps.get(0)?, caps.name("day")?);
+                Some((
+                    whole.start(),
+                    whole.end(),
+                    day.start(),
+                    caps.name("rel").map(|m| (m.start(), m.end())),
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     {
         for (start, end, day_start, rel) in weekdays {
             let day = search.text.get(day_start..end).unwrap_or("");

@@ -438,6 +438,9 @@ pub(super) fn after_preposition(hay: &[u8], q: usize) -> bool {
     ends_with(q) || q > 0 && space(byte_before(hay, q, 1)) && ends_with(q - 1)
 }
 
+/// A weekday match: (start, end, the day's start, where `rel` is when there is one).
+pub(super) type WeekdayMatch = (usize, usize, usize, Option<(usize, usize)>);
+
 /// The matches of the weekday rule
 /// (`\b(?:(?P<rel>[Ll]ast|[Nn]ext|[Tt]his)\s)?(?P<day>Monday|…|Sunday)\b`, searched from
 /// each match's end on) on the stand-in, from the day names' occurrences in order: (start,
@@ -450,7 +453,7 @@ pub(super) fn after_preposition(hay: &[u8], q: usize) -> bool {
 pub(super) fn weekdays(
     hay: &[u8],
     names: impl Iterator<Item = std::ops::Range<usize>>,
-) -> Vec<(usize, usize, usize, Option<(usize, usize)>)> {
+) -> Vec<WeekdayMatch> {
     let mut out = Vec::new();
     let mut pos = 0;
     for name in names {
