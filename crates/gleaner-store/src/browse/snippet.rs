@@ -36,12 +36,14 @@ const KNOWN_MAX: usize = 65_536;
 /// At most this many words kept stemmed per thread (see [`STEMS`]; about 3 MB).
 const STEMS_MAX: usize = 50_000;
 
+/// Written word -> its folded, stemmed form.
+type Stems = HashMap<Box<[u8]>, Box<[u8]>, BuildHasherDefault<Fnv>>;
+
 thread_local! {
     /// Words (as written in a body) folded and Porter-stemmed, kept for the next pages
     /// made on this thread: stemming a word costs about 2,000 instructions, and news bodies
     /// repeat their vocabulary from page to page. Emptied when full.
-    static STEMS: RefCell<HashMap<Box<[u8]>, Box<[u8]>, BuildHasherDefault<Fnv>>> =
-        RefCell::default();
+    static STEMS: RefCell<Stems> = RefCell::default();
 }
 
 /// FNV-1a: the remembered words are short, and SipHash cost more than the stemming it saves.
