@@ -13,9 +13,12 @@
 //! [`feed_url`] builds `alt=json` URLs: JSON is the format Blogger documents for its feed API
 //! and the smallest of the three; Atom and RSS are still accepted by [`parse_feed`].
 
+use std::borrow::Cow;
+use std::fmt;
+
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use gleaner_model::{Extractor, ScrapedArticle};
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::ScrapeError;
 use crate::blocks::html_to_blocks;
@@ -507,82 +510,497 @@ fn parse_rss(rss: &XmlNode) -> FeedPage {
 }
 
 // ---------------------------------------------------------------- JSON
+//
+// The JSON feed is read straight into the few fields used (no `serde_json::Value` tree of the
+// whole page: a 150-entry page's tree is over a megabyte of maps and strings, held while the
+// entries are built). The readers below take any JSON where they look, as lookups in a `Value`
+// would: a text field is a string, a number, or an object whose `$t` is one (`jt`); a list is
+// an array or a single object (`jlist`); an entry or link that is not an object has no
+// fields; a key given twice counts its last value. Everything else is skipped unread.
 
-fn jt(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("$t").and_then(jt),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// A map key, borrowed from the body unless it has escapes.
+struct JKey<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for JKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JKey(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JKey(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JKey(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
-fn jfield(obj: &Value, key: &str) -> Option<String> {
-    obj.get(key)
-        .and_then(jt)
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
+/// A value skipped unread. Not `serde::de::IgnoredAny`: serde_json skips that without its
+/// nesting limit, and a document nested past the limit is an error here as it was when the
+/// whole document was read into a `Value`.
+struct Skip;
 
-fn jlist(v: Option<&Value>) -> Vec<&Value> {
-    match v {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(other @ Value::Object(_)) => vec![other],
-        _ => Vec::new(),
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<JKey<'de>, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-fn jlink<'a>(obj: &'a Value, rel: &str) -> Option<&'a str> {
-    jlist(obj.get("link"))
-        .into_iter()
-        .find(|l| l.get("rel").and_then(Value::as_str) == Some(rel))
-        .and_then(|l| l.get("href").and_then(Value::as_str))
+/// A JSON object's fields read into `Self`; any other value reads as the default.
+trait JObject<'de>: Default {
+    /// Read one field's value (`key` is unescaped); skip fields not used.
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
-fn json_entry(e: &Value, feed_blog_id: Option<&str>) -> FeedEntry {
-    let author = jlist(e.get("author"))
-        .into_iter()
-        .find_map(|a| a.get("name").and_then(jt));
+/// Any JSON value read as `T`: an object through [`JObject`], anything else as the default.
+struct Lenient<T>(T);
+
+impl<'de, T: JObject<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: JObject<'de>> Visitor<'de> for V<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = T::default();
+                while let Some(JKey(key)) = map.next_key::<JKey<'de>>()? {
+                    out.field(&key, &mut map)?;
+                }
+                Ok(Lenient(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Lenient(T::default()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient(T::default()))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A list as `jlist` reads it: an array's elements, a single object, or nothing.
+struct JList<T>(Vec<T>);
+
+impl<T> Default for JList<T> {
+    fn default() -> Self {
+        JList(Vec::new())
+    }
+}
+
+impl<'de, T: JObject<'de>> Deserialize<'de> for JList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: JObject<'de>> Visitor<'de> for V<T> {
+            type Value = JList<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Lenient(item)) = seq.next_element::<Lenient<T>>()? {
+                    out.push(item);
+                }
+                Ok(JList(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let Lenient(item) =
+                    Lenient::<T>::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(JList(vec![item]))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JList::default())
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Text as `jt` reads it: a string, a number's digits, or an object's `$t` read the same way.
+#[derive(Default)]
+struct JText(Option<String>);
+
+impl<'de> Deserialize<'de> for JText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JText(Some(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JText(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(JText(Some(serde_json::Number::from(v).to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(JText(Some(serde_json::Number::from(v).to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(JText(
+                    serde_json::Number::from_f64(v).map(|n| n.to_string()),
+                ))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(JText(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JText(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(JText(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut text = JText(None);
+                while let Some(JKey(key)) = map.next_key::<JKey<'de>>()? {
+                    if key == "$t" {
+                        text = map.next_value()?;
+                    } else {
+                        map.next_value::<Skip>()?;
+                    }
+                }
+                Ok(text)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JText {
+    /// `jfield`: the text trimmed, `None` when empty.
+    fn field(self) -> Option<String> {
+        self.0
+            .map(|s| match s.trim() {
+                t if t.len() == s.len() => s,
+                t => t.to_string(),
+            })
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// A string value (`Value::as_str`), borrowed unless it has escapes; `None` for any other.
+#[derive(Default)]
+struct JStr<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for JStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JStr(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(JStr(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(JStr(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(JStr(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(JStr(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(JStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(JStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<JKey<'de>, Skip>()?.is_some() {}
+                Ok(JStr(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `link` element: `rel` and `href` when they are strings.
+#[derive(Default)]
+struct JLink<'de> {
+    rel: Option<Cow<'de, str>>,
+    href: Option<Cow<'de, str>>,
+}
+
+/// `jlink`: the `href` of the first link with this `rel` (`None` when that one has none).
+fn first_link(links: &[JLink<'_>], rel: &str) -> Option<String> {
+    links
+        .iter()
+        .find(|l| l.rel.as_deref() == Some(rel))
+        .and_then(|l| l.href.as_deref())
+        .map(str::to_string)
+}
+
+/// An `author` element: its `name` text.
+#[derive(Default)]
+struct JAuthor {
+    name: JText,
+}
+
+/// A `category` element: `scheme` and `term` when they are strings.
+#[derive(Default)]
+struct JCategory<'de> {
+    scheme: Option<Cow<'de, str>>,
+    term: Option<Cow<'de, str>>,
+}
+
+/// The fields of an entry that are read.
+#[derive(Default)]
+struct JEntry<'de> {
+    id: JText,
+    links: JList<JLink<'de>>,
+    title: JText,
+    authors: JList<JAuthor>,
+    published: JText,
+    updated: JText,
+    categories: JList<JCategory<'de>>,
+    total: JText,
+    content: JText,
+    summary: JText,
+}
+
+/// The fields of a feed that are read.
+#[derive(Default)]
+struct JFeed<'de> {
+    id: JText,
+    entries: JList<JEntry<'de>>,
+    total_results: JText,
+    start_index: JText,
+    items_per_page: JText,
+    links: JList<JLink<'de>>,
+    title: JText,
+}
+
+/// The document: `feed` (a page) or `entry` (one post), when present at all.
+#[derive(Default)]
+struct JRoot<'de> {
+    feed: Option<JFeed<'de>>,
+    entry: Option<JEntry<'de>>,
+}
+
+fn jstr<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(map.next_value::<JStr<'de>>()?.0)
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<Skip>().map(|_| ())
+}
+
+impl<'de> JObject<'de> for JLink<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "rel" => self.rel = jstr(map)?,
+            "href" => self.href = jstr(map)?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> JObject<'de> for JAuthor {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "name" => self.name = map.next_value()?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> JObject<'de> for JCategory<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "scheme" => self.scheme = jstr(map)?,
+            "term" => self.term = jstr(map)?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> JObject<'de> for JEntry<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "id" => self.id = map.next_value()?,
+            "link" => self.links = map.next_value()?,
+            "title" => self.title = map.next_value()?,
+            "author" => self.authors = map.next_value()?,
+            "published" => self.published = map.next_value()?,
+            "updated" => self.updated = map.next_value()?,
+            "category" => self.categories = map.next_value()?,
+            "thr$total" => self.total = map.next_value()?,
+            "content" => self.content = map.next_value()?,
+            "summary" => self.summary = map.next_value()?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> JObject<'de> for JFeed<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "id" => self.id = map.next_value()?,
+            "entry" => self.entries = map.next_value()?,
+            "openSearch$totalResults" => self.total_results = map.next_value()?,
+            "openSearch$startIndex" => self.start_index = map.next_value()?,
+            "openSearch$itemsPerPage" => self.items_per_page = map.next_value()?,
+            "link" => self.links = map.next_value()?,
+            "title" => self.title = map.next_value()?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> JObject<'de> for JRoot<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "feed" => self.feed = Some(map.next_value::<Lenient<JFeed<'de>>>()?.0),
+            "entry" => self.entry = Some(map.next_value::<Lenient<JEntry<'de>>>()?.0),
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+fn json_entry(e: JEntry<'_>, feed_blog_id: Option<&str>) -> FeedEntry {
+    let author = e.authors.0.into_iter().find_map(|a| a.name.0);
     let raw = RawEntry {
-        id: jfield(e, "id"),
-        url: jlink(e, "alternate").map(str::to_string),
-        title: e.get("title").and_then(jt),
+        id: e.id.field(),
+        url: first_link(&e.links.0, "alternate"),
+        title: e.title.0,
         author,
-        published: jfield(e, "published").and_then(|d| parse_date(&d)),
-        updated: jfield(e, "updated").and_then(|d| parse_date(&d)),
-        labels: labels_of(jlist(e.get("category")).into_iter().map(|c| {
-            (
-                c.get("scheme").and_then(Value::as_str),
-                c.get("term").and_then(Value::as_str),
-            )
-        })),
-        comments: jfield(e, "thr$total").and_then(|t| t.parse().ok()),
-        content: e.get("content").and_then(jt),
-        summary: e.get("summary").and_then(jt),
+        published: e.published.field().and_then(|d| parse_date(&d)),
+        updated: e.updated.field().and_then(|d| parse_date(&d)),
+        labels: labels_of(
+            e.categories
+                .0
+                .iter()
+                .map(|c| (c.scheme.as_deref(), c.term.as_deref())),
+        ),
+        comments: e.total.field().and_then(|t| t.parse().ok()),
+        content: e.content.0,
+        summary: e.summary.0,
     };
     build_entry(raw, feed_blog_id)
 }
 
 fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
-    let root: Value = serde_json::from_str(body).map_err(|e| ScrapeError::Json(e.to_string()))?;
-    if let Some(feed) = root.get("feed") {
-        let blog_id = jfield(feed, "id").and_then(|id| parse_blogger_id(&id).0);
-        let entries = jlist(feed.get("entry"))
+    let Lenient(root) = serde_json::from_str::<Lenient<JRoot<'_>>>(body)
+        .map_err(|e| ScrapeError::Json(e.to_string()))?;
+    if let Some(feed) = root.feed {
+        let blog_id = feed.id.field().and_then(|id| parse_blogger_id(&id).0);
+        let next = first_link(&feed.links.0, "next");
+        let entries = feed
+            .entries
+            .0
             .into_iter()
             .map(|e| json_entry(e, blog_id.as_deref()))
             .collect();
         return Ok(FeedPage {
             entries,
-            total_results: parse_u64(jfield(feed, "openSearch$totalResults")),
-            start_index: parse_u64(jfield(feed, "openSearch$startIndex")),
-            items_per_page: parse_u64(jfield(feed, "openSearch$itemsPerPage")),
-            next: jlink(feed, "next").map(str::to_string),
+            total_results: parse_u64(feed.total_results.field()),
+            start_index: parse_u64(feed.start_index.field()),
+            items_per_page: parse_u64(feed.items_per_page.field()),
+            next,
             blog_id,
-            title: jfield(feed, "title").map(|t| collapse_ws(&t)),
+            title: feed.title.field().map(|t| collapse_ws(&t)),
             damaged: false,
         });
     }
-    if let Some(entry) = root.get("entry") {
+    if let Some(entry) = root.entry {
         let entry = json_entry(entry, None);
         return Ok(FeedPage {
             blog_id: entry.article.blog_id.clone(),
@@ -593,6 +1011,101 @@ fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
     Err(ScrapeError::NotAFeed(
         "JSON without `feed` or `entry`".into(),
     ))
+}
+
+/// The `serde_json::Value` reader the typed one replaced, kept to check that both read every
+/// JSON document the same.
+#[cfg(test)]
+mod value_reference {
+    use serde_json::Value;
+
+    use super::*;
+    fn jt(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o.get("$t").and_then(jt),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn jfield(obj: &Value, key: &str) -> Option<String> {
+        obj.get(key)
+            .and_then(jt)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn jlist(v: Option<&Value>) -> Vec<&Value> {
+        match v {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(other @ Value::Object(_)) => vec![other],
+            _ => Vec::new(),
+        }
+    }
+
+    fn jlink<'a>(obj: &'a Value, rel: &str) -> Option<&'a str> {
+        jlist(obj.get("link"))
+            .into_iter()
+            .find(|l| l.get("rel").and_then(Value::as_str) == Some(rel))
+            .and_then(|l| l.get("href").and_then(Value::as_str))
+    }
+
+    fn json_entry(e: &Value, feed_blog_id: Option<&str>) -> FeedEntry {
+        let author = jlist(e.get("author"))
+            .into_iter()
+            .find_map(|a| a.get("name").and_then(jt));
+        let raw = RawEntry {
+            id: jfield(e, "id"),
+            url: jlink(e, "alternate").map(str::to_string),
+            title: e.get("title").and_then(jt),
+            author,
+            published: jfield(e, "published").and_then(|d| parse_date(&d)),
+            updated: jfield(e, "updated").and_then(|d| parse_date(&d)),
+            labels: labels_of(jlist(e.get("category")).into_iter().map(|c| {
+                (
+                    c.get("scheme").and_then(Value::as_str),
+                    c.get("term").and_then(Value::as_str),
+                )
+            })),
+            comments: jfield(e, "thr$total").and_then(|t| t.parse().ok()),
+            content: e.get("content").and_then(jt),
+            summary: e.get("summary").and_then(jt),
+        };
+        build_entry(raw, feed_blog_id)
+    }
+
+    pub(super) fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
+        let root: Value = serde_json::from_str(body).map_err(|e| ScrapeError::Json(e.to_string()))?;
+        if let Some(feed) = root.get("feed") {
+            let blog_id = jfield(feed, "id").and_then(|id| parse_blogger_id(&id).0);
+            let entries = jlist(feed.get("entry"))
+                .into_iter()
+                .map(|e| json_entry(e, blog_id.as_deref()))
+                .collect();
+            return Ok(FeedPage {
+                entries,
+                total_results: parse_u64(jfield(feed, "openSearch$totalResults")),
+                start_index: parse_u64(jfield(feed, "openSearch$startIndex")),
+                items_per_page: parse_u64(jfield(feed, "openSearch$itemsPerPage")),
+                next: jlink(feed, "next").map(str::to_string),
+                blog_id,
+                title: jfield(feed, "title").map(|t| collapse_ws(&t)),
+                damaged: false,
+            });
+        }
+        if let Some(entry) = root.get("entry") {
+            let entry = json_entry(entry, None);
+            return Ok(FeedPage {
+                blog_id: entry.article.blog_id.clone(),
+                entries: vec![entry],
+                ..FeedPage::default()
+            });
+        }
+        Err(ScrapeError::NotAFeed(
+            "JSON without `feed` or `entry`".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -664,5 +1177,60 @@ mod tests {
         );
         assert_eq!(keyset_position("https://x.example/feed?alt=json"), None);
         assert_eq!(keyset_position("not a url"), None);
+    }
+
+    /// The typed JSON reader reads every document as the `Value` reader did: the same page,
+    /// or the same error.
+    #[test]
+    fn the_typed_json_reader_reads_what_the_value_reader_read() {
+        let cases: Vec<String> = vec![
+            include_str!("../tests/fixtures/feed_json_full.json").to_string(),
+            include_str!("../tests/fixtures/post_entry_json.json").to_string(),
+            r#"{}"#.into(),
+            r#"{"feed": null}"#.into(),
+            r#"{"feed": "x", "entry": {}}"#.into(),
+            r#"{"entry": 3}"#.into(),
+            r#"{"entry": {"id": {"$t": " tag:blogger.com,1999:blog-12.post-34 "}}}"#.into(),
+            r#"{"feed": {"id": {"$t": "tag:blogger.com,1999:blog-77"}, "entry": [1, null, "s", [], {},
+                {"id": {"$t": "tag:blogger.com,1999:blog-77.post-9"}, "title": {"$t": {"$t": "  Deep  title "}},
+                 "link": [{"rel": "self", "href": "http://e.com/s"}, {"rel": 5, "href": "http://e.com/n"},
+                          {"rel": "alternate", "href": "http://e.com/a"}, {"rel": "alternate", "href": "http://e.com/b"}],
+                 "author": [{"uri": "u"}, {"name": 42}, {"name": {"$t": "B"}}],
+                 "category": {"scheme": "http://www.blogger.com/atom/ns#", "term": " One "},
+                 "thr$total": {"$t": 7}, "summary": {"$t": "<b>Sum</b> mary"},
+                 "published": {"$t": "2024-03-01T09:00:00.000+01:00"}, "updated": "2024-03-02T10:00:00Z"}],
+              "link": {"rel": "next", "href": "http://e.com/next"},
+              "openSearch$totalResults": {"$t": 12.5}, "openSearch$startIndex": {"$t": "  3 "},
+              "openSearch$itemsPerPage": 150, "title": {"type": "text", "$t": "A  Blog"}}}"#
+                .into(),
+            r#"{"feed": {"entry": {"content": {"$t": "<p>One</p><p>Two</p>"}, "content": {"$t": false},
+                "link": [{"rel": "alternate"}, {"rel": "alternate", "href": "http://e.com/x"}],
+                "category": [{"term": "a"}, {"scheme": "other", "term": "b"}, {"term": "a"}, {"term": 1}]},
+              "title": {"$t": "first"}, "title": {"$t": "last"}, "link": [], "feed": 1}}"#
+                .into(),
+            r#"{"feed": {"\u0074itle": {"\u0024t": "Esc\u00e4ped \"q\""}, "entry": [{"link": [{"rel": "altern\u0061te", "href": "http://e.com/\u00e9"}],
+                "category": [{"scheme": "http://www.blogger.com/atom/ns#", "term": "\u00e9t\u00e9"}], "title": {"$t": ["x"]}}]}}"#
+                .into(),
+            r#"{"feed": {"entry": [{"thr$total": {"$t": -4}, "id": {"$t": 1e400}}]}}"#.into(),
+            r#"{"feed": {"entry": [{"thr$total": {"$t": 18446744073709551615}, "title": {"$t": -0.0}}]}}"#.into(),
+            r#"{"feed": {"entry": [}"#.into(),
+            r#"{"feed": {}} trailing"#.into(),
+            r#"{"feed": {"title": "unterminated}}"#.into(),
+            r#"{"feed": {"title": "\ud800"}}"#.into(),
+            format!(r#"{{"feed": {{"x": {}{}}}}}"#, "[".repeat(200), "]".repeat(200)),
+            format!(r#"{{"feed": {{"x": {}1{}}}}}"#, "[".repeat(100), "]".repeat(100)),
+        ];
+        // More documents, e.g. recorded feeds: GLEANER_FEED_JSON=FILE:FILE…
+        let mut cases = cases;
+        for path in std::env::var("GLEANER_FEED_JSON").unwrap_or_default().split(':') {
+            if !path.is_empty() {
+                cases.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+        for (i, case) in cases.iter().enumerate() {
+            let new = format!("{:?}", parse_json(case));
+            let old = format!("{:?}", value_reference::parse_json(case));
+            assert_eq!(new, old, "case {i}: {case}");
+        }
     }
 }

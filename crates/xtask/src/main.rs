@@ -13,7 +13,7 @@
 //! Both run the release binary (built first unless `--gleaner PATH` names one, e.g. a build of
 //! an older commit to compare with) as a child process and watch it through `/proc` (Linux):
 //! wall time, CPU time (user + system, read from the finished process before it is reaped),
-//! peak resident memory (VmHWM), bytes written to disk (`/proc/PID/io`), and the CPU time of
+//! peak resident memory (VmHWM, and the peak of RssAnon sampled every 10 ms), bytes written to disk (`/proc/PID/io`), and the CPU time of
 //! each group of threads — `gleaner-io` (async: HTTP, listings), `gleaner-cpu-*` (the CPU pool:
 //! scrape, clean, tag), `gleaner-writer` (SQLite), the rest. Binaries that log `resources
 //! used` (debug) also give the CPU time of scrape, clean and tag themselves.
@@ -131,6 +131,9 @@ struct Usage {
     /// User + system CPU seconds, all threads.
     cpu: f64,
     peak_kib: u64,
+    /// Peak anonymous resident memory (`RssAnon`, sampled): the heap and stacks without the
+    /// mapped binary and database file pages that VmHWM also counts.
+    peak_anon_kib: u64,
     write_bytes: u64,
     /// CPU seconds per thread group (last value seen of each thread).
     groups: BTreeMap<&'static str, f64>,
@@ -217,6 +220,9 @@ fn measure(mut command: Command) -> Result<Usage> {
     loop {
         if let Some(kib) = proc_value(&format!("/proc/{pid}/status"), "VmHWM:") {
             usage.peak_kib = usage.peak_kib.max(kib);
+        }
+        if let Some(kib) = proc_value(&format!("/proc/{pid}/status"), "RssAnon:") {
+            usage.peak_anon_kib = usage.peak_anon_kib.max(kib);
         }
         if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
             for task in dir.flatten() {
@@ -379,24 +385,26 @@ fn bench_run(opts: &Options) -> Result<()> {
                 .map(|m| m.len())
                 .sum();
             println!(
-                "  run: {:.2} s, {:.2} CPU s, {:.0} posts/s, peak {:.1} MiB, wrote {:.1} MB for a {:.1} MB database",
+                "  run: {:.2} s, {:.2} CPU s, {:.0} posts/s, peak {:.1} MiB, wrote {:.1} MB for a {:.1} MB database, peak RssAnon {:.1} MiB",
                 usage.wall,
                 usage.cpu,
                 posts as f64 / usage.wall,
                 usage.peak_kib as f64 / 1024.0,
                 usage.write_bytes as f64 / 1e6,
-                db_bytes as f64 / 1e6
+                db_bytes as f64 / 1e6,
+                usage.peak_anon_kib as f64 / 1024.0
             );
             samples.push(usage);
         }
         let n = posts as f64;
         println!(
-            "{posts} posts: {:.2} CPU ms/post, {:.0} posts/s, {:.2} s wall, peak RSS {:.1} MiB, {:.1} KB written/post",
+            "{posts} posts: {:.2} CPU ms/post, {:.0} posts/s, {:.2} s wall, peak RSS {:.1} MiB, {:.1} KB written/post, peak RssAnon {:.1} MiB",
             med(&samples, |s| s.cpu) * 1000.0 / n,
             med(&samples, |s| n / s.wall),
             med(&samples, |s| s.wall),
             med(&samples, |s| s.peak_kib as f64) / 1024.0,
             med(&samples, |s| s.write_bytes as f64) / 1e3 / n,
+            med(&samples, |s| s.peak_anon_kib as f64) / 1024.0,
         );
         print_breakdown(&samples, n, "post");
     }
