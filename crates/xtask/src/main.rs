@@ -335,25 +335,44 @@ fn bench_run(opts: &Options) -> Result<()> {
     for &posts in &sizes {
         let mut samples = Vec::new();
         for run in 0..repeat {
-            let blog = blogsim::BlogServer::start(
-                "Bench Blog",
-                9,
-                blogsim::FeedMode::Summary,
-                posts,
-                latency,
-            );
-            for n in 0..posts {
-                let text = post_text(n, paragraphs);
-                let refs: Vec<&str> = text.iter().map(String::as_str).collect();
-                blog.set_paragraphs(n, &refs);
+            // A run reads at most 100 feed pages (~14,900 posts) of a blog: more posts are
+            // served as several blogs of at most POSTS_PER_BLOG, one source each.
+            let blogs: Vec<blogsim::BlogServer> = split_posts(posts)
+                .iter()
+                .enumerate()
+                .map(|(b, &(first, count))| {
+                    let blog = blogsim::BlogServer::start(
+                        "Bench Blog",
+                        9 + b as u32,
+                        blogsim::FeedMode::Summary,
+                        count,
+                        latency,
+                    );
+                    for n in 0..count {
+                        let text = post_text(first + n, paragraphs);
+                        let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+                        blog.set_paragraphs(n, &refs);
+                    }
+                    blog
+                })
+                .collect();
+            if run == 0 && blogs.len() > 1 {
+                println!("  {posts} posts served as {} blogs", blogs.len());
             }
+            let sources: String = blogs
+                .iter()
+                .map(|blog| {
+                    format!(
+                        "\n[[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
+                        blog.home()
+                    )
+                })
+                .collect();
             let dir = tempfile::tempdir()?;
             std::fs::write(
                 dir.path().join("bench.toml"),
                 format!(
-                    "[fetch]\nconcurrency = {concurrency}\nper_host_per_second = 100000.0\n\n\
-                     [[sources]]\nurl = \"{}\"\nkind = \"blogger\"\n",
-                    blog.home()
+                    "[fetch]\nconcurrency = {concurrency}\nper_host_per_second = 100000.0\n{sources}"
                 ),
             )?;
             let mut command = Command::new(&gleaner);
@@ -409,6 +428,22 @@ fn bench_run(opts: &Options) -> Result<()> {
         print_breakdown(&samples, n, "post");
     }
     Ok(())
+}
+
+/// The most posts one bench blog serves: a run reads at most 100 feed pages of 150 posts
+/// of a blog.
+const POSTS_PER_BLOG: usize = 10_000;
+
+/// (first post number, posts) of each blog serving `posts` posts, in as few blogs as
+/// [`POSTS_PER_BLOG`] allows, evenly.
+fn split_posts(posts: usize) -> Vec<(usize, usize)> {
+    let blogs = posts.div_ceil(POSTS_PER_BLOG).max(1);
+    (0..blogs)
+        .map(|b| {
+            let first = posts * b / blogs;
+            (first, posts * (b + 1) / blogs - first)
+        })
+        .collect()
 }
 
 /// `count` paragraphs of news prose (about 60 words each) for post `n`, with names, places,
