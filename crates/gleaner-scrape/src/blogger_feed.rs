@@ -1076,7 +1076,8 @@ mod value_reference {
     }
 
     pub(super) fn parse_json(body: &str) -> Result<FeedPage, ScrapeError> {
-        let root: Value = serde_json::from_str(body).map_err(|e| ScrapeError::Json(e.to_string()))?;
+        let root: Value =
+            serde_json::from_str(body).map_err(|e| ScrapeError::Json(e.to_string()))?;
         if let Some(feed) = root.get("feed") {
             let blog_id = jfield(feed, "id").and_then(|id| parse_blogger_id(&id).0);
             let entries = jlist(feed.get("entry"))
@@ -1222,7 +1223,10 @@ mod tests {
         ];
         // More documents, e.g. recorded feeds: GLEANER_FEED_JSON=FILE:FILE…
         let mut cases = cases;
-        for path in std::env::var("GLEANER_FEED_JSON").unwrap_or_default().split(':') {
+        for path in std::env::var("GLEANER_FEED_JSON")
+            .unwrap_or_default()
+            .split(':')
+        {
             if !path.is_empty() {
                 cases.push(std::fs::read_to_string(path).unwrap());
             }

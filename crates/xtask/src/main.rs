@@ -18,7 +18,8 @@
 //! scrape, clean, tag), `gleaner-writer` (SQLite), the rest. Binaries that log `resources
 //! used` (debug) also give the CPU time of scrape, clean and tag themselves.
 //!
-//! `bench run` serves a Blogger-like blog from 127.0.0.1 (`tests/blogsim`, summary feed, so
+//! `bench run` serves a Blogger-like blog (several of at most 10,000 posts each past that: a
+//! run reads at most 100 feed pages of a blog) from 127.0.0.1 (`tests/blogsim`, summary feed, so
 //! every post page is fetched, each answer after `--latency-ms`; each post `--paragraphs` of
 //! about 60 words of news prose) and runs `gleaner run` on a
 //! fresh database; it prints CPU milliseconds per post, posts per second, peak RSS and bytes
