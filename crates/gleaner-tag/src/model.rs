@@ -316,9 +316,22 @@ struct WordFacts<R> {
     cluster: Option<(u8, u8)>,
     /// Templates 0–3's rows.
     head: [R; 4],
+    /// The rows of templates 10–13 over this word (its neighbours' features: the word one
+    /// before, one after, two before, two after).
+    near: [R; 4],
     /// The prefixes' and suffixes' rows, `affixes` of them (prefix then suffix of 1–4 chars).
     affix: [R; 8],
     affixes: u8,
+}
+
+/// The rows of templates 10–13 over a lowercase word's hash (see [`WordFacts::near`]).
+fn near_rows<R>(lower_hash: u64, f: &impl FeatureSink<Row = R>) -> [R; 4] {
+    [
+        f.row_of(feat(10, lower_hash)),
+        f.row_of(feat(11, lower_hash)),
+        f.row_of(feat(12, lower_hash)),
+        f.row_of(feat(13, lower_hash)),
+    ]
 }
 
 /// The most distinct words a [`WordCache`] keeps: past it, it starts again at the next
@@ -443,6 +456,7 @@ impl<'t, R: Copy> WordCache<'t, R> {
             plain: !lower.contains('\u{2019}'),
             cluster: gaz.word_cluster(lower),
             head,
+            near: near_rows(lower_hash, f),
             affix,
             affixes,
         }
@@ -919,6 +933,7 @@ fn each_token_features<'t, F: FeatureSink>(
         .map(|x| word_at(x).map_or(0, |w| w.shape))
         .collect();
     let pad = str_hash(PAD);
+    let pad_near = near_rows(pad, &*f);
     for i in 0..toks.len() {
         f.begin();
         let Some(me) = infos.get(i) else { break };
@@ -952,10 +967,19 @@ fn each_token_features<'t, F: FeatureSink>(
         if i == 0 {
             f.small::<9>(&[cap]);
         }
-        f.key(feat(10, lower_at(-1)));
-        f.key(feat(11, lower_at(1)));
-        f.key(feat(12, lower_at(-2)));
-        f.key(feat(13, lower_at(2)));
+        // The words around (templates 10–13, their rows made with each word's facts).
+        let near_at = |d: isize, k: usize| {
+            at(d)
+                .and_then(|x| cache.words.get(x.word))
+                .and_then(|w| w.near.get(k))
+                .or(pad_near.get(k))
+                .copied()
+        };
+        for (d, k) in [(-1, 0), (1, 1), (-2, 2), (2, 3)] {
+            if let Some(row) = near_at(d, k) {
+                f.row(row);
+            }
+        }
         f.key(feat2(14, lower_at(-1), h_lower));
         f.key(feat2(15, h_lower, lower_at(1)));
         f.key(feat2(16, shape_at(-1), h_shape));
