@@ -889,16 +889,16 @@ fn each_token_features<'t, F: FeatureSink>(
         .map(|(k, t)| {
             // What the word's text decides, made the first time the document has it.
             let word = cache.place(t.text, gaz, &*f);
-            let w = cache.words.get(word).copied();
-            let lower = w.as_ref().map_or("", |w| cache.lower(w));
+            let w = cache.words.get(word);
+            let lower = w.map_or("", |w| cache.lower(w));
             // The lists' answers about the word folded (`known`; the lowercase form is the
             // folded one unless it holds a '’'); a head word folds to a listed folded form.
             let folded = known.get(k).copied().unwrap_or_default();
-            let plain = w.as_ref().is_none_or(|w| w.plain);
+            let plain = w.is_none_or(|w| w.plain);
             let head = |listed: bool| listed || !t.text.is_ascii();
             TokenInfo {
                 word,
-                cap: w.as_ref().map_or(0, |w| w.cap),
+                cap: w.map_or(0, |w| w.cap),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
                 given: folded.given,
