@@ -648,7 +648,9 @@ pub(crate) fn sequence_features_with_rules(
     let headline = is_headline_known(toks, &known);
     let mut keys = Keys::new(|_, f: &[u32]| out.push(f.to_vec()));
     let mut cache = WordCache::default();
-    each_token_features(toks, gaz, &known, rules, doc, headline, &mut keys, &mut cache);
+    each_token_features(
+        toks, gaz, &known, rules, doc, headline, &mut keys, &mut cache,
+    );
     out
 }
 
@@ -1865,7 +1867,9 @@ impl NameModel {
                 }
             });
             let mut cache = WordCache::default();
-            each_token_features(toks, gaz, known, rules, doc, headline, &mut keys, &mut cache);
+            each_token_features(
+                toks, gaz, known, rules, doc, headline, &mut keys, &mut cache,
+            );
             return self.labels_and_margins(&scores);
         };
         let mut scorer = Scorer::new(&stored.rows, &stored.small, toks.len());
@@ -2194,6 +2198,59 @@ mod tests {
         }
         let model = trainer.averaged();
         (seqs, model)
+    }
+
+    /// The word cache kept over a document larger than it holds (so that it starts again
+    /// mid-document) scores every token as a fresh cache per sentence does, to the bit, and
+    /// stays within its bound.
+    #[test]
+    fn word_cache_starting_again_scores_the_same() {
+        let gaz = Gazetteers::builtin();
+        let model = NameModel::builtin();
+        let stored = model.stored.as_ref().expect("the built-in model reads");
+        // Sentences of distinct made-up words, some capitalised, with repeats between them.
+        let mut text = String::new();
+        for k in 0..(WORD_CACHE_WORDS + 3000) {
+            let w = format!("{}{k:x}q", if k % 3 == 0 { "Zor" } else { "ven" });
+            text.push_str(&w);
+            text.push_str(if k % 20 == 19 { ". The " } else { " and " });
+        }
+        let toks = crate::tokenize::tokenize(&text);
+        let mut words = WordCache::default();
+        let mut checked = 0;
+        let mut most = 0;
+        for sentence in toks.split_inclusive(|t| t.text == ".") {
+            let doc = DocContext::build(&[sentence], &gaz);
+            let rules = rule_spans(sentence, &gaz, &doc);
+            let known = known_words(sentence, &gaz);
+            let headline = is_headline_known(sentence, &known);
+            let mut scorer = Scorer::new(&stored.rows, &stored.small, sentence.len());
+            each_token_features(
+                sentence,
+                &gaz,
+                &known,
+                &rules,
+                &doc,
+                headline,
+                &mut scorer,
+                &mut words,
+            );
+            most = most.max(words.words.len());
+            let keys = sequence_features_with_rules(sentence, &gaz, &rules, &doc);
+            for (fast, fs) in scorer.scores.iter().zip(&keys) {
+                let slow = stored.rows.sum(fs);
+                let bits = |s: &[f32; N_LABELS]| s.map(f32::to_bits);
+                assert_eq!(bits(fast), bits(&slow));
+                checked += 1;
+            }
+        }
+        assert!(checked > 2 * WORD_CACHE_WORDS, "{checked}");
+        assert!(most <= WORD_CACHE_WORDS + 64, "{most}");
+        assert!(
+            words.words.len() < WORD_CACHE_WORDS,
+            "{}",
+            words.words.len()
+        );
     }
 
     /// Scoring as the features come ([`Scorer`]: small templates from [`SmallRows`], the rest
