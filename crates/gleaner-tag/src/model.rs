@@ -1310,10 +1310,10 @@ impl Domain {
         }
         let mut k = 0;
         while k < self.extra.len() {
-            if let Some(&e) = self.extra.get(k) {
-                if e == v {
-                    return Some(self.max as usize + 1 + k);
-                }
+            if let Some(&e) = self.extra.get(k)
+                && e == v
+            {
+                return Some(self.max as usize + 1 + k);
             }
             k += 1;
         }
