@@ -388,22 +388,25 @@ impl Tagger {
     }
 
     /// Names in a sequence of tokens (a sentence): the model's spans, with what the rules know
-    /// about them, merged with the rules' surer names (see [`MergePolicy`]).
-    fn label_sequence(
-        &self,
-        toks: &[Token<'_>],
+    /// about them, merged with the rules' surer names (see [`MergePolicy`]). `words`: the
+    /// document's words the model has met so far (kept from one sentence to the next).
+    #[allow(clippy::too_many_arguments)]
+    fn label_sequence<'t, 's>(
+        &'s self,
+        toks: &[Token<'t>],
         known: &[WordInfo],
         doc: &DocContext,
         rules: Vec<NameSpan>,
         policy: MergePolicy,
         headline: bool,
+        words: &mut model::WordRows<'t, 's>,
     ) -> Vec<NameSpan> {
         if self.model.is_empty() || !doc.guesses_allowed {
             return rules;
         }
         let (labels, margins) = self
             .model
-            .decode_sequence(toks, &self.gaz, known, &rules, doc, headline);
+            .decode_sequence(toks, &self.gaz, known, &rules, doc, headline, words);
         // The rules' whole-token names, sorted by first token (they never overlap), and which
         // tokens a cued or listed one covers (prefix counts): looked up per model name without
         // a scan of all the rules (a sentence can be very long).
@@ -690,10 +693,19 @@ impl Tagger {
         };
         let rules = self.rules_and_context(&sents, Some((&headlines, &known)), &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
+        let mut words = model::WordRows::default();
         for (((sentence, rules), &headline), known) in
             sents.iter().zip(rules).zip(&headlines).zip(&known)
         {
-            for span in self.label_sequence(sentence, known, &doc, rules, self.policy, headline) {
+            for span in self.label_sequence(
+                sentence,
+                known,
+                &doc,
+                rules,
+                self.policy,
+                headline,
+                &mut words,
+            ) {
                 let Some(text) = body.get(span.byte_start..span.byte_end) else {
                     continue;
                 };
@@ -875,14 +887,22 @@ impl Tagger {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
         }
         let (toks, doc, rules, (headlines, known)) = self.read_document_known(sentences);
+        let mut seen = model::WordRows::default();
         let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)
             .zip(rules)
             .zip(headlines.iter().zip(&known))
             .map(|(((t, words), rules), (&headline, known))| {
-                let mut spans =
-                    self.label_sequence(t, known, &doc, rules, self.token_policy, headline);
+                let mut spans = self.label_sequence(
+                    t,
+                    known,
+                    &doc,
+                    rules,
+                    self.token_policy,
+                    headline,
+                    &mut seen,
+                );
                 spans.retain(|s| {
                     s.whole_tokens && words.get(s.first..s.last) != Some(&["-DOCSTART-"])
                 });

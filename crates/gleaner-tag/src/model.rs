@@ -154,11 +154,8 @@ fn feat2(t: u8, a: u64, b: u64) -> u32 {
 
 /// What is known about one token before its features are built.
 struct TokenInfo {
-    /// The lowercase word: its place in the sequence's one text buffer ([`Texts`]).
-    lower: std::ops::Range<usize>,
-    /// [`str_hash`] of the shape: "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d":
-    /// character classes, runs collapsed ([`shape_hash`]).
-    shape: u64,
+    /// The place of what the word's text decides ([`WordFacts`]) in the [`WordCache`].
+    word: usize,
     cap: u8,
     /// Gazetteer label (index into [`LABELS`]) of the longest listed name covering it.
     gaz: u8,
@@ -221,8 +218,8 @@ fn cap_class(w: &str) -> u8 {
     }
 }
 
-/// The words' lowercase forms and shapes of one sequence, in one buffer (one allocation for
-/// the sequence, not two for every token).
+/// The words' lowercase forms of a document, in one buffer (one allocation for the
+/// document, not one for every word).
 struct Texts(String);
 
 impl Texts {
@@ -292,6 +289,178 @@ fn shape_hash(w: &str, scratch: &mut String) -> u64 {
         }
     }
     str_hash(out)
+}
+
+/// What a word's text alone decides of its features, made once per distinct word of a
+/// document ([`WordCache`]): its lowercase form, the hashes its neighbours' features ask for,
+/// its capitalisation class and cluster, and the sink's rows (or keys) of the features of the
+/// word alone — the bias, the word, its lowercase form and shape (templates 0–3), and its
+/// prefixes and suffixes (6 and 7), in the order they are given.
+#[derive(Clone, Copy)]
+struct WordFacts<R> {
+    /// The lowercase word: its place in the cache's text buffer ([`Texts`]).
+    lower: (usize, usize),
+    /// [`str_hash`] of the lowercase word.
+    lower_hash: u64,
+    /// [`str_hash`] of the word as written.
+    text_hash: u64,
+    /// [`str_hash`] of the shape: "Xxxx" → "Xx", "IBM" → "X", "1996-08-22" → "d-d-d":
+    /// character classes, runs collapsed ([`shape_hash`]).
+    shape: u64,
+    cap: u8,
+    /// How many chars the first 64 of the lowercase word has, at most 12.
+    len: u8,
+    /// The lowercase word holds no '’' (it is its own folded form).
+    plain: bool,
+    /// Word cluster (fine, coarse) of the lowercase word, if known.
+    cluster: Option<(u8, u8)>,
+    /// Templates 0–3's rows.
+    head: [R; 4],
+    /// The rows of templates 10–13 over this word (its neighbours' features: the word one
+    /// before, one after, two before, two after).
+    near: [R; 4],
+    /// The prefixes' and suffixes' rows, `affixes` of them (prefix then suffix of 1–4 chars).
+    affix: [R; 8],
+    affixes: u8,
+}
+
+/// The rows of templates 10–13 over a lowercase word's hash (see [`WordFacts::near`]).
+fn near_rows<R>(lower_hash: u64, f: &impl FeatureSink<Row = R>) -> [R; 4] {
+    [
+        f.row_of(feat(10, lower_hash)),
+        f.row_of(feat(11, lower_hash)),
+        f.row_of(feat(12, lower_hash)),
+        f.row_of(feat(13, lower_hash)),
+    ]
+}
+
+/// The most distinct words a [`WordCache`] keeps: past it, it starts again at the next
+/// sequence (a typical article has a few thousand; the bound keeps a hostile page of
+/// distinct words from growing it with the page).
+const WORD_CACHE_WORDS: usize = 8192;
+
+/// Each distinct word's [`WordFacts`] over the sequences of one document: a word met again
+/// (most words of an article are) costs one hash lookup instead of lowercasing, classing,
+/// shaping and hashing it and probing the model's table for eleven of its features. The facts
+/// are what the word's text decides, the rows those its keys find: the scores are the same to
+/// the bit. Keyed by the word's text, hashed with a seeded foldhash (the keys are the page's
+/// own words).
+pub(crate) struct WordCache<'t, R> {
+    index: foldhash::HashMap<&'t str, usize>,
+    words: Vec<WordFacts<R>>,
+    texts: Texts,
+    scratch: String,
+}
+
+impl<R> Default for WordCache<'_, R> {
+    fn default() -> Self {
+        WordCache {
+            index: foldhash::HashMap::default(),
+            words: Vec::new(),
+            texts: Texts(String::new()),
+            scratch: String::new(),
+        }
+    }
+}
+
+/// The [`WordCache`] of tagging with a model read from bytes (its rows).
+pub(crate) type WordRows<'t, 'm> = WordCache<'t, &'m [f32; N_LABELS]>;
+
+impl<'t, R: Copy> WordCache<'t, R> {
+    /// The place of `w`'s facts, made if `w` is new.
+    fn place(&mut self, w: &'t str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> usize {
+        if let Some(&at) = self.index.get(w) {
+            return at;
+        }
+        let facts = self.make(w, gaz, f);
+        let at = self.words.len();
+        self.words.push(facts);
+        self.index.insert(w, at);
+        at
+    }
+
+    /// The lowercase word of `facts`.
+    fn lower(&self, facts: &WordFacts<R>) -> &str {
+        self.texts.get(&(facts.lower.0..facts.lower.1))
+    }
+
+    /// Forget every word (the sequences after this start again).
+    fn clear(&mut self) {
+        self.index.clear();
+        self.words.clear();
+        self.texts.0.clear();
+    }
+
+    fn make(&mut self, w: &str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> WordFacts<R> {
+        // Lowercase once; folded (straight apostrophes) for the word lists.
+        let lower_at = self.texts.push_lower(w);
+        let shape = shape_hash(w, &mut self.scratch);
+        let lower = self.texts.get(&lower_at);
+        let lower_hash = str_hash(lower);
+        let text_hash = if w.len() == lower.len() && w == lower {
+            lower_hash
+        } else {
+            str_hash(w)
+        };
+        let head = [
+            f.row_of(feat(0, 0)),
+            f.row_of(feat(1, text_hash)),
+            f.row_of(feat(2, lower_hash)),
+            f.row_of(feat(3, shape)),
+        ];
+        // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
+        // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
+        // `k`-th char from the end starts (only those asked for are found).
+        let mut first = [0usize; 5];
+        let mut len = 0;
+        let mut end = lower.len();
+        for (b, _) in lower.char_indices() {
+            if len == 64 {
+                end = b;
+                break;
+            }
+            if let Some(slot) = first.get_mut(len) {
+                *slot = b;
+            }
+            len += 1;
+        }
+        let cut = lower.get(..end).unwrap_or("");
+        let mut last = [end; 5];
+        for (slot, (b, _)) in last.iter_mut().skip(1).zip(cut.char_indices().rev()) {
+            *slot = b;
+        }
+        let mut affix = [head[0]; 8];
+        let mut affixes = 0u8;
+        for k in 1..=4usize {
+            if len > k {
+                let prefix = cut.get(..first.get(k).copied().unwrap_or(0)).unwrap_or("");
+                let suffix = cut.get(last.get(k).copied().unwrap_or(end)..).unwrap_or("");
+                for key in [
+                    feat2(6, k as u64, str_hash(prefix)),
+                    feat2(7, k as u64, str_hash(suffix)),
+                ] {
+                    if let Some(slot) = affix.get_mut(usize::from(affixes)) {
+                        *slot = f.row_of(key);
+                        affixes += 1;
+                    }
+                }
+            }
+        }
+        WordFacts {
+            lower: (lower_at.start, lower_at.end),
+            lower_hash,
+            text_hash,
+            shape,
+            cap: cap_class(w),
+            len: len.min(12) as u8,
+            plain: !lower.contains('\u{2019}'),
+            cluster: gaz.word_cluster(lower),
+            head,
+            near: near_rows(lower_hash, f),
+            affix,
+            affixes,
+        }
+    }
 }
 
 /// The gazetteer label of each token: the longest listed name starting at each position
@@ -478,7 +647,10 @@ pub(crate) fn sequence_features_with_rules(
     let known = known_words(toks, gaz);
     let headline = is_headline_known(toks, &known);
     let mut keys = Keys::new(|_, f: &[u32]| out.push(f.to_vec()));
-    each_token_features(toks, gaz, &known, rules, doc, headline, &mut keys);
+    let mut cache = WordCache::default();
+    each_token_features(
+        toks, gaz, &known, rules, doc, headline, &mut keys, &mut cache,
+    );
     out
 }
 
@@ -540,6 +712,12 @@ impl TokenFeatures {
 /// Where [`each_token_features`] puts each token's features, in order: collected as keys
 /// ([`Keys`], for training and [`sequence_features`]) or scored as they come ([`Scorer`]).
 trait FeatureSink {
+    /// What a feature's key resolves to: the key itself, or the row it finds.
+    type Row: Copy;
+    /// What `key` resolves to ([`FeatureSink::row`] of it is [`FeatureSink::key`] of it).
+    fn row_of(&self, key: u32) -> Self::Row;
+    /// A feature, resolved ([`FeatureSink::row_of`]).
+    fn row(&mut self, row: Self::Row);
     /// A token's features begin.
     fn begin(&mut self);
     /// A feature, by its key.
@@ -568,6 +746,14 @@ impl<F: FnMut(usize, &[u32])> Keys<F> {
 }
 
 impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
+    type Row = u32;
+    fn row_of(&self, key: u32) -> u32 {
+        key
+    }
+    #[inline]
+    fn row(&mut self, key: u32) {
+        self.f.push(key);
+    }
     fn begin(&mut self) {
         self.f.clear();
     }
@@ -637,16 +823,25 @@ impl<'m> Scorer<'m> {
     }
 }
 
-impl FeatureSink for Scorer<'_> {
+impl<'m> FeatureSink for Scorer<'m> {
+    type Row = &'m [f32; N_LABELS];
+    #[inline]
+    fn row_of(&self, key: u32) -> &'m [f32; N_LABELS] {
+        let table = self.table;
+        // (An absent key gives the row of zeros, as in `RowTable::sum`.)
+        table.rows.get(table.place(key)).unwrap_or(&ZEROS)
+    }
+    #[inline]
+    fn row(&mut self, row: &'m [f32; N_LABELS]) {
+        self.push(row);
+    }
     fn begin(&mut self) {
         self.sum = [0f32; N_LABELS];
         self.len = 0;
     }
     #[inline]
     fn key(&mut self, key: u32) {
-        let table = self.table;
-        // (An absent key adds the row of zeros, as in `RowTable::sum`.)
-        let row = table.rows.get(table.place(key)).unwrap_or(&ZEROS);
+        let row = self.row_of(key);
         self.push(row);
     }
     #[inline(always)]
@@ -670,41 +865,42 @@ impl FeatureSink for Scorer<'_> {
 /// [`NameModel::decode_sequence`] scores without keeping them ([`Scorer`]; a small template's
 /// feature by its numbers, [`SMALL`]). `known`: [`known_words`] of `toks`; `headline`:
 /// [`is_headline`](crate::names::is_headline) of `toks`.
-fn each_token_features(
-    toks: &[Token<'_>],
+#[allow(clippy::too_many_arguments)]
+fn each_token_features<'t, F: FeatureSink>(
+    toks: &[Token<'t>],
     gaz: &Gazetteers,
     known: &[WordInfo],
     rules: &[NameSpan],
     doc: &DocContext,
     headline: bool,
-    f: &mut impl FeatureSink,
+    f: &mut F,
+    cache: &mut WordCache<'t, F::Row>,
 ) {
+    if cache.words.len() >= WORD_CACHE_WORDS {
+        cache.clear();
+    }
     let words: Vec<&str> = toks.iter().map(|t| t.text).collect();
     // What the word lists say about each word, folded (one lookup a word for all of them,
     // made by the caller).
     let gaz_labels = gazetteer_labels(&words, known, gaz);
     let geo = geo_labels(&words, known, gaz);
     let rules = rule_labels(toks.len(), rules);
-    let mut texts = Texts(String::with_capacity(
-        toks.iter().map(|t| t.text.len() * 2 + 4).sum(),
-    ));
-    let mut scratch = String::new();
     let infos: Vec<TokenInfo> = toks
         .iter()
         .enumerate()
         .map(|(k, t)| {
-            // Lowercase once; folded (straight apostrophes) for the word lists.
-            let lower_at = texts.push_lower(t.text);
-            let shape = shape_hash(t.text, &mut scratch);
-            let lower = texts.get(&lower_at);
+            // What the word's text decides, made the first time the document has it.
+            let word = cache.place(t.text, gaz, &*f);
+            let w = cache.words.get(word);
+            let lower = w.map_or("", |w| cache.lower(w));
             // The lists' answers about the word folded (`known`; the lowercase form is the
             // folded one unless it holds a '’'); a head word folds to a listed folded form.
             let folded = known.get(k).copied().unwrap_or_default();
-            let plain = !lower.contains('\u{2019}');
+            let plain = w.is_none_or(|w| w.plain);
             let head = |listed: bool| listed || !t.text.is_ascii();
             TokenInfo {
-                shape,
-                cap: cap_class(t.text),
+                word,
+                cap: w.map_or(0, |w| w.cap),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
                 given: folded.given,
@@ -723,20 +919,24 @@ fn each_token_features(
                 } else {
                     gaz.is_common_word(lower)
                 },
-                cluster: gaz.word_cluster(lower),
-                lower: lower_at,
+                cluster: w.and_then(|w| w.cluster),
             }
         })
         .collect();
     let n = toks.len();
     // Each token's forms hashed once (every token's are asked for by five of its neighbours).
+    let word_at = |x: &TokenInfo| cache.words.get(x.word);
     let lower_hashes: Vec<u64> = infos
         .iter()
-        .map(|x| str_hash(texts.get(&x.lower)))
+        .map(|x| word_at(x).map_or(0, |w| w.lower_hash))
         .collect();
-    let shape_hashes: Vec<u64> = infos.iter().map(|x| x.shape).collect();
+    let shape_hashes: Vec<u64> = infos
+        .iter()
+        .map(|x| word_at(x).map_or(0, |w| w.shape))
+        .collect();
     let pad = str_hash(PAD);
-    for (i, t) in toks.iter().enumerate() {
+    let pad_near = near_rows(pad, &*f);
+    for i in 0..toks.len() {
         f.begin();
         let Some(me) = infos.get(i) else { break };
         let at =
@@ -748,60 +948,40 @@ fn each_token_features(
         };
         let lower_at = |d: isize| hash_at(&lower_hashes, d);
         let shape_at = |d: isize| hash_at(&shape_hashes, d);
-        let me_lower = texts.get(&me.lower);
-        let (h_lower, h_shape) = (lower_at(0), shape_at(0));
-        let h_text = if t.text.len() == me_lower.len() && t.text == me_lower {
-            h_lower
-        } else {
-            str_hash(t.text)
+        let Some(word) = cache.words.get(me.word) else {
+            break;
         };
+        let me_lower = cache.lower(word);
+        let (h_lower, h_shape, h_text) = (lower_at(0), shape_at(0), word.text_hash);
         let cap_at = |d: isize| at(d).map_or(99, |x| x.cap);
         let cap = me.cap;
-        f.key(feat(0, 0));
-        f.key(feat(1, h_text));
-        f.key(feat(2, h_lower));
-        f.key(feat(3, h_shape));
+        // The bias, the word, its lowercase form and shape (templates 0–3).
+        for &row in &word.head {
+            f.row(row);
+        }
         f.small::<4>(&[cap]);
         f.small::<5>(&[cap, u8::from(me.sentence_start), u8::from(headline)]);
-        // Prefixes and suffixes (of up to 4 chars) of the first 64 chars, `len` of them
-        // (ending at byte `end`): `first[k]` is where char `k` starts, `last[k]` where the
-        // `k`-th char from the end starts (only those asked for are found).
-        let mut first = [0usize; 5];
-        let mut len = 0;
-        let mut end = me_lower.len();
-        for (b, _) in me_lower.char_indices() {
-            if len == 64 {
-                end = b;
-                break;
-            }
-            if let Some(slot) = first.get_mut(len) {
-                *slot = b;
-            }
-            len += 1;
+        // Prefixes and suffixes (of up to 4 chars) of the first 64 chars (6 and 7).
+        for &row in word.affix.get(..usize::from(word.affixes)).unwrap_or(&[]) {
+            f.row(row);
         }
-        let head = me_lower.get(..end).unwrap_or("");
-        let mut last = [end; 5];
-        for (slot, (b, _)) in last.iter_mut().skip(1).zip(head.char_indices().rev()) {
-            *slot = b;
-        }
-        for k in 1..=4usize {
-            if len > k {
-                let prefix = head.get(..first.get(k).copied().unwrap_or(0)).unwrap_or("");
-                let suffix = head
-                    .get(last.get(k).copied().unwrap_or(end)..)
-                    .unwrap_or("");
-                f.key(feat2(6, k as u64, str_hash(prefix)));
-                f.key(feat2(7, k as u64, str_hash(suffix)));
-            }
-        }
-        f.small::<8>(&[len.min(12) as u8, cap]);
+        f.small::<8>(&[word.len, cap]);
         if i == 0 {
             f.small::<9>(&[cap]);
         }
-        f.key(feat(10, lower_at(-1)));
-        f.key(feat(11, lower_at(1)));
-        f.key(feat(12, lower_at(-2)));
-        f.key(feat(13, lower_at(2)));
+        // The words around (templates 10–13, their rows made with each word's facts).
+        let near_at = |d: isize, k: usize| {
+            at(d)
+                .and_then(|x| cache.words.get(x.word))
+                .and_then(|w| w.near.get(k))
+                .or(pad_near.get(k))
+                .copied()
+        };
+        for (d, k) in [(-1, 0), (1, 1), (-2, 2), (2, 3)] {
+            if let Some(row) = near_at(d, k) {
+                f.row(row);
+            }
+        }
         f.key(feat2(14, lower_at(-1), h_lower));
         f.key(feat2(15, h_lower, lower_at(1)));
         f.key(feat2(16, shape_at(-1), h_shape));
@@ -1130,10 +1310,10 @@ impl Domain {
         }
         let mut k = 0;
         while k < self.extra.len() {
-            if let Some(&e) = self.extra.get(k) {
-                if e == v {
-                    return Some(self.max as usize + 1 + k);
-                }
+            if let Some(&e) = self.extra.get(k)
+                && e == v
+            {
+                return Some(self.max as usize + 1 + k);
             }
             k += 1;
         }
@@ -1666,14 +1846,18 @@ impl NameModel {
     /// [`NameModel::decode_with_margins`] of a sequence's features
     /// ([`sequence_features_with_rules`]), each token's features scored as they are built and
     /// never kept.
-    pub(crate) fn decode_sequence(
-        &self,
-        toks: &[Token<'_>],
+    /// `words`: the document's words met so far ([`WordCache`]), kept from one sequence to the
+    /// next of the same document and model.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decode_sequence<'t, 'm>(
+        &'m self,
+        toks: &[Token<'t>],
         gaz: &Gazetteers,
         known: &[WordInfo],
         rules: &[NameSpan],
         doc: &DocContext,
         headline: bool,
+        words: &mut WordRows<'t, 'm>,
     ) -> (Vec<usize>, Vec<f32>) {
         let Some(stored) = &self.stored else {
             let mut scores = vec![[0f32; N_LABELS]; toks.len()];
@@ -1682,11 +1866,14 @@ impl NameModel {
                     *s = self.score(fs);
                 }
             });
-            each_token_features(toks, gaz, known, rules, doc, headline, &mut keys);
+            let mut cache = WordCache::default();
+            each_token_features(
+                toks, gaz, known, rules, doc, headline, &mut keys, &mut cache,
+            );
             return self.labels_and_margins(&scores);
         };
         let mut scorer = Scorer::new(&stored.rows, &stored.small, toks.len());
-        each_token_features(toks, gaz, known, rules, doc, headline, &mut scorer);
+        each_token_features(toks, gaz, known, rules, doc, headline, &mut scorer, words);
         self.labels_and_margins(&scorer.scores)
     }
 
@@ -2013,6 +2200,59 @@ mod tests {
         (seqs, model)
     }
 
+    /// The word cache kept over a document larger than it holds (so that it starts again
+    /// mid-document) scores every token as a fresh cache per sentence does, to the bit, and
+    /// stays within its bound.
+    #[test]
+    fn word_cache_starting_again_scores_the_same() {
+        let gaz = Gazetteers::builtin();
+        let model = NameModel::builtin();
+        let stored = model.stored.as_ref().expect("the built-in model reads");
+        // Sentences of distinct made-up words, some capitalised, with repeats between them.
+        let mut text = String::new();
+        for k in 0..(WORD_CACHE_WORDS + 3000) {
+            let w = format!("{}{k:x}q", if k % 3 == 0 { "Zor" } else { "ven" });
+            text.push_str(&w);
+            text.push_str(if k % 20 == 19 { ". The " } else { " and " });
+        }
+        let toks = crate::tokenize::tokenize(&text);
+        let mut words = WordCache::default();
+        let mut checked = 0;
+        let mut most = 0;
+        for sentence in toks.split_inclusive(|t| t.text == ".") {
+            let doc = DocContext::build(&[sentence], &gaz);
+            let rules = rule_spans(sentence, &gaz, &doc);
+            let known = known_words(sentence, &gaz);
+            let headline = is_headline_known(sentence, &known);
+            let mut scorer = Scorer::new(&stored.rows, &stored.small, sentence.len());
+            each_token_features(
+                sentence,
+                &gaz,
+                &known,
+                &rules,
+                &doc,
+                headline,
+                &mut scorer,
+                &mut words,
+            );
+            most = most.max(words.words.len());
+            let keys = sequence_features_with_rules(sentence, &gaz, &rules, &doc);
+            for (fast, fs) in scorer.scores.iter().zip(&keys) {
+                let slow = stored.rows.sum(fs);
+                let bits = |s: &[f32; N_LABELS]| s.map(f32::to_bits);
+                assert_eq!(bits(fast), bits(&slow));
+                checked += 1;
+            }
+        }
+        assert!(checked > 2 * WORD_CACHE_WORDS, "{checked}");
+        assert!(most <= WORD_CACHE_WORDS + 64, "{most}");
+        assert!(
+            words.words.len() < WORD_CACHE_WORDS,
+            "{}",
+            words.words.len()
+        );
+    }
+
     /// Scoring as the features come ([`Scorer`]: small templates from [`SmallRows`], the rest
     /// probed) gives the same scores, to the bit, as summing each token's keys' rows
     /// ([`RowTable::sum`]), for the built-in model over the seed article's sentences.
@@ -2024,13 +2264,24 @@ mod tests {
         let text = include_str!("../testdata/seed_000.txt");
         let toks = crate::tokenize::tokenize(text);
         let mut checked = 0;
+        // (One cache over all the sentences, as tagging a document keeps it.)
+        let mut words = WordCache::default();
         for sentence in toks.split_inclusive(|t| t.text == ".") {
             let doc = DocContext::build(&[sentence], &gaz);
             let rules = rule_spans(sentence, &gaz, &doc);
             let known = known_words(sentence, &gaz);
             let headline = is_headline_known(sentence, &known);
             let mut scorer = Scorer::new(&stored.rows, &stored.small, sentence.len());
-            each_token_features(sentence, &gaz, &known, &rules, &doc, headline, &mut scorer);
+            each_token_features(
+                sentence,
+                &gaz,
+                &known,
+                &rules,
+                &doc,
+                headline,
+                &mut scorer,
+                &mut words,
+            );
             let keys = sequence_features_with_rules(sentence, &gaz, &rules, &doc);
             for (fast, fs) in scorer.scores.iter().zip(&keys) {
                 let slow = stored.rows.sum(fs);

@@ -86,10 +86,7 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
     // such text is one char of punctuation.)
     let mut prev_end = false;
     let mut prev_quote = false;
-    loop {
-        let Some(&byte) = bytes.get(b) else {
-            break;
-        };
+    while let Some(&byte) = bytes.get(b) {
         // ASCII white space (most of it), told by its byte: as the branch below would.
         if matches!(byte, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
             newline_before |= byte == b'\n';
