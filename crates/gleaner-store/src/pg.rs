@@ -1315,6 +1315,31 @@ async fn find_existing(
         title: &article.title,
         opening: identity::opening(&article.body),
     };
+    // A feed post with no page of its own under a new address (as in write.rs).
+    if identity::feed_item_base(url).is_some()
+        && let Some(published) = opt_time_text(article.published_at.as_ref())
+    {
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM articles
+                      WHERE published_at = $1 AND content_hash = $2 ORDER BY id LIMIT $3"
+                ),
+                &[&published, &article.content_hash, &MAX_CANDIDATES],
+            )
+            .await
+            .context("looking a feed post up by its date and text")?;
+        for row in &rows {
+            let row = StoredRow::read(row)?;
+            if identity::same_feed_post(&new, source_id, &row.shape(), row.source_id) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
+        }
+    }
     let canonical = canonical_of(article).filter(|c| *c != url);
     let key = canonical.unwrap_or(url);
     let rows = c

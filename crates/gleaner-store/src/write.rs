@@ -610,6 +610,14 @@ fn identity_keys(article: &Article) -> Vec<String> {
     if let Some(c) = canonical {
         keys.push(format!("u {c}"));
     }
+    // A feed post without a page of its own is found by its feed, date and text, too.
+    if let Some(base) = identity::feed_item_base(&article.url) {
+        keys.push(format!(
+            "f {base} {} {}",
+            opt_time_text(article.published_at.as_ref()).unwrap_or_default(),
+            article.content_hash
+        ));
+    }
     if let Some(post) = non_empty(article.blogger_post_id.as_deref()) {
         keys.push(format!("p {post} {}", url_path(&article.url)));
         if let Some(c) = canonical {
@@ -857,6 +865,34 @@ fn find_existing(
         title: &article.title,
         opening: identity::opening(&article.body),
     };
+    // A feed post with no page of its own under a new address (its feed gives it a new id
+    // on every read): the row of the same feed and source published at the same moment with
+    // the same title and text is this post ([`identity::same_feed_post`]). Found through the
+    // published-date index: few rows share a moment.
+    if identity::feed_item_base(url).is_some()
+        && let Some(published) = opt_time_text(article.published_at.as_ref())
+    {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles INDEXED BY articles_published_at \
+                  WHERE published_at = ?1 AND content_hash = ?2 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking a feed post up by its date and text")?;
+        let rows = st
+            .query_map(params![published, article.content_hash], StoredRow::read)
+            .context("looking a feed post up by its date and text")?;
+        for row in rows {
+            let row = row.context("reading an article row")?;
+            if identity::same_feed_post(&new, source_id, &row.shape(), row.source_id) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
+        }
+    }
     let canonical = canonical_of(article).filter(|c| *c != url);
     let key = canonical.unwrap_or(url);
     // The rows its hints lead to, best first: the row at its canonical URL, then rows
