@@ -9,9 +9,9 @@
 
 mod common;
 
+use common::TestServer;
 use common::hostile::{assert_exit, config, db_number, rss_channel, run, stored_articles};
 use common::stderr;
-use common::TestServer;
 
 // ---------------------------------------------------------------- linkless items, new ids
 
@@ -35,9 +35,21 @@ fn linkless_item(title: &str, text: &str, guid: &str, minute: u32) -> String {
 fn linkless_items_with_new_ids_on_every_read_are_stored_once() {
     let site = TestServer::start();
     let posts = [
-        ("Tide table", "High water at the north quay is at six in the morning all week.", 1),
-        ("Harbour update", "The ferry to the islands runs to the summer timetable from Monday.", 2),
-        ("Harbour update", "The fish market opens an hour later while the roof is repaired.", 2),
+        (
+            "Tide table",
+            "High water at the north quay is at six in the morning all week.",
+            1,
+        ),
+        (
+            "Harbour update",
+            "The ferry to the islands runs to the summer timetable from Monday.",
+            2,
+        ),
+        (
+            "Harbour update",
+            "The fish market opens an hour later while the roof is repaired.",
+            2,
+        ),
     ];
     let feed = |read: usize, extra: bool| {
         let mut items = String::new();
@@ -50,7 +62,12 @@ fn linkless_items_with_new_ids_on_every_read_are_stored_once() {
             ));
         }
         for (i, (title, text, minute)) in posts.iter().enumerate() {
-            items.push_str(&linkless_item(title, text, &format!("urn:uuid:{read}-{i}"), *minute));
+            items.push_str(&linkless_item(
+                title,
+                text,
+                &format!("urn:uuid:{read}-{i}"),
+                *minute,
+            ));
         }
         rss_channel(&items, None)
     };
@@ -72,7 +89,10 @@ fn linkless_items_with_new_ids_on_every_read_are_stored_once() {
     }
     // The two "Harbour update" posts are two rows with their own text.
     assert_eq!(
-        db_number(dir.path(), "SELECT count(DISTINCT body) FROM articles WHERE title = 'Harbour update'"),
+        db_number(
+            dir.path(),
+            "SELECT count(DISTINCT body) FROM articles WHERE title = 'Harbour update'"
+        ),
         2
     );
 }

@@ -244,7 +244,7 @@ pub(crate) fn feed_item_base(url: &str) -> Option<&str> {
 /// Whether a stored row is the same feed post as an incoming one that has no page of its own
 /// and whose address (made from its id) is new: a feed that gives its linkless items a new
 /// random or time-based `<guid>` on every read. Both are such items of the same feed
-/// ([`feed_item_base`]) and the same source, published at the same moment, with the same
+/// ([`feed_item_base`]) and the same source, published at the same moment (or both undated), with the same
 /// title and the same content hash (title and text). Two posts that differ in any of these
 /// stay two (equal titles with other text, or the same text on another date); the same text
 /// under two ids at one moment is one post listed twice, as the pipeline already takes it

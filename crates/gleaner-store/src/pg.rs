@@ -57,6 +57,11 @@ const PG_MIGRATIONS: &[PgMigration] = &[
         name: "a byte-order index on article URLs (the tracked-address lookup)",
         sql: include_str!("../migrations/pg/0002_url_bytewise_index.sql"),
     },
+    PgMigration {
+        version: 3,
+        name: "feed posts without a page of their own found by their text",
+        sql: include_str!("../migrations/pg/0003_feed_item_text.sql"),
+    },
 ];
 
 /// The PostgreSQL schema version this build creates and understands.
@@ -1316,16 +1321,17 @@ async fn find_existing(
         opening: identity::opening(&article.body),
     };
     // A feed post with no page of its own under a new address (as in write.rs).
-    if identity::feed_item_base(url).is_some()
-        && let Some(published) = opt_time_text(article.published_at.as_ref())
-    {
+    if identity::feed_item_base(url).is_some() {
+        let published = opt_time_text(article.published_at.as_ref());
         let rows = c
             .query(
                 &format!(
                     "SELECT {ROW_COLUMNS} FROM articles
-                      WHERE published_at = $1 AND content_hash = $2 ORDER BY id LIMIT $3"
+                      WHERE content_hash = $1 AND published_at IS NOT DISTINCT FROM $2
+                        AND url LIKE '%#item-%'
+                      ORDER BY id LIMIT $3"
                 ),
-                &[&published, &article.content_hash, &MAX_CANDIDATES],
+                &[&article.content_hash, &published, &MAX_CANDIDATES],
             )
             .await
             .context("looking a feed post up by its date and text")?;

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "blog feed reads taken up where they stopped",
         sql: include_str!("../migrations/0004_feed_reads.sql"),
     },
+    Migration {
+        version: 5,
+        name: "feed posts without a page of their own found by their text",
+        sql: include_str!("../migrations/0005_feed_item_text.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

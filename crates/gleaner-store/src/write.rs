@@ -866,21 +866,21 @@ fn find_existing(
         opening: identity::opening(&article.body),
     };
     // A feed post with no page of its own under a new address (its feed gives it a new id
-    // on every read): the row of the same feed and source published at the same moment with
-    // the same title and text is this post ([`identity::same_feed_post`]). Found through the
-    // published-date index: few rows share a moment.
-    if identity::feed_item_base(url).is_some()
-        && let Some(published) = opt_time_text(article.published_at.as_ref())
-    {
+    // on every read): the row of the same feed and source published at the same moment (or
+    // both undated) with the same title and text is this post
+    // ([`identity::same_feed_post`]). Found through an index of such rows only (migration 5).
+    if identity::feed_item_base(url).is_some() {
+        let published = opt_time_text(article.published_at.as_ref());
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM articles INDEXED BY articles_published_at \
-                  WHERE published_at = ?1 AND content_hash = ?2 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                "SELECT {} FROM articles INDEXED BY articles_feed_item_text \
+                  WHERE content_hash = ?1 AND published_at IS ?2 AND url GLOB '*#item-*' \
+                  ORDER BY id LIMIT {MAX_CANDIDATES}",
                 StoredRow::COLUMNS
             ))
             .context("looking a feed post up by its date and text")?;
         let rows = st
-            .query_map(params![published, article.content_hash], StoredRow::read)
+            .query_map(params![article.content_hash, published], StoredRow::read)
             .context("looking a feed post up by its date and text")?;
         for row in rows {
             let row = row.context("reading an article row")?;
