@@ -96,3 +96,245 @@ fn linkless_items_with_new_ids_on_every_read_are_stored_once() {
         2
     );
 }
+
+// ---------------------------------------------------------------- probes
+
+fn summary_item(title: &str, link: &str, guid: &str, minute: u32) -> String {
+    format!(
+        "<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>\
+         <pubDate>Fri, 01 Mar 2024 09:{minute:02}:00 GMT</pubDate>\
+         <description>{title}.</description></item>"
+    )
+}
+
+fn redirect(to: &str) -> common::Response {
+    let mut r = common::Response::with_type(301, "text/html", "moved");
+    r.headers.push(("Location".into(), to.into()));
+    r
+}
+
+#[test]
+fn probe_post_moved_by_301() {
+    let site = TestServer::start();
+    let old = site.url("/2024/03/old-slug.html");
+    let new = site.url("/2024/03/new-slug.html");
+    let page = common::hostile::news_page(
+        "Quay works begin",
+        &common::hostile::text_about("The quay works"),
+    );
+    site.set("/2024/03/old-slug.html", page.clone());
+    site.set(
+        "/feed.xml",
+        rss_channel(&summary_item("Quay works begin", &old, &old, 1), None),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    assert_exit(&run(dir.path()), 0, "first");
+    site.set("/2024/03/new-slug.html", page);
+    site.set("/2024/03/old-slug.html", redirect(&new));
+    site.set(
+        "/feed.xml",
+        rss_channel(&summary_item("Quay works begin", &new, &new, 9), None),
+    );
+    let out = run(dir.path());
+    let rows = stored_articles(dir.path());
+    eprintln!(
+        "PROBE 301: exit {:?} rows {:?}\n{}",
+        out.status.code(),
+        rows.iter().map(|r| &r.0).collect::<Vec<_>>(),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn probe_link_with_session_id() {
+    let site = TestServer::start();
+    let page = common::hostile::news_page(
+        "Quay works begin",
+        &common::hostile::text_about("The quay works"),
+    );
+    site.set("/2024/03/quay.html", page);
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    for r in 0..3 {
+        let link = site.url(&format!("/2024/03/quay.html?sid=a{r}b"));
+        let guid = site.url("/2024/03/quay.html");
+        site.set(
+            "/feed.xml",
+            rss_channel(&summary_item("Quay works begin", &link, &guid, 1 + r), None),
+        );
+        let out = run(dir.path());
+        let rows = stored_articles(dir.path());
+        eprintln!(
+            "PROBE sid {r}: exit {:?} rows {:?}",
+            out.status.code(),
+            rows.iter().map(|r| &r.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn probe_two_runs_through_a_symlink() {
+    let site = TestServer::start();
+    let mut items = String::new();
+    for i in 0..40u32 {
+        let path = format!("/n/{i}.html");
+        site.set(
+            &path,
+            common::hostile::news_page(
+                &format!("Notice {i}"),
+                &common::hostile::text_about(&format!("Notice {i}")),
+            ),
+        );
+        items.push_str(&summary_item(
+            &format!("Notice {i}"),
+            &site.url(&path),
+            &site.url(&path),
+            i % 60,
+        ));
+    }
+    site.set("/feed.xml", rss_channel(&items, None));
+    let dir = tempfile::tempdir().unwrap();
+    config(
+        dir.path(),
+        "per_host_per_second = 20.0\n",
+        &[("feed", site.url("/feed.xml"))],
+    );
+    // Create the db first.
+    std::os::unix::fs::symlink(dir.path().join("news.db"), dir.path().join("link.db")).unwrap();
+    let a = common::hostile::spawn_run_on(dir.path(), "news.db", &[]);
+    let b = common::hostile::spawn_run_on(dir.path(), "link.db", &[]);
+    let a = common::hostile::output_within(a, 60, "a");
+    let b = common::hostile::output_within(b, 60, "b");
+    eprintln!(
+        "PROBE symlink: a {:?} b {:?} hits n/0 {} rows {}\n--a--\n{}\n--b--\n{}",
+        a.status.code(),
+        b.status.code(),
+        site.hits("/n/0.html"),
+        stored_articles(dir.path()).len(),
+        stderr(&a),
+        stderr(&b)
+    );
+}
+
+#[test]
+fn probe_feed_html_error_page() {
+    let site = TestServer::start();
+    let page = common::hostile::news_page(
+        "Quay works begin",
+        &common::hostile::text_about("The quay works"),
+    );
+    site.set("/a.html", page);
+    site.set("/feed.xml", common::Response::html(format!(
+        "<html><head><title>Service Unavailable</title><link rel='alternate' type='application/rss+xml' href='{}'></head><body><h1>503 Service Unavailable</h1></body></html>", site.url("/feed.xml"))));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    let out = run(dir.path());
+    eprintln!("PROBE html: exit {:?}\n{}", out.status.code(), stderr(&out));
+    site.set(
+        "/feed.xml",
+        rss_channel(
+            &summary_item(
+                "Quay works begin",
+                &site.url("/a.html"),
+                &site.url("/a.html"),
+                1,
+            ),
+            None,
+        ),
+    );
+    let out = run(dir.path());
+    eprintln!(
+        "PROBE html 2: exit {:?} rows {}\n{}",
+        out.status.code(),
+        stored_articles(dir.path()).len(),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn probe_megabyte_entry() {
+    let site = TestServer::start();
+    let para = "The harbour board met again on Tuesday to hear the dredging report and the traffic figures. ";
+    let big = format!("<p>{}</p>", para.repeat(60_000));
+    let item = format!(
+        "<item><title>Long report</title><guid isPermaLink='false'>r1</guid>\
+         <pubDate>Fri, 01 Mar 2024 09:00:00 GMT</pubDate>\
+         <content:encoded><![CDATA[{big}]]></content:encoded></item>"
+    );
+    site.set("/feed.xml", rss_channel(&item, None));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    let t = std::time::Instant::now();
+    let out = run(dir.path());
+    let rows = stored_articles(dir.path());
+    eprintln!(
+        "PROBE big: exit {:?} in {:?} rows {} body {}\n{}",
+        out.status.code(),
+        t.elapsed(),
+        rows.len(),
+        rows.first().map_or(0, |r| r.2.len()),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn probe_trailing_slash_toggle() {
+    let site = TestServer::start();
+    let page = common::hostile::news_page(
+        "Quay works begin",
+        &common::hostile::text_about("The quay works"),
+    );
+    site.set("/2024/03/quay/", page.clone());
+    site.set("/2024/03/quay", page);
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    for (r, path) in ["/2024/03/quay/", "/2024/03/quay"].iter().enumerate() {
+        let link = site.url(path);
+        site.set(
+            "/feed.xml",
+            rss_channel(
+                &summary_item("Quay works begin", &link, &link, 1 + r as u32),
+                None,
+            ),
+        );
+        let out = run(dir.path());
+        let rows = stored_articles(dir.path());
+        eprintln!(
+            "PROBE slash {r}: exit {:?} rows {:?}",
+            out.status.code(),
+            rows.iter().map(|r| &r.0).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn probe_sitemap_html_error_page() {
+    let site = TestServer::start();
+    let page = common::hostile::news_page(
+        "Quay works begin",
+        &common::hostile::text_about("The quay works"),
+    );
+    site.set("/a.html", page);
+    site.set("/sitemap.xml", common::Response::html(
+        "<html><head><title>Service Unavailable</title></head><body><h1>503 Service Unavailable</h1><p>Try again later.</p></body></html>"));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("sitemap", site.url("/sitemap.xml"))]);
+    let out = run(dir.path());
+    eprintln!(
+        "PROBE sm html: exit {:?}\n{}",
+        out.status.code(),
+        stderr(&out)
+    );
+    site.set(
+        "/sitemap.xml",
+        common::hostile::sitemap(&[(site.url("/a.html"), "2024-03-01T09:00:00Z")]),
+    );
+    let out = run(dir.path());
+    eprintln!(
+        "PROBE sm html 2: exit {:?} rows {}\n{}",
+        out.status.code(),
+        stored_articles(dir.path()).len(),
+        stderr(&out)
+    );
+}

@@ -114,11 +114,13 @@ pub(crate) fn page_key(address: &str) -> Option<String> {
     Some(key)
 }
 
-/// The same address on the other scheme (`http`/`https`) and with or without a leading
-/// `www.` (three addresses, the given one left out; fewer for an IP address): one site
-/// read under two of them (a blog configured as `http://` and `https://www.`, a feed that
-/// writes its links without `www.` while the site redirects to it) shows one page at each,
-/// so a row under one is the article of the other. Empty for an address that does not parse.
+/// The same address on the other scheme (`http`/`https`), with or without a leading `www.`,
+/// and with or without a trailing `/` on its path (up to seven addresses, the given one left
+/// out; fewer for an IP address or the site's root): one site read under two of them (a blog
+/// configured as `http://` and `https://www.`, a feed that writes its links without `www.`
+/// while the site redirects to it, a CMS whose permalinks gained or lost their trailing slash)
+/// shows one page at each, so a row under one is the article of the other. Empty for an
+/// address that does not parse.
 pub(crate) fn host_variants(address: &str) -> Vec<String> {
     let Ok(url) = Url::parse(address.trim()) else {
         return Vec::new();
@@ -132,18 +134,34 @@ pub(crate) fn host_variants(address: &str) -> Vec<String> {
     // Built as text from the parsed address (a parse and three serialisations cost ~20,000
     // instructions an article); the parts keep the parser's normal form.
     let rest = &url[url::Position::AfterHost..];
+    let path = url.path();
+    // The path with its trailing `/` toggled (not for the root, nor a path ending `//`).
+    let toggled = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() && !p.ends_with('/') => Some(p.to_string()),
+        Some(_) => None,
+        None => Some(format!("{path}/")),
+    };
+    let other_rest = toggled.map(|p| {
+        format!(
+            "{}{p}{}",
+            &url[url::Position::AfterHost..url::Position::BeforePath],
+            &url[url::Position::AfterPath..]
+        )
+    });
     let bare = host.strip_prefix("www.").unwrap_or(host);
     let domain = matches!(url.host(), Some(url::Host::Domain(_))) && bare.contains('.');
-    let mut variants = Vec::with_capacity(3);
-    for scheme in ["http", "https"] {
-        for www in [false, true] {
-            if www && !domain {
-                continue;
-            }
-            let h = if domain { bare } else { host };
-            let v = format!("{scheme}://{}{h}{rest}", if www { "www." } else { "" });
-            if v != url.as_str() && v != address {
-                variants.push(v);
+    let mut variants = Vec::with_capacity(7);
+    for rest in std::iter::once(rest).chain(other_rest.as_deref()) {
+        for scheme in ["http", "https"] {
+            for www in [false, true] {
+                if www && !domain {
+                    continue;
+                }
+                let h = if domain { bare } else { host };
+                let v = format!("{scheme}://{}{h}{rest}", if www { "www." } else { "" });
+                if v != url.as_str() && v != address {
+                    variants.push(v);
+                }
             }
         }
     }
@@ -230,6 +248,28 @@ fn same_opening(a: &str, b: &str) -> bool {
     let (a, b) = (loose(a), loose(b));
     let n = a.chars().count().min(b.chars().count());
     a.chars().take(n).eq(b.chars().take(n))
+}
+
+/// Whether a stored row published at the same moment as an incoming article not found by
+/// its address is that article moved to a new address on its site (a permalink edited, a
+/// CMS that changed its address scheme, the old address answering 301): the same site, and
+/// the same content hash or the same title and opening ([`same_article`]'s signs, but not a
+/// variant address: rows of feed items under one shared link are told apart by this very
+/// rule's caller). Two Blogger post ids that differ are two posts. The publication time, to
+/// the second, is the caller's filter: two posts of one site rarely share it, and never
+/// with the same text.
+pub(crate) fn moved_post(new: &Shape<'_>, row: &Shape<'_>) -> bool {
+    if feed_item_base(row.url).is_some() || !same_site(new.url, row.url) {
+        return false;
+    }
+    if let (Some(a), Some(b)) = (new.post_id, row.post_id) {
+        return a == b;
+    }
+    if new.content_hash == row.content_hash {
+        return true;
+    }
+    let title = loose(new.title);
+    !title.is_empty() && title == loose(row.title) && same_opening(new.opening, row.opening)
 }
 
 /// The address a feed item with no page of its own is addressed within (the feed's, or the
@@ -323,15 +363,46 @@ mod tests {
         assert_eq!(
             v,
             [
+                "http://example.org/2024/01/a.html/?x=1",
                 "http://example.org/2024/01/a.html?x=1",
+                "http://www.example.org/2024/01/a.html/?x=1",
                 "http://www.example.org/2024/01/a.html?x=1",
+                "https://example.org/2024/01/a.html/?x=1",
                 "https://example.org/2024/01/a.html?x=1",
+                "https://www.example.org/2024/01/a.html/?x=1",
             ]
         );
         let mut v = host_variants("http://127.0.0.1:8080/a");
         v.sort();
-        assert_eq!(v, ["https://127.0.0.1:8080/a"]);
-        assert_eq!(host_variants("http://localhost/a"), ["https://localhost/a"]);
+        assert_eq!(
+            v,
+            [
+                "http://127.0.0.1:8080/a/",
+                "https://127.0.0.1:8080/a",
+                "https://127.0.0.1:8080/a/"
+            ]
+        );
+        let mut v = host_variants("http://localhost/a/?x=1#f");
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                "http://localhost/a?x=1#f",
+                "https://localhost/a/?x=1#f",
+                "https://localhost/a?x=1#f"
+            ]
+        );
+        // The root has no other spelling but its scheme and host name.
+        let mut v = host_variants("https://example.org/");
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                "http://example.org/",
+                "http://www.example.org/",
+                "https://www.example.org/"
+            ]
+        );
         assert!(host_variants("mailto:a@example.org").is_empty());
         assert!(host_variants("not a url").is_empty());
     }

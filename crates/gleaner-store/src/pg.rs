@@ -1420,6 +1420,30 @@ async fn find_existing(
             }));
         }
     }
+    // A post moved to a new address on its site (as in write.rs).
+    if let Some(published) = opt_time_text(article.published_at.as_ref())
+        && identity::feed_item_base(url).is_none()
+    {
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM articles WHERE published_at = $1 ORDER BY id LIMIT $2"
+                ),
+                &[&published, &MAX_CANDIDATES],
+            )
+            .await
+            .context("looking the article up by its publication time")?;
+        for row in &rows {
+            let row = StoredRow::read(row)?;
+            if identity::moved_post(&new, &row.shape()) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
+        }
+    }
     let Some(post_id) = new.post_id else {
         return Ok(None);
     };

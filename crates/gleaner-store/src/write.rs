@@ -978,7 +978,8 @@ fn find_existing(
     if !variants.is_empty() {
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM articles WHERE url IN (?1, ?2, ?3) ORDER BY id LIMIT 1",
+                "SELECT {} FROM articles WHERE url IN (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                  ORDER BY id LIMIT 1",
                 StoredRow::COLUMNS
             ))
             .context("looking the article up on its other host names")?;
@@ -989,7 +990,10 @@ fn find_existing(
                 .map_or("", String::as_str)
         };
         if let Some(row) = st
-            .query_row(params![at(0), at(1), at(2)], StoredRow::read)
+            .query_row(
+                params![at(0), at(1), at(2), at(3), at(4), at(5), at(6)],
+                StoredRow::read,
+            )
             .optional()
             .context("looking the article up on its other host names")?
         {
@@ -998,6 +1002,33 @@ fn find_existing(
                 exact: false,
                 own_post: false,
             }));
+        }
+    }
+    // A post moved to a new address on its site (a permalink edited, the old one answering
+    // 301): the row of the same site published at the same moment with the same text (or
+    // title and opening) is this post ([`identity::moved_post`]).
+    if let Some(published) = opt_time_text(article.published_at.as_ref())
+        && identity::feed_item_base(url).is_none()
+    {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles INDEXED BY articles_published_at \
+                  WHERE published_at = ?1 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking the article up by its publication time")?;
+        let rows = st
+            .query_map([published], StoredRow::read)
+            .context("looking the article up by its publication time")?;
+        for row in rows {
+            let row = row.context("reading an article row")?;
+            if identity::moved_post(&new, &row.shape()) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
         }
     }
     let Some(post_id) = new.post_id else {
