@@ -345,3 +345,43 @@ fn two_runs_through_a_symbolic_link_take_one_lock() {
     }
     assert_eq!(stored_articles(dir.path()).len(), 40);
 }
+
+/// A feed of short notices, each item a `<description>` and a date only (RSS needs a title
+/// or a description, nothing more: a status feed, a "latest notices" box). main made every
+/// such item's address from its empty title: one address for all, the first notice stored,
+/// the others dropped as "listed twice" (run `ok`). Now an item with neither id nor title
+/// is told apart by its text: every notice its own row, a re-read adds none.
+#[test]
+fn untitled_items_without_ids_are_each_stored() {
+    let site = TestServer::start();
+    let notices = [
+        "The north quay is closed to cars on Saturday for the market.",
+        "Water will be off along the harbour front on Tuesday morning.",
+        "The ferry office moves to the old customs house from Monday.",
+    ];
+    let items: String = notices
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            format!(
+                "<item><pubDate>Fri, 01 Mar 2024 09:{i:02}:00 GMT</pubDate>\
+                 <description>{text}</description></item>"
+            )
+        })
+        .collect();
+    site.set("/feed.xml", rss_channel(&items, None));
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), "", &[("feed", site.url("/feed.xml"))]);
+    for read in 0..2 {
+        let out = run(dir.path());
+        assert_exit(&out, 0, "run");
+        let mut bodies: Vec<String> = stored_articles(dir.path())
+            .into_iter()
+            .map(|r| r.2)
+            .collect();
+        bodies.sort();
+        let mut want: Vec<String> = notices.iter().map(|n| (*n).to_string()).collect();
+        want.sort();
+        assert_eq!(bodies, want, "read {read}\n{}", stderr(&out));
+    }
+}

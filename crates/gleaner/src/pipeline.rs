@@ -2002,7 +2002,18 @@ impl Discovery<'_> {
                         .get(&link_key)
                         .is_some_and(|first| first.other_post(&mark));
                 let (item_url, key) = if own_address {
-                    let address = item_address(&link, item.id.as_deref(), &mark.title);
+                    // An item with neither an id nor a title (RSS asks for a title or a
+                    // description only) is told apart by its text: made from the empty title,
+                    // every such item had one address, and only the first was stored.
+                    let id = item.id.as_deref().filter(|i| !i.trim().is_empty());
+                    let by_text;
+                    let name = if id.is_none() && mark.title.trim().is_empty() {
+                        by_text = format!("text {:016x}", mark.text);
+                        by_text.as_str()
+                    } else {
+                        mark.title.as_str()
+                    };
+                    let address = item_address(&link, id, name);
                     (address.clone(), address)
                 } else {
                     (link.clone(), link_key.clone())
