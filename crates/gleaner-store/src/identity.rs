@@ -114,11 +114,13 @@ pub(crate) fn page_key(address: &str) -> Option<String> {
     Some(key)
 }
 
-/// The same address on the other scheme (`http`/`https`) and with or without a leading
-/// `www.` (three addresses, the given one left out; fewer for an IP address): one site
-/// read under two of them (a blog configured as `http://` and `https://www.`, a feed that
-/// writes its links without `www.` while the site redirects to it) shows one page at each,
-/// so a row under one is the article of the other. Empty for an address that does not parse.
+/// The same address on the other scheme (`http`/`https`), with or without a leading `www.`,
+/// and with or without a trailing `/` on its path (up to seven addresses, the given one left
+/// out; fewer for an IP address or the site's root): one site read under two of them (a blog
+/// configured as `http://` and `https://www.`, a feed that writes its links without `www.`
+/// while the site redirects to it, a CMS whose permalinks gained or lost their trailing slash)
+/// shows one page at each, so a row under one is the article of the other. Empty for an
+/// address that does not parse.
 pub(crate) fn host_variants(address: &str) -> Vec<String> {
     let Ok(url) = Url::parse(address.trim()) else {
         return Vec::new();
@@ -132,18 +134,34 @@ pub(crate) fn host_variants(address: &str) -> Vec<String> {
     // Built as text from the parsed address (a parse and three serialisations cost ~20,000
     // instructions an article); the parts keep the parser's normal form.
     let rest = &url[url::Position::AfterHost..];
+    let path = url.path();
+    // The path with its trailing `/` toggled (not for the root, nor a path ending `//`).
+    let toggled = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() && !p.ends_with('/') => Some(p.to_string()),
+        Some(_) => None,
+        None => Some(format!("{path}/")),
+    };
+    let other_rest = toggled.map(|p| {
+        format!(
+            "{}{p}{}",
+            &url[url::Position::AfterHost..url::Position::BeforePath],
+            &url[url::Position::AfterPath..]
+        )
+    });
     let bare = host.strip_prefix("www.").unwrap_or(host);
     let domain = matches!(url.host(), Some(url::Host::Domain(_))) && bare.contains('.');
-    let mut variants = Vec::with_capacity(3);
-    for scheme in ["http", "https"] {
-        for www in [false, true] {
-            if www && !domain {
-                continue;
-            }
-            let h = if domain { bare } else { host };
-            let v = format!("{scheme}://{}{h}{rest}", if www { "www." } else { "" });
-            if v != url.as_str() && v != address {
-                variants.push(v);
+    let mut variants = Vec::with_capacity(7);
+    for rest in std::iter::once(rest).chain(other_rest.as_deref()) {
+        for scheme in ["http", "https"] {
+            for www in [false, true] {
+                if www && !domain {
+                    continue;
+                }
+                let h = if domain { bare } else { host };
+                let v = format!("{scheme}://{}{h}{rest}", if www { "www." } else { "" });
+                if v != url.as_str() && v != address {
+                    variants.push(v);
+                }
             }
         }
     }
@@ -232,6 +250,57 @@ fn same_opening(a: &str, b: &str) -> bool {
     a.chars().take(n).eq(b.chars().take(n))
 }
 
+/// Whether a stored row published at the same moment as an incoming article not found by
+/// its address is that article moved to a new address on its site (a permalink edited, a
+/// CMS that changed its address scheme, the old address answering 301; its title is often
+/// edited with it): the same site, and the same content hash or the same opening of at least
+/// [`OPENING_CHARS`] characters (not a variant address: feed items under one shared link
+/// are told apart by other rules). Two Blogger post ids that differ are two posts. The
+/// publication time, to the second, is the caller's filter: two posts of one site rarely
+/// share it, and all but never with the same 200 characters of text.
+pub(crate) fn moved_post(new: &Shape<'_>, row: &Shape<'_>) -> bool {
+    if feed_item_base(row.url).is_some() || !same_site(new.url, row.url) {
+        return false;
+    }
+    if let (Some(a), Some(b)) = (new.post_id, row.post_id) {
+        return a == b;
+    }
+    new.content_hash == row.content_hash || same_opening(new.opening, row.opening)
+}
+
+/// The address a feed item with no page of its own is addressed within (the feed's, or the
+/// link its posts share), when `url` is such an item's address: the pipeline makes those as
+/// that address with a fragment `#item-` and 16 hex digits of the item's id (or title).
+pub(crate) fn feed_item_base(url: &str) -> Option<&str> {
+    let (base, hash) = url.rsplit_once("#item-")?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && !base.is_empty())
+        .then_some(base)
+}
+
+/// Whether a stored row is the same feed post as an incoming one that has no page of its own
+/// and whose address (made from its id) is new: a feed that gives its linkless items a new
+/// random or time-based `<guid>` on every read. Both are such items of the same feed
+/// ([`feed_item_base`]) and the same source, published at the same moment (or both undated), with the same
+/// title and the same content hash (title and text). Two posts that differ in any of these
+/// stay two (equal titles with other text, or the same text on another date); the same text
+/// under two ids at one moment is one post listed twice, as the pipeline already takes it
+/// within one feed page. The caller finds candidates by published date and content hash.
+pub(crate) fn same_feed_post(
+    new: &Shape<'_>,
+    new_source: Option<i64>,
+    row: &Shape<'_>,
+    row_source: Option<i64>,
+) -> bool {
+    let (Some(a), Some(b)) = (feed_item_base(new.url), feed_item_base(row.url)) else {
+        return false;
+    };
+    a == b
+        && new_source.is_some()
+        && new_source == row_source
+        && new.content_hash == row.content_hash
+        && new.title == row.title
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,15 +359,46 @@ mod tests {
         assert_eq!(
             v,
             [
+                "http://example.org/2024/01/a.html/?x=1",
                 "http://example.org/2024/01/a.html?x=1",
+                "http://www.example.org/2024/01/a.html/?x=1",
                 "http://www.example.org/2024/01/a.html?x=1",
+                "https://example.org/2024/01/a.html/?x=1",
                 "https://example.org/2024/01/a.html?x=1",
+                "https://www.example.org/2024/01/a.html/?x=1",
             ]
         );
         let mut v = host_variants("http://127.0.0.1:8080/a");
         v.sort();
-        assert_eq!(v, ["https://127.0.0.1:8080/a"]);
-        assert_eq!(host_variants("http://localhost/a"), ["https://localhost/a"]);
+        assert_eq!(
+            v,
+            [
+                "http://127.0.0.1:8080/a/",
+                "https://127.0.0.1:8080/a",
+                "https://127.0.0.1:8080/a/"
+            ]
+        );
+        let mut v = host_variants("http://localhost/a/?x=1#f");
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                "http://localhost/a?x=1#f",
+                "https://localhost/a/?x=1#f",
+                "https://localhost/a?x=1#f"
+            ]
+        );
+        // The root has no other spelling but its scheme and host name.
+        let mut v = host_variants("https://example.org/");
+        v.sort();
+        assert_eq!(
+            v,
+            [
+                "http://example.org/",
+                "http://www.example.org/",
+                "https://www.example.org/"
+            ]
+        );
         assert!(host_variants("mailto:a@example.org").is_empty());
         assert!(host_variants("not a url").is_empty());
     }
@@ -384,6 +484,68 @@ mod tests {
         assert!(!same_article(&p2, &p1));
         p2.post_id = Some("1");
         assert!(same_article(&p2, &p1));
+    }
+
+    #[test]
+    fn feed_posts_are_one_only_with_everything_alike() {
+        let base = "https://ex.org/feed.xml#item-0123456789abcdef";
+        let again = "https://ex.org/feed.xml#item-fedcba9876543210";
+        let a = shape(base, "Harbour update", "The quay opens.", "h1");
+        let b = shape(again, "Harbour update", "The quay opens.", "h1");
+        assert!(same_feed_post(&b, Some(1), &a, Some(1)));
+        // Another source, another feed, another text, another title: two posts.
+        assert!(!same_feed_post(&b, Some(2), &a, Some(1)));
+        assert!(!same_feed_post(&b, None, &a, None));
+        let elsewhere = shape(
+            "https://ex.org/other.xml#item-fedcba9876543210",
+            "Harbour update",
+            "The quay opens.",
+            "h1",
+        );
+        assert!(!same_feed_post(&elsewhere, Some(1), &a, Some(1)));
+        let other_text = shape(again, "Harbour update", "The quay closes.", "h2");
+        assert!(!same_feed_post(&other_text, Some(1), &a, Some(1)));
+        // Not item addresses: a page of its own is never found this way.
+        let page = shape("https://ex.org/a.html", "Harbour update", "x", "h1");
+        assert!(!same_feed_post(&page, Some(1), &a, Some(1)));
+        assert_eq!(feed_item_base(base), Some("https://ex.org/feed.xml"));
+        assert_eq!(feed_item_base("https://ex.org/#item-short"), None);
+        assert_eq!(feed_item_base("#item-0123456789abcdef"), None);
+    }
+
+    #[test]
+    fn a_moved_post_is_its_site_and_text() {
+        let storm = "The storm hit the coast on Tuesday night, flooding the harbour and cutting \
+                     power to twelve thousand homes; the coastguard rescued four sailors and the \
+                     council opened two schools as shelters for families forced from their homes.";
+        let a = shape("https://ex.org/2024/storm", "Storm", storm, "h1");
+        let moved = shape(
+            "https://ex.org/2024/storm-hits-coast",
+            "Storm hits coast",
+            storm,
+            "h2",
+        );
+        assert!(moved_post(&moved, &a));
+        // Short text, another site, another text, a feed item's row: not the same.
+        let short = shape("https://ex.org/t/2", "Open thread", "Talk below.", "h3");
+        let short_row = shape("https://ex.org/t/1", "Open thread", "Talk below.", "h4");
+        assert!(!moved_post(&short, &short_row));
+        let copy = shape("https://copy.example/storm", "Storm", storm, "h1");
+        assert!(!moved_post(&copy, &a));
+        let other = shape("https://ex.org/b", "Budget", "The budget passed.", "h5");
+        assert!(!moved_post(&other, &a));
+        let item = shape(
+            "https://ex.org/feed#item-0123456789abcdef",
+            "Storm",
+            storm,
+            "h1",
+        );
+        assert!(!moved_post(&moved, &item));
+        let mut p1 = a.clone();
+        p1.post_id = Some("1");
+        let mut p2 = moved.clone();
+        p2.post_id = Some("2");
+        assert!(!moved_post(&p2, &p1));
     }
 
     #[test]

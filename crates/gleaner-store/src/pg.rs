@@ -57,6 +57,11 @@ const PG_MIGRATIONS: &[PgMigration] = &[
         name: "a byte-order index on article URLs (the tracked-address lookup)",
         sql: include_str!("../migrations/pg/0002_url_bytewise_index.sql"),
     },
+    PgMigration {
+        version: 3,
+        name: "feed posts without a page of their own found by their text",
+        sql: include_str!("../migrations/pg/0003_feed_item_text.sql"),
+    },
 ];
 
 /// The PostgreSQL schema version this build creates and understands.
@@ -1315,6 +1320,32 @@ async fn find_existing(
         title: &article.title,
         opening: identity::opening(&article.body),
     };
+    // A feed post with no page of its own under a new address (as in write.rs).
+    if identity::feed_item_base(url).is_some() {
+        let published = opt_time_text(article.published_at.as_ref());
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM articles
+                      WHERE content_hash = $1 AND published_at IS NOT DISTINCT FROM $2
+                        AND url LIKE '%#item-%'
+                      ORDER BY id LIMIT $3"
+                ),
+                &[&article.content_hash, &published, &MAX_CANDIDATES],
+            )
+            .await
+            .context("looking a feed post up by its date and text")?;
+        for row in &rows {
+            let row = StoredRow::read(row)?;
+            if identity::same_feed_post(&new, source_id, &row.shape(), row.source_id) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
+        }
+    }
     let canonical = canonical_of(article).filter(|c| *c != url);
     let key = canonical.unwrap_or(url);
     let rows = c
@@ -1387,6 +1418,30 @@ async fn find_existing(
                 exact: false,
                 own_post: false,
             }));
+        }
+    }
+    // A post moved to a new address on its site (as in write.rs).
+    if let Some(published) = opt_time_text(article.published_at.as_ref())
+        && identity::feed_item_base(url).is_none()
+    {
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM articles WHERE published_at = $1 ORDER BY id LIMIT $2"
+                ),
+                &[&published, &MAX_CANDIDATES],
+            )
+            .await
+            .context("looking the article up by its publication time")?;
+        for row in &rows {
+            let row = StoredRow::read(row)?;
+            if identity::moved_post(&new, &row.shape()) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
         }
     }
     let Some(post_id) = new.post_id else {

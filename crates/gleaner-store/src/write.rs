@@ -610,6 +610,14 @@ fn identity_keys(article: &Article) -> Vec<String> {
     if let Some(c) = canonical {
         keys.push(format!("u {c}"));
     }
+    // A feed post without a page of its own is found by its feed, date and text, too.
+    if let Some(base) = identity::feed_item_base(&article.url) {
+        keys.push(format!(
+            "f {base} {} {}",
+            opt_time_text(article.published_at.as_ref()).unwrap_or_default(),
+            article.content_hash
+        ));
+    }
     if let Some(post) = non_empty(article.blogger_post_id.as_deref()) {
         keys.push(format!("p {post} {}", url_path(&article.url)));
         if let Some(c) = canonical {
@@ -857,6 +865,34 @@ fn find_existing(
         title: &article.title,
         opening: identity::opening(&article.body),
     };
+    // A feed post with no page of its own under a new address (its feed gives it a new id
+    // on every read): the row of the same feed and source published at the same moment (or
+    // both undated) with the same title and text is this post
+    // ([`identity::same_feed_post`]). Found through an index of such rows only (migration 5).
+    if identity::feed_item_base(url).is_some() {
+        let published = opt_time_text(article.published_at.as_ref());
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles INDEXED BY articles_feed_item_text \
+                  WHERE content_hash = ?1 AND published_at IS ?2 AND url GLOB '*#item-*' \
+                  ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking a feed post up by its date and text")?;
+        let rows = st
+            .query_map(params![article.content_hash, published], StoredRow::read)
+            .context("looking a feed post up by its date and text")?;
+        for row in rows {
+            let row = row.context("reading an article row")?;
+            if identity::same_feed_post(&new, source_id, &row.shape(), row.source_id) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
+        }
+    }
     let canonical = canonical_of(article).filter(|c| *c != url);
     let key = canonical.unwrap_or(url);
     // The rows its hints lead to, best first: the row at its canonical URL, then rows
@@ -942,7 +978,8 @@ fn find_existing(
     if !variants.is_empty() {
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM articles WHERE url IN (?1, ?2, ?3) ORDER BY id LIMIT 1",
+                "SELECT {} FROM articles WHERE url IN (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                  ORDER BY id LIMIT 1",
                 StoredRow::COLUMNS
             ))
             .context("looking the article up on its other host names")?;
@@ -953,7 +990,10 @@ fn find_existing(
                 .map_or("", String::as_str)
         };
         if let Some(row) = st
-            .query_row(params![at(0), at(1), at(2)], StoredRow::read)
+            .query_row(
+                params![at(0), at(1), at(2), at(3), at(4), at(5), at(6)],
+                StoredRow::read,
+            )
             .optional()
             .context("looking the article up on its other host names")?
         {
@@ -962,6 +1002,33 @@ fn find_existing(
                 exact: false,
                 own_post: false,
             }));
+        }
+    }
+    // A post moved to a new address on its site (a permalink edited, the old one answering
+    // 301): the row of the same site published at the same moment with the same text (or
+    // title and opening) is this post ([`identity::moved_post`]).
+    if let Some(published) = opt_time_text(article.published_at.as_ref())
+        && identity::feed_item_base(url).is_none()
+    {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM articles INDEXED BY articles_published_at \
+                  WHERE published_at = ?1 ORDER BY id LIMIT {MAX_CANDIDATES}",
+                StoredRow::COLUMNS
+            ))
+            .context("looking the article up by its publication time")?;
+        let rows = st
+            .query_map([published], StoredRow::read)
+            .context("looking the article up by its publication time")?;
+        for row in rows {
+            let row = row.context("reading an article row")?;
+            if identity::moved_post(&new, &row.shape()) {
+                return Ok(Some(Found {
+                    row,
+                    exact: false,
+                    own_post: false,
+                }));
+            }
         }
     }
     let Some(post_id) = new.post_id else {

@@ -311,8 +311,11 @@ fn warn_incomplete_reads(report: &IngestReport, refs: &[SourceRef]) {
 }
 
 /// Hold `<db>.lock` for the whole run. The OS drops the lock when the process dies, so a
-/// killed run never leaves it stuck.
+/// killed run never leaves it stuck. The lock is next to the file the path leads to, links
+/// followed: a run given a symbolic link to the database (or to its folder) and one given the
+/// real path take one lock, not two.
 fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
+    let db = real_path(db);
     let mut lock_path = db.as_os_str().to_owned();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
@@ -338,6 +341,34 @@ fn take_run_lock(db: &Path) -> Result<std::fs::File, ExitError> {
             anyhow!(e).context(format!("locking {}", lock_path.display())),
         )),
     }
+}
+
+/// The file `path` leads to, symbolic links followed: the path itself when it exists, else
+/// (a database not created yet, or a link to one) the link's target or its folder's real path
+/// with the file name; `path` as given when neither can be resolved.
+fn real_path(path: &Path) -> PathBuf {
+    let mut path = path.to_path_buf();
+    // A link to a link …: followed a few times, as the OS does (without looping for ever).
+    for _ in 0..8 {
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            return real;
+        }
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match std::fs::read_link(&path) {
+            // A dangling link: where it points.
+            Ok(target) => path = folder.join(target),
+            Err(_) => {
+                return match (std::fs::canonicalize(&folder), path.file_name()) {
+                    (Ok(folder), Some(name)) => folder.join(name),
+                    _ => path,
+                };
+            }
+        }
+    }
+    path
 }
 
 /// A database another process holds locked past the busy timeout when a run starts (a

@@ -1972,6 +1972,7 @@ impl Discovery<'_> {
             // Links this page lists for several posts told apart by their ids: each of those
             // posts is its own row, under an address of its own ([`item_address`]).
             let shared_links = links_shared_by_posts(&page_url, &feed.items);
+            let own_ids = ids_of_one_item(&feed.items);
             for item in feed.items {
                 let updated = item
                     .article
@@ -1985,7 +1986,8 @@ impl Discovery<'_> {
                 // summary only it is skipped, said, as before).
                 let listed = (!item.url.trim().is_empty())
                     .then(|| listed_address(&page_url, &item.url))
-                    .flatten();
+                    .flatten()
+                    .map(|link| permalink_of(&page_url, link, item.id.as_deref(), &own_ids));
                 let linkless = match listed.as_deref() {
                     None => item.full_content || item.summary.is_some(),
                     Some(l) => item.full_content && not_a_web_page(l).is_some(),
@@ -2018,7 +2020,18 @@ impl Discovery<'_> {
                         .get(&link_key)
                         .is_some_and(|first| first.other_post(&mark));
                 let (item_url, key) = if own_address {
-                    let address = item_address(&link, item.id.as_deref(), &mark.title);
+                    // An item with neither an id nor a title (RSS asks for a title or a
+                    // description only) is told apart by its text: made from the empty title,
+                    // every such item had one address, and only the first was stored.
+                    let id = item.id.as_deref().filter(|i| !i.trim().is_empty());
+                    let by_text;
+                    let name = if id.is_none() && mark.title.trim().is_empty() {
+                        by_text = format!("text {:016x}", mark.text);
+                        by_text.as_str()
+                    } else {
+                        mark.title.as_str()
+                    };
+                    let address = item_address(&link, id, name);
                     (address.clone(), address)
                 } else {
                     (link.clone(), link_key.clone())
@@ -2383,6 +2396,69 @@ fn links_shared_by_posts(
         }
     }
     shared
+}
+
+/// The ids (`<guid>`, `<id>`) that one item of a feed page has alone: an id several items
+/// share tells none of them apart. Linear in the items.
+fn ids_of_one_item(items: &[gleaner_scrape::discovery::FeedItem]) -> HashSet<String> {
+    let mut seen: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    for id in items.iter().filter_map(|i| i.id.as_deref()) {
+        seen.entry(id.trim())
+            .and_modify(|once| *once = false)
+            .or_insert(true);
+    }
+    seen.into_iter()
+        .filter_map(|(id, once)| once.then(|| id.to_string()))
+        .collect()
+}
+
+/// The address a feed item's post is read and stored under: its link, unless the item's id
+/// (its `<guid>` permalink) is that link without some of its query parameters, and no other
+/// item of the page has that id. A feed that puts a session id or a cache-buster into every
+/// link (`…/post.html?sid=8f3a…`, new on every read) has the post stored again under each;
+/// its permalink names it on every read.
+fn permalink_of(
+    page_url: &str,
+    link: String,
+    id: Option<&str>,
+    own_ids: &HashSet<String>,
+) -> String {
+    let Some(id) = id.map(str::trim).filter(|i| own_ids.contains(*i)) else {
+        return link;
+    };
+    let (Ok(linked), Ok(own)) = (url::Url::parse(&link), url::Url::parse(id)) else {
+        return link;
+    };
+    let same_page = matches!(own.scheme(), "http" | "https")
+        && own.scheme() == linked.scheme()
+        && own.host_str() == linked.host_str()
+        && own.port_or_known_default() == linked.port_or_known_default()
+        && own.path() == linked.path();
+    if !same_page {
+        return link;
+    }
+    // Every parameter of the id's query is in the link's, and the link has more (counted,
+    // so that a hostile address of many parameters costs linear time).
+    let mut extra: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
+    let mut left = 0usize;
+    for pair in linked.query_pairs().into_owned() {
+        *extra.entry(pair).or_default() += 1;
+        left += 1;
+    }
+    for pair in own.query_pairs().into_owned() {
+        match extra.get_mut(&pair) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                left -= 1;
+            }
+            _ => return link,
+        }
+    }
+    if left == 0 {
+        return link;
+    }
+    listed_address(page_url, id).unwrap_or(link)
 }
 
 /// Whether `url` is an address [`item_address`] made (`…#item-` and 16 hex digits): a post a
