@@ -126,7 +126,7 @@ fn collapse_line(line: &str) -> String {
             i += 1;
         }
     }
-    if collapsed && !(after_space && !line.is_empty()) {
+    if collapsed && (!after_space || line.is_empty()) {
         return line.to_string();
     }
     let mut out = String::with_capacity(line.len());
