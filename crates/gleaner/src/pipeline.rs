@@ -3898,4 +3898,16 @@ mod tests {
             "\u{feff} <?xml version='1.0' encoding='UTF-8'?><a/>"
         );
     }
+
+    #[test]
+    fn a_seen_set_tells_a_string_it_has_from_one_it_has_not() {
+        let mut seen = SeenSet::default();
+        assert!(seen.insert("http://e.com/a"));
+        assert!(seen.insert("http://e.com/b"));
+        assert!(seen.insert(""));
+        assert!(!seen.insert("http://e.com/a"));
+        assert!(!seen.insert(""));
+        assert!((0..10_000).all(|n| seen.insert(&format!("post-{n}"))));
+        assert!((0..10_000).all(|n| !seen.insert(&format!("post-{n}"))));
+    }
 }
