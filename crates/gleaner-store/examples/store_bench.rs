@@ -6,8 +6,8 @@
 //!
 //! Articles are about 600 words in 10 paragraphs, from a 20,000-word vocabulary with a
 //! Zipf-like spread, with 20 entity mentions each drawn (also Zipf-like) from 50,000 entities.
-//! Prints the insert rate, the database size per article, the full-text index's segments (an
-//! existing file: only those), and the median and 95th percentile
+//! Prints the insert rate, the database size per article, the full-text index's segments (for
+//! an existing file too), and the median and 95th percentile
 //! latency of: a full-text query with an entity filter, an entity-filtered listing without
 //! terms, `entities --top 20`, and `entities --top 20 --with NAME`.
 
