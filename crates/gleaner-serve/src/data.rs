@@ -52,17 +52,23 @@ pub struct SharedKinds(Mutex<Arc<EntityKinds>>);
 
 impl SharedKinds {
     /// The index as of now, on `conn` (in the caller's read transaction).
+    ///
+    /// One page at a time reads and extends it (the others wait for the lock, then find it
+    /// read): the first pages of a fresh server, asked at once, each read every entity's kind
+    /// otherwise (about 50 M instructions each at 50,000 entities, 4 % of 300 cold search
+    /// pages' with 32 clients). Checking for new entities is one look-up of the largest id.
     fn now(&self, conn: &mut Conn) -> Result<Arc<EntityKinds>, StoreError> {
-        let known = self.0.lock().map(|k| Arc::clone(&k)).unwrap_or_default();
-        match conn.entity_kinds_after(&known)? {
+        let mut shared = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match conn.entity_kinds_after(&shared)? {
             Some(extended) => {
                 let extended = Arc::new(extended);
-                if let Ok(mut shared) = self.0.lock() {
-                    *shared = Arc::clone(&extended);
-                }
+                *shared = Arc::clone(&extended);
                 Ok(extended)
             }
-            None => Ok(known),
+            None => Ok(Arc::clone(&shared)),
         }
     }
 }

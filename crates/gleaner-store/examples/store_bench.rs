@@ -6,7 +6,8 @@
 //!
 //! Articles are about 600 words in 10 paragraphs, from a 20,000-word vocabulary with a
 //! Zipf-like spread, with 20 entity mentions each drawn (also Zipf-like) from 50,000 entities.
-//! Prints the insert rate, the database size per article, and the median and 95th percentile
+//! Prints the insert rate, the database size per article, the full-text index's segments (for
+//! an existing file too), and the median and 95th percentile
 //! latency of: a full-text query with an entity filter, an entity-filtered listing without
 //! terms, `entities --top 20`, and `entities --top 20 --with NAME`.
 
@@ -222,6 +223,54 @@ fn time_queries<T>(
     );
 }
 
+/// A varint of FTS5's records (SQLite's: 7 bits a byte, high bit set on all but the last,
+/// the ninth byte whole) at `*at`, which moves past it.
+fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..9 {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        if i == 8 {
+            return Some((v << 8) | u64::from(b));
+        }
+        v = (v << 7) | u64::from(b & 0x7f);
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    Some(v)
+}
+
+/// The full-text index's segments on each level, from FTS5's structure record (row 10 of
+/// `articles_fts_data`): a 4-byte cookie (then `ff 00 00 01` in version 2), then varints: the
+/// levels, the segments, a write counter, and for each level the segments being merged, its
+/// segments, and for each segment its id, first and last leaf page (in version 2 three more).
+/// Every term look-up of a search visits each segment.
+fn fts_segments(store: &Store) -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+    let record: Vec<u8> = store.connection().query_row(
+        "SELECT block FROM articles_fts_data WHERE id = 10",
+        [],
+        |r| r.get(0),
+    )?;
+    let v2 = record.get(4..8) == Some(&[0xff, 0, 0, 1][..]);
+    let mut at = if v2 { 8 } else { 4 };
+    let bad = || "a structure record this reader does not know";
+    let next = |at: &mut usize| varint(&record, at).ok_or_else(bad);
+    let levels = next(&mut at)?;
+    let _segments = next(&mut at)?;
+    let _writes = next(&mut at)?;
+    let mut per_level = Vec::new();
+    for _ in 0..levels {
+        let _merging = next(&mut at)?;
+        let segments = next(&mut at)?;
+        for _ in 0..segments * if v2 { 6 } else { 3 } {
+            next(&mut at)?;
+        }
+        per_level.push(usize::try_from(segments)?);
+    }
+    Ok(per_level)
+}
+
 /// Insert `n` synthetic articles in batches; print the rate and the size.
 fn insert(
     store: &mut Store,
@@ -231,7 +280,10 @@ fn insert(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
 
-    // Insert in batches of 200, as the pipeline's writer does; generation is not timed.
+    // Insert in batches of 200, each its own transaction, as the pipeline's writer does (it
+    // commits what arrived in 2 s, about 180 posts at a fast blog's 90 a second): the
+    // full-text index then has the segments a run leaves (one per batch, merged 16 at a
+    // time). Generation is not timed.
     let batch_size: usize = std::env::var("STORE_BENCH_BATCH")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -287,6 +339,18 @@ fn insert(
         bytes as f64 / 1e6,
         bytes / n.max(1) as u64
     );
+    match fts_segments(store) {
+        Ok(levels) => println!(
+            "full-text segments       {} (per level: {})",
+            levels.iter().sum::<usize>(),
+            levels
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Err(e) => println!("full-text segments       unknown ({e})"),
+    }
 
     // Re-upsert a sample: all unchanged.
     let mut rng2 = Rng(0x9E37_79B9_7F4A_7C15);
@@ -327,6 +391,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .connection()
             .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))?;
         println!("reusing {} with {n} articles", path.display());
+        if let Ok(levels) = fts_segments(&store) {
+            println!(
+                "full-text segments       {} on {} levels",
+                levels.iter().sum::<usize>(),
+                levels.len()
+            );
+        }
         usize::try_from(n)?
     } else {
         insert(&mut store, &path, n, &entities)?;
