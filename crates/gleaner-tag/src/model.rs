@@ -334,6 +334,10 @@ fn near_rows<R>(lower_hash: u64, f: &impl FeatureSink<Row = R>) -> [R; 4] {
     ]
 }
 
+/// The most tokens a sequence given to the model has, for sizing a [`WordCache`] (a longer one
+/// only makes it grow).
+const MAX_SEQUENCE_WORDS: usize = crate::MAX_SENTENCE_TOKENS;
+
 /// The most distinct words a [`WordCache`] keeps: past it, it starts again at the next
 /// sequence (a typical article has a few thousand; the bound keeps a hostile page of
 /// distinct words from growing it with the page).
@@ -367,6 +371,18 @@ impl<R> Default for WordCache<'_, R> {
 pub(crate) type WordRows<'t, 'm> = WordCache<'t, &'m [f32; N_LABELS]>;
 
 impl<'t, R: Copy> WordCache<'t, R> {
+    /// A cache with room for the words of a document of `tokens` tokens (up to its bound),
+    /// so that it never grows while tagging it.
+    pub(crate) fn for_tokens(tokens: usize) -> Self {
+        let words = tokens.min(WORD_CACHE_WORDS + MAX_SEQUENCE_WORDS);
+        WordCache {
+            index: foldhash::HashMap::with_capacity_and_hasher(words, Default::default()),
+            words: Vec::with_capacity(words),
+            texts: Texts(String::with_capacity(words * 8)),
+            scratch: String::new(),
+        }
+    }
+
     /// The place of `w`'s facts, made if `w` is new.
     fn place(&mut self, w: &'t str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> usize {
         if let Some(&at) = self.index.get(w) {
