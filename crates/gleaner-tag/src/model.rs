@@ -339,8 +339,8 @@ fn near_rows<R>(lower_hash: u64, f: &impl FeatureSink<Row = R>) -> [R; 4] {
 const MAX_SEQUENCE_WORDS: usize = crate::MAX_SENTENCE_TOKENS;
 
 /// The most distinct words a [`WordCache`] keeps: past it, it starts again at the next
-/// sequence (a typical article has a few thousand; the bound keeps a hostile page of
-/// distinct words from growing it with the page).
+/// sequence (an article has a few hundred, a long one a few thousand; the bound keeps a
+/// hostile page of distinct words from growing it with the page).
 const WORD_CACHE_WORDS: usize = 8192;
 
 /// Each distinct word's [`WordFacts`] over the sequences of one document: a word met again
