@@ -308,8 +308,6 @@ struct WordFacts<R> {
     /// character classes, runs collapsed ([`shape_hash`]).
     shape: u64,
     cap: u8,
-    /// How many chars the first 64 of the lowercase word has, at most 12.
-    len: u8,
     /// The lowercase word holds no '’' (it is its own folded form).
     plain: bool,
     /// Word cluster (fine, coarse) of the lowercase word, if known.
@@ -322,6 +320,12 @@ struct WordFacts<R> {
     /// The prefixes' and suffixes' rows, `affixes` of them (prefix then suffix of 1–4 chars).
     affix: [R; 8],
     affixes: u8,
+    /// The rows of the small templates over the word alone: 4 (class), 8 (length, class),
+    /// 50–52 (clusters, class).
+    own: [R; 5],
+    /// The rows of templates 53 and 54 over this word (its fine cluster as the word one
+    /// before and one after).
+    near_cluster: [R; 2],
 }
 
 /// The rows of templates 10–13 over a lowercase word's hash (see [`WordFacts::near`]).
@@ -462,15 +466,28 @@ impl<'t, R: Copy> WordCache<'t, R> {
                 }
             }
         }
+        let cap = cap_class(w);
+        let cluster = gaz.word_cluster(lower);
+        let len = len.min(12) as u8;
+        // (The cluster codes as the features write them: 255 for a word without one.)
+        let fine = cluster.map_or(255, |c| c.0);
+        let coarse = cluster.map_or(255, |c| c.1);
         WordFacts {
+            own: [
+                f.small_of::<4>(&[cap]),
+                f.small_of::<8>(&[len, cap]),
+                f.small_of::<50>(&[fine]),
+                f.small_of::<51>(&[fine, cap]),
+                f.small_of::<52>(&[coarse, cap]),
+            ],
+            near_cluster: [f.small_of::<53>(&[fine]), f.small_of::<54>(&[fine])],
             lower: (lower_at.start, lower_at.end),
             lower_hash,
             text_hash,
             shape,
-            cap: cap_class(w),
-            len: len.min(12) as u8,
+            cap,
             plain: !lower.contains('\u{2019}'),
-            cluster: gaz.word_cluster(lower),
+            cluster,
             head,
             near: near_rows(lower_hash, f),
             affix,
@@ -734,6 +751,9 @@ trait FeatureSink {
     fn row_of(&self, key: u32) -> Self::Row;
     /// A feature, resolved ([`FeatureSink::row_of`]).
     fn row(&mut self, row: Self::Row);
+    /// What small template `T`'s feature over `ns` resolves to ([`FeatureSink::row`] of it is
+    /// [`FeatureSink::small`] of `ns`).
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> Self::Row;
     /// A token's features begin.
     fn begin(&mut self);
     /// A feature, by its key.
@@ -765,6 +785,9 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
     type Row = u32;
     fn row_of(&self, key: u32) -> u32 {
         key
+    }
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> u32 {
+        feat(T, pack(ns))
     }
     #[inline]
     fn row(&mut self, key: u32) {
@@ -850,6 +873,13 @@ impl<'m> FeatureSink for Scorer<'m> {
     #[inline]
     fn row(&mut self, row: &'m [f32; N_LABELS]) {
         self.push(row);
+    }
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> &'m [f32; N_LABELS] {
+        let small = self.small;
+        match small.row::<T>(ns) {
+            Some(row) => row,
+            None => self.row_of(feat(T, pack(ns))),
+        }
     }
     fn begin(&mut self) {
         self.sum = [0f32; N_LABELS];
@@ -952,6 +982,7 @@ fn each_token_features<'t, F: FeatureSink>(
         .collect();
     let pad = str_hash(PAD);
     let pad_near = near_rows(pad, &*f);
+    let pad_cluster = [f.small_of::<53>(&[254]), f.small_of::<54>(&[254])];
     for i in 0..toks.len() {
         f.begin();
         let Some(me) = infos.get(i) else { break };
@@ -975,13 +1006,14 @@ fn each_token_features<'t, F: FeatureSink>(
         for &row in &word.head {
             f.row(row);
         }
-        f.small::<4>(&[cap]);
+        let [own4, own8, own50, own51, own52] = word.own;
+        f.row(own4);
         f.small::<5>(&[cap, u8::from(me.sentence_start), u8::from(headline)]);
         // Prefixes and suffixes (of up to 4 chars) of the first 64 chars (6 and 7).
         for &row in word.affix.get(..usize::from(word.affixes)).unwrap_or(&[]) {
             f.row(row);
         }
-        f.small::<8>(&[word.len, cap]);
+        f.row(own8);
         if i == 0 {
             f.small::<9>(&[cap]);
         }
@@ -1083,14 +1115,25 @@ fn each_token_features<'t, F: FeatureSink>(
         ]);
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
-            let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.small::<50>(&[code(fine_at(0))]);
-            f.small::<51>(&[code(fine_at(0)), cap]);
-            f.small::<52>(&[code(coarse_at(0)), cap]);
-            f.small::<53>(&[code(fine_at(-1))]);
-            f.small::<54>(&[code(fine_at(1))]);
+            // (Templates 50–54 over the word alone or one neighbour: made with each word's
+            // facts; at a sequence's edge, over the 254 of no neighbour.)
+            f.row(own50);
+            f.row(own51);
+            f.row(own52);
+            let cluster_near = |d: isize, k: usize| {
+                at(d)
+                    .and_then(|x| cache.words.get(x.word))
+                    .and_then(|w| w.near_cluster.get(k))
+                    .or(pad_cluster.get(k))
+                    .copied()
+            };
+            for (d, k) in [(-1, 0), (1, 1)] {
+                if let Some(row) = cluster_near(d, k) {
+                    f.row(row);
+                }
+            }
             f.small::<55>(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]);
         }
         if cap != 1 {
