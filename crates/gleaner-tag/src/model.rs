@@ -161,11 +161,8 @@ struct TokenInfo {
     gaz: u8,
     /// Rule labeler label × 3 + confidence.
     rule: u8,
+    /// A listed given name (the word's other list flags are in its [`WordFacts::flags`]).
     given: bool,
-    title: u8,
-    org_word: bool,
-    misc_word: bool,
-    alias: bool,
     sentence_start: bool,
     /// A common English word in lowercase.
     common: bool,
@@ -326,6 +323,9 @@ struct WordFacts<R> {
     /// The rows of templates 53 and 54 over this word (its fine cluster as the word one
     /// before and one after).
     near_cluster: [R; 2],
+    /// The rows of template 30 over the word's list flags, and of 31–34 over them as the
+    /// flags of the word one before, one after, two after, two before.
+    flags: [R; 5],
 }
 
 /// The rows of templates 10–13 over a lowercase word's hash (see [`WordFacts::near`]).
@@ -388,11 +388,19 @@ impl<'t, R: Copy> WordCache<'t, R> {
     }
 
     /// The place of `w`'s facts, made if `w` is new.
-    fn place(&mut self, w: &'t str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> usize {
+    /// `folded`: what the word lists say about `w` folded ([`Gazetteers::word_of_token`],
+    /// which depends on `w` alone).
+    fn place(
+        &mut self,
+        w: &'t str,
+        folded: WordInfo,
+        gaz: &Gazetteers,
+        f: &impl FeatureSink<Row = R>,
+    ) -> usize {
         if let Some(&at) = self.index.get(w) {
             return at;
         }
-        let facts = self.make(w, gaz, f);
+        let facts = self.make(w, folded, gaz, f);
         let at = self.words.len();
         self.words.push(facts);
         self.index.insert(w, at);
@@ -411,7 +419,13 @@ impl<'t, R: Copy> WordCache<'t, R> {
         self.texts.0.clear();
     }
 
-    fn make(&mut self, w: &str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> WordFacts<R> {
+    fn make(
+        &mut self,
+        w: &str,
+        folded: WordInfo,
+        gaz: &Gazetteers,
+        f: &impl FeatureSink<Row = R>,
+    ) -> WordFacts<R> {
         // Lowercase once; folded (straight apostrophes) for the word lists.
         let lower_at = self.texts.push_lower(w);
         let shape = shape_hash(w, &mut self.scratch);
@@ -472,7 +486,26 @@ impl<'t, R: Copy> WordCache<'t, R> {
         // (The cluster codes as the features write them: 255 for a word without one.)
         let fine = cluster.map_or(255, |c| c.0);
         let coarse = cluster.map_or(255, |c| c.1);
+        // The word's list flags, as `each_token_features` makes them for a token.
+        let head_word = |listed: bool| listed || !w.is_ascii();
+        let given = u8::from(folded.given);
+        let title = match folded.title {
+            None => 0,
+            Some(TitleRole::Head) => 1,
+            Some(TitleRole::Modifier) => 2,
+        };
+        let org = u8::from(head_word(folded.org_folded) && gaz.is_org_word(w));
+        let misc = u8::from(head_word(folded.misc_folded) && gaz.is_misc_word(w));
+        let alias = u8::from(folded.alias);
+        let bits = given | title << 1 | org << 3 | misc << 4 | alias << 5;
         WordFacts {
+            flags: [
+                f.small_of::<30>(&[given, title, org, misc, alias]),
+                f.small_of::<31>(&[bits]),
+                f.small_of::<32>(&[bits]),
+                f.small_of::<33>(&[bits]),
+                f.small_of::<34>(&[bits]),
+            ],
             own: [
                 f.small_of::<4>(&[cap]),
                 f.small_of::<8>(&[len, cap]),
@@ -935,29 +968,20 @@ fn each_token_features<'t, F: FeatureSink>(
         .iter()
         .enumerate()
         .map(|(k, t)| {
+            // The lists' answers about the word folded (`known`; the lowercase form is the
+            // folded one unless it holds a '’'; a head word folds to a listed folded form).
+            let folded = known.get(k).copied().unwrap_or_default();
             // What the word's text decides, made the first time the document has it.
-            let word = cache.place(t.text, gaz, &*f);
+            let word = cache.place(t.text, folded, gaz, &*f);
             let w = cache.words.get(word);
             let lower = w.map_or("", |w| cache.lower(w));
-            // The lists' answers about the word folded (`known`; the lowercase form is the
-            // folded one unless it holds a '’'); a head word folds to a listed folded form.
-            let folded = known.get(k).copied().unwrap_or_default();
             let plain = w.is_none_or(|w| w.plain);
-            let head = |listed: bool| listed || !t.text.is_ascii();
             TokenInfo {
                 word,
                 cap: w.map_or(0, |w| w.cap),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
                 given: folded.given,
-                title: match folded.title {
-                    None => 0,
-                    Some(TitleRole::Head) => 1,
-                    Some(TitleRole::Modifier) => 2,
-                },
-                org_word: head(folded.org_folded) && gaz.is_org_word(t.text),
-                misc_word: head(folded.misc_folded) && gaz.is_misc_word(t.text),
-                alias: folded.alias,
                 sentence_start: t.sentence_start,
                 geo: geo.get(k).copied().unwrap_or(0),
                 common: if plain {
@@ -983,6 +1007,12 @@ fn each_token_features<'t, F: FeatureSink>(
     let pad = str_hash(PAD);
     let pad_near = near_rows(pad, &*f);
     let pad_cluster = [f.small_of::<53>(&[254]), f.small_of::<54>(&[254])];
+    let pad_flags = [
+        f.small_of::<31>(&[99]),
+        f.small_of::<32>(&[99]),
+        f.small_of::<33>(&[99]),
+        f.small_of::<34>(&[99]),
+    ];
     for i in 0..toks.len() {
         f.begin();
         let Some(me) = infos.get(i) else { break };
@@ -1049,26 +1079,21 @@ fn each_token_features<'t, F: FeatureSink>(
         f.small::<27>(&[rule_at(-1), me.rule]);
         f.small::<28>(&[me.rule, rule_at(1)]);
         f.small::<29>(&[me.rule, me.gaz]);
-        f.small::<30>(&[
-            u8::from(me.given),
-            me.title,
-            u8::from(me.org_word),
-            u8::from(me.misc_word),
-            u8::from(me.alias),
-        ]);
-        let flags = |x: Option<&TokenInfo>| {
-            x.map_or(99, |x| {
-                u8::from(x.given)
-                    | x.title << 1
-                    | u8::from(x.org_word) << 3
-                    | u8::from(x.misc_word) << 4
-                    | u8::from(x.alias) << 5
-            })
+        // The list flags of the word and those around (templates 30–34: made with each
+        // word's facts; past a sequence's edge, over the 99 of no neighbour).
+        f.row(word.flags[0]);
+        let flags_near = |d: isize, k: usize| {
+            at(d)
+                .and_then(|x| cache.words.get(x.word))
+                .and_then(|w| w.flags.get(k))
+                .or(pad_flags.get(k - 1))
+                .copied()
         };
-        f.small::<31>(&[flags(at(-1))]);
-        f.small::<32>(&[flags(at(1))]);
-        f.small::<33>(&[flags(at(2))]);
-        f.small::<34>(&[flags(at(-2))]);
+        for (d, k) in [(-1, 1), (1, 2), (2, 3), (-2, 4)] {
+            if let Some(row) = flags_near(d, k) {
+                f.row(row);
+            }
+        }
         f.key(feat2(35, lower_at(-1), u64::from(cap)));
         f.key(feat2(36, u64::from(cap), lower_at(1)));
         f.small::<37>(&[n.min(5) as u8, cap]);
