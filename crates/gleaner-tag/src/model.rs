@@ -943,7 +943,8 @@ impl<'m> FeatureSink for Scorer<'m> {
 /// ([`FeatureSink`]): what [`sequence_features_with_rules`] collects as keys ([`Keys`]) and
 /// [`NameModel::decode_sequence`] scores without keeping them ([`Scorer`]; a small template's
 /// feature by its numbers, [`SMALL`]). `known`: [`known_words`] of `toks`; `headline`:
-/// [`is_headline`](crate::names::is_headline) of `toks`.
+/// [`is_headline`](crate::names::is_headline) of `toks`. `cache`: the document's words met
+/// so far ([`WordCache`]), whose features over the word alone are resolved once.
 #[allow(clippy::too_many_arguments)]
 fn each_token_features<'t, F: FeatureSink>(
     toks: &[Token<'t>],
