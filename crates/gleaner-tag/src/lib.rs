@@ -693,7 +693,7 @@ impl Tagger {
         };
         let rules = self.rules_and_context(&sents, Some((&headlines, &known)), &mut doc);
         let mut mentions: Vec<Mention<'_>> = Vec::new();
-        let mut words = model::WordRows::default();
+        let mut words = model::WordRows::for_tokens(tokens.len());
         for (((sentence, rules), &headline), known) in
             sents.iter().zip(rules).zip(&headlines).zip(&known)
         {
@@ -887,7 +887,7 @@ impl Tagger {
             return sentences.iter().map(|s| self.tag_tokens(s)).collect();
         }
         let (toks, doc, rules, (headlines, known)) = self.read_document_known(sentences);
-        let mut seen = model::WordRows::default();
+        let mut seen = model::WordRows::for_tokens(toks.iter().map(|t| t.len()).sum());
         let mut spans: Vec<Vec<NameSpan>> = toks
             .iter()
             .zip(sentences)

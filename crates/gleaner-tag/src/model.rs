@@ -161,11 +161,8 @@ struct TokenInfo {
     gaz: u8,
     /// Rule labeler label × 3 + confidence.
     rule: u8,
+    /// A listed given name (the word's other list flags are in its [`WordFacts::flags`]).
     given: bool,
-    title: u8,
-    org_word: bool,
-    misc_word: bool,
-    alias: bool,
     sentence_start: bool,
     /// A common English word in lowercase.
     common: bool,
@@ -308,8 +305,6 @@ struct WordFacts<R> {
     /// character classes, runs collapsed ([`shape_hash`]).
     shape: u64,
     cap: u8,
-    /// How many chars the first 64 of the lowercase word has, at most 12.
-    len: u8,
     /// The lowercase word holds no '’' (it is its own folded form).
     plain: bool,
     /// Word cluster (fine, coarse) of the lowercase word, if known.
@@ -322,6 +317,15 @@ struct WordFacts<R> {
     /// The prefixes' and suffixes' rows, `affixes` of them (prefix then suffix of 1–4 chars).
     affix: [R; 8],
     affixes: u8,
+    /// The rows of the small templates over the word alone: 4 (class), 8 (length, class),
+    /// 50–52 (clusters, class).
+    own: [R; 5],
+    /// The rows of templates 53 and 54 over this word (its fine cluster as the word one
+    /// before and one after).
+    near_cluster: [R; 2],
+    /// The rows of template 30 over the word's list flags, and of 31–34 over them as the
+    /// flags of the word one before, one after, two after, two before.
+    flags: [R; 5],
 }
 
 /// The rows of templates 10–13 over a lowercase word's hash (see [`WordFacts::near`]).
@@ -334,9 +338,13 @@ fn near_rows<R>(lower_hash: u64, f: &impl FeatureSink<Row = R>) -> [R; 4] {
     ]
 }
 
+/// The most tokens a sequence given to the model has, for sizing a [`WordCache`] (a longer one
+/// only makes it grow).
+const MAX_SEQUENCE_WORDS: usize = crate::MAX_SENTENCE_TOKENS;
+
 /// The most distinct words a [`WordCache`] keeps: past it, it starts again at the next
-/// sequence (a typical article has a few thousand; the bound keeps a hostile page of
-/// distinct words from growing it with the page).
+/// sequence (an article has a few hundred, a long one a few thousand; the bound keeps a
+/// hostile page of distinct words from growing it with the page).
 const WORD_CACHE_WORDS: usize = 8192;
 
 /// Each distinct word's [`WordFacts`] over the sequences of one document: a word met again
@@ -367,12 +375,32 @@ impl<R> Default for WordCache<'_, R> {
 pub(crate) type WordRows<'t, 'm> = WordCache<'t, &'m [f32; N_LABELS]>;
 
 impl<'t, R: Copy> WordCache<'t, R> {
+    /// A cache with room for the words of a document of `tokens` tokens (up to its bound),
+    /// so that it never grows while tagging it.
+    pub(crate) fn for_tokens(tokens: usize) -> Self {
+        let words = tokens.min(WORD_CACHE_WORDS + MAX_SEQUENCE_WORDS);
+        WordCache {
+            index: foldhash::HashMap::with_capacity_and_hasher(words, Default::default()),
+            words: Vec::with_capacity(words),
+            texts: Texts(String::with_capacity(words * 8)),
+            scratch: String::new(),
+        }
+    }
+
     /// The place of `w`'s facts, made if `w` is new.
-    fn place(&mut self, w: &'t str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> usize {
+    /// `folded`: what the word lists say about `w` folded ([`Gazetteers::word_of_token`],
+    /// which depends on `w` alone).
+    fn place(
+        &mut self,
+        w: &'t str,
+        folded: WordInfo,
+        gaz: &Gazetteers,
+        f: &impl FeatureSink<Row = R>,
+    ) -> usize {
         if let Some(&at) = self.index.get(w) {
             return at;
         }
-        let facts = self.make(w, gaz, f);
+        let facts = self.make(w, folded, gaz, f);
         let at = self.words.len();
         self.words.push(facts);
         self.index.insert(w, at);
@@ -391,7 +419,13 @@ impl<'t, R: Copy> WordCache<'t, R> {
         self.texts.0.clear();
     }
 
-    fn make(&mut self, w: &str, gaz: &Gazetteers, f: &impl FeatureSink<Row = R>) -> WordFacts<R> {
+    fn make(
+        &mut self,
+        w: &str,
+        folded: WordInfo,
+        gaz: &Gazetteers,
+        f: &impl FeatureSink<Row = R>,
+    ) -> WordFacts<R> {
         // Lowercase once; folded (straight apostrophes) for the word lists.
         let lower_at = self.texts.push_lower(w);
         let shape = shape_hash(w, &mut self.scratch);
@@ -446,15 +480,47 @@ impl<'t, R: Copy> WordCache<'t, R> {
                 }
             }
         }
+        let cap = cap_class(w);
+        let cluster = gaz.word_cluster(lower);
+        let len = len.min(12) as u8;
+        // (The cluster codes as the features write them: 255 for a word without one.)
+        let fine = cluster.map_or(255, |c| c.0);
+        let coarse = cluster.map_or(255, |c| c.1);
+        // The word's list flags, as `each_token_features` makes them for a token.
+        let head_word = |listed: bool| listed || !w.is_ascii();
+        let given = u8::from(folded.given);
+        let title = match folded.title {
+            None => 0,
+            Some(TitleRole::Head) => 1,
+            Some(TitleRole::Modifier) => 2,
+        };
+        let org = u8::from(head_word(folded.org_folded) && gaz.is_org_word(w));
+        let misc = u8::from(head_word(folded.misc_folded) && gaz.is_misc_word(w));
+        let alias = u8::from(folded.alias);
+        let bits = given | title << 1 | org << 3 | misc << 4 | alias << 5;
         WordFacts {
+            flags: [
+                f.small_of::<30>(&[given, title, org, misc, alias]),
+                f.small_of::<31>(&[bits]),
+                f.small_of::<32>(&[bits]),
+                f.small_of::<33>(&[bits]),
+                f.small_of::<34>(&[bits]),
+            ],
+            own: [
+                f.small_of::<4>(&[cap]),
+                f.small_of::<8>(&[len, cap]),
+                f.small_of::<50>(&[fine]),
+                f.small_of::<51>(&[fine, cap]),
+                f.small_of::<52>(&[coarse, cap]),
+            ],
+            near_cluster: [f.small_of::<53>(&[fine]), f.small_of::<54>(&[fine])],
             lower: (lower_at.start, lower_at.end),
             lower_hash,
             text_hash,
             shape,
-            cap: cap_class(w),
-            len: len.min(12) as u8,
+            cap,
             plain: !lower.contains('\u{2019}'),
-            cluster: gaz.word_cluster(lower),
+            cluster,
             head,
             near: near_rows(lower_hash, f),
             affix,
@@ -718,6 +784,9 @@ trait FeatureSink {
     fn row_of(&self, key: u32) -> Self::Row;
     /// A feature, resolved ([`FeatureSink::row_of`]).
     fn row(&mut self, row: Self::Row);
+    /// What small template `T`'s feature over `ns` resolves to ([`FeatureSink::row`] of it is
+    /// [`FeatureSink::small`] of `ns`).
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> Self::Row;
     /// A token's features begin.
     fn begin(&mut self);
     /// A feature, by its key.
@@ -749,6 +818,9 @@ impl<F: FnMut(usize, &[u32])> FeatureSink for Keys<F> {
     type Row = u32;
     fn row_of(&self, key: u32) -> u32 {
         key
+    }
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> u32 {
+        feat(T, pack(ns))
     }
     #[inline]
     fn row(&mut self, key: u32) {
@@ -835,6 +907,13 @@ impl<'m> FeatureSink for Scorer<'m> {
     fn row(&mut self, row: &'m [f32; N_LABELS]) {
         self.push(row);
     }
+    fn small_of<const T: u8>(&self, ns: &[u8]) -> &'m [f32; N_LABELS] {
+        let small = self.small;
+        match small.row::<T>(ns) {
+            Some(row) => row,
+            None => self.row_of(feat(T, pack(ns))),
+        }
+    }
     fn begin(&mut self) {
         self.sum = [0f32; N_LABELS];
         self.len = 0;
@@ -864,7 +943,8 @@ impl<'m> FeatureSink for Scorer<'m> {
 /// ([`FeatureSink`]): what [`sequence_features_with_rules`] collects as keys ([`Keys`]) and
 /// [`NameModel::decode_sequence`] scores without keeping them ([`Scorer`]; a small template's
 /// feature by its numbers, [`SMALL`]). `known`: [`known_words`] of `toks`; `headline`:
-/// [`is_headline`](crate::names::is_headline) of `toks`.
+/// [`is_headline`](crate::names::is_headline) of `toks`. `cache`: the document's words met
+/// so far ([`WordCache`]), whose features over the word alone are resolved once.
 #[allow(clippy::too_many_arguments)]
 fn each_token_features<'t, F: FeatureSink>(
     toks: &[Token<'t>],
@@ -889,29 +969,20 @@ fn each_token_features<'t, F: FeatureSink>(
         .iter()
         .enumerate()
         .map(|(k, t)| {
+            // The lists' answers about the word folded (`known`; the lowercase form is the
+            // folded one unless it holds a '’'; a head word folds to a listed folded form).
+            let folded = known.get(k).copied().unwrap_or_default();
             // What the word's text decides, made the first time the document has it.
-            let word = cache.place(t.text, gaz, &*f);
+            let word = cache.place(t.text, folded, gaz, &*f);
             let w = cache.words.get(word);
             let lower = w.map_or("", |w| cache.lower(w));
-            // The lists' answers about the word folded (`known`; the lowercase form is the
-            // folded one unless it holds a '’'); a head word folds to a listed folded form.
-            let folded = known.get(k).copied().unwrap_or_default();
             let plain = w.is_none_or(|w| w.plain);
-            let head = |listed: bool| listed || !t.text.is_ascii();
             TokenInfo {
                 word,
                 cap: w.map_or(0, |w| w.cap),
                 gaz: gaz_labels.get(k).copied().unwrap_or(0),
                 rule: rules.get(k).copied().unwrap_or(0),
                 given: folded.given,
-                title: match folded.title {
-                    None => 0,
-                    Some(TitleRole::Head) => 1,
-                    Some(TitleRole::Modifier) => 2,
-                },
-                org_word: head(folded.org_folded) && gaz.is_org_word(t.text),
-                misc_word: head(folded.misc_folded) && gaz.is_misc_word(t.text),
-                alias: folded.alias,
                 sentence_start: t.sentence_start,
                 geo: geo.get(k).copied().unwrap_or(0),
                 common: if plain {
@@ -936,6 +1007,13 @@ fn each_token_features<'t, F: FeatureSink>(
         .collect();
     let pad = str_hash(PAD);
     let pad_near = near_rows(pad, &*f);
+    let pad_cluster = [f.small_of::<53>(&[254]), f.small_of::<54>(&[254])];
+    let pad_flags = [
+        f.small_of::<31>(&[99]),
+        f.small_of::<32>(&[99]),
+        f.small_of::<33>(&[99]),
+        f.small_of::<34>(&[99]),
+    ];
     for i in 0..toks.len() {
         f.begin();
         let Some(me) = infos.get(i) else { break };
@@ -959,13 +1037,14 @@ fn each_token_features<'t, F: FeatureSink>(
         for &row in &word.head {
             f.row(row);
         }
-        f.small::<4>(&[cap]);
+        let [own4, own8, own50, own51, own52] = word.own;
+        f.row(own4);
         f.small::<5>(&[cap, u8::from(me.sentence_start), u8::from(headline)]);
         // Prefixes and suffixes (of up to 4 chars) of the first 64 chars (6 and 7).
         for &row in word.affix.get(..usize::from(word.affixes)).unwrap_or(&[]) {
             f.row(row);
         }
-        f.small::<8>(&[word.len, cap]);
+        f.row(own8);
         if i == 0 {
             f.small::<9>(&[cap]);
         }
@@ -1001,26 +1080,21 @@ fn each_token_features<'t, F: FeatureSink>(
         f.small::<27>(&[rule_at(-1), me.rule]);
         f.small::<28>(&[me.rule, rule_at(1)]);
         f.small::<29>(&[me.rule, me.gaz]);
-        f.small::<30>(&[
-            u8::from(me.given),
-            me.title,
-            u8::from(me.org_word),
-            u8::from(me.misc_word),
-            u8::from(me.alias),
-        ]);
-        let flags = |x: Option<&TokenInfo>| {
-            x.map_or(99, |x| {
-                u8::from(x.given)
-                    | x.title << 1
-                    | u8::from(x.org_word) << 3
-                    | u8::from(x.misc_word) << 4
-                    | u8::from(x.alias) << 5
-            })
+        // The list flags of the word and those around (templates 30–34: made with each
+        // word's facts; past a sequence's edge, over the 99 of no neighbour).
+        f.row(word.flags[0]);
+        let flags_near = |d: isize, k: usize| {
+            at(d)
+                .and_then(|x| cache.words.get(x.word))
+                .and_then(|w| w.flags.get(k))
+                .or(pad_flags.get(k - 1))
+                .copied()
         };
-        f.small::<31>(&[flags(at(-1))]);
-        f.small::<32>(&[flags(at(1))]);
-        f.small::<33>(&[flags(at(2))]);
-        f.small::<34>(&[flags(at(-2))]);
+        for (d, k) in [(-1, 1), (1, 2), (2, 3), (-2, 4)] {
+            if let Some(row) = flags_near(d, k) {
+                f.row(row);
+            }
+        }
         f.key(feat2(35, lower_at(-1), u64::from(cap)));
         f.key(feat2(36, u64::from(cap), lower_at(1)));
         f.small::<37>(&[n.min(5) as u8, cap]);
@@ -1067,14 +1141,25 @@ fn each_token_features<'t, F: FeatureSink>(
         ]);
         // Word clusters learned from unlabelled text: words used alike share them.
         if gaz.has_clusters() {
-            let fine_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.0));
             let coarse_at = |d: isize| at(d).map_or(Some(254), |x| x.cluster.map(|c| c.1));
             let code = |c: Option<u8>| c.unwrap_or(255);
-            f.small::<50>(&[code(fine_at(0))]);
-            f.small::<51>(&[code(fine_at(0)), cap]);
-            f.small::<52>(&[code(coarse_at(0)), cap]);
-            f.small::<53>(&[code(fine_at(-1))]);
-            f.small::<54>(&[code(fine_at(1))]);
+            // (Templates 50–54 over the word alone or one neighbour: made with each word's
+            // facts; at a sequence's edge, over the 254 of no neighbour.)
+            f.row(own50);
+            f.row(own51);
+            f.row(own52);
+            let cluster_near = |d: isize, k: usize| {
+                at(d)
+                    .and_then(|x| cache.words.get(x.word))
+                    .and_then(|w| w.near_cluster.get(k))
+                    .or(pad_cluster.get(k))
+                    .copied()
+            };
+            for (d, k) in [(-1, 0), (1, 1)] {
+                if let Some(row) = cluster_near(d, k) {
+                    f.row(row);
+                }
+            }
             f.small::<55>(&[code(coarse_at(-1)), code(coarse_at(0)), code(coarse_at(1))]);
         }
         if cap != 1 {
