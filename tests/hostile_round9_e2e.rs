@@ -36,16 +36,12 @@ fn linkless_item(title: &str, text: &str, guid: &str, minute: u32) -> String {
 #[test]
 fn linkless_items_with_new_ids_on_every_read_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    linkless_items_read_three_times(
-        dir.path(),
-        |d| run(d),
-        |d| {
-            (
-                db_number(d, "SELECT count(*) FROM articles"),
-                db_number(d, HARBOUR_UPDATES),
-            )
-        },
-    );
+    linkless_items_read_three_times(dir.path(), run, |d| {
+        (
+            db_number(d, "SELECT count(*) FROM articles"),
+            db_number(d, HARBOUR_UPDATES),
+        )
+    });
 }
 
 /// The same on PostgreSQL (`GLEANER_TEST_POSTGRES`; skipped, saying so, without).

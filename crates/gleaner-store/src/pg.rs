@@ -450,9 +450,12 @@ impl PgStore {
         self.reconnecting(|store| wait(f(store.client_mut())))
     }
 
-    /// The schema version (`gleaner_schema.version`).
+    /// The schema version (`gleaner_schema.version`). Read again on a new connection if the
+    /// server ends this one (a connection opened while an administrator's
+    /// `pg_terminate_backend` or a restart ends the run's others failed the run, "opening
+    /// database: reading the schema version: terminating connection").
     pub fn schema_version(&self) -> Result<u32> {
-        wait(schema_version(&*self.client()))
+        self.reading(|c| wait(schema_version(c)))
     }
 
     fn migrate(&mut self) -> Result<()> {

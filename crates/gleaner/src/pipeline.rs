@@ -2408,7 +2408,8 @@ fn ids_of_one_item(items: &[gleaner_scrape::discovery::FeedItem]) -> HashSet<Str
             .or_insert(true);
     }
     seen.into_iter()
-        .filter_map(|(id, once)| once.then(|| id.to_string()))
+        .filter(|&(_, once)| once)
+        .map(|(id, _)| id.to_string())
         .collect()
 }
 
