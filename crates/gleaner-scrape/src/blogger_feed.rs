@@ -1238,3 +1238,133 @@ mod tests {
         }
     }
 }
+
+/// Review: random documents over the feed's own keys (escaped, repeated, of every type) read
+/// the same by the typed reader and the `Value` reader.
+#[cfg(test)]
+mod review_fuzz {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    const KEYS: &[&str] = &[
+        "feed", "entry", "id", "link", "rel", "href", "title", "author", "name", "$t",
+        "category", "scheme", "term", "thr$total", "content", "summary", "published",
+        "updated", "openSearch$totalResults", "openSearch$startIndex",
+        "openSearch$itemsPerPage", "alternate", "next", "x",
+    ];
+    const STRS: &[&str] = &[
+        "alternate", "next", "self", "http://e.com/a", " http://e.com/b ",
+        "tag:blogger.com,1999:blog-77.post-9", "tag:blogger.com,1999:blog-77",
+        "http://www.blogger.com/atom/ns#", "2024-03-01T09:00:00.000+01:00", "  12 ", "",
+        "<p>Hi &amp; <b>there</b></p>", "caf\\u00e9", "a\\\"b", "\\ud83d\\ude00",
+    ];
+    const NUMS: &[&str] = &[
+        "0", "-0", "7", "-3", "12.5", "1e3", "1E-2", "18446744073709551615",
+        "18446744073709551616", "-9223372036854775808", "123456789012345678901234567890",
+        "0.1", "2.5e10", "-0.0",
+    ];
+
+    fn key(r: &mut Rng, out: &mut String) {
+        let k = KEYS[r.below(KEYS.len() as u64) as usize];
+        out.push('"');
+        if r.below(6) == 0 && !k.is_empty() {
+            // The first char escaped.
+            let mut cs = k.chars();
+            let c = cs.next().unwrap();
+            out.push_str(&format!("\\u{:04x}", c as u32));
+            out.push_str(cs.as_str());
+        } else {
+            out.push_str(k);
+        }
+        out.push('"');
+    }
+
+    fn value(r: &mut Rng, depth: u32, out: &mut String) {
+        let pick = if depth > 5 { r.below(4) } else { r.below(7) };
+        match pick {
+            0 => out.push_str(["null", "true", "false"][r.below(3) as usize]),
+            1 => out.push_str(NUMS[r.below(NUMS.len() as u64) as usize]),
+            2 | 3 => {
+                out.push('"');
+                out.push_str(STRS[r.below(STRS.len() as u64) as usize]);
+                out.push('"');
+            }
+            4 => {
+                out.push('[');
+                for i in 0..r.below(4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    value(r, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                for i in 0..r.below(6) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    key(r, out);
+                    out.push(':');
+                    value(r, depth + 1, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    #[test]
+    fn random_documents_read_alike() {
+        let mut r = Rng(0x2545_F491_4F6C_DD1D);
+        for n in 0..200_000 {
+            let mut doc = String::from("{");
+            for i in 0..1 + r.below(3) {
+                if i > 0 {
+                    doc.push(',');
+                }
+                key(&mut r, &mut doc);
+                doc.push(':');
+                value(&mut r, 0, &mut doc);
+            }
+            doc.push('}');
+            let new = format!("{:?}", parse_json(&doc));
+            let old = format!("{:?}", value_reference::parse_json(&doc));
+            assert_eq!(new, old, "doc {n}: {doc}");
+        }
+        // Deep nesting at each field.
+        for depth in [126usize, 127, 128, 129, 200] {
+            for field in ["feed", "entry"] {
+                let doc = format!(
+                    "{{\"{field}\": {{\"title\": {}1{}}}}}",
+                    "[".repeat(depth),
+                    "]".repeat(depth)
+                );
+                let new = format!("{:?}", parse_json(&doc));
+                let old = format!("{:?}", value_reference::parse_json(&doc));
+                assert_eq!(new.is_empty(), old.is_empty());
+                assert_eq!(new.starts_with("Ok"), old.starts_with("Ok"), "depth {depth} {field}: {new} / {old}");
+                let doc = format!(
+                    "{{\"{field}\": {{\"title\": {}\"x\"{}}}}}",
+                    "{\"$t\":".repeat(depth),
+                    "}".repeat(depth)
+                );
+                let new = format!("{:?}", parse_json(&doc));
+                let old = format!("{:?}", value_reference::parse_json(&doc));
+                assert_eq!(new, old, "depth {depth} {field} $t");
+            }
+        }
+    }
+}

@@ -2810,3 +2810,106 @@ mod tests {
         assert_eq!(wrong, 0);
     }
 }
+
+/// Review (round 9): cases where two genuinely different posts are now taken for one.
+#[cfg(test)]
+mod review_tests {
+    use crate::test_support::{tagged, temp_store};
+    use crate::{Origin, UpsertOutcome};
+    use chrono::{TimeZone, Utc};
+    use gleaner_model::SourceKind;
+
+    fn urls(store: &crate::Store) -> Vec<(String, String)> {
+        let mut st = store
+            .connection()
+            .prepare("SELECT url, title FROM articles ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A site whose pages carry a date only (`article:published_time` = `2024-03-05`,
+    /// read as midnight) and whose posts open with the same 200+ characters (a daily
+    /// briefing's standing preamble, a podcast's episode boilerplate, a byline/disclaimer the
+    /// extractor keeps): two posts of one day are two posts, not one "moved" post.
+    #[test]
+    fn two_posts_of_one_day_with_a_shared_preamble_stay_two_rows() {
+        let (_dir, _path, mut store) = temp_store();
+        let feed = store
+            .ensure_source(SourceKind::Feed, "https://daily.example.org/feed.xml", None)
+            .unwrap();
+        let preamble = "Daily Briefing. Every weekday morning our newsroom gathers the stories \
+                        you need to know before you start your day. Sign up for our newsletter \
+                        to get the briefing in your inbox, and follow us for updates all day. ";
+        assert!(preamble.chars().count() >= crate::identity::OPENING_CHARS);
+        let day = Utc.with_ymd_and_hms(2024, 3, 5, 0, 0, 0).unwrap();
+        let mut a = tagged(
+            "https://daily.example.org/2024/03/05/markets",
+            "Markets rally on rate hopes",
+            &format!("{preamble}Stocks rose sharply as traders bet on a cut in June."),
+            &[],
+        );
+        a.published_at = Some(day);
+        let mut b = tagged(
+            "https://daily.example.org/2024/03/05/storm",
+            "Storm closes coastal roads",
+            &format!("{preamble}Heavy rain and wind closed roads along the coast overnight."),
+            &[],
+        );
+        b.published_at = Some(day);
+        let ua = store
+            .upsert_article_from(&a, Some(feed), Origin::Page)
+            .unwrap();
+        let ub = store
+            .upsert_article_from(&b, Some(feed), Origin::Page)
+            .unwrap();
+        assert_eq!(ua.outcome, UpsertOutcome::Inserted);
+        assert_eq!(
+            ub.outcome,
+            UpsertOutcome::Inserted,
+            "the storm post overwrote the markets post: {:?}",
+            urls(&store)
+        );
+        assert_eq!(urls(&store).len(), 2);
+    }
+
+    /// Same, with a second-precise time shared by a site's posts (a migrated/imported blog
+    /// whose posts all carry the import's timestamp, a static site that stamps every page
+    /// with its build time), and an identical text under a different title is not needed:
+    /// the shared opening alone merges them.
+    #[test]
+    fn imported_posts_sharing_a_timestamp_and_an_opening_stay_two_rows() {
+        let (_dir, _path, mut store) = temp_store();
+        let feed = store
+            .ensure_source(SourceKind::Feed, "https://pod.example.org/feed.xml", None)
+            .unwrap();
+        let intro = "Welcome to The Long Table, the podcast about food, farming and the people \
+                     who feed us. This episode is brought to you by our listeners: support the \
+                     show on our membership page and get every episode early, ad-free. ";
+        let at = Utc.with_ymd_and_hms(2023, 11, 2, 14, 31, 7).unwrap();
+        let mut stored = Vec::new();
+        for (n, topic) in [(41, "heritage wheat"), (42, "oyster farming")] {
+            let mut p = tagged(
+                &format!("https://pod.example.org/episodes/{n}"),
+                &format!("Episode {n}: {topic}"),
+                &format!("{intro}Today we talk about {topic}."),
+                &[],
+            );
+            p.published_at = Some(at);
+            stored.push(
+                store
+                    .upsert_article_from(&p, Some(feed), Origin::Page)
+                    .unwrap()
+                    .outcome,
+            );
+        }
+        assert_eq!(
+            stored,
+            [UpsertOutcome::Inserted, UpsertOutcome::Inserted],
+            "{:?}",
+            urls(&store)
+        );
+    }
+}

@@ -3912,3 +3912,32 @@ mod tests {
         assert!((0..10_000).all(|n| !seen.insert(&format!("post-{n}"))));
     }
 }
+
+/// Review: `permalink_of` takes a guid that is the link minus parameters as the post's
+/// address even when a dropped parameter selects another page: a site's French and English
+/// feeds (one per language, each item's guid the language-neutral `?id=5`, the link
+/// `?id=5&lang=fr` / `&lang=en`) give two posts one address, the page at `?id=5` (the default
+/// language) is fetched for both, and the French post is never stored.
+#[cfg(test)]
+mod review_tests {
+    use super::*;
+
+    #[test]
+    fn a_guid_without_the_language_parameter_does_not_merge_two_translations() {
+        let guid = "https://ex.org/article.php?id=5";
+        let own: HashSet<String> = [guid.to_string()].into_iter().collect();
+        let fr = permalink_of(
+            "https://ex.org/feed.php?lang=fr",
+            "https://ex.org/article.php?id=5&lang=fr".into(),
+            Some(guid),
+            &own,
+        );
+        let en = permalink_of(
+            "https://ex.org/feed.php?lang=en",
+            "https://ex.org/article.php?id=5&lang=en".into(),
+            Some(guid),
+            &own,
+        );
+        assert_ne!(fr, en, "both translations read and stored under {fr}");
+    }
+}
