@@ -1259,21 +1259,63 @@ mod review_fuzz {
     }
 
     const KEYS: &[&str] = &[
-        "feed", "entry", "id", "link", "rel", "href", "title", "author", "name", "$t",
-        "category", "scheme", "term", "thr$total", "content", "summary", "published",
-        "updated", "openSearch$totalResults", "openSearch$startIndex",
-        "openSearch$itemsPerPage", "alternate", "next", "x",
+        "feed",
+        "entry",
+        "id",
+        "link",
+        "rel",
+        "href",
+        "title",
+        "author",
+        "name",
+        "$t",
+        "category",
+        "scheme",
+        "term",
+        "thr$total",
+        "content",
+        "summary",
+        "published",
+        "updated",
+        "openSearch$totalResults",
+        "openSearch$startIndex",
+        "openSearch$itemsPerPage",
+        "alternate",
+        "next",
+        "x",
     ];
     const STRS: &[&str] = &[
-        "alternate", "next", "self", "http://e.com/a", " http://e.com/b ",
-        "tag:blogger.com,1999:blog-77.post-9", "tag:blogger.com,1999:blog-77",
-        "http://www.blogger.com/atom/ns#", "2024-03-01T09:00:00.000+01:00", "  12 ", "",
-        "<p>Hi &amp; <b>there</b></p>", "caf\\u00e9", "a\\\"b", "\\ud83d\\ude00",
+        "alternate",
+        "next",
+        "self",
+        "http://e.com/a",
+        " http://e.com/b ",
+        "tag:blogger.com,1999:blog-77.post-9",
+        "tag:blogger.com,1999:blog-77",
+        "http://www.blogger.com/atom/ns#",
+        "2024-03-01T09:00:00.000+01:00",
+        "  12 ",
+        "",
+        "<p>Hi &amp; <b>there</b></p>",
+        "caf\\u00e9",
+        "a\\\"b",
+        "\\ud83d\\ude00",
     ];
     const NUMS: &[&str] = &[
-        "0", "-0", "7", "-3", "12.5", "1e3", "1E-2", "18446744073709551615",
-        "18446744073709551616", "-9223372036854775808", "123456789012345678901234567890",
-        "0.1", "2.5e10", "-0.0",
+        "0",
+        "-0",
+        "7",
+        "-3",
+        "12.5",
+        "1e3",
+        "1E-2",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "123456789012345678901234567890",
+        "0.1",
+        "2.5e10",
+        "-0.0",
     ];
 
     fn key(r: &mut Rng, out: &mut String) {
@@ -1355,7 +1397,11 @@ mod review_fuzz {
                 let new = format!("{:?}", parse_json(&doc));
                 let old = format!("{:?}", value_reference::parse_json(&doc));
                 assert_eq!(new.is_empty(), old.is_empty());
-                assert_eq!(new.starts_with("Ok"), old.starts_with("Ok"), "depth {depth} {field}: {new} / {old}");
+                assert_eq!(
+                    new.starts_with("Ok"),
+                    old.starts_with("Ok"),
+                    "depth {depth} {field}: {new} / {old}"
+                );
                 let doc = format!(
                     "{{\"{field}\": {{\"title\": {}\"x\"{}}}}}",
                     "{\"$t\":".repeat(depth),

@@ -253,19 +253,39 @@ fn same_opening(a: &str, b: &str) -> bool {
 /// Whether a stored row published at the same moment as an incoming article not found by
 /// its address is that article moved to a new address on its site (a permalink edited, a
 /// CMS that changed its address scheme, the old address answering 301; its title is often
-/// edited with it): the same site, and the same content hash or the same opening of at least
-/// [`OPENING_CHARS`] characters (not a variant address: feed items under one shared link
-/// are told apart by other rules). Two Blogger post ids that differ are two posts. The
-/// publication time, to the second, is the caller's filter: two posts of one site rarely
-/// share it, and all but never with the same 200 characters of text.
-pub(crate) fn moved_post(new: &Shape<'_>, row: &Shape<'_>) -> bool {
+/// edited with it). Only the same site (and not a feed item's row: items under one shared
+/// link are told apart by other rules) can be. Two Blogger post ids decide it ([`Moved::Yes`]
+/// when equal); otherwise the same content hash (title and text) is the same post, and the
+/// same opening of at least [`OPENING_CHARS`] characters is only [`Moved::IfSameBody`]: the
+/// caller reads the row's whole body and takes it only if it is the incoming body. An opening
+/// alone is not enough: a site's posts of one day (a date read as midnight) or of one import
+/// often share a time, and a standing preamble, a podcast's intro or a disclaimer can fill
+/// the first 200 characters of each; merging them would lose a post.
+pub(crate) fn moved_post(new: &Shape<'_>, row: &Shape<'_>) -> Moved {
     if feed_item_base(row.url).is_some() || !same_site(new.url, row.url) {
-        return false;
+        return Moved::No;
     }
     if let (Some(a), Some(b)) = (new.post_id, row.post_id) {
-        return a == b;
+        return if a == b { Moved::Yes } else { Moved::No };
     }
-    new.content_hash == row.content_hash || same_opening(new.opening, row.opening)
+    if new.content_hash == row.content_hash {
+        Moved::Yes
+    } else if same_opening(new.opening, row.opening) {
+        Moved::IfSameBody
+    } else {
+        Moved::No
+    }
+}
+
+/// What [`moved_post`] says of a stored row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Moved {
+    /// The incoming article is this row's post.
+    Yes,
+    /// It is, if the row's whole body is the incoming body (the title may have changed).
+    IfSameBody,
+    /// Another post.
+    No,
 }
 
 /// The address a feed item with no page of its own is addressed within (the feed's, or the
@@ -525,27 +545,29 @@ mod tests {
             storm,
             "h2",
         );
-        assert!(moved_post(&moved, &a));
+        assert_eq!(moved_post(&moved, &a), Moved::IfSameBody);
+        let same = shape("https://ex.org/2024/storm-2", "Storm", storm, "h1");
+        assert_eq!(moved_post(&same, &a), Moved::Yes);
         // Short text, another site, another text, a feed item's row: not the same.
         let short = shape("https://ex.org/t/2", "Open thread", "Talk below.", "h3");
         let short_row = shape("https://ex.org/t/1", "Open thread", "Talk below.", "h4");
-        assert!(!moved_post(&short, &short_row));
+        assert_eq!(moved_post(&short, &short_row), Moved::No);
         let copy = shape("https://copy.example/storm", "Storm", storm, "h1");
-        assert!(!moved_post(&copy, &a));
+        assert_eq!(moved_post(&copy, &a), Moved::No);
         let other = shape("https://ex.org/b", "Budget", "The budget passed.", "h5");
-        assert!(!moved_post(&other, &a));
+        assert_eq!(moved_post(&other, &a), Moved::No);
         let item = shape(
             "https://ex.org/feed#item-0123456789abcdef",
             "Storm",
             storm,
             "h1",
         );
-        assert!(!moved_post(&moved, &item));
+        assert_eq!(moved_post(&moved, &item), Moved::No);
         let mut p1 = a.clone();
         p1.post_id = Some("1");
         let mut p2 = moved.clone();
         p2.post_id = Some("2");
-        assert!(!moved_post(&p2, &p1));
+        assert_eq!(moved_post(&p2, &p1), Moved::No);
     }
 
     #[test]

@@ -1438,7 +1438,21 @@ async fn find_existing(
             .context("looking the article up by its publication time")?;
         for row in &rows {
             let row = StoredRow::read(row)?;
-            if identity::moved_post(&new, &row.shape()) {
+            let moved = match identity::moved_post(&new, &row.shape()) {
+                identity::Moved::Yes => true,
+                identity::Moved::IfSameBody => {
+                    let body: Option<String> = c
+                        .query_opt("SELECT body FROM articles WHERE id = $1", &[&row.id])
+                        .await
+                        .context("reading a stored body")?
+                        .map(|r| r.try_get(0))
+                        .transpose()
+                        .context("reading a stored body")?;
+                    body.as_deref() == Some(article.body.as_str())
+                }
+                identity::Moved::No => false,
+            };
+            if moved {
                 return Ok(Some(Found {
                     row,
                     exact: false,

@@ -1005,8 +1005,9 @@ fn find_existing(
         }
     }
     // A post moved to a new address on its site (a permalink edited, the old one answering
-    // 301): the row of the same site published at the same moment with the same text (or
-    // title and opening) is this post ([`identity::moved_post`]).
+    // 301): the row of the same site published at the same moment with the same title and
+    // text, or the same whole text under an edited title, is this post
+    // ([`identity::moved_post`]).
     if let Some(published) = opt_time_text(article.published_at.as_ref())
         && identity::feed_item_base(url).is_none()
     {
@@ -1022,7 +1023,18 @@ fn find_existing(
             .context("looking the article up by its publication time")?;
         for row in rows {
             let row = row.context("reading an article row")?;
-            if identity::moved_post(&new, &row.shape()) {
+            let moved = match identity::moved_post(&new, &row.shape()) {
+                identity::Moved::Yes => true,
+                identity::Moved::IfSameBody => {
+                    let body: String = conn
+                        .prepare_cached("SELECT body FROM articles WHERE id = ?1")
+                        .and_then(|mut st| st.query_row([row.id], |r| r.get(0)))
+                        .context("reading a stored body")?;
+                    body == article.body
+                }
+                identity::Moved::No => false,
+            };
+            if moved {
                 return Ok(Some(Found {
                     row,
                     exact: false,

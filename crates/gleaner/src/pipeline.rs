@@ -2414,10 +2414,12 @@ fn ids_of_one_item(items: &[gleaner_scrape::discovery::FeedItem]) -> HashSet<Str
 }
 
 /// The address a feed item's post is read and stored under: its link, unless the item's id
-/// (its `<guid>` permalink) is that link without some of its query parameters, and no other
-/// item of the page has that id. A feed that puts a session id or a cache-buster into every
-/// link (`…/post.html?sid=8f3a…`, new on every read) has the post stored again under each;
-/// its permalink names it on every read.
+/// (its `<guid>` permalink) is that link without some of its query parameters, every one of
+/// them a session id or a cache-buster by name ([`SESSION_PARAMS`]), and no other item of
+/// the page has that id. A feed that puts a session id or a cache-buster into every link
+/// (`…/post.html?sid=8f3a…`, new on every read) has the post stored again under each; its
+/// permalink names it on every read. Other parameters may name another page (`?id=5&lang=fr`
+/// under the guid `?id=5` is the French post, not the default language's): the link stays.
 fn permalink_of(
     page_url: &str,
     link: String,
@@ -2459,7 +2461,39 @@ fn permalink_of(
     if left == 0 {
         return link;
     }
+    let only_session = extra
+        .iter()
+        .filter(|&(_, &n)| n > 0)
+        .all(|((name, _), _)| is_session_param(name));
+    if !only_session {
+        return link;
+    }
     listed_address(page_url, id).unwrap_or(link)
+}
+
+/// Query parameters that carry a session id or defeat caches, and never name another page.
+const SESSION_PARAMS: &[&str] = &[
+    "sid",
+    "sessid",
+    "sessionid",
+    "session_id",
+    "phpsessid",
+    "jsessionid",
+    "aspsessionid",
+    "cfid",
+    "cftoken",
+    "_",
+    "cb",
+    "cachebuster",
+    "cache_buster",
+    "nocache",
+    "rnd",
+    "rand",
+];
+
+/// Whether a query parameter's name is one of [`SESSION_PARAMS`] (case aside).
+fn is_session_param(name: &str) -> bool {
+    SESSION_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// Whether `url` is an address [`item_address`] made (`…#item-` and 16 hex digits): a post a
