@@ -12,79 +12,12 @@ use std::hint::black_box;
 
 const SEED: &str = include_str!("../testdata/seed_000.txt");
 
-/// The body of post `n` as `xtask bench run` writes it (`post_text` there), paragraphs
-/// joined by blank lines.
+#[path = "../../xtask/src/post_text.rs"]
+mod post_text;
+
+/// The body of post `n` as `xtask bench run` writes it, paragraphs joined by blank lines.
 fn post_body(n: usize, count: usize) -> String {
-    const PEOPLE: [&str; 6] = [
-        "Elena Varga",
-        "Tomasz Nowak",
-        "Amara Okafor",
-        "Daniel Brooks",
-        "Mei Lin Chen",
-        "Rafael Ortiz",
-    ];
-    const PEOPLE_ACCENTED: [&str; 6] = [
-        "Elena Vargová",
-        "Tomasz Nowak",
-        "Amara Okafor",
-        "Zoë Brooks",
-        "Mei Lin Chen",
-        "Rafael Ortíz",
-    ];
-    const PLACES: [&str; 6] = [
-        "Lisbon",
-        "Nairobi",
-        "Gdansk",
-        "Osaka",
-        "Valparaiso",
-        "Tromso",
-    ];
-    const PLACES_ACCENTED: [&str; 6] = [
-        "Lisbon",
-        "Nairobi",
-        "Gdańsk",
-        "Ōsaka",
-        "Valparaíso",
-        "Tromsø",
-    ];
-    const ORGS: [&str; 4] = [
-        "the European Investment Bank",
-        "Reuters",
-        "the Port Authority",
-        "the World Health Organization",
-    ];
-    let paragraphs: Vec<String> = (0..count)
-        .map(|i| {
-            let k = n * 7 + i;
-            let org = ORGS[k % ORGS.len()];
-            let (amount, rise, year) = (k % 90 + 10, k % 30 + 2, 2020 + k % 7);
-            if k % 2 == 1 {
-                let person = PEOPLE_ACCENTED[k % PEOPLE.len()];
-                let other = PEOPLE_ACCENTED[(k + 3) % PEOPLE.len()];
-                let place = PLACES_ACCENTED[k % PLACES.len()];
-                return format!(
-                    "{person} said on Tuesday that the harbour project in {place} would need another \
-                     €{amount} million before March {year} — a rise of {rise}% on the first estimate. \
-                     Speaking to {org}, {other} added that the council had approved the plan “after a \
-                     long debate”, and that work on the northern quay should start within weeks if the \
-                     weather allowed. Mr. {} declined to comment on the delay’s cost.",
-                    person.rsplit(' ').next().unwrap_or(person)
-                );
-            }
-            let person = PEOPLE[k % PEOPLE.len()];
-            let other = PEOPLE[(k + 3) % PEOPLE.len()];
-            let place = PLACES[k % PLACES.len()];
-            format!(
-                "{person} said on Tuesday that the harbour project in {place} would need another \
-                 {amount} million euros before March {year}, a rise of {rise}% on the first estimate. \
-                 Speaking to {org}, {other} added that the council had approved the plan after a \
-                 long debate, and that work on the northern quay should start within weeks if the \
-                 weather allowed. Mr. {} declined to comment on the cost of the delay.",
-                person.rsplit(' ').next().unwrap_or(person)
-            )
-        })
-        .collect();
-    paragraphs.join("\n\n")
+    post_text::post_text(n, count).join("\n\n")
 }
 
 /// A text of about `bytes` bytes: `piece` repeated.
