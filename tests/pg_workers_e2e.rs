@@ -204,24 +204,31 @@ fn four_workers_share_a_crawl_and_survive_a_kill() {
         }
     }
 
-    // Each feed page read by one worker: the listing of a blog is leased to one reader (a
-    // blog whose reader was killed mid-listing is read again by one other).
+    // Each feed page read by one live worker: the listing of a blog is leased to one reader,
+    // and a blog whose reader was killed mid-listing is read again, once, by one other (from
+    // its first page: a listing's progress is committed when it ends). So a page is asked at
+    // most twice — more when the killed worker held several blogs' listings than when it held
+    // none (15 requests for 15 pages then), which is timing; four workers each reading every
+    // listing would ask each page four times.
     let mut feed_requests = 0;
-    let mut feed_pages = HashSet::new();
+    let mut per_page: std::collections::HashMap<String, usize> = Default::default();
     for b in &blogs {
         for h in b.hits().iter().filter(|h| h.is_feed()) {
             feed_requests += 1;
-            feed_pages.insert(format!("{}{}", b.name, h.target));
+            *per_page
+                .entry(format!("{}{}", b.name, h.target))
+                .or_default() += 1;
         }
     }
     eprintln!(
         "{feed_requests} feed requests for {} distinct feed pages",
-        feed_pages.len()
+        per_page.len()
     );
+    let most = per_page.values().copied().max().unwrap_or(0);
     assert!(
-        feed_requests <= feed_pages.len() + 6,
-        "{feed_requests} feed requests for {} feed pages",
-        feed_pages.len()
+        most <= 2,
+        "a feed page asked {most} times ({feed_requests} feed requests for {} feed pages)",
+        per_page.len()
     );
 
     // robots.txt: read once per host for the four workers, and obeyed by every one.
